@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the real parts the tests run: the CNCF Distribution registry (the origin) and skopeo
+# (the client). Debian's docker-registry package starts a registry on :5000 of every interface when
+# installed; a policy-rc.d that exits 101 blocks that, so only the tests' own instances run.
+set -euo pipefail
+missing=()
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "the tests need: ${missing[*]} (Debian packages); install them as root and run again" >&2
+  exit 1
+fi
+echo "installing ${missing[*]} (registry service start-up blocked)"
+policy=/usr/sbin/policy-rc.d
+created=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; created=1
+fi
+trap '[ "$created" = 1 ] && rm -f "$policy"' EXIT
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
