@@ -1,0 +1,36 @@
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { create as createMultihash } from 'multiformats/hashes/digest'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { digestAlgorithm, digestHex } from './digest.ts'
+import type { Digest } from './digest.ts'
+import { InvalidDigestError } from './errors.ts'
+
+/**
+ * A piece or blob identified by its sha256 as a CIDv1 with the raw codec: the form the DHT and
+ * the piece table use, so a piece can be looked up by content alone.
+ */
+export function cidOfDigest (digest: Digest): CID {
+  if (digestAlgorithm(digest) !== 'sha256') {
+    throw new InvalidDigestError(`only sha256 digests have a CID here, not ${digest}`)
+  }
+  return CID.createV1(raw.code, createMultihash(sha256.code, Buffer.from(digestHex(digest), 'hex')))
+}
+
+/** The sha256 digest a raw-codec CID names. */
+export function digestOfCid (cid: CID): Digest {
+  if (cid.code !== raw.code || cid.multihash.code !== sha256.code) {
+    throw new InvalidDigestError(`CID ${cid.toString()} is not a raw sha2-256 CID`)
+  }
+  return `sha256:${Buffer.from(cid.multihash.digest).toString('hex')}` as Digest
+}
+
+export function parseCid (value: string): CID {
+  try {
+    return CID.parse(value)
+  } catch (err) {
+    throw new InvalidDigestError(`"${value.slice(0, 80)}" is not a CID`, { cause: err })
+  }
+}
+
+export { CID }
