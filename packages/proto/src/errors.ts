@@ -1,9 +1,9 @@
 export class InvalidDigestError extends Error {
-  static name = 'InvalidDigestError'
+  static override name = 'InvalidDigestError'
   override name = 'InvalidDigestError'
 }
 
 export class InvalidPieceError extends Error {
-  static name = 'InvalidPieceError'
+  static override name = 'InvalidPieceError'
   override name = 'InvalidPieceError'
 }

@@ -4,7 +4,7 @@ import { parseDigest, digestOf, isDigest, digestHex } from '../src/index.ts'
 const HEX = 'a'.repeat(64)
 
 test('parses sha256 and sha512 digests', t => {
-  t.is(parseDigest(`sha256:${HEX}`), `sha256:${HEX}`)
+  t.is<string, string>(parseDigest(`sha256:${HEX}`), `sha256:${HEX}`)
   t.is(digestHex(parseDigest(`sha512:${'0'.repeat(128)}`)), '0'.repeat(128))
 })
 
@@ -16,5 +16,5 @@ test('rejects malformed digests by name', t => {
 })
 
 test('digestOf hashes bytes', t => {
-  t.is(digestOf(Buffer.from('')), 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')
+  t.is<string, string>(digestOf(Buffer.from('')), 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')
 })

@@ -1,0 +1,129 @@
+import { join } from 'node:path'
+import type { AgentConfig, HostPort } from './config/index.ts'
+import { LayerFetcher } from './layer-fetcher/index.ts'
+import { createLogger } from './logger.ts'
+import type { Logger } from './logger.ts'
+import { ManifestCache } from './manifest-cache/index.ts'
+import { AgentMetrics } from './metrics.ts'
+import { GarbageCollector } from './piece-store/garbage-collector.ts'
+import { PieceStore } from './piece-store/store.ts'
+import { MirrorServer } from './registry-mirror/server.ts'
+import { UpstreamClient } from './upstream/client.ts'
+import { loadCredentials } from './upstream/credentials.ts'
+import { RegistryRouter } from './upstream/registries.ts'
+
+export interface AgentInit {
+  config: AgentConfig
+  logger?: Logger
+  now?: () => number
+}
+
+/**
+ * One host's agent: the registry mirror in front of the piece store, the layer fetcher and the
+ * upstream client. start() opens the store (recovering after a crash) before it listens.
+ */
+export class Agent {
+  readonly config: AgentConfig
+  readonly metrics = new AgentMetrics()
+  readonly store: PieceStore
+  readonly manifests: ManifestCache
+  private readonly log: Logger
+  private upstream?: UpstreamClient
+  private fetcher?: LayerFetcher
+  private gc?: GarbageCollector
+  private server?: MirrorServer
+  private ready = false
+  /** Where the mirror listens once started (port 0 resolved). */
+  address?: HostPort
+
+  constructor (init: AgentInit) {
+    this.config = init.config
+    this.log = init.logger ?? createLogger('shoal:agent')
+    this.store = new PieceStore({ dataDir: init.config.dataDir, now: init.now })
+    this.manifests = new ManifestCache({ path: join(init.config.dataDir, 'manifests'), tagTtlMs: init.config.manifestTagTtlMs, now: init.now })
+  }
+
+  get url (): string {
+    if (this.address == null) throw new Error('agent is not started')
+    const host = this.address.host.includes(':') ? `[${this.address.host}]` : this.address.host
+    return `http://${host}:${this.address.port}`
+  }
+
+  async start (): Promise<void> {
+    const { config, metrics } = this
+    const credentials = await loadCredentials(config.credentials, config.dockerConfig)
+    await this.store.start()
+    await this.manifests.start()
+    const upstream = new UpstreamClient({
+      credentials,
+      certsDir: config.certsDir,
+      onRequest: e => {
+        metrics.upstreamRequests.inc({ registry: e.registry, method: e.method, status: e.status })
+        metrics.upstreamLatency.observe({ registry: e.registry }, e.seconds)
+      }
+    })
+    this.upstream = upstream
+    const gc = new GarbageCollector({ store: this.store }, { storage: config.storage }, {
+      onEvict: (record, reason) => {
+        metrics.evictions.inc({ reason })
+        metrics.evictedBytes.inc(record.size)
+        this.log.info('evicted blob', { digest: record.digest, bytes: record.size, reason })
+      },
+      onUsage: u => {
+        metrics.storageCapacity.set(u.capacityBytes)
+        metrics.storageUsage.set(u.capacityBytes > 0 ? u.usedBytes / u.capacityBytes : 0)
+      },
+      onError: err => { this.log.error('garbage collection failed', { error: err.message }) }
+    })
+    this.gc = gc
+    this.fetcher = new LayerFetcher({ store: this.store, upstream }, {
+      onUpstreamBytes: n => metrics.upstreamBytes.inc(n),
+      onDownloadDone: d => {
+        metrics.downloads.inc({ result: d.state })
+        if (d.error?.name === 'DigestMismatchError') metrics.digestMismatches.inc({ kind: 'blob' })
+        if (d.state === 'failed') this.log.warn('blob download failed', { digest: d.digest, error: d.error?.message })
+        gc.trigger()
+      }
+    })
+    const store = this.store
+    const fetcher = this.fetcher
+    metrics.bind({
+      storedBytes: () => store.usedBytes(),
+      activeDownloads: () => fetcher.active,
+      blobCounts: () => {
+        const all = store.list()
+        const complete = all.filter(r => r.state === 'complete').length
+        return { complete, partial: all.length - complete }
+      }
+    })
+    this.server = new MirrorServer({
+      store: this.store,
+      fetcher: this.fetcher,
+      upstream,
+      manifests: this.manifests,
+      metrics,
+      router: new RegistryRouter(config),
+      ready: () => this.ready,
+      log: line => { this.log.warn(line) }
+    })
+    this.address = await this.server.start(config.listen)
+    gc.start()
+    this.ready = true
+    this.log.info('agent started', { url: this.url, dataDir: config.dataDir, upstreams: config.upstreams.map(u => u.host) })
+  }
+
+  async stop (): Promise<void> {
+    this.ready = false
+    await this.server?.stop()
+    await this.fetcher?.stop()
+    await this.gc?.stop()
+    await this.upstream?.stop()
+    await this.manifests.stop()
+    await this.store.stop()
+  }
+
+  /** Runs one garbage collection pass now (tests, admin). */
+  async collectGarbage (): Promise<number> {
+    return (await this.gc?.runOnce())?.length ?? 0
+  }
+}

@@ -1,0 +1,35 @@
+import { Agent } from '../agent.ts'
+import { AGENT_USAGE, resolveAgentConfig } from '../config/index.ts'
+import type { AgentConfig } from '../config/index.ts'
+
+/** `shoal agent`: validates the config (errors name the field, exit 2), starts, stops on a signal. */
+export async function runAgent (argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(AGENT_USAGE)
+    return 0
+  }
+  let config: AgentConfig
+  try {
+    config = await resolveAgentConfig({ argv, env: process.env })
+  } catch (err) {
+    if ((err as Error).name !== 'ConfigError') throw err
+    console.error(`shoal agent: invalid configuration: ${(err as Error).message}`)
+    return 2
+  }
+  const agent = new Agent({ config })
+  try {
+    await agent.start()
+  } catch (err) {
+    console.error(`shoal agent: cannot start: ${(err as Error).message}`)
+    await agent.stop().catch(() => {})
+    return 1
+  }
+  console.log(`shoal agent: mirroring ${config.upstreams.map(u => u.host).join(', ')} at ${agent.url} (data in ${config.dataDir})`)
+  const signal = await new Promise<NodeJS.Signals>(resolve => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+  console.log(`shoal agent: ${signal}, stopping`)
+  await agent.stop()
+  return 0
+}

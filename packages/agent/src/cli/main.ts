@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+/**
+ * The `shoal` command: `shoal agent`, `shoal configure containerd|podman|docker`. Run from the
+ * repository root as `pnpm shoal <command>`.
+ */
+import { configureCommand } from '../configure/index.ts'
+import { runAgent } from './agent-command.ts'
+
+const USAGE = `usage: shoal <command> [options]
+
+commands:
+  agent                              run the registry mirror on this host (shoal agent --help)
+  configure containerd|podman|docker point a container runtime at the agent (--dry-run to preview)
+`
+
+async function main (argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case 'agent':
+      return runAgent(rest)
+    case 'configure':
+      return configureCommand(rest, { stdout: line => { console.log(line) }, stderr: line => { console.error(line) } })
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE)
+      return command == null ? 2 : 0
+    default:
+      process.stderr.write(`shoal: unknown command "${command}"\n${USAGE}`)
+      return 2
+  }
+}
+
+main(process.argv.slice(2)).then(code => { process.exitCode = code }, err => {
+  console.error(`shoal: ${(err as Error).message}`)
+  process.exitCode = 1
+})

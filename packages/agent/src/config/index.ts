@@ -1,0 +1,244 @@
+import { readFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { parse as parseYaml } from 'yaml'
+import * as C from '../constants.ts'
+import { ConfigError } from '../errors.ts'
+import { parseBool, parseBytes, parseDuration, parseHostPort, parseRatio, parseRegistryHost } from './values.ts'
+import type { HostPort } from './values.ts'
+
+export type { HostPort } from './values.ts'
+
+export interface Credential { username: string, password: string }
+
+export interface UpstreamConfig {
+  /** The registry as runtimes name it (`docker.io`, `ghcr.io`, `127.0.0.1:5000`): what `?ns=` carries. */
+  host: string
+  /** Where its API lives (`https://registry-1.docker.io`). */
+  baseUrl: URL
+  /** Listed as insecure: plain HTTP allowed, or TLS without verification. */
+  insecure: boolean
+}
+
+export interface StorageConfig {
+  /** Bytes the store may use; undefined means the data dir's file system size. */
+  quotaBytes?: number
+  highWatermark: number
+  lowWatermark: number
+  maxAgeMs: number
+}
+
+export interface AgentConfig {
+  listen: HostPort
+  dataDir: string
+  /** The first is the default registry, used for requests without `?ns=`. */
+  upstreams: UpstreamConfig[]
+  insecureRegistries: string[]
+  /** Follow `?ns=` to registries that are not configured (only for a listener nobody else reaches). */
+  allowAnyRegistry: boolean
+  /** The agent's own credentials per registry host (from the config file). */
+  credentials: Record<string, Credential>
+  /** A docker `config.json` whose `auths` add credentials. */
+  dockerConfig?: string
+  certsDir: string
+  manifestTagTtlMs: number
+  storage: StorageConfig
+}
+
+const DOCKER_HUB = 'docker.io'
+const DOCKER_HUB_API = 'https://registry-1.docker.io'
+
+/** Flags of `shoal agent`; each is also `SHOAL_<NAME>` in the environment and a key of the YAML file. */
+const OPTIONS = {
+  config: { type: 'string' },
+  listen: { type: 'string' },
+  'data-dir': { type: 'string' },
+  upstream: { type: 'string', multiple: true },
+  'insecure-registry': { type: 'string', multiple: true },
+  'allow-any-registry': { type: 'boolean' },
+  'docker-config': { type: 'string' },
+  'certs-dir': { type: 'string' },
+  'manifest-ttl': { type: 'string' },
+  'storage-quota': { type: 'string' },
+  'gc-high-watermark': { type: 'string' },
+  'gc-low-watermark': { type: 'string' },
+  'gc-max-age': { type: 'string' }
+} as const
+
+type OptionName = keyof typeof OPTIONS
+
+/** The YAML key of each option: camelCase of the flag (`data-dir` -> `dataDir`), lists plural. */
+const YAML_KEYS: Record<OptionName, string> = {
+  config: 'config',
+  listen: 'listen',
+  'data-dir': 'dataDir',
+  upstream: 'upstreams',
+  'insecure-registry': 'insecureRegistries',
+  'allow-any-registry': 'allowAnyRegistry',
+  'docker-config': 'dockerConfig',
+  'certs-dir': 'certsDir',
+  'manifest-ttl': 'manifestTtl',
+  'storage-quota': 'storageQuota',
+  'gc-high-watermark': 'gcHighWatermark',
+  'gc-low-watermark': 'gcLowWatermark',
+  'gc-max-age': 'gcMaxAge'
+}
+
+export const AGENT_USAGE = `usage: shoal agent [options]
+  --listen HOST:PORT            registry mirror listener (default ${C.DEFAULT_LISTEN})
+  --data-dir DIR                pieces, blobs and index (default ${C.DEFAULT_DATA_DIR})
+  --upstream URL                a registry to mirror, repeatable; the first is the default (default docker.io)
+  --insecure-registry HOST      allow plain HTTP / unverified TLS to HOST[:PORT], repeatable
+  --allow-any-registry          follow ?ns= to registries not configured (trusted listeners only)
+  --docker-config FILE          docker config.json whose auths hold the agent's credentials
+  --certs-dir DIR               per-registry CAs as DIR/<host:port>/ca.crt (default ${C.DEFAULT_CERTS_DIR})
+  --manifest-ttl DURATION       how long a tag->digest answer is reused (default 30s)
+  --storage-quota SIZE          bytes the store may use (default: the disk's size)
+  --gc-high-watermark RATIO     start evicting above this share of the quota (default ${C.DEFAULT_GC_HIGH_WATERMARK})
+  --gc-low-watermark RATIO      evict down to this share (default ${C.DEFAULT_GC_LOW_WATERMARK})
+  --gc-max-age DURATION         evict blobs unused for this long (default 7d)
+  --config FILE                 YAML file with the same keys in camelCase (dataDir, upstreams, credentials...)
+Every flag is also an environment variable: SHOAL_DATA_DIR, SHOAL_UPSTREAM (comma-separated), ...`
+
+export interface ResolveOptions {
+  argv: string[]
+  env?: NodeJS.ProcessEnv
+}
+
+/** Flags over environment over the YAML file over defaults, validated; errors name the field. */
+export async function resolveAgentConfig (options: ResolveOptions): Promise<AgentConfig> {
+  const env = options.env ?? {}
+  let flags: Record<string, unknown>
+  try {
+    flags = parseArgs({ args: options.argv, options: OPTIONS, strict: true, allowPositionals: false }).values
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}\n${AGENT_USAGE}`, { cause: err })
+  }
+  const configFile = (flags.config ?? env.SHOAL_CONFIG) as string | undefined
+  const file = configFile == null ? {} : await readYaml(configFile)
+
+  const pick = (name: OptionName): { field: string, value: unknown } | undefined => {
+    if (flags[name] != null) return { field: `--${name}`, value: flags[name] }
+    const envName = `SHOAL_${name.toUpperCase().replaceAll('-', '_')}`
+    const fromEnv = env[envName]
+    if (fromEnv != null && fromEnv !== '') {
+      const multiple = 'multiple' in OPTIONS[name]
+      return { field: envName, value: multiple ? fromEnv.split(',').map(s => s.trim()).filter(Boolean) : fromEnv }
+    }
+    const key = YAML_KEYS[name]
+    if (file[key] != null) return { field: `${configFile ?? 'config'}: ${key}`, value: file[key] }
+    return undefined
+  }
+  const get = <T>(name: OptionName, parse: (field: string, value: unknown) => T, fallback: T): T => {
+    const found = pick(name)
+    return found == null ? fallback : parse(found.field, found.value)
+  }
+
+  const insecureRegistries = get('insecure-registry', (field, value) =>
+    asList(field, value).map((v, i) => parseRegistryHost(`${field}[${i}]`, v)), [] as string[])
+  const upstreams = get('upstream', (field, value) =>
+    asList(field, value).map((v, i) => parseUpstream(`${field}[${i}]`, v, insecureRegistries)),
+  [parseUpstream('upstreams', DOCKER_HUB, insecureRegistries)])
+  if (upstreams.length === 0) throw new ConfigError('upstreams: at least one registry is needed')
+
+  const storage: StorageConfig = {
+    quotaBytes: get('storage-quota', parseBytes, undefined as number | undefined),
+    highWatermark: get('gc-high-watermark', parseRatio, C.DEFAULT_GC_HIGH_WATERMARK),
+    lowWatermark: get('gc-low-watermark', parseRatio, C.DEFAULT_GC_LOW_WATERMARK),
+    maxAgeMs: get('gc-max-age', parseDuration, C.DEFAULT_GC_MAX_AGE_MS)
+  }
+  if (storage.quotaBytes === 0) throw new ConfigError('storageQuota: must be more than 0 bytes')
+  if (storage.lowWatermark >= storage.highWatermark) {
+    throw new ConfigError(`gcLowWatermark: ${storage.lowWatermark} must be below gcHighWatermark ${storage.highWatermark}`)
+  }
+
+  return {
+    listen: get('listen', parseHostPort, parseHostPort('listen', C.DEFAULT_LISTEN)),
+    dataDir: resolve(get('data-dir', asString, C.DEFAULT_DATA_DIR)),
+    upstreams,
+    insecureRegistries,
+    allowAnyRegistry: get('allow-any-registry', parseBool, false),
+    credentials: parseCredentials(file.credentials),
+    dockerConfig: get('docker-config', asString, defaultDockerConfig(env)),
+    certsDir: get('certs-dir', asString, C.DEFAULT_CERTS_DIR),
+    manifestTagTtlMs: get('manifest-ttl', parseDuration, C.DEFAULT_MANIFEST_TAG_TTL_MS),
+    storage
+  }
+}
+
+/** `docker.io`, `ghcr.io`, `https://host:5000`, `http://127.0.0.1:5000` -> an upstream. */
+export function parseUpstream (field: string, value: unknown, insecureRegistries: string[]): UpstreamConfig {
+  const text = String(value).trim()
+  const withScheme = /^[a-z]+:\/\//i.test(text) ? text : `https://${text}`
+  let url: URL
+  try {
+    url = new URL(withScheme)
+  } catch (err) {
+    throw new ConfigError(`${field}: "${text}" is not a registry URL (examples: docker.io, https://ghcr.io, http://127.0.0.1:5000)`, { cause: err })
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.pathname.replace(/\/+$/, '') !== '' || url.search !== '' || url.username !== '') {
+    throw new ConfigError(`${field}: "${text}" must be http(s)://host[:port] with no path, query or user`)
+  }
+  const host = url.host === 'registry-1.docker.io' || url.host === 'index.docker.io' ? DOCKER_HUB : url.host
+  const insecure = insecureRegistries.includes(host)
+  if (url.protocol === 'http:' && !insecure) {
+    throw new ConfigError(`${field}: "${text}" is plain HTTP; list ${host} under insecureRegistries (--insecure-registry) to allow it`)
+  }
+  if (host === DOCKER_HUB) return { host, baseUrl: new URL(DOCKER_HUB_API), insecure }
+  // A bare host listed as insecure is spoken to over plain HTTP, as dockerd does for such registries.
+  if (!/^[a-z]+:\/\//i.test(text) && insecure) url.protocol = 'http:'
+  return { host, baseUrl: new URL(url.origin), insecure }
+}
+
+function parseCredentials (value: unknown): Record<string, Credential> {
+  if (value == null) return {}
+  if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError('credentials: must map registry hosts to { username, password }')
+  const out: Record<string, Credential> = {}
+  for (const [host, entry] of Object.entries(value as Record<string, unknown>)) {
+    const e = entry as Partial<Credential> | null
+    if (typeof e?.username !== 'string' || typeof e.password !== 'string') {
+      throw new ConfigError(`credentials.${host}: needs string username and password`)
+    }
+    out[parseRegistryHost(`credentials.${host}`, host)] = { username: e.username, password: e.password }
+  }
+  return out
+}
+
+async function readYaml (path: string): Promise<Record<string, unknown>> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`--config: cannot read ${path}: ${(err as Error).message}`, { cause: err })
+  }
+  let parsed: unknown
+  try {
+    parsed = parseYaml(text)
+  } catch (err) {
+    throw new ConfigError(`--config: ${path} is not valid YAML: ${(err as Error).message}`, { cause: err })
+  }
+  if (parsed == null) return {}
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`--config: ${path} must be a YAML mapping`)
+  const known = new Set([...Object.values(YAML_KEYS), 'credentials'])
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) throw new ConfigError(`${path}: unknown key "${key}" (known: ${[...known].join(', ')})`)
+  }
+  return parsed as Record<string, unknown>
+}
+
+function asList (field: string, value: unknown): unknown[] {
+  if (Array.isArray(value)) return value
+  if (typeof value === 'string') return [value]
+  throw new ConfigError(`${field}: must be a list`)
+}
+
+function asString (field: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw new ConfigError(`${field}: must be a non-empty string`)
+  return value
+}
+
+function defaultDockerConfig (env: NodeJS.ProcessEnv): string | undefined {
+  if (env.DOCKER_CONFIG != null) return join(env.DOCKER_CONFIG, 'config.json')
+  return join(env.HOME ?? homedir(), '.docker', 'config.json')
+}

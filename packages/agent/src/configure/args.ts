@@ -1,0 +1,81 @@
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { DEFAULT_MIRROR, DEFAULT_REGISTRY } from './constants.ts'
+import { parseMirror, parseRegistry, type Endpoint, type MirrorEndpoint } from './endpoint.ts'
+import { UsageError } from './errors.ts'
+import { TOML_COMMENTS_NOTE } from './toml.ts'
+
+export const RUNTIMES = ['containerd', 'podman', 'docker'] as const
+export type Runtime = typeof RUNTIMES[number]
+
+export interface ConfigureOptions {
+  runtime: Runtime
+  mirror: MirrorEndpoint
+  /** Deduplicated, Docker Hub spelled `docker.io`. */
+  registries: Endpoint[]
+  /** Absolute; every system path is written under it. */
+  root: string
+  dryRun: boolean
+}
+
+export const USAGE = `Usage: shoal configure containerd|podman|docker [options]
+
+Points a container runtime at the shoal agent: writes its registry mirror configuration,
+merged with what is there, and keeps a backup <file>.shoal-backup-<timestamp> of a file it changes.
+  containerd  /etc/containerd/certs.d/<registry>/hosts.toml (one per registry)
+  podman      /etc/containers/registries.conf (podman, CRI-O, skopeo, buildah)
+  docker      /etc/docker/daemon.json (registry-mirrors; dockerd mirrors docker.io only)
+
+Options:
+  --mirror HOST:PORT     the agent's address (default ${DEFAULT_MIRROR})
+  --registry HOST[:PORT] a registry whose pulls go through the agent; repeatable (default ${DEFAULT_REGISTRY})
+  --root DIR             write under DIR instead of / (staging roots, image builds)
+  --dry-run              print each file that would be written, with its path; write nothing
+  --help                 show this help
+
+Running it again changes nothing. For TOML files, ${TOML_COMMENTS_NOTE}.`
+
+/** Parses the arguments after `configure`; returns 'help' for --help. Throws UsageError. */
+export function parseConfigureArgs (args: string[]): ConfigureOptions | 'help' {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        mirror: { type: 'string', default: DEFAULT_MIRROR },
+        registry: { type: 'string', multiple: true },
+        root: { type: 'string', default: '/' },
+        'dry-run': { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false }
+      }
+    })
+  } catch (err) {
+    throw new UsageError((err as Error).message, { cause: err })
+  }
+  const { values, positionals } = parsed
+  if (values.help) return 'help'
+  if (positionals.length !== 1) {
+    throw new UsageError(positionals.length === 0
+      ? 'name the runtime to configure: containerd, podman or docker'
+      : `configure one runtime at a time (got ${positionals.join(' ')})`)
+  }
+  const runtime = RUNTIMES.find(name => name === positionals[0])
+  if (runtime === undefined) {
+    throw new UsageError(`unknown runtime ${JSON.stringify(positionals[0])}: use containerd, podman or docker`)
+  }
+  if (values.root === '') throw new UsageError('--root needs a directory')
+  const registries = new Map<string, Endpoint>()
+  for (const value of values.registry ?? [DEFAULT_REGISTRY]) {
+    const registry = parseRegistry(value)
+    registries.set(registry.authority, registry)
+  }
+  return {
+    runtime,
+    mirror: parseMirror(values.mirror),
+    registries: [...registries.values()],
+    root: resolve(values.root),
+    dryRun: values['dry-run']
+  }
+}

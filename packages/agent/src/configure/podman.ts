@@ -1,0 +1,53 @@
+/**
+ * podman, CRI-O, skopeo and buildah (containers/image): `/etc/containers/registries.conf`, version 2
+ * format (containers-registries.conf(5)). Each mirrored registry gets a `[[registry]]` whose first
+ * `[[registry.mirror]]` is the agent (plain HTTP, so `insecure = true`); mirrors are tried in order,
+ * then the registry's own `location`.
+ */
+import { stringify, type TomlTable } from 'smol-toml'
+import { REGISTRIES_CONF } from './constants.ts'
+import { ConfigureError } from './errors.ts'
+import { parseTomlFile, tableArray } from './toml.ts'
+import type { Endpoint, MirrorEndpoint } from './endpoint.ts'
+
+export interface RegistriesConfOptions {
+  registries: readonly Endpoint[]
+  mirror: MirrorEndpoint
+  /** The file's path, for error messages. */
+  file?: string
+}
+
+/** The `[[registry]]` that governs exactly this prefix (`prefix` defaults to `location`). */
+function findRegistry (registries: TomlTable[], prefix: string): TomlTable | undefined {
+  return registries.find(entry => (entry.prefix ?? entry.location) === prefix)
+}
+
+/**
+ * Returns the new registries.conf: every other setting kept (unqualified-search-registries,
+ * aliases, other registries, other mirrors), the agent first among each registry's mirrors.
+ * When the file already says that, it is returned unchanged (byte for byte).
+ */
+export function renderRegistriesConf (existing: string | undefined, opts: RegistriesConfOptions): string {
+  const file = opts.file ?? REGISTRIES_CONF
+  const before = parseTomlFile(existing, file)
+  const doc = parseTomlFile(existing, file)
+  if (doc.registries !== undefined) {
+    throw new ConfigureError(`${file} uses the version 1 format ([registries.search], [registries.insecure]), which cannot be mixed with version 2: convert it to [[registry]] tables (see containers-registries.conf(5)) and run again`)
+  }
+  const registries = tableArray(doc.registry, 'registry', file)
+  for (const registry of opts.registries) {
+    let entry = findRegistry(registries, registry.authority)
+    if (entry === undefined) {
+      entry = { prefix: registry.authority, location: registry.authority }
+      registries.push(entry)
+    }
+    const mirrors = tableArray(entry.mirror, 'registry.mirror', file)
+    const previous = mirrors.find(mirror => mirror.location === opts.mirror.authority)
+    const agentMirror: TomlTable = { location: opts.mirror.authority, ...previous, insecure: true }
+    entry.mirror = [agentMirror, ...mirrors.filter(mirror => mirror !== previous)]
+  }
+  doc.registry = registries
+  const rendered = stringify(doc)
+  if (existing !== undefined && stringify(before) === rendered) return existing
+  return rendered
+}

@@ -1,0 +1,25 @@
+/** Defaults of the agent, with units in their names. */
+export const DEFAULT_LISTEN = '127.0.0.1:65001'
+export const DEFAULT_DATA_DIR = '.shoal/agent'
+export const DEFAULT_MANIFEST_TAG_TTL_MS = 30_000
+export const DEFAULT_GC_HIGH_WATERMARK = 0.85
+export const DEFAULT_GC_LOW_WATERMARK = 0.75
+export const DEFAULT_GC_MAX_AGE_MS = 7 * 24 * 3600_000
+export const GC_INTERVAL_MS = 60_000
+/** How long a request to the upstream may wait for response headers. */
+export const UPSTREAM_HEADERS_TIMEOUT_MS = 30_000
+/** How long a blob body may stall before the upstream connection is dropped and resumed. */
+export const UPSTREAM_BODY_IDLE_TIMEOUT_MS = 30_000
+export const UPSTREAM_CONNECT_TIMEOUT_MS = 10_000
+export const UPSTREAM_RETRIES = 3
+export const UPSTREAM_RETRY_BASE_MS = 200
+/** Bearer tokens are dropped this long before they expire, so a request never carries a dead one. */
+export const TOKEN_EXPIRY_MARGIN_MS = 10_000
+export const DEFAULT_TOKEN_TTL_S = 60
+/** Pieces written since the last commit are made durable and indexed at this interval or size. */
+export const COMMIT_INTERVAL_MS = 250
+export const COMMIT_BYTES = 16 * 1024 * 1024
+/** Largest manifest the agent accepts from an upstream (the distribution spec suggests 4 MiB). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+export const READ_CHUNK_BYTES = 256 * 1024
+export const DEFAULT_CERTS_DIR = '/etc/docker/certs.d'

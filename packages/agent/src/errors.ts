@@ -1,0 +1,36 @@
+/**
+ * Named errors of the agent. Callers match on `err.name`; the HTTP edge maps them to OCI error
+ * bodies. Messages say what happened and what to do, as the seed's troubleshooting table does.
+ */
+function named (name: string): new (message: string, options?: ErrorOptions) => Error {
+  return class extends Error {
+    static override name = name
+    constructor (message: string, options?: ErrorOptions) {
+      super(message, options)
+      this.name = name
+    }
+  }
+}
+
+/** A configuration value is invalid; the message names the field. */
+export class ConfigError extends named('ConfigError') {}
+/** A repository name does not match the distribution spec grammar. */
+export class InvalidNameError extends named('InvalidNameError') {}
+/** A Range header cannot be satisfied for this blob. */
+export class RangeNotSatisfiableError extends named('RangeNotSatisfiableError') {}
+/** The upstream registry could not be reached, timed out or failed with a 5xx. */
+export class UpstreamUnavailableError extends named('UpstreamUnavailableError') {}
+/** The upstream registry's TLS certificate could not be verified. */
+export class UpstreamTlsError extends named('UpstreamTlsError') {}
+/** The upstream registry refused the credentials (or asked for some). */
+export class UpstreamUnauthorizedError extends named('UpstreamUnauthorizedError') {}
+/** The upstream registry answered something a registry should not (bad length, bad digest header). */
+export class UpstreamProtocolError extends named('UpstreamProtocolError') {}
+/** No upstream is configured for a `?ns=` host and the agent does not allow any registry. */
+export class UnknownRegistryError extends named('UnknownRegistryError') {}
+/** The bytes of a blob or manifest do not hash to the digest they were asked for by. */
+export class DigestMismatchError extends named('DigestMismatchError') {}
+/** The piece store cannot hold a blob (quota too small, disk full). */
+export class StorageFullError extends named('StorageFullError') {}
+/** An operation was aborted by its signal. */
+export class AbortError extends named('AbortError') {}

@@ -1,0 +1,89 @@
+import type { Digest } from '@shoal/proto'
+import type { UpstreamConfig } from '../config/index.ts'
+import { UpstreamProtocolError, UpstreamUnauthorizedError, UpstreamUnavailableError } from '../errors.ts'
+import type { UpstreamClient, UpstreamResponse } from '../upstream/client.ts'
+import type { ByteSource } from './blob-download.ts'
+
+export interface OriginBlobRequest {
+  registry: UpstreamConfig
+  repository: string
+  digest: Digest
+  authorization?: string
+}
+
+/** Total size from a 200's Content-Length or a 206's Content-Range, or undefined. */
+export function blobSizeOf (res: UpstreamResponse): number | undefined {
+  if (res.status === 206) {
+    const total = /\/(\d+)\s*$/.exec(res.headers['content-range'] ?? '')?.[1]
+    return total == null ? undefined : Number(total)
+  }
+  const length = res.headers['content-length']
+  return length != null && /^\d+$/.test(length) ? Number(length) : undefined
+}
+
+function startOf (res: UpstreamResponse): number {
+  if (res.status !== 206) return 0
+  return Number(/bytes\s+(\d+)-/.exec(res.headers['content-range'] ?? '')?.[1] ?? NaN)
+}
+
+export async function requestOriginBlob (upstream: UpstreamClient, req: OriginBlobRequest, offset: number, signal?: AbortSignal): Promise<UpstreamResponse> {
+  return upstream.send({
+    registry: req.registry,
+    method: 'GET',
+    path: `/v2/${req.repository}/blobs/${req.digest}`,
+    repository: req.repository,
+    range: offset > 0 ? `bytes=${offset}-` : undefined,
+    authorization: req.authorization,
+    signal
+  })
+}
+
+/**
+ * The origin as a byte source: HTTP Range from the wanted offset. The response that opened the
+ * download (and told its size) is used first when it starts at the right byte.
+ */
+export function originSource (upstream: UpstreamClient, req: OriginBlobRequest, first?: UpstreamResponse): ByteSource {
+  let pending = first
+  return {
+    open: async (offset, signal) => {
+      let res = pending
+      pending = undefined
+      if (res == null || startOf(res) > offset) {
+        await res?.body.dump().catch(() => {})
+        res = await requestOriginBlob(upstream, req, offset, signal)
+      }
+      if (res.status === 401 || res.status === 403) {
+        await res.body.dump()
+        throw new UpstreamUnauthorizedError(`${req.registry.host} refused ${req.repository}@${req.digest} (${res.status})`)
+      }
+      if (res.status !== 200 && res.status !== 206) {
+        await res.body.dump()
+        const Err = res.status >= 500 || res.status === 429 ? UpstreamUnavailableError : UpstreamProtocolError
+        throw new Err(`${req.registry.host} answered ${res.status} for ${req.repository}@${req.digest}`)
+      }
+      const skip = offset - startOf(res)
+      if (!Number.isSafeInteger(skip) || skip < 0) {
+        await res.body.dump()
+        throw new UpstreamProtocolError(`${req.registry.host} answered a range that does not start at byte ${offset}`)
+      }
+      return skipBytes(res.body, skip)
+    },
+    close: async () => {
+      await pending?.body.dump()
+      pending = undefined
+    }
+  }
+}
+
+/** A registry that ignores Range sends the whole body: drop the bytes already held. */
+async function * skipBytes (body: AsyncIterable<Uint8Array>, skip: number): AsyncIterable<Uint8Array> {
+  let left = skip
+  for await (const chunk of body) {
+    if (left >= chunk.byteLength) {
+      left -= chunk.byteLength
+      continue
+    }
+    yield left > 0 ? chunk.subarray(left) : chunk
+    left = 0
+  }
+}

@@ -1,0 +1,22 @@
+import type { Digest } from '@shoal/proto'
+
+/** What the index knows of one blob. Piece CIDs are recorded only once the piece is durable. */
+export interface BlobRecord {
+  digest: Digest
+  size: number
+  pieceSize: number
+  state: 'partial' | 'complete'
+  /** CID (string form) of each piece's sha256, or null while the piece is missing. */
+  pieces: Array<string | null>
+  createdAt: number
+  lastAccessAt: number
+}
+
+export function storedBytes (record: BlobRecord): number {
+  if (record.state === 'complete') return record.size
+  let bytes = 0
+  for (let i = 0; i < record.pieces.length; i++) {
+    if (record.pieces[i] != null) bytes += Math.min(record.pieceSize, record.size - i * record.pieceSize)
+  }
+  return bytes
+}

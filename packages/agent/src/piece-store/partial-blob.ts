@@ -1,0 +1,131 @@
+import { constants, open } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
+import { cidOfDigest, pieceCountFor, pieceSizeFor, pieceSpan } from '@shoal/proto'
+import type { Digest } from '@shoal/proto'
+import { COMMIT_BYTES, COMMIT_INTERVAL_MS } from '../constants.ts'
+import type { BlobRecord } from './blob-record.ts'
+
+export interface PartialBlobComponents {
+  /** Persists the record; called only after the pieces it names are durable on disk. */
+  saveRecord: (record: BlobRecord) => Promise<void>
+}
+
+/**
+ * A blob being assembled in its partial file, one piece at a time, in any order. A piece is written
+ * at its offset, then made durable (fdatasync) in a batch, and only then recorded in the index, so
+ * after a crash the index never names a torn piece.
+ */
+export class PartialBlob {
+  readonly record: BlobRecord
+  readonly path: string
+  private readonly components: PartialBlobComponents
+  private handle?: FileHandle
+  private readonly pending = new Map<number, string>()
+  private pendingBytes = 0
+  private commitTimer?: NodeJS.Timeout
+  private committing: Promise<void> = Promise.resolve()
+
+  constructor (components: PartialBlobComponents, record: BlobRecord, path: string) {
+    this.components = components
+    this.record = record
+    this.path = path
+  }
+
+  get digest (): Digest { return this.record.digest }
+  get size (): number { return this.record.size }
+  get pieceSize (): number { return pieceSizeFor(this.record.size) }
+  get pieceCount (): number { return pieceCountFor(this.record.size) }
+
+  async open (): Promise<void> {
+    // Create without truncating: pieces already recorded in the index stay valid.
+    this.handle = await open(this.path, constants.O_RDWR | constants.O_CREAT, 0o644)
+    await this.handle.truncate(this.record.size)
+  }
+
+  /** A piece is present when it is durable and indexed. */
+  hasPiece (index: number): boolean {
+    return this.record.pieces[index] != null
+  }
+
+  /** The recorded CID of a present piece. */
+  pieceCid (index: number): string | undefined {
+    return this.record.pieces[index] ?? undefined
+  }
+
+  missingPieces (): number[] {
+    const missing: number[] = []
+    for (let i = 0; i < this.pieceCount; i++) if (!this.hasPiece(i)) missing.push(i)
+    return missing
+  }
+
+  /** Writes a piece whose digest the caller computed from these very bytes; indexed at the next commit. */
+  async writePiece (index: number, bytes: Uint8Array, digest: Digest): Promise<void> {
+    const span = pieceSpan(this.size, index)
+    if (bytes.byteLength !== span.length) {
+      throw new RangeError(`piece ${index} of ${this.digest} is ${span.length} bytes, not ${bytes.byteLength}`)
+    }
+    await this.writeAt(span.offset, bytes)
+    await this.recordPiece(index, digest)
+  }
+
+  /**
+   * Writes bytes of a piece still being received (a sequential origin stream), so readers can
+   * follow the download closely; the piece counts only once recordPiece names its digest.
+   */
+  async writeAt (offset: number, bytes: Uint8Array): Promise<void> {
+    if (offset < 0 || offset + bytes.byteLength > this.size) {
+      throw new RangeError(`bytes ${offset}+${bytes.byteLength} are outside blob ${this.digest} of ${this.size} bytes`)
+    }
+    let written = 0
+    while (written < bytes.byteLength) {
+      const { bytesWritten } = await this.file().write(bytes, written, bytes.byteLength - written, offset + written)
+      written += bytesWritten
+    }
+  }
+
+  /** Records a fully written piece; it becomes present (durable and indexed) at the next commit. */
+  async recordPiece (index: number, digest: Digest): Promise<void> {
+    const span = pieceSpan(this.size, index)
+    this.pending.set(index, cidOfDigest(digest).toString())
+    this.pendingBytes += span.length
+    if (this.pendingBytes >= COMMIT_BYTES) await this.commit()
+    else this.commitTimer ??= setTimeout(() => { this.commit().catch(() => {}) }, COMMIT_INTERVAL_MS)
+  }
+
+  async read (offset: number, length: number): Promise<Buffer> {
+    const buffer = Buffer.allocUnsafe(length)
+    const { bytesRead } = await this.file().read(buffer, 0, length, offset)
+    return buffer.subarray(0, bytesRead)
+  }
+
+  /** Makes written pieces durable, then records them. Commits run one after another. */
+  async commit (): Promise<void> {
+    const run = this.committing.then(async () => {
+      clearTimeout(this.commitTimer)
+      this.commitTimer = undefined
+      if (this.pending.size === 0 || this.handle == null) return
+      const batch = [...this.pending]
+      this.pending.clear()
+      this.pendingBytes = 0
+      await this.handle.datasync()
+      for (const [index, cid] of batch) this.record.pieces[index] = cid
+      await this.components.saveRecord(this.record)
+    })
+    this.committing = run.catch(() => {})
+    await run
+  }
+
+  /** Makes everything durable and closes the file (the blob may then be completed or left partial). */
+  async close (): Promise<void> {
+    await this.commit().catch(() => {})
+    clearTimeout(this.commitTimer)
+    const handle = this.handle
+    this.handle = undefined
+    await handle?.close()
+  }
+
+  private file (): FileHandle {
+    if (this.handle == null) throw new Error(`partial blob ${this.digest} is not open`)
+    return this.handle
+  }
+}

@@ -1,0 +1,222 @@
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import type { ReadStream } from 'node:fs'
+import { mkdir, open, readdir, rename, rm, stat, statfs } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { Level } from 'level'
+import { digestAlgorithm, isDigest, pieceCountFor, pieceSizeFor } from '@shoal/proto'
+import type { Digest } from '@shoal/proto'
+import { DigestMismatchError } from '../errors.ts'
+import { storedBytes } from './blob-record.ts'
+import type { BlobRecord } from './blob-record.ts'
+import { StoreLayout } from './layout.ts'
+import { PartialBlob } from './partial-blob.ts'
+
+export interface PieceStoreInit {
+  dataDir: string
+  /** Injected clock, for tests of LRU and age limits. */
+  now?: () => number
+}
+
+/**
+ * Blobs on disk: complete blobs as files, partial blobs as sparse files filled piece by piece, and
+ * a `level` index of what is durable. Knows nothing of the network.
+ */
+export class PieceStore {
+  private readonly layout: StoreLayout
+  private readonly now: () => number
+  private db?: Level<string, BlobRecord>
+  private readonly records = new Map<Digest, BlobRecord>()
+  private readonly pins = new Map<Digest, number>()
+  private readonly partials = new Map<Digest, PartialBlob>()
+
+  constructor (init: PieceStoreInit) {
+    this.layout = new StoreLayout(init.dataDir)
+    this.now = init.now ?? Date.now
+  }
+
+  async start (): Promise<void> {
+    await mkdir(this.layout.blobs, { recursive: true })
+    await mkdir(this.layout.partial, { recursive: true })
+    this.db = new Level<string, BlobRecord>(this.layout.index, { valueEncoding: 'json' })
+    await this.db.open()
+    for await (const [key, record] of this.db.iterator()) {
+      if (isDigest(key)) this.records.set(key, record)
+    }
+    await this.recover()
+  }
+
+  async stop (): Promise<void> {
+    for (const partial of this.partials.values()) await partial.close()
+    this.partials.clear()
+    await this.flushAccessTimes()
+    await this.db?.close()
+    this.db = undefined
+  }
+
+  get dataDir (): string { return this.layout.root }
+
+  get (digest: Digest): BlobRecord | undefined {
+    return this.records.get(digest)
+  }
+
+  isComplete (digest: Digest): boolean {
+    return this.records.get(digest)?.state === 'complete'
+  }
+
+  list (): BlobRecord[] {
+    return [...this.records.values()]
+  }
+
+  /** Bytes the store holds: complete blobs plus the present pieces of partial ones. */
+  usedBytes (): number {
+    let total = 0
+    for (const record of this.records.values()) total += storedBytes(record)
+    return total
+  }
+
+  async diskSpace (): Promise<{ totalBytes: number, usedBytes: number }> {
+    const fs = await statfs(this.layout.root)
+    return { totalBytes: fs.blocks * fs.bsize, usedBytes: (fs.blocks - fs.bfree) * fs.bsize }
+  }
+
+  /** Opens (or resumes) the partial file of a blob. One PartialBlob per digest at a time. */
+  async openPartial (digest: Digest, size: number): Promise<PartialBlob> {
+    const open = this.partials.get(digest)
+    if (open != null) return open
+    let record = this.records.get(digest)
+    if (record?.state === 'complete') throw new Error(`blob ${digest} is already complete`)
+    if (record == null || record.size !== size) {
+      const now = this.now()
+      record = { digest, size, pieceSize: pieceSizeFor(size), state: 'partial', pieces: new Array(pieceCountFor(size)).fill(null), createdAt: now, lastAccessAt: now }
+      await this.save(record)
+    }
+    await mkdir(this.layout.partialDir(digest), { recursive: true })
+    const partial = new PartialBlob({ saveRecord: async r => { await this.save(r) } }, record, this.layout.partialFile(digest))
+    await partial.open()
+    this.partials.set(digest, partial)
+    return partial
+  }
+
+  /**
+   * Marks a blob complete. `hashed` is the digest the caller computed over the blob's bytes in
+   * order; anything else than the blob's own digest is refused and the partial data is dropped.
+   */
+  async complete (partial: PartialBlob, hashed: Digest): Promise<void> {
+    const digest = partial.digest
+    if (hashed !== digest) {
+      await this.discard(digest)
+      throw new DigestMismatchError(`blob ${digest} hashed to ${hashed}; nothing was kept`)
+    }
+    await partial.close()
+    this.partials.delete(digest)
+    const target = this.layout.blobFile(digest)
+    await mkdir(dirname(target), { recursive: true })
+    await rename(partial.path, target)
+    await fsyncDir(dirname(target))
+    const record: BlobRecord = { ...partial.record, state: 'complete', lastAccessAt: this.now() }
+    await this.save(record)
+  }
+
+  /** Drops a partial blob's data and record (after a digest mismatch). */
+  async discard (digest: Digest): Promise<void> {
+    await this.partials.get(digest)?.close()
+    this.partials.delete(digest)
+    await rm(this.layout.partialFile(digest), { force: true })
+    this.records.delete(digest)
+    await this.db?.del(digest)
+  }
+
+  /** Reads bytes [start, end] (inclusive) of a complete blob. */
+  createReadStream (digest: Digest, range: { start: number, end: number }, highWaterMark?: number): ReadStream {
+    return createReadStream(this.layout.blobFile(digest), { start: range.start, end: range.end, highWaterMark })
+  }
+
+  /** Notes a use of the blob for LRU eviction; written to the index lazily. */
+  touch (digest: Digest): void {
+    const record = this.records.get(digest)
+    if (record != null) record.lastAccessAt = this.now()
+  }
+
+  pin (digest: Digest): () => void {
+    this.pins.set(digest, (this.pins.get(digest) ?? 0) + 1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const n = (this.pins.get(digest) ?? 1) - 1
+      if (n <= 0) this.pins.delete(digest)
+      else this.pins.set(digest, n)
+    }
+  }
+
+  isPinned (digest: Digest): boolean {
+    return this.pins.has(digest) || this.partials.has(digest)
+  }
+
+  /** Deletes a blob that is not pinned. Returns whether it was deleted. */
+  async evict (digest: Digest): Promise<boolean> {
+    const record = this.records.get(digest)
+    if (record == null || this.isPinned(digest)) return false
+    // The index forgets the blob before the file goes, so a crash in between leaves an orphan file
+    // (removed at the next start), never a record without its data.
+    this.records.delete(digest)
+    await this.db?.del(digest)
+    await rm(record.state === 'complete' ? this.layout.blobFile(digest) : this.layout.partialFile(digest), { force: true })
+    return true
+  }
+
+  async flushAccessTimes (): Promise<void> {
+    if (this.db == null) return
+    await this.db.batch([...this.records.values()].map(r => ({ type: 'put' as const, key: r.digest, value: r })))
+  }
+
+  private async save (record: BlobRecord): Promise<void> {
+    this.records.set(record.digest, record)
+    await this.db?.put(record.digest, record)
+  }
+
+  /**
+   * After a crash: a complete record whose file is gone is dropped; a blob file the index does not
+   * call complete (a crash between rename and index write) is kept only if it hashes right; files
+   * the index does not know are removed.
+   */
+  private async recover (): Promise<void> {
+    for (const record of [...this.records.values()]) {
+      const file = record.state === 'complete' ? this.layout.blobFile(record.digest) : this.layout.partialFile(record.digest)
+      const size = await stat(file).then(s => s.size, () => -1)
+      const blobFile = await stat(this.layout.blobFile(record.digest)).then(s => s.size, () => -1)
+      if (record.state === 'partial' && blobFile === record.size && await hashFile(this.layout.blobFile(record.digest), record.digest) === record.digest) {
+        await this.save({ ...record, state: 'complete' })
+      } else if (record.state === 'complete' ? size !== record.size : size < 0) {
+        this.records.delete(record.digest)
+        await this.db?.del(record.digest)
+      }
+    }
+    for (const dir of [this.layout.blobs, this.layout.partial]) {
+      for (const algorithm of await readdir(dir).catch(() => [])) {
+        for (const hex of await readdir(join(dir, algorithm)).catch(() => [])) {
+          const digest = `${algorithm}:${hex}`
+          const record = isDigest(digest) ? this.records.get(digest) : undefined
+          const wanted = record != null && (dir === this.layout.blobs) === (record.state === 'complete')
+          if (!wanted) await rm(join(dir, algorithm, hex), { force: true, recursive: true })
+        }
+      }
+    }
+  }
+}
+
+async function hashFile (path: string, digest: Digest): Promise<string> {
+  const hash = createHash(digestAlgorithm(digest))
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+  return `${digestAlgorithm(digest)}:${hash.digest('hex')}`
+}
+
+async function fsyncDir (path: string): Promise<void> {
+  const handle = await open(path, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}

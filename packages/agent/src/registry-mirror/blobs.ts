@@ -1,0 +1,101 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { Digest } from '@shoal/proto'
+import type { UpstreamConfig } from '../config/index.ts'
+import { followDownload } from '../layer-fetcher/index.ts'
+import type { LayerFetcher } from '../layer-fetcher/index.ts'
+import type { AgentMetrics } from '../metrics.ts'
+import type { PieceStore } from '../piece-store/store.ts'
+import type { UpstreamClient } from '../upstream/client.ts'
+import { sendOciError } from './oci-errors.ts'
+import { parseRange } from './range.ts'
+import { sendUpstreamAnswer } from './respond.ts'
+
+export interface BlobRouteComponents {
+  store: PieceStore
+  fetcher: LayerFetcher
+  upstream: UpstreamClient
+  metrics: AgentMetrics
+}
+
+export interface BlobRequest {
+  registry: UpstreamConfig
+  name: string
+  digest: Digest
+}
+
+function blobHeaders (digest: Digest, size: number, range: { start: number, end: number } | undefined): Record<string, string | number> {
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/octet-stream',
+    'docker-content-digest': digest,
+    etag: `"${digest}"`,
+    'accept-ranges': 'bytes',
+    'cache-control': 'max-age=31536000',
+    'content-length': range == null ? size : range.end - range.start + 1
+  }
+  if (range != null) headers['content-range'] = `bytes ${range.start}-${range.end}/${size}`
+  return headers
+}
+
+/**
+ * GET and HEAD of a blob: from the store when complete, else from the download it joins or starts,
+ * streamed as it arrives. Blob bodies are sent as stored, never re-encoded.
+ */
+export async function handleBlob (components: BlobRouteComponents, req: IncomingMessage, res: ServerResponse, blob: BlobRequest): Promise<void> {
+  const { store, fetcher, upstream, metrics } = components
+  const authorization = req.headers.authorization
+  const known = store.get(blob.digest)
+  if (req.method === 'HEAD') {
+    if (known?.state === 'complete') {
+      res.writeHead(200, blobHeaders(blob.digest, known.size, undefined)).end()
+      return
+    }
+    const answer = await upstream.send({ registry: blob.registry, method: 'HEAD', path: `/v2/${blob.name}/blobs/${blob.digest}`, repository: blob.name, authorization })
+    await answer.body.dump()
+    sendUpstreamAnswer(res, { status: answer.status, headers: { ...answer.headers, 'docker-content-digest': answer.status === 200 ? blob.digest : undefined } })
+    return
+  }
+
+  const handle = await fetcher.open({ registry: blob.registry, repository: blob.name, digest: blob.digest, authorization })
+  if (handle.kind === 'upstream') {
+    sendUpstreamAnswer(res, handle)
+    return
+  }
+  const size = handle.kind === 'complete' ? handle.record.size : handle.download.size
+  let range: { start: number, end: number } | undefined
+  try {
+    range = parseRange(req.headers.range, size)
+  } catch (err) {
+    sendOciError(res, 416, 'RANGE_INVALID', (err as Error).message, { 'content-range': `bytes */${size}` })
+    return
+  }
+  const span = range ?? { start: 0, end: size - 1 }
+  const unpin = store.pin(blob.digest)
+  const abort = new AbortController()
+  res.on('close', () => abort.abort())
+  try {
+    res.writeHead(range == null ? 200 : 206, blobHeaders(blob.digest, size, range))
+    if (size === 0) {
+      res.end()
+      return
+    }
+    let source: Readable
+    let from: 'local' | 'upstream'
+    if (handle.kind === 'complete') {
+      store.touch(blob.digest)
+      source = store.createReadStream(blob.digest, span)
+      from = 'local'
+    } else {
+      source = Readable.from(followDownload(handle.download, store, span, abort.signal), { objectMode: false })
+      from = 'upstream'
+    }
+    source.on('data', (chunk: Buffer) => metrics.servedBytes.inc({ source: from }, chunk.byteLength))
+    await pipeline(source, res, { signal: abort.signal })
+  } catch (err) {
+    // Headers are out: the only honest signal left is a broken body.
+    res.destroy(err as Error)
+  } finally {
+    unpin()
+  }
+}

@@ -1,0 +1,119 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { digestAlgorithm, digestOf } from '@shoal/proto'
+import type { Digest } from '@shoal/proto'
+import type { UpstreamConfig } from '../config/index.ts'
+import { MAX_MANIFEST_BYTES } from '../constants.ts'
+import { DigestMismatchError, UpstreamProtocolError } from '../errors.ts'
+import type { CachedManifest, ManifestCache } from '../manifest-cache/index.ts'
+import type { AgentMetrics } from '../metrics.ts'
+import type { UpstreamClient } from '../upstream/client.ts'
+import { sendUpstreamAnswer } from './respond.ts'
+
+export interface ManifestRouteComponents {
+  manifests: ManifestCache
+  upstream: UpstreamClient
+  metrics: AgentMetrics
+}
+
+export interface ManifestRequest {
+  registry: UpstreamConfig
+  name: string
+  reference: { tag: string } | { digest: Digest }
+}
+
+function sendManifest (res: ServerResponse, manifest: CachedManifest, cache: 'hit' | 'miss' | 'stale'): void {
+  res.writeHead(200, {
+    'content-type': manifest.mediaType,
+    'content-length': manifest.body.byteLength,
+    'docker-content-digest': manifest.digest,
+    etag: `"${manifest.digest}"`,
+    'docker-distribution-api-version': 'registry/2.0',
+    'x-shoal-cache': cache
+  })
+  res.end(res.req.method === 'HEAD' ? undefined : manifest.body)
+}
+
+/**
+ * HEAD and GET of a manifest. By digest: from the cache always (immutable), else fetched, checked
+ * against the digest, cached. By tag: a fresh cached answer, else the upstream (with the client's
+ * Accept, so the registry picks the same media type it would for the client), else, when the
+ * upstream is unreachable, the last answer (stale-on-error).
+ */
+export async function handleManifest (components: ManifestRouteComponents, req: IncomingMessage, res: ServerResponse, m: ManifestRequest): Promise<void> {
+  const { manifests, upstream, metrics } = components
+  const accept = req.headers.accept
+  const tag = 'tag' in m.reference ? { registry: m.registry.host, name: m.name, tag: m.reference.tag, accept } : undefined
+  if ('digest' in m.reference) {
+    const hit = await manifests.get(m.reference.digest)
+    if (hit != null) {
+      metrics.manifestCache.inc({ result: 'hit' })
+      sendManifest(res, hit, 'hit')
+      return
+    }
+  } else if (tag != null) {
+    const cached = await manifests.getTag(tag.registry, tag.name, tag.tag, accept)
+    if (cached?.fresh === true) {
+      metrics.manifestCache.inc({ result: 'hit' })
+      sendManifest(res, cached.manifest, 'hit')
+      return
+    }
+  }
+
+  const reference = 'tag' in m.reference ? m.reference.tag : m.reference.digest
+  let answer
+  try {
+    answer = await upstream.send({ registry: m.registry, method: 'GET', path: `/v2/${m.name}/manifests/${reference}`, repository: m.name, accept, authorization: req.headers.authorization })
+  } catch (err) {
+    if ((err as Error).name === 'UpstreamUnavailableError' && tag != null) {
+      const stale = await manifests.getTag(tag.registry, tag.name, tag.tag, accept)
+      if (stale != null) {
+        metrics.manifestCache.inc({ result: 'stale' })
+        sendManifest(res, stale.manifest, 'stale')
+        return
+      }
+    }
+    throw err
+  }
+  if (answer.status >= 500 && tag != null) {
+    const stale = await manifests.getTag(tag.registry, tag.name, tag.tag, accept)
+    if (stale != null) {
+      await answer.body.dump()
+      metrics.manifestCache.inc({ result: 'stale' })
+      sendManifest(res, stale.manifest, 'stale')
+      return
+    }
+  }
+  const body = Buffer.from(await readCapped(answer.body))
+  if (answer.status !== 200) {
+    sendUpstreamAnswer(res, { status: answer.status, headers: answer.headers, body })
+    return
+  }
+  metrics.manifestCache.inc({ result: 'miss' })
+  const mediaType = answer.headers['content-type']?.split(';')[0]?.trim()
+  if (mediaType == null || mediaType === '') throw new UpstreamProtocolError(`${m.registry.host} sent manifest ${m.name}:${reference} without a Content-Type`)
+  const expected = 'digest' in m.reference ? m.reference.digest : upstreamDigest(answer.headers['docker-content-digest'])
+  const digest = digestOf(body, expected != null ? digestAlgorithm(expected) : 'sha256')
+  if (expected != null && digest !== expected) {
+    metrics.digestMismatches.inc({ kind: 'manifest' })
+    throw new DigestMismatchError(`${m.registry.host} sent manifest ${m.name}:${reference} whose bytes hash to ${digest}, not ${expected}; nothing was cached`)
+  }
+  const manifest = { digest, mediaType, body }
+  await manifests.put(manifest, tag)
+  sendManifest(res, manifest, 'miss')
+}
+
+function upstreamDigest (header: string | undefined): Digest | undefined {
+  if (header == null || !/^sha(256|512):[a-f0-9]+$/.test(header)) return undefined
+  return header as Digest
+}
+
+async function readCapped (body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  let total = 0
+  for await (const chunk of body) {
+    total += chunk.byteLength
+    if (total > MAX_MANIFEST_BYTES) throw new UpstreamProtocolError(`upstream manifest is larger than ${MAX_MANIFEST_BYTES} bytes`)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}

@@ -1,0 +1,18 @@
+import type { ServerResponse } from 'node:http'
+
+/** Upstream headers a client needs to see on an answer that is passed through (challenges above all). */
+const PASSED_HEADERS = ['content-type', 'www-authenticate', 'docker-content-digest', 'docker-distribution-api-version', 'retry-after', 'link', 'warning']
+
+/** Passes an upstream answer (status, the headers above, a buffered body) to the client. */
+export function sendUpstreamAnswer (res: ServerResponse, answer: { status: number, headers: Record<string, string | undefined>, body?: Buffer }): void {
+  const headers: Record<string, string | number> = {}
+  for (const name of PASSED_HEADERS) {
+    const value = answer.headers[name]
+    if (value != null) headers[name] = value
+  }
+  const body = answer.body ?? Buffer.alloc(0)
+  if (res.req.method === 'HEAD' && answer.headers['content-length'] != null) headers['content-length'] = answer.headers['content-length']
+  else headers['content-length'] = body.byteLength
+  res.writeHead(answer.status, headers)
+  res.end(res.req.method === 'HEAD' ? undefined : body)
+}

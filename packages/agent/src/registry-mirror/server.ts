@@ -1,0 +1,160 @@
+import { createServer } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { HostPort } from '../config/index.ts'
+import type { AgentMetrics } from '../metrics.ts'
+import type { RegistryRouter } from '../upstream/registries.ts'
+import { handleBlob } from './blobs.ts'
+import type { BlobRouteComponents } from './blobs.ts'
+import { handleManifest } from './manifests.ts'
+import type { ManifestRouteComponents } from './manifests.ts'
+import { errorResponse, sendOciError } from './oci-errors.ts'
+import { sendUpstreamAnswer } from './respond.ts'
+import { parseRoute } from './routes.ts'
+import type { Route } from './routes.ts'
+
+export interface MirrorServerComponents extends BlobRouteComponents, ManifestRouteComponents {
+  router: RegistryRouter
+  metrics: AgentMetrics
+  /** Whether the agent can serve (the store is open). */
+  ready: () => boolean
+  log: (line: string) => void
+}
+
+/** Request headers may not exceed this; larger gets 431 from Node before any handler runs. */
+const MAX_HEADER_BYTES = 16 * 1024
+
+/**
+ * The agent's HTTP listener: the OCI distribution pull API (read-only), /metrics, /healthz and
+ * /readyz. Every error leaves as an OCI error body; nothing a client sends can crash it.
+ */
+export class MirrorServer {
+  private readonly components: MirrorServerComponents
+  private readonly server: Server
+
+  constructor (components: MirrorServerComponents) {
+    this.components = components
+    this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 30_000 }, (req, res) => {
+      this.handle(req, res).catch(err => {
+        this.components.log(`request ${req.method} ${req.url?.slice(0, 200)} failed: ${(err as Error).message}`)
+        res.destroy()
+      })
+    })
+    // A client that speaks TLS to this plain-HTTP port (skopeo and podman try HTTPS first), or
+    // sends garbage, gets an answer or a closed socket at once, never a hang.
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (socket.writable && err.code !== 'ECONNRESET') {
+        const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'
+        socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+      } else {
+        socket.destroy()
+      }
+    })
+  }
+
+  async start (listen: HostPort): Promise<HostPort> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(listen.port, listen.host, () => {
+        this.server.off('error', reject)
+        resolve()
+      })
+    })
+    const address = this.server.address() as AddressInfo
+    return { host: address.address, port: address.port }
+  }
+
+  async stop (): Promise<void> {
+    if (!this.server.listening) return
+    const closed = new Promise<void>(resolve => this.server.close(() => { resolve() }))
+    this.server.closeAllConnections()
+    await closed
+  }
+
+  private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { metrics } = this.components
+    const url = new URL(req.url ?? '/', 'http://mirror')
+    let route: Route | undefined
+    res.on('finish', () => {
+      metrics.requests.inc({ route: route?.kind ?? 'invalid', method: req.method ?? '', status: res.statusCode })
+    })
+    if (url.pathname === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics())
+      return
+    }
+    if (url.pathname === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n')
+      return
+    }
+    if (url.pathname === '/readyz') {
+      const ready = this.components.ready()
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'starting\n')
+      return
+    }
+    try {
+      route = parseRoute(url.pathname)
+      if (route.kind === 'upload' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+        sendOciError(res, 405, 'UNSUPPORTED', 'this is a read-only registry mirror: push and delete go to the registry itself', { allow: 'GET, HEAD' })
+        return
+      }
+      await this.route(req, res, route, url.searchParams.get('ns'))
+    } catch (err) {
+      const e = err as Error
+      const { status, code } = errorResponse(e)
+      if (status >= 500) this.components.log(`${req.method} ${url.pathname.slice(0, 200)}: ${e.message}`)
+      sendOciError(res, status, code, e.message)
+    }
+  }
+
+  private async route (req: IncomingMessage, res: ServerResponse, route: Route, ns: string | null): Promise<void> {
+    switch (route.kind) {
+      case 'base':
+        await this.base(req, res, ns)
+        return
+      case 'manifest':
+        await handleManifest(this.components, req, res, { registry: this.components.router.resolve(ns), name: route.name, reference: route.reference })
+        return
+      case 'blob':
+        await handleBlob(this.components, req, res, { registry: this.components.router.resolve(ns), name: route.name, digest: route.digest })
+        return
+      case 'tags': {
+        const registry = this.components.router.resolve(ns)
+        const query = new URL(req.url ?? '/', 'http://mirror').searchParams
+        query.delete('ns')
+        const search = query.size > 0 ? `?${query.toString()}` : ''
+        const answer = await this.components.upstream.send({ registry, method: req.method as 'GET' | 'HEAD', path: `/v2/${route.name}/tags/list${search}`, repository: route.name, authorization: req.headers.authorization })
+        sendUpstreamAnswer(res, { status: answer.status, headers: answer.headers, body: Buffer.from(await answer.body.arrayBuffer()) })
+        return
+      }
+      case 'catalog':
+        sendOciError(res, 404, 'UNSUPPORTED', 'a mirror does not list the catalog')
+        return
+      default:
+        sendOciError(res, 404, 'NAME_UNKNOWN', 'not a registry API path')
+    }
+  }
+
+  /**
+   * `GET /v2/`: the registry's own answer when it can be reached, so a client learns the origin's
+   * auth challenge (containers/image takes it from this ping); 200 when it cannot, so cached images
+   * still pull with the origin down.
+   */
+  private async base (req: IncomingMessage, res: ServerResponse, ns: string | null): Promise<void> {
+    const registry = this.components.router.resolve(ns)
+    const agentCredential = this.components.upstream.credentialFor(registry.host)
+    try {
+      // With credentials of its own the agent authenticates for the client; without, the client
+      // must see the origin's challenge to get a token for itself.
+      const answer = await this.components.upstream.send({ registry, method: 'GET', path: '/v2/', authorization: req.headers.authorization, useAgentCredentials: agentCredential != null })
+      const body = Buffer.from(await answer.body.arrayBuffer())
+      if (answer.status === 401) {
+        sendUpstreamAnswer(res, { status: 401, headers: answer.headers, body })
+        return
+      }
+    } catch (err) {
+      this.components.log(`ping of ${registry.host} failed, answering from the cache: ${(err as Error).message}`)
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0', 'content-length': 2 })
+    res.end(req.method === 'HEAD' ? undefined : '{}')
+  }
+}

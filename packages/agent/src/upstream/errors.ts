@@ -1,0 +1,41 @@
+import { UpstreamTlsError, UpstreamUnavailableError } from '../errors.ts'
+
+const TLS_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID'
+])
+
+function codeOf (err: unknown): string | undefined {
+  let e = err as { code?: string, cause?: unknown } | undefined
+  for (let depth = 0; e != null && depth < 5; depth++) {
+    if (typeof e.code === 'string' && e.code !== 'UND_ERR_SOCKET') return e.code
+    e = e.cause as typeof e
+  }
+  return undefined
+}
+
+/**
+ * Turns a transport failure into an error that says which registry and what to do, after the
+ * seed's troubleshooting table (x509 / timeout / unreachable).
+ */
+export function explainTransportError (err: unknown, registry: { host: string, origin: string }, certsDir: string): Error {
+  const code = codeOf(err)
+  const what = (err as Error).message
+  if (code != null && TLS_CODES.has(code)) {
+    return new UpstreamTlsError(
+      `x509: the TLS certificate of ${registry.origin} could not be verified (${code}). ` +
+      `Put the registry's CA certificate in ${certsDir}/${registry.host}/ca.crt, ` +
+      `or, for a test registry only, list ${registry.host} as insecure (--insecure-registry)`, { cause: err })
+  }
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'ETIMEDOUT') {
+    return new UpstreamUnavailableError(`network timeout talking to ${registry.origin} (${code}): check the network path and proxy to ${registry.host}, or configure another upstream`, { cause: err })
+  }
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ECONNRESET' || code === 'EHOSTUNREACH' || code === 'UND_ERR_SOCKET') {
+    return new UpstreamUnavailableError(`cannot reach ${registry.origin} (${code}): is the registry up and the address right?`, { cause: err })
+  }
+  if (code === 'EPROTO' || /wrong version number|packet length too long/i.test(what)) {
+    return new UpstreamTlsError(`TLS handshake with ${registry.origin} failed: the registry may speak plain HTTP; if so list ${registry.host} as insecure and use http://`, { cause: err })
+  }
+  return new UpstreamUnavailableError(`request to ${registry.origin} failed: ${what}`, { cause: err })
+}
