@@ -1,0 +1,58 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Agent, resolveAgentConfig } from '@shoal/agent'
+import { freePort } from '../fixtures/index.ts'
+
+process.env.SHOAL_LOG ??= 'silent'
+
+export interface TestAgentOptions {
+  /** Upstream URLs; hosts of http:// URLs are listed as insecure. */
+  upstreams: string[]
+  dataDir?: string
+  /** Extra `shoal agent` flags. */
+  args?: string[]
+  env?: NodeJS.ProcessEnv
+}
+
+export interface TestAgent {
+  agent: Agent
+  url: string
+  /** host:port of the mirror, as a registries.conf mirror location. */
+  host: string
+  dataDir: string
+  stop: () => Promise<void>
+}
+
+/** A real agent in this process, on a free loopback port and a temp data dir of its own. */
+export async function startTestAgent (opts: TestAgentOptions): Promise<TestAgent> {
+  const ownDir = opts.dataDir == null
+  const dataDir = opts.dataDir ?? await mkdtemp(join(tmpdir(), 'shoal-agent-'))
+  const insecure = opts.upstreams.filter(u => u.startsWith('http://')).flatMap(u => ['--insecure-registry', new URL(u).host])
+  const config = await resolveAgentConfig({
+    argv: [
+      '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--docker-config', join(dataDir, 'no-docker-config.json'),
+      '--certs-dir', join(dataDir, 'certs.d'),
+      ...insecure, ...opts.upstreams.flatMap(u => ['--upstream', u]), ...(opts.args ?? [])
+    ],
+    env: opts.env ?? {}
+  })
+  const agent = new Agent({ config })
+  await agent.start()
+  const url = agent.url
+  return {
+    agent,
+    url,
+    host: new URL(url).host,
+    dataDir,
+    stop: async () => {
+      await agent.stop()
+      if (ownDir) await rm(dataDir, { recursive: true, force: true })
+    }
+  }
+}
+
+/** A loopback port with nothing listening: an image "hosted" there can only be pulled through a mirror. */
+export async function deadRegistryHost (): Promise<string> {
+  return `127.0.0.1:${await freePort()}`
+}
