@@ -1,0 +1,51 @@
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import { resolveAgentConfig } from '../../src/config/index.ts'
+
+test('defaults: loopback listener, Docker Hub upstream', async t => {
+  const config = await resolveAgentConfig({ argv: [], env: {} })
+  t.deepEqual(config.listen, { host: '127.0.0.1', port: 65001 })
+  t.is(config.upstreams[0]?.host, 'docker.io')
+  t.is(config.upstreams[0]?.baseUrl.href, 'https://registry-1.docker.io/')
+  t.false(config.allowAnyRegistry)
+  t.is(config.storage.highWatermark, 0.85)
+})
+
+test('flags win over environment, environment over the YAML file', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-config-'))
+  const file = join(dir, 'agent.yaml')
+  await writeFile(file, 'listen: 127.0.0.1:7000\ndataDir: /var/lib/from-file\nupstreams: [ghcr.io, "http://127.0.0.1:5000"]\ninsecureRegistries: ["127.0.0.1:5000"]\nmanifestTtl: 5m\ncredentials:\n  ghcr.io: { username: u, password: p }\n')
+  const config = await resolveAgentConfig({ argv: ['--config', file, '--listen', '127.0.0.1:7002'], env: { SHOAL_LISTEN: '127.0.0.1:7001', SHOAL_DATA_DIR: '/var/lib/from-env' } })
+  t.is(config.listen.port, 7002)
+  t.is(config.dataDir, '/var/lib/from-env')
+  t.deepEqual(config.upstreams.map(u => u.baseUrl.origin), ['https://ghcr.io', 'http://127.0.0.1:5000'])
+  t.is(config.manifestTagTtlMs, 300_000)
+  t.deepEqual(config.credentials['ghcr.io'], { username: 'u', password: 'p' })
+  const fromEnv = await resolveAgentConfig({ argv: [], env: { SHOAL_UPSTREAM: 'quay.io, docker.io', SHOAL_STORAGE_QUOTA: '2GiB' } })
+  t.deepEqual(fromEnv.upstreams.map(u => u.host), ['quay.io', 'docker.io'])
+  t.is(fromEnv.storage.quotaBytes, 2 * 2 ** 30)
+})
+
+test('invalid values are ConfigErrors that name the field', async t => {
+  const cases: Array<[string[], NodeJS.ProcessEnv, RegExp]> = [
+    [['--listen', '127.0.0.1'], {}, /--listen/],
+    [['--listen', '127.0.0.1:99999'], {}, /--listen/],
+    [['--upstream', 'http://127.0.0.1:5000'], {}, /--upstream\[0\].*insecure/],
+    [['--upstream', 'https://host/path'], {}, /--upstream\[0\]/],
+    [['--storage-quota', 'lots'], {}, /--storage-quota/],
+    [['--gc-high-watermark', '1.5'], {}, /--gc-high-watermark/],
+    [['--gc-low-watermark', '0.9'], {}, /gcLowWatermark/],
+    [['--manifest-ttl', '10'], {}, /--manifest-ttl/],
+    [['--bogus'], {}, /bogus/],
+    [[], { SHOAL_LISTEN: 'x' }, /SHOAL_LISTEN/],
+    [['--config', '/nonexistent/shoal.yaml'], {}, /--config/]
+  ]
+  for (const [argv, env, message] of cases) {
+    await t.throwsAsync(resolveAgentConfig({ argv, env }), { name: 'ConfigError', message }, argv.join(' '))
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-config-'))
+  await writeFile(join(dir, 'bad.yaml'), 'listne: 127.0.0.1:1\n')
+  await t.throwsAsync(resolveAgentConfig({ argv: ['--config', join(dir, 'bad.yaml')], env: {} }), { name: 'ConfigError', message: /unknown key "listne"/ })
+})
