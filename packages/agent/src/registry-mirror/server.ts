@@ -112,17 +112,17 @@ export class MirrorServer {
         await this.base(req, res, ns)
         return
       case 'manifest':
-        await handleManifest(this.components, req, res, { registry: this.components.router.resolve(ns), name: route.name, reference: route.reference })
+        await handleManifest(this.components, req, res, { ...this.components.router.route(route.name, ns), reference: route.reference })
         return
       case 'blob':
-        await handleBlob(this.components, req, res, { registry: this.components.router.resolve(ns), name: route.name, digest: route.digest })
+        await handleBlob(this.components, req, res, { ...this.components.router.route(route.name, ns), digest: route.digest })
         return
       case 'tags': {
-        const registry = this.components.router.resolve(ns)
+        const { registry, name } = this.components.router.route(route.name, ns)
         const query = new URL(req.url ?? '/', 'http://mirror').searchParams
         query.delete('ns')
         const search = query.size > 0 ? `?${query.toString()}` : ''
-        const answer = await this.components.upstream.send({ registry, method: req.method as 'GET' | 'HEAD', path: `/v2/${route.name}/tags/list${search}`, repository: route.name, authorization: req.headers.authorization })
+        const answer = await this.components.upstream.send({ registry, method: req.method as 'GET' | 'HEAD', path: `/v2/${name}/tags/list${search}`, repository: name, authorization: req.headers.authorization })
         sendUpstreamAnswer(res, { status: answer.status, headers: answer.headers, body: Buffer.from(await answer.body.arrayBuffer()) })
         return
       }

@@ -27,6 +27,21 @@ export class RegistryRouter {
     return first
   }
 
+  /**
+   * The registry and repository of a request. Without `?ns=`, a first path component naming a
+   * configured registry selects it (`/v2/ghcr.io/org/app/...`): that is how a registries.conf
+   * mirror location `127.0.0.1:65001/ghcr.io` tells the agent which registry podman meant.
+   */
+  route (name: string, ns: string | null): { registry: UpstreamConfig, name: string } {
+    if (ns == null || ns === '') {
+      const slash = name.indexOf('/')
+      const first = slash > 0 ? name.slice(0, slash) : ''
+      const named = first.includes('.') ? this.byHost.get(first) : undefined
+      if (named != null) return { registry: named, name: name.slice(slash + 1) }
+    }
+    return { registry: this.resolve(ns), name }
+  }
+
   resolve (ns: string | null): UpstreamConfig {
     if (ns == null || ns === '') return this.default
     const host = ns.toLowerCase() === 'registry-1.docker.io' || ns.toLowerCase() === 'index.docker.io' ? 'docker.io' : ns.toLowerCase()
