@@ -17,6 +17,18 @@ export interface RegistriesConfOptions {
   file?: string
 }
 
+/**
+ * The agent as a mirror of one registry: `127.0.0.1:65001/ghcr.io`, so podman's requests
+ * (`/v2/ghcr.io/org/app/...`, with no `?ns=` as containerd sends) tell the agent which registry they
+ * are for (the agent takes a first component with a dot for a registry). A registry with a port, or
+ * without a dot (`localhost`), cannot be told from a repository so; its mirror entry is the bare agent,
+ * which serves it only when it is the agent's default upstream.
+ */
+export function agentLocation (mirror: MirrorEndpoint, registry: Endpoint): string {
+  const routable = registry.authority.includes('.') && !registry.authority.includes(':')
+  return routable ? `${mirror.authority}/${registry.authority}` : mirror.authority
+}
+
 /** The `[[registry]]` that governs exactly this prefix (`prefix` defaults to `location`). */
 function findRegistry (registries: TomlTable[], prefix: string): TomlTable | undefined {
   return registries.find(entry => (entry.prefix ?? entry.location) === prefix)
@@ -42,8 +54,9 @@ export function renderRegistriesConf (existing: string | undefined, opts: Regist
       registries.push(entry)
     }
     const mirrors = tableArray(entry.mirror, 'registry.mirror', file)
-    const previous = mirrors.find(mirror => mirror.location === opts.mirror.authority)
-    const agentMirror: TomlTable = { location: opts.mirror.authority, ...previous, insecure: true }
+    const location = agentLocation(opts.mirror, registry)
+    const previous = mirrors.find(mirror => mirror.location === location || mirror.location === opts.mirror.authority)
+    const agentMirror: TomlTable = { ...previous, location, insecure: true }
     entry.mirror = [agentMirror, ...mirrors.filter(mirror => mirror !== previous)]
   }
   doc.registry = registries

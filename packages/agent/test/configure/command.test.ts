@@ -75,7 +75,7 @@ test('podman: merges registries.conf and keeps the previous content as a backup'
   const path = `${root}/etc/containers/registries.conf`
   const doc = parse(await readFile(path, 'utf8'))
   t.deepEqual(doc['unqualified-search-registries'], ['docker.io'])
-  t.deepEqual(doc.registry, [{ prefix: 'docker.io', location: 'docker.io', mirror: [{ location: '127.0.0.1:65001', insecure: true }] }])
+  t.deepEqual(doc.registry, [{ prefix: 'docker.io', location: 'docker.io', mirror: [{ location: '127.0.0.1:65001/docker.io', insecure: true }] }])
   t.is(await readFile(`${path}.shoal-backup-${STAMP}`, 'utf8'), existing)
 })
 
@@ -120,7 +120,7 @@ test('--dry-run prints each file with its path and writes nothing', async t => {
   t.true(header >= 0)
   t.regex(stdout[header] ?? '', /comments/)
   const body = stdout.slice(header + 1, stdout.indexOf('dry run: nothing was written')).join('\n')
-  t.deepEqual(parse(body).registry, [{ prefix: 'quay.io', location: 'quay.io', mirror: [{ location: '127.0.0.1:65001', insecure: true }] }])
+  t.deepEqual(parse(body).registry, [{ prefix: 'quay.io', location: 'quay.io', mirror: [{ location: '127.0.0.1:65001/quay.io', insecure: true }] }])
 
   const fresh = await run(['docker', '--root', root, '--dry-run'])
   t.true(fresh.stdout.includes(`--- would write ${root}/etc/docker/daemon.json (new file)`))

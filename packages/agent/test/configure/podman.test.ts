@@ -6,11 +6,14 @@ import { join } from 'node:path'
 import test from 'ava'
 import { parse, type TomlTable } from 'smol-toml'
 import { parseMirror, parseRegistry } from '../../src/configure/endpoint.ts'
-import { renderRegistriesConf } from '../../src/configure/podman.ts'
+import { agentLocation, renderRegistriesConf } from '../../src/configure/podman.ts'
 
 const mirror = parseMirror('127.0.0.1:65001')
 const dockerHub = parseRegistry('docker.io')
-const AGENT_MIRROR = { location: '127.0.0.1:65001', insecure: true }
+/** The agent's `[[registry.mirror]]` for one registry: the mirror with the registry as first path component. */
+function agentMirror (registry: string): TomlTable {
+  return { location: `127.0.0.1:65001/${registry}`, insecure: true }
+}
 
 function registry (doc: TomlTable, prefix: string): TomlTable | undefined {
   return (doc.registry as TomlTable[]).find(entry => (entry.prefix ?? entry.location) === prefix)
@@ -20,8 +23,21 @@ test('a fresh registries.conf mirrors each registry through the agent', t => {
   const doc = parse(renderRegistriesConf(undefined, { registries: [dockerHub, parseRegistry('ghcr.io')], mirror }))
   t.deepEqual(doc, {
     registry: [
-      { prefix: 'docker.io', location: 'docker.io', mirror: [AGENT_MIRROR] },
-      { prefix: 'ghcr.io', location: 'ghcr.io', mirror: [AGENT_MIRROR] }
+      { prefix: 'docker.io', location: 'docker.io', mirror: [agentMirror('docker.io')] },
+      { prefix: 'ghcr.io', location: 'ghcr.io', mirror: [agentMirror('ghcr.io')] }
+    ]
+  })
+})
+
+test('a registry with a port gets the bare agent as its mirror', t => {
+  const local = parseRegistry('registry.local:5000')
+  t.is(agentLocation(mirror, local), '127.0.0.1:65001')
+  t.is(agentLocation(mirror, parseRegistry('ghcr.io')), '127.0.0.1:65001/ghcr.io')
+  const doc = parse(renderRegistriesConf(undefined, { registries: [local, dockerHub], mirror }))
+  t.deepEqual(doc, {
+    registry: [
+      { prefix: 'registry.local:5000', location: 'registry.local:5000', mirror: [{ location: '127.0.0.1:65001', insecure: true }] },
+      { prefix: 'docker.io', location: 'docker.io', mirror: [agentMirror('docker.io')] }
     ]
   })
 })
@@ -57,7 +73,7 @@ test('merging keeps every other setting and puts the agent first among the mirro
   t.deepEqual(registry(doc, 'docker.io'), {
     location: 'docker.io',
     'mirror-by-digest-only': false,
-    mirror: [AGENT_MIRROR, { location: 'mirror.gcr.io' }]
+    mirror: [agentMirror('docker.io'), { location: 'mirror.gcr.io' }]
   })
   t.is((doc.registry as TomlTable[]).length, 2)
 })
@@ -79,7 +95,7 @@ pull-from-mirror = "all"
 `
   const doc = parse(renderRegistriesConf(existing, { registries: [dockerHub], mirror }))
   t.deepEqual(registry(doc, 'docker.io')?.mirror, [
-    { location: '127.0.0.1:65001', 'pull-from-mirror': 'all', insecure: true },
+    { location: '127.0.0.1:65001/docker.io', 'pull-from-mirror': 'all', insecure: true },
     { location: 'mirror.gcr.io' }
   ])
 })
@@ -127,9 +143,9 @@ async function skopeoThroughMirror (dir: string): Promise<string[]> {
   }
 }
 
-test('skopeo (containers/image) reads the rendered file and asks the agent first', async t => {
+test('skopeo (containers/image) reads the rendered file and asks the agent first, naming the registry in the path', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-podman-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const seen = await skopeoThroughMirror(dir)
-  t.true(seen.includes('GET /v2/library/alpine/manifests/3.20'), `mirror saw: ${seen.join(', ')}`)
+  t.true(seen.includes('GET /v2/origin.invalid/library/alpine/manifests/3.20'), `mirror saw: ${seen.join(', ')}`)
 })
