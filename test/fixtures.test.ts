@@ -133,6 +133,30 @@ test('counting proxy counts one GET per blob of a skopeo copy; corrupt mode brea
   t.true(proxy.counts.requests.some(r => r.status === 0))
 })
 
+test('counting proxy throttle paces bodies, can be lifted mid-body, and Range headers are recorded', async t => {
+  const registry = await startRegistry()
+  t.teardown(async () => { await registry.stop() })
+  const layer = layerFixture({ size: 1024 * 1024, seed: 90 })
+  const pushed = await pushImage(registry, { name: 'library/slow', tag: 'v1', format: 'docker', layers: [layer] })
+  const digest = pushed.layers[0]?.digest ?? ''
+  const proxy = await startCountingProxy(registry, { bytesPerSecond: 2 * 1024 * 1024 })
+  t.teardown(async () => { await proxy.stop() })
+  const url = `${proxy.url}/v2/library/slow/blobs/${digest}`
+
+  let started = performance.now()
+  const slow = await request(url, { signal: AbortSignal.timeout(10_000) })
+  t.true(Buffer.from(await slow.body.arrayBuffer()).equals(layer))
+  t.true(performance.now() - started >= 400, `1 MiB at 2 MiB/s took ${Math.round(performance.now() - started)} ms`)
+
+  proxy.bytesPerSecond = 64 * 1024
+  started = performance.now()
+  const lifted = await request(url, { headers: { range: 'bytes=1000-' }, signal: AbortSignal.timeout(10_000) })
+  setTimeout(() => { proxy.bytesPerSecond = undefined }, 300)
+  t.true(Buffer.from(await lifted.body.arrayBuffer()).equals(layer.subarray(1000)))
+  t.true(performance.now() - started < 5_000, 'lifting the throttle speeds up a body in flight')
+  t.deepEqual(proxy.counts.requests.map(r => [r.status, r.range]), [[200, undefined], [206, 'bytes=1000-']])
+})
+
 test('registry restart keeps port and data', async t => {
   const registry = await startRegistry()
   t.teardown(async () => { await registry.stop() })

@@ -39,14 +39,14 @@ test('Range requests get 206 with Content-Range, during and after the download; 
   const [full, tail] = await Promise.all([request(blobUrl), request(blobUrl, { headers: { range: 'bytes=1000-' } })])
   t.is(tail.statusCode, 206)
   t.is(tail.headers['content-range'], `bytes 1000-${size - 1}/${size}`)
-  t.deepEqual(Buffer.from(await tail.body.arrayBuffer()), layer.subarray(1000))
+  t.true(Buffer.from(await tail.body.arrayBuffer()).equals(layer.subarray(1000)))
   t.is(sha256(Buffer.from(await full.body.arrayBuffer())), sha256(layer))
   // From the store.
   for (const [header, start, end] of [['bytes=0-0', 0, 0], ['bytes=5-99', 5, 99], ['bytes=-10', size - 10, size - 1], [`bytes=${size - 3}-${size + 100}`, size - 3, size - 1]] as const) {
     const res = await request(blobUrl, { headers: { range: header } })
     t.is(res.statusCode, 206, header)
     t.is(res.headers['content-range'], `bytes ${start}-${end}/${size}`)
-    t.deepEqual(Buffer.from(await res.body.arrayBuffer()), layer.subarray(start, end + 1))
+    t.true(Buffer.from(await res.body.arrayBuffer()).equals(layer.subarray(start, end + 1)), header)
   }
   for (const header of [`bytes=${size}-`, 'bytes=10-5', 'bytes=abc', 'items=0-1', 'bytes=0-1,5-6', 'bytes=-0']) {
     const res = await request(blobUrl, { headers: { range: header } })
@@ -65,7 +65,7 @@ test('HEAD of a blob answers size and digest, from the store or the origin, and 
   t.is(cold.headers['docker-content-digest'], digest)
   const res = await request(blobUrl, { headers: { 'accept-encoding': 'gzip, deflate, br' } })
   t.is(res.headers['content-encoding'], undefined)
-  t.deepEqual(Buffer.from(await res.body.arrayBuffer()), layer)
+  t.true(Buffer.from(await res.body.arrayBuffer()).equals(layer))
   const warm = await request(blobUrl, { method: 'HEAD' })
   t.is(warm.headers['content-length'], String(layer.byteLength))
   t.is(warm.headers['accept-ranges'], 'bytes')

@@ -7,6 +7,7 @@ import { ManifestCache } from './manifest-cache/index.ts'
 import { AgentMetrics } from './metrics.ts'
 import { GarbageCollector } from './piece-store/garbage-collector.ts'
 import { PieceStore } from './piece-store/store.ts'
+import { AccessCheck } from './registry-mirror/access-check.ts'
 import { MirrorServer } from './registry-mirror/server.ts'
 import { UpstreamClient } from './upstream/client.ts'
 import { loadCredentials } from './upstream/credentials.ts'
@@ -100,6 +101,7 @@ export class Agent {
       store: this.store,
       fetcher: this.fetcher,
       upstream,
+      access: new AccessCheck({ upstream }),
       manifests: this.manifests,
       metrics,
       router: new RegistryRouter(config),

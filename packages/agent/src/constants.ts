@@ -16,6 +16,10 @@ export const UPSTREAM_RETRY_BASE_MS = 200
 /** Bearer tokens are dropped this long before they expire, so a request never carries a dead one. */
 export const TOKEN_EXPIRY_MARGIN_MS = 10_000
 export const DEFAULT_TOKEN_TTL_S = 60
+/** How long the origin's yes to "may this client read this path" is reused before asking again. */
+export const ACCESS_CHECK_TTL_MS = 30_000
+/** Remembered access answers, at most. */
+export const ACCESS_CHECK_MAX_ENTRIES = 10_000
 /** Pieces written since the last commit are made durable and indexed at this interval or size. */
 export const COMMIT_INTERVAL_MS = 250
 export const COMMIT_BYTES = 16 * 1024 * 1024

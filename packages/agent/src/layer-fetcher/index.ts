@@ -58,6 +58,11 @@ export class LayerFetcher {
     return this.downloads.size
   }
 
+  /** Whether a request for this digest is on its way to the origin or downloading now (open() would join it). */
+  fetching (digest: Digest): boolean {
+    return this.inflight.has(digest)
+  }
+
   async stop (): Promise<void> {
     const running = [...this.downloads]
     for (const d of running) d.abort(new Error('agent stopping'))

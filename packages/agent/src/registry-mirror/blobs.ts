@@ -8,6 +8,8 @@ import type { LayerFetcher } from '../layer-fetcher/index.ts'
 import type { AgentMetrics } from '../metrics.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
+import { refuseUnconfirmed } from './access-check.ts'
+import type { AccessCheck } from './access-check.ts'
 import { sendOciError } from './oci-errors.ts'
 import { parseRange } from './range.ts'
 import { sendUpstreamAnswer } from './respond.ts'
@@ -17,6 +19,7 @@ export interface BlobRouteComponents {
   fetcher: LayerFetcher
   upstream: UpstreamClient
   metrics: AgentMetrics
+  access: AccessCheck
 }
 
 export interface BlobRequest {
@@ -46,6 +49,10 @@ export async function handleBlob (components: BlobRouteComponents, req: Incoming
   const { store, fetcher, upstream, metrics } = components
   const authorization = req.headers.authorization
   const known = store.get(blob.digest)
+  // Bytes held here, or on their way for another client, go only to a client the origin would serve.
+  // No await before open() when neither: a request that joins this one's download is checked.
+  const local = req.method === 'HEAD' ? known?.state === 'complete' : known != null || fetcher.fetching(blob.digest)
+  if (local && await refuseUnconfirmed(components.access, res, { registry: blob.registry, repository: blob.name, path: `/v2/${blob.name}/blobs/${blob.digest}`, authorization })) return
   if (req.method === 'HEAD') {
     if (known?.state === 'complete') {
       res.writeHead(200, blobHeaders(blob.digest, known.size, undefined)).end()

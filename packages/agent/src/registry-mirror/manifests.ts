@@ -7,12 +7,15 @@ import { DigestMismatchError, UpstreamProtocolError } from '../errors.ts'
 import type { CachedManifest, ManifestCache } from '../manifest-cache/index.ts'
 import type { AgentMetrics } from '../metrics.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
+import { refuseUnconfirmed } from './access-check.ts'
+import type { AccessCheck } from './access-check.ts'
 import { sendUpstreamAnswer } from './respond.ts'
 
 export interface ManifestRouteComponents {
   manifests: ManifestCache
   upstream: UpstreamClient
   metrics: AgentMetrics
+  access: AccessCheck
 }
 
 export interface ManifestRequest {
@@ -43,9 +46,13 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
   const { manifests, upstream, metrics } = components
   const accept = req.headers.accept
   const tag = 'tag' in m.reference ? { registry: m.registry.host, name: m.name, tag: m.reference.tag, accept } : undefined
+  const reference = 'tag' in m.reference ? m.reference.tag : m.reference.digest
+  // A cached manifest goes only to a client the origin would give it to.
+  const check = { registry: m.registry, repository: m.name, path: `/v2/${m.name}/manifests/${reference}`, accept, authorization: req.headers.authorization }
   if ('digest' in m.reference) {
     const hit = await manifests.get(m.reference.digest)
     if (hit != null) {
+      if (await refuseUnconfirmed(components.access, res, check)) return
       metrics.manifestCache.inc({ result: 'hit' })
       sendManifest(res, hit, 'hit')
       return
@@ -53,13 +60,13 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
   } else if (tag != null) {
     const cached = await manifests.getTag(tag.registry, tag.name, tag.tag, accept)
     if (cached?.fresh === true) {
+      if (await refuseUnconfirmed(components.access, res, check)) return
       metrics.manifestCache.inc({ result: 'hit' })
       sendManifest(res, cached.manifest, 'hit')
       return
     }
   }
 
-  const reference = 'tag' in m.reference ? m.reference.tag : m.reference.digest
   let answer
   try {
     answer = await upstream.send({ registry: m.registry, method: 'GET', path: `/v2/${m.name}/manifests/${reference}`, repository: m.name, accept, authorization: req.headers.authorization })

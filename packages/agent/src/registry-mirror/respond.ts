@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http'
+import { sendOciError } from './oci-errors.ts'
 
 /** Upstream headers a client needs to see on an answer that is passed through (challenges above all). */
 const PASSED_HEADERS = ['content-type', 'www-authenticate', 'docker-content-digest', 'docker-distribution-api-version', 'retry-after', 'link', 'warning']
@@ -11,6 +12,14 @@ export function sendUpstreamAnswer (res: ServerResponse, answer: { status: numbe
     if (value != null) headers[name] = value
   }
   const body = answer.body ?? Buffer.alloc(0)
+  if (answer.status >= 500 && !/\bjson\b/i.test(answer.headers['content-type'] ?? '')) {
+    // A proxy or load balancer in front of the registry answers in plain text or HTML: clients
+    // parse OCI error bodies, so say the same thing as one.
+    const { 'content-type': _type, ...rest } = headers
+    const text = body.toString('utf8').replace(/\s+/g, ' ').trim().slice(0, 200)
+    sendOciError(res, answer.status, 'UNAVAILABLE', `the upstream registry answered ${answer.status}${text === '' ? '' : `: ${text}`}`, rest as Record<string, string>)
+    return
+  }
   if (res.req.method === 'HEAD' && answer.headers['content-length'] != null) headers['content-length'] = answer.headers['content-length']
   else headers['content-length'] = body.byteLength
   res.writeHead(answer.status, headers)

@@ -24,6 +24,10 @@ export interface UpstreamRequest {
   authorization?: string
   /** Off for requests whose 401 the client must see (the /v2/ ping): no token flow on the client's behalf. */
   useAgentCredentials?: boolean
+  /** Retries after the first attempt; UPSTREAM_RETRIES by default. */
+  retries?: number
+  /** Off to return a redirect as the answer instead of following it. */
+  followRedirects?: boolean
   signal?: AbortSignal
 }
 
@@ -82,7 +86,7 @@ export class UpstreamClient {
         failure = err as Error
       }
       const retryable = failure != null || (res != null && (res.status >= 500 || res.status === 429))
-      if (!retryable || attempt >= UPSTREAM_RETRIES) {
+      if (!retryable || attempt >= (req.retries ?? UPSTREAM_RETRIES)) {
         if (res != null) return res
         throw failure ?? new UpstreamUnavailableError(`${req.registry.host} failed`)
       }
@@ -143,7 +147,7 @@ export class UpstreamClient {
       }
       this.init.onRequest?.({ registry: req.registry.host, method: req.method, status: res.statusCode, seconds: (performance.now() - started) / 1000 })
       const location = res.headers.location
-      if ([301, 302, 303, 307, 308].includes(res.statusCode) && typeof location === 'string' && hop < MAX_REDIRECTS) {
+      if (req.followRedirects !== false && [301, 302, 303, 307, 308].includes(res.statusCode) && typeof location === 'string' && hop < MAX_REDIRECTS) {
         await res.body.dump()
         url = new URL(location, url)
         continue
