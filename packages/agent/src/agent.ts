@@ -101,7 +101,7 @@ export class Agent {
       store: this.store,
       fetcher: this.fetcher,
       upstream,
-      access: new AccessCheck({ upstream }),
+      access: new AccessCheck({ upstream }, { publicRepositories: config.publicRepositories }),
       manifests: this.manifests,
       metrics,
       router: new RegistryRouter(config),

@@ -37,6 +37,11 @@ export interface AgentConfig {
   insecureRegistries: string[]
   /** Follow `?ns=` to registries that are not configured (only for a listener nobody else reaches). */
   allowAnyRegistry: boolean
+  /**
+   * Repositories anyone may read (`registry/repository` globs, `*` for any characters): cached
+   * content of these is served without asking the origin whether the client may read it.
+   */
+  publicRepositories: string[]
   /** The agent's own credentials per registry host (from the config file). */
   credentials: Record<string, Credential>
   /** A docker `config.json` whose `auths` add credentials. */
@@ -57,6 +62,7 @@ const OPTIONS = {
   upstream: { type: 'string', multiple: true },
   'insecure-registry': { type: 'string', multiple: true },
   'allow-any-registry': { type: 'boolean' },
+  'public-repository': { type: 'string', multiple: true },
   'docker-config': { type: 'string' },
   'certs-dir': { type: 'string' },
   'manifest-ttl': { type: 'string' },
@@ -76,6 +82,7 @@ const YAML_KEYS: Record<OptionName, string> = {
   upstream: 'upstreams',
   'insecure-registry': 'insecureRegistries',
   'allow-any-registry': 'allowAnyRegistry',
+  'public-repository': 'publicRepositories',
   'docker-config': 'dockerConfig',
   'certs-dir': 'certsDir',
   'manifest-ttl': 'manifestTtl',
@@ -91,6 +98,8 @@ export const AGENT_USAGE = `usage: shoal agent [options]
   --upstream URL                a registry to mirror, repeatable; the first is the default (default docker.io)
   --insecure-registry HOST      allow plain HTTP / unverified TLS to HOST[:PORT], repeatable
   --allow-any-registry          follow ?ns= to registries not configured (trusted listeners only)
+  --public-repository GLOB       REGISTRY/REPO glob (docker.io/library/*) served from the cache without
+                                asking the origin whether the client may read it, repeatable
   --docker-config FILE          docker config.json whose auths hold the agent's credentials
   --certs-dir DIR               per-registry CAs as DIR/<host:port>/ca.crt (default ${C.DEFAULT_CERTS_DIR})
   --manifest-ttl DURATION       how long a tag->digest answer is reused (default 30s)
@@ -159,6 +168,7 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     upstreams,
     insecureRegistries,
     allowAnyRegistry: get('allow-any-registry', parseBool, false),
+    publicRepositories: get('public-repository', (field, value) => asList(field, value).map((v, i) => parsePublicRepository(`${field}[${i}]`, v)), [] as string[]),
     credentials: parseCredentials(file.credentials),
     dockerConfig: get('docker-config', asString, defaultDockerConfig(env)),
     certsDir: get('certs-dir', asString, C.DEFAULT_CERTS_DIR),
@@ -189,6 +199,15 @@ export function parseUpstream (field: string, value: unknown, insecureRegistries
   // A bare host listed as insecure is spoken to over plain HTTP, as dockerd does for such registries.
   if (!/^[a-z]+:\/\//i.test(text) && insecure) url.protocol = 'http:'
   return { host, baseUrl: new URL(url.origin), insecure }
+}
+
+/** `docker.io/library/*`, `ghcr.io/org/app`, `*`: a registry host, a slash, a repository glob. */
+function parsePublicRepository (field: string, value: unknown): string {
+  const text = String(value).trim()
+  if (text !== '*' && !/^[a-z0-9.:*\[\]-]+\/[a-z0-9._/*-]+$/.test(text)) {
+    throw new ConfigError(`${field}: "${text}" must be REGISTRY/REPOSITORY with * as a wildcard (examples: docker.io/library/*, ghcr.io/org/*)`)
+  }
+  return text
 }
 
 function parseCredentials (value: unknown): Record<string, Credential> {

@@ -29,6 +29,8 @@ export interface AccessCheckComponents {
 }
 
 export interface AccessCheckInit {
+  /** `registry/repository` globs whose content anyone may read: never checked. */
+  publicRepositories?: string[]
   ttlMs?: number
   now?: () => number
 }
@@ -43,6 +45,7 @@ export class AccessCheck {
   private readonly upstream: UpstreamClient
   private readonly ttlMs: number
   private readonly now: () => number
+  private readonly isPublic: (registry: string, repository: string) => boolean
   private readonly allowed = new Map<string, number>()
   private readonly inflight = new Map<string, Promise<AccessDenied | undefined>>()
 
@@ -50,10 +53,13 @@ export class AccessCheck {
     this.upstream = components.upstream
     this.ttlMs = init.ttlMs ?? ACCESS_CHECK_TTL_MS
     this.now = init.now ?? Date.now
+    const patterns = (init.publicRepositories ?? []).map(globToRegExp)
+    this.isPublic = (registry, repository) => patterns.some(p => p.test(`${registry}/${repository}`))
   }
 
   /** undefined when the client may have it; the origin's refusal otherwise. */
   async confirm (req: AccessRequest): Promise<AccessDenied | undefined> {
+    if (this.isPublic(req.registry.host, req.repository)) return undefined
     // Hashed, so no credential is kept in memory as a key.
     const key = createHash('sha256').update([req.registry.host, req.path, req.accept ?? '', req.authorization ?? ''].join('\n')).digest('hex')
     const until = this.allowed.get(key)
@@ -103,6 +109,10 @@ export class AccessCheck {
     }
     this.allowed.set(key, now + this.ttlMs)
   }
+}
+
+function globToRegExp (glob: string): RegExp {
+  return new RegExp(`^${glob.split('*').map(part => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)
 }
 
 const DENIED_CODES: Record<number, OciErrorCode> = { 401: 'UNAUTHORIZED', 403: 'DENIED', 404: 'NAME_UNKNOWN', 429: 'TOOMANYREQUESTS' }

@@ -39,6 +39,7 @@ test('invalid values are ConfigErrors that name the field', async t => {
     [['--gc-low-watermark', '0.9'], {}, /gcLowWatermark/],
     [['--manifest-ttl', '10'], {}, /--manifest-ttl/],
     [['--bogus'], {}, /bogus/],
+    [['--public-repository', 'no-slash'], {}, /--public-repository\[0\]/],
     [[], { SHOAL_LISTEN: 'x' }, /SHOAL_LISTEN/],
     [['--config', '/nonexistent/shoal.yaml'], {}, /--config/]
   ]
