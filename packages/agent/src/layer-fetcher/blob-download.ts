@@ -32,13 +32,15 @@ export class BlobDownload extends EventEmitter {
   available = 0
   state: 'running' | 'verified' | 'failed' = 'running'
   error?: Error
-  private readonly controller = new AbortController()
+  private readonly controller: AbortController
   private readonly hasher: Hash
   private pieceHasher = createHash('sha256')
   private pieceIndex = 0
 
-  constructor (partial: PartialBlob) {
+  /** `controller` also aborts whatever was opened for this download before it existed. */
+  constructor (partial: PartialBlob, controller = new AbortController()) {
     super()
+    this.controller = controller
     this.setMaxListeners(0)
     this.partial = partial
     this.digest = partial.digest

@@ -85,7 +85,9 @@ export class LayerFetcher {
     const { store, upstream } = this.components
     const known = store.get(req.digest)
     const resumeAt = known == null ? 0 : firstMissingOffset(known)
-    const res = await requestOriginBlob(upstream, req, resumeAt)
+    // Not the client's signal: the download goes on for the store and other clients if it leaves.
+    const controller = new AbortController()
+    const res = await requestOriginBlob(upstream, req, resumeAt, controller.signal)
     if (res.status !== 200 && res.status !== 206) {
       return { kind: 'upstream', status: res.status, headers: res.headers, body: await readCapped(res.body, MAX_ERROR_BODY_BYTES) }
     }
@@ -94,8 +96,11 @@ export class LayerFetcher {
       await res.body.dump()
       throw new UpstreamProtocolError(`${req.registry.host} sent blob ${req.digest} without a length`)
     }
-    const partial = await store.openPartial(req.digest, size)
-    const download = new BlobDownload(partial)
+    const partial = await store.openPartial(req.digest, size).catch(async err => {
+      await res.body.dump().catch(() => {})
+      throw err
+    })
+    const download = new BlobDownload(partial, controller)
     if (this.events.onUpstreamBytes != null) download.on('bytes', this.events.onUpstreamBytes)
     this.downloads.add(download)
     download.run(originSource(upstream, req, res), async hashed => { await store.complete(partial, hashed) })
