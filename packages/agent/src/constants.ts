@@ -25,5 +25,12 @@ export const COMMIT_INTERVAL_MS = 250
 export const COMMIT_BYTES = 16 * 1024 * 1024
 /** Largest manifest the agent accepts from an upstream (the distribution spec suggests 4 MiB). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
-export const READ_CHUNK_BYTES = 256 * 1024
+/** Reads from the store go in chunks of this size (fewer syscalls than the 64 KiB stream default). */
+export const READ_CHUNK_BYTES = 1024 * 1024
 export const DEFAULT_CERTS_DIR = '/etc/docker/certs.d'
+/** Received bytes are written to the partial file in batches of about this size. */
+export const WRITE_BATCH_BYTES = 1024 * 1024
+/** At most this much received but not yet written; the download waits for the disk beyond it. */
+export const MAX_UNWRITTEN_BYTES = 8 * 1024 * 1024
+/** Recently received bytes kept in memory so readers following a download need not re-read them. */
+export const RECENT_WINDOW_BYTES = 8 * 1024 * 1024

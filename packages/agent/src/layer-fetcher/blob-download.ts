@@ -6,6 +6,7 @@ import type { Digest } from '@shoal/proto'
 import { UPSTREAM_RETRIES, UPSTREAM_RETRY_BASE_MS } from '../constants.ts'
 import { UpstreamProtocolError } from '../errors.ts'
 import type { PartialBlob } from '../piece-store/partial-blob.ts'
+import { WriteBehind } from './write-behind.ts'
 
 /** Where the bytes of a blob come from; the origin now, peers from the next issue on. */
 export interface ByteSource {
@@ -15,27 +16,23 @@ export interface ByteSource {
   close?: () => Promise<void>
 }
 
-export interface BlobDownloadEvents {
-  /** Bytes of the blob received from the source. */
-  bytes: (n: number) => void
-}
-
 /**
- * One blob being fetched into its partial file. Readers follow `available` (bytes written in
- * order from the start) and may send everything but the last byte before `verified`: the end is
- * held back until the whole blob hashes to its digest, so no client ever gets a complete wrong body.
+ * One blob being fetched into its partial file. Readers follow `available` (bytes received in
+ * order from the start, in memory for a while) and `written` (in the file), and may send everything
+ * but the last byte before `verified`: the end is held back until the whole blob hashes to its
+ * digest, so no client ever gets a complete wrong body. Emits `bytes` (n received) and `change`.
  */
 export class BlobDownload extends EventEmitter {
   readonly digest: Digest
   readonly size: number
   readonly partial: PartialBlob
-  available = 0
   state: 'running' | 'verified' | 'failed' = 'running'
   error?: Error
   private readonly controller: AbortController
   private readonly hasher: Hash
   private pieceHasher = createHash('sha256')
   private pieceIndex = 0
+  private writer: WriteBehind
 
   /** `controller` also aborts whatever was opened for this download before it existed. */
   constructor (partial: PartialBlob, controller = new AbortController()) {
@@ -46,6 +43,17 @@ export class BlobDownload extends EventEmitter {
     this.digest = partial.digest
     this.size = partial.size
     this.hasher = createHash(digestAlgorithm(this.digest))
+    this.writer = new WriteBehind(partial, 0)
+  }
+
+  /** Bytes received and hashed, in order from the start. */
+  get available (): number { return this.writer.received }
+  /** Bytes in the partial file, in order from the start. */
+  get written (): number { return this.writer.written }
+
+  /** Received bytes from `pos` (at most `max`) while they are still in memory. */
+  readRecent (pos: number, max: number): Uint8Array | undefined {
+    return this.writer.read(pos, max)
   }
 
   /** Waits until more bytes are available or the download ends. */
@@ -65,7 +73,8 @@ export class BlobDownload extends EventEmitter {
    */
   async run (source: ByteSource, complete: (hashed: Digest) => Promise<void>): Promise<void> {
     try {
-      await this.adoptStoredPrefix()
+      this.writer = new WriteBehind(this.partial, await this.adoptStoredPrefix())
+      this.emit('change')
       let failures = 0
       while (this.available < this.size) {
         const before = this.available
@@ -81,12 +90,14 @@ export class BlobDownload extends EventEmitter {
           await new Promise(resolve => setTimeout(resolve, UPSTREAM_RETRY_BASE_MS * 2 ** failures))
         }
       }
+      await this.writer.drain()
       const hashed = `${digestAlgorithm(this.digest)}:${this.hasher.digest('hex')}` as Digest
       await complete(hashed)
       this.state = 'verified'
     } catch (err) {
       this.error = err as Error
       this.state = 'failed'
+      await this.writer.drain().catch(() => {})
       await this.partial.close().catch(() => {})
     } finally {
       await source.close?.().catch(() => {})
@@ -94,41 +105,43 @@ export class BlobDownload extends EventEmitter {
     }
   }
 
-  /** Pieces recorded before a restart are re-read and re-checked, then resumed after. */
-  private async adoptStoredPrefix (): Promise<void> {
+  /** Pieces recorded before a restart are re-read and re-checked; returns where to resume. */
+  private async adoptStoredPrefix (): Promise<number> {
+    let resumeAt = 0
     for (let i = 0; i < this.partial.pieceCount && this.partial.hasPiece(i); i++) {
       const span = pieceSpan(this.size, i)
       const bytes = await this.partial.read(span.offset, span.length)
       if (bytes.byteLength !== span.length || cidOfDigest(digestOf(bytes)).toString() !== this.partial.pieceCid(i)) break
       this.hasher.update(bytes)
-      this.available = span.offset + span.length
+      resumeAt = span.offset + span.length
       this.pieceIndex = i + 1
     }
-    this.emit('change')
+    return resumeAt
   }
 
   private async accept (chunk: Uint8Array): Promise<void> {
-    if (this.available + chunk.byteLength > this.size) {
+    const start = this.available
+    if (start + chunk.byteLength > this.size) {
       throw new UpstreamProtocolError(`${this.digest}: the source sent more than the ${this.size} bytes it announced`)
     }
+    this.hasher.update(chunk)
+    const written = this.writer.push(chunk)
     let offset = 0
     while (offset < chunk.byteLength) {
       const span = pieceSpan(this.size, this.pieceIndex)
-      const take = Math.min(chunk.byteLength - offset, span.offset + span.length - this.available)
-      const part = chunk.subarray(offset, offset + take)
-      await this.partial.writeAt(this.available, part)
-      this.hasher.update(part)
-      this.pieceHasher.update(part)
-      this.available += take
+      const pieceEnd = span.offset + span.length
+      const take = Math.min(chunk.byteLength - offset, pieceEnd - (start + offset))
+      this.pieceHasher.update(chunk.subarray(offset, offset + take))
       offset += take
-      if (this.available === span.offset + span.length) {
-        await this.partial.recordPiece(this.pieceIndex, `sha256:${this.pieceHasher.digest('hex')}` as Digest)
+      if (start + offset === pieceEnd) {
+        this.writer.pieceDone(this.pieceIndex, pieceEnd, `sha256:${this.pieceHasher.digest('hex')}` as Digest)
         this.pieceHasher = createHash('sha256')
         this.pieceIndex++
       }
     }
     this.emit('bytes', chunk.byteLength)
     this.emit('change')
+    await written
   }
 }
 

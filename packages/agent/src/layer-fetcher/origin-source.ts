@@ -66,7 +66,7 @@ export function originSource (upstream: UpstreamClient, req: OriginBlobRequest, 
         await res.body.dump()
         throw new UpstreamProtocolError(`${req.registry.host} answered a range that does not start at byte ${offset}`)
       }
-      return skipBytes(res.body, skip)
+      return skip === 0 ? res.body : skipBytes(res.body, skip)
     },
     close: async () => {
       await pending?.body.dump()

@@ -83,6 +83,17 @@ export class PartialBlob {
     }
   }
 
+  /** Writes consecutive chunks starting at `offset` in one call. */
+  async writeChunksAt (offset: number, chunks: Uint8Array[]): Promise<void> {
+    const length = chunks.reduce((n, c) => n + c.byteLength, 0)
+    if (offset < 0 || offset + length > this.size) {
+      throw new RangeError(`bytes ${offset}+${length} are outside blob ${this.digest} of ${this.size} bytes`)
+    }
+    const { bytesWritten } = await this.file().writev(chunks, offset)
+    // A short writev is rare: finish the rest with plain writes.
+    if (bytesWritten < length) await this.writeAt(offset + bytesWritten, Buffer.concat(chunks).subarray(bytesWritten))
+  }
+
   /** Records a fully written piece; it becomes present (durable and indexed) at the next commit. */
   async recordPiece (index: number, digest: Digest): Promise<void> {
     const span = pieceSpan(this.size, index)

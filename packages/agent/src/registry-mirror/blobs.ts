@@ -3,6 +3,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Digest } from '@shoal/proto'
 import type { UpstreamConfig } from '../config/index.ts'
+import { READ_CHUNK_BYTES } from '../constants.ts'
 import { followDownload } from '../layer-fetcher/index.ts'
 import type { LayerFetcher } from '../layer-fetcher/index.ts'
 import type { AgentMetrics } from '../metrics.ts'
@@ -91,7 +92,7 @@ export async function handleBlob (components: BlobRouteComponents, req: Incoming
     let from: 'local' | 'upstream'
     if (handle.kind === 'complete') {
       store.touch(blob.digest)
-      source = store.createReadStream(blob.digest, span)
+      source = store.createReadStream(blob.digest, span, READ_CHUNK_BYTES)
       from = 'local'
     } else {
       source = Readable.from(followDownload(handle.download, store, span, abort.signal), { objectMode: false })

@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+/**
+ * `pnpm bench <benchmark> [options]`: benchmarks of shoal against the origin registry, each
+ * measured as ratios in one run. Run from the repository root.
+ */
+import { fileURLToPath } from 'node:url'
+import { MIRROR_USAGE, runMirrorBench } from './mirror/index.ts'
+
+const USAGE = `usage: pnpm bench <benchmark> [options]
+
+benchmarks:
+  mirror    the agent as a pull-through cache vs the origin: cold time, warm throughput, peak RSS
+
+${MIRROR_USAGE}
+`
+
+const OUT_ROOT = fileURLToPath(new URL('../out/', import.meta.url))
+
+async function main (argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case 'mirror':
+      return runMirrorBench(rest, { outRoot: OUT_ROOT })
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE)
+      return command == null ? 2 : 0
+    default:
+      process.stderr.write(`bench: unknown benchmark "${command}"\n${USAGE}`)
+      return 2
+  }
+}
+
+main(process.argv.slice(2)).then(code => { process.exitCode = code }, err => {
+  console.error(`bench: ${(err as Error).stack ?? String(err)}`)
+  process.exitCode = 1
+})

@@ -1,0 +1,30 @@
+import { request } from 'undici'
+
+/** What the agent says it moved, from its Prometheus /metrics. */
+export interface AgentCounters {
+  /** Blob bytes the agent received from the origin. */
+  upstreamBytes: number
+  /** Blob bytes sent to clients from its store. */
+  servedLocalBytes: number
+  /** Blob bytes sent to clients while they were being downloaded. */
+  servedUpstreamBytes: number
+}
+
+export async function readAgentCounters (agentUrl: string, signal: AbortSignal): Promise<AgentCounters> {
+  const res = await request(new URL('/metrics', agentUrl), { signal })
+  const text = await res.body.text()
+  if (res.statusCode !== 200) throw new Error(`GET ${agentUrl}/metrics answered ${res.statusCode}`)
+  return {
+    upstreamBytes: sample(text, 'shoal_agent_upstream_blob_bytes_total'),
+    servedLocalBytes: sample(text, 'shoal_agent_served_bytes_total{source="local"}'),
+    servedUpstreamBytes: sample(text, 'shoal_agent_served_bytes_total{source="upstream"}')
+  }
+}
+
+/** The value of one exposition line `name{labels} value`; 0 when the series was never touched. */
+function sample (text: string, series: string): number {
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1))
+  }
+  return 0
+}

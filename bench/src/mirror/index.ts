@@ -1,0 +1,180 @@
+/**
+ * `bench mirror`: the agent as a pull-through cache against the origin it fronts, measured as
+ * ratios in one run against one origin and one blob set, agent and origin runs interleaved:
+ * (a) cold pull time, (b) warm pull throughput, (c) the agent's peak RSS serving one big blob to
+ * several clients. Writes report.json and report.md and prints the table with the goals.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { startRegistry } from '@shoal/test/fixtures/index.ts'
+import { MIRROR_USAGE, parseMirrorArgs } from './args.ts'
+import type { MirrorBenchOptions } from './args.ts'
+import { pushGeneratedBlob } from './blobs.ts'
+import type { BenchBlob } from './blobs.ts'
+import { BENCH_REPOSITORY, MIB, PROFILE_TOP_FILES, PROFILE_TOP_FUNCTIONS, PUSH_TIMEOUT_MS } from './constants.ts'
+import { summarizeProfiles } from './profile.ts'
+import type { ProfileSummary } from './profile.ts'
+import { evaluateGoals, renderMarkdown, renderProfile, resultsTable } from './report.ts'
+import type { MirrorReport } from './report.ts'
+import { runBig, runCold, runWarm } from './sections.ts'
+import type { BenchContext } from './sections.ts'
+import { Teardown } from './teardown.ts'
+
+export { MIRROR_USAGE } from './args.ts'
+
+const PRIMER_BYTES = MIB
+const PRIMER_SEED = 999
+const BIG_SEED = 1000
+
+export interface MirrorBenchIo {
+  /** Where bench/out is. */
+  outRoot: string
+}
+
+/** Runs the benchmark; resolves to the process exit code (0 even when a goal is missed). */
+export async function runMirrorBench (argv: string[], io: MirrorBenchIo): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(MIRROR_USAGE)
+    return 0
+  }
+  let options: MirrorBenchOptions
+  try {
+    options = parseMirrorArgs(argv, io.outRoot)
+  } catch (err) {
+    if ((err as Error).name !== 'BenchUsageError') throw err
+    console.error(`bench mirror: ${(err as Error).message}\n${MIRROR_USAGE}`)
+    return 2
+  }
+
+  const started = performance.now()
+  const log = (line: string): void => {
+    const s = Math.round((performance.now() - started) / 1000)
+    console.log(`[${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${line}`)
+  }
+  const teardown = new Teardown()
+  const controller = new AbortController()
+  let interrupted = false
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupted) {
+      teardown.killChildrenNow()
+      process.exit(130)
+    }
+    interrupted = true
+    console.error(`bench mirror: ${sig}, stopping everything it started (again to kill at once)`)
+    controller.abort(new Error(`interrupted by ${sig}`))
+    teardown.run().finally(() => process.exit(130))
+  }
+  const onExit = (): void => { teardown.killChildrenNow() }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  process.on('exit', onExit)
+
+  try {
+    const report = await measure(options, { teardown, signal: controller.signal, log })
+    await mkdir(options.outDir, { recursive: true })
+    await writeFile(join(options.outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n')
+    await writeFile(join(options.outDir, 'report.md'), renderMarkdown(report) + '\n')
+    console.log('')
+    console.log(resultsTable(report))
+    for (const [role, p] of Object.entries(report.profiles ?? {})) console.log(`\n${renderProfile(`agent CPU profile, ${role}`, p)}`)
+    console.log(`\nreport: ${join(options.outDir, 'report.md')} and report.json`)
+    return 0
+  } catch (err) {
+    if (interrupted) return 130
+    throw err
+  } finally {
+    await teardown.run()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    process.off('exit', onExit)
+  }
+}
+
+interface MeasureComponents {
+  teardown: Teardown
+  signal: AbortSignal
+  log: (line: string) => void
+}
+
+async function measure (options: MirrorBenchOptions, { teardown, signal, log }: MeasureComponents): Promise<MirrorReport> {
+  const startedAt = new Date().toISOString()
+  const loadAverageStart = loadavg()
+  const sections = options.sections
+  log(`bench mirror: ${options.blobCount} × ${options.blobBytes / MIB} MiB blobs, ${options.runs} rounds + ${options.warmup} warm-up; ` +
+    `big blob ${options.bigBlobBytes / MIB} MiB to ${options.bigClients} clients; sections ${sections.join(', ')}; agent data under ${options.agentDataRoot ?? tmpdir()}; out ${options.outDir}`)
+
+  const workDir = await mkdtemp(join(tmpdir(), 'shoal-bench-'))
+  teardown.defer(`work dir ${workDir}`, async () => { await rm(workDir, { recursive: true, force: true }) })
+  let agentRoot = workDir
+  if (options.agentDataRoot != null) {
+    const dir = await mkdtemp(join(options.agentDataRoot, 'shoal-bench-agents-'))
+    teardown.defer(`agent dirs ${dir}`, async () => { await rm(dir, { recursive: true, force: true }) })
+    agentRoot = dir
+  }
+  const registry = await startRegistry({ dataDir: join(workDir, 'origin'), signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
+  teardown.defer('origin registry', registry.stop)
+  log(`origin: docker-registry at ${registry.url}`)
+
+  const pushStarted = performance.now()
+  const push = async (size: number, seed: number): Promise<BenchBlob> => {
+    const t = performance.now()
+    const blob = await pushGeneratedBlob(registry.url, BENCH_REPOSITORY, { size, seed }, { signal: AbortSignal.any([signal, AbortSignal.timeout(PUSH_TIMEOUT_MS)]) })
+    log(`pushed ${(size / MIB).toFixed(0)} MiB blob ${blob.digest.slice(0, 19)}… in ${((performance.now() - t) / 1000).toFixed(1)} s`)
+    return blob
+  }
+  const blobs: BenchBlob[] = []
+  if (sections.includes('cold') || sections.includes('warm')) {
+    for (let i = 0; i < options.blobCount; i++) blobs.push(await push(options.blobBytes, i + 1))
+  }
+  const primer = await push(PRIMER_BYTES, PRIMER_SEED)
+  const bigBlob = sections.includes('big') ? await push(options.bigBlobBytes, BIG_SEED) : undefined
+  const pushSeconds = (performance.now() - pushStarted) / 1000
+
+  const ctx: BenchContext = {
+    options,
+    origin: { url: registry.url, host: registry.host },
+    blobs,
+    primer,
+    bigBlob,
+    agentRoot,
+    profileRoot: options.profile ? join(options.outDir, 'profiles') : undefined,
+    teardown,
+    signal,
+    log
+  }
+  const cold = sections.includes('cold') ? await runCold(ctx) : undefined
+  const warm = sections.includes('warm') ? await runWarm(ctx) : undefined
+  const big = sections.includes('big') ? await runBig(ctx) : undefined
+
+  let profiles: Record<string, ProfileSummary> | undefined
+  if (ctx.profileRoot != null) {
+    profiles = {}
+    for (const role of ['cold', 'warm', 'big-cold', 'big-warm']) {
+      const summary = await summarizeProfiles(join(ctx.profileRoot, role), { topFunctions: PROFILE_TOP_FUNCTIONS, topFiles: PROFILE_TOP_FILES })
+      if (summary != null) profiles[role] = summary
+    }
+  }
+
+  const { outDir: _outDir, ...reportedOptions } = options
+  const cpuList = cpus()
+  return {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    options: reportedOptions,
+    environment: {
+      node: process.versions.node,
+      cpus: cpuList.length,
+      cpuModel: cpuList[0]?.model ?? 'unknown',
+      totalMemoryMiB: Math.round(totalmem() / MIB),
+      loadAverageStart,
+      loadAverageEnd: loadavg()
+    },
+    origin: { blobs, bigBlob, pushSeconds },
+    cold,
+    warm,
+    big,
+    goals: evaluateGoals({ cold, warm, big }),
+    profiles
+  }
+}

@@ -1,0 +1,195 @@
+import type { MirrorBenchOptions } from './args.ts'
+import type { AgentCounters } from './agent-metrics.ts'
+import type { BenchBlob } from './blobs.ts'
+import * as C from './constants.ts'
+import type { ProfileSummary } from './profile.ts'
+import { summarize } from './stats.ts'
+import type { Summary } from './stats.ts'
+
+/** Measured rounds of one comparison: agent[i] and origin[i] ran back to back. */
+export interface PairedSamples {
+  agent: number[]
+  origin: number[]
+  /** agent[i] / origin[i]. */
+  ratio: number[]
+}
+
+export interface PairedSummary {
+  agent: Summary
+  origin: Summary
+  ratio: Summary
+}
+
+export interface ColdResult {
+  seconds: PairedSamples
+  summary: PairedSummary
+  /** Origin bytes each fresh agent fetched, per round (each blob once: K x M). */
+  agentUpstreamBytes: number[]
+}
+
+export interface WarmResult {
+  /** MiB/s over all K blobs. */
+  throughputMiBps: PairedSamples
+  summary: PairedSummary
+  /** Origin bytes the warm agent fetched during the measured rounds (0 expected). */
+  agentUpstreamBytes: number
+}
+
+export interface BigCase {
+  state: 'cold' | 'warm'
+  /** VmHWM right after the agent was ready, before any request. */
+  idleRssBytes: number
+  /** VmHWM after the clients finished. */
+  peakRssBytes: number
+  seconds: number
+  /** Throughput each client saw. */
+  perClientMiBps: number
+  counters: AgentCounters
+}
+
+export interface BigResult {
+  clients: number
+  cases: BigCase[]
+  /** The same clients straight from the origin, for scale. */
+  originSeconds: number
+}
+
+export interface Goal {
+  id: string
+  what: string
+  target: string
+  value: number
+  pass: boolean | undefined
+}
+
+export interface MirrorReport {
+  startedAt: string
+  finishedAt: string
+  options: Omit<MirrorBenchOptions, 'outDir'>
+  environment: { node: string, cpus: number, cpuModel: string, totalMemoryMiB: number, loadAverageStart: number[], loadAverageEnd: number[] }
+  origin: { blobs: BenchBlob[], bigBlob?: BenchBlob, pushSeconds: number }
+  cold?: ColdResult
+  warm?: WarmResult
+  big?: BigResult
+  goals: Goal[]
+  /** Per agent role (cold, warm, big-cold, big-warm) when run with --profile. */
+  profiles?: Record<string, ProfileSummary>
+}
+
+export function pairedSummary (samples: PairedSamples): PairedSummary {
+  return { agent: summarize(samples.agent), origin: summarize(samples.origin), ratio: summarize(samples.ratio) }
+}
+
+export function evaluateGoals (report: Pick<MirrorReport, 'cold' | 'warm' | 'big'>): Goal[] {
+  const goals: Goal[] = []
+  const cold = report.cold?.summary.ratio.median
+  goals.push({ id: 'a', what: 'cold pull wall time, agent / origin (median)', target: `<= ${C.GOAL_COLD_TIME_RATIO_MAX.toFixed(2)}`, value: cold ?? Number.NaN, pass: cold == null ? undefined : cold <= C.GOAL_COLD_TIME_RATIO_MAX })
+  const warm = report.warm?.summary.ratio.median
+  goals.push({ id: 'b', what: 'warm pull throughput, agent / origin (median)', target: `>= ${C.GOAL_WARM_THROUGHPUT_RATIO_MIN.toFixed(2)}`, value: warm ?? Number.NaN, pass: warm == null ? undefined : warm >= C.GOAL_WARM_THROUGHPUT_RATIO_MIN })
+  for (const state of ['cold', 'warm'] as const) {
+    const peak = report.big?.cases.find(c => c.state === state)?.peakRssBytes
+    const mib = peak == null ? Number.NaN : peak / C.MIB
+    goals.push({ id: `c-${state}`, what: `agent peak RSS, ${state}`, target: `<= ${C.GOAL_PEAK_RSS_MIB_MAX} MiB`, value: mib, pass: peak == null ? undefined : mib <= C.GOAL_PEAK_RSS_MIB_MAX })
+  }
+  return goals
+}
+
+const verdict = (pass: boolean | undefined): string => pass == null ? 'not run' : pass ? 'pass' : '**miss**'
+const spread = (s: Summary, fmt: (n: number) => string): string => `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`
+const secs = (n: number): string => `${n.toFixed(2)} s`
+const mibps = (n: number): string => `${n.toFixed(0)} MiB/s`
+const ratio = (n: number): string => n.toFixed(2)
+const mib = (bytes: number): string => `${(bytes / C.MIB).toFixed(0)} MiB`
+
+/** The results table with goals (what goes to stdout), then context and profiles for report.md. */
+export function resultsTable (report: MirrorReport): string {
+  const o = report.options
+  const goal = (id: string): Goal | undefined => report.goals.find(g => g.id === id)
+  const rows: string[][] = []
+  const blobs = `${o.blobCount} × ${o.blobBytes / C.MIB} MiB`
+  if (report.cold != null) {
+    const s = report.cold.summary
+    rows.push([`(a) cold pull ${blobs}, wall time`, spread(s.agent, secs), spread(s.origin, secs), spread(s.ratio, ratio), goal('a')?.target ?? '', verdict(goal('a')?.pass)])
+  } else {
+    rows.push(['(a) cold pull, wall time', '–', '–', '–', goal('a')?.target ?? '', 'not run'])
+  }
+  if (report.warm != null) {
+    const s = report.warm.summary
+    rows.push([`(b) warm pull ${blobs}, throughput`, spread(s.agent, mibps), spread(s.origin, mibps), spread(s.ratio, ratio), goal('b')?.target ?? '', verdict(goal('b')?.pass)])
+  } else {
+    rows.push(['(b) warm pull, throughput', '–', '–', '–', goal('b')?.target ?? '', 'not run'])
+  }
+  for (const state of ['cold', 'warm'] as const) {
+    const c = report.big?.cases.find(x => x.state === state)
+    const g = goal(`c-${state}`)
+    const label = `(c) agent peak RSS, ${state}, ${o.bigBlobBytes / C.MIB} MiB blob to ${o.bigClients} clients`
+    rows.push([label, c == null ? '–' : mib(c.peakRssBytes), '–', '–', g?.target ?? '', verdict(g?.pass)])
+  }
+  return table(['measure', 'agent: median (min–max)', 'origin: median (min–max)', 'agent/origin: median (min–max)', 'goal', 'result'], rows)
+}
+
+export function renderMarkdown (report: MirrorReport): string {
+  const o = report.options
+  const e = report.environment
+  const lines = [
+    '# shoal mirror benchmark',
+    '',
+    `${report.startedAt} – ${report.finishedAt}; Node ${e.node}, ${e.cpus} × ${e.cpuModel}, ${e.totalMemoryMiB} MiB RAM; ` +
+      `load average ${e.loadAverageStart.map(n => n.toFixed(2)).join(' ')} at start, ${e.loadAverageEnd.map(n => n.toFixed(2)).join(' ')} at end.`,
+    `${o.runs} measured rounds (after ${o.warmup} warm-up) of agent then origin, interleaved; the ratio spread is over per-round pairs. ` +
+      'Every byte is read and sha256-verified by the same client code on both sides; agents are separate processes ' +
+      `with data dirs under ${o.agentDataRoot ?? 'the OS temp dir'}; each fresh agent of (a) first serves one 1 MiB blob, untimed (JIT warm-up).`,
+    '',
+    resultsTable(report),
+    ''
+  ]
+  if (report.cold != null || report.warm != null) {
+    lines.push('## Rounds', '')
+    const rows: string[][] = []
+    const cold = report.cold
+    if (cold != null) {
+      cold.seconds.agent.forEach((a, i) => {
+        rows.push(['(a) cold', String(i + 1), secs(a), secs(cold.seconds.origin[i] ?? Number.NaN), ratio(cold.seconds.ratio[i] ?? Number.NaN), mib(cold.agentUpstreamBytes[i] ?? Number.NaN)])
+      })
+    }
+    const warm = report.warm
+    if (warm != null) {
+      warm.throughputMiBps.agent.forEach((a, i) => {
+        rows.push(['(b) warm', String(i + 1), mibps(a), mibps(warm.throughputMiBps.origin[i] ?? Number.NaN), ratio(warm.throughputMiBps.ratio[i] ?? Number.NaN), i === 0 ? `${mib(warm.agentUpstreamBytes)} (all rounds)` : ''])
+      })
+    }
+    lines.push(table(['section', 'round', 'agent', 'origin', 'agent/origin', 'agent fetched from origin'], rows), '')
+  }
+  if (report.big != null) {
+    const big = report.big
+    lines.push(`## (c) ${o.bigBlobBytes / C.MIB} MiB blob to ${big.clients} clients at once`, '')
+    const rows = big.cases.map(c => [c.state, secs(c.seconds), mibps(c.perClientMiBps), mib(c.idleRssBytes), mib(c.peakRssBytes), mib(c.counters.upstreamBytes), mib(c.counters.servedUpstreamBytes + c.counters.servedLocalBytes)])
+    rows.push(['origin direct', secs(big.originSeconds), mibps(o.bigBlobBytes / C.MIB / big.originSeconds), '–', '–', '–', '–'])
+    lines.push(table(['agent', 'wall time', 'per client', 'RSS when idle', 'peak RSS (VmHWM)', 'fetched from origin', 'served'], rows), '')
+  }
+  if (report.profiles != null) {
+    lines.push('## CPU profiles of the agent processes', '')
+    for (const [role, p] of Object.entries(report.profiles)) lines.push(renderProfile(role, p), '')
+  }
+  return lines.join('\n')
+}
+
+export function renderProfile (role: string, p: ProfileSummary): string {
+  const pct = (n: number): string => `${(n * 100).toFixed(1)}%`
+  return [
+    `### ${role}: ${(p.busyMs / 1000).toFixed(2)} s busy, ${(p.idleMs / 1000).toFixed(2)} s idle (${p.files.length} profile${p.files.length === 1 ? '' : 's'})`,
+    '',
+    table(['self time', 'share of busy', 'function', 'where'], p.topFunctions.map(f => [`${f.selfMs.toFixed(0)} ms`, pct(f.selfShare), `\`${f.name}\``, f.where])),
+    '',
+    table(['self time', 'share of busy', 'file'], p.topFiles.map(f => [`${f.selfMs.toFixed(0)} ms`, pct(f.selfShare), f.where]))
+  ].join('\n')
+}
+
+function table (header: string[], rows: string[][]): string {
+  const cell = (s: string): string => s.replace(/\|/g, '\\|')
+  return [
+    `| ${header.map(cell).join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map(r => `| ${r.map(cell).join(' | ')} |`)
+  ].join('\n')
+}
