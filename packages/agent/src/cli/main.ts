@@ -3,8 +3,6 @@
  * The `shoal` command: `shoal agent`, `shoal configure containerd|podman|docker`. Run from the
  * repository root as `pnpm shoal <command>`.
  */
-import { configureCommand } from '../configure/index.ts'
-import { runAgent } from './agent-command.ts'
 
 const USAGE = `usage: shoal <command> [options]
 
@@ -16,10 +14,11 @@ commands:
 async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   switch (command) {
+    // Each command loads only its own modules: the agent's memory is a goal of its own.
     case 'agent':
-      return runAgent(rest)
+      return (await import('./agent-command.ts')).runAgent(rest)
     case 'configure':
-      return configureCommand(rest, { stdout: line => { console.log(line) }, stderr: line => { console.error(line) } })
+      return (await import('../configure/index.ts')).configureCommand(rest, { stdout: line => { console.log(line) }, stderr: line => { console.error(line) } })
     case undefined:
     case '-h':
     case '--help':

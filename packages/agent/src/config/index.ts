@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { parse as parseYaml } from 'yaml'
 import * as C from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { parseBool, parseBytes, parseDuration, parseHostPort, parseRatio, parseRegistryHost } from './values.ts'
@@ -233,6 +232,8 @@ async function readYaml (path: string): Promise<Record<string, unknown>> {
   }
   let parsed: unknown
   try {
+    // Loaded only for a config file: most agents run on flags and never pay for the YAML parser.
+    const { parse: parseYaml } = await import('yaml')
     parsed = parseYaml(text)
   } catch (err) {
     throw new ConfigError(`--config: ${path} is not valid YAML: ${(err as Error).message}`, { cause: err })

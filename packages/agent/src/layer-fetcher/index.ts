@@ -8,7 +8,7 @@ import { BlobDownload } from './blob-download.ts'
 import { blobSizeOf, originSource, requestOriginBlob } from './origin-source.ts'
 import type { OriginBlobRequest } from './origin-source.ts'
 
-export { followDownload } from './blob-reader.ts'
+export { ChunkSink, followDownload, sendFileRange } from './blob-reader.ts'
 export type { ByteRange } from './blob-reader.ts'
 export { BlobDownload } from './blob-download.ts'
 

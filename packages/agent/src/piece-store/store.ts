@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import type { ReadStream } from 'node:fs'
 import { mkdir, open, readdir, rename, rm, stat, statfs } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { Level } from 'level'
 import { digestAlgorithm, isDigest, pieceCountFor, pieceSizeFor } from '@shoal/proto'
@@ -127,9 +127,9 @@ export class PieceStore {
     await this.db?.del(digest)
   }
 
-  /** Reads bytes [start, end] (inclusive) of a complete blob. */
-  createReadStream (digest: Digest, range: { start: number, end: number }, highWaterMark?: number): ReadStream {
-    return createReadStream(this.layout.blobFile(digest), { start: range.start, end: range.end, highWaterMark })
+  /** Opens a complete blob for reading. */
+  async openBlob (digest: Digest): Promise<FileHandle> {
+    return open(this.layout.blobFile(digest), 'r')
   }
 
   /** Notes a use of the blob for LRU eviction; written to the index lazily. */

@@ -1,10 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import type { Digest } from '@shoal/proto'
 import type { UpstreamConfig } from '../config/index.ts'
-import { READ_CHUNK_BYTES } from '../constants.ts'
-import { followDownload } from '../layer-fetcher/index.ts'
+import { ChunkSink, followDownload, sendFileRange } from '../layer-fetcher/index.ts'
 import type { LayerFetcher } from '../layer-fetcher/index.ts'
 import type { AgentMetrics } from '../metrics.ts'
 import type { PieceStore } from '../piece-store/store.ts'
@@ -82,28 +79,27 @@ export async function handleBlob (components: BlobRouteComponents, req: Incoming
   const unpin = store.pin(blob.digest)
   const abort = new AbortController()
   res.on('close', () => abort.abort())
+  const sink = new ChunkSink(res, abort.signal)
+  const from = handle.kind === 'complete' ? 'local' : 'upstream'
   try {
     res.writeHead(range == null ? 200 : 206, blobHeaders(blob.digest, size, range))
-    if (size === 0) {
-      res.end()
-      return
-    }
-    let source: Readable
-    let from: 'local' | 'upstream'
-    if (handle.kind === 'complete') {
+    if (size > 0 && handle.kind === 'complete') {
       store.touch(blob.digest)
-      source = store.createReadStream(blob.digest, span, READ_CHUNK_BYTES)
-      from = 'local'
-    } else {
-      source = Readable.from(followDownload(handle.download, store, span, abort.signal), { objectMode: false })
-      from = 'upstream'
+      const file = await store.openBlob(blob.digest)
+      try {
+        await sendFileRange(file, span, sink)
+      } finally {
+        await file.close()
+      }
+    } else if (size > 0 && handle.kind === 'download') {
+      await followDownload(handle.download, span, sink, abort.signal, async () => store.openBlob(blob.digest))
     }
-    source.on('data', (chunk: Buffer) => metrics.servedBytes.inc({ source: from }, chunk.byteLength))
-    await pipeline(source, res, { signal: abort.signal })
+    res.end()
   } catch (err) {
     // Headers are out: the only honest signal left is a broken body.
     res.destroy(err as Error)
   } finally {
+    metrics.servedBytes.inc({ source: from }, sink.sent)
     unpin()
   }
 }
