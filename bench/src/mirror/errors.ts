@@ -1,21 +1,13 @@
 /**
  * Named errors of the mirror benchmark. Callers match on `err.name`, never on the message.
  */
-function named (name: string): new (message: string, options?: ErrorOptions) => Error {
-  return class extends Error {
-    static override name = name
-    constructor (message: string, options?: ErrorOptions) {
-      super(message, options)
-      this.name = name
-    }
-  }
-}
+import { namedError } from '@shoal/proto'
 
 /** A command-line option is missing, unknown or out of range; the message names it. */
-export class BenchUsageError extends named('BenchUsageError') {}
+export class BenchUsageError extends namedError('BenchUsageError') {}
 /** A pulled blob had the wrong length, status or digest: the run measured nothing valid. */
-export class BlobVerificationError extends named('BlobVerificationError') {}
+export class BlobVerificationError extends namedError('BlobVerificationError') {}
 /** Pushing the benchmark blobs to the origin failed. */
-export class BlobPushError extends named('BlobPushError') {}
+export class BlobPushError extends namedError('BlobPushError') {}
 /** The agent process could not be started, or died while measured. */
-export class AgentProcessError extends named('AgentProcessError') {}
+export class AgentProcessError extends namedError('AgentProcessError') {}

@@ -2,35 +2,27 @@
  * Named errors of the agent. Callers match on `err.name`; the HTTP edge maps them to OCI error
  * bodies. Messages say what happened and what to do, as the seed's troubleshooting table does.
  */
-function named (name: string): new (message: string, options?: ErrorOptions) => Error {
-  return class extends Error {
-    static override name = name
-    constructor (message: string, options?: ErrorOptions) {
-      super(message, options)
-      this.name = name
-    }
-  }
-}
+import { namedError } from '@shoal/proto'
 
 /** A configuration value is invalid; the message names the field. */
-export class ConfigError extends named('ConfigError') {}
+export class ConfigError extends namedError('ConfigError') {}
 /** A repository name does not match the distribution spec grammar. */
-export class InvalidNameError extends named('InvalidNameError') {}
+export class InvalidNameError extends namedError('InvalidNameError') {}
 /** A Range header cannot be satisfied for this blob. */
-export class RangeNotSatisfiableError extends named('RangeNotSatisfiableError') {}
+export class RangeNotSatisfiableError extends namedError('RangeNotSatisfiableError') {}
 /** The upstream registry could not be reached, timed out or failed with a 5xx. */
-export class UpstreamUnavailableError extends named('UpstreamUnavailableError') {}
+export class UpstreamUnavailableError extends namedError('UpstreamUnavailableError') {}
 /** The upstream registry's TLS certificate could not be verified. */
-export class UpstreamTlsError extends named('UpstreamTlsError') {}
+export class UpstreamTlsError extends namedError('UpstreamTlsError') {}
 /** The upstream registry refused the credentials (or asked for some). */
-export class UpstreamUnauthorizedError extends named('UpstreamUnauthorizedError') {}
+export class UpstreamUnauthorizedError extends namedError('UpstreamUnauthorizedError') {}
 /** The upstream registry answered something a registry should not (bad length, bad digest header). */
-export class UpstreamProtocolError extends named('UpstreamProtocolError') {}
+export class UpstreamProtocolError extends namedError('UpstreamProtocolError') {}
 /** No upstream is configured for a `?ns=` host and the agent does not allow any registry. */
-export class UnknownRegistryError extends named('UnknownRegistryError') {}
+export class UnknownRegistryError extends namedError('UnknownRegistryError') {}
 /** The bytes of a blob or manifest do not hash to the digest they were asked for by. */
-export class DigestMismatchError extends named('DigestMismatchError') {}
+export class DigestMismatchError extends namedError('DigestMismatchError') {}
 /** The piece store cannot hold a blob (quota too small, disk full). */
-export class StorageFullError extends named('StorageFullError') {}
+export class StorageFullError extends namedError('StorageFullError') {}
 /** An operation was aborted by its signal. */
-export class AbortError extends named('AbortError') {}
+export class AbortError extends namedError('AbortError') {}

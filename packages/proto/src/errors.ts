@@ -1,9 +1,16 @@
-export class InvalidDigestError extends Error {
-  static override name = 'InvalidDigestError'
-  override name = 'InvalidDigestError'
+/**
+ * A named error class: `class DigestMismatchError extends namedError('DigestMismatchError') {}`.
+ * Callers match on `err.name`, which survives structured cloning and module duplication.
+ */
+export function namedError (name: string): new (message: string, options?: ErrorOptions) => Error {
+  return class extends Error {
+    static override name = name
+    constructor (message: string, options?: ErrorOptions) {
+      super(message, options)
+      this.name = name
+    }
+  }
 }
 
-export class InvalidPieceError extends Error {
-  static override name = 'InvalidPieceError'
-  override name = 'InvalidPieceError'
-}
+export class InvalidDigestError extends namedError('InvalidDigestError') {}
+export class InvalidPieceError extends namedError('InvalidPieceError') {}
