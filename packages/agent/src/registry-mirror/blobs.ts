@@ -44,6 +44,16 @@ function blobHeaders (digest: Digest, size: number, range: { start: number, end:
  * streamed as it arrives. Blob bodies are sent as stored, never re-encoded.
  */
 export async function handleBlob (components: BlobRouteComponents, req: IncomingMessage, res: ServerResponse, blob: BlobRequest): Promise<void> {
+  // Pinned from the first look at the store, so GC cannot take the blob between that look and the read.
+  const unpin = components.store.pin(blob.digest)
+  try {
+    await serveBlob(components, req, res, blob)
+  } finally {
+    unpin()
+  }
+}
+
+async function serveBlob (components: BlobRouteComponents, req: IncomingMessage, res: ServerResponse, blob: BlobRequest): Promise<void> {
   const { store, fetcher, upstream, metrics } = components
   const authorization = req.headers.authorization
   const known = store.get(blob.digest)
@@ -76,7 +86,6 @@ export async function handleBlob (components: BlobRouteComponents, req: Incoming
     return
   }
   const span = range ?? { start: 0, end: size - 1 }
-  const unpin = store.pin(blob.digest)
   const abort = new AbortController()
   res.on('close', () => abort.abort())
   const sink = new ChunkSink(res, abort.signal)
@@ -100,6 +109,5 @@ export async function handleBlob (components: BlobRouteComponents, req: Incoming
     res.destroy(err as Error)
   } finally {
     metrics.servedBytes.inc({ source: from }, sink.sent)
-    unpin()
   }
 }
