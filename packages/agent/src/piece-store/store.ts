@@ -29,6 +29,8 @@ export class PieceStore {
   private readonly records = new Map<Digest, BlobRecord>()
   private readonly pins = new Map<Digest, number>()
   private readonly partials = new Map<Digest, PartialBlob>()
+  /** Blobs whose access time changed since the index last saw them. */
+  private readonly touched = new Set<Digest>()
 
   constructor (init: PieceStoreInit) {
     this.layout = new StoreLayout(init.dataDir)
@@ -135,7 +137,9 @@ export class PieceStore {
   /** Notes a use of the blob for LRU eviction; written to the index lazily. */
   touch (digest: Digest): void {
     const record = this.records.get(digest)
-    if (record != null) record.lastAccessAt = this.now()
+    if (record == null) return
+    record.lastAccessAt = this.now()
+    this.touched.add(digest)
   }
 
   pin (digest: Digest): () => void {
@@ -167,8 +171,10 @@ export class PieceStore {
   }
 
   async flushAccessTimes (): Promise<void> {
-    if (this.db == null) return
-    await this.db.batch([...this.records.values()].map(r => ({ type: 'put' as const, key: r.digest, value: r })))
+    if (this.db == null || this.touched.size === 0) return
+    const records = [...this.touched].map(d => this.records.get(d)).filter(r => r != null)
+    this.touched.clear()
+    await this.db.batch(records.map(r => ({ type: 'put' as const, key: r.digest, value: r })))
   }
 
   private async save (record: BlobRecord): Promise<void> {
