@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
+import { request } from 'undici'
 import { layerFixture, pushImage, pushIndex, skopeoCopy, startCountingProxy, startRegistry, verifyDirImage } from './fixtures/index.ts'
 import { deadRegistryHost, startTestAgent } from './helpers/agent.ts'
 
@@ -57,4 +58,30 @@ test('an OCI index pulls the chosen platform through the agent', async t => {
   await verifyDirImage(dest, arm)
   t.is(origin.blobGets(arm.layers[0]?.digest), 1)
   t.is(origin.blobGets(amd.layers[0]?.digest), 0, 'the other platform\'s layer is not fetched')
+})
+
+test('HEAD of a tag answers what containerd needs; tags/list passes through with its query', async t => {
+  const registry = await startRegistry()
+  t.teardown(registry.stop)
+  const image = await pushImage(registry, { name: 'team/tags', tag: 'v1', format: 'docker', layers: [layerFixture({ size: 1000, seed: 5 })] })
+  await pushImage(registry, { name: 'team/tags', tag: 'v2', format: 'docker', layers: [layerFixture({ size: 1000, seed: 6 })] })
+  const origin = await startCountingProxy(registry)
+  t.teardown(origin.stop)
+  const agent = await startTestAgent({ upstreams: [origin.url] })
+  t.teardown(agent.stop)
+  const head = await request(`${agent.url}/v2/team/tags/manifests/v1?ns=${origin.host}`, { method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } })
+  t.is(head.statusCode, 200)
+  t.is(head.headers['content-type'], image.mediaType)
+  t.is(head.headers['docker-content-digest'], image.manifestDigest)
+  t.is(head.headers['content-length'], String(image.manifest.byteLength))
+  await head.body.dump()
+  // The same answer as the registry's own, query included (Distribution 2.8 ignores n= for tags).
+  const viaAgent = await request(`${agent.url}/v2/team/tags/tags/list?n=1&last=v1`)
+  const direct = await request(`${registry.url}/v2/team/tags/tags/list?n=1&last=v1`)
+  t.is(viaAgent.statusCode, 200)
+  t.is(viaAgent.headers['content-type'], direct.headers['content-type'])
+  t.is(await viaAgent.body.text(), await direct.body.text())
+  t.true(origin.counts.requests.some(r => r.path === '/v2/team/tags/tags/list?n=1&last=v1'), 'the query reached the origin')
+  const all = await request(`${agent.url}/v2/team/tags/tags/list`)
+  t.deepEqual(await all.body.json(), { name: 'team/tags', tags: ['v1', 'v2'] })
 })
