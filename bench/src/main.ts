@@ -9,7 +9,8 @@ import { MIRROR_USAGE, runMirrorBench } from './mirror/index.ts'
 const USAGE = `usage: pnpm bench <benchmark> [options]
 
 benchmarks:
-  mirror    the agent as a pull-through cache vs the origin: cold time, warm throughput, peak RSS
+  mirror    the agent as a pull-through cache vs the origin: cold time (loopback, shaped origin link),
+            warm throughput, peak RSS
 
 ${MIRROR_USAGE}
 `

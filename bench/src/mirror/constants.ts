@@ -5,8 +5,12 @@ export const DEFAULT_BLOB_MIB = 64
 export const DEFAULT_BLOB_COUNT = 4
 export const DEFAULT_BIG_BLOB_MIB = 1024
 export const DEFAULT_BIG_CLIENTS = 4
+/** Rate of the shaped origin link of (a2), shared by all bodies crossing it. */
+export const DEFAULT_ORIGIN_LINK_MBIT = 1000
 
 export const MIB = 1024 * 1024
+/** 1 Mbit/s (10^6 bits per second) in bytes per second. */
+export const BYTES_PER_SECOND_PER_MBIT = 125_000
 
 /** Goals, as the issue states them. */
 export const GOAL_COLD_TIME_RATIO_MAX = 1.10
@@ -22,6 +26,8 @@ export const BENCH_REPOSITORY = 'bench/mirror'
 export const AGENT_READY_TIMEOUT_MS = 30_000
 /** SIGTERM first (the agent flushes its index and, with --profile, writes the CPU profile); then SIGKILL. */
 export const AGENT_STOP_GRACE_MS = 15_000
+/** How long the worker thread of the link proxy may take to listen, answer a question or stop. */
+export const LINK_PROXY_TIMEOUT_MS = 15_000
 /** How much of the agent's stderr to keep for error messages. */
 export const STDERR_TAIL_CHARS = 4_000
 

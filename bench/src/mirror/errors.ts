@@ -11,3 +11,5 @@ export class BlobVerificationError extends namedError('BlobVerificationError') {
 export class BlobPushError extends namedError('BlobPushError') {}
 /** The agent process could not be started, or died while measured. */
 export class AgentProcessError extends namedError('AgentProcessError') {}
+/** The shaped origin link (the counting proxy in its worker thread) failed to start, answer or stop. */
+export class LinkProxyError extends namedError('LinkProxyError') {}

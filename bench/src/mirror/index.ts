@@ -1,8 +1,8 @@
 /**
  * `bench mirror`: the agent as a pull-through cache against the origin it fronts, measured as
  * ratios in one run against one origin and one blob set, agent and origin runs interleaved:
- * (a) cold pull time, (b) warm pull throughput, (c) the agent's peak RSS serving one big blob to
- * several clients. Writes report.json and report.md and prints the table with the goals.
+ * (a) cold pull time on loopback, (a2) the same across a shaped origin link, (b) warm pull
+ * throughput, (c) the agent's peak RSS serving one big blob to several clients. Writes report.json and report.md and prints the table with the goals.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
@@ -17,7 +17,7 @@ import { summarizeProfiles } from './profile.ts'
 import type { ProfileSummary } from './profile.ts'
 import { evaluateGoals, renderMarkdown, renderProfile, resultsTable } from './report.ts'
 import type { MirrorReport } from './report.ts'
-import { runBig, runCold, runWarm } from './sections.ts'
+import { runBig, runCold, runColdLink, runWarm } from './sections.ts'
 import type { BenchContext } from './sections.ts'
 import { Teardown } from './teardown.ts'
 
@@ -102,7 +102,7 @@ async function measure (options: MirrorBenchOptions, { teardown, signal, log }: 
   const loadAverageStart = loadavg()
   const sections = options.sections
   log(`bench mirror: ${options.blobCount} × ${options.blobBytes / MIB} MiB blobs, ${options.runs} rounds + ${options.warmup} warm-up; ` +
-    `big blob ${options.bigBlobBytes / MIB} MiB to ${options.bigClients} clients; sections ${sections.join(', ')}; agent data under ${options.agentDataRoot ?? tmpdir()}; out ${options.outDir}`)
+    `big blob ${options.bigBlobBytes / MIB} MiB to ${options.bigClients} clients; origin link ${options.originLinkMbit} Mbit/s; sections ${sections.join(', ')}; agent data under ${options.agentDataRoot ?? tmpdir()}; out ${options.outDir}`)
 
   const workDir = await mkdtemp(join(tmpdir(), 'shoal-bench-'))
   teardown.defer(`work dir ${workDir}`, async () => { await rm(workDir, { recursive: true, force: true }) })
@@ -124,7 +124,7 @@ async function measure (options: MirrorBenchOptions, { teardown, signal, log }: 
     return blob
   }
   const blobs: BenchBlob[] = []
-  if (sections.includes('cold') || sections.includes('warm')) {
+  if (sections.includes('cold') || sections.includes('cold-link') || sections.includes('warm')) {
     for (let i = 0; i < options.blobCount; i++) blobs.push(await push(options.blobBytes, i + 1))
   }
   const primer = await push(PRIMER_BYTES, PRIMER_SEED)
@@ -144,13 +144,14 @@ async function measure (options: MirrorBenchOptions, { teardown, signal, log }: 
     log
   }
   const cold = sections.includes('cold') ? await runCold(ctx) : undefined
+  const coldLink = sections.includes('cold-link') ? await runColdLink(ctx) : undefined
   const warm = sections.includes('warm') ? await runWarm(ctx) : undefined
   const big = sections.includes('big') ? await runBig(ctx) : undefined
 
   let profiles: Record<string, ProfileSummary> | undefined
   if (ctx.profileRoot != null) {
     profiles = {}
-    for (const role of ['cold', 'warm', 'big-cold', 'big-warm']) {
+    for (const role of ['cold', 'cold-link', 'warm', 'big-cold', 'big-warm']) {
       const summary = await summarizeProfiles(join(ctx.profileRoot, role), { topFunctions: PROFILE_TOP_FUNCTIONS, topFiles: PROFILE_TOP_FILES })
       if (summary != null) profiles[role] = summary
     }
@@ -172,9 +173,10 @@ async function measure (options: MirrorBenchOptions, { teardown, signal, log }: 
     },
     origin: { blobs, bigBlob, pushSeconds },
     cold,
+    coldLink,
     warm,
     big,
-    goals: evaluateGoals({ cold, warm, big }),
+    goals: evaluateGoals({ cold, coldLink, warm, big }),
     profiles
   }
 }

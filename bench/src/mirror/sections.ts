@@ -7,17 +7,18 @@ import { startAgentProcess } from './agent-process.ts'
 import type { AgentProcess } from './agent-process.ts'
 import type { BenchBlob } from './blobs.ts'
 import { pullBlobs } from './client.ts'
-import { BENCH_REPOSITORY, MIB, PULL_TIMEOUT_MS } from './constants.ts'
+import { BENCH_REPOSITORY, BYTES_PER_SECOND_PER_MBIT, LINK_PROXY_TIMEOUT_MS, MIB, PULL_TIMEOUT_MS } from './constants.ts'
+import { startLinkProxy } from './link-proxy.ts'
 import { pairedSummary } from './report.ts'
-import type { BigCase, BigResult, ColdResult, PairedSamples, WarmResult } from './report.ts'
+import type { BigCase, BigResult, ColdLinkResult, ColdResult, PairedSamples, WarmResult } from './report.ts'
 import type { Teardown } from './teardown.ts'
 
 export interface BenchContext {
   options: MirrorBenchOptions
   origin: { url: string, host: string }
-  /** The K blobs of (a) and (b). */
+  /** The K blobs of (a), (a2) and (b). */
   blobs: BenchBlob[]
-  /** A small blob each fresh agent serves once, untimed, so that (a) does not time its JIT warm-up. */
+  /** A small blob each fresh agent serves once, untimed, so that (a) and (a2) do not time its JIT warm-up. */
   primer: BenchBlob
   bigBlob?: BenchBlob
   /** Agent data dirs go here. */
@@ -34,11 +35,19 @@ interface RunningAgent {
   stop: () => Promise<void>
 }
 
-async function launchAgent (ctx: BenchContext, dataDir: string, role: string): Promise<RunningAgent> {
+interface LaunchAgentInit {
+  dataDir: string
+  /** Names the profile directory. */
+  role: string
+  /** The agent's upstream; the origin by default. */
+  upstream?: { url: string, host: string }
+}
+
+async function launchAgent (ctx: BenchContext, { dataDir, role, upstream }: LaunchAgentInit): Promise<RunningAgent> {
   await mkdir(dataDir, { recursive: true })
   const profileDir = ctx.profileRoot == null ? undefined : join(ctx.profileRoot, role)
   const process = await startAgentProcess({ track: child => { ctx.teardown.track(child) } }, {
-    upstream: ctx.origin,
+    upstream: upstream ?? ctx.origin,
     dataDir,
     profileDir,
     signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(30_000)])
@@ -60,38 +69,94 @@ function paired (): PairedSamples {
   return { agent: [], origin: [], ratio: [] }
 }
 
-/** (a) K blobs through a fresh agent (new process, empty data dir) vs straight from the origin, A B A B... */
-export async function runCold (ctx: BenchContext): Promise<ColdResult> {
-  const { options, blobs, origin, log } = ctx
+interface ColdRoundsInit {
+  /** What both sides pull from: the agent's upstream, and the registry of the direct client. */
+  origin: { url: string, host: string }
+  /** Log prefix. */
+  label: string
+  /** Names the agent data dirs and the profile directory. */
+  role: string
+  /** Origin egress so far, when the origin is reached through the link proxy. */
+  egressBytes?: () => Promise<number>
+}
+
+interface ColdRounds {
+  seconds: PairedSamples
+  /** Origin bytes each fresh agent fetched for the K blobs, by its own count. */
+  agentUpstreamBytes: number[]
+  /** With `egressBytes`: origin egress while each side pulled. */
+  egress: { agent: number[], origin: number[] }
+}
+
+/** K blobs through a fresh agent (new process, empty data dir) vs straight from `origin`, A B A B... */
+async function coldRounds (ctx: BenchContext, { origin, label, role, egressBytes }: ColdRoundsInit): Promise<ColdRounds> {
+  const { options, blobs, log } = ctx
   const seconds = paired()
   const agentUpstreamBytes: number[] = []
+  const egress = { agent: [] as number[], origin: [] as number[] }
+  const egressNow = async (): Promise<number> => egressBytes == null ? Number.NaN : egressBytes()
   for (let round = -options.warmup; round < options.runs; round++) {
-    const dataDir = join(ctx.agentRoot, `cold-${round + options.warmup}`)
-    const agent = await launchAgent(ctx, dataDir, 'cold')
+    const dataDir = join(ctx.agentRoot, `${role}-${round + options.warmup}`)
+    const agent = await launchAgent(ctx, { dataDir, role, upstream: origin })
     await pullBlobs(agent.process.url, BENCH_REPOSITORY, [ctx.primer], { signal: pullSignal(ctx) })
     const primed = await readAgentCounters(agent.process.url, ctx.signal)
+    const e0 = await egressNow()
     const a = await pullBlobs(agent.process.url, BENCH_REPOSITORY, blobs, { signal: pullSignal(ctx) })
     agent.process.assertRunning()
     const counters = await readAgentCounters(agent.process.url, ctx.signal)
+    const e1 = await egressNow()
     await agent.stop()
     await rm(dataDir, { recursive: true, force: true })
+    const e2 = await egressNow()
     const b = await pullBlobs(origin.url, BENCH_REPOSITORY, blobs, { signal: pullSignal(ctx) })
+    const e3 = await egressNow()
     const fetched = counters.upstreamBytes - primed.upstreamBytes
-    log(`(a) cold ${roundLabel(ctx, round)}: agent ${a.seconds.toFixed(2)} s, origin ${b.seconds.toFixed(2)} s, ratio ${(a.seconds / b.seconds).toFixed(2)}; agent fetched ${(fetched / MIB).toFixed(0)} MiB from the origin`)
+    const link = egressBytes == null
+      ? ''
+      : `; origin egress ${((e1 - e0) / MIB).toFixed(2)} MiB agent side, ${((e3 - e2) / MIB).toFixed(2)} MiB direct (${((e3 - e2) / b.seconds / 1e6).toFixed(0)} MB/s)`
+    log(`${label} ${roundLabel(ctx, round)}: agent ${a.seconds.toFixed(2)} s, origin ${b.seconds.toFixed(2)} s, ratio ${(a.seconds / b.seconds).toFixed(2)}; agent fetched ${(fetched / MIB).toFixed(0)} MiB from the origin${link}`)
     if (round < 0) continue
     seconds.agent.push(a.seconds)
     seconds.origin.push(b.seconds)
     seconds.ratio.push(a.seconds / b.seconds)
     agentUpstreamBytes.push(fetched)
+    egress.agent.push(e1 - e0)
+    egress.origin.push(e3 - e2)
   }
+  return { seconds, agentUpstreamBytes, egress }
+}
+
+/** (a) K blobs through a fresh agent vs straight from the origin, on loopback. */
+export async function runCold (ctx: BenchContext): Promise<ColdResult> {
+  const { seconds, agentUpstreamBytes } = await coldRounds(ctx, { origin: ctx.origin, label: '(a) cold', role: 'cold' })
   return { seconds, summary: pairedSummary(seconds), agentUpstreamBytes }
+}
+
+/**
+ * (a2) As (a), with the origin reached through a link shaped to --origin-link-mbit that both sides
+ * cross: the agent has the link proxy as its upstream, the direct client pulls from it too.
+ */
+export async function runColdLink (ctx: BenchContext): Promise<ColdLinkResult> {
+  const linkMbit = ctx.options.originLinkMbit
+  const linkBytesPerSecond = linkMbit * BYTES_PER_SECOND_PER_MBIT
+  const link = await startLinkProxy({ target: ctx.origin, bytesPerSecond: linkBytesPerSecond, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(LINK_PROXY_TIMEOUT_MS)]) })
+  const stopLink = ctx.teardown.defer(`origin link proxy ${link.url}`, link.stop)
+  ctx.log(`(a2) origin link: counting proxy at ${link.url} in front of ${ctx.origin.url}, ${linkMbit} Mbit/s (${(linkBytesPerSecond / 1e6).toFixed(1)} MB/s) shared by all bodies`)
+  const { seconds, agentUpstreamBytes, egress } = await coldRounds(ctx, {
+    origin: link,
+    label: '(a2) cold, link',
+    role: 'cold-link',
+    egressBytes: async () => link.egressBytes({ signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(LINK_PROXY_TIMEOUT_MS)]) })
+  })
+  await stopLink()
+  return { seconds, summary: pairedSummary(seconds), agentUpstreamBytes, linkMbit, linkBytesPerSecond, originEgressBytes: egress }
 }
 
 /** (b) The same blobs from one agent that already holds them vs the origin, A B A B... */
 export async function runWarm (ctx: BenchContext): Promise<WarmResult> {
   const { options, blobs, origin, log } = ctx
   const dataDir = join(ctx.agentRoot, 'warm')
-  const agent = await launchAgent(ctx, dataDir, 'warm')
+  const agent = await launchAgent(ctx, { dataDir, role: 'warm' })
   const fill = await pullBlobs(agent.process.url, BENCH_REPOSITORY, blobs, { signal: pullSignal(ctx) })
   log(`(b) warm: agent filled in ${fill.seconds.toFixed(2)} s`)
   const before = await readAgentCounters(agent.process.url, ctx.signal)
@@ -128,7 +193,7 @@ export async function runBig (ctx: BenchContext): Promise<BigResult> {
   const dataDir = join(ctx.agentRoot, 'big')
   const cases: BigCase[] = []
   for (const state of ['cold', 'warm'] as const) {
-    const agent = await launchAgent(ctx, dataDir, `big-${state}`)
+    const agent = await launchAgent(ctx, { dataDir, role: `big-${state}` })
     const idle = await agent.process.memory()
     const pulled = await pullBlobs(agent.process.url, BENCH_REPOSITORY, requests, { signal: pullSignal(ctx) })
     agent.process.assertRunning()
