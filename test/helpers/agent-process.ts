@@ -1,3 +1,4 @@
+import { AGENT_NODE_FLAGS } from '@shoal/agent'
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
@@ -31,7 +32,7 @@ export interface AgentProcess {
 export async function spawnAgentProcess (t: { teardown: (fn: () => Promise<void>) => void }, opts: AgentProcessOptions): Promise<AgentProcess> {
   const insecure = opts.upstreams.filter(u => u.startsWith('http://')).flatMap(u => ['--insecure-registry', new URL(u).host])
   const args = [
-    CLI, 'agent', '--listen', '127.0.0.1:0', '--data-dir', opts.dataDir,
+    ...AGENT_NODE_FLAGS, CLI, 'agent', '--listen', '127.0.0.1:0', '--data-dir', opts.dataDir,
     '--docker-config', join(opts.dataDir, 'no-docker-config.json'), '--certs-dir', join(opts.dataDir, 'certs.d'),
     ...insecure, ...opts.upstreams.flatMap(u => ['--upstream', u]), ...(opts.args ?? [])
   ]

@@ -1,3 +1,4 @@
+import { AGENT_NODE_FLAGS } from '@shoal/agent'
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
@@ -51,6 +52,7 @@ export interface StartAgentProcessInit {
 export async function startAgentProcess (components: AgentProcessComponents, init: StartAgentProcessInit): Promise<AgentProcess> {
   const signal = init.signal ?? AbortSignal.timeout(AGENT_READY_TIMEOUT_MS)
   const args = [
+    ...AGENT_NODE_FLAGS,
     ...(init.profileDir == null ? [] : ['--cpu-prof', `--cpu-prof-dir=${init.profileDir}`]),
     AGENT_MAIN, 'agent',
     '--listen', '127.0.0.1:0',

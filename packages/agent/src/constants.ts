@@ -31,6 +31,12 @@ export const DEFAULT_CERTS_DIR = '/etc/docker/certs.d'
 /** Received bytes are written to the partial file in batches of about this size. */
 export const WRITE_BATCH_BYTES = 1024 * 1024
 /** At most this much received but not yet written; the download waits for the disk beyond it. */
-export const MAX_UNWRITTEN_BYTES = 8 * 1024 * 1024
+export const MAX_UNWRITTEN_BYTES = 4 * 1024 * 1024
 /** Recently received bytes kept in memory so readers following a download need not re-read them. */
-export const RECENT_WINDOW_BYTES = 8 * 1024 * 1024
+export const RECENT_WINDOW_BYTES = 2 * 1024 * 1024
+/**
+ * Node flags the agent process runs with (the root package.json's `shoal` script passes the same):
+ * a small young generation, because the blob path churns through many short-lived buffer objects
+ * and V8 otherwise lets new space grow by tens of MiB under that load for no gain in throughput.
+ */
+export const AGENT_NODE_FLAGS = ['--max-semi-space-size=4']

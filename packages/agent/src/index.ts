@@ -18,6 +18,7 @@ export type { AgentInit } from './agent.ts'
 export { resolveAgentConfig, parseUpstream, AGENT_USAGE } from './config/index.ts'
 export type { AgentConfig, UpstreamConfig, StorageConfig, Credential, HostPort } from './config/index.ts'
 export * from './errors.ts'
+export { AGENT_NODE_FLAGS } from './constants.ts'
 
 export function createAgent (init: AgentInit): Agent {
   return new Agent(init)
