@@ -2,8 +2,8 @@ import { AGENT_NODE_FLAGS } from '@shoal/agent'
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { testAgentArgs } from './agent.ts'
 
 /** How long `shoal agent` may take to print its ready line. */
 const AGENT_READY_TIMEOUT_MS = 15_000
@@ -30,12 +30,7 @@ export interface AgentProcess {
  * resolved once it prints that it is mirroring. Killed with SIGKILL at teardown if still running.
  */
 export async function spawnAgentProcess (t: { teardown: (fn: () => Promise<void>) => void }, opts: AgentProcessOptions): Promise<AgentProcess> {
-  const insecure = opts.upstreams.filter(u => u.startsWith('http://')).flatMap(u => ['--insecure-registry', new URL(u).host])
-  const args = [
-    ...AGENT_NODE_FLAGS, CLI, 'agent', '--listen', '127.0.0.1:0', '--data-dir', opts.dataDir,
-    '--docker-config', join(opts.dataDir, 'no-docker-config.json'), '--certs-dir', join(opts.dataDir, 'certs.d'),
-    ...insecure, ...opts.upstreams.flatMap(u => ['--upstream', u]), ...(opts.args ?? [])
-  ]
+  const args = [...AGENT_NODE_FLAGS, CLI, 'agent', ...testAgentArgs(opts.dataDir, opts.upstreams, opts.args)]
   // No SHOAL_* setting of the caller's environment may change the agent under test.
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SHOAL_')))
   const child = spawn(process.execPath, args, { env: { ...env, SHOAL_LOG: 'silent' }, stdio: ['ignore', 'pipe', 'pipe'] })

@@ -24,19 +24,23 @@ export interface TestAgent {
   stop: () => Promise<void>
 }
 
+/**
+ * `shoal agent` flags for a test: a free loopback port, the given data dir, nothing from this
+ * machine's docker config or CA directory, and the hosts of http:// upstreams listed as insecure.
+ */
+export function testAgentArgs (dataDir: string, upstreams: string[], extra: string[] = []): string[] {
+  const insecure = upstreams.filter(u => u.startsWith('http://')).flatMap(u => ['--insecure-registry', new URL(u).host])
+  return [
+    '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--docker-config', join(dataDir, 'no-docker-config.json'),
+    '--certs-dir', join(dataDir, 'certs.d'), ...insecure, ...upstreams.flatMap(u => ['--upstream', u]), ...extra
+  ]
+}
+
 /** A real agent in this process, on a free loopback port and a temp data dir of its own. */
 export async function startTestAgent (opts: TestAgentOptions): Promise<TestAgent> {
   const ownDir = opts.dataDir == null
   const dataDir = opts.dataDir ?? await mkdtemp(join(tmpdir(), 'shoal-agent-'))
-  const insecure = opts.upstreams.filter(u => u.startsWith('http://')).flatMap(u => ['--insecure-registry', new URL(u).host])
-  const config = await resolveAgentConfig({
-    argv: [
-      '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--docker-config', join(dataDir, 'no-docker-config.json'),
-      '--certs-dir', join(dataDir, 'certs.d'),
-      ...insecure, ...opts.upstreams.flatMap(u => ['--upstream', u]), ...(opts.args ?? [])
-    ],
-    env: opts.env ?? {}
-  })
+  const config = await resolveAgentConfig({ argv: testAgentArgs(dataDir, opts.upstreams, opts.args), env: opts.env ?? {} })
   const agent = new Agent({ config })
   await agent.start()
   const url = agent.url

@@ -148,5 +148,5 @@ export class BlobDownload extends EventEmitter {
 /** Errors a retry cannot fix. */
 function isFinal (err: unknown): boolean {
   const name = (err as Error).name
-  return name === 'UpstreamUnauthorizedError' || name === 'UpstreamTlsError' || name === 'UpstreamProtocolError' || name === 'NotFoundError'
+  return name === 'UpstreamUnauthorizedError' || name === 'UpstreamTlsError' || name === 'UpstreamProtocolError'
 }
