@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/*.generated.ts'] },
+  { ignores: ['**/node_modules/**', '**/*.generated.ts', 'packages/*/src/gen/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

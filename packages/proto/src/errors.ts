@@ -14,3 +14,9 @@ export function namedError (name: string): new (message: string, options?: Error
 
 export class InvalidDigestError extends namedError('InvalidDigestError') {}
 export class InvalidPieceError extends namedError('InvalidPieceError') {}
+/** A bitfield whose length or spare bits do not fit its piece count. */
+export class InvalidBitfieldError extends namedError('InvalidBitfieldError') {}
+/** A piece table that does not fit the blob it claims to describe. */
+export class InvalidPieceTableError extends namedError('InvalidPieceTableError') {}
+/** Bytes from a peer that do not decode to a well-formed protocol message. */
+export class InvalidMessageError extends namedError('InvalidMessageError') {}

@@ -2,11 +2,26 @@
  * @packageDocumentation
  *
  * shoal's shared vocabulary, used by the agent and the scheduler alike: parsed digests, the piece
- * arithmetic every agent agrees on, and CIDs. No I/O lives here.
+ * arithmetic every agent agrees on, CIDs, and the peer protocol: its ids, its wire messages
+ * (src/proto/*.proto, compiled into src/gen by `pnpm gen:proto`) and the checks that turn what a
+ * peer sends into trusted values (piece tables, bitfields). No I/O lives here.
  */
 export { parseDigest, isDigest, digestAlgorithm, digestHex, digestOf } from './digest.ts'
 export type { Digest, DigestAlgorithm } from './digest.ts'
-export { pieceSizeFor, pieceCountFor, pieceSpan, pieceAt, MIN_PIECE_SIZE, MAX_PIECE_SIZE, TARGET_PIECE_COUNT } from './pieces.ts'
+export { pieceSizeFor, pieceCountFor, pieceSpan, pieceAt, MIN_PIECE_SIZE, MAX_PIECE_SIZE, TARGET_PIECE_COUNT,
+  MAX_PIECE_COUNT, MAX_BLOB_SIZE } from './pieces.ts'
 export type { PieceSpan } from './pieces.ts'
 export { cidOfDigest, digestOfCid, parseCid, CID } from './cid.ts'
-export { InvalidDigestError, InvalidPieceError, namedError } from './errors.ts'
+export {
+  InvalidDigestError, InvalidPieceError, InvalidBitfieldError, InvalidPieceTableError, InvalidMessageError, namedError
+} from './errors.ts'
+export { PIECES_PROTOCOL, DHT_PROTOCOL, SCHEDULER_PROTOCOL } from './protocols.ts'
+export { Bitfield, parseBitfieldResponse, bitfieldResponse } from './bitfield.ts'
+export type { PeerBitfield } from './bitfield.ts'
+export { parsePieceTable, pieceTableResponse } from './piece-table.ts'
+export type { PieceTable, PieceTableExpectation } from './piece-table.ts'
+export {
+  decodePeerRequest, decodePeerResponse, MAX_MESSAGE_SIZE, Status, PeerRequest, PeerResponse,
+  PieceTableRequest, BitfieldRequest, PieceRequest, CancelRequest, PieceTableResponse, BitfieldResponse, PieceResponse
+} from './messages.ts'
+export type { ParsedPeerRequest } from './messages.ts'

@@ -3,6 +3,13 @@ import { InvalidPieceError } from './errors.ts'
 export const MIN_PIECE_SIZE = 1024 * 1024
 export const MAX_PIECE_SIZE = 64 * 1024 * 1024
 export const TARGET_PIECE_COUNT = 256
+/**
+ * The most pieces a blob may have, and so the largest blob shoal moves: 65,536 pieces of
+ * MAX_PIECE_SIZE, 4 TiB. It bounds what a peer may send: a piece table of at most ~2.4 MB and a
+ * bitfield of at most 8 KiB.
+ */
+export const MAX_PIECE_COUNT = 65_536
+export const MAX_BLOB_SIZE = MAX_PIECE_COUNT * MAX_PIECE_SIZE
 
 /**
  * The piece size of a blob is a pure function of its size, so every agent cuts a blob into the
