@@ -58,6 +58,8 @@ export class UpstreamClient {
   private readonly init: UpstreamClientInit
   private readonly dispatchers = new Map<string, Promise<Agent>>()
   private readonly tokens = new TokenCache()
+  /** Registries that asked for Basic auth: the agent's credentials go with the first request there. */
+  private readonly basicRegistries = new Set<string>()
 
   constructor (init: UpstreamClientInit) {
     this.init = init
@@ -102,6 +104,8 @@ export class UpstreamClient {
 
     const scope = req.repository != null ? `repository:${req.repository}:pull` : undefined
     const credential = this.credentialFor(req.registry.host)
+    const basic = credential != null ? `Basic ${Buffer.from(`${credential.username}:${credential.password}`).toString('base64')}` : undefined
+    if (basic != null && this.basicRegistries.has(req.registry.host)) return this.sendOnce(req, dispatcher, basic)
     const token = this.tokens.cached(req.registry.host, scope)
     const first = await this.sendOnce(req, dispatcher, token != null ? `Bearer ${token}` : undefined)
     if (first.status !== 401) return first
@@ -120,9 +124,10 @@ export class UpstreamClient {
       await first.body.dump()
       return this.sendOnce(req, dispatcher, `Bearer ${fresh}`)
     }
-    if (challenge?.scheme === 'basic' && credential != null) {
+    if (challenge?.scheme === 'basic' && basic != null) {
       await first.body.dump()
-      return this.sendOnce(req, dispatcher, `Basic ${Buffer.from(`${credential.username}:${credential.password}`).toString('base64')}`)
+      this.basicRegistries.add(req.registry.host)
+      return this.sendOnce(req, dispatcher, basic)
     }
     return first
   }
