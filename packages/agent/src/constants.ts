@@ -40,3 +40,15 @@ export const RECENT_WINDOW_BYTES = 2 * 1024 * 1024
  * and V8 otherwise lets new space grow by tens of MiB under that load for no gain in throughput.
  */
 export const AGENT_NODE_FLAGS = ['--max-semi-space-size=4']
+/**
+ * Inbound connections libp2p accepts per second from one IP (its default is 5). Many agents can
+ * share an address (a test host, a site behind one NAT), and a rollout makes them all dial at once.
+ */
+export const P2P_INBOUND_CONNECTIONS_PER_IP_PER_S = 100
+/** How long each `--bootstrap` dial at start may take. */
+export const P2P_BOOTSTRAP_DIAL_TIMEOUT_MS = 10_000
+/**
+ * Largest Yamux receive window per stream (the default grows to 16 MiB). Kept at the read buffer
+ * cap, so that a stream paused for back-pressure is never reset for overflowing its buffer.
+ */
+export const P2P_STREAM_WINDOW_BYTES = 4 * 1024 * 1024

@@ -1,0 +1,132 @@
+/**
+ * The agent's libp2p node: TCP, Noise and Yamux, identify and ping, and a Kad-DHT server under
+ * shoal's own protocol id; a libp2p private network when a swarm key is given. See
+ * docs/dev/libp2p3.md for why each setting is what it is.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import type { Identify } from '@libp2p/identify'
+import { KEEP_ALIVE } from '@libp2p/interface'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import { kadDHT, removePublicAddressesMapper } from '@libp2p/kad-dht'
+import type { KadDHT } from '@libp2p/kad-dht'
+import { ping } from '@libp2p/ping'
+import type { Ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { DHT_PROTOCOL } from '@shoal/proto'
+import { P2P_BOOTSTRAP_DIAL_TIMEOUT_MS, P2P_INBOUND_CONNECTIONS_PER_IP_PER_S, P2P_STREAM_WINDOW_BYTES } from '../constants.ts'
+import { AbortError, ConfigError } from '../errors.ts'
+import { createLogger } from '../logger.ts'
+
+// A type, not an interface: libp2p's ServiceMap needs the implicit index signature.
+export type P2pServices = {
+  identify: Identify
+  ping: Ping
+  dht: KadDHT
+}
+
+export type P2pNode = Libp2p<P2pServices>
+
+export interface P2pNodeInit {
+  /** The persistent identity (identity.ts). */
+  privateKey: PrivateKey
+  /** Multiaddrs to listen on (`/ip4/0.0.0.0/tcp/65002`). */
+  listen: string[]
+  /** Multiaddrs to tell peers instead of the listen addresses (a host behind address translation). */
+  announce?: string[]
+  /** Peers dialled at start (`/ip4/10.0.0.5/tcp/65002/p2p/12D3Koo…`); the DHT fills from them. */
+  bootstrap?: string[]
+  /** A swarm key file's bytes (swarm-key.ts): only hosts with the same key can connect. */
+  swarmKey?: Uint8Array
+  /** Inbound connections accepted per second from one IP. */
+  inboundConnectionsPerIpPerS?: number
+  /** Aborts the start and the bootstrap dials; the node is stopped again. */
+  signal?: AbortSignal
+}
+
+const log = createLogger('shoal:agent:p2p')
+
+/**
+ * Creates and starts the node, then dials the bootstrap peers. A bootstrap peer that cannot be
+ * reached is logged, not fatal: the agent still serves from its store and the origin, and the
+ * peer is redialled when it connects to us or the DHT learns of it.
+ */
+export async function createP2pNode (init: P2pNodeInit): Promise<P2pNode> {
+  const listen = parseAddrs(init.listen, 'listen')
+  const announce = parseAddrs(init.announce ?? [], 'announce')
+  const bootstrap = parseAddrs(init.bootstrap ?? [], 'bootstrap')
+  init.signal?.throwIfAborted()
+
+  const node = await createLibp2p<P2pServices>({
+    start: false,
+    privateKey: init.privateKey,
+    addresses: { listen: listen.map(String), announce: announce.map(String) },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux({
+      streamOptions: { maxStreamWindowSize: P2P_STREAM_WINDOW_BYTES, maxReadBufferLength: P2P_STREAM_WINDOW_BYTES }
+    })],
+    ...(init.swarmKey != null ? { connectionProtector: preSharedKey({ psk: init.swarmKey }) } : {}),
+    connectionManager: {
+      inboundConnectionThreshold: init.inboundConnectionsPerIpPerS ?? P2P_INBOUND_CONNECTIONS_PER_IP_PER_S
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        // Left unset, the DHT stays a client until identify reports a public address, which
+        // never happens on a LAN: nobody would answer queries or keep provider records.
+        clientMode: false,
+        // The default mapper drops private addresses (10/8, 192.168/16, 127/8 ...), and with them
+        // every peer of a cluster network. Keep those; drop public ones, which agents do not use.
+        peerInfoMapper: removePublicAddressesMapper
+      })
+    }
+  })
+
+  try {
+    await node.start()
+    init.signal?.throwIfAborted()
+    await dialBootstrap(node, bootstrap, init.signal)
+  } catch (err) {
+    await node.stop()
+    if (init.signal?.aborted === true) throw new AbortError('p2p node start aborted', { cause: err })
+    throw err
+  }
+  return node
+}
+
+/**
+ * Dials every bootstrap peer at once and tags those that answered keep-alive, so libp2p redials
+ * them when the connection drops. Throws only when `signal` aborts.
+ */
+async function dialBootstrap (node: P2pNode, peers: Multiaddr[], signal: AbortSignal | undefined): Promise<void> {
+  const results = await Promise.allSettled(peers.map(async addr => {
+    const timeout = AbortSignal.timeout(P2P_BOOTSTRAP_DIAL_TIMEOUT_MS)
+    const connection = await node.dial(addr, { signal: signal == null ? timeout : AbortSignal.any([signal, timeout]) })
+    await node.peerStore.merge(connection.remotePeer, { tags: { [KEEP_ALIVE]: { value: 1 } } })
+  }))
+  signal?.throwIfAborted()
+  results.forEach((result, i) => {
+    if (result.status === 'rejected') {
+      const err = result.reason as Error
+      log.warn('bootstrap peer unreachable', { peer: peers[i]?.toString(), error: `${err.name}: ${err.message}` })
+    }
+  })
+}
+
+function parseAddrs (values: string[], field: string): Multiaddr[] {
+  return values.map(value => {
+    try {
+      return multiaddr(value)
+    } catch (err) {
+      throw new ConfigError(`${field}: "${value}" is not a multiaddr (${(err as Error).message})`, { cause: err })
+    }
+  })
+}
