@@ -22,6 +22,7 @@ export class GarbageCollector {
   private readonly now: () => number
   private timer?: NodeJS.Timeout
   private running?: Promise<void>
+  private passes: Promise<void> = Promise.resolve()
 
   constructor (components: { store: PieceStore }, init: { storage: StorageConfig, now?: () => number }, events: GcEvents = {}) {
     this.store = components.store
@@ -49,7 +50,14 @@ export class GarbageCollector {
       .finally(() => { this.running = undefined })
   }
 
+  /** Runs a pass after the one in progress, if any: passes never overlap. */
   async runOnce (): Promise<BlobRecord[]> {
+    const pass = this.passes.then(async () => this.pass())
+    this.passes = pass.then(() => {}, () => {})
+    return pass
+  }
+
+  private async pass (): Promise<BlobRecord[]> {
     const usage = await this.usage()
     const plan = planEviction(this.store.list(), {
       ...usage,
