@@ -52,3 +52,17 @@ export const P2P_BOOTSTRAP_DIAL_TIMEOUT_MS = 10_000
  * cap, so that a stream paused for back-pressure is never reset for overflowing its buffer.
  */
 export const P2P_STREAM_WINDOW_BYTES = 4 * 1024 * 1024
+/** A request to a peer (piece table, bitfield, piece) fails after this long when the caller gives no signal. */
+export const PIECE_TIMEOUT_MS = 30_000
+/** Piece reads (disk read, verify, send) one inbound stream may have under way; more are answered BUSY. */
+export const PIECE_SERVER_MAX_READS_PER_STREAM = 8
+/** Piece reads all inbound streams together may have under way; more are answered BUSY. */
+export const PIECE_SERVER_MAX_READS = 32
+/** An inbound piece-exchange stream that sends no request for this long is closed. */
+export const PIECE_SERVER_IDLE_TIMEOUT_MS = 60_000
+/** Inbound piece-exchange streams per connection (libp2p's default is 32). */
+export const PIECE_SERVER_MAX_STREAMS_PER_CONNECTION = 64
+/** Largest request frame a peer may send (a PeerRequest is a digest and two integers). */
+export const PIECE_REQUEST_MAX_BYTES = 1024
+/** Bytes queued on a stream beyond which the piece server waits before sending more. */
+export const PIECE_SEND_HIGH_WATER_BYTES = 4 * 1024 * 1024

@@ -3,6 +3,7 @@
  * bodies. Messages say what happened and what to do, as the seed's troubleshooting table does.
  */
 import { namedError } from '@shoal/proto'
+import type { Status } from '@shoal/proto'
 
 /** A configuration value is invalid; the message names the field. */
 export class ConfigError extends namedError('ConfigError') {}
@@ -30,3 +31,21 @@ export class AbortError extends namedError('AbortError') {}
 export class SwarmKeyError extends namedError('SwarmKeyError') {}
 /** The agent's peer identity (`<dataDir>/peer.key`) cannot be read, decoded or created. */
 export class PeerIdentityError extends namedError('PeerIdentityError') {}
+/** A stored piece is short or does not hash to the CID the index recorded for it. */
+export class CorruptPieceError extends namedError('CorruptPieceError') {}
+/** A peer answered a request with NOT_FOUND, BUSY, ERROR or CANCELLED; `status` says which. */
+export class PeerRefusedError extends namedError('PeerRefusedError') {
+  readonly status: Status
+  constructor (status: Status, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.status = status
+  }
+}
+/** A peer sent a piece of the wrong length or hash: count it against the peer and ban it. */
+export class BadPieceError extends namedError('BadPieceError') {}
+/** A peer sent a malformed frame or a response that does not answer the request. */
+export class PeerProtocolError extends namedError('PeerProtocolError') {}
+/** A peer could not be reached, or its stream broke off before the answer was complete. */
+export class PeerUnavailableError extends namedError('PeerUnavailableError') {}
+/** A peer did not answer within the request's default timeout (PIECE_TIMEOUT_MS). */
+export class PeerTimeoutError extends namedError('PeerTimeoutError') {}

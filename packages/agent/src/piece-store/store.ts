@@ -1,14 +1,13 @@
-import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import { mkdir, open, readdir, rename, rm, stat, statfs } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { Level } from 'level'
-import { digestAlgorithm, isDigest, pieceCountFor, pieceSizeFor } from '@shoal/proto'
+import { isDigest, pieceCountFor, pieceSizeFor, pieceSpan } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import { DigestMismatchError } from '../errors.ts'
 import { storedBytes } from './blob-record.ts'
 import type { BlobRecord } from './blob-record.ts'
+import { fsyncDir, hashFile, readSpan } from './file-io.ts'
 import { StoreLayout } from './layout.ts'
 import { PartialBlob } from './partial-blob.ts'
 
@@ -134,6 +133,33 @@ export class PieceStore {
     return open(this.layout.blobFile(digest), 'r')
   }
 
+  /**
+   * The bytes of a present piece: of a complete blob, or a recorded (durable) piece of a partial
+   * one; undefined when the store does not hold it. Exactly the piece's span is read, or
+   * CorruptPieceError is thrown. The bytes are not verified here: the caller checks them against
+   * the recorded CID before they leave the process.
+   */
+  async readPiece (digest: Digest, index: number): Promise<Uint8Array | undefined> {
+    const release = this.pin(digest)
+    try {
+      // Two tries: a partial blob may be completed (its file renamed) between lookup and open.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const record = this.records.get(digest)
+        if (record == null || !Number.isInteger(index) || index < 0 || index >= record.pieces.length) return undefined
+        if (record.state === 'partial' && record.pieces[index] == null) return undefined
+        const file = record.state === 'complete' ? this.layout.blobFile(digest) : this.layout.partialFile(digest)
+        const bytes = await readSpan(file, pieceSpan(record.size, index)).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return undefined
+          throw err
+        })
+        if (bytes != null) return bytes
+      }
+      return undefined
+    } finally {
+      release()
+    }
+  }
+
   /** Notes a use of the blob for LRU eviction; written to the index lazily. */
   touch (digest: Digest): void {
     const record = this.records.get(digest)
@@ -209,20 +235,5 @@ export class PieceStore {
         }
       }
     }
-  }
-}
-
-async function hashFile (path: string, digest: Digest): Promise<string> {
-  const hash = createHash(digestAlgorithm(digest))
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
-  return `${digestAlgorithm(digest)}:${hash.digest('hex')}`
-}
-
-async function fsyncDir (path: string): Promise<void> {
-  const handle = await open(path, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
   }
 }

@@ -1,0 +1,182 @@
+import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import type { LengthPrefixedStream } from '@libp2p/utils'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import {
+  cidOfDigest, decodePeerResponse, digestOf, MAX_MESSAGE_SIZE, parseBitfieldResponse, parsePieceTable, PeerRequest,
+  PIECES_PROTOCOL, pieceSpan, Status
+} from '@shoal/proto'
+import type { CID, Digest, PeerBitfield, PeerResponse, PieceTable } from '@shoal/proto'
+import { PIECE_TIMEOUT_MS } from '../constants.ts'
+import {
+  AbortError, BadPieceError, PeerProtocolError, PeerRefusedError, PeerTimeoutError, PeerUnavailableError
+} from '../errors.ts'
+import { REFUSALS } from './responses.ts'
+
+export type PeerAddress = PeerId | Multiaddr | Multiaddr[]
+
+/** A piece to fetch, as the caller's piece table describes it. */
+export interface PieceRef {
+  digest: Digest
+  /** The blob's size, from which the piece's offset and length follow (pieceSpan). */
+  size: number
+  index: number
+  /** What the piece must hash to. */
+  cid: CID
+}
+
+export interface PieceTableOptions extends AbortOptions {
+  /** The blob's size when the caller knows it; a table that disagrees is refused. */
+  size?: number
+}
+
+export interface PieceExchangeClientComponents {
+  node: Pick<Libp2p, 'dialProtocol'>
+}
+
+export interface PieceExchangeClientInit {
+  /** The timeout of a request whose caller gives no signal. */
+  timeoutMs?: number
+}
+
+/** Each request has a stream of its own, so it is always request 1 of its stream. */
+const REQUEST_ID = 1
+/** Frames beyond the answer that may arrive before a stream is dropped (a piece payload is allowed for separately). */
+const SLACK_BYTES = 64 * 1024
+/** How long a peer may keep a stream open after its answer before the stream is reset. */
+const CLOSE_GRACE_MS = 2_000
+
+/**
+ * Asks peers for piece tables, bitfields and pieces over /shoal/pieces/1.0.0, trusting nothing
+ * they send: tables and bitfields are checked against the blob, every piece against its length and
+ * CID. Errors are named: PeerRefusedError (the peer declined, with its status), BadPieceError (wrong
+ * bytes: ban the peer), PeerProtocolError (malformed or unexpected answer), PeerUnavailableError
+ * (dial failed, stream broke), PeerTimeoutError (no answer within the default timeout) and
+ * AbortError (the caller's signal).
+ *
+ * One stream per request. Yamux streams are cheap next to a piece of 1-64 MiB, and a stream of its
+ * own gives each request its own flow-control window (a slow piece never holds up a bitfield queued
+ * behind it), makes cancellation a stream reset that stops the peer's work at once, and leaves no
+ * demultiplexing state to go wrong. The server still accepts pipelined requests and cancel frames.
+ */
+export class PieceExchangeClient {
+  readonly #node: Pick<Libp2p, 'dialProtocol'>
+  readonly #timeoutMs: number
+
+  constructor (components: PieceExchangeClientComponents, init: PieceExchangeClientInit = {}) {
+    this.#node = components.node
+    this.#timeoutMs = init.timeoutMs ?? PIECE_TIMEOUT_MS
+  }
+
+  async pieceTable (peer: PeerAddress, digest: Digest, options: PieceTableOptions = {}): Promise<PieceTable> {
+    return this.#request(peer, { pieceTable: { digest } }, 0, options, async response => {
+      const body = expectBody(response, 'pieceTable')
+      return validated(() => parsePieceTable(body, { digest, size: options.size }))
+    })
+  }
+
+  async bitfield (peer: PeerAddress, digest: Digest, pieceCount: number, options: AbortOptions = {}): Promise<PeerBitfield> {
+    return this.#request(peer, { bitfield: { digest } }, 0, options, async response => {
+      const body = expectBody(response, 'bitfield')
+      return validated(() => parseBitfieldResponse(body, pieceCount))
+    })
+  }
+
+  /** The piece's bytes, checked against its length and CID. */
+  async piece (peer: PeerAddress, ref: PieceRef, options: AbortOptions = {}): Promise<Uint8Array> {
+    const span = pieceSpan(ref.size, ref.index)
+    const what = `piece ${ref.index} of ${ref.digest}`
+    return this.#request(peer, { piece: { digest: ref.digest, index: ref.index } }, span.length, options, async (response, lp, signal) => {
+      const header = expectBody(response, 'piece')
+      if (header.index !== ref.index) throw new PeerProtocolError(`asked for ${what}, the peer answered piece ${header.index}`)
+      if (header.length !== span.length) throw new BadPieceError(`${what} has ${span.length} bytes, the peer announced ${header.length}`)
+      const payload = await lp.read({ signal }).catch((err: Error) => {
+        throw err.name === 'InvalidDataLengthError' ? new BadPieceError(`${what}: the peer sent more than ${span.length} bytes`, { cause: err }) : err
+      })
+      if (payload.byteLength !== span.length) throw new BadPieceError(`${what} has ${span.length} bytes, the peer sent ${payload.byteLength}`)
+      const bytes = payload.subarray()
+      const cid = cidOfDigest(digestOf(bytes)).toString()
+      if (cid !== ref.cid.toString()) throw new BadPieceError(`${what} must hash to ${ref.cid.toString()}, the peer sent ${cid}`)
+      return bytes
+    })
+  }
+
+  async #request<T> (
+    peer: PeerAddress,
+    body: Omit<PeerRequest, 'id'>,
+    payloadBytes: number,
+    options: AbortOptions,
+    answer: (response: PeerResponse, lp: LengthPrefixedStream<Stream>, signal: AbortSignal) => Promise<T>
+  ): Promise<T> {
+    const signal = options.signal ?? AbortSignal.timeout(this.#timeoutMs)
+    let stream: Stream | undefined
+    const onAbort = (): void => { stream?.abort(new AbortError('the request was aborted')) }
+    signal.addEventListener('abort', onAbort)
+    try {
+      signal.throwIfAborted()
+      stream = await this.#node.dialProtocol(peer, PIECES_PROTOCOL, { signal })
+      const lp = lpStream(stream, {
+        maxDataLength: Math.max(MAX_MESSAGE_SIZE, payloadBytes),
+        maxBufferSize: MAX_MESSAGE_SIZE + payloadBytes + SLACK_BYTES
+      })
+      await lp.write(PeerRequest.encode({ id: REQUEST_ID, ...body }), { signal })
+      // Half-close: this stream carries no other request.
+      await stream.close({ signal })
+      const response = await lp.read({ signal }).then(frame => decodePeerResponse(frame))
+      if (response.id !== REQUEST_ID) throw new PeerProtocolError(`the peer answered request ${response.id}, not ${REQUEST_ID}`)
+      const result = await answer(response, lp, signal)
+      dropWhenDone(stream)
+      return result
+    } catch (err) {
+      stream?.abort(err as Error)
+      throw classify(err as Error, signal, options.signal != null)
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+}
+
+type Bodies = Required<Omit<PeerResponse, 'id'>>
+
+/** The body of the expected kind, with status OK; a refusal becomes PeerRefusedError. */
+function expectBody<K extends keyof Bodies> (response: PeerResponse, kind: K): Bodies[K] {
+  const body = response[kind]
+  if (body == null) throw new PeerProtocolError(`the peer answered a ${kind} request with another kind of response`)
+  if (REFUSALS.has(body.status)) throw new PeerRefusedError(body.status, `the peer answered ${body.status} to a ${kind} request`)
+  if (body.status !== Status.OK) throw new PeerProtocolError(`the peer answered a ${kind} request with status ${body.status}`)
+  return body as Bodies[K]
+}
+
+function validated<T> (parse: () => T): T {
+  try {
+    return parse()
+  } catch (err) {
+    throw new PeerProtocolError(`the peer sent an invalid answer: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/** Frame errors of @libp2p/utils and of our decoders: the peer broke the protocol. */
+const PROTOCOL_ERRORS = new Set([
+  'InvalidMessageError', 'InvalidDataLengthError', 'InvalidDataLengthLengthError', 'InvalidMessageLengthError', 'StreamBufferError'
+])
+const OWN_ERRORS = new Set(['PeerRefusedError', 'BadPieceError', 'PeerProtocolError'])
+
+function classify (err: Error, signal: AbortSignal, callerSignal: boolean): Error {
+  if (OWN_ERRORS.has(err.name)) return err
+  if (signal.aborted) {
+    return callerSignal
+      ? new AbortError('the request to the peer was aborted', { cause: err })
+      : new PeerTimeoutError('the peer did not answer in time', { cause: err })
+  }
+  if (PROTOCOL_ERRORS.has(err.name)) return new PeerProtocolError(`the peer sent a malformed frame: ${err.message}`, { cause: err })
+  // A stream that ends early may be a dead connection (it can close without an error): not a ban.
+  return new PeerUnavailableError(`the peer's stream failed: ${err.name}: ${err.message}`, { cause: err })
+}
+
+/** The server closes its side after the answer; a peer that does not is reset after a grace period. */
+function dropWhenDone (stream: Stream): void {
+  if (stream.status !== 'open') return
+  const timer = setTimeout(() => { stream.abort(new PeerProtocolError('the peer kept the stream open after its answer')) }, CLOSE_GRACE_MS)
+  timer.unref()
+  stream.addEventListener('close', () => { clearTimeout(timer) }, { once: true })
+}

@@ -1,0 +1,153 @@
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import {
+  Bitfield, bitfieldResponse, cidOfDigest, digestAlgorithm, digestOf, parseCid, PIECES_PROTOCOL, pieceTableResponse, Status
+} from '@shoal/proto'
+import type { Digest, PeerResponse } from '@shoal/proto'
+import {
+  PIECE_SERVER_IDLE_TIMEOUT_MS, PIECE_SERVER_MAX_READS, PIECE_SERVER_MAX_READS_PER_STREAM,
+  PIECE_SERVER_MAX_STREAMS_PER_CONNECTION, PIECE_TIMEOUT_MS
+} from '../constants.ts'
+import { AbortError, CorruptPieceError } from '../errors.ts'
+import { createLogger } from '../logger.ts'
+import type { PieceStore } from '../piece-store/store.ts'
+import { InboundStream } from './inbound-stream.ts'
+import type { PieceAnswer } from './inbound-stream.ts'
+import { refusal } from './responses.ts'
+
+/** One piece sent to a peer in full (header and bytes handed to the stream). */
+export interface PieceServedEvent {
+  peer: PeerId
+  digest: Digest
+  index: number
+  bytes: number
+}
+
+export interface PieceExchangeServerComponents {
+  node: Pick<Libp2p, 'handle' | 'unhandle'>
+  store: Pick<PieceStore, 'get' | 'readPiece' | 'touch'>
+  /** Called for every piece served (metrics). */
+  onPieceServed?: (event: PieceServedEvent) => void
+}
+
+export interface PieceExchangeServerInit {
+  /** Piece reads one stream may have under way; more are answered BUSY. */
+  maxReadsPerStream?: number
+  /** Piece reads all streams together may have under way; more are answered BUSY. */
+  maxReads?: number
+  /** A stream that sends no request for this long is closed. */
+  idleTimeoutMs?: number
+  /** How long one answer may take to be handed to a stream (a peer that stops reading). */
+  sendTimeoutMs?: number
+}
+
+const log = createLogger('shoal:agent:piece-exchange')
+
+/**
+ * Serves the blobs of the local store to peers over /shoal/pieces/1.0.0: piece tables of complete
+ * blobs, bitfields of whatever is held (partial blobs included, so a blob spreads while it is still
+ * downloading) and pieces, each verified against its recorded CID before it leaves the process.
+ */
+export class PieceExchangeServer {
+  readonly #components: PieceExchangeServerComponents
+  readonly #maxReadsPerStream: number
+  readonly #maxReads: number
+  readonly #idleTimeoutMs: number
+  readonly #sendTimeoutMs: number
+  readonly #streams = new Map<Stream, Promise<void>>()
+  #controller?: AbortController
+  #reads = 0
+
+  constructor (components: PieceExchangeServerComponents, init: PieceExchangeServerInit = {}) {
+    this.#components = components
+    this.#maxReadsPerStream = init.maxReadsPerStream ?? PIECE_SERVER_MAX_READS_PER_STREAM
+    this.#maxReads = init.maxReads ?? PIECE_SERVER_MAX_READS
+    this.#idleTimeoutMs = init.idleTimeoutMs ?? PIECE_SERVER_IDLE_TIMEOUT_MS
+    this.#sendTimeoutMs = init.sendTimeoutMs ?? PIECE_TIMEOUT_MS
+  }
+
+  async start (): Promise<void> {
+    if (this.#controller != null) return
+    const controller = new AbortController()
+    this.#controller = controller
+    await this.#components.node.handle(PIECES_PROTOCOL, (stream, connection) => {
+      this.#serve(stream, connection.remotePeer, controller.signal)
+    }, { maxInboundStreams: PIECE_SERVER_MAX_STREAMS_PER_CONNECTION })
+  }
+
+  /** Unregisters the protocol and aborts every open stream; resolves when their reads are done. */
+  async stop (): Promise<void> {
+    const controller = this.#controller
+    if (controller == null) return
+    this.#controller = undefined
+    await this.#components.node.unhandle(PIECES_PROTOCOL)
+    controller.abort(new AbortError('the piece exchange server stopped'))
+    for (const stream of this.#streams.keys()) stream.abort(new AbortError('the piece exchange server stopped'))
+    await Promise.allSettled(this.#streams.values())
+  }
+
+  /** Inbound streams being served. */
+  get openStreams (): number {
+    return this.#streams.size
+  }
+
+  #serve (stream: Stream, peer: PeerId, signal: AbortSignal): void {
+    const inbound = new InboundStream(stream, peer, {
+      pieceTable: digest => this.#pieceTable(digest),
+      bitfield: digest => this.#bitfield(digest),
+      piece: async (digest, index) => this.#piece(digest, index),
+      acquireRead: () => {
+        if (this.#reads >= this.#maxReads) return false
+        this.#reads++
+        return true
+      },
+      releaseRead: () => { this.#reads-- },
+      pieceServed: event => { this.#components.onPieceServed?.(event) },
+      maxReadsPerStream: this.#maxReadsPerStream,
+      idleTimeoutMs: this.#idleTimeoutMs,
+      sendTimeoutMs: this.#sendTimeoutMs,
+      signal,
+      log
+    })
+    const done = inbound.run().finally(() => this.#streams.delete(stream))
+    this.#streams.set(stream, done)
+  }
+
+  /** A piece table only for a complete blob whose every piece CID is recorded: it is what peers verify against. */
+  #pieceTable (digest: Digest): PeerResponse['pieceTable'] & {} {
+    const record = this.#components.store.get(digest)
+    if (record?.state !== 'complete' || digestAlgorithm(digest) !== 'sha256' || record.pieces.some(cid => cid == null)) {
+      return refusal('pieceTable', Status.NOT_FOUND).pieceTable!
+    }
+    try {
+      const pieces = record.pieces.map(cid => parseCid(cid!))
+      return pieceTableResponse({ digest, size: record.size, pieceSize: record.pieceSize, pieces })
+    } catch (err) {
+      log.warn('piece table not served', { digest, error: `${(err as Error).name}: ${(err as Error).message}` })
+      return refusal('pieceTable', Status.ERROR).pieceTable!
+    }
+  }
+
+  /** The recorded pieces: a piece without a recorded CID cannot be verified, so it is never offered. */
+  #bitfield (digest: Digest): PeerResponse['bitfield'] & {} {
+    const record = this.#components.store.get(digest)
+    if (record == null) return refusal('bitfield', Status.NOT_FOUND).bitfield!
+    const bitfield = new Bitfield(record.pieces.length)
+    record.pieces.forEach((cid, index) => { if (cid != null) bitfield.set(index) })
+    return bitfieldResponse(bitfield, record.state === 'complete' && bitfield.full())
+  }
+
+  async #piece (digest: Digest, index: number): Promise<PieceAnswer> {
+    const notFound = { header: { status: Status.NOT_FOUND, index, length: 0 } }
+    const expected = this.#components.store.get(digest)?.pieces[index]
+    if (expected == null) return notFound
+    const bytes = await this.#components.store.readPiece(digest, index)
+    if (bytes == null) return notFound
+    // Never serve bytes whose hash has not been checked: a torn or rotten piece on disk stays here.
+    const actual = cidOfDigest(digestOf(bytes)).toString()
+    if (actual !== expected) {
+      throw new CorruptPieceError(`piece ${index} of ${digest} on disk hashes to ${actual}, the index records ${expected}`)
+    }
+    this.#components.store.touch(digest)
+    return { header: { status: Status.OK, index, length: bytes.byteLength }, bytes }
+  }
+}

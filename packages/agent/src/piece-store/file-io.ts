@@ -1,0 +1,39 @@
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { digestAlgorithm } from '@shoal/proto'
+import type { Digest, PieceSpan } from '@shoal/proto'
+import { CorruptPieceError } from '../errors.ts'
+
+/** Small file helpers of the piece store. */
+
+export async function hashFile (path: string, digest: Digest): Promise<string> {
+  const hash = createHash(digestAlgorithm(digest))
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+  return `${digestAlgorithm(digest)}:${hash.digest('hex')}`
+}
+
+export async function readSpan (path: string, span: PieceSpan): Promise<Uint8Array> {
+  const handle = await open(path, 'r')
+  try {
+    const bytes = new Uint8Array(span.length)
+    let read = 0
+    while (read < span.length) {
+      const { bytesRead } = await handle.read(bytes, read, span.length - read, span.offset + read)
+      if (bytesRead === 0) throw new CorruptPieceError(`${path} ends ${span.length - read} bytes short of piece ${span.index}`)
+      read += bytesRead
+    }
+    return bytes
+  } finally {
+    await handle.close()
+  }
+}
+
+export async function fsyncDir (path: string): Promise<void> {
+  const handle = await open(path, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}

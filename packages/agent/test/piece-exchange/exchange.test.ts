@@ -1,0 +1,144 @@
+import { open } from 'node:fs/promises'
+import { join } from 'node:path'
+import test from 'ava'
+import { digestHex, digestOf, PIECES_PROTOCOL, pieceSpan } from '@shoal/proto'
+import { PieceExchangeClient } from '../../src/piece-exchange/client.ts'
+import { blobFixture, describeBlob, eventually, MiB, openStore, putBlob, startNode, startServer, swarmKey } from './fixtures.ts'
+
+const OP_TIMEOUT_MS = 20_000
+
+test('B fetches the piece table, the bitfield and every piece of a complete blob from A, and reassembles it', async t => {
+  const key = swarmKey()
+  const a = await startNode(t, key)
+  const b = await startNode(t, key, [a])
+  const store = await openStore(t)
+  const blob = describeBlob(blobFixture(3 * MiB + 5, 'complete'))
+  await putBlob(store, blob)
+  const { served } = await startServer(t, a, store)
+  const client = new PieceExchangeClient({ node: b })
+  const signal = AbortSignal.timeout(OP_TIMEOUT_MS)
+
+  const table = await client.pieceTable(a.peerId, blob.digest, { size: blob.size, signal })
+  t.is(table.pieces.length, 4)
+  t.deepEqual(table.pieces.map(String), blob.cids.map(String))
+  const { bitfield, complete } = await client.bitfield(a.peerId, blob.digest, 4, { signal })
+  t.true(complete)
+  t.true(bitfield.full())
+
+  const pieces = await Promise.all(table.pieces.map(async (cid, index) => client.piece(a.peerId, { digest: blob.digest, size: table.size, index, cid }, { signal })))
+  t.deepEqual(pieces.map(p => p.byteLength), [MiB, MiB, MiB, 5])
+  const reassembled = Buffer.concat(pieces)
+  t.true(reassembled.equals(blob.bytes))
+  t.is(digestOf(reassembled), blob.digest)
+  t.is(served.length, 4)
+  t.is(served.reduce((n, e) => n + e.bytes, 0), blob.size)
+  t.true(served.every(e => e.peer.equals(b.peerId) && e.digest === blob.digest))
+})
+
+test('a partial blob: the bitfield shows only recorded pieces, no piece table, a missing piece is refused', async t => {
+  const key = swarmKey()
+  const a = await startNode(t, key)
+  const b = await startNode(t, key, [a])
+  const store = await openStore(t)
+  const blob = describeBlob(blobFixture(4 * MiB, 'partial'))
+  await putBlob(store, blob, [0, 2])
+  await startServer(t, a, store)
+  const client = new PieceExchangeClient({ node: b })
+  const signal = AbortSignal.timeout(OP_TIMEOUT_MS)
+
+  const { bitfield, complete } = await client.bitfield(a.peerId, blob.digest, 4, { signal })
+  t.false(complete)
+  t.deepEqual(bitfield.missing(), [1, 3])
+  await t.throwsAsync(client.pieceTable(a.peerId, blob.digest, { signal }), { name: 'PeerRefusedError', message: /NOT_FOUND/ })
+  const err = await t.throwsAsync(client.piece(a.peerId, { digest: blob.digest, size: blob.size, index: 1, cid: blob.cids[1]! }, { signal }), { name: 'PeerRefusedError' })
+  t.is((err as Error & { status: string }).status, 'NOT_FOUND')
+  const piece = await client.piece(a.peerId, { digest: blob.digest, size: blob.size, index: 2, cid: blob.cids[2]! }, { signal })
+  t.true(Buffer.from(piece).equals(blob.piece(2)))
+  // a blob A has never seen
+  const other = describeBlob(blobFixture(MiB, 'unknown'))
+  await t.throwsAsync(client.bitfield(a.peerId, other.digest, 1, { signal }), { name: 'PeerRefusedError', message: /NOT_FOUND/ })
+  // asking with the wrong piece count is the peer's word against ours: refused as a protocol error
+  await t.throwsAsync(client.bitfield(a.peerId, blob.digest, 5, { signal }), { name: 'PeerProtocolError' })
+})
+
+test('a piece corrupted on A\'s disk is answered ERROR and never sent; the other pieces still are', async t => {
+  const key = swarmKey()
+  const a = await startNode(t, key)
+  const b = await startNode(t, key, [a])
+  const store = await openStore(t)
+  const blob = describeBlob(blobFixture(3 * MiB, 'corrupt'))
+  await putBlob(store, blob)
+  const file = await open(join(store.dataDir, 'blobs', 'sha256', digestHex(blob.digest)), 'r+')
+  await file.write(Buffer.from('rot'), 0, 3, pieceSpan(blob.size, 1).offset + 1000)
+  await file.close()
+  const { served } = await startServer(t, a, store)
+  const client = new PieceExchangeClient({ node: b })
+  const signal = AbortSignal.timeout(OP_TIMEOUT_MS)
+
+  const err = await t.throwsAsync(client.piece(a.peerId, { digest: blob.digest, size: blob.size, index: 1, cid: blob.cids[1]! }, { signal }), { name: 'PeerRefusedError' })
+  t.is((err as Error & { status: string }).status, 'ERROR')
+  t.false(served.some(e => e.index === 1))
+  const piece = await client.piece(a.peerId, { digest: blob.digest, size: blob.size, index: 2, cid: blob.cids[2]! }, { signal })
+  t.true(Buffer.from(piece).equals(blob.piece(2)))
+})
+
+test('16 pieces requested at once from one peer all arrive verified', async t => {
+  const key = swarmKey()
+  const a = await startNode(t, key)
+  const b = await startNode(t, key, [a])
+  const store = await openStore(t)
+  const blob = describeBlob(blobFixture(16 * MiB, 'sixteen'))
+  await putBlob(store, blob)
+  const { served } = await startServer(t, a, store)
+  const client = new PieceExchangeClient({ node: b })
+  const signal = AbortSignal.timeout(OP_TIMEOUT_MS)
+
+  t.is(blob.cids.length, 16)
+  const pieces = await Promise.all(blob.cids.map(async (cid, index) => client.piece(a.peerId, { digest: blob.digest, size: blob.size, index, cid }, { signal })))
+  t.true(Buffer.concat(pieces).equals(blob.bytes))
+  t.is(served.length, 16)
+})
+
+test('a request aborted by its signal rejects quickly, and the server keeps serving others', async t => {
+  const key = swarmKey()
+  const a = await startNode(t, key)
+  const b = await startNode(t, key, [a])
+  const silent = await startNode(t, key, [b])
+  const store = await openStore(t)
+  const blob = describeBlob(blobFixture(8 * MiB, 'abort'))
+  await putBlob(store, blob)
+  const { server } = await startServer(t, a, store)
+  // A peer that reads the request and never answers: the call can end only through its signal.
+  let silentStreamClosed = false
+  await silent.handle(PIECES_PROTOCOL, stream => {
+    stream.addEventListener('close', () => { silentStreamClosed = true })
+  })
+  const client = new PieceExchangeClient({ node: b })
+  const ref = (index: number): { digest: typeof blob.digest, size: number, index: number, cid: typeof blob.cids[0] } =>
+    ({ digest: blob.digest, size: blob.size, index, cid: blob.cids[index]! })
+
+  const controller = new AbortController()
+  const pending = client.piece(silent.peerId, ref(0), { signal: controller.signal })
+  setTimeout(() => { controller.abort() }, 300)
+  const started = Date.now()
+  await t.throwsAsync(pending, { name: 'AbortError' })
+  t.true(Date.now() - started < 1_500, `rejected after ${Date.now() - started} ms`)
+  await eventually(() => silentStreamClosed)
+
+  // With no signal of its own, a call times out by itself.
+  const impatient = new PieceExchangeClient({ node: b }, { timeoutMs: 300 })
+  await t.throwsAsync(impatient.bitfield(silent.peerId, blob.digest, 8), { name: 'PeerTimeoutError' })
+
+  // Requests to A aborted while under way, then every piece fetched in full.
+  const aborted = blob.cids.map((_, index) => {
+    const abort = new AbortController()
+    const request = client.piece(a.peerId, ref(index), { signal: abort.signal })
+    setTimeout(() => { abort.abort() }, index)
+    return request
+  })
+  const outcomes = await Promise.allSettled(aborted)
+  t.true(outcomes.every(o => o.status === 'fulfilled' || (o.reason as Error).name === 'AbortError'))
+  const pieces = await Promise.all(blob.cids.map(async (_, index) => client.piece(a.peerId, ref(index), { signal: AbortSignal.timeout(OP_TIMEOUT_MS) })))
+  t.true(Buffer.concat(pieces).equals(blob.bytes))
+  await eventually(() => server.openStreams === 0)
+})

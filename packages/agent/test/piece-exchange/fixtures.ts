@@ -1,0 +1,100 @@
+import { createCipheriv, createHash } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { ExecutionContext } from 'ava'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { cidOfDigest, digestOf, pieceCountFor, pieceSpan } from '@shoal/proto'
+import type { CID, Digest } from '@shoal/proto'
+import { createP2pNode } from '../../src/p2p/node.ts'
+import type { P2pNode } from '../../src/p2p/node.ts'
+import { generateSwarmKey, parseSwarmKey } from '../../src/p2p/swarm-key.ts'
+import { PieceExchangeServer } from '../../src/piece-exchange/server.ts'
+import type { PieceExchangeServerInit, PieceServedEvent } from '../../src/piece-exchange/server.ts'
+import { PieceStore } from '../../src/piece-store/store.ts'
+
+export const MiB = 1024 * 1024
+/** Generous: the suite runs two test files at once on a loaded 2-core machine. */
+export const START_TIMEOUT_MS = 15_000
+
+export function swarmKey (): Uint8Array {
+  return parseSwarmKey(generateSwarmKey(), 'test')
+}
+
+/** A node on 127.0.0.1, stopped in teardown; bootstrapped to `peers` so that they can be dialled by id. */
+export async function startNode (t: ExecutionContext, key: Uint8Array, peers: P2pNode[] = []): Promise<P2pNode> {
+  const node = await createP2pNode({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    swarmKey: key,
+    bootstrap: peers.map(peer => peer.getMultiaddrs()[0]!.toString()),
+    signal: AbortSignal.timeout(START_TIMEOUT_MS)
+  })
+  t.teardown(async () => { await node.stop() })
+  return node
+}
+
+export async function openStore (t: ExecutionContext): Promise<PieceStore> {
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-exchange-'))
+  const store = new PieceStore({ dataDir: dir })
+  await store.start()
+  t.teardown(async () => {
+    await store.stop().catch(() => {})
+    await rm(dir, { recursive: true, force: true })
+  })
+  return store
+}
+
+export interface ServerFixture {
+  server: PieceExchangeServer
+  served: PieceServedEvent[]
+}
+
+export async function startServer (t: ExecutionContext, node: P2pNode, store: PieceStore, init?: PieceExchangeServerInit): Promise<ServerFixture> {
+  const served: PieceServedEvent[] = []
+  const server = new PieceExchangeServer({ node, store, onPieceServed: event => served.push(event) }, init)
+  await server.start()
+  t.teardown(async () => { await server.stop() })
+  return { server, served }
+}
+
+/** Deterministic blob bytes: AES-CTR keystream of the seed. */
+export function blobFixture (size: number, seed: string): Buffer {
+  const key = createHash('sha256').update(seed).digest().subarray(0, 16)
+  return createCipheriv('aes-128-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(size))
+}
+
+export interface Blob {
+  bytes: Buffer
+  digest: Digest
+  size: number
+  cids: CID[]
+  piece: (index: number) => Buffer
+}
+
+export function describeBlob (bytes: Buffer): Blob {
+  const piece = (index: number): Buffer => {
+    const span = pieceSpan(bytes.byteLength, index)
+    return bytes.subarray(span.offset, span.offset + span.length)
+  }
+  const cids = [...Array(pieceCountFor(bytes.byteLength)).keys()].map(i => cidOfDigest(digestOf(piece(i))))
+  return { bytes, digest: digestOf(bytes), size: bytes.byteLength, cids, piece }
+}
+
+/** Puts `pieces` of the blob in the store (all by default), and completes it when all are there. */
+export async function putBlob (store: PieceStore, blob: Blob, pieces?: number[]): Promise<void> {
+  const partial = await store.openPartial(blob.digest, blob.size)
+  const indexes = pieces ?? blob.cids.map((_, i) => i)
+  for (const i of indexes) await partial.writePiece(i, blob.piece(i), digestOf(blob.piece(i)))
+  await partial.commit()
+  if (indexes.length === blob.cids.length) await store.complete(partial, blob.digest)
+}
+
+/** Resolves once `check` holds, polling; rejects after `timeoutMs`. */
+export async function eventually (check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const started = Date.now()
+  while (!check()) {
+    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time')
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}

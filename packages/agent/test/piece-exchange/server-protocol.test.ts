@@ -1,0 +1,116 @@
+import test from 'ava'
+import type { ExecutionContext } from 'ava'
+import type { Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import type { LengthPrefixedStream } from '@libp2p/utils'
+import { decodePeerResponse, PeerRequest, PIECES_PROTOCOL, Status } from '@shoal/proto'
+import type { PeerResponse } from '@shoal/proto'
+import type { P2pNode } from '../../src/p2p/node.ts'
+import { PieceExchangeClient } from '../../src/piece-exchange/client.ts'
+import type { PieceExchangeServerInit } from '../../src/piece-exchange/server.ts'
+import { blobFixture, describeBlob, eventually, MiB, openStore, putBlob, startNode, startServer, swarmKey } from './fixtures.ts'
+import type { Blob, ServerFixture } from './fixtures.ts'
+
+const OP_TIMEOUT_MS = 20_000
+const LP = { maxDataLength: 4 * MiB, maxBufferSize: 8 * MiB }
+
+/** A (the real server over a complete 3-piece blob) and B, which talks raw frames to it. */
+async function setup (t: ExecutionContext, init?: PieceExchangeServerInit): Promise<ServerFixture & { a: P2pNode, b: P2pNode, blob: Blob }> {
+  const key = swarmKey()
+  const a = await startNode(t, key)
+  const b = await startNode(t, key, [a])
+  const store = await openStore(t)
+  const blob = describeBlob(blobFixture(3 * MiB, 'server'))
+  await putBlob(store, blob)
+  return { a, b, blob, ...await startServer(t, a, store, init) }
+}
+
+async function rawStream (b: P2pNode, a: P2pNode): Promise<{ stream: Stream, lp: LengthPrefixedStream<Stream> }> {
+  const stream = await b.dialProtocol(a.peerId, PIECES_PROTOCOL, { signal: AbortSignal.timeout(OP_TIMEOUT_MS) })
+  return { stream, lp: lpStream(stream, LP) }
+}
+
+/** Half-closes, then reads every answer (a piece's bytes are attached to its header) until the server closes. */
+async function readAnswers (stream: Stream, lp: LengthPrefixedStream<Stream>): Promise<Array<PeerResponse & { bytes?: number }>> {
+  await stream.close()
+  const answers: Array<PeerResponse & { bytes?: number }> = []
+  const signal = AbortSignal.timeout(OP_TIMEOUT_MS)
+  while (true) {
+    const frame = await lp.read({ signal }).catch((err: Error) => { if (err.name === 'UnexpectedEOFError') return undefined; throw err })
+    if (frame == null) return answers
+    const response = decodePeerResponse(frame)
+    const bytes = response.piece?.status === Status.OK ? (await lp.read({ signal })).byteLength : undefined
+    answers.push({ ...response, bytes })
+  }
+}
+
+const piece = (id: number, blob: Blob, index: number): Uint8Array => PeerRequest.encode({ id, piece: { digest: blob.digest, index } })
+
+test('pipelined requests on one stream are all answered, with their ids', async t => {
+  const { a, b, blob } = await setup(t)
+  const { stream, lp } = await rawStream(b, a)
+  await lp.writeV([piece(1, blob, 0), PeerRequest.encode({ id: 2, bitfield: { digest: blob.digest } }), piece(3, blob, 2),
+    PeerRequest.encode({ id: 4, pieceTable: { digest: blob.digest } })])
+  const answers = await readAnswers(stream, lp)
+  t.deepEqual(answers.map(r => r.id).sort(), [1, 2, 3, 4])
+  t.is(answers.find(r => r.id === 1)?.bytes, MiB)
+  t.is(answers.find(r => r.id === 3)?.piece?.index, 2)
+  t.is(answers.find(r => r.id === 2)?.bitfield?.complete, true)
+  t.is(answers.find(r => r.id === 4)?.pieceTable?.pieces.length, 3)
+})
+
+test('piece reads beyond the per-stream or total bound are answered BUSY', async t => {
+  for (const init of [{ maxReadsPerStream: 1 }, { maxReads: 1 }]) {
+    const { a, b, blob } = await setup(t, init)
+    const { stream, lp } = await rawStream(b, a)
+    await lp.writeV([piece(1, blob, 0), piece(2, blob, 1)])
+    const answers = await readAnswers(stream, lp)
+    t.is(answers.find(r => r.id === 1)?.piece?.status, Status.OK, JSON.stringify(init))
+    t.is(answers.find(r => r.id === 2)?.piece?.status, Status.BUSY, JSON.stringify(init))
+  }
+  // through the client, BUSY is a refusal with its status
+  const { a, b, blob } = await setup(t, { maxReads: 0 })
+  const err = await t.throwsAsync(new PieceExchangeClient({ node: b }).piece(a.peerId, { digest: blob.digest, size: blob.size, index: 0, cid: blob.cids[0]! }), { name: 'PeerRefusedError' })
+  t.is((err as Error & { status: string }).status, Status.BUSY)
+})
+
+test('a cancel before the answer started turns it into CANCELLED; an unknown cancel is ignored', async t => {
+  const { a, b, blob, served } = await setup(t)
+  const { stream, lp } = await rawStream(b, a)
+  await lp.writeV([piece(1, blob, 0), PeerRequest.encode({ id: 9, cancel: { id: 1 } }), PeerRequest.encode({ id: 9, cancel: { id: 77 } }), piece(2, blob, 1)])
+  const answers = await readAnswers(stream, lp)
+  t.is(answers.length, 2)
+  t.deepEqual(answers.find(r => r.id === 1)?.piece, { status: Status.CANCELLED, index: 0, length: 0 })
+  t.is(answers.find(r => r.id === 2)?.bytes, MiB)
+  t.deepEqual(served.map(e => e.index), [1])
+})
+
+test('bad frames close the stream; the server keeps serving', async t => {
+  const { a, b, blob, server } = await setup(t)
+  const garbage = await rawStream(b, a)
+  await garbage.lp.write(Buffer.from('not a request'))
+  await t.throwsAsync(readAnswers(garbage.stream, garbage.lp))
+  const oversized = await rawStream(b, a)
+  await oversized.lp.write(Buffer.alloc(64 * 1024))
+  await t.throwsAsync(readAnswers(oversized.stream, oversized.lp))
+  const duplicate = await rawStream(b, a)
+  await duplicate.lp.writeV([piece(1, blob, 0), piece(1, blob, 1)])
+  await t.throwsAsync(readAnswers(duplicate.stream, duplicate.lp))
+
+  const client = new PieceExchangeClient({ node: b })
+  const bytes = await client.piece(a.peerId, { digest: blob.digest, size: blob.size, index: 1, cid: blob.cids[1]! }, { signal: AbortSignal.timeout(OP_TIMEOUT_MS) })
+  t.true(Buffer.from(bytes).equals(blob.piece(1)))
+  await eventually(() => server.openStreams === 0)
+})
+
+test('stop() aborts open streams and unregisters the protocol', async t => {
+  const { a, b, blob, server } = await setup(t)
+  const { stream } = await rawStream(b, a)
+  const closed = new Promise<void>(resolve => { stream.addEventListener('close', () => { resolve() }) })
+  await eventually(() => server.openStreams === 1)
+  await server.stop()
+  t.is(server.openStreams, 0)
+  await closed
+  t.false(a.getProtocols().includes(PIECES_PROTOCOL))
+  await t.throwsAsync(new PieceExchangeClient({ node: b }).bitfield(a.peerId, blob.digest, 3, { signal: AbortSignal.timeout(OP_TIMEOUT_MS) }), { name: 'PeerUnavailableError' })
+})
