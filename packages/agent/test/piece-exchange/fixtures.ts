@@ -1,7 +1,4 @@
 import { createCipheriv, createHash } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { ExecutionContext } from 'ava'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { cidOfDigest, digestOf, pieceCountFor, pieceSpan } from '@shoal/proto'
@@ -9,9 +6,10 @@ import type { CID, Digest } from '@shoal/proto'
 import { createP2pNode } from '../../src/p2p/node.ts'
 import type { P2pNode } from '../../src/p2p/node.ts'
 import { generateSwarmKey, parseSwarmKey } from '../../src/p2p/swarm-key.ts'
+export { openStore } from '../helpers/store.ts'
 import { PieceExchangeServer } from '../../src/piece-exchange/server.ts'
 import type { PieceExchangeServerInit, PieceServedEvent } from '../../src/piece-exchange/server.ts'
-import { PieceStore } from '../../src/piece-store/store.ts'
+import type { PieceStore } from '../../src/piece-store/store.ts'
 
 export const MiB = 1024 * 1024
 /** Generous: the suite runs two test files at once on a loaded 2-core machine. */
@@ -34,16 +32,6 @@ export async function startNode (t: ExecutionContext, key: Uint8Array, peers: P2
   return node
 }
 
-export async function openStore (t: ExecutionContext): Promise<PieceStore> {
-  const dir = await mkdtemp(join(tmpdir(), 'shoal-exchange-'))
-  const store = new PieceStore({ dataDir: dir })
-  await store.start()
-  t.teardown(async () => {
-    await store.stop().catch(() => {})
-    await rm(dir, { recursive: true, force: true })
-  })
-  return store
-}
 
 export interface ServerFixture {
   server: PieceExchangeServer

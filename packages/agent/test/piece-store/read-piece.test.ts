@@ -1,24 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, truncate } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
-import type { ExecutionContext } from 'ava'
 import { digestOf, digestHex, pieceCountFor, pieceSpan } from '@shoal/proto'
-import { PieceStore } from '../../src/piece-store/store.ts'
+import { openStore } from '../helpers/store.ts'
 
 const MiB = 1024 * 1024
 
-async function openStore (t: ExecutionContext): Promise<PieceStore> {
-  const dir = await mkdtemp(join(tmpdir(), 'shoal-read-piece-'))
-  const store = new PieceStore({ dataDir: dir })
-  await store.start()
-  t.teardown(async () => {
-    await store.stop().catch(() => {})
-    await rm(dir, { recursive: true, force: true })
-  })
-  return store
-}
 
 function pieceOf (blob: Buffer, index: number): Buffer {
   const span = pieceSpan(blob.byteLength, index)
