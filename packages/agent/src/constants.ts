@@ -66,3 +66,30 @@ export const PIECE_SERVER_MAX_STREAMS_PER_CONNECTION = 64
 export const PIECE_REQUEST_MAX_BYTES = 1024
 /** Bytes queued on a stream beyond which the piece server waits before sending more. */
 export const PIECE_SEND_HIGH_WATER_BYTES = 4 * 1024 * 1024
+/**
+ * How often the agent announces again every blob it holds (discovery/). Minutes, not the DHT's
+ * default of hours: in a cluster where hosts come and go, the peers closest to a CID (those that
+ * keep its provider records) change with every join and leave, and a record held only by hosts that
+ * left is lost. Announcing again every few minutes puts it back on the current closest peers, so a
+ * blob stays findable minutes after churn, at the cost of one DHT provide per blob per interval.
+ */
+export const DISCOVERY_REPROVIDE_INTERVAL_MS = 5 * 60_000
+/** Announcements of one re-provide round under way at once. */
+export const DISCOVERY_REPROVIDE_CONCURRENCY = 8
+/** How long one announcement (a DHT provide) may take. */
+export const DISCOVERY_PROVIDE_TIMEOUT_MS = 60_000
+/**
+ * How long a provider lookup may take before the blob path goes on without peers: the origin is
+ * the fallback, and waiting longer than a few seconds for peers costs more than it saves.
+ */
+export const DISCOVERY_FIND_TIMEOUT_MS = 5_000
+/** Providers a lookup returns at most (the DHT's K). */
+export const DISCOVERY_MAX_PROVIDERS = 20
+/**
+ * How long a provider record stays valid on the peers that store it. kad-dht has no message that
+ * withdraws a record from other peers, so this is how long a withdrawn blob, or one of an agent
+ * that died, can still be found: three re-provide intervals, which survives two missed announcements.
+ */
+export const DHT_PROVIDER_RECORD_VALIDITY_MS = 3 * DISCOVERY_REPROVIDE_INTERVAL_MS
+/** How often the DHT drops expired provider records it keeps for other peers. */
+export const DHT_PROVIDER_CLEANUP_INTERVAL_MS = 60_000

@@ -19,7 +19,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { DHT_PROTOCOL } from '@shoal/proto'
-import { P2P_BOOTSTRAP_DIAL_TIMEOUT_MS, P2P_INBOUND_CONNECTIONS_PER_IP_PER_S, P2P_STREAM_WINDOW_BYTES } from '../constants.ts'
+import {
+  DHT_PROVIDER_CLEANUP_INTERVAL_MS, DHT_PROVIDER_RECORD_VALIDITY_MS, P2P_BOOTSTRAP_DIAL_TIMEOUT_MS,
+  P2P_INBOUND_CONNECTIONS_PER_IP_PER_S, P2P_STREAM_WINDOW_BYTES
+} from '../constants.ts'
 import { AbortError, ConfigError } from '../errors.ts'
 import { createLogger } from '../logger.ts'
 
@@ -45,6 +48,10 @@ export interface P2pNodeInit {
   swarmKey?: Uint8Array
   /** Inbound connections accepted per second from one IP. */
   inboundConnectionsPerIpPerS?: number
+  /** How long provider records stored for other peers stay valid (and our own before kad-dht re-announces them). */
+  providerRecordValidityMs?: number
+  /** How often expired provider records are dropped. */
+  providerCleanupIntervalMs?: number
   /** Aborts the start and the bootstrap dials; the node is stopped again. */
   signal?: AbortSignal
 }
@@ -85,7 +92,18 @@ export async function createP2pNode (init: P2pNodeInit): Promise<P2pNode> {
         clientMode: false,
         // The default mapper drops private addresses (10/8, 192.168/16, 127/8 ...), and with them
         // every peer of a cluster network. Keep those; drop public ones, which agents do not use.
-        peerInfoMapper: removePublicAddressesMapper
+        peerInfoMapper: removePublicAddressesMapper,
+        // Provider records: discovery/ re-announces what the agent holds every few minutes, so
+        // records kept for other peers expire after a few intervals instead of 48 h, and a host
+        // that left or evicted a blob stops being found soon after. `interval` is how often
+        // kad-dht drops expired records; `threshold: 0` leaves re-announcing our own records to
+        // discovery/ (kad-dht still re-announces one of ours once it has expired, which only
+        // happens when discovery/ is not running).
+        reprovide: {
+          validity: init.providerRecordValidityMs ?? DHT_PROVIDER_RECORD_VALIDITY_MS,
+          interval: init.providerCleanupIntervalMs ?? DHT_PROVIDER_CLEANUP_INTERVAL_MS,
+          threshold: 0
+        }
       })
     }
   })
