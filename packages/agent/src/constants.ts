@@ -93,3 +93,11 @@ export const DISCOVERY_MAX_PROVIDERS = 20
 export const DHT_PROVIDER_RECORD_VALIDITY_MS = 3 * DISCOVERY_REPROVIDE_INTERVAL_MS
 /** How often the DHT drops expired provider records it keeps for other peers. */
 export const DHT_PROVIDER_CLEANUP_INTERVAL_MS = 60_000
+/**
+ * A bandwidth limiter's default burst, as time at its rate: the bytes it lets through at once after
+ * an idle spell. Long against timer lateness (a wait that ends late would otherwise lose the
+ * tokens that overflow the bucket), short enough that a burst is a blip on the link.
+ */
+export const BANDWIDTH_BURST_MS = 40
+/** The smallest default burst, so that a slow limit still moves whole network frames. */
+export const BANDWIDTH_MIN_BURST_BYTES = 64 * 1024
