@@ -5,6 +5,7 @@ import { createLogger } from './logger.ts'
 import type { Logger } from './logger.ts'
 import { ManifestCache } from './manifest-cache/index.ts'
 import { AgentMetrics } from './metrics.ts'
+import type { PeerServices } from './p2p/peer-services.ts'
 import { GarbageCollector } from './piece-store/garbage-collector.ts'
 import { PieceStore } from './piece-store/store.ts'
 import { AccessCheck } from './registry-mirror/access-check.ts'
@@ -33,6 +34,7 @@ export class Agent {
   private fetcher?: LayerFetcher
   private gc?: GarbageCollector
   private server?: MirrorServer
+  private peers?: PeerServices
   private ready = false
   /** Where the mirror listens once started (port 0 resolved). */
   address?: HostPort
@@ -48,6 +50,11 @@ export class Agent {
     if (this.address == null) throw new Error('agent is not started')
     const host = this.address.host.includes(':') ? `[${this.address.host}]` : this.address.host
     return `http://${host}:${this.address.port}`
+  }
+
+  /** Where peers reach this agent (`.../p2p/<peer id>`); empty when p2p is off. */
+  get p2pAddresses (): string[] {
+    return this.peers?.multiaddrs() ?? []
   }
 
   async start (): Promise<void> {
@@ -69,6 +76,7 @@ export class Agent {
         metrics.evictions.inc({ reason })
         metrics.evictedBytes.inc(record.size)
         this.log.info('evicted blob', { digest: record.digest, bytes: record.size, reason })
+        this.peers?.withdraw(record.digest)
       },
       onUsage: u => {
         metrics.storageCapacity.set(u.capacityBytes)
@@ -77,8 +85,16 @@ export class Agent {
       onError: err => { this.log.error('garbage collection failed', { error: err.message }) }
     })
     this.gc = gc
-    this.fetcher = new LayerFetcher({ store: this.store, upstream }, {
+    if (config.p2p != null) {
+      // libp2p is loaded only when p2p is on: a mirror without peers does not pay its ~19 MiB.
+      const { PeerServices } = await import('./p2p/peer-services.ts')
+      this.peers = new PeerServices({ store: this.store }, { dataDir: config.dataDir, p2p: config.p2p })
+      await this.peers.start()
+    }
+    const peers = this.peers
+    this.fetcher = new LayerFetcher({ store: this.store, upstream, peers: peers?.network() }, {
       onUpstreamBytes: n => metrics.upstreamBytes.inc(n),
+      onFirstPiece: digest => { peers?.provide(digest) },
       onDownloadDone: d => {
         metrics.downloads.inc({ result: d.state })
         if (d.error?.name === 'DigestMismatchError') metrics.digestMismatches.inc({ kind: 'blob' })
@@ -111,13 +127,14 @@ export class Agent {
     this.address = await this.server.start(config.listen)
     gc.start()
     this.ready = true
-    this.log.info('agent started', { url: this.url, dataDir: config.dataDir, upstreams: config.upstreams.map(u => u.host) })
+    this.log.info('agent started', { url: this.url, dataDir: config.dataDir, upstreams: config.upstreams.map(u => u.host), p2p: this.p2pAddresses })
   }
 
   async stop (): Promise<void> {
     this.ready = false
     await this.server?.stop()
     await this.fetcher?.stop()
+    await this.peers?.stop()
     await this.gc?.stop()
     await this.upstream?.stop()
     await this.manifests.stop()

@@ -101,3 +101,14 @@ export const DHT_PROVIDER_CLEANUP_INTERVAL_MS = 60_000
 export const BANDWIDTH_BURST_MS = 40
 /** The smallest default burst, so that a slow limit still moves whole network frames. */
 export const BANDWIDTH_MIN_BURST_BYTES = 64 * 1024
+
+/** Pieces of one blob requested from peers at once (a sliding window over the blob, spread over the peers). */
+export const PEER_FETCH_MAX_PIECES_IN_FLIGHT = 8
+/** ...and at most this many bytes of them (big pieces get a smaller window). */
+export const PEER_FETCH_MAX_BYTES_IN_FLIGHT = 64 * 1024 * 1024
+/** How long the fetcher waits for a provider lookup before it goes to the origin. */
+export const PEER_LOOKUP_TIMEOUT_MS = 2_000
+/** Peers asked for a piece table and bitfield of one blob. */
+export const PEER_PLAN_MAX_PEERS = 8
+/** How long a peer may take to answer a piece table or bitfield request on the blob path. */
+export const PEER_PLAN_TIMEOUT_MS = 5_000

@@ -51,3 +51,6 @@ export class PeerUnavailableError extends namedError('PeerUnavailableError') {}
 export class PeerTimeoutError extends namedError('PeerTimeoutError') {}
 /** A DHT announcement of a blob failed; the blob stays in the set re-announced every interval. */
 export class ProvideFailedError extends namedError('ProvideFailedError') {}
+
+/** A piece the origin sent does not match the piece table a peer gave: the table (or the origin) is wrong. */
+export class PieceTableMismatchError extends namedError('PieceTableMismatchError') {}

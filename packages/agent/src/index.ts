@@ -16,7 +16,7 @@ import type { AgentInit } from './agent.ts'
 export { Agent } from './agent.ts'
 export type { AgentInit } from './agent.ts'
 export { resolveAgentConfig, parseUpstream, AGENT_USAGE } from './config/index.ts'
-export type { AgentConfig, UpstreamConfig, StorageConfig, Credential, HostPort } from './config/index.ts'
+export type { AgentConfig, UpstreamConfig, StorageConfig, Credential, HostPort, P2pConfig } from './config/index.ts'
 export * from './errors.ts'
 export { AGENT_NODE_FLAGS } from './constants.ts'
 

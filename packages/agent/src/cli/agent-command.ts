@@ -25,6 +25,7 @@ export async function runAgent (argv: string[]): Promise<number> {
     return 1
   }
   console.log(`shoal agent: mirroring ${config.upstreams.map(u => u.host).join(', ')} at ${agent.url} (data in ${config.dataDir})`)
+  for (const addr of agent.p2pAddresses) console.log(`shoal agent: peers reach this host at ${addr}`)
   const signal = await new Promise<NodeJS.Signals>(resolve => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)

@@ -4,10 +4,13 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import * as C from '../constants.ts'
 import { ConfigError } from '../errors.ts'
+import { parseP2pConfig } from './p2p.ts'
+import type { P2pConfig } from './p2p.ts'
 import { parseBool, parseBytes, parseDuration, parseHostPort, parseRatio, parseRegistryHost } from './values.ts'
 import type { HostPort } from './values.ts'
 
 export type { HostPort } from './values.ts'
+export type { P2pConfig } from './p2p.ts'
 
 export interface Credential { username: string, password: string }
 
@@ -48,6 +51,8 @@ export interface AgentConfig {
   certsDir: string
   manifestTagTtlMs: number
   storage: StorageConfig
+  /** The peer network; undefined (off: mirror and origin only) unless `--p2p-listen` is given. */
+  p2p?: P2pConfig
 }
 
 const DOCKER_HUB = 'docker.io'
@@ -68,7 +73,11 @@ const OPTIONS = {
   'storage-quota': { type: 'string' },
   'gc-high-watermark': { type: 'string' },
   'gc-low-watermark': { type: 'string' },
-  'gc-max-age': { type: 'string' }
+  'gc-max-age': { type: 'string' },
+  'p2p-listen': { type: 'string', multiple: true },
+  bootstrap: { type: 'string', multiple: true },
+  announce: { type: 'string', multiple: true },
+  'swarm-key': { type: 'string' }
 } as const
 
 type OptionName = keyof typeof OPTIONS
@@ -88,7 +97,11 @@ const YAML_KEYS: Record<OptionName, string> = {
   'storage-quota': 'storageQuota',
   'gc-high-watermark': 'gcHighWatermark',
   'gc-low-watermark': 'gcLowWatermark',
-  'gc-max-age': 'gcMaxAge'
+  'gc-max-age': 'gcMaxAge',
+  'p2p-listen': 'p2pListen',
+  bootstrap: 'bootstrap',
+  announce: 'announce',
+  'swarm-key': 'swarmKey'
 }
 
 export const AGENT_USAGE = `usage: shoal agent [options]
@@ -106,6 +119,10 @@ export const AGENT_USAGE = `usage: shoal agent [options]
   --gc-high-watermark RATIO     start evicting above this share of the quota (default ${C.DEFAULT_GC_HIGH_WATERMARK})
   --gc-low-watermark RATIO      evict down to this share (default ${C.DEFAULT_GC_LOW_WATERMARK})
   --gc-max-age DURATION         evict blobs unused for this long (default 7d)
+  --p2p-listen MULTIADDR        turn the peer network on and listen there (/ip4/0.0.0.0/tcp/65002), repeatable
+  --bootstrap MULTIADDR         a peer to join at start (/ip4/10.0.0.5/tcp/65002/p2p/<peer id>), repeatable
+  --announce MULTIADDR          an address to tell peers instead of the listen ones (NAT), repeatable
+  --swarm-key FILE              libp2p private-network key: hosts without it cannot connect
   --config FILE                 YAML file with the same keys in camelCase (dataDir, upstreams, credentials...)
 Every flag is also an environment variable: SHOAL_DATA_DIR, SHOAL_UPSTREAM (comma-separated), ...`
 
@@ -161,6 +178,15 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     throw new ConfigError(`gcLowWatermark: ${storage.lowWatermark} must be below gcHighWatermark ${storage.highWatermark}`)
   }
 
+  const listed = (name: 'p2p-listen' | 'bootstrap' | 'announce'): Array<{ field: string, value: unknown }> =>
+    get(name, (field, value) => asList(field, value).map((v, i) => ({ field: `${field}[${i}]`, value: v })), [] as Array<{ field: string, value: unknown }>)
+  const p2p = parseP2pConfig({
+    listen: listed('p2p-listen'),
+    bootstrap: listed('bootstrap'),
+    announce: listed('announce'),
+    swarmKey: get('swarm-key', (field, value) => ({ field, value: asString(field, value) }), undefined as { field: string, value: string } | undefined)
+  })
+
   return {
     listen: get('listen', parseHostPort, parseHostPort('listen', C.DEFAULT_LISTEN)),
     dataDir: resolve(get('data-dir', asString, C.DEFAULT_DATA_DIR)),
@@ -172,7 +198,8 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     dockerConfig: get('docker-config', asString, defaultDockerConfig(env)),
     certsDir: get('certs-dir', asString, C.DEFAULT_CERTS_DIR),
     manifestTagTtlMs: get('manifest-ttl', parseDuration, C.DEFAULT_MANIFEST_TAG_TTL_MS),
-    storage
+    storage,
+    p2p
   }
 }
 

@@ -20,7 +20,8 @@ export interface ByteSource {
  * One blob being fetched into its partial file. Readers follow `available` (bytes received in
  * order from the start, in memory for a while) and `written` (in the file), and may send everything
  * but the last byte before `verified`: the end is held back until the whole blob hashes to its
- * digest, so no client ever gets a complete wrong body. Emits `bytes` (n received) and `change`.
+ * digest, so no client ever gets a complete wrong body. Emits `bytes` (n received), `change`, and
+ * `piece` (index) when a piece is written and recorded.
  */
 export class BlobDownload extends EventEmitter {
   readonly digest: Digest
@@ -33,6 +34,7 @@ export class BlobDownload extends EventEmitter {
   private pieceHasher = createHash('sha256')
   private pieceIndex = 0
   private writer: WriteBehind
+  private readonly pieceRecorded = (index: number): void => { this.emit('piece', index) }
 
   /** `controller` also aborts whatever was opened for this download before it existed. */
   constructor (partial: PartialBlob, controller = new AbortController()) {
@@ -43,7 +45,7 @@ export class BlobDownload extends EventEmitter {
     this.digest = partial.digest
     this.size = partial.size
     this.hasher = createHash(digestAlgorithm(this.digest))
-    this.writer = new WriteBehind(partial, 0)
+    this.writer = new WriteBehind(partial, 0, this.pieceRecorded)
   }
 
   /** Bytes received and hashed, in order from the start. */
@@ -73,7 +75,7 @@ export class BlobDownload extends EventEmitter {
    */
   async run (source: ByteSource, complete: (hashed: Digest) => Promise<void>): Promise<void> {
     try {
-      this.writer = new WriteBehind(this.partial, await this.adoptStoredPrefix())
+      this.writer = new WriteBehind(this.partial, await this.adoptStoredPrefix(), this.pieceRecorded)
       this.emit('change')
       let failures = 0
       while (this.available < this.size) {
@@ -148,5 +150,5 @@ export class BlobDownload extends EventEmitter {
 /** Errors a retry cannot fix. */
 function isFinal (err: unknown): boolean {
   const name = (err as Error).name
-  return name === 'UpstreamUnauthorizedError' || name === 'UpstreamTlsError' || name === 'UpstreamProtocolError'
+  return name === 'UpstreamUnauthorizedError' || name === 'UpstreamTlsError' || name === 'UpstreamProtocolError' || name === 'PieceTableMismatchError'
 }

@@ -5,12 +5,19 @@ import type { BlobRecord } from '../piece-store/blob-record.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
 import { BlobDownload } from './blob-download.ts'
-import { blobSizeOf, originSource, requestOriginBlob } from './origin-source.ts'
+import type { ByteSource } from './blob-download.ts'
+import { blobSizeOf, fetchOriginRange, originSource, requestOriginBlob } from './origin-source.ts'
 import type { OriginBlobRequest } from './origin-source.ts'
+import { planFromPeers } from './peer-plan.ts'
+import type { PeerNetwork } from './peer-plan.ts'
+import { peerSource } from './peer-source.ts'
+import type { PieceFetchedEvent } from './peer-source.ts'
 
 export { ChunkSink, followDownload, sendFileRange } from './blob-reader.ts'
 export type { ByteRange } from './blob-reader.ts'
 export { BlobDownload } from './blob-download.ts'
+export type { PeerNetwork } from './peer-plan.ts'
+export type { PieceFetchedEvent } from './peer-source.ts'
 
 /** An answer of the origin that is not the blob (401 with its challenge, 404...), passed on as is. */
 export interface UpstreamAnswer {
@@ -28,11 +35,17 @@ export type BlobHandle =
 export interface LayerFetcherComponents {
   store: PieceStore
   upstream: UpstreamClient
+  /** The peer network; without it every blob comes from the origin. */
+  peers?: PeerNetwork
 }
 
 export interface LayerFetcherEvents {
   onUpstreamBytes?: (n: number) => void
   onDownloadDone?: (download: BlobDownload) => void
+  /** A blob's first piece is durable in the store (announce it to peers). */
+  onFirstPiece?: (digest: Digest) => void
+  /** A piece fetched by a download from peers (from a peer, or from the origin when no peer gave it). */
+  onPieceFetched?: (event: PieceFetchedEvent) => void
 }
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024
@@ -47,6 +60,7 @@ export class LayerFetcher {
   private readonly events: LayerFetcherEvents
   private readonly inflight = new Map<Digest, Promise<BlobHandle>>()
   private readonly downloads = new Set<BlobDownload>()
+  private stopping = false
 
   constructor (components: LayerFetcherComponents, events: LayerFetcherEvents = {}) {
     this.components = components
@@ -64,26 +78,35 @@ export class LayerFetcher {
   }
 
   async stop (): Promise<void> {
+    this.stopping = true
     const running = [...this.downloads]
     for (const d of running) d.abort(new Error('agent stopping'))
     await Promise.all(running.map(async d => { await d.changed() }))
   }
 
   async open (req: OriginBlobRequest): Promise<BlobHandle> {
+    return this.join(req, true)
+  }
+
+  private async join (req: OriginBlobRequest, peersFirst: boolean): Promise<BlobHandle> {
     const record = this.components.store.get(req.digest)
     if (record?.state === 'complete') return { kind: 'complete', record }
     let handle = this.inflight.get(req.digest)
     if (handle == null) {
-      handle = this.start(req)
+      handle = this.start(req, peersFirst)
       this.inflight.set(req.digest, handle)
       handle.then(h => { if (h.kind !== 'download') this.inflight.delete(req.digest) }, () => this.inflight.delete(req.digest))
     }
     return handle
   }
 
-  private async start (req: OriginBlobRequest): Promise<BlobHandle> {
+  private async start (req: OriginBlobRequest, peersFirst: boolean): Promise<BlobHandle> {
     const { store, upstream } = this.components
     const known = store.get(req.digest)
+    if (peersFirst && known == null) {
+      const fromPeers = await this.startFromPeers(req)
+      if (fromPeers != null) return fromPeers
+    }
     const resumeAt = known == null ? 0 : firstMissingOffset(known)
     // Not the client's signal: the download goes on for the store and other clients if it leaves.
     const controller = new AbortController()
@@ -102,14 +125,64 @@ export class LayerFetcher {
     })
     const download = new BlobDownload(partial, controller)
     if (this.events.onUpstreamBytes != null) download.on('bytes', this.events.onUpstreamBytes)
+    this.run(download, originSource(upstream, req, res), req, false)
+    return { kind: 'download', download }
+  }
+
+  /**
+   * The peer path, for a blob not in the store: when the DHT names holders, the origin is asked
+   * only a HEAD with the client's credentials (the access check, and the size the peers' table
+   * must agree with; a refusal goes back to the client as is), then the pieces come from peers.
+   * undefined sends the caller to the origin as before.
+   */
+  private async startFromPeers (req: OriginBlobRequest): Promise<BlobHandle | undefined> {
+    const { store, upstream, peers } = this.components
+    if (peers == null) return undefined
+    const providers = await peers.findProviders(req.digest)
+    if (providers.length === 0) return undefined
+    const head = await upstream.send({ registry: req.registry, method: 'HEAD', path: `/v2/${req.repository}/blobs/${req.digest}`, repository: req.repository, authorization: req.authorization })
+    await head.body.dump()
+    if (head.status !== 200) {
+      // A refusal (401 with its challenge, 403, 404) is the client's answer; an origin in trouble is left to the origin path.
+      return head.status >= 500 || head.status === 429 ? undefined : { kind: 'upstream', status: head.status, headers: head.headers, body: Buffer.alloc(0) }
+    }
+    const size = blobSizeOf(head)
+    if (size == null || size === 0) return undefined
+    const plan = await planFromPeers(peers, req.digest, size, providers)
+    if (plan == null) return undefined
+    const partial = await store.openPartial(req.digest, size)
+    const download = new BlobDownload(partial)
+    const source = peerSource({
+      plan,
+      client: peers.client,
+      originPiece: async (offset, length, signal) => {
+        const bytes = await fetchOriginRange(upstream, req, offset, length, signal)
+        this.events.onUpstreamBytes?.(bytes.byteLength)
+        return bytes
+      },
+      onPiece: this.events.onPieceFetched
+    })
+    this.run(download, source, req, true)
+    return { kind: 'download', download }
+  }
+
+  /** Runs a download to its end; one from peers that fails is discarded and fetched again from the origin. */
+  private run (download: BlobDownload, source: ByteSource, req: OriginBlobRequest, fromPeers: boolean): void {
+    const { store } = this.components
     this.downloads.add(download)
-    download.run(originSource(upstream, req, res), async hashed => { await store.complete(partial, hashed) })
-      .finally(() => {
+    download.once('piece', () => {
+      download.partial.commit().then(() => { this.events.onFirstPiece?.(download.digest) }, () => {})
+    })
+    download.run(source, async hashed => { await store.complete(download.partial, hashed) })
+      .finally(async () => {
         this.downloads.delete(download)
         this.inflight.delete(req.digest)
         this.events.onDownloadDone?.(download)
+        if (fromPeers && download.state === 'failed' && !this.stopping) {
+          await store.discard(download.digest).catch(() => {})
+          await this.join(req, false).catch(() => {})
+        }
       }).catch(() => {})
-    return { kind: 'download', download }
   }
 }
 

@@ -87,3 +87,40 @@ async function * skipBytes (body: AsyncIterable<Uint8Array>, skip: number): Asyn
     left = 0
   }
 }
+
+/**
+ * Bytes [offset, offset + length) of the blob from the origin (HTTP Range): the pieces no peer
+ * could give. A registry that ignores Range is read up to the wanted bytes.
+ */
+export async function fetchOriginRange (upstream: UpstreamClient, req: OriginBlobRequest, offset: number, length: number, signal: AbortSignal): Promise<Uint8Array> {
+  const res = await upstream.send({
+    registry: req.registry,
+    method: 'GET',
+    path: `/v2/${req.repository}/blobs/${req.digest}`,
+    repository: req.repository,
+    range: `bytes=${offset}-${offset + length - 1}`,
+    authorization: req.authorization,
+    signal
+  })
+  if (res.status === 401 || res.status === 403) {
+    await res.body.dump()
+    throw new UpstreamUnauthorizedError(`${req.registry.host} refused ${req.repository}@${req.digest} (${res.status})`)
+  }
+  if ((res.status !== 200 && res.status !== 206) || (res.status === 206 && startOf(res) !== offset)) {
+    await res.body.dump()
+    const Err = res.status >= 500 || res.status === 429 ? UpstreamUnavailableError : UpstreamProtocolError
+    throw new Err(`${req.registry.host} answered ${res.status} to a range of ${req.repository}@${req.digest}`)
+  }
+  const out = Buffer.allocUnsafe(length)
+  let filled = 0
+  const body = res.status === 206 ? res.body : skipBytes(res.body, offset)
+  for await (const chunk of body) {
+    const take = Math.min(chunk.byteLength, length - filled)
+    out.set(chunk.subarray(0, take), filled)
+    filled += take
+    if (filled === length) break
+  }
+  if (res.status === 200 || filled === length) await res.body.dump().catch(() => {})
+  if (filled !== length) throw new UpstreamProtocolError(`${req.registry.host} sent ${filled} of ${length} bytes at ${offset} of ${req.digest}`)
+  return out
+}

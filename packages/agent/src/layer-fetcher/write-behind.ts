@@ -23,8 +23,12 @@ export class WriteBehind {
   received = 0
   written = 0
 
-  constructor (partial: PartialBlob, start: number) {
+  private readonly onPieceRecorded?: (index: number) => void
+
+  /** `onPieceRecorded` is told each piece once it is written and recorded (durable at the partial's next commit). */
+  constructor (partial: PartialBlob, start: number, onPieceRecorded?: (index: number) => void) {
     this.partial = partial
+    this.onPieceRecorded = onPieceRecorded
     this.received = start
     this.written = start
   }
@@ -81,7 +85,9 @@ export class WriteBehind {
         this.written = end
         while (this.donePieces.length > 0 && (this.donePieces[0]?.end ?? Infinity) <= end) {
           const piece = this.donePieces.shift()
-          if (piece != null) await this.partial.recordPiece(piece.index, piece.digest)
+          if (piece == null) continue
+          await this.partial.recordPiece(piece.index, piece.digest)
+          this.onPieceRecorded?.(piece.index)
         }
         // Written bytes can be read back from the file; keep only a window of them in memory.
         while (this.recentBytes > RECENT_WINDOW_BYTES && (this.recent[0]?.offset ?? Infinity) + (this.recent[0]?.bytes.byteLength ?? 0) <= this.written) {

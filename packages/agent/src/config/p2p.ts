@@ -1,0 +1,52 @@
+import { resolve } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { ConfigError } from '../errors.ts'
+
+/** The peer side of the agent; absent (p2p off) unless at least one `--p2p-listen` is given. */
+export interface P2pConfig {
+  /** Multiaddrs the libp2p node listens on. */
+  listen: string[]
+  /** Peers dialled at start; each must name its peer id (`.../p2p/12D3Koo...`). */
+  bootstrap: string[]
+  /** Multiaddrs told to peers instead of the listen addresses (a host behind address translation). */
+  announce: string[]
+  /** The swarm key file of a libp2p private network. */
+  swarmKeyFile?: string
+}
+
+export interface P2pValues {
+  listen: Array<{ field: string, value: unknown }>
+  bootstrap: Array<{ field: string, value: unknown }>
+  announce: Array<{ field: string, value: unknown }>
+  swarmKey?: { field: string, value: string }
+}
+
+/** undefined when no listen address is given: p2p stays off and the other p2p options are refused. */
+export function parseP2pConfig (values: P2pValues): P2pConfig | undefined {
+  const listen = values.listen.map(v => parseMultiaddr(v.field, v.value, false))
+  const bootstrap = values.bootstrap.map(v => parseMultiaddr(v.field, v.value, true))
+  const announce = values.announce.map(v => parseMultiaddr(v.field, v.value, false))
+  if (listen.length === 0) {
+    const stray = [values.bootstrap[0]?.field, values.announce[0]?.field, values.swarmKey?.field].find(f => f != null)
+    if (stray != null) throw new ConfigError(`${stray}: peer options need p2pListen (--p2p-listen MULTIADDR), which turns the peer network on`)
+    return undefined
+  }
+  return { listen, bootstrap, announce, swarmKeyFile: values.swarmKey == null ? undefined : resolve(values.swarmKey.value) }
+}
+
+function parseMultiaddr (field: string, value: unknown, needsPeerId: boolean): string {
+  const text = String(value).trim()
+  let addr
+  try {
+    addr = multiaddr(text)
+  } catch (err) {
+    throw new ConfigError(`${field}: "${text}" is not a multiaddr (example: /ip4/10.0.0.5/tcp/65002)`, { cause: err })
+  }
+  if (!text.startsWith('/') || !/\/tcp\/\d+/.test(text)) {
+    throw new ConfigError(`${field}: "${text}" must be a TCP multiaddr (example: /ip4/10.0.0.5/tcp/65002)`)
+  }
+  if (needsPeerId && addr.getComponents().every(c => c.name !== 'p2p')) {
+    throw new ConfigError(`${field}: "${text}" must end with /p2p/<peer id> (the agent prints it at start)`)
+  }
+  return addr.toString()
+}

@@ -1,0 +1,117 @@
+import type { PeerId } from '@libp2p/interface'
+import type { Digest } from '@shoal/proto'
+import type { P2pConfig } from '../config/index.ts'
+import { PEER_LOOKUP_TIMEOUT_MS } from '../constants.ts'
+import { Discovery } from '../discovery/index.ts'
+import type { DiscoveryEvents } from '../discovery/index.ts'
+import type { PeerNetwork } from '../layer-fetcher/index.ts'
+import { createLogger } from '../logger.ts'
+import { PieceExchangeClient, PieceExchangeServer } from '../piece-exchange/index.ts'
+import type { PieceServedEvent } from '../piece-exchange/index.ts'
+import type { PieceStore } from '../piece-store/store.ts'
+import { loadOrCreatePeerKey } from './identity.ts'
+import { createP2pNode } from './node.ts'
+import type { P2pNode } from './node.ts'
+import { loadSwarmKey } from './swarm-key.ts'
+
+export interface PeerServicesComponents {
+  store: PieceStore
+}
+
+export interface PeerServicesInit {
+  dataDir: string
+  p2p: P2pConfig
+  /** How long a provider lookup on the blob path may take. */
+  lookupTimeoutMs?: number
+  onPieceServed?: (event: PieceServedEvent) => void
+  discoveryEvents?: DiscoveryEvents
+}
+
+const log = createLogger('shoal:agent:p2p')
+
+/**
+ * The agent's peer side: the libp2p node with its persistent identity, the piece exchange server
+ * over the local store, and discovery. start() brings them up in that order, stop() takes them
+ * down in reverse. The layer fetcher reaches peers only through network().
+ */
+export class PeerServices {
+  readonly #components: PeerServicesComponents
+  readonly #init: PeerServicesInit
+  #node?: P2pNode
+  #server?: PieceExchangeServer
+  #discovery?: Discovery
+  #client?: PieceExchangeClient
+
+  constructor (components: PeerServicesComponents, init: PeerServicesInit) {
+    this.#components = components
+    this.#init = init
+  }
+
+  async start (): Promise<void> {
+    const { p2p, dataDir } = this.#init
+    const privateKey = await loadOrCreatePeerKey(dataDir)
+    const swarmKey = p2p.swarmKeyFile == null ? undefined : await loadSwarmKey(p2p.swarmKeyFile)
+    const node = await createP2pNode({ privateKey, listen: p2p.listen, announce: p2p.announce, bootstrap: p2p.bootstrap, swarmKey })
+    this.#node = node
+    this.#server = new PieceExchangeServer({ node, store: this.#components.store, onPieceServed: this.#init.onPieceServed })
+    await this.#server.start()
+    this.#discovery = new Discovery({ node }, { findTimeoutMs: this.#init.lookupTimeoutMs ?? PEER_LOOKUP_TIMEOUT_MS, events: this.#init.discoveryEvents })
+    this.#discovery.start()
+    this.#client = new PieceExchangeClient({ node })
+  }
+
+  async stop (): Promise<void> {
+    await this.#discovery?.stop()
+    await this.#server?.stop()
+    await this.#node?.stop()
+    this.#discovery = undefined
+    this.#server = undefined
+    this.#node = undefined
+  }
+
+  get peerId (): PeerId | undefined {
+    return this.#node?.peerId
+  }
+
+  /** The listen (or announced) multiaddrs, each ending with /p2p/<peer id>. */
+  multiaddrs (): string[] {
+    const node = this.#node
+    if (node == null) return []
+    const id = node.peerId.toString()
+    return node.getMultiaddrs().map(a => a.toString()).map(a => a.includes('/p2p/') ? a : `${a}/p2p/${id}`)
+  }
+
+  /** Announces a blob (fire and forget: a failure is logged, the re-provide round tries again). */
+  provide (digest: Digest): void {
+    this.#discovery?.provide(digest).catch((err: Error) => {
+      if (err.name !== 'AbortError') log.warn('provide failed', { digest, error: `${err.name}: ${err.message}` })
+    })
+  }
+
+  /** Stops announcing an evicted blob (fire and forget). */
+  withdraw (digest: Digest): void {
+    this.#discovery?.withdraw(digest).catch((err: Error) => {
+      log.warn('withdraw failed', { digest, error: `${err.name}: ${err.message}` })
+    })
+  }
+
+  /** What the layer fetcher uses: provider lookups (skipped while no peer is connected) and the client. */
+  network (): PeerNetwork {
+    const client = this.#client
+    if (client == null) throw new Error('peer services are not started')
+    return {
+      client,
+      findProviders: async digest => {
+        const node = this.#node
+        const discovery = this.#discovery
+        if (node == null || discovery == null || node.getConnections().length === 0) return []
+        const providers = await discovery.findProviders(digest).catch(() => [])
+        // The pieces are asked by peer id: let libp2p know where the providers said they listen.
+        await Promise.all(providers.filter(p => p.multiaddrs.length > 0).map(async p => {
+          await node.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
+        }))
+        return providers
+      }
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import { resolveAgentConfig } from '../../src/config/index.ts'
+
+const PEER = '/ip4/10.0.0.5/tcp/65002/p2p/12D3KooWEBAyrjmBMVB4jK8gufgbqknrYcCSoqkovSdBz1QZVcSW'
+
+test('p2p is off unless --p2p-listen is given', async t => {
+  const config = await resolveAgentConfig({ argv: [], env: {} })
+  t.is(config.p2p, undefined)
+})
+
+test('p2p flags, environment and YAML keys', async t => {
+  const config = await resolveAgentConfig({
+    argv: ['--p2p-listen', '/ip4/0.0.0.0/tcp/65002', '--p2p-listen', '/ip6/::/tcp/65002', '--bootstrap', PEER, '--announce', '/ip4/203.0.113.7/tcp/4001', '--swarm-key', 'swarm.key'],
+    env: {}
+  })
+  t.deepEqual(config.p2p?.listen, ['/ip4/0.0.0.0/tcp/65002', '/ip6/::/tcp/65002'])
+  t.deepEqual(config.p2p?.bootstrap, [PEER])
+  t.deepEqual(config.p2p?.announce, ['/ip4/203.0.113.7/tcp/4001'])
+  t.is(config.p2p?.swarmKeyFile, join(process.cwd(), 'swarm.key'))
+  const fromEnv = await resolveAgentConfig({ argv: [], env: { SHOAL_P2P_LISTEN: '/ip4/127.0.0.1/tcp/0', SHOAL_BOOTSTRAP: `${PEER}, ${PEER}` } })
+  t.deepEqual(fromEnv.p2p?.bootstrap, [PEER, PEER])
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-config-'))
+  await writeFile(join(dir, 'agent.yaml'), `p2pListen: [/ip4/127.0.0.1/tcp/7002]\nbootstrap: ["${PEER}"]\nswarmKey: /etc/shoal/swarm.key\n`)
+  const fromFile = await resolveAgentConfig({ argv: ['--config', join(dir, 'agent.yaml')], env: {} })
+  t.deepEqual(fromFile.p2p, { listen: ['/ip4/127.0.0.1/tcp/7002'], bootstrap: [PEER], announce: [], swarmKeyFile: '/etc/shoal/swarm.key' })
+})
+
+test('invalid p2p values are ConfigErrors that name the field', async t => {
+  const listen = ['--p2p-listen', '/ip4/127.0.0.1/tcp/0']
+  const cases: Array<[string[], NodeJS.ProcessEnv, RegExp]> = [
+    [['--p2p-listen', 'not-a-multiaddr'], {}, /--p2p-listen\[0\]/],
+    [['--p2p-listen', '/ip4/127.0.0.1/udp/4001'], {}, /--p2p-listen\[0\].*TCP/],
+    [[...listen, '--bootstrap', '/ip4/10.0.0.5/tcp/65002'], {}, /--bootstrap\[0\].*\/p2p\//],
+    [[...listen, '--announce', '/dns4/'], {}, /--announce\[0\]/],
+    [['--bootstrap', PEER], {}, /--bootstrap\[0\].*p2pListen/],
+    [['--swarm-key', 'swarm.key'], {}, /--swarm-key.*p2pListen/],
+    [[], { SHOAL_P2P_LISTEN: 'x' }, /SHOAL_P2P_LISTEN\[0\]/]
+  ]
+  for (const [argv, env, message] of cases) {
+    await t.throwsAsync(resolveAgentConfig({ argv, env }), { name: 'ConfigError', message }, argv.join(' '))
+  }
+})
