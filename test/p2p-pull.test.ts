@@ -1,11 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto'
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import { request } from 'undici'
-import { digestOf, pieceSpan } from '@shoal/proto'
+import { digestOf, pieceCountFor, pieceSpan } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import { Discovery } from '../packages/agent/src/discovery/index.ts'
 import { loadOrCreatePeerKey } from '../packages/agent/src/p2p/identity.ts'
@@ -13,49 +12,13 @@ import { createP2pNode } from '../packages/agent/src/p2p/node.ts'
 import { loadSwarmKey } from '../packages/agent/src/p2p/swarm-key.ts'
 import { PieceExchangeServer } from '../packages/agent/src/piece-exchange/index.ts'
 import { PieceStore } from '../packages/agent/src/piece-store/store.ts'
-import { layerFixture, pushImage, startCountingProxy, startRegistry } from './fixtures/index.ts'
-import type { CountingProxy, Credentials } from './fixtures/index.ts'
-import { startTestAgent } from './helpers/agent.ts'
+import { layerFixture } from './fixtures/index.ts'
 import type { TestAgent } from './helpers/agent.ts'
+import { scrapeMetrics } from './helpers/metrics.ts'
+import { LOOPBACK, pullBlob, setupCluster as setup, sha256, startPeer as startCluster } from './helpers/p2p-cluster.ts'
+import type { Cluster } from './helpers/p2p-cluster.ts'
 
-const LOOPBACK = '/ip4/127.0.0.1/tcp/0'
-const sha256 = (b: Uint8Array): string => `sha256:${createHash('sha256').update(b).digest('hex')}`
-
-interface Cluster {
-  origin: CountingProxy
-  layers: Buffer[]
-  digests: string[]
-  swarmKey: string
-}
-
-/** A registry behind a counting proxy with one image of two multi-piece layers, and a swarm key file. */
-async function setup (t: ExecutionContext, auth?: Credentials): Promise<Cluster> {
-  const registry = await startRegistry(auth == null ? {} : { auth: { kind: 'htpasswd', users: [auth] } })
-  t.teardown(registry.stop)
-  const origin = await startCountingProxy(registry)
-  t.teardown(origin.stop)
-  const layers = [layerFixture({ size: 6 * 1024 * 1024 + 5, seed: 7 }), layerFixture({ size: 3 * 1024 * 1024 + 11, seed: 8 })]
-  const image = await pushImage(registry, { name: 'lib/p2p', tag: 'v1', format: 'oci', layers, auth })
-  const dir = await mkdtemp(join(tmpdir(), 'shoal-swarm-'))
-  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
-  const swarmKey = join(dir, 'swarm.key')
-  await writeFile(swarmKey, `/key/swarm/psk/1.0.0/\n/base16/\n${randomBytes(32).toString('hex')}\n`)
-  return { origin, layers, digests: image.layers.map(l => l.digest), swarmKey }
-}
-
-async function startPeer (t: ExecutionContext, cluster: Cluster, bootstrap?: TestAgent): Promise<TestAgent> {
-  const args = ['--p2p-listen', LOOPBACK, '--swarm-key', cluster.swarmKey]
-  if (bootstrap != null) args.push('--bootstrap', bootstrap.agent.p2pAddresses[0] ?? '')
-  const agent = await startTestAgent({ upstreams: [cluster.origin.url], args })
-  t.teardown(agent.stop)
-  return agent
-}
-
-async function pullBlob (agent: TestAgent, digest: string, headers: Record<string, string> = {}): Promise<Buffer> {
-  const res = await request(`${agent.url}/v2/lib/p2p/blobs/${digest}`, { headers })
-  if (res.statusCode !== 200) throw new Error(`GET ${digest} from ${agent.url}: ${res.statusCode}`)
-  return Buffer.from(await res.body.arrayBuffer())
-}
+const startPeer = async (t: ExecutionContext, cluster: Cluster, bootstrap?: TestAgent): Promise<TestAgent> => startCluster(t, cluster, { bootstrap })
 
 test('agents 2-4 pull an image agent 1 pulled from peers: the origin sends each layer once', async t => {
   const cluster = await setup(t)
@@ -70,6 +33,27 @@ test('agents 2-4 pull an image agent 1 pulled from peers: the origin sends each 
     t.is(cluster.origin.blobGets(digest), 1, `origin GETs of ${digest}`)
     for (const agent of [first, ...others]) t.true(agent.agent.store.isComplete(digest as never), `${agent.url} holds ${digest}`)
   }
+  const total = cluster.layers.reduce((n, l) => n + l.byteLength, 0)
+  const pieces = cluster.layers.reduce((n, l) => n + pieceCountFor(l.byteLength), 0)
+  const firstMetrics = await scrapeMetrics(first.url)
+  t.is(firstMetrics.value('shoal_agent_blob_received_bytes_total', { source: 'origin' }), total)
+  t.is(firstMetrics.value('shoal_agent_served_bytes_total', { source: 'origin' }), total)
+  t.true(firstMetrics.value('shoal_agent_peer_served_bytes_total') > 0, 'agent 1 served pieces to peers')
+  t.true(firstMetrics.value('shoal_agent_peer_pieces_served_total') > 0)
+  let servedToPeers = firstMetrics.value('shoal_agent_peer_served_bytes_total')
+  for (const agent of others) {
+    const m = await scrapeMetrics(agent.url)
+    servedToPeers += m.value('shoal_agent_peer_served_bytes_total')
+    t.is(m.value('shoal_agent_blob_received_bytes_total', { source: 'origin' }), 0, `${agent.url} took no blob bytes from the origin`)
+    t.is(m.value('shoal_agent_blob_received_bytes_total', { source: 'peer' }), total, `${agent.url} took every blob byte from peers`)
+    t.is(m.value('shoal_agent_served_bytes_total', { source: 'peer' }), total, `${agent.url} served its client from peers`)
+    t.is(m.value('shoal_agent_peer_pieces_fetched_total', { result: 'ok' }), pieces, 'one request per piece')
+    t.is(m.value('shoal_agent_peer_bad_pieces_total'), 0)
+    t.true(m.value('shoal_agent_peers_connected') >= 1, 'connected to at least agent 1')
+    t.true(m.value('shoal_agent_dht_lookups_total', { result: 'found' }) >= 2, 'a DHT lookup found each layer\'s holders')
+    t.true(m.value('shoal_agent_dht_lookup_seconds_count') >= 2)
+  }
+  t.is(servedToPeers, 3 * total, 'what agents 2-4 received, the agents served to each other')
 })
 
 test('a piece corrupted on the only peer\'s disk comes from the origin, and the blob is still right', async t => {
@@ -90,6 +74,12 @@ test('a piece corrupted on the only peer\'s disk comes from the origin, and the 
   t.true(fromOrigin > 0, 'the corrupt piece came from the origin')
   t.true(fromOrigin < layer.byteLength, `the origin sent ${fromOrigin} bytes, less than the blob: the rest came from the peer`)
   t.true(cluster.origin.counts.requests.some(r => r.method === 'GET' && r.range != null), 'a Range GET for the missing piece')
+  const metrics = await scrapeMetrics(second.url)
+  // The peer checks the piece on its disk and refuses it: a refusal, not a bad piece from the wire.
+  t.is(metrics.value('shoal_agent_peer_pieces_fetched_total', { result: 'refused' }), 1, 'the corrupt piece is refused')
+  t.is(metrics.value('shoal_agent_peers_dropped_total', { reason: 'refused' }), 1)
+  t.is(metrics.value('shoal_agent_peer_bad_pieces_total'), 0)
+  t.is(metrics.value('shoal_agent_blob_received_bytes_total', { source: 'origin' }), fromOrigin)
 })
 
 test('a client the origin refuses gets its 401 from an agent whose peers hold the blob; an authorized one gets the peers\' bytes', async t => {

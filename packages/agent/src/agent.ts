@@ -57,6 +57,11 @@ export class Agent {
     return this.peers?.multiaddrs() ?? []
   }
 
+  /** The peer ids the p2p node knows of; empty when p2p is off. */
+  async knownPeers (): Promise<string[]> {
+    return await this.peers?.knownPeers() ?? []
+  }
+
   async start (): Promise<void> {
     const { config, metrics } = this
     const credentials = await loadCredentials(config.credentials, config.dockerConfig)
@@ -88,12 +93,22 @@ export class Agent {
     if (config.p2p != null) {
       // libp2p is loaded only when p2p is on: a mirror without peers does not pay its ~19 MiB.
       const { PeerServices } = await import('./p2p/peer-services.ts')
-      this.peers = new PeerServices({ store: this.store }, { dataDir: config.dataDir, p2p: config.p2p })
+      this.peers = new PeerServices({ store: this.store }, {
+        dataDir: config.dataDir,
+        p2p: config.p2p,
+        onPieceServed: e => { metrics.pieceServed(e) },
+        discoveryEvents: metrics.discoveryEvents
+      })
       await this.peers.start()
     }
     const peers = this.peers
     this.fetcher = new LayerFetcher({ store: this.store, upstream, peers: peers?.network() }, {
-      onUpstreamBytes: n => metrics.upstreamBytes.inc(n),
+      onUpstreamBytes: n => {
+        metrics.upstreamBytes.inc(n)
+        metrics.receivedBytes.inc({ source: 'origin' }, n)
+      },
+      onPieceFetched: e => { metrics.pieceFetched(e) },
+      onPieceFailed: e => { metrics.pieceFailed(e) },
       onFirstPiece: digest => { peers?.provide(digest) },
       onDownloadDone: d => {
         metrics.downloads.inc({ result: d.state })
@@ -107,6 +122,7 @@ export class Agent {
     metrics.bind({
       storedBytes: () => store.usedBytes(),
       activeDownloads: () => fetcher.active,
+      connectedPeers: peers == null ? undefined : () => peers.connectedPeers(),
       blobCounts: () => {
         const all = store.list()
         const complete = all.filter(r => r.state === 'complete').length

@@ -1,18 +1,24 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { DiscoveryEvents } from './discovery/index.ts'
+import type { PieceFailedEvent, PieceFetchedEvent } from './layer-fetcher/index.ts'
+import type { PieceServedEvent } from './piece-exchange/index.ts'
 
 /** Live values read at scrape time. */
 export interface MetricSources {
   storedBytes: () => number
   blobCounts: () => { complete: number, partial: number }
   activeDownloads: () => number
+  /** Peers with an open connection; absent when p2p is off. */
+  connectedPeers?: () => number
 }
 
 /** The agent's Prometheus metrics, on a registry of its own so several agents can share a process. */
 export class AgentMetrics {
   readonly registry = new Registry()
   readonly requests = new Counter({ name: 'shoal_agent_requests_total', help: 'Registry API requests by route, method and result status', labelNames: ['route', 'method', 'status'], registers: [this.registry] })
-  readonly servedBytes = new Counter({ name: 'shoal_agent_served_bytes_total', help: 'Blob bytes sent to clients, by where they came from (local store, upstream download)', labelNames: ['source'], registers: [this.registry] })
+  readonly servedBytes = new Counter({ name: 'shoal_agent_served_bytes_total', help: 'Blob bytes sent to clients, by where they came from (local: the store; origin: a download from the origin; peer: a download from peers)', labelNames: ['source'], registers: [this.registry] })
   readonly upstreamBytes = new Counter({ name: 'shoal_agent_upstream_blob_bytes_total', help: 'Blob bytes received from upstream registries', registers: [this.registry] })
+  readonly receivedBytes = new Counter({ name: 'shoal_agent_blob_received_bytes_total', help: 'Blob bytes received, by source (origin, peer)', labelNames: ['source'], registers: [this.registry] })
   readonly upstreamRequests = new Counter({ name: 'shoal_agent_upstream_requests_total', help: 'Requests to upstream registries by registry, method and status', labelNames: ['registry', 'method', 'status'], registers: [this.registry] })
   readonly upstreamLatency = new Histogram({ name: 'shoal_agent_upstream_request_seconds', help: 'Time to the upstream response headers', labelNames: ['registry'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry] })
   readonly downloads = new Counter({ name: 'shoal_agent_blob_downloads_total', help: 'Blob downloads by result (verified, failed)', labelNames: ['result'], registers: [this.registry] })
@@ -20,7 +26,16 @@ export class AgentMetrics {
   readonly manifestCache = new Counter({ name: 'shoal_agent_manifest_cache_total', help: 'Manifest requests by cache result (hit, miss, stale)', labelNames: ['result'], registers: [this.registry] })
   readonly evictions = new Counter({ name: 'shoal_agent_gc_evictions_total', help: 'Blobs evicted by the garbage collector, by reason (lru, age)', labelNames: ['reason'], registers: [this.registry] })
   readonly evictedBytes = new Counter({ name: 'shoal_agent_gc_evicted_bytes_total', help: 'Bytes freed by the garbage collector', registers: [this.registry] })
+  readonly piecesFetched = new Counter({ name: 'shoal_agent_peer_pieces_fetched_total', help: 'Piece requests to peers by result (ok, bad, refused, timeout, unavailable)', labelNames: ['result'], registers: [this.registry] })
+  readonly badPieces = new Counter({ name: 'shoal_agent_peer_bad_pieces_total', help: 'Pieces from peers of the wrong length or hash', registers: [this.registry] })
+  readonly peersDropped = new Counter({ name: 'shoal_agent_peers_dropped_total', help: 'Peers dropped for a blob after a failed piece request, by reason', labelNames: ['reason'], registers: [this.registry] })
+  readonly piecesServed = new Counter({ name: 'shoal_agent_peer_pieces_served_total', help: 'Pieces sent to peers', registers: [this.registry] })
+  readonly servedPeerBytes = new Counter({ name: 'shoal_agent_peer_served_bytes_total', help: 'Piece bytes sent to peers', registers: [this.registry] })
+  readonly dhtLookups = new Counter({ name: 'shoal_agent_dht_lookups_total', help: 'DHT provider lookups by result (found, empty)', labelNames: ['result'], registers: [this.registry] })
+  readonly dhtLookupLatency = new Histogram({ name: 'shoal_agent_dht_lookup_seconds', help: 'Time a DHT provider lookup took', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] })
+  readonly dhtProvides = new Counter({ name: 'shoal_agent_dht_provides_total', help: 'DHT announcements by kind (first, reprovide) and result (ok, failed)', labelNames: ['kind', 'result'], registers: [this.registry] })
   private sources?: MetricSources
+  readonly connectedPeers = new Gauge({ name: 'shoal_agent_peers_connected', help: 'Peers with an open libp2p connection', registers: [this.registry], collect: () => { if (this.sources?.connectedPeers != null) this.connectedPeers.set(this.sources.connectedPeers()) } })
   readonly storageBytes = new Gauge({ name: 'shoal_agent_storage_bytes', help: 'Bytes held by the piece store', registers: [this.registry], collect: () => { if (this.sources != null) this.storageBytes.set(this.sources.storedBytes()) } })
   readonly storageCapacity = new Gauge({ name: 'shoal_agent_storage_capacity_bytes', help: 'Quota or disk size the store is measured against', registers: [this.registry] })
   readonly storageUsage = new Gauge({ name: 'shoal_agent_storage_usage_ratio', help: 'Used share of the capacity the garbage collector watches', registers: [this.registry] })
@@ -41,6 +56,32 @@ export class AgentMetrics {
 
   bind (sources: MetricSources): void {
     this.sources = sources
+  }
+
+  /** A piece a download from peers received: from a peer, or from the origin when no peer gave it. */
+  pieceFetched (e: PieceFetchedEvent): void {
+    if (e.source !== 'peer') return // origin pieces are counted with the origin's bytes (onUpstreamBytes)
+    this.receivedBytes.inc({ source: 'peer' }, e.bytes)
+    this.piecesFetched.inc({ result: 'ok' })
+  }
+
+  pieceFailed (e: PieceFailedEvent): void {
+    this.piecesFetched.inc({ result: e.result })
+    if (e.error === 'BadPieceError') this.badPieces.inc()
+    if (e.dropped) this.peersDropped.inc({ reason: e.result })
+  }
+
+  pieceServed (e: PieceServedEvent): void {
+    this.piecesServed.inc()
+    this.servedPeerBytes.inc(e.bytes)
+  }
+
+  readonly discoveryEvents: DiscoveryEvents = {
+    onLookup: e => {
+      this.dhtLookups.inc({ result: e.found > 0 ? 'found' : 'empty' })
+      this.dhtLookupLatency.observe(e.seconds)
+    },
+    onProvide: e => { this.dhtProvides.inc({ kind: e.reprovide ? 'reprovide' : 'first', result: e.ok ? 'ok' : 'failed' }) }
   }
 
   constructor () {

@@ -27,6 +27,8 @@ export class BlobDownload extends EventEmitter {
   readonly digest: Digest
   readonly size: number
   readonly partial: PartialBlob
+  /** The path it takes: `origin` (one stream from the origin) or `peer` (pieces from peers, the origin for those no peer gave). */
+  readonly source: 'origin' | 'peer'
   state: 'running' | 'verified' | 'failed' = 'running'
   error?: Error
   private readonly controller: AbortController
@@ -37,9 +39,10 @@ export class BlobDownload extends EventEmitter {
   private readonly pieceRecorded = (index: number): void => { this.emit('piece', index) }
 
   /** `controller` also aborts whatever was opened for this download before it existed. */
-  constructor (partial: PartialBlob, controller = new AbortController()) {
+  constructor (partial: PartialBlob, init: { controller?: AbortController, source?: 'origin' | 'peer' } = {}) {
     super()
-    this.controller = controller
+    this.source = init.source ?? 'origin'
+    this.controller = init.controller ?? new AbortController()
     this.setMaxListeners(0)
     this.partial = partial
     this.digest = partial.digest

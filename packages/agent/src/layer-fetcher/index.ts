@@ -11,13 +11,13 @@ import type { OriginBlobRequest } from './origin-source.ts'
 import { planFromPeers } from './peer-plan.ts'
 import type { PeerNetwork } from './peer-plan.ts'
 import { peerSource } from './peer-source.ts'
-import type { PieceFetchedEvent } from './peer-source.ts'
+import type { PieceFailedEvent, PieceFetchedEvent } from './peer-source.ts'
 
 export { ChunkSink, followDownload, sendFileRange } from './blob-reader.ts'
 export type { ByteRange } from './blob-reader.ts'
 export { BlobDownload } from './blob-download.ts'
 export type { PeerNetwork } from './peer-plan.ts'
-export type { PieceFetchedEvent } from './peer-source.ts'
+export type { PieceFailedEvent, PieceFailure, PieceFetchedEvent } from './peer-source.ts'
 
 /** An answer of the origin that is not the blob (401 with its challenge, 404...), passed on as is. */
 export interface UpstreamAnswer {
@@ -46,6 +46,8 @@ export interface LayerFetcherEvents {
   onFirstPiece?: (digest: Digest) => void
   /** A piece fetched by a download from peers (from a peer, or from the origin when no peer gave it). */
   onPieceFetched?: (event: PieceFetchedEvent) => void
+  /** A piece request to a peer failed (the peer is dropped for that blob). */
+  onPieceFailed?: (event: PieceFailedEvent) => void
 }
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024
@@ -123,7 +125,7 @@ export class LayerFetcher {
       await res.body.dump().catch(() => {})
       throw err
     })
-    const download = new BlobDownload(partial, controller)
+    const download = new BlobDownload(partial, { controller })
     if (this.events.onUpstreamBytes != null) download.on('bytes', this.events.onUpstreamBytes)
     this.run(download, originSource(upstream, req, res), req, false)
     return { kind: 'download', download }
@@ -151,7 +153,7 @@ export class LayerFetcher {
     const plan = await planFromPeers(peers, req.digest, size, providers)
     if (plan == null) return undefined
     const partial = await store.openPartial(req.digest, size)
-    const download = new BlobDownload(partial)
+    const download = new BlobDownload(partial, { source: 'peer' })
     const source = peerSource({
       plan,
       client: peers.client,
@@ -160,7 +162,8 @@ export class LayerFetcher {
         this.events.onUpstreamBytes?.(bytes.byteLength)
         return bytes
       },
-      onPiece: this.events.onPieceFetched
+      onPiece: this.events.onPieceFetched,
+      onPieceFailed: this.events.onPieceFailed
     })
     this.run(download, source, req, true)
     return { kind: 'download', download }

@@ -27,6 +27,20 @@ export interface PieceFetchedEvent {
   peer?: string
 }
 
+/** Why a piece request to a peer failed: `bad` (wrong bytes or a malformed answer), `refused`, `timeout`, `unavailable`. */
+export type PieceFailure = 'bad' | 'refused' | 'timeout' | 'unavailable'
+
+export interface PieceFailedEvent {
+  digest: Digest
+  index: number
+  peer: string
+  result: PieceFailure
+  /** The error's name (BadPieceError counts against the peer). */
+  error: string
+  /** True when this failure dropped the peer for the blob (false when an earlier one already had). */
+  dropped: boolean
+}
+
 export interface PeerSourceInit {
   plan: PeerPlan
   client: Pick<PieceExchangeClient, 'piece'>
@@ -34,6 +48,7 @@ export interface PeerSourceInit {
   originPiece: (offset: number, length: number, signal: AbortSignal) => Promise<Uint8Array>
   pieceTimeoutMs?: number
   onPiece?: (event: PieceFetchedEvent) => void
+  onPieceFailed?: (event: PieceFailedEvent) => void
 }
 
 const log = createLogger('shoal:agent:layer-fetcher')
@@ -67,6 +82,8 @@ export function peerSource (init: PeerSourceInit): ByteSource {
         return bytes
       } catch (err) {
         signal.throwIfAborted()
+        const error = (err as Error).name
+        init.onPieceFailed?.({ digest: table.digest, index, peer: key, result: failureOf(error), error, dropped: !dropped.has(key) })
         dropped.add(key)
         log.warn('peer dropped for this blob', { digest: table.digest, peer: key, piece: index, error: `${(err as Error).name}: ${(err as Error).message}` })
       } finally {
@@ -118,4 +135,12 @@ export function peerSource (init: PeerSourceInit): ByteSource {
       controller.abort()
     }
   }
+}
+
+function failureOf (name: string): PieceFailure {
+  if (name === 'BadPieceError' || name === 'PeerProtocolError') return 'bad'
+  if (name === 'PeerRefusedError') return 'refused'
+  // The per-piece timeout aborts the request's signal (the caller's own abort is rethrown before this).
+  if (name === 'PeerTimeoutError' || name === 'AbortError' || name === 'TimeoutError') return 'timeout'
+  return 'unavailable'
 }

@@ -73,6 +73,16 @@ export class PeerServices {
     return this.#node?.peerId
   }
 
+  /** Peers with an open connection (0 before start and after stop). */
+  connectedPeers (): number {
+    return this.#node?.getPeers().length ?? 0
+  }
+
+  /** The peer ids this node knows of (its peer store). */
+  async knownPeers (): Promise<string[]> {
+    return (await this.#node?.peerStore.all() ?? []).map(p => p.id.toString())
+  }
+
   /** The listen (or announced) multiaddrs, each ending with /p2p/<peer id>. */
   multiaddrs (): string[] {
     const node = this.#node

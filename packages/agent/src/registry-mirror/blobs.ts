@@ -89,7 +89,7 @@ async function serveBlob (components: BlobRouteComponents, req: IncomingMessage,
   const abort = new AbortController()
   res.on('close', () => abort.abort())
   const sink = new ChunkSink(res, abort.signal)
-  const from = handle.kind === 'complete' ? 'local' : 'upstream'
+  const from = handle.kind === 'complete' ? 'local' : handle.download.source
   try {
     res.writeHead(range == null ? 200 : 206, blobHeaders(blob.digest, size, range))
     if (size > 0 && handle.kind === 'complete') {
