@@ -1,39 +1,21 @@
 import { randomBytes } from 'node:crypto'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PeerId } from '@libp2p/interface'
 import { cidOfDigest, digestOf } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import { Discovery } from '../../src/discovery/index.ts'
 import type { DiscoveryInit, ProvideEvent, ReprovideRoundEvent } from '../../src/discovery/index.ts'
-import { createP2pNode } from '../../src/p2p/node.ts'
 import type { P2pNode, P2pNodeInit } from '../../src/p2p/node.ts'
-import { generateSwarmKey, parseSwarmKey } from '../../src/p2p/swarm-key.ts'
+import { startTestNode, testSwarmKey } from '../helpers/p2p.ts'
 
-const LOOPBACK = '/ip4/127.0.0.1/tcp/0'
-/** Generous: the suite runs two test files at once on a loaded 2-core machine. */
-const START_TIMEOUT_MS = 15_000
 const OP_TIMEOUT_MS = 20_000
 
-function swarmKey (): Uint8Array {
-  return parseSwarmKey(generateSwarmKey(), 'test')
-}
 
 function randomDigest (): Digest {
   return digestOf(randomBytes(1024))
 }
 
-async function startNode (t: ExecutionContext, init: Partial<P2pNodeInit> = {}): Promise<P2pNode> {
-  const node = await createP2pNode({
-    privateKey: await generateKeyPair('Ed25519'),
-    listen: [LOOPBACK],
-    signal: AbortSignal.timeout(START_TIMEOUT_MS),
-    ...init
-  })
-  t.teardown(async () => { await node.stop() })
-  return node
-}
 
 /** Started; stopped in teardown before its node (teardowns run last-registered first). */
 function startDiscovery (t: ExecutionContext, node: P2pNode, init: DiscoveryInit = {}): Discovery {
@@ -51,10 +33,10 @@ function address (node: P2pNode): string {
 
 /** A -- B -- C: B bootstrapped to A, C to B only. */
 async function cluster (t: ExecutionContext, init: Partial<P2pNodeInit> = {}): Promise<{ a: P2pNode, b: P2pNode, c: P2pNode, key: Uint8Array }> {
-  const key = swarmKey()
-  const a = await startNode(t, { swarmKey: key, ...init })
-  const b = await startNode(t, { swarmKey: key, bootstrap: [address(a)], ...init })
-  const c = await startNode(t, { swarmKey: key, bootstrap: [address(b)], ...init })
+  const key = testSwarmKey()
+  const a = await startTestNode(t, { swarmKey: key, ...init })
+  const b = await startTestNode(t, { swarmKey: key, bootstrap: [address(a)], ...init })
+  const c = await startTestNode(t, { swarmKey: key, bootstrap: [address(b)], ...init })
   return { a, b, c, key }
 }
 
@@ -147,7 +129,7 @@ test('a withdrawn blob is no longer re-provided and disappears from the DHT when
   t.true(includes(await answeredBy(a, kept), a.peerId))
 
   // A fresh node finds A for the kept blob, and, once the copies on B and C have expired, not for the withdrawn one.
-  const d = await startNode(t, { swarmKey: key, bootstrap: [address(b)], ...validity })
+  const d = await startTestNode(t, { swarmKey: key, bootstrap: [address(b)], ...validity })
   const onD = startDiscovery(t, d, { findTimeoutMs: 5_000 })
   t.true(includes(await lookUntil(onD, kept, providers => includes(providers, a.peerId)), a.peerId))
   t.false(includes(await lookUntil(onD, withdrawn, providers => !includes(providers, a.peerId)), a.peerId))
@@ -178,7 +160,7 @@ test('concurrent provides of one blob make one announcement, and a provided blob
 })
 
 test('a lookup on an empty DHT returns no providers within its timeout; stop aborts lookups under way', async t => {
-  const node = await startNode(t, { swarmKey: swarmKey() })
+  const node = await startTestNode(t, { swarmKey: testSwarmKey() })
   const lookups: number[] = []
   const findTimeoutMs = 1_500
   const discovery = startDiscovery(t, node, { findTimeoutMs, events: { onLookup: event => lookups.push(event.found) } })

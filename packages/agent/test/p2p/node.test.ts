@@ -1,36 +1,17 @@
 import { randomBytes } from 'node:crypto'
 import test from 'ava'
-import type { ExecutionContext } from 'ava'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { KEEP_ALIVE } from '@libp2p/interface'
 import type { PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { cidOfDigest, digestOf } from '@shoal/proto'
-import { createP2pNode } from '../../src/p2p/node.ts'
-import type { P2pNode, P2pNodeInit } from '../../src/p2p/node.ts'
-import { generateSwarmKey, parseSwarmKey } from '../../src/p2p/swarm-key.ts'
+import type { P2pNode } from '../../src/p2p/node.ts'
+import { startTestNode, testSwarmKey } from '../helpers/p2p.ts'
 
-const LOOPBACK = '/ip4/127.0.0.1/tcp/0'
-/** Generous: the suite runs two test files at once on a loaded 2-core machine. */
-const START_TIMEOUT_MS = 15_000
 const OP_TIMEOUT_MS = 20_000
 /** A peer with the wrong key sometimes fails at once, sometimes only when the dial gives up. */
 const INTRUDER_DIAL_TIMEOUT_MS = 5_000
 
-function swarmKey (): Uint8Array {
-  return parseSwarmKey(generateSwarmKey(), 'test')
-}
 
-async function startNode (t: ExecutionContext, init: Partial<P2pNodeInit> = {}): Promise<P2pNode> {
-  const node = await createP2pNode({
-    privateKey: await generateKeyPair('Ed25519'),
-    listen: [LOOPBACK],
-    signal: AbortSignal.timeout(START_TIMEOUT_MS),
-    ...init
-  })
-  t.teardown(async () => { await node.stop() })
-  return node
-}
 
 function address (node: P2pNode): string {
   const addr = node.getMultiaddrs()[0]
@@ -46,9 +27,9 @@ function connectedPeers (node: P2pNode): PeerId[] {
 }
 
 test('two nodes with the same swarm key connect and ping', async t => {
-  const key = swarmKey()
-  const a = await startNode(t, { swarmKey: key })
-  const b = await startNode(t, { swarmKey: key, bootstrap: [address(a)] })
+  const key = testSwarmKey()
+  const a = await startTestNode(t, { swarmKey: key })
+  const b = await startTestNode(t, { swarmKey: key, bootstrap: [address(a)] })
   t.is(b.getConnections(a.peerId).length, 1)
   t.true((await b.peerStore.get(a.peerId)).tags.has(KEEP_ALIVE))
   const rtt = await b.services.ping.ping(a.peerId, { signal: AbortSignal.timeout(OP_TIMEOUT_MS) })
@@ -57,13 +38,13 @@ test('two nodes with the same swarm key connect and ping', async t => {
 })
 
 test('a node without the swarm key, or with another one, cannot connect and is not learnt', async t => {
-  const key = swarmKey()
-  const a = await startNode(t, { swarmKey: key })
-  const b = await startNode(t, { swarmKey: key, bootstrap: [address(a)] })
+  const key = testSwarmKey()
+  const a = await startTestNode(t, { swarmKey: key })
+  const b = await startTestNode(t, { swarmKey: key, bootstrap: [address(a)] })
   const seenByA = connectedPeers(a)
   const seenByB = connectedPeers(b)
-  const open = await startNode(t)
-  const otherKey = await startNode(t, { swarmKey: swarmKey() })
+  const open = await startTestNode(t)
+  const otherKey = await startTestNode(t, { swarmKey: testSwarmKey() })
 
   await Promise.all([open, otherKey].flatMap(intruder => [a, b].map(async target => {
     const started = Date.now()
@@ -90,9 +71,9 @@ test('a node without the swarm key, or with another one, cannot connect and is n
 })
 
 test('a CID provided by one node is found by a node bootstrapped to it', async t => {
-  const key = swarmKey()
-  const a = await startNode(t, { swarmKey: key })
-  const b = await startNode(t, { swarmKey: key, bootstrap: [address(a)] })
+  const key = testSwarmKey()
+  const a = await startTestNode(t, { swarmKey: key })
+  const b = await startTestNode(t, { swarmKey: key, bootstrap: [address(a)] })
   t.true(a.getProtocols().includes('/shoal/kad/1.0.0'))
   t.is(a.services.dht.getMode(), 'server')
   const cid = cidOfDigest(digestOf(randomBytes(1024)))

@@ -1,35 +1,19 @@
 import { createCipheriv, createHash } from 'node:crypto'
 import type { ExecutionContext } from 'ava'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { cidOfDigest, digestOf, pieceCountFor, pieceSpan } from '@shoal/proto'
 import type { CID, Digest } from '@shoal/proto'
-import { createP2pNode } from '../../src/p2p/node.ts'
 import type { P2pNode } from '../../src/p2p/node.ts'
-import { generateSwarmKey, parseSwarmKey } from '../../src/p2p/swarm-key.ts'
-export { openStore } from '../helpers/store.ts'
 import { PieceExchangeServer } from '../../src/piece-exchange/server.ts'
 import type { PieceExchangeServerInit, PieceServedEvent } from '../../src/piece-exchange/server.ts'
 import type { PieceStore } from '../../src/piece-store/store.ts'
+import { startTestNode, testSwarmKey } from '../helpers/p2p.ts'
+export { openStore } from '../helpers/store.ts'
+export { testSwarmKey as swarmKey }
 
 export const MiB = 1024 * 1024
-/** Generous: the suite runs two test files at once on a loaded 2-core machine. */
-export const START_TIMEOUT_MS = 15_000
-
-export function swarmKey (): Uint8Array {
-  return parseSwarmKey(generateSwarmKey(), 'test')
-}
-
 /** A node on 127.0.0.1, stopped in teardown; bootstrapped to `peers` so that they can be dialled by id. */
 export async function startNode (t: ExecutionContext, key: Uint8Array, peers: P2pNode[] = []): Promise<P2pNode> {
-  const node = await createP2pNode({
-    privateKey: await generateKeyPair('Ed25519'),
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    swarmKey: key,
-    bootstrap: peers.map(peer => peer.getMultiaddrs()[0]!.toString()),
-    signal: AbortSignal.timeout(START_TIMEOUT_MS)
-  })
-  t.teardown(async () => { await node.stop() })
-  return node
+  return startTestNode(t, { swarmKey: key, bootstrap: peers.map(peer => peer.getMultiaddrs()[0]!.toString()) })
 }
 
 
