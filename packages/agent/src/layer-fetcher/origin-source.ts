@@ -26,13 +26,14 @@ function startOf (res: UpstreamResponse): number {
   return Number(/bytes\s+(\d+)-/.exec(res.headers['content-range'] ?? '')?.[1] ?? NaN)
 }
 
-export async function requestOriginBlob (upstream: UpstreamClient, req: OriginBlobRequest, offset: number, signal?: AbortSignal): Promise<UpstreamResponse> {
+/** GET of the blob from `offset` (to `end`, inclusive, or to its end). */
+export async function requestOriginBlob (upstream: UpstreamClient, req: OriginBlobRequest, offset: number, signal?: AbortSignal, end?: number): Promise<UpstreamResponse> {
   return upstream.send({
     registry: req.registry,
     method: 'GET',
     path: `/v2/${req.repository}/blobs/${req.digest}`,
     repository: req.repository,
-    range: offset > 0 ? `bytes=${offset}-` : undefined,
+    range: offset > 0 || end != null ? `bytes=${offset}-${end ?? ''}` : undefined,
     authorization: req.authorization,
     signal
   })
@@ -52,27 +53,35 @@ export function originSource (upstream: UpstreamClient, req: OriginBlobRequest, 
         await res?.body.dump().catch(() => {})
         res = await requestOriginBlob(upstream, req, offset, signal)
       }
-      if (res.status === 401 || res.status === 403) {
-        await res.body.dump()
-        throw new UpstreamUnauthorizedError(`${req.registry.host} refused ${req.repository}@${req.digest} (${res.status})`)
-      }
-      if (res.status !== 200 && res.status !== 206) {
-        await res.body.dump()
-        const Err = res.status >= 500 || res.status === 429 ? UpstreamUnavailableError : UpstreamProtocolError
-        throw new Err(`${req.registry.host} answered ${res.status} for ${req.repository}@${req.digest}`)
-      }
-      const skip = offset - startOf(res)
-      if (!Number.isSafeInteger(skip) || skip < 0) {
-        await res.body.dump()
-        throw new UpstreamProtocolError(`${req.registry.host} answered a range that does not start at byte ${offset}`)
-      }
-      return skip === 0 ? res.body : skipBytes(res.body, skip)
+      return bodyFrom(res, req, offset)
     },
     close: async () => {
       await pending?.body.dump()
       pending = undefined
     }
   }
+}
+
+/**
+ * The body of a blob answer from byte `offset` on: refusals and failures become named errors, and
+ * bytes before `offset` (a registry that ignores Range, or starts the range early) are skipped.
+ */
+async function bodyFrom (res: UpstreamResponse, req: OriginBlobRequest, offset: number): Promise<AsyncIterable<Uint8Array>> {
+  if (res.status === 401 || res.status === 403) {
+    await res.body.dump()
+    throw new UpstreamUnauthorizedError(`${req.registry.host} refused ${req.repository}@${req.digest} (${res.status})`)
+  }
+  if (res.status !== 200 && res.status !== 206) {
+    await res.body.dump()
+    const Err = res.status >= 500 || res.status === 429 ? UpstreamUnavailableError : UpstreamProtocolError
+    throw new Err(`${req.registry.host} answered ${res.status} for ${req.repository}@${req.digest}`)
+  }
+  const skip = offset - startOf(res)
+  if (!Number.isSafeInteger(skip) || skip < 0) {
+    await res.body.dump()
+    throw new UpstreamProtocolError(`${req.registry.host} answered a range that does not start at byte ${offset}`)
+  }
+  return skip === 0 ? res.body : skipBytes(res.body, skip)
 }
 
 /** A registry that ignores Range sends the whole body: drop the bytes already held. */
@@ -93,34 +102,17 @@ async function * skipBytes (body: AsyncIterable<Uint8Array>, skip: number): Asyn
  * could give. A registry that ignores Range is read up to the wanted bytes.
  */
 export async function fetchOriginRange (upstream: UpstreamClient, req: OriginBlobRequest, offset: number, length: number, signal: AbortSignal): Promise<Uint8Array> {
-  const res = await upstream.send({
-    registry: req.registry,
-    method: 'GET',
-    path: `/v2/${req.repository}/blobs/${req.digest}`,
-    repository: req.repository,
-    range: `bytes=${offset}-${offset + length - 1}`,
-    authorization: req.authorization,
-    signal
-  })
-  if (res.status === 401 || res.status === 403) {
-    await res.body.dump()
-    throw new UpstreamUnauthorizedError(`${req.registry.host} refused ${req.repository}@${req.digest} (${res.status})`)
-  }
-  if ((res.status !== 200 && res.status !== 206) || (res.status === 206 && startOf(res) !== offset)) {
-    await res.body.dump()
-    const Err = res.status >= 500 || res.status === 429 ? UpstreamUnavailableError : UpstreamProtocolError
-    throw new Err(`${req.registry.host} answered ${res.status} to a range of ${req.repository}@${req.digest}`)
-  }
+  const res = await requestOriginBlob(upstream, req, offset, signal, offset + length - 1)
+  const body = await bodyFrom(res, req, offset)
   const out = Buffer.allocUnsafe(length)
   let filled = 0
-  const body = res.status === 206 ? res.body : skipBytes(res.body, offset)
   for await (const chunk of body) {
     const take = Math.min(chunk.byteLength, length - filled)
     out.set(chunk.subarray(0, take), filled)
     filled += take
     if (filled === length) break
   }
-  if (res.status === 200 || filled === length) await res.body.dump().catch(() => {})
+  await res.body.dump().catch(() => {})
   if (filled !== length) throw new UpstreamProtocolError(`${req.registry.host} sent ${filled} of ${length} bytes at ${offset} of ${req.digest}`)
   return out
 }

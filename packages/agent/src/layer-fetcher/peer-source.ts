@@ -68,6 +68,8 @@ export function peerSource (init: PeerSourceInit): ByteSource {
   const window = Math.max(1, Math.min(PEER_FETCH_MAX_PIECES_IN_FLIGHT, Math.floor(PEER_FETCH_MAX_BYTES_IN_FLIGHT / table.pieceSize)))
 
   const fromPeers = async (index: number, signal: AbortSignal): Promise<Uint8Array | undefined> => {
+    const cid = table.pieces[index]
+    if (cid == null) throw new RangeError(`piece ${index} is outside the table of ${table.digest}`)
     for (;;) {
       const holders = init.plan.peers.filter(p => !dropped.has(p.id.toString()) && p.bitfield.has(index))
       if (holders.length === 0) return undefined
@@ -75,7 +77,7 @@ export function peerSource (init: PeerSourceInit): ByteSource {
       const key = peer.id.toString()
       busy.set(key, (busy.get(key) ?? 0) + 1)
       try {
-        const bytes = await init.client.piece(peer.id, { digest: table.digest, size: table.size, index, cid: table.pieces[index] ?? cidOfDigest(table.digest) }, {
+        const bytes = await init.client.piece(peer.id, { digest: table.digest, size: table.size, index, cid }, {
           signal: AbortSignal.any([signal, AbortSignal.timeout(init.pieceTimeoutMs ?? PIECE_TIMEOUT_MS)])
         })
         init.onPiece?.({ digest: table.digest, index, bytes: bytes.byteLength, source: 'peer', peer: key })
