@@ -54,7 +54,7 @@ async function crashMidDownload (t: ExecutionContext, seed: number): Promise<Cra
 
   const agent = await spawnAgentProcess(t, { dataDir, upstreams: [origin.url] })
   const reading = fetchBody(`${agent.url}/v2/big/app/blobs/${digest}`, { signal: AbortSignal.timeout(30_000) })
-  await waitFor('the agent to receive several pieces', async () => await scrapeMetric(agent.url, 'shoal_agent_upstream_blob_bytes_total') >= KILL_AFTER_BYTES)
+  await waitFor('the agent to receive several pieces', async () => await scrapeMetric(agent.url, 'shoal_agent_blob_received_bytes_total', { source: 'origin' }) >= KILL_AFTER_BYTES)
   await sleep(COMMIT_GRACE_MS)
   await agent.kill('SIGKILL')
 

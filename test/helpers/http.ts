@@ -1,4 +1,5 @@
 import { request } from 'undici'
+import { scrapeMetrics } from './metrics.ts'
 
 /** Bounds one request of a test, headers and body, when the caller gives no signal. */
 const TEST_REQUEST_TIMEOUT_MS = 20_000
@@ -33,22 +34,9 @@ export async function fetchBody (url: string, opts: { method?: 'GET' | 'HEAD', h
   }
 }
 
-/**
- * The value of a Prometheus counter or gauge from an agent's /metrics, summed over the series
- * whose labels include `labels`; 0 when no series matches.
- */
+/** One sample of an agent's `/metrics` (its labels exactly `labels`); 0 when the series was never touched. */
 export async function scrapeMetric (agentUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const res = await request(`${agentUrl}/metrics`, { signal: AbortSignal.timeout(TEST_REQUEST_TIMEOUT_MS) })
-  const text = await res.body.text()
-  if (res.statusCode !== 200) throw new Error(`${agentUrl}/metrics answered ${res.statusCode}: ${text.slice(0, 200)}`)
-  let total = 0
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line)
-    if (match == null || match[1] !== name) continue
-    const series = match[2] ?? ''
-    if (Object.entries(labels).every(([k, v]) => series.includes(`${k}=${JSON.stringify(v)}`))) total += Number(match[3])
-  }
-  return total
+  return (await scrapeMetrics(agentUrl)).value(name, labels)
 }
 
 /** Polls `check` until it returns true; throws with `what` after `timeoutMs`. */

@@ -7,7 +7,7 @@ export interface Scrape {
 }
 
 export async function scrapeMetrics (agentUrl: string): Promise<Scrape> {
-  const res = await request(`${agentUrl}/metrics`)
+  const res = await request(`${agentUrl}/metrics`, { signal: AbortSignal.timeout(20_000) })
   const text = await res.body.text()
   if (res.statusCode !== 200) throw new Error(`GET ${agentUrl}/metrics: ${res.statusCode}`)
   return {

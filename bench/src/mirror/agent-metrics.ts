@@ -6,7 +6,7 @@ export interface AgentCounters {
   upstreamBytes: number
   /** Blob bytes sent to clients from its store. */
   servedLocalBytes: number
-  /** Blob bytes sent to clients while they were being downloaded. */
+  /** Blob bytes sent to clients while they were being downloaded (from the origin or from peers). */
   servedUpstreamBytes: number
 }
 
@@ -15,9 +15,9 @@ export async function readAgentCounters (agentUrl: string, signal: AbortSignal):
   const text = await res.body.text()
   if (res.statusCode !== 200) throw new Error(`GET ${agentUrl}/metrics answered ${res.statusCode}`)
   return {
-    upstreamBytes: sample(text, 'shoal_agent_upstream_blob_bytes_total'),
+    upstreamBytes: sample(text, 'shoal_agent_blob_received_bytes_total{source="origin"}'),
     servedLocalBytes: sample(text, 'shoal_agent_served_bytes_total{source="local"}'),
-    servedUpstreamBytes: sample(text, 'shoal_agent_served_bytes_total{source="upstream"}')
+    servedUpstreamBytes: sample(text, 'shoal_agent_served_bytes_total{source="origin"}') + sample(text, 'shoal_agent_served_bytes_total{source="peer"}')
   }
 }
 

@@ -103,10 +103,7 @@ export class Agent {
     }
     const peers = this.peers
     this.fetcher = new LayerFetcher({ store: this.store, upstream, peers: peers?.network() }, {
-      onUpstreamBytes: n => {
-        metrics.upstreamBytes.inc(n)
-        metrics.receivedBytes.inc({ source: 'origin' }, n)
-      },
+      onUpstreamBytes: n => { metrics.receivedBytes.inc({ source: 'origin' }, n) },
       onPieceFetched: e => { metrics.pieceFetched(e) },
       onPieceFailed: e => { metrics.pieceFailed(e) },
       onFirstPiece: digest => { peers?.provide(digest) },

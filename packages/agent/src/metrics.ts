@@ -17,7 +17,6 @@ export class AgentMetrics {
   readonly registry = new Registry()
   readonly requests = new Counter({ name: 'shoal_agent_requests_total', help: 'Registry API requests by route, method and result status', labelNames: ['route', 'method', 'status'], registers: [this.registry] })
   readonly servedBytes = new Counter({ name: 'shoal_agent_served_bytes_total', help: 'Blob bytes sent to clients, by where they came from (local: the store; origin: a download from the origin; peer: a download from peers)', labelNames: ['source'], registers: [this.registry] })
-  readonly upstreamBytes = new Counter({ name: 'shoal_agent_upstream_blob_bytes_total', help: 'Blob bytes received from upstream registries', registers: [this.registry] })
   readonly receivedBytes = new Counter({ name: 'shoal_agent_blob_received_bytes_total', help: 'Blob bytes received, by source (origin, peer)', labelNames: ['source'], registers: [this.registry] })
   readonly upstreamRequests = new Counter({ name: 'shoal_agent_upstream_requests_total', help: 'Requests to upstream registries by registry, method and status', labelNames: ['registry', 'method', 'status'], registers: [this.registry] })
   readonly upstreamLatency = new Histogram({ name: 'shoal_agent_upstream_request_seconds', help: 'Time to the upstream response headers', labelNames: ['registry'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry] })
