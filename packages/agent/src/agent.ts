@@ -106,7 +106,7 @@ export class Agent {
       onUpstreamBytes: n => { metrics.receivedBytes.inc({ source: 'origin' }, n) },
       onPieceFetched: e => { metrics.pieceFetched(e) },
       onPieceFailed: e => { metrics.pieceFailed(e) },
-      onFirstPiece: digest => { peers?.provide(digest) },
+      onFirstPiece: peers == null ? undefined : digest => { peers.provide(digest) },
       onDownloadDone: d => {
         metrics.downloads.inc({ result: d.state })
         if (d.error?.name === 'DigestMismatchError') metrics.digestMismatches.inc({ kind: 'blob' })

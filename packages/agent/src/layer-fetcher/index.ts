@@ -173,9 +173,13 @@ export class LayerFetcher {
   private run (download: BlobDownload, source: ByteSource, req: OriginBlobRequest, fromPeers: boolean): void {
     const { store } = this.components
     this.downloads.add(download)
-    download.once('piece', () => {
-      download.partial.commit().then(() => { this.events.onFirstPiece?.(download.digest) }, () => {})
-    })
+    const onFirstPiece = this.events.onFirstPiece
+    // Only for announcing: without a listener the first piece costs no extra fdatasync.
+    if (onFirstPiece != null) {
+      download.once('piece', () => {
+        download.partial.commit().then(() => { onFirstPiece(download.digest) }, () => {})
+      })
+    }
     download.run(source, async hashed => { await store.complete(download.partial, hashed) })
       .finally(async () => {
         this.downloads.delete(download)
