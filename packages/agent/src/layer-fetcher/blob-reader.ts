@@ -94,10 +94,13 @@ export async function sendFileRange (handle: FileHandle, range: ByteRange, sink:
  */
 export async function followDownload (download: BlobDownload, range: ByteRange, sink: ChunkSink, signal: AbortSignal, openComplete: () => Promise<FileHandle>): Promise<void> {
   // An open descriptor keeps reading the same file after it is renamed into the blob directory;
-  // a download that finished in between is read where it now lives.
+  // a download that finished in between is read where it now lives. The rename comes a moment
+  // before the download is marked verified (the directory fsync and the index write are between),
+  // so a missing partial file means: wait for the verdict.
   const handle = await open(download.partial.path, 'r').catch(async err => {
+    while (download.state === 'running') await download.changed(signal)
     if (download.state === 'verified') return openComplete()
-    throw new Error(`partial file of ${download.digest} is gone`, { cause: err })
+    throw new Error(`partial file of ${download.digest} is gone`, { cause: download.error ?? err })
   })
   try {
     const ring = new BufferRing(READ_CHUNK_BYTES)

@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto'
+import { Writable } from 'node:stream'
+import test from 'ava'
+import { digestOf } from '@shoal/proto'
+import type { Digest } from '@shoal/proto'
+import { BlobDownload, ChunkSink, followDownload } from '../../src/layer-fetcher/index.ts'
+import { openStore } from '../helpers/store.ts'
+
+/** Collects what a client would receive. */
+function collector (): { sink: ChunkSink, bytes: () => Buffer } {
+  const chunks: Buffer[] = []
+  const target = new Writable({ write (chunk: Buffer, _enc, done) { chunks.push(Buffer.from(chunk)); done() } })
+  return { sink: new ChunkSink(target, new AbortController().signal), bytes: () => Buffer.concat(chunks) }
+}
+
+test('a client that joins just after the partial file was renamed, before the download is marked verified, still gets the whole blob', async t => {
+  const store = await openStore(t)
+  const blob = randomBytes(180_001)
+  const digest = digestOf(blob)
+  const partial = await store.openPartial(digest, blob.byteLength)
+  const download = new BlobDownload(partial)
+
+  // complete() renames the file into the blob directory, then is held: the window in which the
+  // partial path no longer exists while the download is still 'running'.
+  const renamed = Promise.withResolvers<void>()
+  const release = Promise.withResolvers<void>()
+  const ran = download.run({ open: async () => [blob] }, async (hashed: Digest) => {
+    await store.complete(partial, hashed)
+    renamed.resolve()
+    await release.promise
+  })
+  await renamed.promise
+  t.is(download.state, 'running')
+
+  const client = collector()
+  const following = followDownload(download, { start: 0, end: blob.byteLength - 1 }, client.sink, new AbortController().signal, async () => store.openBlob(digest))
+  setTimeout(() => { release.resolve() }, 20)
+  await following
+  await ran
+  t.is(download.state, 'verified')
+  t.true(client.bytes().equals(blob))
+})
+
+test('a client that joins after the partial file is gone and the download failed gets the failure', async t => {
+  const store = await openStore(t)
+  const blob = randomBytes(4096)
+  const digest = digestOf(blob)
+  const partial = await store.openPartial(digest, blob.byteLength)
+  const download = new BlobDownload(partial)
+  const failing = Promise.withResolvers<void>()
+  const ran = download.run({ open: async () => [blob] }, async () => {
+    await store.discard(digest)
+    await failing.promise
+    throw new Error('the index write failed')
+  })
+  await new Promise(resolve => setTimeout(resolve, 20))
+  const client = collector()
+  const following = followDownload(download, { start: 0, end: blob.byteLength - 1 }, client.sink, new AbortController().signal, async () => store.openBlob(digest))
+  failing.resolve()
+  const err = await t.throwsAsync(following)
+  t.regex(err?.message ?? '', /is gone/)
+  t.regex((err?.cause as Error | undefined)?.message ?? '', /index write failed/)
+  await ran
+  t.is(download.state, 'failed')
+})
