@@ -4,6 +4,7 @@ import test from 'ava'
 import { digestOf } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import { BlobDownload, ChunkSink, followDownload } from '../../src/layer-fetcher/index.ts'
+import type { ByteSource } from '../../src/layer-fetcher/blob-download.ts'
 import { openStore } from '../helpers/store.ts'
 
 /** Collects what a client would receive. */
@@ -11,6 +12,13 @@ function collector (): { sink: ChunkSink, bytes: () => Buffer } {
   const chunks: Buffer[] = []
   const target = new Writable({ write (chunk: Buffer, _enc, done) { chunks.push(Buffer.from(chunk)); done() } })
   return { sink: new ChunkSink(target, new AbortController().signal), bytes: () => Buffer.concat(chunks) }
+}
+
+/** A byte source that sends the whole blob in one chunk. */
+function sourceOf (blob: Buffer): ByteSource {
+  return {
+    open: async () => (async function * () { yield blob })()
+  }
 }
 
 test('a client that joins just after the partial file was renamed, before the download is marked verified, still gets the whole blob', async t => {
@@ -24,7 +32,7 @@ test('a client that joins just after the partial file was renamed, before the do
   // partial path no longer exists while the download is still 'running'.
   const renamed = Promise.withResolvers<void>()
   const release = Promise.withResolvers<void>()
-  const ran = download.run({ open: async () => [blob] }, async (hashed: Digest) => {
+  const ran = download.run(sourceOf(blob), async (hashed: Digest) => {
     await store.complete(partial, hashed)
     renamed.resolve()
     await release.promise
@@ -48,7 +56,7 @@ test('a client that joins after the partial file is gone and the download failed
   const partial = await store.openPartial(digest, blob.byteLength)
   const download = new BlobDownload(partial)
   const failing = Promise.withResolvers<void>()
-  const ran = download.run({ open: async () => [blob] }, async () => {
+  const ran = download.run(sourceOf(blob), async () => {
     await store.discard(digest)
     await failing.promise
     throw new Error('the index write failed')
