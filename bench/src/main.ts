@@ -5,14 +5,18 @@
  */
 import { fileURLToPath } from 'node:url'
 import { MIRROR_USAGE, runMirrorBench } from './mirror/index.ts'
+import { PEER_LINK_USAGE, runPeerLinkBench } from './peer-link/index.ts'
 
 const USAGE = `usage: pnpm bench <benchmark> [options]
 
 benchmarks:
   mirror    the agent as a pull-through cache vs the origin: cold time (loopback, shaped origin link),
             warm throughput, peak RSS
+  peer-link one peer link between two agents vs bare js-libp2p: throughput, the uploader's peak RSS
 
 ${MIRROR_USAGE}
+
+${PEER_LINK_USAGE}
 `
 
 const OUT_ROOT = fileURLToPath(new URL('../out/', import.meta.url))
@@ -22,6 +26,8 @@ async function main (argv: string[]): Promise<number> {
   switch (command) {
     case 'mirror':
       return runMirrorBench(rest, { outRoot: OUT_ROOT })
+    case 'peer-link':
+      return runPeerLinkBench(rest, { outRoot: OUT_ROOT })
     case undefined:
     case '-h':
     case '--help':

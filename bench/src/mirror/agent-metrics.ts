@@ -4,6 +4,10 @@ import { request } from 'undici'
 export interface AgentCounters {
   /** Blob bytes the agent received from the origin. */
   upstreamBytes: number
+  /** Blob bytes the agent received from peers. */
+  peerBytes: number
+  /** Piece bytes the agent sent to peers. */
+  sentToPeersBytes: number
   /** Blob bytes sent to clients from its store. */
   servedLocalBytes: number
   /** Blob bytes sent to clients while they were being downloaded (from the origin or from peers). */
@@ -16,6 +20,8 @@ export async function readAgentCounters (agentUrl: string, signal: AbortSignal):
   if (res.statusCode !== 200) throw new Error(`GET ${agentUrl}/metrics answered ${res.statusCode}`)
   return {
     upstreamBytes: sample(text, 'shoal_agent_blob_received_bytes_total{source="origin"}'),
+    peerBytes: sample(text, 'shoal_agent_blob_received_bytes_total{source="peer"}'),
+    sentToPeersBytes: sample(text, 'shoal_agent_peer_served_bytes_total'),
     servedLocalBytes: sample(text, 'shoal_agent_served_bytes_total{source="local"}'),
     servedUpstreamBytes: sample(text, 'shoal_agent_served_bytes_total{source="origin"}') + sample(text, 'shoal_agent_served_bytes_total{source="peer"}')
   }

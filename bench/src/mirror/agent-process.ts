@@ -11,6 +11,7 @@ import { AgentProcessError } from './errors.ts'
 /** `packages/agent/src/cli/main.ts`, found through the workspace package rather than a relative path. */
 const AGENT_MAIN = fileURLToPath(new URL('./cli/main.ts', import.meta.resolve('@shoal/agent')))
 const READY_LINE = /^shoal agent: mirroring .* at (http:\/\/\S+) \(data in /
+const P2P_LINE = /^shoal agent: peers reach this host at (\S+)$/
 
 export interface AgentMemory {
   /** VmHWM: the process's peak resident set size so far. */
@@ -24,6 +25,8 @@ export interface AgentProcess {
   /** http://127.0.0.1:PORT */
   readonly url: string
   readonly dataDir: string
+  /** With p2p on: the multiaddrs (ending /p2p/<peer id>) the agent printed. */
+  readonly p2pAddresses: string[]
   /** Reads /proc/<pid>/status of the agent process itself. */
   memory: () => Promise<AgentMemory>
   /** Throws AgentProcessError when the process is gone. */
@@ -42,6 +45,8 @@ export interface StartAgentProcessInit {
   dataDir: string
   /** Run with --cpu-prof, writing the profile into this directory when the agent exits. */
   profileDir?: string
+  /** More `shoal agent` flags (`--p2p-listen ...`); with `--p2p-listen`, the start waits for the p2p address lines too. */
+  args?: string[]
   signal?: AbortSignal
 }
 
@@ -61,8 +66,10 @@ export async function startAgentProcess (components: AgentProcessComponents, ini
     '--insecure-registry', init.upstream.host,
     // Nothing from this machine's docker config or CA directory.
     '--docker-config', join(init.dataDir, 'no-docker-config.json'),
-    '--certs-dir', join(init.dataDir, 'certs.d')
+    '--certs-dir', join(init.dataDir, 'certs.d'),
+    ...(init.args ?? [])
   ]
+  const p2p = init.args?.includes('--p2p-listen') === true
   // SHOAL_* variables of the caller would override the flags above.
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SHOAL_')))
   env.SHOAL_LOG = 'silent'
@@ -88,10 +95,10 @@ export async function startAgentProcess (components: AgentProcessComponents, ini
     clearTimeout(timer)
   }
 
-  let url: string
+  let ready: Ready
   try {
     if (pid == null) throw new AgentProcessError(`shoal agent could not be spawned: ${exited ?? 'no pid'}`)
-    url = await readyUrl(child, signal, () => exited, () => stderr)
+    ready = await readyLines(child, p2p, signal, () => exited, () => stderr)
   } catch (err) {
     await kill()
     throw err
@@ -101,7 +108,8 @@ export async function startAgentProcess (components: AgentProcessComponents, ini
 
   return {
     pid,
-    url,
+    url: ready.url,
+    p2pAddresses: ready.p2pAddresses,
     dataDir: init.dataDir,
     memory: async () => {
       let status: string
@@ -119,14 +127,21 @@ export async function startAgentProcess (components: AgentProcessComponents, ini
   }
 }
 
-async function readyUrl (child: ChildProcess & { stdout: NodeJS.ReadableStream }, signal: AbortSignal, exited: () => string | undefined, stderr: () => string): Promise<string> {
+interface Ready { url: string, p2pAddresses: string[] }
+
+/** The ready line's URL and, when `p2p`, the p2p address lines the agent prints right after it. */
+async function readyLines (child: ChildProcess & { stdout: NodeJS.ReadableStream }, p2p: boolean, signal: AbortSignal, exited: () => string | undefined, stderr: () => string): Promise<Ready> {
   const lines = createInterface({ input: child.stdout, crlfDelay: Infinity })
   const onAbort = (): void => { lines.close() }
   signal.addEventListener('abort', onAbort, { once: true })
+  let url: string | undefined
+  const p2pAddresses: string[] = []
   try {
     for await (const line of lines) {
-      const match = READY_LINE.exec(line)
-      if (match?.[1] != null) return match[1]
+      url ??= READY_LINE.exec(line)?.[1]
+      const addr = P2P_LINE.exec(line)?.[1]
+      if (addr != null) p2pAddresses.push(addr)
+      if (url != null && (!p2p || p2pAddresses.length > 0)) return { url, p2pAddresses }
     }
   } finally {
     signal.removeEventListener('abort', onAbort)

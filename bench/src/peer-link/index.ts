@@ -1,0 +1,179 @@
+/**
+ * `bench peer-link`: the throughput of one peer link between two agents against bare js-libp2p
+ * with the same transport, encryption and muxer, measured in the same run, with and without a
+ * swarm key; and agent A's peak RSS while several agents pull a big blob from it at once.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cpus, loadavg } from 'node:os'
+import { join } from 'node:path'
+import { startRegistry } from '@shoal/test/fixtures/index.ts'
+import { pushGeneratedBlob } from '../mirror/blobs.ts'
+import type { BenchBlob } from '../mirror/blobs.ts'
+import { summarizeProfiles } from '../mirror/profile.ts'
+import type { ProfileSummary } from '../mirror/profile.ts'
+import { renderProfile } from '../mirror/report.ts'
+import { Teardown } from '../mirror/teardown.ts'
+import type { PeerLinkContext } from './agents.ts'
+import { PEER_LINK_USAGE, parsePeerLinkArgs } from './args.ts'
+import type { KeyMode, PeerLinkOptions } from './args.ts'
+import { runBare } from './bare.ts'
+import * as C from './constants.ts'
+import { renderMarkdown, resultsTable } from './report.ts'
+import type { LinkResult, PeerLinkReport } from './report.ts'
+import { mbps, mib, rssCase, seedAgent, shoalRound } from './sections.ts'
+
+export { PEER_LINK_USAGE } from './args.ts'
+
+/** Runs the benchmark; resolves to the process exit code (0 even when a goal is missed). */
+export async function runPeerLinkBench (argv: string[], io: { outRoot: string }): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(PEER_LINK_USAGE)
+    return 0
+  }
+  let options: PeerLinkOptions
+  try {
+    options = parsePeerLinkArgs(argv, io.outRoot)
+  } catch (err) {
+    if ((err as Error).name !== 'BenchUsageError') throw err
+    console.error(`bench peer-link: ${(err as Error).message}\n${PEER_LINK_USAGE}`)
+    return 2
+  }
+  const started = performance.now()
+  const log = (line: string): void => {
+    const s = Math.round((performance.now() - started) / 1000)
+    console.log(`[${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${line}`)
+  }
+  const teardown = new Teardown()
+  const controller = new AbortController()
+  let interrupted = false
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupted) {
+      teardown.killChildrenNow()
+      process.exit(130)
+    }
+    interrupted = true
+    console.error(`bench peer-link: ${sig}, stopping everything it started (again to kill at once)`)
+    controller.abort(new Error(`interrupted by ${sig}`))
+    teardown.run().finally(() => process.exit(130))
+  }
+  const onExit = (): void => { teardown.killChildrenNow() }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  process.on('exit', onExit)
+  try {
+    const report = await measure(options, teardown, controller.signal, log)
+    await mkdir(options.outDir, { recursive: true })
+    await writeFile(join(options.outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n')
+    await writeFile(join(options.outDir, 'report.md'), renderMarkdown(report) + '\n')
+    console.log(`\n${resultsTable(report)}`)
+    for (const [role, p] of Object.entries(report.profiles ?? {})) console.log(`\n${renderProfile(`CPU profile, ${role}`, p)}`)
+    console.log(`\nreport: ${join(options.outDir, 'report.md')} and report.json`)
+    return 0
+  } catch (err) {
+    if (interrupted) return 130
+    throw err
+  } finally {
+    await teardown.run()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    process.off('exit', onExit)
+  }
+}
+
+async function measure (options: PeerLinkOptions, teardown: Teardown, signal: AbortSignal, log: (line: string) => void): Promise<PeerLinkReport> {
+  const startedAt = new Date().toISOString()
+  const { sections } = options
+  log(`bench peer-link: ${options.blobBytes / C.MIB} MiB, ${options.runs} rounds, swarm key ${options.keyModes.join(' and ')}, sections ${sections.join(', ')}`)
+  const workDir = await mkdtemp(join(options.agentDataRoot ?? '/tmp', 'peerlink-bench-'))
+  teardown.defer(`work dir ${workDir}`, async () => { await rm(workDir, { recursive: true, force: true }) })
+  const profileRoot = options.profile ? join(options.outDir, 'profiles') : undefined
+  const needAgents = sections.includes('shoal') || sections.includes('rss')
+
+  let ctx: PeerLinkContext | undefined
+  if (needAgents) {
+    const registry = await startRegistry({ dataDir: join(workDir, 'origin'), signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
+    teardown.defer('origin registry', registry.stop)
+    const push = async (size: number, seed: number): Promise<BenchBlob> => {
+      const t = performance.now()
+      const blob = await pushGeneratedBlob(registry.url, C.BENCH_REPOSITORY, { size, seed }, { signal: AbortSignal.any([signal, AbortSignal.timeout(C.PUSH_TIMEOUT_MS)]) })
+      log(`pushed ${mib(size)} blob ${blob.digest.slice(0, 19)}… to the origin in ${((performance.now() - t) / 1000).toFixed(1)} s`)
+      return blob
+    }
+    const primer = await push(C.PRIMER_BLOB_MIB * C.MIB, C.PRIMER_SEED)
+    const blob = await push(options.blobBytes, C.BIG_SEED)
+    ctx = { origin: { url: registry.url, host: registry.host }, blob, primer, agentRoot: join(workDir, 'agents'), profileRoot, teardown, signal, log }
+  }
+
+  const links: LinkResult[] = []
+  for (const keyMode of options.keyModes) links.push(await measureLink(options, keyMode, { ctx, workDir, profileRoot, teardown, signal, log }))
+
+  let profiles: Record<string, ProfileSummary> | undefined
+  if (profileRoot != null) {
+    profiles = {}
+    for (const role of ['bare-off', 'bare-on', 'a-off', 'a-on', 'b-off', 'b-on', 'rss-b-off', 'rss-b-on']) {
+      const summary = await summarizeProfiles(join(profileRoot, role), { topFunctions: C.PROFILE_TOP_FUNCTIONS, topFiles: C.PROFILE_TOP_FILES })
+      if (summary != null) profiles[role] = summary
+    }
+  }
+  const { outDir: _outDir, ...reported } = options
+  return {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    options: reported,
+    environment: { node: process.versions.node, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', loadAverageEnd: loadavg() },
+    links,
+    profiles
+  }
+}
+
+interface LinkComponents {
+  ctx?: PeerLinkContext
+  workDir: string
+  profileRoot?: string
+  teardown: Teardown
+  signal: AbortSignal
+  log: (line: string) => void
+}
+
+/** Every section for one swarm-key mode: a fresh agent A, then rounds of bare and shoal, then (c). */
+async function measureLink (options: PeerLinkOptions, keyMode: KeyMode, { ctx, workDir, profileRoot, teardown, signal, log }: LinkComponents): Promise<LinkResult> {
+  const { sections, blobBytes } = options
+  const result: LinkResult = { keyMode, bareMBps: [], shoalMBps: [], ratio: [] }
+  let swarmKeyFile: string | undefined
+  if (keyMode === 'on') {
+    swarmKeyFile = join(workDir, 'swarm.key')
+    await writeFile(swarmKeyFile, `/key/swarm/psk/1.0.0/\n/base16/\n${randomBytes(32).toString('hex')}\n`)
+  }
+  const swarmKey = swarmKeyFile == null ? undefined : await readFile(swarmKeyFile)
+  const a = ctx == null ? undefined : await seedAgent(ctx, keyMode, swarmKeyFile)
+  try {
+    for (let round = 0; round < options.runs; round++) {
+      const bare = sections.includes('bare')
+        ? mbps(blobBytes, (await runBare({
+          bytes: blobBytes,
+          runs: 1,
+          swarmKey,
+          profileDir: profileRoot == null ? undefined : join(profileRoot, `bare-${keyMode}`),
+          track: child => { teardown.track(child) },
+          signal
+        }))[0] ?? Number.NaN)
+        : undefined
+      const shoal = sections.includes('shoal') && ctx != null && a != null
+        ? mbps(blobBytes, await shoalRound(ctx, a, keyMode, round, swarmKeyFile))
+        : undefined
+      if (bare != null) result.bareMBps.push(bare)
+      if (shoal != null) result.shoalMBps.push(shoal)
+      if (bare != null && shoal != null) result.ratio.push(shoal / bare)
+      log(`swarm key ${keyMode}, round ${round + 1}/${options.runs}: bare ${bare?.toFixed(0) ?? '–'} MB/s, shoal ${shoal?.toFixed(0) ?? '–'} MB/s` +
+        (bare != null && shoal != null ? `, shoal/bare ${(shoal / bare).toFixed(2)}` : ''))
+    }
+    if (sections.includes('rss') && ctx != null && a != null) {
+      result.rss = await rssCase(ctx, a, keyMode, options.rssPeers, swarmKeyFile)
+      log(`swarm key ${keyMode}: A's peak RSS ${mib(result.rss.peakRssBytes)} uploading to ${options.rssPeers} peers (${result.rss.seconds.toFixed(1)} s)`)
+    }
+  } finally {
+    await a?.stop()
+  }
+  return result
+}

@@ -1,0 +1,85 @@
+import { renderProfile } from '../mirror/report.ts'
+import type { ProfileSummary } from '../mirror/profile.ts'
+import { summarize } from '../mirror/stats.ts'
+import type { Summary } from '../mirror/stats.ts'
+import type { KeyMode, PeerLinkOptions } from './args.ts'
+import { GOAL_PEAK_RSS_MIB_MAX, GOAL_THROUGHPUT_RATIO_MIN, MIB } from './constants.ts'
+import type { RssCase } from './sections.ts'
+
+/** One swarm-key mode: per round, bare and shoal MB/s (10^6 bytes per second) and shoal/bare. */
+export interface LinkResult {
+  keyMode: KeyMode
+  bareMBps: number[]
+  shoalMBps: number[]
+  ratio: number[]
+  rss?: RssCase
+}
+
+export interface PeerLinkReport {
+  startedAt: string
+  finishedAt: string
+  options: Omit<PeerLinkOptions, 'outDir'>
+  environment: { node: string, cpus: number, cpuModel: string, loadAverageEnd: number[] }
+  links: LinkResult[]
+  profiles?: Record<string, ProfileSummary>
+}
+
+const KEY_LABEL: Record<KeyMode, string> = { off: 'no swarm key', on: 'swarm key (pnet)' }
+
+const spread = (s: Summary, digits: number): string => Number.isNaN(s.median)
+  ? '–'
+  : `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`
+const verdict = (pass: boolean | undefined): string => pass == null ? 'not run' : pass ? 'PASS' : 'MISS'
+
+/** The table printed at the end: medians (min–max) over the rounds, the ratios and the goals. */
+export function resultsTable (report: PeerLinkReport): string {
+  const mb = report.options.blobBytes / MIB
+  const rows: string[][] = []
+  for (const link of report.links) {
+    const key = KEY_LABEL[link.keyMode]
+    if (link.bareMBps.length > 0 || link.shoalMBps.length > 0) {
+      const ratio = summarize(link.ratio)
+      rows.push([`${mb} MiB over one link, ${key}`, spread(summarize(link.bareMBps), 0), spread(summarize(link.shoalMBps), 0),
+        spread(ratio, 2), `shoal/bare >= ${GOAL_THROUGHPUT_RATIO_MIN}`, verdict(link.ratio.length === 0 ? undefined : ratio.median >= GOAL_THROUGHPUT_RATIO_MIN)])
+    }
+    if (link.rss != null) {
+      const r = link.rss
+      const peak = r.peakRssBytes / MIB
+      rows.push([`A's peak RSS, ${mb} MiB to ${r.peers} peers at once, ${key}${r.peakReset ? '' : ' (lifetime peak)'}`, '–',
+        `${peak.toFixed(0)} MiB; peers ${summarize(r.perPeerMBps).median.toFixed(0)} MB/s each`, '–', `<= ${GOAL_PEAK_RSS_MIB_MAX} MiB`, verdict(peak <= GOAL_PEAK_RSS_MIB_MAX)])
+    }
+  }
+  return table(['measure', 'bare MB/s: median (min–max)', 'shoal MB/s', 'shoal/bare', 'goal', 'result'], rows)
+}
+
+export function renderMarkdown (report: PeerLinkReport): string {
+  const e = report.environment
+  const o = report.options
+  const lines = [
+    '# shoal peer-link benchmark',
+    '',
+    `${report.startedAt} – ${report.finishedAt}; Node ${e.node}, ${e.cpus} × ${e.cpuModel}; load average at end ${e.loadAverageEnd.map(n => n.toFixed(2)).join(' ')}.`,
+    `${o.runs} rounds per swarm-key mode; each round is one bare series (fresh server and fetcher processes, untimed warm-up) and ` +
+      'one fresh agent B pulling the blob from agent A through its mirror port (after an untimed primer blob), back to back. ' +
+      'MB/s are 10^6 bytes per second; the shoal client reads and sha256-verifies every byte, and B\'s metrics must show every byte came from the peer.',
+    '',
+    resultsTable(report),
+    '',
+    '## Rounds',
+    '',
+    table(['swarm key', 'round', 'bare MB/s', 'shoal MB/s', 'shoal/bare'], report.links.flatMap(l => l.bareMBps.map((b, i) =>
+      [l.keyMode, String(i + 1), b.toFixed(0), (l.shoalMBps[i] ?? Number.NaN).toFixed(0), (l.ratio[i] ?? Number.NaN).toFixed(2)]))),
+    ''
+  ]
+  for (const [role, p] of Object.entries(report.profiles ?? {})) lines.push(renderProfile(role, p), '')
+  return lines.join('\n')
+}
+
+function table (header: string[], rows: string[][]): string {
+  const cell = (s: string): string => s.replace(/\|/g, '\\|')
+  return [
+    `| ${header.map(cell).join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map(r => `| ${r.map(cell).join(' | ')} |`)
+  ].join('\n')
+}
