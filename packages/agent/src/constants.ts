@@ -45,6 +45,8 @@ export const AGENT_NODE_FLAGS = ['--max-semi-space-size=4']
  * share an address (a test host, a site behind one NAT), and a rollout makes them all dial at once.
  */
 export const P2P_INBOUND_CONNECTIONS_PER_IP_PER_S = 100
+/** How long the swarm-key nonce exchange of a new connection may take when libp2p gives no signal. */
+export const P2P_PSK_HANDSHAKE_TIMEOUT_MS = 5_000
 /** How long each `--bootstrap` dial at start may take. */
 export const P2P_BOOTSTRAP_DIAL_TIMEOUT_MS = 10_000
 /**

@@ -1,7 +1,8 @@
 /**
  * The agent's libp2p node: TCP, Noise and Yamux, identify and ping, and a Kad-DHT server under
- * shoal's own protocol id; a libp2p private network when a swarm key is given. See
- * docs/dev/libp2p3.md for why each setting is what it is.
+ * shoal's own protocol id; a private network when a swarm key is given (psk-protector.ts). See
+ * docs/dev/libp2p3.md for why each setting is what it is, and docs/dev/peer-link.md for the
+ * throughput work (Noise's crypto, the protector).
  */
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -13,7 +14,6 @@ import { kadDHT, removePublicAddressesMapper } from '@libp2p/kad-dht'
 import type { KadDHT } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import type { Ping } from '@libp2p/ping'
-import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -25,6 +25,9 @@ import {
 } from '../constants.ts'
 import { AbortError, ConfigError } from '../errors.ts'
 import { createLogger } from '../logger.ts'
+import { noiseCrypto } from './noise-crypto.ts'
+import { pskProtector } from './psk-protector.ts'
+import { swarmKeyBytes } from './swarm-key.ts'
 
 // A type, not an interface: libp2p's ServiceMap needs the implicit index signature.
 export type P2pServices = {
@@ -74,11 +77,11 @@ export async function createP2pNode (init: P2pNodeInit): Promise<P2pNode> {
     privateKey: init.privateKey,
     addresses: { listen: listen.map(String), announce: announce.map(String) },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux({
       streamOptions: { maxStreamWindowSize: P2P_STREAM_WINDOW_BYTES, maxReadBufferLength: P2P_STREAM_WINDOW_BYTES }
     })],
-    ...(init.swarmKey != null ? { connectionProtector: preSharedKey({ psk: init.swarmKey }) } : {}),
+    ...(init.swarmKey != null ? { connectionProtector: pskProtector({ psk: swarmKeyBytes(init.swarmKey) }) } : {}),
     connectionManager: {
       inboundConnectionThreshold: init.inboundConnectionsPerIpPerS ?? P2P_INBOUND_CONNECTIONS_PER_IP_PER_S
     },

@@ -46,6 +46,14 @@ export function parseSwarmKey (content: string | Uint8Array, file: string): Uint
   return new TextEncoder().encode(`${PSK_HEADER}\n${BASE16_HEADER}\n${key.toLowerCase()}`)
 }
 
+/** The 32 key bytes of a swarm key file that parseSwarmKey accepted. */
+export function swarmKeyBytes (file: Uint8Array): Uint8Array {
+  const hex = Buffer.from(file).toString('utf8').trim().split(/\r?\n/).at(-1)?.trim() ?? ''
+  const key = Buffer.from(hex, 'hex')
+  if (key.byteLength !== KEY_BYTES) throw new SwarmKeyError(`a swarm key has ${KEY_BYTES} bytes, this one ${key.byteLength}`)
+  return key
+}
+
 /** Reads and checks a swarm key file (`--swarm-key FILE`). */
 export async function loadSwarmKey (file: string, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
   let content: Buffer
