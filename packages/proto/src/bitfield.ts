@@ -55,6 +55,17 @@ export class Bitfield {
     return true
   }
 
+  /** Marks piece `index` as not held; returns false if it already was not. */
+  clear (index: number): boolean {
+    this.#check(index)
+    const mask = 0x80 >> (index & 7)
+    const byte = this.#bytes[index >> 3]!
+    if ((byte & mask) === 0) return false
+    this.#bytes[index >> 3] = byte & ~mask
+    this.#count--
+    return true
+  }
+
   has (index: number): boolean {
     this.#check(index)
     return (this.#bytes[index >> 3]! & (0x80 >> (index & 7))) !== 0

@@ -18,7 +18,7 @@ export {
 export { PIECES_PROTOCOL, DHT_PROTOCOL, SCHEDULER_PROTOCOL } from './protocols.ts'
 export { Bitfield, parseBitfieldResponse, bitfieldResponse } from './bitfield.ts'
 export type { PeerBitfield } from './bitfield.ts'
-export { parsePieceTable, pieceTableResponse } from './piece-table.ts'
+export { isFullTable, mergePieceTables, parsePieceTable, pieceTableResponse } from './piece-table.ts'
 export type { PieceTable, PieceTableExpectation } from './piece-table.ts'
 export {
   decodePeerRequest, decodePeerResponse, MAX_MESSAGE_SIZE, Status, PeerRequest, PeerResponse,

@@ -9,13 +9,17 @@ import { Status } from './gen/pieces.js'
 import type { PieceTableResponse } from './gen/pieces.js'
 import { MAX_BLOB_SIZE, pieceCountFor, pieceSizeFor } from './pieces.ts'
 
-/** The digests of a blob's pieces, checked against the blob: what every piece is verified against. */
+/**
+ * The digests of a blob's pieces, checked against the blob: what every piece is verified against.
+ * A holder that is still downloading the blob knows only the pieces it has verified: its table has
+ * holes (undefined), which fill as it goes (mergePieceTables).
+ */
 export interface PieceTable {
   digest: Digest
   size: number
   pieceSize: number
-  /** One raw sha2-256 CID per piece, in order. */
-  pieces: CID[]
+  /** One raw sha2-256 CID per piece, in order; undefined where the holder does not know it yet. */
+  pieces: Array<CID | undefined>
 }
 
 export interface PieceTableExpectation {
@@ -29,7 +33,8 @@ export interface PieceTableExpectation {
  * Turns a peer's PieceTableResponse into a PieceTable, or throws InvalidPieceTableError. Nothing in
  * the message is taken on trust: the size must be in range (and match the expected one), the piece
  * size and count must be those every agent computes from the size, and every piece must be a raw
- * sha2-256 CID. A blob of one piece is its own piece, so that CID must be the blob's.
+ * sha2-256 CID or empty (not known yet). A blob of one piece is its own piece, so that CID must be
+ * the blob's.
  */
 export function parsePieceTable (message: PieceTableResponse, expected: PieceTableExpectation): PieceTable {
   const { digest } = expected
@@ -54,20 +59,49 @@ export function parsePieceTable (message: PieceTableResponse, expected: PieceTab
   if (message.pieces.length !== count) {
     throw new InvalidPieceTableError(`the piece table of ${digest} lists ${message.pieces.length} pieces, a blob of ${size} bytes has ${count}`)
   }
-  const pieces = message.pieces.map((bytes, index) => pieceCid(bytes, index, digest))
-  if (count === 1 && !pieces[0]!.equals(cidOfDigest(digest))) {
-    throw new InvalidPieceTableError(`${digest} is one piece, but the table names another: ${pieces[0]!.toString()}`)
+  const pieces = message.pieces.map((bytes, index) => bytes.byteLength === 0 ? undefined : pieceCid(bytes, index, digest))
+  const only = pieces[0]
+  if (count === 1 && only != null && !only.equals(cidOfDigest(digest))) {
+    throw new InvalidPieceTableError(`${digest} is one piece, but the table names another: ${only.toString()}`)
   }
   return { digest, size, pieceSize, pieces }
 }
 
-/** The PieceTableResponse (status OK) a holder of `table` sends. */
+/** Whether the table names every piece (a holder that has the whole blob). */
+export function isFullTable (table: PieceTable): boolean {
+  return table.pieces.every(cid => cid != null)
+}
+
+/**
+ * A newer answer of the same holder merged into what was known: the holes it filled are taken, a
+ * piece it names differently from before is an InvalidPieceTableError (a peer that changes its story
+ * is not believed twice). Returns the number of pieces learned.
+ */
+export function mergePieceTables (known: PieceTable, fresh: PieceTable): number {
+  if (fresh.digest !== known.digest || fresh.size !== known.size) {
+    throw new InvalidPieceTableError(`a piece table of ${fresh.digest} (${fresh.size} bytes) cannot update one of ${known.digest} (${known.size} bytes)`)
+  }
+  let learned = 0
+  fresh.pieces.forEach((cid, index) => {
+    const before = known.pieces[index]
+    if (cid == null) return
+    if (before == null) {
+      known.pieces[index] = cid
+      learned++
+    } else if (!before.equals(cid)) {
+      throw new InvalidPieceTableError(`piece ${index} of ${known.digest} was ${before.toString()} and is now ${String(cid)}`)
+    }
+  })
+  return learned
+}
+
+/** The PieceTableResponse (status OK) a holder of `table` sends; a piece it does not know is empty. */
 export function pieceTableResponse (table: PieceTable): PieceTableResponse {
   return {
     status: Status.OK,
     size: BigInt(table.size),
     pieceSize: table.pieceSize,
-    pieces: table.pieces.map(cid => cid.bytes.slice())
+    pieces: table.pieces.map(cid => cid == null ? new Uint8Array(0) : cid.bytes.slice())
   }
 }
 

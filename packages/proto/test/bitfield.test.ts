@@ -15,6 +15,11 @@ test('set, has, count, missing and full track the pieces held', t => {
   for (const i of bits.missing()) bits.set(i)
   t.true(bits.full())
   t.deepEqual(bits.missing(), [])
+  t.true(bits.clear(3))
+  t.false(bits.clear(3), 'clearing a piece not held reports it')
+  t.false(bits.has(3))
+  t.is(bits.count(), 9)
+  t.deepEqual(bits.missing(), [3])
 })
 
 test('the encoding is most significant bit first, ceil(count / 8) bytes', t => {

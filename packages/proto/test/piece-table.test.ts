@@ -3,7 +3,7 @@ import { CID } from 'multiformats/cid'
 import { create as createMultihash } from 'multiformats/hashes/digest'
 import { identity } from 'multiformats/hashes/identity'
 import {
-  cidOfDigest, digestOf, parsePieceTable, pieceTableResponse, pieceCountFor, pieceSizeFor, MAX_BLOB_SIZE, Status
+  cidOfDigest, digestOf, isFullTable, mergePieceTables, parsePieceTable, pieceTableResponse, pieceCountFor, pieceSizeFor, MAX_BLOB_SIZE, Status
 } from '../src/index.ts'
 import type { Digest, PieceTableResponse } from '../src/index.ts'
 
@@ -84,10 +84,36 @@ test('every piece must be a raw sha2-256 CIDv1', t => {
   // a 32-byte digest labelled sha2-512 (0x13)
   refuse(CID.createV1(0x55, createMultihash(0x13, hash.digest)).bytes, /not a raw sha2-256/)
   refuse(new Uint8Array(36).fill(0xff), /piece 1 .* is not a CID/)
-  refuse(new Uint8Array(), /has 0 bytes/)
 })
 
 test('only sha256 blobs have piece tables', t => {
   const sha512 = digestOf(new Uint8Array(), 'sha512')
   t.throws(() => parsePieceTable(tableFor(0), { digest: sha512 }), { name: 'InvalidPieceTableError', message: /sha256/ })
+})
+
+test('a holder still downloading sends empty entries for the pieces it has not verified; later answers fill them', t => {
+  const size = 3 * MiB + 5
+  const full = tableFor(size)
+  const early = { ...full, pieces: full.pieces.map((cid, i) => i === 0 ? cid : new Uint8Array()) }
+  const known = parsePieceTable(early, { digest: blob, size })
+  t.false(isFullTable(known))
+  t.is(known.pieces[1], undefined)
+  t.deepEqual(pieceTableResponse(known), early, 'holes encode back as empty entries')
+  t.is(mergePieceTables(known, parsePieceTable(full, { digest: blob, size })), 3)
+  t.true(isFullTable(known))
+  t.is(mergePieceTables(known, parsePieceTable(early, { digest: blob, size })), 0, 'an older answer takes nothing away')
+
+  const changed = { ...full, pieces: [full.pieces[1]!, ...full.pieces.slice(1)] }
+  t.throws(() => mergePieceTables(known, parsePieceTable(changed, { digest: blob, size })),
+    { name: 'InvalidPieceTableError', message: /piece 0 .* was .* and is now/ })
+  const other = digestOf(new TextEncoder().encode('another blob'))
+  t.throws(() => mergePieceTables(known, parsePieceTable(full, { digest: other, size })), { name: 'InvalidPieceTableError' })
+})
+
+test('a one-piece blob\'s table may be empty while its holder downloads it, never another CID', t => {
+  const bytes = new TextEncoder().encode('small')
+  const digest = digestOf(bytes)
+  const empty = { ...tableFor(bytes.byteLength), pieces: [new Uint8Array()] }
+  t.is(parsePieceTable(empty, { digest, size: bytes.byteLength }).pieces[0], undefined)
+  t.throws(() => parsePieceTable(tableFor(bytes.byteLength), { digest, size: bytes.byteLength }), { name: 'InvalidPieceTableError', message: /is one piece/ })
 })
