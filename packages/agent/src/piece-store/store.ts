@@ -142,12 +142,13 @@ export class PieceStore {
   async readPiece (digest: Digest, index: number): Promise<Uint8Array | undefined> {
     const release = this.pin(digest)
     try {
-      // Two tries: a partial blob may be completed (its file renamed) between lookup and open.
-      for (let attempt = 0; attempt < 2; attempt++) {
-        const record = this.records.get(digest)
-        if (record == null || !Number.isInteger(index) || index < 0 || index >= record.pieces.length) return undefined
-        if (record.state === 'partial' && record.pieces[index] == null) return undefined
-        const file = record.state === 'complete' ? this.layout.blobFile(digest) : this.layout.partialFile(digest)
+      const record = this.records.get(digest)
+      if (record == null || !Number.isInteger(index) || index < 0 || index >= record.pieces.length) return undefined
+      if (record.state === 'partial' && record.pieces[index] == null) return undefined
+      // A partial blob's file is renamed into the blob directory a moment before its record says
+      // complete (complete() syncs the directory and writes the index in between): try both paths.
+      const files = record.state === 'complete' ? [this.layout.blobFile(digest)] : [this.layout.partialFile(digest), this.layout.blobFile(digest)]
+      for (const file of files) {
         const bytes = await readSpan(file, pieceSpan(record.size, index)).catch((err: NodeJS.ErrnoException) => {
           if (err.code === 'ENOENT') return undefined
           throw err

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { truncate } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, rename, truncate } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import test from 'ava'
 import { digestOf, digestHex, pieceCountFor, pieceSpan } from '@shoal/proto'
+import { StoreLayout } from '../../src/piece-store/layout.ts'
 import { openStore } from '../helpers/store.ts'
 
 const MiB = 1024 * 1024
@@ -59,4 +60,19 @@ test('a blob file cut short on disk gives CorruptPieceError, never a short piece
 
   t.is((await store.readPiece(digest, 1))?.byteLength, MiB)
   await t.throwsAsync(store.readPiece(digest, 2), { name: 'CorruptPieceError' })
+})
+
+test('a recorded piece of a blob whose file was just renamed into place, before its record says complete, still reads', async t => {
+  const store = await openStore(t)
+  const blob = randomBytes(2 * MiB)
+  const digest = digestOf(blob)
+  const partial = await store.openPartial(digest, blob.byteLength)
+  for (let i = 0; i < 2; i++) await partial.writePiece(i, pieceOf(blob, i), digestOf(pieceOf(blob, i)))
+  await partial.commit()
+  // What complete() does first; its index write comes after.
+  const layout = new StoreLayout(store.dataDir)
+  await mkdir(dirname(layout.blobFile(digest)), { recursive: true })
+  await rename(layout.partialFile(digest), layout.blobFile(digest))
+  t.is(store.get(digest)?.state, 'partial')
+  t.true(Buffer.from((await store.readPiece(digest, 1))!).equals(pieceOf(blob, 1)))
 })
