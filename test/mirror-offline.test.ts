@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
@@ -8,18 +5,13 @@ import { freePort, layerFixture, pushImage, skopeoCopy, startCountingProxy, star
 import type { CountingProxy, OriginRegistry } from './fixtures/index.ts'
 import { deadRegistryHost, startTestAgent } from './helpers/agent.ts'
 import { fetchBody, scrapeMetric } from './helpers/http.ts'
+import { tempDir } from './helpers/temp.ts'
 
 /** The agent's tag TTL in these tests, and a wait that is surely past it. */
 const MANIFEST_TTL = '100ms'
 const PAST_TTL_MS = 300
 /** A request for something the agent cannot have must fail well within this. */
 const OFFLINE_ANSWER_MAX_MS = 10_000
-
-async function tempDir (t: ExecutionContext, prefix: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `shoal-${prefix}-`))
-  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
-  return dir
-}
 
 /**
  * Two ways an origin goes away: connections dropped (the proxy's 'down' mode: transport errors),

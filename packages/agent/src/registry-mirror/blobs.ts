@@ -7,7 +7,7 @@ import type { AgentMetrics } from '../metrics.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
 import { refuseUnconfirmed } from './access-check.ts'
-import type { AccessCheck } from './access-check.ts'
+import type { AccessCheck, AccessRequest } from './access-check.ts'
 import { sendOciError } from './oci-errors.ts'
 import { parseRange } from './range.ts'
 import { sendUpstreamAnswer } from './respond.ts'
@@ -39,6 +39,10 @@ function blobHeaders (digest: Digest, size: number, range: { start: number, end:
   return headers
 }
 
+function accessRequest (blob: BlobRequest, authorization: string | undefined): AccessRequest {
+  return { registry: blob.registry, repository: blob.name, path: `/v2/${blob.name}/blobs/${blob.digest}`, authorization }
+}
+
 /**
  * GET and HEAD of a blob: from the store when complete, else from the download it joins or starts,
  * streamed as it arrives. Blob bodies are sent as stored, never re-encoded.
@@ -60,7 +64,7 @@ async function serveBlob (components: BlobRouteComponents, req: IncomingMessage,
   // Bytes held here, or on their way for another client, go only to a client the origin would serve.
   // No await before open() when neither: a request that joins this one's download is checked.
   const local = req.method === 'HEAD' ? known?.state === 'complete' : known != null || fetcher.fetching(blob.digest)
-  if (local && await refuseUnconfirmed(components.access, res, { registry: blob.registry, repository: blob.name, path: `/v2/${blob.name}/blobs/${blob.digest}`, authorization })) return
+  if (local && await refuseUnconfirmed(components.access, res, accessRequest(blob, authorization))) return
   if (req.method === 'HEAD') {
     if (known?.state === 'complete') {
       res.writeHead(200, blobHeaders(blob.digest, known.size, undefined)).end()
@@ -77,6 +81,9 @@ async function serveBlob (components: BlobRouteComponents, req: IncomingMessage,
     sendUpstreamAnswer(res, handle)
     return
   }
+  // Not held and not on its way before: this request's own call to the origin (the blob, or the
+  // HEAD before peers) was answered yes with the client's credentials.
+  if (!local) components.access.granted(accessRequest(blob, authorization))
   const size = handle.kind === 'complete' ? handle.record.size : handle.download.size
   let range: { start: number, end: number } | undefined
   try {

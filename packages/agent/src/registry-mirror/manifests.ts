@@ -7,7 +7,7 @@ import { DigestMismatchError, UpstreamProtocolError } from '../errors.ts'
 import type { CachedManifest, ManifestCache } from '../manifest-cache/index.ts'
 import type { AgentMetrics } from '../metrics.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
-import { refuseUnconfirmed } from './access-check.ts'
+import { refuseUnconfirmed, refuseWhileUnreachable } from './access-check.ts'
 import type { AccessCheck } from './access-check.ts'
 import { sendUpstreamAnswer } from './respond.ts'
 
@@ -74,6 +74,7 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
     if ((err as Error).name === 'UpstreamUnavailableError' && tag != null) {
       const stale = await manifests.getTag(tag.registry, tag.name, tag.tag, accept)
       if (stale != null) {
+        if (refuseWhileUnreachable(components.access, res, check)) return
         metrics.manifestCache.inc({ result: 'stale' })
         sendManifest(res, stale.manifest, 'stale')
         return
@@ -85,6 +86,7 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
     const stale = await manifests.getTag(tag.registry, tag.name, tag.tag, accept)
     if (stale != null) {
       await answer.body.dump()
+      if (refuseWhileUnreachable(components.access, res, check)) return
       metrics.manifestCache.inc({ result: 'stale' })
       sendManifest(res, stale.manifest, 'stale')
       return
@@ -106,6 +108,7 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
   }
   const manifest = { digest, mediaType, body }
   await manifests.put(manifest, tag)
+  components.access.granted(check)
   sendManifest(res, manifest, 'miss')
 }
 
