@@ -35,7 +35,7 @@ test('hosts without the swarm key, or with another one, cannot connect: they pul
   t.true(firstPeers.includes(peerIdOf(second.agent.p2pAddresses[0] ?? '')))
 })
 
-test('4 agents pull the same cold blob at the same moment: every one gets the right bytes', async t => {
+test('4 agents pull the same cold blob at the same moment: every one gets the right bytes, and the origin sends it fewer than 2 times', async t => {
   const cluster = await setupCluster(t)
   const digest = cluster.digests[0] as string
   const layer = cluster.layers[0] as Buffer
@@ -51,7 +51,6 @@ test('4 agents pull the same cold blob at the same moment: every one gets the ri
   const received = await Promise.all(agents.map(async a => (await scrapeMetrics(a.url)).value('shoal_agent_blob_received_bytes_total', { source: 'origin' })))
   t.is(received.reduce((a, b) => a + b, 0), originBytes, 'the agents\' origin bytes add up to what the origin sent')
   t.log(`origin sent ${originBytes} bytes for a ${layer.byteLength}-byte blob (${(originBytes / layer.byteLength).toFixed(2)}x); per agent ${received.join(', ')}`)
-  // What the design guarantees today: each agent fetches from the origin at most once. When all four
-  // miss the DHT (nobody has provided a piece yet when they look), all four go to the origin.
-  t.true(originBytes <= 4 * layer.byteLength, `origin sent ${originBytes} bytes`)
+  // The ones that miss the DHT claim the blob: one fetches from the origin, the rest follow it.
+  t.true(originBytes < 2 * layer.byteLength, `origin sent ${originBytes} bytes`)
 })

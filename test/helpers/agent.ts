@@ -27,12 +27,14 @@ export interface TestAgent {
 /**
  * `shoal agent` flags for a test: a free loopback port, the given data dir, nothing from this
  * machine's docker config or CA directory, and the hosts of http:// upstreams listed as insecure.
+ * The peer network is off unless `extra` gives a `--p2p-listen` (its default port is one per host).
  */
 export function testAgentArgs (dataDir: string, upstreams: string[], extra: string[] = []): string[] {
   const insecure = upstreams.filter(u => u.startsWith('http://')).flatMap(u => ['--insecure-registry', new URL(u).host])
   return [
     '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--docker-config', join(dataDir, 'no-docker-config.json'),
-    '--certs-dir', join(dataDir, 'certs.d'), ...insecure, ...upstreams.flatMap(u => ['--upstream', u]), ...extra
+    '--certs-dir', join(dataDir, 'certs.d'), ...insecure, ...upstreams.flatMap(u => ['--upstream', u]),
+    ...(extra.includes('--p2p-listen') ? [] : ['--no-p2p']), ...extra
   ]
 }
 

@@ -43,6 +43,8 @@ export interface StartPeerOptions {
   bootstrap?: TestAgent
   /** The swarm key file; the cluster's when absent, none at all when null. */
   swarmKey?: string | null
+  /** More `shoal agent` flags. */
+  args?: string[]
 }
 
 /** A real in-process agent with p2p on loopback, stopped at teardown. */
@@ -51,6 +53,7 @@ export async function startPeer (t: ExecutionContext, cluster: Cluster, opts: St
   const swarmKey = opts.swarmKey === undefined ? cluster.swarmKey : opts.swarmKey
   if (swarmKey != null) args.push('--swarm-key', swarmKey)
   if (opts.bootstrap != null) args.push('--bootstrap', opts.bootstrap.agent.p2pAddresses[0] ?? '')
+  args.push(...opts.args ?? [])
   const agent = await startTestAgent({ upstreams: [cluster.origin.url], args })
   t.teardown(agent.stop)
   return agent

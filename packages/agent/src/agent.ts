@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { createRateLimiter } from './bandwidth/index.ts'
 import type { AgentConfig, HostPort } from './config/index.ts'
 import { LayerFetcher } from './layer-fetcher/index.ts'
 import { createLogger } from './logger.ts'
@@ -97,23 +98,29 @@ export class Agent {
         dataDir: config.dataDir,
         p2p: config.p2p,
         onPieceServed: e => { metrics.pieceServed(e) },
-        discoveryEvents: metrics.discoveryEvents
+        discoveryEvents: metrics.discoveryEvents,
+        uploads: createRateLimiter({ limit: config.limits.uploadBytesPerS })
       })
       await this.peers.start()
     }
     const peers = this.peers
-    this.fetcher = new LayerFetcher({ store: this.store, upstream, peers: peers?.network() }, {
+    const limits = { origin: createRateLimiter({ limit: config.limits.originBytesPerS }), download: createRateLimiter({ limit: config.limits.downloadBytesPerS }) }
+    this.fetcher = new LayerFetcher({ store: this.store, upstream, peers: peers?.network(), limits }, {
       onUpstreamBytes: n => { metrics.receivedBytes.inc({ source: 'origin' }, n) },
       onPieceFetched: e => { metrics.pieceFetched(e) },
       onPieceFailed: e => { metrics.pieceFailed(e) },
       onFirstPiece: peers == null ? undefined : digest => { peers.provide(digest) },
+      onPeerBanned: (peer, reason) => {
+        metrics.peerBans.inc({ reason })
+        this.log.warn('peer banned', { peer, reason })
+      },
       onDownloadDone: d => {
         metrics.downloads.inc({ result: d.state })
         if (d.error?.name === 'DigestMismatchError') metrics.digestMismatches.inc({ kind: 'blob' })
         if (d.state === 'failed') this.log.warn('blob download failed', { digest: d.digest, error: d.error?.message })
         gc.trigger()
       }
-    })
+    }, { originFallback: config.originFallback })
     const store = this.store
     const fetcher = this.fetcher
     metrics.bind({
@@ -130,7 +137,7 @@ export class Agent {
       store: this.store,
       fetcher: this.fetcher,
       upstream,
-      access: new AccessCheck({ upstream }, { publicRepositories: config.publicRepositories }),
+      access: new AccessCheck({ upstream }, { publicRepositories: config.publicRepositories, offline: config.offlineAccess, ttlMs: config.accessCheckTtlMs }),
       manifests: this.manifests,
       metrics,
       router: new RegistryRouter(config),

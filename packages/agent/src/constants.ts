@@ -5,6 +5,8 @@ export const DEFAULT_MANIFEST_TAG_TTL_MS = 30_000
 export const DEFAULT_GC_HIGH_WATERMARK = 0.85
 export const DEFAULT_GC_LOW_WATERMARK = 0.75
 export const DEFAULT_GC_MAX_AGE_MS = 7 * 24 * 3600_000
+/** How recent a yes of the origin must be for a client to get cached content while the origin is unreachable. */
+export const DEFAULT_OFFLINE_ACCESS_WINDOW_MS = 24 * 3600_000
 export const GC_INTERVAL_MS = 60_000
 /** How long a request to the upstream may wait for response headers. */
 export const UPSTREAM_HEADERS_TIMEOUT_MS = 30_000
@@ -114,3 +116,21 @@ export const PEER_LOOKUP_TIMEOUT_MS = 2_000
 export const PEER_PLAN_MAX_PEERS = 8
 /** How long a peer may take to answer a piece table or bitfield request on the blob path. */
 export const PEER_PLAN_TIMEOUT_MS = 5_000
+/** How often peers still downloading a blob are asked again for their table and bitfield, while a follower waits on them. */
+export const PEER_REFRESH_INTERVAL_MS = 150
+/** No new piece anywhere among the peers for this long: the pieces still missing come from the origin. */
+export const PEER_STALL_MS = 3_000
+/** ...or longer for big pieces: the time a piece takes at this rate (a slow origin behind the peer fetching it). */
+export const PEER_STALL_MIN_BYTES_PER_S = 2 * 1024 * 1024
+/** NOT_FOUND or BUSY answers to pieces its bitfield offered, before a peer is dropped for the blob. */
+export const PEER_MAX_REFUSALS = 8
+/**
+ * A cold blob that no peer announces: the agent announces it first, waits this long for the
+ * others pulling it at the same moment to do the same, and looks again; of those, the lowest peer
+ * id fetches from the origin and the rest follow it. Long against a provide and a lookup on a LAN.
+ */
+export const PEER_CLAIM_SETTLE_MS = 300
+/** How long a banned peer is not asked for anything. */
+export const PEER_BAN_MS = 60 * 60_000
+/** Bad pieces a peer may send (across blobs, until banned) before it is banned. */
+export const PEER_BAN_BAD_PIECES = 3

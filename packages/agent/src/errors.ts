@@ -54,3 +54,5 @@ export class ProvideFailedError extends namedError('ProvideFailedError') {}
 
 /** A piece the origin sent does not match the piece table a peer gave: the table (or the origin) is wrong. */
 export class PieceTableMismatchError extends namedError('PieceTableMismatchError') {}
+/** No peer could give a piece and fetching it from the origin is turned off (--no-origin-fallback). */
+export class NoPeerSourceError extends namedError('NoPeerSourceError') {}

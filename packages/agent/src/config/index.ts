@@ -51,8 +51,34 @@ export interface AgentConfig {
   certsDir: string
   manifestTagTtlMs: number
   storage: StorageConfig
-  /** The peer network; undefined (off: mirror and origin only) unless `--p2p-listen` is given. */
+  /** The peer network; undefined (off: mirror and origin only) with `--no-p2p`. */
   p2p?: P2pConfig
+  /** Fetch from the origin what no peer gives (`--no-origin-fallback` turns it off). */
+  originFallback: boolean
+  limits: BandwidthLimits
+  /** How long the origin's yes to a client is reused before it is asked again. */
+  accessCheckTtlMs: number
+  offlineAccess: OfflineAccessConfig
+}
+
+/** Bytes per second; undefined is no limit. */
+export interface BandwidthLimits {
+  /** Piece bytes sent to peers. */
+  uploadBytesPerS?: number
+  /** Piece bytes received from peers. */
+  downloadBytesPerS?: number
+  /** Blob bytes received from origin registries. */
+  originBytesPerS?: number
+}
+
+/**
+ * Who gets cached content of a non-public repository while the origin cannot be asked: nobody
+ * (`deny`), a client whose same credentials the origin said yes to within `windowMs` (`recent`),
+ * or anyone (`allow`: for sites whose every image may be read by everyone on the host).
+ */
+export interface OfflineAccessConfig {
+  policy: 'deny' | 'recent' | 'allow'
+  windowMs: number
 }
 
 const DOCKER_HUB = 'docker.io'
@@ -77,7 +103,15 @@ const OPTIONS = {
   'p2p-listen': { type: 'string', multiple: true },
   bootstrap: { type: 'string', multiple: true },
   announce: { type: 'string', multiple: true },
-  'swarm-key': { type: 'string' }
+  'swarm-key': { type: 'string' },
+  'no-p2p': { type: 'boolean' },
+  'no-origin-fallback': { type: 'boolean' },
+  'upload-limit': { type: 'string' },
+  'download-limit': { type: 'string' },
+  'origin-limit': { type: 'string' },
+  'access-check-ttl': { type: 'string' },
+  'offline-access': { type: 'string' },
+  'offline-access-window': { type: 'string' }
 } as const
 
 type OptionName = keyof typeof OPTIONS
@@ -101,7 +135,15 @@ const YAML_KEYS: Record<OptionName, string> = {
   'p2p-listen': 'p2pListen',
   bootstrap: 'bootstrap',
   announce: 'announce',
-  'swarm-key': 'swarmKey'
+  'swarm-key': 'swarmKey',
+  'no-p2p': 'noP2p',
+  'no-origin-fallback': 'noOriginFallback',
+  'upload-limit': 'uploadLimit',
+  'download-limit': 'downloadLimit',
+  'origin-limit': 'originLimit',
+  'access-check-ttl': 'accessCheckTtl',
+  'offline-access': 'offlineAccess',
+  'offline-access-window': 'offlineAccessWindow'
 }
 
 export const AGENT_USAGE = `usage: shoal agent [options]
@@ -119,10 +161,19 @@ export const AGENT_USAGE = `usage: shoal agent [options]
   --gc-high-watermark RATIO     start evicting above this share of the quota (default ${C.DEFAULT_GC_HIGH_WATERMARK})
   --gc-low-watermark RATIO      evict down to this share (default ${C.DEFAULT_GC_LOW_WATERMARK})
   --gc-max-age DURATION         evict blobs unused for this long (default 7d)
-  --p2p-listen MULTIADDR        turn the peer network on and listen there (/ip4/0.0.0.0/tcp/65002), repeatable
+  --p2p-listen MULTIADDR        where the peer network listens, repeatable (default /ip4/0.0.0.0/tcp/65002)
+  --no-p2p                      no peer network: a mirror of the origin only
   --bootstrap MULTIADDR         a peer to join at start (/ip4/10.0.0.5/tcp/65002/p2p/<peer id>), repeatable
   --announce MULTIADDR          an address to tell peers instead of the listen ones (NAT), repeatable
   --swarm-key FILE              libp2p private-network key: hosts without it cannot connect
+  --no-origin-fallback          never fetch blob bytes from the origin: peers only (manifests still come from it)
+  --upload-limit RATE           piece bytes per second sent to peers (100MB, 1GiB; default no limit)
+  --download-limit RATE         piece bytes per second received from peers (default no limit)
+  --origin-limit RATE           blob bytes per second received from origin registries (default no limit)
+  --access-check-ttl DURATION   how long the origin's yes to a client's credentials is reused (default 30s)
+  --offline-access POLICY       origin unreachable: who gets cached content of non-public repositories:
+                                deny, recent (a client the origin said yes to within the window; default), allow
+  --offline-access-window DURATION  how recent that yes must be (default 24h)
   --config FILE                 YAML file with the same keys in camelCase (dataDir, upstreams, credentials...)
 Every flag is also an environment variable: SHOAL_DATA_DIR, SHOAL_UPSTREAM (comma-separated), ...`
 
@@ -181,11 +232,15 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
   const listed = (name: 'p2p-listen' | 'bootstrap' | 'announce'): Array<{ field: string, value: unknown }> =>
     get(name, (field, value) => asList(field, value).map((v, i) => ({ field: `${field}[${i}]`, value: v })), [] as Array<{ field: string, value: unknown }>)
   const p2p = parseP2pConfig({
+    off: (() => { const found = pick('no-p2p'); return found == null ? undefined : { field: found.field, value: parseBool(found.field, found.value) } })(),
     listen: listed('p2p-listen'),
     bootstrap: listed('bootstrap'),
     announce: listed('announce'),
     swarmKey: get('swarm-key', (field, value) => ({ field, value: asString(field, value) }), undefined as { field: string, value: string } | undefined)
   })
+
+  const originFallback = !get('no-origin-fallback', parseBool, false)
+  if (!originFallback && p2p == null) throw new ConfigError('noOriginFallback: with the peer network off (--no-p2p) every blob comes from the origin')
 
   return {
     listen: get('listen', parseHostPort, parseHostPort('listen', C.DEFAULT_LISTEN)),
@@ -199,8 +254,32 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     certsDir: get('certs-dir', asString, C.DEFAULT_CERTS_DIR),
     manifestTagTtlMs: get('manifest-ttl', parseDuration, C.DEFAULT_MANIFEST_TAG_TTL_MS),
     storage,
-    p2p
+    p2p,
+    originFallback,
+    limits: {
+      uploadBytesPerS: get('upload-limit', parseRate, undefined as number | undefined),
+      downloadBytesPerS: get('download-limit', parseRate, undefined as number | undefined),
+      originBytesPerS: get('origin-limit', parseRate, undefined as number | undefined)
+    },
+    accessCheckTtlMs: get('access-check-ttl', parseDuration, C.ACCESS_CHECK_TTL_MS),
+    offlineAccess: {
+      policy: get('offline-access', parseOfflinePolicy, 'recent'),
+      windowMs: get('offline-access-window', parseDuration, C.DEFAULT_OFFLINE_ACCESS_WINDOW_MS)
+    }
   }
+}
+
+/** A rate in bytes per second: `100MB`, `1GiB/s`, `500000`; more than 0. */
+function parseRate (field: string, value: unknown): number {
+  const bytes = parseBytes(field, String(value).trim().replace(/\/s$/i, ''))
+  if (bytes <= 0) throw new ConfigError(`${field}: a rate must be more than 0 bytes per second`)
+  return bytes
+}
+
+function parseOfflinePolicy (field: string, value: unknown): OfflineAccessConfig['policy'] {
+  const text = String(value).trim().toLowerCase()
+  if (text === 'deny' || text === 'recent' || text === 'allow') return text
+  throw new ConfigError(`${field}: "${String(value)}" must be deny, recent or allow`)
 }
 
 /** `docker.io`, `ghcr.io`, `https://host:5000`, `http://127.0.0.1:5000` -> an upstream. */

@@ -2,7 +2,7 @@ import { resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ConfigError } from '../errors.ts'
 
-/** The peer side of the agent; absent (p2p off) unless at least one `--p2p-listen` is given. */
+/** The peer side of the agent; absent when p2p is turned off (`--no-p2p`). */
 export interface P2pConfig {
   /** Multiaddrs the libp2p node listens on. */
   listen: string[]
@@ -15,23 +15,33 @@ export interface P2pConfig {
 }
 
 export interface P2pValues {
+  /** `--no-p2p`: the agent is a mirror of the origin only. */
+  off?: { field: string, value: boolean }
   listen: Array<{ field: string, value: unknown }>
   bootstrap: Array<{ field: string, value: unknown }>
   announce: Array<{ field: string, value: unknown }>
   swarmKey?: { field: string, value: string }
 }
 
-/** undefined when no listen address is given: p2p stays off and the other p2p options are refused. */
+/** The default listen address: every interface, the port peers expect. */
+export const DEFAULT_P2P_LISTEN = '/ip4/0.0.0.0/tcp/65002'
+
+/** undefined with `--no-p2p` (and then the other p2p options are refused); else the listen addresses default to DEFAULT_P2P_LISTEN. */
 export function parseP2pConfig (values: P2pValues): P2pConfig | undefined {
   const listen = values.listen.map(v => parseMultiaddr(v.field, v.value, false))
   const bootstrap = values.bootstrap.map(v => parseMultiaddr(v.field, v.value, true))
   const announce = values.announce.map(v => parseMultiaddr(v.field, v.value, false))
-  if (listen.length === 0) {
-    const stray = [values.bootstrap[0]?.field, values.announce[0]?.field, values.swarmKey?.field].find(f => f != null)
-    if (stray != null) throw new ConfigError(`${stray}: peer options need p2pListen (--p2p-listen MULTIADDR), which turns the peer network on`)
+  if (values.off?.value === true) {
+    const stray = [values.listen[0]?.field, values.bootstrap[0]?.field, values.announce[0]?.field, values.swarmKey?.field].find(f => f != null)
+    if (stray != null) throw new ConfigError(`${stray}: a peer option, but ${values.off.field} turns the peer network off`)
     return undefined
   }
-  return { listen, bootstrap, announce, swarmKeyFile: values.swarmKey == null ? undefined : resolve(values.swarmKey.value) }
+  return {
+    listen: listen.length > 0 ? listen : [DEFAULT_P2P_LISTEN],
+    bootstrap,
+    announce,
+    swarmKeyFile: values.swarmKey == null ? undefined : resolve(values.swarmKey.value)
+  }
 }
 
 function parseMultiaddr (field: string, value: unknown, needsPeerId: boolean): string {

@@ -153,5 +153,5 @@ export class BlobDownload extends EventEmitter {
 /** Errors a retry cannot fix. */
 function isFinal (err: unknown): boolean {
   const name = (err as Error).name
-  return name === 'UpstreamUnauthorizedError' || name === 'UpstreamTlsError' || name === 'UpstreamProtocolError' || name === 'PieceTableMismatchError'
+  return name === 'UpstreamUnauthorizedError' || name === 'UpstreamTlsError' || name === 'UpstreamProtocolError' || name === 'PieceTableMismatchError' || name === 'NoPeerSourceError'
 }

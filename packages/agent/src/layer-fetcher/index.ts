@@ -1,6 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { PeerId } from '@libp2p/interface'
 import type { Digest } from '@shoal/proto'
 import type { UpstreamConfig } from '../config/index.ts'
-import { UpstreamProtocolError } from '../errors.ts'
+import type { RateLimiter } from '../bandwidth/index.ts'
+import { PEER_CLAIM_SETTLE_MS } from '../constants.ts'
+import { NoPeerSourceError, UpstreamProtocolError } from '../errors.ts'
 import type { BlobRecord } from '../piece-store/blob-record.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
@@ -8,6 +12,9 @@ import { BlobDownload } from './blob-download.ts'
 import type { ByteSource } from './blob-download.ts'
 import { blobSizeOf, fetchOriginRange, originSource, requestOriginBlob } from './origin-source.ts'
 import type { OriginBlobRequest } from './origin-source.ts'
+import { createLogger } from '../logger.ts'
+import { PeerBans } from './peer-bans.ts'
+import type { BanReason } from './peer-bans.ts'
 import { planFromPeers } from './peer-plan.ts'
 import type { PeerNetwork } from './peer-plan.ts'
 import { peerSource } from './peer-source.ts'
@@ -17,6 +24,7 @@ export { ChunkSink, followDownload, sendFileRange } from './blob-reader.ts'
 export type { ByteRange } from './blob-reader.ts'
 export { BlobDownload } from './blob-download.ts'
 export type { PeerNetwork } from './peer-plan.ts'
+export type { BanReason } from './peer-bans.ts'
 export type { PieceFailedEvent, PieceFailure, PieceFetchedEvent } from './peer-source.ts'
 
 /** An answer of the origin that is not the blob (401 with its challenge, 404...), passed on as is. */
@@ -37,6 +45,8 @@ export interface LayerFetcherComponents {
   upstream: UpstreamClient
   /** The peer network; without it every blob comes from the origin. */
   peers?: PeerNetwork
+  /** `--origin-limit` and `--download-limit` (piece bytes from peers), shared by every download. */
+  limits?: { origin?: RateLimiter, download?: RateLimiter }
 }
 
 export interface LayerFetcherEvents {
@@ -48,7 +58,17 @@ export interface LayerFetcherEvents {
   onPieceFetched?: (event: PieceFetchedEvent) => void
   /** A piece request to a peer failed (the peer is dropped for that blob). */
   onPieceFailed?: (event: PieceFailedEvent) => void
+  onPeerBanned?: (peer: string, reason: BanReason) => void
 }
+
+export interface LayerFetcherInit {
+  /** Fetch from the origin what no peer gives (default true; `--no-origin-fallback` turns it off). */
+  originFallback?: boolean
+  /** See PEER_CLAIM_SETTLE_MS. */
+  claimSettleMs?: number
+}
+
+const log = createLogger('shoal:agent:layer-fetcher')
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024
 
@@ -62,11 +82,18 @@ export class LayerFetcher {
   private readonly events: LayerFetcherEvents
   private readonly inflight = new Map<Digest, Promise<BlobHandle>>()
   private readonly downloads = new Set<BlobDownload>()
+  private readonly originFallback: boolean
+  private readonly claimSettleMs: number
+  /** Peers not asked for anything for a while (a wrong piece table, repeated bad pieces). */
+  readonly bans: PeerBans
   private stopping = false
 
-  constructor (components: LayerFetcherComponents, events: LayerFetcherEvents = {}) {
+  constructor (components: LayerFetcherComponents, events: LayerFetcherEvents = {}, init: LayerFetcherInit = {}) {
     this.components = components
     this.events = events
+    this.originFallback = init.originFallback ?? true
+    this.claimSettleMs = init.claimSettleMs ?? PEER_CLAIM_SETTLE_MS
+    this.bans = new PeerBans({ onBan: events.onPeerBanned })
   }
 
   /** Blobs being downloaded right now. */
@@ -105,7 +132,7 @@ export class LayerFetcher {
   private async start (req: OriginBlobRequest, peersFirst: boolean): Promise<BlobHandle> {
     const { store, upstream } = this.components
     const known = store.get(req.digest)
-    if (peersFirst && known == null) {
+    if (peersFirst) {
       const fromPeers = await this.startFromPeers(req)
       if (fromPeers != null) return fromPeers
     }
@@ -127,21 +154,20 @@ export class LayerFetcher {
     })
     const download = new BlobDownload(partial, { controller })
     if (this.events.onUpstreamBytes != null) download.on('bytes', this.events.onUpstreamBytes)
-    this.run(download, originSource(upstream, req, res), req, false)
+    this.run(download, originSource(upstream, req, res, this.components.limits?.origin), req)
     return { kind: 'download', download }
   }
 
   /**
-   * The peer path, for a blob not in the store: when the DHT names holders, the origin is asked
-   * only a HEAD with the client's credentials (the access check, and the size the peers' table
-   * must agree with; a refusal goes back to the client as is), then the pieces come from peers.
-   * undefined sends the caller to the origin as before.
+   * The peer path, for a blob not in the store. The origin is asked only a HEAD with the client's
+   * credentials (the access check, and the size the peers' table must agree with; a refusal goes
+   * back to the client as is), then the pieces come from the providers the DHT names. When none
+   * does, the agent claims the blob (below). undefined sends the caller to the origin.
    */
   private async startFromPeers (req: OriginBlobRequest): Promise<BlobHandle | undefined> {
     const { store, upstream, peers } = this.components
-    if (peers == null) return undefined
-    const providers = await peers.findProviders(req.digest)
-    if (providers.length === 0) return undefined
+    if (peers == null || peers.connectedPeers() === 0) return this.noPeers(req)
+    let providers = this.unbanned(await peers.findProviders(req.digest))
     const head = await upstream.send({ registry: req.registry, method: 'HEAD', path: `/v2/${req.repository}/blobs/${req.digest}`, repository: req.repository, authorization: req.authorization })
     await head.body.dump()
     if (head.status !== 200) {
@@ -150,27 +176,69 @@ export class LayerFetcher {
     }
     const size = blobSizeOf(head)
     if (size == null || size === 0) return undefined
+    log.info('providers', { digest: req.digest, self: peers.self.toString().slice(-6), providers: providers.map(p => p.id.toString().slice(-6)) })
+    if (providers.length === 0) {
+      providers = await this.claim(req.digest, size, peers)
+      if (providers.length === 0) return this.noPeers(req)
+    }
     const plan = await planFromPeers(peers, req.digest, size, providers)
-    if (plan == null) return undefined
+    if (plan == null) return this.noPeers(req)
     const partial = await store.openPartial(req.digest, size)
     const download = new BlobDownload(partial, { source: 'peer' })
     const source = peerSource({
       plan,
       client: peers.client,
-      originPiece: async (offset, length, signal) => {
-        const bytes = await fetchOriginRange(upstream, req, offset, length, signal)
-        this.events.onUpstreamBytes?.(bytes.byteLength)
-        return bytes
-      },
+      downloads: this.components.limits?.download,
+      originPiece: this.originFallback
+        ? async (offset, length, signal) => {
+          const bytes = await fetchOriginRange(upstream, req, { offset, length }, this.components.limits?.origin, signal)
+          this.events.onUpstreamBytes?.(bytes.byteLength)
+          return bytes
+        }
+        : undefined,
       onPiece: this.events.onPieceFetched,
-      onPieceFailed: this.events.onPieceFailed
+      onPieceFailed: event => {
+        if (event.result === 'bad') this.bans.badPiece(event.peer)
+        this.events.onPieceFailed?.(event)
+      }
     })
-    this.run(download, source, req, true)
+    this.run(download, source, req, source.tableSources)
     return { kind: 'download', download }
   }
 
-  /** Runs a download to its end; one from peers that fails is discarded and fetched again from the origin. */
-  private run (download: BlobDownload, source: ByteSource, req: OriginBlobRequest, fromPeers: boolean): void {
+  /**
+   * Several agents pulling one cold blob at the same moment all miss the DHT. So an agent that
+   * finds no provider announces the blob itself (its partial record answers with an empty
+   * bitfield), waits for the others to do the same, and looks again: of everyone announcing it
+   * then, the lowest peer id fetches from the origin, and the others follow it piece by piece.
+   * Returns the providers to follow; empty when this agent is the one to fetch.
+   */
+  private async claim (digest: Digest, size: number, peers: PeerNetwork): Promise<Array<{ id: PeerId }>> {
+    await this.components.store.openPartial(digest, size)
+    await peers.announce(digest)
+    await sleep(this.claimSettleMs)
+    const others = this.unbanned(await peers.findProviders(digest))
+    const self = peers.self.toString()
+    const lead = !others.some(p => p.id.toString() < self)
+    log.info('claimed a cold blob', { digest, self: self.slice(-6), others: others.map(p => p.id.toString().slice(-6)), lead })
+    return lead ? [] : others
+  }
+
+  /** No peer can give the blob: the origin, unless fallback to it is off. */
+  private noPeers (req: OriginBlobRequest): undefined {
+    if (!this.originFallback) throw new NoPeerSourceError(`no peer holds ${req.digest}, and origin fallback is off (--no-origin-fallback)`)
+    return undefined
+  }
+
+  private unbanned<T extends { id: PeerId }> (providers: T[]): T[] {
+    return providers.filter(p => !this.bans.isBanned(p.id.toString()))
+  }
+
+  /**
+   * Runs a download to its end. One from peers that fails is discarded and fetched again from the
+   * origin; when it failed on a wrong piece table, the peers that gave the table are banned.
+   */
+  private run (download: BlobDownload, source: ByteSource, req: OriginBlobRequest, tableSources?: () => string[]): void {
     const { store } = this.components
     this.downloads.add(download)
     const onFirstPiece = this.events.onFirstPiece
@@ -185,10 +253,13 @@ export class LayerFetcher {
         this.downloads.delete(download)
         this.inflight.delete(req.digest)
         this.events.onDownloadDone?.(download)
-        if (fromPeers && download.state === 'failed' && !this.stopping) {
-          await store.discard(download.digest).catch(() => {})
-          await this.join(req, false).catch(() => {})
+        if (tableSources == null || download.state !== 'failed' || this.stopping) return
+        const name = download.error?.name
+        if (name === 'DigestMismatchError' || name === 'PieceTableMismatchError') {
+          for (const peer of tableSources()) this.bans.ban(peer, 'bad-table')
         }
+        await store.discard(download.digest).catch(() => {})
+        if (this.originFallback) await this.join(req, false).catch(() => {})
       }).catch(() => {})
   }
 }

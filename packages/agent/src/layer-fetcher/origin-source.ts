@@ -1,4 +1,6 @@
 import type { Digest } from '@shoal/proto'
+import { throttle } from '../bandwidth/index.ts'
+import type { RateLimiter } from '../bandwidth/index.ts'
 import type { UpstreamConfig } from '../config/index.ts'
 import { UpstreamProtocolError, UpstreamUnauthorizedError, UpstreamUnavailableError } from '../errors.ts'
 import type { UpstreamClient, UpstreamResponse } from '../upstream/client.ts'
@@ -10,6 +12,9 @@ export interface OriginBlobRequest {
   digest: Digest
   authorization?: string
 }
+
+/** `--origin-limit`: blob bodies from the origin are read at its pace. */
+export type OriginLimiter = RateLimiter | undefined
 
 /** Total size from a 200's Content-Length or a 206's Content-Range, or undefined. */
 export function blobSizeOf (res: UpstreamResponse): number | undefined {
@@ -43,7 +48,7 @@ export async function requestOriginBlob (upstream: UpstreamClient, req: OriginBl
  * The origin as a byte source: HTTP Range from the wanted offset. The response that opened the
  * download (and told its size) is used first when it starts at the right byte.
  */
-export function originSource (upstream: UpstreamClient, req: OriginBlobRequest, first?: UpstreamResponse): ByteSource {
+export function originSource (upstream: UpstreamClient, req: OriginBlobRequest, first: UpstreamResponse | undefined, limiter: OriginLimiter): ByteSource {
   let pending = first
   return {
     open: async (offset, signal) => {
@@ -53,7 +58,7 @@ export function originSource (upstream: UpstreamClient, req: OriginBlobRequest, 
         await res?.body.dump().catch(() => {})
         res = await requestOriginBlob(upstream, req, offset, signal)
       }
-      return bodyFrom(res, req, offset)
+      return bodyFrom(res, req, offset, limiter, signal)
     },
     close: async () => {
       await pending?.body.dump()
@@ -66,7 +71,7 @@ export function originSource (upstream: UpstreamClient, req: OriginBlobRequest, 
  * The body of a blob answer from byte `offset` on: refusals and failures become named errors, and
  * bytes before `offset` (a registry that ignores Range, or starts the range early) are skipped.
  */
-async function bodyFrom (res: UpstreamResponse, req: OriginBlobRequest, offset: number): Promise<AsyncIterable<Uint8Array>> {
+async function bodyFrom (res: UpstreamResponse, req: OriginBlobRequest, offset: number, limiter: OriginLimiter, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
   if (res.status === 401 || res.status === 403) {
     await res.body.dump()
     throw new UpstreamUnauthorizedError(`${req.registry.host} refused ${req.repository}@${req.digest} (${res.status})`)
@@ -81,7 +86,8 @@ async function bodyFrom (res: UpstreamResponse, req: OriginBlobRequest, offset: 
     await res.body.dump()
     throw new UpstreamProtocolError(`${req.registry.host} answered a range that does not start at byte ${offset}`)
   }
-  return skip === 0 ? res.body : skipBytes(res.body, skip)
+  const body = skip === 0 ? res.body : skipBytes(res.body, skip)
+  return limiter == null ? body : throttle(body, limiter, { signal })
 }
 
 /** A registry that ignores Range sends the whole body: drop the bytes already held. */
@@ -101,9 +107,10 @@ async function * skipBytes (body: AsyncIterable<Uint8Array>, skip: number): Asyn
  * Bytes [offset, offset + length) of the blob from the origin (HTTP Range): the pieces no peer
  * could give. A registry that ignores Range is read up to the wanted bytes.
  */
-export async function fetchOriginRange (upstream: UpstreamClient, req: OriginBlobRequest, offset: number, length: number, signal: AbortSignal): Promise<Uint8Array> {
+export async function fetchOriginRange (upstream: UpstreamClient, req: OriginBlobRequest, span: { offset: number, length: number }, limiter: OriginLimiter, signal: AbortSignal): Promise<Uint8Array> {
+  const { offset, length } = span
   const res = await requestOriginBlob(upstream, req, offset, signal, offset + length - 1)
-  const body = await bodyFrom(res, req, offset)
+  const body = await bodyFrom(res, req, offset, limiter, signal)
   const out = Buffer.allocUnsafe(length)
   let filled = 0
   for await (const chunk of body) {

@@ -1,23 +1,16 @@
 import type { PeerId } from '@libp2p/interface'
-import { cidOfDigest, digestOf, pieceAt, pieceSpan } from '@shoal/proto'
-import type { Bitfield, Digest, PieceTable } from '@shoal/proto'
+import { cidOfDigest, digestOf, pieceAt, pieceSpan, Status } from '@shoal/proto'
+import type { Digest } from '@shoal/proto'
 import { PEER_FETCH_MAX_BYTES_IN_FLIGHT, PEER_FETCH_MAX_PIECES_IN_FLIGHT, PIECE_TIMEOUT_MS } from '../constants.ts'
-import { PieceTableMismatchError } from '../errors.ts'
+import { NoPeerSourceError, PeerRefusedError, PieceTableMismatchError } from '../errors.ts'
 import { createLogger } from '../logger.ts'
+import type { RateLimiter } from '../bandwidth/index.ts'
 import type { PieceExchangeClient } from '../piece-exchange/index.ts'
 import type { ByteSource } from './blob-download.ts'
+import { SwarmView } from './peer-swarm.ts'
+import type { PeerPlan, PlannedPeer } from './peer-swarm.ts'
 
-/** A peer that holds pieces of the blob, with what it said it holds. */
-export interface PlannedPeer {
-  id: PeerId
-  bitfield: Bitfield
-}
-
-/** Where a blob's pieces can come from: the table (verified against the blob by a peer's answer) and the peers. */
-export interface PeerPlan {
-  table: PieceTable
-  peers: PlannedPeer[]
-}
+export type { PeerPlan, PlannedPeer } from './peer-swarm.ts'
 
 export interface PieceFetchedEvent {
   digest: Digest
@@ -43,73 +36,125 @@ export interface PieceFailedEvent {
 
 export interface PeerSourceInit {
   plan: PeerPlan
-  client: Pick<PieceExchangeClient, 'piece'>
-  /** The bytes of a piece from the origin (HTTP Range), for pieces no peer could give. */
-  originPiece: (offset: number, length: number, signal: AbortSignal) => Promise<Uint8Array>
+  client: Pick<PieceExchangeClient, 'piece' | 'pieceTable' | 'bitfield'>
+  /** `--download-limit`: every piece requested from a peer waits for its bytes here first. */
+  downloads?: Pick<RateLimiter, 'take'>
+  /**
+   * The bytes of a piece from the origin (HTTP Range), for pieces no peer could give; absent with
+   * `--no-origin-fallback`, and such a piece fails the download.
+   */
+  originPiece?: (offset: number, length: number, signal: AbortSignal) => Promise<Uint8Array>
   pieceTimeoutMs?: number
+  /** How often peers still downloading the blob are asked again, and how long without progress is a stall. */
+  refreshMs?: number
+  stallMs?: number
   onPiece?: (event: PieceFetchedEvent) => void
   onPieceFailed?: (event: PieceFailedEvent) => void
+}
+
+/** A ByteSource that also tells which peers' piece tables it trusted (banned if the blob fails its digest). */
+export interface PeerByteSource extends ByteSource {
+  tableSources: () => string[]
 }
 
 const log = createLogger('shoal:agent:layer-fetcher')
 
 /**
- * The pieces of a blob from peers, as a ByteSource that yields the blob in order. Pieces are
- * fetched in order with a sliding window of several in flight, each from the holder with the
- * fewest requests under way, so the window spreads over the peers; every piece is checked against
- * the table (the client does it for peer pieces, this does it for origin pieces). A peer that
- * fails or sends a bad piece is dropped for this blob; a piece no remaining peer holds comes from
- * the origin. The caller (BlobDownload) hashes the whole blob before it is complete.
+ * The pieces of a blob from peers, as a ByteSource that yields the blob in order. A window of
+ * pieces is in flight; the head of the window always, the other slots rarest-first (fewest live
+ * holders) among the next pieces, each from its least busy holder. Every piece is checked
+ * against the table (the client does it for peer pieces, this does it for origin pieces). A peer
+ * that fails or sends a bad piece is dropped for this blob. A piece no peer holds yet is waited
+ * for while some peer is still downloading the blob and making progress; then it comes from the
+ * origin. The caller (BlobDownload) hashes the whole blob before it is complete.
  */
-export function peerSource (init: PeerSourceInit): ByteSource {
-  const { table } = init.plan
-  const dropped = new Set<string>()
+export function peerSource (init: PeerSourceInit): PeerByteSource {
+  const swarm = new SwarmView(init.plan, { client: init.client, refreshMs: init.refreshMs, stallMs: init.stallMs })
+  const { table } = swarm
   const busy = new Map<string, number>()
   const window = Math.max(1, Math.min(PEER_FETCH_MAX_PIECES_IN_FLIGHT, Math.floor(PEER_FETCH_MAX_BYTES_IN_FLIGHT / table.pieceSize)))
+  const lookahead = 2 * window
+  let toldOrigin = false
 
-  const fromPeers = async (index: number, signal: AbortSignal): Promise<Uint8Array | undefined> => {
-    const cid = table.pieces[index]
-    if (cid == null) throw new RangeError(`piece ${index} is outside the table of ${table.digest}`)
-    for (;;) {
-      const holders = init.plan.peers.filter(p => !dropped.has(p.id.toString()) && p.bitfield.has(index))
-      if (holders.length === 0) return undefined
-      const peer = holders.reduce((a, b) => (busy.get(b.id.toString()) ?? 0) < (busy.get(a.id.toString()) ?? 0) ? b : a)
-      const key = peer.id.toString()
-      busy.set(key, (busy.get(key) ?? 0) + 1)
-      try {
-        const bytes = await init.client.piece(peer.id, { digest: table.digest, size: table.size, index, cid }, {
-          signal: AbortSignal.any([signal, AbortSignal.timeout(init.pieceTimeoutMs ?? PIECE_TIMEOUT_MS)])
-        })
-        init.onPiece?.({ digest: table.digest, index, bytes: bytes.byteLength, source: 'peer', peer: key })
-        return bytes
-      } catch (err) {
-        signal.throwIfAborted()
-        const error = (err as Error).name
-        init.onPieceFailed?.({ digest: table.digest, index, peer: key, result: failureOf(error), error, dropped: !dropped.has(key) })
-        dropped.add(key)
-        log.warn('peer dropped for this blob', { digest: table.digest, peer: key, piece: index, error: `${(err as Error).name}: ${(err as Error).message}` })
-      } finally {
-        busy.set(key, (busy.get(key) ?? 1) - 1)
-      }
+  const leastBusy = (holders: PlannedPeer[]): PlannedPeer | undefined =>
+    holders.reduce<PlannedPeer | undefined>((a, b) => a == null || (busy.get(b.id.toString()) ?? 0) < (busy.get(a.id.toString()) ?? 0) ? b : a, undefined)
+
+  const fromPeer = async (peer: PeerId, index: number, signal: AbortSignal): Promise<Uint8Array | undefined> => {
+    const key = peer.toString()
+    const cid = swarm.cid(index)
+    if (cid == null) return undefined
+    busy.set(key, (busy.get(key) ?? 0) + 1)
+    try {
+      await init.downloads?.take(pieceSpan(table.size, index).length, { signal })
+      const bytes = await init.client.piece(peer, { digest: table.digest, size: table.size, index, cid }, {
+        signal: AbortSignal.any([signal, AbortSignal.timeout(init.pieceTimeoutMs ?? PIECE_TIMEOUT_MS)])
+      })
+      init.onPiece?.({ digest: table.digest, index, bytes: bytes.byteLength, source: 'peer', peer: key })
+      return bytes
+    } catch (err) {
+      signal.throwIfAborted()
+      const error = (err as Error).name
+      // NOT_FOUND and BUSY are answers, not faults: ask others (or this one later) for the piece.
+      const status = err instanceof PeerRefusedError ? err.status : undefined
+      const gentle = status === Status.NOT_FOUND || status === Status.BUSY
+      if (gentle) swarm.forget(peer, index)
+      init.onPieceFailed?.({ digest: table.digest, index, peer: key, result: failureOf(error), error, dropped: !gentle && swarm.drop(peer) })
+      if (!gentle) log.warn('peer dropped for this blob', { digest: table.digest, peer: key, piece: index, error: `${error}: ${(err as Error).message}` })
+      return undefined
+    } finally {
+      busy.set(key, (busy.get(key) ?? 1) - 1)
     }
   }
 
-  const fetchPiece = async (index: number, signal: AbortSignal): Promise<Uint8Array> => {
-    const fromPeer = await fromPeers(index, signal)
-    if (fromPeer != null) return fromPeer
+  const fromOrigin = async (index: number, signal: AbortSignal): Promise<Uint8Array> => {
+    if (init.originPiece == null) {
+      throw new NoPeerSourceError(`no peer could give piece ${index} of ${table.digest}, and origin fallback is off (--no-origin-fallback)`)
+    }
+    if (!toldOrigin) {
+      toldOrigin = true
+      log.info('pieces no peer gives come from the origin', { digest: table.digest, from: index, why: swarm.growing ? 'no progress among the peers' : 'no live peer holds or is fetching them' })
+    }
     const span = pieceSpan(table.size, index)
     const bytes = await init.originPiece(span.offset, span.length, signal)
-    const cid = cidOfDigest(digestOf(bytes)).toString()
-    if (cid !== table.pieces[index]?.toString()) {
-      throw new PieceTableMismatchError(`piece ${index} of ${table.digest} from the origin hashes to ${cid}, the peers' table says ${table.pieces[index]?.toString() ?? 'nothing'}`)
+    // A hole in the table (no peer knew the piece) leaves only the whole-blob digest to check it.
+    const expected = swarm.cid(index)
+    const cid = cidOfDigest(digestOf(bytes))
+    if (expected != null && !cid.equals(expected)) {
+      throw new PieceTableMismatchError(`piece ${index} of ${table.digest} from the origin hashes to ${cid.toString()}, the peers' table says ${String(expected)}`)
     }
     init.onPiece?.({ digest: table.digest, index, bytes: bytes.byteLength, source: 'origin' })
     return bytes
   }
 
-  return {
-    open: async (offset, signal) => inOrder(offset, signal),
-    close: async () => {}
+  const fetchPiece = async (index: number, signal: AbortSignal): Promise<Uint8Array> => {
+    for (;;) {
+      const peer = leastBusy(swarm.holders(index))
+      if (peer != null) {
+        const bytes = await fromPeer(peer.id, index, signal)
+        if (bytes != null) return bytes
+      } else if (!await swarm.waitFor(index, signal)) {
+        return fromOrigin(index, signal)
+      }
+    }
+  }
+
+  /** The head if it is not under way, else the rarest piece of the look-ahead that someone holds, else the next in order. */
+  const pick = (head: number, started: Set<number>): number | undefined => {
+    if (!started.has(head)) return head
+    const end = Math.min(table.pieces.length, head + lookahead)
+    let best: number | undefined
+    let bestHolders = Infinity
+    let firstFree: number | undefined
+    for (let i = head + 1; i < end; i++) {
+      if (started.has(i)) continue
+      firstFree ??= i
+      const holders = swarm.holders(i).length
+      if (holders > 0 && holders < bestHolders) {
+        best = i
+        bestHolders = holders
+      }
+    }
+    return best ?? firstFree
   }
 
   async function * inOrder (offset: number, outer: AbortSignal): AsyncIterable<Uint8Array> {
@@ -119,13 +164,14 @@ export function peerSource (init: PeerSourceInit): ByteSource {
     const signal = AbortSignal.any([outer, controller.signal])
     const pending = new Map<number, Promise<Uint8Array>>()
     let next = pieceAt(table.size, offset)
-    let scheduled = next
     try {
       while (next < count) {
-        while (scheduled < count && scheduled < next + window) {
-          const fetching = fetchPiece(scheduled, signal)
+        while (pending.size < window) {
+          const index = pick(next, new Set(pending.keys()))
+          if (index == null) break
+          const fetching = fetchPiece(index, signal)
           fetching.catch(() => {})
-          pending.set(scheduled++, fetching)
+          pending.set(index, fetching)
         }
         const bytes = await (pending.get(next) as Promise<Uint8Array>)
         pending.delete(next)
@@ -136,6 +182,12 @@ export function peerSource (init: PeerSourceInit): ByteSource {
     } finally {
       controller.abort()
     }
+  }
+
+  return {
+    open: async (offset, signal) => inOrder(offset, signal),
+    close: async () => {},
+    tableSources: () => [...swarm.tableSources]
   }
 }
 

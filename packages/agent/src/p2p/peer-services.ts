@@ -1,5 +1,6 @@
 import type { PeerId } from '@libp2p/interface'
 import type { Digest } from '@shoal/proto'
+import type { RateLimiter } from '../bandwidth/index.ts'
 import type { P2pConfig } from '../config/index.ts'
 import { PEER_LOOKUP_TIMEOUT_MS } from '../constants.ts'
 import { Discovery } from '../discovery/index.ts'
@@ -25,6 +26,8 @@ export interface PeerServicesInit {
   lookupTimeoutMs?: number
   onPieceServed?: (event: PieceServedEvent) => void
   discoveryEvents?: DiscoveryEvents
+  /** `--upload-limit`, shared by every piece sent. */
+  uploads?: RateLimiter
 }
 
 const log = createLogger('shoal:agent:p2p')
@@ -53,7 +56,7 @@ export class PeerServices {
     const swarmKey = p2p.swarmKeyFile == null ? undefined : await loadSwarmKey(p2p.swarmKeyFile)
     const node = await createP2pNode({ privateKey, listen: p2p.listen, announce: p2p.announce, bootstrap: p2p.bootstrap, swarmKey })
     this.#node = node
-    this.#server = new PieceExchangeServer({ node, store: this.#components.store, onPieceServed: this.#init.onPieceServed })
+    this.#server = new PieceExchangeServer({ node, store: this.#components.store, onPieceServed: this.#init.onPieceServed, uploads: this.#init.uploads })
     await this.#server.start()
     this.#discovery = new Discovery({ node }, { findTimeoutMs: this.#init.lookupTimeoutMs ?? PEER_LOOKUP_TIMEOUT_MS, events: this.#init.discoveryEvents })
     this.#discovery.start()
@@ -105,16 +108,23 @@ export class PeerServices {
     })
   }
 
-  /** What the layer fetcher uses: provider lookups (skipped while no peer is connected) and the client. */
+  /** What the layer fetcher uses: provider lookups (skipped while no peer is connected), announcements and the client. */
   network (): PeerNetwork {
     const client = this.#client
-    if (client == null) throw new Error('peer services are not started')
+    const node = this.#node
+    if (client == null || node == null) throw new Error('peer services are not started')
     return {
+      self: node.peerId,
       client,
+      connectedPeers: () => this.connectedPeers(),
+      announce: async digest => {
+        await this.#discovery?.provide(digest, { signal: AbortSignal.timeout(PEER_LOOKUP_TIMEOUT_MS) }).catch((err: Error) => {
+          log.info('announcement before fetching failed', { digest, error: `${err.name}: ${err.message}` })
+        })
+      },
       findProviders: async digest => {
-        const node = this.#node
         const discovery = this.#discovery
-        if (node == null || discovery == null || node.getConnections().length === 0) return []
+        if (discovery == null || node.getConnections().length === 0) return []
         const providers = await discovery.findProviders(digest).catch(() => [])
         // The pieces are asked by peer id: let libp2p know where the providers said they listen.
         await Promise.all(providers.filter(p => p.multiaddrs.length > 0).map(async p => {

@@ -9,6 +9,7 @@ import {
 } from '../constants.ts'
 import { AbortError, CorruptPieceError } from '../errors.ts'
 import { createLogger } from '../logger.ts'
+import type { RateLimiter } from '../bandwidth/index.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import { InboundStream } from './inbound-stream.ts'
 import type { PieceAnswer } from './inbound-stream.ts'
@@ -27,6 +28,8 @@ export interface PieceExchangeServerComponents {
   store: Pick<PieceStore, 'get' | 'readPiece' | 'touch'>
   /** Called for every piece served (metrics). */
   onPieceServed?: (event: PieceServedEvent) => void
+  /** `--upload-limit`: every piece sent waits for its bytes here. */
+  uploads?: Pick<RateLimiter, 'take'>
 }
 
 export interface PieceExchangeServerInit {
@@ -43,9 +46,9 @@ export interface PieceExchangeServerInit {
 const log = createLogger('shoal:agent:piece-exchange')
 
 /**
- * Serves the blobs of the local store to peers over /shoal/pieces/1.0.0: piece tables of complete
- * blobs, bitfields of whatever is held (partial blobs included, so a blob spreads while it is still
- * downloading) and pieces, each verified against its recorded CID before it leaves the process.
+ * Serves the blobs of the local store to peers over /shoal/pieces/1.0.0: piece tables, bitfields and
+ * pieces of whatever is held, partial blobs included (their tables with holes), so a blob spreads
+ * while it is still downloading. Every piece is verified against its recorded CID before it leaves.
  */
 export class PieceExchangeServer {
   readonly #components: PieceExchangeServerComponents
@@ -112,14 +115,17 @@ export class PieceExchangeServer {
     this.#streams.set(stream, done)
   }
 
-  /** A piece table only for a complete blob whose every piece CID is recorded: it is what peers verify against. */
+  /**
+   * The recorded piece CIDs: all of them for a complete blob, the verified ones so far for a blob
+   * still downloading (empty entries for the rest: the asker comes back for them). A complete blob
+   * with a piece unrecorded has nothing trustworthy to give.
+   */
   #pieceTable (digest: Digest): PeerResponse['pieceTable'] & {} {
     const record = this.#components.store.get(digest)
-    if (record?.state !== 'complete' || digestAlgorithm(digest) !== 'sha256' || record.pieces.some(cid => cid == null)) {
-      return refusal('pieceTable', Status.NOT_FOUND).pieceTable!
-    }
+    if (record == null || digestAlgorithm(digest) !== 'sha256') return refusal('pieceTable', Status.NOT_FOUND).pieceTable!
+    if (record.state === 'complete' && record.pieces.some(cid => cid == null)) return refusal('pieceTable', Status.NOT_FOUND).pieceTable!
     try {
-      const pieces = record.pieces.map(cid => parseCid(cid!))
+      const pieces = record.pieces.map(cid => cid == null ? undefined : parseCid(cid))
       return pieceTableResponse({ digest, size: record.size, pieceSize: record.pieceSize, pieces })
     } catch (err) {
       log.warn('piece table not served', { digest, error: `${(err as Error).name}: ${(err as Error).message}` })
@@ -148,6 +154,7 @@ export class PieceExchangeServer {
       throw new CorruptPieceError(`piece ${index} of ${digest} on disk hashes to ${actual}, the index records ${expected}`)
     }
     this.#components.store.touch(digest)
+    await this.#components.uploads?.take(bytes.byteLength, { signal: this.#controller?.signal })
     return { header: { status: Status.OK, index, length: bytes.byteLength }, bytes }
   }
 }

@@ -30,7 +30,8 @@ export function errorResponse (err: Error): { status: number, code: OciErrorCode
     case 'UnknownRegistryError': return { status: 404, code: 'NAME_UNKNOWN' }
     case 'UpstreamUnauthorizedError': return { status: 401, code: 'UNAUTHORIZED' }
     case 'UpstreamTlsError': return { status: 502, code: 'UNAVAILABLE' }
-    case 'UpstreamUnavailableError': return { status: 503, code: 'UNAVAILABLE' }
+    case 'UpstreamUnavailableError':
+    case 'NoPeerSourceError': return { status: 503, code: 'UNAVAILABLE' }
     case 'UpstreamProtocolError': return { status: 502, code: 'UNAVAILABLE' }
     case 'StorageFullError': return { status: 507, code: 'UNAVAILABLE' }
     default: return { status: 500, code: 'UNAVAILABLE' }

@@ -28,6 +28,18 @@ test('flags win over environment, environment over the YAML file', async t => {
   t.is(fromEnv.storage.quotaBytes, 2 * 2 ** 30)
 })
 
+test('bandwidth limits in bytes per second; the offline access policy', async t => {
+  const defaults = await resolveAgentConfig({ argv: [], env: {} })
+  t.deepEqual(defaults.limits, { uploadBytesPerS: undefined, downloadBytesPerS: undefined, originBytesPerS: undefined })
+  t.deepEqual(defaults.offlineAccess, { policy: 'recent', windowMs: 24 * 3600_000 })
+  const config = await resolveAgentConfig({
+    argv: ['--upload-limit', '100MB', '--download-limit', '1GiB/s', '--offline-access', 'deny', '--offline-access-window', '2h'],
+    env: { SHOAL_ORIGIN_LIMIT: '500000' }
+  })
+  t.deepEqual(config.limits, { uploadBytesPerS: 100e6, downloadBytesPerS: 2 ** 30, originBytesPerS: 500_000 })
+  t.deepEqual(config.offlineAccess, { policy: 'deny', windowMs: 2 * 3600_000 })
+})
+
 test('invalid values are ConfigErrors that name the field', async t => {
   const cases: Array<[string[], NodeJS.ProcessEnv, RegExp]> = [
     [['--listen', '127.0.0.1'], {}, /--listen/],
@@ -41,6 +53,10 @@ test('invalid values are ConfigErrors that name the field', async t => {
     [['--bogus'], {}, /bogus/],
     [['--public-repository', 'no-slash'], {}, /--public-repository\[0\]/],
     [[], { SHOAL_LISTEN: 'x' }, /SHOAL_LISTEN/],
+    [['--upload-limit', 'fast'], {}, /--upload-limit/],
+    [['--origin-limit', '0'], {}, /--origin-limit.*more than 0/],
+    [['--offline-access', 'maybe'], {}, /--offline-access.*deny, recent or allow/],
+    [['--offline-access-window', 'soon'], {}, /--offline-access-window/],
     [['--config', '/nonexistent/shoal.yaml'], {}, /--config/]
   ]
   for (const [argv, env, message] of cases) {

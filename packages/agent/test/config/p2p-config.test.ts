@@ -6,9 +6,21 @@ import { resolveAgentConfig } from '../../src/config/index.ts'
 
 const PEER = '/ip4/10.0.0.5/tcp/65002/p2p/12D3KooWEBAyrjmBMVB4jK8gufgbqknrYcCSoqkovSdBz1QZVcSW'
 
-test('p2p is off unless --p2p-listen is given', async t => {
+test('p2p is on by default on every interface at port 65002; --no-p2p (or SHOAL_NO_P2P, noP2p) turns it off', async t => {
   const config = await resolveAgentConfig({ argv: [], env: {} })
-  t.is(config.p2p, undefined)
+  t.deepEqual(config.p2p, { listen: ['/ip4/0.0.0.0/tcp/65002'], bootstrap: [], announce: [], swarmKeyFile: undefined })
+  t.true(config.originFallback)
+  t.is((await resolveAgentConfig({ argv: ['--no-p2p'], env: {} })).p2p, undefined)
+  t.is((await resolveAgentConfig({ argv: [], env: { SHOAL_NO_P2P: 'true' } })).p2p, undefined)
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-config-'))
+  await writeFile(join(dir, 'agent.yaml'), 'noP2p: true\n')
+  t.is((await resolveAgentConfig({ argv: ['--config', join(dir, 'agent.yaml')], env: {} })).p2p, undefined)
+})
+
+test('--no-origin-fallback keeps blob bytes to peers; it needs the peer network', async t => {
+  t.false((await resolveAgentConfig({ argv: ['--no-origin-fallback'], env: {} })).originFallback)
+  t.false((await resolveAgentConfig({ argv: [], env: { SHOAL_NO_ORIGIN_FALLBACK: '1' } })).originFallback)
+  await t.throwsAsync(resolveAgentConfig({ argv: ['--no-p2p', '--no-origin-fallback'], env: {} }), { name: 'ConfigError', message: /noOriginFallback/ })
 })
 
 test('p2p flags, environment and YAML keys', async t => {
@@ -35,8 +47,9 @@ test('invalid p2p values are ConfigErrors that name the field', async t => {
     [['--p2p-listen', '/ip4/127.0.0.1/udp/4001'], {}, /--p2p-listen\[0\].*TCP/],
     [[...listen, '--bootstrap', '/ip4/10.0.0.5/tcp/65002'], {}, /--bootstrap\[0\].*\/p2p\//],
     [[...listen, '--announce', '/dns4/'], {}, /--announce\[0\]/],
-    [['--bootstrap', PEER], {}, /--bootstrap\[0\].*p2pListen/],
-    [['--swarm-key', 'swarm.key'], {}, /--swarm-key.*p2pListen/],
+    [['--no-p2p', '--bootstrap', PEER], {}, /--bootstrap\[0\].*--no-p2p turns the peer network off/],
+    [['--swarm-key', 'swarm.key'], { SHOAL_NO_P2P: 'yes' }, /--swarm-key.*SHOAL_NO_P2P/],
+    [['--no-p2p', ...listen], {}, /--p2p-listen\[0\].*--no-p2p/],
     [[], { SHOAL_P2P_LISTEN: 'x' }, /SHOAL_P2P_LISTEN\[0\]/]
   ]
   for (const [argv, env, message] of cases) {

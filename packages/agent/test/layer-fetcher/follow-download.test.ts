@@ -55,13 +55,15 @@ test('a client that joins after the partial file is gone and the download failed
   const digest = digestOf(blob)
   const partial = await store.openPartial(digest, blob.byteLength)
   const download = new BlobDownload(partial)
+  const discarded = Promise.withResolvers<void>()
   const failing = Promise.withResolvers<void>()
   const ran = download.run(sourceOf(blob), async () => {
     await store.discard(digest)
+    discarded.resolve()
     await failing.promise
     throw new Error('the index write failed')
   })
-  await new Promise(resolve => setTimeout(resolve, 20))
+  await discarded.promise
   const client = collector()
   const following = followDownload(download, { start: 0, end: blob.byteLength - 1 }, client.sink, new AbortController().signal, async () => store.openBlob(digest))
   failing.resolve()

@@ -1,0 +1,167 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { PeerId } from '@libp2p/interface'
+import { mergePieceTables } from '@shoal/proto'
+import type { Bitfield, CID, PieceTable } from '@shoal/proto'
+import { PEER_MAX_REFUSALS, PEER_PLAN_TIMEOUT_MS, PEER_REFRESH_INTERVAL_MS, PEER_STALL_MIN_BYTES_PER_S, PEER_STALL_MS } from '../constants.ts'
+import type { PieceExchangeClient } from '../piece-exchange/index.ts'
+
+/** A peer that holds pieces of the blob, with what it said it holds. */
+export interface PlannedPeer {
+  id: PeerId
+  bitfield: Bitfield
+  /** It holds the whole blob, verified: its bitfield will not grow. */
+  complete: boolean
+}
+
+/** Where a blob's pieces can come from: a piece table (maybe with holes) from `tableSource`, and the peers. */
+export interface PeerPlan {
+  table: PieceTable
+  tableSource: PeerId
+  peers: PlannedPeer[]
+}
+
+export interface SwarmViewInit {
+  client: Pick<PieceExchangeClient, 'pieceTable' | 'bitfield'>
+  refreshMs?: number
+  stallMs?: number
+}
+
+/**
+ * What this agent knows of one blob among its peers: the piece table, who holds which piece, who
+ * is dropped. Peers that are still downloading the blob are asked again (table and bitfields)
+ * while pieces are missing, so a download can follow another agent's download piece by piece:
+ * that is how several agents pulling one cold blob at once cost the origin about one copy.
+ */
+export class SwarmView {
+  readonly table: PieceTable
+  readonly peers: PlannedPeer[]
+  /** Peers whose piece table entries are in `table` (banned if the blob then fails its digest). */
+  readonly tableSources = new Set<string>()
+  readonly #dropped = new Set<string>()
+  readonly #refusals = new Map<string, number>()
+  /** The piece count each peer last reported (progress is measured against it, not against forget()). */
+  readonly #reported = new Map<string, number>()
+  readonly #client: SwarmViewInit['client']
+  readonly #refreshMs: number
+  readonly #stallMs: number
+  #tableSource: PeerId
+  #lastProgressAt = performance.now()
+  #refreshing?: Promise<void>
+
+  constructor (plan: PeerPlan, init: SwarmViewInit) {
+    this.table = plan.table
+    this.peers = plan.peers
+    this.#tableSource = plan.tableSource
+    this.tableSources.add(plan.tableSource.toString())
+    for (const peer of plan.peers) this.#reported.set(peer.id.toString(), peer.bitfield.count())
+    this.#client = init.client
+    this.#refreshMs = init.refreshMs ?? PEER_REFRESH_INTERVAL_MS
+    // Progress is seen a whole piece at a time: big pieces from a slow origin take a while each.
+    this.#stallMs = init.stallMs ?? Math.max(PEER_STALL_MS, 1000 * plan.table.pieceSize / PEER_STALL_MIN_BYTES_PER_S)
+  }
+
+  /** The piece's CID when the table names it. */
+  cid (index: number): CID | undefined {
+    return this.table.pieces[index]
+  }
+
+  isDropped (peer: PeerId): boolean {
+    return this.#dropped.has(peer.toString())
+  }
+
+  /**
+   * The peer said it does not have the piece (it evicted the blob, or answered before its write
+   * was durable): not asked for it again until its next bitfield says otherwise.
+   */
+  forget (peer: PeerId, index: number): void {
+    const planned = this.peers.find(p => p.id.equals(peer))
+    if (planned == null) return
+    const key = peer.toString()
+    const refusals = (this.#refusals.get(key) ?? 0) + 1
+    this.#refusals.set(key, refusals)
+    // A peer that keeps refusing what its bitfield offers is no use for this blob.
+    if (refusals > PEER_MAX_REFUSALS) this.drop(peer)
+    planned.bitfield.clear(index)
+    // It holds less than it said, so it is not known to be complete any more: ask it again.
+    planned.complete = false
+  }
+
+  /** Returns true when this call dropped the peer (false when it already was). */
+  drop (peer: PeerId): boolean {
+    const key = peer.toString()
+    if (this.#dropped.has(key)) return false
+    this.#dropped.add(key)
+    return true
+  }
+
+  /** Peers not dropped that hold the piece, when the table names it (a piece without a CID cannot be checked). */
+  holders (index: number): PlannedPeer[] {
+    if (this.table.pieces[index] == null) return []
+    return this.peers.filter(p => !this.#dropped.has(p.id.toString()) && p.bitfield.has(index))
+  }
+
+  /** Whether a live peer is still downloading the blob (its pieces may yet come). */
+  get growing (): boolean {
+    return this.peers.some(p => !p.complete && !this.#dropped.has(p.id.toString()))
+  }
+
+  /**
+   * Waits until some live peer holds the piece and the table names it: true. false when no peer
+   * can give it: none is still downloading, or none has made progress for the stall time.
+   */
+  async waitFor (index: number, signal: AbortSignal): Promise<boolean> {
+    for (;;) {
+      if (this.holders(index).length > 0) return true
+      if (!this.growing || performance.now() - this.#lastProgressAt > this.#stallMs) return false
+      await sleep(this.#refreshMs, undefined, { signal })
+      await this.refresh(signal)
+    }
+  }
+
+  /** One refresh at a time, shared by every piece waiting on it. */
+  async refresh (signal: AbortSignal): Promise<void> {
+    this.#refreshing ??= this.#refresh(signal).finally(() => { this.#refreshing = undefined })
+    await this.#refreshing
+  }
+
+  async #refresh (signal: AbortSignal): Promise<void> {
+    const options = { signal: AbortSignal.any([signal, AbortSignal.timeout(PEER_PLAN_TIMEOUT_MS)]) }
+    const growing = this.peers.filter(p => !p.complete && !this.#dropped.has(p.id.toString()))
+    let learned = 0
+    await Promise.all(growing.map(async peer => {
+      try {
+        const fresh = await this.#client.bitfield(peer.id, this.table.digest, this.table.pieces.length, options)
+        const count = fresh.bitfield.count()
+        learned += Math.max(0, count - (this.#reported.get(peer.id.toString()) ?? 0))
+        this.#reported.set(peer.id.toString(), count)
+        peer.bitfield = fresh.bitfield
+        peer.complete = fresh.complete
+      } catch {
+        signal.throwIfAborted()
+        this.drop(peer.id)
+      }
+    }))
+    if (this.table.pieces.some(cid => cid == null)) learned += await this.#refreshTable(options)
+    if (learned > 0) this.#lastProgressAt = performance.now()
+  }
+
+  /** Fills the table's holes from its source, or from the live peer holding most when the source is gone. */
+  async #refreshTable (options: { signal: AbortSignal }): Promise<number> {
+    if (this.#dropped.has(this.#tableSource.toString())) {
+      const next = this.peers.filter(p => !this.#dropped.has(p.id.toString())).sort((a, b) => b.bitfield.count() - a.bitfield.count())[0]
+      if (next == null) return 0
+      this.#tableSource = next.id
+    }
+    const source = this.#tableSource
+    try {
+      const fresh = await this.#client.pieceTable(source, this.table.digest, { size: this.table.size, ...options })
+      const learned = mergePieceTables(this.table, fresh)
+      if (learned > 0) this.tableSources.add(source.toString())
+      return learned
+    } catch {
+      options.signal.throwIfAborted()
+      this.drop(source)
+      return 0
+    }
+  }
+}
