@@ -12,7 +12,9 @@ import { createP2pNode } from '../packages/agent/src/p2p/node.ts'
 import { loadSwarmKey } from '../packages/agent/src/p2p/swarm-key.ts'
 import { PieceExchangeServer } from '../packages/agent/src/piece-exchange/index.ts'
 import { PieceStore } from '../packages/agent/src/piece-store/store.ts'
-import { layerFixture } from './fixtures/index.ts'
+import { layerFixture, skopeoCopy, verifyDirImage } from './fixtures/index.ts'
+import { deadRegistryHost } from './helpers/agent.ts'
+import { tempDir } from './helpers/temp.ts'
 import type { TestAgent } from './helpers/agent.ts'
 import { scrapeMetrics } from './helpers/metrics.ts'
 import { LOOPBACK, pullBlob, setupCluster as setup, sha256, startPeer as startCluster } from './helpers/p2p-cluster.ts'
@@ -54,6 +56,27 @@ test('agents 2-4 pull an image agent 1 pulled from peers: the origin sends each 
     t.true(m.value('shoal_agent_dht_lookup_seconds_count') >= 2)
   }
   t.is(servedToPeers, 3 * total, 'what agents 2-4 received, the agents served to each other')
+})
+
+test('skopeo through 4 agents: the first pulls the image, the other three pull it at once, and the origin sees no second blob GET', async t => {
+  const cluster = await setup(t)
+  const { image } = cluster
+  const ref = `${await deadRegistryHost()}/lib/p2p:v1`
+  const first = await startPeer(t, cluster)
+  const dest = await tempDir(t, 'p2p-skopeo')
+  await skopeoCopy({ image: ref, mirror: first.host, destDir: dest })
+  await verifyDirImage(dest, image)
+  const others = await Promise.all([1, 2, 3].map(async () => startPeer(t, cluster, first)))
+  await Promise.all(others.map(async (agent, i) => {
+    const dir = await tempDir(t, `p2p-skopeo-${i + 2}`)
+    await skopeoCopy({ image: ref, mirror: agent.host, destDir: dir })
+    await verifyDirImage(dir, image)
+  }))
+  for (const digest of [...image.layers.map(l => l.digest), image.configDigest]) t.is(cluster.origin.blobGets(digest), 1, `origin GETs of ${digest}`)
+  for (const agent of others) {
+    const m = await scrapeMetrics(agent.url)
+    t.is(m.value('shoal_agent_blob_received_bytes_total', { source: 'origin' }), 0, `${agent.url} took no blob bytes from the origin`)
+  }
 })
 
 test('a piece corrupted on the only peer\'s disk comes from the origin, and the blob is still right', async t => {
@@ -105,21 +128,23 @@ test('a client the origin refuses gets its 401 from an agent whose peers hold th
  * matches them: every piece it sends verifies against its table, only the whole-blob digest can
  * catch it. It announces the blob in the DHT through `bootstrap`.
  */
-async function startLyingPeer (t: ExecutionContext, cluster: Cluster, bootstrap: TestAgent, digest: Digest, size: number): Promise<void> {
+async function startLyingPeer (t: ExecutionContext, cluster: Cluster, bootstrap: TestAgent, blobs: Array<{ digest: Digest, size: number }>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-liar-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const store = new PieceStore({ dataDir: dir })
   await store.start()
   t.teardown(async () => { await store.stop() })
-  const forged = layerFixture({ size, seed: 99 })
-  const partial = await store.openPartial(digest, size)
-  for (let i = 0; i < partial.pieceCount; i++) {
-    const span = pieceSpan(size, i)
-    const bytes = forged.subarray(span.offset, span.offset + span.length)
-    await partial.writePiece(i, bytes, digestOf(bytes))
+  for (const { digest, size } of blobs) {
+    const forged = layerFixture({ size, seed: 99 })
+    const partial = await store.openPartial(digest, size)
+    for (let i = 0; i < partial.pieceCount; i++) {
+      const span = pieceSpan(size, i)
+      const bytes = forged.subarray(span.offset, span.offset + span.length)
+      await partial.writePiece(i, bytes, digestOf(bytes))
+    }
+    await partial.commit()
+    await store.complete(partial, digest) // the lie: the store trusts the digest its caller computed
   }
-  await partial.commit()
-  await store.complete(partial, digest) // the lie: the store trusts the digest its caller computed
   const node = await createP2pNode({
     privateKey: await loadOrCreatePeerKey(dir),
     listen: [LOOPBACK],
@@ -133,15 +158,15 @@ async function startLyingPeer (t: ExecutionContext, cluster: Cluster, bootstrap:
   const discovery = new Discovery({ node })
   discovery.start()
   t.teardown(async () => { await discovery.stop() })
-  await discovery.provide(digest, { signal: AbortSignal.timeout(20_000) })
+  for (const { digest } of blobs) await discovery.provide(digest, { signal: AbortSignal.timeout(20_000) })
 }
 
-test('a peer whose piece table lies: the whole-blob digest catches it, nothing wrong is kept, and the blob is fetched again from the origin', async t => {
+test('a peer whose piece table lies: the whole-blob digest catches it, nothing wrong is kept, the blob is fetched again from the origin, and the peer is banned for other blobs too', async t => {
   const cluster = await setup(t)
   const digest = cluster.digests[0] as Digest
   const layer = cluster.layers[0] as Buffer
   const agent = await startPeer(t, cluster)
-  await startLyingPeer(t, cluster, agent, digest, layer.byteLength)
+  await startLyingPeer(t, cluster, agent, cluster.digests.map((d, i) => ({ digest: d as Digest, size: (cluster.layers[i] as Buffer).byteLength })))
   const first = await request(`${agent.url}/v2/lib/p2p/blobs/${digest}`)
   t.is(first.statusCode, 200)
   const body = await first.body.arrayBuffer().then(b => Buffer.from(b), () => undefined)
@@ -154,4 +179,11 @@ test('a peer whose piece table lies: the whole-blob digest catches it, nothing w
   t.is(sha256(pulled ?? Buffer.alloc(0)), sha256(layer))
   t.true(agent.agent.store.isComplete(digest))
   t.is(cluster.origin.blobGets(digest), 1, 'one origin GET: the refetch; the peers\' bytes were discarded')
+  t.is((await scrapeMetrics(agent.url)).value('shoal_agent_peer_bans_total', { reason: 'bad-table' }), 1)
+
+  // The liar offers the other layer too; banned, it is not asked: the first answer is whole and right.
+  const other = cluster.digests[1] as Digest
+  t.is(sha256(await pullBlob(agent, other)), sha256(cluster.layers[1] as Buffer))
+  t.is(cluster.origin.blobGets(other), 1)
+  t.is((await scrapeMetrics(agent.url)).value('shoal_agent_peer_pieces_fetched_total', { result: 'ok' }), pieceCountFor(layer.byteLength), 'pieces came from the liar for the first layer only')
 })

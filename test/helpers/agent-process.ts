@@ -21,6 +21,8 @@ export interface AgentProcess {
   url: string
   host: string
   pid: number
+  /** With `--p2p-listen`: where peers reach it (`.../p2p/<peer id>`), as it printed them. */
+  p2pAddresses: string[]
   /** Sends a signal to this process (by its pid) and resolves once it has exited. */
   kill: (signal?: NodeJS.Signals) => Promise<void>
 }
@@ -44,13 +46,14 @@ export async function spawnAgentProcess (t: { teardown: (fn: () => Promise<void>
 
   let stderr = ''
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-STDERR_TAIL_CHARS) })
-  const url = await readyUrl(child, () => stderr)
+  const { url, p2pAddresses } = await readyLines(child, () => stderr, opts.args?.includes('--p2p-listen') === true)
   if (child.pid == null) throw new Error('shoal agent has no pid')
-  return { url, host: new URL(url).host, pid: child.pid, kill }
+  return { url, host: new URL(url).host, pid: child.pid, p2pAddresses, kill }
 }
 
-async function readyUrl (child: ChildProcess, stderr: () => string): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
+/** The mirror URL from the ready line, and with p2p the peer addresses printed after it. */
+async function readyLines (child: ChildProcess, stderr: () => string, p2p: boolean): Promise<{ url: string, p2pAddresses: string[] }> {
+  return new Promise((resolve, reject) => {
     let stdout = ''
     let settled = false
     const onExit = (code: number | null, signal: string | null): void => { fail(`exited (code ${code}, signal ${signal}) before it was ready`) }
@@ -67,11 +70,12 @@ async function readyUrl (child: ChildProcess, stderr: () => string): Promise<str
       if (settled) return
       stdout += chunk
       const match = /shoal agent: mirroring .* at (http:\/\/\S+)/.exec(stdout)
-      if (match?.[1] == null) return
+      const p2pAddresses = [...stdout.matchAll(/^shoal agent: peers reach this host at (\S+)$/gm)].map(m => m[1] as string)
+      if (match?.[1] == null || (p2p && p2pAddresses.length === 0)) return
       settled = true
       clearTimeout(timer)
       child.off('exit', onExit)
-      resolve(match[1])
+      resolve({ url: match[1], p2pAddresses })
     })
   })
 }

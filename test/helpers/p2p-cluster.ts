@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type { ExecutionContext } from 'ava'
 import { request } from 'undici'
 import { layerFixture, pushImage, startCountingProxy, startRegistry } from '../fixtures/index.ts'
-import type { CountingProxy, Credentials } from '../fixtures/index.ts'
+import type { CountingProxy, Credentials, PushedImage } from '../fixtures/index.ts'
 import { startTestAgent } from './agent.ts'
 import type { TestAgent } from './agent.ts'
 
@@ -14,6 +14,7 @@ export const sha256 = (b: Uint8Array): string => `sha256:${createHash('sha256').
 
 export interface Cluster {
   origin: CountingProxy
+  image: PushedImage
   layers: Buffer[]
   digests: string[]
   swarmKey: string
@@ -36,7 +37,7 @@ export async function setupCluster (t: ExecutionContext, auth?: Credentials): Pr
   t.teardown(origin.stop)
   const layers = [layerFixture({ size: 6 * 1024 * 1024 + 5, seed: 7 }), layerFixture({ size: 3 * 1024 * 1024 + 11, seed: 8 })]
   const image = await pushImage(registry, { name: 'lib/p2p', tag: 'v1', format: 'oci', layers, auth })
-  return { origin, layers, digests: image.layers.map(l => l.digest), swarmKey: await writeSwarmKey(t) }
+  return { origin, image, layers, digests: image.layers.map(l => l.digest), swarmKey: await writeSwarmKey(t) }
 }
 
 export interface StartPeerOptions {
@@ -59,7 +60,7 @@ export async function startPeer (t: ExecutionContext, cluster: Cluster, opts: St
   return agent
 }
 
-export async function pullBlob (agent: TestAgent, digest: string, headers: Record<string, string> = {}): Promise<Buffer> {
+export async function pullBlob (agent: Pick<TestAgent, 'url'>, digest: string, headers: Record<string, string> = {}): Promise<Buffer> {
   const res = await request(`${agent.url}/v2/lib/p2p/blobs/${digest}`, { headers })
   if (res.statusCode !== 200) throw new Error(`GET ${digest} from ${agent.url}: ${res.statusCode}`)
   return Buffer.from(await res.body.arrayBuffer())

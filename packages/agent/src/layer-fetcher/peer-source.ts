@@ -98,8 +98,9 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
       const status = err instanceof PeerRefusedError ? err.status : undefined
       const gentle = status === Status.NOT_FOUND || status === Status.BUSY
       if (gentle) swarm.forget(peer, index)
-      init.onPieceFailed?.({ digest: table.digest, index, peer: key, result: failureOf(error), error, dropped: !gentle && swarm.drop(peer) })
-      if (!gentle) log.warn('peer dropped for this blob', { digest: table.digest, peer: key, piece: index, error: `${error}: ${(err as Error).message}` })
+      const dropped = !gentle && swarm.drop(peer)
+      init.onPieceFailed?.({ digest: table.digest, index, peer: key, result: failureOf(error), error, dropped })
+      if (dropped) log.warn('peer dropped for this blob', { digest: table.digest, peer: key, piece: index, error: `${error}: ${(err as Error).message}` })
       return undefined
     } finally {
       busy.set(key, (busy.get(key) ?? 1) - 1)
