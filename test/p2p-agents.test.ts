@@ -1,6 +1,8 @@
 import test from 'ava'
+import { startTestAgent } from './helpers/agent.ts'
 import { scrapeMetrics } from './helpers/metrics.ts'
-import { pullBlob, setupCluster, sha256, startPeer, writeSwarmKey } from './helpers/p2p-cluster.ts'
+import { LOOPBACK, pullBlob, setupCluster, sha256, startPeer, writeSwarmKey } from './helpers/p2p-cluster.ts'
+import { tempDir } from './helpers/temp.ts'
 
 const peerIdOf = (addr: string): string => addr.slice(addr.lastIndexOf('/p2p/') + '/p2p/'.length)
 
@@ -53,4 +55,22 @@ test('4 agents pull the same cold blob at the same moment: every one gets the ri
   t.log(`origin sent ${originBytes} bytes for a ${layer.byteLength}-byte blob (${(originBytes / layer.byteLength).toFixed(2)}x); per agent ${received.join(', ')}`)
   // The ones that miss the DHT claim the blob: one fetches from the origin, the rest follow it.
   t.true(originBytes < 2 * layer.byteLength, `origin sent ${originBytes} bytes`)
+})
+
+test('an agent restarted on its data dir announces the blobs it holds again: a new peer pulls from it, not from the origin', async t => {
+  const cluster = await setupCluster(t)
+  const digest = cluster.digests[0] as string
+  const layer = cluster.layers[0] as Buffer
+  const dataDir = await tempDir(t, 'p2p-restart')
+  const args = ['--p2p-listen', LOOPBACK, '--swarm-key', cluster.swarmKey]
+  const before = await startTestAgent({ upstreams: [cluster.origin.url], dataDir, args })
+  t.is(sha256(await pullBlob(before, digest)), sha256(layer))
+  await before.stop()
+
+  const after = await startTestAgent({ upstreams: [cluster.origin.url], dataDir, args })
+  t.teardown(after.stop)
+  const newcomer = await startPeer(t, cluster, { bootstrap: after })
+  t.is(sha256(await pullBlob(newcomer, digest)), sha256(layer))
+  t.is(cluster.origin.blobGets(digest), 1, 'the newcomer took the blob from the restarted agent')
+  t.is((await scrapeMetrics(newcomer.url)).value('shoal_agent_blob_received_bytes_total', { source: 'peer' }), layer.byteLength)
 })

@@ -123,6 +123,24 @@ export class Discovery implements Startable {
     await Promise.allSettled([...this.#provided.values()].map(async entry => await entry.inFlight?.promise))
   }
 
+  /**
+   * Blobs held from before (after a restart): added to the re-provide set and announced now, in the
+   * background, a few at once (the next round, brought forward). Blobs already in the set are left.
+   */
+  adopt (digests: Digest[]): void {
+    for (const digest of digests) {
+      if (!this.#provided.has(digest)) this.#provided.set(digest, { cid: cidOfDigest(digest), announced: false })
+    }
+    const shutdown = this.#shutdown
+    if (shutdown == null || this.#round != null) return
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#round = this.#reprovideAll(shutdown.signal).finally(() => {
+      this.#round = undefined
+      this.#schedule()
+    })
+  }
+
   /** The blobs currently announced and re-announced. */
   provided (): Digest[] {
     return [...this.#provided.keys()]

@@ -176,13 +176,14 @@ export class LayerFetcher {
     }
     const size = blobSizeOf(head)
     if (size == null || size === 0) return undefined
-    log.info('providers', { digest: req.digest, self: peers.self.toString().slice(-6), providers: providers.map(p => p.id.toString().slice(-6)) })
+    let lead = false
     if (providers.length === 0) {
-      providers = await this.claim(req.digest, size, peers)
+      ({ others: providers, lead } = await this.claim(req.digest, size, peers))
       if (providers.length === 0) return this.noPeers(req)
     }
     const plan = await planFromPeers(peers, req.digest, size, providers)
-    if (plan == null) return this.noPeers(req)
+    // The leader of a claim follows only a peer that is already ahead of it (it holds pieces).
+    if (plan == null || (lead && !plan.peers.some(p => p.bitfield.count() > 0))) return this.noPeers(req)
     const partial = await store.openPartial(req.digest, size)
     const download = new BlobDownload(partial, { source: 'peer' })
     const source = peerSource({
@@ -209,19 +210,19 @@ export class LayerFetcher {
   /**
    * Several agents pulling one cold blob at the same moment all miss the DHT. So an agent that
    * finds no provider announces the blob itself (its partial record answers with an empty
-   * bitfield), waits for the others to do the same, and looks again: of everyone announcing it
-   * then, the lowest peer id fetches from the origin, and the others follow it piece by piece.
-   * Returns the providers to follow; empty when this agent is the one to fetch.
+   * bitfield), waits for the others to do the same, and looks again. Of everyone announcing it
+   * then, the lowest peer id leads: it fetches from the origin (unless one of them already holds
+   * pieces), and the others follow it piece by piece.
    */
-  private async claim (digest: Digest, size: number, peers: PeerNetwork): Promise<Array<{ id: PeerId }>> {
+  private async claim (digest: Digest, size: number, peers: PeerNetwork): Promise<{ others: Array<{ id: PeerId }>, lead: boolean }> {
     await this.components.store.openPartial(digest, size)
     await peers.announce(digest)
     await sleep(this.claimSettleMs)
     const others = this.unbanned(await peers.findProviders(digest))
     const self = peers.self.toString()
     const lead = !others.some(p => p.id.toString() < self)
-    log.info('claimed a cold blob', { digest, self: self.slice(-6), others: others.map(p => p.id.toString().slice(-6)), lead })
-    return lead ? [] : others
+    log.info('claimed a cold blob', { digest, others: others.length, lead })
+    return { others, lead }
   }
 
   /** No peer can give the blob: the origin, unless fallback to it is off. */

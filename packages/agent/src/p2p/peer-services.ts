@@ -16,7 +16,7 @@ import type { P2pNode } from './node.ts'
 import { loadSwarmKey } from './swarm-key.ts'
 
 export interface PeerServicesComponents {
-  store: PieceStore
+  store: Pick<PieceStore, 'get' | 'readPiece' | 'touch' | 'list'>
 }
 
 export interface PeerServicesInit {
@@ -61,6 +61,19 @@ export class PeerServices {
     this.#discovery = new Discovery({ node }, { findTimeoutMs: this.#init.lookupTimeoutMs ?? PEER_LOOKUP_TIMEOUT_MS, events: this.#init.discoveryEvents })
     this.#discovery.start()
     this.#client = new PieceExchangeClient({ node })
+    this.#announceHeld(node)
+  }
+
+  /**
+   * Provider records live in the peers' memory: after a restart nobody lists this agent any more.
+   * Every blob held with at least one piece is announced again, once there is a peer to tell.
+   */
+  #announceHeld (node: P2pNode): void {
+    const held = this.#components.store.list().filter(r => r.pieces.some(cid => cid != null)).map(r => r.digest)
+    if (held.length === 0) return
+    const adopt = (): void => { this.#discovery?.adopt(held) }
+    if (node.getConnections().length > 0) adopt()
+    else node.addEventListener('peer:connect', adopt, { once: true })
   }
 
   async stop (): Promise<void> {
