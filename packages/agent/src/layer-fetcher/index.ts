@@ -143,6 +143,7 @@ export class LayerFetcher {
     if (res.status !== 200 && res.status !== 206) {
       return { kind: 'upstream', status: res.status, headers: res.headers, body: await readCapped(res.body, MAX_ERROR_BODY_BYTES) }
     }
+    req.onOriginYes?.()
     const size = blobSizeOf(res)
     if (size == null) {
       await res.body.dump()
@@ -159,32 +160,31 @@ export class LayerFetcher {
   }
 
   /**
-   * The peer path, for a blob not in the store. The origin is asked only a HEAD with the client's
-   * credentials (the access check, and the size the peers' table must agree with; a refusal goes
-   * back to the client as is), then the pieces come from the providers the DHT names. When none
-   * does, the agent claims the blob (below). undefined sends the caller to the origin.
+   * The peer path. The origin is asked only a HEAD with the client's credentials (the access
+   * check, and the size the peers' table must agree with; a refusal goes back to the client as
+   * is), then the pieces come from the providers the DHT names. When none does, the agent claims
+   * the blob (below). When the origin cannot be reached, the offline access policy may stand in
+   * for its yes, and the size comes from the peers' table (the digest still checks every byte).
+   * undefined sends the caller to the origin.
    */
   private async startFromPeers (req: OriginBlobRequest): Promise<BlobHandle | undefined> {
     const { store, upstream, peers } = this.components
     if (peers == null || peers.connectedPeers() === 0) return this.noPeers(req)
     let providers = this.unbanned(await peers.findProviders(req.digest))
-    const head = await upstream.send({ registry: req.registry, method: 'HEAD', path: `/v2/${req.repository}/blobs/${req.digest}`, repository: req.repository, authorization: req.authorization })
-    await head.body.dump()
-    if (head.status !== 200) {
-      // A refusal (401 with its challenge, 403, 404) is the client's answer; an origin in trouble is left to the origin path.
-      return head.status >= 500 || head.status === 429 ? undefined : { kind: 'upstream', status: head.status, headers: head.headers, body: Buffer.alloc(0) }
-    }
-    const size = blobSizeOf(head)
-    if (size == null || size === 0) return undefined
+    const head = await this.headAtOrigin(req)
+    if (head.kind === 'refused') return head.answer
+    if (head.kind === 'unreachable' && (providers.length === 0 || req.offlineAccess?.() !== true)) return undefined
+    const size = head.kind === 'size' ? head.size : undefined
+    if (size === 0) return undefined
     let lead = false
-    if (providers.length === 0) {
+    if (providers.length === 0 && size != null) {
       ({ others: providers, lead } = await this.claim(req.digest, size, peers))
       if (providers.length === 0) return this.noPeers(req)
     }
     const plan = await planFromPeers(peers, req.digest, size, providers)
     // The leader of a claim follows only a peer that is already ahead of it (it holds pieces).
     if (plan == null || (lead && !plan.peers.some(p => p.bitfield.count() > 0))) return this.noPeers(req)
-    const partial = await store.openPartial(req.digest, size)
+    const partial = await store.openPartial(req.digest, plan.table.size)
     const download = new BlobDownload(partial, { source: 'peer' })
     const source = peerSource({
       plan,
@@ -223,6 +223,24 @@ export class LayerFetcher {
     const lead = !others.some(p => p.id.toString() < self)
     log.info('claimed a cold blob', { digest, others: others.length, lead })
     return { others, lead }
+  }
+
+  /** The origin's HEAD of the blob for this client: its size, its refusal, or no answer at all. */
+  private async headAtOrigin (req: OriginBlobRequest): Promise<{ kind: 'size', size: number | undefined } | { kind: 'refused', answer: UpstreamAnswer } | { kind: 'unreachable' }> {
+    let head
+    try {
+      // No retries: like the access check, an origin that does not answer leaves the decision to the offline policy.
+      head = await this.components.upstream.send({ registry: req.registry, method: 'HEAD', path: `/v2/${req.repository}/blobs/${req.digest}`, repository: req.repository, authorization: req.authorization, retries: 0 })
+    } catch (err) {
+      if ((err as Error).name === 'UpstreamUnavailableError') return { kind: 'unreachable' }
+      throw err
+    }
+    await head.body.dump()
+    if (head.status >= 500 || head.status === 429) return { kind: 'unreachable' }
+    // A refusal (401 with its challenge, 403, 404) is the client's answer.
+    if (head.status !== 200) return { kind: 'refused', answer: { kind: 'upstream', status: head.status, headers: head.headers, body: Buffer.alloc(0) } }
+    req.onOriginYes?.()
+    return { kind: 'size', size: blobSizeOf(head) }
   }
 
   /** No peer can give the blob: the origin, unless fallback to it is off. */

@@ -11,6 +11,10 @@ export interface OriginBlobRequest {
   repository: string
   digest: Digest
   authorization?: string
+  /** Whether the offline access policy lets this client have the blob from peers while the origin cannot be asked. */
+  offlineAccess?: () => boolean
+  /** Called when the origin answered this request's GET or HEAD with the blob: a yes to these credentials. */
+  onOriginYes?: () => void
 }
 
 /** `--origin-limit`: blob bodies from the origin are read at its pace. */

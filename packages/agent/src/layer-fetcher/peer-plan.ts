@@ -25,14 +25,24 @@ const log = createLogger('shoal:agent:layer-fetcher')
  * Asks the providers of a blob for their bitfields, then for a piece table (checked against the
  * digest and the size the origin gave): from a peer that holds the whole blob if one does, else
  * from the one that holds most. A peer still downloading gives a table with holes, and may hold
- * nothing yet (it announced the blob as it started): the download follows it. undefined when no
- * provider answered usefully: the blob then comes from the origin.
+ * nothing yet (it announced the blob as it started): the download follows it. Without a size (the
+ * origin could not be asked), the first table a provider gives sets it. undefined when no provider
+ * answered usefully: the blob then comes from the origin.
  */
-export async function planFromPeers (network: PeerNetwork, digest: Digest, size: number, providers: Array<{ id: PeerId }>): Promise<PeerPlan | undefined> {
+export async function planFromPeers (network: PeerNetwork, digest: Digest, size: number | undefined, providers: Array<{ id: PeerId }>): Promise<PeerPlan | undefined> {
   const candidates = providers.slice(0, PEER_PLAN_MAX_PEERS)
+  let first: { table: PieceTable, source: PeerId } | undefined
+  if (size == null) {
+    for (const provider of candidates) {
+      first = await tableFrom(network, provider.id, digest, undefined)
+      if (first != null) break
+    }
+    if (first == null) return undefined
+  }
+  const blobSize = size ?? first?.table.size ?? 0
   const answers = await Promise.all(candidates.map(async (provider): Promise<PlannedPeer | undefined> => {
     try {
-      const { bitfield, complete } = await network.client.bitfield(provider.id, digest, pieceCountFor(size), { signal: AbortSignal.timeout(PEER_PLAN_TIMEOUT_MS) })
+      const { bitfield, complete } = await network.client.bitfield(provider.id, digest, pieceCountFor(blobSize), { signal: AbortSignal.timeout(PEER_PLAN_TIMEOUT_MS) })
       return { id: provider.id, bitfield, complete }
     } catch (err) {
       log.info('no bitfield from peer', { digest, peer: provider.id.toString(), error: `${(err as Error).name}: ${(err as Error).message}` })
@@ -40,14 +50,21 @@ export async function planFromPeers (network: PeerNetwork, digest: Digest, size:
     }
   }))
   const peers = answers.filter(p => p != null)
+  if (peers.length === 0) return undefined
+  if (first != null) return { table: first.table, tableSource: first.source, peers }
   const byHolding = [...peers].sort((a, b) => Number(b.complete) - Number(a.complete) || b.bitfield.count() - a.bitfield.count())
   for (const peer of byHolding) {
-    try {
-      const table: PieceTable = await network.client.pieceTable(peer.id, digest, { size, signal: AbortSignal.timeout(PEER_PLAN_TIMEOUT_MS) })
-      return { table, tableSource: peer.id, peers }
-    } catch (err) {
-      log.info('no piece table from peer', { digest, peer: peer.id.toString(), error: `${(err as Error).name}: ${(err as Error).message}` })
-    }
+    const got = await tableFrom(network, peer.id, digest, blobSize)
+    if (got != null) return { table: got.table, tableSource: got.source, peers }
   }
   return undefined
+}
+
+async function tableFrom (network: PeerNetwork, peer: PeerId, digest: Digest, size: number | undefined): Promise<{ table: PieceTable, source: PeerId } | undefined> {
+  try {
+    return { table: await network.client.pieceTable(peer, digest, { size, signal: AbortSignal.timeout(PEER_PLAN_TIMEOUT_MS) }), source: peer }
+  } catch (err) {
+    log.info('no piece table from peer', { digest, peer: peer.toString(), error: `${(err as Error).name}: ${(err as Error).message}` })
+    return undefined
+  }
 }

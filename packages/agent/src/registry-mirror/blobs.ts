@@ -76,14 +76,19 @@ async function serveBlob (components: BlobRouteComponents, req: IncomingMessage,
     return
   }
 
-  const handle = await fetcher.open({ registry: blob.registry, repository: blob.name, digest: blob.digest, authorization })
+  const handle = await fetcher.open({
+    registry: blob.registry,
+    repository: blob.name,
+    digest: blob.digest,
+    authorization,
+    offlineAccess: () => components.access.whileUnreachable(accessRequest(blob, authorization)) == null,
+    // The origin itself answering this client with the blob is as good as a confirmed yes.
+    onOriginYes: () => { components.access.granted(accessRequest(blob, authorization)) }
+  })
   if (handle.kind === 'upstream') {
     sendUpstreamAnswer(res, handle)
     return
   }
-  // Not held and not on its way before: this request's own call to the origin (the blob, or the
-  // HEAD before peers) was answered yes with the client's credentials.
-  if (!local) components.access.granted(accessRequest(blob, authorization))
   const size = handle.kind === 'complete' ? handle.record.size : handle.download.size
   let range: { start: number, end: number } | undefined
   try {
