@@ -3,6 +3,7 @@ import type { Digest } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import type { P2pConfig } from '../config/index.ts'
 import { PEER_LOOKUP_TIMEOUT_MS } from '../constants.ts'
+import { ConfigError } from '../errors.ts'
 import { Discovery } from '../discovery/index.ts'
 import type { DiscoveryEvents } from '../discovery/index.ts'
 import type { PeerNetwork } from '../layer-fetcher/index.ts'
@@ -54,7 +55,10 @@ export class PeerServices {
     const { p2p, dataDir } = this.#init
     const privateKey = await loadOrCreatePeerKey(dataDir)
     const swarmKey = p2p.swarmKeyFile == null ? undefined : await loadSwarmKey(p2p.swarmKeyFile)
-    const node = await createP2pNode({ privateKey, listen: p2p.listen, announce: p2p.announce, bootstrap: p2p.bootstrap, swarmKey })
+    const node = await createP2pNode({ privateKey, listen: p2p.listen, announce: p2p.announce, bootstrap: p2p.bootstrap, swarmKey }).catch((err: Error) => {
+      if (!/EADDRINUSE/.test(err.message)) throw err
+      throw new ConfigError(`p2pListen: ${p2p.listen.join(', ')} is in use (another agent on this host?): give --p2p-listen another port, or --no-p2p`, { cause: err })
+    })
     this.#node = node
     this.#server = new PieceExchangeServer({ node, store: this.#components.store, onPieceServed: this.#init.onPieceServed, uploads: this.#init.uploads })
     await this.#server.start()
