@@ -27,7 +27,7 @@ export const PEER_LINK_USAGE = `usage: pnpm bench peer-link [options]
   --runs N          measured rounds, bare then shoal in each (default ${C.DEFAULT_RUNS})
   --blob-mb M       size of the blob moved over the link, MiB (default ${C.DEFAULT_BLOB_MIB})
   --peers P         agents pulling from agent A at once in (c) (default ${C.DEFAULT_RSS_PEERS})
-  --swarm-key MODE  off, on or both: without a swarm key, with one (pnet), or each in turn (default both)
+  --swarm-key MODE  off, on or both: without a swarm key, with one, or each in turn (default both)
   --only LIST       sections, comma-separated: ${SECTIONS.join(',')} (default all)
   --profile         run agents and bare nodes with --cpu-prof; the report lists where their CPU time goes
   --agent-dir DIR   make agent data dirs under DIR, e.g. /dev/shm (default: OS temp dir)

@@ -24,7 +24,7 @@ export interface PeerLinkReport {
   profiles?: Record<string, ProfileSummary>
 }
 
-const KEY_LABEL: Record<KeyMode, string> = { off: 'no swarm key', on: 'swarm key (pnet)' }
+const KEY_LABEL: Record<KeyMode, string> = { off: 'no swarm key', on: 'swarm key (bare: pnet; shoal: its own protector)' }
 
 const spread = (s: Summary, digits: number): string => Number.isNaN(s.median)
   ? '–'
