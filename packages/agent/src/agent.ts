@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { createRateLimiter } from './bandwidth/index.ts'
+import { createRateLimiter, inTurn } from './bandwidth/index.ts'
 import type { AgentConfig, HostPort } from './config/index.ts'
 import { LayerFetcher } from './layer-fetcher/index.ts'
 import { createLogger } from './logger.ts'
@@ -99,12 +99,12 @@ export class Agent {
         p2p: config.p2p,
         onPieceServed: e => { metrics.pieceServed(e) },
         discoveryEvents: metrics.discoveryEvents,
-        uploads: createRateLimiter({ limit: config.limits.uploadBytesPerS })
+        uploads: inTurn(createRateLimiter({ limit: config.limits.uploadBytesPerS }))
       })
       await this.peers.start()
     }
     const peers = this.peers
-    const limits = { origin: createRateLimiter({ limit: config.limits.originBytesPerS }), download: createRateLimiter({ limit: config.limits.downloadBytesPerS }) }
+    const limits = { origin: createRateLimiter({ limit: config.limits.originBytesPerS }), download: inTurn(createRateLimiter({ limit: config.limits.downloadBytesPerS })) }
     this.fetcher = new LayerFetcher({ store: this.store, upstream, peers: peers?.network(), limits }, {
       onUpstreamBytes: n => { metrics.receivedBytes.inc({ source: 'origin' }, n) },
       onPieceFetched: e => { metrics.pieceFetched(e) },

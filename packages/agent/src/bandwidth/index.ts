@@ -23,6 +23,7 @@ import type { RateLimiterInit } from './rate-limiter.ts'
 export { RateLimiter } from './rate-limiter.ts'
 export type { RateLimiterInit, TakeOptions } from './rate-limiter.ts'
 export { throttle } from './throttle.ts'
+export { inTurn } from './in-turn.ts'
 
 export function createRateLimiter (init: RateLimiterInit = {}): RateLimiter {
   return new RateLimiter(init)

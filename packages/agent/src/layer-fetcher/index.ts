@@ -46,7 +46,7 @@ export interface LayerFetcherComponents {
   /** The peer network; without it every blob comes from the origin. */
   peers?: PeerNetwork
   /** `--origin-limit` and `--download-limit` (piece bytes from peers), shared by every download. */
-  limits?: { origin?: RateLimiter, download?: RateLimiter }
+  limits?: { origin?: RateLimiter, download?: Pick<RateLimiter, 'take'> }
 }
 
 export interface LayerFetcherEvents {

@@ -28,7 +28,7 @@ export interface PeerServicesInit {
   onPieceServed?: (event: PieceServedEvent) => void
   discoveryEvents?: DiscoveryEvents
   /** `--upload-limit`, shared by every piece sent. */
-  uploads?: RateLimiter
+  uploads?: Pick<RateLimiter, 'take'>
 }
 
 const log = createLogger('shoal:agent:p2p')
