@@ -67,6 +67,8 @@ export async function startAgentProcess (components: AgentProcessComponents, ini
     // Nothing from this machine's docker config or CA directory.
     '--docker-config', join(init.dataDir, 'no-docker-config.json'),
     '--certs-dir', join(init.dataDir, 'certs.d'),
+    // The peer network is on by default, on one fixed port per host: only where the caller asks.
+    ...(init.args?.includes('--p2p-listen') === true ? [] : ['--no-p2p']),
     ...(init.args ?? [])
   ]
   const p2p = init.args?.includes('--p2p-listen') === true
