@@ -62,6 +62,12 @@ export const PIECE_TIMEOUT_MS = 30_000
 export const PIECE_SERVER_MAX_READS_PER_STREAM = 8
 /** Piece reads all inbound streams together may have under way; more are answered BUSY. */
 export const PIECE_SERVER_MAX_READS = 32
+/** Bytes of pieces a server holds read and not yet sent, all peers together: the bound on an uploader's memory. */
+export const PIECE_SERVER_MAX_READ_BYTES = 32 * 1024 * 1024
+/** How long a piece hashed from disk and found right is served without hashing it again. */
+export const PIECE_VERIFIED_TTL_MS = 10 * 60_000
+/** Pieces remembered so (about 100 bytes each). */
+export const PIECE_VERIFIED_MAX_ENTRIES = 65_536
 /** An inbound piece-exchange stream that sends no request for this long is closed. */
 export const PIECE_SERVER_IDLE_TIMEOUT_MS = 60_000
 /** Inbound piece-exchange streams per connection (libp2p's default is 32). */

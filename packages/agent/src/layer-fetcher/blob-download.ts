@@ -14,6 +14,12 @@ export interface ByteSource {
   open: (offset: number, signal: AbortSignal) => Promise<AsyncIterable<Uint8Array>>
   /** Releases what the source holds open (a response nobody read). */
   close?: () => Promise<void>
+  /**
+   * The digest of piece `index` when the source has already hashed and checked it (pieces from
+   * peers): the download then records it without hashing the piece a second time. Asked once per
+   * piece, for a piece that arrives whole in one chunk.
+   */
+  verifiedPiece?: (index: number) => Digest | undefined
 }
 
 /**
@@ -36,6 +42,7 @@ export class BlobDownload extends EventEmitter {
   private pieceHasher = createHash('sha256')
   private pieceIndex = 0
   private writer: WriteBehind
+  private verifiedPiece?: (index: number) => Digest | undefined
   private readonly pieceRecorded = (index: number): void => { this.emit('piece', index) }
 
   /** `controller` also aborts whatever was opened for this download before it existed. */
@@ -79,6 +86,7 @@ export class BlobDownload extends EventEmitter {
   async run (source: ByteSource, complete: (hashed: Digest) => Promise<void>): Promise<void> {
     try {
       this.writer = new WriteBehind(this.partial, await this.adoptStoredPrefix(), this.pieceRecorded)
+      this.verifiedPiece = source.verifiedPiece?.bind(source)
       this.emit('change')
       let failures = 0
       while (this.available < this.size) {
@@ -136,11 +144,16 @@ export class BlobDownload extends EventEmitter {
       const span = pieceSpan(this.size, this.pieceIndex)
       const pieceEnd = span.offset + span.length
       const take = Math.min(chunk.byteLength - offset, pieceEnd - (start + offset))
-      this.pieceHasher.update(chunk.subarray(offset, offset + take))
+      const known = start + offset === span.offset && take === span.length ? this.verifiedPiece?.(this.pieceIndex) : undefined
+      if (known == null) this.pieceHasher.update(chunk.subarray(offset, offset + take))
       offset += take
       if (start + offset === pieceEnd) {
-        this.writer.pieceDone(this.pieceIndex, pieceEnd, `sha256:${this.pieceHasher.digest('hex')}` as Digest)
-        this.pieceHasher = createHash('sha256')
+        if (known != null) {
+          this.writer.pieceDone(this.pieceIndex, pieceEnd, known)
+        } else {
+          this.writer.pieceDone(this.pieceIndex, pieceEnd, `sha256:${this.pieceHasher.digest('hex')}` as Digest)
+          this.pieceHasher = createHash('sha256')
+        }
         this.pieceIndex++
       }
     }

@@ -1,5 +1,5 @@
 import type { PeerId } from '@libp2p/interface'
-import { cidOfDigest, digestOf, pieceAt, pieceSpan, Status } from '@shoal/proto'
+import { cidOfDigest, digestOf, digestOfCid, pieceAt, pieceSpan, Status } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import { PEER_FETCH_MAX_BYTES_IN_FLIGHT, PEER_FETCH_MAX_PIECES_IN_FLIGHT, PIECE_TIMEOUT_MS } from '../constants.ts'
 import { NoPeerSourceError, PeerRefusedError, PieceTableMismatchError } from '../errors.ts'
@@ -75,6 +75,8 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
   const window = Math.max(1, Math.min(PEER_FETCH_MAX_PIECES_IN_FLIGHT, Math.floor(PEER_FETCH_MAX_BYTES_IN_FLIGHT / table.pieceSize)))
   const lookahead = 2 * window
   let toldOrigin = false
+  /** Digests of pieces checked here (by the client against the table, or hashed from the origin), until the download takes them. */
+  const verified = new Map<number, Digest>()
 
   const leastBusy = (holders: PlannedPeer[]): PlannedPeer | undefined =>
     holders.reduce<PlannedPeer | undefined>((a, b) => a == null || (busy.get(b.id.toString()) ?? 0) < (busy.get(a.id.toString()) ?? 0) ? b : a, undefined)
@@ -89,6 +91,7 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
       const bytes = await init.client.piece(peer, { digest: table.digest, size: table.size, index, cid }, {
         signal: AbortSignal.any([signal, AbortSignal.timeout(init.pieceTimeoutMs ?? PIECE_TIMEOUT_MS)])
       })
+      verified.set(index, digestOfCid(cid))
       init.onPiece?.({ digest: table.digest, index, bytes: bytes.byteLength, source: 'peer', peer: key })
       return bytes
     } catch (err) {
@@ -123,6 +126,7 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
     if (expected != null && !cid.equals(expected)) {
       throw new PieceTableMismatchError(`piece ${index} of ${table.digest} from the origin hashes to ${cid.toString()}, the peers' table says ${String(expected)}`)
     }
+    verified.set(index, digestOfCid(cid))
     init.onPiece?.({ digest: table.digest, index, bytes: bytes.byteLength, source: 'origin' })
     return bytes
   }
@@ -188,6 +192,11 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
   return {
     open: async (offset, signal) => inOrder(offset, signal),
     close: async () => {},
+    verifiedPiece: index => {
+      const digest = verified.get(index)
+      verified.delete(index)
+      return digest
+    },
     tableSources: () => [...swarm.tableSources]
   }
 }

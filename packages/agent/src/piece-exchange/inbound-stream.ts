@@ -12,6 +12,8 @@ import type { RequestKind } from './responses.ts'
 export interface PieceAnswer {
   header: PeerResponse['piece'] & {}
   bytes?: Uint8Array
+  /** Gives back the memory the bytes hold; called once they have left the stream's buffer. */
+  release?: () => void
 }
 
 /** The server side an inbound stream needs: answers from the store and the shared read budget. */
@@ -119,11 +121,16 @@ export class InboundStream {
       answer = { header: { status: Status.ERROR, index, length: 0 } }
     }
     const { header, bytes } = answer
-    const sent = await this.#answer(id, 'piece', () => {
-      const frame = PeerResponse.encode({ id, piece: header })
-      return bytes == null ? [frame] : [frame, bytes]
-    }, index)
-    if (sent && bytes != null) this.#context.pieceServed({ peer: this.#peer, digest, index, bytes: bytes.byteLength })
+    try {
+      const sent = await this.#answer(id, 'piece', () => {
+        const frame = PeerResponse.encode({ id, piece: header })
+        return bytes == null ? [frame] : [frame, bytes]
+      }, index)
+      if (sent && bytes != null) this.#context.pieceServed({ peer: this.#peer, digest, index, bytes: bytes.byteLength })
+      if (bytes != null) await this.#belowHighWater(this.#sendSignal(), 0).catch(() => {})
+    } finally {
+      answer.release?.()
+    }
   }
 
   /**
@@ -152,10 +159,11 @@ export class InboundStream {
 
   /**
    * send() back-pressure alone does not bound a stream's write buffer (docs/dev/libp2p3.md): hold
-   * the next answer while more than the high-water mark is queued.
+   * the next answer while more than the high-water mark is queued (0: until the buffer is empty,
+   * which is when a piece's memory may be counted as free).
    */
-  async #belowHighWater (signal: AbortSignal): Promise<void> {
-    while (this.#stream.writeBufferLength > PIECE_SEND_HIGH_WATER_BYTES) {
+  async #belowHighWater (signal: AbortSignal, mark = PIECE_SEND_HIGH_WATER_BYTES): Promise<void> {
+    while (this.#stream.writeBufferLength > mark) {
       signal.throwIfAborted()
       if (this.#stream.writeStatus !== 'writable') return
       await new Promise<void>((resolve) => {

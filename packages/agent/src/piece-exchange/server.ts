@@ -1,16 +1,18 @@
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import {
-  Bitfield, bitfieldResponse, cidOfDigest, digestAlgorithm, digestOf, parseCid, PIECES_PROTOCOL, pieceTableResponse, Status
+  Bitfield, bitfieldResponse, cidOfDigest, digestAlgorithm, digestOf, parseCid, PIECES_PROTOCOL, pieceSpan, pieceTableResponse, Status
 } from '@shoal/proto'
 import type { Digest, PeerResponse } from '@shoal/proto'
 import {
-  PIECE_SERVER_IDLE_TIMEOUT_MS, PIECE_SERVER_MAX_READS, PIECE_SERVER_MAX_READS_PER_STREAM,
+  PIECE_SERVER_IDLE_TIMEOUT_MS, PIECE_SERVER_MAX_READ_BYTES, PIECE_VERIFIED_MAX_ENTRIES, PIECE_VERIFIED_TTL_MS, PIECE_SERVER_MAX_READS, PIECE_SERVER_MAX_READS_PER_STREAM,
   PIECE_SERVER_MAX_STREAMS_PER_CONNECTION, PIECE_TIMEOUT_MS
 } from '../constants.ts'
 import { AbortError, CorruptPieceError } from '../errors.ts'
 import { createLogger } from '../logger.ts'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import type { PieceStore } from '../piece-store/store.ts'
+import { ReadBudget } from './read-budget.ts'
+import { VerifiedPieces } from './verified-pieces.ts'
 import { InboundStream } from './inbound-stream.ts'
 import type { PieceAnswer } from './inbound-stream.ts'
 import { refusal } from './responses.ts'
@@ -35,8 +37,10 @@ export interface PieceExchangeServerComponents {
 export interface PieceExchangeServerInit {
   /** Piece reads one stream may have under way; more are answered BUSY. */
   maxReadsPerStream?: number
-  /** Piece reads all streams together may have under way; more are answered BUSY. */
+  /** Piece reads all streams together may have under way (reading or waiting for memory); more are answered BUSY. */
   maxReads?: number
+  /** Bytes of pieces read and not yet sent, all streams together; more wait their turn. */
+  maxReadBytes?: number
   /** A stream that sends no request for this long is closed. */
   idleTimeoutMs?: number
   /** How long one answer may take to be handed to a stream (a peer that stops reading). */
@@ -57,6 +61,8 @@ export class PieceExchangeServer {
   readonly #idleTimeoutMs: number
   readonly #sendTimeoutMs: number
   readonly #streams = new Map<Stream, Promise<void>>()
+  readonly #budget: ReadBudget
+  readonly #verified = new VerifiedPieces({ ttlMs: PIECE_VERIFIED_TTL_MS, maxEntries: PIECE_VERIFIED_MAX_ENTRIES })
   #controller?: AbortController
   #reads = 0
 
@@ -66,6 +72,7 @@ export class PieceExchangeServer {
     this.#maxReads = init.maxReads ?? PIECE_SERVER_MAX_READS
     this.#idleTimeoutMs = init.idleTimeoutMs ?? PIECE_SERVER_IDLE_TIMEOUT_MS
     this.#sendTimeoutMs = init.sendTimeoutMs ?? PIECE_TIMEOUT_MS
+    this.#budget = new ReadBudget(init.maxReadBytes ?? PIECE_SERVER_MAX_READ_BYTES)
   }
 
   async start (): Promise<void> {
@@ -144,14 +151,31 @@ export class PieceExchangeServer {
 
   async #piece (digest: Digest, index: number): Promise<PieceAnswer> {
     const notFound = { header: { status: Status.NOT_FOUND, index, length: 0 } }
-    const expected = this.#components.store.get(digest)?.pieces[index]
-    if (expected == null) return notFound
+    const record = this.#components.store.get(digest)
+    const expected = record?.pieces[index]
+    if (record == null || expected == null) return notFound
+    const release = await this.#budget.acquire(pieceSpan(record.size, index).length, this.#controller?.signal)
+    try {
+      const answer = await this.#readVerified(digest, index, expected)
+      if (answer.bytes == null) release()
+      return answer.bytes == null ? answer : { ...answer, release }
+    } catch (err) {
+      release()
+      throw err
+    }
+  }
+
+  async #readVerified (digest: Digest, index: number, expected: string): Promise<PieceAnswer> {
+    const notFound = { header: { status: Status.NOT_FOUND, index, length: 0 } }
     const bytes = await this.#components.store.readPiece(digest, index)
     if (bytes == null) return notFound
     // Never serve bytes whose hash has not been checked: a torn or rotten piece on disk stays here.
-    const actual = cidOfDigest(digestOf(bytes)).toString()
-    if (actual !== expected) {
-      throw new CorruptPieceError(`piece ${index} of ${digest} on disk hashes to ${actual}, the index records ${expected}`)
+    if (!this.#verified.has(digest, index, expected)) {
+      const actual = cidOfDigest(digestOf(bytes)).toString()
+      if (actual !== expected) {
+        throw new CorruptPieceError(`piece ${index} of ${digest} on disk hashes to ${actual}, the index records ${expected}`)
+      }
+      this.#verified.add(digest, index, expected)
     }
     this.#components.store.touch(digest)
     await this.#components.uploads?.take(bytes.byteLength, { signal: this.#controller?.signal })
