@@ -173,7 +173,7 @@ export class LayerFetcher {
     let providers = this.unbanned(await peers.findProviders(req.digest))
     const head = await this.headAtOrigin(req)
     if (head.kind === 'refused') return head.answer
-    if (head.kind === 'unreachable' && (providers.length === 0 || req.offlineAccess?.() !== true)) return undefined
+    if (head.kind === 'unreachable' && (providers.length === 0 || req.offlineAccess?.() !== true)) return this.noPeers(req)
     const size = head.kind === 'size' ? head.size : undefined
     if (size === 0) return undefined
     let lead = false
