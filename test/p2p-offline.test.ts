@@ -25,3 +25,18 @@ test('origin unreachable: a client the origin said yes to recently still gets a 
   t.is(metrics.value('shoal_agent_blob_received_bytes_total', { source: 'peer' }), layer.byteLength)
   t.is(metrics.value('shoal_agent_blob_received_bytes_total', { source: 'origin' }), 0)
 })
+
+test('--no-origin-fallback: a blob a peer holds comes from it; one no peer holds is a 503 and the origin sends no blob bytes', async t => {
+  const cluster = await setupCluster(t)
+  const [held, unheld] = cluster.digests as [string, string]
+  const holder = await startPeer(t, cluster)
+  t.is(sha256(await pullBlob(holder, held)), sha256(cluster.layers[0] as Buffer))
+  const strict = await startPeer(t, cluster, { bootstrap: holder, args: ['--no-origin-fallback'] })
+  cluster.origin.reset()
+  t.is(sha256(await pullBlob(strict, held)), sha256(cluster.layers[0] as Buffer))
+  const refused = await fetchBody(`${strict.url}/v2/lib/p2p/blobs/${unheld}`)
+  t.is(refused.status, 503)
+  t.regex(refused.body.toString(), /no peer holds .* origin fallback is off/)
+  t.is(cluster.origin.blobGets(), 0, 'no blob GET reached the origin (HEADs for the access check only)')
+  t.is((await scrapeMetrics(strict.url)).value('shoal_agent_blob_received_bytes_total', { source: 'origin' }), 0)
+})
