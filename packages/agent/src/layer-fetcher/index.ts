@@ -1,23 +1,19 @@
-import { setTimeout as sleep } from 'node:timers/promises'
-import type { PeerId } from '@libp2p/interface'
 import type { Digest } from '@shoal/proto'
 import type { UpstreamConfig } from '../config/index.ts'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import { PEER_CLAIM_SETTLE_MS } from '../constants.ts'
-import { NoPeerSourceError, UpstreamProtocolError } from '../errors.ts'
+import { UpstreamProtocolError } from '../errors.ts'
 import type { BlobRecord } from '../piece-store/blob-record.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
 import { BlobDownload } from './blob-download.ts'
 import type { ByteSource } from './blob-download.ts'
-import { blobSizeOf, fetchOriginRange, originSource, requestOriginBlob } from './origin-source.ts'
+import { blobSizeOf, originSource, requestOriginBlob } from './origin-source.ts'
 import type { OriginBlobRequest } from './origin-source.ts'
-import { createLogger } from '../logger.ts'
 import { PeerBans } from './peer-bans.ts'
 import type { BanReason } from './peer-bans.ts'
-import { planFromPeers } from './peer-plan.ts'
+import { PeerPath } from './peer-path.ts'
 import type { PeerNetwork } from './peer-plan.ts'
-import { peerSource } from './peer-source.ts'
 import type { PieceFailedEvent, PieceFetchedEvent } from './peer-source.ts'
 
 export { ChunkSink, followDownload, sendFileRange } from './blob-reader.ts'
@@ -68,8 +64,6 @@ export interface LayerFetcherInit {
   claimSettleMs?: number
 }
 
-const log = createLogger('shoal:agent:layer-fetcher')
-
 const MAX_ERROR_BODY_BYTES = 64 * 1024
 
 /**
@@ -83,17 +77,24 @@ export class LayerFetcher {
   private readonly inflight = new Map<Digest, Promise<BlobHandle>>()
   private readonly downloads = new Set<BlobDownload>()
   private readonly originFallback: boolean
-  private readonly claimSettleMs: number
   /** Peers not asked for anything for a while (a wrong piece table, repeated bad pieces). */
   readonly bans: PeerBans
+  private readonly peerPath?: PeerPath
   private stopping = false
 
   constructor (components: LayerFetcherComponents, events: LayerFetcherEvents = {}, init: LayerFetcherInit = {}) {
     this.components = components
     this.events = events
     this.originFallback = init.originFallback ?? true
-    this.claimSettleMs = init.claimSettleMs ?? PEER_CLAIM_SETTLE_MS
     this.bans = new PeerBans({ onBan: events.onPeerBanned })
+    const { store, upstream, peers, limits } = components
+    if (peers != null) {
+      this.peerPath = new PeerPath({ store, upstream, peers, limits, bans: this.bans }, {
+        originFallback: this.originFallback,
+        claimSettleMs: init.claimSettleMs ?? PEER_CLAIM_SETTLE_MS,
+        events
+      })
+    }
   }
 
   /** Blobs being downloaded right now. */
@@ -132,8 +133,12 @@ export class LayerFetcher {
   private async start (req: OriginBlobRequest, peersFirst: boolean): Promise<BlobHandle> {
     const { store, upstream } = this.components
     const known = store.get(req.digest)
-    if (peersFirst) {
-      const fromPeers = await this.startFromPeers(req)
+    if (peersFirst && this.peerPath != null) {
+      const fromPeers = await this.peerPath.start(req)
+      if (fromPeers?.kind === 'download') {
+        this.run(fromPeers.download, fromPeers.source, req, fromPeers.source.tableSources)
+        return { kind: 'download', download: fromPeers.download }
+      }
       if (fromPeers != null) return fromPeers
     }
     const resumeAt = known == null ? 0 : firstMissingOffset(known)
@@ -157,100 +162,6 @@ export class LayerFetcher {
     if (this.events.onUpstreamBytes != null) download.on('bytes', this.events.onUpstreamBytes)
     this.run(download, originSource(upstream, req, res, this.components.limits?.origin), req)
     return { kind: 'download', download }
-  }
-
-  /**
-   * The peer path. The origin is asked only a HEAD with the client's credentials (the access
-   * check, and the size the peers' table must agree with; a refusal goes back to the client as
-   * is), then the pieces come from the providers the DHT names. When none does, the agent claims
-   * the blob (below). When the origin cannot be reached, the offline access policy may stand in
-   * for its yes, and the size comes from the peers' table (the digest still checks every byte).
-   * undefined sends the caller to the origin.
-   */
-  private async startFromPeers (req: OriginBlobRequest): Promise<BlobHandle | undefined> {
-    const { store, upstream, peers } = this.components
-    if (peers == null || peers.connectedPeers() === 0) return this.noPeers(req)
-    let providers = this.unbanned(await peers.findProviders(req.digest))
-    const head = await this.headAtOrigin(req)
-    if (head.kind === 'refused') return head.answer
-    if (head.kind === 'unreachable' && (providers.length === 0 || req.offlineAccess?.() !== true)) return this.noPeers(req)
-    const size = head.kind === 'size' ? head.size : undefined
-    if (size === 0) return undefined
-    let lead = false
-    if (providers.length === 0 && size != null) {
-      ({ others: providers, lead } = await this.claim(req.digest, size, peers))
-      if (providers.length === 0) return this.noPeers(req)
-    }
-    const plan = await planFromPeers(peers, req.digest, size, providers)
-    // The leader of a claim follows only a peer that is already ahead of it (it holds pieces).
-    if (plan == null || (lead && !plan.peers.some(p => p.bitfield.count() > 0))) return this.noPeers(req)
-    const partial = await store.openPartial(req.digest, plan.table.size)
-    const download = new BlobDownload(partial, { source: 'peer' })
-    const source = peerSource({
-      plan,
-      client: peers.client,
-      downloads: this.components.limits?.download,
-      originPiece: this.originFallback
-        ? async (offset, length, signal) => {
-          const bytes = await fetchOriginRange(upstream, req, { offset, length }, this.components.limits?.origin, signal)
-          this.events.onUpstreamBytes?.(bytes.byteLength)
-          return bytes
-        }
-        : undefined,
-      onPiece: this.events.onPieceFetched,
-      onPieceFailed: event => {
-        if (event.result === 'bad') this.bans.badPiece(event.peer)
-        this.events.onPieceFailed?.(event)
-      }
-    })
-    this.run(download, source, req, source.tableSources)
-    return { kind: 'download', download }
-  }
-
-  /**
-   * Several agents pulling one cold blob at the same moment all miss the DHT. So an agent that
-   * finds no provider announces the blob itself (its partial record answers with an empty
-   * bitfield), waits for the others to do the same, and looks again. Of everyone announcing it
-   * then, the lowest peer id leads: it fetches from the origin (unless one of them already holds
-   * pieces), and the others follow it piece by piece.
-   */
-  private async claim (digest: Digest, size: number, peers: PeerNetwork): Promise<{ others: Array<{ id: PeerId }>, lead: boolean }> {
-    await this.components.store.openPartial(digest, size)
-    await peers.announce(digest)
-    await sleep(this.claimSettleMs)
-    const others = this.unbanned(await peers.findProviders(digest))
-    const self = peers.self.toString()
-    const lead = !others.some(p => p.id.toString() < self)
-    log.info('claimed a cold blob', { digest, others: others.length, lead })
-    return { others, lead }
-  }
-
-  /** The origin's HEAD of the blob for this client: its size, its refusal, or no answer at all. */
-  private async headAtOrigin (req: OriginBlobRequest): Promise<{ kind: 'size', size: number | undefined } | { kind: 'refused', answer: UpstreamAnswer } | { kind: 'unreachable' }> {
-    let head
-    try {
-      // No retries: like the access check, an origin that does not answer leaves the decision to the offline policy.
-      head = await this.components.upstream.send({ registry: req.registry, method: 'HEAD', path: `/v2/${req.repository}/blobs/${req.digest}`, repository: req.repository, authorization: req.authorization, retries: 0 })
-    } catch (err) {
-      if ((err as Error).name === 'UpstreamUnavailableError') return { kind: 'unreachable' }
-      throw err
-    }
-    await head.body.dump()
-    if (head.status >= 500 || head.status === 429) return { kind: 'unreachable' }
-    // A refusal (401 with its challenge, 403, 404) is the client's answer.
-    if (head.status !== 200) return { kind: 'refused', answer: { kind: 'upstream', status: head.status, headers: head.headers, body: Buffer.alloc(0) } }
-    req.onOriginYes?.()
-    return { kind: 'size', size: blobSizeOf(head) }
-  }
-
-  /** No peer can give the blob: the origin, unless fallback to it is off. */
-  private noPeers (req: OriginBlobRequest): undefined {
-    if (!this.originFallback) throw new NoPeerSourceError(`no peer holds ${req.digest}, and origin fallback is off (--no-origin-fallback)`)
-    return undefined
-  }
-
-  private unbanned<T extends { id: PeerId }> (providers: T[]): T[] {
-    return providers.filter(p => !this.bans.isBanned(p.id.toString()))
   }
 
   /**

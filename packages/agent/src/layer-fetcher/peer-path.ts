@@ -1,0 +1,140 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { PeerId } from '@libp2p/interface'
+import type { Digest } from '@shoal/proto'
+import type { RateLimiter } from '../bandwidth/index.ts'
+import { NoPeerSourceError } from '../errors.ts'
+import { createLogger } from '../logger.ts'
+import type { PieceStore } from '../piece-store/store.ts'
+import type { UpstreamClient } from '../upstream/client.ts'
+import { BlobDownload } from './blob-download.ts'
+import type { LayerFetcherEvents, UpstreamAnswer } from './index.ts'
+import { blobSizeOf, fetchOriginRange } from './origin-source.ts'
+import type { OriginBlobRequest } from './origin-source.ts'
+import type { PeerBans } from './peer-bans.ts'
+import { planFromPeers } from './peer-plan.ts'
+import type { PeerNetwork } from './peer-plan.ts'
+import { peerSource } from './peer-source.ts'
+import type { PeerByteSource } from './peer-source.ts'
+
+export interface PeerPathComponents {
+  store: PieceStore
+  upstream: UpstreamClient
+  peers: PeerNetwork
+  limits?: { origin?: RateLimiter, download?: Pick<RateLimiter, 'take'> }
+  bans: PeerBans
+}
+
+export interface PeerPathInit {
+  originFallback: boolean
+  claimSettleMs: number
+  events: Pick<LayerFetcherEvents, 'onUpstreamBytes' | 'onPieceFetched' | 'onPieceFailed'>
+}
+
+/** A download from peers ready to run, the origin's refusal to pass on, or undefined: the origin path. */
+export type PeerPathStart = { kind: 'download', download: BlobDownload, source: PeerByteSource } | UpstreamAnswer | undefined
+
+const log = createLogger('shoal:agent:layer-fetcher')
+
+/** How a blob not held here is fetched from peers, and when not to. */
+export class PeerPath {
+  private readonly components: PeerPathComponents
+  private readonly init: PeerPathInit
+
+  constructor (components: PeerPathComponents, init: PeerPathInit) {
+    this.components = components
+    this.init = init
+  }
+
+  /**
+   * The peer path. The origin is asked only a HEAD with the client's credentials (the access
+   * check, and the size the peers' table must agree with; a refusal goes back to the client as
+   * is), then the pieces come from the providers the DHT names. When none does, the agent claims
+   * the blob (below). When the origin cannot be reached, the offline access policy may stand in
+   * for its yes, and the size comes from the peers' table (the digest still checks every byte).
+   * undefined sends the caller to the origin.
+   */
+  async start (req: OriginBlobRequest): Promise<PeerPathStart> {
+    const { store, upstream, peers } = this.components
+    if (peers.connectedPeers() === 0) return this.noPeers(req)
+    let providers = this.unbanned(await peers.findProviders(req.digest))
+    const head = await this.headAtOrigin(req)
+    if (head.kind === 'refused') return head.answer
+    if (head.kind === 'unreachable' && (providers.length === 0 || req.offlineAccess?.() !== true)) return this.noPeers(req)
+    const size = head.kind === 'size' ? head.size : undefined
+    if (size === 0) return undefined
+    let lead = false
+    if (providers.length === 0 && size != null) {
+      ({ others: providers, lead } = await this.claim(req.digest, size, peers))
+      if (providers.length === 0) return this.noPeers(req)
+    }
+    const plan = await planFromPeers(peers, req.digest, size, providers)
+    // The leader of a claim follows only a peer that is already ahead of it (it holds pieces).
+    if (plan == null || (lead && !plan.peers.some(p => p.bitfield.count() > 0))) return this.noPeers(req)
+    const partial = await store.openPartial(req.digest, plan.table.size)
+    const download = new BlobDownload(partial, { source: 'peer' })
+    const source = peerSource({
+      plan,
+      client: peers.client,
+      downloads: this.components.limits?.download,
+      originPiece: this.init.originFallback
+        ? async (offset, length, signal) => {
+          const bytes = await fetchOriginRange(upstream, req, { offset, length }, this.components.limits?.origin, signal)
+          this.init.events.onUpstreamBytes?.(bytes.byteLength)
+          return bytes
+        }
+        : undefined,
+      onPiece: this.init.events.onPieceFetched,
+      onPieceFailed: event => {
+        if (event.result === 'bad') this.components.bans.badPiece(event.peer)
+        this.init.events.onPieceFailed?.(event)
+      }
+    })
+    return { kind: 'download', download, source }
+  }
+
+  /**
+   * Several agents pulling one cold blob at the same moment all miss the DHT. So an agent that
+   * finds no provider announces the blob itself (its partial record answers with an empty
+   * bitfield), waits for the others to do the same, and looks again. Of everyone announcing it
+   * then, the lowest peer id leads: it fetches from the origin (unless one of them already holds
+   * pieces), and the others follow it piece by piece.
+   */
+  private async claim (digest: Digest, size: number, peers: PeerNetwork): Promise<{ others: Array<{ id: PeerId }>, lead: boolean }> {
+    await this.components.store.openPartial(digest, size)
+    await peers.announce(digest)
+    await sleep(this.init.claimSettleMs)
+    const others = this.unbanned(await peers.findProviders(digest))
+    const self = peers.self.toString()
+    const lead = !others.some(p => p.id.toString() < self)
+    log.info('claimed a cold blob', { digest, others: others.length, lead })
+    return { others, lead }
+  }
+
+  /** The origin's HEAD of the blob for this client: its size, its refusal, or no answer at all. */
+  private async headAtOrigin (req: OriginBlobRequest): Promise<{ kind: 'size', size: number | undefined } | { kind: 'refused', answer: UpstreamAnswer } | { kind: 'unreachable' }> {
+    let head
+    try {
+      // No retries: like the access check, an origin that does not answer leaves the decision to the offline policy.
+      head = await this.components.upstream.send({ registry: req.registry, method: 'HEAD', path: `/v2/${req.repository}/blobs/${req.digest}`, repository: req.repository, authorization: req.authorization, retries: 0 })
+    } catch (err) {
+      if ((err as Error).name === 'UpstreamUnavailableError') return { kind: 'unreachable' }
+      throw err
+    }
+    await head.body.dump()
+    if (head.status >= 500 || head.status === 429) return { kind: 'unreachable' }
+    // A refusal (401 with its challenge, 403, 404) is the client's answer.
+    if (head.status !== 200) return { kind: 'refused', answer: { kind: 'upstream', status: head.status, headers: head.headers, body: Buffer.alloc(0) } }
+    req.onOriginYes?.()
+    return { kind: 'size', size: blobSizeOf(head) }
+  }
+
+  /** No peer can give the blob: the origin, unless fallback to it is off. */
+  private noPeers (req: OriginBlobRequest): undefined {
+    if (!this.init.originFallback) throw new NoPeerSourceError(`no peer holds ${req.digest}, and origin fallback is off (--no-origin-fallback)`)
+    return undefined
+  }
+
+  private unbanned<T extends { id: PeerId }> (providers: T[]): T[] {
+    return providers.filter(p => !this.components.bans.isBanned(p.id.toString()))
+  }
+}
