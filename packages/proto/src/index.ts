@@ -2,9 +2,9 @@
  * @packageDocumentation
  *
  * shoal's shared vocabulary, used by the agent and the scheduler alike: parsed digests, the piece
- * arithmetic every agent agrees on, CIDs, and the peer protocol: its ids, its wire messages
- * (src/proto/*.proto, compiled into src/gen by `pnpm gen:proto`) and the checks that turn what a
- * peer sends into trusted values (piece tables, bitfields). No I/O lives here.
+ * arithmetic every agent agrees on, CIDs, and the peer and scheduler protocols: their ids, their
+ * wire messages (src/proto/*.proto, compiled into src/gen by `pnpm gen:proto`) and the checks that
+ * turn what a peer or a scheduler sends into trusted values (piece tables, bitfields). No I/O lives here.
  */
 export { parseDigest, isDigest, digestAlgorithm, digestHex, digestOf } from './digest.ts'
 export type { Digest, DigestAlgorithm } from './digest.ts'
@@ -25,3 +25,9 @@ export {
   PieceTableRequest, BitfieldRequest, PieceRequest, CancelRequest, PieceTableResponse, BitfieldResponse, PieceResponse
 } from './messages.ts'
 export type { ParsedPeerRequest } from './messages.ts'
+export {
+  decodeAgentMessage, decodeSchedulerMessage, MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_PARENTS,
+  AgentMessage, SchedulerMessage, Register, AnnounceTask, PiecesFinished, PieceFailed, TaskPieceTable, LeaveTask,
+  Registered, Parents, Parent, OriginAssignment, PieceSource, FailureReason
+} from './scheduler-messages.ts'
+export type { ParsedAgentMessage, ParsedSchedulerMessage, PieceFailureReason } from './scheduler-messages.ts'
