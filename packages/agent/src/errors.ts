@@ -56,3 +56,5 @@ export class ProvideFailedError extends namedError('ProvideFailedError') {}
 export class PieceTableMismatchError extends namedError('PieceTableMismatchError') {}
 /** No peer could give a piece and fetching it from the origin is turned off (--no-origin-fallback). */
 export class NoPeerSourceError extends namedError('NoPeerSourceError') {}
+/** No scheduler took the agent's registration (unreachable, no answer, or a broken answer). */
+export class SchedulerUnavailableError extends namedError('SchedulerUnavailableError') {}

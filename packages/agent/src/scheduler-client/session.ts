@@ -1,0 +1,175 @@
+import { EventEmitter } from 'node:events'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import type { LengthPrefixedStream } from '@libp2p/utils'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import {
+  AgentMessage, decodeSchedulerMessage, FailureReason, MAX_MESSAGE_SIZE, PieceSource, SCHEDULER_PROTOCOL
+} from '@shoal/proto'
+import type { Bitfield, Digest, ParsedSchedulerMessage, PieceFailureReason, PieceTable } from '@shoal/proto'
+import { SCHEDULER_REGISTER_TIMEOUT_MS } from '../constants.ts'
+import { SchedulerUnavailableError } from '../errors.ts'
+
+/** What an agent tells a scheduler about itself (the peer id is the connection's). */
+export interface Registration {
+  addresses: Multiaddr[]
+  hostName: string
+  site?: string
+  zone?: string
+  uploadSlots: number
+  uploadBytesPerSecond?: number
+}
+
+export type ParentsMessage = ParsedSchedulerMessage & { kind: 'parents' }
+export type OriginMessage = ParsedSchedulerMessage & { kind: 'origin' }
+export type PieceTableMessage = ParsedSchedulerMessage & { kind: 'pieceTable' }
+
+export interface SchedulerSessionEvents {
+  parents: [ParentsMessage]
+  origin: [OriginMessage]
+  pieceTable: [PieceTableMessage]
+  /** The stream ended: the scheduler left, the connection died, or it sent something malformed. */
+  close: [Error | undefined]
+}
+
+const REASONS: Record<PieceFailureReason, FailureReason> = {
+  timeout: FailureReason.FAILURE_TIMEOUT,
+  refused: FailureReason.FAILURE_REFUSED,
+  unavailable: FailureReason.FAILURE_UNAVAILABLE,
+  'bad-piece': FailureReason.FAILURE_BAD_PIECE,
+  'bad-table': FailureReason.FAILURE_BAD_TABLE
+}
+
+/**
+ * One agent's long-lived stream to one scheduler: registers, then carries the agent's reports
+ * out and the scheduler's parents and origin assignments in, until either side closes it. Writes
+ * go out one at a time in the order they were made; a failed write closes the session.
+ */
+export class SchedulerSession extends EventEmitter<SchedulerSessionEvents> {
+  readonly scheduler: PeerId
+  /** How often the scheduler wants finished pieces reported, at most. */
+  readonly reportIntervalMs: number
+  readonly #stream: Stream
+  readonly #lp: LengthPrefixedStream<Stream>
+  #writes: Promise<void> = Promise.resolve()
+  #closed = false
+
+  private constructor (scheduler: PeerId, stream: Stream, lp: LengthPrefixedStream<Stream>, reportIntervalMs: number) {
+    super()
+    this.scheduler = scheduler
+    this.#stream = stream
+    this.#lp = lp
+    this.reportIntervalMs = reportIntervalMs
+  }
+
+  /** Dials the scheduler, registers and waits for its Registered; SchedulerUnavailableError when it does not answer. */
+  static async open (node: Pick<Libp2p, 'dial'>, scheduler: PeerId | Multiaddr, registration: Registration, options: { signal?: AbortSignal } = {}): Promise<SchedulerSession> {
+    const signal = AbortSignal.any([AbortSignal.timeout(SCHEDULER_REGISTER_TIMEOUT_MS), ...(options.signal == null ? [] : [options.signal])])
+    let stream: Stream | undefined
+    try {
+      const connection = await node.dial(scheduler, { signal })
+      stream = await connection.newStream(SCHEDULER_PROTOCOL, { signal })
+      const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_SIZE })
+      await lp.write(AgentMessage.encode({
+        register: {
+          addresses: registration.addresses.map(a => a.bytes),
+          hostName: registration.hostName,
+          site: registration.site ?? '',
+          zone: registration.zone ?? '',
+          uploadSlots: registration.uploadSlots,
+          uploadBytesPerSecond: BigInt(registration.uploadBytesPerSecond ?? 0)
+        }
+      }), { signal })
+      const first = decodeSchedulerMessage(await lp.read({ signal }))
+      if (first.kind !== 'registered') throw new SchedulerUnavailableError(`the scheduler answered a registration with ${first.kind}`)
+      const session = new SchedulerSession(connection.remotePeer, stream, lp, first.reportIntervalMs)
+      session.#readLoop()
+      return session
+    } catch (err) {
+      stream?.abort(err as Error)
+      if ((err as Error).name === 'SchedulerUnavailableError') throw err
+      throw new SchedulerUnavailableError(`scheduler ${scheduler.toString()} did not take the registration: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  get closed (): boolean {
+    return this.#closed
+  }
+
+  /** The agent holds (part of) a blob, or wants it (`wantsPieces`). */
+  announce (task: { digest: Digest, size: number, bitfield: Bitfield, wantsPieces: boolean }): void {
+    this.#send({ announceTask: { digest: task.digest, size: BigInt(task.size), bitfield: task.bitfield.toBytes(), wantsPieces: task.wantsPieces } })
+  }
+
+  piecesFinished (report: { digest: Digest, indexes: number[], source: 'peer' | 'origin', parent?: PeerId, bytes: number }): void {
+    this.#send({
+      piecesFinished: {
+        digest: report.digest,
+        indexes: report.indexes,
+        source: report.source === 'peer' ? PieceSource.SOURCE_PEER : PieceSource.SOURCE_ORIGIN,
+        parent: report.parent?.toMultihash().bytes ?? new Uint8Array(),
+        bytes: BigInt(report.bytes)
+      }
+    })
+  }
+
+  pieceFailed (report: { digest: Digest, index: number, parent?: PeerId, reason: PieceFailureReason }): void {
+    this.#send({ pieceFailed: { digest: report.digest, index: report.index, parent: report.parent?.toMultihash().bytes ?? new Uint8Array(), reason: REASONS[report.reason] } })
+  }
+
+  pieceTable (table: PieceTable): void {
+    this.#send({
+      pieceTable: {
+        digest: table.digest,
+        size: BigInt(table.size),
+        pieceSize: table.pieceSize,
+        pieces: table.pieces.map(cid => cid == null ? new Uint8Array() : cid.bytes.slice())
+      }
+    })
+  }
+
+  leaveTask (digest: Digest): void {
+    this.#send({ leaveTask: { digest } })
+  }
+
+  /** Closes the stream (a leave); the close event follows. */
+  close (): void {
+    this.#finish(undefined)
+    this.#stream.close().catch(() => { this.#stream.abort(new Error('closing the scheduler stream failed')) })
+  }
+
+  #send (message: Partial<AgentMessage>): void {
+    if (this.#closed) return
+    const frame = AgentMessage.encode(message as AgentMessage)
+    this.#writes = this.#writes.then(async () => {
+      if (!this.#closed) await this.#lp.write(frame)
+    }).catch((err: Error) => {
+      this.#finish(err)
+      this.#stream.abort(err)
+    })
+  }
+
+  #readLoop (): void {
+    void (async () => {
+      try {
+        for (;;) {
+          const message = decodeSchedulerMessage(await this.#lp.read())
+          if (message.kind === 'parents') this.emit('parents', message)
+          else if (message.kind === 'origin') this.emit('origin', message)
+          else if (message.kind === 'pieceTable') this.emit('pieceTable', message)
+        }
+      } catch (err) {
+        // The end of the stream is a leave, not a fault.
+        const error = (err as Error).name === 'UnexpectedEOFError' ? undefined : err as Error
+        if (error != null) this.#stream.abort(error)
+        this.#finish(error)
+      }
+    })()
+  }
+
+  #finish (err: Error | undefined): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.emit('close', err)
+  }
+}
