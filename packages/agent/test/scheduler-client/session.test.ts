@@ -1,36 +1,13 @@
 import test from 'ava'
-import type { ExecutionContext } from 'ava'
-import type { Stream } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
-import type { LengthPrefixedStream } from '@libp2p/utils'
-import { Bitfield, decodeAgentMessage, digestOf, MAX_MESSAGE_SIZE, SCHEDULER_PROTOCOL, SchedulerMessage } from '@shoal/proto'
-import type { ParsedAgentMessage } from '@shoal/proto'
+import { Bitfield, digestOf, SchedulerMessage } from '@shoal/proto'
 import type { P2pNode } from '../../src/p2p/node.ts'
 import { SchedulerSession } from '../../src/scheduler-client/session.ts'
 import type { Registration } from '../../src/scheduler-client/session.ts'
 import { startTestNode, testSwarmKey } from '../helpers/p2p.ts'
+import { fakeScheduler, waitUntil } from './fake-scheduler.ts'
 
 const digest = digestOf(new TextEncoder().encode('a layer'))
 const MiB = 1024 * 1024
-
-/** A scheduler stand-in: records what agents send and lets the test answer on the stream. */
-async function fakeScheduler (t: ExecutionContext, key: Uint8Array, answer: (message: ParsedAgentMessage, lp: LengthPrefixedStream<Stream>, stream: Stream) => Promise<void>): Promise<{ node: P2pNode, received: ParsedAgentMessage[] }> {
-  const node = await startTestNode(t, { swarmKey: key })
-  const received: ParsedAgentMessage[] = []
-  await node.handle(SCHEDULER_PROTOCOL, (stream) => {
-    const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_SIZE })
-    void (async () => {
-      try {
-        for (;;) {
-          const message = decodeAgentMessage(await lp.read())
-          received.push(message)
-          await answer(message, lp, stream)
-        }
-      } catch {}
-    })()
-  })
-  return { node, received }
-}
 
 function registration (node: P2pNode): Registration {
   return { addresses: node.getMultiaddrs(), hostName: 'agent-1', site: 'edge-1', zone: 'eu', uploadSlots: 8 }
@@ -93,11 +70,3 @@ test('a scheduler that closes its end closes the session without an error', asyn
   session.leaveTask(digest)
   t.is(await closed, undefined)
 })
-
-async function waitUntil (check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out')
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-}

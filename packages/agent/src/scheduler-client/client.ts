@@ -1,0 +1,151 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { EventEmitter } from 'node:events'
+import type { Libp2p, Startable } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Bitfield, Digest } from '@shoal/proto'
+import { SCHEDULER_RECONNECT_MAX_MS, SCHEDULER_RECONNECT_MIN_MS } from '../constants.ts'
+import { createLogger } from '../logger.ts'
+import { rendezvousOrder } from './rendezvous.ts'
+import { SchedulerSession } from './session.ts'
+import type { OriginMessage, ParentsMessage, PieceTableMessage, Registration } from './session.ts'
+
+/** A blob this agent holds or is fetching, as announced to its scheduler. */
+export interface HeldTask {
+  digest: Digest
+  size: number
+  bitfield: Bitfield
+  wantsPieces: boolean
+}
+
+export interface SchedulerClientComponents {
+  node: Pick<Libp2p, 'dial'>
+}
+
+export interface SchedulerClientInit {
+  /** `--scheduler` multiaddrs, each ending with /p2p/<peer id> (the key of its rendezvous weight). */
+  schedulers: Multiaddr[]
+  registration: () => Registration
+  /** What to announce to a scheduler that (re)connects: its state is soft. */
+  heldTasks: () => HeldTask[]
+  reconnectMinMs?: number
+  reconnectMaxMs?: number
+}
+
+export interface SchedulerClientEvents {
+  parents: [ParentsMessage]
+  origin: [OriginMessage]
+  pieceTable: [PieceTableMessage]
+  /** A scheduler's session opened or closed (metrics, logs). */
+  connected: [string]
+  disconnected: [string]
+}
+
+interface Slot {
+  key: string
+  addr: Multiaddr
+  session?: SchedulerSession
+}
+
+const log = createLogger('shoal:agent:scheduler-client')
+
+/**
+ * The agent's only way to its schedulers. One session per configured scheduler, each redialled
+ * with backoff while it is away. A blob's scheduler is the first live one in the rendezvous order
+ * of its digest; with none live, sessionFor() is undefined and the agent works through the DHT and
+ * the origin until one comes back. A scheduler that (re)connects is told the blobs it now owns.
+ */
+export class SchedulerClient extends EventEmitter<SchedulerClientEvents> implements Startable {
+  readonly #node: Pick<Libp2p, 'dial'>
+  readonly #init: SchedulerClientInit
+  readonly #slots: Slot[]
+  #controller?: AbortController
+  readonly #loops: Array<Promise<void>> = []
+  /** Where each held blob was last announced, so that a blob whose scheduler changes is announced to the new one. */
+  readonly #announcedTo = new Map<Digest, SchedulerSession>()
+
+  constructor (components: SchedulerClientComponents, init: SchedulerClientInit) {
+    super()
+    this.#node = components.node
+    this.#init = init
+    this.#slots = init.schedulers.map(addr => ({ key: addr.getComponents().find(c => c.name === 'p2p')?.value ?? addr.toString(), addr }))
+  }
+
+  start (): void {
+    if (this.#controller != null) return
+    const controller = new AbortController()
+    this.#controller = controller
+    for (const slot of this.#slots) this.#loops.push(this.#keepConnected(slot, controller.signal))
+  }
+
+  async stop (): Promise<void> {
+    const controller = this.#controller
+    if (controller == null) return
+    this.#controller = undefined
+    controller.abort()
+    for (const slot of this.#slots) slot.session?.close()
+    await Promise.allSettled(this.#loops.splice(0))
+  }
+
+  /** The live session of the blob's scheduler, or undefined when none is reachable. */
+  sessionFor (digest: Digest): SchedulerSession | undefined {
+    return rendezvousOrder(this.#slots, digest).find(slot => slot.session != null && !slot.session.closed)?.session
+  }
+
+  /** Announces a blob to its scheduler; false when no scheduler is reachable. */
+  announce (task: HeldTask): boolean {
+    const owner = this.sessionFor(task.digest)
+    if (owner == null) return false
+    owner.announce(task)
+    this.#announcedTo.set(task.digest, owner)
+    return true
+  }
+
+  /** Schedulers with a live session. */
+  get connected (): number {
+    return this.#slots.filter(slot => slot.session != null && !slot.session.closed).length
+  }
+
+  async #keepConnected (slot: Slot, signal: AbortSignal): Promise<void> {
+    let backoff = this.#init.reconnectMinMs ?? SCHEDULER_RECONNECT_MIN_MS
+    while (!signal.aborted) {
+      try {
+        const session = await SchedulerSession.open(this.#node, slot.addr, this.#init.registration(), { signal })
+        backoff = this.#init.reconnectMinMs ?? SCHEDULER_RECONNECT_MIN_MS
+        const closed = new Promise<Error | undefined>(resolve => session.once('close', resolve))
+        session.on('parents', m => this.emit('parents', m))
+        session.on('origin', m => this.emit('origin', m))
+        session.on('pieceTable', m => this.emit('pieceTable', m))
+        slot.session = session
+        this.emit('connected', slot.key)
+        log.info('scheduler connected', { scheduler: slot.addr.toString() })
+        this.#announceMoved()
+        const err = await closed
+        slot.session = undefined
+        this.#announceMoved()
+        this.emit('disconnected', slot.key)
+        log.warn('scheduler gone; its blobs go to the next scheduler, or to the DHT and the origin', { scheduler: slot.addr.toString(), error: err?.message })
+      } catch (err) {
+        if (signal.aborted) return
+        log.info('scheduler unreachable; trying again', { scheduler: slot.addr.toString(), inMs: backoff, error: (err as Error).message })
+      }
+      await sleep(backoff, undefined, { signal }).catch(() => {})
+      backoff = Math.min(2 * backoff, this.#init.reconnectMaxMs ?? SCHEDULER_RECONNECT_MAX_MS)
+    }
+  }
+
+  /**
+   * After a scheduler comes or goes: every held blob whose scheduler is now another one is
+   * announced to it (soft state: the new owner learns what the old one knew from the agents).
+   */
+  #announceMoved (): void {
+    const held = this.#init.heldTasks()
+    const digests = new Set(held.map(task => task.digest))
+    for (const digest of this.#announcedTo.keys()) if (!digests.has(digest)) this.#announcedTo.delete(digest)
+    for (const task of held) {
+      const owner = this.sessionFor(task.digest)
+      if (owner == null || this.#announcedTo.get(task.digest) === owner) continue
+      owner.announce(task)
+      this.#announcedTo.set(task.digest, owner)
+    }
+  }
+}

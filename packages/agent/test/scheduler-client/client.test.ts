@@ -1,0 +1,59 @@
+import test from 'ava'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Bitfield, digestOf, SchedulerMessage } from '@shoal/proto'
+import type { Digest } from '@shoal/proto'
+import type { P2pNode } from '../../src/p2p/node.ts'
+import { SchedulerClient } from '../../src/scheduler-client/client.ts'
+import type { HeldTask } from '../../src/scheduler-client/client.ts'
+import { rendezvousOrder } from '../../src/scheduler-client/rendezvous.ts'
+import { startTestNode, testSwarmKey } from '../helpers/p2p.ts'
+import { fakeScheduler, waitUntil } from './fake-scheduler.ts'
+import type { FakeScheduler } from './fake-scheduler.ts'
+
+const MiB = 1024 * 1024
+
+function addrOf (node: P2pNode): string {
+  const addr = node.getMultiaddrs()[0]!.toString()
+  return addr.includes('/p2p/') ? addr : `${addr}/p2p/${node.peerId.toString()}`
+}
+
+function announced (scheduler: FakeScheduler, digest: Digest): boolean {
+  return scheduler.received.some(m => m.kind === 'announceTask' && m.digest === digest)
+}
+
+test('each held blob is announced to its rendezvous scheduler; when that one goes, to the next; when none is left, sessionFor is undefined', async t => {
+  const key = testSwarmKey()
+  const registered = async (message: { kind: string }, lp: { write: (b: Uint8Array) => Promise<void> }): Promise<void> => {
+    if (message.kind === 'register') await lp.write(SchedulerMessage.encode({ registered: { reportIntervalMs: 100 } }))
+  }
+  const schedulers = [await fakeScheduler(t, key, registered), await fakeScheduler(t, key, registered)]
+  const agent = await startTestNode(t, { swarmKey: key })
+  const tasks: HeldTask[] = Array.from({ length: 8 }, (_, i) => ({ digest: digestOf(new TextEncoder().encode(`blob ${i}`)), size: MiB, bitfield: new Bitfield(1), wantsPieces: false }))
+  const client = new SchedulerClient({ node: agent }, {
+    schedulers: schedulers.map(s => multiaddr(addrOf(s.node))),
+    registration: () => ({ addresses: agent.getMultiaddrs(), hostName: 'agent', uploadSlots: 4 }),
+    heldTasks: () => tasks,
+    reconnectMinMs: 50,
+    reconnectMaxMs: 200
+  })
+  client.start()
+  t.teardown(async () => { await client.stop() })
+  await waitUntil(() => client.connected === 2, 'two sessions')
+
+  const keyed = schedulers.map(s => ({ key: s.node.peerId.toString(), s }))
+  const ownerOf = (digest: Digest): FakeScheduler => rendezvousOrder(keyed, digest)[0]!.s
+  await waitUntil(() => tasks.every(task => announced(ownerOf(task.digest), task.digest)), 'announcements to the owners')
+  for (const task of tasks) t.true(client.sessionFor(task.digest)?.scheduler.equals(ownerOf(task.digest).node.peerId), 'the rendezvous owner serves the blob')
+
+  // The first scheduler goes away: its blobs are announced to the second.
+  const [gone, left] = schedulers as [FakeScheduler, FakeScheduler]
+  await gone.node.stop()
+  await waitUntil(() => client.connected === 1, 'one session')
+  await waitUntil(() => tasks.every(task => announced(left, task.digest)), 'announcements to the one left')
+  for (const task of tasks) t.true(client.sessionFor(task.digest)?.scheduler.equals(left.node.peerId))
+
+  await left.node.stop()
+  await waitUntil(() => client.connected === 0, 'no session')
+  t.is(client.sessionFor(tasks[0]!.digest), undefined, 'no scheduler: the agent goes on with the DHT and the origin')
+  t.false(client.announce(tasks[0]!))
+})
