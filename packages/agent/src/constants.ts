@@ -143,3 +143,6 @@ export const PEER_BAN_BAD_PIECES = 3
 
 /** How long a scheduler may take to dial and answer a registration. */
 export const SCHEDULER_REGISTER_TIMEOUT_MS = 5_000
+/** A scheduler that is away is dialled again after this long, doubling up to the max. */
+export const SCHEDULER_RECONNECT_MIN_MS = 500
+export const SCHEDULER_RECONNECT_MAX_MS = 30_000
