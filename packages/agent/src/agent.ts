@@ -99,7 +99,8 @@ export class Agent {
         p2p: config.p2p,
         onPieceServed: e => { metrics.pieceServed(e) },
         discoveryEvents: metrics.discoveryEvents,
-        uploads: inTurn(createRateLimiter({ limit: config.limits.uploadBytesPerS }))
+        uploads: inTurn(createRateLimiter({ limit: config.limits.uploadBytesPerS })),
+        uploadBytesPerSecond: config.limits.uploadBytesPerS
       })
       await this.peers.start()
     }

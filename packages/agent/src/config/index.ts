@@ -105,6 +105,9 @@ const OPTIONS = {
   announce: { type: 'string', multiple: true },
   'swarm-key': { type: 'string' },
   'no-p2p': { type: 'boolean' },
+  scheduler: { type: 'string', multiple: true },
+  site: { type: 'string' },
+  zone: { type: 'string' },
   'no-origin-fallback': { type: 'boolean' },
   'upload-limit': { type: 'string' },
   'download-limit': { type: 'string' },
@@ -137,6 +140,9 @@ const YAML_KEYS: Record<OptionName, string> = {
   announce: 'announce',
   'swarm-key': 'swarmKey',
   'no-p2p': 'noP2p',
+  scheduler: 'schedulers',
+  site: 'site',
+  zone: 'zone',
   'no-origin-fallback': 'noOriginFallback',
   'upload-limit': 'uploadLimit',
   'download-limit': 'downloadLimit',
@@ -166,6 +172,8 @@ export const AGENT_USAGE = `usage: shoal agent [options]
   --bootstrap MULTIADDR         a peer to join at start (/ip4/10.0.0.5/tcp/65002/p2p/<peer id>), repeatable
   --announce MULTIADDR          an address to tell peers instead of the listen ones (NAT), repeatable
   --swarm-key FILE              libp2p private-network key: hosts without it cannot connect
+  --scheduler MULTIADDR         a scheduler (/ip4/10.0.0.2/tcp/65003/p2p/<peer id>), repeatable; none: DHT only
+  --site NAME, --zone NAME      where this host is, told to the scheduler (same site, then zone, preferred)
   --no-origin-fallback          never fetch blob bytes from the origin: peers only (manifests still come from it)
   --upload-limit RATE           piece bytes per second sent to peers (100MB, 1GiB; default no limit)
   --download-limit RATE         piece bytes per second received from peers (default no limit)
@@ -229,14 +237,17 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     throw new ConfigError(`gcLowWatermark: ${storage.lowWatermark} must be below gcHighWatermark ${storage.highWatermark}`)
   }
 
-  const listed = (name: 'p2p-listen' | 'bootstrap' | 'announce'): Array<{ field: string, value: unknown }> =>
+  const listed = (name: 'p2p-listen' | 'bootstrap' | 'announce' | 'scheduler'): Array<{ field: string, value: unknown }> =>
     get(name, (field, value) => asList(field, value).map((v, i) => ({ field: `${field}[${i}]`, value: v })), [] as Array<{ field: string, value: unknown }>)
   const p2p = parseP2pConfig({
     off: (() => { const found = pick('no-p2p'); return found == null ? undefined : { field: found.field, value: parseBool(found.field, found.value) } })(),
     listen: listed('p2p-listen'),
     bootstrap: listed('bootstrap'),
     announce: listed('announce'),
-    swarmKey: get('swarm-key', (field, value) => ({ field, value: asString(field, value) }), undefined as { field: string, value: string } | undefined)
+    swarmKey: get('swarm-key', (field, value) => ({ field, value: asString(field, value) }), undefined as { field: string, value: string } | undefined),
+    schedulers: listed('scheduler'),
+    site: pick('site'),
+    zone: pick('zone')
   })
 
   const originFallback = !get('no-origin-fallback', parseBool, false)

@@ -12,6 +12,11 @@ export interface P2pConfig {
   announce: string[]
   /** The swarm key file of a libp2p private network. */
   swarmKeyFile?: string
+  /** Schedulers (`.../p2p/<peer id>`); each blob uses the first live one in its rendezvous order. None: DHT only. */
+  schedulers: string[]
+  /** Placement labels told to the scheduler: parents on the same site, then zone, are preferred. */
+  site?: string
+  zone?: string
 }
 
 export interface P2pValues {
@@ -21,6 +26,9 @@ export interface P2pValues {
   bootstrap: Array<{ field: string, value: unknown }>
   announce: Array<{ field: string, value: unknown }>
   swarmKey?: { field: string, value: string }
+  schedulers?: Array<{ field: string, value: unknown }>
+  site?: { field: string, value: unknown }
+  zone?: { field: string, value: unknown }
 }
 
 /** The default listen address: every interface, the port peers expect. */
@@ -31,8 +39,12 @@ export function parseP2pConfig (values: P2pValues): P2pConfig | undefined {
   const listen = values.listen.map(v => parseMultiaddr(v.field, v.value, false))
   const bootstrap = values.bootstrap.map(v => parseMultiaddr(v.field, v.value, true))
   const announce = values.announce.map(v => parseMultiaddr(v.field, v.value, false))
+  const schedulers = (values.schedulers ?? []).map(v => parseMultiaddr(v.field, v.value, true))
+  const site = values.site == null ? undefined : parseLabel(values.site.field, values.site.value)
+  const zone = values.zone == null ? undefined : parseLabel(values.zone.field, values.zone.value)
   if (values.off?.value === true) {
-    const stray = [values.listen[0]?.field, values.bootstrap[0]?.field, values.announce[0]?.field, values.swarmKey?.field].find(f => f != null)
+    const stray = [values.listen[0]?.field, values.bootstrap[0]?.field, values.announce[0]?.field, values.swarmKey?.field,
+      values.schedulers?.[0]?.field, values.site?.field, values.zone?.field].find(f => f != null)
     if (stray != null) throw new ConfigError(`${stray}: a peer option, but ${values.off.field} turns the peer network off`)
     return undefined
   }
@@ -40,8 +52,20 @@ export function parseP2pConfig (values: P2pValues): P2pConfig | undefined {
     listen: listen.length > 0 ? listen : [DEFAULT_P2P_LISTEN],
     bootstrap,
     announce,
-    swarmKeyFile: values.swarmKey == null ? undefined : resolve(values.swarmKey.value)
+    swarmKeyFile: values.swarmKey == null ? undefined : resolve(values.swarmKey.value),
+    schedulers,
+    site,
+    zone
   }
+}
+
+/** A site or zone name as the scheduler protocol carries it. */
+function parseLabel (field: string, value: unknown): string {
+  const text = String(value).trim()
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(text)) {
+    throw new ConfigError(`${field}: "${text.slice(0, 70)}" must be a name of letters, digits, '.', '_' and '-' (at most 63), like edge-1 or eu-west`)
+  }
+  return text
 }
 
 function parseMultiaddr (field: string, value: unknown, needsPeerId: boolean): string {

@@ -1,8 +1,11 @@
+import { hostname } from 'node:os'
 import type { PeerId } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Bitfield } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import type { P2pConfig } from '../config/index.ts'
-import { PEER_LOOKUP_TIMEOUT_MS } from '../constants.ts'
+import { PEER_LOOKUP_TIMEOUT_MS, PIECE_SERVER_MAX_READS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { Discovery } from '../discovery/index.ts'
 import type { DiscoveryEvents } from '../discovery/index.ts'
@@ -11,6 +14,8 @@ import { createLogger } from '../logger.ts'
 import { PieceExchangeClient, PieceExchangeServer } from '../piece-exchange/index.ts'
 import type { PieceServedEvent } from '../piece-exchange/index.ts'
 import type { PieceStore } from '../piece-store/store.ts'
+import { SchedulerClient } from '../scheduler-client/client.ts'
+import type { HeldTask } from '../scheduler-client/client.ts'
 import { loadOrCreatePeerKey } from './identity.ts'
 import { createP2pNode } from './node.ts'
 import type { P2pNode } from './node.ts'
@@ -29,6 +34,8 @@ export interface PeerServicesInit {
   discoveryEvents?: DiscoveryEvents
   /** `--upload-limit`, shared by every piece sent. */
   uploads?: Pick<RateLimiter, 'take'>
+  /** The same limit as a number, told to the scheduler. */
+  uploadBytesPerSecond?: number
 }
 
 const log = createLogger('shoal:agent:p2p')
@@ -45,6 +52,7 @@ export class PeerServices {
   #server?: PieceExchangeServer
   #discovery?: Discovery
   #client?: PieceExchangeClient
+  #scheduler?: SchedulerClient
 
   constructor (components: PeerServicesComponents, init: PeerServicesInit) {
     this.#components = components
@@ -66,6 +74,35 @@ export class PeerServices {
     this.#discovery.start()
     this.#client = new PieceExchangeClient({ node })
     this.#announceHeld(node)
+    if (p2p.schedulers.length > 0) {
+      this.#scheduler = new SchedulerClient({ node }, {
+        schedulers: p2p.schedulers.map(a => multiaddr(a)),
+        registration: () => ({
+          addresses: node.getMultiaddrs(),
+          hostName: hostname(),
+          site: p2p.site,
+          zone: p2p.zone,
+          uploadSlots: PIECE_SERVER_MAX_READS,
+          uploadBytesPerSecond: this.#init.uploadBytesPerSecond
+        }),
+        heldTasks: () => this.#heldTasks()
+      })
+      this.#scheduler.start()
+    }
+  }
+
+  /** The scheduler client when `--scheduler` is given (undefined: DHT only). */
+  get scheduler (): SchedulerClient | undefined {
+    return this.#scheduler
+  }
+
+  /** Every blob held with at least one piece, as a scheduler is told after it (re)connects. */
+  #heldTasks (): HeldTask[] {
+    return this.#components.store.list().filter(r => r.pieces.some(cid => cid != null)).map(record => {
+      const bitfield = new Bitfield(record.pieces.length)
+      record.pieces.forEach((cid, index) => { if (cid != null) bitfield.set(index) })
+      return { digest: record.digest, size: record.size, bitfield, wantsPieces: false }
+    })
   }
 
   /**
@@ -81,6 +118,8 @@ export class PeerServices {
   }
 
   async stop (): Promise<void> {
+    await this.#scheduler?.stop()
+    this.#scheduler = undefined
     await this.#discovery?.stop()
     await this.#server?.stop()
     await this.#node?.stop()

@@ -8,7 +8,7 @@ const PEER = '/ip4/10.0.0.5/tcp/65002/p2p/12D3KooWEBAyrjmBMVB4jK8gufgbqknrYcCSoq
 
 test('p2p is on by default on every interface at port 65002; --no-p2p (or SHOAL_NO_P2P, noP2p) turns it off', async t => {
   const config = await resolveAgentConfig({ argv: [], env: {} })
-  t.deepEqual(config.p2p, { listen: ['/ip4/0.0.0.0/tcp/65002'], bootstrap: [], announce: [], swarmKeyFile: undefined })
+  t.deepEqual(config.p2p, { listen: ['/ip4/0.0.0.0/tcp/65002'], bootstrap: [], announce: [], swarmKeyFile: undefined, schedulers: [], site: undefined, zone: undefined })
   t.true(config.originFallback)
   t.is((await resolveAgentConfig({ argv: ['--no-p2p'], env: {} })).p2p, undefined)
   t.is((await resolveAgentConfig({ argv: [], env: { SHOAL_NO_P2P: 'true' } })).p2p, undefined)
@@ -37,7 +37,23 @@ test('p2p flags, environment and YAML keys', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-config-'))
   await writeFile(join(dir, 'agent.yaml'), `p2pListen: [/ip4/127.0.0.1/tcp/7002]\nbootstrap: ["${PEER}"]\nswarmKey: /etc/shoal/swarm.key\n`)
   const fromFile = await resolveAgentConfig({ argv: ['--config', join(dir, 'agent.yaml')], env: {} })
-  t.deepEqual(fromFile.p2p, { listen: ['/ip4/127.0.0.1/tcp/7002'], bootstrap: [PEER], announce: [], swarmKeyFile: '/etc/shoal/swarm.key' })
+  t.deepEqual(fromFile.p2p, { listen: ['/ip4/127.0.0.1/tcp/7002'], bootstrap: [PEER], announce: [], swarmKeyFile: '/etc/shoal/swarm.key', schedulers: [], site: undefined, zone: undefined })
+})
+
+test('schedulers, site and zone: flags, environment and YAML; each scheduler names its peer id', async t => {
+  const SCHEDULER = PEER.replace('65002', '65003')
+  const config = await resolveAgentConfig({ argv: ['--scheduler', SCHEDULER, '--scheduler', PEER, '--site', 'edge-1', '--zone', 'eu-west'], env: {} })
+  t.deepEqual(config.p2p?.schedulers, [SCHEDULER, PEER])
+  t.is(config.p2p?.site, 'edge-1')
+  t.is(config.p2p?.zone, 'eu-west')
+  const fromEnv = await resolveAgentConfig({ argv: [], env: { SHOAL_SCHEDULER: SCHEDULER, SHOAL_SITE: 'lab' } })
+  t.deepEqual(fromEnv.p2p?.schedulers, [SCHEDULER])
+  t.is(fromEnv.p2p?.site, 'lab')
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-config-'))
+  await writeFile(join(dir, 'agent.yaml'), `schedulers: ["${SCHEDULER}"]\nzone: z1\n`)
+  const fromFile = await resolveAgentConfig({ argv: ['--config', join(dir, 'agent.yaml')], env: {} })
+  t.deepEqual(fromFile.p2p?.schedulers, [SCHEDULER])
+  t.is(fromFile.p2p?.zone, 'z1')
 })
 
 test('invalid p2p values are ConfigErrors that name the field', async t => {
@@ -50,7 +66,10 @@ test('invalid p2p values are ConfigErrors that name the field', async t => {
     [['--no-p2p', '--bootstrap', PEER], {}, /--bootstrap\[0\].*--no-p2p turns the peer network off/],
     [['--swarm-key', 'swarm.key'], { SHOAL_NO_P2P: 'yes' }, /--swarm-key.*SHOAL_NO_P2P/],
     [['--no-p2p', ...listen], {}, /--p2p-listen\[0\].*--no-p2p/],
-    [[], { SHOAL_P2P_LISTEN: 'x' }, /SHOAL_P2P_LISTEN\[0\]/]
+    [[], { SHOAL_P2P_LISTEN: 'x' }, /SHOAL_P2P_LISTEN\[0\]/],
+    [['--scheduler', '/ip4/10.0.0.2/tcp/65003'], {}, /--scheduler\[0\].*\/p2p\//],
+    [['--site', 'my site'], {}, /--site.*letters, digits/],
+    [['--no-p2p', '--scheduler', PEER], {}, /--scheduler\[0\].*--no-p2p/]
   ]
   for (const [argv, env, message] of cases) {
     await t.throwsAsync(resolveAgentConfig({ argv, env }), { name: 'ConfigError', message }, argv.join(' '))
