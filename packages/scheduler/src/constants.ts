@@ -1,0 +1,19 @@
+/** Defaults of the scheduler's policies, with units in their names. */
+
+/** Failures of a parent (timeout, refused, unavailable) count against it for this long. */
+export const PARENT_FAILURE_WINDOW_MS = 60_000
+/** This many failures of a parent within PARENT_FAILURE_WINDOW_MS eject it. */
+export const PARENT_EJECTION_FAILURES = 5
+/** How long a parent ejected for repeated failures is kept out of parent lists. */
+export const PARENT_FAILURE_EJECTION_MS = 2 * 60_000
+/**
+ * How long a parent that sent one bad piece (wrong length or hash) is kept out. Longer than for
+ * failures: a slow parent may recover, a parent that serves wrong bytes has a broken store or lies.
+ */
+export const PARENT_BAD_PIECE_EJECTION_MS = 30 * 60_000
+/** How many agents read each piece of a cold blob from the origin, unless told otherwise. */
+export const DEFAULT_ORIGIN_READERS_PER_PIECE = 1
+/** Longest site or zone label a peer may register. */
+export const MAX_LABEL_LENGTH = 128
+/** Most upload slots a peer may claim (more would let one peer take every child). */
+export const MAX_UPLOAD_SLOTS = 1024

@@ -1,0 +1,18 @@
+/**
+ * Named errors of the scheduler. Callers match on `err.name`; the RPC edge turns them into
+ * answers to the agent that sent the offending message.
+ */
+import { namedError } from '@shoal/proto'
+
+/** A peer id that is not a libp2p peer id in its base58btc text form. */
+export class InvalidPeerKeyError extends namedError('InvalidPeerKeyError') {}
+/** A peer's registration (labels, upload slots) that the scheduler cannot use. */
+export class InvalidPeerInfoError extends namedError('InvalidPeerInfoError') {}
+/** A message about a task (blob digest) that no peer has announced. */
+export class UnknownTaskError extends namedError('UnknownTaskError') {}
+/** A peer announced a task with a size other than the one the task already has. */
+export class TaskSizeMismatchError extends namedError('TaskSizeMismatchError') {}
+/** An origin split asked of no assignees, of repeated assignees or of a bad piece or reader count. */
+export class InvalidOriginAssignmentError extends namedError('InvalidOriginAssignmentError') {}
+/** Unfinished origin pieces are left and no assignee remains to read them. */
+export class NoOriginAssigneeError extends namedError('NoOriginAssigneeError') {}

@@ -1,0 +1,44 @@
+/**
+ * @packageDocumentation
+ *
+ * The shoal scheduler knows which agent holds which pieces of which blob, tells each agent whom to
+ * fetch the pieces it lacks from, decides which of the first agents reads which piece of a cold blob
+ * from the origin, and ejects parents that fail or send bad pieces. Its state is soft: agents
+ * announce again after a restart.
+ *
+ * This package holds the scheduler's bookkeeping and policy as pure modules: no I/O, no libp2p, no
+ * timers (the clock comes in as `now`, in milliseconds). The server that speaks the protocol to the
+ * agents composes them.
+ *
+ * - `types.ts`: `PeerKey` (a parsed libp2p peer id) and `PeerInfo` (site, zone, upload slots).
+ *   A task is named by the blob's `Digest` from @shoal/proto.
+ * - `availability.ts`: `TaskAvailability` (a bitfield per peer, a holder count per piece, rarest
+ *   missing pieces) and `AvailabilityRegistry` (every task, and the tasks of every peer).
+ * - `parent-selection.ts`: `selectParents`, the ordered parents for a child: same site, then zone,
+ *   then the rest; by useful pieces, free upload slots and recent failures.
+ * - `parent-health.ts`: `ParentHealth`, failures within a window and bad pieces, and the ejections
+ *   they lead to.
+ * - `origin-split.ts`: `assignOrigin` and `reassign`, the cooperative split of a cold blob's pieces
+ *   among the agents that read it from the origin.
+ * - `constants.ts`, `errors.ts`: defaults with units in their names; named errors.
+ */
+export { parsePeerKey, isPeerKey, parsePeerInfo } from './types.ts'
+export type { PeerKey, PeerInfo } from './types.ts'
+export { TaskAvailability, AvailabilityRegistry } from './availability.ts'
+export type {
+  ReadonlyBitfield, TaskAvailabilityView, TaskAvailabilityInit, TaskAnnouncement, RarestMissingOptions
+} from './availability.ts'
+export { selectParents, localityOf, compareChoices } from './parent-selection.ts'
+export type { SelectParentsInput, ParentState, ParentView, ParentChoice, Locality } from './parent-selection.ts'
+export { ParentHealth } from './parent-health.ts'
+export type { ParentHealthInit, FailureReason, EjectionReason, Ejection } from './parent-health.ts'
+export { assignOrigin, reassign, OriginAssignment } from './origin-split.ts'
+export type { AssignOriginInput, ReassignInput } from './origin-split.ts'
+export {
+  InvalidPeerKeyError, InvalidPeerInfoError, UnknownTaskError, TaskSizeMismatchError, InvalidOriginAssignmentError,
+  NoOriginAssigneeError
+} from './errors.ts'
+export {
+  PARENT_FAILURE_WINDOW_MS, PARENT_EJECTION_FAILURES, PARENT_FAILURE_EJECTION_MS, PARENT_BAD_PIECE_EJECTION_MS,
+  DEFAULT_ORIGIN_READERS_PER_PIECE, MAX_LABEL_LENGTH, MAX_UPLOAD_SLOTS
+} from './constants.ts'

@@ -1,0 +1,199 @@
+import { MAX_PIECE_COUNT } from '@shoal/proto'
+import { DEFAULT_ORIGIN_READERS_PER_PIECE } from './constants.ts'
+import { InvalidOriginAssignmentError, NoOriginAssigneeError } from './errors.ts'
+import type { PeerKey } from './types.ts'
+
+/**
+ * Cooperative origin fetches: for a task that no peer holds, which of the first agents reads which
+ * piece from the origin, so that the origin sends each piece about once and the swarm spreads it.
+ *
+ * Pieces are dealt round-robin in piece order: with one reader per piece, assignee j of n reads
+ * pieces j, j + n, j + 2n, ..., so every assignee starts on an early piece (clients read a blob in
+ * order, and each agent gets the pieces before and after its own from the others), and the loads
+ * differ by at most one. With k readers per piece, the k slots of each piece continue the deal:
+ * piece i's readers are assignees (i*k .. i*k+k-1) mod n, which are distinct while k <= n.
+ *
+ * Compact: an assignment is the assignee list and one Uint16 per piece and reader slot (an index
+ * into the list, or NONE for a slot that was dropped): 2 x pieceCount x k bytes.
+ */
+
+/** A slot with no reader (its reader left after the piece was done). */
+const NONE = 0xffff
+/** Assignees are indexed by Uint16 with NONE reserved. */
+const MAX_ASSIGNEES = NONE
+/** The raw slots of an assignment, for reassign only (set by the class's static block). */
+let slotsOf: (assignment: OriginAssignment) => Uint16Array
+
+export interface AssignOriginInput {
+  pieceCount: number
+  /** The agents that read from the origin, in arrival order. */
+  assignees: readonly PeerKey[]
+  /** Readers of each piece; default DEFAULT_ORIGIN_READERS_PER_PIECE. Capped at assignees.length. */
+  readersPerPiece?: number
+}
+
+export interface ReassignInput {
+  /** The assignee that failed or is too slow; it reads nothing in the new assignment. */
+  failed: PeerKey
+  /** Whether piece `index` is already held by someone (finished pieces are not reassigned). */
+  done: (index: number) => boolean
+  /** The assignees left (the failed one is ignored if listed); may name newcomers. */
+  remaining: readonly PeerKey[]
+}
+
+/** Who reads which piece from the origin. Immutable: `reassign` makes a new one. */
+export class OriginAssignment {
+  readonly pieceCount: number
+  /** Reader slots per piece: min(readersPerPiece, assignees) when it was made. */
+  readonly readersPerPiece: number
+  readonly assignees: readonly PeerKey[]
+  readonly #slots: Uint16Array
+  readonly #indexOf: Map<PeerKey, number>
+
+  /** Made by assignOrigin and reassign; `slots` holds pieceCount x readersPerPiece assignee indexes. */
+  constructor (assignees: readonly PeerKey[], readersPerPiece: number, slots: Uint16Array) {
+    this.assignees = Object.freeze([...assignees])
+    this.readersPerPiece = readersPerPiece
+    this.pieceCount = readersPerPiece === 0 ? 0 : slots.length / readersPerPiece
+    this.#slots = slots
+    this.#indexOf = new Map(assignees.map((peer, index) => [peer, index]))
+  }
+
+  /** The assignees that read piece `index` from the origin. O(readersPerPiece). */
+  readers (index: number): PeerKey[] {
+    this.#checkIndex(index)
+    const readers: PeerKey[] = []
+    for (let s = index * this.readersPerPiece; s < (index + 1) * this.readersPerPiece; s++) {
+      const reader = this.#slots[s]!
+      if (reader !== NONE) {
+        readers.push(this.assignees[reader]!)
+      }
+    }
+    return readers
+  }
+
+  /** The pieces `peer` reads from the origin, in order. O(pieceCount x readersPerPiece). */
+  piecesOf (peer: PeerKey): number[] {
+    const reader = this.#indexOf.get(peer)
+    const pieces: number[] = []
+    if (reader == null) {
+      return pieces
+    }
+    for (let s = 0; s < this.#slots.length; s++) {
+      if (this.#slots[s] === reader) {
+        pieces.push(Math.floor(s / this.readersPerPiece))
+      }
+    }
+    return pieces
+  }
+
+  #checkIndex (index: number): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.pieceCount) {
+      throw new InvalidOriginAssignmentError(`piece ${index} is outside an assignment of ${this.pieceCount} pieces`)
+    }
+  }
+
+  static {
+    slotsOf = assignment => assignment.#slots
+  }
+}
+
+/** Splits the pieces of a cold task among `assignees` (see the module's comment). O(pieceCount x k). */
+export function assignOrigin (input: AssignOriginInput): OriginAssignment {
+  const { pieceCount, assignees } = input
+  const readersPerPiece = input.readersPerPiece ?? DEFAULT_ORIGIN_READERS_PER_PIECE
+  if (!Number.isSafeInteger(pieceCount) || pieceCount < 0 || pieceCount > MAX_PIECE_COUNT) {
+    throw new InvalidOriginAssignmentError(`piece count ${pieceCount} is not an integer in [0, ${MAX_PIECE_COUNT}]`)
+  }
+  if (!Number.isSafeInteger(readersPerPiece) || readersPerPiece < 1) {
+    throw new InvalidOriginAssignmentError(`readers per piece ${readersPerPiece} is not a positive integer`)
+  }
+  checkAssignees(assignees)
+  if (assignees.length === 0 && pieceCount > 0) {
+    throw new NoOriginAssigneeError(`no assignee to read ${pieceCount} pieces from the origin`)
+  }
+  const n = assignees.length
+  const k = Math.min(readersPerPiece, n)
+  const slots = new Uint16Array(pieceCount * k)
+  for (let s = 0; s < slots.length; s++) {
+    slots[s] = s % n
+  }
+  return new OriginAssignment(assignees, k, slots)
+}
+
+/**
+ * Gives the unfinished pieces of `failed` (and of any assignee not in `remaining`) to the
+ * remaining assignees. Each piece, in order, goes to the remaining assignee with the fewest
+ * unfinished pieces that does not read it already (lowest position in `remaining` among equals),
+ * so early pieces spread over several assignees and the loads stay even. A slot of a finished
+ * piece is dropped rather than moved. Every unfinished piece ends with min(readersPerPiece,
+ * remaining) readers (an empty slot of one is filled, e.g. by a newcomer). O(pieceCount x k x remaining); `done` is called once per piece.
+ */
+export function reassign (assignment: OriginAssignment, input: ReassignInput): OriginAssignment {
+  const remaining = input.remaining.filter(peer => peer !== input.failed)
+  checkAssignees(remaining)
+  const k = assignment.readersPerPiece
+  const old = slotsOf(assignment)
+  const newIndex = new Map(remaining.map((peer, index) => [peer, index]))
+  const translate = assignment.assignees.map(peer => newIndex.get(peer) ?? NONE)
+  const done = new Uint8Array(assignment.pieceCount)
+  const loads = new Array<number>(remaining.length).fill(0)
+  const slots = new Uint16Array(old.length)
+  for (let piece = 0; piece < assignment.pieceCount; piece++) {
+    done[piece] = input.done(piece) ? 1 : 0
+    for (let s = piece * k; s < (piece + 1) * k; s++) {
+      const reader = old[s] === NONE ? NONE : translate[old[s]!]!
+      slots[s] = reader
+      if (reader !== NONE && done[piece] === 0) {
+        loads[reader]!++
+      }
+    }
+  }
+  for (let piece = 0; piece < assignment.pieceCount; piece++) {
+    const first = piece * k
+    for (let s = first; s < first + k; s++) {
+      if (done[piece] === 1 || slots[s] !== NONE) {
+        continue
+      }
+      const reader = leastLoaded(loads, slots, first, k)
+      if (reader === NONE && !slots.subarray(first, first + k).some(r => r !== NONE)) {
+        throw new NoOriginAssigneeError(`piece ${piece} is unfinished and no assignee remains to read it from the origin`)
+      }
+      slots[s] = reader
+      if (reader !== NONE) {
+        loads[reader]!++
+      }
+    }
+  }
+  return new OriginAssignment(remaining, k, slots)
+}
+
+/** The assignee with the fewest unfinished pieces that is not among slots[first .. first+k). */
+function leastLoaded (loads: number[], slots: Uint16Array, first: number, k: number): number {
+  let best = NONE
+  for (let candidate = 0; candidate < loads.length; candidate++) {
+    if (best !== NONE && loads[candidate]! >= loads[best]!) {
+      continue
+    }
+    let reads = false
+    for (let s = first; s < first + k; s++) {
+      if (slots[s] === candidate) {
+        reads = true
+        break
+      }
+    }
+    if (!reads) {
+      best = candidate
+    }
+  }
+  return best
+}
+
+function checkAssignees (assignees: readonly PeerKey[]): void {
+  if (assignees.length >= MAX_ASSIGNEES) {
+    throw new InvalidOriginAssignmentError(`${assignees.length} assignees; at most ${MAX_ASSIGNEES - 1}`)
+  }
+  if (new Set(assignees).size !== assignees.length) {
+    throw new InvalidOriginAssignmentError('an assignee is listed twice')
+  }
+}

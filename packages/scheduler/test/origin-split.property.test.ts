@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict'
+import test from 'ava'
+import fc from 'fast-check'
+import { assignOrigin, reassign } from '../src/index.ts'
+import type { OriginAssignment, PeerKey } from '../src/index.ts'
+import { peerKey } from './helpers.ts'
+
+const splitArb = fc.record({
+  pieceCount: fc.nat({ max: 80 }),
+  n: fc.integer({ min: 1, max: 9 }),
+  k: fc.integer({ min: 1, max: 4 })
+})
+
+function loads (assignment: OriginAssignment, peers: readonly PeerKey[], done: (i: number) => boolean = () => false): number[] {
+  return peers.map(peer => assignment.piecesOf(peer).filter(i => !done(i)).length)
+}
+
+function spread (values: number[]): number {
+  return values.length === 0 ? 0 : Math.max(...values) - Math.min(...values)
+}
+
+test('assignOrigin covers every piece exactly min(k, n) times with distinct readers; loads differ by at most one; every assignee starts early', t => {
+  fc.assert(fc.property(splitArb, ({ pieceCount, n, k }) => {
+    const assignees = Array.from({ length: n }, (_, i) => peerKey(i))
+    const assignment = assignOrigin({ pieceCount, assignees, readersPerPiece: k })
+    const readers = Math.min(k, n)
+    for (let i = 0; i < pieceCount; i++) {
+      const list = assignment.readers(i)
+      assert.equal(list.length, readers)
+      assert.equal(new Set(list).size, readers)
+      for (const peer of list) assert.ok(assignees.includes(peer))
+    }
+    assert.ok(spread(loads(assignment, assignees)) <= 1)
+    assert.equal(loads(assignment, assignees).reduce((a, b) => a + b, 0), pieceCount * readers)
+    // Assignee j (arrival order) first reads piece floor(j / k): all n start within the first ceil(n / k) pieces.
+    assignees.forEach((peer, j) => {
+      const first = assignment.piecesOf(peer)[0]
+      assert.equal(first, Math.floor(j / readers) < pieceCount ? Math.floor(j / readers) : undefined)
+    })
+  }), { numRuns: 300 })
+  t.pass()
+})
+
+const failureArb = fc.record({
+  failed: fc.nat(), // index into the current assignees
+  done: fc.array(fc.boolean(), { minLength: 80, maxLength: 80 }),
+  newcomers: fc.nat({ max: 2 }),
+  rotate: fc.nat() // the remaining list in another order
+})
+
+test('reassign keeps every unfinished piece covered by min(k, remaining) distinct readers, never the failed peer, and keeps the readers that stay', t => {
+  fc.assert(fc.property(splitArb, fc.array(failureArb, { minLength: 1, maxLength: 4 }), ({ pieceCount, n, k }, failures) => {
+    let assignment = assignOrigin({ pieceCount, assignees: Array.from({ length: n }, (_, i) => peerKey(i)), readersPerPiece: k })
+    let nextPeer = n
+    const everDone = new Set<number>()
+    for (const failure of failures) {
+      const failed = assignment.assignees[failure.failed % Math.max(1, assignment.assignees.length)] ?? peerKey(1000)
+      failure.done.forEach((d, i) => { if (d && i < pieceCount) everDone.add(i) })
+      const done = (i: number): boolean => everDone.has(i)
+      const others = assignment.assignees.filter(peer => peer !== failed)
+      const shift = failure.rotate % Math.max(1, others.length)
+      const remaining = [...others.slice(shift), ...others.slice(0, shift)]
+      for (let j = 0; j < failure.newcomers; j++) remaining.push(peerKey(nextPeer++))
+      const unfinished = Array.from({ length: pieceCount }, (_, i) => i).filter(i => !done(i))
+      if (remaining.length === 0 && unfinished.length > 0) {
+        assert.throws(() => reassign(assignment, { failed, done, remaining }), { name: 'NoOriginAssigneeError' })
+        return
+      }
+      const next = reassign(assignment, { failed, done, remaining })
+      assert.deepEqual(next.assignees, remaining)
+      assert.deepEqual(next.piecesOf(failed), [])
+      for (let i = 0; i < pieceCount; i++) {
+        const readers = next.readers(i)
+        assert.ok(!readers.includes(failed))
+        assert.equal(new Set(readers).size, readers.length)
+        for (const peer of readers) assert.ok(remaining.includes(peer))
+        if (!done(i)) {
+          assert.equal(readers.length, Math.min(assignment.readersPerPiece, remaining.length))
+          for (const peer of assignment.readers(i)) {
+            if (peer !== failed) assert.ok(readers.includes(peer), 'a reader that stays keeps its unfinished pieces')
+          }
+        }
+      }
+      if (assignment.readersPerPiece === 1) {
+        const before = spread(loads(assignment, remaining, done))
+        const after = spread(loads(next, remaining, done))
+        assert.ok(after <= Math.max(1, before), `loads spread ${before} -> ${after}`)
+      }
+      assignment = next
+    }
+  }), { numRuns: 300 })
+  t.pass()
+})
