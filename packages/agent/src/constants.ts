@@ -146,3 +146,5 @@ export const SCHEDULER_REGISTER_TIMEOUT_MS = 5_000
 /** A scheduler that is away is dialled again after this long, doubling up to the max. */
 export const SCHEDULER_RECONNECT_MIN_MS = 500
 export const SCHEDULER_RECONNECT_MAX_MS = 30_000
+/** How long the agent waits for its scheduler's first answer about a blob before it goes on with the DHT. */
+export const SCHEDULER_ANSWER_TIMEOUT_MS = 2_000

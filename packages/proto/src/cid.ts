@@ -1,6 +1,7 @@
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
-import { create as createMultihash } from 'multiformats/hashes/digest'
+import { create as createMultihash, decode as decodeMultihashBytes } from 'multiformats/hashes/digest'
+import type { MultihashDigest } from 'multiformats/hashes/interface'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { digestAlgorithm, digestHex } from './digest.ts'
 import type { Digest } from './digest.ts'
@@ -30,6 +31,15 @@ export function parseCid (value: string): CID {
     return CID.parse(value)
   } catch (err) {
     throw new InvalidDigestError(`"${value.slice(0, 80)}" is not a CID`, { cause: err })
+  }
+}
+
+/** A binary multihash (a libp2p peer id on the wire is one); InvalidDigestError when it is not. */
+export function decodeMultihash (bytes: Uint8Array): MultihashDigest {
+  try {
+    return decodeMultihashBytes(bytes)
+  } catch (err) {
+    throw new InvalidDigestError(`${bytes.byteLength} bytes that are not a multihash`, { cause: err })
   }
 }
 

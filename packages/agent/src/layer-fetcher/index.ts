@@ -5,6 +5,7 @@ import { PEER_CLAIM_SETTLE_MS } from '../constants.ts'
 import { UpstreamProtocolError } from '../errors.ts'
 import type { BlobRecord } from '../piece-store/blob-record.ts'
 import type { PieceStore } from '../piece-store/store.ts'
+import type { SchedulerClient } from '../scheduler-client/client.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
 import { BlobDownload } from './blob-download.ts'
 import type { ByteSource } from './blob-download.ts'
@@ -43,6 +44,8 @@ export interface LayerFetcherComponents {
   peers?: PeerNetwork
   /** `--origin-limit` and `--download-limit` (piece bytes from peers), shared by every download. */
   limits?: { origin?: RateLimiter, download?: Pick<RateLimiter, 'take'> }
+  /** The schedulers (`--scheduler`); a blob's scheduler directs its download while it answers. */
+  scheduler?: SchedulerClient
 }
 
 export interface LayerFetcherEvents {
@@ -87,9 +90,9 @@ export class LayerFetcher {
     this.events = events
     this.originFallback = init.originFallback ?? true
     this.bans = new PeerBans({ onBan: events.onPeerBanned })
-    const { store, upstream, peers, limits } = components
+    const { store, upstream, peers, limits, scheduler } = components
     if (peers != null) {
-      this.peerPath = new PeerPath({ store, upstream, peers, limits, bans: this.bans }, {
+      this.peerPath = new PeerPath({ store, upstream, peers, limits, bans: this.bans, scheduler }, {
         originFallback: this.originFallback,
         claimSettleMs: init.claimSettleMs ?? PEER_CLAIM_SETTLE_MS,
         events

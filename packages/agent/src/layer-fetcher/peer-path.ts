@@ -14,7 +14,9 @@ import type { PeerBans } from './peer-bans.ts'
 import { planFromPeers } from './peer-plan.ts'
 import type { PeerNetwork } from './peer-plan.ts'
 import { peerSource } from './peer-source.ts'
-import type { PeerByteSource } from './peer-source.ts'
+import type { PeerByteSource, PieceFailedEvent } from './peer-source.ts'
+import { startScheduled } from './scheduled-path.ts'
+import type { SchedulerClient } from '../scheduler-client/client.ts'
 
 export interface PeerPathComponents {
   store: PieceStore
@@ -22,6 +24,8 @@ export interface PeerPathComponents {
   peers: PeerNetwork
   limits?: { origin?: RateLimiter, download?: Pick<RateLimiter, 'take'> }
   bans: PeerBans
+  /** The schedulers, when `--scheduler` is given: a blob's scheduler directs its download. */
+  scheduler?: SchedulerClient
 }
 
 export interface PeerPathInit {
@@ -54,10 +58,22 @@ export class PeerPath {
    * undefined sends the caller to the origin.
    */
   async start (req: OriginBlobRequest): Promise<PeerPathStart> {
-    const { store, upstream, peers } = this.components
-    if (peers.connectedPeers() === 0) return this.noPeers(req)
-    let providers = this.unbanned(await peers.findProviders(req.digest))
-    const head = await this.headAtOrigin(req)
+    const { store, peers, scheduler } = this.components
+    const session = scheduler?.sessionFor(req.digest)
+    if (session == null && peers.connectedPeers() === 0) return this.noPeers(req)
+    if (session != null && scheduler != null) {
+      // The blob's scheduler directs the download; the DHT is only asked when it does not answer.
+      const head = await this.headAtOrigin(req)
+      if (head.kind === 'refused') return head.answer
+      if (head.kind === 'size' && head.size != null && head.size > 0) {
+        const scheduled = await startScheduled({ store, peers, scheduler, downloads: this.components.limits?.download }, {
+          req, size: head.size, session, originPiece: this.originPiece(req), onPiece: this.init.events.onPieceFetched, onPieceFailed: this.onPieceFailed
+        })
+        if (scheduled != null) return { kind: 'download', ...scheduled }
+      }
+    }
+    const [found, head] = await Promise.all([peers.findProviders(req.digest), this.headAtOrigin(req)])
+    let providers = this.unbanned(found)
     if (head.kind === 'refused') return head.answer
     if (head.kind === 'unreachable' && (providers.length === 0 || req.offlineAccess?.() !== true)) return this.noPeers(req)
     const size = head.kind === 'size' ? head.size : undefined
@@ -76,18 +92,9 @@ export class PeerPath {
       plan,
       client: peers.client,
       downloads: this.components.limits?.download,
-      originPiece: this.init.originFallback
-        ? async (offset, length, signal) => {
-          const bytes = await fetchOriginRange(upstream, req, { offset, length }, this.components.limits?.origin, signal)
-          this.init.events.onUpstreamBytes?.(bytes.byteLength)
-          return bytes
-        }
-        : undefined,
+      originPiece: this.originPiece(req),
       onPiece: this.init.events.onPieceFetched,
-      onPieceFailed: event => {
-        if (event.result === 'bad') this.components.bans.badPiece(event.peer)
-        this.init.events.onPieceFailed?.(event)
-      }
+      onPieceFailed: this.onPieceFailed
     })
     return { kind: 'download', download, source }
   }
@@ -108,6 +115,22 @@ export class PeerPath {
     const lead = !others.some(p => p.id.toString() < self)
     log.info('claimed a cold blob', { digest, others: others.length, lead })
     return { others, lead }
+  }
+
+  /** Pieces by HTTP Range from the origin, unless fallback to it is off. */
+  private originPiece (req: OriginBlobRequest): ((offset: number, length: number, signal: AbortSignal) => Promise<Uint8Array>) | undefined {
+    if (!this.init.originFallback) return undefined
+    return async (offset, length, signal) => {
+      const bytes = await fetchOriginRange(this.components.upstream, req, { offset, length }, this.components.limits?.origin, signal)
+      this.init.events.onUpstreamBytes?.(bytes.byteLength)
+      return bytes
+    }
+  }
+
+  /** A bad piece counts against the peer across blobs. */
+  private readonly onPieceFailed = (event: PieceFailedEvent): void => {
+    if (event.result === 'bad') this.components.bans.badPiece(event.peer)
+    this.init.events.onPieceFailed?.(event)
   }
 
   /** The origin's HEAD of the blob for this client: its size, its refusal, or no answer at all. */

@@ -1,6 +1,6 @@
 import type { PeerId } from '@libp2p/interface'
 import { cidOfDigest, digestOf, digestOfCid, pieceAt, pieceSpan, Status } from '@shoal/proto'
-import type { Digest } from '@shoal/proto'
+import type { Digest, PieceTable } from '@shoal/proto'
 import { PEER_FETCH_MAX_BYTES_IN_FLIGHT, PEER_FETCH_MAX_PIECES_IN_FLIGHT, PIECE_TIMEOUT_MS } from '../constants.ts'
 import { NoPeerSourceError, PeerRefusedError, PieceTableMismatchError } from '../errors.ts'
 import { createLogger } from '../logger.ts'
@@ -48,13 +48,19 @@ export interface PeerSourceInit {
   /** How often peers still downloading the blob are asked again, and how long without progress is a stall. */
   refreshMs?: number
   stallMs?: number
+  /** The pieces a scheduler assigned this agent to read from the origin: fetched from it at once. */
+  assigned?: () => ReadonlySet<number>
+  /** See SwarmViewInit.expectMore. */
+  expectMore?: () => boolean
   onPiece?: (event: PieceFetchedEvent) => void
   onPieceFailed?: (event: PieceFailedEvent) => void
 }
 
-/** A ByteSource that also tells which peers' piece tables it trusted (banned if the blob fails its digest). */
+/** A ByteSource that also tells which peers' piece tables it trusted (banned if the blob fails its digest), and takes news from a scheduler. */
 export interface PeerByteSource extends ByteSource {
   tableSources: () => string[]
+  addPeers: (peers: PlannedPeer[]) => void
+  learnTable: (table: PieceTable) => void
 }
 
 const log = createLogger('shoal:agent:layer-fetcher')
@@ -69,7 +75,7 @@ const log = createLogger('shoal:agent:layer-fetcher')
  * origin. The caller (BlobDownload) hashes the whole blob before it is complete.
  */
 export function peerSource (init: PeerSourceInit): PeerByteSource {
-  const swarm = new SwarmView(init.plan, { client: init.client, refreshMs: init.refreshMs, stallMs: init.stallMs })
+  const swarm = new SwarmView(init.plan, { client: init.client, refreshMs: init.refreshMs, stallMs: init.stallMs, expectMore: init.expectMore })
   const { table } = swarm
   const busy = new Map<string, number>()
   const window = Math.max(1, Math.min(PEER_FETCH_MAX_PIECES_IN_FLIGHT, Math.floor(PEER_FETCH_MAX_BYTES_IN_FLIGHT / table.pieceSize)))
@@ -132,6 +138,7 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
   }
 
   const fetchPiece = async (index: number, signal: AbortSignal): Promise<Uint8Array> => {
+    if (init.originPiece != null && init.assigned?.().has(index) === true) return fromOrigin(index, signal)
     for (;;) {
       const peer = leastBusy(swarm.holders(index))
       if (peer != null) {
@@ -197,7 +204,9 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
       verified.delete(index)
       return digest
     },
-    tableSources: () => [...swarm.tableSources]
+    tableSources: () => [...swarm.tableSources],
+    addPeers: peers => { swarm.addPeers(peers) },
+    learnTable: table => { swarm.learnTable(table) }
   }
 }
 

@@ -16,7 +16,8 @@ export interface PlannedPeer {
 /** Where a blob's pieces can come from: a piece table (maybe with holes) from `tableSource`, and the peers. */
 export interface PeerPlan {
   table: PieceTable
-  tableSource: PeerId
+  /** The peer that gave the table; none when it came from elsewhere (a scheduler) or is still empty. */
+  tableSource?: PeerId
   peers: PlannedPeer[]
 }
 
@@ -24,6 +25,11 @@ export interface SwarmViewInit {
   client: Pick<PieceExchangeClient, 'pieceTable' | 'bitfield'>
   refreshMs?: number
   stallMs?: number
+  /**
+   * Whether more sources may still come though no known peer is downloading (a scheduler is
+   * handing out parents and origin assignments): missing pieces are then waited for, up to the stall time.
+   */
+  expectMore?: () => boolean
 }
 
 /**
@@ -44,7 +50,8 @@ export class SwarmView {
   readonly #client: SwarmViewInit['client']
   readonly #refreshMs: number
   readonly #stallMs: number
-  #tableSource: PeerId
+  #tableSource?: PeerId
+  readonly #expectMore: () => boolean
   #lastProgressAt = performance.now()
   #refreshing?: Promise<void>
 
@@ -52,7 +59,8 @@ export class SwarmView {
     this.table = plan.table
     this.peers = plan.peers
     this.#tableSource = plan.tableSource
-    this.tableSources.add(plan.tableSource.toString())
+    if (plan.tableSource != null) this.tableSources.add(plan.tableSource.toString())
+    this.#expectMore = init.expectMore ?? (() => false)
     for (const peer of plan.peers) this.#reported.set(peer.id.toString(), peer.bitfield.count())
     this.#client = init.client
     this.#refreshMs = init.refreshMs ?? PEER_REFRESH_INTERVAL_MS
@@ -100,9 +108,34 @@ export class SwarmView {
     return this.peers.filter(p => !this.#dropped.has(p.id.toString()) && p.bitfield.has(index))
   }
 
-  /** Whether a live peer is still downloading the blob (its pieces may yet come). */
+  /** Whether a live peer is still downloading the blob, or a scheduler may send more (pieces may yet come). */
   get growing (): boolean {
-    return this.peers.some(p => !p.complete && !this.#dropped.has(p.id.toString()))
+    return this.#expectMore() || this.peers.some(p => !p.complete && !this.#dropped.has(p.id.toString()))
+  }
+
+  /** Peers a scheduler named: new ones join the view, a known one's bitfield is taken when it holds more. */
+  addPeers (peers: PlannedPeer[]): void {
+    let learned = false
+    for (const peer of peers) {
+      const key = peer.id.toString()
+      if (this.#dropped.has(key)) continue
+      const known = this.peers.find(p => p.id.equals(peer.id))
+      if (known == null) {
+        this.peers.push(peer)
+        this.#reported.set(key, peer.bitfield.count())
+        learned = true
+      } else if (peer.bitfield.count() > known.bitfield.count()) {
+        known.bitfield = peer.bitfield
+        known.complete = peer.complete
+        learned = true
+      }
+    }
+    if (learned) this.#lastProgressAt = performance.now()
+  }
+
+  /** A piece table from elsewhere (a scheduler relays one): fills holes, never changes a known piece. */
+  learnTable (table: PieceTable): void {
+    if (mergePieceTables(this.table, table) > 0) this.#lastProgressAt = performance.now()
   }
 
   /**
@@ -145,10 +178,10 @@ export class SwarmView {
     if (learned > 0) this.#lastProgressAt = performance.now()
   }
 
-  /** Fills the table's holes from its source, or from the live peer holding most when the source is gone. */
+  /** Fills the table's holes from its source, or from the live peer holding most when there is none (or it is gone). */
   async #refreshTable (options: { signal: AbortSignal }): Promise<number> {
-    if (this.#dropped.has(this.#tableSource.toString())) {
-      const next = this.peers.filter(p => !this.#dropped.has(p.id.toString())).sort((a, b) => b.bitfield.count() - a.bitfield.count())[0]
+    if (this.#tableSource == null || this.#dropped.has(this.#tableSource.toString())) {
+      const next = this.peers.filter(p => !this.#dropped.has(p.id.toString()) && p.bitfield.count() > 0).sort((a, b) => b.bitfield.count() - a.bitfield.count())[0]
       if (next == null) return 0
       this.#tableSource = next.id
     }

@@ -173,6 +173,9 @@ export class PeerServices {
       self: node.peerId,
       client,
       connectedPeers: () => this.connectedPeers(),
+      rememberAddresses: (peer, addresses) => {
+        node.peerStore.merge(peer, { multiaddrs: addresses }).catch(() => {})
+      },
       announce: async digest => {
         await this.#discovery?.provide(digest, { signal: AbortSignal.timeout(PEER_LOOKUP_TIMEOUT_MS) }).catch((err: Error) => {
           log.info('announcement before fetching failed', { digest, error: `${err.name}: ${err.message}` })

@@ -1,0 +1,197 @@
+import { once } from 'node:events'
+import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id'
+import type { PeerId } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Bitfield, decodeMultihash, parseCid, parsePieceTable, pieceCountFor, pieceSizeFor, Status } from '@shoal/proto'
+import type { PieceFailureReason, PieceTable } from '@shoal/proto'
+import type { RateLimiter } from '../bandwidth/index.ts'
+import { SCHEDULER_ANSWER_TIMEOUT_MS } from '../constants.ts'
+import { createLogger } from '../logger.ts'
+import type { PieceStore } from '../piece-store/store.ts'
+import type { SchedulerClient } from '../scheduler-client/client.ts'
+import type { OriginMessage, ParentsMessage, PieceTableMessage, SchedulerSession } from '../scheduler-client/session.ts'
+import { BlobDownload } from './blob-download.ts'
+import type { OriginBlobRequest } from './origin-source.ts'
+import type { PeerNetwork } from './peer-plan.ts'
+import { peerSource } from './peer-source.ts'
+import type { PeerByteSource, PieceFailedEvent, PieceFetchedEvent, PlannedPeer } from './peer-source.ts'
+
+export interface ScheduledStartComponents {
+  store: PieceStore
+  peers: PeerNetwork
+  scheduler: SchedulerClient
+  downloads?: Pick<RateLimiter, 'take'>
+}
+
+export interface ScheduledStartInit {
+  req: OriginBlobRequest
+  size: number
+  session: SchedulerSession
+  originPiece?: (offset: number, length: number, signal: AbortSignal) => Promise<Uint8Array>
+  onPiece?: (event: PieceFetchedEvent) => void
+  onPieceFailed?: (event: PieceFailedEvent) => void
+}
+
+const log = createLogger('shoal:agent:layer-fetcher')
+
+const REASONS: Record<PieceFailedEvent['result'], PieceFailureReason> = { bad: 'bad-piece', refused: 'refused', timeout: 'timeout', unavailable: 'unavailable' }
+
+/**
+ * A download directed by the blob's scheduler: the agent announces that it wants the blob, and
+ * the scheduler answers with parents (whom to fetch from) and the pieces this agent reads from the
+ * origin (for a blob nobody holds yet, it splits them among the first agents). Both may change as
+ * the swarm does; every piece the agent verifies or fails to get is reported back. undefined when
+ * the scheduler does not answer in time: the caller goes on with the DHT.
+ */
+export async function startScheduled (components: ScheduledStartComponents, init: ScheduledStartInit): Promise<{ download: BlobDownload, source: PeerByteSource } | undefined> {
+  const { store, peers, scheduler } = components
+  const { req, size, session } = init
+  const { digest } = req
+  const pieceCount = pieceCountFor(size)
+  const partial = await store.openPartial(digest, size)
+  const held = new Bitfield(pieceCount)
+  for (let i = 0; i < pieceCount; i++) if (partial.hasPiece(i)) held.set(i)
+
+  // Until the source exists, what the scheduler sends is kept for its plan; then it goes to the source.
+  const live: { source?: PeerByteSource } = {}
+  let assigned = new Set<number>()
+  let firstParents: PlannedPeer[] = []
+  let table: PieceTable | undefined
+  const onParents = (m: ParentsMessage): void => {
+    if (m.digest !== digest) return
+    const planned = plannedPeers(peers, m, pieceCount)
+    if (live.source == null) firstParents = planned
+    else live.source.addPeers(planned)
+  }
+  const onOrigin = (m: OriginMessage): void => { if (m.digest === digest) assigned = new Set(m.pieces) }
+  const onTable = (m: PieceTableMessage): void => {
+    if (m.digest !== digest) return
+    try {
+      const parsed = parsePieceTable({ status: Status.OK, size: m.message.size, pieceSize: m.message.pieceSize, pieces: m.message.pieces }, { digest, size })
+      if (live.source == null) table = parsed
+      else live.source.learnTable(parsed)
+    } catch (err) {
+      log.warn('a piece table from the scheduler does not fit the blob', { digest, error: (err as Error).message })
+    }
+  }
+  scheduler.on('parents', onParents)
+  scheduler.on('origin', onOrigin)
+  scheduler.on('pieceTable', onTable)
+  const unsubscribe = (): void => {
+    scheduler.off('parents', onParents)
+    scheduler.off('origin', onOrigin)
+    scheduler.off('pieceTable', onTable)
+  }
+
+  const answered = Promise.race([once(scheduler, 'parents'), once(scheduler, 'origin')].map(async p => p.then(() => true)))
+  session.announce({ digest, size, bitfield: held, wantsPieces: true })
+  const inTime = await Promise.race([answered, new Promise<false>(resolve => setTimeout(() => resolve(false), SCHEDULER_ANSWER_TIMEOUT_MS).unref())])
+  if (!inTime || session.closed) {
+    unsubscribe()
+    log.info('the scheduler did not answer in time; going on with the DHT', { digest })
+    return undefined
+  }
+
+  const reporter = new PieceReporter(session, store, digest)
+  const source = peerSource({
+    plan: { table: table ?? emptyTable(digest, size), peers: firstParents },
+    client: peers.client,
+    downloads: components.downloads,
+    originPiece: init.originPiece,
+    assigned: () => assigned,
+    expectMore: () => !session.closed,
+    onPiece: event => {
+      reporter.finished(event)
+      init.onPiece?.(event)
+    },
+    onPieceFailed: event => {
+      session.pieceFailed({ digest, index: event.index, parent: parsePeer(event.peer), reason: REASONS[event.result] })
+      init.onPieceFailed?.(event)
+    }
+  })
+  live.source = source
+  const download = new BlobDownload(partial, { source: 'peer' })
+  download.on('change', () => {
+    if (download.state === 'running') return
+    unsubscribe()
+    reporter.stop()
+    if (download.state === 'verified') session.announce({ digest, size, bitfield: fullBitfield(pieceCount), wantsPieces: false })
+    else session.leaveTask(digest)
+  })
+  return { download, source }
+}
+
+/** Finished pieces go to the scheduler in batches, at most every report interval, with the agent's piece table. */
+class PieceReporter {
+  readonly #session: SchedulerSession
+  readonly #store: PieceStore
+  readonly #digest: OriginBlobRequest['digest']
+  readonly #pending = new Map<string, { indexes: number[], bytes: number, source: 'peer' | 'origin', parent?: string }>()
+  #timer?: ReturnType<typeof setTimeout>
+
+  constructor (session: SchedulerSession, store: PieceStore, digest: OriginBlobRequest['digest']) {
+    this.#session = session
+    this.#store = store
+    this.#digest = digest
+  }
+
+  finished (event: PieceFetchedEvent): void {
+    const key = `${event.source}/${event.peer ?? ''}`
+    const batch = this.#pending.get(key) ?? { indexes: [], bytes: 0, source: event.source, parent: event.peer }
+    batch.indexes.push(event.index)
+    batch.bytes += event.bytes
+    this.#pending.set(key, batch)
+    this.#timer ??= setTimeout(() => { this.flush() }, this.#session.reportIntervalMs)
+  }
+
+  flush (): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    if (this.#pending.size === 0 || this.#session.closed) return
+    for (const batch of this.#pending.values()) {
+      this.#session.piecesFinished({ digest: this.#digest, indexes: batch.indexes, source: batch.source, parent: batch.parent == null ? undefined : parsePeer(batch.parent), bytes: batch.bytes })
+    }
+    this.#pending.clear()
+    const record = this.#store.get(this.#digest)
+    if (record != null) {
+      this.#session.pieceTable({ digest: this.#digest, size: record.size, pieceSize: record.pieceSize, pieces: record.pieces.map(cid => cid == null ? undefined : parseCid(cid)) })
+    }
+  }
+
+  stop (): void {
+    this.flush()
+  }
+}
+
+function plannedPeers (peers: PeerNetwork, m: ParentsMessage, pieceCount: number): PlannedPeer[] {
+  const planned: PlannedPeer[] = []
+  for (const parent of m.parents) {
+    try {
+      const id = peerIdFromMultihash(decodeMultihash(parent.peerId))
+      peers.rememberAddresses(id, parent.addresses.map(bytes => multiaddr(bytes)))
+      const bitfield = new Bitfield(pieceCount, parent.bitfield)
+      planned.push({ id, bitfield, complete: bitfield.full() })
+    } catch (err) {
+      log.info('a parent from the scheduler could not be used', { digest: m.digest, error: (err as Error).message })
+    }
+  }
+  return planned
+}
+
+function parsePeer (text: string): PeerId | undefined {
+  try {
+    return peerIdFromString(text)
+  } catch {
+    return undefined
+  }
+}
+
+function emptyTable (digest: OriginBlobRequest['digest'], size: number): PieceTable {
+  return { digest, size, pieceSize: pieceSizeFor(size), pieces: new Array(pieceCountFor(size)).fill(undefined) }
+}
+
+function fullBitfield (pieceCount: number): Bitfield {
+  const bits = new Bitfield(pieceCount)
+  for (let i = 0; i < pieceCount; i++) bits.set(i)
+  return bits
+}
