@@ -1,4 +1,5 @@
 import { CID } from 'multiformats/cid'
+import { base58btc } from 'multiformats/bases/base58'
 import * as raw from 'multiformats/codecs/raw'
 import { create as createMultihash, decode as decodeMultihashBytes } from 'multiformats/hashes/digest'
 import type { MultihashDigest } from 'multiformats/hashes/interface'
@@ -41,6 +42,12 @@ export function decodeMultihash (bytes: Uint8Array): MultihashDigest {
   } catch (err) {
     throw new InvalidDigestError(`${bytes.byteLength} bytes that are not a multihash`, { cause: err })
   }
+}
+
+/** The text form of a libp2p peer id (base58btc of its multihash, `12D3Koo...`) from its wire bytes. */
+export function peerIdText (bytes: Uint8Array): string {
+  decodeMultihash(bytes)
+  return base58btc.baseEncode(bytes)
 }
 
 export { CID }
