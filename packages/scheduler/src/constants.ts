@@ -17,3 +17,11 @@ export const DEFAULT_ORIGIN_READERS_PER_PIECE = 1
 export const MAX_LABEL_LENGTH = 128
 /** Most upload slots a peer may claim (more would let one peer take every child). */
 export const MAX_UPLOAD_SLOTS = 1024
+/** Parents handed to each downloader of a task. */
+export const SCHEDULER_PARENTS_PER_CHILD = 6
+/** How often agents report finished pieces, at most (told at registration). */
+export const SCHEDULER_REPORT_INTERVAL_MS = 100
+/** An origin assignee that finishes no piece from the origin for this long has its pieces handed to the other downloaders. */
+export const SCHEDULER_ASSIGNEE_STALL_MS = 10_000
+/** How often the scheduler decides (parents, origin pieces, tables) for the tasks that changed. */
+export const SCHEDULER_TICK_MS = 100

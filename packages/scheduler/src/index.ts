@@ -20,6 +20,9 @@
  *   they lead to.
  * - `origin-split.ts`: `assignOrigin` and `reassign`, the cooperative split of a cold blob's pieces
  *   among the agents that read it from the origin.
+ * - `task-state.ts`, `service.ts`: `SchedulerService`, the decisions apart from any transport:
+ *   agents connect and send parsed messages; each decision round (`tick`) tells the downloaders of
+ *   changed tasks their parents, their origin pieces and the piece table.
  * - `constants.ts`, `errors.ts`: defaults with units in their names; named errors.
  */
 export { parsePeerKey, isPeerKey, parsePeerInfo } from './types.ts'
@@ -33,6 +36,9 @@ export type { SelectParentsInput, ParentState, ParentView, ParentChoice, Localit
 export { ParentHealth } from './parent-health.ts'
 export type { ParentHealthInit, FailureReason, EjectionReason, Ejection } from './parent-health.ts'
 export { assignOrigin, reassign, OriginAssignment } from './origin-split.ts'
+export { SchedulerService } from './service.ts'
+export type { AgentLink, AgentRegistration, SchedulerEvents, SchedulerServiceInit } from './service.ts'
+export { TaskState } from './task-state.ts'
 export type { AssignOriginInput, ReassignInput } from './origin-split.ts'
 export {
   InvalidPeerKeyError, InvalidPeerInfoError, UnknownTaskError, TaskSizeMismatchError, InvalidOriginAssignmentError,
@@ -40,5 +46,6 @@ export {
 } from './errors.ts'
 export {
   PARENT_FAILURE_WINDOW_MS, PARENT_EJECTION_FAILURES, PARENT_FAILURE_EJECTION_MS, PARENT_BAD_PIECE_EJECTION_MS,
-  DEFAULT_ORIGIN_READERS_PER_PIECE, MAX_LABEL_LENGTH, MAX_UPLOAD_SLOTS
+  DEFAULT_ORIGIN_READERS_PER_PIECE, MAX_LABEL_LENGTH, MAX_UPLOAD_SLOTS, SCHEDULER_PARENTS_PER_CHILD, SCHEDULER_REPORT_INTERVAL_MS,
+  SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_TICK_MS
 } from './constants.ts'

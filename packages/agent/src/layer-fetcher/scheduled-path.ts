@@ -105,7 +105,8 @@ export async function startScheduled (components: ScheduledStartComponents, init
       init.onPiece?.(event)
     },
     onPieceFailed: event => {
-      session.pieceFailed({ digest, index: event.index, parent: parsePeer(event.peer), reason: REASONS[event.result] })
+      // NOT_FOUND and BUSY (not dropped) are answers, not faults: not held against the parent.
+      if (event.dropped || event.result === 'bad') session.pieceFailed({ digest, index: event.index, parent: parsePeer(event.peer), reason: REASONS[event.result] })
       init.onPieceFailed?.(event)
     }
   })

@@ -1,0 +1,324 @@
+import { mergePieceTables, peerIdText } from '@shoal/proto'
+import type { Digest, ParsedAgentMessage, PieceTable, SchedulerMessage } from '@shoal/proto'
+import { AvailabilityRegistry } from './availability.ts'
+import type { TaskAvailabilityView } from './availability.ts'
+import {
+  DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_PARENTS_PER_CHILD, SCHEDULER_REPORT_INTERVAL_MS
+} from './constants.ts'
+import { assignOrigin, reassign } from './origin-split.ts'
+import { ParentHealth } from './parent-health.ts'
+import { selectParents } from './parent-selection.ts'
+import type { ParentState } from './parent-selection.ts'
+import { TaskState } from './task-state.ts'
+import { parsePeerKey } from './types.ts'
+import type { PeerInfo, PeerKey } from './types.ts'
+
+/** How the service reaches one agent: the server encodes and writes what it is given. */
+export interface AgentLink {
+  send: (message: SchedulerMessage) => void
+}
+
+export interface AgentRegistration {
+  info: PeerInfo
+  /** The peer id's wire form (a multihash), as parents are named to other agents. */
+  peerIdBytes: Uint8Array<ArrayBuffer>
+  addresses: Array<Uint8Array<ArrayBuffer>>
+  hostName: string
+}
+
+export interface SchedulerServiceInit {
+  now?: () => number
+  parentsPerChild?: number
+  readersPerPiece?: number
+  reportIntervalMs?: number
+  /** An origin assignee that finishes no piece for this long has its pieces handed to others. */
+  assigneeStallMs?: number
+  events?: SchedulerEvents
+}
+
+/** Hooks for metrics; called synchronously, must not throw. */
+export interface SchedulerEvents {
+  onDecision?: (event: { digest: Digest, children: number, seconds: number }) => void
+  onOriginAssigned?: (event: { digest: Digest, assignees: number, pieces: number, reassigned: boolean }) => void
+  onEjected?: (event: { peer: PeerKey, reason: 'bad-piece' | 'failures' | 'bad-table' }) => void
+  onPiecesReported?: (event: { source: 'peer' | 'origin', pieces: number, bytes: number }) => void
+}
+
+interface Agent {
+  registration: AgentRegistration
+  link: AgentLink
+}
+
+/**
+ * The scheduler's decisions, apart from any transport: agents connect and send what they parsed;
+ * the service keeps who holds what, and on each decision round (tick) tells every downloader of a
+ * changed task its parents, its origin pieces and what it lacks of the piece table. A cold task's
+ * pieces are split among the downloaders there at the first round after it appeared; a downloader
+ * that leaves or stalls has its pieces handed to the others.
+ */
+export class SchedulerService {
+  readonly registry = new AvailabilityRegistry()
+  readonly health: ParentHealth
+  readonly #agents = new Map<PeerKey, Agent>()
+  readonly #tasks = new Map<Digest, TaskState>()
+  readonly #now: () => number
+  readonly #parentsPerChild: number
+  readonly #readersPerPiece: number
+  readonly #reportIntervalMs: number
+  readonly #assigneeStallMs: number
+  readonly #events: SchedulerEvents
+
+  constructor (init: SchedulerServiceInit = {}) {
+    this.#now = init.now ?? Date.now
+    this.#parentsPerChild = init.parentsPerChild ?? SCHEDULER_PARENTS_PER_CHILD
+    this.#readersPerPiece = init.readersPerPiece ?? DEFAULT_ORIGIN_READERS_PER_PIECE
+    this.#reportIntervalMs = init.reportIntervalMs ?? SCHEDULER_REPORT_INTERVAL_MS
+    this.#assigneeStallMs = init.assigneeStallMs ?? SCHEDULER_ASSIGNEE_STALL_MS
+    this.#events = init.events ?? {}
+    this.health = new ParentHealth()
+  }
+
+  get agentCount (): number {
+    return this.#agents.size
+  }
+
+  tasks (): IterableIterator<TaskState> {
+    return this.#tasks.values()
+  }
+
+  /** An agent registered (again): it is told the report interval; what it held before is forgotten until it announces. */
+  connect (peer: PeerKey, registration: AgentRegistration, link: AgentLink): void {
+    if (this.#agents.has(peer)) this.disconnect(peer)
+    this.#agents.set(peer, { registration, link })
+    link.send({ registered: { reportIntervalMs: this.#reportIntervalMs } })
+  }
+
+  /** The agent's stream ended: it leaves every task. */
+  disconnect (peer: PeerKey): void {
+    if (!this.#agents.delete(peer)) return
+    for (const digest of this.registry.removePeer(peer)) this.#leave(peer, digest, false)
+    for (const task of this.#tasks.values()) if (task.wanting.has(peer)) this.#leave(peer, task.digest, false)
+  }
+
+  /** One message from a registered agent. Unknown agents' messages are ignored (the server only passes registered ones). */
+  handle (peer: PeerKey, message: ParsedAgentMessage): void {
+    if (!this.#agents.has(peer)) return
+    const now = this.#now()
+    switch (message.kind) {
+      case 'register':
+        return
+      case 'announceTask': {
+        const task = this.#task(message.digest, message.size)
+        this.registry.announce(peer, { digest: message.digest, size: message.size }, message.bitfield)
+        if (message.wantsPieces && !message.bitfield.full()) {
+          task.wanting.add(peer)
+        } else {
+          task.forget(peer)
+          this.#reassignFrom(task, peer)
+        }
+        task.dirty = true
+        return
+      }
+      case 'piecesFinished': {
+        const task = this.#tasks.get(message.digest)
+        if (task == null || this.registry.task(message.digest)?.has(peer) !== true) return
+        for (const index of message.indexes) if (index < task.size) this.registry.pieceFinished(peer, message.digest, index)
+        if (message.source === 'origin') task.originProgressAt.set(peer, now)
+        this.#events.onPiecesReported?.({ source: message.source, pieces: message.indexes.length, bytes: message.bytes })
+        task.dirty = true
+        return
+      }
+      case 'pieceFailed': {
+        const task = this.#tasks.get(message.digest)
+        const parent = message.parent == null ? undefined : keyOf(message.parent)
+        const reason = message.reason
+        if (reason === 'bad-table') {
+          if (task?.tableFrom != null) this.#eject(task.tableFrom, 'bad-table', now)
+          if (task != null) task.table = undefined
+        } else if (reason === 'bad-piece') {
+          if (parent != null) this.#eject(parent, 'bad-piece', now)
+        } else if (parent != null && this.health.recordFailure(parent, reason, now)) {
+          this.#events.onEjected?.({ peer: parent, reason: 'failures' })
+        }
+        if (task != null) task.dirty = true
+        return
+      }
+      case 'pieceTable': {
+        const task = this.#tasks.get(message.table.digest)
+        if (task == null || task.size !== message.table.size) return
+        this.#learnTable(task, message.table, peer)
+        return
+      }
+      case 'leaveTask':
+        this.registry.leave(peer, message.digest)
+        this.#leave(peer, message.digest, true)
+    }
+  }
+
+  /** A decision round: every changed task's downloaders get what changed for them. Returns the tasks decided. */
+  tick (): number {
+    const now = this.#now()
+    let decided = 0
+    for (const task of this.#tasks.values()) {
+      const availability = this.registry.task(task.digest)
+      if (availability == null) {
+        if (task.wanting.size === 0) this.#tasks.delete(task.digest)
+        continue
+      }
+      this.#replaceStalledAssignees(task, availability, now)
+      if (!task.dirty) continue
+      task.dirty = false
+      decided++
+      const started = performance.now()
+      this.#assignColdPieces(task, availability, now)
+      this.#sendOrigin(task, availability)
+      this.#sendParents(task, availability, now)
+      this.#sendTable(task)
+      this.#events.onDecision?.({ digest: task.digest, children: task.wanting.size, seconds: (performance.now() - started) / 1000 })
+    }
+    return decided
+  }
+
+  #task (digest: Digest, size: number): TaskState {
+    let task = this.#tasks.get(digest)
+    if (task == null) {
+      task = new TaskState(digest, size)
+      this.#tasks.set(digest, task)
+    }
+    return task
+  }
+
+  #leave (peer: PeerKey, digest: Digest, stillConnected: boolean): void {
+    const task = this.#tasks.get(digest)
+    if (task == null) return
+    task.forget(peer)
+    this.#reassignFrom(task, peer)
+    if (!stillConnected && task.tableFrom === peer) task.tableFrom = undefined
+  }
+
+  /** Pieces no agent holds are split among the downloaders, once, when the task has none assigned. */
+  #assignColdPieces (task: TaskState, availability: TaskAvailabilityView, now: number): void {
+    if (task.assignment != null || task.wanting.size === 0) return
+    let unheld = 0
+    for (let i = 0; i < availability.pieceCount; i++) if (availability.holderCount(i) === 0) unheld++
+    if (unheld === 0) return
+    task.assignment = assignOrigin({ pieceCount: availability.pieceCount, assignees: [...task.wanting], readersPerPiece: this.#readersPerPiece })
+    for (const peer of task.assignment.assignees) task.originProgressAt.set(peer, now)
+    this.#events.onOriginAssigned?.({ digest: task.digest, assignees: task.assignment.assignees.length, pieces: unheld, reassigned: false })
+  }
+
+  /** An assignee that left or finished nothing from the origin for the stall time: its pieces go to the other downloaders. */
+  #replaceStalledAssignees (task: TaskState, availability: TaskAvailabilityView, now: number): void {
+    const assignment = task.assignment
+    if (assignment == null) return
+    for (const peer of assignment.assignees) {
+      const pending = assignment.piecesOf(peer).some(i => availability.holderCount(i) === 0)
+      if (!pending) continue
+      if (now - (task.originProgressAt.get(peer) ?? 0) > this.#assigneeStallMs) this.#reassignFrom(task, peer)
+    }
+  }
+
+  #reassignFrom (task: TaskState, peer: PeerKey): void {
+    const assignment = task.assignment
+    if (assignment?.assignees.includes(peer) !== true) return
+    const availability = this.registry.task(task.digest)
+    const remaining = [...task.wanting].filter(p => p !== peer)
+    if (remaining.length === 0) {
+      task.assignment = undefined
+      return
+    }
+    task.assignment = reassign(assignment, { failed: peer, done: i => (availability?.holderCount(i) ?? 0) > 0, remaining })
+    const now = this.#now()
+    for (const p of remaining) if (!task.originProgressAt.has(p)) task.originProgressAt.set(p, now)
+    task.originProgressAt.delete(peer)
+    task.dirty = true
+    this.#events.onOriginAssigned?.({ digest: task.digest, assignees: remaining.length, pieces: 0, reassigned: true })
+  }
+
+  #sendOrigin (task: TaskState, availability: TaskAvailabilityView): void {
+    for (const peer of task.wanting) {
+      const pieces = task.assignment?.piecesOf(peer).filter(i => availability.holderCount(i) === 0) ?? []
+      const signature = pieces.join(',')
+      if ((task.originSent.get(peer) ?? '') === signature) continue
+      task.originSent.set(peer, signature)
+      this.#agents.get(peer)?.link.send({ origin: { digest: task.digest, pieces } })
+    }
+  }
+
+  #sendParents (task: TaskState, availability: TaskAvailabilityView, now: number): void {
+    const uploads = new Map<PeerKey, number>()
+    for (const parents of task.parentsOf.values()) for (const p of parents) uploads.set(p, (uploads.get(p) ?? 0) + 1)
+    const candidates = {
+      get: (peer: PeerKey): ParentState | undefined => {
+        const agent = this.#agents.get(peer)
+        if (agent == null) return undefined
+        return { info: agent.registration.info, uploads: uploads.get(peer) ?? 0, recentFailures: this.health.recentFailures(peer, now), ejected: this.health.isEjected(peer, now) }
+      }
+    }
+    for (const child of task.wanting) {
+      const agent = this.#agents.get(child)
+      const bitfield = availability.bitfield(child)
+      if (agent == null || bitfield == null) continue
+      const choices = selectParents({ child: { info: agent.registration.info, bitfield }, availability, candidates, wanted: this.#parentsPerChild })
+      const parents = choices.map(c => c.id)
+      task.parentsOf.set(child, parents)
+      const signature = parents.map(p => `${p}:${availability.bitfield(p)?.count() ?? 0}`).join(',')
+      if (task.parentsSent.get(child) === signature) continue
+      task.parentsSent.set(child, signature)
+      agent.link.send({
+        parents: {
+          digest: task.digest,
+          parents: parents.flatMap(p => {
+            const parent = this.#agents.get(p)
+            const bits = availability.bitfield(p)
+            return parent == null || bits == null ? [] : [{ peerId: parent.registration.peerIdBytes, addresses: parent.registration.addresses, bitfield: bits.toBytes() }]
+          })
+        }
+      })
+    }
+  }
+
+  #sendTable (task: TaskState): void {
+    const table = task.table
+    if (table == null) return
+    const known = task.tableKnown
+    for (const peer of task.wanting) {
+      if ((task.tableSent.get(peer) ?? 0) >= known) continue
+      task.tableSent.set(peer, known)
+      this.#agents.get(peer)?.link.send({
+        pieceTable: { digest: table.digest, size: BigInt(table.size), pieceSize: table.pieceSize, pieces: table.pieces.map(cid => cid == null ? new Uint8Array() : cid.bytes.slice()) }
+      })
+    }
+  }
+
+  /** The first table is taken as it is; later ones only fill its holes. A table that contradicts it is dropped. */
+  #learnTable (task: TaskState, table: PieceTable, from: PeerKey): void {
+    if (task.table == null) {
+      task.table = { ...table, pieces: [...table.pieces] }
+      task.tableFrom = from
+      task.dirty = true
+      return
+    }
+    try {
+      if (mergePieceTables(task.table, table) > 0) task.dirty = true
+    } catch {
+      // Two agents disagree on a piece: the blob's digest will tell which, and its reporter says so.
+    }
+  }
+
+  #eject (peer: PeerKey, reason: 'bad-piece' | 'bad-table', now: number): void {
+    this.health.recordBadPiece(peer, now)
+    this.#events.onEjected?.({ peer, reason })
+    for (const task of this.#tasks.values()) if (task.parentsOf.size > 0) task.dirty = true
+  }
+
+}
+
+/** The key of a peer named on the wire; undefined for bytes that are not a peer id. */
+function keyOf (peerIdBytes: Uint8Array): PeerKey | undefined {
+  try {
+    return parsePeerKey(peerIdText(peerIdBytes))
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,52 @@
+import type { Digest, PieceTable } from '@shoal/proto'
+import type { OriginAssignment } from './origin-split.ts'
+import type { PeerKey } from './types.ts'
+
+/**
+ * What the scheduler decided for one task, beside its availability: who is downloading it (in
+ * arrival order: the first ones read a cold blob from the origin), the origin assignment, the
+ * piece table agents published, and what each downloader was last sent (so that only changes go
+ * out).
+ */
+export class TaskState {
+  readonly digest: Digest
+  readonly size: number
+  /** Downloaders, in the order they asked. */
+  readonly wanting = new Set<PeerKey>()
+  assignment?: OriginAssignment
+  /** When each assignee last finished a piece from the origin (or was assigned). */
+  readonly originProgressAt = new Map<PeerKey, number>()
+  table?: PieceTable
+  /** The agent whose table was taken first: reported when the blob fails its digest. */
+  tableFrom?: PeerKey
+  /** Known entries of the table, as last sent to each downloader. */
+  readonly tableSent = new Map<PeerKey, number>()
+  /** The parents and origin pieces last sent to each downloader, as a comparable signature. */
+  readonly parentsSent = new Map<PeerKey, string>()
+  readonly originSent = new Map<PeerKey, string>()
+  /** Parents handed to each downloader last time (the upload load each parent carries). */
+  readonly parentsOf = new Map<PeerKey, readonly PeerKey[]>()
+  /** Something changed since the last decision round. */
+  dirty = true
+
+  constructor (digest: Digest, size: number) {
+    this.digest = digest
+    this.size = size
+  }
+
+  /** A downloader is gone (left the task, finished, or disconnected): forget what it was sent. */
+  forget (peer: PeerKey): void {
+    this.wanting.delete(peer)
+    this.tableSent.delete(peer)
+    this.parentsSent.delete(peer)
+    this.originSent.delete(peer)
+    this.parentsOf.delete(peer)
+    this.originProgressAt.delete(peer)
+    this.dirty = true
+  }
+
+  /** Known pieces in the table. */
+  get tableKnown (): number {
+    return this.table?.pieces.reduce((n, cid) => n + (cid == null ? 0 : 1), 0) ?? 0
+  }
+}

@@ -1,0 +1,133 @@
+import test from 'ava'
+import { cidOfDigest, digestOf } from '@shoal/proto'
+import type { Digest, ParsedAgentMessage, SchedulerMessage } from '@shoal/proto'
+import { SchedulerService } from '../src/service.ts'
+import type { PeerKey } from '../src/index.ts'
+import { base58btc, bits, fullBits, MiB, peer, taskDigest } from './helpers.ts'
+
+const PIECES = 8
+const SIZE = PIECES * MiB
+
+/** A service on a fake clock, with agents whose messages are kept. */
+function setup (init: { assigneeStallMs?: number } = {}): { service: SchedulerService, clock: { now: number }, inbox: Map<PeerKey, SchedulerMessage[]>, join: (n: number, site?: string) => PeerKey } {
+  const clock = { now: 1_000 }
+  const service = new SchedulerService({ now: () => clock.now, assigneeStallMs: init.assigneeStallMs })
+  const inbox = new Map<PeerKey, SchedulerMessage[]>()
+  const join = (n: number, site?: string): PeerKey => {
+    const info = peer(n, { site })
+    inbox.set(info.id, [])
+    service.connect(info.id, { info, peerIdBytes: peerIdBytesOf(info.id), addresses: [], hostName: `host-${n}` }, { send: m => inbox.get(info.id)?.push(m) })
+    return info.id
+  }
+  return { service, clock, inbox, join }
+}
+
+function peerIdBytesOf (key: PeerKey): Uint8Array<ArrayBuffer> {
+  const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
+  let value = 0n
+  for (const c of key) value = value * 58n + BigInt(ALPHABET.indexOf(c))
+  const bytes: number[] = []
+  while (value > 0n) { bytes.unshift(Number(value & 0xffn)); value >>= 8n }
+  const out = Uint8Array.from([...Array.from(key.match(/^1*/)?.[0] ?? '', () => 0), ...bytes])
+  if (base58btc(out) !== key) throw new Error('bad round trip')
+  return out
+}
+
+const want = (digest: Digest, held: number[] = []): ParsedAgentMessage => ({ kind: 'announceTask', digest, size: SIZE, bitfield: bits(PIECES, held), wantsPieces: true })
+const last = <K extends keyof SchedulerMessage>(inbox: SchedulerMessage[] | undefined, kind: K): NonNullable<SchedulerMessage[K]> | undefined =>
+  inbox?.filter(m => m[kind] != null).at(-1)?.[kind] ?? undefined
+
+test('agents register and are told the report interval', t => {
+  const { inbox, join } = setup()
+  const a = join(1)
+  t.deepEqual(inbox.get(a), [{ registered: { reportIntervalMs: 100 } }])
+})
+
+test('a cold blob wanted by three agents at once: its pieces are split among them, each read by one', t => {
+  const { service, inbox, join } = setup()
+  const digest = taskDigest(1)
+  const agents = [join(1), join(2), join(3)]
+  for (const a of agents) service.handle(a, want(digest))
+  t.is(service.tick(), 1)
+  const assigned = agents.map(a => last(inbox.get(a), 'origin')?.pieces ?? [])
+  t.deepEqual(assigned.flat().sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7], 'every piece once')
+  for (const pieces of assigned) t.true(pieces.length >= 2 && pieces.length <= 3)
+  t.is(service.tick(), 0, 'nothing changed, nothing decided')
+})
+
+test('pieces an agent reports become parents for the others; held pieces leave the origin lists', t => {
+  const { service, inbox, join } = setup()
+  const digest = taskDigest(2)
+  const [a, b] = [join(1), join(2)]
+  service.handle(a, want(digest))
+  service.handle(b, want(digest))
+  service.tick()
+  const aPieces = last(inbox.get(a), 'origin')?.pieces ?? []
+  service.handle(a, { kind: 'piecesFinished', digest, indexes: aPieces, source: 'origin', bytes: aPieces.length * MiB })
+  service.tick()
+  const parents = last(inbox.get(b), 'parents')
+  t.is(parents?.parents.length, 1)
+  t.deepEqual(parents?.parents[0]?.peerId, peerIdBytesOf(a))
+  t.deepEqual(last(inbox.get(a), 'origin')?.pieces, [], 'a read all its pieces')
+})
+
+test('an assignee that leaves or stalls has its unread pieces handed to the others', t => {
+  const { service, clock, inbox, join } = setup({ assigneeStallMs: 5_000 })
+  const digest = taskDigest(3)
+  const [a, b, c] = [join(1), join(2), join(3)]
+  for (const p of [a, b, c]) service.handle(p, want(digest))
+  service.tick()
+  const aPieces = last(inbox.get(a), 'origin')?.pieces ?? []
+  service.disconnect(a)
+  service.tick()
+  const after = [b, c].flatMap(p => last(inbox.get(p), 'origin')?.pieces ?? []).sort((x, y) => x - y)
+  t.deepEqual(after, [0, 1, 2, 3, 4, 5, 6, 7], 'a\'s pieces went to b and c')
+  t.true(aPieces.length > 0)
+
+  // b reports its pieces; c goes quiet past the stall time: c's pieces go to b.
+  const bPieces = last(inbox.get(b), 'origin')?.pieces ?? []
+  service.handle(b, { kind: 'piecesFinished', digest, indexes: bPieces, source: 'origin', bytes: 0 })
+  clock.now += 5_001
+  service.handle(b, { kind: 'piecesFinished', digest, indexes: [], source: 'origin', bytes: 0 })
+  service.tick()
+  const cLeft = new Set(last(inbox.get(c), 'origin')?.pieces ?? [])
+  const bNow = last(inbox.get(b), 'origin')?.pieces ?? []
+  t.is(cLeft.size, 0, 'the stalled assignee reads nothing more')
+  t.deepEqual([...bNow].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7].filter(i => !bPieces.includes(i)))
+})
+
+test('a parent reported for a bad piece is ejected: no child gets it any more', t => {
+  const { service, inbox, join } = setup()
+  const digest = taskDigest(4)
+  const [seed, other, child] = [join(1), join(2), join(3)]
+  service.handle(seed, { kind: 'announceTask', digest, size: SIZE, bitfield: fullBits(PIECES), wantsPieces: false })
+  service.handle(other, { kind: 'announceTask', digest, size: SIZE, bitfield: fullBits(PIECES), wantsPieces: false })
+  service.handle(child, want(digest))
+  service.tick()
+  t.is(last(inbox.get(child), 'parents')?.parents.length, 2)
+  t.is(last(inbox.get(child), 'origin'), undefined, 'held everywhere: nobody goes to the origin')
+  service.handle(child, { kind: 'pieceFailed', digest, index: 3, parent: peerIdBytesOf(seed), reason: 'bad-piece' })
+  service.tick()
+  const parents = last(inbox.get(child), 'parents')?.parents ?? []
+  t.deepEqual(parents.map(p => p.peerId), [peerIdBytesOf(other)])
+})
+
+test('the first piece table an agent publishes goes to the downloaders; a bad-table report drops it and ejects its publisher', t => {
+  const { service, inbox, join } = setup()
+  const digest = taskDigest(5)
+  const [a, b] = [join(1), join(2)]
+  service.handle(a, want(digest))
+  service.handle(b, want(digest))
+  service.tick()
+  const table = { digest, size: SIZE, pieceSize: MiB, pieces: new Array(PIECES).fill(undefined) }
+  service.handle(a, { kind: 'pieceTable', table })
+  service.tick()
+  t.is(last(inbox.get(b), 'pieceTable'), undefined, 'a table that names no piece is not worth sending')
+  const piece0 = cidOfDigest(digestOf(new TextEncoder().encode('piece 0')))
+  service.handle(a, { kind: 'pieceTable', table: { ...table, pieces: [piece0, ...table.pieces.slice(1)] } })
+  service.tick()
+  t.deepEqual(last(inbox.get(b), 'pieceTable')?.pieces[0], piece0.bytes)
+  t.true(service.tasks().next().value?.tableFrom === a)
+  service.handle(b, { kind: 'pieceFailed', digest, index: 0, reason: 'bad-table' })
+  t.true(service.health.isEjected(a, 1_000))
+})
