@@ -59,6 +59,11 @@ export class Agent {
   }
 
   /** The peer ids the p2p node knows of; empty when p2p is off. */
+  /** Schedulers this agent has a live session with (0 without `--scheduler`). */
+  get schedulersConnected (): number {
+    return this.peers?.scheduler?.connected ?? 0
+  }
+
   async knownPeers (): Promise<string[]> {
     return await this.peers?.knownPeers() ?? []
   }
@@ -128,6 +133,7 @@ export class Agent {
       storedBytes: () => store.usedBytes(),
       activeDownloads: () => fetcher.active,
       connectedPeers: peers == null ? undefined : () => peers.connectedPeers(),
+      connectedSchedulers: peers?.scheduler == null ? undefined : () => this.schedulersConnected,
       blobCounts: () => {
         const all = store.list()
         const complete = all.filter(r => r.state === 'complete').length

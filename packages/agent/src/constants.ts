@@ -63,7 +63,7 @@ export const PIECE_SERVER_MAX_READS_PER_STREAM = 8
 /** Piece reads all inbound streams together may have under way; more are answered BUSY. */
 export const PIECE_SERVER_MAX_READS = 32
 /** Bytes of pieces a server holds read and not yet sent, all peers together: the bound on an uploader's memory. */
-export const PIECE_SERVER_MAX_READ_BYTES = 32 * 1024 * 1024
+export const PIECE_SERVER_MAX_READ_BYTES = 16 * 1024 * 1024
 /** How long a piece hashed from disk and found right is served without hashing it again. */
 export const PIECE_VERIFIED_TTL_MS = 10 * 60_000
 /** Pieces remembered so (about 100 bytes each). */
@@ -130,6 +130,8 @@ export const PEER_STALL_MS = 3_000
 export const PEER_STALL_MIN_BYTES_PER_S = 2 * 1024 * 1024
 /** NOT_FOUND or BUSY answers to pieces its bitfield offered, before a peer is dropped for the blob. */
 export const PEER_MAX_REFUSALS = 8
+/** Peers asked for their piece table in one refresh, to fill the holes of the table a download follows. */
+export const PEER_TABLE_ASKS_PER_REFRESH = 4
 /**
  * A cold blob that no peer announces: the agent announces it first, waits this long for the
  * others pulling it at the same moment to do the same, and looks again; of those, the lowest peer

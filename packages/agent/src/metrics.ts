@@ -10,6 +10,8 @@ export interface MetricSources {
   activeDownloads: () => number
   /** Peers with an open connection; absent when p2p is off. */
   connectedPeers?: () => number
+  /** Schedulers with a live session; absent without `--scheduler`. */
+  connectedSchedulers?: () => number
 }
 
 /** The agent's Prometheus metrics, on a registry of its own so several agents can share a process. */
@@ -36,6 +38,7 @@ export class AgentMetrics {
   readonly dhtProvides = new Counter({ name: 'shoal_agent_dht_provides_total', help: 'DHT announcements by kind (first, reprovide) and result (ok, failed)', labelNames: ['kind', 'result'], registers: [this.registry] })
   private sources?: MetricSources
   readonly connectedPeers = new Gauge({ name: 'shoal_agent_peers_connected', help: 'Peers with an open libp2p connection', registers: [this.registry], collect: () => { if (this.sources?.connectedPeers != null) this.connectedPeers.set(this.sources.connectedPeers()) } })
+  readonly connectedSchedulers = new Gauge({ name: 'shoal_agent_schedulers_connected', help: 'Schedulers with a live session (the rest of the time blobs go through the DHT)', registers: [this.registry], collect: () => { if (this.sources?.connectedSchedulers != null) this.connectedSchedulers.set(this.sources.connectedSchedulers()) } })
   readonly storageBytes = new Gauge({ name: 'shoal_agent_storage_bytes', help: 'Bytes held by the piece store', registers: [this.registry], collect: () => { if (this.sources != null) this.storageBytes.set(this.sources.storedBytes()) } })
   readonly storageCapacity = new Gauge({ name: 'shoal_agent_storage_capacity_bytes', help: 'Quota or disk size the store is measured against', registers: [this.registry] })
   readonly storageUsage = new Gauge({ name: 'shoal_agent_storage_usage_ratio', help: 'Used share of the capacity the garbage collector watches', registers: [this.registry] })

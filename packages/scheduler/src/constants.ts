@@ -25,3 +25,5 @@ export const SCHEDULER_REPORT_INTERVAL_MS = 100
 export const SCHEDULER_ASSIGNEE_STALL_MS = 10_000
 /** How often the scheduler decides (parents, origin pieces, tables) for the tasks that changed. */
 export const SCHEDULER_TICK_MS = 100
+/** Agents one scheduler keeps a stream with at once. */
+export const SCHEDULER_MAX_AGENTS = 20_000

@@ -23,6 +23,8 @@
  * - `task-state.ts`, `service.ts`: `SchedulerService`, the decisions apart from any transport:
  *   agents connect and send parsed messages; each decision round (`tick`) tells the downloaders of
  *   changed tasks their parents, their origin pieces and the piece table.
+ * - `server.ts`: `SchedulerServer`, the protocol on a libp2p node given to it (one stream per agent)
+ *   and the timer of the decision rounds.
  * - `constants.ts`, `errors.ts`: defaults with units in their names; named errors.
  */
 export { parsePeerKey, isPeerKey, parsePeerInfo } from './types.ts'
@@ -37,6 +39,8 @@ export { ParentHealth } from './parent-health.ts'
 export type { ParentHealthInit, FailureReason, EjectionReason, Ejection } from './parent-health.ts'
 export { assignOrigin, reassign, OriginAssignment } from './origin-split.ts'
 export { SchedulerService } from './service.ts'
+export { SchedulerServer } from './server.ts'
+export type { SchedulerServerComponents, SchedulerServerInit } from './server.ts'
 export type { AgentLink, AgentRegistration, SchedulerEvents, SchedulerServiceInit } from './service.ts'
 export { TaskState } from './task-state.ts'
 export type { AssignOriginInput, ReassignInput } from './origin-split.ts'
@@ -47,5 +51,5 @@ export {
 export {
   PARENT_FAILURE_WINDOW_MS, PARENT_EJECTION_FAILURES, PARENT_FAILURE_EJECTION_MS, PARENT_BAD_PIECE_EJECTION_MS,
   DEFAULT_ORIGIN_READERS_PER_PIECE, MAX_LABEL_LENGTH, MAX_UPLOAD_SLOTS, SCHEDULER_PARENTS_PER_CHILD, SCHEDULER_REPORT_INTERVAL_MS,
-  SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_TICK_MS
+  SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_TICK_MS, SCHEDULER_MAX_AGENTS
 } from './constants.ts'

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId } from '@libp2p/interface'
 import { mergePieceTables } from '@shoal/proto'
 import type { Bitfield, CID, PieceTable } from '@shoal/proto'
-import { PEER_MAX_REFUSALS, PEER_PLAN_TIMEOUT_MS, PEER_REFRESH_INTERVAL_MS, PEER_STALL_MIN_BYTES_PER_S, PEER_STALL_MS } from '../constants.ts'
+import { PEER_MAX_REFUSALS, PEER_PLAN_TIMEOUT_MS, PEER_TABLE_ASKS_PER_REFRESH, PEER_REFRESH_INTERVAL_MS, PEER_STALL_MIN_BYTES_PER_S, PEER_STALL_MS } from '../constants.ts'
 import type { PieceExchangeClient } from '../piece-exchange/index.ts'
 
 /** A peer that holds pieces of the blob, with what it said it holds. */
@@ -178,23 +178,39 @@ export class SwarmView {
     if (learned > 0) this.#lastProgressAt = performance.now()
   }
 
-  /** Fills the table's holes from its source, or from the live peer holding most when there is none (or it is gone). */
+  /**
+   * Fills the table's holes. A peer knows the CIDs of the pieces it holds, so each hole is asked of
+   * a live peer holding that piece (the table's source first), a few peers per round; with no such
+   * peer, the table's source (or the peer holding most) is asked for what it has learned since.
+   */
   async #refreshTable (options: { signal: AbortSignal }): Promise<number> {
-    if (this.#tableSource == null || this.#dropped.has(this.#tableSource.toString())) {
-      const next = this.peers.filter(p => !this.#dropped.has(p.id.toString()) && p.bitfield.count() > 0).sort((a, b) => b.bitfield.count() - a.bitfield.count())[0]
-      if (next == null) return 0
-      this.#tableSource = next.id
+    const live = this.peers.filter(p => !this.#dropped.has(p.id.toString()))
+    const source = live.find(p => this.#tableSource != null && p.id.equals(this.#tableSource))
+    const asked = new Map<string, PeerId>()
+    for (let i = 0; i < this.table.pieces.length && asked.size < PEER_TABLE_ASKS_PER_REFRESH; i++) {
+      if (this.table.pieces[i] != null) continue
+      const holder = source?.bitfield.has(i) === true ? source : live.find(p => p.bitfield.has(i))
+      if (holder != null) asked.set(holder.id.toString(), holder.id)
     }
-    const source = this.#tableSource
-    try {
-      const fresh = await this.#client.pieceTable(source, this.table.digest, { size: this.table.size, ...options })
-      const learned = mergePieceTables(this.table, fresh)
-      if (learned > 0) this.tableSources.add(source.toString())
-      return learned
-    } catch {
-      options.signal.throwIfAborted()
-      this.drop(source)
-      return 0
+    if (asked.size === 0) {
+      const fallback = source ?? [...live].sort((a, b) => b.bitfield.count() - a.bitfield.count()).find(p => p.bitfield.count() > 0)
+      if (fallback == null) return 0
+      asked.set(fallback.id.toString(), fallback.id)
     }
+    const learned = await Promise.all([...asked.values()].map(async peer => {
+      try {
+        const fresh = await this.#client.pieceTable(peer, this.table.digest, { size: this.table.size, ...options })
+        const n = mergePieceTables(this.table, fresh)
+        if (n > 0) this.tableSources.add(peer.toString())
+        this.#tableSource ??= peer
+        return n
+      } catch {
+        options.signal.throwIfAborted()
+        // No answer, or a table that contradicts what is known: no use for this blob.
+        this.drop(peer)
+        return 0
+      }
+    }))
+    return learned.reduce((a, b) => a + b, 0)
   }
 }

@@ -1,0 +1,39 @@
+import test from 'ava'
+import { waitFor } from './helpers/http.ts'
+import { scrapeMetrics } from './helpers/metrics.ts'
+import { pullBlob, setupCluster, sha256, startPeer } from './helpers/p2p-cluster.ts'
+import { startTestScheduler } from './helpers/scheduler.ts'
+
+const AGENTS = 6
+
+test(`${AGENTS} agents and a scheduler pull one cold blob at the same moment: right bytes everywhere, the origin sends it about once`, async t => {
+  const cluster = await setupCluster(t)
+  const scheduler = await startTestScheduler(t, cluster.swarmKey)
+  const agents = await Promise.all(Array.from({ length: AGENTS }, async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr] })))
+  await waitFor('every agent registered', () => agents.every(a => a.agent.schedulersConnected === 1))
+  const digest = cluster.digests[0] as string
+  const layer = cluster.layers[0] as Buffer
+
+  const egressBefore = cluster.origin.egressBytes
+  const bodies = await Promise.all(agents.map(async agent => pullBlob(agent, digest)))
+  for (const [i, body] of bodies.entries()) t.is(sha256(body), sha256(layer), `agent ${i + 1}`)
+  const originBytes = cluster.origin.egressBytes - egressBefore
+  const fromPeers = (await Promise.all(agents.map(async a => (await scrapeMetrics(a.url)).value('shoal_agent_blob_received_bytes_total', { source: 'peer' })))).reduce((a, b) => a + b, 0)
+  t.log(`origin sent ${originBytes} bytes for a ${layer.byteLength}-byte blob (${(originBytes / layer.byteLength).toFixed(2)}x); peers moved ${fromPeers}`)
+  t.true(originBytes < 1.2 * layer.byteLength, `origin sent ${(originBytes / layer.byteLength).toFixed(2)}x the blob`)
+  t.is(originBytes + fromPeers, AGENTS * layer.byteLength, 'every byte came once, from the origin or a peer')
+})
+
+test('the scheduler goes away mid-pull: every pull still completes with the right bytes', async t => {
+  const cluster = await setupCluster(t)
+  const scheduler = await startTestScheduler(t, cluster.swarmKey)
+  const agents = await Promise.all(Array.from({ length: 3 }, async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr, '--origin-limit', '4000000'] })))
+  await waitFor('every agent registered', () => agents.every(a => a.agent.schedulersConnected === 1))
+  const digest = cluster.digests[0] as string
+  const pulls = agents.map(async agent => pullBlob(agent, digest))
+  for (const pull of pulls) pull.catch(() => {})
+  await waitFor('a piece reported', async () => (await Promise.all(agents.map(async a => (await scrapeMetrics(a.url)).value('shoal_agent_blob_received_bytes_total', { source: 'origin' })))).some(n => n > 0))
+  await scheduler.stop()
+  const bodies = await Promise.all(pulls)
+  for (const body of bodies) t.is(sha256(body), sha256(cluster.layers[0] as Buffer))
+})
