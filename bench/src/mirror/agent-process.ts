@@ -58,6 +58,8 @@ export async function startAgentProcess (components: AgentProcessComponents, ini
   const signal = init.signal ?? AbortSignal.timeout(AGENT_READY_TIMEOUT_MS)
   const args = [
     ...AGENT_NODE_FLAGS,
+    // Experiments only (docs/dev/peer-link.md): more node flags for every agent, space-separated.
+    ...(process.env.BENCH_AGENT_NODE_FLAGS ?? '').split(' ').filter(flag => flag !== ''),
     ...(init.profileDir == null ? [] : ['--cpu-prof', `--cpu-prof-dir=${init.profileDir}`]),
     AGENT_MAIN, 'agent',
     '--listen', '127.0.0.1:0',
