@@ -1,9 +1,8 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { ExecutionContext } from 'ava'
 import { SchedulerServer, SchedulerService } from '@shoal/scheduler'
-import { createP2pNode } from '../../packages/agent/src/p2p/node.ts'
-import type { P2pNode } from '../../packages/agent/src/p2p/node.ts'
-import { loadSwarmKey } from '../../packages/agent/src/p2p/swarm-key.ts'
+import { createP2pNode, loadSwarmKey } from '@shoal/p2p'
+import type { P2pNode } from '@shoal/p2p'
 import { LOOPBACK } from './p2p-cluster.ts'
 
 export interface TestScheduler {

@@ -27,10 +27,6 @@ export class DigestMismatchError extends namedError('DigestMismatchError') {}
 export class StorageFullError extends namedError('StorageFullError') {}
 /** An operation was aborted by its signal. */
 export class AbortError extends namedError('AbortError') {}
-/** A swarm key file (libp2p private network) is missing, unreadable or not in the `/key/swarm/psk/1.0.0/` format. */
-export class SwarmKeyError extends namedError('SwarmKeyError') {}
-/** The agent's peer identity (`<dataDir>/peer.key`) cannot be read, decoded or created. */
-export class PeerIdentityError extends namedError('PeerIdentityError') {}
 /** A stored piece is short or does not hash to the CID the index recorded for it. */
 export class CorruptPieceError extends namedError('CorruptPieceError') {}
 /** A peer answered a request with NOT_FOUND, BUSY, ERROR or CANCELLED; `status` says which. */

@@ -8,7 +8,7 @@ import {
 } from '../constants.ts'
 import { AbortError, ProvideFailedError } from '../errors.ts'
 import { createLogger } from '../logger.ts'
-import type { P2pNode } from '../p2p/node.ts'
+import type { P2pNode } from '@shoal/p2p'
 
 /** A peer that announced a blob, with the addresses it announced (deduplicated; may be empty). */
 export interface Provider {

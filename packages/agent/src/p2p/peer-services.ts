@@ -16,10 +16,8 @@ import type { PieceServedEvent } from '../piece-exchange/index.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import { SchedulerClient } from '../scheduler-client/client.ts'
 import type { HeldTask } from '../scheduler-client/client.ts'
-import { loadOrCreatePeerKey } from './identity.ts'
-import { createP2pNode } from './node.ts'
-import type { P2pNode } from './node.ts'
-import { loadSwarmKey } from './swarm-key.ts'
+import { createP2pNode, loadOrCreatePeerKey, loadSwarmKey } from '@shoal/p2p'
+import type { P2pNode } from '@shoal/p2p'
 
 export interface PeerServicesComponents {
   store: Pick<PieceStore, 'get' | 'readPiece' | 'touch' | 'list'>
@@ -63,7 +61,7 @@ export class PeerServices {
     const { p2p, dataDir } = this.#init
     const privateKey = await loadOrCreatePeerKey(dataDir)
     const swarmKey = p2p.swarmKeyFile == null ? undefined : await loadSwarmKey(p2p.swarmKeyFile)
-    const node = await createP2pNode({ privateKey, listen: p2p.listen, announce: p2p.announce, bootstrap: p2p.bootstrap, swarmKey }).catch((err: Error) => {
+    const node = await createP2pNode({ privateKey, listen: p2p.listen, announce: p2p.announce, bootstrap: p2p.bootstrap, swarmKey, warn: (message, fields) => { log.warn(message, fields) } }).catch((err: Error) => {
       if (!/EADDRINUSE/.test(err.message)) throw err
       throw new ConfigError(`p2pListen: ${p2p.listen.join(', ')} is in use (another agent on this host?): give --p2p-listen another port, or --no-p2p`, { cause: err })
     })

@@ -6,7 +6,7 @@ import { cidOfDigest, digestOf } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import { Discovery } from '../../src/discovery/index.ts'
 import type { DiscoveryInit, ProvideEvent, ReprovideRoundEvent } from '../../src/discovery/index.ts'
-import type { P2pNode, P2pNodeInit } from '../../src/p2p/node.ts'
+import type { P2pNode, P2pNodeInit } from '@shoal/p2p'
 import { startTestNode, testSwarmKey } from '../helpers/p2p.ts'
 
 const OP_TIMEOUT_MS = 20_000

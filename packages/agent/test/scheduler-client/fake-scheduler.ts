@@ -4,7 +4,7 @@ import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { ExecutionContext } from 'ava'
 import { decodeAgentMessage, MAX_MESSAGE_SIZE, SCHEDULER_PROTOCOL } from '@shoal/proto'
 import type { ParsedAgentMessage } from '@shoal/proto'
-import type { P2pNode } from '../../src/p2p/node.ts'
+import type { P2pNode } from '@shoal/p2p'
 import { startTestNode } from '../helpers/p2p.ts'
 
 export interface FakeScheduler {

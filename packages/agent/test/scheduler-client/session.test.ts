@@ -1,6 +1,6 @@
 import test from 'ava'
 import { Bitfield, digestOf, SchedulerMessage } from '@shoal/proto'
-import type { P2pNode } from '../../src/p2p/node.ts'
+import type { P2pNode } from '@shoal/p2p'
 import { SchedulerSession } from '../../src/scheduler-client/session.ts'
 import type { Registration } from '../../src/scheduler-client/session.ts'
 import { startTestNode, testSwarmKey } from '../helpers/p2p.ts'

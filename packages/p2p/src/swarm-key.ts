@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { SwarmKeyError } from '../errors.ts'
+import { SwarmKeyError } from './errors.ts'
 
 const PSK_HEADER = '/key/swarm/psk/1.0.0/'
 const BASE16_HEADER = '/base16/'

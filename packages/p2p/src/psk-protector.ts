@@ -16,7 +16,7 @@ import type { Cipheriv } from 'node:crypto'
 import { InvalidParametersError } from '@libp2p/interface'
 import type { AbortOptions, ConnectionProtector, MessageStream, MultiaddrConnection } from '@libp2p/interface'
 import { AbstractMultiaddrConnection, byteStream } from '@libp2p/utils'
-import { P2P_PSK_HANDSHAKE_TIMEOUT_MS } from '../constants.ts'
+import { P2P_PSK_HANDSHAKE_TIMEOUT_MS } from './constants.ts'
 
 const NONCE_BYTES = 32
 const KEY_BYTES = 32

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
-import { loadOrCreatePeerKey, PEER_KEY_FILE } from '../../src/p2p/identity.ts'
+import { loadOrCreatePeerKey, PEER_KEY_FILE } from '../src/index.ts'
 
 async function tempDir (t: ExecutionContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-identity-'))

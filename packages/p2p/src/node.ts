@@ -1,6 +1,7 @@
 /**
- * The agent's libp2p node: TCP, Noise and Yamux, identify and ping, and a Kad-DHT server under
- * shoal's own protocol id; a private network when a swarm key is given (psk-protector.ts). See
+ * The libp2p node of agents and schedulers: TCP, Noise and Yamux, identify and ping, and a
+ * Kad-DHT server under shoal's own protocol id; a private network when a swarm key is given
+ * (psk-protector.ts). See
  * docs/dev/libp2p3.md for why each setting is what it is, and docs/dev/peer-link.md for the
  * throughput work (Noise's crypto, the protector).
  */
@@ -22,9 +23,8 @@ import { DHT_PROTOCOL } from '@shoal/proto'
 import {
   DHT_PROVIDER_CLEANUP_INTERVAL_MS, DHT_PROVIDER_RECORD_VALIDITY_MS, P2P_BOOTSTRAP_DIAL_TIMEOUT_MS,
   P2P_INBOUND_CONNECTIONS_PER_IP_PER_S, P2P_STREAM_WINDOW_BYTES
-} from '../constants.ts'
-import { AbortError, ConfigError } from '../errors.ts'
-import { createLogger } from '../logger.ts'
+} from './constants.ts'
+import { AbortError, ConfigError } from './errors.ts'
 import { noiseCrypto } from './noise-crypto.ts'
 import { pskProtector } from './psk-protector.ts'
 import { swarmKeyBytes } from './swarm-key.ts'
@@ -57,9 +57,9 @@ export interface P2pNodeInit {
   providerCleanupIntervalMs?: number
   /** Aborts the start and the bootstrap dials; the node is stopped again. */
   signal?: AbortSignal
+  /** Where warnings go (a bootstrap peer that cannot be reached); the caller's logger. */
+  warn?: (message: string, fields: Record<string, unknown>) => void
 }
-
-const log = createLogger('shoal:agent:p2p')
 
 /**
  * Creates and starts the node, then dials the bootstrap peers. A bootstrap peer that cannot be
@@ -114,7 +114,7 @@ export async function createP2pNode (init: P2pNodeInit): Promise<P2pNode> {
   try {
     await node.start()
     init.signal?.throwIfAborted()
-    await dialBootstrap(node, bootstrap, init.signal)
+    await dialBootstrap(node, bootstrap, init.signal, init.warn)
   } catch (err) {
     await node.stop()
     if (init.signal?.aborted === true) throw new AbortError('p2p node start aborted', { cause: err })
@@ -127,7 +127,7 @@ export async function createP2pNode (init: P2pNodeInit): Promise<P2pNode> {
  * Dials every bootstrap peer at once and tags those that answered keep-alive, so libp2p redials
  * them when the connection drops. Throws only when `signal` aborts.
  */
-async function dialBootstrap (node: P2pNode, peers: Multiaddr[], signal: AbortSignal | undefined): Promise<void> {
+async function dialBootstrap (node: P2pNode, peers: Multiaddr[], signal: AbortSignal | undefined, warn: P2pNodeInit['warn']): Promise<void> {
   const results = await Promise.allSettled(peers.map(async addr => {
     const timeout = AbortSignal.timeout(P2P_BOOTSTRAP_DIAL_TIMEOUT_MS)
     const connection = await node.dial(addr, { signal: signal == null ? timeout : AbortSignal.any([signal, timeout]) })
@@ -137,7 +137,7 @@ async function dialBootstrap (node: P2pNode, peers: Multiaddr[], signal: AbortSi
   results.forEach((result, i) => {
     if (result.status === 'rejected') {
       const err = result.reason as Error
-      log.warn('bootstrap peer unreachable', { peer: peers[i]?.toString(), error: `${err.name}: ${err.message}` })
+      warn?.('bootstrap peer unreachable', { peer: peers[i]?.toString(), error: `${err.name}: ${err.message}` })
     }
   })
 }

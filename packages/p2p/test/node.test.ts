@@ -4,8 +4,8 @@ import { KEEP_ALIVE } from '@libp2p/interface'
 import type { PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { cidOfDigest, digestOf } from '@shoal/proto'
-import type { P2pNode } from '../../src/p2p/node.ts'
-import { startTestNode, testSwarmKey } from '../helpers/p2p.ts'
+import type { P2pNode } from '../src/index.ts'
+import { startTestNode, testSwarmKey } from './helpers.ts'
 
 const OP_TIMEOUT_MS = 20_000
 /** A peer with the wrong key sometimes fails at once, sometimes only when the dial gives up. */

@@ -8,7 +8,7 @@ import { link, mkdir, open, readFile, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { PeerIdentityError } from '../errors.ts'
+import { PeerIdentityError } from './errors.ts'
 
 export const PEER_KEY_FILE = 'peer.key'
 

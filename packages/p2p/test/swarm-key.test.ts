@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
-import { generateSwarmKey, loadSwarmKey, parseSwarmKey } from '../../src/p2p/swarm-key.ts'
+import { generateSwarmKey, loadSwarmKey, parseSwarmKey } from '../src/index.ts'
 
 const HEX = '0123456789abcdef'.repeat(4)
 

@@ -1,0 +1,23 @@
+/**
+ * Inbound connections libp2p accepts per second from one IP (its default is 5). Many agents can
+ * share an address (a test host, a site behind one NAT), and a rollout makes them all dial at once.
+ */
+export const P2P_INBOUND_CONNECTIONS_PER_IP_PER_S = 100
+/** How long the swarm-key nonce exchange of a new connection may take when libp2p gives no signal. */
+export const P2P_PSK_HANDSHAKE_TIMEOUT_MS = 5_000
+/** How long each `--bootstrap` dial at start may take. */
+export const P2P_BOOTSTRAP_DIAL_TIMEOUT_MS = 10_000
+/**
+ * Largest Yamux receive window per stream (the default grows to 16 MiB). Kept at the read buffer
+ * cap, so that a stream paused for back-pressure is never reset for overflowing its buffer.
+ */
+export const P2P_STREAM_WINDOW_BYTES = 4 * 1024 * 1024
+/**
+ * How long a provider record stays valid on the peers that store it. kad-dht has no message that
+ * withdraws a record from other peers, so this is how long a withdrawn blob, or one of an agent
+ * that died, can still be found: three of the agent's 5-minute re-provide intervals, which
+ * survives two missed announcements.
+ */
+export const DHT_PROVIDER_RECORD_VALIDITY_MS = 15 * 60_000
+/** How often the DHT drops expired provider records it keeps for other peers. */
+export const DHT_PROVIDER_CLEANUP_INTERVAL_MS = 60_000

@@ -1,0 +1,18 @@
+/**
+ * @packageDocumentation
+ *
+ * The libp2p side that shoal's agents and schedulers share, so that both speak the same network
+ * without importing each other: `createP2pNode` (TCP, Noise with native crypto, Yamux, identify,
+ * ping, the Kad-DHT under `/shoal/kad/1.0.0`, the swarm-key protector), the persistent peer
+ * identity in a data dir, and swarm key files.
+ */
+export { createP2pNode } from './node.ts'
+export type { P2pNode, P2pNodeInit, P2pServices } from './node.ts'
+export { loadOrCreatePeerKey, PEER_KEY_FILE } from './identity.ts'
+export { generateSwarmKey, loadSwarmKey, parseSwarmKey, swarmKeyBytes } from './swarm-key.ts'
+export { pskProtector } from './psk-protector.ts'
+export { ConfigError, AbortError, SwarmKeyError, PeerIdentityError } from './errors.ts'
+export {
+  P2P_INBOUND_CONNECTIONS_PER_IP_PER_S, P2P_PSK_HANDSHAKE_TIMEOUT_MS, P2P_BOOTSTRAP_DIAL_TIMEOUT_MS, P2P_STREAM_WINDOW_BYTES,
+  DHT_PROVIDER_RECORD_VALIDITY_MS, DHT_PROVIDER_CLEANUP_INTERVAL_MS
+} from './constants.ts'
