@@ -8,7 +8,7 @@ import { testAgentArgs } from './agent.ts'
 /** How long `shoal agent` may take to print its ready line. */
 const AGENT_READY_TIMEOUT_MS = 15_000
 const STDERR_TAIL_CHARS = 4_000
-const CLI = fileURLToPath(new URL('../../packages/agent/src/cli/main.ts', import.meta.url))
+const CLI = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url))
 
 export interface AgentProcessOptions {
   dataDir: string

@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url'
 import { AGENT_READY_TIMEOUT_MS, AGENT_STOP_GRACE_MS, STDERR_TAIL_CHARS } from './constants.ts'
 import { AgentProcessError } from './errors.ts'
 
-/** `packages/agent/src/cli/main.ts`, found through the workspace package rather than a relative path. */
-const AGENT_MAIN = fileURLToPath(new URL('./cli/main.ts', import.meta.resolve('@shoal/agent')))
+/** The `shoal` command (`packages/cli/src/main.ts`), found through the workspace package rather than a relative path. */
+const AGENT_MAIN = fileURLToPath(import.meta.resolve('@shoal/cli'))
 const READY_LINE = /^shoal agent: mirroring .* at (http:\/\/\S+) \(data in /
 const P2P_LINE = /^shoal agent: peers reach this host at (\S+)$/
 

@@ -16,3 +16,5 @@ export class TaskSizeMismatchError extends namedError('TaskSizeMismatchError') {
 export class InvalidOriginAssignmentError extends namedError('InvalidOriginAssignmentError') {}
 /** Unfinished origin pieces are left and no assignee remains to read them. */
 export class NoOriginAssigneeError extends namedError('NoOriginAssigneeError') {}
+/** A `shoal scheduler` option is invalid; the message names the field. */
+export class SchedulerConfigError extends namedError('SchedulerConfigError') {}

@@ -86,6 +86,11 @@ export class SchedulerService {
     return this.#tasks.values()
   }
 
+  /** What the admin view shows of each agent. */
+  agents (): Array<{ id: PeerKey, hostName: string, site?: string, zone?: string, uploadSlots: number }> {
+    return [...this.#agents].map(([id, a]) => ({ id, hostName: a.registration.hostName, site: a.registration.info.site, zone: a.registration.info.zone, uploadSlots: a.registration.info.uploadSlots }))
+  }
+
   /** An agent registered (again): it is told the report interval; what it held before is forgotten until it announces. */
   connect (peer: PeerKey, registration: AgentRegistration, link: AgentLink): void {
     if (this.#agents.has(peer)) this.disconnect(peer)

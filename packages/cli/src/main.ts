@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
- * The `shoal` command: `shoal agent`, `shoal configure containerd|podman|docker`. Run from the
- * repository root as `pnpm shoal <command>`.
+ * The `shoal` command: `shoal agent`, `shoal scheduler`, `shoal configure containerd|podman|docker`.
+ * Run from the repository root as `pnpm shoal <command>`. The composition root: the agent and the
+ * scheduler packages do not import each other; only this does.
  */
 
 const USAGE = `usage: shoal <command> [options]
 
 commands:
   agent                              run the registry mirror on this host (shoal agent --help)
+  scheduler                          run a scheduler for the agents of a cluster (shoal scheduler --help)
   configure containerd|podman|docker point a container runtime at the agent (--dry-run to preview)
 `
 
@@ -16,9 +18,11 @@ async function main (argv: string[]): Promise<number> {
   switch (command) {
     // Each command loads only its own modules: the agent's memory is a goal of its own.
     case 'agent':
-      return (await import('./agent-command.ts')).runAgent(rest)
+      return (await import('@shoal/agent/cli')).runAgent(rest)
+    case 'scheduler':
+      return (await import('@shoal/scheduler/cli')).runScheduler(rest)
     case 'configure':
-      return (await import('../configure/index.ts')).configureCommand(rest, { stdout: line => { console.log(line) }, stderr: line => { console.error(line) } })
+      return (await import('@shoal/agent/configure')).configureCommand(rest, { stdout: line => { console.log(line) }, stderr: line => { console.error(line) } })
     case undefined:
     case '-h':
     case '--help':

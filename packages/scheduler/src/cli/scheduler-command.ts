@@ -1,0 +1,122 @@
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createP2pNode, loadOrCreatePeerKey, loadSwarmKey } from '@shoal/p2p'
+import { SchedulerConfigError } from '../errors.ts'
+import { SchedulerMetrics } from '../metrics.ts'
+import { SchedulerServer } from '../server.ts'
+import { SchedulerService } from '../service.ts'
+import { startAdmin } from './admin.ts'
+
+export const SCHEDULER_USAGE = `usage: shoal scheduler [options]
+  --listen MULTIADDR     where agents reach it, repeatable (default /ip4/0.0.0.0/tcp/65003)
+  --announce MULTIADDR   an address to tell agents instead (NAT), repeatable
+  --admin HOST:PORT      /metrics, /healthz and /tasks (JSON) (default 127.0.0.1:65004)
+  --data-dir DIR         its peer identity lives here (default .shoal/scheduler)
+  --swarm-key FILE       the agents' swarm key: only hosts with it can connect
+Each flag is also SHOAL_SCHEDULER_<FLAG> in the environment (SHOAL_SCHEDULER_LISTEN, comma-separated).`
+
+export interface SchedulerConfig {
+  listen: string[]
+  announce: string[]
+  admin: { host: string, port: number }
+  dataDir: string
+  swarmKeyFile?: string
+}
+
+const OPTIONS = {
+  listen: { type: 'string', multiple: true },
+  announce: { type: 'string', multiple: true },
+  admin: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'swarm-key': { type: 'string' }
+} as const
+
+/** Flags over SHOAL_SCHEDULER_* over defaults; SchedulerConfigError names the field. */
+export function resolveSchedulerConfig (argv: string[], env: NodeJS.ProcessEnv): SchedulerConfig {
+  let flags: Record<string, unknown>
+  try {
+    flags = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values
+  } catch (err) {
+    throw new SchedulerConfigError((err as Error).message, { cause: err })
+  }
+  const pick = (name: keyof typeof OPTIONS): { field: string, value: string | string[] } | undefined => {
+    if (flags[name] != null) return { field: `--${name}`, value: flags[name] as string | string[] }
+    const envName = `SHOAL_SCHEDULER_${name.toUpperCase().replaceAll('-', '_')}`
+    const value = env[envName]
+    if (value == null || value === '') return undefined
+    return { field: envName, value: 'multiple' in OPTIONS[name] ? value.split(',').map(v => v.trim()).filter(Boolean) : value }
+  }
+  const addrs = (name: 'listen' | 'announce', fallback: string[]): string[] => {
+    const found = pick(name)
+    if (found == null) return fallback
+    return (found.value as string[]).map((v, i) => {
+      try {
+        return multiaddr(v).toString()
+      } catch (err) {
+        throw new SchedulerConfigError(`${found.field}[${i}]: "${v}" is not a multiaddr (example: /ip4/0.0.0.0/tcp/65003)`, { cause: err })
+      }
+    })
+  }
+  const admin = pick('admin')
+  const swarmKey = pick('swarm-key')
+  return {
+    listen: addrs('listen', ['/ip4/0.0.0.0/tcp/65003']),
+    announce: addrs('announce', []),
+    admin: parseHostPort(admin?.field ?? '--admin', (admin?.value as string | undefined) ?? '127.0.0.1:65004'),
+    dataDir: resolve((pick('data-dir')?.value as string | undefined) ?? '.shoal/scheduler'),
+    swarmKeyFile: swarmKey == null ? undefined : resolve(swarmKey.value as string)
+  }
+}
+
+function parseHostPort (field: string, value: string): { host: string, port: number } {
+  const match = /^(?:\[([0-9a-f:.]+)\]|([a-z0-9.-]+)):(\d{1,5})$/i.exec(value)
+  const port = Number(match?.[3])
+  if (match == null || port > 65535) throw new SchedulerConfigError(`${field}: "${value}" must be HOST:PORT (for example 127.0.0.1:65004)`)
+  return { host: match[1] ?? match[2] ?? '', port }
+}
+
+/** `shoal scheduler`: starts the node, the protocol and the admin listener; stops on a signal. */
+export async function runScheduler (argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(SCHEDULER_USAGE)
+    return 0
+  }
+  let config: SchedulerConfig
+  try {
+    config = resolveSchedulerConfig(argv, process.env)
+  } catch (err) {
+    if ((err as Error).name !== 'SchedulerConfigError') throw err
+    console.error(`shoal scheduler: invalid configuration: ${(err as Error).message}\n${SCHEDULER_USAGE}`)
+    return 2
+  }
+  const holder: { service?: SchedulerService } = {}
+  const metrics = new SchedulerMetrics(() => holder.service)
+  const service = new SchedulerService({ events: metrics.events })
+  holder.service = service
+  const swarmKey = config.swarmKeyFile == null ? undefined : await loadSwarmKey(config.swarmKeyFile)
+  const node = await createP2pNode({
+    privateKey: await loadOrCreatePeerKey(config.dataDir),
+    listen: config.listen,
+    announce: config.announce,
+    swarmKey,
+    warn: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'warn', component: 'shoal:scheduler', msg: message, ...fields })) }
+  })
+  const server = new SchedulerServer({ node, service }, {
+    log: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler', msg: message, ...fields })) }
+  })
+  await server.start()
+  const admin = await startAdmin(config.admin, service, metrics)
+  const id = node.peerId.toString()
+  for (const addr of node.getMultiaddrs().map(a => a.toString())) console.log(`shoal scheduler: agents reach it at ${addr.includes('/p2p/') ? addr : `${addr}/p2p/${id}`}`)
+  console.log(`shoal scheduler: admin at ${admin.url} (/metrics, /healthz, /tasks)`)
+  const signal = await new Promise<NodeJS.Signals>(resolve => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+  console.log(`shoal scheduler: ${signal}, stopping`)
+  await server.stop()
+  await new Promise<void>(resolve => { admin.server.close(() => { resolve() }); admin.server.closeAllConnections() })
+  await node.stop()
+  return 0
+}

@@ -1,0 +1,30 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { SchedulerEvents, SchedulerService } from './service.ts'
+
+/** The scheduler's Prometheus metrics, on a registry of its own, fed by the service's events. */
+export class SchedulerMetrics {
+  readonly registry = new Registry()
+  readonly decisions = new Histogram({ name: 'shoal_scheduler_decision_seconds', help: 'Time one task\'s decision round took (parents, origin pieces, table for its downloaders)', buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1], registers: [this.registry] })
+  readonly originAssignments = new Counter({ name: 'shoal_scheduler_origin_assignments_total', help: 'Origin assignments of cold tasks, by kind (first, reassigned)', labelNames: ['kind'], registers: [this.registry] })
+  readonly ejections = new Counter({ name: 'shoal_scheduler_ejected_parents_total', help: 'Parents ejected, by reason (bad-piece, failures, bad-table)', labelNames: ['reason'], registers: [this.registry] })
+  readonly pieces = new Counter({ name: 'shoal_scheduler_reported_pieces_total', help: 'Pieces agents reported finished, by source (peer, origin)', labelNames: ['source'], registers: [this.registry] })
+  readonly bytes = new Counter({ name: 'shoal_scheduler_reported_bytes_total', help: 'Bytes agents reported receiving, by source (peer, origin)', labelNames: ['source'], registers: [this.registry] })
+  readonly agents: Gauge
+  readonly tasks: Gauge
+
+  constructor (service: () => SchedulerService | undefined) {
+    collectDefaultMetrics({ register: this.registry })
+    this.agents = new Gauge({ name: 'shoal_scheduler_agents', help: 'Agents with a live stream', registers: [this.registry], collect: () => { this.agents.set(service()?.agentCount ?? 0) } })
+    this.tasks = new Gauge({ name: 'shoal_scheduler_tasks', help: 'Tasks (blobs) known', registers: [this.registry], collect: () => { this.tasks.set(service()?.registry.taskCount ?? 0) } })
+  }
+
+  readonly events: SchedulerEvents = {
+    onDecision: e => { this.decisions.observe(e.seconds) },
+    onOriginAssigned: e => { this.originAssignments.inc({ kind: e.reassigned ? 'reassigned' : 'first' }) },
+    onEjected: e => { this.ejections.inc({ reason: e.reason }) },
+    onPiecesReported: e => {
+      this.pieces.inc({ source: e.source }, e.pieces)
+      this.bytes.inc({ source: e.source }, e.bytes)
+    }
+  }
+}

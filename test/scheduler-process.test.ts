@@ -1,0 +1,37 @@
+import test from 'ava'
+import { freePort } from './fixtures/index.ts'
+import { fetchBody, waitFor } from './helpers/http.ts'
+import { pullBlob, setupCluster, sha256, startPeer } from './helpers/p2p-cluster.ts'
+import { spawnScheduler } from './helpers/scheduler-process.ts'
+import { tempDir } from './helpers/temp.ts'
+
+interface AdminView { agents: unknown[], tasks: Array<{ digest: string, peers: unknown[] }> }
+
+test('shoal scheduler as its own process: agents pull through it; killed and restarted, it learns the agents\' blobs again and new pulls use peers', async t => {
+  const cluster = await setupCluster(t)
+  const port = await freePort()
+  const dataDir = await tempDir(t, 'scheduler')
+  let scheduler = await spawnScheduler(t, { port, dataDir, swarmKey: cluster.swarmKey })
+  const agents = await Promise.all([0, 1, 2].map(async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr] })))
+  await waitFor('agents connected', () => agents.every(a => a.agent.schedulersConnected === 1))
+  const [first, second] = cluster.digests as [string, string]
+  const [firstLayer, secondLayer] = cluster.layers as [Buffer, Buffer]
+  let egress = cluster.origin.egressBytes
+  for (const body of await Promise.all(agents.map(async a => pullBlob(a, first)))) t.is(sha256(body), sha256(firstLayer))
+  t.true(cluster.origin.egressBytes - egress < 1.2 * firstLayer.byteLength, 'the first blob left the origin about once')
+  const before = scheduler.addr
+
+  await scheduler.kill('SIGKILL')
+  await waitFor('agents saw it go', () => agents.every(a => a.agent.schedulersConnected === 0))
+  scheduler = await spawnScheduler(t, { port, dataDir, swarmKey: cluster.swarmKey })
+  t.is(scheduler.addr, before, 'the same address and identity (from its data dir)')
+  await waitFor('agents back', () => agents.every(a => a.agent.schedulersConnected === 1), { timeoutMs: 30_000 })
+  await waitFor('the held blob announced again', async () => {
+    const view = JSON.parse((await fetchBody(`${scheduler.admin}/tasks`)).body.toString()) as AdminView
+    return view.tasks.some(task => task.digest === first && task.peers.length === 3)
+  })
+
+  egress = cluster.origin.egressBytes
+  for (const body of await Promise.all(agents.map(async a => pullBlob(a, second)))) t.is(sha256(body), sha256(secondLayer))
+  t.true(cluster.origin.egressBytes - egress < 1.2 * secondLayer.byteLength, 'after the restart, the next blob leaves the origin about once too')
+})
