@@ -1,4 +1,6 @@
 import test from 'ava'
+import type { Digest } from '@shoal/proto'
+import { rendezvousOrder } from '../packages/agent/src/scheduler-client/rendezvous.ts'
 import { waitFor } from './helpers/http.ts'
 import { scrapeMetrics } from './helpers/metrics.ts'
 import { pullBlob, setupCluster, sha256, startPeer } from './helpers/p2p-cluster.ts'
@@ -36,4 +38,23 @@ test('the scheduler goes away mid-pull: every pull still completes with the righ
   await scheduler.stop()
   const bodies = await Promise.all(pulls)
   for (const body of bodies) t.is(sha256(body), sha256(cluster.layers[0] as Buffer))
+})
+
+test('two schedulers: each blob goes to its rendezvous scheduler; when that one is gone, the other directs the blob', async t => {
+  const cluster = await setupCluster(t)
+  const schedulers = [await startTestScheduler(t, cluster.swarmKey), await startTestScheduler(t, cluster.swarmKey)]
+  const args = schedulers.flatMap(s => ['--scheduler', s.addr])
+  const agents = await Promise.all([0, 1, 2].map(async () => startPeer(t, cluster, { args })))
+  await waitFor('both schedulers connected', () => agents.every(a => a.agent.schedulersConnected === 2))
+  const digest = cluster.digests[1] as string
+  const layer = cluster.layers[1] as Buffer
+  const owner = rendezvousOrder(schedulers.map(s => ({ key: s.node.peerId.toString(), s })), digest as Digest)[0]!.s
+  const other = schedulers.find(s => s !== owner)!
+  await owner.stop()
+  await waitFor('agents saw it go', () => agents.every(a => a.agent.schedulersConnected === 1))
+
+  const egress = cluster.origin.egressBytes
+  for (const body of await Promise.all(agents.map(async a => pullBlob(a, digest)))) t.is(sha256(body), sha256(layer))
+  t.true(cluster.origin.egressBytes - egress < 1.2 * layer.byteLength, 'the remaining scheduler split the blob')
+  t.true([...other.service.tasks()].some(task => task.digest === digest), 'the blob is the other scheduler\'s now')
 })
