@@ -1,21 +1,17 @@
-import { mkdtemp, open, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import { request } from 'undici'
-import { digestOf, pieceCountFor, pieceSpan } from '@shoal/proto'
+import { pieceCountFor } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
-import { Discovery } from '../packages/agent/src/discovery/index.ts'
-import { createP2pNode, loadOrCreatePeerKey, loadSwarmKey } from '@shoal/p2p'
-import { PieceExchangeServer } from '../packages/agent/src/piece-exchange/index.ts'
-import { PieceStore } from '../packages/agent/src/piece-store/store.ts'
-import { layerFixture, skopeoCopy, verifyDirImage } from './fixtures/index.ts'
+import { skopeoCopy, verifyDirImage } from './fixtures/index.ts'
 import { deadRegistryHost } from './helpers/agent.ts'
-import { tempDir } from './helpers/temp.ts'
 import type { TestAgent } from './helpers/agent.ts'
+import { startLyingPeer } from './helpers/lying-peer.ts'
 import { scrapeMetrics } from './helpers/metrics.ts'
-import { LOOPBACK, pullBlob, setupCluster as setup, sha256, startPeer as startCluster } from './helpers/p2p-cluster.ts'
+import { tempDir } from './helpers/temp.ts'
+import { pullBlob, setupCluster as setup, sha256, startPeer as startCluster } from './helpers/p2p-cluster.ts'
 import type { Cluster } from './helpers/p2p-cluster.ts'
 
 const startPeer = async (t: ExecutionContext, cluster: Cluster, bootstrap?: TestAgent): Promise<TestAgent> => startCluster(t, cluster, { bootstrap })
@@ -121,50 +117,13 @@ test('a client the origin refuses gets its 401 from an agent whose peers hold th
   t.is(cluster.origin.blobGets(digest), 1, 'the authorized pull came from the peer')
 })
 
-/**
- * A real peer whose store holds other bytes under the layer's digest, with a piece table that
- * matches them: every piece it sends verifies against its table, only the whole-blob digest can
- * catch it. It announces the blob in the DHT through `bootstrap`.
- */
-async function startLyingPeer (t: ExecutionContext, cluster: Cluster, bootstrap: TestAgent, blobs: Array<{ digest: Digest, size: number }>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'shoal-liar-'))
-  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
-  const store = new PieceStore({ dataDir: dir })
-  await store.start()
-  t.teardown(async () => { await store.stop() })
-  for (const { digest, size } of blobs) {
-    const forged = layerFixture({ size, seed: 99 })
-    const partial = await store.openPartial(digest, size)
-    for (let i = 0; i < partial.pieceCount; i++) {
-      const span = pieceSpan(size, i)
-      const bytes = forged.subarray(span.offset, span.offset + span.length)
-      await partial.writePiece(i, bytes, digestOf(bytes))
-    }
-    await partial.commit()
-    await store.complete(partial, digest) // the lie: the store trusts the digest its caller computed
-  }
-  const node = await createP2pNode({
-    privateKey: await loadOrCreatePeerKey(dir),
-    listen: [LOOPBACK],
-    bootstrap: bootstrap.agent.p2pAddresses,
-    swarmKey: await loadSwarmKey(cluster.swarmKey)
-  })
-  t.teardown(async () => { await node.stop() })
-  const server = new PieceExchangeServer({ node, store })
-  await server.start()
-  t.teardown(async () => { await server.stop() })
-  const discovery = new Discovery({ node })
-  discovery.start()
-  t.teardown(async () => { await discovery.stop() })
-  for (const { digest } of blobs) await discovery.provide(digest, { signal: AbortSignal.timeout(20_000) })
-}
-
 test('a peer whose piece table lies: the whole-blob digest catches it, nothing wrong is kept, the blob is fetched again from the origin, and the peer is banned for other blobs too', async t => {
   const cluster = await setup(t)
   const digest = cluster.digests[0] as Digest
   const layer = cluster.layers[0] as Buffer
   const agent = await startPeer(t, cluster)
-  await startLyingPeer(t, cluster, agent, cluster.digests.map((d, i) => ({ digest: d as Digest, size: (cluster.layers[i] as Buffer).byteLength })))
+  const liar = await startLyingPeer(t, cluster, { bootstrap: agent.agent.p2pAddresses, blobs: cluster.digests.map((d, i) => ({ digest: d as Digest, size: (cluster.layers[i] as Buffer).byteLength })) })
+  for (const { digest: d } of liar.blobs) await liar.discovery.provide(d, { signal: AbortSignal.timeout(20_000) })
   const first = await request(`${agent.url}/v2/lib/p2p/blobs/${digest}`)
   t.is(first.statusCode, 200)
   const body = await first.body.arrayBuffer().then(b => Buffer.from(b), () => undefined)

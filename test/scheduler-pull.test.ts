@@ -1,5 +1,9 @@
 import test from 'ava'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Bitfield, pieceCountFor } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
+import type { PeerKey } from '@shoal/scheduler'
+import { SchedulerSession } from '../packages/agent/src/scheduler-client/session.ts'
 import { rendezvousOrder } from '../packages/agent/src/scheduler-client/rendezvous.ts'
 import { waitFor } from './helpers/http.ts'
 import { scrapeMetrics } from './helpers/metrics.ts'
@@ -8,6 +12,7 @@ import { startTestScheduler } from './helpers/scheduler.ts'
 import { tempDir } from './helpers/temp.ts'
 import { skopeoCopy, verifyDirImage } from './fixtures/index.ts'
 import { deadRegistryHost } from './helpers/agent.ts'
+import { startLyingPeer } from './helpers/lying-peer.ts'
 
 const AGENTS = 6
 
@@ -64,4 +69,32 @@ test('two schedulers: each blob goes to its rendezvous scheduler; when that one 
   for (const body of await Promise.all(agents.map(async a => pullBlob(a, digest)))) t.is(sha256(body), sha256(layer))
   t.true(cluster.origin.egressBytes - egress < 1.2 * layer.byteLength, 'the remaining scheduler split the blob')
   t.true([...other.service.tasks()].some(task => task.digest === digest), 'the blob is the other scheduler\'s now')
+})
+
+test('a parent that sends bad pieces is reported and ejected by the scheduler; the pull is right', async t => {
+  const cluster = await setupCluster(t)
+  const scheduler = await startTestScheduler(t, cluster.swarmKey)
+  const digest = cluster.digests[0] as Digest
+  const layer = cluster.layers[0] as Buffer
+  // An honest seed pulls the blob first: the scheduler learns its pieces and its true table.
+  const seed = await startPeer(t, cluster, { args: ['--scheduler', scheduler.addr] })
+  await waitFor('seed registered', () => seed.agent.schedulersConnected === 1)
+  t.is(sha256(await pullBlob(seed, digest)), sha256(layer))
+  await waitFor('the table published', () => [...scheduler.service.tasks()].some(task => task.digest === digest && task.tableKnown === pieceCountFor(layer.byteLength)))
+  // A liar claims the whole blob to the scheduler and serves other bytes.
+  const liar = await startLyingPeer(t, cluster, { blobs: [{ digest, size: layer.byteLength }] })
+  const session = await SchedulerSession.open(liar.node, multiaddr(scheduler.addr), { addresses: liar.node.getMultiaddrs(), hostName: 'liar', uploadSlots: 32 })
+  t.teardown(() => { session.close() })
+  const all = new Bitfield(pieceCountFor(layer.byteLength))
+  for (let i = 0; i < all.pieceCount; i++) all.set(i)
+  session.announce({ digest, size: layer.byteLength, bitfield: all, wantsPieces: false })
+  const liarKey = liar.node.peerId.toString() as PeerKey
+  await waitFor('the liar is a holder', () => scheduler.service.registry.task(digest)?.has(liarKey) === true)
+
+  const children = await Promise.all([0, 1].map(async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr] })))
+  await waitFor('children registered', () => children.every(c => c.agent.schedulersConnected === 1))
+  for (const body of await Promise.all(children.map(async c => pullBlob(c, digest)))) t.is(sha256(body), sha256(layer))
+  const bad = (await Promise.all(children.map(async c => (await scrapeMetrics(c.url)).value('shoal_agent_peer_bad_pieces_total')))).reduce((a, b) => a + b, 0)
+  t.true(bad > 0, 'the children asked the liar and caught its pieces')
+  await waitFor('the liar ejected', () => scheduler.service.health.isEjected(liarKey, Date.now()))
 })

@@ -116,8 +116,15 @@ export async function startScheduled (components: ScheduledStartComponents, init
     if (download.state === 'running') return
     unsubscribe()
     reporter.stop()
-    if (download.state === 'verified') session.announce({ digest, size, bitfield: fullBitfield(pieceCount), wantsPieces: false })
-    else session.leaveTask(digest)
+    if (download.state === 'verified') {
+      session.announce({ digest, size, bitfield: fullBitfield(pieceCount), wantsPieces: false })
+      return
+    }
+    // The blob failed its digest with every piece matching the table: the table was wrong, and the
+    // scheduler ejects whoever published it.
+    const name = download.error?.name
+    if (name === 'DigestMismatchError' || name === 'PieceTableMismatchError') session.pieceFailed({ digest, index: 0, reason: 'bad-table' })
+    session.leaveTask(digest)
   })
   return { download, source }
 }
@@ -145,10 +152,11 @@ class PieceReporter {
     this.#timer ??= setTimeout(() => { this.flush() }, this.#session.reportIntervalMs)
   }
 
-  flush (): void {
+  /** Sends what is pending, then the agent's table; at the end (`final`) the table goes out even with nothing pending, now that every piece is recorded. */
+  flush (final = false): void {
     clearTimeout(this.#timer)
     this.#timer = undefined
-    if (this.#pending.size === 0 || this.#session.closed) return
+    if ((this.#pending.size === 0 && !final) || this.#session.closed) return
     for (const batch of this.#pending.values()) {
       this.#session.piecesFinished({ digest: this.#digest, indexes: batch.indexes, source: batch.source, parent: batch.parent == null ? undefined : parsePeer(batch.parent), bytes: batch.bytes })
     }
@@ -160,7 +168,7 @@ class PieceReporter {
   }
 
   stop (): void {
-    this.flush()
+    this.flush(true)
   }
 }
 
