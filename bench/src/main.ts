@@ -6,6 +6,7 @@
 import { fileURLToPath } from 'node:url'
 import { MIRROR_USAGE, runMirrorBench } from './mirror/index.ts'
 import { PEER_LINK_USAGE, runPeerLinkBench } from './peer-link/index.ts'
+import { runSchedulerBench, SCHEDULER_USAGE } from './scheduler/index.ts'
 
 const USAGE = `usage: pnpm bench <benchmark> [options]
 
@@ -13,10 +14,14 @@ benchmarks:
   mirror    the agent as a pull-through cache vs the origin: cold time (loopback, shaped origin link),
             warm throughput, peak RSS
   peer-link one peer link between two agents vs bare js-libp2p: throughput, the uploader's peak RSS
+  scheduler the scheduler's handlers under simulated agents, in-process: piece reports/s, decision latency,
+            peak RSS, at two or three sizes
 
 ${MIRROR_USAGE}
 
 ${PEER_LINK_USAGE}
+
+${SCHEDULER_USAGE}
 `
 
 const OUT_ROOT = fileURLToPath(new URL('../out/', import.meta.url))
@@ -28,6 +33,8 @@ async function main (argv: string[]): Promise<number> {
       return runMirrorBench(rest, { outRoot: OUT_ROOT })
     case 'peer-link':
       return runPeerLinkBench(rest, { outRoot: OUT_ROOT })
+    case 'scheduler':
+      return runSchedulerBench(rest, { outRoot: OUT_ROOT })
     case undefined:
     case '-h':
     case '--help':

@@ -16,6 +16,8 @@
  *   missing pieces) and `AvailabilityRegistry` (every task, and the tasks of every peer).
  * - `parent-selection.ts`: `selectParents`, the ordered parents for a child: same site, then zone,
  *   then the rest; by useful pieces, free upload slots and recent failures.
+ * - `parent-pool.ts`: `ParentPool`, the same answers as `selectParents` for every downloader of one task
+ *   in one decision round, from one snapshot of the candidates indexed by site and zone.
  * - `parent-health.ts`: `ParentHealth`, failures within a window and bad pieces, and the ejections
  *   they lead to.
  * - `origin-split.ts`: `assignOrigin` and `reassign`, the cooperative split of a cold blob's pieces
@@ -35,6 +37,8 @@ export type {
 } from './availability.ts'
 export { selectParents, localityOf, compareChoices } from './parent-selection.ts'
 export type { SelectParentsInput, ParentState, ParentView, ParentChoice, Locality } from './parent-selection.ts'
+export { ParentPool } from './parent-pool.ts'
+export type { ParentPoolInput } from './parent-pool.ts'
 export { ParentHealth } from './parent-health.ts'
 export type { ParentHealthInit, FailureReason, EjectionReason, Ejection } from './parent-health.ts'
 export { assignOrigin, reassign, OriginAssignment } from './origin-split.ts'

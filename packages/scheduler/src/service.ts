@@ -7,9 +7,10 @@ import {
 } from './constants.ts'
 import { assignOrigin, reassign } from './origin-split.ts'
 import { ParentHealth } from './parent-health.ts'
-import { selectParents } from './parent-selection.ts'
+import { ParentPool } from './parent-pool.ts'
 import type { ParentState } from './parent-selection.ts'
 import { TaskState } from './task-state.ts'
+import type { SentParents } from './task-state.ts'
 import { parsePeerKey } from './types.ts'
 import type { PeerInfo, PeerKey } from './types.ts'
 
@@ -260,16 +261,16 @@ export class SchedulerService {
         return { info: agent.registration.info, uploads: uploads.get(peer) ?? 0, recentFailures: this.health.recentFailures(peer, now), ejected: this.health.isEjected(peer, now) }
       }
     }
+    const pool = new ParentPool({ availability, candidates })
     for (const child of task.wanting) {
       const agent = this.#agents.get(child)
       const bitfield = availability.bitfield(child)
       if (agent == null || bitfield == null) continue
-      const choices = selectParents({ child: { info: agent.registration.info, bitfield }, availability, candidates, wanted: this.#parentsPerChild })
-      const parents = choices.map(c => c.id)
+      const parents = pool.size === 0 ? [] : pool.select({ info: agent.registration.info, bitfield }, this.#parentsPerChild).map(c => c.id)
       task.parentsOf.set(child, parents)
-      const signature = parents.map(p => `${p}:${availability.bitfield(p)?.count() ?? 0}`).join(',')
-      if (task.parentsSent.get(child) === signature) continue
-      task.parentsSent.set(child, signature)
+      const counts = parents.map(p => availability.bitfield(p)?.count() ?? 0)
+      if (sameParents(task.parentsSent.get(child), parents, counts)) continue
+      task.parentsSent.set(child, { parents, counts })
       agent.link.send({
         parents: {
           digest: task.digest,
@@ -304,6 +305,8 @@ export class SchedulerService {
       task.dirty = true
       return
     }
+    // A complete table learns nothing more (and a contradiction would be dropped): skip the merge, which compares every CID.
+    if (task.tableKnown === task.table.pieces.length) return
     try {
       if (mergePieceTables(task.table, table) > 0) task.dirty = true
     } catch {
@@ -317,6 +320,14 @@ export class SchedulerService {
     for (const task of this.#tasks.values()) if (task.parentsOf.size > 0) task.dirty = true
   }
 
+}
+
+/** Whether a downloader was last sent these parents, holding these many pieces each. */
+function sameParents (sent: SentParents | undefined, parents: readonly PeerKey[], counts: readonly number[]): boolean {
+  if (sent == null) return false
+  if (sent.parents.length !== parents.length) return false
+  for (let i = 0; i < parents.length; i++) if (sent.parents[i] !== parents[i] || sent.counts[i] !== counts[i]) return false
+  return true
 }
 
 /** The key of a peer named on the wire; undefined for bytes that are not a peer id. */

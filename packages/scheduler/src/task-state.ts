@@ -2,6 +2,12 @@ import type { Digest, PieceTable } from '@shoal/proto'
 import type { OriginAssignment } from './origin-split.ts'
 import type { PeerKey } from './types.ts'
 
+/** A Parents message as sent: the parents in order, and how many pieces each held. */
+export interface SentParents {
+  parents: readonly PeerKey[]
+  counts: readonly number[]
+}
+
 /**
  * What the scheduler decided for one task, beside its availability: who is downloading it (in
  * arrival order: the first ones read a cold blob from the origin), the origin assignment, the
@@ -21,8 +27,9 @@ export class TaskState {
   tableFrom?: PeerKey
   /** Known entries of the table, as last sent to each downloader. */
   readonly tableSent = new Map<PeerKey, number>()
-  /** The parents and origin pieces last sent to each downloader, as a comparable signature. */
-  readonly parentsSent = new Map<PeerKey, string>()
+  /** The parents last sent to each downloader, with the pieces each held then. */
+  readonly parentsSent = new Map<PeerKey, SentParents>()
+  /** The origin pieces last sent to each downloader, as a comparable signature. */
   readonly originSent = new Map<PeerKey, string>()
   /** Parents handed to each downloader last time (the upload load each parent carries). */
   readonly parentsOf = new Map<PeerKey, readonly PeerKey[]>()

@@ -131,3 +131,41 @@ test('the first piece table an agent publishes goes to the downloaders; a bad-ta
   service.handle(b, { kind: 'pieceFailed', digest, index: 0, reason: 'bad-table' })
   t.true(service.health.isEjected(a, 1_000))
 })
+
+test('parents are sent again only when the list or what a parent holds changes', t => {
+  const { service, inbox, join } = setup()
+  const digest = taskDigest(6)
+  const [seed, partial, child] = [join(1), join(2), join(3)]
+  service.handle(seed, { kind: 'announceTask', digest, size: SIZE, bitfield: fullBits(PIECES), wantsPieces: false })
+  service.handle(partial, want(digest, [0]))
+  service.handle(child, want(digest))
+  service.tick()
+  const sent = (): number => inbox.get(child)?.filter(m => m.parents != null).length ?? 0
+  t.is(sent(), 1)
+  t.deepEqual(last(inbox.get(child), 'parents')?.parents.map(p => p.peerId), [peerIdBytesOf(seed), peerIdBytesOf(partial)])
+  service.handle(child, { kind: 'pieceFailed', digest, index: 5, parent: peerIdBytesOf(seed), reason: 'timeout' })
+  service.tick()
+  t.is(sent(), 1, 'the task was decided again, but the same parents holding the same pieces are not sent twice')
+  service.handle(partial, { kind: 'piecesFinished', digest, indexes: [1], source: 'peer', parent: peerIdBytesOf(seed), bytes: MiB })
+  service.tick()
+  t.is(sent(), 2, 'a parent that holds more is described again')
+  t.deepEqual(last(inbox.get(child), 'parents')?.parents[1]?.bitfield, bits(PIECES, [0, 1]).toBytes())
+})
+
+test('once the piece table is complete, later tables change nothing, contradicting ones included', t => {
+  const { service, inbox, join } = setup()
+  const digest = taskDigest(7)
+  const [a, b, c] = [join(1), join(2), join(3)]
+  for (const p of [a, b]) service.handle(p, want(digest))
+  const cid = (n: number, tag = 'piece'): ReturnType<typeof cidOfDigest> => cidOfDigest(digestOf(new TextEncoder().encode(`${tag} ${n}`)))
+  const complete = { digest, size: SIZE, pieceSize: MiB, pieces: Array.from({ length: PIECES }, (_, i) => cid(i)) }
+  service.handle(a, { kind: 'pieceTable', table: complete })
+  service.tick()
+  t.deepEqual(last(inbox.get(b), 'pieceTable')?.pieces, complete.pieces.map(p => p.bytes))
+  service.handle(c, want(digest))
+  service.handle(b, { kind: 'pieceTable', table: { ...complete, pieces: complete.pieces.map((p, i) => i === 3 ? cid(3, 'other') : p) } })
+  service.tick()
+  t.deepEqual(last(inbox.get(c), 'pieceTable')?.pieces, complete.pieces.map(p => p.bytes), 'the newcomer gets the first table')
+  t.is(service.tasks().next().value?.tableFrom, a)
+  t.is(inbox.get(b)?.filter(m => m.pieceTable != null).length, 1, 'nothing new for those that have it')
+})

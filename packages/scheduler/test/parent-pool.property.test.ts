@@ -1,0 +1,44 @@
+import test from 'ava'
+import fc from 'fast-check'
+import { ParentPool } from '../src/parent-pool.ts'
+import { selectParents, TaskAvailability } from '../src/index.ts'
+import type { ParentState, PeerKey } from '../src/index.ts'
+import { bits, MiB, peer, taskDigest } from './helpers.ts'
+
+/** 13 pieces: the last bitfield byte has spare bits. */
+const PIECES = 13
+
+const peerArb = fc.record({
+  site: fc.constantFrom(undefined, 'rack-1', 'rack-2', 'rack-3'),
+  zone: fc.constantFrom(undefined, 'zone-a', 'zone-b'),
+  uploadSlots: fc.nat({ max: 4 }),
+  uploads: fc.nat({ max: 5 }),
+  recentFailures: fc.nat({ max: 3 }),
+  ejected: fc.boolean(),
+  held: fc.oneof(fc.uniqueArray(fc.nat({ max: PIECES - 1 }), { maxLength: PIECES }), fc.constant(Array.from({ length: PIECES }, (_, i) => i))),
+  known: fc.boolean()
+}, { requiredKeys: ['uploadSlots', 'uploads', 'recentFailures', 'ejected', 'held', 'known'] })
+
+test('ParentPool.select gives every child of the task exactly what selectParents gives it', t => {
+  fc.assert(fc.property(fc.array(peerArb, { minLength: 1, maxLength: 40 }), fc.integer({ min: -1, max: 8 }), (peers, wanted) => {
+    const availability = new TaskAvailability({ digest: taskDigest(1), size: PIECES * MiB })
+    const candidates = new Map<PeerKey, ParentState>()
+    const infos = peers.map((p, n) => peer(n, { uploadSlots: p.uploadSlots, ...(p.site == null ? {} : { site: p.site }), ...(p.zone == null ? {} : { zone: p.zone }) }))
+    peers.forEach((p, n) => {
+      const info = infos[n]!
+      availability.setBitfield(info.id, bits(PIECES, p.held))
+      if (p.known) candidates.set(info.id, { info, uploads: p.uploads, recentFailures: p.recentFailures, ejected: p.ejected })
+    })
+    const pool = new ParentPool({ availability, candidates })
+    for (const info of infos) {
+      const child = { info, bitfield: availability.bitfield(info.id)! }
+      t.deepEqual(pool.select(child, wanted), selectParents({ child, availability, candidates, wanted }))
+    }
+  }), { numRuns: 300 })
+})
+
+test('ParentPool refuses a child bitfield of another piece count, as selectParents does', t => {
+  const availability = new TaskAvailability({ digest: taskDigest(2), size: PIECES * MiB })
+  const pool = new ParentPool({ availability, candidates: new Map() })
+  t.throws(() => pool.select({ info: peer(1), bitfield: bits(PIECES + 1, []) }, 3), { name: 'InvalidBitfieldError' })
+})
