@@ -31,7 +31,7 @@ export const SCHEDULER_USAGE = `usage: pnpm bench scheduler [options]
   --held N          tasks each agent holds from earlier pulls, announced at registration (default ${C.DEFAULT_HELD_PER_AGENT})
   --skew S          Zipf exponent of task popularity; 0 is uniform (default ${C.DEFAULT_POPULARITY_SKEW})
   --rollout-ms MS   agents start their pulls within this much simulated time (default ${C.DEFAULT_ROLLOUT_MS})
-  --no-tables       agents do not send their piece table after each report (they do)
+  --no-tables       agents send no piece table (they do, after origin pieces and at the end)
   --no-pin          do not pin each size's process to one CPU (taskset -c 0)
   --seed N          seed of the simulated swarm (default ${C.DEFAULT_SEED})
   --profile         run each size with --cpu-prof; the report lists where its CPU time goes

@@ -173,7 +173,8 @@ export function runSize (init: SizeInit): SizeResult {
             }
           })
         }
-        if (batches.size > 0 && init.tables) {
+        // As the agent does: its table goes out after pieces read from the origin (new CIDs) and at the end.
+        if (init.tables && ((batches.get(-1)?.length ?? 0) > 0 || pull.count === pieceCount)) {
           frames.pieceTable++
           const table = cids[pull.task]!
           deliver(agent, { pieceTable: { digest: pull.digest, size: BigInt(C.TASK_BYTES), pieceSize, pieces: table.map((cid, i) => pull.held[i] === 1 ? cid : EMPTY) } })

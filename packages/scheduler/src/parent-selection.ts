@@ -111,10 +111,17 @@ export function localityOf (child: PeerInfo, parent: PeerInfo): Locality {
   return 'other'
 }
 
+/**
+ * Scores this close are equal: the same ratios computed in another order differ in the last bits,
+ * and the peer key, not rounding, must decide between equals.
+ */
+const SCORE_EPSILON = 1e-9
+
 /** Negative when `a` goes before `b`. */
 export function compareChoices (a: ParentChoice, b: ParentChoice): number {
+  const scores = Math.abs(a.score - b.score) < SCORE_EPSILON ? 0 : b.score - a.score
   return LOCALITY_RANK[a.locality] - LOCALITY_RANK[b.locality] ||
-    b.score - a.score ||
+    scores ||
     (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 }
 

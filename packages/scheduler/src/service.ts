@@ -3,7 +3,7 @@ import type { Digest, ParsedAgentMessage, PieceTable, SchedulerMessage } from '@
 import { AvailabilityRegistry } from './availability.ts'
 import type { TaskAvailabilityView } from './availability.ts'
 import {
-  DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_PARENTS_PER_CHILD, SCHEDULER_REPORT_INTERVAL_MS
+  DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_CHILDREN_PER_ROUND, SCHEDULER_PARENTS_REFRESH_MS, SCHEDULER_PARENTS_PER_CHILD, SCHEDULER_REPORT_INTERVAL_MS
 } from './constants.ts'
 import { assignOrigin, reassign } from './origin-split.ts'
 import { ParentHealth } from './parent-health.ts'
@@ -34,6 +34,10 @@ export interface SchedulerServiceInit {
   reportIntervalMs?: number
   /** An origin assignee that finishes no piece for this long has its pieces handed to others. */
   assigneeStallMs?: number
+  /** How often a downloader hears of its parents' new pieces when the list itself did not change. */
+  parentsRefreshMs?: number
+  /** Downloaders of one task whose parents are decided in one round. */
+  childrenPerRound?: number
   events?: SchedulerEvents
 }
 
@@ -67,6 +71,8 @@ export class SchedulerService {
   readonly #readersPerPiece: number
   readonly #reportIntervalMs: number
   readonly #assigneeStallMs: number
+  readonly #parentsRefreshMs: number
+  readonly #childrenPerRound: number
   readonly #events: SchedulerEvents
 
   constructor (init: SchedulerServiceInit = {}) {
@@ -75,6 +81,8 @@ export class SchedulerService {
     this.#readersPerPiece = init.readersPerPiece ?? DEFAULT_ORIGIN_READERS_PER_PIECE
     this.#reportIntervalMs = init.reportIntervalMs ?? SCHEDULER_REPORT_INTERVAL_MS
     this.#assigneeStallMs = init.assigneeStallMs ?? SCHEDULER_ASSIGNEE_STALL_MS
+    this.#parentsRefreshMs = init.parentsRefreshMs ?? SCHEDULER_PARENTS_REFRESH_MS
+    this.#childrenPerRound = init.childrenPerRound ?? SCHEDULER_CHILDREN_PER_ROUND
     this.#events = init.events ?? {}
     this.health = new ParentHealth()
   }
@@ -241,14 +249,35 @@ export class SchedulerService {
     this.#events.onOriginAssigned?.({ digest: task.digest, assignees: remaining.length, pieces: 0, reassigned: true })
   }
 
+  /** To the assignees (and to those that were, so their list empties): the pieces still nobody holds. */
   #sendOrigin (task: TaskState, availability: TaskAvailabilityView): void {
-    for (const peer of task.wanting) {
+    const readers = new Set([...(task.assignment?.assignees ?? []), ...task.originSent.keys()])
+    for (const peer of readers) {
+      if (!task.wanting.has(peer)) continue
       const pieces = task.assignment?.piecesOf(peer).filter(i => availability.holderCount(i) === 0) ?? []
       const signature = pieces.join(',')
       if ((task.originSent.get(peer) ?? '') === signature) continue
       task.originSent.set(peer, signature)
       this.#agents.get(peer)?.link.send({ origin: { digest: task.digest, pieces } })
     }
+  }
+
+  /**
+   * The downloaders whose parents are decided this round: those never told first, then the others
+   * in turn, at most CHILDREN_PER_ROUND, so one huge task does not hold a round (the rest keep
+   * asking their parents themselves, and get their turn in the next rounds).
+   */
+  #childrenThisRound (task: TaskState): PeerKey[] {
+    const all = [...task.wanting]
+    if (all.length <= this.#childrenPerRound) return all
+    const fresh = all.filter(child => !task.parentsSent.has(child))
+    const known = all.filter(child => task.parentsSent.has(child))
+    const start = known.length === 0 ? 0 : task.parentsCursor % known.length
+    const turn = [...known.slice(start), ...known.slice(0, start)]
+    const chosen = [...fresh, ...turn].slice(0, this.#childrenPerRound)
+    task.parentsCursor = start + Math.max(0, chosen.length - fresh.length)
+    task.dirty = true
+    return chosen
   }
 
   #sendParents (task: TaskState, availability: TaskAvailabilityView, now: number): void {
@@ -262,15 +291,15 @@ export class SchedulerService {
       }
     }
     const pool = new ParentPool({ availability, candidates })
-    for (const child of task.wanting) {
+    for (const child of this.#childrenThisRound(task)) {
       const agent = this.#agents.get(child)
       const bitfield = availability.bitfield(child)
       if (agent == null || bitfield == null) continue
       const parents = pool.size === 0 ? [] : pool.select({ info: agent.registration.info, bitfield }, this.#parentsPerChild).map(c => c.id)
       task.parentsOf.set(child, parents)
       const counts = parents.map(p => availability.bitfield(p)?.count() ?? 0)
-      if (sameParents(task.parentsSent.get(child), parents, counts)) continue
-      task.parentsSent.set(child, { parents, counts })
+      if (!this.#parentsNews(task.parentsSent.get(child), parents, counts, now)) continue
+      task.parentsSent.set(child, { parents, counts, at: now })
       agent.link.send({
         parents: {
           digest: task.digest,
@@ -314,20 +343,25 @@ export class SchedulerService {
     }
   }
 
+  /**
+   * Whether a downloader should hear of its parents again: the list changed, or the parents hold
+   * more and the last message is older than the refresh interval. Between those, the agent asks
+   * its parents for their bitfields itself, so a big swarm's rounds do not resend every list.
+   */
+  #parentsNews (sent: SentParents | undefined, parents: readonly PeerKey[], counts: readonly number[], now: number): boolean {
+    if (sent == null || sent.parents.length !== parents.length) return true
+    for (let i = 0; i < parents.length; i++) if (sent.parents[i] !== parents[i]) return true
+    if (now - sent.at < this.#parentsRefreshMs) return false
+    for (let i = 0; i < counts.length; i++) if (sent.counts[i] !== counts[i]) return true
+    return false
+  }
+
   #eject (peer: PeerKey, reason: 'bad-piece' | 'bad-table', now: number): void {
     this.health.recordBadPiece(peer, now)
     this.#events.onEjected?.({ peer, reason })
     for (const task of this.#tasks.values()) if (task.parentsOf.size > 0) task.dirty = true
   }
 
-}
-
-/** Whether a downloader was last sent these parents, holding these many pieces each. */
-function sameParents (sent: SentParents | undefined, parents: readonly PeerKey[], counts: readonly number[]): boolean {
-  if (sent == null) return false
-  if (sent.parents.length !== parents.length) return false
-  for (let i = 0; i < parents.length; i++) if (sent.parents[i] !== parents[i] || sent.counts[i] !== counts[i]) return false
-  return true
 }
 
 /** The key of a peer named on the wire; undefined for bytes that are not a peer id. */

@@ -2,10 +2,11 @@ import type { Digest, PieceTable } from '@shoal/proto'
 import type { OriginAssignment } from './origin-split.ts'
 import type { PeerKey } from './types.ts'
 
-/** A Parents message as sent: the parents in order, and how many pieces each held. */
+/** A Parents message as sent: the parents in order, how many pieces each held, and when. */
 export interface SentParents {
   parents: readonly PeerKey[]
   counts: readonly number[]
+  at: number
 }
 
 /**
@@ -33,6 +34,8 @@ export class TaskState {
   readonly originSent = new Map<PeerKey, string>()
   /** Parents handed to each downloader last time (the upload load each parent carries). */
   readonly parentsOf = new Map<PeerKey, readonly PeerKey[]>()
+  /** Where the next round's turn of already-told downloaders starts (a big task is decided over several rounds). */
+  parentsCursor = 0
   /** Something changed since the last decision round. */
   dirty = true
 

@@ -132,8 +132,8 @@ test('the first piece table an agent publishes goes to the downloaders; a bad-ta
   t.true(service.health.isEjected(a, 1_000))
 })
 
-test('parents are sent again only when the list or what a parent holds changes', t => {
-  const { service, inbox, join } = setup()
+test('parents are sent again only when the list changes, or what a parent holds after the refresh interval', t => {
+  const { service, clock, inbox, join } = setup()
   const digest = taskDigest(6)
   const [seed, partial, child] = [join(1), join(2), join(3)]
   service.handle(seed, { kind: 'announceTask', digest, size: SIZE, bitfield: fullBits(PIECES), wantsPieces: false })
@@ -148,7 +148,11 @@ test('parents are sent again only when the list or what a parent holds changes',
   t.is(sent(), 1, 'the task was decided again, but the same parents holding the same pieces are not sent twice')
   service.handle(partial, { kind: 'piecesFinished', digest, indexes: [1], source: 'peer', parent: peerIdBytesOf(seed), bytes: MiB })
   service.tick()
-  t.is(sent(), 2, 'a parent that holds more is described again')
+  t.is(sent(), 1, 'within the refresh interval the child asks its parents itself')
+  clock.now += 1_001
+  service.handle(partial, { kind: 'piecesFinished', digest, indexes: [], source: 'peer', parent: peerIdBytesOf(seed), bytes: 0 })
+  service.tick()
+  t.is(sent(), 2, 'a parent that holds more is described again after the refresh interval')
   t.deepEqual(last(inbox.get(child), 'parents')?.parents[1]?.bitfield, bits(PIECES, [0, 1]).toBytes())
 })
 
@@ -168,4 +172,25 @@ test('once the piece table is complete, later tables change nothing, contradicti
   t.deepEqual(last(inbox.get(c), 'pieceTable')?.pieces, complete.pieces.map(p => p.bytes), 'the newcomer gets the first table')
   t.is(service.tasks().next().value?.tableFrom, a)
   t.is(inbox.get(b)?.filter(m => m.pieceTable != null).length, 1, 'nothing new for those that have it')
+})
+
+test('a task with more downloaders than one round decides: the ones never told first, the rest in turn', t => {
+  const clock = { now: 1_000 }
+  const service = new SchedulerService({ now: () => clock.now, childrenPerRound: 2 })
+  const told = new Map<PeerKey, number>()
+  const join = (n: number): PeerKey => {
+    const info = peer(n)
+    service.connect(info.id, { info, peerIdBytes: peerIdBytesOf(info.id), addresses: [], hostName: `host-${n}` }, { send: m => { if (m.parents != null) told.set(info.id, (told.get(info.id) ?? 0) + 1) } })
+    return info.id
+  }
+  const digest = taskDigest(8)
+  const seed = join(0)
+  service.handle(seed, { kind: 'announceTask', digest, size: SIZE, bitfield: fullBits(PIECES), wantsPieces: false })
+  const children = [1, 2, 3, 4, 5].map(join)
+  for (const c of children) service.handle(c, want(digest))
+  service.tick()
+  t.is(told.size, 2, 'two decided in the first round')
+  service.tick()
+  service.tick()
+  t.is(told.size, 5, 'every downloader had its turn within three rounds')
 })

@@ -129,13 +129,15 @@ export async function startScheduled (components: ScheduledStartComponents, init
   return { download, source }
 }
 
-/** Finished pieces go to the scheduler in batches, at most every report interval, with the agent's piece table. */
+/** Finished pieces go to the scheduler in batches, at most every report interval, with the agent's piece table when it has news. */
 class PieceReporter {
   readonly #session: SchedulerSession
   readonly #store: PieceStore
   readonly #digest: OriginBlobRequest['digest']
   readonly #pending = new Map<string, { indexes: number[], bytes: number, source: 'peer' | 'origin', parent?: string }>()
   #timer?: ReturnType<typeof setTimeout>
+  /** Pieces read from the origin since the table was last sent: CIDs the swarm may not know yet. */
+  #originSinceTable = false
 
   constructor (session: SchedulerSession, store: PieceStore, digest: OriginBlobRequest['digest']) {
     this.#session = session
@@ -148,6 +150,7 @@ class PieceReporter {
     const batch = this.#pending.get(key) ?? { indexes: [], bytes: 0, source: event.source, parent: event.peer }
     batch.indexes.push(event.index)
     batch.bytes += event.bytes
+    if (event.source === 'origin') this.#originSinceTable = true
     this.#pending.set(key, batch)
     this.#timer ??= setTimeout(() => { this.flush() }, this.#session.reportIntervalMs)
   }
@@ -161,6 +164,10 @@ class PieceReporter {
       this.#session.piecesFinished({ digest: this.#digest, indexes: batch.indexes, source: batch.source, parent: batch.parent == null ? undefined : parsePeer(batch.parent), bytes: batch.bytes })
     }
     this.#pending.clear()
+    // Pieces from peers were checked against a table the swarm already has: only origin pieces (and
+    // the end) bring CIDs worth sending.
+    if (!this.#originSinceTable && !final) return
+    this.#originSinceTable = false
     const record = this.#store.get(this.#digest)
     if (record != null) {
       this.#session.pieceTable({ digest: this.#digest, size: record.size, pieceSize: record.pieceSize, pieces: record.pieces.map(cid => cid == null ? undefined : parseCid(cid)) })
