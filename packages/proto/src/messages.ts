@@ -25,7 +25,7 @@ export type ParsedPeerRequest =
 
 /** Decodes and checks a request from a peer; throws InvalidMessageError on anything malformed. */
 export function decodePeerRequest (bytes: Uint8Array | Uint8ArrayList): ParsedPeerRequest {
-  const message = decode(bytes, 'PeerRequest', () => PeerRequest.decode(bytes))
+  const message = decodeFrame(bytes, 'PeerRequest', () => PeerRequest.decode(bytes))
   const { id } = message
   if (message.pieceTable != null) {
     return { id, kind: 'pieceTable', digest: wireDigest(message.pieceTable.digest) }
@@ -52,7 +52,7 @@ export function decodePeerRequest (bytes: Uint8Array | Uint8ArrayList): ParsedPe
  * piece span for a PieceResponse.
  */
 export function decodePeerResponse (bytes: Uint8Array | Uint8ArrayList): PeerResponse {
-  const message = decode(bytes, 'PeerResponse', () => PeerResponse.decode(bytes, {
+  const message = decodeFrame(bytes, 'PeerResponse', () => PeerResponse.decode(bytes, {
     limits: { pieceTable: { pieces: MAX_PIECE_COUNT } }
   }))
   if (message.pieceTable == null && message.bitfield == null && message.piece == null) {
@@ -61,7 +61,8 @@ export function decodePeerResponse (bytes: Uint8Array | Uint8ArrayList): PeerRes
   return message
 }
 
-function decode<T> (bytes: Uint8Array | Uint8ArrayList, type: string, decoder: () => T): T {
+/** Runs a protons decoder on a frame no larger than MAX_MESSAGE_SIZE; any failure is InvalidMessageError. */
+export function decodeFrame<T> (bytes: Uint8Array | Uint8ArrayList, type: string, decoder: () => T): T {
   if (bytes.byteLength > MAX_MESSAGE_SIZE) {
     throw new InvalidMessageError(`a ${type} of ${bytes.byteLength} bytes is larger than ${MAX_MESSAGE_SIZE}`)
   }
@@ -72,7 +73,8 @@ function decode<T> (bytes: Uint8Array | Uint8ArrayList, type: string, decoder: (
   }
 }
 
-function wireDigest (value: string): Digest {
+/** A digest from the wire; InvalidMessageError when it is not one. */
+export function wireDigest (value: string): Digest {
   try {
     return parseDigest(value)
   } catch (err) {

@@ -1,12 +1,11 @@
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { Bitfield } from './bitfield.ts'
-import { parseDigest } from './digest.ts'
 import type { Digest } from './digest.ts'
 import { InvalidMessageError } from './errors.ts'
 import { Status } from './gen/pieces.js'
 import { AgentMessage, FailureReason, PieceSource, SchedulerMessage } from './gen/scheduler.js'
 import type { TaskPieceTable } from './gen/scheduler.js'
-import { MAX_MESSAGE_SIZE } from './messages.ts'
+import { decodeFrame, wireDigest } from './messages.ts'
 import { parsePieceTable } from './piece-table.ts'
 import type { PieceTable } from './piece-table.ts'
 import { MAX_BLOB_SIZE, MAX_PIECE_COUNT, pieceCountFor } from './pieces.ts'
@@ -55,7 +54,7 @@ const REASONS: Partial<Record<FailureReason, PieceFailureReason>> = {
 
 /** Decodes and checks what an agent sent; throws InvalidMessageError on anything malformed. */
 export function decodeAgentMessage (bytes: Uint8Array | Uint8ArrayList): ParsedAgentMessage {
-  const message = decode('AgentMessage', bytes, () => AgentMessage.decode(bytes, {
+  const message = decodeFrame(bytes, 'AgentMessage', () => AgentMessage.decode(bytes, {
     limits: { register: { addresses: MAX_ADDRESSES }, piecesFinished: { indexes: MAX_PIECE_COUNT }, pieceTable: { pieces: MAX_PIECE_COUNT } }
   }))
   const { register, announceTask, piecesFinished, pieceFailed, pieceTable, leaveTask } = message
@@ -104,7 +103,7 @@ export function decodeAgentMessage (bytes: Uint8Array | Uint8ArrayList): ParsedA
 
 /** Decodes and checks what a scheduler sent; throws InvalidMessageError on anything malformed. */
 export function decodeSchedulerMessage (bytes: Uint8Array | Uint8ArrayList): ParsedSchedulerMessage {
-  const message = decode('SchedulerMessage', bytes, () => SchedulerMessage.decode(bytes, {
+  const message = decodeFrame(bytes, 'SchedulerMessage', () => SchedulerMessage.decode(bytes, {
     limits: { parents: { parents: MAX_PARENTS }, origin: { pieces: MAX_PIECE_COUNT }, pieceTable: { pieces: MAX_PIECE_COUNT } }
   }))
   const { registered, parents, origin, pieceTable } = message
@@ -127,23 +126,6 @@ export function decodeSchedulerMessage (bytes: Uint8Array | Uint8ArrayList): Par
   }
   if (pieceTable != null) return { kind: 'pieceTable', digest: wireDigest(pieceTable.digest), message: pieceTable }
   throw new InvalidMessageError('a SchedulerMessage without a body')
-}
-
-function decode<T> (type: string, bytes: Uint8Array | Uint8ArrayList, decoder: () => T): T {
-  if (bytes.byteLength > MAX_MESSAGE_SIZE) throw new InvalidMessageError(`a ${type} of ${bytes.byteLength} bytes is larger than ${MAX_MESSAGE_SIZE}`)
-  try {
-    return decoder()
-  } catch (err) {
-    throw new InvalidMessageError(`malformed ${type}: ${(err as Error).message}`, { cause: err })
-  }
-}
-
-function wireDigest (value: string): Digest {
-  try {
-    return parseDigest(value)
-  } catch (err) {
-    throw new InvalidMessageError('a message names an invalid blob digest', { cause: err })
-  }
 }
 
 function blobSize (value: bigint): number {
