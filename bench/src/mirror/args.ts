@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import * as C from './constants.ts'
+import { outDirOf } from '../harness.ts'
 import { BenchUsageError } from './errors.ts'
 
 export type Section = 'cold' | 'cold-link' | 'warm' | 'big'
@@ -69,7 +70,6 @@ export function parseMirrorArgs (argv: string[], defaultOutRoot: string, now = n
     throw new BenchUsageError((err as Error).message, { cause: err })
   }
   const sections = typeof values.only === 'string' ? parseSections(values.only) : [...SECTIONS]
-  const stamp = now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')
   return {
     runs: integer(values.runs, '--runs', C.DEFAULT_RUNS, 1),
     warmup: integer(values.warmup, '--warmup', C.DEFAULT_WARMUP_ROUNDS, 0),
@@ -78,7 +78,7 @@ export function parseMirrorArgs (argv: string[], defaultOutRoot: string, now = n
     bigBlobBytes: integer(values['big-mb'], '--big-mb', C.DEFAULT_BIG_BLOB_MIB, 1) * C.MIB,
     bigClients: integer(values.clients, '--clients', C.DEFAULT_BIG_CLIENTS, 1),
     originLinkMbit: integer(values['origin-link-mbit'], '--origin-link-mbit', C.DEFAULT_ORIGIN_LINK_MBIT, 1),
-    outDir: resolve(typeof values.out === 'string' ? values.out : resolve(defaultOutRoot, `mirror-${stamp}`)),
+    outDir: outDirOf('mirror', values.out, defaultOutRoot, now),
     sections,
     profile: values.profile === true,
     agentDataRoot: typeof values['agent-dir'] === 'string' ? resolve(values['agent-dir']) : undefined

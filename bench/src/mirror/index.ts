@@ -4,9 +4,10 @@
  * (a) cold pull time on loopback, (a2) the same across a shaped origin link, (b) warm pull
  * throughput, (c) the agent's peak RSS serving one big blob to several clients. Writes report.json and report.md and prints the table with the goals.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
+import { benchOptions, elapsedLog, withTeardown, writeReport } from '../harness.ts'
 import { startRegistry } from '@shoal/test/fixtures/index.ts'
 import { MIRROR_USAGE, parseMirrorArgs } from './args.ts'
 import type { MirrorBenchOptions } from './args.ts'
@@ -19,7 +20,7 @@ import { evaluateGoals, renderMarkdown, renderProfile, resultsTable } from './re
 import type { MirrorReport } from './report.ts'
 import { runBig, runCold, runColdLink, runWarm } from './sections.ts'
 import type { BenchContext } from './sections.ts'
-import { Teardown } from './teardown.ts'
+import type { Teardown } from './teardown.ts'
 
 export { MIRROR_USAGE } from './args.ts'
 
@@ -34,61 +35,19 @@ export interface MirrorBenchIo {
 
 /** Runs the benchmark; resolves to the process exit code (0 even when a goal is missed). */
 export async function runMirrorBench (argv: string[], io: MirrorBenchIo): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(MIRROR_USAGE)
-    return 0
-  }
-  let options: MirrorBenchOptions
-  try {
-    options = parseMirrorArgs(argv, io.outRoot)
-  } catch (err) {
-    if ((err as Error).name !== 'BenchUsageError') throw err
-    console.error(`bench mirror: ${(err as Error).message}\n${MIRROR_USAGE}`)
-    return 2
-  }
+  const options = benchOptions<MirrorBenchOptions>('mirror', argv, MIRROR_USAGE, () => parseMirrorArgs(argv, io.outRoot))
+  if (typeof options === 'number') return options
 
-  const started = performance.now()
-  const log = (line: string): void => {
-    const s = Math.round((performance.now() - started) / 1000)
-    console.log(`[${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${line}`)
-  }
-  const teardown = new Teardown()
-  const controller = new AbortController()
-  let interrupted = false
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (interrupted) {
-      teardown.killChildrenNow()
-      process.exit(130)
-    }
-    interrupted = true
-    console.error(`bench mirror: ${sig}, stopping everything it started (again to kill at once)`)
-    controller.abort(new Error(`interrupted by ${sig}`))
-    teardown.run().finally(() => process.exit(130))
-  }
-  const onExit = (): void => { teardown.killChildrenNow() }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
-  process.on('exit', onExit)
-
-  try {
-    const report = await measure(options, { teardown, signal: controller.signal, log })
-    await mkdir(options.outDir, { recursive: true })
-    await writeFile(join(options.outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n')
-    await writeFile(join(options.outDir, 'report.md'), renderMarkdown(report) + '\n')
+  const log = elapsedLog()
+  return withTeardown('mirror', async (teardown, signal) => {
+    const report = await measure(options, { teardown, signal, log })
+    await writeReport(options.outDir, report, renderMarkdown(report))
     console.log('')
     console.log(resultsTable(report))
     for (const [role, p] of Object.entries(report.profiles ?? {})) console.log(`\n${renderProfile(`agent CPU profile, ${role}`, p)}`)
     console.log(`\nreport: ${join(options.outDir, 'report.md')} and report.json`)
     return 0
-  } catch (err) {
-    if (interrupted) return 130
-    throw err
-  } finally {
-    await teardown.run()
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
-    process.off('exit', onExit)
-  }
+  })
 }
 
 interface MeasureComponents {

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { outDirOf } from '../harness.ts'
 import { BenchUsageError } from '../mirror/errors.ts'
 import * as C from './constants.ts'
 
@@ -58,7 +59,6 @@ export function parsePeerLinkArgs (argv: string[], defaultOutRoot: string, now =
   } catch (err) {
     throw new BenchUsageError((err as Error).message, { cause: err })
   }
-  const stamp = now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')
   return {
     runs: integer(values.runs, '--runs', C.DEFAULT_RUNS),
     blobBytes: integer(values['blob-mb'], '--blob-mb', C.DEFAULT_BLOB_MIB) * C.MIB,
@@ -67,7 +67,7 @@ export function parsePeerLinkArgs (argv: string[], defaultOutRoot: string, now =
     sections: typeof values.only === 'string' ? sections(values.only) : [...SECTIONS],
     profile: values.profile === true,
     agentDataRoot: typeof values['agent-dir'] === 'string' ? resolve(values['agent-dir']) : undefined,
-    outDir: resolve(typeof values.out === 'string' ? values.out : resolve(defaultOutRoot, `peer-link-${stamp}`))
+    outDir: outDirOf('peer-link', values.out, defaultOutRoot, now)
   }
 }
 

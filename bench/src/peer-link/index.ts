@@ -4,16 +4,17 @@
  * swarm key; and agent A's peak RSS while several agents pull a big blob from it at once.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
+import { benchOptions, elapsedLog, withTeardown, writeReport } from '../harness.ts'
 import { startRegistry } from '@shoal/test/fixtures/index.ts'
 import { pushGeneratedBlob } from '../mirror/blobs.ts'
 import type { BenchBlob } from '../mirror/blobs.ts'
 import { summarizeProfiles } from '../mirror/profile.ts'
 import type { ProfileSummary } from '../mirror/profile.ts'
 import { renderProfile } from '../mirror/report.ts'
-import { Teardown } from '../mirror/teardown.ts'
+import type { Teardown } from '../mirror/teardown.ts'
 import type { PeerLinkContext } from './agents.ts'
 import { PEER_LINK_USAGE, parsePeerLinkArgs } from './args.ts'
 import type { KeyMode, PeerLinkOptions } from './args.ts'
@@ -27,58 +28,17 @@ export { PEER_LINK_USAGE } from './args.ts'
 
 /** Runs the benchmark; resolves to the process exit code (0 even when a goal is missed). */
 export async function runPeerLinkBench (argv: string[], io: { outRoot: string }): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(PEER_LINK_USAGE)
-    return 0
-  }
-  let options: PeerLinkOptions
-  try {
-    options = parsePeerLinkArgs(argv, io.outRoot)
-  } catch (err) {
-    if ((err as Error).name !== 'BenchUsageError') throw err
-    console.error(`bench peer-link: ${(err as Error).message}\n${PEER_LINK_USAGE}`)
-    return 2
-  }
-  const started = performance.now()
-  const log = (line: string): void => {
-    const s = Math.round((performance.now() - started) / 1000)
-    console.log(`[${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${line}`)
-  }
-  const teardown = new Teardown()
-  const controller = new AbortController()
-  let interrupted = false
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (interrupted) {
-      teardown.killChildrenNow()
-      process.exit(130)
-    }
-    interrupted = true
-    console.error(`bench peer-link: ${sig}, stopping everything it started (again to kill at once)`)
-    controller.abort(new Error(`interrupted by ${sig}`))
-    teardown.run().finally(() => process.exit(130))
-  }
-  const onExit = (): void => { teardown.killChildrenNow() }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
-  process.on('exit', onExit)
-  try {
-    const report = await measure(options, teardown, controller.signal, log)
-    await mkdir(options.outDir, { recursive: true })
-    await writeFile(join(options.outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n')
-    await writeFile(join(options.outDir, 'report.md'), renderMarkdown(report) + '\n')
+  const options = benchOptions<PeerLinkOptions>('peer-link', argv, PEER_LINK_USAGE, () => parsePeerLinkArgs(argv, io.outRoot))
+  if (typeof options === 'number') return options
+  const log = elapsedLog()
+  return withTeardown('peer-link', async (teardown, signal) => {
+    const report = await measure(options, teardown, signal, log)
+    await writeReport(options.outDir, report, renderMarkdown(report))
     console.log(`\n${resultsTable(report)}`)
     for (const [role, p] of Object.entries(report.profiles ?? {})) console.log(`\n${renderProfile(`CPU profile, ${role}`, p)}`)
     console.log(`\nreport: ${join(options.outDir, 'report.md')} and report.json`)
     return 0
-  } catch (err) {
-    if (interrupted) return 130
-    throw err
-  } finally {
-    await teardown.run()
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
-    process.off('exit', onExit)
-  }
+  })
 }
 
 async function measure (options: PeerLinkOptions, teardown: Teardown, signal: AbortSignal, log: (line: string) => void): Promise<PeerLinkReport> {

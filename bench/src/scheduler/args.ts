@@ -1,5 +1,5 @@
-import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { outDirOf } from '../harness.ts'
 import { BenchUsageError } from '../mirror/errors.ts'
 import * as C from './constants.ts'
 
@@ -65,7 +65,6 @@ export function parseSchedulerArgs (argv: string[], defaultOutRoot: string, now 
   } catch (err) {
     throw new BenchUsageError((err as Error).message, { cause: err })
   }
-  const stamp = now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')
   const skew = typeof values.skew === 'string' ? Number(values.skew) : C.DEFAULT_POPULARITY_SKEW
   if (!Number.isFinite(skew) || skew < 0) throw new BenchUsageError(`--skew must be a number >= 0, not ${JSON.stringify(values.skew)}`)
   return {
@@ -78,7 +77,7 @@ export function parseSchedulerArgs (argv: string[], defaultOutRoot: string, now 
     pin: values['no-pin'] !== true,
     seed: integer(values.seed, '--seed', C.DEFAULT_SEED, 0),
     profile: values.profile === true,
-    outDir: resolve(typeof values.out === 'string' ? values.out : resolve(defaultOutRoot, `scheduler-${stamp}`))
+    outDir: outDirOf('scheduler', values.out, defaultOutRoot, now)
   }
 }
 

@@ -6,9 +6,9 @@
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
+import { benchOptions, elapsedLog, writeReport } from '../harness.ts'
 import { fileURLToPath } from 'node:url'
 import { summarizeProfiles } from '../mirror/profile.ts'
 import { renderProfile } from '../mirror/report.ts'
@@ -27,23 +27,9 @@ const TASKSET = '/usr/bin/taskset'
 
 /** Runs the benchmark; resolves to the process exit code (0 even when a goal is missed). */
 export async function runSchedulerBench (argv: string[], io: { outRoot: string }): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(SCHEDULER_USAGE)
-    return 0
-  }
-  let options: SchedulerBenchOptions
-  try {
-    options = parseSchedulerArgs(argv, io.outRoot)
-  } catch (err) {
-    if ((err as Error).name !== 'BenchUsageError') throw err
-    console.error(`bench scheduler: ${(err as Error).message}\n${SCHEDULER_USAGE}`)
-    return 2
-  }
-  const started = performance.now()
-  const log = (line: string): void => {
-    const s = Math.round((performance.now() - started) / 1000)
-    console.log(`[${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${line}`)
-  }
+  const options = benchOptions<SchedulerBenchOptions>('scheduler', argv, SCHEDULER_USAGE, () => parseSchedulerArgs(argv, io.outRoot))
+  if (typeof options === 'number') return options
+  const log = elapsedLog()
   const controller = new AbortController()
   const onSignal = (sig: NodeJS.Signals): void => { controller.abort(new Error(`interrupted by ${sig}`)) }
   process.on('SIGINT', onSignal)
@@ -68,9 +54,7 @@ export async function runSchedulerBench (argv: string[], io: { outRoot: string }
       environment: { node: process.versions.node, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', loadAverageEnd: loadavg() },
       sizes
     }
-    await mkdir(options.outDir, { recursive: true })
-    await writeFile(join(options.outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n')
-    await writeFile(join(options.outDir, 'report.md'), renderMarkdown(report) + '\n')
+    await writeReport(options.outDir, report, renderMarkdown(report))
     console.log(`\n${resultsTable(report)}\n\n${detailTable(report)}`)
     for (const run of sizes) if (run.profile != null) console.log(`\n${renderProfile(`CPU profile, ${run.result.agents} agents × ${run.result.tasks} tasks`, run.profile)}`)
     console.log(`\nreport: ${join(options.outDir, 'report.md')} and report.json`)
