@@ -4,6 +4,7 @@ import { Bitfield, pieceCountFor } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import type { PeerKey } from '@shoal/scheduler'
 import { SchedulerSession } from '../packages/agent/src/scheduler-client/session.ts'
+import { embeddedScheduler } from '../packages/cli/src/embedded-scheduler.ts'
 import { rendezvousOrder } from '../packages/agent/src/scheduler-client/rendezvous.ts'
 import { waitFor } from './helpers/http.ts'
 import { scrapeMetrics } from './helpers/metrics.ts'
@@ -97,4 +98,19 @@ test('a parent that sends bad pieces is reported and ejected by the scheduler; t
   const bad = (await Promise.all(children.map(async c => (await scrapeMetrics(c.url)).value('shoal_agent_peer_bad_pieces_total')))).reduce((a, b) => a + b, 0)
   t.true(bad > 0, 'the children asked the liar and caught its pieces')
   await waitFor('the liar ejected', () => scheduler.service.health.isEjected(liarKey, Date.now()))
+})
+
+test('--embedded-scheduler: one agent runs the scheduler for a small site; it and three others pull a cold blob at once, the origin sends it about once', async t => {
+  const cluster = await setupCluster(t)
+  const hub = await startPeer(t, cluster, { args: ['--embedded-scheduler'], embeddedScheduler })
+  const others = await Promise.all([0, 1, 2].map(async () => startPeer(t, cluster, { args: ['--scheduler', hub.agent.p2pAddresses[0] ?? ''] })))
+  const agents = [hub, ...others]
+  await waitFor('every agent on the scheduler, the hub in-process', () => agents.every(a => a.agent.schedulersConnected === 1))
+  const digest = cluster.digests[0] as string
+  const layer = cluster.layers[0] as Buffer
+  const egress = cluster.origin.egressBytes
+  for (const body of await Promise.all(agents.map(async a => pullBlob(a, digest)))) t.is(sha256(body), sha256(layer))
+  const originBytes = cluster.origin.egressBytes - egress
+  t.log(`origin sent ${(originBytes / layer.byteLength).toFixed(2)}x the blob`)
+  t.true(originBytes < 1.2 * layer.byteLength)
 })

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Agent, resolveAgentConfig } from '@shoal/agent'
+import type { EmbeddedSchedulerFactory } from '@shoal/agent'
 import { freePort } from '../fixtures/index.ts'
 
 process.env.SHOAL_LOG ??= 'silent'
@@ -13,6 +14,8 @@ export interface TestAgentOptions {
   /** Extra `shoal agent` flags. */
   args?: string[]
   env?: NodeJS.ProcessEnv
+  /** What `shoal` composes for `--embedded-scheduler`. */
+  embeddedScheduler?: EmbeddedSchedulerFactory
 }
 
 export interface TestAgent {
@@ -43,7 +46,7 @@ export async function startTestAgent (opts: TestAgentOptions): Promise<TestAgent
   const ownDir = opts.dataDir == null
   const dataDir = opts.dataDir ?? await mkdtemp(join(tmpdir(), 'shoal-agent-'))
   const config = await resolveAgentConfig({ argv: testAgentArgs(dataDir, opts.upstreams, opts.args), env: opts.env ?? {} })
-  const agent = new Agent({ config })
+  const agent = new Agent({ config, embeddedScheduler: opts.embeddedScheduler })
   await agent.start()
   const url = agent.url
   return {

@@ -6,7 +6,7 @@ import { createLogger } from './logger.ts'
 import type { Logger } from './logger.ts'
 import { ManifestCache } from './manifest-cache/index.ts'
 import { AgentMetrics } from './metrics.ts'
-import type { PeerServices } from './p2p/peer-services.ts'
+import type { EmbeddedSchedulerFactory, PeerServices } from './p2p/peer-services.ts'
 import { GarbageCollector } from './piece-store/garbage-collector.ts'
 import { PieceStore } from './piece-store/store.ts'
 import { AccessCheck } from './registry-mirror/access-check.ts'
@@ -19,6 +19,8 @@ export interface AgentInit {
   config: AgentConfig
   logger?: Logger
   now?: () => number
+  /** The scheduler to run on this agent's node when the config asks for one (`--embedded-scheduler`). */
+  embeddedScheduler?: EmbeddedSchedulerFactory
 }
 
 /**
@@ -40,11 +42,14 @@ export class Agent {
   /** Where the mirror listens once started (port 0 resolved). */
   address?: HostPort
 
+  private readonly embeddedScheduler?: EmbeddedSchedulerFactory
+
   constructor (init: AgentInit) {
     this.config = init.config
     this.log = init.logger ?? createLogger('shoal:agent')
     this.store = new PieceStore({ dataDir: init.config.dataDir, now: init.now })
     this.manifests = new ManifestCache({ path: join(init.config.dataDir, 'manifests'), tagTtlMs: init.config.manifestTagTtlMs, now: init.now })
+    this.embeddedScheduler = init.embeddedScheduler
   }
 
   get url (): string {
@@ -105,7 +110,8 @@ export class Agent {
         onPieceServed: e => { metrics.pieceServed(e) },
         discoveryEvents: metrics.discoveryEvents,
         uploads: inTurn(createRateLimiter({ limit: config.limits.uploadBytesPerS })),
-        uploadBytesPerSecond: config.limits.uploadBytesPerS
+        uploadBytesPerSecond: config.limits.uploadBytesPerS,
+        embeddedScheduler: config.p2p.embeddedScheduler ? this.embeddedScheduler : undefined
       })
       await this.peers.start()
     }

@@ -19,6 +19,11 @@ export { resolveAgentConfig, parseUpstream, AGENT_USAGE } from './config/index.t
 export type { AgentConfig, UpstreamConfig, StorageConfig, Credential, HostPort, P2pConfig } from './config/index.ts'
 export * from './errors.ts'
 export { AGENT_NODE_FLAGS } from './constants.ts'
+export { SchedulerSession } from './scheduler-client/session.ts'
+export type { Registration } from './scheduler-client/session.ts'
+export { channelPair } from './scheduler-client/frame-channel.ts'
+export type { FrameChannel } from './scheduler-client/frame-channel.ts'
+export type { EmbeddedScheduler, EmbeddedSchedulerFactory } from './p2p/peer-services.ts'
 
 export function createAgent (init: AgentInit): Agent {
   return new Agent(init)

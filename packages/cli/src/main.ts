@@ -17,8 +17,11 @@ async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   switch (command) {
     // Each command loads only its own modules: the agent's memory is a goal of its own.
-    case 'agent':
-      return (await import('@shoal/agent/cli')).runAgent(rest)
+    case 'agent': {
+      const { runAgent } = await import('@shoal/agent/cli')
+      // The scheduler's code is loaded only when an agent runs one (--embedded-scheduler).
+      return runAgent(rest, { embeddedScheduler: { start: async node => (await import('./embedded-scheduler.ts')).embeddedScheduler.start(node) } })
+    }
     case 'scheduler':
       return (await import('@shoal/scheduler/cli')).runScheduler(rest)
     case 'configure':

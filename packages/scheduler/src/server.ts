@@ -11,6 +11,14 @@ export interface SchedulerServerComponents {
   service: SchedulerService
 }
 
+/** Frames to and from one agent (a libp2p stream, or an in-process end). */
+export interface AgentChannel {
+  write: (frame: Uint8Array) => Promise<void>
+  /** The next frame; rejects with an error named UnexpectedEOFError when the agent closed its end. */
+  read: (options?: { signal?: AbortSignal }) => Promise<Uint8Array>
+  abort: (err: Error) => void
+}
+
 export interface SchedulerServerInit {
   tickMs?: number
   maxAgents?: number
@@ -29,7 +37,7 @@ export class SchedulerServer implements Startable {
   readonly #tickMs: number
   readonly #maxAgents: number
   readonly #log: NonNullable<SchedulerServerInit['log']>
-  readonly #streams = new Map<PeerKey, Stream>()
+  readonly #channels = new Map<PeerKey, AgentChannel>()
   #timer?: ReturnType<typeof setInterval>
 
   constructor (components: SchedulerServerComponents, init: SchedulerServerInit = {}) {
@@ -49,38 +57,49 @@ export class SchedulerServer implements Startable {
     clearInterval(this.#timer)
     this.#timer = undefined
     await this.#node.unhandle(SCHEDULER_PROTOCOL)
-    for (const stream of this.#streams.values()) stream.abort(new Error('the scheduler is stopping'))
-    this.#streams.clear()
+    for (const channel of this.#channels.values()) channel.abort(new Error('the scheduler is stopping'))
+    this.#channels.clear()
   }
 
   #serve (stream: Stream, remote: PeerId): void {
+    const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_SIZE })
+    this.serveChannel(parsePeerKey(remote.toString()), remote.toMultihash().bytes.slice(), {
+      write: async frame => { await lp.write(frame) },
+      read: async options => (await lp.read(options)).subarray(),
+      abort: err => { stream.abort(err) }
+    })
+  }
+
+  /**
+   * Serves one agent on a channel of frames: a libp2p stream, or the in-process end an embedded
+   * scheduler gives its own agent (which cannot dial itself). The first frame must register.
+   */
+  serveChannel (peer: PeerKey, peerIdBytes: Uint8Array<ArrayBuffer>, channel: AgentChannel): void {
     void (async () => {
-      const peer = parsePeerKey(remote.toString())
-      const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_SIZE })
       let writes: Promise<void> = Promise.resolve()
       const send = (message: SchedulerMessage): void => {
         const frame = SchedulerMessage.encode(message)
-        writes = writes.then(async () => { await lp.write(frame) }).catch((err: Error) => { stream.abort(err) })
+        writes = writes.then(async () => { await channel.write(frame) }).catch((err: Error) => { channel.abort(err) })
       }
       let registered = false
       try {
-        const first = decodeAgentMessage(await lp.read({ signal: AbortSignal.timeout(this.#tickMs * 100) }))
+        const first = decodeAgentMessage(await channel.read({ signal: AbortSignal.timeout(this.#tickMs * 100) }))
         if (first.kind !== 'register') throw new Error(`the first frame must register, not ${first.kind}`)
-        if (!this.#streams.has(peer) && this.#streams.size >= this.#maxAgents) throw new Error(`the scheduler serves ${this.#maxAgents} agents at most`)
-        this.#streams.get(peer)?.abort(new Error('the agent opened a new stream'))
-        this.#streams.set(peer, stream)
+        if (!this.#channels.has(peer) && this.#channels.size >= this.#maxAgents) throw new Error(`the scheduler serves ${this.#maxAgents} agents at most`)
+        this.#channels.get(peer)?.abort(new Error('the agent opened a new stream'))
+        this.#channels.set(peer, channel)
         const info = parsePeerInfo({ id: peer, site: first.site, zone: first.zone, uploadSlots: Math.min(first.uploadSlots, 1024) })
-        this.#service.connect(peer, { info, peerIdBytes: remote.toMultihash().bytes.slice(), addresses: first.addresses.map(a => a.slice()), hostName: first.hostName }, { send })
+        this.#service.connect(peer, { info, peerIdBytes, addresses: first.addresses.map(a => a.slice()), hostName: first.hostName }, { send })
         registered = true
-        for (;;) this.#service.handle(peer, decodeAgentMessage(await lp.read()))
+        for (;;) this.#service.handle(peer, decodeAgentMessage(await channel.read()))
       } catch (err) {
         if ((err as Error).name !== 'UnexpectedEOFError') {
           this.#log('agent stream ended', { peer, error: `${(err as Error).name}: ${(err as Error).message}` })
-          stream.abort(err as Error)
+          channel.abort(err as Error)
         }
       } finally {
-        if (this.#streams.get(peer) === stream) {
-          this.#streams.delete(peer)
+        if (this.#channels.get(peer) === channel) {
+          this.#channels.delete(peer)
           if (registered) this.#service.disconnect(peer)
         }
       }

@@ -1,9 +1,13 @@
 import { Agent } from '../agent.ts'
+import type { EmbeddedSchedulerFactory } from '../p2p/peer-services.ts'
 import { AGENT_USAGE, resolveAgentConfig } from '../config/index.ts'
 import type { AgentConfig } from '../config/index.ts'
 
-/** `shoal agent`: validates the config (errors name the field, exit 2), starts, stops on a signal. */
-export async function runAgent (argv: string[]): Promise<number> {
+/**
+ * `shoal agent`: validates the config (errors name the field, exit 2), starts, stops on a signal.
+ * The shoal command gives the embedded scheduler (the agent package does not import the scheduler's).
+ */
+export async function runAgent (argv: string[], init: { embeddedScheduler?: EmbeddedSchedulerFactory } = {}): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(AGENT_USAGE)
     return 0
@@ -16,7 +20,11 @@ export async function runAgent (argv: string[]): Promise<number> {
     console.error(`shoal agent: invalid configuration: ${(err as Error).message}`)
     return 2
   }
-  const agent = new Agent({ config })
+  if (config.p2p?.embeddedScheduler === true && init.embeddedScheduler == null) {
+    console.error('shoal agent: invalid configuration: embeddedScheduler: run it through the shoal command, which composes the scheduler')
+    return 2
+  }
+  const agent = new Agent({ config, embeddedScheduler: init.embeddedScheduler })
   try {
     await agent.start()
   } catch (err) {
@@ -26,6 +34,7 @@ export async function runAgent (argv: string[]): Promise<number> {
   }
   console.log(`shoal agent: mirroring ${config.upstreams.map(u => u.host).join(', ')} at ${agent.url} (data in ${config.dataDir})`)
   for (const addr of agent.p2pAddresses) console.log(`shoal agent: peers reach this host at ${addr}`)
+  if (config.p2p?.embeddedScheduler === true) console.log(`shoal agent: embedded scheduler: other agents take --scheduler ${agent.p2pAddresses[0] ?? ''}`)
   const signal = await new Promise<NodeJS.Signals>(resolve => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)

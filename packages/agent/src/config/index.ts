@@ -106,6 +106,7 @@ const OPTIONS = {
   'swarm-key': { type: 'string' },
   'no-p2p': { type: 'boolean' },
   scheduler: { type: 'string', multiple: true },
+  'embedded-scheduler': { type: 'boolean' },
   site: { type: 'string' },
   zone: { type: 'string' },
   'no-origin-fallback': { type: 'boolean' },
@@ -141,6 +142,7 @@ const YAML_KEYS: Record<OptionName, string> = {
   'swarm-key': 'swarmKey',
   'no-p2p': 'noP2p',
   scheduler: 'schedulers',
+  'embedded-scheduler': 'embeddedScheduler',
   site: 'site',
   zone: 'zone',
   'no-origin-fallback': 'noOriginFallback',
@@ -174,6 +176,7 @@ export const AGENT_USAGE = `usage: shoal agent [options]
   --swarm-key FILE              libp2p private-network key: hosts without it cannot connect
   --scheduler MULTIADDR         a scheduler (/ip4/10.0.0.2/tcp/65003/p2p/<peer id>), repeatable; none: DHT only
   --site NAME, --zone NAME      where this host is, told to the scheduler (same site, then zone, preferred)
+  --embedded-scheduler          run a scheduler in this agent too (a small site); others give its address as --scheduler
   --no-origin-fallback          never fetch blob bytes from the origin: peers only (manifests still come from it)
   --upload-limit RATE           piece bytes per second sent to peers (100MB, 1GiB; default no limit)
   --download-limit RATE         piece bytes per second received from peers (default no limit)
@@ -247,7 +250,8 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     swarmKey: get('swarm-key', (field, value) => ({ field, value: asString(field, value) }), undefined as { field: string, value: string } | undefined),
     schedulers: listed('scheduler'),
     site: pick('site'),
-    zone: pick('zone')
+    zone: pick('zone'),
+    embeddedScheduler: (() => { const found = pick('embedded-scheduler'); return found == null ? undefined : { field: found.field, value: parseBool(found.field, found.value) } })()
   })
 
   const originFallback = !get('no-origin-fallback', parseBool, false)

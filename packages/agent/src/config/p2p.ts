@@ -17,6 +17,8 @@ export interface P2pConfig {
   /** Placement labels told to the scheduler: parents on the same site, then zone, are preferred. */
   site?: string
   zone?: string
+  /** Run a scheduler on this agent's node too (`--embedded-scheduler`), for a small site. */
+  embeddedScheduler: boolean
 }
 
 export interface P2pValues {
@@ -29,6 +31,7 @@ export interface P2pValues {
   schedulers?: Array<{ field: string, value: unknown }>
   site?: { field: string, value: unknown }
   zone?: { field: string, value: unknown }
+  embeddedScheduler?: { field: string, value: boolean }
 }
 
 /** The default listen address: every interface, the port peers expect. */
@@ -44,7 +47,7 @@ export function parseP2pConfig (values: P2pValues): P2pConfig | undefined {
   const zone = values.zone == null ? undefined : parseLabel(values.zone.field, values.zone.value)
   if (values.off?.value === true) {
     const stray = [values.listen[0]?.field, values.bootstrap[0]?.field, values.announce[0]?.field, values.swarmKey?.field,
-      values.schedulers?.[0]?.field, values.site?.field, values.zone?.field].find(f => f != null)
+      values.schedulers?.[0]?.field, values.site?.field, values.zone?.field, values.embeddedScheduler?.value === true ? values.embeddedScheduler.field : undefined].find(f => f != null)
     if (stray != null) throw new ConfigError(`${stray}: a peer option, but ${values.off.field} turns the peer network off`)
     return undefined
   }
@@ -55,7 +58,8 @@ export function parseP2pConfig (values: P2pValues): P2pConfig | undefined {
     swarmKeyFile: values.swarmKey == null ? undefined : resolve(values.swarmKey.value),
     schedulers,
     site,
-    zone
+    zone,
+    embeddedScheduler: values.embeddedScheduler?.value === true
   }
 }
 

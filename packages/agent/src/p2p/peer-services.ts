@@ -15,7 +15,7 @@ import { PieceExchangeClient, PieceExchangeServer } from '../piece-exchange/inde
 import type { PieceServedEvent } from '../piece-exchange/index.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import { SchedulerClient } from '../scheduler-client/client.ts'
-import type { HeldTask } from '../scheduler-client/client.ts'
+import type { HeldTask, LocalScheduler } from '../scheduler-client/client.ts'
 import { createP2pNode, loadOrCreatePeerKey, loadSwarmKey } from '@shoal/p2p'
 import type { P2pNode } from '@shoal/p2p'
 
@@ -34,6 +34,18 @@ export interface PeerServicesInit {
   uploads?: Pick<RateLimiter, 'take'>
   /** The same limit as a number, told to the scheduler. */
   uploadBytesPerSecond?: number
+  /** `--embedded-scheduler`: a scheduler on this agent's node, composed by the shoal command. */
+  embeddedScheduler?: EmbeddedSchedulerFactory
+}
+
+/** A scheduler running on the agent's node, reached in-process by the agent itself. */
+export interface EmbeddedScheduler extends LocalScheduler {
+  stop: () => Promise<void>
+}
+
+/** Starts the embedded scheduler on the agent's node (the shoal command composes it). */
+export interface EmbeddedSchedulerFactory {
+  start: (node: P2pNode) => Promise<EmbeddedScheduler>
 }
 
 const log = createLogger('shoal:agent:p2p')
@@ -51,6 +63,7 @@ export class PeerServices {
   #discovery?: Discovery
   #client?: PieceExchangeClient
   #scheduler?: SchedulerClient
+  #embedded?: EmbeddedScheduler
 
   constructor (components: PeerServicesComponents, init: PeerServicesInit) {
     this.#components = components
@@ -72,9 +85,12 @@ export class PeerServices {
     this.#discovery.start()
     this.#client = new PieceExchangeClient({ node })
     this.#announceHeld(node)
-    if (p2p.schedulers.length > 0) {
+    const local = await this.#init.embeddedScheduler?.start(node)
+    this.#embedded = local
+    if (p2p.schedulers.length > 0 || local != null) {
       this.#scheduler = new SchedulerClient({ node }, {
         schedulers: p2p.schedulers.map(a => multiaddr(a)),
+        local,
         registration: () => ({
           addresses: node.getMultiaddrs(),
           hostName: hostname(),
@@ -118,6 +134,8 @@ export class PeerServices {
   async stop (): Promise<void> {
     await this.#scheduler?.stop()
     this.#scheduler = undefined
+    await this.#embedded?.stop()
+    this.#embedded = undefined
     await this.#discovery?.stop()
     await this.#server?.stop()
     await this.#node?.stop()

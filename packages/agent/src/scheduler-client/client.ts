@@ -24,6 +24,8 @@ export interface SchedulerClientComponents {
 export interface SchedulerClientInit {
   /** `--scheduler` multiaddrs, each ending with /p2p/<peer id> (the key of its rendezvous weight). */
   schedulers: Multiaddr[]
+  /** A scheduler in this process (`--embedded-scheduler`), keyed by its peer id like the others. */
+  local?: LocalScheduler
   registration: () => Registration
   /** What to announce to a scheduler that (re)connects: its state is soft. */
   heldTasks: () => HeldTask[]
@@ -40,9 +42,17 @@ export interface SchedulerClientEvents {
   disconnected: [string]
 }
 
+/** A scheduler in the agent's own process: the session comes from it, not from a dial. */
+export interface LocalScheduler {
+  key: string
+  open: (registration: Registration) => Promise<SchedulerSession>
+}
+
 interface Slot {
   key: string
-  addr: Multiaddr
+  /** What the logs name it by. */
+  name: string
+  open: (registration: Registration, signal: AbortSignal) => Promise<SchedulerSession>
   session?: SchedulerSession
 }
 
@@ -57,7 +67,7 @@ const log = createLogger('shoal:agent:scheduler-client')
 export class SchedulerClient extends EventEmitter<SchedulerClientEvents> implements Startable {
   readonly #node: Pick<Libp2p, 'dial'>
   readonly #init: SchedulerClientInit
-  readonly #slots: Slot[]
+  #slots: Slot[]
   #controller?: AbortController
   readonly #loops: Array<Promise<void>> = []
   /** Where each held blob was last announced, so that a blob whose scheduler changes is announced to the new one. */
@@ -67,7 +77,17 @@ export class SchedulerClient extends EventEmitter<SchedulerClientEvents> impleme
     super()
     this.#node = components.node
     this.#init = init
-    this.#slots = init.schedulers.map(addr => ({ key: addr.getComponents().find(c => c.name === 'p2p')?.value ?? addr.toString(), addr }))
+    this.#slots = init.schedulers.map(addr => ({
+      key: addr.getComponents().find(c => c.name === 'p2p')?.value ?? addr.toString(),
+      name: addr.toString(),
+      open: async (registration, signal) => SchedulerSession.open(this.#node, addr, registration, { signal })
+    }))
+    const local = init.local
+    if (local != null) {
+      // Listed too (every host given the same --scheduler list): this process is not dialled, it is asked.
+      this.#slots = this.#slots.filter(slot => slot.key !== local.key)
+      this.#slots.push({ key: local.key, name: 'the embedded scheduler', open: async registration => local.open(registration) })
+    }
   }
 
   start (): void {
@@ -109,7 +129,7 @@ export class SchedulerClient extends EventEmitter<SchedulerClientEvents> impleme
     let backoff = this.#init.reconnectMinMs ?? SCHEDULER_RECONNECT_MIN_MS
     while (!signal.aborted) {
       try {
-        const session = await SchedulerSession.open(this.#node, slot.addr, this.#init.registration(), { signal })
+        const session = await slot.open(this.#init.registration(), signal)
         backoff = this.#init.reconnectMinMs ?? SCHEDULER_RECONNECT_MIN_MS
         const closed = new Promise<Error | undefined>(resolve => session.once('close', resolve))
         session.on('parents', m => this.emit('parents', m))
@@ -117,16 +137,16 @@ export class SchedulerClient extends EventEmitter<SchedulerClientEvents> impleme
         session.on('pieceTable', m => this.emit('pieceTable', m))
         slot.session = session
         this.emit('connected', slot.key)
-        log.info('scheduler connected', { scheduler: slot.addr.toString() })
+        log.info('scheduler connected', { scheduler: slot.name })
         this.#announceMoved()
         const err = await closed
         slot.session = undefined
         this.#announceMoved()
         this.emit('disconnected', slot.key)
-        log.warn('scheduler gone; its blobs go to the next scheduler, or to the DHT and the origin', { scheduler: slot.addr.toString(), error: err?.message })
+        log.warn('scheduler gone; its blobs go to the next scheduler, or to the DHT and the origin', { scheduler: slot.name, error: err?.message })
       } catch (err) {
         if (signal.aborted) return
-        log.info('scheduler unreachable; trying again', { scheduler: slot.addr.toString(), inMs: backoff, error: (err as Error).message })
+        log.info('scheduler unreachable; trying again', { scheduler: slot.name, inMs: backoff, error: (err as Error).message })
       }
       await sleep(backoff, undefined, { signal }).catch(() => {})
       backoff = Math.min(2 * backoff, this.#init.reconnectMaxMs ?? SCHEDULER_RECONNECT_MAX_MS)

@@ -1,14 +1,12 @@
 import { EventEmitter } from 'node:events'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
-import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import {
-  AgentMessage, decodeSchedulerMessage, FailureReason, MAX_MESSAGE_SIZE, PieceSource, SCHEDULER_PROTOCOL
-} from '@shoal/proto'
+import { AgentMessage, decodeSchedulerMessage, FailureReason, PieceSource, SCHEDULER_PROTOCOL } from '@shoal/proto'
 import type { Bitfield, Digest, ParsedSchedulerMessage, PieceFailureReason, PieceTable } from '@shoal/proto'
 import { SCHEDULER_REGISTER_TIMEOUT_MS } from '../constants.ts'
 import { SchedulerUnavailableError } from '../errors.ts'
+import { streamChannel } from './frame-channel.ts'
+import type { FrameChannel } from './frame-channel.ts'
 
 /** What an agent tells a scheduler about itself (the peer id is the connection's). */
 export interface Registration {
@@ -49,16 +47,14 @@ export class SchedulerSession extends EventEmitter<SchedulerSessionEvents> {
   readonly scheduler: PeerId
   /** How often the scheduler wants finished pieces reported, at most. */
   readonly reportIntervalMs: number
-  readonly #stream: Stream
-  readonly #lp: LengthPrefixedStream<Stream>
+  readonly #channel: FrameChannel
   #writes: Promise<void> = Promise.resolve()
   #closed = false
 
-  private constructor (scheduler: PeerId, stream: Stream, lp: LengthPrefixedStream<Stream>, reportIntervalMs: number) {
+  private constructor (scheduler: PeerId, channel: FrameChannel, reportIntervalMs: number) {
     super()
     this.scheduler = scheduler
-    this.#stream = stream
-    this.#lp = lp
+    this.#channel = channel
     this.reportIntervalMs = reportIntervalMs
   }
 
@@ -69,27 +65,32 @@ export class SchedulerSession extends EventEmitter<SchedulerSessionEvents> {
     try {
       const connection = await node.dial(scheduler, { signal })
       stream = await connection.newStream(SCHEDULER_PROTOCOL, { signal })
-      const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_SIZE })
-      await lp.write(AgentMessage.encode({
-        register: {
-          addresses: registration.addresses.map(a => a.bytes),
-          hostName: registration.hostName,
-          site: registration.site ?? '',
-          zone: registration.zone ?? '',
-          uploadSlots: registration.uploadSlots,
-          uploadBytesPerSecond: BigInt(registration.uploadBytesPerSecond ?? 0)
-        }
-      }), { signal })
-      const first = decodeSchedulerMessage(await lp.read({ signal }))
-      if (first.kind !== 'registered') throw new SchedulerUnavailableError(`the scheduler answered a registration with ${first.kind}`)
-      const session = new SchedulerSession(connection.remotePeer, stream, lp, first.reportIntervalMs)
-      session.#readLoop()
-      return session
+      return await SchedulerSession.register(streamChannel(stream), connection.remotePeer, registration, { signal })
     } catch (err) {
       stream?.abort(err as Error)
       if ((err as Error).name === 'SchedulerUnavailableError') throw err
       throw new SchedulerUnavailableError(`scheduler ${scheduler.toString()} did not take the registration: ${(err as Error).message}`, { cause: err })
     }
+  }
+
+  /** Registers on a channel already open (a stream, or the in-process end of an embedded scheduler). */
+  static async register (channel: FrameChannel, scheduler: PeerId, registration: Registration, options: { signal?: AbortSignal } = {}): Promise<SchedulerSession> {
+    const signal = options.signal ?? AbortSignal.timeout(SCHEDULER_REGISTER_TIMEOUT_MS)
+    await channel.write(AgentMessage.encode({
+      register: {
+        addresses: registration.addresses.map(a => a.bytes),
+        hostName: registration.hostName,
+        site: registration.site ?? '',
+        zone: registration.zone ?? '',
+        uploadSlots: registration.uploadSlots,
+        uploadBytesPerSecond: BigInt(registration.uploadBytesPerSecond ?? 0)
+      }
+    }), { signal })
+    const first = decodeSchedulerMessage(await channel.read({ signal }))
+    if (first.kind !== 'registered') throw new SchedulerUnavailableError(`the scheduler answered a registration with ${first.kind}`)
+    const session = new SchedulerSession(scheduler, channel, first.reportIntervalMs)
+    session.#readLoop()
+    return session
   }
 
   get closed (): boolean {
@@ -135,17 +136,17 @@ export class SchedulerSession extends EventEmitter<SchedulerSessionEvents> {
   /** Closes the stream (a leave); the close event follows. */
   close (): void {
     this.#finish(undefined)
-    this.#stream.close().catch(() => { this.#stream.abort(new Error('closing the scheduler stream failed')) })
+    this.#channel.close()
   }
 
   #send (message: Partial<AgentMessage>): void {
     if (this.#closed) return
     const frame = AgentMessage.encode(message as AgentMessage)
     this.#writes = this.#writes.then(async () => {
-      if (!this.#closed) await this.#lp.write(frame)
+      if (!this.#closed) await this.#channel.write(frame)
     }).catch((err: Error) => {
       this.#finish(err)
-      this.#stream.abort(err)
+      this.#channel.abort(err)
     })
   }
 
@@ -153,7 +154,7 @@ export class SchedulerSession extends EventEmitter<SchedulerSessionEvents> {
     void (async () => {
       try {
         for (;;) {
-          const message = decodeSchedulerMessage(await this.#lp.read())
+          const message = decodeSchedulerMessage(await this.#channel.read())
           if (message.kind === 'parents') this.emit('parents', message)
           else if (message.kind === 'origin') this.emit('origin', message)
           else if (message.kind === 'pieceTable') this.emit('pieceTable', message)
@@ -161,7 +162,7 @@ export class SchedulerSession extends EventEmitter<SchedulerSessionEvents> {
       } catch (err) {
         // The end of the stream is a leave, not a fault.
         const error = (err as Error).name === 'UnexpectedEOFError' ? undefined : err as Error
-        if (error != null) this.#stream.abort(error)
+        if (error != null) this.#channel.abort(error)
         this.#finish(error)
       }
     })()

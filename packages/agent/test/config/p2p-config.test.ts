@@ -8,7 +8,7 @@ const PEER = '/ip4/10.0.0.5/tcp/65002/p2p/12D3KooWEBAyrjmBMVB4jK8gufgbqknrYcCSoq
 
 test('p2p is on by default on every interface at port 65002; --no-p2p (or SHOAL_NO_P2P, noP2p) turns it off', async t => {
   const config = await resolveAgentConfig({ argv: [], env: {} })
-  t.deepEqual(config.p2p, { listen: ['/ip4/0.0.0.0/tcp/65002'], bootstrap: [], announce: [], swarmKeyFile: undefined, schedulers: [], site: undefined, zone: undefined })
+  t.deepEqual(config.p2p, { listen: ['/ip4/0.0.0.0/tcp/65002'], bootstrap: [], announce: [], swarmKeyFile: undefined, schedulers: [], site: undefined, zone: undefined, embeddedScheduler: false })
   t.true(config.originFallback)
   t.is((await resolveAgentConfig({ argv: ['--no-p2p'], env: {} })).p2p, undefined)
   t.is((await resolveAgentConfig({ argv: [], env: { SHOAL_NO_P2P: 'true' } })).p2p, undefined)
@@ -37,7 +37,7 @@ test('p2p flags, environment and YAML keys', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-config-'))
   await writeFile(join(dir, 'agent.yaml'), `p2pListen: [/ip4/127.0.0.1/tcp/7002]\nbootstrap: ["${PEER}"]\nswarmKey: /etc/shoal/swarm.key\n`)
   const fromFile = await resolveAgentConfig({ argv: ['--config', join(dir, 'agent.yaml')], env: {} })
-  t.deepEqual(fromFile.p2p, { listen: ['/ip4/127.0.0.1/tcp/7002'], bootstrap: [PEER], announce: [], swarmKeyFile: '/etc/shoal/swarm.key', schedulers: [], site: undefined, zone: undefined })
+  t.deepEqual(fromFile.p2p, { listen: ['/ip4/127.0.0.1/tcp/7002'], bootstrap: [PEER], announce: [], swarmKeyFile: '/etc/shoal/swarm.key', schedulers: [], site: undefined, zone: undefined, embeddedScheduler: false })
 })
 
 test('schedulers, site and zone: flags, environment and YAML; each scheduler names its peer id', async t => {
@@ -54,6 +54,9 @@ test('schedulers, site and zone: flags, environment and YAML; each scheduler nam
   const fromFile = await resolveAgentConfig({ argv: ['--config', join(dir, 'agent.yaml')], env: {} })
   t.deepEqual(fromFile.p2p?.schedulers, [SCHEDULER])
   t.is(fromFile.p2p?.zone, 'z1')
+  t.true((await resolveAgentConfig({ argv: ['--embedded-scheduler'], env: {} })).p2p?.embeddedScheduler)
+  t.true((await resolveAgentConfig({ argv: [], env: { SHOAL_EMBEDDED_SCHEDULER: 'true' } })).p2p?.embeddedScheduler)
+  await t.throwsAsync(resolveAgentConfig({ argv: ['--no-p2p', '--embedded-scheduler'], env: {} }), { name: 'ConfigError', message: /--embedded-scheduler.*--no-p2p/ })
 })
 
 test('invalid p2p values are ConfigErrors that name the field', async t => {
