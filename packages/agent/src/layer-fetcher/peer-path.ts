@@ -37,6 +37,9 @@ export interface PeerPathInit {
 /** A download from peers ready to run, the origin's refusal to pass on, or undefined: the origin path. */
 export type PeerPathStart = { kind: 'download', download: BlobDownload, source: PeerByteSource } | UpstreamAnswer | undefined
 
+/** The origin's answer to the HEAD of a blob for a client: its size, its refusal, or none. */
+type OriginHead = { kind: 'size', size: number | undefined } | { kind: 'refused', answer: UpstreamAnswer } | { kind: 'unreachable' }
+
 const log = createLogger('shoal:agent:layer-fetcher')
 
 /** How a blob not held here is fetched from peers, and when not to. */
@@ -61,9 +64,11 @@ export class PeerPath {
     const { store, peers, scheduler } = this.components
     const session = scheduler?.sessionFor(req.digest)
     if (session == null && peers.connectedPeers() === 0) return this.noPeers(req)
+    let found: Array<{ id: PeerId }>
+    let head: OriginHead
     if (session != null && scheduler != null) {
       // The blob's scheduler directs the download; the DHT is only asked when it does not answer.
-      const head = await this.headAtOrigin(req)
+      head = await this.headAtOrigin(req)
       if (head.kind === 'refused') return head.answer
       if (head.kind === 'size' && head.size != null && head.size > 0) {
         const scheduled = await startScheduled({ store, peers, scheduler, downloads: this.components.limits?.download }, {
@@ -71,8 +76,10 @@ export class PeerPath {
         })
         if (scheduled != null) return { kind: 'download', ...scheduled }
       }
+      found = await peers.findProviders(req.digest)
+    } else {
+      [found, head] = await Promise.all([peers.findProviders(req.digest), this.headAtOrigin(req)])
     }
-    const [found, head] = await Promise.all([peers.findProviders(req.digest), this.headAtOrigin(req)])
     let providers = this.unbanned(found)
     if (head.kind === 'refused') return head.answer
     if (head.kind === 'unreachable' && (providers.length === 0 || req.offlineAccess?.() !== true)) return this.noPeers(req)
@@ -134,7 +141,7 @@ export class PeerPath {
   }
 
   /** The origin's HEAD of the blob for this client: its size, its refusal, or no answer at all. */
-  private async headAtOrigin (req: OriginBlobRequest): Promise<{ kind: 'size', size: number | undefined } | { kind: 'refused', answer: UpstreamAnswer } | { kind: 'unreachable' }> {
+  private async headAtOrigin (req: OriginBlobRequest): Promise<OriginHead> {
     let head
     try {
       // No retries: like the access check, an origin that does not answer leaves the decision to the offline policy.

@@ -1,7 +1,6 @@
 import { hostname } from 'node:os'
 import type { PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { Bitfield } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import type { P2pConfig } from '../config/index.ts'
@@ -14,6 +13,7 @@ import { createLogger } from '../logger.ts'
 import { PieceExchangeClient, PieceExchangeServer } from '../piece-exchange/index.ts'
 import type { PieceServedEvent } from '../piece-exchange/index.ts'
 import type { PieceStore } from '../piece-store/store.ts'
+import { recordedBitfield } from '../piece-store/blob-record.ts'
 import { SchedulerClient } from '../scheduler-client/client.ts'
 import type { HeldTask, LocalScheduler } from '../scheduler-client/client.ts'
 import { createP2pNode, loadOrCreatePeerKey, loadSwarmKey } from '@shoal/p2p'
@@ -112,11 +112,8 @@ export class PeerServices {
 
   /** Every blob held with at least one piece, as a scheduler is told after it (re)connects. */
   #heldTasks (): HeldTask[] {
-    return this.#components.store.list().filter(r => r.pieces.some(cid => cid != null)).map(record => {
-      const bitfield = new Bitfield(record.pieces.length)
-      record.pieces.forEach((cid, index) => { if (cid != null) bitfield.set(index) })
-      return { digest: record.digest, size: record.size, bitfield, wantsPieces: false }
-    })
+    return this.#components.store.list().filter(r => r.pieces.some(cid => cid != null))
+      .map(record => ({ digest: record.digest, size: record.size, bitfield: recordedBitfield(record), wantsPieces: false }))
   }
 
   /**

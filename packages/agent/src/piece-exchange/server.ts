@@ -1,6 +1,6 @@
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import {
-  Bitfield, bitfieldResponse, cidOfDigest, digestAlgorithm, digestOf, parseCid, PIECES_PROTOCOL, pieceSpan, pieceTableResponse, Status
+  bitfieldResponse, cidOfDigest, digestAlgorithm, digestOf, parseCid, PIECES_PROTOCOL, pieceSpan, pieceTableResponse, Status
 } from '@shoal/proto'
 import type { Digest, PeerResponse } from '@shoal/proto'
 import {
@@ -10,6 +10,7 @@ import {
 import { AbortError, CorruptPieceError } from '../errors.ts'
 import { createLogger } from '../logger.ts'
 import type { RateLimiter } from '../bandwidth/index.ts'
+import { recordedBitfield } from '../piece-store/blob-record.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import { ReadBudget } from './read-budget.ts'
 import { VerifiedPieces } from './verified-pieces.ts'
@@ -144,8 +145,7 @@ export class PieceExchangeServer {
   #bitfield (digest: Digest): PeerResponse['bitfield'] & {} {
     const record = this.#components.store.get(digest)
     if (record == null) return refusal('bitfield', Status.NOT_FOUND).bitfield!
-    const bitfield = new Bitfield(record.pieces.length)
-    record.pieces.forEach((cid, index) => { if (cid != null) bitfield.set(index) })
+    const bitfield = recordedBitfield(record)
     return bitfieldResponse(bitfield, record.state === 'complete' && bitfield.full())
   }
 

@@ -1,3 +1,4 @@
+import { Bitfield } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 
 /** What the index knows of one blob. Piece CIDs are recorded only once the piece is durable. */
@@ -19,4 +20,11 @@ export function storedBytes (record: BlobRecord): number {
     if (record.pieces[i] != null) bytes += Math.min(record.pieceSize, record.size - i * record.pieceSize)
   }
   return bytes
+}
+
+/** The pieces the record holds, durable and verifiable (a piece without a recorded CID is not one). */
+export function recordedBitfield (record: BlobRecord): Bitfield {
+  const bitfield = new Bitfield(record.pieces.length)
+  record.pieces.forEach((cid, index) => { if (cid != null) bitfield.set(index) })
+  return bitfield
 }
