@@ -28,6 +28,13 @@ export type { ParsedPeerRequest } from './messages.ts'
 export {
   decodeAgentMessage, decodeSchedulerMessage, MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_PARENTS,
   AgentMessage, SchedulerMessage, Register, AnnounceTask, PiecesFinished, PieceFailed, TaskPieceTable, LeaveTask,
-  Registered, Parents, Parent, OriginAssignment, PieceSource, FailureReason
+  Registered, Parents, Parent, OriginAssignment, PieceSource, FailureReason,
+  PrefetchOrder, PrefetchCancel, PrefetchResolved, PrefetchProgress
 } from './scheduler-messages.ts'
 export type { ParsedAgentMessage, ParsedSchedulerMessage, PieceFailureReason } from './scheduler-messages.ts'
+export {
+  parseJobId, prefetchBlob, prefetchFailure, PREFETCH_BLOB_STATES, PREFETCH_FAILURE_REASONS, MAX_PREFETCH_BLOBS, MAX_PREFETCH_IMAGES, MAX_PREFETCH_PLATFORMS
+} from './prefetch-messages.ts'
+export type {
+  JobId, ParsedPrefetchBlob, ParsedPrefetchFailure, ParsedPrefetchOrder, ParsedPrefetchProgress, ParsedPrefetchResolved, PrefetchBlobStateName, PrefetchFailureReason
+} from './prefetch-messages.ts'

@@ -7,12 +7,15 @@ import { AgentMessage, FailureReason, PieceSource, SchedulerMessage } from './ge
 import type { TaskPieceTable } from './gen/scheduler.js'
 import { decodeFrame, wireDigest } from './messages.ts'
 import { parsePieceTable } from './piece-table.ts'
+import { MAX_PREFETCH_BLOBS, MAX_PREFETCH_IMAGES, MAX_PREFETCH_PLATFORMS, parseJobId, parsePrefetchOrder, parsePrefetchProgress, parsePrefetchResolved } from './prefetch-messages.ts'
+import type { JobId, ParsedPrefetchOrder, ParsedPrefetchProgress, ParsedPrefetchResolved } from './prefetch-messages.ts'
 import type { PieceTable } from './piece-table.ts'
 import { MAX_BLOB_SIZE, MAX_PIECE_COUNT, pieceCountFor } from './pieces.ts'
 
 export {
   AgentMessage, SchedulerMessage, Register, AnnounceTask, PiecesFinished, PieceFailed, TaskPieceTable, LeaveTask,
-  Registered, Parents, Parent, OriginAssignment, PieceSource, FailureReason
+  Registered, Parents, Parent, OriginAssignment, PieceSource, FailureReason,
+  PrefetchOrder, PrefetchCancel, PrefetchResolved, PrefetchProgress
 } from './gen/scheduler.js'
 
 /** Addresses an agent or a parent may list, and the bytes of one (a binary multiaddr). */
@@ -36,6 +39,8 @@ export type ParsedAgentMessage =
   | { kind: 'pieceFailed', digest: Digest, index: number, parent?: Uint8Array, reason: PieceFailureReason }
   | { kind: 'pieceTable', table: PieceTable }
   | { kind: 'leaveTask', digest: Digest }
+  | ParsedPrefetchResolved
+  | ParsedPrefetchProgress
 
 /** A SchedulerMessage with its one body checked (bitfields and tables are checked against the blob by the agent, which knows its size). */
 export type ParsedSchedulerMessage =
@@ -43,6 +48,8 @@ export type ParsedSchedulerMessage =
   | { kind: 'parents', digest: Digest, parents: Array<{ peerId: Uint8Array, addresses: Uint8Array[], bitfield: Uint8Array }> }
   | { kind: 'origin', digest: Digest, pieces: number[] }
   | { kind: 'pieceTable', digest: Digest, message: TaskPieceTable }
+  | ParsedPrefetchOrder
+  | { kind: 'prefetchCancel', job: JobId }
 
 const REASONS: Partial<Record<FailureReason, PieceFailureReason>> = {
   [FailureReason.FAILURE_TIMEOUT]: 'timeout',
@@ -55,9 +62,15 @@ const REASONS: Partial<Record<FailureReason, PieceFailureReason>> = {
 /** Decodes and checks what an agent sent; throws InvalidMessageError on anything malformed. */
 export function decodeAgentMessage (bytes: Uint8Array | Uint8ArrayList): ParsedAgentMessage {
   const message = decodeFrame(bytes, 'AgentMessage', () => AgentMessage.decode(bytes, {
-    limits: { register: { addresses: MAX_ADDRESSES }, piecesFinished: { indexes: MAX_PIECE_COUNT }, pieceTable: { pieces: MAX_PIECE_COUNT } }
+    limits: {
+      register: { addresses: MAX_ADDRESSES },
+      piecesFinished: { indexes: MAX_PIECE_COUNT },
+      pieceTable: { pieces: MAX_PIECE_COUNT },
+      prefetchResolved: { images: MAX_PREFETCH_IMAGES, images$: { blobs: MAX_PREFETCH_BLOBS } },
+      prefetchProgress: { blobs: MAX_PREFETCH_BLOBS }
+    }
   }))
-  const { register, announceTask, piecesFinished, pieceFailed, pieceTable, leaveTask } = message
+  const { register, announceTask, piecesFinished, pieceFailed, pieceTable, leaveTask, prefetchResolved, prefetchProgress } = message
   if (register != null) {
     const site = optionalLabel('site', register.site)
     const zone = optionalLabel('zone', register.zone)
@@ -98,15 +111,22 @@ export function decodeAgentMessage (bytes: Uint8Array | Uint8ArrayList): ParsedA
     }
   }
   if (leaveTask != null) return { kind: 'leaveTask', digest: wireDigest(leaveTask.digest) }
+  if (prefetchResolved != null) return parsePrefetchResolved(prefetchResolved)
+  if (prefetchProgress != null) return parsePrefetchProgress(prefetchProgress)
   throw new InvalidMessageError('an AgentMessage without a body')
 }
 
 /** Decodes and checks what a scheduler sent; throws InvalidMessageError on anything malformed. */
 export function decodeSchedulerMessage (bytes: Uint8Array | Uint8ArrayList): ParsedSchedulerMessage {
   const message = decodeFrame(bytes, 'SchedulerMessage', () => SchedulerMessage.decode(bytes, {
-    limits: { parents: { parents: MAX_PARENTS }, origin: { pieces: MAX_PIECE_COUNT }, pieceTable: { pieces: MAX_PIECE_COUNT } }
+    limits: {
+      parents: { parents: MAX_PARENTS },
+      origin: { pieces: MAX_PIECE_COUNT },
+      pieceTable: { pieces: MAX_PIECE_COUNT },
+      prefetch: { images: MAX_PREFETCH_IMAGES, platforms: MAX_PREFETCH_PLATFORMS, blobs: MAX_PREFETCH_BLOBS }
+    }
   }))
-  const { registered, parents, origin, pieceTable } = message
+  const { registered, parents, origin, pieceTable, prefetch, prefetchCancel } = message
   if (registered != null) return { kind: 'registered', reportIntervalMs: registered.reportIntervalMs }
   if (parents != null) {
     return {
@@ -125,6 +145,8 @@ export function decodeSchedulerMessage (bytes: Uint8Array | Uint8ArrayList): Par
     return { kind: 'origin', digest: wireDigest(origin.digest), pieces }
   }
   if (pieceTable != null) return { kind: 'pieceTable', digest: wireDigest(pieceTable.digest), message: pieceTable }
+  if (prefetch != null) return parsePrefetchOrder(prefetch)
+  if (prefetchCancel != null) return { kind: 'prefetchCancel', job: parseJobId(prefetchCancel.job) }
   throw new InvalidMessageError('a SchedulerMessage without a body')
 }
 

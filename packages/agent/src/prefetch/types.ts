@@ -1,4 +1,4 @@
-import type { Digest } from '@shoal/proto'
+import type { Digest, PrefetchFailureReason } from '@shoal/proto'
 
 /**
  * Prefetch: images named by an operator are resolved to their blobs (manifests, through a mirror)
@@ -8,17 +8,8 @@ import type { Digest } from '@shoal/proto'
  * agent's credentials, cache, verification and peers are used as for any pull.
  */
 
-/** Why an image or a layer could not be prefetched: what the operator should look at. */
-export type PrefetchFailureReason =
-  | 'unauthorized' // the origin refused the agent's credentials (401/403)
-  | 'not-found' // no such repository, tag, manifest or blob; or no tag matched the filter; or no manifest for the platforms
-  | 'timeout' // the job's deadline passed first
-  | 'unavailable' // the origin or the agent could not be reached, or answered 5xx
-  | 'invalid' // a malformed reference, manifest or answer
-  | 'cancelled' // the job was cancelled
-  | 'failed' // anything else (the message says what)
-
-export const PREFETCH_FAILURE_REASONS: readonly PrefetchFailureReason[] = ['unauthorized', 'not-found', 'timeout', 'unavailable', 'invalid', 'cancelled', 'failed']
+/** Why an image or a layer could not be prefetched (the wire's reasons, as the operator reads them). */
+export type { PrefetchFailureReason } from '@shoal/proto'
 
 export interface PrefetchFailure {
   reason: PrefetchFailureReason

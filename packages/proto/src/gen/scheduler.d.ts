@@ -9,6 +9,8 @@ export interface AgentMessage {
     pieceFailed?: PieceFailed;
     pieceTable?: TaskPieceTable;
     leaveTask?: LeaveTask;
+    prefetchResolved?: PrefetchResolved;
+    prefetchProgress?: PrefetchProgress;
 }
 export declare namespace AgentMessage {
     const codec: () => Codec<AgentMessage>;
@@ -111,9 +113,87 @@ export declare namespace AgentMessage {
         field: '$.leaveTask.digest';
         value: string;
     }
+    interface AgentMessagePrefetchResolvedJobFieldEvent {
+        field: '$.prefetchResolved.job';
+        value: string;
+    }
+    interface AgentMessagePrefetchResolvedImagesReferenceFieldEvent {
+        field: '$.prefetchResolved.images[].reference';
+        value: string;
+        index: number;
+    }
+    interface AgentMessagePrefetchResolvedImagesManifestDigestFieldEvent {
+        field: '$.prefetchResolved.images[].manifestDigest';
+        value: string;
+        index: number;
+    }
+    interface AgentMessagePrefetchResolvedImagesBlobsRegistryFieldEvent {
+        field: '$.prefetchResolved.images[].blobs[].registry';
+        value: string;
+        index: number;
+    }
+    interface AgentMessagePrefetchResolvedImagesBlobsRepositoryFieldEvent {
+        field: '$.prefetchResolved.images[].blobs[].repository';
+        value: string;
+        index: number;
+    }
+    interface AgentMessagePrefetchResolvedImagesBlobsDigestFieldEvent {
+        field: '$.prefetchResolved.images[].blobs[].digest';
+        value: string;
+        index: number;
+    }
+    interface AgentMessagePrefetchResolvedImagesBlobsSizeFieldEvent {
+        field: '$.prefetchResolved.images[].blobs[].size';
+        value: bigint;
+        index: number;
+    }
+    interface AgentMessagePrefetchResolvedImagesBlobsMediaTypeFieldEvent {
+        field: '$.prefetchResolved.images[].blobs[].mediaType';
+        value: string;
+        index: number;
+    }
+    interface AgentMessagePrefetchResolvedImagesFailureReasonFieldEvent {
+        field: '$.prefetchResolved.images[].failure.reason';
+        value: PrefetchFailureReason;
+        index: number;
+    }
+    interface AgentMessagePrefetchResolvedImagesFailureMessageFieldEvent {
+        field: '$.prefetchResolved.images[].failure.message';
+        value: string;
+        index: number;
+    }
+    interface AgentMessagePrefetchProgressJobFieldEvent {
+        field: '$.prefetchProgress.job';
+        value: string;
+    }
+    interface AgentMessagePrefetchProgressBlobsDigestFieldEvent {
+        field: '$.prefetchProgress.blobs[].digest';
+        value: string;
+        index: number;
+    }
+    interface AgentMessagePrefetchProgressBlobsStateFieldEvent {
+        field: '$.prefetchProgress.blobs[].state';
+        value: PrefetchBlobState;
+        index: number;
+    }
+    interface AgentMessagePrefetchProgressBlobsBytesFieldEvent {
+        field: '$.prefetchProgress.blobs[].bytes';
+        value: bigint;
+        index: number;
+    }
+    interface AgentMessagePrefetchProgressBlobsFailureReasonFieldEvent {
+        field: '$.prefetchProgress.blobs[].failure.reason';
+        value: PrefetchFailureReason;
+        index: number;
+    }
+    interface AgentMessagePrefetchProgressBlobsFailureMessageFieldEvent {
+        field: '$.prefetchProgress.blobs[].failure.message';
+        value: string;
+        index: number;
+    }
     function encode(obj: Partial<AgentMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AgentMessage>): AgentMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AgentMessage>): Generator<AgentMessageRegisterAddressesFieldEvent | AgentMessageRegisterHostNameFieldEvent | AgentMessageRegisterSiteFieldEvent | AgentMessageRegisterZoneFieldEvent | AgentMessageRegisterUploadSlotsFieldEvent | AgentMessageRegisterUploadBytesPerSecondFieldEvent | AgentMessageAnnounceTaskDigestFieldEvent | AgentMessageAnnounceTaskSizeFieldEvent | AgentMessageAnnounceTaskBitfieldFieldEvent | AgentMessageAnnounceTaskWantsPiecesFieldEvent | AgentMessagePiecesFinishedDigestFieldEvent | AgentMessagePiecesFinishedIndexesFieldEvent | AgentMessagePiecesFinishedSourceFieldEvent | AgentMessagePiecesFinishedParentFieldEvent | AgentMessagePiecesFinishedBytesFieldEvent | AgentMessagePieceFailedDigestFieldEvent | AgentMessagePieceFailedIndexFieldEvent | AgentMessagePieceFailedParentFieldEvent | AgentMessagePieceFailedReasonFieldEvent | AgentMessagePieceTableDigestFieldEvent | AgentMessagePieceTableSizeFieldEvent | AgentMessagePieceTablePieceSizeFieldEvent | AgentMessagePieceTablePiecesFieldEvent | AgentMessageLeaveTaskDigestFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AgentMessage>): Generator<AgentMessageRegisterAddressesFieldEvent | AgentMessageRegisterHostNameFieldEvent | AgentMessageRegisterSiteFieldEvent | AgentMessageRegisterZoneFieldEvent | AgentMessageRegisterUploadSlotsFieldEvent | AgentMessageRegisterUploadBytesPerSecondFieldEvent | AgentMessageAnnounceTaskDigestFieldEvent | AgentMessageAnnounceTaskSizeFieldEvent | AgentMessageAnnounceTaskBitfieldFieldEvent | AgentMessageAnnounceTaskWantsPiecesFieldEvent | AgentMessagePiecesFinishedDigestFieldEvent | AgentMessagePiecesFinishedIndexesFieldEvent | AgentMessagePiecesFinishedSourceFieldEvent | AgentMessagePiecesFinishedParentFieldEvent | AgentMessagePiecesFinishedBytesFieldEvent | AgentMessagePieceFailedDigestFieldEvent | AgentMessagePieceFailedIndexFieldEvent | AgentMessagePieceFailedParentFieldEvent | AgentMessagePieceFailedReasonFieldEvent | AgentMessagePieceTableDigestFieldEvent | AgentMessagePieceTableSizeFieldEvent | AgentMessagePieceTablePieceSizeFieldEvent | AgentMessagePieceTablePiecesFieldEvent | AgentMessageLeaveTaskDigestFieldEvent | AgentMessagePrefetchResolvedJobFieldEvent | AgentMessagePrefetchResolvedImagesReferenceFieldEvent | AgentMessagePrefetchResolvedImagesManifestDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRegistryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRepositoryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsSizeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsMediaTypeFieldEvent | AgentMessagePrefetchResolvedImagesFailureReasonFieldEvent | AgentMessagePrefetchResolvedImagesFailureMessageFieldEvent | AgentMessagePrefetchProgressJobFieldEvent | AgentMessagePrefetchProgressBlobsDigestFieldEvent | AgentMessagePrefetchProgressBlobsStateFieldEvent | AgentMessagePrefetchProgressBlobsBytesFieldEvent | AgentMessagePrefetchProgressBlobsFailureReasonFieldEvent | AgentMessagePrefetchProgressBlobsFailureMessageFieldEvent>;
 }
 export interface Register {
     addresses: Uint8Array<ArrayBuffer>[];
@@ -310,6 +390,8 @@ export interface SchedulerMessage {
     parents?: Parents;
     origin?: OriginAssignment;
     pieceTable?: TaskPieceTable;
+    prefetch?: PrefetchOrder;
+    prefetchCancel?: PrefetchCancel;
 }
 export declare namespace SchedulerMessage {
     const codec: () => Codec<SchedulerMessage>;
@@ -362,9 +444,65 @@ export declare namespace SchedulerMessage {
         index: number;
         value: Uint8Array<ArrayBuffer>;
     }
+    interface SchedulerMessagePrefetchJobFieldEvent {
+        field: '$.prefetch.job';
+        value: string;
+    }
+    interface SchedulerMessagePrefetchImagesReferenceFieldEvent {
+        field: '$.prefetch.images[].reference';
+        value: string;
+        index: number;
+    }
+    interface SchedulerMessagePrefetchImagesTagsFieldEvent {
+        field: '$.prefetch.images[].tags';
+        value: string;
+        index: number;
+    }
+    interface SchedulerMessagePrefetchPlatformsFieldEvent {
+        field: '$.prefetch.platforms[]';
+        index: number;
+        value: string;
+    }
+    interface SchedulerMessagePrefetchBlobsRegistryFieldEvent {
+        field: '$.prefetch.blobs[].registry';
+        value: string;
+        index: number;
+    }
+    interface SchedulerMessagePrefetchBlobsRepositoryFieldEvent {
+        field: '$.prefetch.blobs[].repository';
+        value: string;
+        index: number;
+    }
+    interface SchedulerMessagePrefetchBlobsDigestFieldEvent {
+        field: '$.prefetch.blobs[].digest';
+        value: string;
+        index: number;
+    }
+    interface SchedulerMessagePrefetchBlobsSizeFieldEvent {
+        field: '$.prefetch.blobs[].size';
+        value: bigint;
+        index: number;
+    }
+    interface SchedulerMessagePrefetchBlobsMediaTypeFieldEvent {
+        field: '$.prefetch.blobs[].mediaType';
+        value: string;
+        index: number;
+    }
+    interface SchedulerMessagePrefetchConcurrencyFieldEvent {
+        field: '$.prefetch.concurrency';
+        value: number;
+    }
+    interface SchedulerMessagePrefetchTimeoutMsFieldEvent {
+        field: '$.prefetch.timeoutMs';
+        value: number;
+    }
+    interface SchedulerMessagePrefetchCancelJobFieldEvent {
+        field: '$.prefetchCancel.job';
+        value: string;
+    }
     function encode(obj: Partial<SchedulerMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): SchedulerMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageRegisteredReportIntervalMsFieldEvent | SchedulerMessageParentsDigestFieldEvent | SchedulerMessageParentsParentsPeerIdFieldEvent | SchedulerMessageParentsParentsAddressesFieldEvent | SchedulerMessageParentsParentsBitfieldFieldEvent | SchedulerMessageOriginDigestFieldEvent | SchedulerMessageOriginPiecesFieldEvent | SchedulerMessagePieceTableDigestFieldEvent | SchedulerMessagePieceTableSizeFieldEvent | SchedulerMessagePieceTablePieceSizeFieldEvent | SchedulerMessagePieceTablePiecesFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageRegisteredReportIntervalMsFieldEvent | SchedulerMessageParentsDigestFieldEvent | SchedulerMessageParentsParentsPeerIdFieldEvent | SchedulerMessageParentsParentsAddressesFieldEvent | SchedulerMessageParentsParentsBitfieldFieldEvent | SchedulerMessageOriginDigestFieldEvent | SchedulerMessageOriginPiecesFieldEvent | SchedulerMessagePieceTableDigestFieldEvent | SchedulerMessagePieceTableSizeFieldEvent | SchedulerMessagePieceTablePieceSizeFieldEvent | SchedulerMessagePieceTablePiecesFieldEvent | SchedulerMessagePrefetchJobFieldEvent | SchedulerMessagePrefetchImagesReferenceFieldEvent | SchedulerMessagePrefetchImagesTagsFieldEvent | SchedulerMessagePrefetchPlatformsFieldEvent | SchedulerMessagePrefetchBlobsRegistryFieldEvent | SchedulerMessagePrefetchBlobsRepositoryFieldEvent | SchedulerMessagePrefetchBlobsDigestFieldEvent | SchedulerMessagePrefetchBlobsSizeFieldEvent | SchedulerMessagePrefetchBlobsMediaTypeFieldEvent | SchedulerMessagePrefetchConcurrencyFieldEvent | SchedulerMessagePrefetchTimeoutMsFieldEvent | SchedulerMessagePrefetchCancelJobFieldEvent>;
 }
 export interface Registered {
     reportIntervalMs: number;
@@ -450,4 +588,357 @@ export declare namespace OriginAssignment {
     function encode(obj: Partial<OriginAssignment>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OriginAssignment>): OriginAssignment;
     function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OriginAssignment>): Generator<OriginAssignmentDigestFieldEvent | OriginAssignmentPiecesFieldEvent>;
+}
+export interface PrefetchOrder {
+    job: string;
+    images: PrefetchImage[];
+    platforms: string[];
+    blobs: PrefetchBlob[];
+    concurrency: number;
+    timeoutMs: number;
+}
+export declare namespace PrefetchOrder {
+    const codec: () => Codec<PrefetchOrder>;
+    interface PrefetchOrderJobFieldEvent {
+        field: '$.job';
+        value: string;
+    }
+    interface PrefetchOrderImagesReferenceFieldEvent {
+        field: '$.images[].reference';
+        value: string;
+        index: number;
+    }
+    interface PrefetchOrderImagesTagsFieldEvent {
+        field: '$.images[].tags';
+        value: string;
+        index: number;
+    }
+    interface PrefetchOrderPlatformsFieldEvent {
+        field: '$.platforms[]';
+        index: number;
+        value: string;
+    }
+    interface PrefetchOrderBlobsRegistryFieldEvent {
+        field: '$.blobs[].registry';
+        value: string;
+        index: number;
+    }
+    interface PrefetchOrderBlobsRepositoryFieldEvent {
+        field: '$.blobs[].repository';
+        value: string;
+        index: number;
+    }
+    interface PrefetchOrderBlobsDigestFieldEvent {
+        field: '$.blobs[].digest';
+        value: string;
+        index: number;
+    }
+    interface PrefetchOrderBlobsSizeFieldEvent {
+        field: '$.blobs[].size';
+        value: bigint;
+        index: number;
+    }
+    interface PrefetchOrderBlobsMediaTypeFieldEvent {
+        field: '$.blobs[].mediaType';
+        value: string;
+        index: number;
+    }
+    interface PrefetchOrderConcurrencyFieldEvent {
+        field: '$.concurrency';
+        value: number;
+    }
+    interface PrefetchOrderTimeoutMsFieldEvent {
+        field: '$.timeoutMs';
+        value: number;
+    }
+    function encode(obj: Partial<PrefetchOrder>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchOrder>): PrefetchOrder;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchOrder>): Generator<PrefetchOrderJobFieldEvent | PrefetchOrderImagesReferenceFieldEvent | PrefetchOrderImagesTagsFieldEvent | PrefetchOrderPlatformsFieldEvent | PrefetchOrderBlobsRegistryFieldEvent | PrefetchOrderBlobsRepositoryFieldEvent | PrefetchOrderBlobsDigestFieldEvent | PrefetchOrderBlobsSizeFieldEvent | PrefetchOrderBlobsMediaTypeFieldEvent | PrefetchOrderConcurrencyFieldEvent | PrefetchOrderTimeoutMsFieldEvent>;
+}
+export interface PrefetchImage {
+    reference: string;
+    tags: string;
+}
+export declare namespace PrefetchImage {
+    const codec: () => Codec<PrefetchImage>;
+    interface PrefetchImageReferenceFieldEvent {
+        field: '$.reference';
+        value: string;
+    }
+    interface PrefetchImageTagsFieldEvent {
+        field: '$.tags';
+        value: string;
+    }
+    function encode(obj: Partial<PrefetchImage>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchImage>): PrefetchImage;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchImage>): Generator<PrefetchImageReferenceFieldEvent | PrefetchImageTagsFieldEvent>;
+}
+export interface PrefetchBlob {
+    registry: string;
+    repository: string;
+    digest: string;
+    size: bigint;
+    mediaType: string;
+}
+export declare namespace PrefetchBlob {
+    const codec: () => Codec<PrefetchBlob>;
+    interface PrefetchBlobRegistryFieldEvent {
+        field: '$.registry';
+        value: string;
+    }
+    interface PrefetchBlobRepositoryFieldEvent {
+        field: '$.repository';
+        value: string;
+    }
+    interface PrefetchBlobDigestFieldEvent {
+        field: '$.digest';
+        value: string;
+    }
+    interface PrefetchBlobSizeFieldEvent {
+        field: '$.size';
+        value: bigint;
+    }
+    interface PrefetchBlobMediaTypeFieldEvent {
+        field: '$.mediaType';
+        value: string;
+    }
+    function encode(obj: Partial<PrefetchBlob>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchBlob>): PrefetchBlob;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchBlob>): Generator<PrefetchBlobRegistryFieldEvent | PrefetchBlobRepositoryFieldEvent | PrefetchBlobDigestFieldEvent | PrefetchBlobSizeFieldEvent | PrefetchBlobMediaTypeFieldEvent>;
+}
+export interface PrefetchCancel {
+    job: string;
+}
+export declare namespace PrefetchCancel {
+    const codec: () => Codec<PrefetchCancel>;
+    interface PrefetchCancelJobFieldEvent {
+        field: '$.job';
+        value: string;
+    }
+    function encode(obj: Partial<PrefetchCancel>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchCancel>): PrefetchCancel;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchCancel>): Generator<PrefetchCancelJobFieldEvent>;
+}
+export declare enum PrefetchFailureReason {
+    PREFETCH_FAILURE_UNSPECIFIED = "PREFETCH_FAILURE_UNSPECIFIED",
+    PREFETCH_UNAUTHORIZED = "PREFETCH_UNAUTHORIZED",
+    PREFETCH_NOT_FOUND = "PREFETCH_NOT_FOUND",
+    PREFETCH_TIMEOUT = "PREFETCH_TIMEOUT",
+    PREFETCH_UNAVAILABLE = "PREFETCH_UNAVAILABLE",
+    PREFETCH_INVALID = "PREFETCH_INVALID",
+    PREFETCH_CANCELLED = "PREFETCH_CANCELLED",
+    PREFETCH_FAILED = "PREFETCH_FAILED"
+}
+export declare namespace PrefetchFailureReason {
+    const codec: () => Codec<PrefetchFailureReason>;
+}
+export interface PrefetchFailure {
+    reason: PrefetchFailureReason;
+    message: string;
+}
+export declare namespace PrefetchFailure {
+    const codec: () => Codec<PrefetchFailure>;
+    interface PrefetchFailureReasonFieldEvent {
+        field: '$.reason';
+        value: PrefetchFailureReason;
+    }
+    interface PrefetchFailureMessageFieldEvent {
+        field: '$.message';
+        value: string;
+    }
+    function encode(obj: Partial<PrefetchFailure>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchFailure>): PrefetchFailure;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchFailure>): Generator<PrefetchFailureReasonFieldEvent | PrefetchFailureMessageFieldEvent>;
+}
+export interface PrefetchResolved {
+    job: string;
+    images: PrefetchResolvedImage[];
+}
+export declare namespace PrefetchResolved {
+    const codec: () => Codec<PrefetchResolved>;
+    interface PrefetchResolvedJobFieldEvent {
+        field: '$.job';
+        value: string;
+    }
+    interface PrefetchResolvedImagesReferenceFieldEvent {
+        field: '$.images[].reference';
+        value: string;
+        index: number;
+    }
+    interface PrefetchResolvedImagesManifestDigestFieldEvent {
+        field: '$.images[].manifestDigest';
+        value: string;
+        index: number;
+    }
+    interface PrefetchResolvedImagesBlobsRegistryFieldEvent {
+        field: '$.images[].blobs[].registry';
+        value: string;
+        index: number;
+    }
+    interface PrefetchResolvedImagesBlobsRepositoryFieldEvent {
+        field: '$.images[].blobs[].repository';
+        value: string;
+        index: number;
+    }
+    interface PrefetchResolvedImagesBlobsDigestFieldEvent {
+        field: '$.images[].blobs[].digest';
+        value: string;
+        index: number;
+    }
+    interface PrefetchResolvedImagesBlobsSizeFieldEvent {
+        field: '$.images[].blobs[].size';
+        value: bigint;
+        index: number;
+    }
+    interface PrefetchResolvedImagesBlobsMediaTypeFieldEvent {
+        field: '$.images[].blobs[].mediaType';
+        value: string;
+        index: number;
+    }
+    interface PrefetchResolvedImagesFailureReasonFieldEvent {
+        field: '$.images[].failure.reason';
+        value: PrefetchFailureReason;
+        index: number;
+    }
+    interface PrefetchResolvedImagesFailureMessageFieldEvent {
+        field: '$.images[].failure.message';
+        value: string;
+        index: number;
+    }
+    function encode(obj: Partial<PrefetchResolved>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchResolved>): PrefetchResolved;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchResolved>): Generator<PrefetchResolvedJobFieldEvent | PrefetchResolvedImagesReferenceFieldEvent | PrefetchResolvedImagesManifestDigestFieldEvent | PrefetchResolvedImagesBlobsRegistryFieldEvent | PrefetchResolvedImagesBlobsRepositoryFieldEvent | PrefetchResolvedImagesBlobsDigestFieldEvent | PrefetchResolvedImagesBlobsSizeFieldEvent | PrefetchResolvedImagesBlobsMediaTypeFieldEvent | PrefetchResolvedImagesFailureReasonFieldEvent | PrefetchResolvedImagesFailureMessageFieldEvent>;
+}
+export interface PrefetchResolvedImage {
+    reference: string;
+    manifestDigest: string;
+    blobs: PrefetchBlob[];
+    failure?: PrefetchFailure;
+}
+export declare namespace PrefetchResolvedImage {
+    const codec: () => Codec<PrefetchResolvedImage>;
+    interface PrefetchResolvedImageReferenceFieldEvent {
+        field: '$.reference';
+        value: string;
+    }
+    interface PrefetchResolvedImageManifestDigestFieldEvent {
+        field: '$.manifestDigest';
+        value: string;
+    }
+    interface PrefetchResolvedImageBlobsRegistryFieldEvent {
+        field: '$.blobs[].registry';
+        value: string;
+        index: number;
+    }
+    interface PrefetchResolvedImageBlobsRepositoryFieldEvent {
+        field: '$.blobs[].repository';
+        value: string;
+        index: number;
+    }
+    interface PrefetchResolvedImageBlobsDigestFieldEvent {
+        field: '$.blobs[].digest';
+        value: string;
+        index: number;
+    }
+    interface PrefetchResolvedImageBlobsSizeFieldEvent {
+        field: '$.blobs[].size';
+        value: bigint;
+        index: number;
+    }
+    interface PrefetchResolvedImageBlobsMediaTypeFieldEvent {
+        field: '$.blobs[].mediaType';
+        value: string;
+        index: number;
+    }
+    interface PrefetchResolvedImageFailureReasonFieldEvent {
+        field: '$.failure.reason';
+        value: PrefetchFailureReason;
+    }
+    interface PrefetchResolvedImageFailureMessageFieldEvent {
+        field: '$.failure.message';
+        value: string;
+    }
+    function encode(obj: Partial<PrefetchResolvedImage>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchResolvedImage>): PrefetchResolvedImage;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchResolvedImage>): Generator<PrefetchResolvedImageReferenceFieldEvent | PrefetchResolvedImageManifestDigestFieldEvent | PrefetchResolvedImageBlobsRegistryFieldEvent | PrefetchResolvedImageBlobsRepositoryFieldEvent | PrefetchResolvedImageBlobsDigestFieldEvent | PrefetchResolvedImageBlobsSizeFieldEvent | PrefetchResolvedImageBlobsMediaTypeFieldEvent | PrefetchResolvedImageFailureReasonFieldEvent | PrefetchResolvedImageFailureMessageFieldEvent>;
+}
+export declare enum PrefetchBlobState {
+    PREFETCH_BLOB_UNSPECIFIED = "PREFETCH_BLOB_UNSPECIFIED",
+    PREFETCH_BLOB_FETCHING = "PREFETCH_BLOB_FETCHING",
+    PREFETCH_BLOB_DONE = "PREFETCH_BLOB_DONE",
+    PREFETCH_BLOB_FAILED = "PREFETCH_BLOB_FAILED"
+}
+export declare namespace PrefetchBlobState {
+    const codec: () => Codec<PrefetchBlobState>;
+}
+export interface PrefetchProgress {
+    job: string;
+    blobs: PrefetchBlobProgress[];
+}
+export declare namespace PrefetchProgress {
+    const codec: () => Codec<PrefetchProgress>;
+    interface PrefetchProgressJobFieldEvent {
+        field: '$.job';
+        value: string;
+    }
+    interface PrefetchProgressBlobsDigestFieldEvent {
+        field: '$.blobs[].digest';
+        value: string;
+        index: number;
+    }
+    interface PrefetchProgressBlobsStateFieldEvent {
+        field: '$.blobs[].state';
+        value: PrefetchBlobState;
+        index: number;
+    }
+    interface PrefetchProgressBlobsBytesFieldEvent {
+        field: '$.blobs[].bytes';
+        value: bigint;
+        index: number;
+    }
+    interface PrefetchProgressBlobsFailureReasonFieldEvent {
+        field: '$.blobs[].failure.reason';
+        value: PrefetchFailureReason;
+        index: number;
+    }
+    interface PrefetchProgressBlobsFailureMessageFieldEvent {
+        field: '$.blobs[].failure.message';
+        value: string;
+        index: number;
+    }
+    function encode(obj: Partial<PrefetchProgress>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchProgress>): PrefetchProgress;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchProgress>): Generator<PrefetchProgressJobFieldEvent | PrefetchProgressBlobsDigestFieldEvent | PrefetchProgressBlobsStateFieldEvent | PrefetchProgressBlobsBytesFieldEvent | PrefetchProgressBlobsFailureReasonFieldEvent | PrefetchProgressBlobsFailureMessageFieldEvent>;
+}
+export interface PrefetchBlobProgress {
+    digest: string;
+    state: PrefetchBlobState;
+    bytes: bigint;
+    failure?: PrefetchFailure;
+}
+export declare namespace PrefetchBlobProgress {
+    const codec: () => Codec<PrefetchBlobProgress>;
+    interface PrefetchBlobProgressDigestFieldEvent {
+        field: '$.digest';
+        value: string;
+    }
+    interface PrefetchBlobProgressStateFieldEvent {
+        field: '$.state';
+        value: PrefetchBlobState;
+    }
+    interface PrefetchBlobProgressBytesFieldEvent {
+        field: '$.bytes';
+        value: bigint;
+    }
+    interface PrefetchBlobProgressFailureReasonFieldEvent {
+        field: '$.failure.reason';
+        value: PrefetchFailureReason;
+    }
+    interface PrefetchBlobProgressFailureMessageFieldEvent {
+        field: '$.failure.message';
+        value: string;
+    }
+    function encode(obj: Partial<PrefetchBlobProgress>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchBlobProgress>): PrefetchBlobProgress;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchBlobProgress>): Generator<PrefetchBlobProgressDigestFieldEvent | PrefetchBlobProgressStateFieldEvent | PrefetchBlobProgressBytesFieldEvent | PrefetchBlobProgressFailureReasonFieldEvent | PrefetchBlobProgressFailureMessageFieldEvent>;
 }

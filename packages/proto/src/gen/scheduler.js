@@ -12,7 +12,27 @@ export var AgentMessage;
                     w.fork();
                 }
                 obj = { ...obj };
+                if (obj.prefetchProgress != null) {
+                    obj.prefetchResolved = undefined;
+                    obj.leaveTask = undefined;
+                    obj.pieceTable = undefined;
+                    obj.pieceFailed = undefined;
+                    obj.piecesFinished = undefined;
+                    obj.announceTask = undefined;
+                    obj.register = undefined;
+                }
+                if (obj.prefetchResolved != null) {
+                    obj.prefetchProgress = undefined;
+                    obj.leaveTask = undefined;
+                    obj.pieceTable = undefined;
+                    obj.pieceFailed = undefined;
+                    obj.piecesFinished = undefined;
+                    obj.announceTask = undefined;
+                    obj.register = undefined;
+                }
                 if (obj.leaveTask != null) {
+                    obj.prefetchProgress = undefined;
+                    obj.prefetchResolved = undefined;
                     obj.pieceTable = undefined;
                     obj.pieceFailed = undefined;
                     obj.piecesFinished = undefined;
@@ -20,6 +40,8 @@ export var AgentMessage;
                     obj.register = undefined;
                 }
                 if (obj.pieceTable != null) {
+                    obj.prefetchProgress = undefined;
+                    obj.prefetchResolved = undefined;
                     obj.leaveTask = undefined;
                     obj.pieceFailed = undefined;
                     obj.piecesFinished = undefined;
@@ -27,6 +49,8 @@ export var AgentMessage;
                     obj.register = undefined;
                 }
                 if (obj.pieceFailed != null) {
+                    obj.prefetchProgress = undefined;
+                    obj.prefetchResolved = undefined;
                     obj.leaveTask = undefined;
                     obj.pieceTable = undefined;
                     obj.piecesFinished = undefined;
@@ -34,6 +58,8 @@ export var AgentMessage;
                     obj.register = undefined;
                 }
                 if (obj.piecesFinished != null) {
+                    obj.prefetchProgress = undefined;
+                    obj.prefetchResolved = undefined;
                     obj.leaveTask = undefined;
                     obj.pieceTable = undefined;
                     obj.pieceFailed = undefined;
@@ -41,6 +67,8 @@ export var AgentMessage;
                     obj.register = undefined;
                 }
                 if (obj.announceTask != null) {
+                    obj.prefetchProgress = undefined;
+                    obj.prefetchResolved = undefined;
                     obj.leaveTask = undefined;
                     obj.pieceTable = undefined;
                     obj.pieceFailed = undefined;
@@ -48,6 +76,8 @@ export var AgentMessage;
                     obj.register = undefined;
                 }
                 if (obj.register != null) {
+                    obj.prefetchProgress = undefined;
+                    obj.prefetchResolved = undefined;
                     obj.leaveTask = undefined;
                     obj.pieceTable = undefined;
                     obj.pieceFailed = undefined;
@@ -77,6 +107,14 @@ export var AgentMessage;
                 if (obj.leaveTask != null) {
                     w.uint32(50);
                     LeaveTask.codec().encode(obj.leaveTask, w);
+                }
+                if (obj.prefetchResolved != null) {
+                    w.uint32(58);
+                    PrefetchResolved.codec().encode(obj.prefetchResolved, w);
+                }
+                if (obj.prefetchProgress != null) {
+                    w.uint32(66);
+                    PrefetchProgress.codec().encode(obj.prefetchProgress, w);
                 }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
@@ -123,13 +161,45 @@ export var AgentMessage;
                             });
                             break;
                         }
+                        case 7: {
+                            obj.prefetchResolved = PrefetchResolved.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.prefetchResolved
+                            });
+                            break;
+                        }
+                        case 8: {
+                            obj.prefetchProgress = PrefetchProgress.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.prefetchProgress
+                            });
+                            break;
+                        }
                         default: {
                             reader.skipType(tag & 7);
                             break;
                         }
                     }
                 }
+                if (obj.prefetchProgress != null) {
+                    delete obj.prefetchResolved;
+                    delete obj.leaveTask;
+                    delete obj.pieceTable;
+                    delete obj.pieceFailed;
+                    delete obj.piecesFinished;
+                    delete obj.announceTask;
+                    delete obj.register;
+                }
+                if (obj.prefetchResolved != null) {
+                    delete obj.prefetchProgress;
+                    delete obj.leaveTask;
+                    delete obj.pieceTable;
+                    delete obj.pieceFailed;
+                    delete obj.piecesFinished;
+                    delete obj.announceTask;
+                    delete obj.register;
+                }
                 if (obj.leaveTask != null) {
+                    delete obj.prefetchProgress;
+                    delete obj.prefetchResolved;
                     delete obj.pieceTable;
                     delete obj.pieceFailed;
                     delete obj.piecesFinished;
@@ -137,6 +207,8 @@ export var AgentMessage;
                     delete obj.register;
                 }
                 if (obj.pieceTable != null) {
+                    delete obj.prefetchProgress;
+                    delete obj.prefetchResolved;
                     delete obj.leaveTask;
                     delete obj.pieceFailed;
                     delete obj.piecesFinished;
@@ -144,6 +216,8 @@ export var AgentMessage;
                     delete obj.register;
                 }
                 if (obj.pieceFailed != null) {
+                    delete obj.prefetchProgress;
+                    delete obj.prefetchResolved;
                     delete obj.leaveTask;
                     delete obj.pieceTable;
                     delete obj.piecesFinished;
@@ -151,6 +225,8 @@ export var AgentMessage;
                     delete obj.register;
                 }
                 if (obj.piecesFinished != null) {
+                    delete obj.prefetchProgress;
+                    delete obj.prefetchResolved;
                     delete obj.leaveTask;
                     delete obj.pieceTable;
                     delete obj.pieceFailed;
@@ -158,6 +234,8 @@ export var AgentMessage;
                     delete obj.register;
                 }
                 if (obj.announceTask != null) {
+                    delete obj.prefetchProgress;
+                    delete obj.prefetchResolved;
                     delete obj.leaveTask;
                     delete obj.pieceTable;
                     delete obj.pieceFailed;
@@ -165,6 +243,8 @@ export var AgentMessage;
                     delete obj.register;
                 }
                 if (obj.register != null) {
+                    delete obj.prefetchProgress;
+                    delete obj.prefetchResolved;
                     delete obj.leaveTask;
                     delete obj.pieceTable;
                     delete obj.pieceFailed;
@@ -210,6 +290,18 @@ export var AgentMessage;
                         case 6: {
                             yield* LeaveTask.codec().stream(reader, reader.uint32(), `${prefix}.leaveTask`, {
                                 limits: opts.limits?.leaveTask
+                            });
+                            break;
+                        }
+                        case 7: {
+                            yield* PrefetchResolved.codec().stream(reader, reader.uint32(), `${prefix}.prefetchResolved`, {
+                                limits: opts.limits?.prefetchResolved
+                            });
+                            break;
+                        }
+                        case 8: {
+                            yield* PrefetchProgress.codec().stream(reader, reader.uint32(), `${prefix}.prefetchProgress`, {
+                                limits: opts.limits?.prefetchProgress
                             });
                             break;
                         }
@@ -1033,22 +1125,44 @@ export var SchedulerMessage;
                     w.fork();
                 }
                 obj = { ...obj };
+                if (obj.prefetchCancel != null) {
+                    obj.prefetch = undefined;
+                    obj.pieceTable = undefined;
+                    obj.origin = undefined;
+                    obj.parents = undefined;
+                    obj.registered = undefined;
+                }
+                if (obj.prefetch != null) {
+                    obj.prefetchCancel = undefined;
+                    obj.pieceTable = undefined;
+                    obj.origin = undefined;
+                    obj.parents = undefined;
+                    obj.registered = undefined;
+                }
                 if (obj.pieceTable != null) {
+                    obj.prefetchCancel = undefined;
+                    obj.prefetch = undefined;
                     obj.origin = undefined;
                     obj.parents = undefined;
                     obj.registered = undefined;
                 }
                 if (obj.origin != null) {
+                    obj.prefetchCancel = undefined;
+                    obj.prefetch = undefined;
                     obj.pieceTable = undefined;
                     obj.parents = undefined;
                     obj.registered = undefined;
                 }
                 if (obj.parents != null) {
+                    obj.prefetchCancel = undefined;
+                    obj.prefetch = undefined;
                     obj.pieceTable = undefined;
                     obj.origin = undefined;
                     obj.registered = undefined;
                 }
                 if (obj.registered != null) {
+                    obj.prefetchCancel = undefined;
+                    obj.prefetch = undefined;
                     obj.pieceTable = undefined;
                     obj.origin = undefined;
                     obj.parents = undefined;
@@ -1068,6 +1182,14 @@ export var SchedulerMessage;
                 if (obj.pieceTable != null) {
                     w.uint32(34);
                     TaskPieceTable.codec().encode(obj.pieceTable, w);
+                }
+                if (obj.prefetch != null) {
+                    w.uint32(42);
+                    PrefetchOrder.codec().encode(obj.prefetch, w);
+                }
+                if (obj.prefetchCancel != null) {
+                    w.uint32(50);
+                    PrefetchCancel.codec().encode(obj.prefetchCancel, w);
                 }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
@@ -1102,28 +1224,62 @@ export var SchedulerMessage;
                             });
                             break;
                         }
+                        case 5: {
+                            obj.prefetch = PrefetchOrder.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.prefetch
+                            });
+                            break;
+                        }
+                        case 6: {
+                            obj.prefetchCancel = PrefetchCancel.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.prefetchCancel
+                            });
+                            break;
+                        }
                         default: {
                             reader.skipType(tag & 7);
                             break;
                         }
                     }
                 }
+                if (obj.prefetchCancel != null) {
+                    delete obj.prefetch;
+                    delete obj.pieceTable;
+                    delete obj.origin;
+                    delete obj.parents;
+                    delete obj.registered;
+                }
+                if (obj.prefetch != null) {
+                    delete obj.prefetchCancel;
+                    delete obj.pieceTable;
+                    delete obj.origin;
+                    delete obj.parents;
+                    delete obj.registered;
+                }
                 if (obj.pieceTable != null) {
+                    delete obj.prefetchCancel;
+                    delete obj.prefetch;
                     delete obj.origin;
                     delete obj.parents;
                     delete obj.registered;
                 }
                 if (obj.origin != null) {
+                    delete obj.prefetchCancel;
+                    delete obj.prefetch;
                     delete obj.pieceTable;
                     delete obj.parents;
                     delete obj.registered;
                 }
                 if (obj.parents != null) {
+                    delete obj.prefetchCancel;
+                    delete obj.prefetch;
                     delete obj.pieceTable;
                     delete obj.origin;
                     delete obj.registered;
                 }
                 if (obj.registered != null) {
+                    delete obj.prefetchCancel;
+                    delete obj.prefetch;
                     delete obj.pieceTable;
                     delete obj.origin;
                     delete obj.parents;
@@ -1155,6 +1311,18 @@ export var SchedulerMessage;
                         case 4: {
                             yield* TaskPieceTable.codec().stream(reader, reader.uint32(), `${prefix}.pieceTable`, {
                                 limits: opts.limits?.pieceTable
+                            });
+                            break;
+                        }
+                        case 5: {
+                            yield* PrefetchOrder.codec().stream(reader, reader.uint32(), `${prefix}.prefetch`, {
+                                limits: opts.limits?.prefetch
+                            });
+                            break;
+                        }
+                        case 6: {
+                            yield* PrefetchCancel.codec().stream(reader, reader.uint32(), `${prefix}.prefetchCancel`, {
+                                limits: opts.limits?.prefetchCancel
                             });
                             break;
                         }
@@ -1569,3 +1737,1082 @@ export var OriginAssignment;
     }
     OriginAssignment.stream = stream;
 })(OriginAssignment || (OriginAssignment = {}));
+export var PrefetchOrder;
+(function (PrefetchOrder) {
+    let _codec;
+    PrefetchOrder.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.job != null && obj.job !== '')) {
+                    w.uint32(10);
+                    w.string(obj.job);
+                }
+                if (obj.images != null && obj.images.length > 0) {
+                    for (const value of obj.images) {
+                        w.uint32(18);
+                        PrefetchImage.codec().encode(value, w);
+                    }
+                }
+                if (obj.platforms != null && obj.platforms.length > 0) {
+                    for (const value of obj.platforms) {
+                        w.uint32(26);
+                        w.string(value);
+                    }
+                }
+                if (obj.blobs != null && obj.blobs.length > 0) {
+                    for (const value of obj.blobs) {
+                        w.uint32(34);
+                        PrefetchBlob.codec().encode(value, w);
+                    }
+                }
+                if ((obj.concurrency != null && obj.concurrency !== 0)) {
+                    w.uint32(40);
+                    w.uint32(obj.concurrency);
+                }
+                if ((obj.timeoutMs != null && obj.timeoutMs !== 0)) {
+                    w.uint32(48);
+                    w.uint32(obj.timeoutMs);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    job: '',
+                    images: [],
+                    platforms: [],
+                    blobs: [],
+                    concurrency: 0,
+                    timeoutMs: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.job = reader.string();
+                            break;
+                        }
+                        case 2: {
+                            if (opts.limits?.images != null && obj.images.length === opts.limits.images) {
+                                throw new MaxLengthError('Decode error - repeated field "images" had too many elements');
+                            }
+                            obj.images.push(PrefetchImage.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.images$
+                            }));
+                            break;
+                        }
+                        case 3: {
+                            if (opts.limits?.platforms != null && obj.platforms.length === opts.limits.platforms) {
+                                throw new MaxLengthError('Decode error - repeated field "platforms" had too many elements');
+                            }
+                            obj.platforms.push(reader.string());
+                            break;
+                        }
+                        case 4: {
+                            if (opts.limits?.blobs != null && obj.blobs.length === opts.limits.blobs) {
+                                throw new MaxLengthError('Decode error - repeated field "blobs" had too many elements');
+                            }
+                            obj.blobs.push(PrefetchBlob.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.blobs$
+                            }));
+                            break;
+                        }
+                        case 5: {
+                            obj.concurrency = reader.uint32();
+                            break;
+                        }
+                        case 6: {
+                            obj.timeoutMs = reader.uint32();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const obj = {
+                    images: 0,
+                    platforms: 0,
+                    blobs: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.job`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            if (opts.limits?.images != null && obj.images === opts.limits.images) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "images" had too many elements');
+                            }
+                            for (const evt of PrefetchImage.codec().stream(reader, reader.uint32(), `${prefix}.images[]`, {
+                                limits: opts.limits?.images$
+                            })) {
+                                yield {
+                                    ...evt,
+                                    index: obj.images
+                                };
+                            }
+                            obj.images++;
+                            break;
+                        }
+                        case 3: {
+                            if (opts.limits?.platforms != null && obj.platforms === opts.limits.platforms) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "platforms" had too many elements');
+                            }
+                            yield {
+                                field: `${prefix}.platforms[]`,
+                                index: obj.platforms,
+                                value: reader.string()
+                            };
+                            obj.platforms++;
+                            break;
+                        }
+                        case 4: {
+                            if (opts.limits?.blobs != null && obj.blobs === opts.limits.blobs) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "blobs" had too many elements');
+                            }
+                            for (const evt of PrefetchBlob.codec().stream(reader, reader.uint32(), `${prefix}.blobs[]`, {
+                                limits: opts.limits?.blobs$
+                            })) {
+                                yield {
+                                    ...evt,
+                                    index: obj.blobs
+                                };
+                            }
+                            obj.blobs++;
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.concurrency`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 6: {
+                            yield {
+                                field: `${prefix}.timeoutMs`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, PrefetchOrder.codec());
+    }
+    PrefetchOrder.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, PrefetchOrder.codec(), opts);
+    }
+    PrefetchOrder.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, PrefetchOrder.codec(), opts);
+    }
+    PrefetchOrder.stream = stream;
+})(PrefetchOrder || (PrefetchOrder = {}));
+export var PrefetchImage;
+(function (PrefetchImage) {
+    let _codec;
+    PrefetchImage.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.reference != null && obj.reference !== '')) {
+                    w.uint32(10);
+                    w.string(obj.reference);
+                }
+                if ((obj.tags != null && obj.tags !== '')) {
+                    w.uint32(18);
+                    w.string(obj.tags);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    reference: '',
+                    tags: ''
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.reference = reader.string();
+                            break;
+                        }
+                        case 2: {
+                            obj.tags = reader.string();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.reference`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            yield {
+                                field: `${prefix}.tags`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, PrefetchImage.codec());
+    }
+    PrefetchImage.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, PrefetchImage.codec(), opts);
+    }
+    PrefetchImage.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, PrefetchImage.codec(), opts);
+    }
+    PrefetchImage.stream = stream;
+})(PrefetchImage || (PrefetchImage = {}));
+export var PrefetchBlob;
+(function (PrefetchBlob) {
+    let _codec;
+    PrefetchBlob.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.registry != null && obj.registry !== '')) {
+                    w.uint32(10);
+                    w.string(obj.registry);
+                }
+                if ((obj.repository != null && obj.repository !== '')) {
+                    w.uint32(18);
+                    w.string(obj.repository);
+                }
+                if ((obj.digest != null && obj.digest !== '')) {
+                    w.uint32(26);
+                    w.string(obj.digest);
+                }
+                if ((obj.size != null && obj.size !== 0n)) {
+                    w.uint32(32);
+                    w.uint64(obj.size);
+                }
+                if ((obj.mediaType != null && obj.mediaType !== '')) {
+                    w.uint32(42);
+                    w.string(obj.mediaType);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    registry: '',
+                    repository: '',
+                    digest: '',
+                    size: 0n,
+                    mediaType: ''
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.registry = reader.string();
+                            break;
+                        }
+                        case 2: {
+                            obj.repository = reader.string();
+                            break;
+                        }
+                        case 3: {
+                            obj.digest = reader.string();
+                            break;
+                        }
+                        case 4: {
+                            obj.size = reader.uint64();
+                            break;
+                        }
+                        case 5: {
+                            obj.mediaType = reader.string();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.registry`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            yield {
+                                field: `${prefix}.repository`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 3: {
+                            yield {
+                                field: `${prefix}.digest`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 4: {
+                            yield {
+                                field: `${prefix}.size`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.mediaType`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, PrefetchBlob.codec());
+    }
+    PrefetchBlob.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, PrefetchBlob.codec(), opts);
+    }
+    PrefetchBlob.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, PrefetchBlob.codec(), opts);
+    }
+    PrefetchBlob.stream = stream;
+})(PrefetchBlob || (PrefetchBlob = {}));
+export var PrefetchCancel;
+(function (PrefetchCancel) {
+    let _codec;
+    PrefetchCancel.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.job != null && obj.job !== '')) {
+                    w.uint32(10);
+                    w.string(obj.job);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    job: ''
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.job = reader.string();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.job`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, PrefetchCancel.codec());
+    }
+    PrefetchCancel.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, PrefetchCancel.codec(), opts);
+    }
+    PrefetchCancel.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, PrefetchCancel.codec(), opts);
+    }
+    PrefetchCancel.stream = stream;
+})(PrefetchCancel || (PrefetchCancel = {}));
+export var PrefetchFailureReason;
+(function (PrefetchFailureReason) {
+    PrefetchFailureReason["PREFETCH_FAILURE_UNSPECIFIED"] = "PREFETCH_FAILURE_UNSPECIFIED";
+    PrefetchFailureReason["PREFETCH_UNAUTHORIZED"] = "PREFETCH_UNAUTHORIZED";
+    PrefetchFailureReason["PREFETCH_NOT_FOUND"] = "PREFETCH_NOT_FOUND";
+    PrefetchFailureReason["PREFETCH_TIMEOUT"] = "PREFETCH_TIMEOUT";
+    PrefetchFailureReason["PREFETCH_UNAVAILABLE"] = "PREFETCH_UNAVAILABLE";
+    PrefetchFailureReason["PREFETCH_INVALID"] = "PREFETCH_INVALID";
+    PrefetchFailureReason["PREFETCH_CANCELLED"] = "PREFETCH_CANCELLED";
+    PrefetchFailureReason["PREFETCH_FAILED"] = "PREFETCH_FAILED";
+})(PrefetchFailureReason || (PrefetchFailureReason = {}));
+var __PrefetchFailureReasonValues;
+(function (__PrefetchFailureReasonValues) {
+    __PrefetchFailureReasonValues[__PrefetchFailureReasonValues["PREFETCH_FAILURE_UNSPECIFIED"] = 0] = "PREFETCH_FAILURE_UNSPECIFIED";
+    __PrefetchFailureReasonValues[__PrefetchFailureReasonValues["PREFETCH_UNAUTHORIZED"] = 1] = "PREFETCH_UNAUTHORIZED";
+    __PrefetchFailureReasonValues[__PrefetchFailureReasonValues["PREFETCH_NOT_FOUND"] = 2] = "PREFETCH_NOT_FOUND";
+    __PrefetchFailureReasonValues[__PrefetchFailureReasonValues["PREFETCH_TIMEOUT"] = 3] = "PREFETCH_TIMEOUT";
+    __PrefetchFailureReasonValues[__PrefetchFailureReasonValues["PREFETCH_UNAVAILABLE"] = 4] = "PREFETCH_UNAVAILABLE";
+    __PrefetchFailureReasonValues[__PrefetchFailureReasonValues["PREFETCH_INVALID"] = 5] = "PREFETCH_INVALID";
+    __PrefetchFailureReasonValues[__PrefetchFailureReasonValues["PREFETCH_CANCELLED"] = 6] = "PREFETCH_CANCELLED";
+    __PrefetchFailureReasonValues[__PrefetchFailureReasonValues["PREFETCH_FAILED"] = 7] = "PREFETCH_FAILED";
+})(__PrefetchFailureReasonValues || (__PrefetchFailureReasonValues = {}));
+(function (PrefetchFailureReason) {
+    PrefetchFailureReason.codec = () => {
+        return enumeration(__PrefetchFailureReasonValues);
+    };
+})(PrefetchFailureReason || (PrefetchFailureReason = {}));
+export var PrefetchFailure;
+(function (PrefetchFailure) {
+    let _codec;
+    PrefetchFailure.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if (obj.reason != null && __PrefetchFailureReasonValues[obj.reason] !== 0) {
+                    w.uint32(8);
+                    PrefetchFailureReason.codec().encode(obj.reason, w);
+                }
+                if ((obj.message != null && obj.message !== '')) {
+                    w.uint32(18);
+                    w.string(obj.message);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    reason: PrefetchFailureReason.PREFETCH_FAILURE_UNSPECIFIED,
+                    message: ''
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.reason = PrefetchFailureReason.codec().decode(reader);
+                            break;
+                        }
+                        case 2: {
+                            obj.message = reader.string();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.reason`,
+                                value: PrefetchFailureReason.codec().decode(reader)
+                            };
+                            break;
+                        }
+                        case 2: {
+                            yield {
+                                field: `${prefix}.message`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, PrefetchFailure.codec());
+    }
+    PrefetchFailure.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, PrefetchFailure.codec(), opts);
+    }
+    PrefetchFailure.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, PrefetchFailure.codec(), opts);
+    }
+    PrefetchFailure.stream = stream;
+})(PrefetchFailure || (PrefetchFailure = {}));
+export var PrefetchResolved;
+(function (PrefetchResolved) {
+    let _codec;
+    PrefetchResolved.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.job != null && obj.job !== '')) {
+                    w.uint32(10);
+                    w.string(obj.job);
+                }
+                if (obj.images != null && obj.images.length > 0) {
+                    for (const value of obj.images) {
+                        w.uint32(18);
+                        PrefetchResolvedImage.codec().encode(value, w);
+                    }
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    job: '',
+                    images: []
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.job = reader.string();
+                            break;
+                        }
+                        case 2: {
+                            if (opts.limits?.images != null && obj.images.length === opts.limits.images) {
+                                throw new MaxLengthError('Decode error - repeated field "images" had too many elements');
+                            }
+                            obj.images.push(PrefetchResolvedImage.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.images$
+                            }));
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const obj = {
+                    images: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.job`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            if (opts.limits?.images != null && obj.images === opts.limits.images) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "images" had too many elements');
+                            }
+                            for (const evt of PrefetchResolvedImage.codec().stream(reader, reader.uint32(), `${prefix}.images[]`, {
+                                limits: opts.limits?.images$
+                            })) {
+                                yield {
+                                    ...evt,
+                                    index: obj.images
+                                };
+                            }
+                            obj.images++;
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, PrefetchResolved.codec());
+    }
+    PrefetchResolved.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, PrefetchResolved.codec(), opts);
+    }
+    PrefetchResolved.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, PrefetchResolved.codec(), opts);
+    }
+    PrefetchResolved.stream = stream;
+})(PrefetchResolved || (PrefetchResolved = {}));
+export var PrefetchResolvedImage;
+(function (PrefetchResolvedImage) {
+    let _codec;
+    PrefetchResolvedImage.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.reference != null && obj.reference !== '')) {
+                    w.uint32(10);
+                    w.string(obj.reference);
+                }
+                if ((obj.manifestDigest != null && obj.manifestDigest !== '')) {
+                    w.uint32(18);
+                    w.string(obj.manifestDigest);
+                }
+                if (obj.blobs != null && obj.blobs.length > 0) {
+                    for (const value of obj.blobs) {
+                        w.uint32(26);
+                        PrefetchBlob.codec().encode(value, w);
+                    }
+                }
+                if (obj.failure != null) {
+                    w.uint32(34);
+                    PrefetchFailure.codec().encode(obj.failure, w);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    reference: '',
+                    manifestDigest: '',
+                    blobs: []
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.reference = reader.string();
+                            break;
+                        }
+                        case 2: {
+                            obj.manifestDigest = reader.string();
+                            break;
+                        }
+                        case 3: {
+                            if (opts.limits?.blobs != null && obj.blobs.length === opts.limits.blobs) {
+                                throw new MaxLengthError('Decode error - repeated field "blobs" had too many elements');
+                            }
+                            obj.blobs.push(PrefetchBlob.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.blobs$
+                            }));
+                            break;
+                        }
+                        case 4: {
+                            obj.failure = PrefetchFailure.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.failure
+                            });
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const obj = {
+                    blobs: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.reference`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            yield {
+                                field: `${prefix}.manifestDigest`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 3: {
+                            if (opts.limits?.blobs != null && obj.blobs === opts.limits.blobs) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "blobs" had too many elements');
+                            }
+                            for (const evt of PrefetchBlob.codec().stream(reader, reader.uint32(), `${prefix}.blobs[]`, {
+                                limits: opts.limits?.blobs$
+                            })) {
+                                yield {
+                                    ...evt,
+                                    index: obj.blobs
+                                };
+                            }
+                            obj.blobs++;
+                            break;
+                        }
+                        case 4: {
+                            yield* PrefetchFailure.codec().stream(reader, reader.uint32(), `${prefix}.failure`, {
+                                limits: opts.limits?.failure
+                            });
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, PrefetchResolvedImage.codec());
+    }
+    PrefetchResolvedImage.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, PrefetchResolvedImage.codec(), opts);
+    }
+    PrefetchResolvedImage.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, PrefetchResolvedImage.codec(), opts);
+    }
+    PrefetchResolvedImage.stream = stream;
+})(PrefetchResolvedImage || (PrefetchResolvedImage = {}));
+export var PrefetchBlobState;
+(function (PrefetchBlobState) {
+    PrefetchBlobState["PREFETCH_BLOB_UNSPECIFIED"] = "PREFETCH_BLOB_UNSPECIFIED";
+    PrefetchBlobState["PREFETCH_BLOB_FETCHING"] = "PREFETCH_BLOB_FETCHING";
+    PrefetchBlobState["PREFETCH_BLOB_DONE"] = "PREFETCH_BLOB_DONE";
+    PrefetchBlobState["PREFETCH_BLOB_FAILED"] = "PREFETCH_BLOB_FAILED";
+})(PrefetchBlobState || (PrefetchBlobState = {}));
+var __PrefetchBlobStateValues;
+(function (__PrefetchBlobStateValues) {
+    __PrefetchBlobStateValues[__PrefetchBlobStateValues["PREFETCH_BLOB_UNSPECIFIED"] = 0] = "PREFETCH_BLOB_UNSPECIFIED";
+    __PrefetchBlobStateValues[__PrefetchBlobStateValues["PREFETCH_BLOB_FETCHING"] = 1] = "PREFETCH_BLOB_FETCHING";
+    __PrefetchBlobStateValues[__PrefetchBlobStateValues["PREFETCH_BLOB_DONE"] = 2] = "PREFETCH_BLOB_DONE";
+    __PrefetchBlobStateValues[__PrefetchBlobStateValues["PREFETCH_BLOB_FAILED"] = 3] = "PREFETCH_BLOB_FAILED";
+})(__PrefetchBlobStateValues || (__PrefetchBlobStateValues = {}));
+(function (PrefetchBlobState) {
+    PrefetchBlobState.codec = () => {
+        return enumeration(__PrefetchBlobStateValues);
+    };
+})(PrefetchBlobState || (PrefetchBlobState = {}));
+export var PrefetchProgress;
+(function (PrefetchProgress) {
+    let _codec;
+    PrefetchProgress.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.job != null && obj.job !== '')) {
+                    w.uint32(10);
+                    w.string(obj.job);
+                }
+                if (obj.blobs != null && obj.blobs.length > 0) {
+                    for (const value of obj.blobs) {
+                        w.uint32(18);
+                        PrefetchBlobProgress.codec().encode(value, w);
+                    }
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    job: '',
+                    blobs: []
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.job = reader.string();
+                            break;
+                        }
+                        case 2: {
+                            if (opts.limits?.blobs != null && obj.blobs.length === opts.limits.blobs) {
+                                throw new MaxLengthError('Decode error - repeated field "blobs" had too many elements');
+                            }
+                            obj.blobs.push(PrefetchBlobProgress.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.blobs$
+                            }));
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const obj = {
+                    blobs: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.job`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            if (opts.limits?.blobs != null && obj.blobs === opts.limits.blobs) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "blobs" had too many elements');
+                            }
+                            for (const evt of PrefetchBlobProgress.codec().stream(reader, reader.uint32(), `${prefix}.blobs[]`, {
+                                limits: opts.limits?.blobs$
+                            })) {
+                                yield {
+                                    ...evt,
+                                    index: obj.blobs
+                                };
+                            }
+                            obj.blobs++;
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, PrefetchProgress.codec());
+    }
+    PrefetchProgress.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, PrefetchProgress.codec(), opts);
+    }
+    PrefetchProgress.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, PrefetchProgress.codec(), opts);
+    }
+    PrefetchProgress.stream = stream;
+})(PrefetchProgress || (PrefetchProgress = {}));
+export var PrefetchBlobProgress;
+(function (PrefetchBlobProgress) {
+    let _codec;
+    PrefetchBlobProgress.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.digest != null && obj.digest !== '')) {
+                    w.uint32(10);
+                    w.string(obj.digest);
+                }
+                if (obj.state != null && __PrefetchBlobStateValues[obj.state] !== 0) {
+                    w.uint32(16);
+                    PrefetchBlobState.codec().encode(obj.state, w);
+                }
+                if ((obj.bytes != null && obj.bytes !== 0n)) {
+                    w.uint32(24);
+                    w.uint64(obj.bytes);
+                }
+                if (obj.failure != null) {
+                    w.uint32(34);
+                    PrefetchFailure.codec().encode(obj.failure, w);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    digest: '',
+                    state: PrefetchBlobState.PREFETCH_BLOB_UNSPECIFIED,
+                    bytes: 0n
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.digest = reader.string();
+                            break;
+                        }
+                        case 2: {
+                            obj.state = PrefetchBlobState.codec().decode(reader);
+                            break;
+                        }
+                        case 3: {
+                            obj.bytes = reader.uint64();
+                            break;
+                        }
+                        case 4: {
+                            obj.failure = PrefetchFailure.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.failure
+                            });
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.digest`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            yield {
+                                field: `${prefix}.state`,
+                                value: PrefetchBlobState.codec().decode(reader)
+                            };
+                            break;
+                        }
+                        case 3: {
+                            yield {
+                                field: `${prefix}.bytes`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 4: {
+                            yield* PrefetchFailure.codec().stream(reader, reader.uint32(), `${prefix}.failure`, {
+                                limits: opts.limits?.failure
+                            });
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, PrefetchBlobProgress.codec());
+    }
+    PrefetchBlobProgress.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, PrefetchBlobProgress.codec(), opts);
+    }
+    PrefetchBlobProgress.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, PrefetchBlobProgress.codec(), opts);
+    }
+    PrefetchBlobProgress.stream = stream;
+})(PrefetchBlobProgress || (PrefetchBlobProgress = {}));

@@ -1,0 +1,145 @@
+import { parseDigest } from './digest.ts'
+import type { Digest } from './digest.ts'
+import { InvalidMessageError } from './errors.ts'
+import { PrefetchBlobState, PrefetchFailureReason as WireReason } from './gen/scheduler.js'
+import type { PrefetchBlob, PrefetchFailure, PrefetchOrder, PrefetchProgress, PrefetchResolved } from './gen/scheduler.js'
+import { wireDigest } from './messages.ts'
+import { MAX_BLOB_SIZE } from './pieces.ts'
+
+/** A prefetch job's id: what the scheduler's admin API and the agents name it by. */
+export type JobId = string & { readonly __brand: 'JobId' }
+
+const JOB_ID = /^[a-z0-9][a-z0-9-]{0,63}$/
+
+export function parseJobId (value: string): JobId {
+  if (!JOB_ID.test(value)) throw new InvalidMessageError(`"${value.slice(0, 70)}" is not a job id (lower-case letters, digits and -, at most 64)`)
+  return value as JobId
+}
+
+/** Why an image or a blob could not be prefetched: what the operator should look at. */
+export type PrefetchFailureReason = 'unauthorized' | 'not-found' | 'timeout' | 'unavailable' | 'invalid' | 'cancelled' | 'failed'
+
+export const PREFETCH_FAILURE_REASONS: Readonly<Record<PrefetchFailureReason, WireReason>> = {
+  unauthorized: WireReason.PREFETCH_UNAUTHORIZED,
+  'not-found': WireReason.PREFETCH_NOT_FOUND,
+  timeout: WireReason.PREFETCH_TIMEOUT,
+  unavailable: WireReason.PREFETCH_UNAVAILABLE,
+  invalid: WireReason.PREFETCH_INVALID,
+  cancelled: WireReason.PREFETCH_CANCELLED,
+  failed: WireReason.PREFETCH_FAILED
+}
+
+export interface ParsedPrefetchFailure { reason: PrefetchFailureReason, message: string }
+export interface ParsedPrefetchBlob { registry: string, repository: string, digest: Digest, size: number, mediaType?: string }
+export type PrefetchBlobStateName = 'fetching' | 'done' | 'failed'
+
+/** Limits of one order or answer: a job of many images is sent as several. */
+export const MAX_PREFETCH_IMAGES = 256
+export const MAX_PREFETCH_BLOBS = 4096
+export const MAX_PREFETCH_PLATFORMS = 16
+const MAX_REFERENCE_LENGTH = 512
+const MAX_TEXT_LENGTH = 1024
+const REGISTRY = /^$|^[A-Za-z0-9.-]+(:\d{1,5})?$/
+const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/
+const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/
+
+export interface ParsedPrefetchOrder { kind: 'prefetch', job: JobId, images: Array<{ reference: string, tags?: string }>, platforms: string[], blobs: ParsedPrefetchBlob[], concurrency: number, timeoutMs?: number }
+
+export function parsePrefetchOrder (order: PrefetchOrder): ParsedPrefetchOrder {
+  const job = parseJobId(order.job)
+  if (order.images.length > 0 && order.blobs.length > 0) throw new InvalidMessageError('a prefetch order both resolves images and fetches blobs')
+  const images = order.images.map(image => ({ reference: text('reference', image.reference, MAX_REFERENCE_LENGTH), tags: image.tags === '' ? undefined : text('tag filter', image.tags, 128) }))
+  for (const platform of order.platforms) if (!PLATFORM.test(platform)) throw new InvalidMessageError(`"${platform.slice(0, 70)}" is not a platform (os/arch[/variant])`)
+  if (order.concurrency < 1 || order.concurrency > 64) throw new InvalidMessageError(`prefetch concurrency ${order.concurrency} is not in [1, 64]`)
+  return { kind: 'prefetch', job, images, platforms: order.platforms, blobs: order.blobs.map(parsePrefetchBlob), concurrency: order.concurrency, timeoutMs: order.timeoutMs === 0 ? undefined : order.timeoutMs }
+}
+
+export type ParsedPrefetchResolved = {
+  kind: 'prefetchResolved'
+  job: JobId
+  images: Array<{ reference: string, manifestDigest?: Digest, blobs: ParsedPrefetchBlob[], failure?: ParsedPrefetchFailure }>
+}
+
+export function parsePrefetchResolved (message: PrefetchResolved): ParsedPrefetchResolved {
+  return {
+    kind: 'prefetchResolved',
+    job: parseJobId(message.job),
+    images: message.images.map(image => ({
+      reference: text('reference', image.reference, MAX_REFERENCE_LENGTH),
+      manifestDigest: image.manifestDigest === '' ? undefined : wireDigest(image.manifestDigest),
+      blobs: image.blobs.map(parsePrefetchBlob),
+      failure: failureOf(image.failure)
+    }))
+  }
+}
+
+export type ParsedPrefetchProgress = {
+  kind: 'prefetchProgress'
+  job: JobId
+  blobs: Array<{ digest: Digest, state: PrefetchBlobStateName, bytes: number, failure?: ParsedPrefetchFailure }>
+}
+
+const STATES: Partial<Record<PrefetchBlobState, PrefetchBlobStateName>> = {
+  [PrefetchBlobState.PREFETCH_BLOB_FETCHING]: 'fetching',
+  [PrefetchBlobState.PREFETCH_BLOB_DONE]: 'done',
+  [PrefetchBlobState.PREFETCH_BLOB_FAILED]: 'failed'
+}
+
+export const PREFETCH_BLOB_STATES: Readonly<Record<PrefetchBlobStateName, PrefetchBlobState>> = {
+  fetching: PrefetchBlobState.PREFETCH_BLOB_FETCHING,
+  done: PrefetchBlobState.PREFETCH_BLOB_DONE,
+  failed: PrefetchBlobState.PREFETCH_BLOB_FAILED
+}
+
+export function parsePrefetchProgress (message: PrefetchProgress): ParsedPrefetchProgress {
+  return {
+    kind: 'prefetchProgress',
+    job: parseJobId(message.job),
+    blobs: message.blobs.map(blob => {
+      const state = STATES[blob.state]
+      if (state == null) throw new InvalidMessageError('prefetch progress without a state')
+      const failure = failureOf(blob.failure)
+      if ((state === 'failed') !== (failure != null)) throw new InvalidMessageError('prefetch progress names a failure exactly when the blob failed')
+      return { digest: wireDigest(blob.digest), state, bytes: size('bytes', blob.bytes), failure }
+    })
+  }
+}
+
+/** The wire form of a failure. */
+export function prefetchFailure (failure: ParsedPrefetchFailure): PrefetchFailure {
+  return { reason: PREFETCH_FAILURE_REASONS[failure.reason], message: failure.message.slice(0, MAX_TEXT_LENGTH) }
+}
+
+/** The wire form of a blob. */
+export function prefetchBlob (blob: ParsedPrefetchBlob): PrefetchBlob {
+  return { registry: blob.registry, repository: blob.repository, digest: blob.digest, size: BigInt(blob.size), mediaType: blob.mediaType ?? '' }
+}
+
+function parsePrefetchBlob (blob: PrefetchBlob): ParsedPrefetchBlob {
+  if (!REGISTRY.test(blob.registry) || blob.registry.length > 255) throw new InvalidMessageError(`"${blob.registry.slice(0, 70)}" is not a registry host[:port]`)
+  if (blob.repository.length > 255 || !REPOSITORY.test(blob.repository)) throw new InvalidMessageError(`"${blob.repository.slice(0, 70)}" is not a repository name`)
+  let digest: Digest
+  try {
+    digest = parseDigest(blob.digest)
+  } catch (err) {
+    throw new InvalidMessageError(`a prefetch blob's digest: ${(err as Error).message}`, { cause: err })
+  }
+  return { registry: blob.registry, repository: blob.repository, digest, size: size('size', blob.size), mediaType: blob.mediaType === '' ? undefined : text('media type', blob.mediaType, 255) }
+}
+
+function failureOf (failure: PrefetchFailure | undefined): ParsedPrefetchFailure | undefined {
+  if (failure == null) return undefined
+  const reason = (Object.keys(PREFETCH_FAILURE_REASONS) as PrefetchFailureReason[]).find(r => PREFETCH_FAILURE_REASONS[r] === failure.reason)
+  if (reason == null) throw new InvalidMessageError('a prefetch failure without a reason')
+  return { reason, message: text('failure message', failure.message, MAX_TEXT_LENGTH) }
+}
+
+function text (what: string, value: string, max: number): string {
+  if (value.length === 0 || value.length > max) throw new InvalidMessageError(`a ${what} of ${value.length} characters (1 to ${max})`)
+  return value
+}
+
+function size (what: string, value: bigint): number {
+  if (value > BigInt(MAX_BLOB_SIZE)) throw new InvalidMessageError(`${what} ${value} is larger than a blob may be`)
+  return Number(value)
+}

@@ -1,0 +1,53 @@
+import test from 'ava'
+import {
+  AgentMessage, decodeAgentMessage, decodeSchedulerMessage, digestOf, parseJobId, PREFETCH_BLOB_STATES, prefetchBlob, prefetchFailure, SchedulerMessage
+} from '../src/index.ts'
+import type { AgentMessage as AgentMessageType, SchedulerMessage as SchedulerMessageType } from '../src/index.ts'
+
+const digest = digestOf(new TextEncoder().encode('layer'))
+const blob = { registry: '127.0.0.1:5000', repository: 'team/app', digest, size: 1234, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }
+
+function fromAgent (message: Partial<AgentMessageType>): ReturnType<typeof decodeAgentMessage> {
+  return decodeAgentMessage(AgentMessage.encode(message as AgentMessageType))
+}
+
+function fromScheduler (message: Partial<SchedulerMessageType>): ReturnType<typeof decodeSchedulerMessage> {
+  return decodeSchedulerMessage(SchedulerMessage.encode(message as SchedulerMessageType))
+}
+
+test('prefetch orders and cancels decode to their parsed form', t => {
+  const resolve = fromScheduler({ prefetch: { job: 'j-1', images: [{ reference: 'registry.local/app:1', tags: '' }, { reference: 'registry.local/app', tags: 'v1.*' }], platforms: ['linux/arm64/v8'], blobs: [], concurrency: 4, timeoutMs: 0 } })
+  t.deepEqual(resolve, { kind: 'prefetch', job: parseJobId('j-1'), images: [{ reference: 'registry.local/app:1', tags: undefined }, { reference: 'registry.local/app', tags: 'v1.*' }], platforms: ['linux/arm64/v8'], blobs: [], concurrency: 4, timeoutMs: undefined })
+  const fetch = fromScheduler({ prefetch: { job: 'j-1', images: [], platforms: [], blobs: [prefetchBlob(blob)], concurrency: 2, timeoutMs: 5000 } })
+  t.deepEqual(fetch, { kind: 'prefetch', job: parseJobId('j-1'), images: [], platforms: [], blobs: [blob], concurrency: 2, timeoutMs: 5000 })
+  t.deepEqual(fromScheduler({ prefetchCancel: { job: 'j-1' } }), { kind: 'prefetchCancel', job: parseJobId('j-1') })
+})
+
+test('resolved images and progress decode to their parsed form', t => {
+  const failure = { reason: 'unauthorized' as const, message: 'the origin refused the agent\'s credentials' }
+  t.deepEqual(fromAgent({ prefetchResolved: { job: 'j-2', images: [{ reference: 'r/app:1', manifestDigest: digest, blobs: [prefetchBlob(blob)] }, { reference: 'r/private:1', manifestDigest: '', blobs: [], failure: prefetchFailure(failure) }] } }), {
+    kind: 'prefetchResolved',
+    job: parseJobId('j-2'),
+    images: [{ reference: 'r/app:1', manifestDigest: digest, blobs: [blob], failure: undefined }, { reference: 'r/private:1', manifestDigest: undefined, blobs: [], failure }]
+  })
+  t.deepEqual(fromAgent({ prefetchProgress: { job: 'j-2', blobs: [{ digest, state: PREFETCH_BLOB_STATES.done, bytes: 1234n }, { digest, state: PREFETCH_BLOB_STATES.failed, bytes: 0n, failure: prefetchFailure({ reason: 'not-found', message: 'no such blob' }) }] } }), {
+    kind: 'prefetchProgress',
+    job: parseJobId('j-2'),
+    blobs: [{ digest, state: 'done', bytes: 1234, failure: undefined }, { digest, state: 'failed', bytes: 0, failure: { reason: 'not-found', message: 'no such blob' } }]
+  })
+})
+
+test('malformed prefetch messages are rejected by name', t => {
+  const invalid = { name: 'InvalidMessageError' }
+  const order = { job: 'j', images: [], platforms: [], blobs: [prefetchBlob(blob)], concurrency: 1, timeoutMs: 0 }
+  t.throws(() => fromScheduler({ prefetch: { ...order, job: '../etc' } }), invalid)
+  t.throws(() => fromScheduler({ prefetch: { ...order, concurrency: 0 } }), invalid)
+  t.throws(() => fromScheduler({ prefetch: { ...order, images: [{ reference: 'a', tags: '' }] } }), invalid, 'resolve and fetch in one order')
+  t.throws(() => fromScheduler({ prefetch: { ...order, platforms: ['linux'] } }), invalid)
+  t.throws(() => fromScheduler({ prefetch: { ...order, blobs: [{ ...prefetchBlob(blob), repository: 'UPPER/../x' }] } }), invalid)
+  t.throws(() => fromScheduler({ prefetch: { ...order, blobs: [{ ...prefetchBlob(blob), registry: 'host/with/path' }] } }), invalid)
+  t.throws(() => fromScheduler({ prefetch: { ...order, blobs: [{ ...prefetchBlob(blob), digest: 'sha256:abc' }] } }), invalid)
+  t.throws(() => fromAgent({ prefetchProgress: { job: 'j', blobs: [{ digest, state: 0, bytes: 0n }] } }), invalid, 'no state')
+  t.throws(() => fromAgent({ prefetchProgress: { job: 'j', blobs: [{ digest, state: PREFETCH_BLOB_STATES.failed, bytes: 0n }] } }), invalid, 'failed without a reason')
+  t.throws(() => fromAgent({ prefetchProgress: { job: 'j', blobs: [{ digest, state: PREFETCH_BLOB_STATES.done, bytes: 2n ** 60n }] } }), invalid)
+})
