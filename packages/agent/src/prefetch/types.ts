@@ -1,3 +1,4 @@
+import { PREFETCH_FAILURE_REASONS as WIRE_REASONS } from '@shoal/proto'
 import type { Digest, PrefetchFailureReason } from '@shoal/proto'
 
 /**
@@ -10,6 +11,8 @@ import type { Digest, PrefetchFailureReason } from '@shoal/proto'
 
 /** Why an image or a layer could not be prefetched (the wire's reasons, as the operator reads them). */
 export type { PrefetchFailureReason } from '@shoal/proto'
+
+export const PREFETCH_FAILURE_REASONS = Object.keys(WIRE_REASONS) as readonly PrefetchFailureReason[]
 
 export interface PrefetchFailure {
   reason: PrefetchFailureReason
