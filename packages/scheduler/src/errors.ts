@@ -18,3 +18,9 @@ export class InvalidOriginAssignmentError extends namedError('InvalidOriginAssig
 export class NoOriginAssigneeError extends namedError('NoOriginAssigneeError') {}
 /** A `shoal scheduler` option is invalid; the message names the field. */
 export class SchedulerConfigError extends namedError('SchedulerConfigError') {}
+/** A prefetch job request (POST /jobs) that cannot be run; the message names the field. */
+export class JobRequestError extends namedError('JobRequestError') {}
+/** No prefetch job has that id. */
+export class UnknownJobError extends namedError('UnknownJobError') {}
+/** A request body larger than the admin API takes. */
+export class BodyTooLargeError extends namedError('BodyTooLargeError') {}

@@ -27,6 +27,9 @@
  *   changed tasks their parents, their origin pieces and the piece table.
  * - `server.ts`: `SchedulerServer`, the protocol on a libp2p node given to it (one stream per agent)
  *   and the timer of the decision rounds.
+ * - `jobs/`: prefetch jobs (`PrefetchJobs`): resolved by an agent of the scope, placed (`placeBlobs`),
+ *   ordered from agents and followed to the end; stored in level (`JobStore`); the admin API's
+ *   `/jobs` routes and the JSON shapes (`JobView`, `JobRequest`).
  * - `constants.ts`, `errors.ts`: defaults with units in their names; named errors.
  */
 export { parsePeerKey, isPeerKey, parsePeerInfo } from './types.ts'
@@ -47,10 +50,21 @@ export { SchedulerServer } from './server.ts'
 export type { AgentChannel, SchedulerServerComponents, SchedulerServerInit } from './server.ts'
 export type { AgentLink, AgentRegistration, SchedulerEvents, SchedulerServiceInit } from './service.ts'
 export { TaskState } from './task-state.ts'
+export type { AgentObserver } from './service.ts'
+export { PrefetchJobs } from './jobs/prefetch-jobs.ts'
+export type { PrefetchJobsInit } from './jobs/prefetch-jobs.ts'
+export { JobStore } from './jobs/job-store.ts'
+export { parseJobRequest, parseScope, JOB_DEFAULTS } from './jobs/job-request.ts'
+export type { ParsedJobRequest } from './jobs/job-request.ts'
+export { placeBlobs } from './jobs/placement.ts'
+export { handleJobRoute } from './jobs/admin-routes.ts'
+export type {
+  JobRequest, JobView, JobState, JobScope, TargetState, TargetView, LayerView, ImageView, AgentProgressView, FailureView
+} from './jobs/types.ts'
 export type { AssignOriginInput, ReassignInput } from './origin-split.ts'
 export {
   InvalidPeerKeyError, InvalidPeerInfoError, UnknownTaskError, TaskSizeMismatchError, InvalidOriginAssignmentError,
-  NoOriginAssigneeError
+  NoOriginAssigneeError, JobRequestError, UnknownJobError, BodyTooLargeError
 } from './errors.ts'
 export {
   PARENT_FAILURE_WINDOW_MS, PARENT_EJECTION_FAILURES, PARENT_FAILURE_EJECTION_MS, PARENT_BAD_PIECE_EJECTION_MS,

@@ -54,6 +54,13 @@ interface Agent {
   link: AgentLink
 }
 
+/** What a prefetch job runner hears of the agents: who comes and goes, and their prefetch answers. */
+export interface AgentObserver {
+  connected: (peer: PeerKey, registration: AgentRegistration) => void
+  disconnected: (peer: PeerKey) => void
+  prefetch: (peer: PeerKey, message: ParsedAgentMessage & { kind: 'prefetchResolved' | 'prefetchProgress' }) => void
+}
+
 /**
  * The scheduler's decisions, apart from any transport: agents connect and send what they parsed;
  * the service keeps who holds what, and on each decision round (tick) tells every downloader of a
@@ -74,6 +81,7 @@ export class SchedulerService {
   readonly #parentsRefreshMs: number
   readonly #childrenPerRound: number
   readonly #events: SchedulerEvents
+  #observer?: AgentObserver
 
   constructor (init: SchedulerServiceInit = {}) {
     this.#now = init.now ?? Date.now
@@ -100,16 +108,36 @@ export class SchedulerService {
     return [...this.#agents].map(([id, a]) => ({ id, hostName: a.registration.hostName, site: a.registration.info.site, zone: a.registration.info.zone, uploadSlots: a.registration.info.uploadSlots }))
   }
 
+  /** The one observer of agents' comings, goings and prefetch answers (the prefetch jobs). */
+  observeAgents (observer: AgentObserver): void {
+    this.#observer = observer
+  }
+
+  /** A registered agent's registration, or undefined. */
+  registrationOf (peer: PeerKey): AgentRegistration | undefined {
+    return this.#agents.get(peer)?.registration
+  }
+
+  /** Sends a message to a registered agent (prefetch orders); false when it is not connected. */
+  send (peer: PeerKey, message: Partial<SchedulerMessage>): boolean {
+    const agent = this.#agents.get(peer)
+    if (agent == null) return false
+    agent.link.send(message as SchedulerMessage)
+    return true
+  }
+
   /** An agent registered (again): it is told the report interval; what it held before is forgotten until it announces. */
   connect (peer: PeerKey, registration: AgentRegistration, link: AgentLink): void {
     if (this.#agents.has(peer)) this.disconnect(peer)
     this.#agents.set(peer, { registration, link })
     link.send({ registered: { reportIntervalMs: this.#reportIntervalMs } })
+    this.#observer?.connected(peer, registration)
   }
 
   /** The agent's stream ended: it leaves every task. */
   disconnect (peer: PeerKey): void {
     if (!this.#agents.delete(peer)) return
+    this.#observer?.disconnected(peer)
     for (const digest of this.registry.removePeer(peer)) this.#leave(peer, digest, false)
     for (const task of this.#tasks.values()) if (task.wanting.has(peer)) this.#leave(peer, task.digest, false)
   }
@@ -166,6 +194,10 @@ export class SchedulerService {
       case 'leaveTask':
         this.registry.leave(peer, message.digest)
         this.#leave(peer, message.digest, true)
+        return
+      case 'prefetchResolved':
+      case 'prefetchProgress':
+        this.#observer?.prefetch(peer, message)
     }
   }
 

@@ -1,6 +1,8 @@
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { handleJobRoute } from '../jobs/admin-routes.ts'
+import type { PrefetchJobs } from '../jobs/prefetch-jobs.ts'
 import type { SchedulerMetrics } from '../metrics.ts'
 import type { SchedulerService } from '../service.ts'
 
@@ -25,10 +27,11 @@ export function adminView (service: SchedulerService): unknown {
   }
 }
 
-/** `--admin HOST:PORT`: /healthz, /metrics (Prometheus), and /tasks (adminView as JSON). */
-export async function startAdmin (listen: { host: string, port: number }, service: SchedulerService, metrics: SchedulerMetrics): Promise<{ server: Server, url: string }> {
+/** `--admin HOST:PORT`: /healthz, /metrics (Prometheus), /tasks (adminView as JSON) and the prefetch /jobs. */
+export async function startAdmin (listen: { host: string, port: number }, service: SchedulerService, metrics: SchedulerMetrics, jobs: PrefetchJobs): Promise<{ server: Server, url: string }> {
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://admin').pathname
+    if (handleJobRoute(jobs, req, res, path)) return
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n')
     } else if (path === '/metrics') {
@@ -36,7 +39,7 @@ export async function startAdmin (listen: { host: string, port: number }, servic
     } else if (path === '/tasks') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(adminView(service), null, 2) + '\n')
     } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: /healthz, /metrics, /tasks\n')
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: /healthz, /metrics, /tasks, /jobs\n')
     }
   })
   await new Promise<void>((resolve, reject) => {

@@ -1,8 +1,10 @@
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createP2pNode, loadOrCreatePeerKey, loadSwarmKey } from '@shoal/p2p'
 import { SchedulerConfigError } from '../errors.ts'
+import { JobStore } from '../jobs/job-store.ts'
+import { PrefetchJobs } from '../jobs/prefetch-jobs.ts'
 import { SchedulerMetrics } from '../metrics.ts'
 import { SchedulerServer } from '../server.ts'
 import { SchedulerService } from '../service.ts'
@@ -11,8 +13,8 @@ import { startAdmin } from './admin.ts'
 export const SCHEDULER_USAGE = `usage: shoal scheduler [options]
   --listen MULTIADDR     where agents reach it, repeatable (default /ip4/0.0.0.0/tcp/65003)
   --announce MULTIADDR   an address to tell agents instead (NAT), repeatable
-  --admin HOST:PORT      /metrics, /healthz and /tasks (JSON) (default 127.0.0.1:65004)
-  --data-dir DIR         its peer identity lives here (default .shoal/scheduler)
+  --admin HOST:PORT      /metrics, /healthz, /tasks (JSON) and the prefetch jobs API /jobs (default 127.0.0.1:65004)
+  --data-dir DIR         its peer identity and its prefetch jobs live here (default .shoal/scheduler)
   --swarm-key FILE       the agents' swarm key: only hosts with it can connect
 Each flag is also SHOAL_SCHEDULER_<FLAG> in the environment (SHOAL_SCHEDULER_LISTEN, comma-separated).`
 
@@ -106,17 +108,22 @@ export async function runScheduler (argv: string[]): Promise<number> {
     log: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler', msg: message, ...fields })) }
   })
   await server.start()
-  const admin = await startAdmin(config.admin, service, metrics)
+  const jobs = new PrefetchJobs({ service, store: new JobStore(join(config.dataDir, 'jobs')) }, {
+    log: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler:prefetch', msg: message, ...fields })) }
+  })
+  await jobs.start()
+  const admin = await startAdmin(config.admin, service, metrics, jobs)
   const id = node.peerId.toString()
   for (const addr of node.getMultiaddrs().map(a => a.toString())) console.log(`shoal scheduler: agents reach it at ${addr.includes('/p2p/') ? addr : `${addr}/p2p/${id}`}`)
-  console.log(`shoal scheduler: admin at ${admin.url} (/metrics, /healthz, /tasks)`)
+  console.log(`shoal scheduler: admin at ${admin.url} (/metrics, /healthz, /tasks, /jobs)`)
   const signal = await new Promise<NodeJS.Signals>(resolve => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)
   })
   console.log(`shoal scheduler: ${signal}, stopping`)
-  await server.stop()
   await new Promise<void>(resolve => { admin.server.close(() => { resolve() }); admin.server.closeAllConnections() })
+  await jobs.stop()
+  await server.stop()
   await node.stop()
   return 0
 }

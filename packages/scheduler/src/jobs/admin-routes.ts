@@ -1,0 +1,55 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { BodyTooLargeError } from '../errors.ts'
+import { parseJobRequest } from './job-request.ts'
+import type { PrefetchJobs } from './prefetch-jobs.ts'
+
+const MAX_BODY_BYTES = 1024 * 1024
+
+/**
+ * The prefetch jobs on the admin listener: POST /jobs (a JobRequest; 201 and the JobView),
+ * GET /jobs, GET /jobs/<id>, DELETE /jobs/<id> (cancel). Errors are `{ "error": "..." }` with 400,
+ * 404, 405 or 413. Returns false for a path that is not under /jobs.
+ */
+export function handleJobRoute (jobs: PrefetchJobs, req: IncomingMessage, res: ServerResponse, path: string): boolean {
+  const match = /^\/jobs(?:\/([^/]+))?\/?$/.exec(path)
+  if (match == null) return false
+  const id = match[1]
+  void (async () => {
+    try {
+      if (id == null && req.method === 'POST') {
+        const request = parseJobRequest(JSON.parse(await readBody(req)))
+        send(res, 201, await jobs.create(request))
+      } else if (id == null && req.method === 'GET') {
+        send(res, 200, { jobs: jobs.list() })
+      } else if (id != null && req.method === 'GET') {
+        send(res, 200, jobs.view(id))
+      } else if (id != null && req.method === 'DELETE') {
+        send(res, 200, await jobs.cancel(id))
+      } else {
+        res.setHeader('allow', id == null ? 'GET, POST' : 'GET, DELETE')
+        send(res, 405, { error: `${req.method ?? ''} is not allowed on ${path}` })
+      }
+    } catch (err) {
+      const name = (err as Error).name
+      const status = name === 'UnknownJobError' ? 404 : name === 'BodyTooLargeError' ? 413 : name === 'JobRequestError' || err instanceof SyntaxError ? 400 : 500
+      send(res, status, { error: status === 400 && err instanceof SyntaxError ? `the body is not JSON: ${err.message}` : (err as Error).message })
+    }
+  })()
+  return true
+}
+
+function send (res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body, null, 2) + '\n')
+}
+
+async function readBody (req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = []
+  let length = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    length += chunk.byteLength
+    if (length > MAX_BODY_BYTES) throw new BodyTooLargeError(`a job request is at most ${MAX_BODY_BYTES} bytes`)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}

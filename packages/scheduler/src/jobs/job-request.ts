@@ -1,0 +1,72 @@
+import { MAX_PREFETCH_IMAGES, MAX_PREFETCH_PLATFORMS } from '@shoal/proto'
+import { JobRequestError } from '../errors.ts'
+import { parsePeerKey } from '../types.ts'
+import type { JobRequest, JobScope } from './types.ts'
+
+/** A JobRequest checked field by field, with defaults filled in. */
+export interface ParsedJobRequest {
+  images: Array<{ reference: string, tags?: string }>
+  platforms: string[]
+  scope: JobScope
+  replicas: number
+  concurrency: number
+  timeoutMs: number
+}
+
+export const JOB_DEFAULTS = { replicas: 1, concurrency: 4, timeoutMs: 60 * 60 * 1000 } as const
+const MAX_REPLICAS = 16
+const MAX_CONCURRENCY = 64
+const MAX_TIMEOUT_MS = 7 * 24 * 60 * 60 * 1000
+const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/
+const SITE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
+
+/** The body of POST /jobs; JobRequestError names the field that is wrong. */
+export function parseJobRequest (body: unknown): ParsedJobRequest {
+  if (typeof body !== 'object' || body == null || Array.isArray(body)) throw new JobRequestError('the body must be a JSON object (a JobRequest)')
+  const request = body as Partial<Record<keyof JobRequest, unknown>>
+  const images = request.images
+  if (!Array.isArray(images) || images.length === 0) throw new JobRequestError('images: name at least one image')
+  if (images.length > MAX_PREFETCH_IMAGES) throw new JobRequestError(`images: at most ${MAX_PREFETCH_IMAGES} in one job`)
+  const platforms = request.platforms ?? []
+  if (!Array.isArray(platforms) || platforms.length > MAX_PREFETCH_PLATFORMS) throw new JobRequestError(`platforms: a list of at most ${MAX_PREFETCH_PLATFORMS}`)
+  return {
+    images: images.map((image: unknown, i) => {
+      const { reference, tags } = (typeof image === 'object' && image != null ? image : {}) as { reference?: unknown, tags?: unknown }
+      if (typeof reference !== 'string' || reference.length === 0 || reference.length > 512) throw new JobRequestError(`images[${i}].reference: a reference of 1 to 512 characters`)
+      if (tags != null && (typeof tags !== 'string' || tags.length === 0 || tags.length > 128)) throw new JobRequestError(`images[${i}].tags: a glob of 1 to 128 characters`)
+      return { reference, tags: tags ?? undefined }
+    }),
+    platforms: platforms.map((platform: unknown, i) => {
+      if (typeof platform !== 'string' || !PLATFORM.test(platform)) throw new JobRequestError(`platforms[${i}]: "${String(platform).slice(0, 40)}" is not os/arch[/variant]`)
+      return platform
+    }),
+    scope: parseScope(request.scope),
+    replicas: integer('replicas', request.replicas, JOB_DEFAULTS.replicas, MAX_REPLICAS),
+    concurrency: integer('concurrency', request.concurrency, JOB_DEFAULTS.concurrency, MAX_CONCURRENCY),
+    timeoutMs: integer('timeoutMs', request.timeoutMs, JOB_DEFAULTS.timeoutMs, MAX_TIMEOUT_MS)
+  }
+}
+
+/** `agent:<peer id>`, `site:<name>` or `all`. */
+export function parseScope (value: unknown): JobScope {
+  if (value === 'all') return { kind: 'all' }
+  if (typeof value === 'string' && value.startsWith('site:') && SITE.test(value.slice(5))) return { kind: 'site', site: value.slice(5) }
+  if (typeof value === 'string' && value.startsWith('agent:')) {
+    try {
+      return { kind: 'agent', agent: parsePeerKey(value.slice(6)) }
+    } catch (err) {
+      throw new JobRequestError(`scope: "${value.slice(0, 80)}" does not name an agent's peer id`, { cause: err })
+    }
+  }
+  throw new JobRequestError(`scope: "${String(value).slice(0, 80)}" is not agent:<peer id>, site:<name> or all`)
+}
+
+export function scopeText (scope: JobScope): string {
+  return scope.kind === 'all' ? 'all' : scope.kind === 'site' ? `site:${scope.site}` : `agent:${scope.agent}`
+}
+
+function integer (field: string, value: unknown, fallback: number, max: number): number {
+  if (value == null) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) throw new JobRequestError(`${field}: an integer from 1 to ${max}`)
+  return value
+}

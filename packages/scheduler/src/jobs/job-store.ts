@@ -1,0 +1,30 @@
+import { Level } from 'level'
+import type { JobRecord } from './job.ts'
+
+/**
+ * Prefetch jobs on disk (`<data-dir>/jobs`, level, JSON values), so that a job survives a
+ * restart of its scheduler. A write is awaited before the admin API answers a create or a cancel.
+ */
+export class JobStore {
+  readonly #db: Level<string, JobRecord>
+
+  constructor (path: string) {
+    this.#db = new Level<string, JobRecord>(path, { valueEncoding: 'json' })
+  }
+
+  async open (): Promise<void> {
+    await this.#db.open()
+  }
+
+  async close (): Promise<void> {
+    await this.#db.close()
+  }
+
+  async put (job: JobRecord): Promise<void> {
+    await this.#db.put(job.id, job)
+  }
+
+  async all (): Promise<JobRecord[]> {
+    return await this.#db.values().all()
+  }
+}

@@ -1,0 +1,311 @@
+import { randomBytes } from 'node:crypto'
+import { MAX_PREFETCH_BLOBS, prefetchBlob } from '@shoal/proto'
+import type { ParsedAgentMessage, ParsedPrefetchBlob, ParsedPrefetchFailure } from '@shoal/proto'
+import { UnknownJobError } from '../errors.ts'
+import type { AgentObserver, SchedulerService } from '../service.ts'
+import type { PeerKey } from '../types.ts'
+import { isTerminalTarget, jobView, TERMINAL_JOB_STATES } from './job.ts'
+import type { JobRecord, LayerRecord, TargetRecord } from './job.ts'
+import { scopeText } from './job-request.ts'
+import type { ParsedJobRequest } from './job-request.ts'
+import type { JobStore } from './job-store.ts'
+import { placeBlobs } from './placement.ts'
+import type { JobView } from './types.ts'
+
+export interface PrefetchJobsInit {
+  now?: () => number
+  /** how long a job waits for an agent of its scope before it fails (also after a restart) */
+  agentWaitMs?: number
+  /** how often deadlines, dispatch and saves are looked at */
+  tickMs?: number
+  log?: (message: string, fields?: Record<string, unknown>) => void
+}
+
+/** Reasons worth another agent of the site: the first one's trouble may be its own. */
+const RETRY_ELSEWHERE = new Set(['unavailable', 'failed', 'timeout'])
+const MAX_TRIES_PER_COPY = 3
+
+type PrefetchMessage = ParsedAgentMessage & { kind: 'prefetchResolved' | 'prefetchProgress' }
+
+/**
+ * The scheduler's prefetch jobs: each is resolved to blobs by one agent of its scope (the agents
+ * hold the registry credentials), its blobs are placed (site: `replicas` copies spread by bytes;
+ * all: every agent; agent: that one), ordered from the agents and followed until every copy is done
+ * or failed, the deadline passes, or it is cancelled. Orders are idempotent, so after a restart of
+ * the scheduler (jobs are stored) or of an agent, what is unfinished is simply ordered again.
+ */
+export class PrefetchJobs implements AgentObserver {
+  readonly #service: SchedulerService
+  readonly #store: JobStore
+  readonly #now: () => number
+  readonly #agentWaitMs: number
+  readonly #tickMs: number
+  readonly #log: NonNullable<PrefetchJobsInit['log']>
+  readonly #jobs = new Map<string, JobRecord>()
+  /** per job: who resolves it now */
+  readonly #resolvers = new Map<string, PeerKey>()
+  /** per job and agent: the blobs ordered from it in its current session */
+  readonly #ordered = new Map<string, Map<PeerKey, Set<string>>>()
+  readonly #dirty = new Set<string>()
+  #startedAt = 0
+  #timer?: ReturnType<typeof setInterval>
+
+  constructor (components: { service: SchedulerService, store: JobStore }, init: PrefetchJobsInit = {}) {
+    this.#service = components.service
+    this.#store = components.store
+    this.#now = init.now ?? Date.now
+    this.#agentWaitMs = init.agentWaitMs ?? 30_000
+    this.#tickMs = init.tickMs ?? 500
+    this.#log = init.log ?? (() => {})
+  }
+
+  /** Loads the stored jobs (unfinished ones resume) and starts following agents. */
+  async start (): Promise<void> {
+    await this.#store.open()
+    for (const job of await this.#store.all()) this.#jobs.set(job.id, job)
+    this.#startedAt = this.#now()
+    this.#service.observeAgents(this)
+    this.#timer = setInterval(() => { this.tick() }, this.#tickMs)
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.#timer)
+    await this.#save()
+    await this.#store.close()
+  }
+
+  async create (request: ParsedJobRequest): Promise<JobView> {
+    const now = this.#now()
+    const job: JobRecord = { id: randomBytes(6).toString('hex'), request, state: 'resolving', createdAt: now, deadline: now + request.timeoutMs, images: [], layers: [] }
+    this.#jobs.set(job.id, job)
+    await this.#store.put(job)
+    this.#log('prefetch job created', { job: job.id, images: request.images.length, scope: request.scope })
+    this.#advance(job)
+    return this.view(job.id)
+  }
+
+  view (id: string): JobView {
+    const job = this.#jobs.get(id)
+    if (job == null) throw new UnknownJobError(`no prefetch job ${id.slice(0, 80)}`)
+    return jobView(job, agent => this.#service.registrationOf(agent)?.hostName)
+  }
+
+  list (): JobView[] {
+    return [...this.#jobs.keys()].map(id => this.view(id))
+  }
+
+  /** Stops a job: agents are told to drop its work; unfinished copies fail as cancelled. */
+  async cancel (id: string): Promise<JobView> {
+    const job = this.#jobs.get(id)
+    if (job == null) throw new UnknownJobError(`no prefetch job ${id.slice(0, 80)}`)
+    if (!TERMINAL_JOB_STATES.has(job.state)) {
+      for (const agent of this.#involved(job)) this.#service.send(agent, { prefetchCancel: { job: job.id } })
+      this.#failUnfinished(job, { reason: 'cancelled', message: 'the job was cancelled' })
+      this.#finish(job, 'cancelled')
+      await this.#store.put(job)
+    }
+    return this.view(id)
+  }
+
+  /** Deadlines, resolution, orders and completion of every unfinished job; saves what changed. */
+  tick (): void {
+    for (const job of this.#jobs.values()) if (!TERMINAL_JOB_STATES.has(job.state)) this.#advance(job)
+    void this.#save()
+  }
+
+  connected (peer: PeerKey): void {
+    // A new session: whatever was ordered from this agent before is ordered again (idempotent).
+    for (const ordered of this.#ordered.values()) ordered.delete(peer)
+    for (const job of this.#jobs.values()) if (!TERMINAL_JOB_STATES.has(job.state)) this.#advance(job)
+  }
+
+  disconnected (peer: PeerKey): void {
+    for (const ordered of this.#ordered.values()) ordered.delete(peer)
+    for (const job of this.#jobs.values()) {
+      if (TERMINAL_JOB_STATES.has(job.state)) continue
+      if (this.#resolvers.get(job.id) === peer) this.#resolvers.delete(job.id)
+      if (job.request.scope.kind !== 'site') continue
+      // A site's copy does not wait for an agent that left: another agent of the site takes it.
+      for (const layer of job.layers) for (const target of layer.targets) if (target.agent === peer && !isTerminalTarget(target)) this.#moveElsewhere(job, layer, target)
+      this.#dirty.add(job.id)
+    }
+  }
+
+  prefetch (peer: PeerKey, message: PrefetchMessage): void {
+    const job = this.#jobs.get(message.job)
+    if (job == null || TERMINAL_JOB_STATES.has(job.state)) return
+    if (message.kind === 'prefetchResolved') {
+      if (job.state !== 'resolving' || this.#resolvers.get(job.id) !== peer) return
+      this.#resolved(job, message.images)
+    } else {
+      for (const blob of message.blobs) {
+        const layer = job.layers.find(l => l.digest === blob.digest)
+        const target = layer?.targets.find(t => t.agent === peer && !isTerminalTarget(t))
+        if (layer == null || target == null) continue
+        target.state = blob.state
+        target.bytes = Math.min(blob.bytes, layer.size)
+        if (blob.state === 'done') target.bytes = layer.size
+        if (blob.failure != null) this.#failed(job, layer, target, blob.failure)
+      }
+    }
+    this.#dirty.add(job.id)
+    this.#advance(job)
+  }
+
+  #advance (job: JobRecord): void {
+    const now = this.#now()
+    if (now >= job.deadline) {
+      for (const agent of this.#involved(job)) this.#service.send(agent, { prefetchCancel: { job: job.id } })
+      if (job.state === 'resolving') job.error = { reason: 'timeout', message: 'the images were not resolved before the job\'s deadline' }
+      this.#failUnfinished(job, { reason: 'timeout', message: 'not done before the job\'s deadline' })
+      this.#finish(job, 'failed')
+      return
+    }
+    if (job.state === 'resolving') this.#resolve(job, now)
+    else this.#order(job)
+    this.#complete(job)
+  }
+
+  #resolve (job: JobRecord, now: number): void {
+    if (this.#resolvers.has(job.id)) return
+    const agent = this.#scopeAgents(job)[0]
+    if (agent == null) {
+      if (now - Math.max(job.createdAt, this.#startedAt) > this.#agentWaitMs) {
+        job.error = { reason: 'unavailable', message: `no agent of scope ${scopeText(job.request.scope)} is connected to this scheduler` }
+        this.#finish(job, 'failed')
+      }
+      return
+    }
+    this.#resolvers.set(job.id, agent)
+    this.#service.send(agent, { prefetch: { job: job.id, images: job.request.images.map(i => ({ reference: i.reference, tags: i.tags ?? '' })), platforms: job.request.platforms, blobs: [], concurrency: job.request.concurrency, timeoutMs: Math.max(1, job.deadline - now) } })
+  }
+
+  #resolved (job: JobRecord, images: Array<{ reference: string, manifestDigest?: string, blobs: ParsedPrefetchBlob[], failure?: ParsedPrefetchFailure }>): void {
+    this.#resolvers.delete(job.id)
+    const blobs = new Map<string, ParsedPrefetchBlob>()
+    for (const image of images) for (const blob of image.blobs) if (!blobs.has(blob.digest)) blobs.set(blob.digest, blob)
+    job.images = images.map(image => ({ reference: image.reference, manifestDigest: image.manifestDigest, layers: image.blobs.length, error: image.failure }))
+    const agents = this.#scopeAgents(job)
+    const placed = job.request.scope.kind === 'site'
+      ? placeBlobs({ blobs: [...blobs.values()], agents, replicas: job.request.replicas })
+      : new Map([...blobs.keys()].map(digest => [digest, agents]))
+    job.layers = [...blobs.values()].map(blob => ({
+      digest: blob.digest,
+      size: blob.size,
+      registry: blob.registry,
+      repository: blob.repository,
+      mediaType: blob.mediaType,
+      targets: (placed.get(blob.digest) ?? []).map(agent => ({ agent, state: 'pending' as const, bytes: 0, tried: [] }))
+    }))
+    job.state = 'running'
+    this.#log('prefetch job resolved', { job: job.id, images: images.length, blobs: blobs.size, agents: agents.length })
+    if (job.layers.length === 0) {
+      job.error = images.length === 0 ? { reason: 'not-found', message: 'no image was named' } : undefined
+      this.#finish(job, images.some(i => i.failure != null) || images.length === 0 ? 'failed' : 'done')
+    }
+  }
+
+  /** Orders from each connected agent the copies it has not been asked for in this session. */
+  #order (job: JobRecord): void {
+    const wanted = new Map<PeerKey, LayerRecord[]>()
+    const ordered = this.#ordered.get(job.id) ?? new Map<PeerKey, Set<string>>()
+    this.#ordered.set(job.id, ordered)
+    for (const layer of job.layers) {
+      for (const target of layer.targets) {
+        if (isTerminalTarget(target) || ordered.get(target.agent)?.has(layer.digest) === true) continue
+        if (this.#service.registrationOf(target.agent) == null) continue
+        wanted.set(target.agent, [...(wanted.get(target.agent) ?? []), layer])
+      }
+    }
+    const timeoutMs = Math.max(1, job.deadline - this.#now())
+    for (const [agent, layers] of wanted) {
+      const sent = ordered.get(agent) ?? new Set<string>()
+      ordered.set(agent, sent)
+      for (let i = 0; i < layers.length; i += MAX_PREFETCH_BLOBS) {
+        const blobs = layers.slice(i, i + MAX_PREFETCH_BLOBS).map(l => prefetchBlob({ registry: l.registry, repository: l.repository, digest: l.digest as ParsedPrefetchBlob['digest'], size: l.size, mediaType: l.mediaType }))
+        if (this.#service.send(agent, { prefetch: { job: job.id, images: [], platforms: [], blobs, concurrency: job.request.concurrency, timeoutMs } })) for (const l of layers) sent.add(l.digest)
+      }
+    }
+  }
+
+  #failed (job: JobRecord, layer: LayerRecord, target: TargetRecord, failure: ParsedPrefetchFailure): void {
+    target.error = failure
+    if (job.request.scope.kind === 'site' && RETRY_ELSEWHERE.has(failure.reason)) this.#moveElsewhere(job, layer, target)
+  }
+
+  /** A site copy goes to another agent of the site that does not hold one, while tries are left. */
+  #moveElsewhere (job: JobRecord, layer: LayerRecord, target: TargetRecord): void {
+    const taken = new Set(layer.targets.map(t => t.agent))
+    const next = this.#scopeAgents(job).find(agent => !taken.has(agent) && !target.tried.includes(agent))
+    if (next == null || target.tried.length + 1 >= MAX_TRIES_PER_COPY) {
+      if (target.state !== 'failed' && target.error != null) target.state = 'failed'
+      return
+    }
+    target.tried.push(target.agent)
+    target.agent = next
+    target.state = 'pending'
+    target.bytes = 0
+    target.error = undefined
+  }
+
+  #complete (job: JobRecord): void {
+    if (job.state !== 'running' || job.layers.length === 0) return
+    const targets = job.layers.flatMap(l => l.targets)
+    if (targets.length === 0 && this.#now() - Math.max(job.createdAt, this.#startedAt) > this.#agentWaitMs) {
+      job.error = { reason: 'unavailable', message: `no agent of scope ${scopeText(job.request.scope)} to place the blobs on` }
+      this.#finish(job, 'failed')
+      return
+    }
+    if (targets.length === 0 || !targets.every(isTerminalTarget)) return
+    const failed = targets.some(t => t.state === 'failed') || job.images.some(i => i.error != null)
+    this.#finish(job, failed ? 'failed' : 'done')
+  }
+
+  #finish (job: JobRecord, state: 'done' | 'failed' | 'cancelled'): void {
+    job.state = state
+    job.finishedAt = this.#now()
+    this.#resolvers.delete(job.id)
+    this.#ordered.delete(job.id)
+    this.#dirty.add(job.id)
+    this.#log('prefetch job ended', { job: job.id, state, error: job.error?.message })
+  }
+
+  #failUnfinished (job: JobRecord, failure: { reason: string, message: string }): void {
+    for (const layer of job.layers) {
+      for (const target of layer.targets) {
+        if (isTerminalTarget(target)) continue
+        target.state = 'failed'
+        target.error = failure
+      }
+    }
+  }
+
+  /** The connected agents of the job's scope, in a stable order. */
+  #scopeAgents (job: JobRecord): PeerKey[] {
+    const scope = job.request.scope
+    return this.#service.agents()
+      .filter(agent => scope.kind === 'all' || (scope.kind === 'site' ? agent.site === scope.site : agent.id === scope.agent))
+      .map(agent => agent.id)
+      .sort()
+  }
+
+  #involved (job: JobRecord): Set<PeerKey> {
+    const agents = new Set<PeerKey>(job.layers.flatMap(l => l.targets.filter(t => !isTerminalTarget(t)).map(t => t.agent)))
+    const resolver = this.#resolvers.get(job.id)
+    if (resolver != null) agents.add(resolver)
+    return agents
+  }
+
+  async #save (): Promise<void> {
+    const ids = [...this.#dirty]
+    this.#dirty.clear()
+    for (const id of ids) {
+      const job = this.#jobs.get(id)
+      if (job == null) continue
+      await this.#store.put(job).catch((err: Error) => {
+        this.#dirty.add(id)
+        this.#log('prefetch job not saved; trying again', { job: id, error: err.message })
+      })
+    }
+  }
+}
