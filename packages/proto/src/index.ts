@@ -29,7 +29,7 @@ export {
   decodeAgentMessage, decodeSchedulerMessage, MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_PARENTS,
   AgentMessage, SchedulerMessage, Register, AnnounceTask, PiecesFinished, PieceFailed, TaskPieceTable, LeaveTask,
   Registered, Parents, Parent, OriginAssignment, PieceSource, FailureReason,
-  PrefetchOrder, PrefetchCancel, PrefetchResolved, PrefetchProgress
+  PrefetchOrder, PrefetchCancel, PrefetchResolved, PrefetchProgress, PrefetchBlobState
 } from './scheduler-messages.ts'
 export type { ParsedAgentMessage, ParsedSchedulerMessage, PieceFailureReason } from './scheduler-messages.ts'
 export {

@@ -15,7 +15,7 @@ import { MAX_BLOB_SIZE, MAX_PIECE_COUNT, pieceCountFor } from './pieces.ts'
 export {
   AgentMessage, SchedulerMessage, Register, AnnounceTask, PiecesFinished, PieceFailed, TaskPieceTable, LeaveTask,
   Registered, Parents, Parent, OriginAssignment, PieceSource, FailureReason,
-  PrefetchOrder, PrefetchCancel, PrefetchResolved, PrefetchProgress
+  PrefetchOrder, PrefetchCancel, PrefetchResolved, PrefetchProgress, PrefetchBlobState
 } from './gen/scheduler.js'
 
 /** Addresses an agent or a parent may list, and the bytes of one (a binary multiaddr). */

@@ -1,6 +1,6 @@
 import test from 'ava'
 import {
-  AgentMessage, decodeAgentMessage, decodeSchedulerMessage, digestOf, parseJobId, PREFETCH_BLOB_STATES, prefetchBlob, prefetchFailure, SchedulerMessage
+  AgentMessage, decodeAgentMessage, decodeSchedulerMessage, digestOf, parseJobId, PREFETCH_BLOB_STATES, PrefetchBlobState, prefetchBlob, prefetchFailure, SchedulerMessage
 } from '../src/index.ts'
 import type { AgentMessage as AgentMessageType, SchedulerMessage as SchedulerMessageType } from '../src/index.ts'
 
@@ -47,7 +47,7 @@ test('malformed prefetch messages are rejected by name', t => {
   t.throws(() => fromScheduler({ prefetch: { ...order, blobs: [{ ...prefetchBlob(blob), repository: 'UPPER/../x' }] } }), invalid)
   t.throws(() => fromScheduler({ prefetch: { ...order, blobs: [{ ...prefetchBlob(blob), registry: 'host/with/path' }] } }), invalid)
   t.throws(() => fromScheduler({ prefetch: { ...order, blobs: [{ ...prefetchBlob(blob), digest: 'sha256:abc' }] } }), invalid)
-  t.throws(() => fromAgent({ prefetchProgress: { job: 'j', blobs: [{ digest, state: 0, bytes: 0n }] } }), invalid, 'no state')
+  t.throws(() => fromAgent({ prefetchProgress: { job: 'j', blobs: [{ digest, state: PrefetchBlobState.PREFETCH_BLOB_UNSPECIFIED, bytes: 0n }] } }), invalid, 'no state')
   t.throws(() => fromAgent({ prefetchProgress: { job: 'j', blobs: [{ digest, state: PREFETCH_BLOB_STATES.failed, bytes: 0n }] } }), invalid, 'failed without a reason')
   t.throws(() => fromAgent({ prefetchProgress: { job: 'j', blobs: [{ digest, state: PREFETCH_BLOB_STATES.done, bytes: 2n ** 60n }] } }), invalid)
 })
