@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { MIRROR_USAGE, runMirrorBench } from './mirror/index.ts'
 import { PEER_LINK_USAGE, runPeerLinkBench } from './peer-link/index.ts'
 import { runSchedulerBench, SCHEDULER_USAGE } from './scheduler/index.ts'
+import { runSwarmBench, SWARM_USAGE } from './swarm/index.ts'
 
 const USAGE = `usage: pnpm bench <benchmark> [options]
 
@@ -16,12 +17,16 @@ benchmarks:
   peer-link one peer link between two agents vs bare js-libp2p: throughput, the uploader's peak RSS
   scheduler the scheduler's handlers under simulated agents, in-process: piece reports/s, decision latency,
             peak RSS, at two or three sizes
+  swarm     N hosts pull one cold image through their agents vs N clients straight from the origin, on
+            simulated links (network namespaces and tc tbf, or loopback): completion p50/p90/max, origin egress
 
 ${MIRROR_USAGE}
 
 ${PEER_LINK_USAGE}
 
 ${SCHEDULER_USAGE}
+
+${SWARM_USAGE}
 `
 
 const OUT_ROOT = fileURLToPath(new URL('../out/', import.meta.url))
@@ -35,6 +40,8 @@ async function main (argv: string[]): Promise<number> {
       return runPeerLinkBench(rest, { outRoot: OUT_ROOT })
     case 'scheduler':
       return runSchedulerBench(rest, { outRoot: OUT_ROOT })
+    case 'swarm':
+      return runSwarmBench(rest, { outRoot: OUT_ROOT })
     case undefined:
     case '-h':
     case '--help':

@@ -1,0 +1,54 @@
+/** Defaults, goals and limits of `bench swarm`, with units in their names. */
+export const DEFAULT_HOSTS = 8
+export const DEFAULT_LAYERS = 3
+export const DEFAULT_LAYER_MIB = 64
+/** Rate of every host link and of the origin's link, each direction. */
+export const DEFAULT_LINK_MBIT = 100
+
+export const MIB = 1024 * 1024
+/** 1 Mbit/s (10^6 bits per second) in bytes per second. */
+export const BYTES_PER_SECOND_PER_MBIT = 125_000
+
+/** Goals, as issue 5 states them (reported, never asserted). */
+export const GOAL_FRESH_ORIGIN_EGRESS_RATIO_MAX = 1.05
+export const GOAL_FRESH_P50_LIMIT_RATIO_MAX = 1.2
+export const GOAL_FRESH_MAX_LIMIT_RATIO_MAX = 1.5
+export const GOAL_FRESH_SPEEDUP_P50_MIN = 5
+export const GOAL_NO_SCHEDULER_ORIGIN_EGRESS_RATIO_MAX = 2
+
+/** Repository and tag of the generated image on the origin. */
+export const IMAGE_REPOSITORY = 'bench/swarm'
+export const IMAGE_TAG = 'v1'
+
+/** Ports inside each namespace (netns mode): every host has its own, as on real machines. */
+export const ORIGIN_PORT = 5000
+export const AGENT_HTTP_PORT = 65001
+export const AGENT_P2P_PORT = 65002
+export const SCHEDULER_P2P_PORT = 65003
+export const SCHEDULER_ADMIN_PORT = 65004
+/**
+ * The registry named in the image reference the hosts pull through their agent: a port nothing
+ * listens on, so that skopeo cannot fall back from a failing mirror to a registry behind it.
+ */
+export const CLOSED_PORT = 9
+/** Jumbo frames on the simulated links: Ethernet/IP/TCP headers stay under 1% of what the origin's link counts. */
+export const LINK_MTU = 9000
+/** tbf bucket: a few jumbo frames; the queue holds this long at the link rate before dropping. */
+export const TBF_BURST_BYTES = 64 * 1024
+export const TBF_LATENCY_MS = 50
+
+/** Churn: this share of the agents is SIGKILLed once this share of all the hosts' bytes has arrived. */
+export const CHURN_KILL_SHARE = 0.25
+export const CHURN_AT_PROGRESS = 0.5
+
+/** How long services may take to be ready, a pull to finish, a process to stop after SIGTERM. */
+export const SERVICE_READY_TIMEOUT_MS = 30_000
+export const PULL_TIMEOUT_MS = 15 * 60_000
+export const PUSH_TIMEOUT_MS = 10 * 60_000
+export const STOP_GRACE_MS = 5_000
+export const HTTP_TIMEOUT_MS = 10 * 60_000
+/** Progress display refresh. */
+export const PROGRESS_INTERVAL_MS = 500
+/** Non-TTY progress: one summary line this often. */
+export const PROGRESS_PLAIN_INTERVAL_MS = 5_000
+export const STDERR_TAIL_CHARS = 4_000

@@ -1,0 +1,46 @@
+/**
+ * The direct pull of one scenario: N fresh clients with the same link limits pulling the same
+ * image straight from the origin, started as the scenario starts its hosts.
+ */
+import { mkdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Teardown } from '../mirror/teardown.ts'
+import { runPullPhase } from './pull-phase.ts'
+import type { PullResult } from './pull.ts'
+import { startPull } from './pull.ts'
+import type { PhaseComponents, PhaseInit } from './swarm-phase.ts'
+
+export interface DirectPhaseResult {
+  results: PullResult[]
+  wallSeconds: number
+  originEgressBytes: number
+}
+
+export async function runDirectPhase (components: PhaseComponents, init: PhaseInit): Promise<DirectPhaseResult> {
+  const { network, teardown, signal } = components
+  const { scenario, image } = init
+  const dir = join(init.workDir, `direct-${scenario.name}`)
+  await mkdir(dir, { recursive: true })
+  const removeDir = teardown.defer(`direct dir ${dir}`, async () => { await rm(dir, { recursive: true, force: true }) })
+  const hosts = await network.addHosts('d', init.hosts, { signal })
+  const removeHosts = teardown.defer('direct clients', async () => { await network.removeHosts(hosts) })
+  const track = (child: Parameters<Teardown['track']>[0]): void => { teardown.track(child) }
+  try {
+    const egressBefore = await network.originEgressBytes()
+    const phase = await runPullPhase({
+      title: `direct ${scenario.name}`,
+      imageBytes: image.bytes,
+      plainProgress: init.plainProgress,
+      signal,
+      hosts: hosts.map((host, i) => ({
+        name: host.name,
+        delaySeconds: scenario.startDelaySeconds(i, init.hosts, init.physicalSeconds),
+        start: async () => startPull(host, { image, registryHost: host.originHost, workDir: join(dir, host.name), track })
+      }))
+    })
+    return { results: phase.results, wallSeconds: phase.wallSeconds, originEgressBytes: await network.originEgressBytes() - egressBefore }
+  } finally {
+    await removeHosts()
+    await removeDir()
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The image every host pulls: K layers of random bytes (deterministic per seed), pushed with the
+ * registry API to a registry on loopback whose storage the origin then serves from.
+ */
+import { join } from 'node:path'
+import { layerFixture, pushImage, startRegistry } from '@shoal/test/fixtures/index.ts'
+import type { PushedImage } from '@shoal/test/fixtures/index.ts'
+import { IMAGE_REPOSITORY, IMAGE_TAG, PUSH_TIMEOUT_MS } from './constants.ts'
+
+export interface BenchImage {
+  pushed: PushedImage
+  /** repository:tag */
+  reference: string
+  /** Every byte a pull moves: layers, config and manifest. */
+  bytes: number
+  layers: Array<{ digest: string, size: number }>
+}
+
+export interface GenerateImageInit {
+  layers: number
+  layerBytes: number
+  /** Registry storage root; the origin serves from it later. */
+  registryDataDir: string
+  signal: AbortSignal
+}
+
+/** Generates and pushes the image; the registry it pushed to is stopped again (its storage stays). */
+export async function generateImage (init: GenerateImageInit): Promise<BenchImage> {
+  const signal = AbortSignal.any([init.signal, AbortSignal.timeout(PUSH_TIMEOUT_MS)])
+  const registry = await startRegistry({ dataDir: init.registryDataDir, signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
+  try {
+    // Seeds from the run's time: a fresh image each run, so no cache anywhere knows it.
+    const base = Date.now() % 1_000_000
+    const layers = Array.from({ length: init.layers }, (_, i) => layerFixture({ size: init.layerBytes, seed: base * 16 + i }))
+    const pushed = await pushImage(registry, { name: IMAGE_REPOSITORY, tag: IMAGE_TAG, format: 'oci', layers, signal })
+    const bytes = pushed.layers.reduce((n, l) => n + l.size, 0) + pushed.config.byteLength + pushed.manifest.byteLength
+    return { pushed, reference: `${IMAGE_REPOSITORY}:${IMAGE_TAG}`, bytes, layers: pushed.layers }
+  } finally {
+    await registry.stop()
+  }
+}
+
+export const registryDataDirOf = (workDir: string): string => join(workDir, 'origin-data')

@@ -1,0 +1,136 @@
+/**
+ * `bench swarm`: N simulated hosts pull one cold image through their agents (the swarm pull), then
+ * N clients with the same links pull it straight from the origin (the direct pull), in one run on
+ * one machine, per scenario. In netns mode every host has its own network namespace and tbf-shaped
+ * link; in loopback mode the agents' own limits and shaping proxies stand in. Writes report.json,
+ * report.md and a chart per scenario, and prints the tables with the goals.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { benchOptions, elapsedLog, withTeardown, writeReport } from '../harness.ts'
+import type { Teardown } from '../mirror/teardown.ts'
+import { parseSwarmArgs, SWARM_USAGE } from './args.ts'
+import type { SwarmBenchOptions } from './args.ts'
+import { writeChart } from './chart.ts'
+import { BYTES_PER_SECOND_PER_MBIT, MIB } from './constants.ts'
+import { runDirectPhase } from './direct-phase.ts'
+import { generateImage, registryDataDirOf } from './image.ts'
+import { goalsTable, renderMarkdown, scenarioTable } from './markdown.ts'
+import { netnsAvailable } from './netns.ts'
+import type { Mode, NetworkInit, SwarmNetwork } from './network.ts'
+import { createLoopbackNetwork } from './network-loopback.ts'
+import { createNetnsNetwork } from './network-netns.ts'
+import { scenarioReport } from './report.ts'
+import type { ScenarioReport, SwarmReport } from './report.ts'
+import { scenarioOf } from './scenarios.ts'
+import { runSwarmPhase } from './swarm-phase.ts'
+
+export { SWARM_USAGE } from './args.ts'
+
+export interface SwarmBenchIo {
+  /** Where bench/out is. */
+  outRoot: string
+}
+
+/** Runs the benchmark; resolves to the process exit code (0 even when a goal is missed, 1 when a host pulled wrong bytes). */
+export async function runSwarmBench (argv: string[], io: SwarmBenchIo): Promise<number> {
+  const options = benchOptions<SwarmBenchOptions>('swarm', argv, SWARM_USAGE, () => parseSwarmArgs(argv, io.outRoot))
+  if (typeof options === 'number') return options
+  const log = elapsedLog()
+  return withTeardown('swarm', async (teardown, signal) => {
+    const report = await measure(options, { teardown, signal, log })
+    await writeReport(options.outDir, report, renderMarkdown(report))
+    for (const r of report.scenarios) {
+      await writeChart(join(options.outDir, `chart-${r.scenario}.svg`), r, report.physicalLimitSeconds)
+      if (r === report.scenarios[0]) await writeChart(join(options.outDir, 'chart.svg'), r, report.physicalLimitSeconds)
+      console.log(`\n${r.scenario} (mode ${report.mode}, physical limit ${report.physicalLimitSeconds.toFixed(1)} s)\n${scenarioTable(r)}\n\n${goalsTable(r)}`)
+    }
+    console.log(`\nreport: ${join(options.outDir, 'report.md')}, report.json, chart.svg`)
+    const wrong = report.scenarios.some(r => r.swarm.failed.length > 0 || r.direct.failed.length > 0)
+    return wrong ? 1 : 0
+  })
+}
+
+interface MeasureComponents {
+  teardown: Teardown
+  signal: AbortSignal
+  log: (line: string) => void
+}
+
+async function measure (options: SwarmBenchOptions, { teardown, signal, log }: MeasureComponents): Promise<SwarmReport> {
+  const startedAt = new Date().toISOString()
+  const loadAverageStart = loadavg()
+  const { mode, reason } = await chooseMode(options.mode)
+  const hostRate = options.linkMbit * BYTES_PER_SECOND_PER_MBIT
+  const originRate = options.originLinkMbit * BYTES_PER_SECOND_PER_MBIT
+  log(`bench swarm: ${options.hosts} hosts, ${options.layers} × ${(options.layerBytes / MIB).toFixed(1)} MiB layers, links ${options.linkMbit} Mbit/s ` +
+    `(origin ${options.originLinkMbit}), scenarios ${options.scenarios.join(', ')}; mode ${mode} (${reason}); out ${options.outDir}`)
+
+  const workDir = await mkdtemp(join(options.workRoot ?? tmpdir(), 'shoal-swarm-'))
+  teardown.defer(`work dir ${workDir}`, async () => { await rm(workDir, { recursive: true, force: true }) })
+  const registryDataDir = registryDataDirOf(workDir)
+  const pushStarted = performance.now()
+  const image = await generateImage({ layers: options.layers, layerBytes: options.layerBytes, registryDataDir, signal })
+  log(`image ${image.reference}: ${(image.bytes / 1e6).toFixed(1)} MB pushed in ${((performance.now() - pushStarted) / 1000).toFixed(1)} s`)
+
+  const init: NetworkInit = { registryDataDir, workDir, hostBytesPerSecond: hostRate, originBytesPerSecond: originRate, signal }
+  const network: SwarmNetwork = mode === 'netns' ? await createNetnsNetwork({ teardown }, init) : await createLoopbackNetwork({ teardown }, init)
+  log(`origin: docker-registry at ${network.origin.url} (${mode})`)
+  const physicalLimitSeconds = image.bytes / hostRate
+  const scenarios: ScenarioReport[] = []
+  try {
+    for (const name of options.scenarios) {
+      const scenario = scenarioOf(name)
+      const phaseInit = { scenario, image, hosts: options.hosts, physicalSeconds: physicalLimitSeconds, workDir }
+      log(`${name}: swarm pull, ${options.hosts} hosts — ${scenario.description}`)
+      const swarm = await runSwarmPhase({ network, teardown, log, signal }, phaseInit)
+      log(`${name}: direct pull, ${options.hosts} clients`)
+      const direct = await runDirectPhase({ network, teardown, log, signal }, phaseInit)
+      const r = scenarioReport({ scenario, swarm, direct }, { imageBytes: image.bytes, physicalLimitSeconds })
+      scenarios.push(r)
+      log(`${name}: swarm p50 ${r.swarm.completionSeconds.p50.toFixed(1)} s, max ${r.swarm.completionSeconds.max.toFixed(1)} s, origin ${r.swarm.originEgressRatio.toFixed(2)}× image; ` +
+        `direct p50 ${r.direct.completionSeconds.p50.toFixed(1)} s, origin ${r.direct.originEgressRatio.toFixed(2)}×`)
+    }
+  } finally {
+    await network.close()
+  }
+
+  const { outDir: _outDir, ...reportedOptions } = options
+  const cpuList = cpus()
+  const first = scenarios[0] as ScenarioReport
+  return {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    mode,
+    modeReason: reason,
+    egressCountedBy: network.egressCountedBy,
+    options: reportedOptions,
+    environment: {
+      node: process.versions.node,
+      cpus: cpuList.length,
+      cpuModel: cpuList[0]?.model ?? 'unknown',
+      totalMemoryMiB: Math.round(totalmem() / MIB),
+      loadAverageStart,
+      loadAverageEnd: loadavg()
+    },
+    image: { reference: image.reference, layers: image.layers, manifestDigest: image.pushed.manifestDigest },
+    imageBytes: image.bytes,
+    linkBytesPerSecond: hostRate,
+    originLinkBytesPerSecond: originRate,
+    physicalLimitSeconds,
+    scenario: first.scenario,
+    swarm: first.swarm,
+    direct: first.direct,
+    goals: first.goals,
+    scenarios
+  }
+}
+
+async function chooseMode (choice: SwarmBenchOptions['mode']): Promise<{ mode: Mode, reason: string }> {
+  if (choice === 'loopback') return { mode: 'loopback', reason: 'chosen with --mode loopback' }
+  const available = await netnsAvailable()
+  if (available.ok) return { mode: 'netns', reason: choice === 'netns' ? 'chosen with --mode netns' : 'auto: root with iproute2' }
+  if (choice === 'netns') throw new Error(`--mode netns cannot run here: ${available.why}`)
+  return { mode: 'loopback', reason: `auto: netns unavailable (${available.why})` }
+}

@@ -1,0 +1,81 @@
+/** report.md of `bench swarm`, and the summary table printed at the end of a run. */
+import type { ScenarioReport, SideReport, SwarmReport } from './report.ts'
+
+const secs = (n: number): string => Number.isFinite(n) ? `${n.toFixed(1)} s` : '–'
+const x = (n: number): string => Number.isFinite(n) ? `${n.toFixed(2)}×` : '–'
+const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`
+
+/** The side-by-side table of one scenario: each figure and its ratio to the physical limit. */
+export function scenarioTable (r: ScenarioReport): string {
+  const row = (what: string, pick: (s: SideReport) => string): string[] => [what, pick(r.swarm), pick(r.direct)]
+  return table(['', 'swarm (through agents)', 'direct (from the origin)'], [
+    row('completion p50', s => `${secs(s.completionSeconds.p50)} (${x(s.completionRatio.p50)} limit)`),
+    row('completion p90', s => `${secs(s.completionSeconds.p90)} (${x(s.completionRatio.p90)} limit)`),
+    row('completion max', s => `${secs(s.completionSeconds.max)} (${x(s.completionRatio.max)} limit)`),
+    row('hosts finished, right digests', s => `${s.completionSeconds.n} of ${s.hosts.length}${s.failed.length > 0 ? ` (failed: ${s.failed.join(', ')})` : ''}`),
+    row('origin egress (at its link)', s => `${mb(s.originEgressBytes)} (${x(s.originEgressRatio)} image)`),
+    row('wall time, first start to last end', s => secs(s.wallSeconds))
+  ])
+}
+
+export function goalsTable (r: ScenarioReport): string {
+  if (r.goals.length === 0) return '(no goals for this scenario)'
+  return table(['goal', 'target', 'value', 'result'], r.goals.map(g => [g.what, g.target, typeof g.value === 'number' ? g.value.toFixed(2) : g.value, g.pass ? 'pass' : '**miss**']))
+}
+
+export function renderMarkdown (report: SwarmReport): string {
+  const e = report.environment
+  const o = report.options
+  const lines = [
+    '# shoal swarm benchmark',
+    '',
+    `${report.startedAt} – ${report.finishedAt}; **mode: ${report.mode}** (${report.modeReason}); Node ${e.node}, ${e.cpus} × ${e.cpuModel}, ` +
+      `${e.totalMemoryMiB} MiB RAM; load average ${e.loadAverageStart.map(n => n.toFixed(2)).join(' ')} at start, ${e.loadAverageEnd.map(n => n.toFixed(2)).join(' ')} at end.`,
+    '',
+    `${o.hosts} hosts; image ${report.image.reference}: ${report.image.layers.length} layers of random bytes, ${mb(report.imageBytes)} with config and manifest. ` +
+      `Host links ${o.linkMbit} Mbit/s each way (${mb(report.linkBytesPerSecond)}/s), origin link ${o.originLinkMbit} Mbit/s. ` +
+      `**Physical limit** (image bytes / host link rate): ${secs(report.physicalLimitSeconds)}; every time below is also shown as a multiple of it, ` +
+      'and origin egress as a multiple of the image bytes.',
+    '',
+    `Origin egress is counted at the origin's link: ${report.egressCountedBy}. Traffic by source is what each agent counts on its /metrics. ` +
+      'Each host pulls with `skopeo copy` into a dir, through its own agent (registries.conf names it as the mirror of a registry on a closed port, so ' +
+      'skopeo cannot fall back to the origin past a failing agent), and every digest is checked after. The direct pull runs right after, with new ' +
+      'clients on new links of the same rate, pulling the same image from the origin itself.',
+    ''
+  ]
+  for (const r of report.scenarios) {
+    lines.push(`## ${r.scenario}`, '', r.description + '.', '', scenarioTable(r), '', `Swarm p50 is ${x(r.speedupP50)} faster than direct p50.`, '')
+    const t = r.swarm.trafficBySource
+    lines.push(`**Traffic by source** (agents' own counters, ${t.perAgent.length} agents): ${mb(t.fromOriginBytes)} from the origin, ` +
+      `${mb(t.fromPeersBytes)} from peers (${(t.peerShare * 100).toFixed(1)}% from peers).`, '')
+    if (r.swarm.prefetch != null) {
+      const p = r.swarm.prefetch
+      lines.push(`**Prefetch** (untimed, before the pull): ${p.spread.map(s => `${s.layer.slice(0, 19)}… through ${s.host}`).join(', ')}; ` +
+        `${secs(p.seconds)}, origin egress ${mb(p.originEgressBytes)}.`, '')
+    }
+    if (r.swarm.killed != null) {
+      const k = r.swarm.killed
+      lines.push(`**Churn**: the agents and pulls of ${k.hosts.join(', ')} were SIGKILLed ${secs(k.atSeconds)} in, with ${mb(k.atBytes)} of all hosts' bytes moved; ` +
+        'the quantiles are over the hosts left.', '')
+    }
+    lines.push(goalsTable(r), '', `![completion per host](chart-${r.scenario}.svg)`, '', '### Per host', '')
+    const rows = r.swarm.hosts.map((h, i) => {
+      const d = r.direct.hosts[i]
+      const traffic = t.perAgent.find(a => a.host === h.host)
+      return [h.host, h.seconds == null ? (h.error ?? 'killed') : `${secs(h.seconds)}${h.verified ? '' : ` ${h.error ?? ''}`}`,
+        traffic == null ? '–' : mb(traffic.fromOriginBytes), traffic == null ? '–' : mb(traffic.fromPeersBytes), traffic == null ? '–' : mb(traffic.toPeersBytes),
+        d?.host ?? '', d?.seconds == null ? (d?.error ?? '–') : secs(d.seconds)]
+    })
+    lines.push(table(['host', 'swarm time', 'from origin', 'from peers', 'to peers', 'client', 'direct time'], rows), '')
+  }
+  return lines.join('\n')
+}
+
+function table (header: string[], rows: string[][]): string {
+  const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ')
+  return [
+    `| ${header.map(cell).join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map(r => `| ${r.map(cell).join(' | ')} |`)
+  ].join('\n')
+}

@@ -1,0 +1,53 @@
+/**
+ * The simulated network a scenario runs on, in either mode: where the origin is and how its egress
+ * is counted, where the scheduler and each host run, and what each host's link is.
+ */
+import type { Place } from './places.ts'
+
+export type Mode = 'netns' | 'loopback'
+
+export interface HostSlot extends Place {
+  /** --listen of the host's agent (its registry mirror), as seen from the host. */
+  agentListen: string
+  /** --p2p-listen of the host's agent. */
+  p2pListen: string
+  /** More agent flags: in loopback mode, the agent's own bandwidth limits standing in for the link. */
+  agentFlags: string[]
+  /** host:port of the origin as this host reaches it without an agent (the direct pull). */
+  originHost: string
+  /** host:port of a registry nothing serves, as seen from this host: the reference pulled through the agent. */
+  closedHost: string
+}
+
+export interface SchedulerSlot extends Place {
+  /** --listen of the scheduler. */
+  listen: string
+  /** --admin of the scheduler. */
+  admin: string
+}
+
+export interface SwarmNetwork {
+  readonly mode: Mode
+  /** The origin as agents reach it. */
+  readonly origin: { url: string, host: string }
+  /** What the origin has sent over its link so far (netns: its veth's tx bytes; loopback: the shaping proxy's response bytes). */
+  originEgressBytes: () => Promise<number>
+  /** One line for the report on how egress is counted. */
+  readonly egressCountedBy: string
+  scheduler: () => Promise<SchedulerSlot>
+  /** `count` hosts with the host link rate; `kind` h for swarm hosts, d for direct clients. */
+  addHosts: (kind: 'h' | 'd', count: number, opts?: { signal?: AbortSignal }) => Promise<HostSlot[]>
+  /** Removes hosts whose processes have stopped. */
+  removeHosts: (hosts: HostSlot[]) => Promise<void>
+  /** Stops the origin and removes everything (also done by the teardown it was given). */
+  close: () => Promise<void>
+}
+
+export interface NetworkInit {
+  /** Registry storage holding the pushed image. */
+  registryDataDir: string
+  workDir: string
+  hostBytesPerSecond: number
+  originBytesPerSecond: number
+  signal: AbortSignal
+}

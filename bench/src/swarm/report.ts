@@ -1,0 +1,154 @@
+/**
+ * report.json of `bench swarm`: per scenario, the swarm and the direct pull side by side, each
+ * figure with its ratio to the physical limit, and the goals of issue 5 with pass or miss.
+ */
+import type { SwarmBenchOptions } from './args.ts'
+import * as C from './constants.ts'
+import type { DirectPhaseResult } from './direct-phase.ts'
+import { completionOf } from './metrics.ts'
+import type { AgentTraffic, Completion } from './metrics.ts'
+import type { Mode } from './network.ts'
+import type { PullResult } from './pull.ts'
+import type { Scenario, ScenarioName } from './scenarios.ts'
+import type { SwarmPhaseResult } from './swarm-phase.ts'
+
+export interface SideReport {
+  /** Counted at the origin's link. */
+  originEgressBytes: number
+  /** originEgressBytes / imageBytes. */
+  originEgressRatio: number
+  /** Over the hosts that finished with the right digests, each timed from its own start. */
+  completionSeconds: Completion
+  /** completionSeconds / physicalLimitSeconds. */
+  completionRatio: { p50: number, p90: number, max: number }
+  /** From the first start to the last end. */
+  wallSeconds: number
+  hosts: PullResult[]
+  /** Hosts whose pull failed or pulled wrong bytes (killed hosts of churn not counted). */
+  failed: string[]
+}
+
+export interface TrafficBySource {
+  /** Summed over the agents still running at the end. */
+  fromOriginBytes: number
+  fromPeersBytes: number
+  /** fromPeers / (fromOrigin + fromPeers). */
+  peerShare: number
+  perAgent: AgentTraffic[]
+}
+
+export interface Goal {
+  what: string
+  target: string
+  value: number | string
+  pass: boolean
+}
+
+export interface ScenarioReport {
+  scenario: ScenarioName
+  description: string
+  swarm: SideReport & { trafficBySource: TrafficBySource, killed?: SwarmPhaseResult['killed'], prefetch?: SwarmPhaseResult['prefetch'] }
+  direct: SideReport
+  /** direct p50 / swarm p50. */
+  speedupP50: number
+  goals: Goal[]
+}
+
+export interface SwarmReport {
+  startedAt: string
+  finishedAt: string
+  mode: Mode
+  /** Why this mode ran (auto picks netns when it works). */
+  modeReason: string
+  egressCountedBy: string
+  options: Omit<SwarmBenchOptions, 'outDir'>
+  environment: { node: string, cpus: number, cpuModel: string, totalMemoryMiB: number, loadAverageStart: number[], loadAverageEnd: number[] }
+  image: { reference: string, layers: Array<{ digest: string, size: number }>, manifestDigest: string }
+  /** Layers, config and manifest: every byte one pull moves. */
+  imageBytes: number
+  /** Each host link, each direction. */
+  linkBytesPerSecond: number
+  originLinkBytesPerSecond: number
+  /** imageBytes / linkBytesPerSecond: no host can pull the image faster. */
+  physicalLimitSeconds: number
+  /** The first scenario's (all of them under `scenarios`). */
+  scenario: ScenarioName
+  swarm: ScenarioReport['swarm']
+  direct: ScenarioReport['direct']
+  goals: Goal[]
+  scenarios: ScenarioReport[]
+}
+
+export interface ScenarioMeasures {
+  scenario: Scenario
+  swarm: SwarmPhaseResult
+  direct: DirectPhaseResult
+}
+
+export function scenarioReport (m: ScenarioMeasures, facts: { imageBytes: number, physicalLimitSeconds: number }): ScenarioReport {
+  const killed = new Set(m.swarm.killed?.hosts ?? [])
+  const swarmSide = side(m.swarm, facts, killed)
+  const direct = side(m.direct, facts, new Set())
+  const fromOriginBytes = sum(m.swarm.traffic.map(t => t.fromOriginBytes))
+  const fromPeersBytes = sum(m.swarm.traffic.map(t => t.fromPeersBytes))
+  const report: ScenarioReport = {
+    scenario: m.scenario.name,
+    description: m.scenario.description,
+    swarm: {
+      ...swarmSide,
+      trafficBySource: { fromOriginBytes, fromPeersBytes, peerShare: fromPeersBytes / Math.max(1, fromOriginBytes + fromPeersBytes), perAgent: m.swarm.traffic },
+      killed: m.swarm.killed,
+      prefetch: m.swarm.prefetch
+    },
+    direct,
+    speedupP50: direct.completionSeconds.p50 / swarmSide.completionSeconds.p50,
+    goals: []
+  }
+  report.goals = goalsOf(report)
+  return report
+}
+
+function side (phase: { results: PullResult[], wallSeconds: number, originEgressBytes: number }, facts: { imageBytes: number, physicalLimitSeconds: number }, killed: Set<string>): SideReport {
+  const finished = phase.results.filter(r => r.verified && r.seconds != null).map(r => r.seconds as number)
+  const completionSeconds = completionOf(finished)
+  const limit = facts.physicalLimitSeconds
+  return {
+    originEgressBytes: phase.originEgressBytes,
+    originEgressRatio: phase.originEgressBytes / facts.imageBytes,
+    completionSeconds,
+    completionRatio: { p50: completionSeconds.p50 / limit, p90: completionSeconds.p90 / limit, max: completionSeconds.max / limit },
+    wallSeconds: phase.wallSeconds,
+    hosts: phase.results,
+    failed: phase.results.filter(r => !r.verified && !killed.has(r.host)).map(r => r.host)
+  }
+}
+
+function goalsOf (r: ScenarioReport): Goal[] {
+  const s = r.swarm
+  const everyone: Goal = {
+    what: r.scenario === 'churn' ? 'every surviving host finishes with the right digests' : 'every host finishes with the right digests',
+    target: 'all',
+    value: `${s.completionSeconds.n} of ${s.hosts.length - (s.killed?.hosts.length ?? 0)}`,
+    pass: s.failed.length === 0 && s.completionSeconds.n === s.hosts.length - (s.killed?.hosts.length ?? 0)
+  }
+  switch (r.scenario) {
+    case 'fresh':
+      return [
+        atMost('origin egress / image bytes', s.originEgressRatio, C.GOAL_FRESH_ORIGIN_EGRESS_RATIO_MAX),
+        atMost('p50 completion / physical limit', s.completionRatio.p50, C.GOAL_FRESH_P50_LIMIT_RATIO_MAX),
+        atMost('max completion / physical limit', s.completionRatio.max, C.GOAL_FRESH_MAX_LIMIT_RATIO_MAX),
+        { what: 'direct p50 / swarm p50', target: `>= ${C.GOAL_FRESH_SPEEDUP_P50_MIN}`, value: r.speedupP50, pass: r.speedupP50 >= C.GOAL_FRESH_SPEEDUP_P50_MIN },
+        everyone
+      ]
+    case 'no-scheduler':
+      return [atMost('origin egress / image bytes', s.originEgressRatio, C.GOAL_NO_SCHEDULER_ORIGIN_EGRESS_RATIO_MAX), everyone]
+    default:
+      return [everyone]
+  }
+}
+
+function atMost (what: string, value: number, max: number): Goal {
+  return { what, target: `<= ${max}`, value, pass: value <= max }
+}
+
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)

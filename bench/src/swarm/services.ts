@@ -1,0 +1,129 @@
+/**
+ * The shoal processes of a scenario, each in its host's place: `shoal scheduler` and one
+ * `shoal agent` per host, started and awaited through the lines they print when ready.
+ */
+import { AGENT_NODE_FLAGS } from '@shoal/agent'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import type { ChildProcess } from 'node:child_process'
+import { SERVICE_READY_TIMEOUT_MS } from './constants.ts'
+import { ServiceError } from './errors.ts'
+import type { HostSlot, SchedulerSlot } from './network.ts'
+import { spawnAt } from './places.ts'
+import type { Place, PlacedProcess } from './places.ts'
+
+/** The `shoal` command, found through the workspace package rather than a relative path. */
+const SHOAL_MAIN = fileURLToPath(import.meta.resolve('@shoal/cli'))
+const AGENT_READY = /^shoal agent: mirroring .* at (http:\/\/\S+) \(data in /
+const AGENT_P2P = /^shoal agent: peers reach this host at (\S+)$/
+const SCHEDULER_ADDR = /agents reach it at (\S+)/
+const SCHEDULER_ADMIN = /admin at (http:\/\/\S+)/
+
+export interface AgentService {
+  host: HostSlot
+  /** http://127.0.0.1:PORT as seen from its host. */
+  url: string
+  /** host:port of its mirror, as seen from its host. */
+  mirror: string
+  /** Its multiaddr ending /p2p/<peer id>. */
+  p2pAddress: string
+  process: PlacedProcess
+}
+
+export interface SchedulerService {
+  place: Place
+  /** Where agents reach it (…/p2p/<id>). */
+  addr: string
+  /** http://HOST:PORT of /metrics and /tasks, as seen from its place. */
+  admin: string
+  process: PlacedProcess
+}
+
+export interface ServiceComponents {
+  track: (child: ChildProcess) => void
+}
+
+/** Environment of shoal processes: none of the caller's SHOAL_* settings, logs off. */
+function shoalEnv (): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SHOAL_')))
+  env.SHOAL_LOG = 'silent'
+  return env
+}
+
+export interface StartAgentInit {
+  upstream: { url: string, host: string }
+  dataDir: string
+  /** --scheduler multiaddrs; none for DHT only. */
+  schedulers: string[]
+  bootstrap: string[]
+  signal?: AbortSignal
+}
+
+export async function startAgent (components: ServiceComponents, host: HostSlot, init: StartAgentInit): Promise<AgentService> {
+  const args = [
+    ...AGENT_NODE_FLAGS,
+    SHOAL_MAIN, 'agent',
+    '--listen', host.agentListen,
+    '--data-dir', init.dataDir,
+    '--upstream', init.upstream.url,
+    '--insecure-registry', init.upstream.host,
+    // Nothing from this machine's docker config or CA directory.
+    '--docker-config', join(init.dataDir, 'no-docker-config.json'),
+    '--certs-dir', join(init.dataDir, 'certs.d'),
+    '--p2p-listen', host.p2pListen,
+    '--site', 'bench',
+    ...init.schedulers.flatMap(s => ['--scheduler', s]),
+    ...init.bootstrap.flatMap(b => ['--bootstrap', b]),
+    ...host.agentFlags
+  ]
+  const proc = spawnAt(host, process.execPath, args, { env: shoalEnv(), stdout: true, track: components.track })
+  try {
+    const lines = await readyLines(proc, [AGENT_READY, AGENT_P2P], init.signal, `agent of ${host.name}`)
+    const url = lines[0] ?? ''
+    return { host, url, mirror: new URL(url).host, p2pAddress: lines[1] ?? '', process: proc }
+  } catch (err) {
+    await proc.stop()
+    throw err
+  }
+}
+
+export async function startScheduler (components: ServiceComponents, slot: SchedulerSlot, init: { dataDir: string, signal?: AbortSignal }): Promise<SchedulerService> {
+  const args = [SHOAL_MAIN, 'scheduler', '--listen', slot.listen, '--admin', slot.admin, '--data-dir', init.dataDir]
+  const proc = spawnAt(slot, process.execPath, args, { env: shoalEnv(), stdout: true, track: components.track })
+  try {
+    const [addr = '', admin = ''] = await readyLines(proc, [SCHEDULER_ADDR, SCHEDULER_ADMIN], init.signal, 'scheduler')
+    return { place: slot, addr, admin, process: proc }
+  } catch (err) {
+    await proc.stop()
+    throw err
+  }
+}
+
+/** The first capture of each pattern, in the order given, once all have matched; stdout is drained after. */
+async function readyLines (proc: PlacedProcess, patterns: RegExp[], signal: AbortSignal | undefined, what: string): Promise<string[]> {
+  const stdout = proc.child.stdout
+  if (stdout == null) throw new ServiceError(`${what}: no stdout to read`)
+  const timeout = signal ?? AbortSignal.timeout(SERVICE_READY_TIMEOUT_MS)
+  const lines = createInterface({ input: stdout, crlfDelay: Infinity })
+  const onAbort = (): void => { lines.close() }
+  timeout.addEventListener('abort', onAbort, { once: true })
+  const found: Array<string | undefined> = patterns.map(() => undefined)
+  try {
+    for await (const line of lines) {
+      patterns.forEach((p, i) => { found[i] ??= p.exec(line)?.[1] })
+      if (found.every(f => f != null)) break
+    }
+  } finally {
+    timeout.removeEventListener('abort', onAbort)
+    lines.close()
+  }
+  if (found.every(f => f != null)) {
+    // Drain stdout from now on so the process never blocks on a full pipe.
+    stdout.resume()
+    return found as string[]
+  }
+  // stdout closed or timed out: give the exit event a moment to say how.
+  await Promise.race([proc.exited, new Promise(resolve => setTimeout(resolve, 200))])
+  throw new ServiceError(`${what} was not ready (${proc.ended() ?? (timeout.aborted ? 'timed out' : 'stdout closed')}): ${proc.stderr().trim()}`)
+}

@@ -1,0 +1,138 @@
+/**
+ * The swarm pull of one scenario: N hosts, each with its own agent (and, when the scenario has
+ * one, a scheduler process), all cold; optional prefetch; the timed pulls through the agents;
+ * churn; traffic by source from the agents that are left; everything stopped and removed after.
+ */
+import { mkdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Teardown } from '../mirror/teardown.ts'
+import { SERVICE_READY_TIMEOUT_MS } from './constants.ts'
+import { ServiceError } from './errors.ts'
+import type { BenchImage } from './image.ts'
+import { readAgentSeries, readAgentTraffic } from './metrics.ts'
+import type { AgentTraffic } from './metrics.ts'
+import type { HostSlot, SwarmNetwork } from './network.ts'
+import { httpGetAt } from './places.ts'
+import { runPullPhase } from './pull-phase.ts'
+import type { PullResult } from './pull.ts'
+import { startPull } from './pull.ts'
+import type { Scenario } from './scenarios.ts'
+import { startAgent, startScheduler } from './services.ts'
+import type { AgentService } from './services.ts'
+
+export interface SwarmPhaseResult {
+  results: PullResult[]
+  wallSeconds: number
+  originEgressBytes: number
+  /** Per surviving agent, read after the pull. */
+  traffic: AgentTraffic[]
+  killed?: { hosts: string[], atSeconds: number, atBytes: number }
+  prefetch?: { seconds: number, originEgressBytes: number, spread: Array<{ layer: string, host: string }> }
+}
+
+export interface PhaseComponents {
+  network: SwarmNetwork
+  teardown: Teardown
+  log: (line: string) => void
+  signal: AbortSignal
+}
+
+export interface PhaseInit {
+  scenario: Scenario
+  image: BenchImage
+  hosts: number
+  /** image bytes / host link rate. */
+  physicalSeconds: number
+  workDir: string
+  plainProgress?: boolean
+}
+
+export async function runSwarmPhase (components: PhaseComponents, init: PhaseInit): Promise<SwarmPhaseResult> {
+  const { network, teardown, log, signal } = components
+  const { scenario, image } = init
+  const dir = join(init.workDir, `swarm-${scenario.name}`)
+  await mkdir(dir, { recursive: true })
+  const removeDir = teardown.defer(`swarm dir ${dir}`, async () => { await rm(dir, { recursive: true, force: true }) })
+  const hosts = await network.addHosts('h', init.hosts, { signal })
+  const removeHosts = teardown.defer('swarm hosts', async () => { await network.removeHosts(hosts) })
+  const stops: Array<() => Promise<void>> = []
+  const track = (child: Parameters<Teardown['track']>[0]): void => { teardown.track(child) }
+  const ready = (): AbortSignal => AbortSignal.any([signal, AbortSignal.timeout(SERVICE_READY_TIMEOUT_MS)])
+  try {
+    const schedulers: string[] = []
+    if (scenario.scheduler) {
+      const scheduler = await startScheduler({ track }, await network.scheduler(), { dataDir: join(dir, 'scheduler'), signal: ready() })
+      stops.push(teardown.defer('scheduler', async () => { await scheduler.process.stop() }))
+      schedulers.push(scheduler.addr)
+      log(`scheduler at ${scheduler.addr}`)
+    }
+    const start = async (host: HostSlot, bootstrap: string[]): Promise<AgentService> => {
+      const agent = await startAgent({ track }, host, { upstream: network.origin, dataDir: join(dir, host.name, 'agent'), schedulers, bootstrap, signal: ready() })
+      stops.push(teardown.defer(`agent of ${host.name}`, async () => { await agent.process.stop() }))
+      return agent
+    }
+    // Without a scheduler, host 0 is everyone's bootstrap peer (the DHT's entry point).
+    const first = await start(hosts[0] as HostSlot, [])
+    const agents = [first, ...await Promise.all(hosts.slice(1).map(async h => start(h, scenario.scheduler ? [] : [first.p2pAddress])))]
+    await waitConnected(agents, scenario.scheduler ? 'shoal_agent_schedulers_connected' : 'shoal_agent_peers_connected', ready())
+    log(`${agents.length} agents ready (${scenario.scheduler ? 'each connected to the scheduler' : 'each with a peer, DHT only'})`)
+
+    let prefetch: SwarmPhaseResult['prefetch']
+    if (scenario.prefetch) {
+      const before = await network.originEgressBytes()
+      const t = performance.now()
+      const spread = image.layers.map((layer, j) => ({ layer: layer.digest, agent: agents[j % agents.length] as AgentService }))
+      await Promise.all(spread.map(async ({ layer, agent }) => {
+        await httpGetAt(agent.host, `${agent.url}/v2/${image.pushed.name}/blobs/${layer}`, { outFile: '/dev/null', signal })
+      }))
+      prefetch = { seconds: (performance.now() - t) / 1000, originEgressBytes: await network.originEgressBytes() - before, spread: spread.map(s => ({ layer: s.layer, host: s.agent.host.name })) }
+      log(`prefetched: ${spread.map(s => `${s.layer.slice(7, 19)}… via ${s.agent.host.name}`).join(', ')} in ${prefetch.seconds.toFixed(1)} s`)
+    }
+
+    const victims = new Set((scenario.churn?.hosts(init.hosts) ?? []).map(i => hosts[i]?.name ?? ''))
+    let killed: SwarmPhaseResult['killed']
+    const egressBefore = await network.originEgressBytes()
+    const phase = await runPullPhase({
+      title: `swarm ${scenario.name}`,
+      imageBytes: image.bytes,
+      plainProgress: init.plainProgress,
+      signal,
+      hosts: agents.map((agent, i) => ({
+        name: agent.host.name,
+        delaySeconds: scenario.startDelaySeconds(i, init.hosts, init.physicalSeconds),
+        start: async () => startPull(agent.host, { image, registryHost: agent.host.closedHost, mirror: agent.mirror, workDir: join(dir, agent.host.name, 'pull'), track })
+      })),
+      onTick: scenario.churn == null
+        ? undefined
+        : async ({ totalBytes, pulls, elapsedSeconds }) => {
+          const churn = scenario.churn
+          if (killed != null || churn == null || totalBytes < churn.atProgress * init.hosts * image.bytes) return
+          killed = { hosts: [...victims], atSeconds: elapsedSeconds, atBytes: totalBytes }
+          for (const agent of agents.filter(a => victims.has(a.host.name))) {
+            agent.process.signal('SIGKILL')
+            pulls.get(agent.host.name)?.kill()
+          }
+          log(`churn: SIGKILLed the agents (and pulls) of ${killed.hosts.join(', ')} at ${elapsedSeconds.toFixed(1)} s, ${(totalBytes / 1e6).toFixed(0)} MB moved`)
+        }
+    })
+    const originEgressBytes = await network.originEgressBytes() - egressBefore
+    const traffic = await Promise.all(agents.filter(a => a.process.ended() == null).map(async a => readAgentTraffic(a, AbortSignal.any([signal, AbortSignal.timeout(10_000)]))))
+    return { results: phase.results, wallSeconds: phase.wallSeconds, originEgressBytes, traffic, killed, prefetch }
+  } finally {
+    for (const stop of stops.reverse()) await stop()
+    await removeHosts()
+    await removeDir()
+  }
+}
+
+/** Polls each agent's /metrics until `series` is at least 1 on all of them. */
+async function waitConnected (agents: AgentService[], series: string, signal: AbortSignal): Promise<void> {
+  for (const agent of agents) {
+    for (;;) {
+      if (signal.aborted) throw new ServiceError(`agent of ${agent.host.name}: ${series} stayed 0`, { cause: signal.reason })
+      if (await readAgentSeries(agent, series, signal) >= 1) break
+      await sleep(100)
+    }
+  }
+}
