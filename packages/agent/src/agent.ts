@@ -9,6 +9,7 @@ import { AgentMetrics } from './metrics.ts'
 import type { EmbeddedSchedulerFactory, PeerServices } from './p2p/peer-services.ts'
 import { GarbageCollector } from './piece-store/garbage-collector.ts'
 import { PieceStore } from './piece-store/store.ts'
+import { PrefetchOrders } from './prefetch/orders.ts'
 import { AccessCheck } from './registry-mirror/access-check.ts'
 import { MirrorServer } from './registry-mirror/server.ts'
 import { UpstreamClient } from './upstream/client.ts'
@@ -38,6 +39,7 @@ export class Agent {
   private gc?: GarbageCollector
   private server?: MirrorServer
   private peers?: PeerServices
+  private prefetch?: PrefetchOrders
   private ready = false
   /** Where the mirror listens once started (port 0 resolved). */
   address?: HostPort
@@ -116,6 +118,12 @@ export class Agent {
       await this.peers.start()
     }
     const peers = this.peers
+    // Orders may come as soon as a scheduler session opens; they run once the mirror listens.
+    const listening = Promise.withResolvers<{ url: string }>()
+    if (peers?.scheduler != null) {
+      this.prefetch = new PrefetchOrders(peers.scheduler, { mirror: async () => listening.promise })
+      this.prefetch.start()
+    }
     const limits = { origin: createRateLimiter({ limit: config.limits.originBytesPerS }), download: inTurn(createRateLimiter({ limit: config.limits.downloadBytesPerS })) }
     this.fetcher = new LayerFetcher({ store: this.store, upstream, peers: peers?.network(), limits, scheduler: peers?.scheduler }, {
       onUpstreamBytes: n => { metrics.receivedBytes.inc({ source: 'origin' }, n) },
@@ -158,6 +166,7 @@ export class Agent {
       log: line => { this.log.warn(line) }
     })
     this.address = await this.server.start(config.listen)
+    listening.resolve({ url: this.url })
     gc.start()
     this.ready = true
     this.log.info('agent started', { url: this.url, dataDir: config.dataDir, upstreams: config.upstreams.map(u => u.host), p2p: this.p2pAddresses })
@@ -165,6 +174,7 @@ export class Agent {
 
   async stop (): Promise<void> {
     this.ready = false
+    this.prefetch?.stop()
     await this.server?.stop()
     await this.fetcher?.stop()
     await this.peers?.stop()

@@ -7,7 +7,7 @@ import { SCHEDULER_RECONNECT_MAX_MS, SCHEDULER_RECONNECT_MIN_MS } from '../const
 import { createLogger } from '../logger.ts'
 import { rendezvousOrder } from './rendezvous.ts'
 import { SchedulerSession } from './session.ts'
-import type { OriginMessage, ParentsMessage, PieceTableMessage, Registration } from './session.ts'
+import type { OriginMessage, ParentsMessage, PieceTableMessage, PrefetchCancelMessage, PrefetchOrderMessage, Registration } from './session.ts'
 
 /** A blob this agent holds or is fetching, as announced to its scheduler. */
 export interface HeldTask {
@@ -37,6 +37,9 @@ export interface SchedulerClientEvents {
   parents: [ParentsMessage]
   origin: [OriginMessage]
   pieceTable: [PieceTableMessage]
+  /** A prefetch order, and the session to answer on (the scheduler that runs the job). */
+  prefetch: [PrefetchOrderMessage, SchedulerSession]
+  prefetchCancel: [PrefetchCancelMessage, SchedulerSession]
   /** A scheduler's session opened or closed (metrics, logs). */
   connected: [string]
   disconnected: [string]
@@ -135,6 +138,8 @@ export class SchedulerClient extends EventEmitter<SchedulerClientEvents> impleme
         session.on('parents', m => this.emit('parents', m))
         session.on('origin', m => this.emit('origin', m))
         session.on('pieceTable', m => this.emit('pieceTable', m))
+        session.on('prefetch', m => this.emit('prefetch', m, session))
+        session.on('prefetchCancel', m => this.emit('prefetchCancel', m, session))
         slot.session = session
         this.emit('connected', slot.key)
         log.info('scheduler connected', { scheduler: slot.name })

@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { AgentMessage, decodeSchedulerMessage, FailureReason, PieceSource, SCHEDULER_PROTOCOL } from '@shoal/proto'
-import type { Bitfield, Digest, ParsedSchedulerMessage, PieceFailureReason, PieceTable } from '@shoal/proto'
+import { AgentMessage, decodeSchedulerMessage, FailureReason, PieceSource, PREFETCH_BLOB_STATES, prefetchBlob, prefetchFailure, SCHEDULER_PROTOCOL } from '@shoal/proto'
+import type {
+  Bitfield, Digest, JobId, ParsedPrefetchBlob, ParsedPrefetchFailure, ParsedSchedulerMessage, PieceFailureReason, PieceTable, PrefetchBlobStateName
+} from '@shoal/proto'
 import { SCHEDULER_REGISTER_TIMEOUT_MS } from '../constants.ts'
 import { SchedulerUnavailableError } from '../errors.ts'
 import { streamChannel } from './frame-channel.ts'
@@ -21,11 +23,31 @@ export interface Registration {
 export type ParentsMessage = ParsedSchedulerMessage & { kind: 'parents' }
 export type OriginMessage = ParsedSchedulerMessage & { kind: 'origin' }
 export type PieceTableMessage = ParsedSchedulerMessage & { kind: 'pieceTable' }
+export type PrefetchOrderMessage = ParsedSchedulerMessage & { kind: 'prefetch' }
+export type PrefetchCancelMessage = ParsedSchedulerMessage & { kind: 'prefetchCancel' }
+
+/** One concrete image as the agent resolved it, for the scheduler. */
+export interface ResolvedImageReport {
+  reference: string
+  manifestDigest?: Digest
+  blobs: ParsedPrefetchBlob[]
+  failure?: ParsedPrefetchFailure
+}
+
+/** Where one blob of a prefetch job stands on this agent. */
+export interface PrefetchBlobReport {
+  digest: Digest
+  state: PrefetchBlobStateName
+  bytes: number
+  failure?: ParsedPrefetchFailure
+}
 
 export interface SchedulerSessionEvents {
   parents: [ParentsMessage]
   origin: [OriginMessage]
   pieceTable: [PieceTableMessage]
+  prefetch: [PrefetchOrderMessage]
+  prefetchCancel: [PrefetchCancelMessage]
   /** The stream ended: the scheduler left, the connection died, or it sent something malformed. */
   close: [Error | undefined]
 }
@@ -133,6 +155,30 @@ export class SchedulerSession extends EventEmitter<SchedulerSessionEvents> {
     this.#send({ leaveTask: { digest } })
   }
 
+  /** The answer to a prefetch order that named images. */
+  prefetchResolved (job: JobId, images: ResolvedImageReport[]): void {
+    this.#send({
+      prefetchResolved: {
+        job,
+        images: images.map(image => ({
+          reference: image.reference,
+          manifestDigest: image.manifestDigest ?? '',
+          blobs: image.blobs.map(prefetchBlob),
+          failure: image.failure == null ? undefined : prefetchFailure(image.failure)
+        }))
+      }
+    })
+  }
+
+  prefetchProgress (job: JobId, blobs: PrefetchBlobReport[]): void {
+    this.#send({
+      prefetchProgress: {
+        job,
+        blobs: blobs.map(blob => ({ digest: blob.digest, state: PREFETCH_BLOB_STATES[blob.state], bytes: BigInt(blob.bytes), failure: blob.failure == null ? undefined : prefetchFailure(blob.failure) }))
+      }
+    })
+  }
+
   /** Closes the stream (a leave); the close event follows. */
   close (): void {
     this.#finish(undefined)
@@ -158,6 +204,8 @@ export class SchedulerSession extends EventEmitter<SchedulerSessionEvents> {
           if (message.kind === 'parents') this.emit('parents', message)
           else if (message.kind === 'origin') this.emit('origin', message)
           else if (message.kind === 'pieceTable') this.emit('pieceTable', message)
+          else if (message.kind === 'prefetch') this.emit('prefetch', message)
+          else if (message.kind === 'prefetchCancel') this.emit('prefetchCancel', message)
         }
       } catch (err) {
         // The end of the stream is a leave, not a fault.

@@ -1,0 +1,147 @@
+import type { JobId, ParsedPrefetchBlob } from '@shoal/proto'
+import { createLogger } from '../logger.ts'
+import type { PrefetchBlobReport, PrefetchCancelMessage, PrefetchOrderMessage, SchedulerSession } from '../scheduler-client/session.ts'
+import type { MirrorTarget } from './index.ts'
+import { fetchLayers, hostPlatform, parsePlatform, resolveImages } from './index.ts'
+import type { LayerOutcome, PrefetchLayer } from './types.ts'
+
+/** Where orders come from: the scheduler client's events. */
+export interface PrefetchOrderSource {
+  on: ((event: 'prefetch', listener: (message: PrefetchOrderMessage, session: SchedulerSession) => void) => unknown) &
+  ((event: 'prefetchCancel', listener: (message: PrefetchCancelMessage, session: SchedulerSession) => void) => unknown)
+}
+
+export interface PrefetchOrdersInit {
+  /** This agent's own mirror, once it listens: prefetch is a pull through it like any other. */
+  mirror: () => Promise<MirrorTarget>
+  /** How often a job's byte counts are reported, at most. */
+  progressIntervalMs?: number
+}
+
+interface JobWork {
+  controller: AbortController
+  /** the session of the scheduler that ordered last: the answers go there */
+  session: SchedulerSession
+  blobs: Map<string, PrefetchBlobReport>
+  unsent: Set<string>
+}
+
+const log = createLogger('shoal:agent:prefetch')
+
+/**
+ * Runs the scheduler's prefetch orders on this agent: resolves images through its own mirror
+ * (with its credentials), or pulls the ordered blobs through it (so they are verified, stored and
+ * announced like any pull), and reports each blob's state and bytes back. An order for a blob that
+ * is already running or done is answered with its state: orders are repeated after reconnects.
+ */
+export class PrefetchOrders {
+  readonly #init: PrefetchOrdersInit
+  readonly #jobs = new Map<JobId, JobWork>()
+  #timer?: ReturnType<typeof setInterval>
+
+  constructor (source: PrefetchOrderSource, init: PrefetchOrdersInit) {
+    this.#init = init
+    source.on('prefetch', (message, session) => { this.#order(message, session) })
+    source.on('prefetchCancel', message => { this.#cancel(message.job) })
+  }
+
+  start (): void {
+    this.#timer ??= setInterval(() => { this.#report() }, this.#init.progressIntervalMs ?? 500)
+  }
+
+  stop (): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    for (const job of this.#jobs.keys()) this.#cancel(job)
+  }
+
+  #order (message: PrefetchOrderMessage, session: SchedulerSession): void {
+    let work = this.#jobs.get(message.job)
+    if (work == null) {
+      work = { controller: new AbortController(), session, blobs: new Map(), unsent: new Set() }
+      this.#jobs.set(message.job, work)
+    }
+    work.session = session
+    const signal = message.timeoutMs == null ? work.controller.signal : AbortSignal.any([work.controller.signal, AbortSignal.timeout(message.timeoutMs)])
+    if (message.images.length > 0) {
+      void this.#resolve(message, work, signal)
+      return
+    }
+    const fresh: ParsedPrefetchBlob[] = []
+    for (const blob of message.blobs) {
+      if (work.blobs.has(blob.digest)) {
+        work.unsent.add(blob.digest) // asked again: say where it stands
+        continue
+      }
+      work.blobs.set(blob.digest, { digest: blob.digest, state: 'fetching', bytes: 0 })
+      fresh.push(blob)
+    }
+    if (fresh.length > 0) void this.#fetch(message.job, work, fresh, message.concurrency, signal)
+  }
+
+  async #resolve (message: PrefetchOrderMessage, work: JobWork, signal: AbortSignal): Promise<void> {
+    try {
+      const platforms = message.platforms.length > 0 ? message.platforms.map(parsePlatform) : [hostPlatform()]
+      const images = await resolveImages(await this.#init.mirror(), message.images, { platforms, signal })
+      work.session.prefetchResolved(message.job, images.map(image => ({
+        reference: image.reference,
+        manifestDigest: image.manifestDigest,
+        blobs: image.layers.map(layer => ({ registry: layer.registry, repository: layer.repository, digest: layer.digest, size: layer.size, mediaType: layer.mediaType })),
+        failure: image.error
+      })))
+      log.info('prefetch images resolved', { job: message.job, images: images.length, failed: images.filter(i => i.error != null).length })
+    } catch (err) {
+      // resolveImages answers per image; a throw here is this agent's own trouble (its mirror).
+      work.session.prefetchResolved(message.job, message.images.map(image => ({ reference: image.reference, blobs: [], failure: { reason: 'failed', message: `the agent could not resolve it: ${(err as Error).message}` } })))
+    } finally {
+      if (work.blobs.size === 0) this.#jobs.delete(message.job)
+    }
+  }
+
+  async #fetch (job: JobId, work: JobWork, blobs: ParsedPrefetchBlob[], concurrency: number, signal: AbortSignal): Promise<void> {
+    const layers: PrefetchLayer[] = blobs.map(b => ({ registry: b.registry, repository: b.repository, digest: b.digest, size: b.size, mediaType: b.mediaType }))
+    const update = (digest: string, change: Partial<PrefetchBlobReport>): void => {
+      const report = work.blobs.get(digest)
+      if (report == null) return
+      Object.assign(report, change)
+      work.unsent.add(digest)
+    }
+    const done = (outcome: LayerOutcome): void => {
+      update(outcome.digest, outcome.error == null ? { state: 'done', bytes: outcome.bytes } : { state: 'failed', bytes: outcome.bytes, failure: outcome.error })
+    }
+    let outcomes: LayerOutcome[]
+    try {
+      outcomes = await fetchLayers(await this.#init.mirror(), layers, {
+        concurrency,
+        signal,
+        onStart: digest => { update(digest, { state: 'fetching', bytes: 0 }) },
+        onBytes: (digest, bytes) => { update(digest, { bytes }) },
+        onDone: done
+      })
+    } catch (err) {
+      outcomes = layers.map(layer => ({ digest: layer.digest, bytes: 0, error: { reason: 'failed', message: `the agent could not fetch it: ${(err as Error).message}` } }))
+    }
+    for (const outcome of outcomes) if (work.blobs.get(outcome.digest)?.state === 'fetching') done(outcome)
+    log.info('prefetch blobs fetched', { job, blobs: outcomes.length, failed: outcomes.filter(o => o.error != null).length })
+    this.#report()
+  }
+
+  #cancel (job: JobId): void {
+    const work = this.#jobs.get(job)
+    if (work == null) return
+    work.controller.abort()
+    this.#jobs.delete(job)
+  }
+
+  /** Sends what changed of each job; a job whose blobs are all told as ended is forgotten. */
+  #report (): void {
+    for (const [job, work] of this.#jobs) {
+      if (work.unsent.size > 0) {
+        const blobs = [...work.unsent].flatMap(digest => { const r = work.blobs.get(digest); return r == null ? [] : [{ ...r }] })
+        work.unsent.clear()
+        if (!work.session.closed) work.session.prefetchProgress(job, blobs)
+      }
+      if (work.blobs.size > 0 && [...work.blobs.values()].every(r => r.state !== 'fetching')) this.#jobs.delete(job)
+    }
+  }
+}
