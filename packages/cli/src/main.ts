@@ -11,6 +11,7 @@ commands:
   agent                              run the registry mirror on this host (shoal agent --help)
   scheduler                          run a scheduler for the agents of a cluster (shoal scheduler --help)
   configure containerd|podman|docker point a container runtime at the agent (--dry-run to preview)
+  prefetch IMAGE...                  fetch images' layers into agents ahead of a rollout (shoal prefetch --help)
 `
 
 async function main (argv: string[]): Promise<number> {
@@ -24,6 +25,8 @@ async function main (argv: string[]): Promise<number> {
     }
     case 'scheduler':
       return (await import('@shoal/scheduler/cli')).runScheduler(rest)
+    case 'prefetch':
+      return (await import('./prefetch/index.ts')).runPrefetch(rest)
     case 'configure':
       return (await import('@shoal/agent/configure')).configureCommand(rest, { stdout: line => { console.log(line) }, stderr: line => { console.error(line) } })
     case undefined:

@@ -1,0 +1,136 @@
+import { PrefetchUsageError } from './errors.ts'
+
+/**
+ * Parsers of single values of `shoal prefetch`: each takes the field (the flag, or the file and line)
+ * that the value came from and throws PrefetchUsageError naming it.
+ */
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 }
+
+/** `30s`, `10m`, `1h`, `1h30m`, `250ms` -> milliseconds, greater than 0 and at most `maxMs`. */
+export function parseDuration (field: string, text: string, maxMs: number): number {
+  const trimmed = text.trim().toLowerCase()
+  let ms = 0
+  let rest = trimmed
+  const part = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)/
+  for (let match = part.exec(rest); match != null && rest !== ''; match = part.exec(rest)) {
+    ms += Number(match[1]) * (DURATION_UNITS_MS[match[2] ?? ''] ?? Number.NaN)
+    rest = rest.slice(match[0].length)
+  }
+  if (trimmed === '' || rest !== '' || !Number.isFinite(ms)) {
+    throw new PrefetchUsageError(`${field}: "${text}" is not a duration (examples: 30s, 10m, 1h, 1h30m)`)
+  }
+  if (ms < 1 || ms > maxMs) throw new PrefetchUsageError(`${field}: "${text}" must be more than 0 and at most ${formatLimit(maxMs)}`)
+  return Math.round(ms)
+}
+
+function formatLimit (ms: number): string {
+  return ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : `${ms / 1000}s`
+}
+
+/** A whole number in [min, max]. */
+export function parseIntegerIn (field: string, text: string, range: { min: number, max: number }): number {
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN
+  if (!Number.isSafeInteger(n) || n < range.min || n > range.max) {
+    throw new PrefetchUsageError(`${field}: "${text}" must be a whole number from ${range.min} to ${range.max}`)
+  }
+  return n
+}
+
+const PLATFORM_PART = /^[a-z0-9][a-z0-9._-]*$/
+
+/** `os/arch[/variant]` (`linux/amd64`, `linux/arm64/v8`), as the scheduler takes it: lower case, checked. */
+export function parsePlatformText (field: string, text: string): string {
+  const parts = text.trim().toLowerCase().split('/')
+  if (parts.length < 2 || parts.length > 3 || !parts.every(p => PLATFORM_PART.test(p))) {
+    throw new PrefetchUsageError(`${field}: "${text}" is not a platform; write os/arch[/variant] (linux/amd64, linux/arm64/v8)`)
+  }
+  return parts.join('/')
+}
+
+/** The scope as the command line names it; `agent` alone means "the agent given by --agent". */
+export type ScopeArg =
+  | { kind: 'agent', agent?: string }
+  | { kind: 'site', site: string }
+  | { kind: 'all' }
+
+const PEER_ID = /^(?:12D3Koo[1-9A-HJ-NP-Za-km-z]{40,60}|Qm[1-9A-HJ-NP-Za-km-z]{44}|16Uiu2[1-9A-HJ-NP-Za-km-z]{40,60})$/
+const SITE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
+
+/** `agent`, `agent:<peer id>`, `site:NAME` or `all`. */
+export function parseScope (field: string, text: string): ScopeArg {
+  const value = text.trim()
+  if (value === 'all') return { kind: 'all' }
+  if (value === 'agent') return { kind: 'agent' }
+  const colon = value.indexOf(':')
+  const kind = colon < 0 ? value : value.slice(0, colon)
+  const name = value.slice(colon + 1)
+  if (kind === 'agent' && colon > 0) {
+    if (!PEER_ID.test(name)) throw new PrefetchUsageError(`${field}: "${name}" is not an agent's peer id (12D3KooW...; the agent prints it at start)`)
+    return { kind: 'agent', agent: name }
+  }
+  if (kind === 'site' && colon > 0) {
+    if (!SITE.test(name)) throw new PrefetchUsageError(`${field}: "${name}" is not a site name (letters, digits, '.', '_' and '-', at most 63, as given to shoal agent --site)`)
+    return { kind: 'site', site: name }
+  }
+  throw new PrefetchUsageError(`${field}: "${text}" is not a scope; write agent, agent:<peer id>, site:NAME or all`)
+}
+
+/** The scope as the admin API carries it. */
+export function scopeOnWire (scope: ScopeArg): string {
+  switch (scope.kind) {
+    case 'agent': return `agent:${scope.agent ?? ''}`
+    case 'site': return `site:${scope.site}`
+    case 'all': return 'all'
+  }
+}
+
+/** A parsed image reference: `[registry/]repository[:tag][@sha256:...]`. */
+export interface ImageReference {
+  /** `host[:port]`, or undefined when the reference names none (the mirror's default upstream) */
+  registry?: string
+  repository: string
+  tag?: string
+  digest?: string
+}
+
+const DOMAIN = /^(?:localhost|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::\d{1,5})?$/
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/
+const TAG = /^\w[\w.-]{0,127}$/
+const DIGEST = /^sha256:[a-f0-9]{64}$/
+
+/** Checks the grammar of the distribution spec; the first component is a registry when it has a `.` or a `:`, or is `localhost`. */
+export function parseImageReference (field: string, text: string): ImageReference {
+  const value = text.trim()
+  const bad = (why: string): PrefetchUsageError => new PrefetchUsageError(`${field}: "${text}" is not an image reference (${why}); write [registry/]repository[:tag|@sha256:...]`)
+  const at = value.indexOf('@')
+  const digest = at < 0 ? undefined : value.slice(at + 1)
+  if (digest != null && !DIGEST.test(digest)) throw bad('the digest must be sha256: and 64 hex digits')
+  const named = at < 0 ? value : value.slice(0, at)
+  const lastSlash = named.lastIndexOf('/')
+  const lastColon = named.lastIndexOf(':')
+  const tag = lastColon > lastSlash ? named.slice(lastColon + 1) : undefined
+  if (tag != null && !TAG.test(tag)) throw bad(`"${tag}" is not a tag`)
+  const name = tag == null ? named : named.slice(0, lastColon)
+  const components = name.split('/')
+  const first = components[0] ?? ''
+  const hasRegistry = components.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')
+  if (hasRegistry && !DOMAIN.test(first)) throw bad(`"${first}" is not a registry host`)
+  const path = hasRegistry ? components.slice(1) : components
+  if (path.length === 0 || !path.every(c => PATH_COMPONENT.test(c))) throw bad('repository names are lower case letters, digits and . _ - separated by /')
+  return { registry: hasRegistry ? first.toLowerCase() : undefined, repository: path.join('/'), tag, digest }
+}
+
+export function formatImageReference (ref: ImageReference): string {
+  const name = ref.registry == null ? ref.repository : `${ref.registry}/${ref.repository}`
+  return `${name}${ref.tag == null ? '' : `:${ref.tag}`}${ref.digest == null ? '' : `@${ref.digest}`}`
+}
+
+/** A glob over tags, as the agent's resolver takes it: a tag's characters and the wildcards `*` and `?` (`v1.*`, `*-latest`). */
+export function parseTagGlob (field: string, text: string): string {
+  const value = text.trim()
+  if (!/^[A-Za-z0-9_.*?-]{1,128}$/.test(value)) {
+    throw new PrefetchUsageError(`${field}: "${text}" is not a tag filter: a tag's characters (A-Z a-z 0-9 _ . -) and the wildcards * and ?, like 'v1.*' or '*-latest'`)
+  }
+  return value
+}
