@@ -19,4 +19,5 @@ export {
   InvalidReferenceError, InvalidPlatformError, InvalidTagFilterError, InvalidManifestError, InvalidMirrorError,
   InvalidPrefetchOptionError, MirrorAnswerError
 } from './errors.ts'
+export { PREFETCH_FAILURE_REASONS } from './types.ts'
 export type { PrefetchFailureReason, PrefetchFailure, Platform, ImageRequest, PrefetchLayer, ResolvedImage, LayerOutcome } from './types.ts'

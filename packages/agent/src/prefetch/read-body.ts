@@ -9,7 +9,7 @@ export async function readCapped (body: Dispatcher.ResponseData['body'], opts: {
   const declared = opts.contentLength != null ? Number(opts.contentLength) : undefined
   if (declared != null && declared > opts.maxBytes) {
     body.destroy()
-    throw new MirrorAnswerError('invalid', `${opts.what}: the mirror announced ${declared} bytes, more than the ${opts.maxBytes} prefetch accepts`)
+    throw new MirrorAnswerError('invalid', `${opts.what}: the mirror announced ${declared} bytes, more than the ${opts.maxBytes} bytes prefetch accepts`)
   }
   const chunks: Buffer[] = []
   let total = 0

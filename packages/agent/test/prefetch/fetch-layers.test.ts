@@ -3,7 +3,7 @@ import type { Digest } from '@shoal/proto'
 import { pushImage } from '../../../../test/fixtures/index.ts'
 import { fetchLayers, resolveImages } from '../../src/prefetch/index.ts'
 import type { LayerOutcome, PrefetchLayer } from '../../src/prefetch/index.ts'
-import { layers, startCluster, startInFlightProxy } from './helpers.ts'
+import { layers, startCluster, startMirrorProxy } from './helpers.ts'
 import type { PrefetchCluster } from './helpers.ts'
 
 const AMD64 = { os: 'linux', architecture: 'amd64' }
@@ -54,7 +54,7 @@ test('at most `concurrency` blob requests are under way at the mirror', async t 
   const { registry, origin, agent } = cluster
   await pushImage(registry, { name: 'team/many', tag: 'v1', format: 'docker', layers: layers(2, [300_000, 300_000, 300_000, 300_000, 300_000, 300_000]) })
   const wanted = await resolved(cluster, `${origin.host}/team/many:v1`)
-  const counter = await startInFlightProxy(agent.url)
+  const counter = await startMirrorProxy(agent.url)
   t.teardown(counter.stop)
   // Slow enough that the blobs overlap when nothing holds them back.
   origin.bytesPerSecond = 4 * 1024 * 1024

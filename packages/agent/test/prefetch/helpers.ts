@@ -45,7 +45,7 @@ export function layers (seed: number, sizes: number[]): Buffer[] {
   return sizes.map((size, i) => layerFixture({ size, seed: seed * 100 + i }))
 }
 
-export interface InFlightProxy {
+export interface MirrorProxy {
   url: string
   /** Most blob GETs under way at once so far. */
   readonly maxInFlight: number
@@ -53,22 +53,35 @@ export interface InFlightProxy {
   stop: () => Promise<void>
 }
 
-/** A pass-through HTTP proxy in front of a mirror that counts the blob GETs under way at once. */
-export async function startInFlightProxy (target: string): Promise<InFlightProxy> {
+/** Changes an answer of the mirror on its way to the client: a new body and headers, or undefined to pass it. */
+export type Rewrite = (path: string, answer: { status: number, headers: Record<string, string>, body: Buffer }) => { headers: Record<string, string>, body: Buffer } | undefined
+
+/**
+ * A proxy in front of a mirror: counts the blob GETs under way at once, and lets a test change the
+ * mirror's manifest answers (`rewrite`; blob bodies always stream through untouched).
+ */
+export async function startMirrorProxy (target: string, opts: { rewrite?: Rewrite } = {}): Promise<MirrorProxy> {
   let inFlight = 0
   let maxInFlight = 0
   let blobGets = 0
   const server = http.createServer((req, res) => {
-    const blob = /\/blobs\/sha256:/.test(req.url ?? '')
+    const path = req.url ?? '/'
+    const blob = /\/blobs\/sha256:/.test(path)
     if (blob) {
       blobGets++
       maxInFlight = Math.max(maxInFlight, ++inFlight)
       res.once('close', () => { inFlight-- })
     }
-    request(new URL(req.url ?? '/', target), { method: 'GET', headers: { accept: req.headers.accept ?? '*/*' }, signal: AbortSignal.timeout(60_000) })
+    request(new URL(path, target), { method: 'GET', headers: { accept: req.headers.accept ?? '*/*' }, signal: AbortSignal.timeout(60_000) })
       .then(async upstream => {
         const headers: Record<string, string> = {}
         for (const [name, value] of Object.entries(upstream.headers)) if (typeof value === 'string') headers[name] = value
+        if (!blob && opts.rewrite != null) {
+          const body = Buffer.from(await upstream.body.arrayBuffer())
+          const changed = opts.rewrite(path, { status: upstream.statusCode, headers, body }) ?? { headers, body }
+          res.writeHead(upstream.statusCode, { ...changed.headers, 'content-length': String(changed.body.length) }).end(changed.body)
+          return
+        }
         res.writeHead(upstream.statusCode, headers)
         for await (const chunk of upstream.body) res.write(chunk)
         res.end()

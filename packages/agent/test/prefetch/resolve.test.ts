@@ -1,13 +1,13 @@
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
-import { pushImage, pushIndex, startRegistry } from '../../../../test/fixtures/index.ts'
+import { pushImage, pushIndex, sha256Digest, startRegistry } from '../../../../test/fixtures/index.ts'
 import type { PushedImage } from '../../../../test/fixtures/index.ts'
 import { deadRegistryHost, startTestAgent } from '../../../../test/helpers/agent.ts'
 import { resolveImages } from '../../src/prefetch/index.ts'
 import type { ResolvedImage } from '../../src/prefetch/index.ts'
 import { MirrorClient } from '../../src/prefetch/mirror-client.ts'
 import { listTags } from '../../src/prefetch/tags.ts'
-import { layers, startCluster, startPagingProxy } from './helpers.ts'
+import { layers, startCluster, startMirrorProxy, startPagingProxy } from './helpers.ts'
 
 const AMD64 = { os: 'linux', architecture: 'amd64' }
 const ARM64 = { os: 'linux', architecture: 'arm64' }
@@ -59,8 +59,9 @@ test('no tag and no digest means latest', async t => {
 
 test('an index with two platforms: only the wanted one\'s blobs; both when both are wanted; none: not-found naming them', async t => {
   const { registry, origin, mirror } = await startCluster(t)
-  const amd = await pushImage(registry, { name: 'multi', tag: 'amd64', format: 'oci', layers: layers(4, [20_000, 1_000]), platform: AMD64 })
-  const arm = await pushImage(registry, { name: 'multi', tag: 'arm64', format: 'oci', layers: layers(5, [30_000]), platform: ARM64 })
+  const [base, amdOnly, armOnly1] = [...layers(4, [20_000, 1_000]), ...layers(5, [30_000])] as [Buffer, Buffer, Buffer]
+  const amd = await pushImage(registry, { name: 'multi', tag: 'amd64', format: 'oci', layers: [base, amdOnly], platform: AMD64 })
+  const arm = await pushImage(registry, { name: 'multi', tag: 'arm64', format: 'oci', layers: [base, armOnly1], platform: ARM64 })
   const index = await pushIndex(registry, { name: 'multi', tag: 'v1', manifests: [{ image: amd, platform: AMD64 }, { image: arm, platform: ARM64 }] })
   const ref = `${origin.host}/multi:v1`
 
@@ -70,7 +71,8 @@ test('an index with two platforms: only the wanted one\'s blobs; both when both 
   t.deepEqual(armOnly?.layers.map(l => l.digest).sort(), blobsOf(arm).map(b => b.digest).sort())
 
   const [both] = await resolveImages(mirror, [{ reference: ref }], { platforms: [AMD64, ARM64] })
-  t.deepEqual(both?.layers.map(l => l.digest).sort(), [...blobsOf(amd), ...blobsOf(arm)].map(b => b.digest).sort())
+  t.deepEqual(both?.layers.map(l => l.digest).sort(), [...new Set([...blobsOf(amd), ...blobsOf(arm)].map(b => b.digest))].sort(), 'the shared base layer once')
+  t.is(both?.layers.length, 5)
 
   const [none] = await resolveImages(mirror, [{ reference: ref }], { platforms: [{ os: 'linux', architecture: 's390x' }, { os: 'linux', architecture: 'arm', variant: 'v7' }] })
   t.is(none?.error?.reason, 'not-found')
@@ -180,4 +182,52 @@ test('an unreachable mirror is unavailable; an aborted signal is cancelled, a ti
   origin.mode = 'down'
   const [late] = await resolveImages(mirror, [{ reference: `${origin.host}/team/app:v1` }], { platforms: [AMD64], signal: AbortSignal.timeout(300) })
   t.is(late?.error?.reason, 'timeout', late?.error?.message)
+})
+
+test('each digest once; foreign layers skipped; a manifest that is not the digest asked for, or too large, is invalid', async t => {
+  const { registry, origin, agent } = await startCluster(t)
+  const [shared, other] = layers(60, [4_000, 5_000])
+  if (shared == null || other == null) throw new Error('no layers')
+  const image = await pushImage(registry, { name: 'team/app', tag: 'v1', format: 'docker', layers: [shared, other, shared] })
+  t.is(image.layers.length, 3)
+  const foreign = { mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', digest: `sha256:${'f'.repeat(64)}`, size: 1234, urls: ['https://example.com/layer'] }
+  let mode: 'pass' | 'foreign' | 'flip' | 'huge' = 'pass'
+  const proxy = await startMirrorProxy(agent.url, {
+    rewrite: (path, answer) => {
+      if (!path.includes('/manifests/') || answer.status !== 200 || mode === 'pass') return undefined
+      if (mode === 'huge') return { headers: answer.headers, body: Buffer.concat([answer.body, Buffer.alloc(4 * 1024 * 1024, ' ')]) }
+      if (mode === 'flip') return { headers: answer.headers, body: Buffer.from(answer.body.toString('utf8').replace('"schemaVersion":2', '"schemaVersion": 2')) }
+      // A manifest with a foreign layer, under a digest header that matches it.
+      const manifest = JSON.parse(answer.body.toString('utf8')) as { layers: unknown[] }
+      manifest.layers.push(foreign)
+      const body = Buffer.from(JSON.stringify(manifest))
+      return { headers: { ...answer.headers, 'docker-content-digest': sha256Digest(body) }, body }
+    }
+  })
+  t.teardown(proxy.stop)
+  const mirror = { url: proxy.url }
+  const byTag = { reference: `${origin.host}/team/app:v1` }
+  const byDigest = { reference: `${origin.host}/team/app@${image.manifestDigest}` }
+
+  const [plain] = await resolveImages(mirror, [byTag], { platforms: [AMD64] })
+  t.deepEqual(plain?.layers.map(l => l.digest).sort(), [image.configDigest, sha256Digest(shared), sha256Digest(other)].sort(), 'the repeated layer once')
+
+  mode = 'foreign'
+  const [withForeign] = await resolveImages(mirror, [byTag], { platforms: [AMD64] })
+  t.is(withForeign?.error, undefined, withForeign?.error?.message)
+  t.is(withForeign?.layers.length, 3)
+  t.false(withForeign?.layers.some(l => l.digest === foreign.digest))
+
+  mode = 'flip'
+  const flipped = await resolveImages(mirror, [byTag, byDigest], { platforms: [AMD64] })
+  for (const resolved of flipped) {
+    t.is(resolved.error?.reason, 'invalid', resolved.error?.message)
+    t.regex(resolved.error?.message ?? '', /hash to sha256:[0-9a-f]{64}, not sha256:/)
+    t.deepEqual(resolved.layers, [])
+  }
+
+  mode = 'huge'
+  const [huge] = await resolveImages(mirror, [byDigest], { platforms: [AMD64] })
+  t.is(huge?.error?.reason, 'invalid', huge?.error?.message)
+  t.regex(huge?.error?.message ?? '', /more than the 4194304 bytes/)
 })
