@@ -18,7 +18,7 @@ export function imageRequest (field: string, text: string, tags?: string): Image
 
 /**
  * An image list (`--from-file`): one image a line, `IMAGE` or `REPOSITORY --tags GLOB` (or `--tags=GLOB`);
- * `#` starts a comment; blank lines are skipped. Errors name the file and the line.
+ * `#` starts a comment; blank lines are skipped; the glob may be quoted as on a command line. Errors name the file and the line.
  */
 export function parseImageList (text: string, opts: { file: string }): ImageRequest[] {
   const requests: ImageRequest[] = []
@@ -34,9 +34,15 @@ export function parseImageList (text: string, opts: { file: string }): ImageRequ
     else if (rest.length === 2 && rest[0] === '--tags') tags = rest[1]
     else if (rest.length > 0) throw new PrefetchUsageError(`${field}: "${line}": a line is IMAGE, or REPOSITORY --tags GLOB`)
     if (image == null || image.startsWith('-')) throw new PrefetchUsageError(`${field}: "${line}": a line starts with an image`)
-    requests.push(imageRequest(field, image, tags == null ? undefined : parseTagGlob(`${field}: --tags`, tags)))
+    requests.push(imageRequest(field, image, tags == null ? undefined : parseTagGlob(`${field}: --tags`, unquote(tags))))
   }
   return requests
+}
+
+/** `'v1.*'` or `"v1.*"` as a shell would pass it: the list is often written by copying a command line. */
+function unquote (text: string): string {
+  const match = /^(['"])(.*)\1$/.exec(text)
+  return match?.[2] ?? text
 }
 
 /** Reads and parses `--from-file FILE` (`-` is standard input). */

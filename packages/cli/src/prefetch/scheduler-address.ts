@@ -28,7 +28,7 @@ export function parseSchedulerAddress (field: string, text: string): string {
   }
   const match = /^(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?):(\d{1,5})$/i.exec(value)
   if (match == null) throw bad('is not an address')
-  return `http://${match[1]?.toLowerCase() ?? ''}:${checkPort(match[2] ?? '', bad)}`
+  return new URL(`http://${match[1] ?? ''}:${checkPort(match[2] ?? '', bad)}`).origin
 }
 
 function fromMultiaddr (value: string, bad: (why: string) => PrefetchUsageError): string {
@@ -43,7 +43,7 @@ function fromMultiaddr (value: string, bad: (why: string) => PrefetchUsageError)
   switch (proto) {
     case 'ip4':
       if (!/^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)$/.test(host)) throw bad(`has "${host}", not an IPv4 address`)
-      return `${protocol}://${host}:${p}`
+      return new URL(`${protocol}://${host}:${p}`).origin
     case 'ip6':
       if (!/^[0-9a-f:.]+$/i.test(host) || !host.includes(':')) throw bad(`has "${host}", not an IPv6 address`)
       return new URL(`${protocol}://[${host}]:${p}`).origin
@@ -51,7 +51,7 @@ function fromMultiaddr (value: string, bad: (why: string) => PrefetchUsageError)
     case 'dns4':
     case 'dns6':
       if (!/^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$/i.test(host)) throw bad(`has "${host}", not a host name`)
-      return `${protocol}://${host.toLowerCase()}:${p}`
+      return new URL(`${protocol}://${host}:${p}`).origin
     default:
       throw bad(`starts with /${proto ?? ''}, not /ip4, /ip6, /dns, /dns4 or /dns6`)
   }
