@@ -44,7 +44,9 @@ export async function fetchLayers (mirror: MirrorTarget, layers: PrefetchLayer[]
 }
 
 async function fetchLayer (client: MirrorClient, layer: PrefetchLayer, opts: FetchLayersOptions): Promise<LayerOutcome> {
-  const { digest, signal } = { digest: layer.digest, signal: opts.signal ?? new AbortController().signal }
+  const digest = layer.digest
+  // Without a signal of the caller's, the dispatcher's connect, header and body idle timeouts bound each request.
+  const signal = opts.signal ?? new AbortController().signal
   if (signal.aborted) return { digest, bytes: 0, error: abortFailure(signal) }
   const what = `blob ${digest} of ${formatRepository(layer)}`
   let bytes = 0
