@@ -94,7 +94,7 @@ function answerError (status: number, detail: string | undefined, req: MirrorGet
   const reason = reasonForStatus(status)
   const answered = `the mirror answered ${status}${detail != null ? `: ${detail}` : ''}`
   if (reason === 'unauthorized') {
-    return new MirrorAnswerError(reason, `the origin refused the agent's credentials for ${formatRepository(req)}; ` +
+    return new MirrorAnswerError(reason, `the origin refused the agent's credentials for ${formatRepository(req)} (or the agent has none for it); ` +
       `configure them with --docker-config or the config file's credentials (${req.what}: ${answered})`, { status })
   }
   if (reason === 'not-found') return new MirrorAnswerError(reason, `${req.what}: not found (${answered})`, { status })
