@@ -35,12 +35,12 @@ test('one image a line; comments and blank lines skipped; --tags after a reposit
 
 test('errors name the file and the line', t => {
   const usage = { name: 'PrefetchUsageError' }
-  t.regex(t.throws(() => parseImageList(LIST, { file: 'list.txt' }), usage)?.message ?? '', /^list\.txt:4: --tags: "v1\/\*" is not a tag filter/)
+  t.regex(t.throws(() => parseImageList(LIST, { file: 'list.txt' }), usage)?.message ?? '', /^list\.txt:4: --tags: tag filter "v1\/\*"/)
   t.regex(t.throws(() => parseImageList('a\nreg.example/app:v1 --tags v*\n', { file: 'f' }), usage)?.message ?? '', /^f:2: .* names a tag or digest and has a tag filter/)
   t.regex(t.throws(() => parseImageList('a b\n', { file: 'f' }), usage)?.message ?? '', /^f:1: "a b": a line is IMAGE, or REPOSITORY --tags GLOB/)
   t.regex(t.throws(() => parseImageList('a --tags\n', { file: 'f' }), usage)?.message ?? '', /^f:1: /)
   t.regex(t.throws(() => parseImageList('\n\n--tags v1\n', { file: 'f' }), usage)?.message ?? '', /^f:3: /)
-  t.regex(t.throws(() => parseImageList('UPPER/case\n', { file: 'f' }), usage)?.message ?? '', /^f:1: "UPPER\/case" is not an image reference/)
+  t.regex(t.throws(() => parseImageList('UPPER/case\n', { file: 'f' }), usage)?.message ?? '', /^f:1: image reference "UPPER\/case" is invalid/)
 })
 
 test('a file and standard input are read; a missing file is an ImageListReadError', async t => {

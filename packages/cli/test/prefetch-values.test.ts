@@ -28,7 +28,7 @@ test('whole numbers in a range', t => {
 test('platforms are os/arch[/variant], lower-cased', t => {
   t.is(parsePlatformText('--platform', 'linux/amd64'), 'linux/amd64')
   t.is(parsePlatformText('--platform', 'Linux/ARM64/v8'), 'linux/arm64/v8')
-  for (const bad of ['linux', 'linux/', '/amd64', 'linux/arm64/v8/x', 'linux/am d64']) t.throws(() => parsePlatformText('--platform', bad), usage)
+  for (const bad of ['linux', 'linux/', '/amd64', 'linux/arm64/v8/x', 'linux/am d64']) t.true(t.throws(() => parsePlatformText('--platform', bad), usage)?.message.startsWith('--platform: '))
 })
 
 test('scopes: grammar and the wire form', t => {
@@ -44,18 +44,19 @@ test('scopes: grammar and the wire form', t => {
   }
 })
 
-test('image references: registry, repository, tag, digest', t => {
+test('image references, tag globs and platforms are checked by the agent\'s parsers; the error names the field and keeps the cause', t => {
   const digest = `sha256:${'ab'.repeat(32)}`
-  t.deepEqual(parseImageReference('IMAGE', 'alpine'), { registry: undefined, repository: 'alpine', tag: undefined, digest: undefined })
-  t.deepEqual(parseImageReference('IMAGE', 'team/app:v1'), { registry: undefined, repository: 'team/app', tag: 'v1', digest: undefined })
-  t.deepEqual(parseImageReference('IMAGE', 'localhost:5000/team/app'), { registry: 'localhost:5000', repository: 'team/app', tag: undefined, digest: undefined })
-  t.deepEqual(parseImageReference('IMAGE', `reg.example/a/b:v2@${digest}`), { registry: 'reg.example', repository: 'a/b', tag: 'v2', digest })
-  t.deepEqual(parseImageReference('IMAGE', `[::1]:5000/app@${digest}`), { registry: '[::1]:5000', repository: 'app', tag: undefined, digest })
-  for (const bad of ['', 'Team/app', 'app:', 'app@sha256:12', 'reg.example/', 'app:-x', 'a//b']) t.throws(() => parseImageReference('IMAGE 1', bad), usage)
-})
-
-test('tag globs: tag characters and * ?', t => {
+  t.deepEqual(parseImageReference('IMAGE', ' team/app:v1 '), { registry: '', repository: 'team/app', tag: 'v1' })
+  t.deepEqual(parseImageReference('IMAGE', `localhost:5000/a/b:v2@${digest}`), { registry: 'localhost:5000', repository: 'a/b', tag: 'v2', digest })
+  for (const bad of ['', 'Team/app', 'app:', 'app@sha256:12', 'reg.example/', 'app:-x', 'a//b']) {
+    const err = t.throws(() => parseImageReference('IMAGE 1', bad), usage)
+    t.true(err?.message.startsWith('IMAGE 1: '), bad)
+    t.is((err?.cause as Error).name, 'InvalidReferenceError')
+  }
   t.is(parseTagGlob('--tags', 'v1.*'), 'v1.*')
   t.is(parseTagGlob('--tags', '*-latest'), '*-latest')
-  for (const bad of ['', 'v1/*', 'a b', '[0-9]*', 'x'.repeat(129)]) t.throws(() => parseTagGlob('--tags', bad), usage)
+  for (const bad of ['', 'v1/*', 'a b', '[0-9]*', 'x'.repeat(129)]) {
+    t.is((t.throws(() => parseTagGlob('--tags', bad), usage)?.cause as Error).name, 'InvalidTagFilterError', bad)
+  }
+  t.is((t.throws(() => parsePlatformText('--platform', 'linux'), usage)?.cause as Error).name, 'InvalidPlatformError')
 })

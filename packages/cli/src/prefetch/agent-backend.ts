@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { LOCAL_POLL_INTERVAL_MS } from './constants.ts'
 import { LocalJob } from './local-job.ts'
-import type { AgentPrefetchModule } from './agent-prefetch-module.ts'
+import type * as AgentPrefetch from '@shoal/agent/prefetch'
 import type { PrefetchJobHandle } from './job-handle.ts'
 import type { ImageRequest, JobView, PrefetchFailure, ResolvedImage } from './shared-types.ts'
+
+/** What the run uses of the agent's prefetch module (`@shoal/agent/prefetch`). */
+export type AgentPrefetchModule = Pick<typeof AgentPrefetch, 'resolveImages' | 'fetchLayers' | 'parsePlatform'>
 
 export interface LocalPrefetchComponents {
   prefetch: AgentPrefetchModule

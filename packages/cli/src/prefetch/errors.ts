@@ -21,8 +21,6 @@ export class SchedulerRequestError extends namedError('SchedulerRequestError') {
 export class JobNotFoundError extends namedError('JobNotFoundError') {}
 /** The scheduler answered 2xx with a body that is not the JSON the admin API promises. */
 export class InvalidSchedulerAnswerError extends namedError('InvalidSchedulerAnswerError') {}
-/** The agent package's prefetch module (`@shoal/agent/prefetch`) cannot be loaded. */
-export class AgentPrefetchUnavailableError extends namedError('AgentPrefetchUnavailableError') {}
 /** A `--from-file` list cannot be read. */
 export class ImageListReadError extends namedError('ImageListReadError') {}
 /** The scheduler refused the job as invalid (400): an unknown site, a scope with no agent, a bad image. */

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { ImageListReadError, PrefetchUsageError } from './errors.ts'
-import { formatImageReference, parseImageReference, parseTagGlob } from './values.ts'
+import { formatImageReference } from '@shoal/agent/prefetch'
+import { parseImageReference, parseTagGlob } from './values.ts'
 import type { ImageRequest } from './shared-types.ts'
 
 /**

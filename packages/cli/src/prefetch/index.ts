@@ -10,13 +10,12 @@
  *
  * - `args.ts`, `values.ts`, `scheduler-address.ts`, `image-list.ts`: the command line, checked at start.
  * - `scheduler-client.ts`, `scheduler-backend.ts`: the admin API and the job request.
- * - `agent-prefetch-module.ts`, `agent-backend.ts`, `local-job.ts`: the --agent run and its JobView.
+ * - `agent-backend.ts`, `local-job.ts`: the --agent run and its JobView.
  * - `watch-job.ts`: polling to the end; `display/`: bars, plain lines, summary, exit status.
  */
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS } from './constants.ts'
 import { parsePrefetchArgs } from './args.ts'
 import { startLocalPrefetch } from './agent-backend.ts'
-import { loadAgentPrefetch } from './agent-prefetch-module.ts'
 import { createDisplay, displayMode } from './display/index.ts'
 import { jobListLines } from './display/job-list.ts'
 import { exitCodeOf, jsonSummary, summaryLines } from './display/summary.ts'
@@ -44,7 +43,7 @@ export interface PrefetchIo {
 }
 
 const USAGE_ERRORS = new Set(['PrefetchUsageError', 'ImageListReadError', 'JobRejectedError'])
-const RUN_ERRORS = new Set(['SchedulerRequestError', 'JobNotFoundError', 'InvalidSchedulerAnswerError', 'AgentPrefetchUnavailableError'])
+const RUN_ERRORS = new Set(['SchedulerRequestError', 'JobNotFoundError', 'InvalidSchedulerAnswerError'])
 
 /** `shoal prefetch ...`: the exit status (0 all done, 1 something failed, 2 usage, 130 interrupted). */
 export async function runPrefetch (argv: string[], io: PrefetchIo = processIo()): Promise<number> {
@@ -110,7 +109,7 @@ async function run (command: PrefetchRun, io: PrefetchIo, interrupt: AbortSignal
     if (!command.json) io.stderr.write(`shoal prefetch: job ${view.id} at ${client.url} (Ctrl-C cancels it)\n`)
     return await follow(handle, { json: command.json, onInterrupt: 'cancel', first: view }, io, interrupt)
   }
-  const handle = startLocalPrefetch({ prefetch: await loadAgentPrefetch() }, {
+  const handle = startLocalPrefetch({ prefetch: await import('@shoal/agent/prefetch') }, {
     agent: command.backend.url,
     images,
     platforms: command.platforms,

@@ -1,8 +1,11 @@
+import { formatPlatform, parseImageReference as parseAgentReference, parsePlatform, parseTagFilter } from '@shoal/agent/prefetch'
+import type { ImageReference } from '@shoal/agent/prefetch'
 import { PrefetchUsageError } from './errors.ts'
 
 /**
  * Parsers of single values of `shoal prefetch`: each takes the field (the flag, or the file and line)
- * that the value came from and throws PrefetchUsageError naming it.
+ * that the value came from and throws PrefetchUsageError naming it. Image references, tag globs and
+ * platforms are checked by the agent's own parsers (the agent resolves them, with either back end).
  */
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 }
@@ -37,15 +40,9 @@ export function parseIntegerIn (field: string, text: string, range: { min: numbe
   return n
 }
 
-const PLATFORM_PART = /^[a-z0-9][a-z0-9._-]*$/
-
 /** `os/arch[/variant]` (`linux/amd64`, `linux/arm64/v8`), as the scheduler takes it: lower case, checked. */
 export function parsePlatformText (field: string, text: string): string {
-  const parts = text.trim().toLowerCase().split('/')
-  if (parts.length < 2 || parts.length > 3 || !parts.every(p => PLATFORM_PART.test(p))) {
-    throw new PrefetchUsageError(`${field}: "${text}" is not a platform; write os/arch[/variant] (linux/amd64, linux/arm64/v8)`)
-  }
-  return parts.join('/')
+  return formatPlatform(checked(field, () => parsePlatform(text)))
 }
 
 /** The scope as the command line names it; `agent` alone means "the agent given by --agent". */
@@ -85,52 +82,22 @@ export function scopeOnWire (scope: ScopeArg): string {
   }
 }
 
-/** A parsed image reference: `[registry/]repository[:tag][@sha256:...]`. */
-export interface ImageReference {
-  /** `host[:port]`, or undefined when the reference names none (the mirror's default upstream) */
-  registry?: string
-  repository: string
-  tag?: string
-  digest?: string
-}
+export type { ImageReference }
 
-const DOMAIN = /^(?:localhost|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::\d{1,5})?$/
-const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/
-const TAG = /^\w[\w.-]{0,127}$/
-const DIGEST = /^sha256:[a-f0-9]{64}$/
-
-/** Checks the grammar of the distribution spec; the first component is a registry when it has a `.` or a `:`, or is `localhost`. */
+/** `[registry/]repository[:tag][@digest]` by the mirror's grammar; `registry` is '' for the agent's default upstream. */
 export function parseImageReference (field: string, text: string): ImageReference {
-  const value = text.trim()
-  const bad = (why: string): PrefetchUsageError => new PrefetchUsageError(`${field}: "${text}" is not an image reference (${why}); write [registry/]repository[:tag|@sha256:...]`)
-  const at = value.indexOf('@')
-  const digest = at < 0 ? undefined : value.slice(at + 1)
-  if (digest != null && !DIGEST.test(digest)) throw bad('the digest must be sha256: and 64 hex digits')
-  const named = at < 0 ? value : value.slice(0, at)
-  const lastSlash = named.lastIndexOf('/')
-  const lastColon = named.lastIndexOf(':')
-  const tag = lastColon > lastSlash ? named.slice(lastColon + 1) : undefined
-  if (tag != null && !TAG.test(tag)) throw bad(`"${tag}" is not a tag`)
-  const name = tag == null ? named : named.slice(0, lastColon)
-  const components = name.split('/')
-  const first = components[0] ?? ''
-  const hasRegistry = components.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')
-  if (hasRegistry && !DOMAIN.test(first)) throw bad(`"${first}" is not a registry host`)
-  const path = hasRegistry ? components.slice(1) : components
-  if (path.length === 0 || !path.every(c => PATH_COMPONENT.test(c))) throw bad('repository names are lower case letters, digits and . _ - separated by /')
-  return { registry: hasRegistry ? first.toLowerCase() : undefined, repository: path.join('/'), tag, digest }
-}
-
-export function formatImageReference (ref: ImageReference): string {
-  const name = ref.registry == null ? ref.repository : `${ref.registry}/${ref.repository}`
-  return `${name}${ref.tag == null ? '' : `:${ref.tag}`}${ref.digest == null ? '' : `@${ref.digest}`}`
+  return checked(field, () => parseAgentReference(text.trim()))
 }
 
 /** A glob over tags, as the agent's resolver takes it: a tag's characters and the wildcards `*` and `?` (`v1.*`, `*-latest`). */
 export function parseTagGlob (field: string, text: string): string {
-  const value = text.trim()
-  if (!/^[A-Za-z0-9_.*?-]{1,128}$/.test(value)) {
-    throw new PrefetchUsageError(`${field}: "${text}" is not a tag filter: a tag's characters (A-Z a-z 0-9 _ . -) and the wildcards * and ?, like 'v1.*' or '*-latest'`)
+  return checked(field, () => parseTagFilter(text.trim())).glob
+}
+
+function checked<T> (field: string, parse: () => T): T {
+  try {
+    return parse()
+  } catch (err) {
+    throw new PrefetchUsageError(`${field}: ${(err as Error).message}`, { cause: err })
   }
-  return value
 }
