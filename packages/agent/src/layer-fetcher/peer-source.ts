@@ -116,13 +116,15 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
     }
   }
 
+  const isAssigned = (index: number): boolean => init.originPiece != null && init.assigned?.().has(index) === true
   const fromOrigin = async (index: number, signal: AbortSignal): Promise<Uint8Array> => {
     if (init.originPiece == null) {
       throw new NoPeerSourceError(`no peer could give piece ${index} of ${table.digest}, and origin fallback is off (--no-origin-fallback)`)
     }
     if (!toldOrigin) {
       toldOrigin = true
-      log.info('pieces no peer gives come from the origin', { digest: table.digest, from: index, why: swarm.growing ? 'no progress among the peers' : 'no live peer holds or is fetching them' })
+      const why = isAssigned(index) ? 'the scheduler assigned them to this agent' : swarm.growing ? 'no progress among the peers' : 'no live peer holds or is fetching them'
+      log.info('pieces no peer gives come from the origin', { digest: table.digest, from: index, why })
     }
     const span = pieceSpan(table.size, index)
     const bytes = await init.originPiece(span.offset, span.length, signal)
@@ -138,13 +140,14 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
   }
 
   const fetchPiece = async (index: number, signal: AbortSignal): Promise<Uint8Array> => {
-    if (init.originPiece != null && init.assigned?.().has(index) === true) return fromOrigin(index, signal)
+    if (isAssigned(index)) return fromOrigin(index, signal)
     for (;;) {
       const peer = leastBusy(swarm.holders(index))
       if (peer != null) {
         const bytes = await fromPeer(peer.id, index, signal)
         if (bytes != null) return bytes
-      } else if (!await swarm.waitFor(index, signal)) {
+      } else if (!await swarm.waitFor(index, signal, () => isAssigned(index))) {
+        // No holder, and the scheduler assigned the piece to this agent meanwhile, or the peers stalled.
         return fromOrigin(index, signal)
       }
     }

@@ -142,9 +142,10 @@ export class SwarmView {
    * Waits until some live peer holds the piece and the table names it: true. false when no peer
    * can give it: none is still downloading, or none has made progress for the stall time.
    */
-  async waitFor (index: number, signal: AbortSignal): Promise<boolean> {
+  async waitFor (index: number, signal: AbortSignal, giveUp?: () => boolean): Promise<boolean> {
     for (;;) {
       if (this.holders(index).length > 0) return true
+      if (giveUp?.() === true) return false
       if (!this.growing || performance.now() - this.#lastProgressAt > this.#stallMs) return false
       await sleep(this.#refreshMs, undefined, { signal })
       await this.refresh(signal)

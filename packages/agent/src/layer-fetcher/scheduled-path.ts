@@ -1,4 +1,3 @@
-import { once } from 'node:events'
 import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -57,13 +56,20 @@ export async function startScheduled (components: ScheduledStartComponents, init
   let assigned = new Set<number>()
   let firstParents: PlannedPeer[] = []
   let table: PieceTable | undefined
+  // The first word about this blob (parents or origin pieces) ends the wait; words about other blobs do not.
+  const answer = Promise.withResolvers<true>()
   const onParents = (m: ParentsMessage): void => {
     if (m.digest !== digest) return
+    answer.resolve(true)
     const planned = plannedPeers(peers, m, pieceCount)
     if (live.source == null) firstParents = planned
     else live.source.addPeers(planned)
   }
-  const onOrigin = (m: OriginMessage): void => { if (m.digest === digest) assigned = new Set(m.pieces) }
+  const onOrigin = (m: OriginMessage): void => {
+    if (m.digest !== digest) return
+    assigned = new Set(m.pieces)
+    answer.resolve(true)
+  }
   const onTable = (m: PieceTableMessage): void => {
     if (m.digest !== digest) return
     try {
@@ -83,7 +89,7 @@ export async function startScheduled (components: ScheduledStartComponents, init
     scheduler.off('pieceTable', onTable)
   }
 
-  const answered = Promise.race([once(scheduler, 'parents'), once(scheduler, 'origin')].map(async p => p.then(() => true)))
+  const answered = answer.promise
   session.announce({ digest, size, bitfield: held, wantsPieces: true })
   const inTime = await Promise.race([answered, new Promise<false>(resolve => setTimeout(() => resolve(false), SCHEDULER_ANSWER_TIMEOUT_MS).unref())])
   if (!inTime || session.closed) {

@@ -1,0 +1,34 @@
+import { request } from 'undici'
+import type { JobRequest, JobState, JobView } from '@shoal/scheduler'
+import { waitFor } from './http.ts'
+
+/** POST /jobs on a scheduler's admin listener; throws with the answer when it is not 201. */
+export async function createJob (admin: string, body: JobRequest): Promise<JobView> {
+  const res = await request(`${admin}/jobs`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(10_000) })
+  const text = await res.body.text()
+  if (res.statusCode !== 201) throw new Error(`POST /jobs: ${res.statusCode} ${text}`)
+  return JSON.parse(text) as JobView
+}
+
+export async function getJob (admin: string, id: string): Promise<JobView> {
+  const res = await request(`${admin}/jobs/${id}`, { signal: AbortSignal.timeout(10_000) })
+  const text = await res.body.text()
+  if (res.statusCode !== 200) throw new Error(`GET /jobs/${id}: ${res.statusCode} ${text}`)
+  return JSON.parse(text) as JobView
+}
+
+/** Polls the job until it is in one of `states`; the last view. */
+export async function waitForJob (admin: string, id: string, states: JobState[] = ['done', 'failed', 'cancelled'], timeoutMs = 60_000): Promise<JobView> {
+  let last: JobView | undefined
+  await waitFor(`job ${id} ${states.join('|')}`, async () => {
+    last = await getJob(admin, id).catch(() => last)
+    return last != null && states.includes(last.state)
+  }, { timeoutMs, intervalMs: 200 })
+  if (last == null) throw new Error(`job ${id}: no answer`)
+  return last
+}
+
+/** Bytes of blob bodies the origin sent (GETs of /v2/<name>/blobs/...), from the counting proxy's records. */
+export function originBlobBytes (origin: { counts: { requests: Array<{ method: string, path: string, bytes: number }> } }): number {
+  return origin.counts.requests.filter(r => r.method === 'GET' && r.path.includes('/blobs/')).reduce((sum, r) => sum + r.bytes, 0)
+}

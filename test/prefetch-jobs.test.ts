@@ -1,0 +1,108 @@
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import test from 'ava'
+import { request } from 'undici'
+import { freePort } from './fixtures/index.ts'
+import { waitFor } from './helpers/http.ts'
+import { setupCluster, startPeer } from './helpers/p2p-cluster.ts'
+import type { Cluster } from './helpers/p2p-cluster.ts'
+import { createJob, getJob, originBlobBytes, waitForJob } from './helpers/prefetch-jobs.ts'
+import { spawnScheduler } from './helpers/scheduler-process.ts'
+import type { SchedulerProcess } from './helpers/scheduler-process.ts'
+import { tempDir } from './helpers/temp.ts'
+import type { TestAgent } from './helpers/agent.ts'
+
+const MiB = 1024 * 1024
+
+async function siteOf (t: Parameters<typeof setupCluster>[0], cluster: Cluster, count: number, opts: { dataDir?: string, args?: string[] } = {}): Promise<{ scheduler: SchedulerProcess, agents: TestAgent[], port: number, dataDir: string }> {
+  const port = await freePort()
+  const dataDir = opts.dataDir ?? await tempDir(t, 'scheduler')
+  const scheduler = await spawnScheduler(t, { port, dataDir, swarmKey: cluster.swarmKey })
+  const agents = await Promise.all(Array.from({ length: count }, async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr, '--site', 'edge', ...opts.args ?? []] })))
+  await waitFor('agents registered', () => agents.every(a => a.agent.schedulersConnected === 1))
+  return { scheduler, agents, port, dataDir }
+}
+
+const peerIdOf = (agent: TestAgent): string => agent.agent.p2pAddresses[0]?.split('/p2p/')[1] ?? ''
+
+test('a prefetch job interrupted by a scheduler restart finishes: the job is stored, the agents come back and are ordered again', async t => {
+  const cluster = await setupCluster(t)
+  cluster.origin.bytesPerSecond = 3 * MiB
+  const { scheduler, agents, port, dataDir } = await siteOf(t, cluster, 2)
+  const created = await createJob(scheduler.admin, { images: [{ reference: `${cluster.origin.host}/lib/p2p:v1` }], scope: 'site:edge' })
+  await waitFor('a blob under way', async () => (await getJob(scheduler.admin, created.id)).totals.bytesDone > 0, { timeoutMs: 20_000, intervalMs: 100 })
+
+  await scheduler.kill('SIGKILL')
+  await waitFor('agents saw it go', () => agents.every(a => a.agent.schedulersConnected === 0))
+  const restarted = await spawnScheduler(t, { port, dataDir, swarmKey: cluster.swarmKey })
+  const resumed = await getJob(restarted.admin, created.id)
+  t.not(resumed.state, 'done', 'the job was not finished when the scheduler died')
+  const job = await waitForJob(restarted.admin, created.id, undefined, 60_000)
+  t.is(job.state, 'done', JSON.stringify(job))
+  const held = new Set(agents.flatMap(a => a.agent.store.list().filter(r => r.state === 'complete').map(r => r.digest as string)))
+  for (const layer of job.layers) t.true(held.has(layer.digest), `the site holds ${layer.digest}`)
+  t.true(cluster.digests.every(d => held.has(d)))
+  const imageBytes = cluster.layers.reduce((sum, l) => sum + l.byteLength, 0)
+  t.true(originBlobBytes(cluster.origin) < 1.3 * imageBytes, `the origin sent ${(originBlobBytes(cluster.origin) / imageBytes).toFixed(2)}x the layers across the restart`)
+})
+
+test('a private image with wrong agent credentials fails with a clear reason; the job is failed, nothing is stored', async t => {
+  const user = { username: 'deploy', password: 'right-password' }
+  const cluster = await setupCluster(t, user)
+  const dir = await tempDir(t, 'creds')
+  const dockerConfig = join(dir, 'config.json')
+  await writeFile(dockerConfig, JSON.stringify({ auths: { [cluster.origin.host]: { auth: Buffer.from('deploy:wrong-password').toString('base64') } } }))
+  const { scheduler, agents } = await siteOf(t, cluster, 2, { args: ['--docker-config', dockerConfig] })
+
+  const created = await createJob(scheduler.admin, { images: [{ reference: `${cluster.origin.host}/lib/p2p:v1` }], scope: 'site:edge' })
+  const job = await waitForJob(scheduler.admin, created.id)
+  t.is(job.state, 'failed')
+  const image = job.images[0]
+  t.is(image?.error?.reason, 'unauthorized', JSON.stringify(job.images))
+  t.regex(image?.error?.message ?? '', /credentials/)
+  t.false((image?.error?.message ?? '').includes('wrong-password'), 'credentials never appear in reasons')
+  t.true(agents.every(a => a.agent.store.list().length === 0))
+  t.is(originBlobBytes(cluster.origin), 0)
+})
+
+test('cancel stops a job: agents drop the blobs not yet started, the job ends cancelled', async t => {
+  const cluster = await setupCluster(t)
+  cluster.origin.bytesPerSecond = 2 * MiB
+  const { scheduler, agents } = await siteOf(t, cluster, 1)
+  const [agent] = agents as [TestAgent]
+  const created = await createJob(scheduler.admin, { images: [{ reference: `${cluster.origin.host}/lib/p2p:v1` }], scope: `agent:${peerIdOf(agent)}`, concurrency: 1 })
+  await waitFor('the first blob under way', async () => { const j = await getJob(scheduler.admin, created.id); console.log(JSON.stringify(j)); return j.layers.some(l => l.targets.some(x => x.state === 'fetching' && x.bytes > 0)) }, { timeoutMs: 20_000, intervalMs: 1000 })
+
+  const res = await request(`${scheduler.admin}/jobs/${created.id}`, { method: 'DELETE' })
+  t.is(res.statusCode, 200)
+  const cancelled = JSON.parse(await res.body.text()) as Awaited<ReturnType<typeof getJob>>
+  t.is(cancelled.state, 'cancelled')
+  t.true(cancelled.layers.some(l => l.targets.some(x => x.state === 'failed' && x.error?.reason === 'cancelled')))
+  // The blob under way may finish (it is cached either way); the ones after it are never asked for.
+  await new Promise(resolve => setTimeout(resolve, 2500))
+  const untouched = cancelled.layers.filter(l => l.targets.every(x => x.bytes === 0)).map(l => l.digest)
+  t.true(untouched.length > 0)
+  for (const digest of untouched) t.is(cluster.origin.blobGets(digest), 0, `${digest} was not fetched after the cancel`)
+  t.is((await getJob(scheduler.admin, created.id)).state, 'cancelled')
+})
+
+test('the jobs API refuses bad requests by field and unknown jobs', async t => {
+  const cluster = await setupCluster(t)
+  const { scheduler } = await siteOf(t, cluster, 1)
+  for (const [body, field] of [
+    [{ images: [], scope: 'all' }, /images/],
+    [{ images: [{ reference: 'a/b:1' }], scope: 'region:x' }, /scope/],
+    [{ images: [{ reference: 'a/b:1' }], scope: 'all', replicas: 0 }, /replicas/],
+    [{ images: [{ reference: 'a/b:1' }], scope: 'all', platforms: ['linux'] }, /platforms\[0\]/]
+  ] as const) {
+    const res = await request(`${scheduler.admin}/jobs`, { method: 'POST', body: JSON.stringify(body) })
+    t.is(res.statusCode, 400)
+    t.regex((JSON.parse(await res.body.text()) as { error: string }).error, field)
+  }
+  const notJson = await request(`${scheduler.admin}/jobs`, { method: 'POST', body: '{' })
+  t.is(notJson.statusCode, 400)
+  await notJson.body.dump()
+  const unknown = await request(`${scheduler.admin}/jobs/0123456789ab`)
+  t.is(unknown.statusCode, 404)
+  await unknown.body.dump()
+})

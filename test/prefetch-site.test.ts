@@ -1,0 +1,71 @@
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import test from 'ava'
+import { freePort, layerFixture, pushImage, skopeoCopy, startCountingProxy, startRegistry, verifyDirImage } from './fixtures/index.ts'
+import { waitFor } from './helpers/http.ts'
+import { startPeer, writeSwarmKey } from './helpers/p2p-cluster.ts'
+import type { Cluster } from './helpers/p2p-cluster.ts'
+import { createJob, originBlobBytes, waitForJob } from './helpers/prefetch-jobs.ts'
+import { spawnScheduler } from './helpers/scheduler-process.ts'
+import { tempDir } from './helpers/temp.ts'
+
+const MiB = 1024 * 1024
+
+test('prefetch of an image and of a tag filter to a site of 3 agents: the site holds every blob, the origin sends each about once, a later skopeo pull on any agent takes no blob from the origin', async t => {
+  const registry = await startRegistry()
+  t.teardown(registry.stop)
+  const origin = await startCountingProxy(registry)
+  t.teardown(origin.stop)
+  const [a, b, c, d, e] = [1, 2, 3, 4, 5].map(seed => layerFixture({ size: 2 * MiB + seed, seed: 40 + seed })) as [Buffer, Buffer, Buffer, Buffer, Buffer]
+  const base = await pushImage(registry, { name: 'lib/base', tag: '1', format: 'oci', layers: [e] })
+  const v10 = await pushImage(registry, { name: 'lib/app', tag: 'v1.0', format: 'oci', layers: [a, b] })
+  const v11 = await pushImage(registry, { name: 'lib/app', tag: 'v1.1', format: 'docker', layers: [a, c] })
+  const v20 = await pushImage(registry, { name: 'lib/app', tag: 'v2.0', format: 'oci', layers: [d] })
+  origin.reset()
+
+  const cluster: Cluster = { origin, image: v10, layers: [], digests: [], swarmKey: await writeSwarmKey(t) }
+  const scheduler = await spawnScheduler(t, { port: await freePort(), dataDir: await tempDir(t, 'scheduler'), swarmKey: cluster.swarmKey })
+  const site = await Promise.all([0, 1, 2].map(async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr, '--site', 'edge'] })))
+  const elsewhere = await startPeer(t, cluster, { args: ['--scheduler', scheduler.addr, '--site', 'hq'] })
+  await waitFor('agents registered', () => [...site, elsewhere].every(x => x.agent.schedulersConnected === 1))
+
+  const created = await createJob(scheduler.admin, { images: [{ reference: `${origin.host}/lib/base:1` }, { reference: `${origin.host}/lib/app`, tags: 'v1.*' }], scope: 'site:edge' })
+  t.is(created.scope, 'site:edge')
+  const job = await waitForJob(scheduler.admin, created.id)
+  t.is(job.state, 'done', JSON.stringify(job.error ?? job.layers.flatMap(l => l.targets.map(x => x.error)).filter(Boolean)))
+  t.deepEqual(job.images.map(i => i.reference).sort(), [`${origin.host}/lib/app:v1.0`, `${origin.host}/lib/app:v1.1`, `${origin.host}/lib/base:1`])
+  t.true(job.images.every(i => i.error == null))
+
+  // Every blob of the three images (configs too), each once; v2.0 is not in the filter.
+  const wanted = new Map<string, number>()
+  for (const image of [base, v10, v11]) {
+    wanted.set(image.configDigest, image.config.byteLength)
+    for (const layer of image.layers) wanted.set(layer.digest, layer.size)
+  }
+  t.deepEqual(job.layers.map(l => l.digest).sort(), [...wanted.keys()].sort())
+  t.true(job.layers.every(l => l.targets.length === 1 && l.targets[0]?.state === 'done'), 'one copy of each, done')
+  const siteIds = new Set(site.map(x => x.agent.p2pAddresses[0]?.split('/p2p/')[1]))
+  t.true(job.layers.every(l => siteIds.has(l.targets[0]?.agent)), 'only agents of the site were given copies')
+  t.true(job.agents.filter(x => x.layers > 0).length >= 2, 'the copies are spread over the site')
+  t.is(job.totals.layersDone, wanted.size)
+
+  const held = new Set(site.flatMap(x => x.agent.store.list().filter(r => r.state === 'complete').map(r => r.digest as string)))
+  for (const digest of wanted.keys()) t.true(held.has(digest), `the site holds ${digest}`)
+  t.is(elsewhere.agent.store.list().length, 0, 'the agent of another site fetched nothing')
+  t.is(origin.blobGets(v20.layers[0]?.digest), 0, 'a tag outside the filter is not fetched')
+  const imageBytes = [...wanted.values()].reduce((x, y) => x + y, 0)
+  const prefetched = originBlobBytes(origin)
+  t.log(`origin sent ${prefetched} blob bytes for ${imageBytes} bytes of blobs (${(prefetched / imageBytes).toFixed(2)}x)`)
+  t.true(prefetched <= 1.05 * imageBytes, `the origin sent ${(prefetched / imageBytes).toFixed(2)}x the blobs`)
+
+  // The rollout: each site agent pulls an image with skopeo; no blob comes from the origin.
+  const dest = await tempDir(t, 'rollout')
+  await Promise.all(site.map(async (agent, i) => {
+    const image = [v10, v11, base][i] ?? v10
+    const dir = join(dest, String(i))
+    await mkdir(dir)
+    await skopeoCopy({ image: `${origin.host}/${image.name}:${image.tag}`, mirror: agent.host, destDir: dir })
+    await verifyDirImage(dir, image)
+  }))
+  t.is(originBlobBytes(origin), prefetched, 'the rollout took no blob bytes from the origin')
+})
