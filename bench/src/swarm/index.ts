@@ -67,7 +67,7 @@ async function measure (options: SwarmBenchOptions, { teardown, signal, log }: M
   log(`bench swarm: ${options.hosts} hosts, ${options.layers} × ${(options.layerBytes / MIB).toFixed(1)} MiB layers, links ${options.linkMbit} Mbit/s ` +
     `(origin ${options.originLinkMbit}), scenarios ${options.scenarios.join(', ')}; mode ${mode} (${reason}); out ${options.outDir}`)
 
-  const workDir = await mkdtemp(join(options.workRoot ?? tmpdir(), 'shoal-swarm-'))
+  const workDir = await mkdtemp(join(options.workRoot ?? tmpdir(), 'shoal-bench-swarm-'))
   teardown.defer(`work dir ${workDir}`, async () => { await rm(workDir, { recursive: true, force: true }) })
   const registryDataDir = registryDataDirOf(workDir)
   const pushStarted = performance.now()

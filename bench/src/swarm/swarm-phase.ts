@@ -56,20 +56,21 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
   const removeDir = teardown.defer(`swarm dir ${dir}`, async () => { await rm(dir, { recursive: true, force: true }) })
   const hosts = await network.addHosts('h', init.hosts, { signal })
   const removeHosts = teardown.defer('swarm hosts', async () => { await network.removeHosts(hosts) })
-  const stops: Array<() => Promise<void>> = []
+  const agentStops: Array<() => Promise<void>> = []
+  let stopScheduler: (() => Promise<void>) | undefined
   const track = (child: Parameters<Teardown['track']>[0]): void => { teardown.track(child) }
   const ready = (): AbortSignal => AbortSignal.any([signal, AbortSignal.timeout(SERVICE_READY_TIMEOUT_MS)])
   try {
     const schedulers: string[] = []
     if (scenario.scheduler) {
       const scheduler = await startScheduler({ track }, await network.scheduler(), { dataDir: join(dir, 'scheduler'), signal: ready() })
-      stops.push(teardown.defer('scheduler', async () => { await scheduler.process.stop() }))
+      stopScheduler = teardown.defer('scheduler', async () => { await scheduler.process.stop() })
       schedulers.push(scheduler.addr)
       log(`scheduler at ${scheduler.addr}`)
     }
     const start = async (host: HostSlot, bootstrap: string[]): Promise<AgentService> => {
       const agent = await startAgent({ track }, host, { upstream: network.origin, dataDir: join(dir, host.name, 'agent'), schedulers, bootstrap, signal: ready() })
-      stops.push(teardown.defer(`agent of ${host.name}`, async () => { await agent.process.stop() }))
+      agentStops.push(teardown.defer(`agent of ${host.name}`, async () => { await agent.process.stop() }))
       return agent
     }
     // Without a scheduler, host 0 is everyone's bootstrap peer (the DHT's entry point).
@@ -120,7 +121,9 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
     const traffic = await Promise.all(agents.filter(a => a.process.ended() == null).map(async a => readAgentTraffic(a, AbortSignal.any([signal, AbortSignal.timeout(10_000)]))))
     return { results: phase.results, wallSeconds: phase.wallSeconds, originEgressBytes, traffic, killed, prefetch }
   } finally {
-    for (const stop of stops.reverse()) await stop()
+    // Agents at once (each may take its grace period), then the scheduler.
+    await Promise.all(agentStops.map(async stop => { await stop() }))
+    await stopScheduler?.()
     await removeHosts()
     await removeDir()
   }
