@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the real parts the tests run: the CNCF Distribution registry (the origin) and skopeo
-# (the client). Debian's docker-registry package starts a registry on :5000 of every interface when
+# (the client), plus iproute2 and curl for the swarm bench's network namespaces. Debian's docker-registry package starts a registry on :5000 of every interface when
 # installed; a policy-rc.d that exits 101 blocks that, so only the tests' own instances run.
 set -euo pipefail
 missing=()
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v tc >/dev/null 2>&1 || missing+=(iproute2)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "the tests need: ${missing[*]} (Debian packages); install them as root and run again" >&2
