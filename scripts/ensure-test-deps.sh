@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the real parts the tests run: the CNCF Distribution registry (the origin) and skopeo
-# (the client), plus iproute2 and curl for the swarm bench's network namespaces. Debian's docker-registry package starts a registry on :5000 of every interface when
-# installed; a policy-rc.d that exits 101 blocks that, so only the tests' own instances run.
+# Installs the real parts the tests run: the CNCF Distribution registry (the origin), skopeo (the
+# client), iproute2 and curl (the swarm bench's network namespaces). Debian's docker-registry package
+# starts a registry on :5000 of every interface when installed; a policy-rc.d that exits 101 blocks
+# that, so only the tests' own instances run.
 set -euo pipefail
 missing=()
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
