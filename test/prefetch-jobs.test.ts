@@ -6,7 +6,7 @@ import { freePort } from './fixtures/index.ts'
 import { waitFor } from './helpers/http.ts'
 import { setupCluster, startPeer } from './helpers/p2p-cluster.ts'
 import type { Cluster } from './helpers/p2p-cluster.ts'
-import { createJob, getJob, originBlobBytes, waitForJob } from './helpers/prefetch-jobs.ts'
+import { createJob, getJob, originBlobBytes, runPrefetchCommand, waitForJob } from './helpers/prefetch-jobs.ts'
 import { spawnScheduler } from './helpers/scheduler-process.ts'
 import type { SchedulerProcess } from './helpers/scheduler-process.ts'
 import { tempDir } from './helpers/temp.ts'
@@ -54,8 +54,11 @@ test('a private image with wrong agent credentials fails with a clear reason; th
   await writeFile(dockerConfig, JSON.stringify({ auths: { [cluster.origin.host]: { auth: Buffer.from('deploy:wrong-password').toString('base64') } } }))
   const { scheduler, agents } = await siteOf(t, cluster, 2, { args: ['--docker-config', dockerConfig] })
 
-  const created = await createJob(scheduler.admin, { images: [{ reference: `${cluster.origin.host}/lib/p2p:v1` }], scope: 'site:edge' })
-  const job = await waitForJob(scheduler.admin, created.id)
+  const run = await runPrefetchCommand([`${cluster.origin.host}/lib/p2p:v1`, '--scheduler', scheduler.admin, '--scope', 'site:edge'])
+  t.is(run.code, 1, 'a failed image fails the command')
+  t.regex(run.stdout + run.stderr, /unauthorized/, 'the reason is printed')
+  const id = /\b([0-9a-f]{12})\b/.exec(run.stdout + run.stderr)?.[1] ?? ''
+  const job = await getJob(scheduler.admin, id)
   t.is(job.state, 'failed')
   const image = job.images[0]
   t.is(image?.error?.reason, 'unauthorized', JSON.stringify(job.images))

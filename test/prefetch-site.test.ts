@@ -5,13 +5,14 @@ import { freePort, layerFixture, pushImage, skopeoCopy, startCountingProxy, star
 import { waitFor } from './helpers/http.ts'
 import { startPeer, writeSwarmKey } from './helpers/p2p-cluster.ts'
 import type { Cluster } from './helpers/p2p-cluster.ts'
-import { createJob, originBlobBytes, waitForJob } from './helpers/prefetch-jobs.ts'
+import type { JobView } from '@shoal/scheduler'
+import { getJob, originBlobBytes, runPrefetchCommand } from './helpers/prefetch-jobs.ts'
 import { spawnScheduler } from './helpers/scheduler-process.ts'
 import { tempDir } from './helpers/temp.ts'
 
 const MiB = 1024 * 1024
 
-test('prefetch of an image and of a tag filter to a site of 3 agents: the site holds every blob, the origin sends each about once, a later skopeo pull on any agent takes no blob from the origin', async t => {
+test('shoal prefetch of an image and of a tag filter to a site of 3 agents: the site holds every blob, the origin sends each about once, a later skopeo pull on any agent takes no blob from the origin', async t => {
   const registry = await startRegistry()
   t.teardown(registry.stop)
   const origin = await startCountingProxy(registry)
@@ -29,10 +30,15 @@ test('prefetch of an image and of a tag filter to a site of 3 agents: the site h
   const elsewhere = await startPeer(t, cluster, { args: ['--scheduler', scheduler.addr, '--site', 'hq'] })
   await waitFor('agents registered', () => [...site, elsewhere].every(x => x.agent.schedulersConnected === 1))
 
-  const created = await createJob(scheduler.admin, { images: [{ reference: `${origin.host}/lib/base:1` }, { reference: `${origin.host}/lib/app`, tags: 'v1.*' }], scope: 'site:edge' })
-  t.is(created.scope, 'site:edge')
-  const job = await waitForJob(scheduler.admin, created.id)
+  // The operator's command: one pinned image and a repository with a tag filter, to the site.
+  const run = await runPrefetchCommand([`${origin.host}/lib/base:1`, `${origin.host}/lib/app`, '--tags', 'v1.*', '--scheduler', scheduler.admin, '--scope', 'site:edge', '--json'])
+  t.is(run.code, 0, run.stderr)
+  const summary = JSON.parse(run.stdout) as { ok: boolean, job: JobView }
+  t.true(summary.ok)
+  const job = summary.job
+  t.is(job.scope, 'site:edge')
   t.is(job.state, 'done', JSON.stringify(job.error ?? job.layers.flatMap(l => l.targets.map(x => x.error)).filter(Boolean)))
+  t.deepEqual((await getJob(scheduler.admin, job.id)).state, 'done', 'the scheduler keeps the job')
   t.deepEqual(job.images.map(i => i.reference).sort(), [`${origin.host}/lib/app:v1.0`, `${origin.host}/lib/app:v1.1`, `${origin.host}/lib/base:1`])
   t.true(job.images.every(i => i.error == null))
 

@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
 import type { JobRequest, JobState, JobView } from '@shoal/scheduler'
 import { waitFor } from './http.ts'
@@ -31,4 +34,18 @@ export async function waitForJob (admin: string, id: string, states: JobState[] 
 /** Bytes of blob bodies the origin sent (GETs of /v2/<name>/blobs/...), from the counting proxy's records. */
 export function originBlobBytes (origin: { counts: { requests: Array<{ method: string, path: string, bytes: number }> } }): number {
   return origin.counts.requests.filter(r => r.method === 'GET' && r.path.includes('/blobs/')).reduce((sum, r) => sum + r.bytes, 0)
+}
+
+const CLI = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url))
+
+/** `shoal prefetch ARGS` as a child process (not a terminal): its exit code and output. */
+export async function runPrefetchCommand (args: string[], timeoutMs = 90_000): Promise<{ code: number, stdout: string, stderr: string }> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SHOAL_')))
+  const child = spawn(process.execPath, [CLI, 'prefetch', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+  const [code] = await once(child, 'exit') as [number | null]
+  return { code: code ?? -1, stdout, stderr }
 }
