@@ -9,6 +9,7 @@ import type { AgentMetrics } from '../metrics.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
 import { refuseUnconfirmed, refuseWhileUnreachable } from './access-check.ts'
 import type { AccessCheck } from './access-check.ts'
+import { readCapped } from './read-capped.ts'
 import { sendUpstreamAnswer } from './respond.ts'
 
 export interface ManifestRouteComponents {
@@ -92,7 +93,7 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
       return
     }
   }
-  const body = Buffer.from(await readCapped(answer.body))
+  const body = await readCapped(answer.body, MAX_MANIFEST_BYTES, 'manifest')
   if (answer.status !== 200) {
     sendUpstreamAnswer(res, { status: answer.status, headers: answer.headers, body })
     return
@@ -117,13 +118,3 @@ function upstreamDigest (header: string | undefined): Digest | undefined {
   return header as Digest
 }
 
-async function readCapped (body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  let total = 0
-  for await (const chunk of body) {
-    total += chunk.byteLength
-    if (total > MAX_MANIFEST_BYTES) throw new UpstreamProtocolError(`upstream manifest is larger than ${MAX_MANIFEST_BYTES} bytes`)
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks)
-}

@@ -12,6 +12,7 @@ import { errorResponse, sendOciError } from './oci-errors.ts'
 import { sendUpstreamAnswer } from './respond.ts'
 import { parseRoute } from './routes.ts'
 import type { Route } from './routes.ts'
+import { handleTags } from './tags.ts'
 
 export interface MirrorServerComponents extends BlobRouteComponents, ManifestRouteComponents {
   router: RegistryRouter
@@ -117,15 +118,9 @@ export class MirrorServer {
       case 'blob':
         await handleBlob(this.components, req, res, { ...this.components.router.route(route.name, ns), digest: route.digest })
         return
-      case 'tags': {
-        const { registry, name } = this.components.router.route(route.name, ns)
-        const query = new URL(req.url ?? '/', 'http://mirror').searchParams
-        query.delete('ns')
-        const search = query.size > 0 ? `?${query.toString()}` : ''
-        const answer = await this.components.upstream.send({ registry, method: req.method as 'GET' | 'HEAD', path: `/v2/${name}/tags/list${search}`, repository: name, authorization: req.headers.authorization })
-        sendUpstreamAnswer(res, { status: answer.status, headers: answer.headers, body: Buffer.from(await answer.body.arrayBuffer()) })
+      case 'tags':
+        await handleTags(this.components.upstream, req, res, { ...this.components.router.route(route.name, ns), ns })
         return
-      }
       case 'catalog':
         sendOciError(res, 404, 'UNSUPPORTED', 'a mirror does not list the catalog')
         return
