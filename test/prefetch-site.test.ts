@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
 import { freePort, layerFixture, pushImage, skopeoCopy, startCountingProxy, startRegistry, verifyDirImage } from './fixtures/index.ts'
-import { waitFor } from './helpers/http.ts'
+import { fetchBody, waitFor } from './helpers/http.ts'
 import { startPeer, writeSwarmKey } from './helpers/p2p-cluster.ts'
 import type { Cluster } from './helpers/p2p-cluster.ts'
 import type { JobView } from '@shoal/scheduler'
@@ -39,6 +39,7 @@ test('shoal prefetch of an image and of a tag filter to a site of 3 agents: the 
   t.is(job.scope, 'site:edge')
   t.is(job.state, 'done', JSON.stringify(job.error ?? job.layers.flatMap(l => l.targets.map(x => x.error)).filter(Boolean)))
   t.deepEqual((await getJob(scheduler.admin, job.id)).state, 'done', 'the scheduler keeps the job')
+  t.regex((await fetchBody(`${scheduler.admin}/metrics`)).body.toString(), /^shoal_scheduler_prefetch_jobs\{state="done"\} 1$/m)
   t.deepEqual(job.images.map(i => i.reference).sort(), [`${origin.host}/lib/app:v1.0`, `${origin.host}/lib/app:v1.1`, `${origin.host}/lib/base:1`])
   t.true(job.images.every(i => i.error == null))
 

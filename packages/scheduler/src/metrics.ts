@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { JobState } from './jobs/types.ts'
 import type { SchedulerEvents, SchedulerService } from './service.ts'
 
 /** The scheduler's Prometheus metrics, on a registry of its own, fed by the service's events. */
@@ -11,11 +12,24 @@ export class SchedulerMetrics {
   readonly bytes = new Counter({ name: 'shoal_scheduler_reported_bytes_total', help: 'Bytes agents reported receiving, by source (peer, origin)', labelNames: ['source'], registers: [this.registry] })
   readonly agents: Gauge
   readonly tasks: Gauge
+  readonly jobs: Gauge
 
-  constructor (service: () => SchedulerService | undefined) {
+  /** `jobStates`: the state of every prefetch job known (none without a job runner). */
+  constructor (service: () => SchedulerService | undefined, jobStates: () => Iterable<JobState> = () => []) {
     collectDefaultMetrics({ register: this.registry })
     this.agents = new Gauge({ name: 'shoal_scheduler_agents', help: 'Agents with a live stream', registers: [this.registry], collect: () => { this.agents.set(service()?.agentCount ?? 0) } })
     this.tasks = new Gauge({ name: 'shoal_scheduler_tasks', help: 'Tasks (blobs) known', registers: [this.registry], collect: () => { this.tasks.set(service()?.registry.taskCount ?? 0) } })
+    this.jobs = new Gauge({
+      name: 'shoal_scheduler_prefetch_jobs',
+      help: 'Prefetch jobs known, by state (resolving, running, done, failed, cancelled)',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect: () => {
+        const counts: Record<JobState, number> = { resolving: 0, running: 0, done: 0, failed: 0, cancelled: 0 }
+        for (const state of jobStates()) counts[state]++
+        for (const [state, count] of Object.entries(counts)) this.jobs.set({ state }, count)
+      }
+    })
   }
 
   readonly events: SchedulerEvents = {

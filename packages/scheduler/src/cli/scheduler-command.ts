@@ -92,8 +92,8 @@ export async function runScheduler (argv: string[]): Promise<number> {
     console.error(`shoal scheduler: invalid configuration: ${(err as Error).message}\n${SCHEDULER_USAGE}`)
     return 2
   }
-  const holder: { service?: SchedulerService } = {}
-  const metrics = new SchedulerMetrics(() => holder.service)
+  const holder: { service?: SchedulerService, jobs?: PrefetchJobs } = {}
+  const metrics = new SchedulerMetrics(() => holder.service, () => holder.jobs?.states() ?? [])
   const service = new SchedulerService({ events: metrics.events })
   holder.service = service
   const swarmKey = config.swarmKeyFile == null ? undefined : await loadSwarmKey(config.swarmKeyFile)
@@ -112,6 +112,7 @@ export async function runScheduler (argv: string[]): Promise<number> {
     log: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler:prefetch', msg: message, ...fields })) }
   })
   await jobs.start()
+  holder.jobs = jobs
   const admin = await startAdmin(config.admin, service, metrics, jobs)
   const id = node.peerId.toString()
   for (const addr of node.getMultiaddrs().map(a => a.toString())) console.log(`shoal scheduler: agents reach it at ${addr.includes('/p2p/') ? addr : `${addr}/p2p/${id}`}`)

@@ -90,6 +90,11 @@ export class PrefetchJobs implements AgentObserver {
     return jobView(job, agent => this.#service.registrationOf(agent)?.hostName)
   }
 
+  /** The state of every job, for metrics. */
+  * states (): Iterable<JobView['state']> {
+    for (const job of this.#jobs.values()) yield job.state
+  }
+
   list (): JobView[] {
     return [...this.#jobs.keys()].map(id => this.view(id))
   }
