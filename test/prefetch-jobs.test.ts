@@ -111,3 +111,20 @@ test('the jobs API refuses bad requests by field and unknown jobs', async t => {
   t.is(unknown.statusCode, 404)
   await unknown.body.dump()
 })
+
+test('scope all: every agent ends with every blob, and the origin still sends each about once', async t => {
+  const cluster = await setupCluster(t)
+  const { scheduler, agents } = await siteOf(t, cluster, 3)
+  const created = await createJob(scheduler.admin, { images: [{ reference: `${cluster.origin.host}/lib/p2p:v1` }], scope: 'all' })
+  const job = await waitForJob(scheduler.admin, created.id)
+  t.is(job.state, 'done', JSON.stringify(job))
+  t.true(job.layers.every(l => l.targets.length === 3 && l.targets.every(x => x.state === 'done')))
+  for (const agent of agents) {
+    const held = new Set(agent.agent.store.list().filter(r => r.state === 'complete').map(r => r.digest as string))
+    t.true(job.layers.every(l => held.has(l.digest)), 'each agent holds every blob')
+  }
+  const imageBytes = cluster.layers.reduce((sum, l) => sum + l.byteLength, 0)
+  const sent = originBlobBytes(cluster.origin)
+  t.log(`origin sent ${(sent / imageBytes).toFixed(2)}x the layers for 3 agents`)
+  t.true(sent < 1.3 * imageBytes, `the origin sent ${(sent / imageBytes).toFixed(2)}x the layers`)
+})
