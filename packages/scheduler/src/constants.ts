@@ -23,6 +23,12 @@ export const SCHEDULER_PARENTS_PER_CHILD = 6
 export const SCHEDULER_REPORT_INTERVAL_MS = 100
 /** An origin assignee that finishes no piece from the origin for this long has its pieces handed to the other downloaders. */
 export const SCHEDULER_ASSIGNEE_STALL_MS = 10_000
+/**
+ * When downloaders join a cold task after its split, each origin reader keeps this many of its
+ * unfinished pieces (an agent has at most 8 pieces in flight; the margin covers reports not yet in)
+ * and the rest are dealt again over everyone.
+ */
+export const SCHEDULER_ORIGIN_KEEP_PIECES = 12
 /** How often the scheduler decides (parents, origin pieces, tables) for the tasks that changed. */
 export const SCHEDULER_TICK_MS = 100
 /** Agents one scheduler keeps a stream with at once. */

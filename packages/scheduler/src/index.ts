@@ -44,7 +44,7 @@ export { ParentPool } from './parent-pool.ts'
 export type { ParentPoolInput } from './parent-pool.ts'
 export { ParentHealth } from './parent-health.ts'
 export type { ParentHealthInit, FailureReason, EjectionReason, Ejection } from './parent-health.ts'
-export { assignOrigin, reassign, OriginAssignment } from './origin-split.ts'
+export { assignOrigin, reassign, rebalance, OriginAssignment } from './origin-split.ts'
 export { SchedulerService } from './service.ts'
 export { SchedulerServer } from './server.ts'
 export type { AgentChannel, SchedulerServerComponents, SchedulerServerInit } from './server.ts'
@@ -61,7 +61,7 @@ export { handleJobRoute } from './jobs/admin-routes.ts'
 export type {
   JobRequest, JobView, JobState, JobScope, TargetState, TargetView, LayerView, ImageView, AgentProgressView, FailureView
 } from './jobs/types.ts'
-export type { AssignOriginInput, ReassignInput } from './origin-split.ts'
+export type { AssignOriginInput, ReassignInput, RebalanceInput } from './origin-split.ts'
 export {
   InvalidPeerKeyError, InvalidPeerInfoError, UnknownTaskError, TaskSizeMismatchError, InvalidOriginAssignmentError,
   NoOriginAssigneeError, JobRequestError, UnknownJobError, BodyTooLargeError

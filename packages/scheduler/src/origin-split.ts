@@ -41,6 +41,15 @@ export interface ReassignInput {
   remaining: readonly PeerKey[]
 }
 
+export interface RebalanceInput {
+  /** Whether piece `index` is already held by someone (finished pieces are not moved). */
+  done: (index: number) => boolean
+  /** Every downloader that may read from the origin now: the assignees and the newcomers. */
+  downloaders: readonly PeerKey[]
+  /** Unfinished pieces each assignee keeps, its first ones in order: those it has likely started. */
+  keep: number
+}
+
 /** Who reads which piece from the origin. Immutable: `reassign` makes a new one. */
 export class OriginAssignment {
   readonly pieceCount: number
@@ -166,6 +175,46 @@ export function reassign (assignment: OriginAssignment, input: ReassignInput): O
     }
   }
   return new OriginAssignment(remaining, k, slots)
+}
+
+/**
+ * Spreads a cold task's origin reads over downloaders that arrived after the split: each assignee
+ * keeps its first `keep` unfinished pieces (those it has likely started), the rest of its pieces
+ * are dealt again, in piece order, each to the downloader with the fewest unfinished pieces (old or
+ * new; lowest position among equals), so that every downloader reads about the same share from the
+ * origin and has something to give the others. Without it the first agent reads a whole blob that
+ * everyone else then waits for through its one upload link. O(pieceCount x k x downloaders).
+ */
+export function rebalance (assignment: OriginAssignment, input: RebalanceInput): OriginAssignment {
+  const downloaders = [...new Set([...assignment.assignees.filter(peer => input.downloaders.includes(peer)), ...input.downloaders])]
+  checkAssignees(downloaders)
+  const k = assignment.readersPerPiece
+  const old = slotsOf(assignment)
+  const newIndex = new Map(downloaders.map((peer, index) => [peer, index]))
+  const translate = assignment.assignees.map(peer => newIndex.get(peer) ?? NONE)
+  const loads = new Array<number>(downloaders.length).fill(0)
+  const done = new Uint8Array(assignment.pieceCount)
+  const slots = new Uint16Array(old.length)
+  for (let piece = 0; piece < assignment.pieceCount; piece++) {
+    done[piece] = input.done(piece) ? 1 : 0
+    for (let s = piece * k; s < (piece + 1) * k; s++) {
+      const reader = old[s] === NONE ? NONE : translate[old[s]!]!
+      // Kept: a finished piece's reader (moot), or one of the reader's first `keep` unfinished pieces.
+      const kept = reader !== NONE && (done[piece] === 1 || loads[reader]! < input.keep)
+      slots[s] = kept ? reader : NONE
+      if (kept && done[piece] === 0) loads[reader]!++
+    }
+  }
+  for (let piece = 0; piece < assignment.pieceCount; piece++) {
+    const first = piece * k
+    for (let s = first; s < first + k; s++) {
+      if (done[piece] === 1 || slots[s] !== NONE) continue
+      const reader = leastLoaded(loads, slots, first, k)
+      slots[s] = reader
+      if (reader !== NONE) loads[reader]!++
+    }
+  }
+  return new OriginAssignment(downloaders, k, slots)
 }
 
 /** The assignee with the fewest unfinished pieces that is not among slots[first .. first+k). */

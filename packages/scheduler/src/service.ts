@@ -3,9 +3,9 @@ import type { Digest, ParsedAgentMessage, PieceTable, SchedulerMessage } from '@
 import { AvailabilityRegistry } from './availability.ts'
 import type { TaskAvailabilityView } from './availability.ts'
 import {
-  DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_CHILDREN_PER_ROUND, SCHEDULER_PARENTS_REFRESH_MS, SCHEDULER_PARENTS_PER_CHILD, SCHEDULER_REPORT_INTERVAL_MS
+  DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_ORIGIN_KEEP_PIECES, SCHEDULER_CHILDREN_PER_ROUND, SCHEDULER_PARENTS_REFRESH_MS, SCHEDULER_PARENTS_PER_CHILD, SCHEDULER_REPORT_INTERVAL_MS
 } from './constants.ts'
-import { assignOrigin, reassign } from './origin-split.ts'
+import { assignOrigin, reassign, rebalance } from './origin-split.ts'
 import { ParentHealth } from './parent-health.ts'
 import { ParentPool } from './parent-pool.ts'
 import type { ParentState } from './parent-selection.ts'
@@ -217,6 +217,7 @@ export class SchedulerService {
       decided++
       const started = performance.now()
       this.#assignColdPieces(task, availability, now)
+      this.#spreadOrigin(task, availability, now)
       this.#sendOrigin(task, availability)
       this.#sendParents(task, availability, now)
       this.#sendTable(task)
@@ -251,6 +252,18 @@ export class SchedulerService {
     task.assignment = assignOrigin({ pieceCount: availability.pieceCount, assignees: [...task.wanting], readersPerPiece: this.#readersPerPiece })
     for (const peer of task.assignment.assignees) task.originProgressAt.set(peer, now)
     this.#events.onOriginAssigned?.({ digest: task.digest, assignees: task.assignment.assignees.length, pieces: unheld, reassigned: false })
+  }
+
+  /** Downloaders that came after the split share the origin pieces nobody has likely started yet. */
+  #spreadOrigin (task: TaskState, availability: TaskAvailabilityView, now: number): void {
+    const assignment = task.assignment
+    if (assignment == null) return
+    const assignees = new Set(assignment.assignees)
+    const newcomers = [...task.wanting].filter(peer => !assignees.has(peer))
+    if (newcomers.length === 0) return
+    task.assignment = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...assignment.assignees.filter(p => task.wanting.has(p)), ...newcomers], keep: SCHEDULER_ORIGIN_KEEP_PIECES })
+    for (const peer of newcomers) task.originProgressAt.set(peer, now)
+    this.#events.onOriginAssigned?.({ digest: task.digest, assignees: task.assignment.assignees.length, pieces: 0, reassigned: true })
   }
 
   /** An assignee that left or finished nothing from the origin for the stall time: its pieces go to the other downloaders. */

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { assignOrigin, reassign } from '../src/index.ts'
+import { assignOrigin, reassign, rebalance } from '../src/index.ts'
 import type { OriginAssignment, PeerKey } from '../src/index.ts'
 import { peerKey } from './helpers.ts'
 
@@ -71,4 +71,25 @@ test('reassign with nobody left for an unfinished piece is refused by name; with
   t.is(t.throws(() => reassign(assignment, { failed: A, done: () => false, remaining: [A] }))?.name, 'NoOriginAssigneeError')
   t.deepEqual(table(reassign(assignment, { failed: A, done: () => true, remaining: [] })), [[], [], []])
   t.is(t.throws(() => reassign(assignment, { failed: A, done: () => true, remaining: [B, B] }))?.name, 'InvalidOriginAssignmentError')
+})
+
+test('rebalance: the first reader keeps its first unfinished pieces, the rest are dealt over the newcomers, finished pieces stay put', t => {
+  const solo = assignOrigin({ pieceCount: 10, assignees: [A] })
+  const done = new Set([0, 1])
+  const spread = rebalance(solo, { done: i => done.has(i), downloaders: [A, B, C], keep: 3 })
+  t.deepEqual(spread.assignees, [A, B, C])
+  t.deepEqual(spread.piecesOf(A), [0, 1, 2, 3, 4], 'A keeps its finished pieces and its next 3 unfinished ones')
+  t.deepEqual(spread.piecesOf(B), [5, 7, 9])
+  t.deepEqual(spread.piecesOf(C), [6, 8])
+  for (let i = 0; i < 10; i++) t.is(spread.readers(i).length, 1, `piece ${i} has one reader`)
+})
+
+test('rebalance: an assignee that is no longer a downloader gives up all its unfinished pieces; loads end even', t => {
+  const split = assignOrigin({ pieceCount: 12, assignees: [A, B] })
+  const spread = rebalance(split, { done: () => false, downloaders: [A, C, D], keep: 2 })
+  t.deepEqual(spread.assignees, [A, C, D])
+  t.deepEqual(spread.piecesOf(A).slice(0, 2), [0, 2], 'A keeps its first two')
+  const loads = [A, C, D].map(p => spread.piecesOf(p).length)
+  t.true(Math.max(...loads) - Math.min(...loads) <= 1, `even loads ${loads.join('/')}`)
+  t.is(loads.reduce((x, y) => x + y, 0), 12)
 })
