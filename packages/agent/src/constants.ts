@@ -92,6 +92,11 @@ export const BANDWIDTH_BURST_MS = 40
 /** The smallest default burst, so that a slow limit still moves whole network frames. */
 export const BANDWIDTH_MIN_BURST_BYTES = 64 * 1024
 
+/** Origin Range reads of pieces one agent has in flight at once, over all its blobs (see layer-fetcher/slots.ts). */
+export const ORIGIN_PIECE_READS_IN_FLIGHT = 4
+/** Assigned pieces of one blob read from the origin ahead of the stream at once (layer-fetcher/origin-seeder.ts). */
+export const ORIGIN_SEED_READS_PER_BLOB = 2
+
 /** Pieces of one blob requested from peers at once (a sliding window over the blob, spread over the peers). */
 export const PEER_FETCH_MAX_PIECES_IN_FLIGHT = 8
 /** ...and at most this many bytes of them (big pieces get a smaller window). */

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId } from '@libp2p/interface'
 import type { Digest } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
+import { ORIGIN_PIECE_READS_IN_FLIGHT } from '../constants.ts'
 import { NoPeerSourceError } from '../errors.ts'
 import { createLogger } from '../logger.ts'
 import type { PieceStore } from '../piece-store/store.ts'
@@ -16,6 +17,7 @@ import type { PeerNetwork } from './peer-plan.ts'
 import { peerSource } from './peer-source.ts'
 import type { PeerByteSource, PieceFailedEvent } from './peer-source.ts'
 import { startScheduled } from './scheduled-path.ts'
+import { Slots } from './slots.ts'
 import type { SchedulerClient } from '../scheduler-client/client.ts'
 
 export interface PeerPathComponents {
@@ -46,6 +48,8 @@ const log = createLogger('shoal:agent:layer-fetcher')
 export class PeerPath {
   private readonly components: PeerPathComponents
   private readonly init: PeerPathInit
+  /** Origin Range reads of pieces, a few at a time for all blobs (see Slots). */
+  readonly #originReads = new Slots(ORIGIN_PIECE_READS_IN_FLIGHT)
 
   constructor (components: PeerPathComponents, init: PeerPathInit) {
     this.components = components
@@ -127,11 +131,11 @@ export class PeerPath {
   /** Pieces by HTTP Range from the origin, unless fallback to it is off. */
   private originPiece (req: OriginBlobRequest): ((offset: number, length: number, signal: AbortSignal) => Promise<Uint8Array>) | undefined {
     if (!this.init.originFallback) return undefined
-    return async (offset, length, signal) => {
+    return async (offset, length, signal) => this.#originReads.run(async () => {
       const bytes = await fetchOriginRange(this.components.upstream, req, { offset, length }, this.components.limits?.origin, signal)
       this.init.events.onUpstreamBytes?.(bytes.byteLength)
       return bytes
-    }
+    }, signal)
   }
 
   /** A bad piece counts against the peer across blobs. */

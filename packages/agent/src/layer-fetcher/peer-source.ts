@@ -1,12 +1,14 @@
 import type { PeerId } from '@libp2p/interface'
 import { cidOfDigest, digestOf, digestOfCid, pieceAt, pieceSpan, Status } from '@shoal/proto'
 import type { Digest, PieceTable } from '@shoal/proto'
-import { PEER_FETCH_MAX_BYTES_IN_FLIGHT, PEER_FETCH_MAX_PIECES_IN_FLIGHT, PIECE_TIMEOUT_MS } from '../constants.ts'
+import { ORIGIN_SEED_READS_PER_BLOB, PEER_FETCH_MAX_BYTES_IN_FLIGHT, PEER_FETCH_MAX_PIECES_IN_FLIGHT, PIECE_TIMEOUT_MS } from '../constants.ts'
 import { NoPeerSourceError, PeerRefusedError, PieceTableMismatchError } from '../errors.ts'
 import { createLogger } from '../logger.ts'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import type { PieceExchangeClient } from '../piece-exchange/index.ts'
 import type { ByteSource } from './blob-download.ts'
+import { OriginSeeder } from './origin-seeder.ts'
+import type { SeedStore } from './origin-seeder.ts'
 import { SwarmView } from './peer-swarm.ts'
 import type { PeerPlan, PlannedPeer } from './peer-swarm.ts'
 
@@ -50,6 +52,8 @@ export interface PeerSourceInit {
   stallMs?: number
   /** The pieces a scheduler assigned this agent to read from the origin: fetched from it at once. */
   assigned?: () => ReadonlySet<number>
+  /** Where assigned pieces are stored when they are read ahead of the stream (see OriginSeeder); none: they are read in turn. */
+  seedInto?: SeedStore
   /** See SwarmViewInit.expectMore. */
   expectMore?: () => boolean
   onPiece?: (event: PieceFetchedEvent) => void
@@ -117,7 +121,7 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
   }
 
   const isAssigned = (index: number): boolean => init.originPiece != null && init.assigned?.().has(index) === true
-  const fromOrigin = async (index: number, signal: AbortSignal): Promise<Uint8Array> => {
+  const readOrigin = async (index: number, signal: AbortSignal): Promise<{ bytes: Uint8Array, digest: Digest }> => {
     if (init.originPiece == null) {
       throw new NoPeerSourceError(`no peer could give piece ${index} of ${table.digest}, and origin fallback is off (--no-origin-fallback)`)
     }
@@ -130,16 +134,46 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
     const bytes = await init.originPiece(span.offset, span.length, signal)
     // A hole in the table (no peer knew the piece) leaves only the whole-blob digest to check it.
     const expected = swarm.cid(index)
-    const cid = cidOfDigest(digestOf(bytes))
+    const digest = digestOf(bytes)
+    const cid = cidOfDigest(digest)
     if (expected != null && !cid.equals(expected)) {
       throw new PieceTableMismatchError(`piece ${index} of ${table.digest} from the origin hashes to ${cid.toString()}, the peers' table says ${String(expected)}`)
     }
-    verified.set(index, digestOfCid(cid))
     init.onPiece?.({ digest: table.digest, index, bytes: bytes.byteLength, source: 'origin' })
+    return { bytes, digest }
+  }
+  // One origin read per piece, whether the stream or the seeder asks first.
+  const originReads = new Map<number, Promise<{ bytes: Uint8Array, digest: Digest }>>()
+  const originOnce = async (index: number, signal: AbortSignal): Promise<{ bytes: Uint8Array, digest: Digest }> => {
+    let read = originReads.get(index)
+    if (read == null) {
+      read = readOrigin(index, signal)
+      originReads.set(index, read)
+      read.then(() => { originReads.delete(index) }, () => { originReads.delete(index) })
+    }
+    return read
+  }
+  const fromOrigin = async (index: number, signal: AbortSignal): Promise<Uint8Array> => {
+    const { bytes, digest } = await originOnce(index, signal)
+    verified.set(index, digest)
     return bytes
   }
+  const seeder = init.seedInto == null || init.originPiece == null || init.assigned == null
+    ? undefined
+    : new OriginSeeder({
+      assigned: init.assigned,
+      fetch: originOnce,
+      store: init.seedInto,
+      workers: ORIGIN_SEED_READS_PER_BLOB,
+      onError: (index, err) => { log.info('a piece read ahead from the origin failed; the stream reads it in turn', { digest: table.digest, piece: index, error: err.message }) }
+    })
 
   const fetchPiece = async (index: number, signal: AbortSignal): Promise<Uint8Array> => {
+    const ahead = await seeder?.take(index)?.catch(() => undefined)
+    if (ahead != null) {
+      verified.set(index, ahead.digest)
+      return ahead.bytes
+    }
     if (isAssigned(index)) return fromOrigin(index, signal)
     for (;;) {
       const peer = leastBusy(swarm.holders(index))
@@ -200,8 +234,11 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
   }
 
   return {
-    open: async (offset, signal) => inOrder(offset, signal),
-    close: async () => {},
+    open: async (offset, signal) => {
+      seeder?.start()
+      return inOrder(offset, signal)
+    },
+    close: async () => { await seeder?.stop() },
     verifiedPiece: index => {
       const digest = verified.get(index)
       verified.delete(index)
