@@ -50,7 +50,7 @@ export function renderMarkdown (report: SwarmReport): string {
       `${mb(t.fromPeersBytes)} from peers (${(t.peerShare * 100).toFixed(1)}% from peers).`, '')
     if (r.swarm.prefetch != null) {
       const p = r.swarm.prefetch
-      lines.push(`**Prefetch** (untimed, before the pull): ${p.spread.map(s => `${s.layer.slice(0, 19)}… through ${s.host}`).join(', ')}; ` +
+      lines.push(`**Prefetch** (shoal prefetch, untimed, before the pull): ${p.spread.map(s => `${s.layer.slice(0, 19)}… on ${s.host}`).join(', ')}; ` +
         `${secs(p.seconds)}, origin egress ${mb(p.originEgressBytes)}.`, '')
     }
     if (r.swarm.killed != null) {

@@ -17,6 +17,8 @@ import type { Place, PlacedProcess } from './places.ts'
 const SHOAL_MAIN = fileURLToPath(import.meta.resolve('@shoal/cli'))
 const AGENT_READY = /^shoal agent: mirroring .* at (http:\/\/\S+) \(data in /
 const AGENT_P2P = /^shoal agent: peers reach this host at (\S+)$/
+/** The site every agent of the bench is in (the prefetched scenario spreads the image over it). */
+export const AGENT_SITE = 'bench'
 const SCHEDULER_ADDR = /agents reach it at (\S+)/
 const SCHEDULER_ADMIN = /admin at (http:\/\/\S+)/
 
@@ -72,7 +74,7 @@ export async function startAgent (components: ServiceComponents, host: HostSlot,
     '--docker-config', join(init.dataDir, 'no-docker-config.json'),
     '--certs-dir', join(init.dataDir, 'certs.d'),
     '--p2p-listen', host.p2pListen,
-    '--site', 'bench',
+    '--site', AGENT_SITE,
     ...init.schedulers.flatMap(s => ['--scheduler', s]),
     ...init.bootstrap.flatMap(b => ['--bootstrap', b]),
     ...host.agentFlags
@@ -98,6 +100,38 @@ export async function startScheduler (components: ServiceComponents, slot: Sched
     await proc.stop()
     throw err
   }
+}
+
+/** What `shoal prefetch --json` reports of a job: each blob's copies and where they went. */
+export interface PrefetchSummary {
+  ok: boolean
+  job: { id: string, state: string, layers: Array<{ digest: string, targets: Array<{ agent: string, state: string }> }> }
+}
+
+/**
+ * The operator's `shoal prefetch IMAGE --scheduler ADMIN --scope site:SITE --json`, run where the
+ * scheduler's admin listener is reachable (its place); resolves with its summary once it exits 0.
+ */
+export async function runPrefetch (components: ServiceComponents, scheduler: SchedulerService, init: { image: string, site: string, signal?: AbortSignal }): Promise<PrefetchSummary> {
+  const args = [SHOAL_MAIN, 'prefetch', init.image, '--scheduler', scheduler.admin, '--scope', `site:${init.site}`, '--json']
+  const proc = spawnAt(scheduler.place, process.execPath, args, { env: shoalEnv(), stdout: true, track: components.track })
+  const onAbort = (): void => { proc.signal('SIGINT') }
+  init.signal?.addEventListener('abort', onAbort, { once: true })
+  let stdout = ''
+  proc.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
+  try {
+    await proc.exited
+  } finally {
+    init.signal?.removeEventListener('abort', onAbort)
+  }
+  let summary: PrefetchSummary
+  try {
+    summary = JSON.parse(stdout) as PrefetchSummary
+  } catch (err) {
+    throw new ServiceError(`shoal prefetch ${proc.ended() ?? ''} without a JSON summary: ${proc.stderr().trim()}`, { cause: err })
+  }
+  if (!summary.ok) throw new ServiceError(`shoal prefetch: job ${summary.job.id} ended ${summary.job.state}: ${stdout.slice(0, 2000)}`)
+  return summary
 }
 
 /** The first capture of each pattern, in the order given, once all have matched; stdout is drained after. */

@@ -13,13 +13,12 @@ import type { BenchImage } from './image.ts'
 import { readAgentSeries, readAgentTraffic } from './metrics.ts'
 import type { AgentTraffic } from './metrics.ts'
 import type { HostSlot, SwarmNetwork } from './network.ts'
-import { httpGetAt } from './places.ts'
 import { runPullPhase } from './pull-phase.ts'
 import type { PullResult } from './pull.ts'
 import { startPull } from './pull.ts'
 import type { Scenario } from './scenarios.ts'
-import { startAgent, startScheduler } from './services.ts'
-import type { AgentService } from './services.ts'
+import { AGENT_SITE, runPrefetch, startAgent, startScheduler } from './services.ts'
+import type { AgentService, SchedulerService } from './services.ts'
 
 export interface SwarmPhaseResult {
   results: PullResult[]
@@ -62,9 +61,11 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
   const ready = (): AbortSignal => AbortSignal.any([signal, AbortSignal.timeout(SERVICE_READY_TIMEOUT_MS)])
   try {
     const schedulers: string[] = []
+    let scheduler: SchedulerService | undefined
     if (scenario.scheduler) {
-      const scheduler = await startScheduler({ track }, await network.scheduler(), { dataDir: join(dir, 'scheduler'), signal: ready() })
-      stopScheduler = teardown.defer('scheduler', async () => { await scheduler.process.stop() })
+      scheduler = await startScheduler({ track }, await network.scheduler(), { dataDir: join(dir, 'scheduler'), signal: ready() })
+      const started = scheduler
+      stopScheduler = teardown.defer('scheduler', async () => { await started.process.stop() })
       schedulers.push(scheduler.addr)
       log(`scheduler at ${scheduler.addr}`)
     }
@@ -81,14 +82,15 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
 
     let prefetch: SwarmPhaseResult['prefetch']
     if (scenario.prefetch) {
+      if (scheduler == null) throw new ServiceError('the prefetched scenario needs its scheduler')
       const before = await network.originEgressBytes()
       const t = performance.now()
-      const spread = image.layers.map((layer, j) => ({ layer: layer.digest, agent: agents[j % agents.length] as AgentService }))
-      await Promise.all(spread.map(async ({ layer, agent }) => {
-        await httpGetAt(agent.host, `${agent.url}/v2/${image.pushed.name}/blobs/${layer}`, { outFile: '/dev/null', signal })
-      }))
-      prefetch = { seconds: (performance.now() - t) / 1000, originEgressBytes: await network.originEgressBytes() - before, spread: spread.map(s => ({ layer: s.layer, host: s.agent.host.name })) }
-      log(`prefetched: ${spread.map(s => `${s.layer.slice(7, 19)}… via ${s.agent.host.name}`).join(', ')} in ${prefetch.seconds.toFixed(1)} s`)
+      // The operator's command, as before a rollout: one copy of each blob in the site.
+      const summary = await runPrefetch({ track }, scheduler, { image: `${network.origin.host}/${image.reference}`, site: AGENT_SITE, signal })
+      const hostOf = new Map(agents.map(a => [a.p2pAddress.split('/p2p/')[1] ?? '', a.host.name]))
+      const spread = summary.job.layers.flatMap(l => l.targets.map(target => ({ layer: l.digest, host: hostOf.get(target.agent) ?? target.agent })))
+      prefetch = { seconds: (performance.now() - t) / 1000, originEgressBytes: await network.originEgressBytes() - before, spread }
+      log(`prefetched with shoal prefetch (job ${summary.job.id}): ${spread.map(s => `${s.layer.slice(7, 19)}… on ${s.host}`).join(', ')} in ${prefetch.seconds.toFixed(1)} s`)
     }
 
     const victims = new Set((scenario.churn?.hosts(init.hosts) ?? []).map(i => hosts[i]?.name ?? ''))

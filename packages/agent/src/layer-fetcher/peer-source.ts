@@ -88,8 +88,24 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
   /** Digests of pieces checked here (by the client against the table, or hashed from the origin), until the download takes them. */
   const verified = new Map<number, Digest>()
 
-  const leastBusy = (holders: PlannedPeer[]): PlannedPeer | undefined =>
-    holders.reduce<PlannedPeer | undefined>((a, b) => a == null || (busy.get(b.id.toString()) ?? 0) < (busy.get(a.id.toString()) ?? 0) ? b : a, undefined)
+  /**
+   * The holder this agent asks least at the moment; among equals one at random: every agent gets the
+   * same parents in the same order, and taking the first would send them all to one uploader.
+   */
+  const leastBusy = (holders: PlannedPeer[]): PlannedPeer | undefined => {
+    let fewest = Infinity
+    let choices: PlannedPeer[] = []
+    for (const holder of holders) {
+      const load = busy.get(holder.id.toString()) ?? 0
+      if (load < fewest) {
+        fewest = load
+        choices = [holder]
+      } else if (load === fewest) {
+        choices.push(holder)
+      }
+    }
+    return choices[Math.floor(Math.random() * choices.length)]
+  }
 
   const fromPeer = async (peer: PeerId, index: number, signal: AbortSignal): Promise<Uint8Array | undefined> => {
     const key = peer.toString()
