@@ -94,8 +94,8 @@ export const BANDWIDTH_MIN_BURST_BYTES = 64 * 1024
 
 /** Origin Range reads of pieces one agent has in flight at once, over all its blobs (see layer-fetcher/slots.ts). */
 export const ORIGIN_PIECE_READS_IN_FLIGHT = 4
-/** Assigned pieces of one blob read from the origin ahead of the stream at once (layer-fetcher/origin-seeder.ts). */
-export const ORIGIN_SEED_READS_PER_BLOB = 2
+/** Pieces of one blob read ahead of the stream at once, from the origin (assigned) or peers (layer-fetcher/read-ahead.ts). */
+export const READ_AHEAD_PIECES_PER_BLOB = 4
 
 /** Pieces of one blob requested from peers at once (a sliding window over the blob, spread over the peers). */
 export const PEER_FETCH_MAX_PIECES_IN_FLIGHT = 8

@@ -25,10 +25,12 @@ export const SCHEDULER_REPORT_INTERVAL_MS = 100
 export const SCHEDULER_ASSIGNEE_STALL_MS = 10_000
 /**
  * When downloaders join a cold task after its split, each origin reader keeps this many of its
- * unfinished pieces (an agent has at most 8 pieces in flight; the margin covers reports not yet in)
- * and the rest are dealt again over everyone.
+ * unfinished pieces: an agent reads at most 4 pieces from the origin at once and reports finished
+ * ones every 100 ms, and one that waits for a read slot gives the read up when the piece was handed
+ * to another agent meanwhile. The rest are dealt again over everyone. Few, so that the start of a
+ * blob is not all on its first reader (everyone's stream needs it first).
  */
-export const SCHEDULER_ORIGIN_KEEP_PIECES = 12
+export const SCHEDULER_ORIGIN_KEEP_PIECES = 6
 /** How often the scheduler decides (parents, origin pieces, tables) for the tasks that changed. */
 export const SCHEDULER_TICK_MS = 100
 /** Agents one scheduler keeps a stream with at once. */

@@ -15,7 +15,7 @@ import type { PeerBans } from './peer-bans.ts'
 import { planFromPeers } from './peer-plan.ts'
 import type { PeerNetwork } from './peer-plan.ts'
 import { peerSource } from './peer-source.ts'
-import type { PeerByteSource, PieceFailedEvent } from './peer-source.ts'
+import type { OriginPieceReader, PeerByteSource, PieceFailedEvent } from './peer-source.ts'
 import { startScheduled } from './scheduled-path.ts'
 import { Slots } from './slots.ts'
 import type { SchedulerClient } from '../scheduler-client/client.ts'
@@ -129,9 +129,10 @@ export class PeerPath {
   }
 
   /** Pieces by HTTP Range from the origin, unless fallback to it is off. */
-  private originPiece (req: OriginBlobRequest): ((offset: number, length: number, signal: AbortSignal) => Promise<Uint8Array>) | undefined {
+  private originPiece (req: OriginBlobRequest): (OriginPieceReader) | undefined {
     if (!this.init.originFallback) return undefined
-    return async (offset, length, signal) => this.#originReads.run(async () => {
+    return async (offset, length, signal, stillWanted) => this.#originReads.run(async () => {
+      if (stillWanted?.() === false) return undefined
       const bytes = await fetchOriginRange(this.components.upstream, req, { offset, length }, this.components.limits?.origin, signal)
       this.init.events.onUpstreamBytes?.(bytes.byteLength)
       return bytes

@@ -1,14 +1,14 @@
 import type { PeerId } from '@libp2p/interface'
 import { cidOfDigest, digestOf, digestOfCid, pieceAt, pieceSpan, Status } from '@shoal/proto'
 import type { Digest, PieceTable } from '@shoal/proto'
-import { ORIGIN_SEED_READS_PER_BLOB, PEER_FETCH_MAX_BYTES_IN_FLIGHT, PEER_FETCH_MAX_PIECES_IN_FLIGHT, PIECE_TIMEOUT_MS } from '../constants.ts'
+import { PEER_FETCH_MAX_BYTES_IN_FLIGHT, PEER_FETCH_MAX_PIECES_IN_FLIGHT, PIECE_TIMEOUT_MS, READ_AHEAD_PIECES_PER_BLOB } from '../constants.ts'
 import { NoPeerSourceError, PeerRefusedError, PieceTableMismatchError } from '../errors.ts'
 import { createLogger } from '../logger.ts'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import type { PieceExchangeClient } from '../piece-exchange/index.ts'
 import type { ByteSource } from './blob-download.ts'
-import { OriginSeeder } from './origin-seeder.ts'
-import type { SeedStore } from './origin-seeder.ts'
+import { ReadAhead } from './read-ahead.ts'
+import type { AheadStore } from './read-ahead.ts'
 import { SwarmView } from './peer-swarm.ts'
 import type { PeerPlan, PlannedPeer } from './peer-swarm.ts'
 
@@ -36,6 +36,19 @@ export interface PieceFailedEvent {
   dropped: boolean
 }
 
+/**
+ * The bytes of a blob range from the origin (HTTP Range). With `stillWanted`, the read is given up
+ * (undefined) when it returns false by the time the read may start: a piece the scheduler handed
+ * to another agent while this one waited for an origin slot.
+ */
+export type OriginPieceReader = (offset: number, length: number, signal: AbortSignal, stillWanted?: () => boolean) => Promise<Uint8Array | undefined>
+
+/** A piece's bytes and the digest they were checked against. */
+interface Piece {
+  bytes: Uint8Array
+  digest: Digest
+}
+
 export interface PeerSourceInit {
   plan: PeerPlan
   client: Pick<PieceExchangeClient, 'piece' | 'pieceTable' | 'bitfield'>
@@ -45,15 +58,15 @@ export interface PeerSourceInit {
    * The bytes of a piece from the origin (HTTP Range), for pieces no peer could give; absent with
    * `--no-origin-fallback`, and such a piece fails the download.
    */
-  originPiece?: (offset: number, length: number, signal: AbortSignal) => Promise<Uint8Array>
+  originPiece?: OriginPieceReader
   pieceTimeoutMs?: number
   /** How often peers still downloading the blob are asked again, and how long without progress is a stall. */
   refreshMs?: number
   stallMs?: number
   /** The pieces a scheduler assigned this agent to read from the origin: fetched from it at once. */
   assigned?: () => ReadonlySet<number>
-  /** Where assigned pieces are stored when they are read ahead of the stream (see OriginSeeder); none: they are read in turn. */
-  seedInto?: SeedStore
+  /** Where pieces read ahead of the stream are stored, for peers at once (see ReadAhead); none: pieces are read in turn. */
+  seedInto?: AheadStore
   /** See SwarmViewInit.expectMore. */
   expectMore?: () => boolean
   onPiece?: (event: PieceFetchedEvent) => void
@@ -107,7 +120,7 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
     return choices[Math.floor(Math.random() * choices.length)]
   }
 
-  const fromPeer = async (peer: PeerId, index: number, signal: AbortSignal): Promise<Uint8Array | undefined> => {
+  const fromPeer = async (peer: PeerId, index: number, signal: AbortSignal): Promise<Piece | undefined> => {
     const key = peer.toString()
     const cid = swarm.cid(index)
     if (cid == null) return undefined
@@ -117,9 +130,8 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
       const bytes = await init.client.piece(peer, { digest: table.digest, size: table.size, index, cid }, {
         signal: AbortSignal.any([signal, AbortSignal.timeout(init.pieceTimeoutMs ?? PIECE_TIMEOUT_MS)])
       })
-      verified.set(index, digestOfCid(cid))
       init.onPiece?.({ digest: table.digest, index, bytes: bytes.byteLength, source: 'peer', peer: key })
-      return bytes
+      return { bytes, digest: digestOfCid(cid) }
     } catch (err) {
       signal.throwIfAborted()
       const error = (err as Error).name
@@ -137,17 +149,19 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
   }
 
   const isAssigned = (index: number): boolean => init.originPiece != null && init.assigned?.().has(index) === true
-  const readOrigin = async (index: number, signal: AbortSignal): Promise<{ bytes: Uint8Array, digest: Digest }> => {
+  /** A piece from the origin; for an assigned one (`assignedOnly`), undefined if it was handed to another agent meanwhile. */
+  const fromOrigin = async (index: number, signal: AbortSignal, assignedOnly = false): Promise<Piece | undefined> => {
     if (init.originPiece == null) {
       throw new NoPeerSourceError(`no peer could give piece ${index} of ${table.digest}, and origin fallback is off (--no-origin-fallback)`)
     }
+    const span = pieceSpan(table.size, index)
+    const bytes = await init.originPiece(span.offset, span.length, signal, assignedOnly ? () => isAssigned(index) : undefined)
+    if (bytes == null) return undefined
     if (!toldOrigin) {
       toldOrigin = true
-      const why = isAssigned(index) ? 'the scheduler assigned them to this agent' : swarm.growing ? 'no progress among the peers' : 'no live peer holds or is fetching them'
+      const why = assignedOnly ? 'the scheduler assigned them to this agent' : swarm.growing ? 'no progress among the peers' : 'no live peer holds or is fetching them'
       log.info('pieces no peer gives come from the origin', { digest: table.digest, from: index, why })
     }
-    const span = pieceSpan(table.size, index)
-    const bytes = await init.originPiece(span.offset, span.length, signal)
     // A hole in the table (no peer knew the piece) leaves only the whole-blob digest to check it.
     const expected = swarm.cid(index)
     const digest = digestOf(bytes)
@@ -158,49 +172,69 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
     init.onPiece?.({ digest: table.digest, index, bytes: bytes.byteLength, source: 'origin' })
     return { bytes, digest }
   }
-  // One origin read per piece, whether the stream or the seeder asks first.
-  const originReads = new Map<number, Promise<{ bytes: Uint8Array, digest: Digest }>>()
-  const originOnce = async (index: number, signal: AbortSignal): Promise<{ bytes: Uint8Array, digest: Digest }> => {
-    let read = originReads.get(index)
-    if (read == null) {
-      read = readOrigin(index, signal)
-      originReads.set(index, read)
-      read.then(() => { originReads.delete(index) }, () => { originReads.delete(index) })
-    }
-    return read
-  }
-  const fromOrigin = async (index: number, signal: AbortSignal): Promise<Uint8Array> => {
-    const { bytes, digest } = await originOnce(index, signal)
-    verified.set(index, digest)
-    return bytes
-  }
-  const seeder = init.seedInto == null || init.originPiece == null || init.assigned == null
-    ? undefined
-    : new OriginSeeder({
-      assigned: init.assigned,
-      fetch: originOnce,
-      store: init.seedInto,
-      workers: ORIGIN_SEED_READS_PER_BLOB,
-      onError: (index, err) => { log.info('a piece read ahead from the origin failed; the stream reads it in turn', { digest: table.digest, piece: index, error: err.message }) }
-    })
 
-  const fetchPiece = async (index: number, signal: AbortSignal): Promise<Uint8Array> => {
-    const ahead = await seeder?.take(index)?.catch(() => undefined)
-    if (ahead != null) {
-      verified.set(index, ahead.digest)
-      return ahead.bytes
-    }
-    if (isAssigned(index)) return fromOrigin(index, signal)
+  /** Assigned pieces from the origin; the rest from their least busy holder, waiting for one while the swarm grows, else from the origin. */
+  const fetchAny = async (index: number, signal: AbortSignal): Promise<Piece> => {
     for (;;) {
+      const assigned = isAssigned(index) ? await fromOrigin(index, signal, true) : undefined
+      if (assigned != null) return assigned
       const peer = leastBusy(swarm.holders(index))
       if (peer != null) {
-        const bytes = await fromPeer(peer.id, index, signal)
-        if (bytes != null) return bytes
-      } else if (!await swarm.waitFor(index, signal, () => isAssigned(index))) {
-        // No holder, and the scheduler assigned the piece to this agent meanwhile, or the peers stalled.
-        return fromOrigin(index, signal)
+        const piece = await fromPeer(peer.id, index, signal)
+        if (piece != null) return piece
+      } else if (!await swarm.waitFor(index, signal, () => isAssigned(index)) && !isAssigned(index)) {
+        // No holder, and no progress among the peers for the stall time.
+        const piece = await fromOrigin(index, signal)
+        if (piece != null) return piece
       }
     }
+  }
+
+  /** For reading ahead: assigned pieces from the origin, others from one holder, once; never a wait or the origin fallback. */
+  const fetchAhead = async (index: number, signal: AbortSignal): Promise<Piece> => {
+    const peer = isAssigned(index) ? undefined : leastBusy(swarm.holders(index))
+    const piece = isAssigned(index) ? await fromOrigin(index, signal, true) : peer == null ? undefined : await fromPeer(peer.id, index, signal)
+    if (piece == null) throw new NoPeerSourceError(`no holder gave piece ${index} of ${table.digest} now`)
+    return piece
+  }
+
+  // One fetch per piece at a time, whether the stream or the read-ahead asks first.
+  const underWay = new Map<number, Promise<Piece>>()
+  const once = async (index: number, fetch: () => Promise<Piece>): Promise<Piece> => {
+    let fetching = underWay.get(index)
+    if (fetching == null) {
+      fetching = fetch()
+      underWay.set(index, fetching)
+      fetching.then(() => { underWay.delete(index) }, () => { underWay.delete(index) })
+    }
+    return fetching
+  }
+
+  let streamHead = 0
+  const ahead = init.seedInto == null
+    ? undefined
+    : new ReadAhead({
+      pieceCount: table.pieces.length,
+      assigned: () => init.originPiece == null ? new Set() : init.assigned?.() ?? new Set(),
+      holders: index => swarm.holders(index).length,
+      head: () => streamHead,
+      fetch: async (index, signal) => once(index, async () => fetchAhead(index, signal)),
+      store: init.seedInto,
+      workers: READ_AHEAD_PIECES_PER_BLOB
+    })
+
+  /** A piece for the in-order stream: one read ahead (or under way) if there is one, else fetched now. */
+  const fetchPiece = async (index: number, signal: AbortSignal): Promise<Uint8Array> => {
+    for (const pending of [ahead?.take(index), underWay.get(index)]) {
+      const piece = await pending?.catch(() => undefined)
+      if (piece != null) {
+        verified.set(index, piece.digest)
+        return piece.bytes
+      }
+    }
+    const piece = await once(index, async () => fetchAny(index, signal))
+    verified.set(index, piece.digest)
+    return piece.bytes
   }
 
   /** The head if it is not under way, else the rarest piece of the look-ahead that someone holds, else the next in order. */
@@ -240,6 +274,7 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
         }
         const bytes = await (pending.get(next) as Promise<Uint8Array>)
         pending.delete(next)
+        streamHead = next + 1
         const start = pieceSpan(table.size, next).offset
         yield offset > start ? bytes.subarray(offset - start) : bytes
         next++
@@ -251,10 +286,10 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
 
   return {
     open: async (offset, signal) => {
-      seeder?.start()
+      ahead?.start()
       return inOrder(offset, signal)
     },
-    close: async () => { await seeder?.stop() },
+    close: async () => { await ahead?.stop() },
     verifiedPiece: index => {
       const digest = verified.get(index)
       verified.delete(index)

@@ -13,7 +13,7 @@ import { BlobDownload } from './blob-download.ts'
 import type { OriginBlobRequest } from './origin-source.ts'
 import type { PeerNetwork } from './peer-plan.ts'
 import { peerSource } from './peer-source.ts'
-import type { PeerByteSource, PieceFailedEvent, PieceFetchedEvent, PlannedPeer } from './peer-source.ts'
+import type { OriginPieceReader, PeerByteSource, PieceFailedEvent, PieceFetchedEvent, PlannedPeer } from './peer-source.ts'
 
 export interface ScheduledStartComponents {
   store: PieceStore
@@ -26,7 +26,7 @@ export interface ScheduledStartInit {
   req: OriginBlobRequest
   size: number
   session: SchedulerSession
-  originPiece?: (offset: number, length: number, signal: AbortSignal) => Promise<Uint8Array>
+  originPiece?: OriginPieceReader
   onPiece?: (event: PieceFetchedEvent) => void
   onPieceFailed?: (event: PieceFailedEvent) => void
 }

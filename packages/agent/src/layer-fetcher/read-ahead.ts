@@ -1,0 +1,118 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Digest } from '@shoal/proto'
+
+/** Where pieces read ahead go: the blob's partial file (written, recorded, and so offered to peers). */
+export interface AheadStore {
+  has: (index: number) => boolean
+  write: (index: number, bytes: Uint8Array, digest: Digest) => Promise<void>
+  read: (index: number) => Promise<Uint8Array>
+}
+
+export interface ReadAheadInit {
+  pieceCount: number
+  /** Pieces the scheduler assigned this agent to read from the origin (may change): read first, lowest first. */
+  assigned: () => ReadonlySet<number>
+  /** How many live peers hold piece `index` (0: none known). */
+  holders: (index: number) => number
+  /** The next piece the in-order stream needs: pieces before it are behind us. */
+  head: () => number
+  /** A piece, checked, with its digest; shared with the in-order stream, so a piece is fetched once. */
+  fetch: (index: number, signal: AbortSignal) => Promise<{ bytes: Uint8Array, digest: Digest }>
+  store: AheadStore
+  /** Pieces read ahead at once for this blob. */
+  workers: number
+  /** How often to look again when nothing can be read ahead now. */
+  idleMs?: number
+  onError?: (index: number, err: Error) => void
+}
+
+/**
+ * Reads pieces ahead of the agent's own client and stores them at once, so peers can take them:
+ * first the pieces the scheduler assigned it to read from the origin (so the swarm holds the whole
+ * blob as soon as the origin link allows), then, rarest first, pieces some peer holds. Without it,
+ * every agent asks for the same next pieces of its in-order stream at the same moment, those sit
+ * on one or two peers, and the swarm moves in lockstep at the pace of one uploader.
+ */
+export class ReadAhead {
+  readonly #init: ReadAheadInit
+  readonly #stored = new Map<number, Digest>()
+  /** Pieces being read and stored: the stream that reaches one takes these bytes instead of reading it again. */
+  readonly #underWay = new Map<number, Promise<{ bytes: Uint8Array, digest: Digest }>>()
+  readonly #taken = new Set<number>()
+  readonly #controller = new AbortController()
+  #running?: Promise<void>
+
+  constructor (init: ReadAheadInit) {
+    this.#init = init
+  }
+
+  start (): void {
+    this.#running ??= Promise.all(Array.from({ length: Math.max(1, this.#init.workers) }, async () => { await this.#work() })).then(() => {})
+  }
+
+  async stop (): Promise<void> {
+    this.#controller.abort()
+    await this.#running
+  }
+
+  /**
+   * A piece read ahead: its bytes and digest, from memory while it is being stored, then from the
+   * store; undefined for a piece not read ahead.
+   */
+  take (index: number): Promise<{ bytes: Uint8Array, digest: Digest }> | undefined {
+    const underWay = this.#underWay.get(index)
+    if (underWay != null) return underWay
+    const digest = this.#stored.get(index)
+    if (digest == null) return undefined
+    return this.#init.store.read(index).then(bytes => ({ bytes, digest }))
+  }
+
+  async #work (): Promise<void> {
+    const signal = this.#controller.signal
+    while (!signal.aborted) {
+      const next = this.#next()
+      if (next == null) {
+        await sleep(this.#init.idleMs ?? 100, undefined, { signal }).catch(() => {})
+        continue
+      }
+      this.#taken.add(next)
+      const job = (async () => {
+        const piece = await this.#init.fetch(next, signal)
+        await this.#init.store.write(next, piece.bytes, piece.digest)
+        return piece
+      })()
+      this.#underWay.set(next, job)
+      try {
+        const { digest } = await job
+        this.#stored.set(next, digest)
+      } catch (err) {
+        // The stream reads it when it gets there (and a later pick may try it again).
+        this.#taken.delete(next)
+        if (signal.aborted) return
+        this.#init.onError?.(next, err as Error)
+        await sleep(this.#init.idleMs ?? 100, undefined, { signal }).catch(() => {})
+      } finally {
+        this.#underWay.delete(next)
+      }
+    }
+  }
+
+  /** The lowest assigned piece not read yet; else the piece fewest peers hold (lowest among equals); none before the stream's head. */
+  #next (): number | undefined {
+    const head = this.#init.head()
+    const open = (index: number): boolean => index >= head && !this.#taken.has(index) && !this.#init.store.has(index)
+    let best: number | undefined
+    for (const index of this.#init.assigned()) if (open(index) && (best == null || index < best)) best = index
+    if (best != null) return best
+    let fewest = Infinity
+    for (let index = head; index < this.#init.pieceCount; index++) {
+      if (!open(index)) continue
+      const holders = this.#init.holders(index)
+      if (holders > 0 && holders < fewest) {
+        fewest = holders
+        best = index
+      }
+    }
+    return best
+  }
+}
