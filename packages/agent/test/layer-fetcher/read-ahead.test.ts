@@ -1,0 +1,82 @@
+import test from 'ava'
+import { digestOf } from '@shoal/proto'
+import type { Digest } from '@shoal/proto'
+import { ReadAhead } from '../../src/layer-fetcher/read-ahead.ts'
+
+function memoryStore (): { stored: Map<number, Uint8Array>, store: ConstructorParameters<typeof ReadAhead>[0]['store'] } {
+  const stored = new Map<number, Uint8Array>()
+  return {
+    stored,
+    store: {
+      has: index => stored.has(index),
+      write: async (index, bytes) => { stored.set(index, bytes) },
+      read: async index => stored.get(index) ?? new Uint8Array()
+    }
+  }
+}
+
+const pieceBytes = (index: number): Uint8Array => new TextEncoder().encode(`piece ${index}`)
+
+test('assigned pieces first, lowest first; then the rarest held ones; nothing behind the stream\'s head', async t => {
+  const { stored, store } = memoryStore()
+  const order: number[] = []
+  const holders = [0, 3, 1, 2, 0, 1, 5, 0]
+  let head = 1
+  const ahead = new ReadAhead({
+    pieceCount: 8,
+    assigned: () => new Set([7, 4]),
+    holders: index => holders[index] ?? 0,
+    head: () => head,
+    fetch: async index => {
+      order.push(index)
+      const bytes = pieceBytes(index)
+      return { bytes, digest: digestOf(bytes) }
+    },
+    store,
+    workers: 1,
+    idleMs: 5
+  })
+  ahead.start()
+  await new Promise(resolve => setTimeout(resolve, 100))
+  head = 0
+  await new Promise(resolve => setTimeout(resolve, 50))
+  await ahead.stop()
+  // Assigned 4 and 7; then held pieces by rarity: 2 and 5 (one holder), 3 (two), 1 (three), 6 (five); 0 was behind the head, then has no holder.
+  t.deepEqual(order, [4, 7, 2, 5, 3, 1, 6])
+  t.deepEqual([...stored.keys()].sort(), [1, 2, 3, 4, 5, 6, 7])
+  const taken = await ahead.take(5)
+  t.deepEqual(taken?.bytes, pieceBytes(5))
+  t.is(taken?.digest, digestOf(pieceBytes(5)))
+  t.is(ahead.take(0), undefined)
+})
+
+test('the stream takes a piece still under way from memory; a failed piece is left to the stream and tried again later', async t => {
+  const { store } = memoryStore()
+  const gate = Promise.withResolvers<void>()
+  let attempts = 0
+  const ahead = new ReadAhead({
+    pieceCount: 2,
+    assigned: () => new Set([0, 1]),
+    holders: () => 0,
+    head: () => 0,
+    fetch: async index => {
+      if (index === 1 && attempts++ === 0) throw new Error('no slot')
+      if (index === 0) await gate.promise
+      const bytes = pieceBytes(index)
+      return { bytes, digest: digestOf(bytes) as Digest }
+    },
+    store,
+    workers: 2,
+    idleMs: 5
+  })
+  ahead.start()
+  await new Promise(resolve => setTimeout(resolve, 20))
+  const underWay = ahead.take(0)
+  t.not(underWay, undefined)
+  gate.resolve()
+  t.deepEqual((await underWay)?.bytes, pieceBytes(0))
+  await new Promise(resolve => setTimeout(resolve, 50))
+  await ahead.stop()
+  t.true(attempts >= 2, 'piece 1 was tried again after its failure')
+  t.deepEqual((await ahead.take(1))?.bytes, pieceBytes(1))
+})
