@@ -55,6 +55,24 @@ test('a cold blob wanted by three agents at once: its pieces are split among the
   t.is(service.tick(), 0, 'nothing changed, nothing decided')
 })
 
+test('agents that ask for a cold blob after its split share the origin reads: the first keeps its next pieces, the rest are dealt again', t => {
+  const { service, inbox, join } = setup()
+  const digest = taskDigest(9)
+  const [a, b, c] = [join(1), join(2), join(3)]
+  service.handle(a, want(digest))
+  service.tick()
+  t.deepEqual(last(inbox.get(a), 'origin')?.pieces, [0, 1, 2, 3, 4, 5, 6, 7], 'alone, the first reads every piece')
+  service.handle(a, { kind: 'piecesFinished', digest, indexes: [0], source: 'origin', bytes: MiB })
+  service.handle(b, want(digest))
+  service.handle(c, want(digest))
+  service.tick()
+  const first = last(inbox.get(a), 'origin')?.pieces ?? []
+  const others = [b, c].map(x => last(inbox.get(x), 'origin')?.pieces ?? [])
+  t.deepEqual(first, [1, 2, 3, 4, 5, 6], 'the first keeps its next six unfinished pieces')
+  t.deepEqual(others, [[7], []], 'the rest goes to the newcomers, least loaded first')
+  t.deepEqual([...first, ...others.flat()].sort((x, y) => x - y), [1, 2, 3, 4, 5, 6, 7], 'each unfinished piece once; the finished one nobody')
+})
+
 test('pieces an agent reports become parents for the others; held pieces leave the origin lists', t => {
   const { service, inbox, join } = setup()
   const digest = taskDigest(2)
