@@ -129,7 +129,7 @@ export class PeerPath {
   }
 
   /** Pieces by HTTP Range from the origin, unless fallback to it is off. */
-  private originPiece (req: OriginBlobRequest): (OriginPieceReader) | undefined {
+  private originPiece (req: OriginBlobRequest): OriginPieceReader | undefined {
     if (!this.init.originFallback) return undefined
     return async (offset, length, signal, stillWanted) => this.#originReads.run(async () => {
       if (stillWanted?.() === false) return undefined
