@@ -130,6 +130,7 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
       const bytes = await init.client.piece(peer, { digest: table.digest, size: table.size, index, cid }, {
         signal: AbortSignal.any([signal, AbortSignal.timeout(init.pieceTimeoutMs ?? PIECE_TIMEOUT_MS)])
       })
+      swarm.pieceArrived()
       init.onPiece?.({ digest: table.digest, index, bytes: bytes.byteLength, source: 'peer', peer: key })
       return { bytes, digest: digestOfCid(cid) }
     } catch (err) {

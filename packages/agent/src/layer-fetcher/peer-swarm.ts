@@ -133,6 +133,15 @@ export class SwarmView {
     if (learned) this.#lastProgressAt = performance.now()
   }
 
+  /**
+   * A piece arrived from a peer: the swarm is moving. A busy uploader's answers to bitfield requests
+   * queue behind its piece data on the same connection, so its growth can go unseen for seconds
+   * while its pieces keep arriving; that is not a stall.
+   */
+  pieceArrived (): void {
+    this.#lastProgressAt = performance.now()
+  }
+
   /** A piece table from elsewhere (a scheduler relays one): fills holes, never changes a known piece. */
   learnTable (table: PieceTable): void {
     if (mergePieceTables(this.table, table) > 0) this.#lastProgressAt = performance.now()
