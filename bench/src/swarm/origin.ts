@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
+import { registryConfig } from '@shoal/test/fixtures/index.ts'
 import { SERVICE_READY_TIMEOUT_MS } from './constants.ts'
 import { ServiceError } from './errors.ts'
 import { spawnAt, waitForHttp } from './places.ts'
@@ -33,7 +34,7 @@ export interface StartOriginInit {
 export async function startOrigin (place: Place, init: StartOriginInit): Promise<OriginProcess> {
   await mkdir(init.configDir, { recursive: true })
   const configFile = join(init.configDir, 'config.yml')
-  await writeFile(configFile, registryConfig(init))
+  await writeFile(configFile, registryConfig({ addr: init.addr, dataDir: init.dataDir, httpSecret: randomBytes(16).toString('hex') }))
   // REGISTRY_* variables override the config file: none from the caller's environment.
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('REGISTRY_')))
   const proc = spawnAt(place, 'docker-registry', ['serve', configFile], { env, track: init.track })
@@ -47,23 +48,3 @@ export async function startOrigin (place: Place, init: StartOriginInit): Promise
   return { url, host: init.addr, process: proc }
 }
 
-function registryConfig (init: StartOriginInit): string {
-  // JSON strings are valid YAML scalars, which spares quoting rules for paths.
-  const q = JSON.stringify
-  return [
-    'version: 0.1',
-    'log:',
-    '  level: warn',
-    '  accesslog:',
-    '    disabled: true',
-    'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${q(init.dataDir)}`,
-    // Blob bytes come from the registry itself, over its link.
-    '  redirect:',
-    '    disable: true',
-    'http:',
-    `  addr: ${q(init.addr)}`,
-    `  secret: ${q(randomBytes(16).toString('hex'))}`
-  ].join('\n') + '\n'
-}
