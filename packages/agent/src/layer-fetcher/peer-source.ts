@@ -89,7 +89,10 @@ const log = createLogger('shoal:agent:layer-fetcher')
  * against the table (the client does it for peer pieces, this does it for origin pieces). A peer
  * that fails or sends a bad piece is dropped for this blob. A piece no peer holds yet is waited
  * for while some peer is still downloading the blob and making progress; then it comes from the
- * origin. The caller (BlobDownload) hashes the whole blob before it is complete.
+ * origin. Pieces the scheduler assigned come from the origin. With `seedInto`, a ReadAhead also
+ * fetches assigned pieces, then the rarest held ones, ahead of the stream and stores them for
+ * peers; each piece is fetched once, whoever asks first. The caller (BlobDownload) hashes the
+ * whole blob before it is complete.
  */
 export function peerSource (init: PeerSourceInit): PeerByteSource {
   const swarm = new SwarmView(init.plan, { client: init.client, refreshMs: init.refreshMs, stallMs: init.stallMs, expectMore: init.expectMore })
