@@ -86,6 +86,9 @@ export class Agent {
       onRequest: e => {
         metrics.upstreamRequests.inc({ registry: e.registry, method: e.method, status: e.status })
         metrics.upstreamLatency.observe({ registry: e.registry }, e.seconds)
+      },
+      onCredentialsRefused: e => {
+        this.log.warn('the registry refused the agent\'s credentials', { registry: e.registry, credentials: e.source, fix: `check the user name and password (docker login ${e.registry})` })
       }
     })
     this.upstream = upstream

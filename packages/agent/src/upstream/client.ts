@@ -11,6 +11,9 @@ import { explainTransportError } from './errors.ts'
 import { createDispatcher, readCertsDir } from './tls.ts'
 import { TokenCache } from './token-cache.ts'
 
+/** How often a registry's refusal of the agent's own credentials is reported, at most. */
+const REFUSED_WARNING_INTERVAL_MS = 60_000
+
 export interface UpstreamRequest {
   registry: UpstreamConfig
   method: 'GET' | 'HEAD'
@@ -44,6 +47,8 @@ export interface UpstreamClientInit {
   certsDir: string
   /** Observes every request's outcome, for metrics. */
   onRequest?: (event: { registry: string, method: string, status: number | 'error', seconds: number }) => void
+  /** The registry answered 401 to the agent's own Basic credentials (`source`: where they came from). */
+  onCredentialsRefused?: (event: { registry: string, source: string }) => void
 }
 
 const MAX_REDIRECTS = 5
@@ -60,6 +65,7 @@ export class UpstreamClient {
   private readonly tokens = new TokenCache()
   /** Registries that asked for Basic auth: the agent's credentials go with the first request there. */
   private readonly basicRegistries = new Set<string>()
+  readonly #refusedWarnedAt = new Map<string, number>()
 
   constructor (init: UpstreamClientInit) {
     this.init = init
@@ -105,7 +111,7 @@ export class UpstreamClient {
     const scope = req.repository != null ? `repository:${req.repository}:pull` : undefined
     const credential = this.credentialFor(req.registry.host)
     const basic = credential != null ? `Basic ${Buffer.from(`${credential.username}:${credential.password}`).toString('base64')}` : undefined
-    if (basic != null && this.basicRegistries.has(req.registry.host)) return this.sendOnce(req, dispatcher, basic)
+    if (basic != null && credential != null && this.basicRegistries.has(req.registry.host)) return this.#warnIfRefused(await this.sendOnce(req, dispatcher, basic), req.registry.host, credential)
     const token = this.tokens.cached(req.registry.host, scope)
     const first = await this.sendOnce(req, dispatcher, token != null ? `Bearer ${token}` : undefined)
     if (first.status !== 401) return first
@@ -127,9 +133,24 @@ export class UpstreamClient {
     if (challenge?.scheme === 'basic' && basic != null) {
       await first.body.dump()
       this.basicRegistries.add(req.registry.host)
-      return this.sendOnce(req, dispatcher, basic)
+      return this.#warnIfRefused(await this.sendOnce(req, dispatcher, basic), req.registry.host, credential)
     }
     return first
+  }
+
+  /**
+   * A 401 to the agent's own Basic credentials goes to the client as the origin sent it (its
+   * challenge lets a client with credentials of its own try them); onCredentialsRefused says which
+   * of the agent's credentials were refused, at most once a minute per registry (never the secret).
+   */
+  #warnIfRefused (res: UpstreamResponse, host: string, credential: SourcedCredential | undefined): UpstreamResponse {
+    if (res.status !== 401 || credential == null) return res
+    const now = Date.now()
+    if (now - (this.#refusedWarnedAt.get(host) ?? 0) >= REFUSED_WARNING_INTERVAL_MS) {
+      this.#refusedWarnedAt.set(host, now)
+      this.init.onCredentialsRefused?.({ registry: host, source: credential.source })
+    }
+    return res
   }
 
   private async sendOnce (req: UpstreamRequest, dispatcher: Agent, authorization: string | undefined): Promise<UpstreamResponse> {
