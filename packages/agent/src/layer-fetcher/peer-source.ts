@@ -215,7 +215,10 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
   }
 
   let streamHead = 0
-  const ahead = init.seedInto == null
+  /** Pieces the in-order stream has got, whatever their source (until the download writes them). */
+  const streamHas = new Set<number>()
+  const seedInto = init.seedInto
+  const ahead = seedInto == null
     ? undefined
     : new ReadAhead({
       pieceCount: table.pieces.length,
@@ -223,7 +226,8 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
       holders: index => swarm.holders(index).length,
       head: () => streamHead,
       fetch: async (index, signal) => once(index, async () => fetchAhead(index, signal)),
-      store: init.seedInto,
+      // A piece the stream already has (taken, not yet written) is not read again.
+      store: { ...seedInto, has: index => streamHas.has(index) || seedInto.has(index) },
       workers: READ_AHEAD_PIECES_PER_BLOB
     })
 
@@ -238,6 +242,7 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
     }
     const piece = await once(index, async () => fetchAny(index, signal))
     verified.set(index, piece.digest)
+    streamHas.add(index)
     return piece.bytes
   }
 

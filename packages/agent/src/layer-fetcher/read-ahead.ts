@@ -1,11 +1,25 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { pieceSpan } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
+import type { PartialBlob } from '../piece-store/partial-blob.ts'
 
 /** Where pieces read ahead go: the blob's partial file (written, recorded, and so offered to peers). */
 export interface AheadStore {
   has: (index: number) => boolean
   write: (index: number, bytes: Uint8Array, digest: Digest) => Promise<void>
   read: (index: number) => Promise<Uint8Array>
+}
+
+/** A blob's partial file as the store of pieces read ahead. */
+export function partialAheadStore (partial: PartialBlob): AheadStore {
+  return {
+    has: index => partial.hasPiece(index),
+    write: async (index, bytes, digest) => { await partial.writePiece(index, bytes, digest) },
+    read: async index => {
+      const span = pieceSpan(partial.size, index)
+      return partial.read(span.offset, span.length)
+    }
+  }
 }
 
 export interface ReadAheadInit {
@@ -97,7 +111,11 @@ export class ReadAhead {
     }
   }
 
-  /** The lowest assigned piece not read yet; else the piece fewest peers hold (lowest among equals); none before the stream's head. */
+  /**
+   * The lowest assigned piece not read yet; else one of the pieces fewest peers hold, at random
+   * (agents that all chose the lowest would all ask the same holder for the same piece); none
+   * before the stream's head.
+   */
   #next (): number | undefined {
     const head = this.#init.head()
     const open = (index: number): boolean => index >= head && !this.#taken.has(index) && !this.#init.store.has(index)
@@ -105,14 +123,17 @@ export class ReadAhead {
     for (const index of this.#init.assigned()) if (open(index) && (best == null || index < best)) best = index
     if (best != null) return best
     let fewest = Infinity
+    let rarest: number[] = []
     for (let index = head; index < this.#init.pieceCount; index++) {
       if (!open(index)) continue
       const holders = this.#init.holders(index)
-      if (holders > 0 && holders < fewest) {
+      if (holders === 0 || holders > fewest) continue
+      if (holders < fewest) {
         fewest = holders
-        best = index
+        rarest = []
       }
+      rarest.push(index)
     }
-    return best
+    return rarest[Math.floor(Math.random() * rarest.length)]
   }
 }

@@ -1,7 +1,7 @@
 import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { Bitfield, decodeMultihash, parseCid, parsePieceTable, pieceCountFor, pieceSizeFor, pieceSpan, Status } from '@shoal/proto'
+import { Bitfield, decodeMultihash, parseCid, parsePieceTable, pieceCountFor, pieceSizeFor, Status } from '@shoal/proto'
 import type { PieceFailureReason, PieceTable } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import { SCHEDULER_ANSWER_TIMEOUT_MS } from '../constants.ts'
@@ -13,6 +13,7 @@ import { BlobDownload } from './blob-download.ts'
 import type { OriginBlobRequest } from './origin-source.ts'
 import type { PeerNetwork } from './peer-plan.ts'
 import { peerSource } from './peer-source.ts'
+import { partialAheadStore } from './read-ahead.ts'
 import type { OriginPieceReader, PeerByteSource, PieceFailedEvent, PieceFetchedEvent, PlannedPeer } from './peer-source.ts'
 
 export interface ScheduledStartComponents {
@@ -105,15 +106,8 @@ export async function startScheduled (components: ScheduledStartComponents, init
     downloads: components.downloads,
     originPiece: init.originPiece,
     assigned: () => assigned,
-    // Assigned pieces are read ahead of this agent's own client and stored at once, for the swarm.
-    seedInto: {
-      has: index => partial.hasPiece(index),
-      write: async (index, bytes, digest) => { await partial.writePiece(index, bytes, digest) },
-      read: async index => {
-        const span = pieceSpan(size, index)
-        return partial.read(span.offset, span.length)
-      }
-    },
+    // Assigned pieces, then the rarest, are read ahead of this agent's own client and stored at once, for the swarm.
+    seedInto: partialAheadStore(partial),
     expectMore: () => !session.closed,
     onPiece: event => {
       reporter.finished(event)

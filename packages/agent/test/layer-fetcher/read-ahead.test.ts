@@ -17,7 +17,7 @@ function memoryStore (): { stored: Map<number, Uint8Array>, store: ConstructorPa
 
 const pieceBytes = (index: number): Uint8Array => new TextEncoder().encode(`piece ${index}`)
 
-test('assigned pieces first, lowest first; then the rarest held ones; nothing behind the stream\'s head', async t => {
+test('assigned pieces first, lowest first; then the rarest held ones (equals at random); nothing behind the stream\'s head', async t => {
   const { stored, store } = memoryStore()
   const order: number[] = []
   const holders = [0, 3, 1, 2, 0, 1, 5, 0]
@@ -41,8 +41,10 @@ test('assigned pieces first, lowest first; then the rarest held ones; nothing be
   head = 0
   await new Promise(resolve => setTimeout(resolve, 50))
   await ahead.stop()
-  // Assigned 4 and 7; then held pieces by rarity: 2 and 5 (one holder), 3 (two), 1 (three), 6 (five); 0 was behind the head, then has no holder.
-  t.deepEqual(order, [4, 7, 2, 5, 3, 1, 6])
+  // Assigned 4 and 7; then held pieces by rarity: 2 and 5 (one holder, either first), 3 (two), 1 (three), 6 (five); 0 was behind the head, then has no holder.
+  t.deepEqual(order.slice(0, 2), [4, 7])
+  t.deepEqual(order.slice(2, 4).sort(), [2, 5])
+  t.deepEqual(order.slice(4), [3, 1, 6])
   t.deepEqual([...stored.keys()].sort(), [1, 2, 3, 4, 5, 6, 7])
   const taken = await ahead.take(5)
   t.deepEqual(taken?.bytes, pieceBytes(5))
