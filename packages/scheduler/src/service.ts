@@ -254,14 +254,23 @@ export class SchedulerService {
     this.#events.onOriginAssigned?.({ digest: task.digest, assignees: task.assignment.assignees.length, pieces: unheld, reassigned: false })
   }
 
-  /** Downloaders that came after the split share the origin pieces nobody has likely started yet. */
+  /**
+   * Downloaders that came after the split share the origin pieces nobody has likely started yet.
+   * Each newcomer is weighed once; when every unheld piece is among the readers' kept ones there is
+   * nothing to share (so a big task's later arrivals cost one count of its pieces, not a deal).
+   */
   #spreadOrigin (task: TaskState, availability: TaskAvailabilityView, now: number): void {
     const assignment = task.assignment
     if (assignment == null) return
     const assignees = new Set(assignment.assignees)
-    const newcomers = [...task.wanting].filter(peer => !assignees.has(peer))
+    const newcomers = [...task.wanting].filter(peer => !assignees.has(peer) && !task.originConsidered.has(peer))
     if (newcomers.length === 0) return
-    task.assignment = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...assignment.assignees.filter(p => task.wanting.has(p)), ...newcomers], keep: SCHEDULER_ORIGIN_KEEP_PIECES })
+    for (const peer of newcomers) task.originConsidered.add(peer)
+    let unheld = 0
+    for (let i = 0; i < availability.pieceCount; i++) if (availability.holderCount(i) === 0) unheld++
+    const readers = assignment.assignees.filter(p => task.wanting.has(p))
+    if (unheld <= readers.length * SCHEDULER_ORIGIN_KEEP_PIECES) return
+    task.assignment = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep: SCHEDULER_ORIGIN_KEEP_PIECES })
     for (const peer of newcomers) task.originProgressAt.set(peer, now)
     this.#events.onOriginAssigned?.({ digest: task.digest, assignees: task.assignment.assignees.length, pieces: 0, reassigned: true })
   }

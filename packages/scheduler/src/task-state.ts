@@ -34,6 +34,8 @@ export class TaskState {
   readonly originSent = new Map<PeerKey, string>()
   /** Parents handed to each downloader last time (the upload load each parent carries). */
   readonly parentsOf = new Map<PeerKey, readonly PeerKey[]>()
+  /** Downloaders already weighed for a share of the origin reads (each is, once, when it asks). */
+  readonly originConsidered = new Set<PeerKey>()
   /** Where the next round's turn of already-told downloaders starts (a big task is decided over several rounds). */
   parentsCursor = 0
   /** Something changed since the last decision round. */
@@ -52,6 +54,7 @@ export class TaskState {
     this.originSent.delete(peer)
     this.parentsOf.delete(peer)
     this.originProgressAt.delete(peer)
+    this.originConsidered.delete(peer)
     this.dirty = true
   }
 
