@@ -128,3 +128,23 @@ test('scope all: every agent ends with every blob, and the origin still sends ea
   t.log(`origin sent ${(sent / imageBytes).toFixed(2)}x the layers for 3 agents`)
   t.true(sent < 1.3 * imageBytes, `the origin sent ${(sent / imageBytes).toFixed(2)}x the layers`)
 })
+
+test('a tag filter that matches more images than a job takes: the job says so and fetches the first ones; the agent stays connected', async t => {
+  const cluster = await setupCluster(t)
+  // 300 tags of the same image (the manifest PUT again under each tag).
+  for (let i = 0; i < 300; i += 20) {
+    await Promise.all(Array.from({ length: 20 }, async (_, j) => {
+      const res = await request(`${cluster.origin.url}/v2/lib/p2p/manifests/t${String(i + j).padStart(3, '0')}`, { method: 'PUT', body: cluster.image.manifest, headers: { 'content-type': cluster.image.mediaType } })
+      await res.body.dump()
+      if (res.statusCode !== 201) throw new Error(`PUT tag: ${res.statusCode}`)
+    }))
+  }
+  const { scheduler, agents } = await siteOf(t, cluster, 1)
+  const job = await waitForJob(scheduler.admin, (await createJob(scheduler.admin, { images: [{ reference: `${cluster.origin.host}/lib/p2p`, tags: 't*' }], scope: 'site:edge' })).id)
+  t.is(job.state, 'failed')
+  const cut = job.images.filter(i => i.error != null)
+  t.is(cut.length, 1)
+  t.regex(cut[0]?.error?.message ?? '', /matched 300 tags/)
+  t.true(job.layers.length > 0 && job.layers.every(l => l.targets.every(x => x.state === 'done')), 'the images it took were fetched')
+  t.is(agents[0]?.agent.schedulersConnected, 1, 'the answer fit the protocol: the agent was not cut off')
+})

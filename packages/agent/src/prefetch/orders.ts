@@ -1,3 +1,4 @@
+import { MAX_PREFETCH_IMAGES } from '@shoal/proto'
 import type { JobId, ParsedPrefetchBlob } from '@shoal/proto'
 import { createLogger } from '../logger.ts'
 import type { PrefetchBlobReport, PrefetchCancelMessage, PrefetchOrderMessage, SchedulerSession } from '../scheduler-client/session.ts'
@@ -82,7 +83,12 @@ export class PrefetchOrders {
   async #resolve (message: PrefetchOrderMessage, work: JobWork, signal: AbortSignal): Promise<void> {
     try {
       const platforms = message.platforms.length > 0 ? message.platforms.map(parsePlatform) : [hostPlatform()]
-      const images = await resolveImages(await this.#init.mirror(), message.images, { platforms, signal })
+      const resolved = await resolveImages(await this.#init.mirror(), message.images, { platforms, signal })
+      // One answer holds at most MAX_PREFETCH_IMAGES (the scheduler refuses a longer one): a tag
+      // filter that matched more is cut, and the cut is said.
+      const images = resolved.length <= MAX_PREFETCH_IMAGES
+        ? resolved
+        : [...resolved.slice(0, MAX_PREFETCH_IMAGES - 1), { reference: resolved[MAX_PREFETCH_IMAGES - 1]?.reference ?? '', layers: [], error: { reason: 'invalid' as const, message: `the images matched ${resolved.length} tags; a job takes ${MAX_PREFETCH_IMAGES - 1} at most: narrow the tag filter` } }]
       work.session.prefetchResolved(message.job, images.map(image => ({
         reference: image.reference,
         manifestDigest: image.manifestDigest,
