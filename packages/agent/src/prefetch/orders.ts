@@ -1,4 +1,4 @@
-import { MAX_PREFETCH_IMAGES } from '@shoal/proto'
+import { MAX_PREFETCH_BLOBS, MAX_PREFETCH_IMAGES } from '@shoal/proto'
 import type { JobId, ParsedPrefetchBlob } from '@shoal/proto'
 import { createLogger } from '../logger.ts'
 import type { PrefetchBlobReport, PrefetchCancelMessage, PrefetchOrderMessage, SchedulerSession } from '../scheduler-client/session.ts'
@@ -145,7 +145,8 @@ export class PrefetchOrders {
       if (work.unsent.size > 0) {
         const blobs = [...work.unsent].flatMap(digest => { const r = work.blobs.get(digest); return r == null ? [] : [{ ...r }] })
         work.unsent.clear()
-        if (!work.session.closed) work.session.prefetchProgress(job, blobs)
+        // One report holds at most MAX_PREFETCH_BLOBS (the scheduler refuses a longer one).
+        for (let i = 0; i < blobs.length && !work.session.closed; i += MAX_PREFETCH_BLOBS) work.session.prefetchProgress(job, blobs.slice(i, i + MAX_PREFETCH_BLOBS))
       }
       if (work.blobs.size > 0 && [...work.blobs.values()].every(r => r.state !== 'fetching')) this.#jobs.delete(job)
     }
