@@ -1,8 +1,6 @@
-import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 import * as C from './constants.ts'
+import { dirFlag, integerFlag, namesFlag, parseFlags } from '../flags.ts'
 import { outDirOf } from '../harness.ts'
-import { BenchUsageError } from './errors.ts'
 
 export type Section = 'cold' | 'cold-link' | 'warm' | 'big'
 
@@ -46,60 +44,35 @@ goal >= ${C.GOAL_WARM_THROUGHPUT_RATIO_MIN}; (c) agent peak RSS serving the big 
 
 /** Parses `bench mirror` flags; errors name the flag. `defaultOutRoot` is where bench/out lives. */
 export function parseMirrorArgs (argv: string[], defaultOutRoot: string, now = new Date()): MirrorBenchOptions {
-  let values: Record<string, string | boolean | undefined>
-  try {
-    values = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        runs: { type: 'string' },
-        warmup: { type: 'string' },
-        blobs: { type: 'string' },
-        'blob-mb': { type: 'string' },
-        'big-mb': { type: 'string' },
-        clients: { type: 'string' },
-        'origin-link-mbit': { type: 'string' },
-        only: { type: 'string' },
-        profile: { type: 'boolean' },
-        'agent-dir': { type: 'string' },
-        out: { type: 'string' }
-      }
-    }).values
-  } catch (err) {
-    throw new BenchUsageError((err as Error).message, { cause: err })
-  }
+  const values = parseFlags(argv, {
+    runs: { type: 'string' },
+    warmup: { type: 'string' },
+    blobs: { type: 'string' },
+    'blob-mb': { type: 'string' },
+    'big-mb': { type: 'string' },
+    clients: { type: 'string' },
+    'origin-link-mbit': { type: 'string' },
+    only: { type: 'string' },
+    profile: { type: 'boolean' },
+    'agent-dir': { type: 'string' },
+    out: { type: 'string' }
+  })
   const sections = typeof values.only === 'string' ? parseSections(values.only) : [...SECTIONS]
   return {
-    runs: integer(values.runs, '--runs', C.DEFAULT_RUNS, 1),
-    warmup: integer(values.warmup, '--warmup', C.DEFAULT_WARMUP_ROUNDS, 0),
-    blobCount: integer(values.blobs, '--blobs', C.DEFAULT_BLOB_COUNT, 1),
-    blobBytes: integer(values['blob-mb'], '--blob-mb', C.DEFAULT_BLOB_MIB, 1) * C.MIB,
-    bigBlobBytes: integer(values['big-mb'], '--big-mb', C.DEFAULT_BIG_BLOB_MIB, 1) * C.MIB,
-    bigClients: integer(values.clients, '--clients', C.DEFAULT_BIG_CLIENTS, 1),
-    originLinkMbit: integer(values['origin-link-mbit'], '--origin-link-mbit', C.DEFAULT_ORIGIN_LINK_MBIT, 1),
+    runs: integerFlag(values.runs, '--runs', C.DEFAULT_RUNS, 1),
+    warmup: integerFlag(values.warmup, '--warmup', C.DEFAULT_WARMUP_ROUNDS, 0),
+    blobCount: integerFlag(values.blobs, '--blobs', C.DEFAULT_BLOB_COUNT, 1),
+    blobBytes: integerFlag(values['blob-mb'], '--blob-mb', C.DEFAULT_BLOB_MIB, 1) * C.MIB,
+    bigBlobBytes: integerFlag(values['big-mb'], '--big-mb', C.DEFAULT_BIG_BLOB_MIB, 1) * C.MIB,
+    bigClients: integerFlag(values.clients, '--clients', C.DEFAULT_BIG_CLIENTS, 1),
+    originLinkMbit: integerFlag(values['origin-link-mbit'], '--origin-link-mbit', C.DEFAULT_ORIGIN_LINK_MBIT, 1),
     outDir: outDirOf('mirror', values.out, defaultOutRoot, now),
     sections,
     profile: values.profile === true,
-    agentDataRoot: typeof values['agent-dir'] === 'string' ? resolve(values['agent-dir']) : undefined
+    agentDataRoot: dirFlag(values['agent-dir'])
   }
-}
-
-function integer (raw: string | boolean | undefined, flag: string, fallback: number, min: number): number {
-  if (raw == null || typeof raw === 'boolean') return fallback
-  if (!/^\d+$/.test(raw) || Number(raw) < min || !Number.isSafeInteger(Number(raw))) {
-    throw new BenchUsageError(`${flag} must be an integer >= ${min}, not ${JSON.stringify(raw)}`)
-  }
-  return Number(raw)
 }
 
 function parseSections (raw: string): Section[] {
-  const out: Section[] = []
-  for (const part of raw.split(',').map(s => s.trim()).filter(s => s !== '')) {
-    const section = SECTIONS.find(s => s === part)
-    if (section == null) throw new BenchUsageError(`--only: unknown section ${JSON.stringify(part)} (known: ${SECTIONS.join(', ')})`)
-    if (!out.includes(section)) out.push(section)
-  }
-  if (out.length === 0) throw new BenchUsageError('--only names no section')
-  return out
+  return namesFlag(raw, '--only', SECTIONS, 'section')
 }

@@ -1,5 +1,5 @@
-import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
+import { dirFlag, integerFlag, namesFlag, parseFlags } from '../flags.ts'
+import type { FlagValue } from '../flags.ts'
 import { outDirOf } from '../harness.ts'
 import { BenchUsageError } from '../mirror/errors.ts'
 import * as C from './constants.ts'
@@ -39,59 +39,34 @@ export const PEER_LINK_USAGE = `usage: pnpm bench peer-link [options]
     at once, goal <= ${C.GOAL_PEAK_RSS_MIB_MAX} MiB.`
 
 export function parsePeerLinkArgs (argv: string[], defaultOutRoot: string, now = new Date()): PeerLinkOptions {
-  let values: Record<string, string | boolean | undefined>
-  try {
-    values = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        runs: { type: 'string' },
-        'blob-mb': { type: 'string' },
-        peers: { type: 'string' },
-        'swarm-key': { type: 'string' },
-        only: { type: 'string' },
-        profile: { type: 'boolean' },
-        'agent-dir': { type: 'string' },
-        out: { type: 'string' }
-      }
-    }).values
-  } catch (err) {
-    throw new BenchUsageError((err as Error).message, { cause: err })
-  }
+  const values = parseFlags(argv, {
+    runs: { type: 'string' },
+    'blob-mb': { type: 'string' },
+    peers: { type: 'string' },
+    'swarm-key': { type: 'string' },
+    only: { type: 'string' },
+    profile: { type: 'boolean' },
+    'agent-dir': { type: 'string' },
+    out: { type: 'string' }
+  })
   return {
-    runs: integer(values.runs, '--runs', C.DEFAULT_RUNS),
-    blobBytes: integer(values['blob-mb'], '--blob-mb', C.DEFAULT_BLOB_MIB) * C.MIB,
-    rssPeers: integer(values.peers, '--peers', C.DEFAULT_RSS_PEERS),
+    runs: integerFlag(values.runs, '--runs', C.DEFAULT_RUNS),
+    blobBytes: integerFlag(values['blob-mb'], '--blob-mb', C.DEFAULT_BLOB_MIB) * C.MIB,
+    rssPeers: integerFlag(values.peers, '--peers', C.DEFAULT_RSS_PEERS),
     keyModes: keyModes(values['swarm-key']),
     sections: typeof values.only === 'string' ? sections(values.only) : [...SECTIONS],
     profile: values.profile === true,
-    agentDataRoot: typeof values['agent-dir'] === 'string' ? resolve(values['agent-dir']) : undefined,
+    agentDataRoot: dirFlag(values['agent-dir']),
     outDir: outDirOf('peer-link', values.out, defaultOutRoot, now)
   }
 }
 
-function integer (raw: string | boolean | undefined, flag: string, fallback: number): number {
-  if (raw == null || typeof raw === 'boolean') return fallback
-  if (!/^\d+$/.test(raw) || Number(raw) < 1 || !Number.isSafeInteger(Number(raw))) {
-    throw new BenchUsageError(`${flag} must be an integer >= 1, not ${JSON.stringify(raw)}`)
-  }
-  return Number(raw)
-}
-
-function keyModes (raw: string | boolean | undefined): KeyMode[] {
+function keyModes (raw: FlagValue): KeyMode[] {
   if (raw == null || raw === 'both') return ['off', 'on']
   if (raw === 'off' || raw === 'on') return [raw]
   throw new BenchUsageError(`--swarm-key must be off, on or both, not ${JSON.stringify(raw)}`)
 }
 
 function sections (raw: string): Section[] {
-  const out: Section[] = []
-  for (const part of raw.split(',').map(s => s.trim()).filter(s => s !== '')) {
-    const section = SECTIONS.find(s => s === part)
-    if (section == null) throw new BenchUsageError(`--only: unknown section ${JSON.stringify(part)} (known: ${SECTIONS.join(', ')})`)
-    if (!out.includes(section)) out.push(section)
-  }
-  if (out.length === 0) throw new BenchUsageError('--only names no section')
-  return out
+  return namesFlag(raw, '--only', SECTIONS, 'section')
 }

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util'
+import { integerFlag, parseFlags } from '../flags.ts'
 import { outDirOf } from '../harness.ts'
 import { BenchUsageError } from '../mirror/errors.ts'
 import * as C from './constants.ts'
@@ -43,50 +43,32 @@ agent reporting once per pull per round. Goals: >= ${C.GOAL_REPORTS_PER_SECOND_M
 p99 decision latency <= ${C.GOAL_P99_DECISION_MS_MAX} ms, peak RSS <= ${C.GOAL_PEAK_RSS_MIB_MAX} MiB.`
 
 export function parseSchedulerArgs (argv: string[], defaultOutRoot: string, now = new Date()): SchedulerBenchOptions {
-  let values: Record<string, string | boolean | undefined>
-  try {
-    values = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        sizes: { type: 'string' },
-        downloads: { type: 'string' },
-        held: { type: 'string' },
-        skew: { type: 'string' },
-        'rollout-ms': { type: 'string' },
-        'no-tables': { type: 'boolean' },
-        'no-pin': { type: 'boolean' },
-        seed: { type: 'string' },
-        profile: { type: 'boolean' },
-        out: { type: 'string' }
-      }
-    }).values
-  } catch (err) {
-    throw new BenchUsageError((err as Error).message, { cause: err })
-  }
+  const values = parseFlags(argv, {
+    sizes: { type: 'string' },
+    downloads: { type: 'string' },
+    held: { type: 'string' },
+    skew: { type: 'string' },
+    'rollout-ms': { type: 'string' },
+    'no-tables': { type: 'boolean' },
+    'no-pin': { type: 'boolean' },
+    seed: { type: 'string' },
+    profile: { type: 'boolean' },
+    out: { type: 'string' }
+  })
   const skew = typeof values.skew === 'string' ? Number(values.skew) : C.DEFAULT_POPULARITY_SKEW
   if (!Number.isFinite(skew) || skew < 0) throw new BenchUsageError(`--skew must be a number >= 0, not ${JSON.stringify(values.skew)}`)
   return {
     sizes: sizes(typeof values.sizes === 'string' ? values.sizes : C.DEFAULT_SIZES),
-    downloadsPerAgent: integer(values.downloads, '--downloads', C.DEFAULT_DOWNLOADS_PER_AGENT),
-    heldPerAgent: integer(values.held, '--held', C.DEFAULT_HELD_PER_AGENT, 0),
+    downloadsPerAgent: integerFlag(values.downloads, '--downloads', C.DEFAULT_DOWNLOADS_PER_AGENT),
+    heldPerAgent: integerFlag(values.held, '--held', C.DEFAULT_HELD_PER_AGENT, 0),
     skew,
-    rolloutMs: integer(values['rollout-ms'], '--rollout-ms', C.DEFAULT_ROLLOUT_MS, C.ROUND_MS),
+    rolloutMs: integerFlag(values['rollout-ms'], '--rollout-ms', C.DEFAULT_ROLLOUT_MS, C.ROUND_MS),
     tables: values['no-tables'] !== true,
     pin: values['no-pin'] !== true,
-    seed: integer(values.seed, '--seed', C.DEFAULT_SEED, 0),
+    seed: integerFlag(values.seed, '--seed', C.DEFAULT_SEED, 0),
     profile: values.profile === true,
     outDir: outDirOf('scheduler', values.out, defaultOutRoot, now)
   }
-}
-
-function integer (raw: string | boolean | undefined, flag: string, fallback: number, min = 1): number {
-  if (raw == null || typeof raw === 'boolean') return fallback
-  if (!/^\d+$/.test(raw) || Number(raw) < min || !Number.isSafeInteger(Number(raw))) {
-    throw new BenchUsageError(`${flag} must be an integer >= ${min}, not ${JSON.stringify(raw)}`)
-  }
-  return Number(raw)
 }
 
 function sizes (raw: string): Size[] {

@@ -1,5 +1,5 @@
-import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
+import { dirFlag, integerFlag, namesFlag, parseFlags } from '../flags.ts'
+import type { FlagValue } from '../flags.ts'
 import { outDirOf } from '../harness.ts'
 import * as C from './constants.ts'
 import { BenchUsageError } from './errors.ts'
@@ -39,70 +39,45 @@ with the same links straight from the origin), same image, back to back.`
 
 /** Parses `bench swarm` flags; errors name the flag. `defaultOutRoot` is where bench/out lives. */
 export function parseSwarmArgs (argv: string[], defaultOutRoot: string, now = new Date()): SwarmBenchOptions {
-  let values: Record<string, string | boolean | undefined>
-  try {
-    values = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        hosts: { type: 'string' },
-        layers: { type: 'string' },
-        'layer-mb': { type: 'string' },
-        'link-mbit': { type: 'string' },
-        'origin-link-mbit': { type: 'string' },
-        scenario: { type: 'string' },
-        mode: { type: 'string' },
-        'work-dir': { type: 'string' },
-        out: { type: 'string' }
-      }
-    }).values
-  } catch (err) {
-    throw new BenchUsageError((err as Error).message, { cause: err })
-  }
+  const values = parseFlags(argv, {
+    hosts: { type: 'string' },
+    layers: { type: 'string' },
+    'layer-mb': { type: 'string' },
+    'link-mbit': { type: 'string' },
+    'origin-link-mbit': { type: 'string' },
+    scenario: { type: 'string' },
+    mode: { type: 'string' },
+    'work-dir': { type: 'string' },
+    out: { type: 'string' }
+  })
   const linkMbit = positive(values['link-mbit'], '--link-mbit', C.DEFAULT_LINK_MBIT)
   return {
-    hosts: integer(values.hosts, '--hosts', C.DEFAULT_HOSTS, 2),
-    layers: integer(values.layers, '--layers', C.DEFAULT_LAYERS, 1),
+    hosts: integerFlag(values.hosts, '--hosts', C.DEFAULT_HOSTS, 2),
+    layers: integerFlag(values.layers, '--layers', C.DEFAULT_LAYERS, 1),
     layerBytes: Math.round(positive(values['layer-mb'], '--layer-mb', C.DEFAULT_LAYER_MIB) * C.MIB),
     linkMbit,
     originLinkMbit: positive(values['origin-link-mbit'], '--origin-link-mbit', linkMbit),
     scenarios: parseScenarios(values.scenario),
     mode: parseMode(values.mode),
     outDir: outDirOf('swarm', values.out, defaultOutRoot, now),
-    workRoot: typeof values['work-dir'] === 'string' ? resolve(values['work-dir']) : undefined
+    workRoot: dirFlag(values['work-dir'])
   }
-}
-
-function integer (raw: string | boolean | undefined, flag: string, fallback: number, min: number): number {
-  if (raw == null || typeof raw === 'boolean') return fallback
-  if (!/^\d+$/.test(raw) || Number(raw) < min || !Number.isSafeInteger(Number(raw))) {
-    throw new BenchUsageError(`${flag} must be an integer >= ${min}, not ${JSON.stringify(raw)}`)
-  }
-  return Number(raw)
 }
 
 /** A positive decimal (a layer of 0.5 MiB, a 2.5 Mbit/s link). */
-function positive (raw: string | boolean | undefined, flag: string, fallback: number): number {
+function positive (raw: FlagValue, flag: string, fallback: number): number {
   if (raw == null || typeof raw === 'boolean') return fallback
   if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) <= 0) throw new BenchUsageError(`${flag} must be a number > 0, not ${JSON.stringify(raw)}`)
   return Number(raw)
 }
 
-function parseScenarios (raw: string | boolean | undefined): ScenarioName[] {
+function parseScenarios (raw: FlagValue): ScenarioName[] {
   if (raw == null || typeof raw === 'boolean') return ['fresh']
   if (raw === 'all') return [...SCENARIOS]
-  const out: ScenarioName[] = []
-  for (const part of raw.split(',').map(s => s.trim()).filter(s => s !== '')) {
-    const name = SCENARIOS.find(s => s === part)
-    if (name == null) throw new BenchUsageError(`--scenario: unknown scenario ${JSON.stringify(part)} (known: ${SCENARIOS.join(', ')}, all)`)
-    if (!out.includes(name)) out.push(name)
-  }
-  if (out.length === 0) throw new BenchUsageError('--scenario names no scenario')
-  return out
+  return namesFlag(raw, '--scenario', SCENARIOS, 'scenario', ['all'])
 }
 
-function parseMode (raw: string | boolean | undefined): ModeChoice {
+function parseMode (raw: FlagValue): ModeChoice {
   if (raw == null || typeof raw === 'boolean') return 'auto'
   if (raw === 'auto' || raw === 'netns' || raw === 'loopback') return raw
   throw new BenchUsageError(`--mode must be auto, netns or loopback, not ${JSON.stringify(raw)}`)
