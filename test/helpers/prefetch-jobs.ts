@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
 import type { JobRequest, JobState, JobView } from '@shoal/scheduler'
 import { waitFor } from './http.ts'
+import { SHOAL_CLI, shoalEnv } from './shoal-process.ts'
 
 /** POST /jobs on a scheduler's admin listener; throws with the answer when it is not 201. */
 export async function createJob (admin: string, body: JobRequest): Promise<JobView> {
@@ -36,12 +36,9 @@ export function originBlobBytes (origin: { counts: { requests: Array<{ method: s
   return origin.counts.requests.filter(r => r.method === 'GET' && r.path.includes('/blobs/')).reduce((sum, r) => sum + r.bytes, 0)
 }
 
-const CLI = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url))
-
 /** `shoal prefetch ARGS` as a child process (not a terminal): its exit code and output. */
 export async function runPrefetchCommand (args: string[], timeoutMs = 90_000): Promise<{ code: number, stdout: string, stderr: string }> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SHOAL_')))
-  const child = spawn(process.execPath, [CLI, 'prefetch', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs })
+  const child = spawn(process.execPath, [SHOAL_CLI, 'prefetch', ...args], { env: shoalEnv(), stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })

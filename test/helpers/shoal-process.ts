@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+
+/** The `shoal` command's entry (Node runs the .ts directly). */
+export const SHOAL_CLI = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url))
+const STDERR_TAIL_CHARS = 4_000
+const READY_TIMEOUT_MS = 15_000
+
+/** This process's environment without its SHOAL_* settings (none may change a shoal under test), plus `extra`. */
+export function shoalEnv (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SHOAL_'))), ...extra }
+}
+
+export interface ShoalProcess<T> {
+  child: ChildProcess
+  pid: number
+  /** What `ready` found in its output. */
+  ready: T
+  /** Sends a signal to this process (by its pid) and resolves once it has exited. */
+  kill: (signal?: NodeJS.Signals) => Promise<void>
+}
+
+export interface SpawnShoalOptions<T> {
+  /** What the errors name it (`shoal agent`). */
+  what: string
+  /** Node flags before the entry, then the shoal arguments. */
+  nodeArgs?: string[]
+  args: string[]
+  env?: NodeJS.ProcessEnv
+  /** Looks at all its stdout so far; a value once it is ready. */
+  ready: (stdout: string) => T | undefined
+  timeoutMs?: number
+}
+
+/**
+ * A `shoal` command as a child process, resolved once `ready` finds what it waits for in its
+ * stdout; SIGKILLed (by its pid) when it is not ready in time, and at the test's teardown.
+ */
+export async function spawnShoal<T> (t: { teardown: (fn: () => Promise<void>) => void }, opts: SpawnShoalOptions<T>): Promise<ShoalProcess<T>> {
+  const child = spawn(process.execPath, [...opts.nodeArgs ?? [], SHOAL_CLI, ...opts.args], { env: opts.env ?? shoalEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  const exited = once(child, 'exit').then(() => {})
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
+    if (child.exitCode != null || child.signalCode != null) return
+    child.kill(signal)
+    await exited
+  }
+  t.teardown(async () => { await kill('SIGKILL') })
+  let stderr = ''
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-STDERR_TAIL_CHARS) })
+  const timeoutMs = opts.timeoutMs ?? READY_TIMEOUT_MS
+  const ready = await new Promise<T>((resolve, reject) => {
+    let stdout = ''
+    let settled = false
+    const fail = (why: string): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      child.kill('SIGKILL')
+      reject(new Error(`${opts.what} ${why}: ${stderr.trim()} ${stdout.trim()}`))
+    }
+    const onExit = (code: number | null, signal: string | null): void => { fail(`exited (code ${code}, signal ${signal}) before it was ready`) }
+    const timer = setTimeout(() => { fail(`was not ready within ${timeoutMs} ms`) }, timeoutMs)
+    child.once('exit', onExit)
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      if (settled) return
+      stdout += chunk
+      const found = opts.ready(stdout)
+      if (found === undefined) return
+      settled = true
+      clearTimeout(timer)
+      child.off('exit', onExit)
+      resolve(found)
+    })
+  })
+  if (child.pid == null) throw new Error(`${opts.what} has no pid`)
+  return { child, pid: child.pid, ready, kill }
+}
