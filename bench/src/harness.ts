@@ -81,3 +81,13 @@ export async function withTeardown (name: string, body: (teardown: Teardown, sig
     process.off('exit', onExit)
   }
 }
+
+/** A Markdown table; `|` in a cell is escaped and a line break becomes a space. */
+export function markdownTable (header: string[], rows: string[][]): string {
+  const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ')
+  return [
+    `| ${header.map(cell).join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map(r => `| ${r.map(cell).join(' | ')} |`)
+  ].join('\n')
+}

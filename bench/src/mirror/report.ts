@@ -5,6 +5,7 @@ import * as C from './constants.ts'
 import type { ProfileSummary } from './profile.ts'
 import { summarize } from './stats.ts'
 import type { Summary } from './stats.ts'
+import { markdownTable } from '../harness.ts'
 
 /** Measured rounds of one comparison: agent[i] and origin[i] ran back to back. */
 export interface PairedSamples {
@@ -149,7 +150,7 @@ export function resultsTable (report: MirrorReport): string {
     const label = `(c) agent peak RSS, ${state}, ${o.bigBlobBytes / C.MIB} MiB blob to ${o.bigClients} clients`
     rows.push([label, c == null ? '–' : mib(c.peakRssBytes), '–', '–', g?.target ?? '', verdict(g?.pass)])
   }
-  return table(['measure', 'agent: median (min–max)', 'origin: median (min–max)', 'agent/origin: median (min–max)', 'goal', 'result'], rows)
+  return markdownTable(['measure', 'agent: median (min–max)', 'origin: median (min–max)', 'agent/origin: median (min–max)', 'goal', 'result'], rows)
 }
 
 export function renderMarkdown (report: MirrorReport): string {
@@ -186,14 +187,14 @@ export function renderMarkdown (report: MirrorReport): string {
         rows.push(['(b) warm', String(i + 1), mibps(a), mibps(warm.throughputMiBps.origin[i] ?? Number.NaN), ratio(warm.throughputMiBps.ratio[i] ?? Number.NaN), i === 0 ? `${mib(warm.agentUpstreamBytes)} (all rounds)` : '', '–'])
       })
     }
-    lines.push(table(['section', 'round', 'agent', 'origin', 'agent/origin', 'agent fetched from origin', 'origin egress via link: agent side / direct'], rows), '')
+    lines.push(markdownTable(['section', 'round', 'agent', 'origin', 'agent/origin', 'agent fetched from origin', 'origin egress via link: agent side / direct'], rows), '')
   }
   if (report.big != null) {
     const big = report.big
     lines.push(`## (c) ${o.bigBlobBytes / C.MIB} MiB blob to ${big.clients} clients at once`, '')
     const rows = big.cases.map(c => [c.state, secs(c.seconds), mibps(c.perClientMiBps), mib(c.idleRssBytes), mib(c.peakRssBytes), mib(c.counters.upstreamBytes), mib(c.counters.servedUpstreamBytes + c.counters.servedLocalBytes)])
     rows.push(['origin direct', secs(big.originSeconds), mibps(o.bigBlobBytes / C.MIB / big.originSeconds), '–', '–', '–', '–'])
-    lines.push(table(['agent', 'wall time', 'per client', 'RSS when idle', 'peak RSS (VmHWM)', 'fetched from origin', 'served'], rows), '')
+    lines.push(markdownTable(['agent', 'wall time', 'per client', 'RSS when idle', 'peak RSS (VmHWM)', 'fetched from origin', 'served'], rows), '')
   }
   if (report.profiles != null) {
     lines.push('## CPU profiles of the agent processes', '')
@@ -222,17 +223,8 @@ export function renderProfile (role: string, p: ProfileSummary): string {
   return [
     `### ${role}: ${(p.busyMs / 1000).toFixed(2)} s busy, ${(p.idleMs / 1000).toFixed(2)} s idle (${p.files.length} profile${p.files.length === 1 ? '' : 's'})`,
     '',
-    table(['self time', 'share of busy', 'function', 'where'], p.topFunctions.map(f => [`${f.selfMs.toFixed(0)} ms`, pct(f.selfShare), `\`${f.name}\``, f.where])),
+    markdownTable(['self time', 'share of busy', 'function', 'where'], p.topFunctions.map(f => [`${f.selfMs.toFixed(0)} ms`, pct(f.selfShare), `\`${f.name}\``, f.where])),
     '',
-    table(['self time', 'share of busy', 'file'], p.topFiles.map(f => [`${f.selfMs.toFixed(0)} ms`, pct(f.selfShare), f.where]))
-  ].join('\n')
-}
-
-function table (header: string[], rows: string[][]): string {
-  const cell = (s: string): string => s.replace(/\|/g, '\\|')
-  return [
-    `| ${header.map(cell).join(' | ')} |`,
-    `|${header.map(() => '---').join('|')}|`,
-    ...rows.map(r => `| ${r.map(cell).join(' | ')} |`)
+    markdownTable(['self time', 'share of busy', 'file'], p.topFiles.map(f => [`${f.selfMs.toFixed(0)} ms`, pct(f.selfShare), f.where]))
   ].join('\n')
 }

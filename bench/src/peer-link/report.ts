@@ -5,6 +5,7 @@ import type { Summary } from '../mirror/stats.ts'
 import type { KeyMode, PeerLinkOptions } from './args.ts'
 import { GOAL_PEAK_RSS_MIB_MAX, GOAL_THROUGHPUT_RATIO_MIN, MIB } from './constants.ts'
 import type { RssCase } from './sections.ts'
+import { markdownTable } from '../harness.ts'
 
 /** One swarm-key mode: per round, bare and shoal MB/s (10^6 bytes per second) and shoal/bare. */
 export interface LinkResult {
@@ -49,7 +50,7 @@ export function resultsTable (report: PeerLinkReport): string {
         `${peak.toFixed(0)} MiB; peers ${summarize(r.perPeerMBps).median.toFixed(0)} MB/s each`, '–', `<= ${GOAL_PEAK_RSS_MIB_MAX} MiB`, verdict(peak <= GOAL_PEAK_RSS_MIB_MAX)])
     }
   }
-  return table(['measure', 'bare MB/s: median (min–max)', 'shoal MB/s', 'shoal/bare', 'goal', 'result'], rows)
+  return markdownTable(['measure', 'bare MB/s: median (min–max)', 'shoal MB/s', 'shoal/bare', 'goal', 'result'], rows)
 }
 
 export function renderMarkdown (report: PeerLinkReport): string {
@@ -67,19 +68,10 @@ export function renderMarkdown (report: PeerLinkReport): string {
     '',
     '## Rounds',
     '',
-    table(['swarm key', 'round', 'bare MB/s', 'shoal MB/s', 'shoal/bare'], report.links.flatMap(l => l.bareMBps.map((b, i) =>
+    markdownTable(['swarm key', 'round', 'bare MB/s', 'shoal MB/s', 'shoal/bare'], report.links.flatMap(l => l.bareMBps.map((b, i) =>
       [l.keyMode, String(i + 1), b.toFixed(0), (l.shoalMBps[i] ?? Number.NaN).toFixed(0), (l.ratio[i] ?? Number.NaN).toFixed(2)]))),
     ''
   ]
   for (const [role, p] of Object.entries(report.profiles ?? {})) lines.push(renderProfile(role, p), '')
   return lines.join('\n')
-}
-
-function table (header: string[], rows: string[][]): string {
-  const cell = (s: string): string => s.replace(/\|/g, '\\|')
-  return [
-    `| ${header.map(cell).join(' | ')} |`,
-    `|${header.map(() => '---').join('|')}|`,
-    ...rows.map(r => `| ${r.map(cell).join(' | ')} |`)
-  ].join('\n')
 }

@@ -3,6 +3,7 @@ import type { ProfileSummary } from '../mirror/profile.ts'
 import type { SchedulerBenchOptions } from './args.ts'
 import * as C from './constants.ts'
 import type { SizeResult } from './load-run.ts'
+import { markdownTable } from '../harness.ts'
 
 export interface SizeRun {
   result: SizeResult
@@ -40,7 +41,7 @@ export function resultsTable (report: SchedulerReport): string {
       mib(r.memory.peakHeapUsedBytes)
     ]
   })
-  return table([
+  return markdownTable([
     'size', 'piece reports', `reports/s (>= ${thousands(C.GOAL_REPORTS_PER_SECOND_MIN)})`, `decision ms p50/p99/max (p99 <= ${C.GOAL_P99_DECISION_MS_MAX})`,
     'tick ms p50/p99/max', `peak RSS (<= ${C.GOAL_PEAK_RSS_MIB_MAX} MiB)`, 'peak heap'
   ], rows)
@@ -63,7 +64,7 @@ export function detailTable (report: SchedulerReport): string {
       `${thousands(r.registration.messages)} in ${(r.registration.wallMs / 1000).toFixed(1)} s`
     ]
   })
-  return table([
+  return markdownTable([
     'size', 'pulls', 'rounds', 'frames in: finished / table / announce', 'ms: decode+handle / tick / agents+encode', 'CPU/wall',
     'frames out', 'pieces from origin', 'registration frames'
   ], rows)
@@ -102,13 +103,4 @@ export function renderMarkdown (report: SchedulerReport): string {
   ]
   for (const run of report.sizes) if (run.profile != null) lines.push(renderProfile(sizeName(run.result), run.profile), '')
   return lines.join('\n')
-}
-
-function table (header: string[], rows: string[][]): string {
-  const cell = (s: string): string => s.replace(/\|/g, '\\|')
-  return [
-    `| ${header.map(cell).join(' | ')} |`,
-    `|${header.map(() => '---').join('|')}|`,
-    ...rows.map(r => `| ${r.map(cell).join(' | ')} |`)
-  ].join('\n')
 }

@@ -1,5 +1,6 @@
 /** report.md of `bench swarm`, and the summary table printed at the end of a run. */
 import type { ScenarioReport, SideReport, SwarmReport } from './report.ts'
+import { markdownTable } from '../harness.ts'
 
 const secs = (n: number): string => Number.isFinite(n) ? `${n.toFixed(1)} s` : '–'
 const x = (n: number): string => Number.isFinite(n) ? `${n.toFixed(2)}×` : '–'
@@ -8,7 +9,7 @@ const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`
 /** The side-by-side table of one scenario: each figure and its ratio to the physical limit. */
 export function scenarioTable (r: ScenarioReport): string {
   const row = (what: string, pick: (s: SideReport) => string): string[] => [what, pick(r.swarm), pick(r.direct)]
-  return table(['', 'swarm (through agents)', 'direct (from the origin)'], [
+  return markdownTable(['', 'swarm (through agents)', 'direct (from the origin)'], [
     row('completion p50', s => `${secs(s.completionSeconds.p50)} (${x(s.completionRatio.p50)} limit)`),
     row('completion p90', s => `${secs(s.completionSeconds.p90)} (${x(s.completionRatio.p90)} limit)`),
     row('completion max', s => `${secs(s.completionSeconds.max)} (${x(s.completionRatio.max)} limit)`),
@@ -20,7 +21,7 @@ export function scenarioTable (r: ScenarioReport): string {
 
 export function goalsTable (r: ScenarioReport): string {
   if (r.goals.length === 0) return '(no goals for this scenario)'
-  return table(['goal', 'target', 'value', 'result'], r.goals.map(g => [g.what, g.target, typeof g.value === 'number' ? g.value.toFixed(2) : g.value, g.pass ? 'pass' : '**miss**']))
+  return markdownTable(['goal', 'target', 'value', 'result'], r.goals.map(g => [g.what, g.target, typeof g.value === 'number' ? g.value.toFixed(2) : g.value, g.pass ? 'pass' : '**miss**']))
 }
 
 export function renderMarkdown (report: SwarmReport): string {
@@ -66,16 +67,7 @@ export function renderMarkdown (report: SwarmReport): string {
         traffic == null ? '–' : mb(traffic.fromOriginBytes), traffic == null ? '–' : mb(traffic.fromPeersBytes), traffic == null ? '–' : mb(traffic.toPeersBytes),
         d?.host ?? '', d?.seconds == null ? (d?.error ?? '–') : secs(d.seconds)]
     })
-    lines.push(table(['host', 'swarm time', 'from origin', 'from peers', 'to peers', 'client', 'direct time'], rows), '')
+    lines.push(markdownTable(['host', 'swarm time', 'from origin', 'from peers', 'to peers', 'client', 'direct time'], rows), '')
   }
   return lines.join('\n')
-}
-
-function table (header: string[], rows: string[][]): string {
-  const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ')
-  return [
-    `| ${header.map(cell).join(' | ')} |`,
-    `|${header.map(() => '---').join('|')}|`,
-    ...rows.map(r => `| ${r.map(cell).join(' | ')} |`)
-  ].join('\n')
 }
