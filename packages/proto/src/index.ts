@@ -33,7 +33,8 @@ export {
 } from './scheduler-messages.ts'
 export type { ParsedAgentMessage, ParsedSchedulerMessage, PieceFailureReason } from './scheduler-messages.ts'
 export {
-  parseJobId, prefetchBlob, prefetchFailure, PREFETCH_BLOB_STATES, PREFETCH_FAILURE_REASONS, MAX_PREFETCH_BLOBS, MAX_PREFETCH_IMAGES, MAX_PREFETCH_PLATFORMS
+  parseJobId, prefetchBlob, prefetchFailure, PREFETCH_BLOB_STATES, PREFETCH_FAILURE_REASONS, MAX_PREFETCH_BLOBS, MAX_PREFETCH_IMAGES, MAX_PREFETCH_PLATFORMS,
+  MAX_PREFETCH_REFERENCE_LENGTH, MAX_PREFETCH_TAG_FILTER_LENGTH, isPlacementLabel, isPlatformText
 } from './prefetch-messages.ts'
 export type {
   JobId, ParsedPrefetchBlob, ParsedPrefetchFailure, ParsedPrefetchOrder, ParsedPrefetchProgress, ParsedPrefetchResolved, PrefetchBlobStateName, PrefetchFailureReason

@@ -37,19 +37,32 @@ export type PrefetchBlobStateName = 'fetching' | 'done' | 'failed'
 export const MAX_PREFETCH_IMAGES = 256
 export const MAX_PREFETCH_BLOBS = 4096
 export const MAX_PREFETCH_PLATFORMS = 16
-const MAX_REFERENCE_LENGTH = 512
+/** An image reference and a tag filter, as long as the wire carries them. */
+export const MAX_PREFETCH_REFERENCE_LENGTH = 512
+export const MAX_PREFETCH_TAG_FILTER_LENGTH = 128
 const MAX_TEXT_LENGTH = 1024
 const REGISTRY = /^$|^[A-Za-z0-9.-]+(:\d{1,5})?$/
 const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/
+const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
+
+/** `os/arch[/variant]` as a prefetch order names a platform (`linux/arm64/v8`). */
+export function isPlatformText (value: string): boolean {
+  return PLATFORM.test(value)
+}
+
+/** A site or zone name as agents register it: letters, digits, `.`, `_`, `-`, at most 63. */
+export function isPlacementLabel (value: string): boolean {
+  return LABEL.test(value)
+}
 
 export interface ParsedPrefetchOrder { kind: 'prefetch', job: JobId, images: Array<{ reference: string, tags?: string }>, platforms: string[], blobs: ParsedPrefetchBlob[], concurrency: number, timeoutMs?: number }
 
 export function parsePrefetchOrder (order: PrefetchOrder): ParsedPrefetchOrder {
   const job = parseJobId(order.job)
   if (order.images.length > 0 && order.blobs.length > 0) throw new InvalidMessageError('a prefetch order both resolves images and fetches blobs')
-  const images = order.images.map(image => ({ reference: text('reference', image.reference, MAX_REFERENCE_LENGTH), tags: image.tags === '' ? undefined : text('tag filter', image.tags, 128) }))
-  for (const platform of order.platforms) if (!PLATFORM.test(platform)) throw new InvalidMessageError(`"${platform.slice(0, 70)}" is not a platform (os/arch[/variant])`)
+  const images = order.images.map(image => ({ reference: text('reference', image.reference, MAX_PREFETCH_REFERENCE_LENGTH), tags: image.tags === '' ? undefined : text('tag filter', image.tags, MAX_PREFETCH_TAG_FILTER_LENGTH) }))
+  for (const platform of order.platforms) if (!isPlatformText(platform)) throw new InvalidMessageError(`"${platform.slice(0, 70)}" is not a platform (os/arch[/variant])`)
   if (order.concurrency < 1 || order.concurrency > 64) throw new InvalidMessageError(`prefetch concurrency ${order.concurrency} is not in [1, 64]`)
   return { kind: 'prefetch', job, images, platforms: order.platforms, blobs: order.blobs.map(parsePrefetchBlob), concurrency: order.concurrency, timeoutMs: order.timeoutMs === 0 ? undefined : order.timeoutMs }
 }
@@ -65,7 +78,7 @@ export function parsePrefetchResolved (message: PrefetchResolved): ParsedPrefetc
     kind: 'prefetchResolved',
     job: parseJobId(message.job),
     images: message.images.map(image => ({
-      reference: text('reference', image.reference, MAX_REFERENCE_LENGTH),
+      reference: text('reference', image.reference, MAX_PREFETCH_REFERENCE_LENGTH),
       manifestDigest: image.manifestDigest === '' ? undefined : wireDigest(image.manifestDigest),
       blobs: image.blobs.map(parsePrefetchBlob),
       failure: failureOf(image.failure)

@@ -7,7 +7,7 @@ import { AgentMessage, FailureReason, PieceSource, SchedulerMessage } from './ge
 import type { TaskPieceTable } from './gen/scheduler.js'
 import { decodeFrame, wireDigest } from './messages.ts'
 import { parsePieceTable } from './piece-table.ts'
-import { MAX_PREFETCH_BLOBS, MAX_PREFETCH_IMAGES, MAX_PREFETCH_PLATFORMS, parseJobId, parsePrefetchOrder, parsePrefetchProgress, parsePrefetchResolved } from './prefetch-messages.ts'
+import { isPlacementLabel, MAX_PREFETCH_BLOBS, MAX_PREFETCH_IMAGES, MAX_PREFETCH_PLATFORMS, parseJobId, parsePrefetchOrder, parsePrefetchProgress, parsePrefetchResolved } from './prefetch-messages.ts'
 import type { JobId, ParsedPrefetchOrder, ParsedPrefetchProgress, ParsedPrefetchResolved } from './prefetch-messages.ts'
 import type { PieceTable } from './piece-table.ts'
 import { MAX_BLOB_SIZE, MAX_PIECE_COUNT, pieceCountFor } from './pieces.ts'
@@ -25,7 +25,6 @@ export const MAX_ADDRESS_BYTES = 512
 export const MAX_PARENTS = 64
 /** Host names as DNS allows; site and zone labels are short identifiers. */
 const MAX_HOST_NAME_LENGTH = 253
-const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
 /** The binary form of a libp2p peer id: an identity or sha2-256 multihash, well under this. */
 const MAX_PEER_ID_BYTES = 128
 
@@ -189,6 +188,6 @@ function optionalPeerId (bytes: Uint8Array): Uint8Array | undefined {
 
 function optionalLabel (what: string, value: string): string | undefined {
   if (value === '') return undefined
-  if (!LABEL.test(value)) throw new InvalidMessageError(`${what} "${value.slice(0, 70)}" is not a label (letters, digits, . _ -; at most 63)`)
+  if (!isPlacementLabel(value)) throw new InvalidMessageError(`${what} "${value.slice(0, 70)}" is not a label (letters, digits, . _ -; at most 63)`)
   return value
 }

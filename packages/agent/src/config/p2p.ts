@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
+import { isPlacementLabel } from '@shoal/proto'
 import { ConfigError } from '../errors.ts'
 
 /** The peer side of the agent; absent when p2p is turned off (`--no-p2p`). */
@@ -66,7 +67,7 @@ export function parseP2pConfig (values: P2pValues): P2pConfig | undefined {
 /** A site or zone name as the scheduler protocol carries it. */
 function parseLabel (field: string, value: unknown): string {
   const text = String(value).trim()
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(text)) {
+  if (!isPlacementLabel(text)) {
     throw new ConfigError(`${field}: "${text.slice(0, 70)}" must be a name of letters, digits, '.', '_' and '-' (at most 63), like edge-1 or eu-west`)
   }
   return text

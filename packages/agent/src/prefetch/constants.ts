@@ -25,5 +25,3 @@ export const TAG_LIST_MAX_PAGE_BYTES = 8 * 1024 * 1024
 export const MAX_ERROR_BODY_BYTES = 64 * 1024
 /** Bytes read of a blob between two progress reports, at least (besides the last one). */
 export const PROGRESS_REPORT_BYTES = 64 * 1024
-/** A reference longer than this is not parsed (the wire allows 512). */
-export const MAX_REFERENCE_LENGTH = 512

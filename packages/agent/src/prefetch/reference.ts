@@ -1,8 +1,7 @@
-import { parseDigest } from '@shoal/proto'
+import { MAX_PREFETCH_REFERENCE_LENGTH, parseDigest } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import { parseRegistryHost } from '../config/values.ts'
 import { parseName, parseRoute } from '../registry-mirror/routes.ts'
-import { MAX_REFERENCE_LENGTH } from './constants.ts'
 import { InvalidReferenceError } from './errors.ts'
 
 /** A parsed image reference; `registry` is '' for the mirror's default upstream. */
@@ -22,8 +21,8 @@ const DOCKER_HUB = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.i
  * mirror's own grammar, so a reference that parses here is one the mirror routes.
  */
 export function parseImageReference (text: string): ImageReference {
-  if (text.length === 0 || text.length > MAX_REFERENCE_LENGTH) {
-    throw new InvalidReferenceError(`an image reference of ${text.length} characters (1 to ${MAX_REFERENCE_LENGTH})`)
+  if (text.length === 0 || text.length > MAX_PREFETCH_REFERENCE_LENGTH) {
+    throw new InvalidReferenceError(`an image reference of ${text.length} characters (1 to ${MAX_PREFETCH_REFERENCE_LENGTH})`)
   }
   let rest = text
   let digest: Digest | undefined

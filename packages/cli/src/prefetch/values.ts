@@ -1,5 +1,6 @@
 import { formatPlatform, parseImageReference as parseAgentReference, parsePlatform, parseTagFilter } from '@shoal/agent/prefetch'
 import type { ImageReference } from '@shoal/agent/prefetch'
+import { isPlacementLabel } from '@shoal/proto'
 import { PrefetchUsageError } from './errors.ts'
 
 /**
@@ -52,7 +53,6 @@ export type ScopeArg =
   | { kind: 'all' }
 
 const PEER_ID = /^(?:12D3Koo[1-9A-HJ-NP-Za-km-z]{40,60}|Qm[1-9A-HJ-NP-Za-km-z]{44}|16Uiu2[1-9A-HJ-NP-Za-km-z]{40,60})$/
-const SITE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
 
 /** `agent`, `agent:<peer id>`, `site:NAME` or `all`. */
 export function parseScope (field: string, text: string): ScopeArg {
@@ -67,7 +67,7 @@ export function parseScope (field: string, text: string): ScopeArg {
     return { kind: 'agent', agent: name }
   }
   if (kind === 'site' && colon > 0) {
-    if (!SITE.test(name)) throw new PrefetchUsageError(`${field}: "${name}" is not a site name (letters, digits, '.', '_' and '-', at most 63, as given to shoal agent --site)`)
+    if (!isPlacementLabel(name)) throw new PrefetchUsageError(`${field}: "${name}" is not a site name (letters, digits, '.', '_' and '-', at most 63, as given to shoal agent --site)`)
     return { kind: 'site', site: name }
   }
   throw new PrefetchUsageError(`${field}: "${text}" is not a scope; write agent, agent:<peer id>, site:NAME or all`)

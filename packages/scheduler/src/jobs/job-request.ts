@@ -1,4 +1,4 @@
-import { MAX_PREFETCH_IMAGES, MAX_PREFETCH_PLATFORMS } from '@shoal/proto'
+import { isPlacementLabel, isPlatformText, MAX_PREFETCH_IMAGES, MAX_PREFETCH_PLATFORMS, MAX_PREFETCH_REFERENCE_LENGTH, MAX_PREFETCH_TAG_FILTER_LENGTH } from '@shoal/proto'
 import { JobRequestError } from '../errors.ts'
 import { parsePeerKey } from '../types.ts'
 import type { JobRequest, JobScope } from './types.ts'
@@ -17,8 +17,6 @@ export const JOB_DEFAULTS = { replicas: 1, concurrency: 4, timeoutMs: 60 * 60 * 
 const MAX_REPLICAS = 16
 const MAX_CONCURRENCY = 64
 const MAX_TIMEOUT_MS = 7 * 24 * 60 * 60 * 1000
-const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/
-const SITE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
 
 /** The body of POST /jobs; JobRequestError names the field that is wrong. */
 export function parseJobRequest (body: unknown): ParsedJobRequest {
@@ -32,12 +30,12 @@ export function parseJobRequest (body: unknown): ParsedJobRequest {
   return {
     images: images.map((image: unknown, i) => {
       const { reference, tags } = (typeof image === 'object' && image != null ? image : {}) as { reference?: unknown, tags?: unknown }
-      if (typeof reference !== 'string' || reference.length === 0 || reference.length > 512) throw new JobRequestError(`images[${i}].reference: a reference of 1 to 512 characters`)
-      if (tags != null && (typeof tags !== 'string' || tags.length === 0 || tags.length > 128)) throw new JobRequestError(`images[${i}].tags: a glob of 1 to 128 characters`)
+      if (typeof reference !== 'string' || reference.length === 0 || reference.length > MAX_PREFETCH_REFERENCE_LENGTH) throw new JobRequestError(`images[${i}].reference: a reference of 1 to ${MAX_PREFETCH_REFERENCE_LENGTH} characters`)
+      if (tags != null && (typeof tags !== 'string' || tags.length === 0 || tags.length > MAX_PREFETCH_TAG_FILTER_LENGTH)) throw new JobRequestError(`images[${i}].tags: a glob of 1 to ${MAX_PREFETCH_TAG_FILTER_LENGTH} characters`)
       return { reference, tags: tags ?? undefined }
     }),
     platforms: platforms.map((platform: unknown, i) => {
-      if (typeof platform !== 'string' || !PLATFORM.test(platform)) throw new JobRequestError(`platforms[${i}]: "${String(platform).slice(0, 40)}" is not os/arch[/variant]`)
+      if (typeof platform !== 'string' || !isPlatformText(platform)) throw new JobRequestError(`platforms[${i}]: "${String(platform).slice(0, 40)}" is not os/arch[/variant]`)
       return platform
     }),
     scope: parseScope(request.scope),
@@ -50,7 +48,7 @@ export function parseJobRequest (body: unknown): ParsedJobRequest {
 /** `agent:<peer id>`, `site:<name>` or `all`. */
 export function parseScope (value: unknown): JobScope {
   if (value === 'all') return { kind: 'all' }
-  if (typeof value === 'string' && value.startsWith('site:') && SITE.test(value.slice(5))) return { kind: 'site', site: value.slice(5) }
+  if (typeof value === 'string' && value.startsWith('site:') && isPlacementLabel(value.slice(5))) return { kind: 'site', site: value.slice(5) }
   if (typeof value === 'string' && value.startsWith('agent:')) {
     try {
       return { kind: 'agent', agent: parsePeerKey(value.slice(6)) }
