@@ -1,6 +1,7 @@
 import { formatPlatform, parseImageReference as parseAgentReference, parsePlatform, parseTagFilter } from '@shoal/agent/prefetch'
 import type { ImageReference } from '@shoal/agent/prefetch'
 import { isPlacementLabel } from '@shoal/proto'
+import { isPeerKey } from '@shoal/scheduler'
 import { PrefetchUsageError } from './errors.ts'
 
 /**
@@ -52,7 +53,6 @@ export type ScopeArg =
   | { kind: 'site', site: string }
   | { kind: 'all' }
 
-const PEER_ID = /^(?:12D3Koo[1-9A-HJ-NP-Za-km-z]{40,60}|Qm[1-9A-HJ-NP-Za-km-z]{44}|16Uiu2[1-9A-HJ-NP-Za-km-z]{40,60})$/
 
 /** `agent`, `agent:<peer id>`, `site:NAME` or `all`. */
 export function parseScope (field: string, text: string): ScopeArg {
@@ -63,7 +63,7 @@ export function parseScope (field: string, text: string): ScopeArg {
   const kind = colon < 0 ? value : value.slice(0, colon)
   const name = value.slice(colon + 1)
   if (kind === 'agent' && colon > 0) {
-    if (!PEER_ID.test(name)) throw new PrefetchUsageError(`${field}: "${name}" is not an agent's peer id (12D3KooW...; the agent prints it at start)`)
+    if (!isPeerKey(name)) throw new PrefetchUsageError(`${field}: "${name}" is not an agent's peer id (12D3KooW...; the agent prints it at start)`)
     return { kind: 'agent', agent: name }
   }
   if (kind === 'site' && colon > 0) {
