@@ -47,6 +47,8 @@ export class PrefetchJobs implements AgentObserver {
   /** per job and agent: the blobs ordered from it in its current session */
   readonly #ordered = new Map<string, Map<PeerKey, Set<string>>>()
   readonly #dirty = new Set<string>()
+  /** per job: its layers by digest (progress reports name blobs by digest; a job may have thousands) */
+  readonly #layers = new Map<string, Map<string, LayerRecord>>()
   #startedAt = 0
   #timer?: ReturnType<typeof setInterval>
 
@@ -144,7 +146,7 @@ export class PrefetchJobs implements AgentObserver {
       this.#resolved(job, message.images)
     } else {
       for (const blob of message.blobs) {
-        const layer = job.layers.find(l => l.digest === blob.digest)
+        const layer = this.#layerOf(job, blob.digest)
         const target = layer?.targets.find(t => t.agent === peer && !isTerminalTarget(t))
         if (layer == null || target == null) continue
         target.state = blob.state
@@ -219,7 +221,9 @@ export class PrefetchJobs implements AgentObserver {
       for (const target of layer.targets) {
         if (isTerminalTarget(target) || ordered.get(target.agent)?.has(layer.digest) === true) continue
         if (this.#service.registrationOf(target.agent) == null) continue
-        wanted.set(target.agent, [...(wanted.get(target.agent) ?? []), layer])
+        const layers = wanted.get(target.agent) ?? []
+        layers.push(layer)
+        wanted.set(target.agent, layers)
       }
     }
     const timeoutMs = Math.max(1, job.deadline - this.#now())
@@ -271,6 +275,7 @@ export class PrefetchJobs implements AgentObserver {
     job.finishedAt = this.#now()
     this.#resolvers.delete(job.id)
     this.#ordered.delete(job.id)
+    this.#layers.delete(job.id)
     this.#dirty.add(job.id)
     this.#log('prefetch job ended', { job: job.id, state, error: job.error?.message })
   }
@@ -283,6 +288,15 @@ export class PrefetchJobs implements AgentObserver {
         target.error = failure
       }
     }
+  }
+
+  #layerOf (job: JobRecord, digest: string): LayerRecord | undefined {
+    let index = this.#layers.get(job.id)
+    if (index == null || index.size !== job.layers.length) {
+      index = new Map(job.layers.map(layer => [layer.digest, layer]))
+      this.#layers.set(job.id, index)
+    }
+    return index.get(digest)
   }
 
   /** The connected agents of the job's scope, in a stable order. */
