@@ -125,9 +125,10 @@ export class PrefetchOrders {
         onDone: done
       })
     } catch (err) {
+      // fetchLayers ends every layer through onDone; a throw (its options refused) ended none.
       outcomes = layers.map(layer => ({ digest: layer.digest, bytes: 0, error: { reason: 'failed', message: `the agent could not fetch it: ${(err as Error).message}` } }))
+      outcomes.forEach(done)
     }
-    for (const outcome of outcomes) if (work.blobs.get(outcome.digest)?.state === 'fetching') done(outcome)
     log.info('prefetch blobs fetched', { job, blobs: outcomes.length, failed: outcomes.filter(o => o.error != null).length })
     this.#report()
   }
