@@ -38,6 +38,8 @@ export interface TaskAvailabilityView {
   bitfield(peer: PeerKey): ReadonlyBitfield | undefined
   /** How many peers hold piece `index`. O(1). */
   holderCount(index: number): number
+  /** How many pieces nobody holds. O(pieces). */
+  unheldCount(): number
   /** The peers that hold piece `index`, in join order. O(N): a scan, for admin views and tests. */
   holders(index: number): PeerKey[]
   /**
@@ -91,6 +93,12 @@ export class TaskAvailability implements TaskAvailabilityView {
   holderCount (index: number): number {
     this.#checkIndex(index)
     return this.#holderCounts[index]!
+  }
+
+  unheldCount (): number {
+    let unheld = 0
+    for (const count of this.#holderCounts) if (count === 0) unheld++
+    return unheld
   }
 
   holders (index: number): PeerKey[] {

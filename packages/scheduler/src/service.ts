@@ -246,8 +246,7 @@ export class SchedulerService {
   /** Pieces no agent holds are split among the downloaders, once, when the task has none assigned. */
   #assignColdPieces (task: TaskState, availability: TaskAvailabilityView, now: number): void {
     if (task.assignment != null || task.wanting.size === 0) return
-    let unheld = 0
-    for (let i = 0; i < availability.pieceCount; i++) if (availability.holderCount(i) === 0) unheld++
+    const unheld = availability.unheldCount()
     if (unheld === 0) return
     task.assignment = assignOrigin({ pieceCount: availability.pieceCount, assignees: [...task.wanting], readersPerPiece: this.#readersPerPiece })
     for (const peer of task.assignment.assignees) task.originProgressAt.set(peer, now)
@@ -266,8 +265,7 @@ export class SchedulerService {
     const newcomers = [...task.wanting].filter(peer => !assignees.has(peer) && !task.originConsidered.has(peer))
     if (newcomers.length === 0) return
     for (const peer of newcomers) task.originConsidered.add(peer)
-    let unheld = 0
-    for (let i = 0; i < availability.pieceCount; i++) if (availability.holderCount(i) === 0) unheld++
+    const unheld = availability.unheldCount()
     const readers = assignment.assignees.filter(p => task.wanting.has(p))
     if (unheld <= readers.length * SCHEDULER_ORIGIN_KEEP_PIECES) return
     task.assignment = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep: SCHEDULER_ORIGIN_KEEP_PIECES })
