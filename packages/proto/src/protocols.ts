@@ -12,5 +12,5 @@ export const PIECES_PROTOCOL = '/shoal/pieces/1.0.0'
  */
 export const DHT_PROTOCOL = '/shoal/kad/1.0.0'
 
-/** Agent to scheduler (a later milestone). */
+/** Agent to scheduler: the session of `scheduler.proto` (reports, parents, prefetch orders). */
 export const SCHEDULER_PROTOCOL = '/shoal/scheduler/1.0.0'

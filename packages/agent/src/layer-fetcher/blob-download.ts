@@ -8,7 +8,7 @@ import { UpstreamProtocolError } from '../errors.ts'
 import type { PartialBlob } from '../piece-store/partial-blob.ts'
 import { WriteBehind } from './write-behind.ts'
 
-/** Where the bytes of a blob come from; the origin now, peers from the next issue on. */
+/** Where the bytes of a blob come from: one origin stream, or pieces from peers in order. */
 export interface ByteSource {
   /** Opens the blob's bytes from `offset` to the end. */
   open: (offset: number, signal: AbortSignal) => Promise<AsyncIterable<Uint8Array>>
