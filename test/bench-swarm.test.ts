@@ -64,7 +64,7 @@ async function checkReport (t: ExecutionContext, mode: 'netns' | 'loopback'): Pr
 // Decided before the tests are declared so that a machine without network namespaces reports the
 // test as skipped, with the reason, rather than as a pass.
 const netns = await netnsAvailable()
-if (!netns.ok) console.log(`bench swarm netns test skipped: ${netns.why}; the loopback test covers the harness`)
+if (!netns.ok) console.warn(`bench swarm netns test skipped: ${netns.why}; the loopback test covers the harness`)
 const netnsTest = netns.ok ? test.serial : test.serial.skip
 
 netnsTest('bench swarm, a small fresh in network namespaces: every host pulls the right digests and report.json holds consistent figures', async t => {

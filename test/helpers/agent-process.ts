@@ -32,7 +32,7 @@ export async function spawnAgentProcess (t: { teardown: (fn: () => Promise<void>
     what: 'shoal agent',
     nodeArgs: [...AGENT_NODE_FLAGS],
     args: ['agent', ...testAgentArgs(opts.dataDir, opts.upstreams, opts.args)],
-    env: shoalEnv({ SHOAL_LOG: 'silent' }),
+    env: shoalEnv({ SHOAL_LOG: process.env.SHOAL_TEST_LOG ?? 'silent' }),
     timeoutMs: AGENT_READY_TIMEOUT_MS,
     // The mirror URL from the ready line, and with p2p the peer addresses printed after it.
     ready: stdout => {

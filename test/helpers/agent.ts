@@ -1,11 +1,18 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Agent, resolveAgentConfig } from '@shoal/agent'
-import type { EmbeddedSchedulerFactory } from '@shoal/agent'
+import { Agent, createLogger, parseLogLevel, resolveAgentConfig } from '@shoal/agent'
+import type { EmbeddedSchedulerFactory, Logger } from '@shoal/agent'
 import { freePort } from '../fixtures/index.ts'
 
-process.env.SHOAL_LOG ??= 'silent'
+/**
+ * Agents in tests log nothing unless asked: `SHOAL_TEST_LOG=info pnpm exec ava FILE` writes their
+ * JSON lines to stderr (the same levels as SHOAL_LOG).
+ */
+export function testLogger (): Logger | undefined {
+  const level = process.env.SHOAL_TEST_LOG
+  return level == null || level === '' ? undefined : createLogger('shoal:agent', { level: parseLogLevel(level) })
+}
 
 export interface TestAgentOptions {
   /** Upstream URLs; hosts of http:// URLs are listed as insecure. */
@@ -16,6 +23,8 @@ export interface TestAgentOptions {
   env?: NodeJS.ProcessEnv
   /** What `shoal` composes for `--embedded-scheduler`. */
   embeddedScheduler?: EmbeddedSchedulerFactory
+  /** Where the agent's log lines go (a test that reads them); default: testLogger(). */
+  logger?: Logger
 }
 
 export interface TestAgent {
@@ -46,7 +55,7 @@ export async function startTestAgent (opts: TestAgentOptions): Promise<TestAgent
   const ownDir = opts.dataDir == null
   const dataDir = opts.dataDir ?? await mkdtemp(join(tmpdir(), 'shoal-agent-'))
   const config = await resolveAgentConfig({ argv: testAgentArgs(dataDir, opts.upstreams, opts.args), env: opts.env ?? {} })
-  const agent = new Agent({ config, embeddedScheduler: opts.embeddedScheduler })
+  const agent = new Agent({ config, logger: opts.logger ?? testLogger(), embeddedScheduler: opts.embeddedScheduler })
   await agent.start()
   const url = agent.url
   return {

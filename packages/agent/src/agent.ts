@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { createRateLimiter, inTurn } from './bandwidth/index.ts'
 import type { AgentConfig, HostPort } from './config/index.ts'
 import { LayerFetcher } from './layer-fetcher/index.ts'
-import { createLogger } from './logger.ts'
+import { silentLogger } from './logger.ts'
 import type { Logger } from './logger.ts'
 import { ManifestCache } from './manifest-cache/index.ts'
 import { AgentMetrics } from './metrics.ts'
@@ -18,6 +18,7 @@ import { RegistryRouter } from './upstream/registries.ts'
 
 export interface AgentInit {
   config: AgentConfig
+  /** `shoal:agent`; every part logs under its own folder's name below it. Silent when absent (tests, embedders). */
   logger?: Logger
   now?: () => number
   /** The scheduler to run on this agent's node when the config asks for one (`--embedded-scheduler`). */
@@ -48,7 +49,7 @@ export class Agent {
 
   constructor (init: AgentInit) {
     this.config = init.config
-    this.log = init.logger ?? createLogger('shoal:agent')
+    this.log = init.logger ?? silentLogger
     this.store = new PieceStore({ dataDir: init.config.dataDir, now: init.now })
     this.manifests = new ManifestCache({ path: join(init.config.dataDir, 'manifests'), tagTtlMs: init.config.manifestTagTtlMs, now: init.now })
     this.embeddedScheduler = init.embeddedScheduler
@@ -109,7 +110,7 @@ export class Agent {
     if (config.p2p != null) {
       // libp2p is loaded only when p2p is on: a mirror without peers does not pay its ~19 MiB.
       const { PeerServices } = await import('./p2p/peer-services.ts')
-      this.peers = new PeerServices({ store: this.store }, {
+      this.peers = new PeerServices({ store: this.store, logger: this.log }, {
         dataDir: config.dataDir,
         p2p: config.p2p,
         onPieceServed: e => { metrics.pieceServed(e) },
@@ -124,11 +125,11 @@ export class Agent {
     // Orders may come as soon as a scheduler session opens; they run once the mirror listens.
     const listening = Promise.withResolvers<{ url: string }>()
     if (peers?.scheduler != null) {
-      this.prefetch = new PrefetchOrders(peers.scheduler, { mirror: async () => listening.promise })
+      this.prefetch = new PrefetchOrders(peers.scheduler, { mirror: async () => listening.promise, logger: this.log.child('prefetch') })
       this.prefetch.start()
     }
     const limits = { origin: createRateLimiter({ limit: config.limits.originBytesPerS }), download: inTurn(createRateLimiter({ limit: config.limits.downloadBytesPerS })) }
-    this.fetcher = new LayerFetcher({ store: this.store, upstream, peers: peers?.network(), limits, scheduler: peers?.scheduler }, {
+    this.fetcher = new LayerFetcher({ store: this.store, upstream, peers: peers?.network(), limits, scheduler: peers?.scheduler, logger: this.log }, {
       onUpstreamBytes: n => { metrics.receivedBytes.inc({ source: 'origin' }, n) },
       onPieceFetched: e => { metrics.pieceFetched(e) },
       onPieceFailed: e => { metrics.pieceFailed(e) },

@@ -2,6 +2,8 @@ import { Agent } from '../agent.ts'
 import type { EmbeddedSchedulerFactory } from '../p2p/peer-services.ts'
 import { AGENT_USAGE, resolveAgentConfig } from '../config/index.ts'
 import type { AgentConfig } from '../config/index.ts'
+import { createLogger, parseLogLevel } from '../logger.ts'
+import type { LogLevel } from '../logger.ts'
 
 /**
  * `shoal agent`: validates the config (errors name the field, exit 2), starts, stops on a signal.
@@ -13,6 +15,13 @@ export async function runAgent (argv: string[], init: { embeddedScheduler?: Embe
     return 0
   }
   let config: AgentConfig
+  let level: LogLevel
+  try {
+    level = parseLogLevel(process.env.SHOAL_LOG)
+  } catch (err) {
+    console.error(`shoal agent: invalid configuration: ${(err as Error).message}`)
+    return 2
+  }
   try {
     config = await resolveAgentConfig({ argv, env: process.env })
   } catch (err) {
@@ -24,7 +33,7 @@ export async function runAgent (argv: string[], init: { embeddedScheduler?: Embe
     console.error('shoal agent: invalid configuration: embeddedScheduler: run it through the shoal command, which composes the scheduler')
     return 2
   }
-  const agent = new Agent({ config, embeddedScheduler: init.embeddedScheduler })
+  const agent = new Agent({ config, logger: createLogger('shoal:agent', { level }), embeddedScheduler: init.embeddedScheduler })
   try {
     await agent.start()
   } catch (err) {

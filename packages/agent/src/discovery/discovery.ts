@@ -7,7 +7,8 @@ import {
   DISCOVERY_REPROVIDE_INTERVAL_MS
 } from '../constants.ts'
 import { AbortError, ProvideFailedError } from '../errors.ts'
-import { createLogger } from '../logger.ts'
+import { silentLogger } from '../logger.ts'
+import type { Logger } from '../logger.ts'
 import type { P2pNode } from '@shoal/p2p'
 
 /** A peer that announced a blob, with the addresses it announced (deduplicated; may be empty). */
@@ -47,6 +48,7 @@ export interface DiscoveryEvents {
 
 export interface DiscoveryComponents {
   node: P2pNode
+  logger?: Logger
 }
 
 export interface DiscoveryInit {
@@ -75,14 +77,13 @@ interface Entry {
   inFlight?: Announcement
 }
 
-const log = createLogger('shoal:agent:discovery')
-
 /**
  * Announces the blobs this agent holds in the Kad-DHT and finds the peers that announced a blob.
  * See index.ts for the lifecycle of a record.
  */
 export class Discovery implements Startable {
   readonly #node: P2pNode
+  readonly #log: Logger
   readonly #reprovideIntervalMs: number
   readonly #findTimeoutMs: number
   readonly #maxProviders: number
@@ -97,6 +98,7 @@ export class Discovery implements Startable {
 
   constructor (components: DiscoveryComponents, init: DiscoveryInit = {}) {
     this.#node = components.node
+    this.#log = components.logger ?? silentLogger
     this.#reprovideIntervalMs = init.reprovideIntervalMs ?? DISCOVERY_REPROVIDE_INTERVAL_MS
     this.#findTimeoutMs = init.findTimeoutMs ?? DISCOVERY_FIND_TIMEOUT_MS
     this.#maxProviders = init.maxProviders ?? DISCOVERY_MAX_PROVIDERS
@@ -213,9 +215,9 @@ export class Discovery implements Startable {
         throw new AbortError('provider lookup aborted', { cause: err })
       }
       if (timeout.aborted) {
-        log.info('provider lookup timed out', { digest, timeoutMs: this.#findTimeoutMs, found: found.size })
+        this.#log.info('provider lookup timed out', { digest, timeoutMs: this.#findTimeoutMs, found: found.size })
       } else if (!shutdown.signal.aborted && !enough.signal.aborted) {
-        log.warn('provider lookup failed; going on without peers', { digest, error: describe(err) })
+        this.#log.warn('provider lookup failed; going on without peers', { digest, error: describe(err) })
       }
     } finally {
       enough.abort()
@@ -282,7 +284,7 @@ export class Discovery implements Startable {
         } catch (err) {
           if (shutdown.aborted || (err as Error).name === 'AbortError') continue
           failed++
-          log.warn('re-provide failed; trying again next round', { digest, error: describe(err) })
+          this.#log.warn('re-provide failed; trying again next round', { digest, error: describe(err) })
         }
       }
     }
@@ -295,7 +297,7 @@ export class Discovery implements Startable {
     try {
       (this.#events[name] as ((event: unknown) => void) | undefined)?.(event)
     } catch (err) {
-      log.error('discovery event hook threw', { hook: name, error: describe(err) })
+      this.#log.error('discovery event hook threw', { hook: name, error: describe(err) })
     }
   }
 }

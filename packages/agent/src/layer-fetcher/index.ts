@@ -1,6 +1,8 @@
 import type { Digest } from '@shoal/proto'
 import type { UpstreamConfig } from '../config/index.ts'
 import type { RateLimiter } from '../bandwidth/index.ts'
+import { silentLogger } from '../logger.ts'
+import type { Logger } from '../logger.ts'
 import { PEER_CLAIM_SETTLE_MS } from '../constants.ts'
 import { UpstreamProtocolError } from '../errors.ts'
 import type { BlobRecord } from '../piece-store/blob-record.ts'
@@ -46,6 +48,8 @@ export interface LayerFetcherComponents {
   limits?: { origin?: RateLimiter, download?: Pick<RateLimiter, 'take'> }
   /** The schedulers (`--scheduler`); a blob's scheduler directs its download while it answers. */
   scheduler?: SchedulerClient
+  /** The agent's logger (`shoal:agent`); the fetcher logs under `layer-fetcher`. Silent when absent. */
+  logger?: Logger
 }
 
 export interface LayerFetcherEvents {
@@ -84,6 +88,7 @@ export class LayerFetcher {
   readonly bans: PeerBans
   private readonly peerPath?: PeerPath
   private stopping = false
+  private readonly log: Logger
 
   constructor (components: LayerFetcherComponents, events: LayerFetcherEvents = {}, init: LayerFetcherInit = {}) {
     this.components = components
@@ -91,8 +96,9 @@ export class LayerFetcher {
     this.originFallback = init.originFallback ?? true
     this.bans = new PeerBans({ onBan: events.onPeerBanned })
     const { store, upstream, peers, limits, scheduler } = components
+    this.log = (components.logger ?? silentLogger).child('layer-fetcher')
     if (peers != null) {
-      this.peerPath = new PeerPath({ store, upstream, peers, limits, bans: this.bans, scheduler }, {
+      this.peerPath = new PeerPath({ store, upstream, peers, limits, bans: this.bans, scheduler, logger: this.log }, {
         originFallback: this.originFallback,
         claimSettleMs: init.claimSettleMs ?? PEER_CLAIM_SETTLE_MS,
         events

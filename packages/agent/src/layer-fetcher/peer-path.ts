@@ -4,7 +4,8 @@ import type { Digest } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import { ORIGIN_PIECE_READS_IN_FLIGHT } from '../constants.ts'
 import { NoPeerSourceError } from '../errors.ts'
-import { createLogger } from '../logger.ts'
+import { silentLogger } from '../logger.ts'
+import type { Logger } from '../logger.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
 import { BlobDownload } from './blob-download.ts'
@@ -28,6 +29,7 @@ export interface PeerPathComponents {
   bans: PeerBans
   /** The schedulers, when `--scheduler` is given: a blob's scheduler directs its download. */
   scheduler?: SchedulerClient
+  logger?: Logger
 }
 
 export interface PeerPathInit {
@@ -42,18 +44,18 @@ export type PeerPathStart = { kind: 'download', download: BlobDownload, source: 
 /** The origin's answer to the HEAD of a blob for a client: its size, its refusal, or none. */
 type OriginHead = { kind: 'size', size: number | undefined } | { kind: 'refused', answer: UpstreamAnswer } | { kind: 'unreachable' }
 
-const log = createLogger('shoal:agent:layer-fetcher')
-
 /** How a blob not held here is fetched from peers, and when not to. */
 export class PeerPath {
   private readonly components: PeerPathComponents
   private readonly init: PeerPathInit
+  private readonly log: Logger
   /** Origin Range reads of pieces, a few at a time for all blobs (see Slots). */
   readonly #originReads = new Slots(ORIGIN_PIECE_READS_IN_FLIGHT)
 
   constructor (components: PeerPathComponents, init: PeerPathInit) {
     this.components = components
     this.init = init
+    this.log = components.logger ?? silentLogger
   }
 
   /**
@@ -75,7 +77,7 @@ export class PeerPath {
       head = await this.headAtOrigin(req)
       if (head.kind === 'refused') return head.answer
       if (head.kind === 'size' && head.size != null && head.size > 0) {
-        const scheduled = await startScheduled({ store, peers, scheduler, downloads: this.components.limits?.download }, {
+        const scheduled = await startScheduled({ store, peers, scheduler, downloads: this.components.limits?.download, logger: this.log }, {
           req, size: head.size, session, originPiece: this.originPiece(req), onPiece: this.init.events.onPieceFetched, onPieceFailed: this.onPieceFailed
         })
         if (scheduled != null) return { kind: 'download', ...scheduled }
@@ -94,7 +96,7 @@ export class PeerPath {
       ({ others: providers, lead } = await this.claim(req.digest, size, peers))
       if (providers.length === 0) return this.noPeers(req)
     }
-    const plan = await planFromPeers(peers, req.digest, size, providers)
+    const plan = await planFromPeers(peers, req.digest, size, providers, this.log)
     // The leader of a claim follows only a peer that is already ahead of it (it holds pieces).
     if (plan == null || (lead && !plan.peers.some(p => p.bitfield.count() > 0))) return this.noPeers(req)
     const partial = await store.openPartial(req.digest, plan.table.size)
@@ -105,7 +107,8 @@ export class PeerPath {
       downloads: this.components.limits?.download,
       originPiece: this.originPiece(req),
       onPiece: this.init.events.onPieceFetched,
-      onPieceFailed: this.onPieceFailed
+      onPieceFailed: this.onPieceFailed,
+      logger: this.log
     })
     return { kind: 'download', download, source }
   }
@@ -124,7 +127,7 @@ export class PeerPath {
     const others = this.unbanned(await peers.findProviders(digest))
     const self = peers.self.toString()
     const lead = !others.some(p => p.id.toString() < self)
-    log.info('claimed a cold blob', { digest, others: others.length, lead })
+    this.log.info('claimed a cold blob', { digest, others: others.length, lead })
     return { others, lead }
   }
 

@@ -3,7 +3,8 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { pieceCountFor } from '@shoal/proto'
 import type { Digest, PieceTable } from '@shoal/proto'
 import { PEER_PLAN_MAX_PEERS, PEER_PLAN_TIMEOUT_MS } from '../constants.ts'
-import { createLogger } from '../logger.ts'
+import { silentLogger } from '../logger.ts'
+import type { Logger } from '../logger.ts'
 import type { PieceExchangeClient } from '../piece-exchange/index.ts'
 import type { PeerPlan, PlannedPeer } from './peer-swarm.ts'
 
@@ -22,7 +23,6 @@ export interface PeerNetwork {
   client: Pick<PieceExchangeClient, 'pieceTable' | 'bitfield' | 'piece'>
 }
 
-const log = createLogger('shoal:agent:layer-fetcher')
 
 /**
  * Asks the providers of a blob for their bitfields, then for a piece table (checked against the
@@ -32,12 +32,12 @@ const log = createLogger('shoal:agent:layer-fetcher')
  * origin could not be asked), the first table a provider gives sets it. undefined when no provider
  * answered usefully: the blob then comes from the origin.
  */
-export async function planFromPeers (network: PeerNetwork, digest: Digest, size: number | undefined, providers: Array<{ id: PeerId }>): Promise<PeerPlan | undefined> {
+export async function planFromPeers (network: PeerNetwork, digest: Digest, size: number | undefined, providers: Array<{ id: PeerId }>, log: Logger = silentLogger): Promise<PeerPlan | undefined> {
   const candidates = providers.slice(0, PEER_PLAN_MAX_PEERS)
   let first: { table: PieceTable, source: PeerId } | undefined
   if (size == null) {
     for (const provider of candidates) {
-      first = await tableFrom(network, provider.id, digest, undefined)
+      first = await tableFrom(network, provider.id, digest, undefined, log)
       if (first != null) break
     }
     if (first == null) return undefined
@@ -57,13 +57,13 @@ export async function planFromPeers (network: PeerNetwork, digest: Digest, size:
   if (first != null) return { table: first.table, tableSource: first.source, peers }
   const byHolding = [...peers].sort((a, b) => Number(b.complete) - Number(a.complete) || b.bitfield.count() - a.bitfield.count())
   for (const peer of byHolding) {
-    const got = await tableFrom(network, peer.id, digest, blobSize)
+    const got = await tableFrom(network, peer.id, digest, blobSize, log)
     if (got != null) return { table: got.table, tableSource: got.source, peers }
   }
   return undefined
 }
 
-async function tableFrom (network: PeerNetwork, peer: PeerId, digest: Digest, size: number | undefined): Promise<{ table: PieceTable, source: PeerId } | undefined> {
+async function tableFrom (network: PeerNetwork, peer: PeerId, digest: Digest, size: number | undefined, log: Logger): Promise<{ table: PieceTable, source: PeerId } | undefined> {
   try {
     return { table: await network.client.pieceTable(peer, digest, { size, signal: AbortSignal.timeout(PEER_PLAN_TIMEOUT_MS) }), source: peer }
   } catch (err) {

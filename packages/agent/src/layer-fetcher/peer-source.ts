@@ -3,7 +3,8 @@ import { cidOfDigest, digestOf, digestOfCid, pieceAt, pieceSpan, Status } from '
 import type { Digest, PieceTable } from '@shoal/proto'
 import { PEER_FETCH_MAX_BYTES_IN_FLIGHT, PEER_FETCH_MAX_PIECES_IN_FLIGHT, PIECE_TIMEOUT_MS, READ_AHEAD_PIECES_PER_BLOB } from '../constants.ts'
 import { NoPeerSourceError, PeerRefusedError, PieceTableMismatchError } from '../errors.ts'
-import { createLogger } from '../logger.ts'
+import { silentLogger } from '../logger.ts'
+import type { Logger } from '../logger.ts'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import type { PieceExchangeClient } from '../piece-exchange/index.ts'
 import type { ByteSource } from './blob-download.ts'
@@ -71,6 +72,7 @@ export interface PeerSourceInit {
   expectMore?: () => boolean
   onPiece?: (event: PieceFetchedEvent) => void
   onPieceFailed?: (event: PieceFailedEvent) => void
+  logger?: Logger
 }
 
 /** A ByteSource that also tells which peers' piece tables it trusted (banned if the blob fails its digest), and takes news from a scheduler. */
@@ -79,8 +81,6 @@ export interface PeerByteSource extends ByteSource {
   addPeers: (peers: PlannedPeer[]) => void
   learnTable: (table: PieceTable) => void
 }
-
-const log = createLogger('shoal:agent:layer-fetcher')
 
 /**
  * The pieces of a blob from peers, as a ByteSource that yields the blob in order. A window of
@@ -95,6 +95,7 @@ const log = createLogger('shoal:agent:layer-fetcher')
  * whole blob before it is complete.
  */
 export function peerSource (init: PeerSourceInit): PeerByteSource {
+  const log = init.logger ?? silentLogger
   const swarm = new SwarmView(init.plan, { client: init.client, refreshMs: init.refreshMs, stallMs: init.stallMs, expectMore: init.expectMore })
   const { table } = swarm
   const busy = new Map<string, number>()

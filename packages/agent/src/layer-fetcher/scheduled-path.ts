@@ -5,7 +5,8 @@ import { Bitfield, decodeMultihash, parseCid, parsePieceTable, pieceCountFor, pi
 import type { PieceFailureReason, PieceTable } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import { SCHEDULER_ANSWER_TIMEOUT_MS } from '../constants.ts'
-import { createLogger } from '../logger.ts'
+import { silentLogger } from '../logger.ts'
+import type { Logger } from '../logger.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import type { SchedulerClient } from '../scheduler-client/client.ts'
 import type { OriginMessage, ParentsMessage, PieceTableMessage, SchedulerSession } from '../scheduler-client/session.ts'
@@ -21,6 +22,7 @@ export interface ScheduledStartComponents {
   peers: PeerNetwork
   scheduler: SchedulerClient
   downloads?: Pick<RateLimiter, 'take'>
+  logger?: Logger
 }
 
 export interface ScheduledStartInit {
@@ -31,8 +33,6 @@ export interface ScheduledStartInit {
   onPiece?: (event: PieceFetchedEvent) => void
   onPieceFailed?: (event: PieceFailedEvent) => void
 }
-
-const log = createLogger('shoal:agent:layer-fetcher')
 
 const REASONS: Record<PieceFailedEvent['result'], PieceFailureReason> = { bad: 'bad-piece', refused: 'refused', timeout: 'timeout', unavailable: 'unavailable' }
 
@@ -45,6 +45,7 @@ const REASONS: Record<PieceFailedEvent['result'], PieceFailureReason> = { bad: '
  */
 export async function startScheduled (components: ScheduledStartComponents, init: ScheduledStartInit): Promise<{ download: BlobDownload, source: PeerByteSource } | undefined> {
   const { store, peers, scheduler } = components
+  const log = components.logger ?? silentLogger
   const { req, size, session } = init
   const { digest } = req
   const pieceCount = pieceCountFor(size)
@@ -62,7 +63,7 @@ export async function startScheduled (components: ScheduledStartComponents, init
   const onParents = (m: ParentsMessage): void => {
     if (m.digest !== digest) return
     answer.resolve(true)
-    const planned = plannedPeers(peers, m, pieceCount)
+    const planned = plannedPeers(peers, m, pieceCount, log)
     if (live.source == null) firstParents = planned
     else live.source.addPeers(planned)
   }
@@ -109,6 +110,7 @@ export async function startScheduled (components: ScheduledStartComponents, init
     // Assigned pieces, then the rarest, are read ahead of this agent's own client and stored at once, for the swarm.
     seedInto: partialAheadStore(partial),
     expectMore: () => !session.closed,
+    logger: log,
     onPiece: event => {
       reporter.finished(event)
       init.onPiece?.(event)
@@ -188,7 +190,7 @@ class PieceReporter {
   }
 }
 
-function plannedPeers (peers: PeerNetwork, m: ParentsMessage, pieceCount: number): PlannedPeer[] {
+function plannedPeers (peers: PeerNetwork, m: ParentsMessage, pieceCount: number, log: Logger): PlannedPeer[] {
   const planned: PlannedPeer[] = []
   for (const parent of m.parents) {
     try {

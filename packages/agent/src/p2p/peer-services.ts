@@ -9,7 +9,8 @@ import { ConfigError } from '../errors.ts'
 import { Discovery } from '../discovery/index.ts'
 import type { DiscoveryEvents } from '../discovery/index.ts'
 import type { PeerNetwork } from '../layer-fetcher/index.ts'
-import { createLogger } from '../logger.ts'
+import { silentLogger } from '../logger.ts'
+import type { Logger } from '../logger.ts'
 import { PieceExchangeClient, PieceExchangeServer } from '../piece-exchange/index.ts'
 import type { PieceServedEvent } from '../piece-exchange/index.ts'
 import type { PieceStore } from '../piece-store/store.ts'
@@ -21,6 +22,7 @@ import type { P2pNode } from '@shoal/p2p'
 
 export interface PeerServicesComponents {
   store: Pick<PieceStore, 'get' | 'readPiece' | 'touch' | 'list'>
+  logger?: Logger
 }
 
 export interface PeerServicesInit {
@@ -48,8 +50,6 @@ export interface EmbeddedSchedulerFactory {
   start: (node: P2pNode) => Promise<EmbeddedScheduler>
 }
 
-const log = createLogger('shoal:agent:p2p')
-
 /**
  * The agent's peer side: the libp2p node with its persistent identity, the piece exchange server
  * over the local store, and discovery. start() brings them up in that order, stop() takes them
@@ -58,6 +58,9 @@ const log = createLogger('shoal:agent:p2p')
 export class PeerServices {
   readonly #components: PeerServicesComponents
   readonly #init: PeerServicesInit
+  /** The agent's logger: its parts log under their own folder's name. */
+  readonly #log: Logger
+  readonly #ownLog: Logger
   #node?: P2pNode
   #server?: PieceExchangeServer
   #discovery?: Discovery
@@ -68,27 +71,29 @@ export class PeerServices {
   constructor (components: PeerServicesComponents, init: PeerServicesInit) {
     this.#components = components
     this.#init = init
+    this.#log = components.logger ?? silentLogger
+    this.#ownLog = this.#log.child('p2p')
   }
 
   async start (): Promise<void> {
     const { p2p, dataDir } = this.#init
     const privateKey = await loadOrCreatePeerKey(dataDir)
     const swarmKey = p2p.swarmKeyFile == null ? undefined : await loadSwarmKey(p2p.swarmKeyFile)
-    const node = await createP2pNode({ privateKey, listen: p2p.listen, announce: p2p.announce, bootstrap: p2p.bootstrap, swarmKey, warn: (message, fields) => { log.warn(message, fields) } }).catch((err: Error) => {
+    const node = await createP2pNode({ privateKey, listen: p2p.listen, announce: p2p.announce, bootstrap: p2p.bootstrap, swarmKey, warn: (message, fields) => { this.#ownLog.warn(message, fields) } }).catch((err: Error) => {
       if (!/EADDRINUSE/.test(err.message)) throw err
       throw new ConfigError(`p2pListen: ${p2p.listen.join(', ')} is in use (another agent on this host?): give --p2p-listen another port, or --no-p2p`, { cause: err })
     })
     this.#node = node
-    this.#server = new PieceExchangeServer({ node, store: this.#components.store, onPieceServed: this.#init.onPieceServed, uploads: this.#init.uploads })
+    this.#server = new PieceExchangeServer({ node, store: this.#components.store, onPieceServed: this.#init.onPieceServed, uploads: this.#init.uploads, logger: this.#log.child('piece-exchange') })
     await this.#server.start()
-    this.#discovery = new Discovery({ node }, { findTimeoutMs: this.#init.lookupTimeoutMs ?? PEER_LOOKUP_TIMEOUT_MS, events: this.#init.discoveryEvents })
+    this.#discovery = new Discovery({ node, logger: this.#log.child('discovery') }, { findTimeoutMs: this.#init.lookupTimeoutMs ?? PEER_LOOKUP_TIMEOUT_MS, events: this.#init.discoveryEvents })
     this.#discovery.start()
     this.#client = new PieceExchangeClient({ node })
     this.#announceHeld(node)
     const local = await this.#init.embeddedScheduler?.start(node)
     this.#embedded = local
     if (p2p.schedulers.length > 0 || local != null) {
-      this.#scheduler = new SchedulerClient({ node }, {
+      this.#scheduler = new SchedulerClient({ node, logger: this.#log.child('scheduler-client') }, {
         schedulers: p2p.schedulers.map(a => multiaddr(a)),
         local,
         registration: () => ({
@@ -166,14 +171,14 @@ export class PeerServices {
   /** Announces a blob (fire and forget: a failure is logged, the re-provide round tries again). */
   provide (digest: Digest): void {
     this.#discovery?.provide(digest).catch((err: Error) => {
-      if (err.name !== 'AbortError') log.warn('provide failed', { digest, error: `${err.name}: ${err.message}` })
+      if (err.name !== 'AbortError') this.#ownLog.warn('provide failed', { digest, error: `${err.name}: ${err.message}` })
     })
   }
 
   /** Stops announcing an evicted blob (fire and forget). */
   withdraw (digest: Digest): void {
     this.#discovery?.withdraw(digest).catch((err: Error) => {
-      log.warn('withdraw failed', { digest, error: `${err.name}: ${err.message}` })
+      this.#ownLog.warn('withdraw failed', { digest, error: `${err.name}: ${err.message}` })
     })
   }
 
@@ -191,7 +196,7 @@ export class PeerServices {
       },
       announce: async digest => {
         await this.#discovery?.provide(digest, { signal: AbortSignal.timeout(PEER_LOOKUP_TIMEOUT_MS) }).catch((err: Error) => {
-          log.info('announcement before fetching failed', { digest, error: `${err.name}: ${err.message}` })
+          this.#ownLog.info('announcement before fetching failed', { digest, error: `${err.name}: ${err.message}` })
         })
       },
       findProviders: async digest => {

@@ -8,7 +8,8 @@ import {
   PIECE_SERVER_MAX_STREAMS_PER_CONNECTION, PIECE_TIMEOUT_MS
 } from '../constants.ts'
 import { AbortError, CorruptPieceError } from '../errors.ts'
-import { createLogger } from '../logger.ts'
+import { silentLogger } from '../logger.ts'
+import type { Logger } from '../logger.ts'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import { recordedBitfield } from '../piece-store/blob-record.ts'
 import type { PieceStore } from '../piece-store/store.ts'
@@ -33,6 +34,7 @@ export interface PieceExchangeServerComponents {
   onPieceServed?: (event: PieceServedEvent) => void
   /** `--upload-limit`: every piece sent waits for its bytes here. */
   uploads?: Pick<RateLimiter, 'take'>
+  logger?: Logger
 }
 
 export interface PieceExchangeServerInit {
@@ -48,8 +50,6 @@ export interface PieceExchangeServerInit {
   sendTimeoutMs?: number
 }
 
-const log = createLogger('shoal:agent:piece-exchange')
-
 /**
  * Serves the blobs of the local store to peers over /shoal/pieces/1.0.0: piece tables, bitfields and
  * pieces of whatever is held, partial blobs included (their tables with holes), so a blob spreads
@@ -57,6 +57,7 @@ const log = createLogger('shoal:agent:piece-exchange')
  */
 export class PieceExchangeServer {
   readonly #components: PieceExchangeServerComponents
+  readonly #log: Logger
   readonly #maxReadsPerStream: number
   readonly #maxReads: number
   readonly #idleTimeoutMs: number
@@ -69,6 +70,7 @@ export class PieceExchangeServer {
 
   constructor (components: PieceExchangeServerComponents, init: PieceExchangeServerInit = {}) {
     this.#components = components
+    this.#log = components.logger ?? silentLogger
     this.#maxReadsPerStream = init.maxReadsPerStream ?? PIECE_SERVER_MAX_READS_PER_STREAM
     this.#maxReads = init.maxReads ?? PIECE_SERVER_MAX_READS
     this.#idleTimeoutMs = init.idleTimeoutMs ?? PIECE_SERVER_IDLE_TIMEOUT_MS
@@ -117,7 +119,7 @@ export class PieceExchangeServer {
       idleTimeoutMs: this.#idleTimeoutMs,
       sendTimeoutMs: this.#sendTimeoutMs,
       signal,
-      log
+      log: this.#log
     })
     const done = inbound.run().finally(() => this.#streams.delete(stream))
     this.#streams.set(stream, done)
@@ -136,7 +138,7 @@ export class PieceExchangeServer {
       const pieces = record.pieces.map(cid => cid == null ? undefined : parseCid(cid))
       return pieceTableResponse({ digest, size: record.size, pieceSize: record.pieceSize, pieces })
     } catch (err) {
-      log.warn('piece table not served', { digest, error: `${(err as Error).name}: ${(err as Error).message}` })
+      this.#log.warn('piece table not served', { digest, error: `${(err as Error).name}: ${(err as Error).message}` })
       return refusal('pieceTable', Status.ERROR).pieceTable!
     }
   }

@@ -1,6 +1,7 @@
 import { MAX_PREFETCH_BLOBS, MAX_PREFETCH_IMAGES } from '@shoal/proto'
 import type { JobId, ParsedPrefetchBlob } from '@shoal/proto'
-import { createLogger } from '../logger.ts'
+import { silentLogger } from '../logger.ts'
+import type { Logger } from '../logger.ts'
 import type { PrefetchBlobReport, PrefetchCancelMessage, PrefetchOrderMessage, SchedulerSession } from '../scheduler-client/session.ts'
 import type { MirrorTarget } from './index.ts'
 import { fetchLayers, hostPlatform, parsePlatform, resolveImages } from './index.ts'
@@ -17,6 +18,7 @@ export interface PrefetchOrdersInit {
   mirror: () => Promise<MirrorTarget>
   /** How often a job's byte counts are reported, at most. */
   progressIntervalMs?: number
+  logger?: Logger
 }
 
 interface JobWork {
@@ -27,8 +29,6 @@ interface JobWork {
   unsent: Set<string>
 }
 
-const log = createLogger('shoal:agent:prefetch')
-
 /**
  * Runs the scheduler's prefetch orders on this agent: resolves images through its own mirror
  * (with its credentials), or pulls the ordered blobs through it (so they are verified, stored and
@@ -37,11 +37,13 @@ const log = createLogger('shoal:agent:prefetch')
  */
 export class PrefetchOrders {
   readonly #init: PrefetchOrdersInit
+  readonly #log: Logger
   readonly #jobs = new Map<JobId, JobWork>()
   #timer?: ReturnType<typeof setInterval>
 
   constructor (source: PrefetchOrderSource, init: PrefetchOrdersInit) {
     this.#init = init
+    this.#log = init.logger ?? silentLogger
     source.on('prefetch', (message, session) => { this.#order(message, session) })
     source.on('prefetchCancel', message => { this.#cancel(message.job) })
   }
@@ -95,7 +97,7 @@ export class PrefetchOrders {
         blobs: image.layers.map(layer => ({ registry: layer.registry, repository: layer.repository, digest: layer.digest, size: layer.size, mediaType: layer.mediaType })),
         failure: image.error
       })))
-      log.info('prefetch images resolved', { job: message.job, images: images.length, failed: images.filter(i => i.error != null).length })
+      this.#log.info('prefetch images resolved', { job: message.job, images: images.length, failed: images.filter(i => i.error != null).length })
     } catch (err) {
       // resolveImages answers per image; a throw here is this agent's own trouble (its mirror).
       work.session.prefetchResolved(message.job, message.images.map(image => ({ reference: image.reference, blobs: [], failure: { reason: 'failed', message: `the agent could not resolve it: ${(err as Error).message}` } })))
@@ -129,7 +131,7 @@ export class PrefetchOrders {
       outcomes = layers.map(layer => ({ digest: layer.digest, bytes: 0, error: { reason: 'failed', message: `the agent could not fetch it: ${(err as Error).message}` } }))
       outcomes.forEach(done)
     }
-    log.info('prefetch blobs fetched', { job, blobs: outcomes.length, failed: outcomes.filter(o => o.error != null).length })
+    this.#log.info('prefetch blobs fetched', { job, blobs: outcomes.length, failed: outcomes.filter(o => o.error != null).length })
     this.#report()
   }
 

@@ -4,7 +4,8 @@ import type { Libp2p, Startable } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Bitfield, Digest } from '@shoal/proto'
 import { SCHEDULER_RECONNECT_MAX_MS, SCHEDULER_RECONNECT_MIN_MS } from '../constants.ts'
-import { createLogger } from '../logger.ts'
+import { silentLogger } from '../logger.ts'
+import type { Logger } from '../logger.ts'
 import { rendezvousOrder } from './rendezvous.ts'
 import { SchedulerSession } from './session.ts'
 import type { OriginMessage, ParentsMessage, PieceTableMessage, PrefetchCancelMessage, PrefetchOrderMessage, Registration } from './session.ts'
@@ -19,6 +20,7 @@ export interface HeldTask {
 
 export interface SchedulerClientComponents {
   node: Pick<Libp2p, 'dial'>
+  logger?: Logger
 }
 
 export interface SchedulerClientInit {
@@ -59,8 +61,6 @@ interface Slot {
   session?: SchedulerSession
 }
 
-const log = createLogger('shoal:agent:scheduler-client')
-
 /**
  * The agent's only way to its schedulers. One session per configured scheduler, each redialled
  * with backoff while it is away. A blob's scheduler is the first live one in the rendezvous order
@@ -72,6 +72,7 @@ export class SchedulerClient extends EventEmitter<SchedulerClientEvents> impleme
   readonly #init: SchedulerClientInit
   #slots: Slot[]
   #controller?: AbortController
+  readonly #log: Logger
   readonly #loops: Array<Promise<void>> = []
   /** Where each held blob was last announced, so that a blob whose scheduler changes is announced to the new one. */
   readonly #announcedTo = new Map<Digest, SchedulerSession>()
@@ -79,6 +80,7 @@ export class SchedulerClient extends EventEmitter<SchedulerClientEvents> impleme
   constructor (components: SchedulerClientComponents, init: SchedulerClientInit) {
     super()
     this.#node = components.node
+    this.#log = components.logger ?? silentLogger
     this.#init = init
     this.#slots = init.schedulers.map(addr => ({
       key: addr.getComponents().find(c => c.name === 'p2p')?.value ?? addr.toString(),
@@ -142,16 +144,16 @@ export class SchedulerClient extends EventEmitter<SchedulerClientEvents> impleme
         session.on('prefetchCancel', m => this.emit('prefetchCancel', m, session))
         slot.session = session
         this.emit('connected', slot.key)
-        log.info('scheduler connected', { scheduler: slot.name })
+        this.#log.info('scheduler connected', { scheduler: slot.name })
         this.#announceMoved()
         const err = await closed
         slot.session = undefined
         this.#announceMoved()
         this.emit('disconnected', slot.key)
-        log.warn('scheduler gone; its blobs go to the next scheduler, or to the DHT and the origin', { scheduler: slot.name, error: err?.message })
+        this.#log.warn('scheduler gone; its blobs go to the next scheduler, or to the DHT and the origin', { scheduler: slot.name, error: err?.message })
       } catch (err) {
         if (signal.aborted) return
-        log.info('scheduler unreachable; trying again', { scheduler: slot.name, inMs: backoff, error: (err as Error).message })
+        this.#log.info('scheduler unreachable; trying again', { scheduler: slot.name, inMs: backoff, error: (err as Error).message })
       }
       await sleep(backoff, undefined, { signal }).catch(() => {})
       backoff = Math.min(2 * backoff, this.#init.reconnectMaxMs ?? SCHEDULER_RECONNECT_MAX_MS)
