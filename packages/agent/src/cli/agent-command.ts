@@ -38,7 +38,7 @@ export async function runAgent (argv: string[], init: { embeddedScheduler?: Embe
     await agent.start()
   } catch (err) {
     console.error(`shoal agent: cannot start: ${(err as Error).message}`)
-    await agent.stop().catch(() => {})
+    await agent.stop().catch((stopErr: Error) => { console.error(`shoal agent: stopping after the failed start also failed: ${stopErr.message}`) })
     return 1
   }
   console.log(`shoal agent: mirroring ${config.upstreams.map(u => u.host).join(', ')} at ${agent.url} (data in ${config.dataDir})`)

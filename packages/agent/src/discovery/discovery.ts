@@ -177,6 +177,8 @@ export class Discovery implements Startable {
     this.#provided.delete(digest)
     if (entry?.inFlight != null) {
       entry.inFlight.controller.abort()
+      // Aborted just above: its end is awaited so the record is not re-added after the cancel; its
+      // failure (the abort itself) is expected and says nothing.
       await entry.inFlight.promise.catch(() => {})
     }
     await this.#node.contentRouting.cancelReprovide(entry?.cid ?? cidOfDigest(digest), options)

@@ -32,6 +32,7 @@ export class ChunkSink {
     const done = new Promise<void>((resolve, reject) => {
       this.target.write(chunk, err => { if (err != null) reject(err); else resolve() })
     })
+    // Observed in settleOldest, in order; this only keeps a write failure from counting as unhandled meanwhile.
     done.catch(() => {})
     this.inflight.push({ done, bytes: chunk.byteLength })
     this.inflightBytes += chunk.byteLength

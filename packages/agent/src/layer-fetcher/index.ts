@@ -184,22 +184,37 @@ export class LayerFetcher {
     // Only for announcing: without a listener the first piece costs no extra fdatasync.
     if (onFirstPiece != null) {
       download.once('piece', () => {
-        download.partial.commit().then(() => { onFirstPiece(download.digest) }, () => {})
+        download.partial.commit().then(() => { onFirstPiece(download.digest) }, (err: Error) => {
+          // The download's own next commit fails the same way and fails the download; only the early announcement is lost.
+          this.log.warn('first piece not made durable; the blob is not announced yet', { digest: download.digest, error: `${err.name}: ${err.message}` })
+        })
       })
     }
+    // run() settles with the download's state, never by throwing; what follows it is logged when it fails.
     download.run(source, async hashed => { await store.complete(download.partial, hashed) })
-      .finally(async () => {
-        this.downloads.delete(download)
-        this.inflight.delete(req.digest)
-        this.events.onDownloadDone?.(download)
-        if (tableSources == null || download.state !== 'failed' || this.stopping) return
-        const name = download.error?.name
-        if (name === 'DigestMismatchError' || name === 'PieceTableMismatchError') {
-          for (const peer of tableSources()) this.bans.ban(peer, 'bad-table')
-        }
-        await store.discard(download.digest).catch(() => {})
-        if (this.originFallback) await this.join(req, false).catch(() => {})
-      }).catch(() => {})
+      .then(async () => { await this.ended(download, req, tableSources) })
+      .catch((err: Error) => {
+        this.log.error('handling the end of a download failed', { digest: download.digest, error: `${err.name}: ${err.message}` })
+      })
+  }
+
+  private async ended (download: BlobDownload, req: OriginBlobRequest, tableSources?: () => string[]): Promise<void> {
+    this.downloads.delete(download)
+    this.inflight.delete(req.digest)
+    this.events.onDownloadDone?.(download)
+    if (tableSources == null || download.state !== 'failed' || this.stopping) return
+    const name = download.error?.name
+    if (name === 'DigestMismatchError' || name === 'PieceTableMismatchError') {
+      for (const peer of tableSources()) this.bans.ban(peer, 'bad-table')
+    }
+    await this.components.store.discard(download.digest).catch((err: Error) => {
+      this.log.warn('the pieces of a failed peer download were not discarded', { digest: download.digest, error: `${err.name}: ${err.message}` })
+    })
+    if (!this.originFallback) return
+    // Nobody waits for this retry (the clients of the failed download got its error): it fills the store for the next request.
+    await this.join(req, false).catch((err: Error) => {
+      this.log.warn('fetching from the origin after a failed peer download failed', { digest: download.digest, error: `${err.name}: ${err.message}` })
+    })
   }
 }
 

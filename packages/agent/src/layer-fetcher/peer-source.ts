@@ -235,6 +235,7 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
   /** A piece for the in-order stream: one read ahead (or under way) if there is one, else fetched now. */
   const fetchPiece = async (index: number, signal: AbortSignal): Promise<Uint8Array> => {
     for (const pending of [ahead?.take(index), underWay.get(index)]) {
+      // A read-ahead or a fetch that failed has reported its failure (onPieceFailed); the piece is fetched now.
       const piece = await pending?.catch(() => undefined)
       if (piece != null) {
         verified.set(index, piece.digest)
@@ -279,6 +280,7 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
           const index = pick(next, new Set(pending.keys()))
           if (index == null) break
           const fetching = fetchPiece(index, signal)
+          // Awaited in order below, where its failure ends the stream; meanwhile it must not count as unhandled.
           fetching.catch(() => {})
           pending.set(index, fetching)
         }

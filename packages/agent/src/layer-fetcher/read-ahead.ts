@@ -86,6 +86,7 @@ export class ReadAhead {
     while (!signal.aborted) {
       const next = this.#next()
       if (next == null) {
+        // An abort only cuts the pause short; the loop sees the signal.
         await sleep(this.#init.idleMs ?? 100, undefined, { signal }).catch(() => {})
         continue
       }
@@ -104,6 +105,7 @@ export class ReadAhead {
         this.#taken.delete(next)
         if (signal.aborted) return
         this.#init.onError?.(next, err as Error)
+        // An abort only cuts the pause short; the loop sees the signal.
         await sleep(this.#init.idleMs ?? 100, undefined, { signal }).catch(() => {})
       } finally {
         this.#underWay.delete(next)

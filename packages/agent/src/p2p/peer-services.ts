@@ -192,7 +192,9 @@ export class PeerServices {
       client,
       connectedPeers: () => this.connectedPeers(),
       rememberAddresses: (peer, addresses) => {
-        node.peerStore.merge(peer, { multiaddrs: addresses }).catch(() => {})
+        node.peerStore.merge(peer, { multiaddrs: addresses }).catch((err: Error) => {
+          this.#ownLog.info('a parent\'s addresses were not kept; it is dialled by peer id alone', { peer: peer.toString(), error: `${err.name}: ${err.message}` })
+        })
       },
       announce: async digest => {
         await this.#discovery?.provide(digest, { signal: AbortSignal.timeout(PEER_LOOKUP_TIMEOUT_MS) }).catch((err: Error) => {
@@ -202,10 +204,15 @@ export class PeerServices {
       findProviders: async digest => {
         const discovery = this.#discovery
         if (discovery == null || node.getConnections().length === 0) return []
-        const providers = await discovery.findProviders(digest).catch(() => [])
+        const providers = await discovery.findProviders(digest).catch((err: Error) => {
+          this.#ownLog.warn('provider lookup failed; going on without peers', { digest, error: `${err.name}: ${err.message}` })
+          return []
+        })
         // The pieces are asked by peer id: let libp2p know where the providers said they listen.
         await Promise.all(providers.filter(p => p.multiaddrs.length > 0).map(async p => {
-          await node.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
+          await node.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch((err: Error) => {
+            this.#ownLog.info('a provider\'s addresses were not kept; it is dialled by peer id alone', { peer: p.id.toString(), error: `${err.name}: ${err.message}` })
+          })
         }))
         return providers
       }

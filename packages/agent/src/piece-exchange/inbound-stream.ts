@@ -127,6 +127,8 @@ export class InboundStream {
         return bytes == null ? [frame] : [frame, bytes]
       }, index)
       if (sent && bytes != null) this.#context.pieceServed({ peer: this.#peer, digest, index, bytes: bytes.byteLength })
+      // Fails only when the stream closes or stalls past the send timeout: the next answer's send fails
+      // and ends the stream (logged there); here it only ends the wait.
       if (bytes != null) await this.#belowHighWater(this.#sendSignal(), 0).catch(() => {})
     } finally {
       answer.release?.()

@@ -155,6 +155,7 @@ export class SchedulerClient extends EventEmitter<SchedulerClientEvents> impleme
         if (signal.aborted) return
         this.#log.info('scheduler unreachable; trying again', { scheduler: slot.name, inMs: backoff, error: (err as Error).message })
       }
+      // An abort only cuts the pause short; the loop sees the signal.
       await sleep(backoff, undefined, { signal }).catch(() => {})
       backoff = Math.min(2 * backoff, this.#init.reconnectMaxMs ?? SCHEDULER_RECONNECT_MAX_MS)
     }

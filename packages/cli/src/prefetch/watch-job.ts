@@ -40,6 +40,7 @@ export async function watchJob (handle: PrefetchJobHandle, opts: WatchJobOptions
   while (true) {
     opts.display.update(view)
     if (isTerminal(view.state)) return { view, interrupted: false }
+    // An abort only cuts the pause short; the loop sees the signal.
     await sleep(handle.pollIntervalMs, undefined, { signal: opts.interrupt }).catch(() => {})
     if (opts.interrupt.aborted) break
     try {
