@@ -7,6 +7,7 @@ import type { Logger } from './logger.ts'
 import { ManifestCache } from './manifest-cache/index.ts'
 import { AgentMetrics } from './metrics.ts'
 import type { EmbeddedSchedulerFactory, PeerServices } from './p2p/peer-services.ts'
+import { PeerBans } from './peer-bans.ts'
 import { GarbageCollector } from './piece-store/garbage-collector.ts'
 import { PieceStore } from './piece-store/store.ts'
 import { PrefetchOrders } from './prefetch/orders.ts'
@@ -107,6 +108,13 @@ export class Agent {
       onError: err => { this.log.error('garbage collection failed', { error: err.message }) }
     })
     this.gc = gc
+    // One set of bans for both sides: a peer banned for what it sent is neither asked nor served.
+    const bans = new PeerBans({
+      onBan: (peer, reason) => {
+        metrics.peerBans.inc({ reason })
+        this.log.warn('peer banned', { peer, reason })
+      }
+    })
     if (config.p2p != null) {
       // libp2p is loaded only when p2p is on: a mirror without peers does not pay its ~19 MiB.
       const { PeerServices } = await import('./p2p/peer-services.ts')
@@ -117,7 +125,8 @@ export class Agent {
         discoveryEvents: metrics.discoveryEvents,
         uploads: inTurn(createRateLimiter({ limit: config.limits.uploadBytesPerS })),
         uploadBytesPerSecond: config.limits.uploadBytesPerS,
-        embeddedScheduler: config.p2p.embeddedScheduler ? this.embeddedScheduler : undefined
+        embeddedScheduler: config.p2p.embeddedScheduler ? this.embeddedScheduler : undefined,
+        bans
       })
       await this.peers.start()
     }
@@ -129,15 +138,11 @@ export class Agent {
       this.prefetch.start()
     }
     const limits = { origin: createRateLimiter({ limit: config.limits.originBytesPerS }), download: inTurn(createRateLimiter({ limit: config.limits.downloadBytesPerS })) }
-    this.fetcher = new LayerFetcher({ store: this.store, upstream, peers: peers?.network(), limits, scheduler: peers?.scheduler, logger: this.log }, {
+    this.fetcher = new LayerFetcher({ store: this.store, upstream, peers: peers?.network(), limits, scheduler: peers?.scheduler, bans, logger: this.log }, {
       onUpstreamBytes: n => { metrics.receivedBytes.inc({ source: 'origin' }, n) },
       onPieceFetched: e => { metrics.pieceFetched(e) },
       onPieceFailed: e => { metrics.pieceFailed(e) },
       onFirstPiece: peers == null ? undefined : digest => { peers.provide(digest) },
-      onPeerBanned: (peer, reason) => {
-        metrics.peerBans.inc({ reason })
-        this.log.warn('peer banned', { peer, reason })
-      },
       onDownloadDone: d => {
         metrics.downloads.inc({ result: d.state })
         if (d.error?.name === 'DigestMismatchError') metrics.digestMismatches.inc({ kind: 'blob' })

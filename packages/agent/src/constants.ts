@@ -127,6 +127,8 @@ export const PEER_CLAIM_SETTLE_MS = 300
 export const PEER_BAN_MS = 60 * 60_000
 /** Bad pieces a peer may send (across blobs, until banned) before it is banned. */
 export const PEER_BAN_BAD_PIECES = 3
+/** Malformed piece-protocol frames a peer may send before it is banned: a correct agent sends none; one or two may be a bug or a version skew worth a log line, not a ban. */
+export const PEER_BAN_BAD_FRAMES = 3
 
 /** How long a scheduler may take to dial and answer a registration. */
 export const SCHEDULER_REGISTER_TIMEOUT_MS = 5_000

@@ -30,7 +30,7 @@ export class AgentMetrics {
   readonly piecesFetched = new Counter({ name: 'shoal_agent_peer_pieces_fetched_total', help: 'Piece requests to peers by result (ok, bad, refused, timeout, unavailable)', labelNames: ['result'], registers: [this.registry] })
   readonly badPieces = new Counter({ name: 'shoal_agent_peer_bad_pieces_total', help: 'Pieces from peers of the wrong length or hash', registers: [this.registry] })
   readonly peersDropped = new Counter({ name: 'shoal_agent_peers_dropped_total', help: 'Peers dropped for a blob after a failed piece request, by reason', labelNames: ['reason'], registers: [this.registry] })
-  readonly peerBans = new Counter({ name: 'shoal_agent_peer_bans_total', help: 'Peers banned (not asked for anything for a while), by reason (bad-table, bad-pieces)', labelNames: ['reason'], registers: [this.registry] })
+  readonly peerBans = new Counter({ name: 'shoal_agent_peer_bans_total', help: 'Peers banned (neither asked nor served for a while), by reason (bad-table, bad-pieces, malformed-frames)', labelNames: ['reason'], registers: [this.registry] })
   readonly piecesServed = new Counter({ name: 'shoal_agent_peer_pieces_served_total', help: 'Pieces sent to peers', registers: [this.registry] })
   readonly servedPeerBytes = new Counter({ name: 'shoal_agent_peer_served_bytes_total', help: 'Piece bytes sent to peers', registers: [this.registry] })
   readonly dhtLookups = new Counter({ name: 'shoal_agent_dht_lookups_total', help: 'DHT provider lookups by result (found, empty)', labelNames: ['result'], registers: [this.registry] })

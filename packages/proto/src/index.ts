@@ -25,6 +25,7 @@ export {
   PieceTableRequest, BitfieldRequest, PieceRequest, CancelRequest, PieceTableResponse, BitfieldResponse, PieceResponse
 } from './messages.ts'
 export type { ParsedPeerRequest } from './messages.ts'
+export { boundedLengthDecoder, varintLength } from './frame-length.ts'
 export {
   decodeAgentMessage, decodeSchedulerMessage, MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_PARENTS,
   AgentMessage, SchedulerMessage, Register, AnnounceTask, PiecesFinished, PieceFailed, TaskPieceTable, LeaveTask,

@@ -1,6 +1,6 @@
 import type { Libp2p, PeerId, Startable, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import { decodeAgentMessage, MAX_MESSAGE_SIZE, SCHEDULER_PROTOCOL, SchedulerMessage } from '@shoal/proto'
+import { boundedLengthDecoder, decodeAgentMessage, MAX_MESSAGE_SIZE, SCHEDULER_PROTOCOL, SchedulerMessage } from '@shoal/proto'
 import { SCHEDULER_MAX_AGENTS, SCHEDULER_TICK_MS } from './constants.ts'
 import type { SchedulerService } from './service.ts'
 import { parsePeerInfo, parsePeerKey } from './types.ts'
@@ -62,7 +62,7 @@ export class SchedulerServer implements Startable {
   }
 
   #serve (stream: Stream, remote: PeerId): void {
-    const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_SIZE })
+    const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_SIZE, lengthDecoder: boundedLengthDecoder(MAX_MESSAGE_SIZE) })
     this.serveChannel(parsePeerKey(remote.toString()), remote.toMultihash().bytes.slice(), {
       write: async frame => { await lp.write(frame) },
       read: async options => (await lp.read(options)).subarray(),

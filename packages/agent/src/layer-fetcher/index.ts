@@ -13,8 +13,8 @@ import { BlobDownload } from './blob-download.ts'
 import type { ByteSource } from './blob-download.ts'
 import { blobSizeOf, originSource, requestOriginBlob } from './origin-source.ts'
 import type { OriginBlobRequest } from './origin-source.ts'
-import { PeerBans } from './peer-bans.ts'
-import type { BanReason } from './peer-bans.ts'
+import { PeerBans } from '../peer-bans.ts'
+import type { BanReason } from '../peer-bans.ts'
 import { PeerPath } from './peer-path.ts'
 import type { PeerNetwork } from './peer-plan.ts'
 import type { PieceFailedEvent, PieceFetchedEvent } from './peer-source.ts'
@@ -23,7 +23,7 @@ export { ChunkSink, followDownload, sendFileRange } from './blob-reader.ts'
 export type { ByteRange } from './blob-reader.ts'
 export { BlobDownload } from './blob-download.ts'
 export type { PeerNetwork } from './peer-plan.ts'
-export type { BanReason } from './peer-bans.ts'
+export type { BanReason } from '../peer-bans.ts'
 export type { PieceFailedEvent, PieceFailure, PieceFetchedEvent } from './peer-source.ts'
 
 /** An answer of the origin that is not the blob (401 with its challenge, 404...), passed on as is. */
@@ -48,6 +48,8 @@ export interface LayerFetcherComponents {
   limits?: { origin?: RateLimiter, download?: Pick<RateLimiter, 'take'> }
   /** The schedulers (`--scheduler`); a blob's scheduler directs its download while it answers. */
   scheduler?: SchedulerClient
+  /** The agent's bans, shared with the piece exchange server; without them the fetcher keeps its own. */
+  bans?: PeerBans
   /** The agent's logger (`shoal:agent`); the fetcher logs under `layer-fetcher`. Silent when absent. */
   logger?: Logger
 }
@@ -94,7 +96,7 @@ export class LayerFetcher {
     this.components = components
     this.events = events
     this.originFallback = init.originFallback ?? true
-    this.bans = new PeerBans({ onBan: events.onPeerBanned })
+    this.bans = components.bans ?? new PeerBans({ onBan: events.onPeerBanned })
     const { store, upstream, peers, limits, scheduler } = components
     this.log = (components.logger ?? silentLogger).child('layer-fetcher')
     if (peers != null) {

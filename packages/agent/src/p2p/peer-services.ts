@@ -11,6 +11,7 @@ import type { DiscoveryEvents } from '../discovery/index.ts'
 import type { PeerNetwork } from '../layer-fetcher/index.ts'
 import { silentLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
+import type { PeerBans } from '../peer-bans.ts'
 import { PieceExchangeClient, PieceExchangeServer } from '../piece-exchange/index.ts'
 import type { PieceServedEvent } from '../piece-exchange/index.ts'
 import type { PieceStore } from '../piece-store/store.ts'
@@ -38,6 +39,8 @@ export interface PeerServicesInit {
   uploadBytesPerSecond?: number
   /** `--embedded-scheduler`: a scheduler on this agent's node, composed by the shoal command. */
   embeddedScheduler?: EmbeddedSchedulerFactory
+  /** The agent's bans: banned peers are not served. */
+  bans?: PeerBans
 }
 
 /** A scheduler running on the agent's node, reached in-process by the agent itself. */
@@ -84,7 +87,7 @@ export class PeerServices {
       throw new ConfigError(`p2pListen: ${p2p.listen.join(', ')} is in use (another agent on this host?): give --p2p-listen another port, or --no-p2p`, { cause: err })
     })
     this.#node = node
-    this.#server = new PieceExchangeServer({ node, store: this.#components.store, onPieceServed: this.#init.onPieceServed, uploads: this.#init.uploads, logger: this.#log.child('piece-exchange') })
+    this.#server = new PieceExchangeServer({ node, store: this.#components.store, onPieceServed: this.#init.onPieceServed, uploads: this.#init.uploads, bans: this.#init.bans, logger: this.#log.child('piece-exchange') })
     await this.#server.start()
     this.#discovery = new Discovery({ node, logger: this.#log.child('discovery') }, { findTimeoutMs: this.#init.lookupTimeoutMs ?? PEER_LOOKUP_TIMEOUT_MS, events: this.#init.discoveryEvents })
     this.#discovery.start()

@@ -3,7 +3,7 @@ import { lpStream } from '@libp2p/utils'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import {
-  cidOfDigest, decodePeerResponse, digestOf, MAX_MESSAGE_SIZE, parseBitfieldResponse, parsePieceTable, PeerRequest,
+  boundedLengthDecoder, cidOfDigest, decodePeerResponse, digestOf, MAX_MESSAGE_SIZE, parseBitfieldResponse, parsePieceTable, PeerRequest,
   PIECES_PROTOCOL, pieceSpan, Status
 } from '@shoal/proto'
 import type { CID, Digest, PeerBitfield, PeerResponse, PieceTable } from '@shoal/proto'
@@ -115,8 +115,10 @@ export class PieceExchangeClient {
     try {
       signal.throwIfAborted()
       stream = await this.#node.dialProtocol(peer, PIECES_PROTOCOL, { signal })
+      const maxDataLength = Math.max(MAX_MESSAGE_SIZE, payloadBytes)
       const lp = lpStream(stream, {
-        maxDataLength: Math.max(MAX_MESSAGE_SIZE, payloadBytes),
+        maxDataLength,
+        lengthDecoder: boundedLengthDecoder(maxDataLength),
         maxBufferSize: MAX_MESSAGE_SIZE + payloadBytes + SLACK_BYTES
       })
       await lp.write(PeerRequest.encode({ id: REQUEST_ID, ...body }), { signal })

@@ -1,7 +1,7 @@
 import type { PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { LengthPrefixedStream } from '@libp2p/utils'
-import { decodePeerRequest, InvalidMessageError, PeerResponse, Status } from '@shoal/proto'
+import { boundedLengthDecoder, decodePeerRequest, InvalidMessageError, PeerResponse, Status } from '@shoal/proto'
 import type { Digest, ParsedPeerRequest } from '@shoal/proto'
 import { PIECE_REQUEST_MAX_BYTES, PIECE_SEND_HIGH_WATER_BYTES } from '../constants.ts'
 import type { Logger } from '../logger.ts'
@@ -31,7 +31,16 @@ export interface InboundStreamContext {
   /** Aborted when the server stops. */
   signal: AbortSignal
   log: Logger
+  /** The peer sent a frame that does not decode (the stream is reset at once). */
+  malformedFrame: () => void
 }
+
+/**
+ * Errors that mean the peer sent bytes no correct agent sends: a frame, its length prefix or a
+ * request that does not decode, or more unread request bytes than the read buffer holds (an agent
+ * sends one small request per stream).
+ */
+const MALFORMED = new Set(['InvalidMessageError', 'InvalidDataLengthError', 'InvalidDataLengthLengthError', 'InvalidMessageLengthError', 'StreamBufferError'])
 
 /**
  * One inbound /shoal/pieces stream: reads PeerRequest frames until the peer half-closes (or goes
@@ -56,7 +65,7 @@ export class InboundStream {
     this.#stream = stream
     this.#peer = peer
     this.#context = context
-    this.#lp = lpStream(stream, { maxDataLength: PIECE_REQUEST_MAX_BYTES, maxBufferSize: 64 * PIECE_REQUEST_MAX_BYTES })
+    this.#lp = lpStream(stream, { maxDataLength: PIECE_REQUEST_MAX_BYTES, maxBufferSize: 64 * PIECE_REQUEST_MAX_BYTES, lengthDecoder: boundedLengthDecoder(PIECE_REQUEST_MAX_BYTES) })
   }
 
   /** Serves the stream to its end; never rejects. */
@@ -67,6 +76,7 @@ export class InboundStream {
       await this.#writes
       if (!this.#broken) await this.#stream.close({ signal: this.#sendSignal() })
     } catch (err) {
+      if (MALFORMED.has((err as Error).name)) this.#context.malformedFrame()
       this.#abort(err as Error)
       // Reads already under way finish (and give back their slots) before the stream counts as done.
       await Promise.allSettled(this.#tasks)

@@ -7,10 +7,11 @@ import {
   PIECE_SERVER_IDLE_TIMEOUT_MS, PIECE_SERVER_MAX_READ_BYTES, PIECE_VERIFIED_MAX_ENTRIES, PIECE_VERIFIED_TTL_MS, PIECE_SERVER_MAX_READS, PIECE_SERVER_MAX_READS_PER_STREAM,
   PIECE_SERVER_MAX_STREAMS_PER_CONNECTION, PIECE_TIMEOUT_MS
 } from '../constants.ts'
-import { AbortError, CorruptPieceError } from '../errors.ts'
+import { AbortError, BannedPeerError, CorruptPieceError } from '../errors.ts'
 import { silentLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
 import type { RateLimiter } from '../bandwidth/index.ts'
+import type { PeerBans } from '../peer-bans.ts'
 import { recordedBitfield } from '../piece-store/blob-record.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import { ReadBudget } from './read-budget.ts'
@@ -34,6 +35,8 @@ export interface PieceExchangeServerComponents {
   onPieceServed?: (event: PieceServedEvent) => void
   /** `--upload-limit`: every piece sent waits for its bytes here. */
   uploads?: Pick<RateLimiter, 'take'>
+  /** The agent's bans: a banned peer's streams are reset at once, and malformed frames count toward a ban. */
+  bans?: Pick<PeerBans, 'isBanned' | 'malformedFrame'>
   logger?: Logger
 }
 
@@ -104,7 +107,13 @@ export class PieceExchangeServer {
   }
 
   #serve (stream: Stream, peer: PeerId, signal: AbortSignal): void {
+    const bans = this.#components.bans
+    if (bans?.isBanned(peer.toString()) === true) {
+      stream.abort(new BannedPeerError(`peer ${peer.toString()} is banned`))
+      return
+    }
     const inbound = new InboundStream(stream, peer, {
+      malformedFrame: () => { bans?.malformedFrame(peer.toString()) },
       pieceTable: digest => this.#pieceTable(digest),
       bitfield: digest => this.#bitfield(digest),
       piece: async (digest, index) => this.#piece(digest, index),

@@ -1,6 +1,6 @@
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import { MAX_MESSAGE_SIZE, namedError } from '@shoal/proto'
+import { boundedLengthDecoder, MAX_MESSAGE_SIZE, namedError } from '@shoal/proto'
 
 /** The end of a channel: the other side closed it (a leave, not a fault). Named as libp2p's own. */
 export class UnexpectedEOFError extends namedError('UnexpectedEOFError') {}
@@ -19,7 +19,7 @@ export interface FrameChannel {
 
 /** Length-prefixed frames on a libp2p stream. */
 export function streamChannel (stream: Stream): FrameChannel {
-  const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_SIZE })
+  const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_SIZE, lengthDecoder: boundedLengthDecoder(MAX_MESSAGE_SIZE) })
   return {
     write: async (frame, options) => { await lp.write(frame, options) },
     read: async options => (await lp.read(options)).subarray(),

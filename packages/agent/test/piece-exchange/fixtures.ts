@@ -4,7 +4,7 @@ import { cidOfDigest, digestOf, pieceCountFor, pieceSpan } from '@shoal/proto'
 import type { CID, Digest } from '@shoal/proto'
 import type { P2pNode } from '@shoal/p2p'
 import { PieceExchangeServer } from '../../src/piece-exchange/server.ts'
-import type { PieceExchangeServerInit, PieceServedEvent } from '../../src/piece-exchange/server.ts'
+import type { PieceExchangeServerComponents, PieceExchangeServerInit, PieceServedEvent } from '../../src/piece-exchange/server.ts'
 import type { PieceStore } from '../../src/piece-store/store.ts'
 import { startTestNode, testSwarmKey } from '../helpers/p2p.ts'
 export { openStore } from '../helpers/store.ts'
@@ -22,9 +22,9 @@ export interface ServerFixture {
   served: PieceServedEvent[]
 }
 
-export async function startServer (t: ExecutionContext, node: P2pNode, store: PieceStore, init?: PieceExchangeServerInit): Promise<ServerFixture> {
+export async function startServer (t: ExecutionContext, node: P2pNode, store: PieceStore, init?: PieceExchangeServerInit, components: Pick<PieceExchangeServerComponents, 'bans'> = {}): Promise<ServerFixture> {
   const served: PieceServedEvent[] = []
-  const server = new PieceExchangeServer({ node, store, onPieceServed: event => served.push(event) }, init)
+  const server = new PieceExchangeServer({ node, store, onPieceServed: event => served.push(event), ...components }, init)
   await server.start()
   t.teardown(async () => { await server.stop() })
   return { server, served }

@@ -6,6 +6,7 @@ import type { LengthPrefixedStream } from '@libp2p/utils'
 import { decodePeerResponse, PeerRequest, PIECES_PROTOCOL, Status } from '@shoal/proto'
 import type { PeerResponse } from '@shoal/proto'
 import type { P2pNode } from '@shoal/p2p'
+import { PeerBans } from '../../src/peer-bans.ts'
 import { PieceExchangeClient } from '../../src/piece-exchange/client.ts'
 import type { PieceExchangeServerInit } from '../../src/piece-exchange/server.ts'
 import { blobFixture, describeBlob, eventually, MiB, openStore, putBlob, startNode, startServer, swarmKey } from './fixtures.ts'
@@ -15,14 +16,14 @@ const OP_TIMEOUT_MS = 20_000
 const LP = { maxDataLength: 4 * MiB, maxBufferSize: 8 * MiB }
 
 /** A (the real server over a complete 3-piece blob) and B, which talks raw frames to it. */
-async function setup (t: ExecutionContext, init?: PieceExchangeServerInit): Promise<ServerFixture & { a: P2pNode, b: P2pNode, blob: Blob }> {
+async function setup (t: ExecutionContext, init?: PieceExchangeServerInit, bans?: PeerBans): Promise<ServerFixture & { a: P2pNode, b: P2pNode, blob: Blob }> {
   const key = swarmKey()
   const a = await startNode(t, key)
   const b = await startNode(t, key, [a])
   const store = await openStore(t)
   const blob = describeBlob(blobFixture(3 * MiB, 'server'))
   await putBlob(store, blob)
-  return { a, b, blob, ...await startServer(t, a, store, init) }
+  return { a, b, blob, ...await startServer(t, a, store, init, { bans }) }
 }
 
 async function rawStream (b: P2pNode, a: P2pNode): Promise<{ stream: Stream, lp: LengthPrefixedStream<Stream> }> {
@@ -101,6 +102,32 @@ test('bad frames close the stream; the server keeps serving', async t => {
   const bytes = await client.piece(a.peerId, { digest: blob.digest, size: blob.size, index: 1, cid: blob.cids[1]! }, { signal: AbortSignal.timeout(OP_TIMEOUT_MS) })
   t.true(Buffer.from(bytes).equals(blob.piece(1)))
   await eventually(() => server.openStreams === 0)
+})
+
+test('a length prefix that never ends resets the stream at once; three malformed frames ban the peer, which is then served nothing', async t => {
+  const banned: string[] = []
+  const bans = new PeerBans({ badFrameLimit: 3, onBan: peer => banned.push(peer) })
+  // An idle timeout far above the bound below: the stream must end on the bad prefix, not on idleness.
+  const { a, b, blob } = await setup(t, { idleTimeoutMs: 60_000 }, bans)
+  const endless = await rawStream(b, a)
+  const started = Date.now()
+  // Twelve bytes that all carry the varint continuation bit: a length prefix that never ends.
+  endless.stream.send(Buffer.alloc(12, 0xff))
+  const ended = new Promise<void>(resolve => { endless.stream.addEventListener('close', () => { resolve() }) })
+  await ended
+  t.true(Date.now() - started < 10_000, `the stream ended after ${Date.now() - started} ms`)
+  t.deepEqual(banned, [], 'one malformed frame is not a ban')
+
+  const client = new PieceExchangeClient({ node: b })
+  const ref = { digest: blob.digest, size: blob.size, index: 0, cid: blob.cids[0]! }
+  t.true(Buffer.from(await client.piece(a.peerId, ref, { signal: AbortSignal.timeout(OP_TIMEOUT_MS) })).equals(blob.piece(0)), 'still served before the ban')
+  for (const bad of [Buffer.from('not a request'), Buffer.alloc(64 * 1024)]) {
+    const raw = await rawStream(b, a)
+    await raw.lp.write(bad)
+    await t.throwsAsync(readAnswers(raw.stream, raw.lp))
+  }
+  t.deepEqual(banned, [b.peerId.toString()])
+  await t.throwsAsync(client.piece(a.peerId, ref, { signal: AbortSignal.timeout(OP_TIMEOUT_MS) }), { name: 'PeerUnavailableError' })
 })
 
 test('stop() aborts open streams and unregisters the protocol', async t => {

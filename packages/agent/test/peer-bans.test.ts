@@ -1,6 +1,6 @@
 import test from 'ava'
-import { PeerBans } from '../../src/layer-fetcher/peer-bans.ts'
-import type { BanReason } from '../../src/layer-fetcher/peer-bans.ts'
+import { PeerBans } from '../src/peer-bans.ts'
+import type { BanReason } from '../src/peer-bans.ts'
 
 function bans (): { bans: PeerBans, banned: Array<[string, BanReason]>, advance: (ms: number) => void } {
   let now = 1_000
