@@ -6,7 +6,7 @@ import { freePort } from './fixtures/index.ts'
 import { waitFor } from './helpers/http.ts'
 import { setupCluster, startPeer } from './helpers/p2p-cluster.ts'
 import type { Cluster } from './helpers/p2p-cluster.ts'
-import { createJob, getJob, originBlobBytes, runPrefetchCommand, waitForJob } from './helpers/prefetch-jobs.ts'
+import { adminHeaders, createJob, getJob, originBlobBytes, runPrefetchCommand, waitForJob } from './helpers/prefetch-jobs.ts'
 import { spawnScheduler } from './helpers/scheduler-process.ts'
 import type { SchedulerProcess } from './helpers/scheduler-process.ts'
 import { tempDir } from './helpers/temp.ts'
@@ -29,15 +29,15 @@ test('a prefetch job interrupted by a scheduler restart finishes: the job is sto
   const cluster = await setupCluster(t)
   cluster.origin.bytesPerSecond = 3 * MiB
   const { scheduler, agents, port, dataDir } = await siteOf(t, cluster, 2)
-  const created = await createJob(scheduler.admin, { images: [{ reference: `${cluster.origin.host}/lib/p2p:v1` }], scope: 'site:edge' })
-  await waitFor('a blob under way', async () => (await getJob(scheduler.admin, created.id)).totals.bytesDone > 0, { timeoutMs: 20_000, intervalMs: 100 })
+  const created = await createJob(scheduler, { images: [{ reference: `${cluster.origin.host}/lib/p2p:v1` }], scope: 'site:edge' })
+  await waitFor('a blob under way', async () => (await getJob(scheduler, created.id)).totals.bytesDone > 0, { timeoutMs: 20_000, intervalMs: 100 })
 
   await scheduler.kill('SIGKILL')
   await waitFor('agents saw it go', () => agents.every(a => a.agent.schedulersConnected === 0))
   const restarted = await spawnScheduler(t, { port, dataDir, swarmKey: cluster.swarmKey })
-  const resumed = await getJob(restarted.admin, created.id)
+  const resumed = await getJob(restarted, created.id)
   t.not(resumed.state, 'done', 'the job was not finished when the scheduler died')
-  const job = await waitForJob(restarted.admin, created.id, undefined, 60_000)
+  const job = await waitForJob(restarted, created.id, undefined, 60_000)
   t.is(job.state, 'done', JSON.stringify(job))
   const held = new Set(agents.flatMap(a => a.agent.store.list().filter(r => r.state === 'complete').map(r => r.digest as string)))
   for (const layer of job.layers) t.true(held.has(layer.digest), `the site holds ${layer.digest}`)
@@ -54,11 +54,11 @@ test('a private image with wrong agent credentials fails with a clear reason; th
   await writeFile(dockerConfig, JSON.stringify({ auths: { [cluster.origin.host]: { auth: Buffer.from('deploy:wrong-password').toString('base64') } } }))
   const { scheduler, agents } = await siteOf(t, cluster, 2, { args: ['--docker-config', dockerConfig] })
 
-  const run = await runPrefetchCommand([`${cluster.origin.host}/lib/p2p:v1`, '--scheduler', scheduler.admin, '--scope', 'site:edge'])
+  const run = await runPrefetchCommand([`${cluster.origin.host}/lib/p2p:v1`, '--scheduler', scheduler.admin, '--admin-token-file', scheduler.adminTokenFile, '--scope', 'site:edge'])
   t.is(run.code, 1, 'a failed image fails the command')
   t.regex(run.stdout + run.stderr, /unauthorized/, 'the reason is printed')
   const id = /\b([0-9a-f]{12})\b/.exec(run.stdout + run.stderr)?.[1] ?? ''
-  const job = await getJob(scheduler.admin, id)
+  const job = await getJob(scheduler, id)
   t.is(job.state, 'failed')
   const image = job.images[0]
   t.is(image?.error?.reason, 'unauthorized', JSON.stringify(job.images))
@@ -73,12 +73,12 @@ test('cancel stops a job: agents drop the blobs not yet started, the job ends ca
   cluster.origin.bytesPerSecond = 2 * MiB
   const { scheduler, agents } = await siteOf(t, cluster, 1)
   const [agent] = agents as [TestAgent]
-  const created = await createJob(scheduler.admin, { images: [{ reference: `${cluster.origin.host}/lib/p2p:v1` }], scope: `agent:${peerIdOf(agent)}`, concurrency: 1 })
+  const created = await createJob(scheduler, { images: [{ reference: `${cluster.origin.host}/lib/p2p:v1` }], scope: `agent:${peerIdOf(agent)}`, concurrency: 1 })
   // The first layer (6 MiB at 2 MiB/s) is under way; the second is not asked for yet (concurrency 1).
-  await waitFor('the first layer under way', async () => (await getJob(scheduler.admin, created.id)).layers.some(l => l.size > MiB && l.targets.some(x => x.state === 'fetching')), { timeoutMs: 20_000, intervalMs: 100 })
+  await waitFor('the first layer under way', async () => (await getJob(scheduler, created.id)).layers.some(l => l.size > MiB && l.targets.some(x => x.state === 'fetching')), { timeoutMs: 20_000, intervalMs: 100 })
 
-  const notStarted = (await getJob(scheduler.admin, created.id)).layers.filter(l => l.targets.every(x => x.state === 'pending')).map(l => l.digest)
-  const res = await request(`${scheduler.admin}/jobs/${created.id}`, { method: 'DELETE' })
+  const notStarted = (await getJob(scheduler, created.id)).layers.filter(l => l.targets.every(x => x.state === 'pending')).map(l => l.digest)
+  const res = await request(`${scheduler.admin}/jobs/${created.id}`, { method: 'DELETE', headers: adminHeaders(scheduler) })
   t.is(res.statusCode, 200)
   const cancelled = JSON.parse(await res.body.text()) as Awaited<ReturnType<typeof getJob>>
   t.is(cancelled.state, 'cancelled')
@@ -88,7 +88,7 @@ test('cancel stops a job: agents drop the blobs not yet started, the job ends ca
   await new Promise(resolve => setTimeout(resolve, 4500))
   t.true(notStarted.length > 0)
   for (const digest of notStarted) t.is(cluster.origin.blobGets(digest), 0, `${digest} was not fetched after the cancel`)
-  t.is((await getJob(scheduler.admin, created.id)).state, 'cancelled')
+  t.is((await getJob(scheduler, created.id)).state, 'cancelled')
 })
 
 test('the jobs API refuses bad requests by field and unknown jobs', async t => {
@@ -100,14 +100,14 @@ test('the jobs API refuses bad requests by field and unknown jobs', async t => {
     [{ images: [{ reference: 'a/b:1' }], scope: 'all', replicas: 0 }, /replicas/],
     [{ images: [{ reference: 'a/b:1' }], scope: 'all', platforms: ['linux'] }, /platforms\[0\]/]
   ] as const) {
-    const res = await request(`${scheduler.admin}/jobs`, { method: 'POST', body: JSON.stringify(body) })
+    const res = await request(`${scheduler.admin}/jobs`, { method: 'POST', body: JSON.stringify(body), headers: adminHeaders(scheduler) })
     t.is(res.statusCode, 400)
     t.regex((JSON.parse(await res.body.text()) as { error: string }).error, field)
   }
-  const notJson = await request(`${scheduler.admin}/jobs`, { method: 'POST', body: '{' })
+  const notJson = await request(`${scheduler.admin}/jobs`, { method: 'POST', body: '{', headers: adminHeaders(scheduler) })
   t.is(notJson.statusCode, 400)
   await notJson.body.dump()
-  const unknown = await request(`${scheduler.admin}/jobs/0123456789ab`)
+  const unknown = await request(`${scheduler.admin}/jobs/0123456789ab`, { headers: adminHeaders(scheduler) })
   t.is(unknown.statusCode, 404)
   await unknown.body.dump()
 })
@@ -115,8 +115,8 @@ test('the jobs API refuses bad requests by field and unknown jobs', async t => {
 test('scope all: every agent ends with every blob, and the origin still sends each about once', async t => {
   const cluster = await setupCluster(t)
   const { scheduler, agents } = await siteOf(t, cluster, 3)
-  const created = await createJob(scheduler.admin, { images: [{ reference: `${cluster.origin.host}/lib/p2p:v1` }], scope: 'all' })
-  const job = await waitForJob(scheduler.admin, created.id)
+  const created = await createJob(scheduler, { images: [{ reference: `${cluster.origin.host}/lib/p2p:v1` }], scope: 'all' })
+  const job = await waitForJob(scheduler, created.id)
   t.is(job.state, 'done', JSON.stringify(job))
   t.true(job.layers.every(l => l.targets.length === 3 && l.targets.every(x => x.state === 'done')))
   for (const agent of agents) {
@@ -140,7 +140,7 @@ test('a tag filter that matches more images than a job takes: the job says so an
     }))
   }
   const { scheduler, agents } = await siteOf(t, cluster, 1)
-  const job = await waitForJob(scheduler.admin, (await createJob(scheduler.admin, { images: [{ reference: `${cluster.origin.host}/lib/p2p`, tags: 't*' }], scope: 'site:edge' })).id)
+  const job = await waitForJob(scheduler, (await createJob(scheduler, { images: [{ reference: `${cluster.origin.host}/lib/p2p`, tags: 't*' }], scope: 'site:edge' })).id)
   t.is(job.state, 'failed')
   const cut = job.images.filter(i => i.error != null)
   t.is(cut.length, 1)

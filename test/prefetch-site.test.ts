@@ -31,14 +31,14 @@ test('shoal prefetch of an image and of a tag filter to a site of 3 agents: the 
   await waitFor('agents registered', () => [...site, elsewhere].every(x => x.agent.schedulersConnected === 1))
 
   // The operator's command: one pinned image and a repository with a tag filter, to the site.
-  const run = await runPrefetchCommand([`${origin.host}/lib/base:1`, `${origin.host}/lib/app`, '--tags', 'v1.*', '--scheduler', scheduler.admin, '--scope', 'site:edge', '--json'])
+  const run = await runPrefetchCommand([`${origin.host}/lib/base:1`, `${origin.host}/lib/app`, '--tags', 'v1.*', '--scheduler', scheduler.admin, '--admin-token-file', scheduler.adminTokenFile, '--scope', 'site:edge', '--json'])
   t.is(run.code, 0, run.stderr)
   const summary = JSON.parse(run.stdout) as { ok: boolean, job: JobView }
   t.true(summary.ok)
   const job = summary.job
   t.is(job.scope, 'site:edge')
   t.is(job.state, 'done', JSON.stringify(job.error ?? job.layers.flatMap(l => l.targets.map(x => x.error)).filter(Boolean)))
-  t.deepEqual((await getJob(scheduler.admin, job.id)).state, 'done', 'the scheduler keeps the job')
+  t.deepEqual((await getJob(scheduler, job.id)).state, 'done', 'the scheduler keeps the job')
   t.regex((await fetchBody(`${scheduler.admin}/metrics`)).body.toString(), /^shoal_scheduler_prefetch_jobs\{state="done"\} 1$/m)
   t.deepEqual(job.images.map(i => i.reference).sort(), [`${origin.host}/lib/app:v1.0`, `${origin.host}/lib/app:v1.1`, `${origin.host}/lib/base:1`])
   t.true(job.images.every(i => i.error == null))

@@ -27,7 +27,7 @@ test('shoal scheduler as its own process: agents pull through it; killed and res
   t.is(scheduler.addr, before, 'the same address and identity (from its data dir)')
   await waitFor('agents back', () => agents.every(a => a.agent.schedulersConnected === 1), { timeoutMs: 30_000 })
   await waitFor('the held blob announced again', async () => {
-    const view = JSON.parse((await fetchBody(`${scheduler.admin}/tasks`)).body.toString()) as AdminView
+    const view = JSON.parse((await fetchBody(`${scheduler.admin}/tasks`, { headers: { authorization: `Bearer ${scheduler.adminToken}` } })).body.toString()) as AdminView
     return view.tasks.some(task => task.digest === first && task.peers.length === 3)
   })
 

@@ -5,26 +5,36 @@ import type { JobRequest, JobState, JobView } from '@shoal/scheduler'
 import { waitFor } from './http.ts'
 import { SHOAL_CLI, shoalEnv } from './shoal-process.ts'
 
+/** A scheduler's admin listener and its bearer token (a SchedulerProcess is one). */
+export interface AdminApi {
+  admin: string
+  adminToken: string
+}
+
+export function adminHeaders (api: AdminApi): Record<string, string> {
+  return { authorization: `Bearer ${api.adminToken}` }
+}
+
 /** POST /jobs on a scheduler's admin listener; throws with the answer when it is not 201. */
-export async function createJob (admin: string, body: JobRequest): Promise<JobView> {
-  const res = await request(`${admin}/jobs`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(10_000) })
+export async function createJob (api: AdminApi, body: JobRequest): Promise<JobView> {
+  const res = await request(`${api.admin}/jobs`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...adminHeaders(api) }, signal: AbortSignal.timeout(10_000) })
   const text = await res.body.text()
   if (res.statusCode !== 201) throw new Error(`POST /jobs: ${res.statusCode} ${text}`)
   return JSON.parse(text) as JobView
 }
 
-export async function getJob (admin: string, id: string): Promise<JobView> {
-  const res = await request(`${admin}/jobs/${id}`, { signal: AbortSignal.timeout(10_000) })
+export async function getJob (api: AdminApi, id: string): Promise<JobView> {
+  const res = await request(`${api.admin}/jobs/${id}`, { headers: adminHeaders(api), signal: AbortSignal.timeout(10_000) })
   const text = await res.body.text()
   if (res.statusCode !== 200) throw new Error(`GET /jobs/${id}: ${res.statusCode} ${text}`)
   return JSON.parse(text) as JobView
 }
 
 /** Polls the job until it is in one of `states`; the last view. */
-export async function waitForJob (admin: string, id: string, states: JobState[] = ['done', 'failed', 'cancelled'], timeoutMs = 60_000): Promise<JobView> {
+export async function waitForJob (api: AdminApi, id: string, states: JobState[] = ['done', 'failed', 'cancelled'], timeoutMs = 60_000): Promise<JobView> {
   let last: JobView | undefined
   await waitFor(`job ${id} ${states.join('|')}`, async () => {
-    last = await getJob(admin, id).catch(() => last)
+    last = await getJob(api, id).catch(() => last)
     return last != null && states.includes(last.state)
   }, { timeoutMs, intervalMs: 200 })
   if (last == null) throw new Error(`job ${id}: no answer`)

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { ExecutionContext } from 'ava'
 import { spawnShoal } from './shoal-process.ts'
 
@@ -6,6 +8,9 @@ export interface SchedulerProcess {
   addr: string
   /** The admin listener (`http://127.0.0.1:PORT`). */
   admin: string
+  /** The admin API's bearer token, and the file it is in (made by the scheduler at its first start). */
+  adminToken: string
+  adminTokenFile: string
   kill: (signal?: NodeJS.Signals) => Promise<void>
 }
 
@@ -20,5 +25,7 @@ export async function spawnScheduler (t: ExecutionContext, opts: { port: number,
       return addr == null || admin == null ? undefined : { addr, admin }
     }
   })
-  return { ...started.ready, kill: started.kill }
+  const adminTokenFile = join(opts.dataDir, 'admin-token')
+  const adminToken = (await readFile(adminTokenFile, 'utf8')).trim()
+  return { ...started.ready, adminToken, adminTokenFile, kill: started.kill }
 }

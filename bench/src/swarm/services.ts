@@ -39,6 +39,8 @@ export interface SchedulerService {
   addr: string
   /** http://HOST:PORT of /metrics and /tasks, as seen from its place. */
   admin: string
+  /** The admin API's token (made by the scheduler in its data dir): /tasks and /jobs need it. */
+  adminTokenFile: string
   process: PlacedProcess
 }
 
@@ -95,7 +97,7 @@ export async function startScheduler (components: ServiceComponents, slot: Sched
   const proc = spawnAt(slot, process.execPath, args, { env: shoalEnv(), stdout: true, track: components.track })
   try {
     const [addr = '', admin = ''] = await readyLines(proc, [SCHEDULER_ADDR, SCHEDULER_ADMIN], init.signal, 'scheduler')
-    return { place: slot, addr, admin, process: proc }
+    return { place: slot, addr, admin, adminTokenFile: join(init.dataDir, 'admin-token'), process: proc }
   } catch (err) {
     await proc.stop()
     throw err
@@ -113,7 +115,7 @@ export interface PrefetchSummary {
  * scheduler's admin listener is reachable (its place); resolves with its summary once it exits 0.
  */
 export async function runPrefetch (components: ServiceComponents, scheduler: SchedulerService, init: { image: string, site: string, signal?: AbortSignal }): Promise<PrefetchSummary> {
-  const args = [SHOAL_MAIN, 'prefetch', init.image, '--scheduler', scheduler.admin, '--scope', `site:${init.site}`, '--json']
+  const args = [SHOAL_MAIN, 'prefetch', init.image, '--scheduler', scheduler.admin, '--admin-token-file', scheduler.adminTokenFile, '--scope', `site:${init.site}`, '--json']
   const proc = spawnAt(scheduler.place, process.execPath, args, { env: shoalEnv(), stdout: true, track: components.track })
   const onAbort = (): void => { proc.signal('SIGINT') }
   init.signal?.addEventListener('abort', onAbort, { once: true })

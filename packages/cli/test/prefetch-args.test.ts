@@ -66,7 +66,7 @@ test('without a scheduler the only scope is the agent, and scheduler-only flags 
 
 test('with a scheduler: scope required, agent named by peer id, replicas only for a site', t => {
   const run = runOf(parsePrefetchArgs(['a', '--scheduler', '/ip4/10.0.0.5/tcp/65004', '--scope', 'site:edge-1', '--replicas', '2', '--detach', '--json']))
-  t.deepEqual(run.backend, { kind: 'scheduler', url: 'http://10.0.0.5:65004' })
+  t.deepEqual(run.backend, { kind: 'scheduler', url: 'http://10.0.0.5:65004', tokenFile: '.shoal/scheduler/admin-token' })
   t.deepEqual(run.scope, { kind: 'site', site: 'edge-1' })
   t.is(run.replicas, 2)
   t.true(run.detach)
@@ -81,8 +81,8 @@ test('with a scheduler: scope required, agent named by peer id, replicas only fo
 
 test('environment: SHOAL_PREFETCH_SCHEDULER and SHOAL_PREFETCH_AGENT are defaults, flags win', t => {
   const env = { SHOAL_PREFETCH_SCHEDULER: 'sched.example:65004' }
-  t.deepEqual(runOf(parsePrefetchArgs(['a', '--scope', 'all'], env)).backend, { kind: 'scheduler', url: 'http://sched.example:65004' })
-  t.deepEqual(runOf(parsePrefetchArgs(['a', '--scope', 'all', '--scheduler', 'other:1'], env)).backend, { kind: 'scheduler', url: 'http://other:1' })
+  t.deepEqual(runOf(parsePrefetchArgs(['a', '--scope', 'all'], env)).backend, { kind: 'scheduler', url: 'http://sched.example:65004', tokenFile: '.shoal/scheduler/admin-token' })
+  t.deepEqual(runOf(parsePrefetchArgs(['a', '--scope', 'all', '--scheduler', 'other:1'], env)).backend, { kind: 'scheduler', url: 'http://other:1', tokenFile: '.shoal/scheduler/admin-token' })
   // an explicit --agent wins over the environment's scheduler
   t.deepEqual(runOf(parsePrefetchArgs(['a', '--agent', 'http://127.0.0.1:65001'], env)).backend, { kind: 'agent', url: 'http://127.0.0.1:65001' })
   t.deepEqual(runOf(parsePrefetchArgs(['a'], { SHOAL_PREFETCH_AGENT: '10.0.0.9:65001' })).backend, { kind: 'agent', url: 'http://10.0.0.9:65001' })
@@ -90,9 +90,10 @@ test('environment: SHOAL_PREFETCH_SCHEDULER and SHOAL_PREFETCH_AGENT are default
 })
 
 test('status, cancel and jobs need a scheduler and a job id', t => {
-  t.deepEqual(parsePrefetchArgs(['status', 'j-42', '--scheduler', '10.0.0.5:65004', '--wait']), { kind: 'status', job: 'j-42', scheduler: 'http://10.0.0.5:65004', wait: true, json: false })
-  t.deepEqual(parsePrefetchArgs(['cancel', 'j-42', '--json'], { SHOAL_PREFETCH_SCHEDULER: '/dns4/s/tcp/1' }), { kind: 'cancel', job: 'j-42', scheduler: 'http://s:1', json: true })
-  t.deepEqual(parsePrefetchArgs(['jobs', '--scheduler', '10.0.0.5:65004']), { kind: 'jobs', scheduler: 'http://10.0.0.5:65004', json: false })
+  t.deepEqual(parsePrefetchArgs(['status', 'j-42', '--scheduler', '10.0.0.5:65004', '--wait']), { kind: 'status', job: 'j-42', scheduler: 'http://10.0.0.5:65004', tokenFile: '.shoal/scheduler/admin-token', wait: true, json: false })
+  t.deepEqual(parsePrefetchArgs(['cancel', 'j-42', '--json'], { SHOAL_PREFETCH_SCHEDULER: '/dns4/s/tcp/1', SHOAL_ADMIN_TOKEN_FILE: '/etc/shoal/token' }), { kind: 'cancel', job: 'j-42', scheduler: 'http://s:1', tokenFile: '/etc/shoal/token', json: true })
+  t.deepEqual(parsePrefetchArgs(['jobs', '--scheduler', '10.0.0.5:65004', '--admin-token-file', 'tok']), { kind: 'jobs', scheduler: 'http://10.0.0.5:65004', tokenFile: 'tok', json: false })
+  t.throws(() => parsePrefetchArgs(['a', '--agent', 'http://127.0.0.1:1', '--admin-token-file', 'tok']), { name: 'PrefetchUsageError', message: /^--admin-token-file: only with --scheduler/ })
   t.regex(usageError(t, ['status', 'j-42']), /^--scheduler: /)
   t.regex(usageError(t, ['status', '--scheduler', 's:1']), /^JOB: /)
   t.regex(usageError(t, ['cancel', 'a', 'b', '--scheduler', 's:1']), /^JOB: /)

@@ -20,3 +20,5 @@ export class InvalidBitfieldError extends namedError('InvalidBitfieldError') {}
 export class InvalidPieceTableError extends namedError('InvalidPieceTableError') {}
 /** Bytes from a peer that do not decode to a well-formed protocol message. */
 export class InvalidMessageError extends namedError('InvalidMessageError') {}
+/** An image reference that is not `[registry/]repository[:tag][@digest]` in the distribution grammar. */
+export class InvalidReferenceError extends namedError('InvalidReferenceError') {}

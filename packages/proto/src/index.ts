@@ -13,8 +13,12 @@ export { pieceSizeFor, pieceCountFor, pieceSpan, pieceAt, MIN_PIECE_SIZE, MAX_PI
 export type { PieceSpan } from './pieces.ts'
 export { cidOfDigest, decodeMultihash, digestOfCid, parseCid, peerIdText, CID } from './cid.ts'
 export {
-  InvalidDigestError, InvalidPieceError, InvalidBitfieldError, InvalidPieceTableError, InvalidMessageError, namedError
+  InvalidDigestError, InvalidPieceError, InvalidBitfieldError, InvalidPieceTableError, InvalidMessageError, InvalidReferenceError, namedError
 } from './errors.ts'
+export {
+  isRegistryHost, isRepositoryName, isTag, isTagGlob, MAX_REPOSITORY_NAME_LENGTH, parseImageReference
+} from './image-reference.ts'
+export type { ImageReference } from './image-reference.ts'
 export { PIECES_PROTOCOL, DHT_PROTOCOL, SCHEDULER_PROTOCOL } from './protocols.ts'
 export { Bitfield, parseBitfieldResponse, bitfieldResponse } from './bitfield.ts'
 export type { PeerBitfield } from './bitfield.ts'

@@ -39,3 +39,14 @@ export const SCHEDULER_MAX_AGENTS = 20_000
 export const SCHEDULER_PARENTS_REFRESH_MS = 1_000
 /** Downloaders of one task whose parents are decided in one round; a bigger task takes several rounds. */
 export const SCHEDULER_CHILDREN_PER_ROUND = 128
+/** The admin API's token file in the data dir when `--admin-token-file` is not given. */
+export const ADMIN_TOKEN_FILE_NAME = 'admin-token'
+/** An admin token shorter than this is refused at start: guessable. */
+export const ADMIN_TOKEN_MIN_LENGTH = 16
+/**
+ * Prefetch jobs resolving or running at once. A site rollout is one job (a few images); 16 leaves
+ * room for several teams while each job makes agents resolve at the origin and pull.
+ */
+export const JOBS_MAX_ACTIVE = 16
+/** Prefetch jobs created per minute: a push webhook burst or a script, not thousands. */
+export const JOBS_MAX_PER_MINUTE = 60

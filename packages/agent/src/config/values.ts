@@ -1,3 +1,4 @@
+import { isRegistryHost } from '@shoal/proto'
 import { ConfigError } from '../errors.ts'
 
 const BYTE_UNITS: Record<string, number> = {
@@ -58,7 +59,7 @@ export function parseHostPort (field: string, value: unknown): HostPort {
 /** A registry host as runtimes name it: `name[:port]`, lower case. */
 export function parseRegistryHost (field: string, value: unknown): string {
   const text = String(value).trim().toLowerCase()
-  if (!/^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:]+\])(?::\d{1,5})?$/.test(text)) {
+  if (!isRegistryHost(text)) {
     throw new ConfigError(`${field}: "${String(value)}" is not a registry host (name or name:port)`)
   }
   return text

@@ -5,8 +5,8 @@
 import { namedError } from '@shoal/proto'
 import type { PrefetchFailureReason } from './types.ts'
 
-/** An image reference that is not `[registry/]repository[:tag|@digest]` in the distribution grammar. */
-export class InvalidReferenceError extends namedError('InvalidReferenceError') {}
+/** An image reference that is not `[registry/]repository[:tag|@digest]` in the distribution grammar (proto's parser throws it). */
+export { InvalidReferenceError } from '@shoal/proto'
 /** A platform that is not `os/architecture[/variant]`. */
 export class InvalidPlatformError extends namedError('InvalidPlatformError') {}
 /** A tag filter with characters other than a tag's and `*` `?`. */

@@ -1,7 +1,5 @@
+import { isTagGlob } from '@shoal/proto'
 import { InvalidTagFilterError } from './errors.ts'
-
-/** A tag's characters (the distribution spec) plus the glob's `*` and `?`. */
-const FILTER = /^[A-Za-z0-9_.*?-]{1,128}$/
 
 /** A parsed tag glob: `*` is any run of characters, `?` exactly one; the rest matches itself. */
 export interface TagFilter {
@@ -10,7 +8,7 @@ export interface TagFilter {
 }
 
 export function parseTagFilter (glob: string): TagFilter {
-  if (!FILTER.test(glob)) {
+  if (!isTagGlob(glob)) {
     throw new InvalidTagFilterError(`tag filter "${glob.slice(0, 70)}" may hold only a tag's characters (A-Z a-z 0-9 _ . -) and the wildcards * and ?, at most 128`)
   }
   const source = glob.replace(/\*+/g, '*').split('').map(c => c === '*' ? '.*' : c === '?' ? '.' : c === '.' ? '\\.' : c).join('')

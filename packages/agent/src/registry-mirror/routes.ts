@@ -1,11 +1,7 @@
-import { parseDigest } from '@shoal/proto'
+import { isRepositoryName, isTag, MAX_REPOSITORY_NAME_LENGTH, parseDigest } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import { InvalidNameError } from '../errors.ts'
 
-/** The distribution spec's repository name grammar: path components separated by `/`. */
-const NAME = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/
-const MAX_NAME_LENGTH = 255
 
 export type Route =
   | { kind: 'base' }
@@ -17,8 +13,8 @@ export type Route =
   | { kind: 'not-found' }
 
 export function parseName (name: string): string {
-  if (name.length > MAX_NAME_LENGTH || !NAME.test(name)) {
-    throw new InvalidNameError(`repository name "${name.slice(0, 100)}" is invalid: lower-case components of [a-z0-9] joined by . _ __ - and /, at most ${MAX_NAME_LENGTH} characters`)
+  if (!isRepositoryName(name)) {
+    throw new InvalidNameError(`repository name "${name.slice(0, 100)}" is invalid: lower-case components of [a-z0-9] joined by . _ __ - and /, at most ${MAX_REPOSITORY_NAME_LENGTH} characters`)
   }
   return name
 }
@@ -32,7 +28,7 @@ export function parseRoute (pathname: string): Route {
     const name = parseName(m[1] ?? '')
     const ref = m[2] ?? ''
     if (ref.includes(':')) return { kind: 'manifest', name, reference: { digest: parseDigest(ref) } }
-    if (!TAG.test(ref)) throw new InvalidNameError(`tag "${ref.slice(0, 100)}" is invalid`)
+    if (!isTag(ref)) throw new InvalidNameError(`tag "${ref.slice(0, 100)}" is invalid`)
     return { kind: 'manifest', name, reference: { tag: ref } }
   }
   m = /^\/v2\/(.+)\/blobs\/uploads(?:\/.*)?$/.exec(pathname)

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import {
-  DEFAULT_AGENT_URL, MAX_CONCURRENCY, MAX_REPLICAS, MAX_TIMEOUT_MS, MIN_CONCURRENCY, MIN_REPLICAS
+  DEFAULT_ADMIN_TOKEN_FILE, DEFAULT_AGENT_URL, MAX_CONCURRENCY, MAX_REPLICAS, MAX_TIMEOUT_MS, MIN_CONCURRENCY, MIN_REPLICAS
 } from './constants.ts'
 import { PrefetchUsageError } from './errors.ts'
 import { imageRequest } from './image-list.ts'
@@ -9,8 +9,8 @@ import { parseDuration, parseImageReference, parseIntegerIn, parsePlatformText, 
 import type { ImageRequest } from './shared-types.ts'
 import type { ScopeArg } from './values.ts'
 
-/** Who does the work: the scheduler (admin API base URL) or this command through one agent's mirror. */
-export type Backend = { kind: 'scheduler', url: string } | { kind: 'agent', url: string }
+/** Who does the work: the scheduler (admin API base URL and the file of its token) or this command through one agent's mirror. */
+export type Backend = { kind: 'scheduler', url: string, tokenFile: string } | { kind: 'agent', url: string }
 
 export interface PrefetchRun {
   kind: 'run'
@@ -34,9 +34,9 @@ export interface PrefetchRun {
 export type PrefetchCommand =
   | { kind: 'help' }
   | PrefetchRun
-  | { kind: 'status', job: string, scheduler: string, wait: boolean, json: boolean }
-  | { kind: 'cancel', job: string, scheduler: string, json: boolean }
-  | { kind: 'jobs', scheduler: string, json: boolean }
+  | { kind: 'status', job: string, scheduler: string, tokenFile: string, wait: boolean, json: boolean }
+  | { kind: 'cancel', job: string, scheduler: string, tokenFile: string, json: boolean }
+  | { kind: 'jobs', scheduler: string, tokenFile: string, json: boolean }
 
 const RUN_OPTIONS = {
   tags: { type: 'string' },
@@ -44,6 +44,7 @@ const RUN_OPTIONS = {
   platform: { type: 'string', multiple: true },
   scope: { type: 'string' },
   scheduler: { type: 'string' },
+  'admin-token-file': { type: 'string' },
   agent: { type: 'string' },
   replicas: { type: 'string' },
   concurrency: { type: 'string' },
@@ -55,6 +56,7 @@ const RUN_OPTIONS = {
 
 const JOB_OPTIONS = {
   scheduler: { type: 'string' },
+  'admin-token-file': { type: 'string' },
   wait: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
@@ -63,6 +65,7 @@ const JOB_OPTIONS = {
 /** Environment variables read as defaults of flags. */
 export const ENV_SCHEDULER = 'SHOAL_PREFETCH_SCHEDULER'
 export const ENV_AGENT = 'SHOAL_PREFETCH_AGENT'
+export const ENV_ADMIN_TOKEN_FILE = 'SHOAL_ADMIN_TOKEN_FILE'
 
 /**
  * `shoal prefetch` arguments, validated: PrefetchUsageError names the flag. Flags win over
@@ -74,7 +77,8 @@ export function parsePrefetchArgs (argv: string[], env: NodeJS.ProcessEnv = {}):
   if (sub === 'status' || sub === 'cancel' || sub === 'jobs') return parseJobCommand(sub, argv.slice(1), env)
   const { values, positionals } = parse(argv, RUN_OPTIONS)
 
-  const backend = chooseBackend(values.scheduler, values.agent, env)
+  const backend = chooseBackend(values.scheduler, values.agent, env, adminTokenFile(values['admin-token-file'], env))
+  if (backend.kind === 'agent' && values['admin-token-file'] != null) throw new PrefetchUsageError('--admin-token-file: only with --scheduler')
   const tags = values.tags == null ? undefined : parseTagGlob('--tags', values.tags)
   if (tags != null && positionals.every(p => isPinned(p))) {
     throw new PrefetchUsageError('--tags: no IMAGE to filter; it applies to the IMAGEs that name a repository without a tag or digest')
@@ -109,15 +113,16 @@ function parseJobCommand (sub: 'status' | 'cancel' | 'jobs', argv: string[], env
   if (text == null || text === '') throw new PrefetchUsageError(`--scheduler: shoal prefetch ${sub} asks a scheduler; give --scheduler ADDR or ${ENV_SCHEDULER}`)
   const scheduler = parseSchedulerAddress(values.scheduler == null ? ENV_SCHEDULER : '--scheduler', text)
   const json = values.json === true
+  const tokenFile = adminTokenFile(values['admin-token-file'], env)
   if (values.wait === true && sub !== 'status') throw new PrefetchUsageError(`--wait: only with shoal prefetch status`)
   if (sub === 'jobs') {
     if (positionals.length > 0) throw new PrefetchUsageError(`shoal prefetch jobs: takes no argument (got "${positionals[0] ?? ''}")`)
-    return { kind: 'jobs', scheduler, json }
+    return { kind: 'jobs', scheduler, tokenFile, json }
   }
   if (positionals.length !== 1) throw new PrefetchUsageError(`JOB: shoal prefetch ${sub} takes one job id (got ${positionals.length})`)
   const job = positionals[0] ?? ''
   if (!/^[\w.-]{1,128}$/.test(job)) throw new PrefetchUsageError(`JOB: "${job}" is not a job id`)
-  return sub === 'status' ? { kind: 'status', job, scheduler, wait: values.wait === true, json } : { kind: 'cancel', job, scheduler, json }
+  return sub === 'status' ? { kind: 'status', job, scheduler, tokenFile, wait: values.wait === true, json } : { kind: 'cancel', job, scheduler, tokenFile, json }
 }
 
 function parse<T extends typeof RUN_OPTIONS | typeof JOB_OPTIONS> (argv: string[], options: T): ReturnType<typeof parseArgs<{ args: string[], options: T, strict: true, allowPositionals: true }>> {
@@ -142,12 +147,18 @@ function isPinned (text: string): boolean {
   }
 }
 
-function chooseBackend (scheduler: string | undefined, agent: string | undefined, env: NodeJS.ProcessEnv): Backend {
+/** --admin-token-file, else SHOAL_ADMIN_TOKEN_FILE, else the token a scheduler with the default data dir made. */
+function adminTokenFile (flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  const value = flag ?? env[ENV_ADMIN_TOKEN_FILE]
+  return value == null || value === '' ? DEFAULT_ADMIN_TOKEN_FILE : value
+}
+
+function chooseBackend (scheduler: string | undefined, agent: string | undefined, env: NodeJS.ProcessEnv, tokenFile: string): Backend {
   if (scheduler != null && agent != null) throw new PrefetchUsageError('--agent: give --scheduler or --agent, not both (with a scheduler, name the agent with --scope agent:PEER_ID)')
-  if (scheduler != null) return { kind: 'scheduler', url: parseSchedulerAddress('--scheduler', scheduler) }
+  if (scheduler != null) return { kind: 'scheduler', url: parseSchedulerAddress('--scheduler', scheduler), tokenFile }
   if (agent != null) return { kind: 'agent', url: parseAgentUrl('--agent', agent) }
   const envScheduler = env[ENV_SCHEDULER]
-  if (envScheduler != null && envScheduler !== '') return { kind: 'scheduler', url: parseSchedulerAddress(ENV_SCHEDULER, envScheduler) }
+  if (envScheduler != null && envScheduler !== '') return { kind: 'scheduler', url: parseSchedulerAddress(ENV_SCHEDULER, envScheduler), tokenFile }
   const envAgent = env[ENV_AGENT]
   if (envAgent != null && envAgent !== '') return { kind: 'agent', url: parseAgentUrl(ENV_AGENT, envAgent) }
   return { kind: 'agent', url: DEFAULT_AGENT_URL }

@@ -2,6 +2,8 @@
 
 /** The agent's mirror when neither --agent nor --scheduler is given. */
 export const DEFAULT_AGENT_URL = 'http://127.0.0.1:65001'
+/** The admin token `shoal scheduler` makes in its default data dir (`--admin-token-file` names another). */
+export const DEFAULT_ADMIN_TOKEN_FILE = '.shoal/scheduler/admin-token'
 /** Layers the CLI fetches at once through one agent (--agent mode); the scheduler has its own default. */
 export const DEFAULT_CONCURRENCY = 4
 export const MIN_CONCURRENCY = 1

@@ -20,7 +20,7 @@ import { createDisplay, displayMode } from './display/index.ts'
 import { jobListLines } from './display/job-list.ts'
 import { exitCodeOf, jsonSummary, summaryLines } from './display/summary.ts'
 import { readImageList } from './image-list.ts'
-import { SchedulerAdminClient } from './scheduler-client.ts'
+import { adminClient } from './scheduler-client.ts'
 import { jobRequestOf, schedulerJob, submitJob } from './scheduler-backend.ts'
 import { PREFETCH_USAGE } from './usage.ts'
 import { watchJob } from './watch-job.ts'
@@ -76,17 +76,17 @@ async function dispatch (command: PrefetchCommand, io: PrefetchIo, interrupt: Ab
     case 'run':
       return await run(command, io, interrupt)
     case 'status': {
-      const handle = schedulerJob(new SchedulerAdminClient({ url: command.scheduler }), command.job)
+      const handle = schedulerJob(await adminClient(command.scheduler, command.tokenFile), command.job)
       if (!command.wait) return report(await handle.view({ signal: interrupt }), command.json, io)
       return await follow(handle, { json: command.json, onInterrupt: 'leave' }, io, interrupt)
     }
     case 'cancel': {
-      const view = await new SchedulerAdminClient({ url: command.scheduler }).cancelJob(command.job, { signal: interrupt })
+      const view = await (await adminClient(command.scheduler, command.tokenFile)).cancelJob(command.job, { signal: interrupt })
       report(view, command.json, io)
       return EXIT_OK
     }
     case 'jobs': {
-      const jobs = await new SchedulerAdminClient({ url: command.scheduler }).listJobs({ signal: interrupt })
+      const jobs = await (await adminClient(command.scheduler, command.tokenFile)).listJobs({ signal: interrupt })
       io.stdout.write(command.json ? `${JSON.stringify({ jobs }, null, 2)}\n` : jobListLines(jobs).map(l => `${l}\n`).join(''))
       return EXIT_OK
     }
@@ -100,7 +100,7 @@ async function run (command: PrefetchRun, io: PrefetchIo, interrupt: AbortSignal
     return EXIT_USAGE
   }
   if (command.backend.kind === 'scheduler') {
-    const client = new SchedulerAdminClient({ url: command.backend.url })
+    const client = await adminClient(command.backend.url, command.backend.tokenFile)
     const { handle, view } = await submitJob(client, jobRequestOf({ ...command, images }), { signal: interrupt })
     if (command.detach) {
       io.stdout.write(command.json ? `${JSON.stringify(view, null, 2)}\n` : `${view.id}\n`)

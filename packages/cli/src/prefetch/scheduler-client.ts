@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import { SCHEDULER_REQUEST_TIMEOUT_MS } from './constants.ts'
 import { InvalidSchedulerAnswerError, JobNotFoundError, JobRejectedError, SchedulerRequestError } from './errors.ts'
 import type { JobRequest, JobState, JobView } from './shared-types.ts'
@@ -7,6 +8,8 @@ const JOB_STATES: readonly JobState[] = ['resolving', 'running', 'done', 'failed
 export interface SchedulerAdminClientInit {
   /** the admin API's base URL (parseSchedulerAddress) */
   url: string
+  /** The admin API's bearer token; without it the scheduler answers 401. */
+  token?: string
   requestTimeoutMs?: number
 }
 
@@ -16,10 +19,12 @@ export interface SchedulerAdminClientInit {
  */
 export class SchedulerAdminClient {
   readonly url: string
+  private readonly token?: string
   private readonly requestTimeoutMs: number
 
   constructor (init: SchedulerAdminClientInit) {
     this.url = init.url
+    this.token = init.token
     this.requestTimeoutMs = init.requestTimeoutMs ?? SCHEDULER_REQUEST_TIMEOUT_MS
   }
 
@@ -52,7 +57,7 @@ export class SchedulerAdminClient {
       res = await fetch(`${this.url}${path}`, {
         method,
         signal,
-        headers: { accept: 'application/json', ...(opts.body == null ? {} : { 'content-type': 'application/json' }) },
+        headers: { accept: 'application/json', ...(opts.body == null ? {} : { 'content-type': 'application/json' }), ...(this.token == null ? {} : { authorization: `Bearer ${this.token}` }) },
         body: opts.body == null ? undefined : JSON.stringify(opts.body)
       })
       text = await res.text()
@@ -62,6 +67,10 @@ export class SchedulerAdminClient {
       throw new SchedulerRequestError(`${what}: ${reason} (is shoal scheduler running with --admin at this address?)`, { cause: err })
     }
     if (res.status === 404 && path.startsWith('/jobs/')) throw new JobNotFoundError(`${what}: the scheduler has no job ${decodeURIComponent(path.slice('/jobs/'.length))}`)
+    if (res.status === 401) {
+      throw new SchedulerRequestError(`${what}: the scheduler refused ${this.token == null ? 'a request without its admin token' : 'the admin token'}: give --admin-token-file with the file shoal scheduler printed at start (or SHOAL_ADMIN_TOKEN_FILE)`)
+    }
+    if (res.status === 429) throw new JobRejectedError(`${what}: the scheduler takes no more jobs now: ${errorOf(text) ?? res.statusText}`)
     if (res.status === 400) throw new JobRejectedError(`${what}: the scheduler refused it: ${errorOf(text) ?? res.statusText}`)
     if (!res.ok) {
       const hint = res.status === 404 ? ' (this scheduler has no prefetch jobs API: an older version?)' : ''
@@ -73,6 +82,25 @@ export class SchedulerAdminClient {
       throw new InvalidSchedulerAnswerError(`${what}: the answer is not JSON`, { cause: err })
     }
   }
+}
+
+/**
+ * The admin token in `file`; undefined when the file does not exist (the scheduler's 401 then says
+ * what to give). Any other failure to read it is a SchedulerRequestError naming the file.
+ */
+export async function readAdminToken (file: string): Promise<string | undefined> {
+  try {
+    const token = (await readFile(file, 'utf8')).trim()
+    return token === '' ? undefined : token
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new SchedulerRequestError(`--admin-token-file: cannot read ${file}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/** A client of the admin API at `url` with the token in `tokenFile`. */
+export async function adminClient (url: string, tokenFile: string): Promise<SchedulerAdminClient> {
+  return new SchedulerAdminClient({ url, token: await readAdminToken(tokenFile) })
 }
 
 function jobPath (id: string): string {

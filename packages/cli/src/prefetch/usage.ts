@@ -1,8 +1,8 @@
 /** The text of `shoal prefetch --help`. */
 export const PREFETCH_USAGE = `usage: shoal prefetch IMAGE... [options]
-       shoal prefetch status JOB [--wait] [--json] [--scheduler ADDR]
-       shoal prefetch cancel JOB [--json] [--scheduler ADDR]
-       shoal prefetch jobs [--json] [--scheduler ADDR]
+       shoal prefetch status JOB [--wait] [--json] [--scheduler ADDR] [--admin-token-file F]
+       shoal prefetch cancel JOB [--json] [--scheduler ADDR] [--admin-token-file F]
+       shoal prefetch jobs [--json] [--scheduler ADDR] [--admin-token-file F]
 
 Fetches the layers of images into agents ahead of a rollout.
 
@@ -20,6 +20,8 @@ where:
   --scheduler ADDR        the scheduler's admin address (shoal scheduler --admin): http://HOST:PORT,
                           HOST:PORT or /ip4/HOST/tcp/PORT (/ip6, /dns, /dns4, /dns6); the scheduler runs
                           the job as a job of its own. Default: SHOAL_PREFETCH_SCHEDULER
+  --admin-token-file F    the scheduler's admin token (shoal scheduler prints where it is; default:
+                          SHOAL_ADMIN_TOKEN_FILE, else .shoal/scheduler/admin-token)
   --agent URL             without a scheduler: this command fetches every layer through that agent's
                           mirror itself (default: SHOAL_PREFETCH_AGENT, else http://127.0.0.1:65001)
   --scope SCOPE           agent            the agent of --agent fetches every layer (the default

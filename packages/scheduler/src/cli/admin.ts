@@ -2,9 +2,12 @@ import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { handleJobRoute } from '../jobs/admin-routes.ts'
+import { JobAdmission } from '../jobs/admission.ts'
+import type { JobAdmissionInit } from '../jobs/admission.ts'
 import type { PrefetchJobs } from '../jobs/prefetch-jobs.ts'
 import type { SchedulerMetrics } from '../metrics.ts'
 import type { SchedulerService } from '../service.ts'
+import { hasAdminToken } from './admin-token.ts'
 
 /** A JSON view of the scheduler's state: agents, and per task its downloaders, holders and origin readers. */
 export function adminView (service: SchedulerService): unknown {
@@ -27,11 +30,30 @@ export function adminView (service: SchedulerService): unknown {
   }
 }
 
-/** `--admin HOST:PORT`: /healthz, /metrics (Prometheus), /tasks (adminView as JSON) and the prefetch /jobs. */
-export async function startAdmin (listen: { host: string, port: number }, service: SchedulerService, metrics: SchedulerMetrics, jobs: PrefetchJobs): Promise<{ server: Server, url: string }> {
+export interface AdminInit {
+  listen: { host: string, port: number }
+  /** The bearer token /jobs and /tasks require. */
+  token: string
+  limits?: JobAdmissionInit
+}
+
+/**
+ * `--admin HOST:PORT`: /healthz and /metrics (Prometheus) open to probes and scrapers (they hold
+ * counts, no digest or repository), /tasks (adminView as JSON: which agent holds which blob) and the
+ * prefetch /jobs only with `Authorization: Bearer <token>`.
+ */
+export async function startAdmin (init: AdminInit, service: SchedulerService, metrics: SchedulerMetrics, jobs: PrefetchJobs): Promise<{ server: Server, url: string }> {
+  const admission = new JobAdmission(init.limits)
+  const { listen, token } = init
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://admin').pathname
-    if (handleJobRoute(jobs, req, res, path)) return
+    const open = path === '/healthz' || path === '/metrics'
+    if (!open && !hasAdminToken(req, token)) {
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="shoal-scheduler"' })
+        .end(JSON.stringify({ error: 'the admin API needs Authorization: Bearer <token>: the token is in the file shoal scheduler printed at start (--admin-token-file, or admin-token in its data dir)' }) + '\n')
+      return
+    }
+    if (handleJobRoute(jobs, admission, req, res, path)) return
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n')
     } else if (path === '/metrics') {

@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createP2pNode, loadOrCreatePeerKey, loadSwarmKey } from '@shoal/p2p'
+import { JOBS_MAX_ACTIVE, JOBS_MAX_PER_MINUTE } from '../constants.ts'
 import { SchedulerConfigError } from '../errors.ts'
 import { JobStore } from '../jobs/job-store.ts'
 import { PrefetchJobs } from '../jobs/prefetch-jobs.ts'
@@ -9,6 +10,8 @@ import { SchedulerMetrics } from '../metrics.ts'
 import { SchedulerServer } from '../server.ts'
 import { SchedulerService } from '../service.ts'
 import { startAdmin } from './admin.ts'
+import { loadOrCreateAdminToken } from './admin-token.ts'
+import type { AdminToken } from './admin-token.ts'
 
 export const SCHEDULER_USAGE = `usage: shoal scheduler [options]
   --listen MULTIADDR     where agents reach it, repeatable (default /ip4/0.0.0.0/tcp/65003)
@@ -16,6 +19,9 @@ export const SCHEDULER_USAGE = `usage: shoal scheduler [options]
   --admin HOST:PORT      /metrics, /healthz, /tasks (JSON) and the prefetch jobs API /jobs (default 127.0.0.1:65004)
   --data-dir DIR         its peer identity and its prefetch jobs live here (default .shoal/scheduler)
   --swarm-key FILE       the agents' swarm key: only hosts with it can connect
+  --admin-token-file F   the admin API's bearer token (default: admin-token in the data dir, made at first start)
+  --max-active-jobs N    prefetch jobs resolving or running at once (default 16); more get 429
+  --max-jobs-per-minute N  prefetch jobs created per minute (default 60); more get 429
 Each flag is also SHOAL_SCHEDULER_<FLAG> in the environment (SHOAL_SCHEDULER_LISTEN, comma-separated).`
 
 export interface SchedulerConfig {
@@ -24,6 +30,9 @@ export interface SchedulerConfig {
   admin: { host: string, port: number }
   dataDir: string
   swarmKeyFile?: string
+  adminTokenFile?: string
+  maxActiveJobs: number
+  maxJobsPerMinute: number
 }
 
 const OPTIONS = {
@@ -31,7 +40,10 @@ const OPTIONS = {
   announce: { type: 'string', multiple: true },
   admin: { type: 'string' },
   'data-dir': { type: 'string' },
-  'swarm-key': { type: 'string' }
+  'swarm-key': { type: 'string' },
+  'admin-token-file': { type: 'string' },
+  'max-active-jobs': { type: 'string' },
+  'max-jobs-per-minute': { type: 'string' }
 } as const
 
 /** Flags over SHOAL_SCHEDULER_* over defaults; SchedulerConfigError names the field. */
@@ -62,12 +74,23 @@ export function resolveSchedulerConfig (argv: string[], env: NodeJS.ProcessEnv):
   }
   const admin = pick('admin')
   const swarmKey = pick('swarm-key')
+  const tokenFile = pick('admin-token-file')
+  const count = (name: 'max-active-jobs' | 'max-jobs-per-minute', fallback: number): number => {
+    const found = pick(name)
+    if (found == null) return fallback
+    const n = Number(found.value)
+    if (!/^\d+$/.test(found.value as string) || n < 1 || n > 100_000) throw new SchedulerConfigError(`${found.field}: "${String(found.value)}" must be a whole number from 1 to 100000`)
+    return n
+  }
   return {
     listen: addrs('listen', ['/ip4/0.0.0.0/tcp/65003']),
     announce: addrs('announce', []),
     admin: parseHostPort(admin?.field ?? '--admin', (admin?.value as string | undefined) ?? '127.0.0.1:65004'),
     dataDir: resolve((pick('data-dir')?.value as string | undefined) ?? '.shoal/scheduler'),
-    swarmKeyFile: swarmKey == null ? undefined : resolve(swarmKey.value as string)
+    swarmKeyFile: swarmKey == null ? undefined : resolve(swarmKey.value as string),
+    adminTokenFile: tokenFile == null ? undefined : resolve(tokenFile.value as string),
+    maxActiveJobs: count('max-active-jobs', JOBS_MAX_ACTIVE),
+    maxJobsPerMinute: count('max-jobs-per-minute', JOBS_MAX_PER_MINUTE)
   }
 }
 
@@ -85,8 +108,10 @@ export async function runScheduler (argv: string[]): Promise<number> {
     return 0
   }
   let config: SchedulerConfig
+  let adminToken: AdminToken
   try {
     config = resolveSchedulerConfig(argv, process.env)
+    adminToken = await loadOrCreateAdminToken({ file: config.adminTokenFile, dataDir: config.dataDir })
   } catch (err) {
     if ((err as Error).name !== 'SchedulerConfigError') throw err
     console.error(`shoal scheduler: invalid configuration: ${(err as Error).message}\n${SCHEDULER_USAGE}`)
@@ -113,10 +138,10 @@ export async function runScheduler (argv: string[]): Promise<number> {
   })
   await jobs.start()
   holder.jobs = jobs
-  const admin = await startAdmin(config.admin, service, metrics, jobs)
+  const admin = await startAdmin({ listen: config.admin, token: adminToken.token, limits: { maxActive: config.maxActiveJobs, maxPerMinute: config.maxJobsPerMinute } }, service, metrics, jobs)
   const id = node.peerId.toString()
   for (const addr of node.getMultiaddrs().map(a => a.toString())) console.log(`shoal scheduler: agents reach it at ${addr.includes('/p2p/') ? addr : `${addr}/p2p/${id}`}`)
-  console.log(`shoal scheduler: admin at ${admin.url} (/metrics, /healthz, /tasks, /jobs)`)
+  console.log(`shoal scheduler: admin at ${admin.url} (/metrics, /healthz; /tasks and /jobs with the bearer token in ${adminToken.path}${adminToken.created ? ', made now' : ''})`)
   const signal = await new Promise<NodeJS.Signals>(resolve => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)

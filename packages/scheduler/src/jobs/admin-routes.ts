@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { BodyTooLargeError } from '../errors.ts'
 import { parseJobRequest } from './job-request.ts'
+import type { JobAdmission } from './admission.ts'
 import type { PrefetchJobs } from './prefetch-jobs.ts'
 
 const MAX_BODY_BYTES = 1024 * 1024
@@ -8,9 +9,10 @@ const MAX_BODY_BYTES = 1024 * 1024
 /**
  * The prefetch jobs on the admin listener: POST /jobs (a JobRequest; 201 and the JobView),
  * GET /jobs, GET /jobs/<id>, DELETE /jobs/<id> (cancel). Errors are `{ "error": "..." }` with 400,
- * 404, 405 or 413. Returns false for a path that is not under /jobs.
+ * 404, 405, 413 or 429 (past the admission limits, with Retry-After). The caller has checked the
+ * admin token. Returns false for a path that is not under /jobs.
  */
-export function handleJobRoute (jobs: PrefetchJobs, req: IncomingMessage, res: ServerResponse, path: string): boolean {
+export function handleJobRoute (jobs: PrefetchJobs, admission: JobAdmission, req: IncomingMessage, res: ServerResponse, path: string): boolean {
   const match = /^\/jobs(?:\/([^/]+))?\/?$/.exec(path)
   if (match == null) return false
   const id = match[1]
@@ -18,6 +20,12 @@ export function handleJobRoute (jobs: PrefetchJobs, req: IncomingMessage, res: S
     try {
       if (id == null && req.method === 'POST') {
         const request = parseJobRequest(JSON.parse(await readBody(req)))
+        const admitted = admission.admit(jobs.activeCount())
+        if (!admitted.ok) {
+          res.setHeader('retry-after', String(admitted.retryAfterSeconds))
+          send(res, 429, { error: admitted.why })
+          return
+        }
         send(res, 201, await jobs.create(request))
       } else if (id == null && req.method === 'GET') {
         send(res, 200, { jobs: jobs.list() })

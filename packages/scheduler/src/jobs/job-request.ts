@@ -1,4 +1,4 @@
-import { isPlacementLabel, isPlatformText, MAX_PREFETCH_IMAGES, MAX_PREFETCH_PLATFORMS, MAX_PREFETCH_REFERENCE_LENGTH, MAX_PREFETCH_TAG_FILTER_LENGTH } from '@shoal/proto'
+import { isPlacementLabel, isPlatformText, isTagGlob, MAX_PREFETCH_IMAGES, MAX_PREFETCH_PLATFORMS, MAX_PREFETCH_REFERENCE_LENGTH, MAX_PREFETCH_TAG_FILTER_LENGTH, parseImageReference } from '@shoal/proto'
 import { JobRequestError } from '../errors.ts'
 import { parsePeerKey } from '../types.ts'
 import type { JobRequest, JobScope } from './types.ts'
@@ -31,7 +31,16 @@ export function parseJobRequest (body: unknown): ParsedJobRequest {
     images: images.map((image: unknown, i) => {
       const { reference, tags } = (typeof image === 'object' && image != null ? image : {}) as { reference?: unknown, tags?: unknown }
       if (typeof reference !== 'string' || reference.length === 0 || reference.length > MAX_PREFETCH_REFERENCE_LENGTH) throw new JobRequestError(`images[${i}].reference: a reference of 1 to ${MAX_PREFETCH_REFERENCE_LENGTH} characters`)
-      if (tags != null && (typeof tags !== 'string' || tags.length === 0 || tags.length > MAX_PREFETCH_TAG_FILTER_LENGTH)) throw new JobRequestError(`images[${i}].tags: a glob of 1 to ${MAX_PREFETCH_TAG_FILTER_LENGTH} characters`)
+      // The agents check the reference again; checking it here refuses a job that could only fail (or a
+      // path such as ../../etc) before any agent is asked to resolve it.
+      try {
+        parseImageReference(reference)
+      } catch (err) {
+        throw new JobRequestError(`images[${i}].reference: ${(err as Error).message}`, { cause: err })
+      }
+      if (tags != null && (typeof tags !== 'string' || tags.length > MAX_PREFETCH_TAG_FILTER_LENGTH || !isTagGlob(tags))) {
+        throw new JobRequestError(`images[${i}].tags: a glob of 1 to ${MAX_PREFETCH_TAG_FILTER_LENGTH} of a tag's characters (A-Z a-z 0-9 _ . -) and the wildcards * and ?`)
+      }
       return { reference, tags: tags ?? undefined }
     }),
     platforms: platforms.map((platform: unknown, i) => {

@@ -92,6 +92,13 @@ export class PrefetchJobs implements AgentObserver {
     return jobView(job, agent => this.#service.registrationOf(agent)?.hostName)
   }
 
+  /** Jobs resolving or running. */
+  activeCount (): number {
+    let active = 0
+    for (const job of this.#jobs.values()) if (!TERMINAL_JOB_STATES.has(job.state)) active++
+    return active
+  }
+
   /** The state of every job, for metrics. */
   * states (): Iterable<JobView['state']> {
     for (const job of this.#jobs.values()) yield job.state
