@@ -21,6 +21,8 @@ export class UpstreamUnauthorizedError extends namedError('UpstreamUnauthorizedE
 export class UpstreamProtocolError extends namedError('UpstreamProtocolError') {}
 /** No upstream is configured for a `?ns=` host and the agent does not allow any registry. */
 export class UnknownRegistryError extends namedError('UnknownRegistryError') {}
+/** A request names no registry (no `?ns=`, no registry path component) and the agent mirrors several. */
+export class UnroutableRequestError extends namedError('UnroutableRequestError') {}
 /** The bytes of a blob or manifest do not hash to the digest they were asked for by. */
 export class DigestMismatchError extends namedError('DigestMismatchError') {}
 /** The piece store cannot hold a blob (quota too small, disk full). */
