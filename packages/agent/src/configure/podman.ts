@@ -10,10 +10,16 @@ import { registryPathComponent } from '../upstream/registries.ts'
 import { ConfigureError } from './errors.ts'
 import { parseTomlFile, tableArray } from './toml.ts'
 import type { Endpoint, MirrorEndpoint } from './endpoint.ts'
+import type { RegistryOrigin } from './origins.ts'
 
 export interface RegistriesConfOptions {
   registries: readonly Endpoint[]
   mirror: MirrorEndpoint
+  /**
+   * How the agent reaches each registry (from its settings), by authority: a registry it reaches over
+   * plain HTTP or unverified TLS gets `insecure = true`, so podman can reach it too when the agent is down.
+   */
+  origins?: ReadonlyMap<string, RegistryOrigin>
   /** The file's path, for error messages. */
   file?: string
 }
@@ -58,6 +64,7 @@ export function renderRegistriesConf (existing: string | undefined, opts: Regist
       entry = { prefix: registry.authority, location: registry.authority }
       registries.push(entry)
     }
+    if (opts.origins?.get(registry.authority)?.insecure === true) entry.insecure = true
     const mirrors = tableArray(entry.mirror, 'registry.mirror', file)
     const location = agentLocation(opts.mirror, registry)
     const previous = mirrors.find(mirror => mirror.location === location || mirror.location === opts.mirror.authority)
