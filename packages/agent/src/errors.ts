@@ -13,6 +13,8 @@ export class InvalidNameError extends namedError('InvalidNameError') {}
 export class RangeNotSatisfiableError extends namedError('RangeNotSatisfiableError') {}
 /** The upstream registry could not be reached, timed out or failed with a 5xx. */
 export class UpstreamUnavailableError extends namedError('UpstreamUnavailableError') {}
+/** The upstream is unreachable and no cached manifest of the tag has a media type the client's Accept admits. */
+export class UnacceptableCachedManifestError extends namedError('UnacceptableCachedManifestError') {}
 /** The upstream registry's TLS certificate could not be verified. */
 export class UpstreamTlsError extends namedError('UpstreamTlsError') {}
 /** The upstream registry refused the credentials (or asked for some). */

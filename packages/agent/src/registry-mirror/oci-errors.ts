@@ -32,6 +32,7 @@ export function errorResponse (err: Error): { status: number, code: OciErrorCode
     case 'UpstreamUnauthorizedError': return { status: 401, code: 'UNAUTHORIZED' }
     case 'UpstreamTlsError': return { status: 502, code: 'UNAVAILABLE' }
     case 'UpstreamUnavailableError':
+    case 'UnacceptableCachedManifestError':
     case 'NoPeerSourceError': return { status: 503, code: 'UNAVAILABLE' }
     case 'UpstreamProtocolError': return { status: 502, code: 'UNAVAILABLE' }
     case 'StorageFullError': return { status: 507, code: 'UNAVAILABLE' }
