@@ -5,7 +5,7 @@
 import { join } from 'node:path'
 import test from 'ava'
 import { podmanPull, pushImage, startRegistry, tarLayer } from './fixtures/index.ts'
-import { startTestAgent } from './helpers/agent.ts'
+import { deadRegistryHost, startTestAgent } from './helpers/agent.ts'
 import { runConfigure } from './helpers/configure.ts'
 import { scrapeMetrics } from './helpers/metrics.ts'
 import { tempDir } from './helpers/temp.ts'
@@ -34,4 +34,17 @@ test('two registries with ports, one agent: podman gets each registry\'s own ima
   // Both came through the agent (podman falls back to the registry when the mirror fails).
   const metrics = await scrapeMetrics(agent.url)
   t.is(metrics.value('shoal_agent_manifest_cache_total', { result: 'miss' }), 2)
+})
+
+test('agent down: podman pulls from a plain-HTTP registry itself, marked insecure from the agent\'s settings', async t => {
+  const origin = await startRegistry()
+  t.teardown(origin.stop)
+  const image = await pushImage(origin, { name: 'test/a', tag: 'v1', format: 'oci', layers: [tarLayer({ 'etc/origin': 'direct\n' })] })
+  const root = await tempDir(t, 'configure-podman-down')
+  // Nothing listens at the mirror address: the agent is down.
+  const configured = await runConfigure(['podman', '--root', root, '--mirror', await deadRegistryHost(), '--upstream', origin.host, '--insecure-registry', origin.host])
+  t.is(configured.code, 0, configured.stderr.join('\n'))
+  // Without insecure = true on the registry itself, podman would try HTTPS only ("server gave HTTP response to HTTPS client").
+  const pulled = await podmanPull({ image: `${origin.host}/test/a:v1`, registriesConf: join(root, 'etc/containers/registries.conf') })
+  t.is(pulled.digest, image.manifestDigest)
 })
