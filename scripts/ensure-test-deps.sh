@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs the real parts the tests run: the CNCF Distribution registry (the origin), skopeo (the
-# client), iproute2 and curl (the swarm bench's network namespaces). Debian's docker-registry package
+# Installs the real parts the tests run: the CNCF Distribution registry (the origin), skopeo, podman
+# and containerd (the clients), iproute2 and curl (the swarm bench's network namespaces). Debian's docker-registry package
 # starts a registry on :5000 of every interface when installed; a policy-rc.d that exits 101 blocks
-# that, so only the tests' own instances run.
+# that, so only the tests' own instances run; it also keeps containerd's service from starting
+# (the tests run their own containerd on temp dirs and a socket of its own).
 set -euo pipefail
 missing=()
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+command -v podman >/dev/null 2>&1 || missing+=(podman)
+command -v containerd >/dev/null 2>&1 || missing+=(containerd)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v tc >/dev/null 2>&1 || missing+=(iproute2)
 command -v curl >/dev/null 2>&1 || missing+=(curl)

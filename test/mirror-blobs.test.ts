@@ -71,7 +71,7 @@ test('HEAD of a blob answers size and digest, from the store or the origin, and 
   t.is(warm.headers['accept-ranges'], 'bytes')
 })
 
-test('?ns= picks the upstream; an unknown registry gets a 404 the runtime falls back on', async t => {
+test('?ns= or the path picks the upstream; an unknown or unnamed registry gets a 404 the runtime falls back on', async t => {
   const a = await startRegistry()
   t.teardown(a.stop)
   const b = await startRegistry()
@@ -81,9 +81,13 @@ test('?ns= picks the upstream; an unknown registry gets a 404 the runtime falls 
   const agent = await startTestAgent({ upstreams: [a.url, b.url] })
   t.teardown(agent.stop)
   const get = async (path: string) => request(`${agent.url}${path}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })
-  const viaDefault = await get('/v2/app/manifests/v1')
-  t.is(viaDefault.headers['docker-content-digest'], imageA.manifestDigest)
-  await viaDefault.body.dump()
+  // Named by neither ?ns= nor path, the request could be for A or B: refused, never answered from A.
+  const bare = await get('/v2/app/manifests/v1')
+  t.is(bare.statusCode, 404)
+  t.is((await bare.body.json() as { errors: Array<{ code: string }> }).errors[0]?.code, 'NAME_UNKNOWN')
+  const viaPath = await get(`/v2/${a.host.replace(':', '_')}/app/manifests/v1`)
+  t.is(viaPath.headers['docker-content-digest'], imageA.manifestDigest)
+  await viaPath.body.dump()
   const viaNs = await get(`/v2/app/manifests/v1?ns=${b.host}`)
   t.is(viaNs.headers['docker-content-digest'], imageB.manifestDigest)
   t.deepEqual(Buffer.from(await viaNs.body.arrayBuffer()), imageB.manifest)

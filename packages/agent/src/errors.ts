@@ -13,6 +13,8 @@ export class InvalidNameError extends namedError('InvalidNameError') {}
 export class RangeNotSatisfiableError extends namedError('RangeNotSatisfiableError') {}
 /** The upstream registry could not be reached, timed out or failed with a 5xx. */
 export class UpstreamUnavailableError extends namedError('UpstreamUnavailableError') {}
+/** The upstream is unreachable and no cached manifest of the tag has a media type the client's Accept admits. */
+export class UnacceptableCachedManifestError extends namedError('UnacceptableCachedManifestError') {}
 /** The upstream registry's TLS certificate could not be verified. */
 export class UpstreamTlsError extends namedError('UpstreamTlsError') {}
 /** The upstream registry refused the credentials (or asked for some). */
@@ -21,6 +23,8 @@ export class UpstreamUnauthorizedError extends namedError('UpstreamUnauthorizedE
 export class UpstreamProtocolError extends namedError('UpstreamProtocolError') {}
 /** No upstream is configured for a `?ns=` host and the agent does not allow any registry. */
 export class UnknownRegistryError extends namedError('UnknownRegistryError') {}
+/** A request names no registry (no `?ns=`, no registry path component) and the agent mirrors several. */
+export class UnroutableRequestError extends namedError('UnroutableRequestError') {}
 /** The bytes of a blob or manifest do not hash to the digest they were asked for by. */
 export class DigestMismatchError extends namedError('DigestMismatchError') {}
 /** The piece store cannot hold a blob (quota too small, disk full). */

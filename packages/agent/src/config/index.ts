@@ -34,7 +34,10 @@ export interface StorageConfig {
 export interface AgentConfig {
   listen: HostPort
   dataDir: string
-  /** The first is the default registry, used for requests without `?ns=`. */
+  /**
+   * A request is routed by `?ns=` or a registry path component; one that names neither goes to the
+   * only upstream when there is one (see upstream/registries.ts). The first answers `GET /v2/` pings.
+   */
   upstreams: UpstreamConfig[]
   insecureRegistries: string[]
   /** Follow `?ns=` to registries that are not configured (only for a listener nobody else reaches). */
@@ -157,7 +160,8 @@ const YAML_KEYS: Record<OptionName, string> = {
 export const AGENT_USAGE = `usage: shoal agent [options]
   --listen HOST:PORT            registry mirror listener (default ${C.DEFAULT_LISTEN})
   --data-dir DIR                pieces, blobs and index (default ${C.DEFAULT_DATA_DIR})
-  --upstream URL                a registry to mirror, repeatable; the first is the default (default docker.io)
+  --upstream URL                a registry to mirror, repeatable (default docker.io); a request naming no
+                                registry (no ?ns=, no registry path component) is served only with one
   --insecure-registry HOST      allow plain HTTP / unverified TLS to HOST[:PORT], repeatable
   --allow-any-registry          follow ?ns= to registries not configured (trusted listeners only)
   --public-repository GLOB       REGISTRY/REPO glob (docker.io/library/*) served from the cache without

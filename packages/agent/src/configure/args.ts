@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import { DEFAULT_MIRROR, DEFAULT_REGISTRY } from './constants.ts'
 import { parseMirror, parseRegistry, type Endpoint, type MirrorEndpoint } from './endpoint.ts'
 import { UsageError } from './errors.ts'
+import { hasAgentSettings, type AgentSettings } from './origins.ts'
 import { TOML_COMMENTS_NOTE } from './toml.ts'
 
 export const RUNTIMES = ['containerd', 'podman', 'docker'] as const
@@ -11,8 +12,10 @@ export type Runtime = typeof RUNTIMES[number]
 export interface ConfigureOptions {
   runtime: Runtime
   mirror: MirrorEndpoint
-  /** Deduplicated, Docker Hub spelled `docker.io`. */
+  /** Deduplicated, Docker Hub spelled `docker.io`; empty when they are to be the agent's upstreams. */
   registries: Endpoint[]
+  /** The agent's settings, where the command learns each registry's scheme (all empty: none given). */
+  agent: AgentSettings
   /** Absolute; every system path is written under it. */
   root: string
   dryRun: boolean
@@ -28,7 +31,13 @@ merged with what is there, and keeps a backup <file>.shoal-backup-<timestamp> of
 
 Options:
   --mirror HOST:PORT     the agent's address (default ${DEFAULT_MIRROR})
-  --registry HOST[:PORT] a registry whose pulls go through the agent; repeatable (default ${DEFAULT_REGISTRY})
+  --registry HOST[:PORT] a registry whose pulls go through the agent; repeatable (default: the agent's
+                         upstreams when its settings are given below, else ${DEFAULT_REGISTRY})
+  --config FILE          the agent's YAML config: its upstreams and insecureRegistries tell how the
+                         runtime reaches each registry itself when the agent is down (http or https)
+  --upstream URL         an upstream of the agent, as shoal agent --upstream; repeatable
+  --insecure-registry HOST[:PORT]  a registry the agent reaches over plain HTTP (or unverified TLS),
+                         as shoal agent --insecure-registry; repeatable
   --root DIR             write under DIR instead of / (staging roots, image builds)
   --dry-run              print each file that would be written, with its path; write nothing
   --help                 show this help
@@ -46,6 +55,9 @@ export function parseConfigureArgs (args: string[]): ConfigureOptions | 'help' {
       options: {
         mirror: { type: 'string', default: DEFAULT_MIRROR },
         registry: { type: 'string', multiple: true },
+        config: { type: 'string' },
+        upstream: { type: 'string', multiple: true },
+        'insecure-registry': { type: 'string', multiple: true },
         root: { type: 'string', default: '/' },
         'dry-run': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false }
@@ -66,8 +78,11 @@ export function parseConfigureArgs (args: string[]): ConfigureOptions | 'help' {
     throw new UsageError(`unknown runtime ${JSON.stringify(positionals[0])}: use containerd, podman or docker`)
   }
   if (values.root === '') throw new UsageError('--root needs a directory')
+  if (values.config === '') throw new UsageError('--config needs the agent\'s config file')
+  const agent: AgentSettings = { configFile: values.config, upstreams: values.upstream ?? [], insecureRegistries: values['insecure-registry'] ?? [] }
+  const fromAgent = values.registry === undefined && hasAgentSettings(agent)
   const registries = new Map<string, Endpoint>()
-  for (const value of values.registry ?? [DEFAULT_REGISTRY]) {
+  for (const value of values.registry ?? (fromAgent ? [] : [DEFAULT_REGISTRY])) {
     const registry = parseRegistry(value)
     registries.set(registry.authority, registry)
   }
@@ -75,6 +90,7 @@ export function parseConfigureArgs (args: string[]): ConfigureOptions | 'help' {
     runtime,
     mirror: parseMirror(values.mirror),
     registries: [...registries.values()],
+    agent,
     root: resolve(values.root),
     dryRun: values['dry-run']
   }

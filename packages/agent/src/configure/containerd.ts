@@ -8,10 +8,17 @@ import { CONTAINERD_CERTS_DIR, CONTAINERD_CONFIG, DOCKER_HUB_SERVER } from './co
 import { ConfigureError } from './errors.ts'
 import { isTable, lookup, parseTomlFile } from './toml.ts'
 import type { Endpoint, MirrorEndpoint } from './endpoint.ts'
+import type { RegistryOrigin } from './origins.ts'
 
 export interface ContainerdHostsOptions {
   registry: Endpoint
   mirror: MirrorEndpoint
+  /**
+   * How the agent reaches the registry (from its settings). It sets `server`, so that containerd
+   * uses the same scheme when the agent is down, and `skip_verify` for an insecure https registry.
+   * Unknown: an existing `server` is kept, else https.
+   */
+  origin?: RegistryOrigin
   /** The file's path, for error messages. */
   file?: string
 }
@@ -21,7 +28,7 @@ export function containerdHostsPath (registry: Endpoint): string {
   return `${CONTAINERD_CERTS_DIR}/${registry.authority}/hosts.toml`
 }
 
-/** What `server` defaults to when the file has none. */
+/** What `server` defaults to when the file has none and the registry's origin is not known. */
 export function containerdServer (registry: Endpoint): string {
   return registry.authority === 'docker.io' ? DOCKER_HUB_SERVER : `https://${registry.authority}`
 }
@@ -29,9 +36,9 @@ export function containerdServer (registry: Endpoint): string {
 const sameUrl = (a: string, b: string): boolean => a.replace(/\/+$/, '') === b.replace(/\/+$/, '')
 
 /**
- * Returns the new hosts.toml: the existing `server` and `[host.*]` entries kept, the agent's
- * `[host."http://<mirror>"]` first with `capabilities = ["pull", "resolve"]`. When the file already
- * says that, it is returned unchanged (byte for byte).
+ * Returns the new hosts.toml: the existing `server` (unless the origin is known) and `[host.*]`
+ * entries kept, the agent's `[host."http://<mirror>"]` first with `capabilities = ["pull", "resolve"]`.
+ * When the file already says that, it is returned unchanged (byte for byte).
  */
 export function renderContainerdHosts (existing: string | undefined, opts: ContainerdHostsOptions): string {
   const file = opts.file ?? containerdHostsPath(opts.registry)
@@ -47,9 +54,13 @@ export function renderContainerdHosts (existing: string | undefined, opts: Conta
     throw new ConfigureError(`${file}: host."${agentKey}" must be a table; fix it by hand and run again`)
   }
   const agentHost: TomlTable = { ...previous, capabilities: ['pull', 'resolve'] }
+  const server = opts.origin?.server ?? doc.server ?? containerdServer(opts.registry)
+  // containerd verifies the server's certificate unless told not to; plain HTTP has none.
+  const skipVerify = opts.origin?.insecure === true && opts.origin.server.startsWith('https:') ? [['skip_verify', true]] : []
   const merged: TomlTable = Object.fromEntries([
-    ['server', doc.server ?? containerdServer(opts.registry)],
-    ...Object.entries(doc).filter(([key]) => key !== 'server' && key !== 'host'),
+    ['server', server],
+    ...skipVerify,
+    ...Object.entries(doc).filter(([key]) => key !== 'server' && key !== 'host' && (skipVerify.length === 0 || key !== 'skip_verify')),
     ['host', Object.fromEntries([
       [agentKey, agentHost],
       ...Object.entries(hosts).filter(([key]) => key !== agentKey)

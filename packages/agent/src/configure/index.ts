@@ -13,8 +13,10 @@ import { parseConfigureArgs, USAGE, type ConfigureOptions } from './args.ts'
 import { CONTAINERD_CONFIG, DAEMON_JSON, REGISTRIES_CONF } from './constants.ts'
 import { containerdConfigPathHint, containerdHostsPath, renderContainerdHosts } from './containerd.ts'
 import { renderDaemonJson } from './docker.ts'
+import { parseRegistry, type Endpoint } from './endpoint.ts'
 import { ConfigureError } from './errors.ts'
 import { readOptional, underRoot, writeConfig } from './files.ts'
+import { hasAgentSettings, isMirrored, loadAgentRegistries, registryOrigin, type RegistryOrigin } from './origins.ts'
 import { renderRegistriesConf } from './podman.ts'
 import { TOML_COMMENTS_NOTE } from './toml.ts'
 
@@ -29,6 +31,8 @@ export type { RegistriesConfOptions } from './podman.ts'
 export { renderDaemonJson } from './docker.ts'
 export type { DaemonJsonOptions } from './docker.ts'
 export { ConfigureError, UsageError } from './errors.ts'
+export { loadAgentRegistries, registryOrigin } from './origins.ts'
+export type { AgentRegistries, AgentSettings, RegistryOrigin } from './origins.ts'
 
 export interface ConfigureIo {
   stdout: (line: string) => void
@@ -52,14 +56,35 @@ interface Plan {
   afterChange: string[]
 }
 
-function plan (opts: ConfigureOptions): Plan {
-  const { mirror, registries } = opts
+/** The registries to configure (the agent's upstreams unless `--registry` names some), and where each really is. */
+interface Registries {
+  registries: Endpoint[]
+  origins: Map<string, RegistryOrigin>
+  /** Lines about registries the agent will not serve. */
+  warnings: string[]
+}
+
+async function resolveRegistries (opts: ConfigureOptions): Promise<Registries> {
+  if (!hasAgentSettings(opts.agent)) return { registries: opts.registries, origins: new Map(), warnings: [] }
+  const agent = await loadAgentRegistries(opts.agent)
+  const registries = opts.registries.length > 0 ? opts.registries : agent.upstreams.map(u => parseRegistry(u.host))
+  const origins = new Map(registries.map(registry => [registry.authority, registryOrigin(registry, agent)]))
+  // containerd names the registry with ?ns=, which --allow-any-registry follows; podman's path does not.
+  const followed = opts.runtime === 'containerd' && agent.allowAnyRegistry
+  const warnings = registries
+    .filter(registry => !followed && !isMirrored(registry, agent))
+    .map(registry => `warning: ${registry.authority} is not an upstream of the agent: the agent answers 404 for it and the runtime pulls from ${registry.authority} itself (add --upstream to the agent)`)
+  return { registries, origins, warnings }
+}
+
+function plan (opts: ConfigureOptions, { registries, origins }: Registries): Plan {
+  const { mirror } = opts
   switch (opts.runtime) {
     case 'containerd':
       return {
         targets: registries.map(registry => ({
           path: containerdHostsPath(registry),
-          render: (existing, file) => renderContainerdHosts(existing, { registry, mirror, file }),
+          render: (existing, file) => renderContainerdHosts(existing, { registry, mirror, origin: origins.get(registry.authority), file }),
           toml: true
         })),
         warnings: [],
@@ -67,7 +92,7 @@ function plan (opts: ConfigureOptions): Plan {
       }
     case 'podman':
       return {
-        targets: [{ path: REGISTRIES_CONF, render: (existing, file) => renderRegistriesConf(existing, { registries, mirror, file }), toml: true }],
+        targets: [{ path: REGISTRIES_CONF, render: (existing, file) => renderRegistriesConf(existing, { registries, mirror, origins, file }), toml: true }],
         warnings: [],
         afterChange: [
           'podman, skopeo and buildah read it at every command; CRI-O: systemctl reload crio',
@@ -92,8 +117,9 @@ function plan (opts: ConfigureOptions): Plan {
 interface Rendered { path: string, previous: string | undefined, content: string, toml: boolean }
 
 async function run (opts: ConfigureOptions, io: ConfigureIo): Promise<void> {
-  const { targets, warnings, afterChange } = plan(opts)
-  warnings.forEach(line => { io.stderr(line) })
+  const resolved = await resolveRegistries(opts)
+  const { targets, warnings, afterChange } = plan(opts, resolved)
+  for (const line of [...resolved.warnings, ...warnings]) io.stderr(line)
   const rendered: Rendered[] = []
   for (const target of targets) {
     const path = underRoot(opts.root, target.path)

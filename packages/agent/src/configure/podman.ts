@@ -6,13 +6,20 @@
  */
 import { stringify, type TomlTable } from 'smol-toml'
 import { REGISTRIES_CONF } from './constants.ts'
+import { registryPathComponent } from '../upstream/registries.ts'
 import { ConfigureError } from './errors.ts'
 import { parseTomlFile, tableArray } from './toml.ts'
 import type { Endpoint, MirrorEndpoint } from './endpoint.ts'
+import type { RegistryOrigin } from './origins.ts'
 
 export interface RegistriesConfOptions {
   registries: readonly Endpoint[]
   mirror: MirrorEndpoint
+  /**
+   * How the agent reaches each registry (from its settings), by authority: a registry it reaches over
+   * plain HTTP or unverified TLS gets `insecure = true`, so podman can reach it too when the agent is down.
+   */
+  origins?: ReadonlyMap<string, RegistryOrigin>
   /** The file's path, for error messages. */
   file?: string
 }
@@ -20,13 +27,17 @@ export interface RegistriesConfOptions {
 /**
  * The agent as a mirror of one registry: `127.0.0.1:65001/ghcr.io`, so podman's requests
  * (`/v2/ghcr.io/org/app/...`, with no `?ns=` as containerd sends) tell the agent which registry they
- * are for (the agent takes a first component with a dot for a registry). A registry with a port, or
- * without a dot (`localhost`), cannot be told from a repository so; its mirror entry is the bare agent,
- * which serves it only when it is the agent's default upstream.
+ * are for. A repository path cannot hold `:`, so a port is written with `_`
+ * (`registry.local:5000` -> `127.0.0.1:65001/registry.local_5000`); the agent reads it back
+ * (upstream/registries.ts). An IPv6 literal cannot be written as a path component at all: refused,
+ * because a bare agent location would leave the agent to guess the registry.
  */
 export function agentLocation (mirror: MirrorEndpoint, registry: Endpoint): string {
-  const routable = registry.authority.includes('.') && !registry.authority.includes(':')
-  return routable ? `${mirror.authority}/${registry.authority}` : mirror.authority
+  const component = registryPathComponent(registry.authority)
+  if (component === undefined) {
+    throw new ConfigureError(`podman cannot be pointed at the agent for ${registry.authority}: an IPv6 address cannot be written in the mirror's path, which is how the agent learns the registry of podman's requests; give the registry a host name (/etc/hosts) and use --registry NAME:PORT`)
+  }
+  return `${mirror.authority}/${component}`
 }
 
 /** The `[[registry]]` that governs exactly this prefix (`prefix` defaults to `location`). */
@@ -53,6 +64,7 @@ export function renderRegistriesConf (existing: string | undefined, opts: Regist
       entry = { prefix: registry.authority, location: registry.authority }
       registries.push(entry)
     }
+    if (opts.origins?.get(registry.authority)?.insecure === true) entry.insecure = true
     const mirrors = tableArray(entry.mirror, 'registry.mirror', file)
     const location = agentLocation(opts.mirror, registry)
     const previous = mirrors.find(mirror => mirror.location === location || mirror.location === opts.mirror.authority)

@@ -3,8 +3,8 @@ import { digestAlgorithm, digestOf } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import type { UpstreamConfig } from '../config/index.ts'
 import { MAX_MANIFEST_BYTES } from '../constants.ts'
-import { DigestMismatchError, UpstreamProtocolError } from '../errors.ts'
-import type { CachedManifest, ManifestCache } from '../manifest-cache/index.ts'
+import { DigestMismatchError, UnacceptableCachedManifestError, UpstreamProtocolError, UpstreamUnavailableError } from '../errors.ts'
+import type { CachedManifest, ManifestCache, StaleAnswer } from '../manifest-cache/index.ts'
 import type { AgentMetrics } from '../metrics.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
 import { refuseUnconfirmed, refuseWhileUnreachable } from './access-check.ts'
@@ -39,14 +39,15 @@ function sendManifest (res: ServerResponse, manifest: CachedManifest, cache: 'hi
 
 /**
  * HEAD and GET of a manifest. By digest: from the cache always (immutable), else fetched, checked
- * against the digest, cached. By tag: a fresh cached answer, else the upstream (with the client's
- * Accept, so the registry picks the same media type it would for the client), else, when the
- * upstream is unreachable, the last answer (stale-on-error).
+ * against the digest, cached. By tag: a fresh cached answer to the same Accept, else the upstream
+ * (with the client's Accept, so the registry picks the same media type it would for the client),
+ * else, when the upstream is unreachable, the latest cached answer whose media type the client's
+ * Accept admits, whichever client it was fetched for (stale-on-error).
  */
 export async function handleManifest (components: ManifestRouteComponents, req: IncomingMessage, res: ServerResponse, m: ManifestRequest): Promise<void> {
   const { manifests, upstream, metrics } = components
   const accept = req.headers.accept
-  const tag = 'tag' in m.reference ? { registry: m.registry.host, name: m.name, tag: m.reference.tag, accept } : undefined
+  const tag = 'tag' in m.reference ? { registry: m.registry.host, name: m.name, tag: m.reference.tag } : undefined
   const reference = 'tag' in m.reference ? m.reference.tag : m.reference.digest
   // A cached manifest goes only to a client the origin would give it to.
   const check = { registry: m.registry, repository: m.name, path: `/v2/${m.name}/manifests/${reference}`, accept, authorization: req.headers.authorization }
@@ -59,7 +60,7 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
       return
     }
   } else if (tag != null) {
-    const cached = await manifests.getTag(tag.registry, tag.name, tag.tag, accept)
+    const cached = await manifests.getTag(tag, accept)
     if (cached?.fresh === true) {
       if (await refuseUnconfirmed(components.access, res, check)) return
       metrics.manifestCache.inc({ result: 'hit' })
@@ -68,28 +69,30 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
     }
   }
 
+  /** Serves the cached answer while the origin is unreachable (or refuses the client, or says why not). */
+  const serveStale = (stale: StaleAnswer, unreachable: Error): void => {
+    if (stale.kind === 'not-acceptable') {
+      throw new UnacceptableCachedManifestError(`${m.registry.host} is unreachable (${unreachable.message.slice(0, 200)}), and the cached manifest of ${m.name}:${reference} is ${stale.mediaTypes.join(', ')}, which this request's Accept (${(accept ?? '').slice(0, 300)}) does not admit: accept one of those types, or retry when the registry is back`, { cause: unreachable })
+    }
+    if (refuseWhileUnreachable(components.access, res, check)) return
+    metrics.manifestCache.inc({ result: 'stale' })
+    sendManifest(res, stale.manifest, 'stale')
+  }
+
   let answer
   try {
     answer = await upstream.send({ registry: m.registry, method: 'GET', path: `/v2/${m.name}/manifests/${reference}`, repository: m.name, accept, authorization: req.headers.authorization })
   } catch (err) {
-    if ((err as Error).name === 'UpstreamUnavailableError' && tag != null) {
-      const stale = await manifests.getTag(tag.registry, tag.name, tag.tag, accept)
-      if (stale != null) {
-        if (refuseWhileUnreachable(components.access, res, check)) return
-        metrics.manifestCache.inc({ result: 'stale' })
-        sendManifest(res, stale.manifest, 'stale')
-        return
-      }
-    }
-    throw err
+    const stale = (err as Error).name === 'UpstreamUnavailableError' && tag != null ? await manifests.getStale(tag, accept) : undefined
+    if (stale == null) throw err
+    serveStale(stale, err as Error)
+    return
   }
   if (answer.status >= 500 && tag != null) {
-    const stale = await manifests.getTag(tag.registry, tag.name, tag.tag, accept)
+    const stale = await manifests.getStale(tag, accept)
     if (stale != null) {
       await answer.body.dump()
-      if (refuseWhileUnreachable(components.access, res, check)) return
-      metrics.manifestCache.inc({ result: 'stale' })
-      sendManifest(res, stale.manifest, 'stale')
+      serveStale(stale, new UpstreamUnavailableError(`${m.registry.host} answered ${answer.status}`))
       return
     }
   }
@@ -108,7 +111,7 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
     throw new DigestMismatchError(`${m.registry.host} sent manifest ${m.name}:${reference} whose bytes hash to ${digest}, not ${expected}; nothing was cached`)
   }
   const manifest = { digest, mediaType, body }
-  await manifests.put(manifest, tag)
+  await manifests.put(manifest, tag == null ? undefined : { ...tag, accept })
   components.access.granted(check)
   sendManifest(res, manifest, 'miss')
 }

@@ -27,10 +27,12 @@ export function errorResponse (err: Error): { status: number, code: OciErrorCode
     case 'InvalidDigestError': return { status: 400, code: 'DIGEST_INVALID' }
     case 'DigestMismatchError': return { status: 502, code: 'DIGEST_INVALID' }
     case 'RangeNotSatisfiableError': return { status: 416, code: 'RANGE_INVALID' }
-    case 'UnknownRegistryError': return { status: 404, code: 'NAME_UNKNOWN' }
+    case 'UnknownRegistryError':
+    case 'UnroutableRequestError': return { status: 404, code: 'NAME_UNKNOWN' }
     case 'UpstreamUnauthorizedError': return { status: 401, code: 'UNAUTHORIZED' }
     case 'UpstreamTlsError': return { status: 502, code: 'UNAVAILABLE' }
     case 'UpstreamUnavailableError':
+    case 'UnacceptableCachedManifestError':
     case 'NoPeerSourceError': return { status: 503, code: 'UNAVAILABLE' }
     case 'UpstreamProtocolError': return { status: 502, code: 'UNAVAILABLE' }
     case 'StorageFullError': return { status: 507, code: 'UNAVAILABLE' }

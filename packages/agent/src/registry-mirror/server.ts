@@ -3,7 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { HostPort } from '../config/index.ts'
 import type { AgentMetrics } from '../metrics.ts'
-import type { RegistryRouter } from '../upstream/registries.ts'
+import type { RegistryRouter, RouteHints } from '../upstream/registries.ts'
 import { handleBlob } from './blobs.ts'
 import type { BlobRouteComponents } from './blobs.ts'
 import { handleManifest } from './manifests.ts'
@@ -108,18 +108,19 @@ export class MirrorServer {
   }
 
   private async route (req: IncomingMessage, res: ServerResponse, route: Route, ns: string | null): Promise<void> {
+    const hints: RouteHints = { ns, userAgent: req.headers['user-agent'] }
     switch (route.kind) {
       case 'base':
-        await this.base(req, res, ns)
+        await this.base(req, res, hints)
         return
       case 'manifest':
-        await handleManifest(this.components, req, res, { ...this.components.router.route(route.name, ns), reference: route.reference })
+        await handleManifest(this.components, req, res, { ...this.components.router.route(route.name, hints), reference: route.reference })
         return
       case 'blob':
-        await handleBlob(this.components, req, res, { ...this.components.router.route(route.name, ns), digest: route.digest })
+        await handleBlob(this.components, req, res, { ...this.components.router.route(route.name, hints), digest: route.digest })
         return
       case 'tags':
-        await handleTags(this.components.upstream, req, res, { ...this.components.router.route(route.name, ns), ns })
+        await handleTags(this.components.upstream, req, res, { ...this.components.router.route(route.name, hints), ns })
         return
       case 'catalog':
         sendOciError(res, 404, 'UNSUPPORTED', 'a mirror does not list the catalog')
@@ -134,8 +135,8 @@ export class MirrorServer {
    * auth challenge (containers/image takes it from this ping); 200 when it cannot, so cached images
    * still pull with the origin down.
    */
-  private async base (req: IncomingMessage, res: ServerResponse, ns: string | null): Promise<void> {
-    const registry = this.components.router.resolve(ns)
+  private async base (req: IncomingMessage, res: ServerResponse, hints: RouteHints): Promise<void> {
+    const registry = this.components.router.pingTarget(hints)
     const agentCredential = this.components.upstream.credentialFor(registry.host)
     try {
       // With credentials of its own the agent authenticates for the client; without, the client

@@ -50,3 +50,14 @@ test('registries: HOST[:PORT] without scheme or path', t => {
     t.is(t.throws(() => parseRegistry(bad))?.name, 'UsageError', bad)
   }
 })
+
+test('agent settings: without --registry the registries are left to the agent\'s upstreams', t => {
+  const opts = parseConfigureArgs(['containerd', '--config', '/etc/shoal/agent.yaml', '--insecure-registry', 'r.local:5000', '--upstream', 'ghcr.io'])
+  if (opts === 'help') return t.fail()
+  t.deepEqual(opts.registries, [])
+  t.deepEqual(opts.agent, { configFile: '/etc/shoal/agent.yaml', upstreams: ['ghcr.io'], insecureRegistries: ['r.local:5000'] })
+  const named = parseConfigureArgs(['containerd', '--insecure-registry', 'r.local:5000', '--registry', 'r.local:5000'])
+  if (named === 'help') return t.fail()
+  t.deepEqual(named.registries.map(r => r.authority), ['r.local:5000'])
+  t.throws(() => parseConfigureArgs(['containerd', '--config', '']), { name: 'UsageError' })
+})

@@ -138,3 +138,48 @@ test('bad arguments exit 2 with usage on stderr; --help exits 0', async t => {
   t.is(help.code, 0)
   t.true(help.stdout[0]?.startsWith('Usage: shoal configure'))
 })
+
+test('containerd with the agent\'s config file: its upstreams are configured, each with the scheme the agent uses', async t => {
+  const root = await stagingRoot(t)
+  const agentConfig = join(root, 'agent.yaml')
+  await writeFile(agentConfig, 'upstreams: ["docker.io", "registry.local:5000", "https://tls.local:5443"]\ninsecureRegistries: ["registry.local:5000", "tls.local:5443"]\n')
+  const { code, stderr } = await run(['containerd', '--root', root, '--config', agentConfig])
+  t.is(code, 0, stderr.join('\n'))
+  const read = async (registry: string) => parse(await readFile(join(root, `/etc/containerd/certs.d/${registry}/hosts.toml`), 'utf8'))
+  t.like(await read('registry.local:5000'), { server: 'http://registry.local:5000' })
+  t.false('skip_verify' in await read('registry.local:5000'))
+  t.like(await read('tls.local:5443'), { server: 'https://tls.local:5443', skip_verify: true })
+  t.like(await read('docker.io'), { server: 'https://registry-1.docker.io' })
+  t.deepEqual(await tree(root), ['/agent.yaml', '/etc/containerd/certs.d/docker.io/hosts.toml', '/etc/containerd/certs.d/registry.local:5000/hosts.toml', '/etc/containerd/certs.d/tls.local:5443/hosts.toml'])
+})
+
+test('--insecure-registry alone gives http:// and warns that the agent does not mirror the registry', async t => {
+  const root = await stagingRoot(t)
+  const { code, stderr } = await run(['containerd', '--root', root, '--registry', 'registry.local:5000', '--insecure-registry', 'registry.local:5000'])
+  t.is(code, 0)
+  const doc = parse(await readFile(join(root, '/etc/containerd/certs.d/registry.local:5000/hosts.toml'), 'utf8'))
+  t.is(doc.server, 'http://registry.local:5000')
+  t.true(stderr.some(line => line.startsWith('warning: registry.local:5000 is not an upstream of the agent')), stderr.join('\n'))
+})
+
+test('podman with the agent\'s settings marks a registry the agent reaches insecurely as insecure', async t => {
+  const root = await stagingRoot(t)
+  const { code } = await run(['podman', '--root', root, '--upstream', 'registry.local:5000', '--upstream', 'ghcr.io', '--insecure-registry', 'registry.local:5000'])
+  t.is(code, 0)
+  const doc = parse(await readFile(join(root, '/etc/containers/registries.conf'), 'utf8'))
+  t.deepEqual(doc.registry, [
+    { prefix: 'registry.local:5000', location: 'registry.local:5000', insecure: true, mirror: [{ location: '127.0.0.1:65001/registry.local_5000', insecure: true }] },
+    { prefix: 'ghcr.io', location: 'ghcr.io', mirror: [{ location: '127.0.0.1:65001/ghcr.io', insecure: true }] }
+  ])
+})
+
+test('agent settings that the agent would refuse are refused, naming the field; an unreadable file exits 1', async t => {
+  const root = await stagingRoot(t)
+  const plain = await run(['containerd', '--root', root, '--upstream', 'http://registry.local:5000'])
+  t.is(plain.code, 2)
+  t.regex(plain.stderr.join('\n'), /--upstream.*plain HTTP.*insecureRegistries/)
+  const missing = await run(['containerd', '--root', root, '--config', join(root, 'nope.yaml')])
+  t.is(missing.code, 1)
+  t.regex(missing.stderr.join('\n'), /--config: cannot read/)
+  t.deepEqual(await tree(root), [])
+})

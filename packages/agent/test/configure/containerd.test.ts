@@ -131,3 +131,26 @@ endpoint = ["https://mirror.example.com"]
   t.true(lines.some(line => line.startsWith('warning:') && line.includes('mirrors')))
   t.true(lines.some(line => line.startsWith('warning:') && line.includes('"/srv/certs.d"')))
 })
+
+test('a known origin sets server: http:// for a plain-HTTP registry, https:// with skip_verify for an insecure TLS one', t => {
+  const registry = parseRegistry('registry.local:5000')
+  const plain = parse(renderContainerdHosts(undefined, { registry, mirror, origin: { server: 'http://registry.local:5000', insecure: true } }))
+  t.is(plain.server, 'http://registry.local:5000')
+  t.false('skip_verify' in plain)
+  const unverified = parse(renderContainerdHosts(undefined, { registry, mirror, origin: { server: 'https://registry.local:5000', insecure: true } }))
+  t.is(unverified.server, 'https://registry.local:5000')
+  t.is(unverified.skip_verify, true)
+  const verified = parse(renderContainerdHosts(undefined, { registry, mirror, origin: { server: 'https://registry.local:5000', insecure: false } }))
+  t.false('skip_verify' in verified)
+})
+
+test('a known origin corrects the https:// server an earlier run wrote for a plain-HTTP registry, and keeps the rest', t => {
+  const registry = parseRegistry('registry.local:5000')
+  const earlier = renderContainerdHosts(undefined, { registry, mirror })
+  t.is(parse(earlier).server, 'https://registry.local:5000')
+  const fixed = renderContainerdHosts(`skip_verify = false\n${earlier}`, { registry, mirror, origin: { server: 'https://registry.local:5000', insecure: true } })
+  t.deepEqual(parse(fixed), { server: 'https://registry.local:5000', skip_verify: true, host: { [AGENT]: { capabilities: ['pull', 'resolve'] } } })
+  const again = renderContainerdHosts(fixed, { registry, mirror, origin: { server: 'https://registry.local:5000', insecure: true } })
+  t.is(again, fixed)
+  t.is(parse(renderContainerdHosts(earlier, { registry, mirror, origin: { server: 'http://registry.local:5000', insecure: true } })).server, 'http://registry.local:5000')
+})

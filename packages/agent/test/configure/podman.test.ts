@@ -29,17 +29,32 @@ test('a fresh registries.conf mirrors each registry through the agent', t => {
   })
 })
 
-test('a registry with a port gets the bare agent as its mirror', t => {
+test('a registry with a port is named in the mirror location with "_" for ":"; an IPv6 one is refused', t => {
   const local = parseRegistry('registry.local:5000')
-  t.is(agentLocation(mirror, local), '127.0.0.1:65001')
+  t.is(agentLocation(mirror, local), '127.0.0.1:65001/registry.local_5000')
   t.is(agentLocation(mirror, parseRegistry('ghcr.io')), '127.0.0.1:65001/ghcr.io')
+  t.is(agentLocation(mirror, parseRegistry('localhost')), '127.0.0.1:65001/localhost')
   const doc = parse(renderRegistriesConf(undefined, { registries: [local, dockerHub], mirror }))
   t.deepEqual(doc, {
     registry: [
-      { prefix: 'registry.local:5000', location: 'registry.local:5000', mirror: [{ location: '127.0.0.1:65001', insecure: true }] },
+      { prefix: 'registry.local:5000', location: 'registry.local:5000', mirror: [agentMirror('registry.local_5000')] },
       { prefix: 'docker.io', location: 'docker.io', mirror: [agentMirror('docker.io')] }
     ]
   })
+  const err = t.throws(() => renderRegistriesConf(undefined, { registries: [parseRegistry('[fd00::1]:5000')], mirror }), { name: 'ConfigureError' })
+  t.regex(err?.message ?? '', /\[fd00::1\]:5000.*IPv6/)
+})
+
+test('a bare agent mirror an older version wrote for a registry with a port is replaced by the named one', t => {
+  const existing = `[[registry]]
+prefix = "registry.local:5000"
+location = "registry.local:5000"
+[[registry.mirror]]
+location = "127.0.0.1:65001"
+insecure = true
+`
+  const doc = parse(renderRegistriesConf(existing, { registries: [parseRegistry('registry.local:5000')], mirror }))
+  t.deepEqual(registry(doc, 'registry.local:5000')?.mirror, [agentMirror('registry.local_5000')])
 })
 
 const EXISTING = `# site settings
