@@ -22,6 +22,9 @@ export interface MirrorServerComponents extends BlobRouteComponents, ManifestRou
   log: (line: string) => void
 }
 
+/** The `route` label of the agent's own endpoints (registry API paths are labelled by their Route kind). */
+const OWN_ROUTES: Partial<Record<string, string>> = { '/metrics': 'metrics', '/healthz': 'healthz', '/readyz': 'readyz' }
+
 /** Request headers may not exceed this; larger gets 431 from Node before any handler runs. */
 const MAX_HEADER_BYTES = 16 * 1024
 
@@ -76,8 +79,11 @@ export class MirrorServer {
     const { metrics } = this.components
     const url = new URL(req.url ?? '/', 'http://mirror')
     let route: Route | undefined
+    // The agent's own endpoints have labels of their own: a Prometheus scrape or a kubelet probe
+    // every few seconds would otherwise read as a stream of invalid registry requests.
+    const own = OWN_ROUTES[url.pathname]
     res.on('finish', () => {
-      metrics.requests.inc({ route: route?.kind ?? 'invalid', method: req.method ?? '', status: res.statusCode })
+      metrics.requests.inc({ route: own ?? route?.kind ?? 'invalid', method: req.method ?? '', status: res.statusCode })
     })
     if (url.pathname === '/metrics') {
       res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics())
