@@ -20,6 +20,7 @@ export async function runAgent (argv: string[], init: { embeddedScheduler?: Embe
     console.error(`shoal agent: invalid configuration: ${(err as Error).message}`)
     return 2
   }
+  for (const warning of config.warnings) console.error(`shoal agent: warning: ${warning}`)
   if (config.p2p?.embeddedScheduler === true && init.embeddedScheduler == null) {
     console.error('shoal agent: invalid configuration: embeddedScheduler: run it through the shoal command, which composes the scheduler')
     return 2

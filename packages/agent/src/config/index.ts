@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 import * as C from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { parseP2pConfig } from './p2p.ts'
+import { checkStorageQuota } from './storage.ts'
 import type { P2pConfig } from './p2p.ts'
 import { parseBool, parseBytes, parseDuration, parseHostPort, parseRatio, parseRegistryHost } from './values.ts'
 import type { HostPort } from './values.ts'
@@ -59,6 +60,8 @@ export interface AgentConfig {
   /** How long the origin's yes to a client is reused before it is asked again. */
   accessCheckTtlMs: number
   offlineAccess: OfflineAccessConfig
+  /** Accepted but implausible values, each naming its field: the agent tells the operator at start. */
+  warnings: string[]
 }
 
 /** Bytes per second; undefined is no limit. */
@@ -235,7 +238,9 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     lowWatermark: get('gc-low-watermark', parseRatio, C.DEFAULT_GC_LOW_WATERMARK),
     maxAgeMs: get('gc-max-age', parseDuration, C.DEFAULT_GC_MAX_AGE_MS)
   }
-  if (storage.quotaBytes === 0) throw new ConfigError('storageQuota: must be more than 0 bytes')
+  const warnings: string[] = []
+  const quotaWarning = storage.quotaBytes == null ? undefined : checkStorageQuota(pick('storage-quota')?.field ?? 'storageQuota', storage.quotaBytes)
+  if (quotaWarning != null) warnings.push(quotaWarning)
   if (storage.lowWatermark >= storage.highWatermark) {
     throw new ConfigError(`gcLowWatermark: ${storage.lowWatermark} must be below gcHighWatermark ${storage.highWatermark}`)
   }
@@ -280,7 +285,8 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     offlineAccess: {
       policy: get('offline-access', parseOfflinePolicy, 'recent'),
       windowMs: get('offline-access-window', parseDuration, C.DEFAULT_OFFLINE_ACCESS_WINDOW_MS)
-    }
+    },
+    warnings
   }
 }
 
