@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import { AGENT_NODE_FLAGS } from '@shoal/agent'
 import { testAgentArgs } from './agent.ts'
 import { shoalEnv, spawnShoal } from './shoal-process.ts'
@@ -15,6 +16,7 @@ export interface AgentProcessOptions {
 }
 
 export interface AgentProcess {
+  child: ChildProcess
   url: string
   host: string
   pid: number
@@ -49,5 +51,5 @@ export async function spawnAgentProcess (t: { teardown: (fn: () => Promise<void>
     }
   })
   const { url, p2pAddresses } = started.ready
-  return { url, host: new URL(url).host, pid: started.pid, p2pAddresses, kill: started.kill, stdout: started.stdout, stderr: started.stderr, exited: started.exited }
+  return { child: started.child, url, host: new URL(url).host, pid: started.pid, p2pAddresses, kill: started.kill, stdout: started.stdout, stderr: started.stderr, exited: started.exited }
 }

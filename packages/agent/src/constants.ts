@@ -4,6 +4,12 @@ import { MIN_PIECE_SIZE } from '@shoal/proto'
 export const DEFAULT_LISTEN = '127.0.0.1:65001'
 export const DEFAULT_DATA_DIR = '.shoal/agent'
 export const DEFAULT_MANIFEST_TAG_TTL_MS = 30_000
+/**
+ * On SIGTERM/SIGINT, how long pulls in flight may go on before the agent stops anyway: long enough
+ * for a layer of some hundreds of MB on a LAN, shorter than the 30 s a kubelet or systemd waits
+ * before it kills the process.
+ */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 20_000
 export const DEFAULT_GC_HIGH_WATERMARK = 0.85
 export const DEFAULT_GC_LOW_WATERMARK = 0.75
 export const DEFAULT_GC_MAX_AGE_MS = 7 * 24 * 3600_000

@@ -1,10 +1,12 @@
 import { Agent } from '../agent.ts'
+import { runAgentLifecycle } from './lifecycle.ts'
 import type { EmbeddedSchedulerFactory } from '../p2p/peer-services.ts'
 import { AGENT_USAGE, resolveAgentConfig } from '../config/index.ts'
 import type { AgentConfig } from '../config/index.ts'
 
 /**
- * `shoal agent`: validates the config (errors name the field, exit 2), starts, stops on a signal.
+ * `shoal agent`: validates the config (errors name the field, exit 2), starts, then reloads on
+ * SIGHUP and drains and stops on SIGTERM/SIGINT (lifecycle.ts).
  * The shoal command gives the embedded scheduler (the agent package does not import the scheduler's).
  */
 export async function runAgent (argv: string[], init: { embeddedScheduler?: EmbeddedSchedulerFactory } = {}): Promise<number> {
@@ -36,11 +38,10 @@ export async function runAgent (argv: string[], init: { embeddedScheduler?: Embe
   console.log(`shoal agent: mirroring ${config.upstreams.map(u => u.host).join(', ')} at ${agent.url} (data in ${config.dataDir})`)
   for (const addr of agent.p2pAddresses) console.log(`shoal agent: peers reach this host at ${addr}`)
   if (config.p2p?.embeddedScheduler === true) console.log(`shoal agent: embedded scheduler: other agents take --scheduler ${agent.p2pAddresses[0] ?? ''}`)
-  const signal = await new Promise<NodeJS.Signals>(resolve => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
+  await runAgentLifecycle(agent, {
+    resolve: async () => resolveAgentConfig({ argv, env: process.env }),
+    out: line => { console.log(line) },
+    err: line => { console.error(line) }
   })
-  console.log(`shoal agent: ${signal}, stopping`)
-  await agent.stop()
   return 0
 }

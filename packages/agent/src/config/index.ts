@@ -51,6 +51,8 @@ export interface AgentConfig {
   dockerConfig?: string
   certsDir: string
   manifestTagTtlMs: number
+  /** On SIGTERM/SIGINT, how long pulls in flight may go on before the agent stops anyway. */
+  drainTimeoutMs: number
   storage: StorageConfig
   /** The peer network; undefined (off: mirror and origin only) with `--no-p2p`. */
   p2p?: P2pConfig
@@ -99,6 +101,7 @@ const OPTIONS = {
   'docker-config': { type: 'string' },
   'certs-dir': { type: 'string' },
   'manifest-ttl': { type: 'string' },
+  'drain-timeout': { type: 'string' },
   'storage-quota': { type: 'string' },
   'gc-high-watermark': { type: 'string' },
   'gc-low-watermark': { type: 'string' },
@@ -135,6 +138,7 @@ const YAML_KEYS: Record<OptionName, string> = {
   'docker-config': 'dockerConfig',
   'certs-dir': 'certsDir',
   'manifest-ttl': 'manifestTtl',
+  'drain-timeout': 'drainTimeout',
   'storage-quota': 'storageQuota',
   'gc-high-watermark': 'gcHighWatermark',
   'gc-low-watermark': 'gcLowWatermark',
@@ -168,6 +172,7 @@ export const AGENT_USAGE = `usage: shoal agent [options]
   --docker-config FILE          docker config.json whose auths hold the agent's credentials
   --certs-dir DIR               per-registry CAs as DIR/<host:port>/ca.crt (default ${C.DEFAULT_CERTS_DIR})
   --manifest-ttl DURATION       how long a tag->digest answer is reused (default 30s)
+  --drain-timeout DURATION      on SIGTERM/SIGINT, how long pulls in flight may take to finish (default 20s)
   --storage-quota SIZE          bytes the store may use (default: the disk's size)
   --gc-high-watermark RATIO     start evicting above this share of the quota (default ${C.DEFAULT_GC_HIGH_WATERMARK})
   --gc-low-watermark RATIO      evict down to this share (default ${C.DEFAULT_GC_LOW_WATERMARK})
@@ -273,6 +278,7 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     dockerConfig: get('docker-config', asString, defaultDockerConfig(env)),
     certsDir: get('certs-dir', asString, C.DEFAULT_CERTS_DIR),
     manifestTagTtlMs: get('manifest-ttl', parseDuration, C.DEFAULT_MANIFEST_TAG_TTL_MS),
+    drainTimeoutMs: get('drain-timeout', parseDuration, C.DEFAULT_DRAIN_TIMEOUT_MS),
     storage,
     p2p,
     originFallback,
