@@ -117,6 +117,30 @@ test('SIGHUP with an invalid file: refused with a line naming the field, and the
   t.is(agent.child.exitCode, null, 'still running')
 })
 
+test('SIGHUP with credentials added to the file: an anonymous client then pulls a private image through the agent\'s own credentials', async t => {
+  const bot = { username: 'mirror-bot', password: 'b0t-s3cret' }
+  const registry = await startRegistry({ auth: { kind: 'htpasswd', users: [bot] } })
+  t.teardown(registry.stop)
+  const layer = layerFixture({ size: 100_000, seed: 6 })
+  const image = await pushImage(registry, { name: 'team/private', tag: 'v1', format: 'oci', layers: [layer], auth: bot })
+  const proxy = await startCountingProxy(registry)
+  t.teardown(proxy.stop)
+  const o: Origin = { proxy, image, layer, digest: sha256(layer) }
+  const dir = await tempDir(t, 'lifecycle-config')
+  const config = join(dir, 'agent.yaml')
+  await writeFile(config, yaml([o]))
+  const agent = await startAgent(t, config)
+  t.is((await pullLayer(agent, o)).status, 401, 'without credentials the origin refuses')
+
+  await writeFile(config, yaml([o], `credentials:\n  "${proxy.host}": { username: ${bot.username}, password: ${bot.password} }\n`))
+  process.kill(agent.pid, 'SIGHUP')
+  await printed(agent, new RegExp(`SIGHUP: configuration reloaded: credentials \\(${proxy.host.replaceAll('.', '\\.')}\\) changed`))
+  t.false(agent.stdout().includes(bot.password) || agent.stderr().includes(bot.password), 'the secret is never printed')
+  const pulled = await pullLayer(agent, o)
+  t.is(pulled.status, 200)
+  t.is(pulled.digest, o.digest)
+})
+
 test('SIGTERM during a pull: no new connections, the pull finishes within the drain time, then the agent exits 0', async t => {
   const slow = await origin(t, 'lib/slow', 4, SLOW_LAYER_BYTES)
   const dir = await tempDir(t, 'lifecycle-config')

@@ -28,12 +28,17 @@ export async function runAgent (argv: string[], init: { embeddedScheduler?: Embe
     return 2
   }
   const agent = new Agent({ config, embeddedScheduler: init.embeddedScheduler })
+  // Node's default for SIGHUP is to exit: while starting, one is only reported.
+  const hangupWhileStarting = (): void => { console.error('shoal agent: SIGHUP while starting: ignored; send it again once the agent is mirroring') }
+  process.on('SIGHUP', hangupWhileStarting)
   try {
     await agent.start()
   } catch (err) {
     console.error(`shoal agent: cannot start: ${(err as Error).message}`)
-    await agent.stop().catch(() => {})
+    await agent.stop().catch((e: Error) => { console.error(`shoal agent: stopping after the failed start failed too: ${e.message}`) })
     return 1
+  } finally {
+    process.off('SIGHUP', hangupWhileStarting)
   }
   console.log(`shoal agent: mirroring ${config.upstreams.map(u => u.host).join(', ')} at ${agent.url} (data in ${config.dataDir})`)
   for (const addr of agent.p2pAddresses) console.log(`shoal agent: peers reach this host at ${addr}`)
