@@ -8,6 +8,7 @@ import type { CountingProxy, PushedImage } from './fixtures/index.ts'
 import { spawnAgentProcess } from './helpers/agent-process.ts'
 import type { AgentProcess } from './helpers/agent-process.ts'
 import { fetchBody, waitFor } from './helpers/http.ts'
+import { scrapeMetrics } from './helpers/metrics.ts'
 import { tempDir } from './helpers/temp.ts'
 
 const MiB = 1024 * 1024
@@ -96,12 +97,14 @@ test('SIGHUP with an added upstream: the new registry is mirrored at once, and a
   t.is(slow.proxy.blobGets(slow.digest), 1, 'one origin request: the pull was not broken and resumed')
 })
 
-test('SIGHUP with an invalid file: refused with a line naming the field, and the agent keeps serving with the old config', async t => {
+test('SIGHUP with an invalid file: refused with a line naming the field, the agent keeps serving with the old config; a valid one then changes the GC quota', async t => {
   const first = await origin(t, 'lib/app', 3, 300_000)
   const dir = await tempDir(t, 'lifecycle-config')
   const config = join(dir, 'agent.yaml')
-  await writeFile(config, yaml([first]))
+  await writeFile(config, yaml([first], 'storageQuota: 600MiB\n'))
   const agent = await startAgent(t, config)
+  const capacity = async (): Promise<number> => (await scrapeMetrics(agent.url)).value('shoal_agent_storage_capacity_bytes')
+  await waitFor('the first GC pass', async () => await capacity() === 600 * MiB)
 
   await writeFile(config, yaml([first], 'storageQuota: 12\n'))
   process.kill(agent.pid, 'SIGHUP')
@@ -115,6 +118,13 @@ test('SIGHUP with an invalid file: refused with a line naming the field, and the
   await printed(agent, /new configuration refused, the running one stays: .*unknown key "listne"/)
   t.is(await manifestStatus(agent, first), 200, 'still serving after a second refusal')
   t.is(agent.child.exitCode, null, 'still running')
+  t.is(await capacity(), 600 * MiB, 'the running GC settings stayed')
+
+  await writeFile(config, yaml([first], 'storageQuota: 700MiB\n'))
+  process.kill(agent.pid, 'SIGHUP')
+  await printed(agent, /SIGHUP: configuration reloaded: storage \(storageQuota, .*\) changed/)
+  await waitFor('the new quota in the GC', async () => await capacity() === 700 * MiB)
+  t.pass()
 })
 
 test('SIGHUP with credentials added to the file: an anonymous client then pulls a private image through the agent\'s own credentials', async t => {
