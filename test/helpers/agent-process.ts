@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import { AGENT_NODE_FLAGS } from '@shoal/agent'
 import { testAgentArgs } from './agent.ts'
 import { shoalEnv, spawnShoal } from './shoal-process.ts'
@@ -10,9 +11,12 @@ export interface AgentProcessOptions {
   /** Upstream URLs; hosts of http:// URLs are listed as insecure. */
   upstreams: string[]
   args?: string[]
+  /** Its structured log lines on stderr (default: SHOAL_LOG=silent). */
+  logs?: boolean
 }
 
 export interface AgentProcess {
+  child: ChildProcess
   url: string
   host: string
   pid: number
@@ -20,6 +24,11 @@ export interface AgentProcess {
   p2pAddresses: string[]
   /** Sends a signal to this process (by its pid) and resolves once it has exited. */
   kill: (signal?: NodeJS.Signals) => Promise<void>
+  /** What it wrote so far (stderr: the last 256 KiB). */
+  stdout: () => string
+  stderr: () => string
+  /** Its exit code (null when a signal ended it), once it has exited. */
+  exited: Promise<number | null>
 }
 
 /**
@@ -32,7 +41,7 @@ export async function spawnAgentProcess (t: { teardown: (fn: () => Promise<void>
     what: 'shoal agent',
     nodeArgs: [...AGENT_NODE_FLAGS],
     args: ['agent', ...testAgentArgs(opts.dataDir, opts.upstreams, opts.args)],
-    env: shoalEnv({ SHOAL_LOG: process.env.SHOAL_TEST_LOG ?? 'silent' }),
+    env: opts.logs === true ? shoalEnv() : shoalEnv({ SHOAL_LOG: process.env.SHOAL_TEST_LOG ?? 'silent' }),
     timeoutMs: AGENT_READY_TIMEOUT_MS,
     // The mirror URL from the ready line, and with p2p the peer addresses printed after it.
     ready: stdout => {
@@ -42,5 +51,5 @@ export async function spawnAgentProcess (t: { teardown: (fn: () => Promise<void>
     }
   })
   const { url, p2pAddresses } = started.ready
-  return { url, host: new URL(url).host, pid: started.pid, p2pAddresses, kill: started.kill }
+  return { child: started.child, url, host: new URL(url).host, pid: started.pid, p2pAddresses, kill: started.kill, stdout: started.stdout, stderr: started.stderr, exited: started.exited }
 }

@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url'
 /** The `shoal` command's entry (Node runs the .ts directly). */
 export const SHOAL_CLI = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url))
 const STDERR_TAIL_CHARS = 4_000
+/** What stderr() keeps: enough for the log lines a test looks for. */
+const STDERR_KEPT_CHARS = 256 * 1024
 const READY_TIMEOUT_MS = 15_000
 
 /** This process's environment without its SHOAL_* settings (none may change a shoal under test), plus `extra`. */
@@ -20,6 +22,12 @@ export interface ShoalProcess<T> {
   ready: T
   /** Sends a signal to this process (by its pid) and resolves once it has exited. */
   kill: (signal?: NodeJS.Signals) => Promise<void>
+  /** All it wrote to stdout so far. */
+  stdout: () => string
+  /** The last STDERR_KEPT_CHARS it wrote to stderr (its log lines, unless SHOAL_LOG=silent). */
+  stderr: () => string
+  /** Resolves with its exit code (null when a signal ended it) once it has exited. */
+  exited: Promise<number | null>
 }
 
 export interface SpawnShoalOptions<T> {
@@ -40,32 +48,32 @@ export interface SpawnShoalOptions<T> {
  */
 export async function spawnShoal<T> (t: { teardown: (fn: () => Promise<void>) => void }, opts: SpawnShoalOptions<T>): Promise<ShoalProcess<T>> {
   const child = spawn(process.execPath, [...opts.nodeArgs ?? [], SHOAL_CLI, ...opts.args], { env: opts.env ?? shoalEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
-  const exited = once(child, 'exit').then(() => {})
+  const exited = once(child, 'exit').then(([code]) => code as number | null)
   const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
     if (child.exitCode != null || child.signalCode != null) return
     child.kill(signal)
     await exited
   }
   t.teardown(async () => { await kill('SIGKILL') })
+  let stdout = ''
   let stderr = ''
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-STDERR_TAIL_CHARS) })
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-STDERR_KEPT_CHARS) })
   const timeoutMs = opts.timeoutMs ?? READY_TIMEOUT_MS
   const ready = await new Promise<T>((resolve, reject) => {
-    let stdout = ''
     let settled = false
     const fail = (why: string): void => {
       if (settled) return
       settled = true
       clearTimeout(timer)
       child.kill('SIGKILL')
-      reject(new Error(`${opts.what} ${why}: ${stderr.trim()} ${stdout.trim()}`))
+      reject(new Error(`${opts.what} ${why}: ${stderr.slice(-STDERR_TAIL_CHARS).trim()} ${stdout.trim()}`))
     }
     const onExit = (code: number | null, signal: string | null): void => { fail(`exited (code ${code}, signal ${signal}) before it was ready`) }
     const timer = setTimeout(() => { fail(`was not ready within ${timeoutMs} ms`) }, timeoutMs)
     child.once('exit', onExit)
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    child.stdout?.setEncoding('utf8').on('data', () => {
       if (settled) return
-      stdout += chunk
       const found = opts.ready(stdout)
       if (found === undefined) return
       settled = true
@@ -75,5 +83,16 @@ export async function spawnShoal<T> (t: { teardown: (fn: () => Promise<void>) =>
     })
   })
   if (child.pid == null) throw new Error(`${opts.what} has no pid`)
-  return { child, pid: child.pid, ready, kill }
+  return { child, pid: child.pid, ready, kill, stdout: () => stdout, stderr: () => stderr, exited }
+}
+
+/** A `shoal` command run to its end (SIGKILLed after `timeoutMs`): its exit code and output. */
+export async function runShoal (args: string[], opts: { env?: NodeJS.ProcessEnv, timeoutMs?: number } = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const child = spawn(process.execPath, [SHOAL_CLI, ...args], { env: opts.env ?? shoalEnv(), stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? READY_TIMEOUT_MS, killSignal: 'SIGKILL' })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+  const [code] = await once(child, 'exit') as [number | null]
+  return { code, stdout, stderr }
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { createRateLimiter, inTurn } from './bandwidth/index.ts'
+import { configChanges, settingName } from './config/changes.ts'
 import type { AgentConfig, HostPort } from './config/index.ts'
 import { LayerFetcher } from './layer-fetcher/index.ts'
 import { silentLogger } from './logger.ts'
@@ -15,6 +16,7 @@ import { AccessCheck } from './registry-mirror/access-check.ts'
 import { MirrorServer } from './registry-mirror/server.ts'
 import { UpstreamClient } from './upstream/client.ts'
 import { loadCredentials } from './upstream/credentials.ts'
+import type { SourcedCredential } from './upstream/credentials.ts'
 import { RegistryRouter } from './upstream/registries.ts'
 
 export interface AgentInit {
@@ -26,17 +28,35 @@ export interface AgentInit {
   embeddedScheduler?: EmbeddedSchedulerFactory
 }
 
+/** What Agent.reload did: fields applied from now on, fields that need a restart (their running value stays). */
+export interface ReloadResult {
+  applied: string[]
+  needsRestart: string[]
+}
+
+/** The parts built from reloadable settings; a reload builds new ones, and requests in flight keep those they started with. */
+interface LiveParts {
+  upstream: UpstreamClient
+  router: RegistryRouter
+  access: AccessCheck
+  /** The credentials the upstream client was given (compared on reload; never logged). */
+  credentials: Map<string, SourcedCredential>
+}
+
 /**
  * One host's agent: the registry mirror in front of the piece store, the layer fetcher and the
  * upstream client. start() opens the store (recovering after a crash) before it listens.
  */
 export class Agent {
-  readonly config: AgentConfig
+  #config: AgentConfig
   readonly metrics = new AgentMetrics()
   readonly store: PieceStore
   readonly manifests: ManifestCache
   private readonly log: Logger
-  private upstream?: UpstreamClient
+  private live?: LiveParts
+  /** Upstream clients replaced by a reload, until the requests and downloads that may use them have ended. */
+  private readonly retired = new Set<Promise<void>>()
+  private readonly limiters = { upload: createRateLimiter(), download: createRateLimiter(), origin: createRateLimiter() }
   private fetcher?: LayerFetcher
   private gc?: GarbageCollector
   private server?: MirrorServer
@@ -49,11 +69,16 @@ export class Agent {
   private readonly embeddedScheduler?: EmbeddedSchedulerFactory
 
   constructor (init: AgentInit) {
-    this.config = init.config
+    this.#config = init.config
     this.log = init.logger ?? silentLogger
     this.store = new PieceStore({ dataDir: init.config.dataDir, now: init.now })
     this.manifests = new ManifestCache({ path: join(init.config.dataDir, 'manifests'), tagTtlMs: init.config.manifestTagTtlMs, now: init.now })
     this.embeddedScheduler = init.embeddedScheduler
+  }
+
+  /** The running configuration (after a reload: the new values, except those that need a restart). */
+  get config (): AgentConfig {
+    return this.#config
   }
 
   get url (): string {
@@ -82,31 +107,9 @@ export class Agent {
     const credentials = await loadCredentials(config.credentials, config.dockerConfig)
     await this.store.start()
     await this.manifests.start()
-    const upstream = new UpstreamClient({
-      credentials,
-      certsDir: config.certsDir,
-      onRequest: e => {
-        metrics.upstreamRequests.inc({ registry: e.registry, method: e.method, status: e.status })
-        metrics.upstreamLatency.observe({ registry: e.registry }, e.seconds)
-      },
-      onCredentialsRefused: e => {
-        this.log.warn('the registry refused the agent\'s credentials', { registry: e.registry, credentials: e.source, fix: `check the user name and password (docker login ${e.registry})` })
-      }
-    })
-    this.upstream = upstream
-    const gc = new GarbageCollector({ store: this.store }, { storage: config.storage }, {
-      onEvict: (record, reason) => {
-        metrics.evictions.inc({ reason })
-        metrics.evictedBytes.inc(record.size)
-        this.log.info('evicted blob', { digest: record.digest, bytes: record.size, reason })
-        this.peers?.withdraw(record.digest)
-      },
-      onUsage: u => {
-        metrics.storageCapacity.set(u.capacityBytes)
-        metrics.storageUsage.set(u.capacityBytes > 0 ? u.usedBytes / u.capacityBytes : 0)
-      },
-      onError: err => { this.log.error('garbage collection failed', { error: err.message }) }
-    })
+    this.live = this.liveParts(config, credentials)
+    this.setLimits(config)
+    const gc = this.garbageCollector(config)
     this.gc = gc
     // One set of bans for both sides: a peer banned for what it sent is neither asked nor served.
     const bans = new PeerBans({
@@ -123,7 +126,7 @@ export class Agent {
         p2p: config.p2p,
         onPieceServed: e => { metrics.pieceServed(e) },
         discoveryEvents: metrics.discoveryEvents,
-        uploads: inTurn(createRateLimiter({ limit: config.limits.uploadBytesPerS })),
+        uploads: inTurn(this.limiters.upload),
         uploadBytesPerSecond: config.limits.uploadBytesPerS,
         embeddedScheduler: config.p2p.embeddedScheduler ? this.embeddedScheduler : undefined,
         bans
@@ -137,8 +140,10 @@ export class Agent {
       this.prefetch = new PrefetchOrders(peers.scheduler, { mirror: async () => listening.promise, logger: this.log.child('prefetch') })
       this.prefetch.start()
     }
-    const limits = { origin: createRateLimiter({ limit: config.limits.originBytesPerS }), download: inTurn(createRateLimiter({ limit: config.limits.downloadBytesPerS })) }
-    this.fetcher = new LayerFetcher({ store: this.store, upstream, peers: peers?.network(), limits, scheduler: peers?.scheduler, bans, logger: this.log }, {
+    const limits = { origin: this.limiters.origin, download: inTurn(this.limiters.download) }
+    const parts = (): LiveParts => this.liveNow()
+    // Read at each use: a reload replaces the upstream client for downloads that start after it.
+    this.fetcher = new LayerFetcher({ store: this.store, get upstream () { return parts().upstream }, peers: peers?.network(), limits, scheduler: peers?.scheduler, bans, logger: this.log }, {
       onUpstreamBytes: n => { metrics.receivedBytes.inc({ source: 'origin' }, n) },
       onPieceFetched: e => { metrics.pieceFetched(e) },
       onPieceFailed: e => { metrics.pieceFailed(e) },
@@ -147,7 +152,7 @@ export class Agent {
         metrics.downloads.inc({ result: d.state })
         if (d.error?.name === 'DigestMismatchError') metrics.digestMismatches.inc({ kind: 'blob' })
         if (d.state === 'failed') this.log.warn('blob download failed', { digest: d.digest, error: d.error?.message })
-        gc.trigger()
+        this.gc?.trigger()
       }
     }, { originFallback: config.originFallback })
     const store = this.store
@@ -163,14 +168,15 @@ export class Agent {
         return { complete, partial: all.length - complete }
       }
     })
+    // Read per request: a request keeps the upstream client it started with; later ones get a reload's.
     this.server = new MirrorServer({
       store: this.store,
       fetcher: this.fetcher,
-      upstream,
-      access: new AccessCheck({ upstream }, { publicRepositories: config.publicRepositories, offline: config.offlineAccess, ttlMs: config.accessCheckTtlMs }),
+      get upstream () { return parts().upstream },
+      get access () { return parts().access },
+      get router () { return parts().router },
       manifests: this.manifests,
       metrics,
-      router: new RegistryRouter(config),
       ready: () => this.ready,
       log: line => { this.log.warn(line) }
     })
@@ -181,6 +187,51 @@ export class Agent {
     this.log.info('agent started', { url: this.url, dataDir: config.dataDir, upstreams: config.upstreams.map(u => u.host), p2p: this.p2pAddresses })
   }
 
+  /**
+   * SIGHUP: takes over a config resolved again as at start. Upstreams, credentials (the docker config
+   * re-read), CA dirs (re-read), access settings, bandwidth limits, GC settings and the drain timeout
+   * apply to what starts from now on: requests and downloads in flight keep the upstream client they
+   * started with, which is closed once they have ended. Other fields that differ keep their running
+   * value and are reported as needing a restart. A docker config that cannot be read is a
+   * ConfigError, and the running config stays.
+   */
+  async reload (next: AgentConfig): Promise<ReloadResult> {
+    const old = this.liveNow()
+    const credentials = await loadCredentials(next.credentials, next.dockerConfig)
+    const { applied, needsRestart } = configChanges(this.#config, next)
+    const config: AgentConfig = { ...next, ...Object.fromEntries(needsRestart.map(field => [field, this.#config[field]])) }
+    const changedHosts = credentialHostsChanged(old.credentials, credentials)
+    const reported = applied.filter(field => field !== 'credentials').map(settingName)
+    if (changedHosts.length > 0) reported.push(`credentials (${changedHosts.join(', ')})`)
+    this.#config = config
+    // A new upstream client every time: CA files and the docker config may have changed on disk under the same paths.
+    this.live = this.liveParts(config, credentials, applied.some(f => f === 'publicRepositories' || f === 'accessCheckTtlMs' || f === 'offlineAccess') ? undefined : old.access)
+    this.retire(old.upstream)
+    this.setLimits(config)
+    if (applied.includes('storage') && this.gc != null) {
+      await this.gc.stop()
+      this.gc = this.garbageCollector(config)
+      this.gc.start()
+    }
+    const restart = needsRestart.map(settingName)
+    this.log.info('configuration reloaded', { applied: reported, needsRestart: restart, upstreams: config.upstreams.map(u => u.host) })
+    return { applied: reported, needsRestart: restart }
+  }
+
+  /**
+   * SIGTERM: stops accepting requests (readiness goes to 503) and lets those in flight finish until
+   * `signal` aborts. Resolves with how many were still going then (0: all finished); stop() follows.
+   */
+  async drain ({ signal }: { signal: AbortSignal }): Promise<number> {
+    this.ready = false
+    return await this.server?.drain({ signal }) ?? 0
+  }
+
+  /** Requests in flight on the mirror now. */
+  get requestsInFlight (): number {
+    return this.server?.inFlight ?? 0
+  }
+
   async stop (): Promise<void> {
     this.ready = false
     this.prefetch?.stop()
@@ -188,13 +239,84 @@ export class Agent {
     await this.fetcher?.stop()
     await this.peers?.stop()
     await this.gc?.stop()
-    await this.upstream?.stop()
+    await Promise.all(this.retired)
+    await this.live?.upstream.stop()
     await this.manifests.stop()
     await this.store.stop()
+  }
+
+  private liveNow (): LiveParts {
+    if (this.live == null) throw new Error('agent is not started')
+    return this.live
+  }
+
+  /** The upstream client, router and access check of `config`; `access` is kept when given (its answers stay cached). */
+  private liveParts (config: AgentConfig, credentials: Map<string, SourcedCredential>, access?: AccessCheck): LiveParts {
+    const { metrics } = this
+    const upstream = new UpstreamClient({
+      credentials,
+      certsDir: config.certsDir,
+      onRequest: e => {
+        metrics.upstreamRequests.inc({ registry: e.registry, method: e.method, status: e.status })
+        metrics.upstreamLatency.observe({ registry: e.registry }, e.seconds)
+      },
+      onCredentialsRefused: e => {
+        this.log.warn('the registry refused the agent\'s credentials', { registry: e.registry, credentials: e.source, fix: `check the user name and password (docker login ${e.registry})` })
+      }
+    })
+    const parts = (): LiveParts => this.liveNow()
+    return {
+      upstream,
+      router: new RegistryRouter(config),
+      access: access ?? new AccessCheck({ get upstream () { return parts().upstream } }, { publicRepositories: config.publicRepositories, offline: config.offlineAccess, ttlMs: config.accessCheckTtlMs }),
+      credentials
+    }
+  }
+
+  /** Closes a replaced upstream client once the requests and downloads in flight now have ended. */
+  private retire (upstream: UpstreamClient): void {
+    const done: Promise<void> = Promise.all([this.server?.settled(), this.fetcher?.settled()])
+      .then(async () => { await upstream.stop() })
+      .catch((err: Error) => { this.log.warn('closing the replaced upstream client failed', { error: err.message }) })
+      .finally(() => { this.retired.delete(done) })
+    this.retired.add(done)
+  }
+
+  private setLimits (config: AgentConfig): void {
+    this.limiters.upload.limit = config.limits.uploadBytesPerS
+    this.limiters.download.limit = config.limits.downloadBytesPerS
+    this.limiters.origin.limit = config.limits.originBytesPerS
+  }
+
+  private garbageCollector (config: AgentConfig): GarbageCollector {
+    const { metrics } = this
+    return new GarbageCollector({ store: this.store }, { storage: config.storage }, {
+      onEvict: (record, reason) => {
+        metrics.evictions.inc({ reason })
+        metrics.evictedBytes.inc(record.size)
+        this.log.info('evicted blob', { digest: record.digest, bytes: record.size, reason })
+        this.peers?.withdraw(record.digest)
+      },
+      onUsage: u => {
+        metrics.storageCapacity.set(u.capacityBytes)
+        metrics.storageUsage.set(u.capacityBytes > 0 ? u.usedBytes / u.capacityBytes : 0)
+      },
+      onError: err => { this.log.error('garbage collection failed', { error: err.message }) }
+    })
   }
 
   /** Runs one garbage collection pass now (tests, admin). */
   async collectGarbage (): Promise<number> {
     return (await this.gc?.runOnce())?.length ?? 0
   }
+}
+
+/** Registry hosts whose credential was added, removed or changed (names only, never the secrets). */
+function credentialHostsChanged (before: Map<string, SourcedCredential>, after: Map<string, SourcedCredential>): string[] {
+  const hosts = new Set([...before.keys(), ...after.keys()])
+  return [...hosts].filter(host => {
+    const a = before.get(host)
+    const b = after.get(host)
+    return a?.username !== b?.username || a?.password !== b?.password
+  }).sort()
 }

@@ -1,7 +1,15 @@
+import { MIN_PIECE_SIZE } from '@shoal/proto'
+
 /** Defaults of the agent, with units in their names. */
 export const DEFAULT_LISTEN = '127.0.0.1:65001'
 export const DEFAULT_DATA_DIR = '.shoal/agent'
 export const DEFAULT_MANIFEST_TAG_TTL_MS = 30_000
+/**
+ * On SIGTERM/SIGINT, how long pulls in flight may go on before the agent stops anyway: long enough
+ * for a layer of some hundreds of MB on a LAN, shorter than the 30 s a kubelet or systemd waits
+ * before it kills the process.
+ */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 20_000
 export const DEFAULT_GC_HIGH_WATERMARK = 0.85
 export const DEFAULT_GC_LOW_WATERMARK = 0.75
 export const DEFAULT_GC_MAX_AGE_MS = 7 * 24 * 3600_000
@@ -137,3 +145,19 @@ export const SCHEDULER_RECONNECT_MIN_MS = 500
 export const SCHEDULER_RECONNECT_MAX_MS = 30_000
 /** How long the agent waits for its scheduler's first answer about a blob before it goes on with the DHT. */
 export const SCHEDULER_ANSWER_TIMEOUT_MS = 2_000
+
+/**
+ * The smallest storage quota the agent accepts: one piece of the smallest size (proto's
+ * MIN_PIECE_SIZE, 1 MiB). Piece size is a pure function of blob size, and every blob of more than
+ * 1 MiB is cut into pieces of at least 1 MiB, so a smaller quota cannot hold a single piece of any
+ * such layer: every download would overrun it and be evicted as soon as it finished. The floor is
+ * not the largest piece (64 MiB, for blobs over 16 GiB): a quota of a few MiB still works for small
+ * layers (tests use one), it is only implausible, and gets the warning below.
+ */
+export const MIN_STORAGE_QUOTA_BYTES = MIN_PIECE_SIZE
+/**
+ * Below this quota the agent warns at start: a few layers of a common image (base images alone are
+ * tens to hundreds of MB compressed) fill it, so the cache evicts what it has just fetched and pulls
+ * go back to peers or the origin. A typo (`12` for `12GiB`) lands here or below the floor.
+ */
+export const STORAGE_QUOTA_WARN_BYTES = 512 * 1024 * 1024

@@ -50,3 +50,18 @@ export const ADMIN_TOKEN_MIN_LENGTH = 16
 export const JOBS_MAX_ACTIVE = 16
 /** Prefetch jobs created per minute: a push webhook burst or a script, not thousands. */
 export const JOBS_MAX_PER_MINUTE = 60
+/**
+ * How long a new prefetch job waits for an agent of its scope to be connected before it fails as
+ * unavailable ("no agent of scope site:x is connected"): long enough for an agent that is
+ * reconnecting after a blip (its first retry comes after 500 ms), short against any useful
+ * --timeout, so that a scope with no agent (a misspelt site) is reported at once.
+ */
+export const PREFETCH_SCOPE_GRACE_MS = 3_000
+/**
+ * After the scheduler starts, agents register again over this long (their reconnect backoff tops
+ * out at 30 s): jobs stored before the start wait for them up to its end; new jobs wait up to its
+ * end too, but never longer than PREFETCH_SCOPE_WAIT_TIMEOUT_SHARE of their own timeout.
+ */
+export const PREFETCH_RESTART_AGENT_WAIT_MS = 30_000
+/** The share of a new job's timeout it may wait for an agent of its scope while agents register after a restart. */
+export const PREFETCH_SCOPE_WAIT_TIMEOUT_SHARE = 0.25

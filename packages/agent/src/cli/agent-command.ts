@@ -1,4 +1,5 @@
 import { Agent } from '../agent.ts'
+import { runAgentLifecycle } from './lifecycle.ts'
 import type { EmbeddedSchedulerFactory } from '../p2p/peer-services.ts'
 import { AGENT_USAGE, resolveAgentConfig } from '../config/index.ts'
 import type { AgentConfig } from '../config/index.ts'
@@ -6,7 +7,8 @@ import { createLogger, parseLogLevel } from '../logger.ts'
 import type { LogLevel } from '../logger.ts'
 
 /**
- * `shoal agent`: validates the config (errors name the field, exit 2), starts, stops on a signal.
+ * `shoal agent`: validates the config (errors name the field, exit 2), starts, then reloads on
+ * SIGHUP and drains and stops on SIGTERM/SIGINT (lifecycle.ts).
  * The shoal command gives the embedded scheduler (the agent package does not import the scheduler's).
  */
 export async function runAgent (argv: string[], init: { embeddedScheduler?: EmbeddedSchedulerFactory } = {}): Promise<number> {
@@ -29,26 +31,31 @@ export async function runAgent (argv: string[], init: { embeddedScheduler?: Embe
     console.error(`shoal agent: invalid configuration: ${(err as Error).message}`)
     return 2
   }
+  for (const warning of config.warnings) console.error(`shoal agent: warning: ${warning}`)
   if (config.p2p?.embeddedScheduler === true && init.embeddedScheduler == null) {
     console.error('shoal agent: invalid configuration: embeddedScheduler: run it through the shoal command, which composes the scheduler')
     return 2
   }
   const agent = new Agent({ config, logger: createLogger('shoal:agent', { level }), embeddedScheduler: init.embeddedScheduler })
+  // Node's default for SIGHUP is to exit: while starting, one is only reported.
+  const hangupWhileStarting = (): void => { console.error('shoal agent: SIGHUP while starting: ignored; send it again once the agent is mirroring') }
+  process.on('SIGHUP', hangupWhileStarting)
   try {
     await agent.start()
   } catch (err) {
     console.error(`shoal agent: cannot start: ${(err as Error).message}`)
-    await agent.stop().catch((stopErr: Error) => { console.error(`shoal agent: stopping after the failed start also failed: ${stopErr.message}`) })
+    await agent.stop().catch((e: Error) => { console.error(`shoal agent: stopping after the failed start failed too: ${e.message}`) })
     return 1
+  } finally {
+    process.off('SIGHUP', hangupWhileStarting)
   }
   console.log(`shoal agent: mirroring ${config.upstreams.map(u => u.host).join(', ')} at ${agent.url} (data in ${config.dataDir})`)
   for (const addr of agent.p2pAddresses) console.log(`shoal agent: peers reach this host at ${addr}`)
   if (config.p2p?.embeddedScheduler === true) console.log(`shoal agent: embedded scheduler: other agents take --scheduler ${agent.p2pAddresses[0] ?? ''}`)
-  const signal = await new Promise<NodeJS.Signals>(resolve => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
+  await runAgentLifecycle(agent, {
+    resolve: async () => resolveAgentConfig({ argv, env: process.env }),
+    out: line => { console.log(line) },
+    err: line => { console.error(line) }
   })
-  console.log(`shoal agent: ${signal}, stopping`)
-  await agent.stop()
   return 0
 }

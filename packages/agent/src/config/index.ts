@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 import * as C from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { parseP2pConfig } from './p2p.ts'
+import { checkStorageQuota } from './storage.ts'
 import type { P2pConfig } from './p2p.ts'
 import { parseBool, parseBytes, parseDuration, parseHostPort, parseRatio, parseRegistryHost } from './values.ts'
 import type { HostPort } from './values.ts'
@@ -53,6 +54,8 @@ export interface AgentConfig {
   dockerConfig?: string
   certsDir: string
   manifestTagTtlMs: number
+  /** On SIGTERM/SIGINT, how long pulls in flight may go on before the agent stops anyway. */
+  drainTimeoutMs: number
   storage: StorageConfig
   /** The peer network; undefined (off: mirror and origin only) with `--no-p2p`. */
   p2p?: P2pConfig
@@ -62,6 +65,8 @@ export interface AgentConfig {
   /** How long the origin's yes to a client is reused before it is asked again. */
   accessCheckTtlMs: number
   offlineAccess: OfflineAccessConfig
+  /** Accepted but implausible values, each naming its field: the agent tells the operator at start. */
+  warnings: string[]
 }
 
 /** Bytes per second; undefined is no limit. */
@@ -99,6 +104,7 @@ const OPTIONS = {
   'docker-config': { type: 'string' },
   'certs-dir': { type: 'string' },
   'manifest-ttl': { type: 'string' },
+  'drain-timeout': { type: 'string' },
   'storage-quota': { type: 'string' },
   'gc-high-watermark': { type: 'string' },
   'gc-low-watermark': { type: 'string' },
@@ -135,6 +141,7 @@ const YAML_KEYS: Record<OptionName, string> = {
   'docker-config': 'dockerConfig',
   'certs-dir': 'certsDir',
   'manifest-ttl': 'manifestTtl',
+  'drain-timeout': 'drainTimeout',
   'storage-quota': 'storageQuota',
   'gc-high-watermark': 'gcHighWatermark',
   'gc-low-watermark': 'gcLowWatermark',
@@ -169,6 +176,7 @@ export const AGENT_USAGE = `usage: shoal agent [options]
   --docker-config FILE          docker config.json whose auths hold the agent's credentials
   --certs-dir DIR               per-registry CAs as DIR/<host:port>/ca.crt (default ${C.DEFAULT_CERTS_DIR})
   --manifest-ttl DURATION       how long a tag->digest answer is reused (default 30s)
+  --drain-timeout DURATION      on SIGTERM/SIGINT, how long pulls in flight may take to finish (default 20s)
   --storage-quota SIZE          bytes the store may use (default: the disk's size)
   --gc-high-watermark RATIO     start evicting above this share of the quota (default ${C.DEFAULT_GC_HIGH_WATERMARK})
   --gc-low-watermark RATIO      evict down to this share (default ${C.DEFAULT_GC_LOW_WATERMARK})
@@ -239,7 +247,9 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     lowWatermark: get('gc-low-watermark', parseRatio, C.DEFAULT_GC_LOW_WATERMARK),
     maxAgeMs: get('gc-max-age', parseDuration, C.DEFAULT_GC_MAX_AGE_MS)
   }
-  if (storage.quotaBytes === 0) throw new ConfigError('storageQuota: must be more than 0 bytes')
+  const warnings: string[] = []
+  const quotaWarning = storage.quotaBytes == null ? undefined : checkStorageQuota(pick('storage-quota')?.field ?? 'storageQuota', storage.quotaBytes)
+  if (quotaWarning != null) warnings.push(quotaWarning)
   if (storage.lowWatermark >= storage.highWatermark) {
     throw new ConfigError(`gcLowWatermark: ${storage.lowWatermark} must be below gcHighWatermark ${storage.highWatermark}`)
   }
@@ -272,6 +282,7 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     dockerConfig: get('docker-config', asString, defaultDockerConfig(env)),
     certsDir: get('certs-dir', asString, C.DEFAULT_CERTS_DIR),
     manifestTagTtlMs: get('manifest-ttl', parseDuration, C.DEFAULT_MANIFEST_TAG_TTL_MS),
+    drainTimeoutMs: get('drain-timeout', parseDuration, C.DEFAULT_DRAIN_TIMEOUT_MS),
     storage,
     p2p,
     originFallback,
@@ -284,7 +295,8 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     offlineAccess: {
       policy: get('offline-access', parseOfflinePolicy, 'recent'),
       windowMs: get('offline-access-window', parseDuration, C.DEFAULT_OFFLINE_ACCESS_WINDOW_MS)
-    }
+    },
+    warnings
   }
 }
 

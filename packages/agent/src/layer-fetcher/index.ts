@@ -97,10 +97,11 @@ export class LayerFetcher {
     this.events = events
     this.originFallback = init.originFallback ?? true
     this.bans = components.bans ?? new PeerBans({ onBan: events.onPeerBanned })
-    const { store, upstream, peers, limits, scheduler } = components
+    const { store, peers, limits, scheduler } = components
     this.log = (components.logger ?? silentLogger).child('layer-fetcher')
     if (peers != null) {
-      this.peerPath = new PeerPath({ store, upstream, peers, limits, bans: this.bans, scheduler, logger: this.log }, {
+      // The upstream is read at each origin read: the agent's reload may replace it.
+      this.peerPath = new PeerPath({ store, get upstream () { return components.upstream }, peers, limits, bans: this.bans, scheduler, logger: this.log }, {
         originFallback: this.originFallback,
         claimSettleMs: init.claimSettleMs ?? PEER_CLAIM_SETTLE_MS,
         events
@@ -116,6 +117,13 @@ export class LayerFetcher {
   /** Whether a request for this digest is on its way to the origin or downloading now (open() would join it). */
   fetching (digest: Digest): boolean {
     return this.inflight.has(digest)
+  }
+
+  /** Resolves when the downloads running now have ended (later ones are not waited for). */
+  async settled (): Promise<void> {
+    await Promise.all([...this.downloads].map(async d => {
+      while (d.state === 'running') await d.changed()
+    }))
   }
 
   async stop (): Promise<void> {

@@ -49,7 +49,8 @@ export interface AccessCheckInit {
  * origin down, and nobody else does.
  */
 export class AccessCheck {
-  private readonly upstream: UpstreamClient
+  /** Read at each question: a reload of the agent replaces the upstream client. */
+  private readonly components: AccessCheckComponents
   private readonly ttlMs: number
   private readonly offline: OfflineAccessConfig
   private readonly now: () => number
@@ -61,7 +62,7 @@ export class AccessCheck {
   private readonly inflight = new Map<string, Promise<AccessDenied | undefined>>()
 
   constructor (components: AccessCheckComponents, init: AccessCheckInit = {}) {
-    this.upstream = components.upstream
+    this.components = components
     this.ttlMs = init.ttlMs ?? ACCESS_CHECK_TTL_MS
     this.offline = init.offline ?? { policy: 'recent', windowMs: DEFAULT_OFFLINE_ACCESS_WINDOW_MS }
     this.now = init.now ?? Date.now
@@ -104,7 +105,7 @@ export class AccessCheck {
   private async ask (req: AccessRequest): Promise<AccessDenied | undefined> {
     let answer
     try {
-      answer = await this.upstream.send({
+      answer = await this.components.upstream.send({
         registry: req.registry,
         method: 'HEAD',
         path: req.path,

@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -22,6 +23,9 @@ export interface MirrorServerComponents extends BlobRouteComponents, ManifestRou
   log: (line: string) => void
 }
 
+/** The `route` label of the agent's own endpoints (registry API paths are labelled by their Route kind). */
+const OWN_ROUTES: Partial<Record<string, string>> = { '/metrics': 'metrics', '/healthz': 'healthz', '/readyz': 'readyz' }
+
 /** Request headers may not exceed this; larger gets 431 from Node before any handler runs. */
 const MAX_HEADER_BYTES = 16 * 1024
 
@@ -32,10 +36,18 @@ const MAX_HEADER_BYTES = 16 * 1024
 export class MirrorServer {
   private readonly components: MirrorServerComponents
   private readonly server: Server
+  /** The responses of the requests in flight. */
+  private readonly open = new Set<ServerResponse>()
+  /** Set by drain(): the listener is closed (its 'close' comes once every connection has ended). */
+  private closed?: Promise<void>
 
   constructor (components: MirrorServerComponents) {
     this.components = components
     this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 30_000 }, (req, res) => {
+      this.open.add(res)
+      res.once('close', () => { this.open.delete(res) })
+      // Draining: answered, but the connection then closes, so that drain() ends.
+      if (this.closed != null) res.shouldKeepAlive = false
       this.handle(req, res).catch(err => {
         this.components.log(`request ${req.method} ${req.url?.slice(0, 200)} failed: ${(err as Error).message}`)
         res.destroy()
@@ -65,19 +77,55 @@ export class MirrorServer {
     return { host: address.address, port: address.port }
   }
 
+  /** Requests in flight now. */
+  get inFlight (): number {
+    return this.open.size
+  }
+
+  /** Resolves when the requests in flight now have ended (later ones are not waited for). */
+  async settled (): Promise<void> {
+    await Promise.all([...this.open].map(async res => { if (!res.closed) await once(res, 'close') }))
+  }
+
+  /**
+   * Stops accepting connections (idle keep-alive ones are closed, busy ones after their request) and
+   * waits for the requests in flight to end, or for `signal`: resolves with how many are still going
+   * then (0 when all ended). stop() afterwards cuts off the rest.
+   */
+  async drain ({ signal }: { signal: AbortSignal }): Promise<number> {
+    this.closeListener()
+    this.server.closeIdleConnections()
+    if (!signal.aborted) {
+      const aborted = Promise.withResolvers<void>()
+      const onAbort = (): void => { aborted.resolve() }
+      signal.addEventListener('abort', onAbort, { once: true })
+      await Promise.race([this.settled(), aborted.promise])
+      signal.removeEventListener('abort', onAbort)
+    }
+    return this.open.size
+  }
+
   async stop (): Promise<void> {
-    if (!this.server.listening) return
-    const closed = new Promise<void>(resolve => this.server.close(() => { resolve() }))
+    const closed = this.closeListener()
     this.server.closeAllConnections()
     await closed
+  }
+
+  /** Closes the listener once; the promise resolves when every connection has ended. */
+  private closeListener (): Promise<void> {
+    this.closed ??= this.server.listening ? new Promise<void>(resolve => this.server.close(() => { resolve() })) : Promise.resolve()
+    return this.closed
   }
 
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { metrics } = this.components
     const url = new URL(req.url ?? '/', 'http://mirror')
     let route: Route | undefined
+    // The agent's own endpoints have labels of their own: a Prometheus scrape or a kubelet probe
+    // every few seconds would otherwise read as a stream of invalid registry requests.
+    const own = OWN_ROUTES[url.pathname]
     res.on('finish', () => {
-      metrics.requests.inc({ route: route?.kind ?? 'invalid', method: req.method ?? '', status: res.statusCode })
+      metrics.requests.inc({ route: own ?? route?.kind ?? 'invalid', method: req.method ?? '', status: res.statusCode })
     })
     if (url.pathname === '/metrics') {
       res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics())

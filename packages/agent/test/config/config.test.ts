@@ -66,3 +66,21 @@ test('invalid values are ConfigErrors that name the field', async t => {
   await writeFile(join(dir, 'bad.yaml'), 'listne: 127.0.0.1:1\n')
   await t.throwsAsync(resolveAgentConfig({ argv: ['--config', join(dir, 'bad.yaml')], env: {} }), { name: 'ConfigError', message: /unknown key "listne"/ })
 })
+
+test('a storage quota that cannot hold one piece is refused, naming the field; a small one is accepted with a warning', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-config-'))
+  const file = join(dir, 'agent.yaml')
+  await writeFile(file, 'storageQuota: 12\n')
+  await t.throwsAsync(resolveAgentConfig({ argv: ['--config', file], env: {} }), { name: 'ConfigError', message: /agent\.yaml: storageQuota: 12 bytes cannot hold one piece/ })
+  await t.throwsAsync(resolveAgentConfig({ argv: ['--storage-quota', '0'], env: {} }), { name: 'ConfigError', message: /^--storage-quota: 0 bytes/ })
+  await t.throwsAsync(resolveAgentConfig({ argv: [], env: { SHOAL_STORAGE_QUOTA: '1048575' } }), { name: 'ConfigError', message: /^SHOAL_STORAGE_QUOTA: / })
+
+  const onePiece = await resolveAgentConfig({ argv: ['--storage-quota', '1MiB'], env: {} })
+  t.is(onePiece.storage.quotaBytes, 2 ** 20, 'the floor itself (one piece of the smallest size) is accepted')
+  t.is(onePiece.warnings.length, 1)
+  t.regex(onePiece.warnings[0] ?? '', /^--storage-quota: 1 MiB holds only a few image layers/)
+  const small = await resolveAgentConfig({ argv: ['--config', file], env: { SHOAL_STORAGE_QUOTA: '100MB' } })
+  t.regex(small.warnings.join('\n'), /^SHOAL_STORAGE_QUOTA: 95\.4 MiB/)
+  t.deepEqual((await resolveAgentConfig({ argv: ['--storage-quota', '512MiB'], env: {} })).warnings, [])
+  t.deepEqual((await resolveAgentConfig({ argv: [], env: {} })).warnings, [], 'no quota: the disk, no warning')
+})

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { MAX_PREFETCH_BLOBS, prefetchBlob } from '@shoal/proto'
 import type { ParsedAgentMessage, ParsedPrefetchBlob, ParsedPrefetchFailure } from '@shoal/proto'
+import { PREFETCH_RESTART_AGENT_WAIT_MS, PREFETCH_SCOPE_GRACE_MS, PREFETCH_SCOPE_WAIT_TIMEOUT_SHARE } from '../constants.ts'
 import { UnknownJobError } from '../errors.ts'
 import type { AgentObserver, SchedulerService } from '../service.ts'
 import type { PeerKey } from '../types.ts'
@@ -10,12 +11,14 @@ import { scopeText } from './job-request.ts'
 import type { ParsedJobRequest } from './job-request.ts'
 import type { JobStore } from './job-store.ts'
 import { placeBlobs } from './placement.ts'
-import type { JobView } from './types.ts'
+import type { FailureView, JobView } from './types.ts'
 
 export interface PrefetchJobsInit {
   now?: () => number
-  /** how long a job waits for an agent of its scope before it fails (also after a restart) */
+  /** after the start, how long jobs wait for agents to register again (PREFETCH_RESTART_AGENT_WAIT_MS) */
   agentWaitMs?: number
+  /** how long a new job waits for an agent of its scope to connect (PREFETCH_SCOPE_GRACE_MS) */
+  scopeGraceMs?: number
   /** how often deadlines, dispatch and saves are looked at */
   tickMs?: number
   log?: (message: string, fields?: Record<string, unknown>) => void
@@ -39,6 +42,7 @@ export class PrefetchJobs implements AgentObserver {
   readonly #store: JobStore
   readonly #now: () => number
   readonly #agentWaitMs: number
+  readonly #scopeGraceMs: number
   readonly #tickMs: number
   readonly #log: NonNullable<PrefetchJobsInit['log']>
   readonly #jobs = new Map<string, JobRecord>()
@@ -56,7 +60,8 @@ export class PrefetchJobs implements AgentObserver {
     this.#service = components.service
     this.#store = components.store
     this.#now = init.now ?? Date.now
-    this.#agentWaitMs = init.agentWaitMs ?? 30_000
+    this.#agentWaitMs = init.agentWaitMs ?? PREFETCH_RESTART_AGENT_WAIT_MS
+    this.#scopeGraceMs = init.scopeGraceMs ?? PREFETCH_SCOPE_GRACE_MS
     this.#tickMs = init.tickMs ?? 500
     this.#log = init.log ?? (() => {})
   }
@@ -170,7 +175,11 @@ export class PrefetchJobs implements AgentObserver {
     const now = this.#now()
     if (now >= job.deadline) {
       for (const agent of this.#involved(job)) this.#service.send(agent, { prefetchCancel: { job: job.id } })
-      if (job.state === 'resolving') job.error = { reason: 'timeout', message: 'the images were not resolved before the job\'s deadline' }
+      if (job.state === 'resolving') {
+        job.error = this.#resolvers.has(job.id) || this.#scopeAgents(job).length > 0
+          ? { reason: 'timeout', message: 'the images were not resolved before the job\'s deadline' }
+          : this.#noAgentError(job)
+      }
       this.#failUnfinished(job, { reason: 'timeout', message: 'not done before the job\'s deadline' })
       this.#finish(job, 'failed')
       return
@@ -184,8 +193,8 @@ export class PrefetchJobs implements AgentObserver {
     if (this.#resolvers.has(job.id)) return
     const agent = this.#scopeAgents(job)[0]
     if (agent == null) {
-      if (now - Math.max(job.createdAt, this.#startedAt) > this.#agentWaitMs) {
-        job.error = { reason: 'unavailable', message: `no agent of scope ${scopeText(job.request.scope)} is connected to this scheduler` }
+      if (now >= this.#agentWaitEnd(job)) {
+        job.error = this.#noAgentError(job)
         this.#finish(job, 'failed')
       }
       return
@@ -267,7 +276,7 @@ export class PrefetchJobs implements AgentObserver {
   #complete (job: JobRecord): void {
     if (job.state !== 'running' || job.layers.length === 0) return
     const targets = job.layers.flatMap(l => l.targets)
-    if (targets.length === 0 && this.#now() - Math.max(job.createdAt, this.#startedAt) > this.#agentWaitMs) {
+    if (targets.length === 0 && this.#now() >= this.#agentWaitEnd(job)) {
       job.error = { reason: 'unavailable', message: `no agent of scope ${scopeText(job.request.scope)} to place the blobs on` }
       this.#finish(job, 'failed')
       return
@@ -304,6 +313,25 @@ export class PrefetchJobs implements AgentObserver {
       this.#layers.set(job.id, index)
     }
     return index.get(digest)
+  }
+
+  /**
+   * Until when a job with no connected agent of its scope waits for one: a new job
+   * PREFETCH_SCOPE_GRACE_MS (an agent reconnecting after a blip), so that a scope nobody is in is
+   * reported at once, not at the deadline. Within agentWaitMs of the scheduler's start agents are
+   * still registering again: a job stored before the start waits to the end of that window, a new
+   * one too but at most PREFETCH_SCOPE_WAIT_TIMEOUT_SHARE of its timeout (the reason comes well
+   * before its deadline).
+   */
+  #agentWaitEnd (job: JobRecord): number {
+    const graceEnd = job.createdAt + this.#scopeGraceMs
+    const registeringEnd = this.#startedAt + this.#agentWaitMs
+    if (job.createdAt < this.#startedAt) return Math.max(graceEnd, registeringEnd)
+    return Math.max(graceEnd, Math.min(registeringEnd, job.createdAt + job.request.timeoutMs * PREFETCH_SCOPE_WAIT_TIMEOUT_SHARE))
+  }
+
+  #noAgentError (job: JobRecord): FailureView {
+    return { reason: 'unavailable', message: `no agent of scope ${scopeText(job.request.scope)} is connected to this scheduler` }
   }
 
   /** The connected agents of the job's scope, in a stable order. */
