@@ -17,7 +17,7 @@ test('shoal prefetch to a scope with no connected agent says so well before its 
   await waitFor('the agent registered', () => hq.agent.schedulersConnected === 1)
 
   const started = Date.now()
-  const run = await runPrefetchCommand([`${registry}/lib/app:1`, '--scheduler', scheduler.admin, '--scope', 'site:nowhere', '--timeout', '20s'], 30_000)
+  const run = await runPrefetchCommand([`${registry}/lib/app:1`, '--scheduler', scheduler.admin, '--admin-token-file', scheduler.adminTokenFile, '--scope', 'site:nowhere', '--timeout', '20s'], 30_000)
   const seconds = (Date.now() - started) / 1000
   t.is(run.code, 1, run.stderr)
   t.regex(run.stdout + run.stderr, /no agent of scope site:nowhere is connected to this scheduler/)
