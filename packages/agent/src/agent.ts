@@ -45,6 +45,7 @@ export class Agent {
   address?: HostPort
 
   private readonly embeddedScheduler?: EmbeddedSchedulerFactory
+  private readonly now?: () => number
 
   constructor (init: AgentInit) {
     this.config = init.config
@@ -52,6 +53,7 @@ export class Agent {
     this.store = new PieceStore({ dataDir: init.config.dataDir, now: init.now })
     this.manifests = new ManifestCache({ path: join(init.config.dataDir, 'manifests'), tagTtlMs: init.config.manifestTagTtlMs, now: init.now })
     this.embeddedScheduler = init.embeddedScheduler
+    this.now = init.now
   }
 
   get url (): string {
@@ -83,9 +85,19 @@ export class Agent {
     const upstream = new UpstreamClient({
       credentials,
       certsDir: config.certsDir,
+      timeouts: config.upstreamTimeouts,
+      breaker: config.upstreamBreaker,
+      now: this.now,
       onRequest: e => {
-        metrics.upstreamRequests.inc({ registry: e.registry, method: e.method, status: e.status })
+        metrics.upstreamRequests.inc({ registry: e.registry, endpoint: e.endpoint, method: e.method, status: e.status })
         metrics.upstreamLatency.observe({ registry: e.registry }, e.seconds)
+      },
+      onSkipped: e => { metrics.upstreamSkipped.inc(e) },
+      onFailedFast: e => { metrics.upstreamFailedFast.inc(e) },
+      onBreakerState: e => {
+        metrics.upstreamBreakerState.set({ endpoint: e.endpoint }, e.state === 'closed' ? 0 : e.state === 'half-open' ? 1 : 2)
+        if (e.state === 'open') this.log.warn('upstream endpoint failing fast', { endpoint: e.endpoint, error: e.lastError?.message, cooldownMs: config.upstreamBreaker.cooldownMs })
+        else if (e.state === 'closed') this.log.info('upstream endpoint answers again', { endpoint: e.endpoint })
       },
       onCredentialsRefused: e => {
         this.log.warn('the registry refused the agent\'s credentials', { registry: e.registry, credentials: e.source, fix: `check the user name and password (docker login ${e.registry})` })

@@ -6,21 +6,26 @@ import * as C from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { parseP2pConfig } from './p2p.ts'
 import type { P2pConfig } from './p2p.ts'
+import { parseCount, parseTimeout } from './upstream.ts'
+import type { UpstreamBreakerConfig, UpstreamEndpoint, UpstreamTimeouts } from './upstream.ts'
 import { parseBool, parseBytes, parseDuration, parseHostPort, parseRatio, parseRegistryHost } from './values.ts'
 import type { HostPort } from './values.ts'
 
 export type { HostPort } from './values.ts'
 export type { P2pConfig } from './p2p.ts'
+export type { UpstreamBreakerConfig, UpstreamEndpoint, UpstreamTimeouts } from './upstream.ts'
 
 export interface Credential { username: string, password: string }
 
-export interface UpstreamConfig {
+export interface UpstreamConfig extends UpstreamEndpoint {
   /** The registry as runtimes name it (`docker.io`, `ghcr.io`, `127.0.0.1:5000`): what `?ns=` carries. */
   host: string
   /** Where its API lives (`https://registry-1.docker.io`). */
   baseUrl: URL
   /** Listed as insecure: plain HTTP allowed, or TLS without verification. */
   insecure: boolean
+  /** Mirror endpoints tried in this order before the registry itself (`--upstream-endpoint`). */
+  endpoints?: UpstreamEndpoint[]
 }
 
 export interface StorageConfig {
@@ -59,6 +64,8 @@ export interface AgentConfig {
   /** How long the origin's yes to a client is reused before it is asked again. */
   accessCheckTtlMs: number
   offlineAccess: OfflineAccessConfig
+  upstreamTimeouts: UpstreamTimeouts
+  upstreamBreaker: UpstreamBreakerConfig
 }
 
 /** Bytes per second; undefined is no limit. */
@@ -115,7 +122,12 @@ const OPTIONS = {
   'origin-limit': { type: 'string' },
   'access-check-ttl': { type: 'string' },
   'offline-access': { type: 'string' },
-  'offline-access-window': { type: 'string' }
+  'offline-access-window': { type: 'string' },
+  'upstream-connect-timeout': { type: 'string' },
+  'upstream-response-timeout': { type: 'string' },
+  'upstream-idle-timeout': { type: 'string' },
+  'upstream-failures': { type: 'string' },
+  'upstream-cooldown': { type: 'string' }
 } as const
 
 type OptionName = keyof typeof OPTIONS
@@ -151,7 +163,12 @@ const YAML_KEYS: Record<OptionName, string> = {
   'origin-limit': 'originLimit',
   'access-check-ttl': 'accessCheckTtl',
   'offline-access': 'offlineAccess',
-  'offline-access-window': 'offlineAccessWindow'
+  'offline-access-window': 'offlineAccessWindow',
+  'upstream-connect-timeout': 'upstreamConnectTimeout',
+  'upstream-response-timeout': 'upstreamResponseTimeout',
+  'upstream-idle-timeout': 'upstreamIdleTimeout',
+  'upstream-failures': 'upstreamFailures',
+  'upstream-cooldown': 'upstreamCooldown'
 }
 
 export const AGENT_USAGE = `usage: shoal agent [options]
@@ -185,6 +202,11 @@ export const AGENT_USAGE = `usage: shoal agent [options]
   --offline-access POLICY       origin unreachable: who gets cached content of non-public repositories:
                                 deny, recent (a client the origin said yes to within the window; default), allow
   --offline-access-window DURATION  how recent that yes must be (default 24h)
+  --upstream-connect-timeout DURATION   to connect to an upstream (default 3s)
+  --upstream-response-timeout DURATION  to an upstream's response headers (default 5s)
+  --upstream-idle-timeout DURATION      a body with no byte arriving (default 30s)
+  --upstream-failures N         consecutive failures that make an endpoint fail fast (default ${C.DEFAULT_UPSTREAM_FAILURE_THRESHOLD})
+  --upstream-cooldown DURATION  how long it fails fast before one request probes it (default 30s)
   --config FILE                 YAML file with the same keys in camelCase (dataDir, upstreams, credentials...)
 Every flag is also an environment variable: SHOAL_DATA_DIR, SHOAL_UPSTREAM (comma-separated), ...`
 
@@ -280,6 +302,15 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     offlineAccess: {
       policy: get('offline-access', parseOfflinePolicy, 'recent'),
       windowMs: get('offline-access-window', parseDuration, C.DEFAULT_OFFLINE_ACCESS_WINDOW_MS)
+    },
+    upstreamTimeouts: {
+      connectMs: get('upstream-connect-timeout', parseTimeout, C.DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS),
+      responseMs: get('upstream-response-timeout', parseTimeout, C.DEFAULT_UPSTREAM_RESPONSE_TIMEOUT_MS),
+      bodyIdleMs: get('upstream-idle-timeout', parseTimeout, C.DEFAULT_UPSTREAM_BODY_IDLE_TIMEOUT_MS)
+    },
+    upstreamBreaker: {
+      failureThreshold: get('upstream-failures', parseCount, C.DEFAULT_UPSTREAM_FAILURE_THRESHOLD),
+      cooldownMs: get('upstream-cooldown', parseTimeout, C.DEFAULT_UPSTREAM_COOLDOWN_MS)
     }
   }
 }
