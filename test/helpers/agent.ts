@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Agent, resolveAgentConfig } from '@shoal/agent'
-import type { EmbeddedSchedulerFactory } from '@shoal/agent'
+import type { AgentInit, EmbeddedSchedulerFactory } from '@shoal/agent'
 import { freePort } from '../fixtures/index.ts'
 
 process.env.SHOAL_LOG ??= 'silent'
@@ -16,6 +16,8 @@ export interface TestAgentOptions {
   env?: NodeJS.ProcessEnv
   /** What `shoal` composes for `--embedded-scheduler`. */
   embeddedScheduler?: EmbeddedSchedulerFactory
+  /** The agent's logger (silent by default). */
+  logger?: AgentInit['logger']
 }
 
 export interface TestAgent {
@@ -46,7 +48,7 @@ export async function startTestAgent (opts: TestAgentOptions): Promise<TestAgent
   const ownDir = opts.dataDir == null
   const dataDir = opts.dataDir ?? await mkdtemp(join(tmpdir(), 'shoal-agent-'))
   const config = await resolveAgentConfig({ argv: testAgentArgs(dataDir, opts.upstreams, opts.args), env: opts.env ?? {} })
-  const agent = new Agent({ config, embeddedScheduler: opts.embeddedScheduler })
+  const agent = new Agent({ config, embeddedScheduler: opts.embeddedScheduler, logger: opts.logger })
   await agent.start()
   const url = agent.url
   return {

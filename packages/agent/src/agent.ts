@@ -178,8 +178,8 @@ export class Agent {
       metrics,
       router: new RegistryRouter(config),
       ready: () => this.ready,
-      log: line => { this.log.warn(line) }
-    })
+      logger: this.log
+    }, { accessLog: config.accessLog })
     this.address = await this.server.start(config.listen)
     listening.resolve({ url: this.url })
     gc.start()

@@ -66,6 +66,8 @@ export interface AgentConfig {
   offlineAccess: OfflineAccessConfig
   upstreamTimeouts: UpstreamTimeouts
   upstreamBreaker: UpstreamBreakerConfig
+  /** One info line per blob and manifest request (`--no-access-log` turns it off). */
+  accessLog: boolean
 }
 
 /** Bytes per second; undefined is no limit. */
@@ -127,7 +129,8 @@ const OPTIONS = {
   'upstream-response-timeout': { type: 'string' },
   'upstream-idle-timeout': { type: 'string' },
   'upstream-failures': { type: 'string' },
-  'upstream-cooldown': { type: 'string' }
+  'upstream-cooldown': { type: 'string' },
+  'no-access-log': { type: 'boolean' }
 } as const
 
 type OptionName = keyof typeof OPTIONS
@@ -168,7 +171,8 @@ const YAML_KEYS: Record<OptionName, string> = {
   'upstream-response-timeout': 'upstreamResponseTimeout',
   'upstream-idle-timeout': 'upstreamIdleTimeout',
   'upstream-failures': 'upstreamFailures',
-  'upstream-cooldown': 'upstreamCooldown'
+  'upstream-cooldown': 'upstreamCooldown',
+  'no-access-log': 'noAccessLog'
 }
 
 export const AGENT_USAGE = `usage: shoal agent [options]
@@ -207,6 +211,7 @@ export const AGENT_USAGE = `usage: shoal agent [options]
   --upstream-idle-timeout DURATION      a body with no byte arriving (default 30s)
   --upstream-failures N         consecutive failures that make an endpoint fail fast (default ${C.DEFAULT_UPSTREAM_FAILURE_THRESHOLD})
   --upstream-cooldown DURATION  how long it fails fast before one request probes it (default 30s)
+  --no-access-log               no info line per blob and manifest request
   --config FILE                 YAML file with the same keys in camelCase (dataDir, upstreams, credentials...)
 Every flag is also an environment variable: SHOAL_DATA_DIR, SHOAL_UPSTREAM (comma-separated), ...`
 
@@ -311,7 +316,8 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     upstreamBreaker: {
       failureThreshold: get('upstream-failures', parseCount, C.DEFAULT_UPSTREAM_FAILURE_THRESHOLD),
       cooldownMs: get('upstream-cooldown', parseTimeout, C.DEFAULT_UPSTREAM_COOLDOWN_MS)
-    }
+    },
+    accessLog: !get('no-access-log', parseBool, false)
   }
 }
 

@@ -9,6 +9,7 @@ import type { AgentMetrics } from '../metrics.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
 import { refuseUnconfirmed, refuseWhileUnreachable } from './access-check.ts'
 import type { AccessCheck } from './access-check.ts'
+import type { PullNote } from './pull-note.ts'
 import { readCapped } from './read-capped.ts'
 import { sendUpstreamAnswer } from './respond.ts'
 
@@ -25,7 +26,10 @@ export interface ManifestRequest {
   reference: { tag: string } | { digest: Digest }
 }
 
-function sendManifest (res: ServerResponse, manifest: CachedManifest, cache: 'hit' | 'miss' | 'stale'): void {
+function sendManifest (res: ServerResponse, manifest: CachedManifest, cache: 'hit' | 'miss' | 'stale', note: PullNote): void {
+  note.source = cache === 'miss' ? 'origin' : 'local'
+  note.digest = manifest.digest
+  note.bytes = res.req.method === 'HEAD' ? 0 : manifest.body.byteLength
   res.writeHead(200, {
     'content-type': manifest.mediaType,
     'content-length': manifest.body.byteLength,
@@ -43,7 +47,7 @@ function sendManifest (res: ServerResponse, manifest: CachedManifest, cache: 'hi
  * Accept, so the registry picks the same media type it would for the client), else, when the
  * upstream is unreachable, the last answer (stale-on-error).
  */
-export async function handleManifest (components: ManifestRouteComponents, req: IncomingMessage, res: ServerResponse, m: ManifestRequest): Promise<void> {
+export async function handleManifest (components: ManifestRouteComponents, req: IncomingMessage, res: ServerResponse, m: ManifestRequest, note: PullNote = {}): Promise<void> {
   const { manifests, upstream, metrics } = components
   const accept = req.headers.accept
   const tag = 'tag' in m.reference ? { registry: m.registry.host, name: m.name, tag: m.reference.tag, accept } : undefined
@@ -55,7 +59,7 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
     if (hit != null) {
       if (await refuseUnconfirmed(components.access, res, check)) return
       metrics.manifestCache.inc({ result: 'hit' })
-      sendManifest(res, hit, 'hit')
+      sendManifest(res, hit, 'hit', note)
       return
     }
   } else if (tag != null) {
@@ -63,7 +67,7 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
     if (cached?.fresh === true) {
       if (await refuseUnconfirmed(components.access, res, check)) return
       metrics.manifestCache.inc({ result: 'hit' })
-      sendManifest(res, cached.manifest, 'hit')
+      sendManifest(res, cached.manifest, 'hit', note)
       return
     }
   }
@@ -77,7 +81,7 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
       if (stale != null) {
         if (refuseWhileUnreachable(components.access, res, check)) return
         metrics.manifestCache.inc({ result: 'stale' })
-        sendManifest(res, stale.manifest, 'stale')
+        sendManifest(res, stale.manifest, 'stale', note)
         return
       }
     }
@@ -89,13 +93,14 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
       await answer.body.dump()
       if (refuseWhileUnreachable(components.access, res, check)) return
       metrics.manifestCache.inc({ result: 'stale' })
-      sendManifest(res, stale.manifest, 'stale')
+      sendManifest(res, stale.manifest, 'stale', note)
       return
     }
   }
   const body = await readCapped(answer.body, MAX_MANIFEST_BYTES, 'manifest')
   if (answer.status !== 200) {
-    sendUpstreamAnswer(res, { status: answer.status, headers: answer.headers, body })
+    note.source = 'origin'
+    sendUpstreamAnswer(res, { status: answer.status, headers: answer.headers, body, endpoint: answer.endpoint })
     return
   }
   metrics.manifestCache.inc({ result: 'miss' })
@@ -110,7 +115,7 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
   const manifest = { digest, mediaType, body }
   await manifests.put(manifest, tag)
   components.access.granted(check)
-  sendManifest(res, manifest, 'miss')
+  sendManifest(res, manifest, 'miss', note)
 }
 
 function upstreamDigest (header: string | undefined): Digest | undefined {

@@ -2,13 +2,15 @@ import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { HostPort } from '../config/index.ts'
+import type { Logger } from '../logger.ts'
 import type { AgentMetrics } from '../metrics.ts'
 import type { RegistryRouter } from '../upstream/registries.ts'
 import { handleBlob } from './blobs.ts'
 import type { BlobRouteComponents } from './blobs.ts'
 import { handleManifest } from './manifests.ts'
 import type { ManifestRouteComponents } from './manifests.ts'
-import { errorResponse, sendOciError } from './oci-errors.ts'
+import { errorDetail, errorResponse, sendOciError } from './oci-errors.ts'
+import type { PullNote } from './pull-note.ts'
 import { sendUpstreamAnswer } from './respond.ts'
 import { parseRoute } from './routes.ts'
 import type { Route } from './routes.ts'
@@ -19,7 +21,13 @@ export interface MirrorServerComponents extends BlobRouteComponents, ManifestRou
   metrics: AgentMetrics
   /** Whether the agent can serve (the store is open). */
   ready: () => boolean
-  log: (line: string) => void
+  /** Failures (warn) and, with the access log on, one info line per blob and manifest request. */
+  logger: Logger
+}
+
+export interface MirrorServerInit {
+  /** One info line per blob and manifest request: client, registry, repository, digest, source, bytes, time (default on). */
+  accessLog?: boolean
 }
 
 /** Request headers may not exceed this; larger gets 431 from Node before any handler runs. */
@@ -31,13 +39,15 @@ const MAX_HEADER_BYTES = 16 * 1024
  */
 export class MirrorServer {
   private readonly components: MirrorServerComponents
+  private readonly accessLog: boolean
   private readonly server: Server
 
-  constructor (components: MirrorServerComponents) {
+  constructor (components: MirrorServerComponents, init: MirrorServerInit = {}) {
     this.components = components
+    this.accessLog = init.accessLog ?? true
     this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 30_000 }, (req, res) => {
       this.handle(req, res).catch(err => {
-        this.components.log(`request ${req.method} ${req.url?.slice(0, 200)} failed: ${(err as Error).message}`)
+        this.components.logger.warn(`request ${req.method} ${req.url?.slice(0, 200)} failed: ${(err as Error).message}`)
         res.destroy()
       })
     })
@@ -76,9 +86,26 @@ export class MirrorServer {
     const { metrics } = this.components
     const url = new URL(req.url ?? '/', 'http://mirror')
     let route: Route | undefined
+    const note: PullNote = { started: performance.now(), client: req.socket.remoteAddress }
     res.on('finish', () => {
       metrics.requests.inc({ route: route?.kind ?? 'invalid', method: req.method ?? '', status: res.statusCode })
     })
+    // The access line is written once the handler is done (it knows the bytes) and the response closed.
+    let pending = 2
+    const done = (): void => {
+      if (--pending === 0 && this.accessLog && (route?.kind === 'blob' || route?.kind === 'manifest')) this.logAccess(req, res, route, note)
+    }
+    res.once('close', done)
+    try {
+      await this.handleRoute(req, res, url, note, r => { route = r })
+    } finally {
+      done()
+    }
+  }
+
+  private async handleRoute (req: IncomingMessage, res: ServerResponse, url: URL, note: PullNote, routed: (route: Route) => void): Promise<void> {
+    const { metrics } = this.components
+    let route: Route
     if (url.pathname === '/metrics') {
       res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics())
       return
@@ -94,30 +121,39 @@ export class MirrorServer {
     }
     try {
       route = parseRoute(url.pathname)
+      routed(route)
       if (route.kind === 'upload' || (req.method !== 'GET' && req.method !== 'HEAD')) {
         sendOciError(res, 405, 'UNSUPPORTED', 'this is a read-only registry mirror: push and delete go to the registry itself', { allow: 'GET, HEAD' })
         return
       }
-      await this.route(req, res, route, url.searchParams.get('ns'))
+      await this.route(req, res, route, url.searchParams.get('ns'), note)
     } catch (err) {
       const e = err as Error
       const { status, code } = errorResponse(e)
-      if (status >= 500) this.components.log(`${req.method} ${url.pathname.slice(0, 200)}: ${e.message}`)
-      sendOciError(res, status, code, e.message)
+      if (status >= 500) this.components.logger.warn(`${req.method} ${url.pathname.slice(0, 200)}: ${e.message}`)
+      sendOciError(res, status, code, e.message, {}, errorDetail(e))
     }
   }
 
-  private async route (req: IncomingMessage, res: ServerResponse, route: Route, ns: string | null): Promise<void> {
+  private async route (req: IncomingMessage, res: ServerResponse, route: Route, ns: string | null, note: PullNote): Promise<void> {
     switch (route.kind) {
       case 'base':
         await this.base(req, res, ns)
         return
-      case 'manifest':
-        await handleManifest(this.components, req, res, { ...this.components.router.route(route.name, ns), reference: route.reference })
+      case 'manifest': {
+        const routed = this.components.router.route(route.name, ns)
+        note.registry = routed.registry.host
+        note.repository = routed.name
+        await handleManifest(this.components, req, res, { ...routed, reference: route.reference }, note)
         return
-      case 'blob':
-        await handleBlob(this.components, req, res, { ...this.components.router.route(route.name, ns), digest: route.digest })
+      }
+      case 'blob': {
+        const routed = this.components.router.route(route.name, ns)
+        note.registry = routed.registry.host
+        note.repository = routed.name
+        await handleBlob(this.components, req, res, { ...routed, digest: route.digest }, note)
         return
+      }
       case 'tags':
         await handleTags(this.components.upstream, req, res, { ...this.components.router.route(route.name, ns), ns })
         return
@@ -147,9 +183,31 @@ export class MirrorServer {
         return
       }
     } catch (err) {
-      this.components.log(`ping of ${registry.host} failed, answering from the cache: ${(err as Error).message}`)
+      this.components.logger.warn(`ping of ${registry.host} failed, answering from the cache: ${(err as Error).message}`)
     }
     res.writeHead(200, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0', 'content-length': 2 })
     res.end(req.method === 'HEAD' ? undefined : '{}')
+  }
+
+  /**
+   * The access log: one line per blob or manifest request, when its response is done (or broken
+   * off). Never the client's credentials: only its address.
+   */
+  private logAccess (req: IncomingMessage, res: ServerResponse, route: Route & { kind: 'blob' | 'manifest' }, note: PullNote): void {
+    const digest = note.digest ?? (route.kind === 'blob' ? route.digest : 'digest' in route.reference ? route.reference.digest : undefined)
+    this.components.logger.info('pull', {
+      client: note.client,
+      method: req.method,
+      status: res.statusCode,
+      registry: note.registry,
+      repository: note.repository ?? route.name,
+      kind: route.kind,
+      tag: route.kind === 'manifest' && 'tag' in route.reference ? route.reference.tag : undefined,
+      digest,
+      source: note.source ?? 'none',
+      bytes: note.bytes ?? 0,
+      ms: Math.round(performance.now() - (note.started ?? 0)),
+      complete: res.writableEnded
+    })
   }
 }
