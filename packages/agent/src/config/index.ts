@@ -6,7 +6,7 @@ import * as C from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { parseP2pConfig } from './p2p.ts'
 import type { P2pConfig } from './p2p.ts'
-import { parseCount, parseTimeout } from './upstream.ts'
+import { attachEndpoints, parseCount, parseTimeout, parseUpstreamEndpoints } from './upstream.ts'
 import type { UpstreamBreakerConfig, UpstreamEndpoint, UpstreamTimeouts } from './upstream.ts'
 import { parseBool, parseBytes, parseDuration, parseHostPort, parseRatio, parseRegistryHost } from './values.ts'
 import type { HostPort } from './values.ts'
@@ -125,6 +125,7 @@ const OPTIONS = {
   'access-check-ttl': { type: 'string' },
   'offline-access': { type: 'string' },
   'offline-access-window': { type: 'string' },
+  'upstream-endpoint': { type: 'string', multiple: true },
   'upstream-connect-timeout': { type: 'string' },
   'upstream-response-timeout': { type: 'string' },
   'upstream-idle-timeout': { type: 'string' },
@@ -167,6 +168,7 @@ const YAML_KEYS: Record<OptionName, string> = {
   'access-check-ttl': 'accessCheckTtl',
   'offline-access': 'offlineAccess',
   'offline-access-window': 'offlineAccessWindow',
+  'upstream-endpoint': 'upstreamEndpoints',
   'upstream-connect-timeout': 'upstreamConnectTimeout',
   'upstream-response-timeout': 'upstreamResponseTimeout',
   'upstream-idle-timeout': 'upstreamIdleTimeout',
@@ -206,6 +208,7 @@ export const AGENT_USAGE = `usage: shoal agent [options]
   --offline-access POLICY       origin unreachable: who gets cached content of non-public repositories:
                                 deny, recent (a client the origin said yes to within the window; default), allow
   --offline-access-window DURATION  how recent that yes must be (default 24h)
+  --upstream-endpoint REGISTRY=URL  a mirror endpoint of REGISTRY, tried in the given order before it, repeatable
   --upstream-connect-timeout DURATION   to connect to an upstream (default 3s)
   --upstream-response-timeout DURATION  to an upstream's response headers (default 5s)
   --upstream-idle-timeout DURATION      a body with no byte arriving (default 30s)
@@ -255,6 +258,10 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     asList(field, value).map((v, i) => parseUpstream(`${field}[${i}]`, v, insecureRegistries)),
   [parseUpstream('upstreams', DOCKER_HUB, insecureRegistries)])
   if (upstreams.length === 0) throw new ConfigError('upstreams: at least one registry is needed')
+  const endpoints = pick('upstream-endpoint')
+  if (endpoints != null) {
+    attachEndpoints(endpoints.field, upstreams, parseUpstreamEndpoints(endpoints.field, endpoints.value, (field, value) => parseUpstream(field, value, insecureRegistries)))
+  }
 
   const storage: StorageConfig = {
     quotaBytes: get('storage-quota', parseBytes, undefined as number | undefined),

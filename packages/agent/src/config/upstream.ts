@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.ts'
-import { parseDuration } from './values.ts'
+import { parseDuration, parseRegistryHost } from './values.ts'
 
 /** One address that serves a registry: a mirror endpoint, or the registry itself. */
 export interface UpstreamEndpoint {
@@ -41,4 +41,50 @@ export function parseCount (field: string, value: unknown): number {
   const n = Number(value)
   if (String(value).trim() === '' || !Number.isSafeInteger(n) || n < 1) throw new ConfigError(`${field}: "${String(value)}" must be a whole number of at least 1`)
   return n
+}
+
+function registryKey (field: string, value: unknown): string {
+  const host = parseRegistryHost(field, value)
+  return host === 'registry-1.docker.io' || host === 'index.docker.io' ? 'docker.io' : host
+}
+
+/**
+ * The mirror endpoints of each registry, in the order given: `REGISTRY=URL` entries (the repeatable
+ * flag, the comma-separated variable) or the YAML map `{ REGISTRY: [URL, ...] }`.
+ */
+export function parseUpstreamEndpoints (field: string, value: unknown, parseEndpoint: (field: string, value: unknown) => UpstreamEndpoint): Map<string, UpstreamEndpoint[]> {
+  const out = new Map<string, UpstreamEndpoint[]>()
+  const add = (entryField: string, registry: unknown, url: unknown): void => {
+    const key = registryKey(entryField, registry)
+    const list = out.get(key) ?? []
+    list.push(parseEndpoint(entryField, url))
+    out.set(key, list)
+  }
+  if (value != null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [registry, urls] of Object.entries(value as Record<string, unknown>)) {
+      const list = Array.isArray(urls) ? urls : [urls]
+      list.forEach((url, i) => { add(`${field}.${registry}[${i}]`, registry, url) })
+    }
+    return out
+  }
+  const entries = Array.isArray(value) ? value : [value]
+  entries.forEach((entry, i) => {
+    const text = String(entry)
+    const eq = text.indexOf('=')
+    if (eq <= 0) throw new ConfigError(`${field}[${i}]: "${text}" must be REGISTRY=URL (example: docker.io=https://harbor-1.example.com)`)
+    add(`${field}[${i}]`, text.slice(0, eq).trim(), text.slice(eq + 1).trim())
+  })
+  return out
+}
+
+/** Gives each configured registry its endpoints; an endpoint of a registry that is not mirrored is an error. */
+export function attachEndpoints<T extends UpstreamEndpoint & { endpoints?: UpstreamEndpoint[] }> (field: string, upstreams: T[], endpoints: Map<string, UpstreamEndpoint[]>): T[] {
+  for (const [registry, list] of endpoints) {
+    const upstream = upstreams.find(u => u.host === registry)
+    if (upstream == null) throw new ConfigError(`${field}: ${registry} is not a mirrored registry (add it with --upstream ${registry})`)
+    const itself = list.find(e => e.baseUrl.origin === upstream.baseUrl.origin)
+    if (itself != null) throw new ConfigError(`${field}: ${itself.baseUrl.origin} is ${registry} itself, which is always tried last; list only other endpoints`)
+    upstream.endpoints = list
+  }
+  return upstreams
 }
