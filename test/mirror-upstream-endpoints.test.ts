@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import test from 'ava'
 import { freePort, layerFixture, pushImage, skopeoCopy, startCountingProxy, startRegistry, startTcpSwitch, verifyDirImage } from './fixtures/index.ts'
 import type { PushImageOptions } from './fixtures/index.ts'
@@ -124,4 +126,31 @@ test('a blob body that breaks off at the first endpoint resumes with Range from 
   t.true(from >= 400_000 && from < size, `a Range from where the site mirror broke off (${resumed[0]?.range})`)
   t.is(resumed[0]?.bytes, size - from, 'only the rest came from the origin')
   t.is(site.blobGets(layer?.digest), 1, 'the site mirror was not asked again')
+})
+
+test('the agent\'s credentials apply per endpoint host: a private site mirror gets its own, and serves the pull', async t => {
+  const originRegistry = await startRegistry({ port: await freePort() })
+  t.teardown(originRegistry.stop)
+  const siteUser = { username: 'site-bot', password: 'site-secret' }
+  const siteRegistry = await startRegistry({ port: await freePort(), auth: { kind: 'htpasswd', users: [siteUser] } })
+  t.teardown(siteRegistry.stop)
+  const origin = await startCountingProxy(originRegistry)
+  t.teardown(origin.stop)
+  const v1 = await pushImage(originRegistry, image('v1', 131))
+  await pushImage(siteRegistry, { ...image('v1', 131), auth: siteUser })
+  const configFile = join(await tempDir(t, 'endpoints-creds'), 'agent.yaml')
+  await writeFile(configFile, [
+    'credentials:',
+    `  ${JSON.stringify(siteRegistry.host)}: { username: ${JSON.stringify(siteUser.username)}, password: ${JSON.stringify(siteUser.password)} }`,
+    'upstreamEndpoints:',
+    `  ${JSON.stringify(origin.host)}: [${JSON.stringify(siteRegistry.url)}]`
+  ].join('\n') + '\n')
+  const agent = await startTestAgent({ upstreams: [origin.url], args: ['--config', configFile, '--insecure-registry', siteRegistry.host] })
+  t.teardown(agent.stop)
+
+  const dest = await tempDir(t, 'endpoints-creds-pull')
+  await skopeoCopy({ image: `${await deadRegistryHost()}/team/app:v1`, mirror: agent.host, destDir: dest })
+  await verifyDirImage(dest, v1)
+  t.is(origin.blobGets(), 0, 'the private site mirror served every blob with the agent\'s credentials for it')
+  t.true(await scrapeMetric(agent.url, 'shoal_agent_upstream_requests_total', { registry: origin.host, endpoint: siteRegistry.url, method: 'GET', status: '200' }) >= 3)
 })

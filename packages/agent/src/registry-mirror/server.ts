@@ -172,11 +172,10 @@ export class MirrorServer {
    */
   private async base (req: IncomingMessage, res: ServerResponse, ns: string | null): Promise<void> {
     const registry = this.components.router.resolve(ns)
-    const agentCredential = this.components.upstream.credentialFor(registry.host)
     try {
       // With credentials of its own the agent authenticates for the client; without, the client
       // must see the origin's challenge to get a token for itself.
-      const answer = await this.components.upstream.send({ registry, method: 'GET', path: '/v2/', authorization: req.headers.authorization, useAgentCredentials: agentCredential != null })
+      const answer = await this.components.upstream.send({ registry, method: 'GET', path: '/v2/', authorization: req.headers.authorization, useAgentCredentials: 'if-configured' })
       const body = Buffer.from(await answer.body.arrayBuffer())
       if (answer.status === 401) {
         sendUpstreamAnswer(res, { status: 401, headers: answer.headers, body })

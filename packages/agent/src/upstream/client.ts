@@ -27,8 +27,11 @@ export interface UpstreamRequest {
   range?: string
   /** The client's own Authorization header: forwarded unchanged, and then the agent adds none. */
   authorization?: string
-  /** Off for requests whose 401 the client must see (the /v2/ ping): no token flow on the client's behalf. */
-  useAgentCredentials?: boolean
+  /**
+   * Off for requests whose 401 the client must see: no token flow on the client's behalf.
+   * 'if-configured' (the /v2/ ping): on for an endpoint the agent has credentials for, else off.
+   */
+  useAgentCredentials?: boolean | 'if-configured'
   /** Retries after the first attempt; UPSTREAM_RETRIES by default. */
   retries?: number
   /** Off to return a redirect as the answer instead of following it. */
@@ -202,7 +205,8 @@ export class UpstreamClient {
 
   private async sendAuthorized (req: UpstreamRequest, endpoint: UpstreamEndpoint): Promise<UpstreamResponse> {
     const dispatcher = await this.dispatcher(endpoint)
-    if (req.authorization != null || req.useAgentCredentials === false) return this.sendOnce(req, endpoint, dispatcher, req.authorization)
+    const agentCredentials = req.useAgentCredentials === 'if-configured' ? this.credentialFor(endpoint.host) != null : req.useAgentCredentials !== false
+    if (req.authorization != null || !agentCredentials) return this.sendOnce(req, endpoint, dispatcher, req.authorization)
 
     const host = endpoint.host
     const scope = req.repository != null ? `repository:${req.repository}:pull` : undefined
