@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
-import { writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
-import { freePort, layerFixture, pushImage, skopeoCopy, startCountingProxy, startRegistry, startTcpSwitch, verifyDirImage } from './fixtures/index.ts'
+import { freePort, issueServerCert, layerFixture, makeCa, pushImage, skopeoCopy, startCountingProxy, startRegistry, startTcpSwitch, verifyDirImage } from './fixtures/index.ts'
 import type { PushImageOptions } from './fixtures/index.ts'
 import { deadRegistryHost, startTestAgent } from './helpers/agent.ts'
 import { fetchBody, scrapeMetric } from './helpers/http.ts'
@@ -153,4 +153,39 @@ test('the agent\'s credentials apply per endpoint host: a private site mirror ge
   await verifyDirImage(dest, v1)
   t.is(origin.blobGets(), 0, 'the private site mirror served every blob with the agent\'s credentials for it')
   t.true(await scrapeMetric(agent.url, 'shoal_agent_upstream_requests_total', { registry: origin.host, endpoint: siteRegistry.url, method: 'GET', status: '200' }) >= 3)
+})
+
+test('certs.d applies per endpoint host: an https site mirror whose CA is there serves the pull; without its CA, its x509 failure passes the request to the registry', async t => {
+  const originRegistry = await startRegistry({ port: await freePort() })
+  t.teardown(originRegistry.stop)
+  const origin = await startCountingProxy(originRegistry)
+  t.teardown(origin.stop)
+  const caDir = await tempDir(t, 'endpoints-ca')
+  const ca = await makeCa(caDir)
+  const cert = await issueServerCert(ca, { ipAddresses: ['127.0.0.1'] })
+  const siteRegistry = await startRegistry({ tls: { certFile: cert.certFile, keyFile: cert.keyFile } })
+  t.teardown(siteRegistry.stop)
+  const v1 = await pushImage(originRegistry, image('v1', 141))
+  await pushImage(siteRegistry, { ...image('v1', 141), ca: await readFile(ca.certFile) })
+  const dead = await deadRegistryHost()
+
+  for (const trusted of [false, true]) {
+    const dataDir = await tempDir(t, `endpoints-tls-${trusted}`)
+    if (trusted) {
+      await mkdir(join(dataDir, 'certs.d', siteRegistry.host), { recursive: true })
+      await copyFile(ca.certFile, join(dataDir, 'certs.d', siteRegistry.host, 'ca.crt'))
+    }
+    const agent = await startTestAgent({ upstreams: [origin.url], dataDir, args: ['--upstream-endpoint', `${origin.host}=${siteRegistry.url}`] })
+    t.teardown(agent.stop)
+    origin.reset()
+    const dest = await tempDir(t, `endpoints-tls-pull-${trusted}`)
+    await skopeoCopy({ image: `${dead}/team/app:v1`, mirror: agent.host, destDir: dest })
+    await verifyDirImage(dest, v1)
+    if (trusted) {
+      t.is(origin.blobGets(), 0, 'with its CA in certs.d/<endpoint host>, the site mirror served every blob')
+    } else {
+      t.true(origin.blobGets() >= 3, 'without its CA, the registry itself served the pull')
+      t.is(await scrapeMetric(agent.url, 'shoal_agent_upstream_breaker_state', { endpoint: siteRegistry.url }), 2, 'and the untrusted endpoint is skipped')
+    }
+  }
 })

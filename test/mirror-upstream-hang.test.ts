@@ -64,3 +64,24 @@ test('an upstream that accepts connections and never answers: a 503 with an OCI 
   t.true(pullMs < RESPONSE_TIMEOUT_MS + ANSWER_SLACK_MS, `the cached image pulled in ${Math.round(pullMs)} ms, without waiting on the upstream`)
   t.is(upstream.hungConnections, hungBefore, 'the cached pull asked nothing of the hanging upstream')
 })
+
+test('a hanging endpoint and a refusing registry: one pass over both, not repeated (a retry would wait on the hang again)', async t => {
+  const registry = await startRegistry({ port: await freePort() })
+  t.teardown(registry.stop)
+  const hang = await startTcpSwitch(registry, { mode: 'hang' })
+  t.teardown(hang.stop)
+  const refusing = `http://${await deadRegistryHost()}`
+  const agent = await startTestAgent({
+    upstreams: [refusing],
+    args: ['--insecure-registry', hang.host, '--upstream-endpoint', `${new URL(refusing).host}=${hang.url}`,
+      '--upstream-response-timeout', `${RESPONSE_TIMEOUT_MS}ms`, '--upstream-failures', '10']
+  })
+  t.teardown(agent.stop)
+  const started = performance.now()
+  const res = await fetchBody(`${agent.url}/v2/team/app/manifests/v1`, { signal: AbortSignal.timeout(RESPONSE_TIMEOUT_MS * 10) })
+  const elapsed = performance.now() - started
+  t.is(res.status, 503)
+  t.regex((JSON.parse(res.body.toString('utf8')) as OciErrorBody).errors?.[0]?.message ?? '', /cannot reach/)
+  t.is(hang.hungConnections, 1, 'the hanging endpoint was asked once')
+  t.true(elapsed < RESPONSE_TIMEOUT_MS + ANSWER_SLACK_MS, `answered in ${Math.round(elapsed)} ms`)
+})

@@ -151,6 +151,8 @@ export class UpstreamClient {
     const endpoints = this.endpointsOf(req)
     let last: Attempt | undefined
     let skipped = 0
+    // One endpoint that timed out makes the whole pass not worth repeating: it would time out again.
+    let timedOut = false
     for (const [i, endpoint] of endpoints.entries()) {
       const key = endpoint.baseUrl.origin
       const isLast = i === endpoints.length - 1
@@ -165,15 +167,18 @@ export class UpstreamClient {
         res = await this.sendAuthorized(req, endpoint)
       } catch (err) {
         if (req.signal?.aborted === true) throw new AbortError('upstream request aborted', { cause: err })
-        if ((err as Error).name !== 'UpstreamUnavailableError') throw err
+        const name = (err as Error).name
+        // A TLS failure is a setting to fix, not worth a retry; but a mirror endpoint's passes the request on.
+        if (name !== 'UpstreamUnavailableError' && !(name === 'UpstreamTlsError' && !isLast)) throw err
         this.breaker.failure(key, err as Error)
-        last = { kind: 'failed', error: err as Error, retryable: !isTimeout(err) }
+        timedOut ||= isTimeout(err)
+        last = { kind: 'failed', error: err as Error, retryable: name === 'UpstreamUnavailableError' && !timedOut }
         continue
       }
       if (res.status >= 500 || res.status === 429) {
         const error = new UpstreamUnavailableError(`${key} (for ${req.registry.host}) answered ${res.status}`)
         if (res.status >= 500) this.breaker.failure(key, error)
-        last = { kind: 'failed', error, res, retryable: true }
+        last = { kind: 'failed', error, res, retryable: !timedOut }
         continue
       }
       this.breaker.success(key)
