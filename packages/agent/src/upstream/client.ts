@@ -9,7 +9,7 @@ import { CircuitBreaker } from './breaker.ts'
 import type { BreakerState } from './breaker.ts'
 import { parseChallenge } from './challenge.ts'
 import type { SourcedCredential } from './credentials.ts'
-import { explainTransportError, isTimeout } from './errors.ts'
+import { explainTransportError, isBrokenBody, isTimeout } from './errors.ts'
 import { createDispatcher, defaultTimeouts, readCertsDir } from './tls.ts'
 import { TokenCache } from './token-cache.ts'
 
@@ -287,7 +287,7 @@ export class UpstreamClient {
       }
       // A body that breaks off (the endpoint died or stalled mid-blob) counts against the endpoint.
       res.body.once('error', err => {
-        if (req.signal?.aborted !== true) this.breaker.failure(origin, explainTransportError(err, { host: endpoint.host, origin: url.origin, registry: req.registry.host }, this.init.certsDir, this.timeouts))
+        if (req.signal?.aborted !== true && isBrokenBody(err)) this.breaker.failure(origin, explainTransportError(err, { host: endpoint.host, origin: url.origin, registry: req.registry.host }, this.init.certsDir, this.timeouts))
       })
       return { status: res.statusCode, headers: flatten(res.headers), body: res.body, url, endpoint: origin }
     }

@@ -23,6 +23,15 @@ export function isTimeout (err: unknown): boolean {
   return TIMEOUT_CODES.has(codeOf(err) ?? '')
 }
 
+/**
+ * Whether a body's error says the endpoint failed (the connection broke or stalled), rather than
+ * that the agent stopped reading it (dumped it, or left it after the bytes it wanted).
+ */
+export function isBrokenBody (err: unknown): boolean {
+  const e = err as { name?: string, code?: string } | undefined
+  return e?.name !== 'AbortError' && e?.code !== 'UND_ERR_ABORTED' && e?.code !== 'ERR_STREAM_PREMATURE_CLOSE'
+}
+
 function timeoutText (code: string, timeouts: UpstreamTimeouts | undefined): string {
   if (timeouts == null) return code
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return `no connection within ${timeouts.connectMs} ms, --upstream-connect-timeout`
