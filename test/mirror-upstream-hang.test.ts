@@ -9,6 +9,8 @@ const RESPONSE_TIMEOUT_MS = 1_000
 const ANSWER_SLACK_MS = 1_500
 /** A request that fails fast does no network round trip at all. */
 const FAIL_FAST_MAX_MS = 300
+/** How long the circuit stays open in the first test: long enough for its fail-fast checks. */
+const COOLDOWN_MS = 8_000
 
 interface OciErrorBody { errors?: Array<{ code?: string, message?: string }> }
 
@@ -21,7 +23,7 @@ test('an upstream that accepts connections and never answers: a 503 with an OCI 
   const other = await pushImage(registry, { name: 'team/app', tag: 'v2', format: 'oci', layers: [layerFixture({ size: 200_000, seed: 82 })] })
   const agent = await startTestAgent({
     upstreams: [upstream.url],
-    args: ['--manifest-ttl', '100ms', '--upstream-response-timeout', `${RESPONSE_TIMEOUT_MS}ms`, '--upstream-failures', '2', '--upstream-cooldown', '10m']
+    args: ['--manifest-ttl', '100ms', '--upstream-response-timeout', `${RESPONSE_TIMEOUT_MS}ms`, '--upstream-failures', '2', '--upstream-cooldown', `${COOLDOWN_MS}ms`]
   })
   t.teardown(agent.stop)
   const dead = await deadRegistryHost()
@@ -44,6 +46,7 @@ test('an upstream that accepts connections and never answers: a 503 with an OCI 
     t.true(elapsed >= RESPONSE_TIMEOUT_MS * 0.8, `request ${i} did wait for the upstream (${Math.round(elapsed)} ms)`)
   }
   t.is(await scrapeMetric(agent.url, 'shoal_agent_upstream_breaker_state', { endpoint }), 2, 'two failures in a row opened the circuit')
+  const openedAt = performance.now()
 
   const hungBefore = upstream.hungConnections
   const started = performance.now()
@@ -63,6 +66,16 @@ test('an upstream that accepts connections and never answers: a 503 with an OCI 
   const pullMs = performance.now() - pullStarted
   t.true(pullMs < RESPONSE_TIMEOUT_MS + ANSWER_SLACK_MS, `the cached image pulled in ${Math.round(pullMs)} ms, without waiting on the upstream`)
   t.is(upstream.hungConnections, hungBefore, 'the cached pull asked nothing of the hanging upstream')
+  t.true(performance.now() - openedAt < COOLDOWN_MS, 'all of that within the cool-down')
+
+  // The upstream answers again: after the cool-down one request probes it, and its success closes the circuit.
+  upstream.mode = 'pass'
+  t.is((await fetchBody(otherBlob)).status, 503, 'still failing fast during the cool-down')
+  await new Promise(resolve => setTimeout(resolve, COOLDOWN_MS - (performance.now() - openedAt) + 100))
+  const probe = await fetchBody(otherBlob)
+  t.is(probe.status, 200)
+  t.is(`${probe.body.length}`, `${other.layers[0]?.size}`)
+  t.is(await scrapeMetric(agent.url, 'shoal_agent_upstream_breaker_state', { endpoint }), 0, 'closed again')
 })
 
 test('a hanging endpoint and a refusing registry: one pass over both, not repeated (a retry would wait on the hang again)', async t => {
