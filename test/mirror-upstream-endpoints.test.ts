@@ -77,6 +77,8 @@ test('a healthy site mirror endpoint serves the pull and the origin sends no blo
   const agent = await startTestAgent({ upstreams: [origin.url], args: ['--insecure-registry', site.host, '--upstream-endpoint', `${origin.host}=${site.url}`] })
   t.teardown(agent.stop)
   const dead = await deadRegistryHost()
+  const scrape = (await fetchBody(`${agent.url}/metrics`)).body.toString('utf8')
+  for (const endpoint of [site.url, origin.url]) t.true(scrape.includes(`shoal_agent_upstream_breaker_state{endpoint="${endpoint}"} 0`), `${endpoint}'s circuit is shown closed from the start`)
 
   const dest = await tempDir(t, 'endpoints-site')
   await skopeoCopy({ image: `${dead}/team/app:v1`, mirror: agent.host, destDir: dest })

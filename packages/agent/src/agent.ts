@@ -104,6 +104,10 @@ export class Agent {
       }
     })
     this.upstream = upstream
+    // Every configured endpoint shows a closed circuit from the start, not only once one has changed.
+    for (const registry of config.upstreams) {
+      for (const endpoint of [...(registry.endpoints ?? []), registry]) metrics.upstreamBreakerState.set({ endpoint: endpoint.baseUrl.origin }, 0)
+    }
     const gc = new GarbageCollector({ store: this.store }, { storage: config.storage }, {
       onEvict: (record, reason) => {
         metrics.evictions.inc({ reason })
