@@ -49,7 +49,8 @@ for (const [outage, goDown] of Object.entries(outages)) {
       layers: [layerFixture({ size: 2 * 1024 * 1024 + 5, seed: 51 }), layerFixture({ size: 30_000, seed: 52 })]
     })
     const other = await pushImage(registry, { name: 'team/app', tag: 'never-pulled', format: 'oci', layers: [layerFixture({ size: 20_000, seed: 54 })] })
-    const agent = await startTestAgent({ upstreams: [origin.url], args: ['--manifest-ttl', MANIFEST_TTL] })
+    // A short cool-down: the outage opens the origin's circuit, and the pull once it is back is its probe.
+    const agent = await startTestAgent({ upstreams: [origin.url], args: ['--manifest-ttl', MANIFEST_TTL, '--upstream-cooldown', '200ms'] })
     t.teardown(agent.stop)
     const dead = await deadRegistryHost()
 

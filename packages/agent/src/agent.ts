@@ -67,6 +67,7 @@ export class Agent {
   address?: HostPort
 
   private readonly embeddedScheduler?: EmbeddedSchedulerFactory
+  private readonly now?: () => number
 
   constructor (init: AgentInit) {
     this.#config = init.config
@@ -74,6 +75,7 @@ export class Agent {
     this.store = new PieceStore({ dataDir: init.config.dataDir, now: init.now })
     this.manifests = new ManifestCache({ path: join(init.config.dataDir, 'manifests'), tagTtlMs: init.config.manifestTagTtlMs, now: init.now })
     this.embeddedScheduler = init.embeddedScheduler
+    this.now = init.now
   }
 
   /** The running configuration (after a reload: the new values, except those that need a restart). */
@@ -178,8 +180,8 @@ export class Agent {
       manifests: this.manifests,
       metrics,
       ready: () => this.ready,
-      log: line => { this.log.warn(line) }
-    })
+      logger: this.log
+    }, { accessLog: config.accessLog })
     this.address = await this.server.start(config.listen)
     listening.resolve({ url: this.url })
     gc.start()
@@ -256,14 +258,28 @@ export class Agent {
     const upstream = new UpstreamClient({
       credentials,
       certsDir: config.certsDir,
+      timeouts: config.upstreamTimeouts,
+      breaker: config.upstreamBreaker,
+      now: this.now,
       onRequest: e => {
-        metrics.upstreamRequests.inc({ registry: e.registry, method: e.method, status: e.status })
+        metrics.upstreamRequests.inc({ registry: e.registry, endpoint: e.endpoint, method: e.method, status: e.status })
         metrics.upstreamLatency.observe({ registry: e.registry }, e.seconds)
+      },
+      onSkipped: e => { metrics.upstreamSkipped.inc(e) },
+      onFailedFast: e => { metrics.upstreamFailedFast.inc(e) },
+      onBreakerState: e => {
+        metrics.upstreamBreakerState.set({ endpoint: e.endpoint }, e.state === 'closed' ? 0 : e.state === 'half-open' ? 1 : 2)
+        if (e.state === 'open') this.log.warn('upstream endpoint failing fast', { endpoint: e.endpoint, error: e.lastError?.message, cooldownMs: config.upstreamBreaker.cooldownMs })
+        else if (e.state === 'closed') this.log.info('upstream endpoint answers again', { endpoint: e.endpoint })
       },
       onCredentialsRefused: e => {
         this.log.warn('the registry refused the agent\'s credentials', { registry: e.registry, credentials: e.source, fix: `check the user name and password (docker login ${e.registry})` })
       }
     })
+    // Every configured endpoint shows a closed circuit from the start (a new client after a reload starts closed too).
+    for (const registry of config.upstreams) {
+      for (const endpoint of [...(registry.endpoints ?? []), registry]) metrics.upstreamBreakerState.set({ endpoint: endpoint.baseUrl.origin }, 0)
+    }
     const parts = (): LiveParts => this.liveNow()
     return {
       upstream,

@@ -16,11 +16,29 @@ export const DEFAULT_GC_MAX_AGE_MS = 7 * 24 * 3600_000
 /** How recent a yes of the origin must be for a client to get cached content while the origin is unreachable. */
 export const DEFAULT_OFFLINE_ACCESS_WINDOW_MS = 24 * 3600_000
 export const GC_INTERVAL_MS = 60_000
-/** How long a request to the upstream may wait for response headers. */
-export const UPSTREAM_HEADERS_TIMEOUT_MS = 30_000
-/** How long a blob body may stall before the upstream connection is dropped and resumed. */
-export const UPSTREAM_BODY_IDLE_TIMEOUT_MS = 30_000
-export const UPSTREAM_CONNECT_TIMEOUT_MS = 10_000
+/**
+ * Upstream timeouts (`--upstream-connect-timeout`, `--upstream-response-timeout`): a few seconds,
+ * because the runtime in front of the agent waits on it. containerd and CRI-O fall back to the next
+ * host (the registry itself) per request only once the agent answers, so an upstream that accepts
+ * connections and never answers must become a 503 within seconds, not minutes. A registry on a
+ * working network connects in milliseconds and sends response headers well within a second (blob
+ * bodies are not bounded by these: only the time to connect and to the response headers).
+ */
+export const DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS = 3_000
+export const DEFAULT_UPSTREAM_RESPONSE_TIMEOUT_MS = 5_000
+/**
+ * How long a body may stall, no byte arriving, before the connection is dropped and the download
+ * resumed (`--upstream-idle-timeout`). A body that flows is never cut, however long it takes.
+ */
+export const DEFAULT_UPSTREAM_BODY_IDLE_TIMEOUT_MS = 30_000
+/**
+ * An endpoint's circuit opens after this many consecutive failures (refused, timed out, 5xx):
+ * requests then skip it at once (`--upstream-failures`). Three, so one dropped connection or a
+ * single 503 from a load balancer does not take a healthy registry out.
+ */
+export const DEFAULT_UPSTREAM_FAILURE_THRESHOLD = 3
+/** An open circuit lets one probe request through after this long (`--upstream-cooldown`). */
+export const DEFAULT_UPSTREAM_COOLDOWN_MS = 30_000
 export const UPSTREAM_RETRIES = 3
 export const UPSTREAM_RETRY_BASE_MS = 200
 /** Bearer tokens are dropped this long before they expire, so a request never carries a dead one. */

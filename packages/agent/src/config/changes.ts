@@ -3,7 +3,9 @@ import type { AgentConfig } from './index.ts'
 /** Fields of AgentConfig a running agent takes over on SIGHUP (see Agent.reload). */
 export const RELOADABLE_FIELDS = [
   'upstreams', 'insecureRegistries', 'allowAnyRegistry', 'publicRepositories', 'credentials', 'dockerConfig',
-  'certsDir', 'storage', 'limits', 'accessCheckTtlMs', 'offlineAccess', 'drainTimeoutMs'
+  'certsDir', 'storage', 'limits', 'accessCheckTtlMs', 'offlineAccess', 'drainTimeoutMs',
+  // A reload makes a new upstream client, with these timeouts and breakers (its circuits start closed).
+  'upstreamTimeouts', 'upstreamBreaker'
 ] as const satisfies ReadonlyArray<keyof AgentConfig>
 
 /** Not settings: what the agent was told about the config at start. */
@@ -42,6 +44,9 @@ const SETTING_NAMES: Partial<Record<keyof AgentConfig, string>> = {
   storage: 'storage (storageQuota, gcHighWatermark, gcLowWatermark, gcMaxAge)',
   limits: 'limits (uploadLimit, downloadLimit, originLimit)',
   offlineAccess: 'offlineAccess, offlineAccessWindow',
+  upstreamTimeouts: 'upstreamConnectTimeout, upstreamResponseTimeout, upstreamIdleTimeout',
+  upstreamBreaker: 'upstreamFailures, upstreamCooldown',
+  accessLog: 'noAccessLog',
   p2p: 'peer network (p2pListen, bootstrap, announce, swarmKey, schedulers, site, zone, embeddedScheduler, noP2p)'
 }
 

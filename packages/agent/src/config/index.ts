@@ -7,21 +7,26 @@ import { ConfigError } from '../errors.ts'
 import { parseP2pConfig } from './p2p.ts'
 import { checkStorageQuota } from './storage.ts'
 import type { P2pConfig } from './p2p.ts'
+import { attachEndpoints, parseCount, parseTimeout, parseUpstreamEndpoints } from './upstream.ts'
+import type { UpstreamBreakerConfig, UpstreamEndpoint, UpstreamTimeouts } from './upstream.ts'
 import { parseBool, parseBytes, parseDuration, parseHostPort, parseRatio, parseRegistryHost } from './values.ts'
 import type { HostPort } from './values.ts'
 
 export type { HostPort } from './values.ts'
 export type { P2pConfig } from './p2p.ts'
+export type { UpstreamBreakerConfig, UpstreamEndpoint, UpstreamTimeouts } from './upstream.ts'
 
 export interface Credential { username: string, password: string }
 
-export interface UpstreamConfig {
+export interface UpstreamConfig extends UpstreamEndpoint {
   /** The registry as runtimes name it (`docker.io`, `ghcr.io`, `127.0.0.1:5000`): what `?ns=` carries. */
   host: string
   /** Where its API lives (`https://registry-1.docker.io`). */
   baseUrl: URL
   /** Listed as insecure: plain HTTP allowed, or TLS without verification. */
   insecure: boolean
+  /** Mirror endpoints tried in this order before the registry itself (`--upstream-endpoint`). */
+  endpoints?: UpstreamEndpoint[]
 }
 
 export interface StorageConfig {
@@ -67,6 +72,10 @@ export interface AgentConfig {
   offlineAccess: OfflineAccessConfig
   /** Accepted but implausible values, each naming its field: the agent tells the operator at start. */
   warnings: string[]
+  upstreamTimeouts: UpstreamTimeouts
+  upstreamBreaker: UpstreamBreakerConfig
+  /** One info line per blob and manifest request (`--no-access-log` turns it off). */
+  accessLog: boolean
 }
 
 /** Bytes per second; undefined is no limit. */
@@ -124,7 +133,14 @@ const OPTIONS = {
   'origin-limit': { type: 'string' },
   'access-check-ttl': { type: 'string' },
   'offline-access': { type: 'string' },
-  'offline-access-window': { type: 'string' }
+  'offline-access-window': { type: 'string' },
+  'upstream-endpoint': { type: 'string', multiple: true },
+  'upstream-connect-timeout': { type: 'string' },
+  'upstream-response-timeout': { type: 'string' },
+  'upstream-idle-timeout': { type: 'string' },
+  'upstream-failures': { type: 'string' },
+  'upstream-cooldown': { type: 'string' },
+  'no-access-log': { type: 'boolean' }
 } as const
 
 type OptionName = keyof typeof OPTIONS
@@ -161,7 +177,14 @@ const YAML_KEYS: Record<OptionName, string> = {
   'origin-limit': 'originLimit',
   'access-check-ttl': 'accessCheckTtl',
   'offline-access': 'offlineAccess',
-  'offline-access-window': 'offlineAccessWindow'
+  'offline-access-window': 'offlineAccessWindow',
+  'upstream-endpoint': 'upstreamEndpoints',
+  'upstream-connect-timeout': 'upstreamConnectTimeout',
+  'upstream-response-timeout': 'upstreamResponseTimeout',
+  'upstream-idle-timeout': 'upstreamIdleTimeout',
+  'upstream-failures': 'upstreamFailures',
+  'upstream-cooldown': 'upstreamCooldown',
+  'no-access-log': 'noAccessLog'
 }
 
 export const AGENT_USAGE = `usage: shoal agent [options]
@@ -197,6 +220,13 @@ export const AGENT_USAGE = `usage: shoal agent [options]
   --offline-access POLICY       origin unreachable: who gets cached content of non-public repositories:
                                 deny, recent (a client the origin said yes to within the window; default), allow
   --offline-access-window DURATION  how recent that yes must be (default 24h)
+  --upstream-endpoint REGISTRY=URL  a mirror endpoint of REGISTRY, tried in the given order before it, repeatable
+  --upstream-connect-timeout DURATION   to connect to an upstream (default 3s)
+  --upstream-response-timeout DURATION  to an upstream's response headers (default 5s)
+  --upstream-idle-timeout DURATION      a body with no byte arriving (default 30s)
+  --upstream-failures N         consecutive failures that make an endpoint fail fast (default ${C.DEFAULT_UPSTREAM_FAILURE_THRESHOLD})
+  --upstream-cooldown DURATION  how long it fails fast before one request probes it (default 30s)
+  --no-access-log               no info line per blob and manifest request
   --config FILE                 YAML file with the same keys in camelCase (dataDir, upstreams, credentials...)
 Every flag is also an environment variable: SHOAL_DATA_DIR, SHOAL_UPSTREAM (comma-separated), ...`
 
@@ -240,6 +270,10 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     asList(field, value).map((v, i) => parseUpstream(`${field}[${i}]`, v, insecureRegistries)),
   [parseUpstream('upstreams', DOCKER_HUB, insecureRegistries)])
   if (upstreams.length === 0) throw new ConfigError('upstreams: at least one registry is needed')
+  const endpoints = pick('upstream-endpoint')
+  if (endpoints != null) {
+    attachEndpoints(endpoints.field, upstreams, parseUpstreamEndpoints(endpoints.field, endpoints.value, (field, value) => parseUpstream(field, value, insecureRegistries)))
+  }
 
   const storage: StorageConfig = {
     quotaBytes: get('storage-quota', parseBytes, undefined as number | undefined),
@@ -296,7 +330,17 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
       policy: get('offline-access', parseOfflinePolicy, 'recent'),
       windowMs: get('offline-access-window', parseDuration, C.DEFAULT_OFFLINE_ACCESS_WINDOW_MS)
     },
-    warnings
+    warnings,
+    upstreamTimeouts: {
+      connectMs: get('upstream-connect-timeout', parseTimeout, C.DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS),
+      responseMs: get('upstream-response-timeout', parseTimeout, C.DEFAULT_UPSTREAM_RESPONSE_TIMEOUT_MS),
+      bodyIdleMs: get('upstream-idle-timeout', parseTimeout, C.DEFAULT_UPSTREAM_BODY_IDLE_TIMEOUT_MS)
+    },
+    upstreamBreaker: {
+      failureThreshold: get('upstream-failures', parseCount, C.DEFAULT_UPSTREAM_FAILURE_THRESHOLD),
+      cooldownMs: get('upstream-cooldown', parseTimeout, C.DEFAULT_UPSTREAM_COOLDOWN_MS)
+    },
+    accessLog: !get('no-access-log', parseBool, false)
   }
 }
 

@@ -32,6 +32,8 @@ export interface UpstreamAnswer {
   status: number
   headers: Record<string, string | undefined>
   body: Buffer
+  /** The endpoint that answered (origin URL). */
+  endpoint?: string
 }
 
 export type BlobHandle =
@@ -165,7 +167,7 @@ export class LayerFetcher {
     const controller = new AbortController()
     const res = await requestOriginBlob(upstream, req, resumeAt, controller.signal)
     if (res.status !== 200 && res.status !== 206) {
-      return { kind: 'upstream', status: res.status, headers: res.headers, body: await readCapped(res.body, MAX_ERROR_BODY_BYTES) }
+      return { kind: 'upstream', status: res.status, headers: res.headers, body: await readCapped(res.body, MAX_ERROR_BODY_BYTES), endpoint: res.endpoint }
     }
     req.onOriginYes?.()
     const size = blobSizeOf(res)

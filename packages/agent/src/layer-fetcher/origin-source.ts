@@ -35,8 +35,11 @@ function startOf (res: UpstreamResponse): number {
   return Number(/bytes\s+(\d+)-/.exec(res.headers['content-range'] ?? '')?.[1] ?? NaN)
 }
 
-/** GET of the blob from `offset` (to `end`, inclusive, or to its end). */
-export async function requestOriginBlob (upstream: UpstreamClient, req: OriginBlobRequest, offset: number, signal?: AbortSignal, end?: number): Promise<UpstreamResponse> {
+/**
+ * GET of the blob from `offset` (to `end`, inclusive, or to its end); `avoidEndpoint` is asked last
+ * (the endpoint whose body just broke off).
+ */
+export async function requestOriginBlob (upstream: UpstreamClient, req: OriginBlobRequest, offset: number, signal?: AbortSignal, end?: number, avoidEndpoint?: string): Promise<UpstreamResponse> {
   return upstream.send({
     registry: req.registry,
     method: 'GET',
@@ -44,24 +47,30 @@ export async function requestOriginBlob (upstream: UpstreamClient, req: OriginBl
     repository: req.repository,
     range: offset > 0 || end != null ? `bytes=${offset}-${end ?? ''}` : undefined,
     authorization: req.authorization,
+    avoidEndpoint,
     signal
   })
 }
 
 /**
  * The origin as a byte source: HTTP Range from the wanted offset. The response that opened the
- * download (and told its size) is used first when it starts at the right byte.
+ * download (and told its size) is used first when it starts at the right byte. When a body breaks
+ * off, the rest is asked of the registry's next endpoint first: the bytes are content-addressed,
+ * so any endpoint's are the same blob (and the whole is checked against the digest anyway).
  */
 export function originSource (upstream: UpstreamClient, req: OriginBlobRequest, first: UpstreamResponse | undefined, limiter: OriginLimiter): ByteSource {
   let pending = first
+  let broken: string | undefined
   return {
     open: async (offset, signal) => {
       let res = pending
       pending = undefined
       if (res == null || startOf(res) > offset) {
         await res?.body.dump().catch(() => {})
-        res = await requestOriginBlob(upstream, req, offset, signal)
+        res = await requestOriginBlob(upstream, req, offset, signal, undefined, broken)
       }
+      // open() comes again only after this body failed: then its endpoint is asked last.
+      broken = res.endpoint
       return bodyFrom(res, req, offset, limiter, signal)
     },
     close: async () => {

@@ -161,7 +161,7 @@ export class PeerPath {
     await head.body.dump()
     if (head.status >= 500 || head.status === 429) return { kind: 'unreachable' }
     // A refusal (401 with its challenge, 403, 404) is the client's answer.
-    if (head.status !== 200) return { kind: 'refused', answer: { kind: 'upstream', status: head.status, headers: head.headers, body: Buffer.alloc(0) } }
+    if (head.status !== 200) return { kind: 'refused', answer: { kind: 'upstream', status: head.status, headers: head.headers, body: Buffer.alloc(0), endpoint: head.endpoint } }
     req.onOriginYes?.()
     return { kind: 'size', size: blobSizeOf(head) }
   }

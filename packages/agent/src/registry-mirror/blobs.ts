@@ -8,6 +8,7 @@ import type { PieceStore } from '../piece-store/store.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
 import { refuseUnconfirmed } from './access-check.ts'
 import type { AccessCheck, AccessRequest } from './access-check.ts'
+import type { PullNote } from './pull-note.ts'
 import { sendOciError } from './oci-errors.ts'
 import { parseRange } from './range.ts'
 import { sendUpstreamAnswer } from './respond.ts'
@@ -47,17 +48,17 @@ function accessRequest (blob: BlobRequest, authorization: string | undefined): A
  * GET and HEAD of a blob: from the store when complete, else from the download it joins or starts,
  * streamed as it arrives. Blob bodies are sent as stored, never re-encoded.
  */
-export async function handleBlob (components: BlobRouteComponents, req: IncomingMessage, res: ServerResponse, blob: BlobRequest): Promise<void> {
+export async function handleBlob (components: BlobRouteComponents, req: IncomingMessage, res: ServerResponse, blob: BlobRequest, note: PullNote = {}): Promise<void> {
   // Pinned from the first look at the store, so GC cannot take the blob between that look and the read.
   const unpin = components.store.pin(blob.digest)
   try {
-    await serveBlob(components, req, res, blob)
+    await serveBlob(components, req, res, blob, note)
   } finally {
     unpin()
   }
 }
 
-async function serveBlob (components: BlobRouteComponents, req: IncomingMessage, res: ServerResponse, blob: BlobRequest): Promise<void> {
+async function serveBlob (components: BlobRouteComponents, req: IncomingMessage, res: ServerResponse, blob: BlobRequest, note: PullNote): Promise<void> {
   const { store, fetcher, upstream, metrics } = components
   const authorization = req.headers.authorization
   const known = store.get(blob.digest)
@@ -67,12 +68,14 @@ async function serveBlob (components: BlobRouteComponents, req: IncomingMessage,
   if (local && await refuseUnconfirmed(components.access, res, accessRequest(blob, authorization))) return
   if (req.method === 'HEAD') {
     if (known?.state === 'complete') {
+      note.source = 'local'
       res.writeHead(200, blobHeaders(blob.digest, known.size, undefined)).end()
       return
     }
     const answer = await upstream.send({ registry: blob.registry, method: 'HEAD', path: `/v2/${blob.name}/blobs/${blob.digest}`, repository: blob.name, authorization })
     await answer.body.dump()
-    sendUpstreamAnswer(res, { status: answer.status, headers: { ...answer.headers, 'docker-content-digest': answer.status === 200 ? blob.digest : undefined } })
+    note.source = 'origin'
+    sendUpstreamAnswer(res, { status: answer.status, headers: { ...answer.headers, 'docker-content-digest': answer.status === 200 ? blob.digest : undefined }, endpoint: answer.endpoint })
     return
   }
 
@@ -86,6 +89,7 @@ async function serveBlob (components: BlobRouteComponents, req: IncomingMessage,
     onOriginYes: () => { components.access.granted(accessRequest(blob, authorization)) }
   })
   if (handle.kind === 'upstream') {
+    note.source = 'origin'
     sendUpstreamAnswer(res, handle)
     return
   }
@@ -102,6 +106,7 @@ async function serveBlob (components: BlobRouteComponents, req: IncomingMessage,
   res.on('close', () => abort.abort())
   const sink = new ChunkSink(res, abort.signal)
   const from = handle.kind === 'complete' ? 'local' : handle.download.source
+  note.source = from
   try {
     res.writeHead(range == null ? 200 : 206, blobHeaders(blob.digest, size, range))
     if (size > 0 && handle.kind === 'complete') {
@@ -121,5 +126,6 @@ async function serveBlob (components: BlobRouteComponents, req: IncomingMessage,
     res.destroy(err as Error)
   } finally {
     metrics.servedBytes.inc({ source: from }, sink.sent)
+    note.bytes = sink.sent
   }
 }

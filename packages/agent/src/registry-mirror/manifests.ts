@@ -9,6 +9,7 @@ import type { AgentMetrics } from '../metrics.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
 import { refuseUnconfirmed, refuseWhileUnreachable } from './access-check.ts'
 import type { AccessCheck } from './access-check.ts'
+import type { PullNote } from './pull-note.ts'
 import { readCapped } from './read-capped.ts'
 import { sendUpstreamAnswer } from './respond.ts'
 
@@ -25,7 +26,10 @@ export interface ManifestRequest {
   reference: { tag: string } | { digest: Digest }
 }
 
-function sendManifest (res: ServerResponse, manifest: CachedManifest, cache: 'hit' | 'miss' | 'stale'): void {
+function sendManifest (res: ServerResponse, manifest: CachedManifest, cache: 'hit' | 'miss' | 'stale', note: PullNote): void {
+  note.source = cache === 'miss' ? 'origin' : 'local'
+  note.digest = manifest.digest
+  note.bytes = res.req.method === 'HEAD' ? 0 : manifest.body.byteLength
   res.writeHead(200, {
     'content-type': manifest.mediaType,
     'content-length': manifest.body.byteLength,
@@ -44,7 +48,7 @@ function sendManifest (res: ServerResponse, manifest: CachedManifest, cache: 'hi
  * else, when the upstream is unreachable, the latest cached answer whose media type the client's
  * Accept admits, whichever client it was fetched for (stale-on-error).
  */
-export async function handleManifest (components: ManifestRouteComponents, req: IncomingMessage, res: ServerResponse, m: ManifestRequest): Promise<void> {
+export async function handleManifest (components: ManifestRouteComponents, req: IncomingMessage, res: ServerResponse, m: ManifestRequest, note: PullNote = {}): Promise<void> {
   const { manifests, upstream, metrics } = components
   const accept = req.headers.accept
   const tag = 'tag' in m.reference ? { registry: m.registry.host, name: m.name, tag: m.reference.tag } : undefined
@@ -56,7 +60,7 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
     if (hit != null) {
       if (await refuseUnconfirmed(components.access, res, check)) return
       metrics.manifestCache.inc({ result: 'hit' })
-      sendManifest(res, hit, 'hit')
+      sendManifest(res, hit, 'hit', note)
       return
     }
   } else if (tag != null) {
@@ -64,7 +68,7 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
     if (cached?.fresh === true) {
       if (await refuseUnconfirmed(components.access, res, check)) return
       metrics.manifestCache.inc({ result: 'hit' })
-      sendManifest(res, cached.manifest, 'hit')
+      sendManifest(res, cached.manifest, 'hit', note)
       return
     }
   }
@@ -76,7 +80,7 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
     }
     if (refuseWhileUnreachable(components.access, res, check)) return
     metrics.manifestCache.inc({ result: 'stale' })
-    sendManifest(res, stale.manifest, 'stale')
+    sendManifest(res, stale.manifest, 'stale', note)
   }
 
   let answer
@@ -98,7 +102,8 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
   }
   const body = await readCapped(answer.body, MAX_MANIFEST_BYTES, 'manifest')
   if (answer.status !== 200) {
-    sendUpstreamAnswer(res, { status: answer.status, headers: answer.headers, body })
+    note.source = 'origin'
+    sendUpstreamAnswer(res, { status: answer.status, headers: answer.headers, body, endpoint: answer.endpoint })
     return
   }
   metrics.manifestCache.inc({ result: 'miss' })
@@ -113,7 +118,7 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
   const manifest = { digest, mediaType, body }
   await manifests.put(manifest, tag == null ? undefined : { ...tag, accept })
   components.access.granted(check)
-  sendManifest(res, manifest, 'miss')
+  sendManifest(res, manifest, 'miss', note)
 }
 
 function upstreamDigest (header: string | undefined): Digest | undefined {

@@ -3,13 +3,15 @@ import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { HostPort } from '../config/index.ts'
+import type { Logger } from '../logger.ts'
 import type { AgentMetrics } from '../metrics.ts'
 import type { RegistryRouter, RouteHints } from '../upstream/registries.ts'
 import { handleBlob } from './blobs.ts'
 import type { BlobRouteComponents } from './blobs.ts'
 import { handleManifest } from './manifests.ts'
 import type { ManifestRouteComponents } from './manifests.ts'
-import { errorResponse, sendOciError } from './oci-errors.ts'
+import { errorDetail, errorResponse, sendOciError } from './oci-errors.ts'
+import type { PullNote } from './pull-note.ts'
 import { sendUpstreamAnswer } from './respond.ts'
 import { parseRoute } from './routes.ts'
 import type { Route } from './routes.ts'
@@ -20,7 +22,13 @@ export interface MirrorServerComponents extends BlobRouteComponents, ManifestRou
   metrics: AgentMetrics
   /** Whether the agent can serve (the store is open). */
   ready: () => boolean
-  log: (line: string) => void
+  /** Failures (warn) and, with the access log on, one info line per blob and manifest request. */
+  logger: Logger
+}
+
+export interface MirrorServerInit {
+  /** One info line per blob and manifest request: client, registry, repository, digest, source, bytes, time (default on). */
+  accessLog?: boolean
 }
 
 /** The `route` label of the agent's own endpoints (registry API paths are labelled by their Route kind). */
@@ -35,21 +43,23 @@ const MAX_HEADER_BYTES = 16 * 1024
  */
 export class MirrorServer {
   private readonly components: MirrorServerComponents
+  private readonly accessLog: boolean
   private readonly server: Server
   /** The responses of the requests in flight. */
   private readonly open = new Set<ServerResponse>()
   /** Set by drain(): the listener is closed (its 'close' comes once every connection has ended). */
   private closed?: Promise<void>
 
-  constructor (components: MirrorServerComponents) {
+  constructor (components: MirrorServerComponents, init: MirrorServerInit = {}) {
     this.components = components
+    this.accessLog = init.accessLog ?? true
     this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 30_000 }, (req, res) => {
       this.open.add(res)
       res.once('close', () => { this.open.delete(res) })
       // Draining: answered, but the connection then closes, so that drain() ends.
       if (this.closed != null) res.shouldKeepAlive = false
       this.handle(req, res).catch(err => {
-        this.components.log(`request ${req.method} ${req.url?.slice(0, 200)} failed: ${(err as Error).message}`)
+        this.components.logger.warn(`request ${req.method} ${req.url?.slice(0, 200)} failed: ${(err as Error).message}`)
         res.destroy()
       })
     })
@@ -124,9 +134,26 @@ export class MirrorServer {
     // The agent's own endpoints have labels of their own: a Prometheus scrape or a kubelet probe
     // every few seconds would otherwise read as a stream of invalid registry requests.
     const own = OWN_ROUTES[url.pathname]
+    const note: PullNote = { started: performance.now(), client: req.socket.remoteAddress }
     res.on('finish', () => {
       metrics.requests.inc({ route: own ?? route?.kind ?? 'invalid', method: req.method ?? '', status: res.statusCode })
     })
+    // The access line is written once the handler is done (it knows the bytes) and the response closed.
+    let pending = 2
+    const done = (): void => {
+      if (--pending === 0 && this.accessLog && (route?.kind === 'blob' || route?.kind === 'manifest')) this.logAccess(req, res, route, note)
+    }
+    res.once('close', done)
+    try {
+      await this.handleRoute(req, res, url, note, r => { route = r })
+    } finally {
+      done()
+    }
+  }
+
+  private async handleRoute (req: IncomingMessage, res: ServerResponse, url: URL, note: PullNote, routed: (route: Route) => void): Promise<void> {
+    const { metrics } = this.components
+    let route: Route
     if (url.pathname === '/metrics') {
       res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics())
       return
@@ -142,31 +169,40 @@ export class MirrorServer {
     }
     try {
       route = parseRoute(url.pathname)
+      routed(route)
       if (route.kind === 'upload' || (req.method !== 'GET' && req.method !== 'HEAD')) {
         sendOciError(res, 405, 'UNSUPPORTED', 'this is a read-only registry mirror: push and delete go to the registry itself', { allow: 'GET, HEAD' })
         return
       }
-      await this.route(req, res, route, url.searchParams.get('ns'))
+      await this.route(req, res, route, url.searchParams.get('ns'), note)
     } catch (err) {
       const e = err as Error
       const { status, code } = errorResponse(e)
-      if (status >= 500) this.components.log(`${req.method} ${url.pathname.slice(0, 200)}: ${e.message}`)
-      sendOciError(res, status, code, e.message)
+      if (status >= 500) this.components.logger.warn(`${req.method} ${url.pathname.slice(0, 200)}: ${e.message}`)
+      sendOciError(res, status, code, e.message, {}, errorDetail(e))
     }
   }
 
-  private async route (req: IncomingMessage, res: ServerResponse, route: Route, ns: string | null): Promise<void> {
+  private async route (req: IncomingMessage, res: ServerResponse, route: Route, ns: string | null, note: PullNote): Promise<void> {
     const hints: RouteHints = { ns, userAgent: req.headers['user-agent'] }
     switch (route.kind) {
       case 'base':
         await this.base(req, res, hints)
         return
-      case 'manifest':
-        await handleManifest(this.components, req, res, { ...this.components.router.route(route.name, hints), reference: route.reference })
+      case 'manifest': {
+        const routed = this.components.router.route(route.name, hints)
+        note.registry = routed.registry.host
+        note.repository = routed.name
+        await handleManifest(this.components, req, res, { ...routed, reference: route.reference }, note)
         return
-      case 'blob':
-        await handleBlob(this.components, req, res, { ...this.components.router.route(route.name, hints), digest: route.digest })
+      }
+      case 'blob': {
+        const routed = this.components.router.route(route.name, hints)
+        note.registry = routed.registry.host
+        note.repository = routed.name
+        await handleBlob(this.components, req, res, { ...routed, digest: route.digest }, note)
         return
+      }
       case 'tags':
         await handleTags(this.components.upstream, req, res, { ...this.components.router.route(route.name, hints), ns })
         return
@@ -185,20 +221,41 @@ export class MirrorServer {
    */
   private async base (req: IncomingMessage, res: ServerResponse, hints: RouteHints): Promise<void> {
     const registry = this.components.router.pingTarget(hints)
-    const agentCredential = this.components.upstream.credentialFor(registry.host)
     try {
       // With credentials of its own the agent authenticates for the client; without, the client
       // must see the origin's challenge to get a token for itself.
-      const answer = await this.components.upstream.send({ registry, method: 'GET', path: '/v2/', authorization: req.headers.authorization, useAgentCredentials: agentCredential != null })
+      const answer = await this.components.upstream.send({ registry, method: 'GET', path: '/v2/', authorization: req.headers.authorization, useAgentCredentials: 'if-configured' })
       const body = Buffer.from(await answer.body.arrayBuffer())
       if (answer.status === 401) {
         sendUpstreamAnswer(res, { status: 401, headers: answer.headers, body })
         return
       }
     } catch (err) {
-      this.components.log(`ping of ${registry.host} failed, answering from the cache: ${(err as Error).message}`)
+      this.components.logger.warn(`ping of ${registry.host} failed, answering from the cache: ${(err as Error).message}`)
     }
     res.writeHead(200, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0', 'content-length': 2 })
     res.end(req.method === 'HEAD' ? undefined : '{}')
+  }
+
+  /**
+   * The access log: one line per blob or manifest request, when its response is done (or broken
+   * off). Never the client's credentials: only its address.
+   */
+  private logAccess (req: IncomingMessage, res: ServerResponse, route: Route & { kind: 'blob' | 'manifest' }, note: PullNote): void {
+    const digest = note.digest ?? (route.kind === 'blob' ? route.digest : 'digest' in route.reference ? route.reference.digest : undefined)
+    this.components.logger.info('pull', {
+      client: note.client,
+      method: req.method,
+      status: res.statusCode,
+      registry: note.registry,
+      repository: note.repository ?? route.name,
+      kind: route.kind,
+      tag: route.kind === 'manifest' && 'tag' in route.reference ? route.reference.tag : undefined,
+      digest,
+      source: note.source ?? 'none',
+      bytes: note.bytes ?? 0,
+      ms: Math.round(performance.now() - (note.started ?? 0)),
+      complete: res.writableEnded
+    })
   }
 }

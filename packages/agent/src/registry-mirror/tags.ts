@@ -18,7 +18,7 @@ export async function handleTags (upstream: UpstreamClient, req: IncomingMessage
   const body = await readCapped(answer.body, MAX_TAG_LIST_BYTES, 'tag list')
   const link = answer.headers.link
   const headers = { ...answer.headers, link: link == null || m.ns == null ? link : withNs(link, m.ns) }
-  sendUpstreamAnswer(res, { status: answer.status, headers, body })
+  sendUpstreamAnswer(res, { status: answer.status, headers, body, endpoint: answer.endpoint })
 }
 
 /** `</v2/x/tags/list?last=a&n=10>; rel="next"` -> the same path with `ns=` added to its query. */

@@ -2,13 +2,15 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import type { Dispatcher } from 'undici'
 import type { Agent } from 'undici'
-import type { UpstreamConfig } from '../config/index.ts'
-import { UPSTREAM_RETRIES, UPSTREAM_RETRY_BASE_MS } from '../constants.ts'
+import type { UpstreamConfig, UpstreamEndpoint, UpstreamTimeouts } from '../config/index.ts'
+import { DEFAULT_UPSTREAM_COOLDOWN_MS, DEFAULT_UPSTREAM_FAILURE_THRESHOLD, UPSTREAM_RETRIES, UPSTREAM_RETRY_BASE_MS } from '../constants.ts'
 import { AbortError, UpstreamUnavailableError } from '../errors.ts'
+import { CircuitBreaker } from './breaker.ts'
+import type { BreakerState } from './breaker.ts'
 import { parseChallenge } from './challenge.ts'
 import type { SourcedCredential } from './credentials.ts'
-import { explainTransportError } from './errors.ts'
-import { createDispatcher, readCertsDir } from './tls.ts'
+import { explainTransportError, isBrokenBody, isTimeout } from './errors.ts'
+import { createDispatcher, defaultTimeouts, readCertsDir } from './tls.ts'
 import { TokenCache } from './token-cache.ts'
 
 /** How often a registry's refusal of the agent's own credentials is reported, at most. */
@@ -25,12 +27,17 @@ export interface UpstreamRequest {
   range?: string
   /** The client's own Authorization header: forwarded unchanged, and then the agent adds none. */
   authorization?: string
-  /** Off for requests whose 401 the client must see (the /v2/ ping): no token flow on the client's behalf. */
-  useAgentCredentials?: boolean
+  /**
+   * Off for requests whose 401 the client must see: no token flow on the client's behalf.
+   * 'if-configured' (the /v2/ ping): on for an endpoint the agent has credentials for, else off.
+   */
+  useAgentCredentials?: boolean | 'if-configured'
   /** Retries after the first attempt; UPSTREAM_RETRIES by default. */
   retries?: number
   /** Off to return a redirect as the answer instead of following it. */
   followRedirects?: boolean
+  /** An endpoint (origin URL) to try last this time: the one whose body just broke off. */
+  avoidEndpoint?: string
   signal?: AbortSignal
 }
 
@@ -40,35 +47,63 @@ export interface UpstreamResponse {
   body: Dispatcher.ResponseData['body']
   /** Where the answer finally came from (after redirects). */
   url: URL
+  /** The endpoint that answered (its origin URL): a mirror endpoint or the registry itself. */
+  endpoint: string
 }
 
 export interface UpstreamClientInit {
   credentials: Map<string, SourcedCredential>
   certsDir: string
-  /** Observes every request's outcome, for metrics. */
-  onRequest?: (event: { registry: string, method: string, status: number | 'error', seconds: number }) => void
+  /** Connect, response-header and body-idle timeouts of every endpoint. */
+  timeouts?: UpstreamTimeouts
+  /** The circuit breaker of each endpoint: consecutive failures that open it, and its cool-down. */
+  breaker?: { failureThreshold: number, cooldownMs: number }
+  now?: () => number
+  /** Observes every request's outcome, for metrics (`endpoint`: the origin URL that was asked). */
+  onRequest?: (event: { registry: string, endpoint: string, method: string, status: number | 'error', seconds: number }) => void
+  /** An endpoint was skipped because its circuit is open; `failedFast` when no endpoint was left to ask. */
+  onSkipped?: (event: { registry: string, endpoint: string }) => void
+  onFailedFast?: (event: { registry: string }) => void
+  /** An endpoint's circuit changed state. */
+  onBreakerState?: (event: { endpoint: string, state: BreakerState, lastError?: Error }) => void
   /** The registry answered 401 to the agent's own Basic credentials (`source`: where they came from). */
   onCredentialsRefused?: (event: { registry: string, source: string }) => void
 }
 
 const MAX_REDIRECTS = 5
 
+/** The answer of one endpoint, or why it gave none. */
+type Attempt =
+  | { kind: 'answer', res: UpstreamResponse }
+  | { kind: 'failed', error: Error, res?: UpstreamResponse, retryable: boolean }
+
 /**
- * The origin client: one pooled dispatcher per registry with its CAs, the client's Authorization
- * forwarded or the agent's own credentials through the Bearer / Basic flows, redirects followed
- * without leaking credentials to other hosts, and retries with backoff for failures that a retry
- * can fix.
+ * The origin client: a registry's mirror endpoints in their order and then the registry itself,
+ * each with its own pooled dispatcher (its CAs, its credentials, its circuit breaker); the client's
+ * Authorization forwarded or the agent's own credentials through the Bearer / Basic flows;
+ * redirects followed without leaking credentials to other hosts; and retries with backoff for
+ * failures that a retry can fix. A timeout is not retried: a hanging endpoint would hold the
+ * client once more per retry, while the runtime waits to fall back to the next host.
  */
 export class UpstreamClient {
   private readonly init: UpstreamClientInit
+  private readonly timeouts: UpstreamTimeouts
   private readonly dispatchers = new Map<string, Promise<Agent>>()
   private readonly tokens = new TokenCache()
+  readonly breaker: CircuitBreaker
   /** Registries that asked for Basic auth: the agent's credentials go with the first request there. */
   private readonly basicRegistries = new Set<string>()
   readonly #refusedWarnedAt = new Map<string, number>()
 
   constructor (init: UpstreamClientInit) {
     this.init = init
+    this.timeouts = init.timeouts ?? defaultTimeouts()
+    this.breaker = new CircuitBreaker({
+      failureThreshold: init.breaker?.failureThreshold ?? DEFAULT_UPSTREAM_FAILURE_THRESHOLD,
+      cooldownMs: init.breaker?.cooldownMs ?? DEFAULT_UPSTREAM_COOLDOWN_MS,
+      now: init.now,
+      onStateChange: (endpoint, state, lastError) => { this.init.onBreakerState?.({ endpoint, state, lastError }) }
+    })
   }
 
   async stop (): Promise<void> {
@@ -81,46 +116,117 @@ export class UpstreamClient {
     return this.init.credentials.get(host)
   }
 
-  /** Sends the request, retrying transport failures and 5xx/429 answers with exponential backoff. */
+  /**
+   * Sends the request to the registry's endpoints in order, skipping those whose circuit is open,
+   * and retries transport failures and 5xx/429 answers with exponential backoff. With every
+   * endpoint's circuit open it fails at once with an UpstreamUnavailableError that says why.
+   */
   async send (req: UpstreamRequest): Promise<UpstreamResponse> {
     for (let attempt = 0; ; attempt++) {
-      let res: UpstreamResponse | undefined
-      let failure: Error | undefined
-      try {
-        res = await this.sendAuthorized(req)
-      } catch (err) {
-        if (req.signal?.aborted === true) throw new AbortError('upstream request aborted', { cause: err })
-        if ((err as Error).name !== 'UpstreamUnavailableError') throw err
-        failure = err as Error
+      const outcome = await this.#tryEndpoints(req)
+      if (outcome.kind === 'answer') return outcome.res
+      if (!outcome.retryable || attempt >= (req.retries ?? UPSTREAM_RETRIES)) {
+        if (outcome.res != null) return outcome.res
+        throw outcome.error
       }
-      const retryable = failure != null || (res != null && (res.status >= 500 || res.status === 429))
-      if (!retryable || attempt >= (req.retries ?? UPSTREAM_RETRIES)) {
-        if (res != null) return res
-        throw failure ?? new UpstreamUnavailableError(`${req.registry.host} failed`)
-      }
-      await res?.body.dump().catch(() => {})
+      await outcome.res?.body.dump().catch(() => {})
       const delay = UPSTREAM_RETRY_BASE_MS * 2 ** attempt * (0.5 + Math.random())
       await sleep(delay, undefined, { signal: req.signal }).catch(err => { throw new AbortError('upstream request aborted', { cause: err }) })
     }
   }
 
-  private async sendAuthorized (req: UpstreamRequest): Promise<UpstreamResponse> {
-    const dispatcher = await this.dispatcher(req.registry)
-    if (req.authorization != null || req.useAgentCredentials === false) return this.sendOnce(req, dispatcher, req.authorization)
+  /** The registry's mirror endpoints in their order, then the registry; the avoided one last. */
+  endpointsOf (req: UpstreamRequest): UpstreamEndpoint[] {
+    const all = [...(req.registry.endpoints ?? []), req.registry]
+    if (req.avoidEndpoint == null || all.length < 2) return all
+    return [...all.filter(e => e.baseUrl.origin !== req.avoidEndpoint), ...all.filter(e => e.baseUrl.origin === req.avoidEndpoint)]
+  }
 
+  /**
+   * One pass over the endpoints. An endpoint that fails (refused, timed out, 5xx) or answers 429
+   * passes the request to the next one; a 404 from a mirror endpoint too (a site mirror need not
+   * hold everything). The last endpoint's answer is the request's.
+   */
+  async #tryEndpoints (req: UpstreamRequest): Promise<Attempt> {
+    const endpoints = this.endpointsOf(req)
+    let last: Attempt | undefined
+    let skipped = 0
+    // One endpoint that timed out makes the whole pass not worth repeating: it would time out again.
+    let timedOut = false
+    for (const [i, endpoint] of endpoints.entries()) {
+      const key = endpoint.baseUrl.origin
+      const isLast = i === endpoints.length - 1
+      if (!this.breaker.allow(key)) {
+        skipped++
+        this.init.onSkipped?.({ registry: req.registry.host, endpoint: key })
+        continue
+      }
+      if (last?.kind === 'failed') await last.res?.body.dump().catch(() => {})
+      let res: UpstreamResponse
+      try {
+        res = await this.sendAuthorized(req, endpoint)
+      } catch (err) {
+        if (req.signal?.aborted === true) throw new AbortError('upstream request aborted', { cause: err })
+        const name = (err as Error).name
+        // A TLS failure is a setting to fix, not worth a retry; but a mirror endpoint's passes the request on.
+        if (name !== 'UpstreamUnavailableError' && !(name === 'UpstreamTlsError' && !isLast)) throw err
+        this.breaker.failure(key, err as Error)
+        timedOut ||= isTimeout(err)
+        last = { kind: 'failed', error: err as Error, retryable: name === 'UpstreamUnavailableError' && !timedOut }
+        continue
+      }
+      if (res.status >= 500 || res.status === 429) {
+        const error = new UpstreamUnavailableError(`${key} (for ${req.registry.host}) answered ${res.status}`)
+        if (res.status >= 500) this.breaker.failure(key, error)
+        last = { kind: 'failed', error, res, retryable: !timedOut }
+        continue
+      }
+      this.breaker.success(key)
+      if (res.status === 404 && !isLast) {
+        await res.body.dump()
+        last = { kind: 'answer', res }
+        continue
+      }
+      return { kind: 'answer', res }
+    }
+    if (last?.kind === 'answer') {
+      // A mirror endpoint's 404, and the endpoints after it skipped: the registry could not be asked.
+      last = undefined
+    }
+    if (last != null) return last
+    this.init.onFailedFast?.({ registry: req.registry.host })
+    return { kind: 'failed', error: this.#failedFast(req, endpoints, skipped), retryable: false }
+  }
+
+  #failedFast (req: UpstreamRequest, endpoints: UpstreamEndpoint[], skipped: number): UpstreamUnavailableError {
+    const reasons = endpoints.map(e => {
+      const d = this.breaker.describe(e.baseUrl.origin)
+      const why = d.lastError != null ? `: ${d.lastError.message}` : ''
+      return `${e.baseUrl.origin} failed ${d.failures} times in a row${why} (tried again in ${Math.ceil(d.retryInMs / 1000)}s)`
+    })
+    const what = skipped === endpoints.length ? 'every endpoint' : 'the endpoints that could serve it'
+    return new UpstreamUnavailableError(`upstream ${req.registry.host} is failing fast, ${what} having failed recently: ${reasons.join('; ')}`)
+  }
+
+  private async sendAuthorized (req: UpstreamRequest, endpoint: UpstreamEndpoint): Promise<UpstreamResponse> {
+    const dispatcher = await this.dispatcher(endpoint)
+    const agentCredentials = req.useAgentCredentials === 'if-configured' ? this.credentialFor(endpoint.host) != null : req.useAgentCredentials !== false
+    if (req.authorization != null || !agentCredentials) return this.sendOnce(req, endpoint, dispatcher, req.authorization)
+
+    const host = endpoint.host
     const scope = req.repository != null ? `repository:${req.repository}:pull` : undefined
-    const credential = this.credentialFor(req.registry.host)
+    const credential = this.credentialFor(host)
     const basic = credential != null ? `Basic ${Buffer.from(`${credential.username}:${credential.password}`).toString('base64')}` : undefined
-    if (basic != null && credential != null && this.basicRegistries.has(req.registry.host)) return this.#warnIfRefused(await this.sendOnce(req, dispatcher, basic), req.registry.host, credential)
-    const token = this.tokens.cached(req.registry.host, scope)
-    const first = await this.sendOnce(req, dispatcher, token != null ? `Bearer ${token}` : undefined)
+    if (basic != null && credential != null && this.basicRegistries.has(host)) return this.#warnIfRefused(await this.sendOnce(req, endpoint, dispatcher, basic), host, credential)
+    const token = this.tokens.cached(host, scope)
+    const first = await this.sendOnce(req, endpoint, dispatcher, token != null ? `Bearer ${token}` : undefined)
     if (first.status !== 401) return first
     const challenge = parseChallenge(first.headers['www-authenticate'])
     if (challenge?.scheme === 'bearer') {
       // Anonymous tokens too: that is how public images on Docker Hub are pulled.
       let fresh: string
       try {
-        fresh = await this.tokens.fetch({ registryHost: req.registry.host, challenge, scope, credential, dispatcher, signal: req.signal })
+        fresh = await this.tokens.fetch({ registryHost: host, challenge, scope, credential, dispatcher, signal: req.signal })
       } catch (err) {
         // Without credentials of its own, the agent hands the origin's challenge to the client.
         if (credential == null && (err as Error).name === 'UpstreamUnauthorizedError') return first
@@ -128,12 +234,12 @@ export class UpstreamClient {
         throw err
       }
       await first.body.dump()
-      return this.sendOnce(req, dispatcher, `Bearer ${fresh}`)
+      return this.sendOnce(req, endpoint, dispatcher, `Bearer ${fresh}`)
     }
     if (challenge?.scheme === 'basic' && basic != null) {
       await first.body.dump()
-      this.basicRegistries.add(req.registry.host)
-      return this.#warnIfRefused(await this.sendOnce(req, dispatcher, basic), req.registry.host, credential)
+      this.basicRegistries.add(host)
+      return this.#warnIfRefused(await this.sendOnce(req, endpoint, dispatcher, basic), host, credential)
     }
     return first
   }
@@ -153,9 +259,10 @@ export class UpstreamClient {
     return res
   }
 
-  private async sendOnce (req: UpstreamRequest, dispatcher: Agent, authorization: string | undefined): Promise<UpstreamResponse> {
-    let url = new URL(req.path, req.registry.baseUrl)
+  private async sendOnce (req: UpstreamRequest, endpoint: UpstreamEndpoint, dispatcher: Agent, authorization: string | undefined): Promise<UpstreamResponse> {
+    let url = new URL(req.path, endpoint.baseUrl)
     const origin = url.origin
+    const event = { registry: req.registry.host, endpoint: origin, method: req.method }
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { 'user-agent': 'shoal-agent' }
       if (req.accept != null) headers.accept = req.accept
@@ -167,26 +274,31 @@ export class UpstreamClient {
       try {
         res = await request(url, { method: req.method, headers, dispatcher, signal: req.signal })
       } catch (err) {
-        this.init.onRequest?.({ registry: req.registry.host, method: req.method, status: 'error', seconds: (performance.now() - started) / 1000 })
+        this.init.onRequest?.({ ...event, status: 'error', seconds: (performance.now() - started) / 1000 })
         if (req.signal?.aborted === true) throw new AbortError('upstream request aborted', { cause: err })
-        throw explainTransportError(err, { host: req.registry.host, origin: url.origin }, this.init.certsDir)
+        throw explainTransportError(err, { host: endpoint.host, origin: url.origin, registry: req.registry.host }, this.init.certsDir, this.timeouts)
       }
-      this.init.onRequest?.({ registry: req.registry.host, method: req.method, status: res.statusCode, seconds: (performance.now() - started) / 1000 })
+      this.init.onRequest?.({ ...event, status: res.statusCode, seconds: (performance.now() - started) / 1000 })
       const location = res.headers.location
       if (req.followRedirects !== false && [301, 302, 303, 307, 308].includes(res.statusCode) && typeof location === 'string' && hop < MAX_REDIRECTS) {
         await res.body.dump()
         url = new URL(location, url)
         continue
       }
-      return { status: res.statusCode, headers: flatten(res.headers), body: res.body, url }
+      // A body that breaks off (the endpoint died or stalled mid-blob) counts against the endpoint.
+      res.body.once('error', err => {
+        if (req.signal?.aborted !== true && isBrokenBody(err)) this.breaker.failure(origin, explainTransportError(err, { host: endpoint.host, origin: url.origin, registry: req.registry.host }, this.init.certsDir, this.timeouts))
+      })
+      return { status: res.statusCode, headers: flatten(res.headers), body: res.body, url, endpoint: origin }
     }
   }
 
-  private async dispatcher (registry: UpstreamConfig): Promise<Agent> {
-    let d = this.dispatchers.get(registry.host)
+  private async dispatcher (endpoint: UpstreamEndpoint): Promise<Agent> {
+    const key = `${endpoint.host} ${endpoint.baseUrl.origin}`
+    let d = this.dispatchers.get(key)
     if (d == null) {
-      d = readCertsDir(this.init.certsDir, registry.host).then(tls => createDispatcher(tls, registry.insecure))
-      this.dispatchers.set(registry.host, d)
+      d = readCertsDir(this.init.certsDir, endpoint.host).then(tls => createDispatcher(tls, endpoint.insecure, this.timeouts))
+      this.dispatchers.set(key, d)
     }
     return d
   }

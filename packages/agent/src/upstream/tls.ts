@@ -2,7 +2,8 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { rootCertificates, getCACertificates } from 'node:tls'
 import { Agent } from 'undici'
-import { UPSTREAM_BODY_IDLE_TIMEOUT_MS, UPSTREAM_CONNECT_TIMEOUT_MS, UPSTREAM_HEADERS_TIMEOUT_MS } from '../constants.ts'
+import type { UpstreamTimeouts } from '../config/index.ts'
+import { DEFAULT_UPSTREAM_BODY_IDLE_TIMEOUT_MS, DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS, DEFAULT_UPSTREAM_RESPONSE_TIMEOUT_MS } from '../constants.ts'
 
 export interface RegistryTls {
   /** CA certificates from `<certsDir>/<host>/*.crt`, added to the system's. */
@@ -35,18 +36,26 @@ function systemCas (): string[] {
   }
 }
 
-/** An undici dispatcher for one registry, with its CAs, client cert and timeouts. */
-export function createDispatcher (tls: RegistryTls, insecure: boolean): Agent {
+export function defaultTimeouts (): UpstreamTimeouts {
+  return { connectMs: DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS, responseMs: DEFAULT_UPSTREAM_RESPONSE_TIMEOUT_MS, bodyIdleMs: DEFAULT_UPSTREAM_BODY_IDLE_TIMEOUT_MS }
+}
+
+/**
+ * An undici dispatcher for one endpoint, with its CAs, client cert and timeouts: connecting, and
+ * waiting for the response headers, are bounded; a body is bounded only by how long it may stall,
+ * never by how long it takes while bytes flow.
+ */
+export function createDispatcher (tls: RegistryTls, insecure: boolean, timeouts: UpstreamTimeouts = defaultTimeouts()): Agent {
   return new Agent({
     connect: {
       ca: tls.extraCas.length > 0 ? [...systemCas(), ...tls.extraCas] : undefined,
       cert: tls.cert,
       key: tls.key,
       rejectUnauthorized: !insecure,
-      timeout: UPSTREAM_CONNECT_TIMEOUT_MS
+      timeout: timeouts.connectMs
     },
-    headersTimeout: UPSTREAM_HEADERS_TIMEOUT_MS,
-    bodyTimeout: UPSTREAM_BODY_IDLE_TIMEOUT_MS,
+    headersTimeout: timeouts.responseMs,
+    bodyTimeout: timeouts.bodyIdleMs,
     connections: 16
   })
 }
