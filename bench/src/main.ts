@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { MIRROR_USAGE, runMirrorBench } from './mirror/index.ts'
 import { PEER_LINK_USAGE, runPeerLinkBench } from './peer-link/index.ts'
 import { runSchedulerBench, SCHEDULER_USAGE } from './scheduler/index.ts'
+import { runStallBench, STALL_USAGE } from './stall/index.ts'
 import { runSwarmBench, SWARM_USAGE } from './swarm/index.ts'
 
 const USAGE = `usage: pnpm bench <benchmark> [options]
@@ -17,6 +18,8 @@ benchmarks:
   peer-link one peer link between two agents vs bare js-libp2p: throughput, the uploader's peak RSS
   scheduler the scheduler's handlers under simulated agents, in-process: piece reports/s, decision latency,
             peak RSS, at two or three sizes
+  stall     HTTP clients and piece streams that stop reading a cached blob: the agent's RSS and a
+            manifest GET's latency meanwhile
   swarm     N hosts pull one cold image through their agents vs N clients straight from the origin, on
             simulated links (network namespaces and tc tbf, or loopback): completion p50/p90/max, origin egress
 
@@ -25,6 +28,8 @@ ${MIRROR_USAGE}
 ${PEER_LINK_USAGE}
 
 ${SCHEDULER_USAGE}
+
+${STALL_USAGE}
 
 ${SWARM_USAGE}
 `
@@ -40,6 +45,8 @@ async function main (argv: string[]): Promise<number> {
       return runPeerLinkBench(rest, { outRoot: OUT_ROOT })
     case 'scheduler':
       return runSchedulerBench(rest, { outRoot: OUT_ROOT })
+    case 'stall':
+      return runStallBench(rest, { outRoot: OUT_ROOT })
     case 'swarm':
       return runSwarmBench(rest, { outRoot: OUT_ROOT })
     case undefined:

@@ -1,0 +1,161 @@
+/**
+ * `bench stall`: what clients and peers that stop reading cost the agent. One agent process holds a
+ * cached blob; HTTP clients read its headers and stop, piece streams ask for pieces and never read;
+ * meanwhile another client GETs a manifest. Reported: the agent's RSS before, at its highest while
+ * stalled and after the stallers close, and the manifest GET's latency percentiles.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cpus, loadavg } from 'node:os'
+import { join } from 'node:path'
+import { loadSwarmKey } from '@shoal/p2p'
+import { parseDigest, pieceCountFor } from '@shoal/proto'
+import { layerFixture, pushImage, startRegistry } from '@shoal/test/fixtures/index.ts'
+import { request } from 'undici'
+import { benchOptions, elapsedLog, markdownTable, withTeardown, writeReport } from '../harness.ts'
+import { startAgentProcess } from '../mirror/agent-process.ts'
+import type { AgentProcess } from '../mirror/agent-process.ts'
+import { parseStallArgs, STALL_USAGE } from './args.ts'
+import type { StallOptions } from './args.ts'
+import { probe, stallHttpClients, stallPieceStreams } from './stallers.ts'
+
+export { STALL_USAGE } from './args.ts'
+
+const MIB = 1024 * 1024
+const PROBE_INTERVAL_MS = 50
+const RSS_SAMPLE_MS = 250
+const GOAL_RSS_GROWTH_MIB = 100
+const GOAL_PROBE_P99_MS = 50
+const MANIFEST_ACCEPT = 'application/vnd.docker.distribution.manifest.v2+json'
+
+export interface StallReport {
+  startedAt: string
+  machine: { cpus: number, loadavg: number[] }
+  options: Omit<StallOptions, 'outDir'>
+  stalled: { httpClients: number, pieceStreams: number }
+  rssMiB: { before: number, peakWhileStalled: number, after: number, growth: number, notReturned: number }
+  probeMs: { before: Percentiles, whileStalled: Percentiles }
+  goals: Array<{ name: string, target: string, value: string, pass: boolean }>
+}
+
+interface Percentiles { n: number, p50: number, p99: number, max: number, failed: number }
+
+export async function runStallBench (argv: string[], io: { outRoot: string }): Promise<number> {
+  const options = benchOptions<StallOptions>('stall', argv, STALL_USAGE, () => parseStallArgs(argv, io.outRoot))
+  if (typeof options === 'number') return options
+  const log = elapsedLog()
+  return withTeardown('stall', async (teardown, signal) => {
+    const startedAt = new Date().toISOString()
+    const work = await mkdtemp(join('/tmp', 'stall-bench-'))
+    teardown.defer(`work dir ${work}`, async () => { await rm(work, { recursive: true, force: true }) })
+    const registry = await startRegistry({ dataDir: join(work, 'origin'), signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
+    teardown.defer('origin registry', registry.stop)
+    const image = await pushImage(registry, { name: 'bench/stall', tag: 'v1', format: 'docker', layers: [layerFixture({ size: options.blobBytes, seed: 7 })] })
+    const digest = parseDigest(image.layers[0]?.digest ?? '')
+    log(`pushed bench/stall:v1 with a ${options.blobBytes / MIB} MiB layer`)
+    const keyFile = join(work, 'swarm.key')
+    await writeFile(keyFile, `/key/swarm/psk/1.0.0/\n/base16/\n${randomBytes(32).toString('hex')}\n`)
+    const agent = await startAgentProcess({ track: child => { teardown.track(child) } }, {
+      upstream: { url: registry.url, host: registry.host },
+      dataDir: join(work, 'agent'),
+      args: ['--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--swarm-key', keyFile],
+      signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)])
+    })
+    teardown.defer('agent', agent.stop)
+    const blobPath = `/v2/bench/stall/blobs/${digest}`
+    const manifestUrl = `${agent.url}/v2/bench/stall/manifests/v1`
+    await warm(`${agent.url}${blobPath}`, manifestUrl)
+    log(`agent ${agent.pid} holds the blob; settling`)
+    await sleep(2000)
+
+    const beforeProbe = probe(manifestUrl, { accept: MANIFEST_ACCEPT }, PROBE_INTERVAL_MS)
+    await sleep(3000)
+    const probeBefore = percentiles(await beforeProbe.stop())
+    const rssBefore = (await agent.memory()).rssBytes
+
+    const stalledProbe = probe(manifestUrl, { accept: MANIFEST_ACCEPT }, PROBE_INTERVAL_MS)
+    let peak = rssBefore
+    const sampler = setInterval(() => { agent.memory().then(m => { peak = Math.max(peak, m.rssBytes) }, () => {}) }, RSS_SAMPLE_MS)
+    teardown.defer('RSS sampler', async () => { clearInterval(sampler) })
+    const http = await stallHttpClients(agent.url, blobPath, options.httpClients, signal)
+    teardown.defer('stalled HTTP clients', http.close)
+    log(`${http.stalled} HTTP clients stalled on the blob`)
+    const streams = await stallPieceStreams({
+      agent: agent.p2pAddresses[0] ?? '',
+      swarmKey: await loadSwarmKey(keyFile),
+      digest,
+      pieceCount: pieceCountFor(options.blobBytes),
+      connections: options.peerConnections,
+      streams: options.streamsPerConnection,
+      piecesPerStream: 4,
+      signal
+    })
+    teardown.defer('stalled piece streams', streams.close)
+    log(`${streams.stalled} piece streams stalled over ${options.peerConnections} connections; holding ${options.holdMs / 1000} s`)
+    await sleep(options.holdMs)
+    agent.assertRunning()
+    const probeStalled = percentiles(await stalledProbe.stop())
+    await http.close()
+    await streams.close()
+    clearInterval(sampler)
+    log('stallers closed; waiting for memory to come back')
+    const rssAfter = await settledRss(agent, options.settleMs)
+
+    const growth = (peak - rssBefore) / MIB
+    const notReturned = (rssAfter - rssBefore) / MIB
+    const report: StallReport = {
+      startedAt,
+      machine: { cpus: cpus().length, loadavg: loadavg() },
+      options: { blobBytes: options.blobBytes, httpClients: options.httpClients, peerConnections: options.peerConnections, streamsPerConnection: options.streamsPerConnection, holdMs: options.holdMs, settleMs: options.settleMs },
+      stalled: { httpClients: http.stalled, pieceStreams: streams.stalled },
+      rssMiB: { before: rssBefore / MIB, peakWhileStalled: peak / MIB, after: rssAfter / MIB, growth, notReturned },
+      probeMs: { before: probeBefore, whileStalled: probeStalled },
+      goals: [
+        { name: 'RSS growth while stalled', target: `<= ${GOAL_RSS_GROWTH_MIB} MiB`, value: `${growth.toFixed(0)} MiB`, pass: growth <= GOAL_RSS_GROWTH_MIB },
+        { name: 'manifest GET p99 while stalled', target: `<= ${GOAL_PROBE_P99_MS} ms`, value: `${probeStalled.p99.toFixed(1)} ms`, pass: probeStalled.p99 <= GOAL_PROBE_P99_MS && probeStalled.failed === 0 },
+        { name: 'RSS back after the stallers closed', target: `<= ${GOAL_RSS_GROWTH_MIB / 2} MiB above before`, value: `${notReturned.toFixed(0)} MiB`, pass: notReturned <= GOAL_RSS_GROWTH_MIB / 2 }
+      ]
+    }
+    const table = markdownTable(['goal', 'target', 'measured', 'pass'], report.goals.map(g => [g.name, g.target, g.value, g.pass ? 'yes' : 'NO']))
+    const markdown = [
+      `# bench stall (${startedAt})`, '',
+      `${http.stalled} HTTP clients and ${streams.stalled} piece streams stalled on a ${options.blobBytes / MIB} MiB blob for ${options.holdMs / 1000} s; ${cpus().length} cores, load ${loadavg().map(l => l.toFixed(2)).join(' ')}.`, '',
+      `RSS: ${report.rssMiB.before.toFixed(0)} MiB before, ${report.rssMiB.peakWhileStalled.toFixed(0)} MiB at most while stalled, ${report.rssMiB.after.toFixed(0)} MiB ${options.settleMs / 1000} s after they closed.`,
+      `Manifest GET: p50 ${probeBefore.p50.toFixed(1)} / p99 ${probeBefore.p99.toFixed(1)} ms before, p50 ${probeStalled.p50.toFixed(1)} / p99 ${probeStalled.p99.toFixed(1)} ms (${probeStalled.failed} failed of ${probeStalled.n}) while stalled.`, '',
+      table
+    ].join('\n')
+    await writeReport(options.outDir, report, markdown)
+    console.log(`\n${markdown}\n\nreport: ${join(options.outDir, 'report.md')} and report.json`)
+    return 0
+  })
+}
+
+async function warm (blobUrl: string, manifestUrl: string): Promise<void> {
+  const blob = await request(blobUrl, { signal: AbortSignal.timeout(120_000) })
+  await blob.body.dump({ limit: Infinity })
+  if (blob.statusCode !== 200) throw new Error(`warming the blob: ${blob.statusCode}`)
+  const manifest = await request(manifestUrl, { headers: { accept: MANIFEST_ACCEPT }, signal: AbortSignal.timeout(30_000) })
+  await manifest.body.dump()
+  if (manifest.statusCode !== 200) throw new Error(`warming the manifest: ${manifest.statusCode}`)
+}
+
+/** The lowest RSS seen over `ms` after the stallers closed (memory handed back takes a GC or two). */
+async function settledRss (agent: AgentProcess, ms: number): Promise<number> {
+  let low = Infinity
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    low = Math.min(low, (await agent.memory()).rssBytes)
+    await sleep(500)
+  }
+  return low
+}
+
+function percentiles (samples: number[]): Percentiles {
+  const ok = samples.filter(Number.isFinite).sort((a, b) => a - b)
+  const at = (q: number): number => ok.length === 0 ? Infinity : ok[Math.min(ok.length - 1, Math.ceil(q * ok.length) - 1)] ?? Infinity
+  return { n: samples.length, p50: at(0.5), p99: at(0.99), max: at(1), failed: samples.length - ok.length }
+}
+
+async function sleep (ms: number): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, ms))
+}
