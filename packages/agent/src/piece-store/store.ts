@@ -48,7 +48,7 @@ export class PieceStore {
   }
 
   async stop (): Promise<void> {
-    for (const partial of this.partials.values()) await partial.close()
+    for (const partial of [...this.partials.values()]) await partial.close()
     this.partials.clear()
     await this.flushAccessTimes()
     await this.db?.close()
@@ -81,10 +81,15 @@ export class PieceStore {
     return { totalBytes: fs.blocks * fs.bsize, usedBytes: (fs.blocks - fs.bfree) * fs.bsize }
   }
 
-  /** Opens (or resumes) the partial file of a blob. One PartialBlob per digest at a time. */
+  /**
+   * Opens (or resumes) the partial file of a blob. One open PartialBlob per digest at a time: it
+   * stays in the store's map (and pins the blob) until it is closed, by whoever opened it; a
+   * closed one (a failed download) is never handed out again, the next call opens a new one that
+   * resumes from the pieces the index records.
+   */
   async openPartial (digest: Digest, size: number): Promise<PartialBlob> {
     const open = this.partials.get(digest)
-    if (open != null) return open
+    if (open?.isOpen === true) return open
     let record = this.records.get(digest)
     if (record?.state === 'complete') throw new Error(`blob ${digest} is already complete`)
     if (record == null || record.size !== size) {
@@ -93,7 +98,10 @@ export class PieceStore {
       await this.save(record)
     }
     await mkdir(this.layout.partialDir(digest), { recursive: true })
-    const partial = new PartialBlob({ saveRecord: async r => { await this.save(r) } }, record, this.layout.partialFile(digest))
+    const partial = new PartialBlob({
+      saveRecord: async r => { await this.save(r) },
+      onClose: p => { if (this.partials.get(digest) === p) this.partials.delete(digest) }
+    }, record, this.layout.partialFile(digest))
     await partial.open()
     this.partials.set(digest, partial)
     return partial
@@ -109,20 +117,24 @@ export class PieceStore {
       await this.discard(digest)
       throw new DigestMismatchError(`blob ${digest} hashed to ${hashed}; nothing was kept`)
     }
-    await partial.close()
-    this.partials.delete(digest)
-    const target = this.layout.blobFile(digest)
-    await mkdir(dirname(target), { recursive: true })
-    await rename(partial.path, target)
-    await fsyncDir(dirname(target))
-    const record: BlobRecord = { ...partial.record, state: 'complete', lastAccessAt: this.now() }
-    await this.save(record)
+    // Pinned from the close to the index write: GC must not take the file in between.
+    const release = this.pin(digest)
+    try {
+      await partial.close()
+      const target = this.layout.blobFile(digest)
+      await mkdir(dirname(target), { recursive: true })
+      await rename(partial.path, target)
+      await fsyncDir(dirname(target))
+      const record: BlobRecord = { ...partial.record, state: 'complete', lastAccessAt: this.now() }
+      await this.save(record)
+    } finally {
+      release()
+    }
   }
 
   /** Drops a partial blob's data and record (after a digest mismatch). */
   async discard (digest: Digest): Promise<void> {
     await this.partials.get(digest)?.close()
-    this.partials.delete(digest)
     await rm(this.layout.partialFile(digest), { force: true })
     this.records.delete(digest)
     await this.db?.del(digest)
