@@ -4,17 +4,31 @@ import { dirname, join } from 'node:path'
 import { Level } from 'level'
 import { isDigest, pieceCountFor, pieceSizeFor, pieceSpan } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
-import { DigestMismatchError } from '../errors.ts'
+import { AbortError, DigestMismatchError } from '../errors.ts'
 import { storedBytes } from './blob-record.ts'
 import type { BlobRecord } from './blob-record.ts'
-import { fsyncDir, hashFile, readSpan } from './file-io.ts'
+import { fsyncDir, hashFile, hashHandle, readSpan } from './file-io.ts'
 import { StoreLayout } from './layout.ts'
 import { PartialBlob } from './partial-blob.ts'
+import { fileIdentity, identityOf, VerifiedBlobs } from './verified-blobs.ts'
+import type { FileIdentity } from './verified-blobs.ts'
 
 export interface PieceStoreInit {
   dataDir: string
   /** Injected clock, for tests of LRU and age limits. */
   now?: () => number
+}
+
+/** A blob (or one recorded piece of a partial blob) whose bytes on disk were found wrong and dropped. */
+export interface CorruptEvent {
+  digest: Digest
+  state: BlobRecord['state']
+  /** The piece, when a piece check found it. */
+  piece?: number
+}
+
+export interface PieceStoreEvents {
+  onCorrupt?: (event: CorruptEvent) => void
 }
 
 /**
@@ -30,10 +44,15 @@ export class PieceStore {
   private readonly partials = new Map<Digest, PartialBlob>()
   /** Blobs whose access time changed since the index last saw them. */
   private readonly touched = new Set<Digest>()
+  /** Complete blobs hashed right by this process, while their files stay as hashed. */
+  private readonly verified = new VerifiedBlobs()
+  private readonly verifying = new Map<Digest, Promise<boolean>>()
+  private readonly events: PieceStoreEvents
 
-  constructor (init: PieceStoreInit) {
+  constructor (init: PieceStoreInit, events: PieceStoreEvents = {}) {
     this.layout = new StoreLayout(init.dataDir)
     this.now = init.now ?? Date.now
+    this.events = events
   }
 
   async start (): Promise<void> {
@@ -127,6 +146,8 @@ export class PieceStore {
       await fsyncDir(dirname(target))
       const record: BlobRecord = { ...partial.record, state: 'complete', lastAccessAt: this.now() }
       await this.save(record)
+      // The download hashed these bytes on their way in; the file is trusted while it stays as it is now.
+      this.verified.add(digest, identityOf(await stat(target, { bigint: true })))
     } finally {
       release()
     }
@@ -143,6 +164,58 @@ export class PieceStore {
   /** Opens a complete blob for reading. */
   async openBlob (digest: Digest): Promise<FileHandle> {
     return open(this.layout.blobFile(digest), 'r')
+  }
+
+  /** Whether the blob's file, identified as `file` (fileIdentity), is the one this process last hashed right. */
+  isVerified (digest: Digest, file: FileIdentity): boolean {
+    return this.verified.has(digest, file)
+  }
+
+  /** Notes that the blob's file, identified as `file` before it was read, hashed right in full. */
+  markVerified (digest: Digest, file: FileIdentity): void {
+    this.verified.add(digest, file)
+  }
+
+  /**
+   * Whether the blob is complete here with bytes that hash to its digest: true at once when this
+   * process verified the file as it is now, else the file is hashed in full (one pass shared by
+   * concurrent callers). A blob that does not match is dropped (dropCorrupt) and false returned:
+   * the caller fetches it again. `signal` only stops the caller's wait.
+   */
+  async verify (digest: Digest, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    const record = this.records.get(digest)
+    if (record?.state !== 'complete') return false
+    let running = this.verifying.get(digest)
+    if (running == null) {
+      running = this.hashStored(record).finally(() => { this.verifying.delete(digest) })
+      this.verifying.set(digest, running)
+    }
+    return raceSignal(running, options.signal)
+  }
+
+  /**
+   * Drops what was found wrong on disk: a complete blob leaves the index and its file is unlinked at
+   * once, pinned or not (new requests fetch it again; a reader that has the file open keeps
+   * reading the bytes it opened and its own check decides); of a partial blob only the piece goes.
+   * `record` is the record the bytes were read under: a blob fetched again since then is kept.
+   * Returns whether anything was dropped.
+   */
+  async dropCorrupt (digest: Digest, found: { record: BlobRecord, piece?: number }): Promise<boolean> {
+    const record = this.records.get(digest)
+    if (record == null || record !== found.record) return false
+    if (record.state === 'partial') {
+      if (found.piece == null || record.pieces[found.piece] == null) return false
+      record.pieces[found.piece] = null
+      await this.save(record)
+    } else {
+      this.records.delete(digest)
+      this.verified.delete(digest)
+      this.touched.delete(digest)
+      await this.db?.del(digest)
+      await rm(this.layout.blobFile(digest), { force: true })
+    }
+    this.events.onCorrupt?.({ digest, state: record.state, piece: found.piece })
+    return true
   }
 
   /**
@@ -201,6 +274,7 @@ export class PieceStore {
   async evict (digest: Digest): Promise<boolean> {
     const record = this.records.get(digest)
     if (record == null || this.isPinned(digest)) return false
+    this.verified.delete(digest)
     // The index forgets the blob before the file goes, so a crash in between leaves an orphan file
     // (removed at the next start), never a record without its data.
     this.records.delete(digest)
@@ -214,6 +288,35 @@ export class PieceStore {
     const records = [...this.touched].map(d => this.records.get(d)).filter(r => r != null)
     this.touched.clear()
     await this.db.batch(records.map(r => ({ type: 'put' as const, key: r.digest, value: r })))
+  }
+
+  private async hashStored (record: BlobRecord): Promise<boolean> {
+    const { digest } = record
+    const release = this.pin(digest)
+    try {
+      const file = await this.openBlob(digest).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined
+        throw err
+      })
+      if (file == null) {
+        await this.dropCorrupt(digest, { record })
+        return false
+      }
+      try {
+        const identity = await fileIdentity(file)
+        if (this.verified.has(digest, identity)) return true
+        if (await hashHandle(file, digest) === digest) {
+          this.verified.add(digest, identity)
+          return true
+        }
+      } finally {
+        await file.close()
+      }
+      await this.dropCorrupt(digest, { record })
+      return false
+    } finally {
+      release()
+    }
   }
 
   private async save (record: BlobRecord): Promise<void> {
@@ -233,6 +336,7 @@ export class PieceStore {
       const blobFile = await stat(this.layout.blobFile(record.digest)).then(s => s.size, () => -1)
       if (record.state === 'partial' && blobFile === record.size && await hashFile(this.layout.blobFile(record.digest), record.digest) === record.digest) {
         await this.save({ ...record, state: 'complete' })
+        this.verified.add(record.digest, identityOf(await stat(this.layout.blobFile(record.digest), { bigint: true })))
       } else if (record.state === 'complete' ? size !== record.size : size < 0) {
         this.records.delete(record.digest)
         await this.db?.del(record.digest)
@@ -248,5 +352,21 @@ export class PieceStore {
         }
       }
     }
+  }
+}
+
+/** Waits for `promise`, or throws AbortError when `signal` aborts first (the work goes on for others). */
+async function raceSignal<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal == null) return await promise
+  signal.throwIfAborted()
+  let onAbort: (() => void) | undefined
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => { reject(new AbortError('stopped waiting for the blob\'s verification', { cause: signal.reason })) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    if (onAbort != null) signal.removeEventListener('abort', onAbort)
   }
 }
