@@ -18,6 +18,7 @@ import type { PeerNetwork } from './peer-plan.ts'
 import type { PieceFailedEvent, PieceFetchedEvent } from './peer-source.ts'
 
 export { ChunkSink, followDownload, sendFileRange } from './blob-reader.ts'
+export { isWholeBlob, sendStoredBlob } from './stored-blob.ts'
 export type { ByteRange } from './blob-reader.ts'
 export { BlobDownload } from './blob-download.ts'
 export type { PeerNetwork } from './peer-plan.ts'
