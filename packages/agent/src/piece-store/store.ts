@@ -126,6 +126,11 @@ export class PieceStore {
     return partial
   }
 
+  /** Closes the blob's open partial, if any; its recorded pieces stay for the next openPartial. */
+  async closePartial (digest: Digest): Promise<void> {
+    await this.partials.get(digest)?.close()
+  }
+
   /**
    * Marks a blob complete. `hashed` is the digest the caller computed over the blob's bytes in
    * order; anything else than the blob's own digest is refused and the partial data is dropped.
