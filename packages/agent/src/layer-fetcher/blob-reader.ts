@@ -1,11 +1,8 @@
-import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import type { Writable } from 'node:stream'
-import { digestAlgorithm } from '@shoal/proto'
-import type { Digest } from '@shoal/proto'
 import { READ_CHUNK_BYTES } from '../constants.ts'
-import { AbortError, CorruptBlobError } from '../errors.ts'
+import { AbortError } from '../errors.ts'
 import type { BlobDownload } from './blob-download.ts'
 
 export interface ByteRange { start: number, end: number }
@@ -85,31 +82,6 @@ export async function sendFileRange (handle: FileHandle, range: ByteRange, sink:
     if (bytesRead === 0) throw new Error(`file ended at byte ${pos}, before ${range.end + 1}`)
     hold((await sink.write(buffer.subarray(0, bytesRead))).done)
     pos += bytesRead
-  }
-  await sink.flush()
-}
-
-/**
- * Sends a whole file whose bytes must hash to `digest`, hashing as it reads: every chunk but the
- * last goes out as soon as it is read, the last only once the digest matches. On a mismatch this
- * throws CorruptBlobError with the end held back, so the client sees a broken body, never a
- * complete wrong one.
- */
-export async function sendFileHashed (handle: FileHandle, size: number, digest: Digest, sink: ChunkSink): Promise<void> {
-  const hash = createHash(digestAlgorithm(digest))
-  const ring = new BufferRing(Math.min(READ_CHUNK_BYTES, size))
-  for (let pos = 0; pos < size;) {
-    const { buffer, hold } = await ring.next()
-    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.byteLength, size - pos), pos)
-    if (bytesRead === 0) throw new CorruptBlobError(`the file of blob ${digest} ends at byte ${pos} of ${size}`)
-    const chunk = buffer.subarray(0, bytesRead)
-    hash.update(chunk)
-    pos += bytesRead
-    if (pos === size) {
-      const hashed = `${digestAlgorithm(digest)}:${hash.digest('hex')}`
-      if (hashed !== digest) throw new CorruptBlobError(`the file of blob ${digest} hashes to ${hashed}`)
-    }
-    hold((await sink.write(chunk)).done)
   }
   await sink.flush()
 }

@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path'
 import { Level } from 'level'
 import { isDigest, pieceCountFor, pieceSizeFor, pieceSpan } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
-import { AbortError, DigestMismatchError } from '../errors.ts'
+import { DigestMismatchError } from '../errors.ts'
+import { raceSignal } from '../race-signal.ts'
 import { storedBytes } from './blob-record.ts'
 import type { BlobRecord } from './blob-record.ts'
 import { fsyncDir, hashFile, hashHandle, readSpan } from './file-io.ts'
@@ -174,11 +175,6 @@ export class PieceStore {
   /** Whether the blob's file, identified as `file` (fileIdentity), is the one this process last hashed right. */
   isVerified (digest: Digest, file: FileIdentity): boolean {
     return this.verified.has(digest, file)
-  }
-
-  /** Notes that the blob's file, identified as `file` before it was read, hashed right in full. */
-  markVerified (digest: Digest, file: FileIdentity): void {
-    this.verified.add(digest, file)
   }
 
   /**
@@ -357,21 +353,5 @@ export class PieceStore {
         }
       }
     }
-  }
-}
-
-/** Waits for `promise`, or throws AbortError when `signal` aborts first (the work goes on for others). */
-async function raceSignal<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal == null) return await promise
-  signal.throwIfAborted()
-  let onAbort: (() => void) | undefined
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => { reject(new AbortError('stopped waiting for the blob\'s verification', { cause: signal.reason })) }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([promise, aborted])
-  } finally {
-    if (onAbort != null) signal.removeEventListener('abort', onAbort)
   }
 }

@@ -115,7 +115,7 @@ async function serveBlob (components: BlobRouteComponents, req: IncomingMessage,
   try {
     res.writeHead(range == null ? 200 : 206, blobHeaders(blob.digest, size, range))
     if (size > 0 && handle.kind === 'complete') {
-      await sendStoredBlob(store, handle.record, span, sink)
+      await sendStoredBlob(store, handle.record, span, sink, { signal: abort.signal })
     } else if (size > 0 && handle.kind === 'download') {
       await followDownload(handle.download, span, sink, abort.signal, async () => store.openBlob(blob.digest))
     }
