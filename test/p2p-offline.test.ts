@@ -1,4 +1,5 @@
 import test from 'ava'
+import { parseDigest } from '@shoal/proto'
 import { fetchBody } from './helpers/http.ts'
 import { scrapeMetrics } from './helpers/metrics.ts'
 import { pullBlob, setupCluster, sha256, startPeer } from './helpers/p2p-cluster.ts'
@@ -37,6 +38,7 @@ test('--no-origin-fallback: a blob a peer holds comes from it; one no peer holds
   const refused = await fetchBody(`${strict.url}/v2/lib/p2p/blobs/${unheld}`)
   t.is(refused.status, 503)
   t.regex(refused.body.toString(), /no peer holds .* origin fallback is off/)
+  t.false(strict.agent.store.isPinned(parseDigest(unheld)), 'the partial its claim opened was closed: nothing holds the blob')
   t.is(cluster.origin.blobGets(), 0, 'no blob GET reached the origin (HEADs for the access check only)')
   t.is((await scrapeMetrics(strict.url)).value('shoal_agent_blob_received_bytes_total', { source: 'origin' }), 0)
 })

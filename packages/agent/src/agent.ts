@@ -72,7 +72,13 @@ export class Agent {
   constructor (init: AgentInit) {
     this.#config = init.config
     this.log = init.logger ?? silentLogger
-    this.store = new PieceStore({ dataDir: init.config.dataDir, now: init.now })
+    this.store = new PieceStore({ dataDir: init.config.dataDir, now: init.now }, {
+      onCorrupt: e => {
+        this.metrics.digestMismatches.inc({ kind: 'stored' })
+        this.log.warn('stored bytes do not match their digest; dropped, fetched again on the next request', { digest: e.digest, state: e.state, piece: e.piece })
+        if (e.state === 'complete') this.peers?.withdraw(e.digest)
+      }
+    })
     this.manifests = new ManifestCache({ path: join(init.config.dataDir, 'manifests'), tagTtlMs: init.config.manifestTagTtlMs, now: init.now })
     this.embeddedScheduler = init.embeddedScheduler
     this.now = init.now

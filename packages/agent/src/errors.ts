@@ -31,6 +31,8 @@ export class DigestMismatchError extends namedError('DigestMismatchError') {}
 export class StorageFullError extends namedError('StorageFullError') {}
 /** An operation was aborted by its signal. */
 export class AbortError extends namedError('AbortError') {}
+/** A complete blob on disk does not hash to its digest: the store dropped it, the next request fetches it again. */
+export class CorruptBlobError extends namedError('CorruptBlobError') {}
 /** A stored piece is short or does not hash to the CID the index recorded for it. */
 export class CorruptPieceError extends namedError('CorruptPieceError') {}
 /** A peer answered a request with NOT_FOUND, BUSY, ERROR or CANCELLED; `status` says which. */

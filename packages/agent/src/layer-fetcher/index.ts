@@ -20,6 +20,7 @@ import type { PeerNetwork } from './peer-plan.ts'
 import type { PieceFailedEvent, PieceFetchedEvent } from './peer-source.ts'
 
 export { ChunkSink, followDownload, sendFileRange } from './blob-reader.ts'
+export { isWholeBlob, sendStoredBlob } from './stored-blob.ts'
 export type { ByteRange } from './blob-reader.ts'
 export { BlobDownload } from './blob-download.ts'
 export type { PeerNetwork } from './peer-plan.ts'
@@ -151,7 +152,23 @@ export class LayerFetcher {
     return handle
   }
 
+  /**
+   * Starts a download, or passes on the origin's answer. The peer path may open the blob's partial
+   * and then give up (a claim nobody follows, a scheduler that does not answer, then a refusal or
+   * an error): with no download to close it, it is closed here, or it would pin the blob and hold
+   * its file open for good. No other download of this digest runs meanwhile (inflight).
+   */
   private async start (req: OriginBlobRequest, peersFirst: boolean): Promise<BlobHandle> {
+    let handle: BlobHandle | undefined
+    try {
+      handle = await this.begin(req, peersFirst)
+      return handle
+    } finally {
+      if (handle?.kind !== 'download') await this.components.store.closePartial(req.digest)
+    }
+  }
+
+  private async begin (req: OriginBlobRequest, peersFirst: boolean): Promise<BlobHandle> {
     const { store, upstream } = this.components
     const known = store.get(req.digest)
     if (peersFirst && this.peerPath != null) {

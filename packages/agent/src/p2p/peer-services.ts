@@ -22,7 +22,7 @@ import { createP2pNode, loadOrCreatePeerKey, loadSwarmKey } from '@shoal/p2p'
 import type { P2pNode } from '@shoal/p2p'
 
 export interface PeerServicesComponents {
-  store: Pick<PieceStore, 'get' | 'readPiece' | 'touch' | 'list'>
+  store: Pick<PieceStore, 'get' | 'readPiece' | 'touch' | 'list' | 'dropCorrupt'>
   logger?: Logger
 }
 

@@ -13,6 +13,7 @@ import type { Logger } from '../logger.ts'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import type { PeerBans } from '../peer-bans.ts'
 import { recordedBitfield } from '../piece-store/blob-record.ts'
+import type { BlobRecord } from '../piece-store/blob-record.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import { ReadBudget } from './read-budget.ts'
 import { VerifiedPieces } from './verified-pieces.ts'
@@ -30,7 +31,7 @@ export interface PieceServedEvent {
 
 export interface PieceExchangeServerComponents {
   node: Pick<Libp2p, 'handle' | 'unhandle'>
-  store: Pick<PieceStore, 'get' | 'readPiece' | 'touch'>
+  store: Pick<PieceStore, 'get' | 'readPiece' | 'touch' | 'dropCorrupt'>
   /** Called for every piece served (metrics). */
   onPieceServed?: (event: PieceServedEvent) => void
   /** `--upload-limit`: every piece sent waits for its bytes here. */
@@ -167,7 +168,7 @@ export class PieceExchangeServer {
     if (record == null || expected == null) return notFound
     const release = await this.#budget.acquire(pieceSpan(record.size, index).length, this.#controller?.signal)
     try {
-      const answer = await this.#readVerified(digest, index, expected)
+      const answer = await this.#readVerified(record, index, expected)
       if (answer.bytes == null) release()
       return answer.bytes == null ? answer : { ...answer, release }
     } catch (err) {
@@ -176,7 +177,8 @@ export class PieceExchangeServer {
     }
   }
 
-  async #readVerified (digest: Digest, index: number, expected: string): Promise<PieceAnswer> {
+  async #readVerified (record: BlobRecord, index: number, expected: string): Promise<PieceAnswer> {
+    const { digest } = record
     const notFound = { header: { status: Status.NOT_FOUND, index, length: 0 } }
     const bytes = await this.#components.store.readPiece(digest, index)
     if (bytes == null) return notFound
@@ -184,6 +186,9 @@ export class PieceExchangeServer {
     if (!this.#verified.has(digest, index, expected)) {
       const actual = cidOfDigest(digestOf(bytes)).toString()
       if (actual !== expected) {
+        // The store drops what rotted (the whole blob when complete, else the piece), so the next
+        // request for it here is fetched again instead of failing the same way.
+        await this.#components.store.dropCorrupt(digest, { record, piece: index })
         throw new CorruptPieceError(`piece ${index} of ${digest} on disk hashes to ${actual}, the index records ${expected}`)
       }
       this.#verified.add(digest, index, expected)

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { digestAlgorithm } from '@shoal/proto'
 import type { Digest, PieceSpan } from '@shoal/proto'
+import { READ_CHUNK_BYTES } from '../constants.ts'
 import { CorruptPieceError } from '../errors.ts'
 
 /** Small file helpers of the piece store. */
@@ -10,6 +12,19 @@ import { CorruptPieceError } from '../errors.ts'
 export async function hashFile (path: string, digest: Digest): Promise<string> {
   const hash = createHash(digestAlgorithm(digest))
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+  return `${digestAlgorithm(digest)}:${hash.digest('hex')}`
+}
+
+/** The digest of a file's bytes, read through an open handle from the start to the end of the file. */
+export async function hashHandle (handle: FileHandle, digest: Digest): Promise<string> {
+  const hash = createHash(digestAlgorithm(digest))
+  const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES)
+  for (let pos = 0; ;) {
+    const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, pos)
+    if (bytesRead === 0) break
+    hash.update(buffer.subarray(0, bytesRead))
+    pos += bytesRead
+  }
   return `${digestAlgorithm(digest)}:${hash.digest('hex')}`
 }
 

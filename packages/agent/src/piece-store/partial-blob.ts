@@ -8,6 +8,8 @@ import type { BlobRecord } from './blob-record.ts'
 export interface PartialBlobComponents {
   /** Persists the record; called only after the pieces it names are durable on disk. */
   saveRecord: (record: BlobRecord) => Promise<void>
+  /** Called once when close() begins: the store forgets this PartialBlob (the record stays). */
+  onClose?: (partial: PartialBlob) => void
 }
 
 /**
@@ -24,6 +26,7 @@ export class PartialBlob {
   private pendingBytes = 0
   private commitTimer?: NodeJS.Timeout
   private committing: Promise<void> = Promise.resolve()
+  private closing = false
 
   constructor (components: PartialBlobComponents, record: BlobRecord, path: string) {
     this.components = components
@@ -126,8 +129,21 @@ export class PartialBlob {
     await run
   }
 
-  /** Makes everything durable and closes the file (the blob may then be completed or left partial). */
+  /** Whether the file is open and close() has not been called. */
+  get isOpen (): boolean {
+    return this.handle != null && !this.closing
+  }
+
+  /**
+   * Makes everything durable and closes the file (the blob may then be completed or left partial).
+   * The store forgets this object at once: the next openPartial opens a new one that resumes from
+   * the recorded pieces.
+   */
   async close (): Promise<void> {
+    if (!this.closing) {
+      this.closing = true
+      this.components.onClose?.(this)
+    }
     await this.commit().catch(() => {})
     clearTimeout(this.commitTimer)
     const handle = this.handle

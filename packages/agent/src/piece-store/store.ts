@@ -5,16 +5,31 @@ import { Level } from 'level'
 import { isDigest, pieceCountFor, pieceSizeFor, pieceSpan } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import { DigestMismatchError } from '../errors.ts'
+import { raceSignal } from '../race-signal.ts'
 import { storedBytes } from './blob-record.ts'
 import type { BlobRecord } from './blob-record.ts'
-import { fsyncDir, hashFile, readSpan } from './file-io.ts'
+import { fsyncDir, hashFile, hashHandle, readSpan } from './file-io.ts'
 import { StoreLayout } from './layout.ts'
 import { PartialBlob } from './partial-blob.ts'
+import { fileIdentity, identityOf, VerifiedBlobs } from './verified-blobs.ts'
+import type { FileIdentity } from './verified-blobs.ts'
 
 export interface PieceStoreInit {
   dataDir: string
   /** Injected clock, for tests of LRU and age limits. */
   now?: () => number
+}
+
+/** A blob (or one recorded piece of a partial blob) whose bytes on disk were found wrong and dropped. */
+export interface CorruptEvent {
+  digest: Digest
+  state: BlobRecord['state']
+  /** The piece, when a piece check found it. */
+  piece?: number
+}
+
+export interface PieceStoreEvents {
+  onCorrupt?: (event: CorruptEvent) => void
 }
 
 /**
@@ -30,10 +45,15 @@ export class PieceStore {
   private readonly partials = new Map<Digest, PartialBlob>()
   /** Blobs whose access time changed since the index last saw them. */
   private readonly touched = new Set<Digest>()
+  /** Complete blobs hashed right by this process, while their files stay as hashed. */
+  private readonly verified = new VerifiedBlobs()
+  private readonly verifying = new Map<Digest, Promise<boolean>>()
+  private readonly events: PieceStoreEvents
 
-  constructor (init: PieceStoreInit) {
+  constructor (init: PieceStoreInit, events: PieceStoreEvents = {}) {
     this.layout = new StoreLayout(init.dataDir)
     this.now = init.now ?? Date.now
+    this.events = events
   }
 
   async start (): Promise<void> {
@@ -48,7 +68,7 @@ export class PieceStore {
   }
 
   async stop (): Promise<void> {
-    for (const partial of this.partials.values()) await partial.close()
+    for (const partial of [...this.partials.values()]) await partial.close()
     this.partials.clear()
     await this.flushAccessTimes()
     await this.db?.close()
@@ -81,10 +101,15 @@ export class PieceStore {
     return { totalBytes: fs.blocks * fs.bsize, usedBytes: (fs.blocks - fs.bfree) * fs.bsize }
   }
 
-  /** Opens (or resumes) the partial file of a blob. One PartialBlob per digest at a time. */
+  /**
+   * Opens (or resumes) the partial file of a blob. One open PartialBlob per digest at a time: it
+   * stays in the store's map (and pins the blob) until it is closed, by whoever opened it; a
+   * closed one (a failed download) is never handed out again, the next call opens a new one that
+   * resumes from the pieces the index records.
+   */
   async openPartial (digest: Digest, size: number): Promise<PartialBlob> {
     const open = this.partials.get(digest)
-    if (open != null) return open
+    if (open?.isOpen === true) return open
     let record = this.records.get(digest)
     if (record?.state === 'complete') throw new Error(`blob ${digest} is already complete`)
     if (record == null || record.size !== size) {
@@ -93,10 +118,18 @@ export class PieceStore {
       await this.save(record)
     }
     await mkdir(this.layout.partialDir(digest), { recursive: true })
-    const partial = new PartialBlob({ saveRecord: async r => { await this.save(r) } }, record, this.layout.partialFile(digest))
+    const partial = new PartialBlob({
+      saveRecord: async r => { await this.save(r) },
+      onClose: p => { if (this.partials.get(digest) === p) this.partials.delete(digest) }
+    }, record, this.layout.partialFile(digest))
     await partial.open()
     this.partials.set(digest, partial)
     return partial
+  }
+
+  /** Closes the blob's open partial, if any; its recorded pieces stay for the next openPartial. */
+  async closePartial (digest: Digest): Promise<void> {
+    await this.partials.get(digest)?.close()
   }
 
   /**
@@ -109,20 +142,26 @@ export class PieceStore {
       await this.discard(digest)
       throw new DigestMismatchError(`blob ${digest} hashed to ${hashed}; nothing was kept`)
     }
-    await partial.close()
-    this.partials.delete(digest)
-    const target = this.layout.blobFile(digest)
-    await mkdir(dirname(target), { recursive: true })
-    await rename(partial.path, target)
-    await fsyncDir(dirname(target))
-    const record: BlobRecord = { ...partial.record, state: 'complete', lastAccessAt: this.now() }
-    await this.save(record)
+    // Pinned from the close to the index write: GC must not take the file in between.
+    const release = this.pin(digest)
+    try {
+      await partial.close()
+      const target = this.layout.blobFile(digest)
+      await mkdir(dirname(target), { recursive: true })
+      await rename(partial.path, target)
+      await fsyncDir(dirname(target))
+      const record: BlobRecord = { ...partial.record, state: 'complete', lastAccessAt: this.now() }
+      await this.save(record)
+      // The download hashed these bytes on their way in; the file is trusted while it stays as it is now.
+      this.verified.add(digest, identityOf(await stat(target, { bigint: true })))
+    } finally {
+      release()
+    }
   }
 
   /** Drops a partial blob's data and record (after a digest mismatch). */
   async discard (digest: Digest): Promise<void> {
     await this.partials.get(digest)?.close()
-    this.partials.delete(digest)
     await rm(this.layout.partialFile(digest), { force: true })
     this.records.delete(digest)
     await this.db?.del(digest)
@@ -131,6 +170,53 @@ export class PieceStore {
   /** Opens a complete blob for reading. */
   async openBlob (digest: Digest): Promise<FileHandle> {
     return open(this.layout.blobFile(digest), 'r')
+  }
+
+  /** Whether the blob's file, identified as `file` (fileIdentity), is the one this process last hashed right. */
+  isVerified (digest: Digest, file: FileIdentity): boolean {
+    return this.verified.has(digest, file)
+  }
+
+  /**
+   * Whether the blob is complete here with bytes that hash to its digest: true at once when this
+   * process verified the file as it is now, else the file is hashed in full (one pass shared by
+   * concurrent callers). A blob that does not match is dropped (dropCorrupt) and false returned:
+   * the caller fetches it again. `signal` only stops the caller's wait.
+   */
+  async verify (digest: Digest, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    const record = this.records.get(digest)
+    if (record?.state !== 'complete') return false
+    let running = this.verifying.get(digest)
+    if (running == null) {
+      running = this.hashStored(record).finally(() => { this.verifying.delete(digest) })
+      this.verifying.set(digest, running)
+    }
+    return raceSignal(running, options.signal)
+  }
+
+  /**
+   * Drops what was found wrong on disk: a complete blob leaves the index and its file is unlinked at
+   * once, pinned or not (new requests fetch it again; a reader that has the file open keeps
+   * reading the bytes it opened and its own check decides); of a partial blob only the piece goes.
+   * `record` is the record the bytes were read under: a blob fetched again since then is kept.
+   * Returns whether anything was dropped.
+   */
+  async dropCorrupt (digest: Digest, found: { record: BlobRecord, piece?: number }): Promise<boolean> {
+    const record = this.records.get(digest)
+    if (record == null || record !== found.record) return false
+    if (record.state === 'partial') {
+      if (found.piece == null || record.pieces[found.piece] == null) return false
+      record.pieces[found.piece] = null
+      await this.save(record)
+    } else {
+      this.records.delete(digest)
+      this.verified.delete(digest)
+      this.touched.delete(digest)
+      await this.db?.del(digest)
+      await rm(this.layout.blobFile(digest), { force: true })
+    }
+    this.events.onCorrupt?.({ digest, state: record.state, piece: found.piece })
+    return true
   }
 
   /**
@@ -189,6 +275,7 @@ export class PieceStore {
   async evict (digest: Digest): Promise<boolean> {
     const record = this.records.get(digest)
     if (record == null || this.isPinned(digest)) return false
+    this.verified.delete(digest)
     // The index forgets the blob before the file goes, so a crash in between leaves an orphan file
     // (removed at the next start), never a record without its data.
     this.records.delete(digest)
@@ -202,6 +289,35 @@ export class PieceStore {
     const records = [...this.touched].map(d => this.records.get(d)).filter(r => r != null)
     this.touched.clear()
     await this.db.batch(records.map(r => ({ type: 'put' as const, key: r.digest, value: r })))
+  }
+
+  private async hashStored (record: BlobRecord): Promise<boolean> {
+    const { digest } = record
+    const release = this.pin(digest)
+    try {
+      const file = await this.openBlob(digest).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined
+        throw err
+      })
+      if (file == null) {
+        await this.dropCorrupt(digest, { record })
+        return false
+      }
+      try {
+        const identity = await fileIdentity(file)
+        if (this.verified.has(digest, identity)) return true
+        if (await hashHandle(file, digest) === digest) {
+          this.verified.add(digest, identity)
+          return true
+        }
+      } finally {
+        await file.close()
+      }
+      await this.dropCorrupt(digest, { record })
+      return false
+    } finally {
+      release()
+    }
   }
 
   private async save (record: BlobRecord): Promise<void> {
@@ -221,6 +337,7 @@ export class PieceStore {
       const blobFile = await stat(this.layout.blobFile(record.digest)).then(s => s.size, () => -1)
       if (record.state === 'partial' && blobFile === record.size && await hashFile(this.layout.blobFile(record.digest), record.digest) === record.digest) {
         await this.save({ ...record, state: 'complete' })
+        this.verified.add(record.digest, identityOf(await stat(this.layout.blobFile(record.digest), { bigint: true })))
       } else if (record.state === 'complete' ? size !== record.size : size < 0) {
         this.records.delete(record.digest)
         await this.db?.del(record.digest)

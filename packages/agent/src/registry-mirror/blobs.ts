@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Digest } from '@shoal/proto'
 import type { UpstreamConfig } from '../config/index.ts'
-import { ChunkSink, followDownload, sendFileRange } from '../layer-fetcher/index.ts'
-import type { LayerFetcher } from '../layer-fetcher/index.ts'
+import { ChunkSink, followDownload, isWholeBlob, sendStoredBlob } from '../layer-fetcher/index.ts'
+import type { BlobHandle, LayerFetcher } from '../layer-fetcher/index.ts'
 import type { AgentMetrics } from '../metrics.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
@@ -79,7 +79,7 @@ async function serveBlob (components: BlobRouteComponents, req: IncomingMessage,
     return
   }
 
-  const handle = await fetcher.open({
+  const open = async (): Promise<BlobHandle> => fetcher.open({
     registry: blob.registry,
     repository: blob.name,
     digest: blob.digest,
@@ -88,6 +88,7 @@ async function serveBlob (components: BlobRouteComponents, req: IncomingMessage,
     // The origin itself answering this client with the blob is as good as a confirmed yes.
     onOriginYes: () => { components.access.granted(accessRequest(blob, authorization)) }
   })
+  let handle = await open()
   if (handle.kind === 'upstream') {
     note.source = 'origin'
     sendUpstreamAnswer(res, handle)
@@ -104,19 +105,22 @@ async function serveBlob (components: BlobRouteComponents, req: IncomingMessage,
   const span = range ?? { start: 0, end: size - 1 }
   const abort = new AbortController()
   res.on('close', () => abort.abort())
+  // A part of a stored blob cannot be checked on its own: the whole file is verified before a 206
+  // goes out. One that does not match was dropped from the store: fetch it again.
+  if (handle.kind === 'complete' && size > 0 && !isWholeBlob(span, size) && !await store.verify(blob.digest, { signal: abort.signal })) {
+    handle = await open()
+    if (handle.kind === 'upstream') {
+      sendUpstreamAnswer(res, handle)
+      return
+    }
+  }
   const sink = new ChunkSink(res, abort.signal)
   const from = handle.kind === 'complete' ? 'local' : handle.download.source
   note.source = from
   try {
     res.writeHead(range == null ? 200 : 206, blobHeaders(blob.digest, size, range))
     if (size > 0 && handle.kind === 'complete') {
-      store.touch(blob.digest)
-      const file = await store.openBlob(blob.digest)
-      try {
-        await sendFileRange(file, span, sink)
-      } finally {
-        await file.close()
-      }
+      await sendStoredBlob(store, handle.record, span, sink, { signal: abort.signal })
     } else if (size > 0 && handle.kind === 'download') {
       await followDownload(handle.download, span, sink, abort.signal, async () => store.openBlob(blob.digest))
     }

@@ -62,7 +62,7 @@ test('a partial blob: the bitfield and the piece table show only recorded pieces
   await t.throwsAsync(client.bitfield(a.peerId, blob.digest, 5, { signal }), { name: 'PeerProtocolError' })
 })
 
-test('a piece corrupted on A\'s disk is answered ERROR and never sent; the other pieces still are', async t => {
+test('a piece corrupted on A\'s disk is answered ERROR and never sent, and A drops the blob: its other pieces are not offered any more', async t => {
   const key = swarmKey()
   const a = await startNode(t, key)
   const b = await startNode(t, key, [a])
@@ -79,8 +79,11 @@ test('a piece corrupted on A\'s disk is answered ERROR and never sent; the other
   const err = await t.throwsAsync(client.piece(a.peerId, { digest: blob.digest, size: blob.size, index: 1, cid: blob.cids[1]! }, { signal }), { name: 'PeerRefusedError' })
   t.is((err as Error & { status: string }).status, 'ERROR')
   t.false(served.some(e => e.index === 1))
-  const piece = await client.piece(a.peerId, { digest: blob.digest, size: blob.size, index: 2, cid: blob.cids[2]! }, { signal })
-  t.true(Buffer.from(piece).equals(blob.piece(2)))
+  // The whole blob went (its next request on A fetches it again); a peer asking now is sent elsewhere.
+  t.is(store.get(blob.digest), undefined)
+  const gone = await t.throwsAsync(client.piece(a.peerId, { digest: blob.digest, size: blob.size, index: 2, cid: blob.cids[2]! }, { signal }), { name: 'PeerRefusedError' })
+  t.is((gone as Error & { status: string }).status, 'NOT_FOUND')
+  t.false(served.some(e => e.index === 2))
 })
 
 test('16 pieces requested at once from one peer all arrive verified', async t => {

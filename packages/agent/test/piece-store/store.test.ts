@@ -115,3 +115,33 @@ test('eviction plan: age limit, then LRU down to the low watermark, never pinned
   t.deepEqual(planEviction(records, { ...base, usedBytes: 100, isPinned: d => d.endsWith('1') }).map(r => r.digest.slice(-1)), ['4', '3', '2'])
   t.deepEqual(planEviction(records, { ...base, usedBytes: 10, maxAgeMs: 850 }).map(r => r.digest.slice(-1)), ['4', '1'])
 })
+
+test('a closed partial (a failed download) is not handed out again: the next open resumes its recorded pieces, and it can be evicted', async t => {
+  const { open } = await tempStore(t)
+  const store = await open()
+  const blob = randomBytes(4 * MiB + 3)
+  const digest = digestOf(blob)
+  const failed = await store.openPartial(digest, blob.byteLength)
+  t.true(store.isPinned(digest), 'an open partial is in use')
+  for (const i of [0, 1]) {
+    const span = pieceSpan(blob.byteLength, i)
+    const bytes = blob.subarray(span.offset, span.offset + span.length)
+    await failed.writePiece(i, bytes, digestOf(bytes))
+  }
+  await failed.close()
+  t.false(store.isPinned(digest), 'nobody uses a closed partial')
+
+  const resumed = await store.openPartial(digest, blob.byteLength)
+  t.not(resumed, failed)
+  t.deepEqual(resumed.missingPieces(), [2, 3, 4])
+  const span = pieceSpan(blob.byteLength, 1)
+  t.deepEqual(await resumed.read(span.offset, span.length), blob.subarray(span.offset, span.offset + span.length))
+  const last = pieceSpan(blob.byteLength, 4)
+  const lastBytes = blob.subarray(last.offset)
+  await resumed.writePiece(4, lastBytes, digestOf(lastBytes))
+  await resumed.close()
+  t.deepEqual(store.get(digest)?.pieces.map(p => p != null), [true, true, false, false, true])
+
+  t.true(await store.evict(digest), 'an unused partial can be evicted')
+  t.is(store.get(digest), undefined)
+})
