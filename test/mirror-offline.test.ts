@@ -89,6 +89,8 @@ for (const [outage, goDown] of Object.entries(outages)) {
     }
 
     const live = await bringBack()
+    // The failures above opened the origin's circuit: past its cool-down (200 ms), the pull's first request is its probe.
+    await new Promise(resolve => setTimeout(resolve, 400))
     const v2 = await pushImage(live, { name: 'team/app', tag: 'v2', format: 'oci', layers: [layerFixture({ size: 500_000, seed: 53 })] })
     origin.reset()
     const back = await tempDir(t, 'offline-back')

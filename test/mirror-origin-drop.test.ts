@@ -13,6 +13,8 @@ const ORIGIN_BYTES_PER_SECOND = 4 * MiB
 const DROP_AFTER_BYTES = 3 * MiB
 /** Longer than the agent's piece commit interval (250 ms) plus an fdatasync. */
 const COMMIT_GRACE_MS = 700
+/** The origin's circuit cool-down in this test (the default, 30 s, would outlast it). */
+const COOLDOWN_MS = 200
 
 function rangeStart (range: string | undefined): number {
   const match = /^bytes=(\d+)-/.exec(range ?? '')
@@ -27,7 +29,8 @@ test('after the origin drops mid-blob and comes back, the blob resumes from its 
   const layer = layerFixture({ size: LAYER_BYTES, seed: 61 })
   const image = await pushImage(registry, { name: 'team/app', tag: 'v1', format: 'oci', layers: [layer] })
   const digest = parseDigest(image.layers[0]?.digest ?? '')
-  const agent = await startTestAgent({ upstreams: [origin.url] })
+  // A short cool-down: the failed download opens the origin's circuit, and the test then waits it out.
+  const agent = await startTestAgent({ upstreams: [origin.url], args: ['--upstream-cooldown', `${COOLDOWN_MS}ms`] })
   t.teardown(agent.stop)
   const blobUrl = `${agent.url}/v2/team/app/blobs/${digest}`
 
@@ -48,6 +51,8 @@ test('after the origin drops mid-blob and comes back, the blob resumes from its 
   origin.mode = 'pass'
   origin.bytesPerSecond = undefined
   origin.reset()
+  // The failures opened the origin's circuit: past its cool-down, the next request is its probe.
+  await new Promise(resolve => setTimeout(resolve, 2 * COOLDOWN_MS))
   // containerd's resume: a Range from the middle, under ?ns=.
   const from = 5 * MiB + 7
   const resumed = await fetchBody(`${blobUrl}?ns=${origin.host}`, { headers: { range: `bytes=${from}-` } })

@@ -10,6 +10,7 @@ export function inTurn (limiter: RateLimiter): Pick<RateLimiter, 'take'> {
   return {
     take: async (bytes: number, options?: TakeOptions): Promise<void> => {
       const turn = last.then(async () => { await limiter.take(bytes, options) })
+      // The chain only orders turns; each caller gets its own turn's failure (an abort) from `turn`.
       last = turn.catch(() => {})
       await turn
     }

@@ -43,6 +43,7 @@ export function backupTimestamp (now: Date): string {
 
 /** A symlink is followed so the link stays; its target must stay under `root`. */
 async function resolveTarget (path: string, root: string): Promise<string> {
+  // A path that cannot be lstat'ed (it does not exist yet) is written as it is.
   const info = await lstat(path).catch(() => undefined)
   if (info?.isSymbolicLink() !== true) return path
   let target: string
@@ -111,6 +112,7 @@ export async function writeConfig (path: string, content: string, opts: WriteCon
     throw describe(err, 'create the directory of', path)
   }
   const target = await resolveTarget(path, opts.root)
+  // A new file gets 0644, as the runtimes' own config files have; an existing one keeps its mode.
   const mode = (await stat(target).catch(() => undefined))?.mode ?? 0o644
   const backup = opts.previous === undefined ? undefined : await writeBackup(target, opts.previous, mode & 0o7777, opts.now)
   await replaceAtomically(target, content, mode & 0o7777)

@@ -110,9 +110,13 @@ export class BlobDownload extends EventEmitter {
     } catch (err) {
       this.error = err as Error
       this.state = 'failed'
+      // The download has failed with `err`, the error its clients and onDownloadDone see; a write or
+      // a commit that fails too on the way out adds nothing (the partial is closed and forgotten
+      // either way, and the next request resumes from the pieces recorded).
       await this.writer.drain().catch(() => {})
       await this.partial.close().catch(() => {})
     } finally {
+      // Releases a response or peer streams nobody reads any more; failing to is not the download's failure.
       await source.close?.().catch(() => {})
       this.emit('change')
     }

@@ -9,6 +9,7 @@ import type { BlobRecord } from '../piece-store/blob-record.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import type { SchedulerClient } from '../scheduler-client/client.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
+import { discardBody } from '../upstream/errors.ts'
 import { BlobDownload } from './blob-download.ts'
 import type { ByteSource } from './blob-download.ts'
 import { blobSizeOf, originSource, requestOriginBlob } from './origin-source.ts'
@@ -193,7 +194,7 @@ export class LayerFetcher {
       throw new UpstreamProtocolError(`${req.registry.host} sent blob ${req.digest} without a length`)
     }
     const partial = await store.openPartial(req.digest, size).catch(async err => {
-      await res.body.dump().catch(() => {})
+      await discardBody(res.body)
       throw err
     })
     const download = new BlobDownload(partial, { controller })

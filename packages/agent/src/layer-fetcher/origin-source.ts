@@ -4,6 +4,7 @@ import type { RateLimiter } from '../bandwidth/index.ts'
 import type { UpstreamConfig } from '../config/index.ts'
 import { UpstreamProtocolError, UpstreamUnauthorizedError, UpstreamUnavailableError } from '../errors.ts'
 import type { UpstreamClient, UpstreamResponse } from '../upstream/client.ts'
+import { discardBody } from '../upstream/errors.ts'
 import type { ByteSource } from './blob-download.ts'
 
 export interface OriginBlobRequest {
@@ -66,7 +67,7 @@ export function originSource (upstream: UpstreamClient, req: OriginBlobRequest, 
       let res = pending
       pending = undefined
       if (res == null || startOf(res) > offset) {
-        await res?.body.dump().catch(() => {})
+        await discardBody(res?.body)
         res = await requestOriginBlob(upstream, req, offset, signal, undefined, broken)
       }
       // open() comes again only after this body failed: then its endpoint is asked last.
@@ -132,7 +133,7 @@ export async function fetchOriginRange (upstream: UpstreamClient, req: OriginBlo
     filled += take
     if (filled === length) break
   }
-  await res.body.dump().catch(() => {})
+  await discardBody(res.body)
   if (filled !== length) throw new UpstreamProtocolError(`${req.registry.host} sent ${filled} of ${length} bytes at ${offset} of ${req.digest}`)
   return out
 }

@@ -26,6 +26,8 @@ export class PartialBlob {
   private pendingBytes = 0
   private commitTimer?: NodeJS.Timeout
   private committing: Promise<void> = Promise.resolve()
+  /** A timed commit that failed: thrown to the next recordPiece, commit or close. */
+  private commitFailure?: Error
   private closing = false
 
   constructor (components: PartialBlobComponents, record: BlobRecord, path: string) {
@@ -102,8 +104,12 @@ export class PartialBlob {
     const span = pieceSpan(this.size, index)
     this.pending.set(index, cidOfDigest(digest).toString())
     this.pendingBytes += span.length
+    if (this.commitFailure != null) throw this.commitFailure
     if (this.pendingBytes >= COMMIT_BYTES) await this.commit()
-    else this.commitTimer ??= setTimeout(() => { this.commit().catch(() => {}) }, COMMIT_INTERVAL_MS)
+    // A timed commit has no caller to tell: its failure is kept and thrown to the download's next
+    // piece (or its close), which then fails and is fetched again, instead of completing with
+    // pieces that were never made durable.
+    else this.commitTimer ??= setTimeout(() => { this.commit().catch((err: Error) => { this.commitFailure ??= err }) }, COMMIT_INTERVAL_MS)
   }
 
   async read (offset: number, length: number): Promise<Buffer> {
@@ -114,6 +120,7 @@ export class PartialBlob {
 
   /** Makes written pieces durable, then records them. Commits run one after another. */
   async commit (): Promise<void> {
+    if (this.commitFailure != null) throw this.commitFailure
     const run = this.committing.then(async () => {
       clearTimeout(this.commitTimer)
       this.commitTimer = undefined
@@ -125,6 +132,7 @@ export class PartialBlob {
       for (const [index, cid] of batch) this.record.pieces[index] = cid
       await this.components.saveRecord(this.record)
     })
+    // The chain only orders commits; each caller gets its own commit's failure from `run`.
     this.committing = run.catch(() => {})
     await run
   }
@@ -144,11 +152,14 @@ export class PartialBlob {
       this.closing = true
       this.components.onClose?.(this)
     }
-    await this.commit().catch(() => {})
+    let failure: Error | undefined
+    await this.commit().catch((err: Error) => { failure = err })
     clearTimeout(this.commitTimer)
     const handle = this.handle
     this.handle = undefined
     await handle?.close()
+    // Closed either way; the caller learns that the last pieces are not durable (complete() then fails).
+    if (failure != null) throw failure
   }
 
   private file (): FileHandle {

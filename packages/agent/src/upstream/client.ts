@@ -9,7 +9,7 @@ import { CircuitBreaker } from './breaker.ts'
 import type { BreakerState } from './breaker.ts'
 import { parseChallenge } from './challenge.ts'
 import type { SourcedCredential } from './credentials.ts'
-import { explainTransportError, isBrokenBody, isTimeout } from './errors.ts'
+import { discardBody, explainTransportError, isBrokenBody, isTimeout } from './errors.ts'
 import { createDispatcher, defaultTimeouts, readCertsDir } from './tls.ts'
 import { TokenCache } from './token-cache.ts'
 
@@ -129,7 +129,7 @@ export class UpstreamClient {
         if (outcome.res != null) return outcome.res
         throw outcome.error
       }
-      await outcome.res?.body.dump().catch(() => {})
+      await discardBody(outcome.res?.body)
       const delay = UPSTREAM_RETRY_BASE_MS * 2 ** attempt * (0.5 + Math.random())
       await sleep(delay, undefined, { signal: req.signal }).catch(err => { throw new AbortError('upstream request aborted', { cause: err }) })
     }
@@ -161,7 +161,7 @@ export class UpstreamClient {
         this.init.onSkipped?.({ registry: req.registry.host, endpoint: key })
         continue
       }
-      if (last?.kind === 'failed') await last.res?.body.dump().catch(() => {})
+      if (last?.kind === 'failed') await discardBody(last.res?.body)
       let res: UpstreamResponse
       try {
         res = await this.sendAuthorized(req, endpoint)

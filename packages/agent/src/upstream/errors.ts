@@ -65,3 +65,11 @@ export function explainTransportError (err: unknown, registry: { host: string, o
   }
   return new UpstreamUnavailableError(`request to ${registry.origin}${mirrorOf} failed: ${what}`, { cause: err })
 }
+
+/**
+ * Reads what is left of a response nobody wants (an error answer, a stream given up on), so that its
+ * connection can be reused. A failure only means the connection is closed instead: nothing is lost.
+ */
+export async function discardBody (body: { dump: () => Promise<void> } | undefined): Promise<void> {
+  await body?.dump().catch(() => {})
+}

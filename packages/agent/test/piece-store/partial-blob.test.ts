@@ -1,0 +1,34 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import test from 'ava'
+import { digestOf, pieceCountFor, pieceSizeFor, pieceSpan } from '@shoal/proto'
+import { COMMIT_INTERVAL_MS } from '../../src/constants.ts'
+import type { BlobRecord } from '../../src/piece-store/blob-record.ts'
+import { PartialBlob } from '../../src/piece-store/partial-blob.ts'
+
+test('a timed commit that fails is not swallowed: the next piece and the close throw it, and nothing is recorded', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-partial-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const bytes = Buffer.alloc(3 * 1024 * 1024 + 5, 7)
+  const digest = digestOf(bytes)
+  const record: BlobRecord = { digest, size: bytes.length, pieceSize: pieceSizeFor(bytes.length), state: 'partial', pieces: new Array(pieceCountFor(bytes.length)).fill(null), createdAt: 0, lastAccessAt: 0 }
+  const saved: BlobRecord[] = []
+  const partial = new PartialBlob({
+    saveRecord: async r => {
+      if (saved.length === 0) { saved.push(r); throw new Error('the index refused the write') }
+      saved.push(r)
+    }
+  }, record, join(dir, 'blob'))
+  await partial.open()
+  const piece = (i: number): Buffer => { const s = pieceSpan(bytes.length, i); return bytes.subarray(s.offset, s.offset + s.length) }
+  // One piece, far under a commit's worth of bytes: recorded by the timer.
+  await partial.writePiece(0, piece(0), digestOf(piece(0)))
+  await sleep(COMMIT_INTERVAL_MS * 3)
+  t.is(saved.length, 1, 'the timed commit ran and failed')
+  await t.throwsAsync(partial.writePiece(1, piece(1), digestOf(piece(1))), { message: 'the index refused the write' })
+  await t.throwsAsync(partial.close(), { message: 'the index refused the write' })
+  t.false(partial.isOpen)
+  t.is(saved.length, 1, 'no later commit recorded pieces after the failure')
+})
