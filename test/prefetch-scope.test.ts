@@ -23,6 +23,7 @@ test('shoal prefetch to a scope with no connected agent says so well before its 
   t.regex(run.stdout + run.stderr, /no agent of scope site:nowhere is connected to this scheduler/)
   t.notRegex(run.stdout + run.stderr, /not resolved/)
   // The scheduler started a moment ago, so agents may still be registering: the job waits at most a
-  // quarter of its timeout (5 s) for one, then fails; the command's own start and polls add ~2 s.
-  t.true(seconds < 9, `failed after ${seconds.toFixed(1)} s, well within the 20 s timeout`)
+  // quarter of its timeout (5 s) for one, then fails; the command's own start and polls add ~2 s
+  // (more on a loaded machine). Before, the reason came only at the 20 s deadline, or after 30 s.
+  t.true(seconds < 15, `failed after ${seconds.toFixed(1)} s, well within the 20 s timeout`)
 })
