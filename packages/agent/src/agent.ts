@@ -186,8 +186,9 @@ export class Agent {
       manifests: this.manifests,
       metrics,
       ready: () => this.ready,
+      stalledClientMs: config.clientIdleTimeoutMs,
       logger: this.log
-    }, { accessLog: config.accessLog })
+    }, { accessLog: config.accessLog, maxConnectionsPerClient: config.maxClientConnections, maxConnections: config.maxConnections })
     this.address = await this.server.start(config.listen)
     listening.resolve({ url: this.url })
     gc.start()

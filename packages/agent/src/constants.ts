@@ -57,6 +57,15 @@ export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 export const MAX_TAG_LIST_BYTES = 8 * 1024 * 1024
 /** Reads from the store go in chunks of this size (fewer syscalls than the 64 KiB stream default). */
 export const READ_CHUNK_BYTES = 1024 * 1024
+/** Read buffers per HTTP client, used in turn (one being read into while the others are written out). */
+export const READ_BUFFERS_PER_CLIENT = 3
+/**
+ * Bytes of big (READ_CHUNK_BYTES) read buffers all HTTP clients of the process may hold at once:
+ * eight clients at full speed. The ninth and later read with small buffers until one finishes.
+ */
+export const READ_BUFFER_BUDGET_BYTES = 8 * READ_BUFFERS_PER_CLIENT * READ_CHUNK_BYTES
+/** A client past the budget reads in chunks of this size: slower (more reads and writes), small to hold. */
+export const SMALL_READ_CHUNK_BYTES = 64 * 1024
 export const DEFAULT_CERTS_DIR = '/etc/docker/certs.d'
 /** Received bytes are written to the partial file in batches of about this size. */
 export const WRITE_BATCH_BYTES = 1024 * 1024
@@ -179,3 +188,17 @@ export const MIN_STORAGE_QUOTA_BYTES = MIN_PIECE_SIZE
  * go back to peers or the origin. A typo (`12` for `12GiB`) lands here or below the floor.
  */
 export const STORAGE_QUOTA_WARN_BYTES = 512 * 1024 * 1024
+/**
+ * Connections one client address may keep open on the mirror listener: a node's runtime pulling
+ * many images at once opens a few per layer; a host full of hung clients is cut off here. Past it,
+ * and past MIRROR_MAX_CONNECTIONS in all, a connection is answered 503 with Retry-After and closed.
+ */
+export const MIRROR_MAX_CONNECTIONS_PER_CLIENT = 128
+export const MIRROR_MAX_CONNECTIONS = 2048
+/** Retry-After of that 503, seconds. */
+export const MIRROR_BUSY_RETRY_AFTER_S = 5
+/**
+ * A client that accepts no byte of a blob body for this long is cut off: it stopped reading, and
+ * holds read buffers and pending writes. Long against any pause of a real pull.
+ */
+export const MIRROR_STALLED_CONNECTION_MS = 120_000

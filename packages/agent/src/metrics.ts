@@ -17,6 +17,7 @@ export interface MetricSources {
 /** The agent's Prometheus metrics, on a registry of its own so several agents can share a process. */
 export class AgentMetrics {
   readonly registry = new Registry()
+  readonly connectionsRefused = new Counter({ name: 'shoal_agent_connections_refused_total', help: 'Connections to the mirror answered 503 and closed: too many from one client address, or in all', registers: [this.registry] })
   readonly requests = new Counter({ name: 'shoal_agent_requests_total', help: 'Registry API requests by route, method and result status', labelNames: ['route', 'method', 'status'], registers: [this.registry] })
   readonly servedBytes = new Counter({ name: 'shoal_agent_served_bytes_total', help: 'Blob bytes sent to clients, by where they came from (local: the store; origin: a download from the origin; peer: a download from peers)', labelNames: ['source'], registers: [this.registry] })
   readonly receivedBytes = new Counter({ name: 'shoal_agent_blob_received_bytes_total', help: 'Blob bytes received, by source (origin, peer)', labelNames: ['source'], registers: [this.registry] })

@@ -76,6 +76,11 @@ export interface AgentConfig {
   upstreamBreaker: UpstreamBreakerConfig
   /** One info line per blob and manifest request (`--no-access-log` turns it off). */
   accessLog: boolean
+  /** Open connections to the mirror listener per client address, and in all (past them: 503 and Retry-After). */
+  maxClientConnections: number
+  maxConnections: number
+  /** A client that accepts no byte of a blob body for this long is cut off (it stopped reading). */
+  clientIdleTimeoutMs: number
 }
 
 /** Bytes per second; undefined is no limit. */
@@ -140,7 +145,10 @@ const OPTIONS = {
   'upstream-idle-timeout': { type: 'string' },
   'upstream-failures': { type: 'string' },
   'upstream-cooldown': { type: 'string' },
-  'no-access-log': { type: 'boolean' }
+  'no-access-log': { type: 'boolean' },
+  'max-client-connections': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'client-idle-timeout': { type: 'string' }
 } as const
 
 type OptionName = keyof typeof OPTIONS
@@ -184,7 +192,10 @@ const YAML_KEYS: Record<OptionName, string> = {
   'upstream-idle-timeout': 'upstreamIdleTimeout',
   'upstream-failures': 'upstreamFailures',
   'upstream-cooldown': 'upstreamCooldown',
-  'no-access-log': 'noAccessLog'
+  'no-access-log': 'noAccessLog',
+  'max-client-connections': 'maxClientConnections',
+  'max-connections': 'maxConnections',
+  'client-idle-timeout': 'clientIdleTimeout'
 }
 
 export const AGENT_USAGE = `usage: shoal agent [options]
@@ -227,6 +238,9 @@ export const AGENT_USAGE = `usage: shoal agent [options]
   --upstream-failures N         consecutive failures that make an endpoint fail fast (default ${C.DEFAULT_UPSTREAM_FAILURE_THRESHOLD})
   --upstream-cooldown DURATION  how long it fails fast before one request probes it (default 30s)
   --no-access-log               no info line per blob and manifest request
+  --max-client-connections N    connections one client address may keep open (default ${C.MIRROR_MAX_CONNECTIONS_PER_CLIENT}); past it, 503
+  --max-connections N           connections in all (default ${C.MIRROR_MAX_CONNECTIONS}); past it, 503
+  --client-idle-timeout DURATION  cut off a client that accepts no byte of a blob for this long (default 120s)
   --config FILE                 YAML file with the same keys in camelCase (dataDir, upstreams, credentials...)
 Every flag is also an environment variable: SHOAL_DATA_DIR, SHOAL_UPSTREAM (comma-separated), ...`
 
@@ -340,7 +354,10 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
       failureThreshold: get('upstream-failures', parseCount, C.DEFAULT_UPSTREAM_FAILURE_THRESHOLD),
       cooldownMs: get('upstream-cooldown', parseTimeout, C.DEFAULT_UPSTREAM_COOLDOWN_MS)
     },
-    accessLog: !get('no-access-log', parseBool, false)
+    accessLog: !get('no-access-log', parseBool, false),
+    maxClientConnections: get('max-client-connections', parseCount, C.MIRROR_MAX_CONNECTIONS_PER_CLIENT),
+    maxConnections: get('max-connections', parseCount, C.MIRROR_MAX_CONNECTIONS),
+    clientIdleTimeoutMs: get('client-idle-timeout', parseTimeout, C.MIRROR_STALLED_CONNECTION_MS)
   }
 }
 

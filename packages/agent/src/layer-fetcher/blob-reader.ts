@@ -1,7 +1,9 @@
 import { open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import type { Writable } from 'node:stream'
-import { READ_CHUNK_BYTES } from '../constants.ts'
+import { MIRROR_STALLED_CONNECTION_MS, READ_CHUNK_BYTES } from '../constants.ts'
+import { readBuffers } from './read-buffers.ts'
+import type { ReadBufferLease } from './read-buffers.ts'
 import { AbortError } from '../errors.ts'
 import type { BlobDownload } from './blob-download.ts'
 
@@ -9,20 +11,25 @@ export interface ByteRange { start: number, end: number }
 
 /** Bytes written to a client but not yet handed to the kernel, at most; more waits. */
 const MAX_BYTES_IN_FLIGHT = 2 * READ_CHUNK_BYTES
-/** Read buffers per client, reused in turn once their write is done. */
-const READ_BUFFERS = 3
 
-/** Sends chunks to a client with a bound on unfinished writes (backpressure without a stream). */
+/**
+ * Sends chunks to a client with a bound on unfinished writes (backpressure without a stream). A
+ * client whose socket accepts nothing for `stallMs` (it stopped reading) is cut off: what it held
+ * (read buffers, its socket's pending writes) is freed. Node's own socket timeout cannot do this:
+ * it does not fire while a write is pending.
+ */
 export class ChunkSink {
   private readonly target: Writable
   private readonly signal: AbortSignal
+  private readonly stallMs: number
   private readonly inflight: Array<{ done: Promise<void>, bytes: number }> = []
   private inflightBytes = 0
   sent = 0
 
-  constructor (target: Writable, signal: AbortSignal) {
+  constructor (target: Writable, signal: AbortSignal, init: { stallMs?: number } = {}) {
     this.target = target
     this.signal = signal
+    this.stallMs = init.stallMs ?? MIRROR_STALLED_CONNECTION_MS
   }
 
   /** Resolves once the chunk is accepted; the returned promise settles when it is written out. */
@@ -48,26 +55,43 @@ export class ChunkSink {
     const oldest = this.inflight.shift()
     if (oldest == null) return
     this.inflightBytes -= oldest.bytes
-    await oldest.done
+    let timer: NodeJS.Timeout | undefined
+    const stalled = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        const err = new AbortError(`the client accepted no byte for ${this.stallMs} ms: cut off`)
+        this.target.destroy(err)
+        reject(err)
+      }, this.stallMs)
+    })
+    try {
+      await Promise.race([oldest.done, stalled])
+    } finally {
+      clearTimeout(timer)
+    }
   }
 }
 
-/** A few read buffers used in turn, each reused only after its last write is out. */
+/** A few read buffers (leased from the process's budget) used in turn, each reused only after its last write is out. */
 class BufferRing {
-  private readonly buffers: Buffer[]
+  private readonly lease: ReadBufferLease
   private readonly busy: Array<Promise<void>>
   private turn = 0
 
-  constructor (size: number) {
-    this.buffers = Array.from({ length: READ_BUFFERS }, () => Buffer.allocUnsafeSlow(size))
-    this.busy = this.buffers.map(async () => {})
+  constructor (wanted: number) {
+    this.lease = readBuffers.lease(wanted)
+    this.busy = this.lease.buffers.map(async () => {})
   }
 
   /** The next free buffer and a function to mark it busy until a write is done. */
   async next (): Promise<{ buffer: Buffer, hold: (done: Promise<void>) => void }> {
-    const i = this.turn++ % READ_BUFFERS
+    const i = this.turn++ % this.busy.length
     await this.busy[i]
-    return { buffer: this.buffers[i] as Buffer, hold: done => { this.busy[i] = done } }
+    return { buffer: this.lease.buffers[i] as Buffer, hold: done => { this.busy[i] = done } }
+  }
+
+  /** The response is over (sent, failed or its client gone): the buffers' bytes go back to the budget. */
+  release (): void {
+    this.lease.release()
   }
 }
 
@@ -76,15 +100,19 @@ class BufferRing {
  * serving one big blob to several clients keeps memory flat.
  */
 export async function sendFileRange (handle: FileHandle, range: ByteRange, sink: ChunkSink): Promise<void> {
-  const ring = new BufferRing(Math.min(READ_CHUNK_BYTES, range.end - range.start + 1))
-  for (let pos = range.start; pos <= range.end;) {
-    const { buffer, hold } = await ring.next()
-    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.byteLength, range.end + 1 - pos), pos)
-    if (bytesRead === 0) throw new Error(`file ended at byte ${pos}, before ${range.end + 1}`)
-    hold((await sink.write(buffer.subarray(0, bytesRead))).done)
-    pos += bytesRead
+  const ring = new BufferRing(range.end - range.start + 1)
+  try {
+    for (let pos = range.start; pos <= range.end;) {
+      const { buffer, hold } = await ring.next()
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.byteLength, range.end + 1 - pos), pos)
+      if (bytesRead === 0) throw new Error(`file ended at byte ${pos}, before ${range.end + 1}`)
+      hold((await sink.write(buffer.subarray(0, bytesRead))).done)
+      pos += bytesRead
+    }
+    await sink.flush()
+  } finally {
+    ring.release()
   }
-  await sink.flush()
 }
 
 /**
@@ -103,8 +131,8 @@ export async function followDownload (download: BlobDownload, range: ByteRange, 
     if (download.state === 'verified') return openComplete()
     throw new Error(`partial file of ${download.digest} is gone`, { cause: download.error ?? err })
   })
+  const ring = new BufferRing(range.end - range.start + 1)
   try {
-    const ring = new BufferRing(READ_CHUNK_BYTES)
     let pos = range.start
     while (pos <= range.end) {
       if (download.state === 'failed') throw download.error ?? new Error(`download of ${download.digest} failed`)
@@ -125,6 +153,7 @@ export async function followDownload (download: BlobDownload, range: ByteRange, 
     }
     await sink.flush()
   } finally {
+    ring.release()
     await handle.close()
   }
 }

@@ -19,6 +19,8 @@ export interface BlobRouteComponents {
   upstream: UpstreamClient
   metrics: AgentMetrics
   access: AccessCheck
+  /** A client that accepts no byte of a blob body for this long is cut off (default MIRROR_STALLED_CONNECTION_MS). */
+  stalledClientMs?: number
 }
 
 export interface BlobRequest {
@@ -114,7 +116,7 @@ async function serveBlob (components: BlobRouteComponents, req: IncomingMessage,
       return
     }
   }
-  const sink = new ChunkSink(res, abort.signal)
+  const sink = new ChunkSink(res, abort.signal, { stallMs: components.stalledClientMs })
   const from = handle.kind === 'complete' ? 'local' : handle.download.source
   note.source = from
   try {

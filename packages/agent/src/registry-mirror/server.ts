@@ -1,12 +1,14 @@
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
+import { MIRROR_BUSY_RETRY_AFTER_S, MIRROR_MAX_CONNECTIONS, MIRROR_MAX_CONNECTIONS_PER_CLIENT } from '../constants.ts'
 import type { HostPort } from '../config/index.ts'
 import type { Logger } from '../logger.ts'
 import type { AgentMetrics } from '../metrics.ts'
 import type { RegistryRouter, RouteHints } from '../upstream/registries.ts'
 import { handleBlob } from './blobs.ts'
+import { ConnectionLimits } from './connection-limits.ts'
 import type { BlobRouteComponents } from './blobs.ts'
 import { handleManifest } from './manifests.ts'
 import type { ManifestRouteComponents } from './manifests.ts'
@@ -29,6 +31,9 @@ export interface MirrorServerComponents extends BlobRouteComponents, ManifestRou
 export interface MirrorServerInit {
   /** One info line per blob and manifest request: client, registry, repository, digest, source, bytes, time (default on). */
   accessLog?: boolean
+  /** See MIRROR_MAX_CONNECTIONS_PER_CLIENT and MIRROR_MAX_CONNECTIONS. */
+  maxConnectionsPerClient?: number
+  maxConnections?: number
 }
 
 /** The `route` label of the agent's own endpoints (registry API paths are labelled by their Route kind). */
@@ -45,6 +50,8 @@ export class MirrorServer {
   private readonly components: MirrorServerComponents
   private readonly accessLog: boolean
   private readonly server: Server
+  /** Connections past the limits, with the reason: their requests are answered 503. */
+  private readonly refused = new WeakMap<Socket, string>()
   /** The responses of the requests in flight. */
   private readonly open = new Set<ServerResponse>()
   /** Set by drain(): the listener is closed (its 'close' comes once every connection has ended). */
@@ -53,7 +60,15 @@ export class MirrorServer {
   constructor (components: MirrorServerComponents, init: MirrorServerInit = {}) {
     this.components = components
     this.accessLog = init.accessLog ?? true
+    const limits = new ConnectionLimits({ perClient: init.maxConnectionsPerClient ?? MIRROR_MAX_CONNECTIONS_PER_CLIENT, total: init.maxConnections ?? MIRROR_MAX_CONNECTIONS })
     this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 30_000 }, (req, res) => {
+      const refused = this.refused.get(req.socket)
+      if (refused != null) {
+        this.components.metrics.connectionsRefused.inc()
+        res.shouldKeepAlive = false
+        sendOciError(res, 503, 'UNAVAILABLE', `too many connections: ${refused}; retry in ${MIRROR_BUSY_RETRY_AFTER_S} s`, { 'retry-after': String(MIRROR_BUSY_RETRY_AFTER_S) })
+        return
+      }
       this.open.add(res)
       res.once('close', () => { this.open.delete(res) })
       // Draining: answered, but the connection then closes, so that drain() ends.
@@ -62,6 +77,11 @@ export class MirrorServer {
         this.components.logger.warn(`request ${req.method} ${req.url?.slice(0, 200)} failed: ${(err as Error).message}`)
         res.destroy()
       })
+    })
+    // A connection past the limits is not counted; its request is answered 503 and it is closed.
+    this.server.on('connection', (socket: Socket) => {
+      const refused = limits.admit(socket)
+      if (refused != null) this.refused.set(socket, refused)
     })
     // A client that speaks TLS to this plain-HTTP port (skopeo and podman try HTTPS first), or
     // sends garbage, gets an answer or a closed socket at once, never a hang.
