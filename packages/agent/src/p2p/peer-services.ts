@@ -19,7 +19,7 @@ import { recordedBitfield } from '../piece-store/blob-record.ts'
 import { SchedulerClient } from '../scheduler-client/client.ts'
 import type { HeldTask, LocalScheduler } from '../scheduler-client/client.ts'
 import { createP2pNode, loadOrCreatePeerKey, loadSwarmKey } from '@shoal/p2p'
-import type { P2pNode } from '@shoal/p2p'
+import type { Admission, P2pNode } from '@shoal/p2p'
 
 export interface PeerServicesComponents {
   store: Pick<PieceStore, 'get' | 'readPiece' | 'touch' | 'list'>
@@ -82,7 +82,8 @@ export class PeerServices {
     const { p2p, dataDir } = this.#init
     const privateKey = await loadOrCreatePeerKey(dataDir)
     const swarmKey = p2p.swarmKeyFile == null ? undefined : await loadSwarmKey(p2p.swarmKeyFile)
-    const node = await createP2pNode({ privateKey, listen: p2p.listen, announce: p2p.announce, bootstrap: p2p.bootstrap, swarmKey, warn: (message, fields) => { this.#ownLog.warn(message, fields) } }).catch((err: Error) => {
+    const admission = this.#admission()
+    const node = await createP2pNode({ privateKey, listen: p2p.listen, announce: p2p.announce, bootstrap: p2p.bootstrap, swarmKey, admission, warn: (message, fields) => { this.#ownLog.warn(message, fields) } }).catch((err: Error) => {
       if (!/EADDRINUSE/.test(err.message)) throw err
       throw new ConfigError(`p2pListen: ${p2p.listen.join(', ')} is in use (another agent on this host?): give --p2p-listen another port, or --no-p2p`, { cause: err })
     })
@@ -111,6 +112,14 @@ export class PeerServices {
       })
       this.#scheduler.start()
     }
+  }
+
+  /** Who may connect (docs/membership.md); with no membership configured, loopback only, and the agent says so. */
+  #admission (): Admission {
+    this.#ownLog.warn('no membership configured: peers are served on loopback only (connections from other hosts are refused); for a swarm of hosts see docs/membership.md', {
+      fix: 'shoal agent --scheduler MULTIADDR --join-token FILE (a token from the scheduler operator), or --members FILE (peer ids, one a line) for DHT-only swarms'
+    })
+    return { kind: 'loopback' }
   }
 
   /** The scheduler client when `--scheduler` is given (undefined: DHT only). */
