@@ -73,6 +73,11 @@ export class Agent {
     return this.peers?.scheduler?.connected ?? 0
   }
 
+  /** Peer ids with an open p2p connection (schedulers too); empty when p2p is off. */
+  get connectedPeerIds (): string[] {
+    return this.peers?.connectedPeerIds() ?? []
+  }
+
   async knownPeers (): Promise<string[]> {
     return await this.peers?.knownPeers() ?? []
   }

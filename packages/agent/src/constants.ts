@@ -137,3 +137,8 @@ export const SCHEDULER_RECONNECT_MIN_MS = 500
 export const SCHEDULER_RECONNECT_MAX_MS = 30_000
 /** How long the agent waits for its scheduler's first answer about a blob before it goes on with the DHT. */
 export const SCHEDULER_ANSWER_TIMEOUT_MS = 2_000
+
+/** How often `--members FILE` is checked for changes: a host removed from it is cut off within this (plus the hang-up). */
+export const MEMBERS_FILE_POLL_MS = 5_000
+/** Peer ids a `--members` file may list. */
+export const MEMBERS_FILE_MAX_PEERS = 100_000

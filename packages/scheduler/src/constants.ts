@@ -50,3 +50,10 @@ export const ADMIN_TOKEN_MIN_LENGTH = 16
 export const JOBS_MAX_ACTIVE = 16
 /** Prefetch jobs created per minute: a push webhook burst or a script, not thousands. */
 export const JOBS_MAX_PER_MINUTE = 60
+
+/** The join tokens file in the data dir, used when `--join-tokens` is not given and the file exists. */
+export const JOIN_TOKENS_FILE_NAME = 'join-tokens'
+/** A join token's least length: a guessable token would let anyone in. */
+export const JOIN_TOKEN_MIN_LENGTH = 16
+/** How long the join tokens file is trusted before its modification time is checked again. */
+export const JOIN_TOKENS_RECHECK_MS = 1_000

@@ -1,10 +1,12 @@
+import { stat } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Digest } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import type { P2pConfig } from '../config/index.ts'
-import { PEER_LOOKUP_TIMEOUT_MS, PIECE_SERVER_MAX_READS } from '../constants.ts'
+import { MEMBERS_FILE_POLL_MS, PEER_LOOKUP_TIMEOUT_MS, PIECE_SERVER_MAX_READS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { Discovery } from '../discovery/index.ts'
 import type { DiscoveryEvents } from '../discovery/index.ts'
@@ -20,6 +22,7 @@ import { SchedulerClient } from '../scheduler-client/client.ts'
 import type { HeldTask, LocalScheduler } from '../scheduler-client/client.ts'
 import { createP2pNode, loadOrCreatePeerKey, loadSwarmKey } from '@shoal/p2p'
 import type { Admission, P2pNode } from '@shoal/p2p'
+import { MemberSet, readJoinToken, readMembersFile } from './members.ts'
 
 export interface PeerServicesComponents {
   store: Pick<PieceStore, 'get' | 'readPiece' | 'touch' | 'list'>
@@ -70,6 +73,8 @@ export class PeerServices {
   #client?: PieceExchangeClient
   #scheduler?: SchedulerClient
   #embedded?: EmbeddedScheduler
+  #members?: MemberSet
+  #membersPoll?: ReturnType<typeof setInterval>
 
   constructor (components: PeerServicesComponents, init: PeerServicesInit) {
     this.#components = components
@@ -82,7 +87,8 @@ export class PeerServices {
     const { p2p, dataDir } = this.#init
     const privateKey = await loadOrCreatePeerKey(dataDir)
     const swarmKey = p2p.swarmKeyFile == null ? undefined : await loadSwarmKey(p2p.swarmKeyFile)
-    const admission = this.#admission()
+    const admission = await this.#admission()
+    const joinToken = p2p.membership.kind === 'scheduler' ? await readJoinToken(p2p.membership.joinTokenFile) : undefined
     const node = await createP2pNode({ privateKey, listen: p2p.listen, announce: p2p.announce, bootstrap: p2p.bootstrap, swarmKey, admission, warn: (message, fields) => { this.#ownLog.warn(message, fields) } }).catch((err: Error) => {
       if (!/EADDRINUSE/.test(err.message)) throw err
       throw new ConfigError(`p2pListen: ${p2p.listen.join(', ')} is in use (another agent on this host?): give --p2p-listen another port, or --no-p2p`, { cause: err })
@@ -106,20 +112,67 @@ export class PeerServices {
           site: p2p.site,
           zone: p2p.zone,
           uploadSlots: PIECE_SERVER_MAX_READS,
-          uploadBytesPerSecond: this.#init.uploadBytesPerSecond
+          uploadBytesPerSecond: this.#init.uploadBytesPerSecond,
+          joinToken
         }),
         heldTasks: () => this.#heldTasks()
       })
+      this.#scheduler.on('members', (message, key) => { this.#hangUp(this.#members?.apply(key, message) ?? []) })
       this.#scheduler.start()
+    }
+    if (p2p.membership.kind === 'static') this.#watchMembersFile(p2p.membership.membersFile)
+  }
+
+  /**
+   * Who may connect (docs/membership.md): the members (with the schedulers, which admit them), or
+   * with no membership configured loopback only, and the agent says so.
+   */
+  async #admission (): Promise<Admission> {
+    const { membership, schedulers } = this.#init.p2p
+    if (membership.kind === 'loopback') {
+      this.#ownLog.warn('no membership configured: peers are served on loopback only (connections from other hosts are refused); for a swarm of hosts see docs/membership.md', {
+        fix: 'shoal agent --scheduler MULTIADDR --join-token FILE (a token from the scheduler operator), or --members FILE (peer ids, one a line) for DHT-only swarms'
+      })
+      return { kind: 'loopback' }
+    }
+    const members = new MemberSet(schedulers.map(a => multiaddr(a).getComponents().find(c => c.name === 'p2p')?.value ?? ''))
+    if (membership.kind === 'static') members.replace('file', await readMembersFile(membership.membersFile))
+    this.#members = members
+    this.#ownLog.info('membership', { kind: membership.kind, members: members.size })
+    return { kind: 'members', allows: peer => members.allows(peer) }
+  }
+
+  /** Closes every connection of peers that are no longer members: a removed host is cut off at once. */
+  #hangUp (removed: string[]): void {
+    const node = this.#node
+    if (node == null) return
+    for (const id of removed) {
+      this.#ownLog.info('peer no longer a member: its connections are closed', { peer: id })
+      node.hangUp(peerIdFromString(id)).catch((err: Error) => {
+        this.#ownLog.warn('closing a removed member\'s connections failed', { peer: id, error: `${err.name}: ${err.message}` })
+      })
     }
   }
 
-  /** Who may connect (docs/membership.md); with no membership configured, loopback only, and the agent says so. */
-  #admission (): Admission {
-    this.#ownLog.warn('no membership configured: peers are served on loopback only (connections from other hosts are refused); for a swarm of hosts see docs/membership.md', {
-      fix: 'shoal agent --scheduler MULTIADDR --join-token FILE (a token from the scheduler operator), or --members FILE (peer ids, one a line) for DHT-only swarms'
-    })
-    return { kind: 'loopback' }
+  /** `--members FILE`, re-read when its modification time changes; a bad file keeps the last good set. */
+  #watchMembersFile (path: string): void {
+    let seen = 0
+    let reading = false
+    const check = async (): Promise<void> => {
+      const mtime = (await stat(path)).mtimeMs
+      if (mtime === seen) return
+      const ids = await readMembersFile(path)
+      seen = mtime
+      this.#hangUp(this.#members?.replace('file', ids) ?? [])
+    }
+    void stat(path).then(s => { seen = s.mtimeMs }, () => {})
+    this.#membersPoll = setInterval(() => {
+      if (reading) return
+      reading = true
+      check().catch((err: Error) => {
+        this.#ownLog.warn('members file not re-read; the last good member list stays', { path, error: `${err.name}: ${err.message}` })
+      }).finally(() => { reading = false })
+    }, MEMBERS_FILE_POLL_MS)
   }
 
   /** The scheduler client when `--scheduler` is given (undefined: DHT only). */
@@ -146,6 +199,8 @@ export class PeerServices {
   }
 
   async stop (): Promise<void> {
+    clearInterval(this.#membersPoll)
+    this.#membersPoll = undefined
     await this.#scheduler?.stop()
     this.#scheduler = undefined
     await this.#embedded?.stop()
@@ -165,6 +220,11 @@ export class PeerServices {
   /** Peers with an open connection (0 before start and after stop). */
   connectedPeers (): number {
     return this.#node?.getPeers().length ?? 0
+  }
+
+  /** Peers with an open connection, by id. */
+  connectedPeerIds (): string[] {
+    return this.#node?.getPeers().map(p => p.toString()) ?? []
   }
 
   /** The peer ids this node knows of (its peer store). */
