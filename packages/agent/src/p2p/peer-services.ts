@@ -75,6 +75,7 @@ export class PeerServices {
   #embedded?: EmbeddedScheduler
   #members?: MemberSet
   #membersPoll?: ReturnType<typeof setInterval>
+  #membersFileMtimeMs = 0
 
   constructor (components: PeerServicesComponents, init: PeerServicesInit) {
     this.#components = components
@@ -136,7 +137,10 @@ export class PeerServices {
       return { kind: 'loopback' }
     }
     const members = new MemberSet(schedulers.map(a => multiaddr(a).getComponents().find(c => c.name === 'p2p')?.value ?? ''))
-    if (membership.kind === 'static') members.replace('file', await readMembersFile(membership.membersFile))
+    if (membership.kind === 'static') {
+      members.replace('file', await readMembersFile(membership.membersFile))
+      this.#membersFileMtimeMs = (await stat(membership.membersFile)).mtimeMs
+    }
     this.#members = members
     this.#ownLog.info('membership', { kind: membership.kind, members: members.size })
     return { kind: 'members', allows: peer => members.allows(peer) }
@@ -156,7 +160,7 @@ export class PeerServices {
 
   /** `--members FILE`, re-read when its modification time changes; a bad file keeps the last good set. */
   #watchMembersFile (path: string): void {
-    let seen = 0
+    let seen = this.#membersFileMtimeMs
     let reading = false
     const check = async (): Promise<void> => {
       const mtime = (await stat(path)).mtimeMs
@@ -165,7 +169,6 @@ export class PeerServices {
       seen = mtime
       this.#hangUp(this.#members?.replace('file', ids) ?? [])
     }
-    void stat(path).then(s => { seen = s.mtimeMs }, () => {})
     this.#membersPoll = setInterval(() => {
       if (reading) return
       reading = true
