@@ -123,7 +123,8 @@ export class Agent {
     if (config.p2p != null) {
       // libp2p is loaded only when p2p is on: a mirror without peers does not pay its ~19 MiB.
       const { PeerServices } = await import('./p2p/peer-services.ts')
-      this.peers = new PeerServices({ store: this.store, logger: this.log }, {
+      this.peers = new PeerServices({ store: this.store, upstream, logger: this.log }, {
+        publicRepositories: config.publicRepositories,
         dataDir: config.dataDir,
         p2p: config.p2p,
         onPieceServed: e => { metrics.pieceServed(e) },
@@ -148,6 +149,7 @@ export class Agent {
       onPieceFetched: e => { metrics.pieceFetched(e) },
       onPieceFailed: e => { metrics.pieceFailed(e) },
       onFirstPiece: peers == null ? undefined : digest => { peers.provide(digest) },
+      onBlobRequested: peers == null ? undefined : req => { peers.observeBlob(req) },
       onDownloadDone: d => {
         metrics.downloads.inc({ result: d.state })
         if (d.error?.name === 'DigestMismatchError') metrics.digestMismatches.inc({ kind: 'blob' })

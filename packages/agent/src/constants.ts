@@ -142,3 +142,7 @@ export const SCHEDULER_ANSWER_TIMEOUT_MS = 2_000
 export const MEMBERS_FILE_POLL_MS = 5_000
 /** Peer ids a `--members` file may list. */
 export const MEMBERS_FILE_MAX_PEERS = 100_000
+/** How long the anonymous HEAD that tells whether the origin serves a blob to anyone may take. */
+export const SHARE_CHECK_TIMEOUT_MS = 10_000
+/** The file in the data dir listing the blobs the origin serves without credentials (for `--share-private none`). */
+export const ANONYMOUS_BLOBS_FILE = 'anonymous-blobs'

@@ -22,6 +22,8 @@ export interface P2pConfig {
   embeddedScheduler: boolean
   /** Who may connect (docs/membership.md). */
   membership: MembershipConfig
+  /** `--share-private`: blobs the origin serves only with credentials go to members (`members`) or stay here (`none`). */
+  sharePrivate: 'members' | 'none'
 }
 
 /**
@@ -47,6 +49,7 @@ export interface P2pValues {
   embeddedScheduler?: { field: string, value: boolean }
   joinToken?: { field: string, value: string }
   members?: { field: string, value: string }
+  sharePrivate?: { field: string, value: unknown }
 }
 
 /** The default listen address: every interface, the port peers expect. */
@@ -62,12 +65,13 @@ export function parseP2pConfig (values: P2pValues): P2pConfig | undefined {
   const zone = values.zone == null ? undefined : parseLabel(values.zone.field, values.zone.value)
   if (values.off?.value === true) {
     const stray = [values.listen[0]?.field, values.bootstrap[0]?.field, values.announce[0]?.field, values.swarmKey?.field,
-      values.schedulers?.[0]?.field, values.joinToken?.field, values.members?.field, values.site?.field, values.zone?.field, values.embeddedScheduler?.value === true ? values.embeddedScheduler.field : undefined].find(f => f != null)
+      values.schedulers?.[0]?.field, values.joinToken?.field, values.members?.field, values.sharePrivate?.field, values.site?.field, values.zone?.field, values.embeddedScheduler?.value === true ? values.embeddedScheduler.field : undefined].find(f => f != null)
     if (stray != null) throw new ConfigError(`${stray}: a peer option, but ${values.off.field} turns the peer network off`)
     return undefined
   }
   return {
     membership: parseMembership(values, schedulers),
+    sharePrivate: parseSharePrivate(values.sharePrivate),
     listen: listen.length > 0 ? listen : [DEFAULT_P2P_LISTEN],
     bootstrap,
     announce,
@@ -77,6 +81,13 @@ export function parseP2pConfig (values: P2pValues): P2pConfig | undefined {
     zone,
     embeddedScheduler: values.embeddedScheduler?.value === true
   }
+}
+
+function parseSharePrivate (found: P2pValues['sharePrivate']): P2pConfig['sharePrivate'] {
+  if (found == null) return 'members'
+  const text = String(found.value).trim().toLowerCase()
+  if (text === 'members' || text === 'none') return text
+  throw new ConfigError(`${found.field}: "${String(found.value)}" must be members (blobs the origin serves only with credentials go to members too) or none (only blobs it serves to anyone)`)
 }
 
 function parseMembership (values: P2pValues, schedulers: string[]): MembershipConfig {

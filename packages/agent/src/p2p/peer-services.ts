@@ -22,10 +22,15 @@ import { SchedulerClient } from '../scheduler-client/client.ts'
 import type { HeldTask, LocalScheduler } from '../scheduler-client/client.ts'
 import { createP2pNode, loadOrCreatePeerKey, loadSwarmKey } from '@shoal/p2p'
 import type { Admission, P2pNode } from '@shoal/p2p'
+import type { UpstreamClient } from '../upstream/client.ts'
 import { MemberSet, readJoinToken, readMembersFile } from './members.ts'
+import { SharePolicy } from './share-policy.ts'
+import type { BlobOrigin } from './share-policy.ts'
 
 export interface PeerServicesComponents {
   store: Pick<PieceStore, 'get' | 'readPiece' | 'touch' | 'list'>
+  /** For `--share-private none`: whether the origin serves a blob to anyone. */
+  upstream?: Pick<UpstreamClient, 'send'>
   logger?: Logger
 }
 
@@ -44,6 +49,8 @@ export interface PeerServicesInit {
   embeddedScheduler?: EmbeddedSchedulerFactory
   /** The agent's bans: banned peers are not served. */
   bans?: PeerBans
+  /** `--public-repository` globs: their blobs count as served to anyone (`--share-private none`). */
+  publicRepositories?: string[]
 }
 
 /** A scheduler running on the agent's node, reached in-process by the agent itself. */
@@ -74,6 +81,7 @@ export class PeerServices {
   #scheduler?: SchedulerClient
   #embedded?: EmbeddedScheduler
   #members?: MemberSet
+  #share?: SharePolicy
   #membersPoll?: ReturnType<typeof setInterval>
   #membersFileMtimeMs = 0
 
@@ -86,6 +94,11 @@ export class PeerServices {
 
   async start (): Promise<void> {
     const { p2p, dataDir } = this.#init
+    const share = new SharePolicy({ upstream: this.#components.upstream, logger: this.#ownLog }, {
+      policy: p2p.sharePrivate, dataDir, publicRepositories: this.#init.publicRepositories
+    })
+    await share.start()
+    this.#share = share
     const privateKey = await loadOrCreatePeerKey(dataDir)
     const swarmKey = p2p.swarmKeyFile == null ? undefined : await loadSwarmKey(p2p.swarmKeyFile)
     const admission = await this.#admission()
@@ -95,7 +108,7 @@ export class PeerServices {
       throw new ConfigError(`p2pListen: ${p2p.listen.join(', ')} is in use (another agent on this host?): give --p2p-listen another port, or --no-p2p`, { cause: err })
     })
     this.#node = node
-    this.#server = new PieceExchangeServer({ node, store: this.#components.store, onPieceServed: this.#init.onPieceServed, uploads: this.#init.uploads, bans: this.#init.bans, logger: this.#log.child('piece-exchange') })
+    this.#server = new PieceExchangeServer({ node, store: this.#components.store, onPieceServed: this.#init.onPieceServed, uploads: this.#init.uploads, bans: this.#init.bans, shareable: digest => share.shareable(digest), logger: this.#log.child('piece-exchange') })
     await this.#server.start()
     this.#discovery = new Discovery({ node, logger: this.#log.child('discovery') }, { findTimeoutMs: this.#init.lookupTimeoutMs ?? PEER_LOOKUP_TIMEOUT_MS, events: this.#init.discoveryEvents })
     this.#discovery.start()
@@ -185,7 +198,7 @@ export class PeerServices {
 
   /** Every blob held with at least one piece, as a scheduler is told after it (re)connects. */
   #heldTasks (): HeldTask[] {
-    return this.#components.store.list().filter(r => r.pieces.some(cid => cid != null))
+    return this.#components.store.list().filter(r => r.pieces.some(cid => cid != null) && this.#shareable(r.digest))
       .map(record => ({ digest: record.digest, size: record.size, bitfield: recordedBitfield(record), wantsPieces: false }))
   }
 
@@ -194,7 +207,7 @@ export class PeerServices {
    * Every blob held with at least one piece is announced again, once there is a peer to tell.
    */
   #announceHeld (node: P2pNode): void {
-    const held = this.#components.store.list().filter(r => r.pieces.some(cid => cid != null)).map(r => r.digest)
+    const held = this.#components.store.list().filter(r => r.pieces.some(cid => cid != null) && this.#shareable(r.digest)).map(r => r.digest)
     if (held.length === 0) return
     const adopt = (): void => { this.#discovery?.adopt(held) }
     if (node.getConnections().length > 0) adopt()
@@ -243,8 +256,19 @@ export class PeerServices {
     return node.getMultiaddrs().map(a => a.toString()).map(a => a.includes('/p2p/') ? a : `${a}/p2p/${id}`)
   }
 
-  /** Announces a blob (fire and forget: a failure is logged, the re-provide round tries again). */
+  /** `--share-private`: whether peers may have the blob (and hear that this agent holds it). */
+  #shareable (digest: Digest): boolean {
+    return this.#share?.shareable(digest) ?? true
+  }
+
+  /** A client asked for a blob: the share policy learns where it lives. */
+  observeBlob (blob: BlobOrigin): void {
+    this.#share?.observe(blob)
+  }
+
+  /** Announces a blob (fire and forget: a failure is logged, the re-provide round tries again); not one the share policy keeps here. */
   provide (digest: Digest): void {
+    if (!this.#shareable(digest)) return
     this.#discovery?.provide(digest).catch((err: Error) => {
       if (err.name !== 'AbortError') this.#ownLog.warn('provide failed', { digest, error: `${err.name}: ${err.message}` })
     })
@@ -272,6 +296,7 @@ export class PeerServices {
         })
       },
       announce: async digest => {
+        if (!this.#shareable(digest)) return
         await this.#discovery?.provide(digest, { signal: AbortSignal.timeout(PEER_LOOKUP_TIMEOUT_MS) }).catch((err: Error) => {
           this.#ownLog.info('announcement before fetching failed', { digest, error: `${err.name}: ${err.message}` })
         })
