@@ -17,7 +17,7 @@ export interface BodyResult {
  * A GET (or HEAD) that reads the whole body and reports how far it got: a broken body is a
  * result here, not an exception, so tests can assert on the bytes that did arrive.
  */
-export async function fetchBody (url: string, opts: { method?: 'GET' | 'HEAD', headers?: Record<string, string>, signal?: AbortSignal } = {}): Promise<BodyResult> {
+export async function fetchBody (url: string, opts: { method?: 'GET' | 'HEAD' | 'DELETE', headers?: Record<string, string>, signal?: AbortSignal } = {}): Promise<BodyResult> {
   const signal = opts.signal ?? AbortSignal.timeout(TEST_REQUEST_TIMEOUT_MS)
   let res
   try {

@@ -118,7 +118,7 @@ export function runSize (init: SizeInit): SizeResult {
   let registrationMessages = 0
   for (const agent of agents) {
     const first = decodeAgentMessage(AgentMessage.encode({
-      register: { addresses: agent.addresses, hostName: agent.hostName, site: agent.site, zone: agent.zone, uploadSlots: C.AGENT_UPLOAD_SLOTS, uploadBytesPerSecond: 0n }
+      register: { addresses: agent.addresses, hostName: agent.hostName, site: agent.site, zone: agent.zone, uploadSlots: C.AGENT_UPLOAD_SLOTS, uploadBytesPerSecond: 0n, joinToken: '' }
     }))
     if (first.kind !== 'register') throw new Error('a Register frame decoded as something else')
     const info = parsePeerInfo({ id: agent.key, site: first.site, zone: first.zone, uploadSlots: first.uploadSlots })

@@ -61,6 +61,8 @@ export interface StartAgentInit {
   /** --scheduler multiaddrs; none for DHT only. */
   schedulers: string[]
   bootstrap: string[]
+  /** The agent's membership flags (`--join-token FILE` or `--members FILE`): hosts in namespaces are not on loopback. */
+  membership: string[]
   signal?: AbortSignal
 }
 
@@ -79,6 +81,7 @@ export async function startAgent (components: ServiceComponents, host: HostSlot,
     '--site', AGENT_SITE,
     ...init.schedulers.flatMap(s => ['--scheduler', s]),
     ...init.bootstrap.flatMap(b => ['--bootstrap', b]),
+    ...init.membership,
     ...host.agentFlags
   ]
   const proc = spawnAt(host, process.execPath, args, { env: shoalEnv(), stdout: true, track: components.track })

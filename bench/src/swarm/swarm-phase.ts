@@ -3,9 +3,11 @@
  * one, a scheduler process), all cold; optional prefetch; the timed pulls through the agents;
  * churn; traffic by source from the agents that are left; everything stopped and removed after.
  */
-import { mkdir, rm } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { agentPeerId } from '@shoal/test/helpers/identity.ts'
 import type { Teardown } from '../mirror/teardown.ts'
 import { SERVICE_READY_TIMEOUT_MS } from './constants.ts'
 import { ServiceError } from './errors.ts'
@@ -62,6 +64,7 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
   try {
     const schedulers: string[] = []
     let scheduler: SchedulerService | undefined
+    const membership = await writeMembership(dir, hosts, scenario.scheduler)
     if (scenario.scheduler) {
       scheduler = await startScheduler({ track }, await network.scheduler(), { dataDir: join(dir, 'scheduler'), signal: ready() })
       const started = scheduler
@@ -70,7 +73,7 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
       log(`scheduler at ${scheduler.addr}`)
     }
     const start = async (host: HostSlot, bootstrap: string[]): Promise<AgentService> => {
-      const agent = await startAgent({ track }, host, { upstream: network.origin, dataDir: join(dir, host.name, 'agent'), schedulers, bootstrap, signal: ready() })
+      const agent = await startAgent({ track }, host, { upstream: network.origin, dataDir: join(dir, host.name, 'agent'), schedulers, bootstrap, membership, signal: ready() })
       agentStops.push(teardown.defer(`agent of ${host.name}`, async () => { await agent.process.stop() }))
       return agent
     }
@@ -140,4 +143,22 @@ async function waitConnected (agents: AgentService[], series: string, signal: Ab
       await sleep(100)
     }
   }
+}
+
+/**
+ * The swarm's membership (docs/membership.md): hosts in namespaces are not on loopback, so agents
+ * need one. With a scheduler, a join token (in its data dir) every agent presents; without, a
+ * member file of every agent's peer id, made ahead in its data dir. Returns the agents' flags.
+ */
+async function writeMembership (dir: string, hosts: HostSlot[], withScheduler: boolean): Promise<string[]> {
+  if (withScheduler) {
+    const token = randomBytes(24).toString('base64url')
+    await mkdir(join(dir, 'scheduler'), { recursive: true, mode: 0o700 })
+    await writeFile(join(dir, 'scheduler', 'join-tokens'), `${token} bench\n`, { mode: 0o600 })
+    await writeFile(join(dir, 'join-token'), `${token}\n`, { mode: 0o600 })
+    return ['--join-token', join(dir, 'join-token')]
+  }
+  const ids = await Promise.all(hosts.map(async host => agentPeerId(join(dir, host.name, 'agent'))))
+  await writeFile(join(dir, 'members'), `${ids.join('\n')}\n`)
+  return ['--members', join(dir, 'members')]
 }

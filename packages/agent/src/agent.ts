@@ -106,6 +106,11 @@ export class Agent {
     return this.peers?.scheduler?.connected ?? 0
   }
 
+  /** Peer ids with an open p2p connection (schedulers too); empty when p2p is off. */
+  get connectedPeerIds (): string[] {
+    return this.peers?.connectedPeerIds() ?? []
+  }
+
   async knownPeers (): Promise<string[]> {
     return await this.peers?.knownPeers() ?? []
   }
@@ -129,7 +134,10 @@ export class Agent {
     if (config.p2p != null) {
       // libp2p is loaded only when p2p is on: a mirror without peers does not pay its ~19 MiB.
       const { PeerServices } = await import('./p2p/peer-services.ts')
-      this.peers = new PeerServices({ store: this.store, logger: this.log }, {
+      const live = (): LiveParts => this.liveNow()
+      // Read at each use: a reload replaces the upstream client.
+      this.peers = new PeerServices({ store: this.store, get upstream () { return live().upstream }, logger: this.log }, {
+        publicRepositories: config.publicRepositories,
         dataDir: config.dataDir,
         p2p: config.p2p,
         onPieceServed: e => { metrics.pieceServed(e) },
@@ -156,6 +164,7 @@ export class Agent {
       onPieceFetched: e => { metrics.pieceFetched(e) },
       onPieceFailed: e => { metrics.pieceFailed(e) },
       onFirstPiece: peers == null ? undefined : digest => { peers.provide(digest) },
+      onBlobRequested: peers == null ? undefined : req => { peers.observeBlob(req) },
       onDownloadDone: d => {
         metrics.downloads.inc({ result: d.state })
         if (d.error?.name === 'DigestMismatchError') metrics.digestMismatches.inc({ kind: 'blob' })

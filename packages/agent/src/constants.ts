@@ -202,3 +202,11 @@ export const MIRROR_BUSY_RETRY_AFTER_S = 5
  * holds read buffers and pending writes. Long against any pause of a real pull.
  */
 export const MIRROR_STALLED_CONNECTION_MS = 120_000
+/** How often `--members FILE` is checked for changes: a host removed from it is cut off within this (plus the hang-up). */
+export const MEMBERS_FILE_POLL_MS = 5_000
+/** Peer ids a `--members` file may list. */
+export const MEMBERS_FILE_MAX_PEERS = 100_000
+/** How long the anonymous HEAD that tells whether the origin serves a blob to anyone may take. */
+export const SHARE_CHECK_TIMEOUT_MS = 10_000
+/** The file in the data dir listing the blobs the origin serves without credentials (for `--share-private none`). */
+export const ANONYMOUS_BLOBS_FILE = 'anonymous-blobs'

@@ -25,6 +25,8 @@ import {
   P2P_INBOUND_CONNECTIONS_PER_IP_PER_S, P2P_STREAM_WINDOW_BYTES
 } from './constants.ts'
 import { AbortError, ConfigError } from './errors.ts'
+import { admissionGater } from './gate.ts'
+import type { Admission } from './gate.ts'
 import { noiseCrypto } from './noise-crypto.ts'
 import { pskProtector } from './psk-protector.ts'
 import { swarmKeyBytes } from './swarm-key.ts'
@@ -49,6 +51,11 @@ export interface P2pNodeInit {
   bootstrap?: string[]
   /** A swarm key file's bytes (swarm-key.ts): only hosts with the same key can connect. */
   swarmKey?: Uint8Array
+  /**
+   * Who may hold a connection (gate.ts): loopback only when absent. With `any` the node keeps no
+   * DHT records for others (a DHT client): a node that lets anyone in must not hand out provider records.
+   */
+  admission?: Admission
   /** Inbound connections accepted per second from one IP. */
   inboundConnectionsPerIpPerS?: number
   /** How long provider records stored for other peers stay valid (and our own before kad-dht re-announces them). */
@@ -72,8 +79,10 @@ export async function createP2pNode (init: P2pNodeInit): Promise<P2pNode> {
   const bootstrap = parseAddrs(init.bootstrap ?? [], 'bootstrap')
   init.signal?.throwIfAborted()
 
+  const admission = init.admission ?? { kind: 'loopback' }
   const node = await createLibp2p<P2pServices>({
     start: false,
+    connectionGater: admissionGater(admission),
     privateKey: init.privateKey,
     addresses: { listen: listen.map(String), announce: announce.map(String) },
     transports: [tcp()],
@@ -92,7 +101,9 @@ export async function createP2pNode (init: P2pNodeInit): Promise<P2pNode> {
         protocol: DHT_PROTOCOL,
         // Left unset, the DHT stays a client until identify reports a public address, which
         // never happens on a LAN: nobody would answer queries or keep provider records.
-        clientMode: false,
+        // A node open to anyone (a scheduler admitting by join token) stays a client: it answers no
+        // DHT query and keeps no provider record.
+        clientMode: admission.kind === 'any',
         // The default mapper drops private addresses (10/8, 192.168/16, 127/8 ...), and with them
         // every peer of a cluster network. Keep those; drop public ones, which agents do not use.
         peerInfoMapper: removePublicAddressesMapper,

@@ -31,7 +31,7 @@ export {
 export type { ParsedPeerRequest } from './messages.ts'
 export { boundedLengthDecoder, varintLength } from './frame-length.ts'
 export {
-  decodeAgentMessage, decodeSchedulerMessage, MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_PARENTS,
+  decodeAgentMessage, decodeSchedulerMessage, MAX_ADDRESSES, MAX_ADDRESS_BYTES, MAX_PARENTS, MAX_MEMBERS_PER_MESSAGE, MAX_JOIN_TOKEN_LENGTH,
   AgentMessage, SchedulerMessage, Register, AnnounceTask, PiecesFinished, PieceFailed, TaskPieceTable, LeaveTask,
   Registered, Parents, Parent, OriginAssignment, PieceSource, FailureReason,
   PrefetchOrder, PrefetchCancel, PrefetchResolved, PrefetchProgress, PrefetchBlobState

@@ -14,7 +14,7 @@ import { MAX_BLOB_SIZE, MAX_PIECE_COUNT, pieceCountFor } from './pieces.ts'
 
 export {
   AgentMessage, SchedulerMessage, Register, AnnounceTask, PiecesFinished, PieceFailed, TaskPieceTable, LeaveTask,
-  Registered, Parents, Parent, OriginAssignment, PieceSource, FailureReason,
+  Registered, Parents, Parent, OriginAssignment, PieceSource, FailureReason, Members,
   PrefetchOrder, PrefetchCancel, PrefetchResolved, PrefetchProgress, PrefetchBlobState
 } from './gen/scheduler.js'
 
@@ -23,6 +23,10 @@ export const MAX_ADDRESSES = 16
 export const MAX_ADDRESS_BYTES = 512
 /** Parents in one list. */
 export const MAX_PARENTS = 64
+/** Peer ids in one Members message: a larger set goes out as a full message and added-only ones after it. */
+export const MAX_MEMBERS_PER_MESSAGE = 50_000
+/** A join token's characters. */
+export const MAX_JOIN_TOKEN_LENGTH = 256
 /** Host names as DNS allows; site and zone labels are short identifiers. */
 const MAX_HOST_NAME_LENGTH = 253
 /** The binary form of a libp2p peer id: an identity or sha2-256 multihash, well under this. */
@@ -32,7 +36,7 @@ export type PieceFailureReason = 'timeout' | 'refused' | 'unavailable' | 'bad-pi
 
 /** An AgentMessage with its one body checked and its values parsed. */
 export type ParsedAgentMessage =
-  | { kind: 'register', addresses: Uint8Array[], hostName: string, site?: string, zone?: string, uploadSlots: number, uploadBytesPerSecond?: number }
+  | { kind: 'register', addresses: Uint8Array[], hostName: string, site?: string, zone?: string, uploadSlots: number, uploadBytesPerSecond?: number, joinToken?: string }
   | { kind: 'announceTask', digest: Digest, size: number, bitfield: Bitfield, wantsPieces: boolean }
   | { kind: 'piecesFinished', digest: Digest, indexes: number[], source: 'peer' | 'origin', parent?: Uint8Array, bytes: number }
   | { kind: 'pieceFailed', digest: Digest, index: number, parent?: Uint8Array, reason: PieceFailureReason }
@@ -49,6 +53,7 @@ export type ParsedSchedulerMessage =
   | { kind: 'pieceTable', digest: Digest, message: TaskPieceTable }
   | ParsedPrefetchOrder
   | { kind: 'prefetchCancel', job: JobId }
+  | { kind: 'members', full: boolean, added: Uint8Array[], removed: Uint8Array[] }
 
 const REASONS: Partial<Record<FailureReason, PieceFailureReason>> = {
   [FailureReason.FAILURE_TIMEOUT]: 'timeout',
@@ -75,6 +80,7 @@ export function decodeAgentMessage (bytes: Uint8Array | Uint8ArrayList): ParsedA
     const zone = optionalLabel('zone', register.zone)
     if (register.hostName.length > MAX_HOST_NAME_LENGTH) throw new InvalidMessageError(`a host name of ${register.hostName.length} characters is too long`)
     if (register.uploadSlots < 1 || register.uploadSlots > 4096) throw new InvalidMessageError(`upload slots ${register.uploadSlots} is not in [1, 4096]`)
+    if (register.joinToken.length > MAX_JOIN_TOKEN_LENGTH) throw new InvalidMessageError(`a join token of ${register.joinToken.length} characters is too long`)
     return {
       kind: 'register',
       addresses: register.addresses.map(checkAddress),
@@ -82,7 +88,8 @@ export function decodeAgentMessage (bytes: Uint8Array | Uint8ArrayList): ParsedA
       site,
       zone,
       uploadSlots: register.uploadSlots,
-      uploadBytesPerSecond: register.uploadBytesPerSecond > 0n ? safeNumber('upload limit', register.uploadBytesPerSecond) : undefined
+      uploadBytesPerSecond: register.uploadBytesPerSecond > 0n ? safeNumber('upload limit', register.uploadBytesPerSecond) : undefined,
+      joinToken: register.joinToken === '' ? undefined : register.joinToken
     }
   }
   if (announceTask != null) {
@@ -122,10 +129,11 @@ export function decodeSchedulerMessage (bytes: Uint8Array | Uint8ArrayList): Par
       parents: { parents: MAX_PARENTS },
       origin: { pieces: MAX_PIECE_COUNT },
       pieceTable: { pieces: MAX_PIECE_COUNT },
-      prefetch: { images: MAX_PREFETCH_IMAGES, platforms: MAX_PREFETCH_PLATFORMS, blobs: MAX_PREFETCH_BLOBS }
+      prefetch: { images: MAX_PREFETCH_IMAGES, platforms: MAX_PREFETCH_PLATFORMS, blobs: MAX_PREFETCH_BLOBS },
+      members: { added: MAX_MEMBERS_PER_MESSAGE, removed: MAX_MEMBERS_PER_MESSAGE }
     }
   }))
-  const { registered, parents, origin, pieceTable, prefetch, prefetchCancel } = message
+  const { registered, parents, origin, pieceTable, prefetch, prefetchCancel, members } = message
   if (registered != null) return { kind: 'registered', reportIntervalMs: registered.reportIntervalMs }
   if (parents != null) {
     return {
@@ -146,6 +154,7 @@ export function decodeSchedulerMessage (bytes: Uint8Array | Uint8ArrayList): Par
   if (pieceTable != null) return { kind: 'pieceTable', digest: wireDigest(pieceTable.digest), message: pieceTable }
   if (prefetch != null) return parsePrefetchOrder(prefetch)
   if (prefetchCancel != null) return { kind: 'prefetchCancel', job: parseJobId(prefetchCancel.job) }
+  if (members != null) return { kind: 'members', full: members.full, added: members.added.map(peerId), removed: members.removed.map(peerId) }
   throw new InvalidMessageError('a SchedulerMessage without a body')
 }
 

@@ -15,8 +15,10 @@ function agent (message: Partial<AgentMessageType>): Uint8Array {
 }
 
 test('every agent message decodes to its parsed form', t => {
-  const register = decodeAgentMessage(agent({ register: { addresses: [addr], hostName: 'node-7', site: 'edge-1', zone: 'eu', uploadSlots: 8, uploadBytesPerSecond: 0n } }))
-  t.deepEqual(register, { kind: 'register', addresses: [addr], hostName: 'node-7', site: 'edge-1', zone: 'eu', uploadSlots: 8, uploadBytesPerSecond: undefined })
+  const register = decodeAgentMessage(agent({ register: { addresses: [addr], hostName: 'node-7', site: 'edge-1', zone: 'eu', uploadSlots: 8, uploadBytesPerSecond: 0n, joinToken: '' } }))
+  t.deepEqual(register, { kind: 'register', addresses: [addr], hostName: 'node-7', site: 'edge-1', zone: 'eu', uploadSlots: 8, uploadBytesPerSecond: undefined, joinToken: undefined })
+  const joining = decodeAgentMessage(agent({ register: { addresses: [addr], hostName: 'node-7', site: '', zone: '', uploadSlots: 8, uploadBytesPerSecond: 0n, joinToken: 'tok' } }))
+  t.like(joining, { kind: 'register', joinToken: 'tok' })
 
   const bits = new Bitfield(3)
   bits.set(1)
@@ -41,7 +43,8 @@ test('malformed agent messages are InvalidMessageError, whatever the field', t =
     const bytes = message instanceof Uint8Array ? message : agent(message)
     t.throws(() => decodeAgentMessage(bytes), { name: 'InvalidMessageError', message: pattern })
   }
-  const register = { addresses: [addr], hostName: 'h', site: '', zone: '', uploadSlots: 4, uploadBytesPerSecond: 0n }
+  const register = { addresses: [addr], hostName: 'h', site: '', zone: '', uploadSlots: 4, uploadBytesPerSecond: 0n, joinToken: '' }
+  bad({ register: { ...register, joinToken: 'x'.repeat(257) } }, /join token/)
   bad({}, /without a body/)
   bad(new Uint8Array([0xff, 0xff, 0xff]), /malformed AgentMessage/)
   bad({ register: { ...register, uploadSlots: 0 } }, /upload slots/)
@@ -66,6 +69,8 @@ test('scheduler messages decode; a piece assigned twice or too many parents are 
     { kind: 'parents', digest, parents: [{ peerId: peer, addresses: [addr], bitfield: bits }] })
   t.deepEqual(decodeSchedulerMessage(SchedulerMessage.encode({ origin: { digest, pieces: [3, 0, 5] } })), { kind: 'origin', digest, pieces: [3, 0, 5] })
   t.throws(() => decodeSchedulerMessage(SchedulerMessage.encode({ origin: { digest, pieces: [1, 1] } })), { name: 'InvalidMessageError', message: /twice/ })
+  t.deepEqual(decodeSchedulerMessage(SchedulerMessage.encode({ members: { full: true, added: [peer], removed: [] } })), { kind: 'members', full: true, added: [peer], removed: [] })
+  t.throws(() => decodeSchedulerMessage(SchedulerMessage.encode({ members: { full: false, added: [], removed: [new Uint8Array()] } })), { name: 'InvalidMessageError', message: /peer id of 0 bytes/ })
   const many = Array.from({ length: 65 }, () => ({ peerId: peer, addresses: [], bitfield: bits }))
   t.throws(() => decodeSchedulerMessage(SchedulerMessage.encode({ parents: { digest, parents: many } })), { name: 'InvalidMessageError' })
   t.throws(() => decodeSchedulerMessage(SchedulerMessage.encode({ parents: { digest, parents: [{ peerId: new Uint8Array(), addresses: [], bitfield: bits }] } })), { name: 'InvalidMessageError', message: /peer id of 0 bytes/ })

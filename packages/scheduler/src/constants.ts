@@ -65,3 +65,10 @@ export const PREFETCH_SCOPE_GRACE_MS = 3_000
 export const PREFETCH_RESTART_AGENT_WAIT_MS = 30_000
 /** The share of a new job's timeout it may wait for an agent of its scope while agents register after a restart. */
 export const PREFETCH_SCOPE_WAIT_TIMEOUT_SHARE = 0.25
+
+/** The join tokens file in the data dir, used when `--join-tokens` is not given and the file exists. */
+export const JOIN_TOKENS_FILE_NAME = 'join-tokens'
+/** A join token's least length: a guessable token would let anyone in. */
+export const JOIN_TOKEN_MIN_LENGTH = 16
+/** How long the join tokens file is trusted before its modification time is checked again. */
+export const JOIN_TOKENS_RECHECK_MS = 1_000

@@ -24,3 +24,7 @@ export class JobRequestError extends namedError('JobRequestError') {}
 export class UnknownJobError extends namedError('UnknownJobError') {}
 /** A request body larger than the admin API takes. */
 export class BodyTooLargeError extends namedError('BodyTooLargeError') {}
+/** A registration the scheduler does not admit: no valid join token, or a member the operator removed. */
+export class NotAdmittedError extends namedError('NotAdmittedError') {}
+/** No member has that peer id. */
+export class UnknownMemberError extends namedError('UnknownMemberError') {}

@@ -27,12 +27,15 @@
  *   changed tasks their parents, their origin pieces and the piece table.
  * - `server.ts`: `SchedulerServer`, the protocol on a libp2p node given to it (one stream per agent)
  *   and the timer of the decision rounds.
+ * - `membership/`: who belongs to the swarm (`Membership`): agents admitted by join token
+ *   (`JoinTokens`), kept in level (`MemberStore`), removed through the admin API's `/members`;
+ *   the server pushes the member set to every agent (docs/membership.md).
  * - `jobs/`: prefetch jobs (`PrefetchJobs`): resolved by an agent of the scope, placed (`placeBlobs`),
  *   ordered from agents and followed to the end; stored in level (`JobStore`); the admin API's
  *   `/jobs` routes and the JSON shapes (`JobView`, `JobRequest`).
  * - `constants.ts`, `errors.ts`: defaults with units in their names; named errors.
  */
-export { parsePeerKey, isPeerKey, parsePeerInfo } from './types.ts'
+export { parsePeerKey, isPeerKey, parsePeerInfo, peerKeyBytes } from './types.ts'
 export type { PeerKey, PeerInfo } from './types.ts'
 export { TaskAvailability, AvailabilityRegistry } from './availability.ts'
 export type {
@@ -50,6 +53,12 @@ export { SchedulerServer } from './server.ts'
 export type { AgentChannel, SchedulerServerComponents, SchedulerServerInit } from './server.ts'
 export type { AgentLink, AgentRegistration, SchedulerEvents, SchedulerServiceInit } from './service.ts'
 export { TaskState } from './task-state.ts'
+export { Membership } from './membership/membership.ts'
+export type { MemberView, MembershipEvents } from './membership/membership.ts'
+export { JoinTokens } from './membership/join-tokens.ts'
+export { MemberStore } from './membership/member-store.ts'
+export type { MemberRecord } from './membership/member-store.ts'
+export { handleMemberRoute } from './membership/admin-routes.ts'
 export type { AgentObserver } from './service.ts'
 export { PrefetchJobs } from './jobs/prefetch-jobs.ts'
 export type { PrefetchJobsInit } from './jobs/prefetch-jobs.ts'
@@ -64,7 +73,7 @@ export type {
 export type { AssignOriginInput, ReassignInput, RebalanceInput } from './origin-split.ts'
 export {
   InvalidPeerKeyError, InvalidPeerInfoError, UnknownTaskError, TaskSizeMismatchError, InvalidOriginAssignmentError,
-  NoOriginAssigneeError, JobRequestError, UnknownJobError, BodyTooLargeError
+  NoOriginAssigneeError, JobRequestError, UnknownJobError, BodyTooLargeError, NotAdmittedError, UnknownMemberError
 } from './errors.ts'
 export {
   PARENT_FAILURE_WINDOW_MS, PARENT_EJECTION_FAILURES, PARENT_FAILURE_EJECTION_MS, PARENT_BAD_PIECE_EJECTION_MS,

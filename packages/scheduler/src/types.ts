@@ -93,6 +93,13 @@ function parseLabel (value: string | undefined, field: string, id: PeerKey): str
   return value
 }
 
+/** A peer key's wire form (the multihash bytes), as agents are told members and parents. */
+export function peerKeyBytes (key: PeerKey): Uint8Array<ArrayBuffer> {
+  const bytes = decodeBase58btc(key)
+  if (bytes == null) throw new InvalidPeerKeyError(`peer id "${truncate(key)}" is not base58btc`)
+  return new Uint8Array(bytes)
+}
+
 /** Decodes base58btc (leading '1's are zero bytes); undefined for a character outside the alphabet. */
 function decodeBase58btc (text: string): Uint8Array | undefined {
   let zeros = 0

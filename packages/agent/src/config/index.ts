@@ -13,7 +13,7 @@ import { parseBool, parseBytes, parseDuration, parseHostPort, parseRatio, parseR
 import type { HostPort } from './values.ts'
 
 export type { HostPort } from './values.ts'
-export type { P2pConfig } from './p2p.ts'
+export type { MembershipConfig, P2pConfig } from './p2p.ts'
 export type { UpstreamBreakerConfig, UpstreamEndpoint, UpstreamTimeouts } from './upstream.ts'
 
 export interface Credential { username: string, password: string }
@@ -127,6 +127,9 @@ const OPTIONS = {
   bootstrap: { type: 'string', multiple: true },
   announce: { type: 'string', multiple: true },
   'swarm-key': { type: 'string' },
+  'join-token': { type: 'string' },
+  members: { type: 'string' },
+  'share-private': { type: 'string' },
   'no-p2p': { type: 'boolean' },
   scheduler: { type: 'string', multiple: true },
   'embedded-scheduler': { type: 'boolean' },
@@ -174,6 +177,9 @@ const YAML_KEYS: Record<OptionName, string> = {
   bootstrap: 'bootstrap',
   announce: 'announce',
   'swarm-key': 'swarmKey',
+  'join-token': 'joinToken',
+  members: 'members',
+  'share-private': 'sharePrivate',
   'no-p2p': 'noP2p',
   scheduler: 'schedulers',
   'embedded-scheduler': 'embeddedScheduler',
@@ -220,6 +226,11 @@ export const AGENT_USAGE = `usage: shoal agent [options]
   --bootstrap MULTIADDR         a peer to join at start (/ip4/10.0.0.5/tcp/65002/p2p/<peer id>), repeatable
   --announce MULTIADDR          an address to tell peers instead of the listen ones (NAT), repeatable
   --swarm-key FILE              libp2p private-network key: hosts without it cannot connect
+  --join-token FILE             a join token from the scheduler operator: the scheduler admits this agent
+                                and tells it the members, the only peers it talks to (docs/membership.md)
+  --members FILE                peer ids of the swarm, one a line (DHT only, no scheduler); re-read on change
+  --share-private POLICY        blobs the origin serves only with credentials: members (default: served to
+                                members) or none (kept from peers; only blobs it serves to anyone are shared)
   --scheduler MULTIADDR         a scheduler (/ip4/10.0.0.2/tcp/65003/p2p/<peer id>), repeatable; none: DHT only
   --site NAME, --zone NAME      where this host is, told to the scheduler (same site, then zone, preferred)
   --embedded-scheduler          run a scheduler in this agent too (a small site); others give its address as --scheduler
@@ -310,6 +321,9 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     bootstrap: listed('bootstrap'),
     announce: listed('announce'),
     swarmKey: get('swarm-key', (field, value) => ({ field, value: asString(field, value) }), undefined as { field: string, value: string } | undefined),
+    joinToken: get('join-token', (field, value) => ({ field, value: asString(field, value) }), undefined as { field: string, value: string } | undefined),
+    members: get('members', (field, value) => ({ field, value: asString(field, value) }), undefined as { field: string, value: string } | undefined),
+    sharePrivate: pick('share-private'),
     schedulers: listed('scheduler'),
     site: pick('site'),
     zone: pick('zone'),

@@ -20,7 +20,21 @@ export interface P2pConfig {
   zone?: string
   /** Run a scheduler on this agent's node too (`--embedded-scheduler`), for a small site. */
   embeddedScheduler: boolean
+  /** Who may connect (docs/membership.md). */
+  membership: MembershipConfig
+  /** `--share-private`: blobs the origin serves only with credentials go to members (`members`) or stay here (`none`). */
+  sharePrivate: 'members' | 'none'
 }
+
+/**
+ * `loopback`: nothing configured, peers on this host only. `scheduler` (`--join-token FILE`): the
+ * schedulers admit this agent by its token and push the members. `static` (`--members FILE`): peer
+ * ids listed in a file (DHT-only swarms), re-read when it changes.
+ */
+export type MembershipConfig =
+  | { kind: 'loopback' }
+  | { kind: 'scheduler', joinTokenFile: string }
+  | { kind: 'static', membersFile: string }
 
 export interface P2pValues {
   /** `--no-p2p`: the agent is a mirror of the origin only. */
@@ -33,6 +47,9 @@ export interface P2pValues {
   site?: { field: string, value: unknown }
   zone?: { field: string, value: unknown }
   embeddedScheduler?: { field: string, value: boolean }
+  joinToken?: { field: string, value: string }
+  members?: { field: string, value: string }
+  sharePrivate?: { field: string, value: unknown }
 }
 
 /** The default listen address: every interface, the port peers expect. */
@@ -48,11 +65,13 @@ export function parseP2pConfig (values: P2pValues): P2pConfig | undefined {
   const zone = values.zone == null ? undefined : parseLabel(values.zone.field, values.zone.value)
   if (values.off?.value === true) {
     const stray = [values.listen[0]?.field, values.bootstrap[0]?.field, values.announce[0]?.field, values.swarmKey?.field,
-      values.schedulers?.[0]?.field, values.site?.field, values.zone?.field, values.embeddedScheduler?.value === true ? values.embeddedScheduler.field : undefined].find(f => f != null)
+      values.schedulers?.[0]?.field, values.joinToken?.field, values.members?.field, values.sharePrivate?.field, values.site?.field, values.zone?.field, values.embeddedScheduler?.value === true ? values.embeddedScheduler.field : undefined].find(f => f != null)
     if (stray != null) throw new ConfigError(`${stray}: a peer option, but ${values.off.field} turns the peer network off`)
     return undefined
   }
   return {
+    membership: parseMembership(values, schedulers),
+    sharePrivate: parseSharePrivate(values.sharePrivate),
     listen: listen.length > 0 ? listen : [DEFAULT_P2P_LISTEN],
     bootstrap,
     announce,
@@ -62,6 +81,25 @@ export function parseP2pConfig (values: P2pValues): P2pConfig | undefined {
     zone,
     embeddedScheduler: values.embeddedScheduler?.value === true
   }
+}
+
+function parseSharePrivate (found: P2pValues['sharePrivate']): P2pConfig['sharePrivate'] {
+  if (found == null) return 'members'
+  const text = String(found.value).trim().toLowerCase()
+  if (text === 'members' || text === 'none') return text
+  throw new ConfigError(`${found.field}: "${String(found.value)}" must be members (blobs the origin serves only with credentials go to members too) or none (only blobs it serves to anyone)`)
+}
+
+function parseMembership (values: P2pValues, schedulers: string[]): MembershipConfig {
+  const { joinToken, members } = values
+  if (joinToken != null && members != null) throw new ConfigError(`${members.field}: a static member list, but ${joinToken.field} already has the scheduler decide the members: give one`)
+  if (joinToken != null) {
+    if (schedulers.length === 0) throw new ConfigError(`${joinToken.field}: a join token is presented to a scheduler: give --scheduler MULTIADDR too (or --members FILE for a swarm without one)`)
+    if (values.embeddedScheduler?.value === true) throw new ConfigError(`${joinToken.field}: the embedded scheduler does not admit members; a site with one uses --members FILE`)
+    return { kind: 'scheduler', joinTokenFile: resolve(joinToken.value) }
+  }
+  if (members != null) return { kind: 'static', membersFile: resolve(members.value) }
+  return { kind: 'loopback' }
 }
 
 /** A site or zone name as the scheduler protocol carries it. */

@@ -61,6 +61,8 @@ export interface LayerFetcherComponents {
 export interface LayerFetcherEvents {
   onUpstreamBytes?: (n: number) => void
   onDownloadDone?: (download: BlobDownload) => void
+  /** A client asked for a blob (the share policy learns where it lives). */
+  onBlobRequested?: (req: OriginBlobRequest) => void
   /** A blob's first piece is durable in the store (announce it to peers). */
   onFirstPiece?: (digest: Digest) => void
   /** A piece fetched by a download from peers (from a peer, or from the origin when no peer gave it). */
@@ -138,6 +140,7 @@ export class LayerFetcher {
   }
 
   async open (req: OriginBlobRequest): Promise<BlobHandle> {
+    this.events.onBlobRequested?.(req)
     return this.join(req, true)
   }
 

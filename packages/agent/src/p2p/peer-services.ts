@@ -1,10 +1,12 @@
+import { stat } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Digest } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import type { P2pConfig } from '../config/index.ts'
-import { PEER_LOOKUP_TIMEOUT_MS, PIECE_SERVER_MAX_READS } from '../constants.ts'
+import { MEMBERS_FILE_POLL_MS, PEER_LOOKUP_TIMEOUT_MS, PIECE_SERVER_MAX_READS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { Discovery } from '../discovery/index.ts'
 import type { DiscoveryEvents } from '../discovery/index.ts'
@@ -19,10 +21,16 @@ import { recordedBitfield } from '../piece-store/blob-record.ts'
 import { SchedulerClient } from '../scheduler-client/client.ts'
 import type { HeldTask, LocalScheduler } from '../scheduler-client/client.ts'
 import { createP2pNode, loadOrCreatePeerKey, loadSwarmKey } from '@shoal/p2p'
-import type { P2pNode } from '@shoal/p2p'
+import type { Admission, P2pNode } from '@shoal/p2p'
+import type { UpstreamClient } from '../upstream/client.ts'
+import { MemberSet, readJoinToken, readMembersFile } from './members.ts'
+import { SharePolicy } from './share-policy.ts'
+import type { BlobOrigin } from './share-policy.ts'
 
 export interface PeerServicesComponents {
   store: Pick<PieceStore, 'get' | 'readPiece' | 'touch' | 'list' | 'dropCorrupt'>
+  /** For `--share-private none`: whether the origin serves a blob to anyone. */
+  upstream?: Pick<UpstreamClient, 'send'>
   logger?: Logger
 }
 
@@ -41,6 +49,8 @@ export interface PeerServicesInit {
   embeddedScheduler?: EmbeddedSchedulerFactory
   /** The agent's bans: banned peers are not served. */
   bans?: PeerBans
+  /** `--public-repository` globs: their blobs count as served to anyone (`--share-private none`). */
+  publicRepositories?: string[]
 }
 
 /** A scheduler running on the agent's node, reached in-process by the agent itself. */
@@ -70,6 +80,10 @@ export class PeerServices {
   #client?: PieceExchangeClient
   #scheduler?: SchedulerClient
   #embedded?: EmbeddedScheduler
+  #members?: MemberSet
+  #share?: SharePolicy
+  #membersPoll?: ReturnType<typeof setInterval>
+  #membersFileMtimeMs = 0
 
   constructor (components: PeerServicesComponents, init: PeerServicesInit) {
     this.#components = components
@@ -80,14 +94,21 @@ export class PeerServices {
 
   async start (): Promise<void> {
     const { p2p, dataDir } = this.#init
+    const share = new SharePolicy({ upstream: this.#components.upstream, logger: this.#ownLog }, {
+      policy: p2p.sharePrivate, dataDir, publicRepositories: this.#init.publicRepositories
+    })
+    await share.start()
+    this.#share = share
     const privateKey = await loadOrCreatePeerKey(dataDir)
     const swarmKey = p2p.swarmKeyFile == null ? undefined : await loadSwarmKey(p2p.swarmKeyFile)
-    const node = await createP2pNode({ privateKey, listen: p2p.listen, announce: p2p.announce, bootstrap: p2p.bootstrap, swarmKey, warn: (message, fields) => { this.#ownLog.warn(message, fields) } }).catch((err: Error) => {
+    const admission = await this.#admission()
+    const joinToken = p2p.membership.kind === 'scheduler' ? await readJoinToken(p2p.membership.joinTokenFile) : undefined
+    const node = await createP2pNode({ privateKey, listen: p2p.listen, announce: p2p.announce, bootstrap: p2p.bootstrap, swarmKey, admission, warn: (message, fields) => { this.#ownLog.warn(message, fields) } }).catch((err: Error) => {
       if (!/EADDRINUSE/.test(err.message)) throw err
       throw new ConfigError(`p2pListen: ${p2p.listen.join(', ')} is in use (another agent on this host?): give --p2p-listen another port, or --no-p2p`, { cause: err })
     })
     this.#node = node
-    this.#server = new PieceExchangeServer({ node, store: this.#components.store, onPieceServed: this.#init.onPieceServed, uploads: this.#init.uploads, bans: this.#init.bans, logger: this.#log.child('piece-exchange') })
+    this.#server = new PieceExchangeServer({ node, store: this.#components.store, onPieceServed: this.#init.onPieceServed, uploads: this.#init.uploads, bans: this.#init.bans, shareable: digest => share.shareable(digest), logger: this.#log.child('piece-exchange') })
     await this.#server.start()
     this.#discovery = new Discovery({ node, logger: this.#log.child('discovery') }, { findTimeoutMs: this.#init.lookupTimeoutMs ?? PEER_LOOKUP_TIMEOUT_MS, events: this.#init.discoveryEvents })
     this.#discovery.start()
@@ -105,12 +126,69 @@ export class PeerServices {
           site: p2p.site,
           zone: p2p.zone,
           uploadSlots: PIECE_SERVER_MAX_READS,
-          uploadBytesPerSecond: this.#init.uploadBytesPerSecond
+          uploadBytesPerSecond: this.#init.uploadBytesPerSecond,
+          joinToken
         }),
         heldTasks: () => this.#heldTasks()
       })
+      this.#scheduler.on('members', (message, key) => { this.#hangUp(this.#members?.apply(key, message) ?? []) })
       this.#scheduler.start()
     }
+    if (p2p.membership.kind === 'static') this.#watchMembersFile(p2p.membership.membersFile)
+  }
+
+  /**
+   * Who may connect (docs/membership.md): the members (with the schedulers, which admit them), or
+   * with no membership configured loopback only, and the agent says so.
+   */
+  async #admission (): Promise<Admission> {
+    const { membership, schedulers } = this.#init.p2p
+    if (membership.kind === 'loopback') {
+      this.#ownLog.warn('no membership configured: peers are served on loopback only (connections from other hosts are refused); for a swarm of hosts see docs/membership.md', {
+        fix: 'shoal agent --scheduler MULTIADDR --join-token FILE (a token from the scheduler operator), or --members FILE (peer ids, one a line) for DHT-only swarms'
+      })
+      return { kind: 'loopback' }
+    }
+    const members = new MemberSet(schedulers.map(a => multiaddr(a).getComponents().find(c => c.name === 'p2p')?.value ?? ''))
+    if (membership.kind === 'static') {
+      members.replace('file', await readMembersFile(membership.membersFile))
+      this.#membersFileMtimeMs = (await stat(membership.membersFile)).mtimeMs
+    }
+    this.#members = members
+    this.#ownLog.info('membership', { kind: membership.kind, members: members.size })
+    return { kind: 'members', allows: peer => members.allows(peer) }
+  }
+
+  /** Closes every connection of peers that are no longer members: a removed host is cut off at once. */
+  #hangUp (removed: string[]): void {
+    const node = this.#node
+    if (node == null) return
+    for (const id of removed) {
+      this.#ownLog.info('peer no longer a member: its connections are closed', { peer: id })
+      node.hangUp(peerIdFromString(id)).catch((err: Error) => {
+        this.#ownLog.warn('closing a removed member\'s connections failed', { peer: id, error: `${err.name}: ${err.message}` })
+      })
+    }
+  }
+
+  /** `--members FILE`, re-read when its modification time changes; a bad file keeps the last good set. */
+  #watchMembersFile (path: string): void {
+    let seen = this.#membersFileMtimeMs
+    let reading = false
+    const check = async (): Promise<void> => {
+      const mtime = (await stat(path)).mtimeMs
+      if (mtime === seen) return
+      const ids = await readMembersFile(path)
+      seen = mtime
+      this.#hangUp(this.#members?.replace('file', ids) ?? [])
+    }
+    this.#membersPoll = setInterval(() => {
+      if (reading) return
+      reading = true
+      check().catch((err: Error) => {
+        this.#ownLog.warn('members file not re-read; the last good member list stays', { path, error: `${err.name}: ${err.message}` })
+      }).finally(() => { reading = false })
+    }, MEMBERS_FILE_POLL_MS)
   }
 
   /** The scheduler client when `--scheduler` is given (undefined: DHT only). */
@@ -120,7 +198,7 @@ export class PeerServices {
 
   /** Every blob held with at least one piece, as a scheduler is told after it (re)connects. */
   #heldTasks (): HeldTask[] {
-    return this.#components.store.list().filter(r => r.pieces.some(cid => cid != null))
+    return this.#components.store.list().filter(r => r.pieces.some(cid => cid != null) && this.#shareable(r.digest))
       .map(record => ({ digest: record.digest, size: record.size, bitfield: recordedBitfield(record), wantsPieces: false }))
   }
 
@@ -129,7 +207,7 @@ export class PeerServices {
    * Every blob held with at least one piece is announced again, once there is a peer to tell.
    */
   #announceHeld (node: P2pNode): void {
-    const held = this.#components.store.list().filter(r => r.pieces.some(cid => cid != null)).map(r => r.digest)
+    const held = this.#components.store.list().filter(r => r.pieces.some(cid => cid != null) && this.#shareable(r.digest)).map(r => r.digest)
     if (held.length === 0) return
     const adopt = (): void => { this.#discovery?.adopt(held) }
     if (node.getConnections().length > 0) adopt()
@@ -137,6 +215,8 @@ export class PeerServices {
   }
 
   async stop (): Promise<void> {
+    clearInterval(this.#membersPoll)
+    this.#membersPoll = undefined
     await this.#scheduler?.stop()
     this.#scheduler = undefined
     await this.#embedded?.stop()
@@ -158,6 +238,11 @@ export class PeerServices {
     return this.#node?.getPeers().length ?? 0
   }
 
+  /** Peers with an open connection, by id. */
+  connectedPeerIds (): string[] {
+    return this.#node?.getPeers().map(p => p.toString()) ?? []
+  }
+
   /** The peer ids this node knows of (its peer store). */
   async knownPeers (): Promise<string[]> {
     return (await this.#node?.peerStore.all() ?? []).map(p => p.id.toString())
@@ -171,8 +256,19 @@ export class PeerServices {
     return node.getMultiaddrs().map(a => a.toString()).map(a => a.includes('/p2p/') ? a : `${a}/p2p/${id}`)
   }
 
-  /** Announces a blob (fire and forget: a failure is logged, the re-provide round tries again). */
+  /** `--share-private`: whether peers may have the blob (and hear that this agent holds it). */
+  #shareable (digest: Digest): boolean {
+    return this.#share?.shareable(digest) ?? true
+  }
+
+  /** A client asked for a blob: the share policy learns where it lives. */
+  observeBlob (blob: BlobOrigin): void {
+    this.#share?.observe(blob)
+  }
+
+  /** Announces a blob (fire and forget: a failure is logged, the re-provide round tries again); not one the share policy keeps here. */
   provide (digest: Digest): void {
+    if (!this.#shareable(digest)) return
     this.#discovery?.provide(digest).catch((err: Error) => {
       if (err.name !== 'AbortError') this.#ownLog.warn('provide failed', { digest, error: `${err.name}: ${err.message}` })
     })
@@ -200,6 +296,7 @@ export class PeerServices {
         })
       },
       announce: async digest => {
+        if (!this.#shareable(digest)) return
         await this.#discovery?.provide(digest, { signal: AbortSignal.timeout(PEER_LOOKUP_TIMEOUT_MS) }).catch((err: Error) => {
           this.#ownLog.info('announcement before fetching failed', { digest, error: `${err.name}: ${err.message}` })
         })

@@ -38,6 +38,8 @@ export interface PieceExchangeServerComponents {
   uploads?: Pick<RateLimiter, 'take'>
   /** The agent's bans: a banned peer's streams are reset at once, and malformed frames count toward a ban. */
   bans?: Pick<PeerBans, 'isBanned' | 'malformedFrame'>
+  /** `--share-private`: a blob this says no to is answered as not found. */
+  shareable?: (digest: Digest) => boolean
   logger?: Logger
 }
 
@@ -135,13 +137,19 @@ export class PieceExchangeServer {
     this.#streams.set(stream, done)
   }
 
+  /** The blob's record when it is held and the share policy lets peers have it. */
+  #shared (digest: Digest): BlobRecord | undefined {
+    if (this.#components.shareable?.(digest) === false) return undefined
+    return this.#components.store.get(digest)
+  }
+
   /**
    * The recorded piece CIDs: all of them for a complete blob, the verified ones so far for a blob
    * still downloading (empty entries for the rest: the asker comes back for them). A complete blob
    * with a piece unrecorded has nothing trustworthy to give.
    */
   #pieceTable (digest: Digest): PeerResponse['pieceTable'] & {} {
-    const record = this.#components.store.get(digest)
+    const record = this.#shared(digest)
     if (record == null || digestAlgorithm(digest) !== 'sha256') return refusal('pieceTable', Status.NOT_FOUND).pieceTable!
     if (record.state === 'complete' && record.pieces.some(cid => cid == null)) return refusal('pieceTable', Status.NOT_FOUND).pieceTable!
     try {
@@ -155,7 +163,7 @@ export class PieceExchangeServer {
 
   /** The recorded pieces: a piece without a recorded CID cannot be verified, so it is never offered. */
   #bitfield (digest: Digest): PeerResponse['bitfield'] & {} {
-    const record = this.#components.store.get(digest)
+    const record = this.#shared(digest)
     if (record == null) return refusal('bitfield', Status.NOT_FOUND).bitfield!
     const bitfield = recordedBitfield(record)
     return bitfieldResponse(bitfield, record.state === 'complete' && bitfield.full())
@@ -163,7 +171,7 @@ export class PieceExchangeServer {
 
   async #piece (digest: Digest, index: number): Promise<PieceAnswer> {
     const notFound = { header: { status: Status.NOT_FOUND, index, length: 0 } }
-    const record = this.#components.store.get(digest)
+    const record = this.#shared(digest)
     const expected = record?.pieces[index]
     if (record == null || expected == null) return notFound
     const release = await this.#budget.acquire(pieceSpan(record.size, index).length, this.#controller?.signal)

@@ -8,7 +8,7 @@ import { silentLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
 import { rendezvousOrder } from './rendezvous.ts'
 import { SchedulerSession } from './session.ts'
-import type { OriginMessage, ParentsMessage, PieceTableMessage, PrefetchCancelMessage, PrefetchOrderMessage, Registration } from './session.ts'
+import type { MembersMessage, OriginMessage, ParentsMessage, PieceTableMessage, PrefetchCancelMessage, PrefetchOrderMessage, Registration } from './session.ts'
 
 /** A blob this agent holds or is fetching, as announced to its scheduler. */
 export interface HeldTask {
@@ -42,6 +42,8 @@ export interface SchedulerClientEvents {
   /** A prefetch order, and the session to answer on (the scheduler that runs the job). */
   prefetch: [PrefetchOrderMessage, SchedulerSession]
   prefetchCancel: [PrefetchCancelMessage, SchedulerSession]
+  /** The swarm's members as one scheduler (by its key) tells them. */
+  members: [MembersMessage, string]
   /** A scheduler's session opened or closed (metrics, logs). */
   connected: [string]
   disconnected: [string]
@@ -142,6 +144,7 @@ export class SchedulerClient extends EventEmitter<SchedulerClientEvents> impleme
         session.on('pieceTable', m => this.emit('pieceTable', m))
         session.on('prefetch', m => this.emit('prefetch', m, session))
         session.on('prefetchCancel', m => this.emit('prefetchCancel', m, session))
+        session.on('members', m => this.emit('members', m, slot.key))
         slot.session = session
         this.emit('connected', slot.key)
         this.#log.info('scheduler connected', { scheduler: slot.name })

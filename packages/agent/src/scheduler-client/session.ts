@@ -18,6 +18,8 @@ export interface Registration {
   zone?: string
   uploadSlots: number
   uploadBytesPerSecond?: number
+  /** `--join-token`: what a scheduler that admits members checks (docs/membership.md). */
+  joinToken?: string
 }
 
 export type ParentsMessage = ParsedSchedulerMessage & { kind: 'parents' }
@@ -25,6 +27,7 @@ export type OriginMessage = ParsedSchedulerMessage & { kind: 'origin' }
 export type PieceTableMessage = ParsedSchedulerMessage & { kind: 'pieceTable' }
 export type PrefetchOrderMessage = ParsedSchedulerMessage & { kind: 'prefetch' }
 export type PrefetchCancelMessage = ParsedSchedulerMessage & { kind: 'prefetchCancel' }
+export type MembersMessage = ParsedSchedulerMessage & { kind: 'members' }
 
 /** One concrete image as the agent resolved it, for the scheduler. */
 export interface ResolvedImageReport {
@@ -48,6 +51,7 @@ export interface SchedulerSessionEvents {
   pieceTable: [PieceTableMessage]
   prefetch: [PrefetchOrderMessage]
   prefetchCancel: [PrefetchCancelMessage]
+  members: [MembersMessage]
   /** The stream ended: the scheduler left, the connection died, or it sent something malformed. */
   close: [Error | undefined]
 }
@@ -105,7 +109,8 @@ export class SchedulerSession extends EventEmitter<SchedulerSessionEvents> {
         site: registration.site ?? '',
         zone: registration.zone ?? '',
         uploadSlots: registration.uploadSlots,
-        uploadBytesPerSecond: BigInt(registration.uploadBytesPerSecond ?? 0)
+        uploadBytesPerSecond: BigInt(registration.uploadBytesPerSecond ?? 0),
+        joinToken: registration.joinToken ?? ''
       }
     }), { signal })
     const first = decodeSchedulerMessage(await channel.read({ signal }))
@@ -206,6 +211,7 @@ export class SchedulerSession extends EventEmitter<SchedulerSessionEvents> {
           else if (message.kind === 'pieceTable') this.emit('pieceTable', message)
           else if (message.kind === 'prefetch') this.emit('prefetch', message)
           else if (message.kind === 'prefetchCancel') this.emit('prefetchCancel', message)
+          else if (message.kind === 'members') this.emit('members', message)
         }
       } catch (err) {
         // The end of the stream is a leave, not a fault.

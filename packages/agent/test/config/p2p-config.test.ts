@@ -8,7 +8,7 @@ const PEER = '/ip4/10.0.0.5/tcp/65002/p2p/12D3KooWEBAyrjmBMVB4jK8gufgbqknrYcCSoq
 
 test('p2p is on by default on every interface at port 65002; --no-p2p (or SHOAL_NO_P2P, noP2p) turns it off', async t => {
   const config = await resolveAgentConfig({ argv: [], env: {} })
-  t.deepEqual(config.p2p, { listen: ['/ip4/0.0.0.0/tcp/65002'], bootstrap: [], announce: [], swarmKeyFile: undefined, schedulers: [], site: undefined, zone: undefined, embeddedScheduler: false })
+  t.deepEqual(config.p2p, { listen: ['/ip4/0.0.0.0/tcp/65002'], bootstrap: [], announce: [], swarmKeyFile: undefined, schedulers: [], site: undefined, zone: undefined, embeddedScheduler: false, membership: { kind: 'loopback' }, sharePrivate: 'members' })
   t.true(config.originFallback)
   t.is((await resolveAgentConfig({ argv: ['--no-p2p'], env: {} })).p2p, undefined)
   t.is((await resolveAgentConfig({ argv: [], env: { SHOAL_NO_P2P: 'true' } })).p2p, undefined)
@@ -37,7 +37,7 @@ test('p2p flags, environment and YAML keys', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-config-'))
   await writeFile(join(dir, 'agent.yaml'), `p2pListen: [/ip4/127.0.0.1/tcp/7002]\nbootstrap: ["${PEER}"]\nswarmKey: /etc/shoal/swarm.key\n`)
   const fromFile = await resolveAgentConfig({ argv: ['--config', join(dir, 'agent.yaml')], env: {} })
-  t.deepEqual(fromFile.p2p, { listen: ['/ip4/127.0.0.1/tcp/7002'], bootstrap: [PEER], announce: [], swarmKeyFile: '/etc/shoal/swarm.key', schedulers: [], site: undefined, zone: undefined, embeddedScheduler: false })
+  t.deepEqual(fromFile.p2p, { listen: ['/ip4/127.0.0.1/tcp/7002'], bootstrap: [PEER], announce: [], swarmKeyFile: '/etc/shoal/swarm.key', schedulers: [], site: undefined, zone: undefined, embeddedScheduler: false, membership: { kind: 'loopback' }, sharePrivate: 'members' })
 })
 
 test('schedulers, site and zone: flags, environment and YAML; each scheduler names its peer id', async t => {
@@ -76,5 +76,23 @@ test('invalid p2p values are ConfigErrors that name the field', async t => {
   ]
   for (const [argv, env, message] of cases) {
     await t.throwsAsync(resolveAgentConfig({ argv, env }), { name: 'ConfigError', message }, argv.join(' '))
+  }
+})
+
+test('membership: --join-token with --scheduler, or --members; neither is loopback only; bad combinations name the field', async t => {
+  const joined = await resolveAgentConfig({ argv: ['--scheduler', PEER, '--join-token', '/etc/shoal/join-token'], env: {} })
+  t.deepEqual(joined.p2p?.membership, { kind: 'scheduler', joinTokenFile: '/etc/shoal/join-token' })
+  const listed = await resolveAgentConfig({ argv: [], env: { SHOAL_MEMBERS: '/etc/shoal/members' } })
+  t.deepEqual(listed.p2p?.membership, { kind: 'static', membersFile: '/etc/shoal/members' })
+  t.is((await resolveAgentConfig({ argv: ['--share-private', 'none'], env: {} })).p2p?.sharePrivate, 'none')
+  const cases: Array<[string[], RegExp]> = [
+    [['--join-token', 't'], /--join-token.*--scheduler/],
+    [['--scheduler', PEER, '--join-token', 't', '--members', 'm'], /--members.*--join-token/],
+    [['--scheduler', PEER, '--join-token', 't', '--embedded-scheduler'], /--join-token.*embedded/],
+    [['--no-p2p', '--members', 'm'], /--members.*--no-p2p/],
+    [['--share-private', 'everyone'], /--share-private.*members.*none/]
+  ]
+  for (const [argv, message] of cases) {
+    await t.throwsAsync(resolveAgentConfig({ argv, env: {} }), { name: 'ConfigError', message }, argv.join(' '))
   }
 })

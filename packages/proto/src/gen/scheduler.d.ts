@@ -39,6 +39,10 @@ export declare namespace AgentMessage {
         field: '$.register.uploadBytesPerSecond';
         value: bigint;
     }
+    interface AgentMessageRegisterJoinTokenFieldEvent {
+        field: '$.register.joinToken';
+        value: string;
+    }
     interface AgentMessageAnnounceTaskDigestFieldEvent {
         field: '$.announceTask.digest';
         value: string;
@@ -193,7 +197,7 @@ export declare namespace AgentMessage {
     }
     function encode(obj: Partial<AgentMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AgentMessage>): AgentMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AgentMessage>): Generator<AgentMessageRegisterAddressesFieldEvent | AgentMessageRegisterHostNameFieldEvent | AgentMessageRegisterSiteFieldEvent | AgentMessageRegisterZoneFieldEvent | AgentMessageRegisterUploadSlotsFieldEvent | AgentMessageRegisterUploadBytesPerSecondFieldEvent | AgentMessageAnnounceTaskDigestFieldEvent | AgentMessageAnnounceTaskSizeFieldEvent | AgentMessageAnnounceTaskBitfieldFieldEvent | AgentMessageAnnounceTaskWantsPiecesFieldEvent | AgentMessagePiecesFinishedDigestFieldEvent | AgentMessagePiecesFinishedIndexesFieldEvent | AgentMessagePiecesFinishedSourceFieldEvent | AgentMessagePiecesFinishedParentFieldEvent | AgentMessagePiecesFinishedBytesFieldEvent | AgentMessagePieceFailedDigestFieldEvent | AgentMessagePieceFailedIndexFieldEvent | AgentMessagePieceFailedParentFieldEvent | AgentMessagePieceFailedReasonFieldEvent | AgentMessagePieceTableDigestFieldEvent | AgentMessagePieceTableSizeFieldEvent | AgentMessagePieceTablePieceSizeFieldEvent | AgentMessagePieceTablePiecesFieldEvent | AgentMessageLeaveTaskDigestFieldEvent | AgentMessagePrefetchResolvedJobFieldEvent | AgentMessagePrefetchResolvedImagesReferenceFieldEvent | AgentMessagePrefetchResolvedImagesManifestDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRegistryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRepositoryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsSizeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsMediaTypeFieldEvent | AgentMessagePrefetchResolvedImagesFailureReasonFieldEvent | AgentMessagePrefetchResolvedImagesFailureMessageFieldEvent | AgentMessagePrefetchProgressJobFieldEvent | AgentMessagePrefetchProgressBlobsDigestFieldEvent | AgentMessagePrefetchProgressBlobsStateFieldEvent | AgentMessagePrefetchProgressBlobsBytesFieldEvent | AgentMessagePrefetchProgressBlobsFailureReasonFieldEvent | AgentMessagePrefetchProgressBlobsFailureMessageFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AgentMessage>): Generator<AgentMessageRegisterAddressesFieldEvent | AgentMessageRegisterHostNameFieldEvent | AgentMessageRegisterSiteFieldEvent | AgentMessageRegisterZoneFieldEvent | AgentMessageRegisterUploadSlotsFieldEvent | AgentMessageRegisterUploadBytesPerSecondFieldEvent | AgentMessageRegisterJoinTokenFieldEvent | AgentMessageAnnounceTaskDigestFieldEvent | AgentMessageAnnounceTaskSizeFieldEvent | AgentMessageAnnounceTaskBitfieldFieldEvent | AgentMessageAnnounceTaskWantsPiecesFieldEvent | AgentMessagePiecesFinishedDigestFieldEvent | AgentMessagePiecesFinishedIndexesFieldEvent | AgentMessagePiecesFinishedSourceFieldEvent | AgentMessagePiecesFinishedParentFieldEvent | AgentMessagePiecesFinishedBytesFieldEvent | AgentMessagePieceFailedDigestFieldEvent | AgentMessagePieceFailedIndexFieldEvent | AgentMessagePieceFailedParentFieldEvent | AgentMessagePieceFailedReasonFieldEvent | AgentMessagePieceTableDigestFieldEvent | AgentMessagePieceTableSizeFieldEvent | AgentMessagePieceTablePieceSizeFieldEvent | AgentMessagePieceTablePiecesFieldEvent | AgentMessageLeaveTaskDigestFieldEvent | AgentMessagePrefetchResolvedJobFieldEvent | AgentMessagePrefetchResolvedImagesReferenceFieldEvent | AgentMessagePrefetchResolvedImagesManifestDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRegistryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRepositoryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsSizeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsMediaTypeFieldEvent | AgentMessagePrefetchResolvedImagesFailureReasonFieldEvent | AgentMessagePrefetchResolvedImagesFailureMessageFieldEvent | AgentMessagePrefetchProgressJobFieldEvent | AgentMessagePrefetchProgressBlobsDigestFieldEvent | AgentMessagePrefetchProgressBlobsStateFieldEvent | AgentMessagePrefetchProgressBlobsBytesFieldEvent | AgentMessagePrefetchProgressBlobsFailureReasonFieldEvent | AgentMessagePrefetchProgressBlobsFailureMessageFieldEvent>;
 }
 export interface Register {
     addresses: Uint8Array<ArrayBuffer>[];
@@ -202,6 +206,7 @@ export interface Register {
     zone: string;
     uploadSlots: number;
     uploadBytesPerSecond: bigint;
+    joinToken: string;
 }
 export declare namespace Register {
     const codec: () => Codec<Register>;
@@ -230,9 +235,13 @@ export declare namespace Register {
         field: '$.uploadBytesPerSecond';
         value: bigint;
     }
+    interface RegisterJoinTokenFieldEvent {
+        field: '$.joinToken';
+        value: string;
+    }
     function encode(obj: Partial<Register>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Register>): Register;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Register>): Generator<RegisterAddressesFieldEvent | RegisterHostNameFieldEvent | RegisterSiteFieldEvent | RegisterZoneFieldEvent | RegisterUploadSlotsFieldEvent | RegisterUploadBytesPerSecondFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Register>): Generator<RegisterAddressesFieldEvent | RegisterHostNameFieldEvent | RegisterSiteFieldEvent | RegisterZoneFieldEvent | RegisterUploadSlotsFieldEvent | RegisterUploadBytesPerSecondFieldEvent | RegisterJoinTokenFieldEvent>;
 }
 export interface AnnounceTask {
     digest: string;
@@ -392,6 +401,7 @@ export interface SchedulerMessage {
     pieceTable?: TaskPieceTable;
     prefetch?: PrefetchOrder;
     prefetchCancel?: PrefetchCancel;
+    members?: Members;
 }
 export declare namespace SchedulerMessage {
     const codec: () => Codec<SchedulerMessage>;
@@ -500,9 +510,48 @@ export declare namespace SchedulerMessage {
         field: '$.prefetchCancel.job';
         value: string;
     }
+    interface SchedulerMessageMembersFullFieldEvent {
+        field: '$.members.full';
+        value: boolean;
+    }
+    interface SchedulerMessageMembersAddedFieldEvent {
+        field: '$.members.added[]';
+        index: number;
+        value: Uint8Array<ArrayBuffer>;
+    }
+    interface SchedulerMessageMembersRemovedFieldEvent {
+        field: '$.members.removed[]';
+        index: number;
+        value: Uint8Array<ArrayBuffer>;
+    }
     function encode(obj: Partial<SchedulerMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): SchedulerMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageRegisteredReportIntervalMsFieldEvent | SchedulerMessageParentsDigestFieldEvent | SchedulerMessageParentsParentsPeerIdFieldEvent | SchedulerMessageParentsParentsAddressesFieldEvent | SchedulerMessageParentsParentsBitfieldFieldEvent | SchedulerMessageOriginDigestFieldEvent | SchedulerMessageOriginPiecesFieldEvent | SchedulerMessagePieceTableDigestFieldEvent | SchedulerMessagePieceTableSizeFieldEvent | SchedulerMessagePieceTablePieceSizeFieldEvent | SchedulerMessagePieceTablePiecesFieldEvent | SchedulerMessagePrefetchJobFieldEvent | SchedulerMessagePrefetchImagesReferenceFieldEvent | SchedulerMessagePrefetchImagesTagsFieldEvent | SchedulerMessagePrefetchPlatformsFieldEvent | SchedulerMessagePrefetchBlobsRegistryFieldEvent | SchedulerMessagePrefetchBlobsRepositoryFieldEvent | SchedulerMessagePrefetchBlobsDigestFieldEvent | SchedulerMessagePrefetchBlobsSizeFieldEvent | SchedulerMessagePrefetchBlobsMediaTypeFieldEvent | SchedulerMessagePrefetchConcurrencyFieldEvent | SchedulerMessagePrefetchTimeoutMsFieldEvent | SchedulerMessagePrefetchCancelJobFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageRegisteredReportIntervalMsFieldEvent | SchedulerMessageParentsDigestFieldEvent | SchedulerMessageParentsParentsPeerIdFieldEvent | SchedulerMessageParentsParentsAddressesFieldEvent | SchedulerMessageParentsParentsBitfieldFieldEvent | SchedulerMessageOriginDigestFieldEvent | SchedulerMessageOriginPiecesFieldEvent | SchedulerMessagePieceTableDigestFieldEvent | SchedulerMessagePieceTableSizeFieldEvent | SchedulerMessagePieceTablePieceSizeFieldEvent | SchedulerMessagePieceTablePiecesFieldEvent | SchedulerMessagePrefetchJobFieldEvent | SchedulerMessagePrefetchImagesReferenceFieldEvent | SchedulerMessagePrefetchImagesTagsFieldEvent | SchedulerMessagePrefetchPlatformsFieldEvent | SchedulerMessagePrefetchBlobsRegistryFieldEvent | SchedulerMessagePrefetchBlobsRepositoryFieldEvent | SchedulerMessagePrefetchBlobsDigestFieldEvent | SchedulerMessagePrefetchBlobsSizeFieldEvent | SchedulerMessagePrefetchBlobsMediaTypeFieldEvent | SchedulerMessagePrefetchConcurrencyFieldEvent | SchedulerMessagePrefetchTimeoutMsFieldEvent | SchedulerMessagePrefetchCancelJobFieldEvent | SchedulerMessageMembersFullFieldEvent | SchedulerMessageMembersAddedFieldEvent | SchedulerMessageMembersRemovedFieldEvent>;
+}
+export interface Members {
+    full: boolean;
+    added: Uint8Array<ArrayBuffer>[];
+    removed: Uint8Array<ArrayBuffer>[];
+}
+export declare namespace Members {
+    const codec: () => Codec<Members>;
+    interface MembersFullFieldEvent {
+        field: '$.full';
+        value: boolean;
+    }
+    interface MembersAddedFieldEvent {
+        field: '$.added[]';
+        index: number;
+        value: Uint8Array<ArrayBuffer>;
+    }
+    interface MembersRemovedFieldEvent {
+        field: '$.removed[]';
+        index: number;
+        value: Uint8Array<ArrayBuffer>;
+    }
+    function encode(obj: Partial<Members>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Members>): Members;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Members>): Generator<MembersFullFieldEvent | MembersAddedFieldEvent | MembersRemovedFieldEvent>;
 }
 export interface Registered {
     reportIntervalMs: number;

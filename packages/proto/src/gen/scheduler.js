@@ -363,6 +363,10 @@ export var Register;
                     w.uint32(48);
                     w.uint64(obj.uploadBytesPerSecond);
                 }
+                if ((obj.joinToken != null && obj.joinToken !== '')) {
+                    w.uint32(58);
+                    w.string(obj.joinToken);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -373,7 +377,8 @@ export var Register;
                     site: '',
                     zone: '',
                     uploadSlots: 0,
-                    uploadBytesPerSecond: 0n
+                    uploadBytesPerSecond: 0n,
+                    joinToken: ''
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -404,6 +409,10 @@ export var Register;
                         }
                         case 6: {
                             obj.uploadBytesPerSecond = reader.uint64();
+                            break;
+                        }
+                        case 7: {
+                            obj.joinToken = reader.string();
                             break;
                         }
                         default: {
@@ -465,6 +474,13 @@ export var Register;
                             yield {
                                 field: `${prefix}.uploadBytesPerSecond`,
                                 value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 7: {
+                            yield {
+                                field: `${prefix}.joinToken`,
+                                value: reader.string()
                             };
                             break;
                         }
@@ -1125,7 +1141,16 @@ export var SchedulerMessage;
                     w.fork();
                 }
                 obj = { ...obj };
+                if (obj.members != null) {
+                    obj.prefetchCancel = undefined;
+                    obj.prefetch = undefined;
+                    obj.pieceTable = undefined;
+                    obj.origin = undefined;
+                    obj.parents = undefined;
+                    obj.registered = undefined;
+                }
                 if (obj.prefetchCancel != null) {
+                    obj.members = undefined;
                     obj.prefetch = undefined;
                     obj.pieceTable = undefined;
                     obj.origin = undefined;
@@ -1133,6 +1158,7 @@ export var SchedulerMessage;
                     obj.registered = undefined;
                 }
                 if (obj.prefetch != null) {
+                    obj.members = undefined;
                     obj.prefetchCancel = undefined;
                     obj.pieceTable = undefined;
                     obj.origin = undefined;
@@ -1140,6 +1166,7 @@ export var SchedulerMessage;
                     obj.registered = undefined;
                 }
                 if (obj.pieceTable != null) {
+                    obj.members = undefined;
                     obj.prefetchCancel = undefined;
                     obj.prefetch = undefined;
                     obj.origin = undefined;
@@ -1147,6 +1174,7 @@ export var SchedulerMessage;
                     obj.registered = undefined;
                 }
                 if (obj.origin != null) {
+                    obj.members = undefined;
                     obj.prefetchCancel = undefined;
                     obj.prefetch = undefined;
                     obj.pieceTable = undefined;
@@ -1154,6 +1182,7 @@ export var SchedulerMessage;
                     obj.registered = undefined;
                 }
                 if (obj.parents != null) {
+                    obj.members = undefined;
                     obj.prefetchCancel = undefined;
                     obj.prefetch = undefined;
                     obj.pieceTable = undefined;
@@ -1161,6 +1190,7 @@ export var SchedulerMessage;
                     obj.registered = undefined;
                 }
                 if (obj.registered != null) {
+                    obj.members = undefined;
                     obj.prefetchCancel = undefined;
                     obj.prefetch = undefined;
                     obj.pieceTable = undefined;
@@ -1190,6 +1220,10 @@ export var SchedulerMessage;
                 if (obj.prefetchCancel != null) {
                     w.uint32(50);
                     PrefetchCancel.codec().encode(obj.prefetchCancel, w);
+                }
+                if (obj.members != null) {
+                    w.uint32(58);
+                    Members.codec().encode(obj.members, w);
                 }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
@@ -1236,13 +1270,28 @@ export var SchedulerMessage;
                             });
                             break;
                         }
+                        case 7: {
+                            obj.members = Members.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.members
+                            });
+                            break;
+                        }
                         default: {
                             reader.skipType(tag & 7);
                             break;
                         }
                     }
                 }
+                if (obj.members != null) {
+                    delete obj.prefetchCancel;
+                    delete obj.prefetch;
+                    delete obj.pieceTable;
+                    delete obj.origin;
+                    delete obj.parents;
+                    delete obj.registered;
+                }
                 if (obj.prefetchCancel != null) {
+                    delete obj.members;
                     delete obj.prefetch;
                     delete obj.pieceTable;
                     delete obj.origin;
@@ -1250,6 +1299,7 @@ export var SchedulerMessage;
                     delete obj.registered;
                 }
                 if (obj.prefetch != null) {
+                    delete obj.members;
                     delete obj.prefetchCancel;
                     delete obj.pieceTable;
                     delete obj.origin;
@@ -1257,6 +1307,7 @@ export var SchedulerMessage;
                     delete obj.registered;
                 }
                 if (obj.pieceTable != null) {
+                    delete obj.members;
                     delete obj.prefetchCancel;
                     delete obj.prefetch;
                     delete obj.origin;
@@ -1264,6 +1315,7 @@ export var SchedulerMessage;
                     delete obj.registered;
                 }
                 if (obj.origin != null) {
+                    delete obj.members;
                     delete obj.prefetchCancel;
                     delete obj.prefetch;
                     delete obj.pieceTable;
@@ -1271,6 +1323,7 @@ export var SchedulerMessage;
                     delete obj.registered;
                 }
                 if (obj.parents != null) {
+                    delete obj.members;
                     delete obj.prefetchCancel;
                     delete obj.prefetch;
                     delete obj.pieceTable;
@@ -1278,6 +1331,7 @@ export var SchedulerMessage;
                     delete obj.registered;
                 }
                 if (obj.registered != null) {
+                    delete obj.members;
                     delete obj.prefetchCancel;
                     delete obj.prefetch;
                     delete obj.pieceTable;
@@ -1326,6 +1380,12 @@ export var SchedulerMessage;
                             });
                             break;
                         }
+                        case 7: {
+                            yield* Members.codec().stream(reader, reader.uint32(), `${prefix}.members`, {
+                                limits: opts.limits?.members
+                            });
+                            break;
+                        }
                         default: {
                             reader.skipType(tag & 7);
                             break;
@@ -1349,6 +1409,132 @@ export var SchedulerMessage;
     }
     SchedulerMessage.stream = stream;
 })(SchedulerMessage || (SchedulerMessage = {}));
+export var Members;
+(function (Members) {
+    let _codec;
+    Members.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.full != null && obj.full !== false)) {
+                    w.uint32(8);
+                    w.bool(obj.full);
+                }
+                if (obj.added != null && obj.added.length > 0) {
+                    for (const value of obj.added) {
+                        w.uint32(18);
+                        w.bytes(value);
+                    }
+                }
+                if (obj.removed != null && obj.removed.length > 0) {
+                    for (const value of obj.removed) {
+                        w.uint32(26);
+                        w.bytes(value);
+                    }
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    full: false,
+                    added: [],
+                    removed: []
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.full = reader.bool();
+                            break;
+                        }
+                        case 2: {
+                            if (opts.limits?.added != null && obj.added.length === opts.limits.added) {
+                                throw new MaxLengthError('Decode error - repeated field "added" had too many elements');
+                            }
+                            obj.added.push(reader.bytes());
+                            break;
+                        }
+                        case 3: {
+                            if (opts.limits?.removed != null && obj.removed.length === opts.limits.removed) {
+                                throw new MaxLengthError('Decode error - repeated field "removed" had too many elements');
+                            }
+                            obj.removed.push(reader.bytes());
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const obj = {
+                    added: 0,
+                    removed: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.full`,
+                                value: reader.bool()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            if (opts.limits?.added != null && obj.added === opts.limits.added) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "added" had too many elements');
+                            }
+                            yield {
+                                field: `${prefix}.added[]`,
+                                index: obj.added,
+                                value: reader.bytes()
+                            };
+                            obj.added++;
+                            break;
+                        }
+                        case 3: {
+                            if (opts.limits?.removed != null && obj.removed === opts.limits.removed) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "removed" had too many elements');
+                            }
+                            yield {
+                                field: `${prefix}.removed[]`,
+                                index: obj.removed,
+                                value: reader.bytes()
+                            };
+                            obj.removed++;
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, Members.codec());
+    }
+    Members.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, Members.codec(), opts);
+    }
+    Members.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, Members.codec(), opts);
+    }
+    Members.stream = stream;
+})(Members || (Members = {}));
 export var Registered;
 (function (Registered) {
     let _codec;

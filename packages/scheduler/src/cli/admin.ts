@@ -5,6 +5,8 @@ import { handleJobRoute } from '../jobs/admin-routes.ts'
 import { JobAdmission } from '../jobs/admission.ts'
 import type { JobAdmissionInit } from '../jobs/admission.ts'
 import type { PrefetchJobs } from '../jobs/prefetch-jobs.ts'
+import { handleMemberRoute } from '../membership/admin-routes.ts'
+import type { Membership } from '../membership/membership.ts'
 import type { SchedulerMetrics } from '../metrics.ts'
 import type { SchedulerService } from '../service.ts'
 import { hasAdminToken } from './admin-token.ts'
@@ -35,12 +37,14 @@ export interface AdminInit {
   /** The bearer token /jobs and /tasks require. */
   token: string
   limits?: JobAdmissionInit
+  /** The swarm's members (`--join-tokens`): GET /members, DELETE /members/<peer id>. */
+  membership?: Membership
 }
 
 /**
  * `--admin HOST:PORT`: /healthz and /metrics (Prometheus) open to probes and scrapers (they hold
  * counts, no digest or repository), /tasks (adminView as JSON: which agent holds which blob) and the
- * prefetch /jobs only with `Authorization: Bearer <token>`.
+ * prefetch /jobs and the /members only with `Authorization: Bearer <token>`.
  */
 export async function startAdmin (init: AdminInit, service: SchedulerService, metrics: SchedulerMetrics, jobs: PrefetchJobs): Promise<{ server: Server, url: string }> {
   const admission = new JobAdmission(init.limits)
@@ -54,6 +58,7 @@ export async function startAdmin (init: AdminInit, service: SchedulerService, me
       return
     }
     if (handleJobRoute(jobs, admission, req, res, path)) return
+    if (handleMemberRoute(init.membership, req, res, path)) return
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n')
     } else if (path === '/metrics') {
@@ -61,7 +66,7 @@ export async function startAdmin (init: AdminInit, service: SchedulerService, me
     } else if (path === '/tasks') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(adminView(service), null, 2) + '\n')
     } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: /healthz, /metrics, /tasks, /jobs\n')
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: /healthz, /metrics, /tasks, /jobs, /members\n')
     }
   })
   await new Promise<void>((resolve, reject) => {

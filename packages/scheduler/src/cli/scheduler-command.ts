@@ -2,9 +2,10 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createP2pNode, loadOrCreatePeerKey, loadSwarmKey } from '@shoal/p2p'
-import { JOBS_MAX_ACTIVE, JOBS_MAX_PER_MINUTE } from '../constants.ts'
+import { JOBS_MAX_ACTIVE, JOBS_MAX_PER_MINUTE, JOIN_TOKENS_FILE_NAME } from '../constants.ts'
 import { SchedulerConfigError } from '../errors.ts'
 import { JobStore } from '../jobs/job-store.ts'
+import { startMembership } from './membership-setup.ts'
 import { PrefetchJobs } from '../jobs/prefetch-jobs.ts'
 import { SchedulerMetrics } from '../metrics.ts'
 import { SchedulerServer } from '../server.ts'
@@ -19,6 +20,9 @@ export const SCHEDULER_USAGE = `usage: shoal scheduler [options]
   --admin HOST:PORT      /metrics, /healthz, /tasks (JSON) and the prefetch jobs API /jobs (default 127.0.0.1:65004)
   --data-dir DIR         its peer identity and its prefetch jobs live here (default .shoal/scheduler)
   --swarm-key FILE       the agents' swarm key: only hosts with it can connect
+  --join-tokens FILE     join tokens, one a line (TOKEN [LABEL]): agents presenting one are admitted as
+                         members (default: join-tokens in the data dir, if it exists); without tokens
+                         the scheduler takes agents on loopback only (docs/membership.md)
   --admin-token-file F   the admin API's bearer token (default: admin-token in the data dir, made at first start)
   --max-active-jobs N    prefetch jobs resolving or running at once (default 16); more get 429
   --max-jobs-per-minute N  prefetch jobs created per minute (default 60); more get 429
@@ -30,6 +34,8 @@ export interface SchedulerConfig {
   admin: { host: string, port: number }
   dataDir: string
   swarmKeyFile?: string
+  /** Join tokens: with them, agents are admitted as members; without, loopback only. */
+  joinTokensFile?: string
   adminTokenFile?: string
   maxActiveJobs: number
   maxJobsPerMinute: number
@@ -41,6 +47,7 @@ const OPTIONS = {
   admin: { type: 'string' },
   'data-dir': { type: 'string' },
   'swarm-key': { type: 'string' },
+  'join-tokens': { type: 'string' },
   'admin-token-file': { type: 'string' },
   'max-active-jobs': { type: 'string' },
   'max-jobs-per-minute': { type: 'string' }
@@ -75,6 +82,7 @@ export function resolveSchedulerConfig (argv: string[], env: NodeJS.ProcessEnv):
   const admin = pick('admin')
   const swarmKey = pick('swarm-key')
   const tokenFile = pick('admin-token-file')
+  const joinTokens = pick('join-tokens')
   const count = (name: 'max-active-jobs' | 'max-jobs-per-minute', fallback: number): number => {
     const found = pick(name)
     if (found == null) return fallback
@@ -88,6 +96,7 @@ export function resolveSchedulerConfig (argv: string[], env: NodeJS.ProcessEnv):
     admin: parseHostPort(admin?.field ?? '--admin', (admin?.value as string | undefined) ?? '127.0.0.1:65004'),
     dataDir: resolve((pick('data-dir')?.value as string | undefined) ?? '.shoal/scheduler'),
     swarmKeyFile: swarmKey == null ? undefined : resolve(swarmKey.value as string),
+    joinTokensFile: joinTokens == null ? undefined : resolve(joinTokens.value as string),
     adminTokenFile: tokenFile == null ? undefined : resolve(tokenFile.value as string),
     maxActiveJobs: count('max-active-jobs', JOBS_MAX_ACTIVE),
     maxJobsPerMinute: count('max-jobs-per-minute', JOBS_MAX_PER_MINUTE)
@@ -122,14 +131,23 @@ export async function runScheduler (argv: string[]): Promise<number> {
   const service = new SchedulerService({ events: metrics.events })
   holder.service = service
   const swarmKey = config.swarmKeyFile == null ? undefined : await loadSwarmKey(config.swarmKeyFile)
+  let membership
+  try {
+    membership = await startMembership(config)
+  } catch (err) {
+    if ((err as Error).name !== 'SchedulerConfigError') throw err
+    console.error(`shoal scheduler: invalid configuration: ${(err as Error).message}`)
+    return 2
+  }
   const node = await createP2pNode({
+    admission: membership == null ? { kind: 'loopback' } : { kind: 'any' },
     privateKey: await loadOrCreatePeerKey(config.dataDir),
     listen: config.listen,
     announce: config.announce,
     swarmKey,
     warn: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'warn', component: 'shoal:scheduler', msg: message, ...fields })) }
   })
-  const server = new SchedulerServer({ node, service }, {
+  const server = new SchedulerServer({ node, service, membership }, {
     log: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler', msg: message, ...fields })) }
   })
   await server.start()
@@ -138,10 +156,13 @@ export async function runScheduler (argv: string[]): Promise<number> {
   })
   await jobs.start()
   holder.jobs = jobs
-  const admin = await startAdmin({ listen: config.admin, token: adminToken.token, limits: { maxActive: config.maxActiveJobs, maxPerMinute: config.maxJobsPerMinute } }, service, metrics, jobs)
+  const admin = await startAdmin({ listen: config.admin, token: adminToken.token, limits: { maxActive: config.maxActiveJobs, maxPerMinute: config.maxJobsPerMinute }, membership }, service, metrics, jobs)
   const id = node.peerId.toString()
   for (const addr of node.getMultiaddrs().map(a => a.toString())) console.log(`shoal scheduler: agents reach it at ${addr.includes('/p2p/') ? addr : `${addr}/p2p/${id}`}`)
-  console.log(`shoal scheduler: admin at ${admin.url} (/metrics, /healthz; /tasks and /jobs with the bearer token in ${adminToken.path}${adminToken.created ? ', made now' : ''})`)
+  console.log(membership == null
+    ? 'shoal scheduler: no join tokens: agents are taken on loopback only; to admit a fleet, put tokens in join-tokens in the data dir (or --join-tokens FILE) and give each agent --join-token (docs/membership.md)'
+    : `shoal scheduler: agents presenting a join token from ${config.joinTokensFile ?? join(config.dataDir, JOIN_TOKENS_FILE_NAME)} are admitted (${membership.members().length} members)`)
+  console.log(`shoal scheduler: admin at ${admin.url} (/metrics, /healthz; /tasks, /jobs and /members with the bearer token in ${adminToken.path}${adminToken.created ? ', made now' : ''})`)
   const signal = await new Promise<NodeJS.Signals>(resolve => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)
@@ -151,5 +172,6 @@ export async function runScheduler (argv: string[]): Promise<number> {
   await jobs.stop()
   await server.stop()
   await node.stop()
+  await membership?.stop()
   return 0
 }
