@@ -67,8 +67,8 @@ async function ask (s: Swarm): Promise<{ table: string, piece: string, providers
   return { table, piece, providers }
 }
 
-test('--share-private none: a blob the origin serves only with credentials is refused to members (NOT_FOUND, no DHT record); they fetch it from the origin', async t => {
-  const s = await swarm(t, { auth: true, holderArgs: ['--share-private', 'none'] })
+test('--share-private anonymous: a blob the origin serves only with credentials is refused to members (NOT_FOUND, no DHT record); they fetch it from the origin', async t => {
+  const s = await swarm(t, { auth: true, holderArgs: ['--share-private', 'anonymous'] })
   const [digest, layer] = [s.cluster.digests[0] ?? '', s.cluster.layers[0] as Buffer]
   t.is(sha256(await pullBlob(s.holder, digest, BASIC_ALICE)), sha256(layer))
   await new Promise(resolve => setTimeout(resolve, 500)) // the origin's answer to the anonymous HEAD is in
@@ -92,11 +92,21 @@ test('--share-private members (the default): the same private blob goes to membe
   t.is((await scrapeMetrics(s.other.url)).value('shoal_agent_blob_received_bytes_total', { source: 'peer' }), layer.byteLength)
 })
 
-test('--share-private none: a blob the origin serves to anyone is still shared', async t => {
-  const s = await swarm(t, { auth: false, holderArgs: ['--share-private', 'none'] })
+test('--share-private anonymous: a blob the origin serves to anyone is still shared', async t => {
+  const s = await swarm(t, { auth: false, holderArgs: ['--share-private', 'anonymous'] })
   const [digest, layer] = [s.cluster.digests[0] ?? '', s.cluster.layers[0] as Buffer]
   t.is(sha256(await pullBlob(s.holder, digest)), sha256(layer))
   await waitFor('the holder knows the blob is served to anyone', async () => (await ask(s)).table === 'ok', { timeoutMs: 10_000, intervalMs: 250 })
   t.is(sha256(await pullBlob(s.other, digest)), sha256(layer))
   t.is((await scrapeMetrics(s.other.url)).value('shoal_agent_blob_received_bytes_total', { source: 'peer' }), layer.byteLength)
+})
+
+test('--share-private none: not even a blob the origin serves to anyone goes to members', async t => {
+  const s = await swarm(t, { auth: false, holderArgs: ['--share-private', 'none'] })
+  const [digest, layer] = [s.cluster.digests[0] ?? '', s.cluster.layers[0] as Buffer]
+  t.is(sha256(await pullBlob(s.holder, digest)), sha256(layer))
+  await new Promise(resolve => setTimeout(resolve, 500))
+  t.deepEqual(await ask(s), { table: 'not found', piece: 'not found', providers: [] })
+  t.is(sha256(await pullBlob(s.other, digest)), sha256(layer))
+  t.is((await scrapeMetrics(s.other.url)).value('shoal_agent_blob_received_bytes_total', { source: 'peer' }) ?? 0, 0, 'no piece from the holder')
 })

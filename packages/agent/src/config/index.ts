@@ -229,8 +229,8 @@ export const AGENT_USAGE = `usage: shoal agent [options]
   --join-token FILE             a join token from the scheduler operator: the scheduler admits this agent
                                 and tells it the members, the only peers it talks to (docs/membership.md)
   --members FILE                peer ids of the swarm, one a line (DHT only, no scheduler); re-read on change
-  --share-private POLICY        blobs the origin serves only with credentials: members (default: served to
-                                members) or none (kept from peers; only blobs it serves to anyone are shared)
+  --share-private POLICY        which blobs peers get: members (default: all), anonymous (only blobs the
+                                origin serves without credentials) or none (no blob; this agent only takes)
   --scheduler MULTIADDR         a scheduler (/ip4/10.0.0.2/tcp/65003/p2p/<peer id>), repeatable; none: DHT only
   --site NAME, --zone NAME      where this host is, told to the scheduler (same site, then zone, preferred)
   --embedded-scheduler          run a scheduler in this agent too (a small site); others give its address as --scheduler

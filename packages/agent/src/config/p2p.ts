@@ -22,8 +22,8 @@ export interface P2pConfig {
   embeddedScheduler: boolean
   /** Who may connect (docs/membership.md). */
   membership: MembershipConfig
-  /** `--share-private`: blobs the origin serves only with credentials go to members (`members`) or stay here (`none`). */
-  sharePrivate: 'members' | 'none'
+  /** `--share-private`: which blobs peers get: all (`members`), those the origin serves without credentials (`anonymous`), none. */
+  sharePrivate: 'members' | 'anonymous' | 'none'
 }
 
 /**
@@ -86,8 +86,8 @@ export function parseP2pConfig (values: P2pValues): P2pConfig | undefined {
 function parseSharePrivate (found: P2pValues['sharePrivate']): P2pConfig['sharePrivate'] {
   if (found == null) return 'members'
   const text = String(found.value).trim().toLowerCase()
-  if (text === 'members' || text === 'none') return text
-  throw new ConfigError(`${found.field}: "${String(found.value)}" must be members (blobs the origin serves only with credentials go to members too) or none (only blobs it serves to anyone)`)
+  if (text === 'members' || text === 'anonymous' || text === 'none') return text
+  throw new ConfigError(`${found.field}: "${String(found.value)}" must be members (blobs the origin serves only with credentials go to members too), anonymous (only blobs it serves to anyone) or none (no blob to peers)`)
 }
 
 function parseMembership (values: P2pValues, schedulers: string[]): MembershipConfig {

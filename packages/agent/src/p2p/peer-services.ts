@@ -29,7 +29,7 @@ import type { BlobOrigin } from './share-policy.ts'
 
 export interface PeerServicesComponents {
   store: Pick<PieceStore, 'get' | 'readPiece' | 'touch' | 'list' | 'dropCorrupt'>
-  /** For `--share-private none`: whether the origin serves a blob to anyone. */
+  /** For `--share-private anonymous`: whether the origin serves a blob to anyone. */
   upstream?: Pick<UpstreamClient, 'send'>
   logger?: Logger
 }
@@ -49,7 +49,7 @@ export interface PeerServicesInit {
   embeddedScheduler?: EmbeddedSchedulerFactory
   /** The agent's bans: banned peers are not served. */
   bans?: PeerBans
-  /** `--public-repository` globs: their blobs count as served to anyone (`--share-private none`). */
+  /** `--public-repository` globs: their blobs count as served to anyone (`--share-private anonymous`). */
   publicRepositories?: string[]
 }
 

@@ -8,8 +8,11 @@ import { silentLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
 
-/** `--share-private`: `members` serves every blob held to members; `none` only those the origin serves to anyone. */
-export type SharePrivatePolicy = 'members' | 'none'
+/**
+ * `--share-private`: `members` serves every blob held to members; `anonymous` only those the origin
+ * serves to anyone; `none` serves no blob to peers at all (the agent only takes from them).
+ */
+export type SharePrivatePolicy = 'members' | 'anonymous' | 'none'
 
 export interface SharePolicyComponents {
   /** Without one, nothing is known to be served to anyone. */
@@ -33,7 +36,7 @@ export interface BlobOrigin {
 
 /**
  * Which blobs this agent offers to members (docs/membership.md, private layers). With `members`,
- * all. With `none`, only blobs the origin serves without credentials: when a blob is first asked
+ * all; with `none`, none. With `anonymous`, only blobs the origin serves without credentials: when a blob is first asked
  * for, the origin is sent a HEAD of it with no credentials at all (no token flow either), and a 200
  * is recorded in `anonymous-blobs` in the data dir; a repository listed as public counts too. Any
  * other answer, an error, or no answer yet counts as private: such a blob is refused to peers as
@@ -64,7 +67,7 @@ export class SharePolicy {
 
   /** Loads what earlier runs recorded. */
   async start (): Promise<void> {
-    if (this.#policy === 'members') return
+    if (this.#policy !== 'anonymous') return
     let text = ''
     try {
       text = await readFile(this.#file, 'utf8')
@@ -76,12 +79,13 @@ export class SharePolicy {
 
   /** Whether peers may have the blob (its piece table, bitfield, pieces and announcements). */
   shareable (digest: Digest): boolean {
-    return this.#policy === 'members' || this.#anonymous.has(digest)
+    if (this.#policy === 'anonymous') return this.#anonymous.has(digest)
+    return this.#policy === 'members'
   }
 
-  /** A blob was asked for: with `none`, find out once whether the origin serves it to anyone. */
+  /** A blob was asked for: with `anonymous`, find out once whether the origin serves it to anyone. */
   observe (blob: BlobOrigin): void {
-    if (this.#policy === 'members' || this.#anonymous.has(blob.digest) || this.#checking.has(blob.digest)) return
+    if (this.#policy !== 'anonymous' || this.#anonymous.has(blob.digest) || this.#checking.has(blob.digest)) return
     this.#checking.add(blob.digest)
     this.#check(blob).then(async anonymous => {
       if (!anonymous || this.#anonymous.has(blob.digest)) return

@@ -85,12 +85,13 @@ test('membership: --join-token with --scheduler, or --members; neither is loopba
   const listed = await resolveAgentConfig({ argv: [], env: { SHOAL_MEMBERS: '/etc/shoal/members' } })
   t.deepEqual(listed.p2p?.membership, { kind: 'static', membersFile: '/etc/shoal/members' })
   t.is((await resolveAgentConfig({ argv: ['--share-private', 'none'], env: {} })).p2p?.sharePrivate, 'none')
+  t.is((await resolveAgentConfig({ argv: ['--share-private', 'anonymous'], env: {} })).p2p?.sharePrivate, 'anonymous')
   const cases: Array<[string[], RegExp]> = [
     [['--join-token', 't'], /--join-token.*--scheduler/],
     [['--scheduler', PEER, '--join-token', 't', '--members', 'm'], /--members.*--join-token/],
     [['--scheduler', PEER, '--join-token', 't', '--embedded-scheduler'], /--join-token.*embedded/],
     [['--no-p2p', '--members', 'm'], /--members.*--no-p2p/],
-    [['--share-private', 'everyone'], /--share-private.*members.*none/]
+    [['--share-private', 'everyone'], /--share-private.*members.*anonymous.*none/]
   ]
   for (const [argv, message] of cases) {
     await t.throwsAsync(resolveAgentConfig({ argv, env: {} }), { name: 'ConfigError', message }, argv.join(' '))
