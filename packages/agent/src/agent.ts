@@ -141,6 +141,7 @@ export class Agent {
         dataDir: config.dataDir,
         p2p: config.p2p,
         onPieceServed: e => { metrics.pieceServed(e) },
+        onStreamRefused: () => { metrics.peerStreamsRefused.inc() },
         discoveryEvents: metrics.discoveryEvents,
         uploads: inTurn(this.limiters.upload),
         uploadBytesPerSecond: config.limits.uploadBytesPerS,

@@ -95,6 +95,13 @@ export const PIECE_VERIFIED_MAX_ENTRIES = 65_536
 export const PIECE_SERVER_IDLE_TIMEOUT_MS = 60_000
 /** Inbound piece-exchange streams per connection (libp2p's default is 32). */
 export const PIECE_SERVER_MAX_STREAMS_PER_CONNECTION = 64
+/**
+ * Piece streams one peer may have open at once, over all its connections. An agent opens one per
+ * request in flight (PEER_FETCH_MAX_PIECES_IN_FLIGHT plus the read-ahead per blob, for a dozen
+ * blobs at once); past this a peer is hoarding streams, and its new ones are reset. What the
+ * streams hold is bounded apart (the read budget; a stalled stream is reset).
+ */
+export const PIECE_SERVER_MAX_STREAMS_PER_PEER = 256
 /** Largest request frame a peer may send (a PeerRequest is a digest and two integers). */
 export const PIECE_REQUEST_MAX_BYTES = 1024
 /** Bytes queued on a stream beyond which the piece server waits before sending more. */

@@ -51,6 +51,8 @@ export class PeerProtocolError extends namedError('PeerProtocolError') {}
 export class PeerUnavailableError extends namedError('PeerUnavailableError') {}
 /** A peer did not answer within the request's default timeout (PIECE_TIMEOUT_MS). */
 export class PeerTimeoutError extends namedError('PeerTimeoutError') {}
+/** A peer opened more piece streams than one peer may have at once: the new one is reset. */
+export class PeerStreamLimitError extends namedError('PeerStreamLimitError') {}
 /** A banned peer opened a stream: it is reset without an answer until the ban ends. */
 export class BannedPeerError extends namedError('BannedPeerError') {}
 /** A DHT announcement of a blob failed; the blob stays in the set re-announced every interval. */

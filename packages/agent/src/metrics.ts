@@ -35,6 +35,7 @@ export class AgentMetrics {
   readonly badPieces = new Counter({ name: 'shoal_agent_peer_bad_pieces_total', help: 'Pieces from peers of the wrong length or hash', registers: [this.registry] })
   readonly peersDropped = new Counter({ name: 'shoal_agent_peers_dropped_total', help: 'Peers dropped for a blob after a failed piece request, by reason', labelNames: ['reason'], registers: [this.registry] })
   readonly peerBans = new Counter({ name: 'shoal_agent_peer_bans_total', help: 'Peers banned (neither asked nor served for a while), by reason (bad-table, bad-pieces, malformed-frames)', labelNames: ['reason'], registers: [this.registry] })
+  readonly peerStreamsRefused = new Counter({ name: 'shoal_agent_peer_streams_refused_total', help: 'Piece streams reset at once: the peer had as many open as one peer may', registers: [this.registry] })
   readonly piecesServed = new Counter({ name: 'shoal_agent_peer_pieces_served_total', help: 'Pieces sent to peers', registers: [this.registry] })
   readonly servedPeerBytes = new Counter({ name: 'shoal_agent_peer_served_bytes_total', help: 'Piece bytes sent to peers', registers: [this.registry] })
   readonly dhtLookups = new Counter({ name: 'shoal_agent_dht_lookups_total', help: 'DHT provider lookups by result (found, empty)', labelNames: ['result'], registers: [this.registry] })

@@ -40,6 +40,8 @@ export interface PeerServicesInit {
   /** How long a provider lookup on the blob path may take. */
   lookupTimeoutMs?: number
   onPieceServed?: (event: PieceServedEvent) => void
+  /** A peer's piece stream was reset for being past the per-peer cap. */
+  onStreamRefused?: () => void
   discoveryEvents?: DiscoveryEvents
   /** `--upload-limit`, shared by every piece sent. */
   uploads?: Pick<RateLimiter, 'take'>
@@ -108,7 +110,7 @@ export class PeerServices {
       throw new ConfigError(`p2pListen: ${p2p.listen.join(', ')} is in use (another agent on this host?): give --p2p-listen another port, or --no-p2p`, { cause: err })
     })
     this.#node = node
-    this.#server = new PieceExchangeServer({ node, store: this.#components.store, onPieceServed: this.#init.onPieceServed, uploads: this.#init.uploads, bans: this.#init.bans, shareable: digest => share.shareable(digest), logger: this.#log.child('piece-exchange') })
+    this.#server = new PieceExchangeServer({ node, store: this.#components.store, onPieceServed: this.#init.onPieceServed, onStreamRefused: this.#init.onStreamRefused, uploads: this.#init.uploads, bans: this.#init.bans, shareable: digest => share.shareable(digest), logger: this.#log.child('piece-exchange') })
     await this.#server.start()
     this.#discovery = new Discovery({ node, logger: this.#log.child('discovery') }, { findTimeoutMs: this.#init.lookupTimeoutMs ?? PEER_LOOKUP_TIMEOUT_MS, events: this.#init.discoveryEvents })
     this.#discovery.start()

@@ -5,9 +5,9 @@ import {
 import type { Digest, PeerResponse } from '@shoal/proto'
 import {
   PIECE_SERVER_IDLE_TIMEOUT_MS, PIECE_SERVER_MAX_READ_BYTES, PIECE_VERIFIED_MAX_ENTRIES, PIECE_VERIFIED_TTL_MS, PIECE_SERVER_MAX_READS, PIECE_SERVER_MAX_READS_PER_STREAM,
-  PIECE_SERVER_MAX_STREAMS_PER_CONNECTION, PIECE_TIMEOUT_MS
+  PIECE_SERVER_MAX_STREAMS_PER_CONNECTION, PIECE_SERVER_MAX_STREAMS_PER_PEER, PIECE_TIMEOUT_MS
 } from '../constants.ts'
-import { AbortError, BannedPeerError, CorruptPieceError } from '../errors.ts'
+import { AbortError, BannedPeerError, CorruptPieceError, PeerStreamLimitError } from '../errors.ts'
 import { silentLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
 import type { RateLimiter } from '../bandwidth/index.ts'
@@ -32,6 +32,8 @@ export interface PieceServedEvent {
 export interface PieceExchangeServerComponents {
   node: Pick<Libp2p, 'handle' | 'unhandle'>
   store: Pick<PieceStore, 'get' | 'readPiece' | 'touch' | 'dropCorrupt'>
+  /** Called for every stream reset at once for being past the per-peer cap (metrics). */
+  onStreamRefused?: () => void
   /** Called for every piece served (metrics). */
   onPieceServed?: (event: PieceServedEvent) => void
   /** `--upload-limit`: every piece sent waits for its bytes here. */
@@ -52,6 +54,8 @@ export interface PieceExchangeServerInit {
   maxReadBytes?: number
   /** A stream that sends no request for this long is closed. */
   idleTimeoutMs?: number
+  /** Piece streams one peer may have open at once, over all its connections; more are reset. */
+  maxStreamsPerPeer?: number
   /** How long one answer may take to be handed to a stream (a peer that stops reading). */
   sendTimeoutMs?: number
 }
@@ -69,6 +73,8 @@ export class PieceExchangeServer {
   readonly #idleTimeoutMs: number
   readonly #sendTimeoutMs: number
   readonly #streams = new Map<Stream, Promise<void>>()
+  readonly #streamsByPeer = new Map<string, number>()
+  readonly #maxStreamsPerPeer: number
   readonly #budget: ReadBudget
   readonly #verified = new VerifiedPieces({ ttlMs: PIECE_VERIFIED_TTL_MS, maxEntries: PIECE_VERIFIED_MAX_ENTRIES })
   #controller?: AbortController
@@ -80,6 +86,7 @@ export class PieceExchangeServer {
     this.#maxReadsPerStream = init.maxReadsPerStream ?? PIECE_SERVER_MAX_READS_PER_STREAM
     this.#maxReads = init.maxReads ?? PIECE_SERVER_MAX_READS
     this.#idleTimeoutMs = init.idleTimeoutMs ?? PIECE_SERVER_IDLE_TIMEOUT_MS
+    this.#maxStreamsPerPeer = init.maxStreamsPerPeer ?? PIECE_SERVER_MAX_STREAMS_PER_PEER
     this.#sendTimeoutMs = init.sendTimeoutMs ?? PIECE_TIMEOUT_MS
     this.#budget = new ReadBudget(init.maxReadBytes ?? PIECE_SERVER_MAX_READ_BYTES)
   }
@@ -111,10 +118,24 @@ export class PieceExchangeServer {
 
   #serve (stream: Stream, peer: PeerId, signal: AbortSignal): void {
     const bans = this.#components.bans
-    if (bans?.isBanned(peer.toString()) === true) {
-      stream.abort(new BannedPeerError(`peer ${peer.toString()} is banned`))
+    const key = peer.toString()
+    if (bans?.isBanned(key) === true) {
+      stream.abort(new BannedPeerError(`peer ${key} is banned`))
       return
     }
+    // Per peer, whatever its number of connections: past the cap a stream is reset at once.
+    const mine = this.#streamsByPeer.get(key) ?? 0
+    if (mine >= this.#maxStreamsPerPeer) {
+      this.#components.onStreamRefused?.()
+      stream.abort(new PeerStreamLimitError(`peer ${key} has ${mine} piece streams open, the most one peer may`))
+      return
+    }
+    this.#streamsByPeer.set(key, mine + 1)
+    stream.addEventListener('close', () => {
+      const left = (this.#streamsByPeer.get(key) ?? 1) - 1
+      if (left <= 0) this.#streamsByPeer.delete(key)
+      else this.#streamsByPeer.set(key, left)
+    }, { once: true })
     const inbound = new InboundStream(stream, peer, {
       malformedFrame: () => { bans?.malformedFrame(peer.toString()) },
       pieceTable: digest => this.#pieceTable(digest),

@@ -130,6 +130,20 @@ test('a length prefix that never ends resets the stream at once; three malformed
   await t.throwsAsync(client.piece(a.peerId, ref, { signal: AbortSignal.timeout(OP_TIMEOUT_MS) }), { name: 'PeerUnavailableError' })
 })
 
+test('past the piece streams one peer may keep open, its new ones are reset; the others are served', async t => {
+  const { a, b, blob } = await setup(t, { maxStreamsPerPeer: 2 })
+  const held = await Promise.all([1, 2].map(async () => rawStream(b, a)))
+  await Promise.all(held.map(async h => { await h.lp.write(PeerRequest.encode({ id: 1, bitfield: { digest: blob.digest } })) }))
+  const extra = await rawStream(b, a)
+  // The write may meet the reset already: either way no answer comes.
+  await extra.lp.write(PeerRequest.encode({ id: 1, bitfield: { digest: blob.digest } })).catch(() => {})
+  t.deepEqual(await readAnswers(extra.stream, extra.lp).catch(() => []), [], 'the stream past the cap gets no answer')
+  for (const h of held) t.is((await readAnswers(h.stream, h.lp))[0]?.bitfield?.complete, true, 'the streams within the cap are answered')
+  const after = await rawStream(b, a)
+  await after.lp.write(PeerRequest.encode({ id: 1, bitfield: { digest: blob.digest } }))
+  t.is((await readAnswers(after.stream, after.lp))[0]?.bitfield?.complete, true, 'a freed slot is taken again')
+})
+
 test('stop() aborts open streams and unregisters the protocol', async t => {
   const { a, b, blob, server } = await setup(t)
   const { stream } = await rawStream(b, a)
