@@ -32,7 +32,7 @@ export interface StallReport {
   startedAt: string
   machine: { cpus: number, loadavg: number[] }
   options: Omit<StallOptions, 'outDir'>
-  stalled: { httpClients: number, pieceStreams: number }
+  stalled: { httpClients: number, pieceStreams: number, pieceStreamsReset: number }
   rssMiB: { before: number, peakWhileStalled: number, after: number, growth: number, notReturned: number }
   probeMs: { before: Percentiles, whileStalled: Percentiles }
   goals: Array<{ name: string, target: string, value: string, pass: boolean }>
@@ -73,7 +73,6 @@ export async function runStallBench (argv: string[], io: { outRoot: string }): P
     const probeBefore = percentiles(await beforeProbe.stop())
     const rssBefore = (await agent.memory()).rssBytes
 
-    const stalledProbe = probe(manifestUrl, { accept: MANIFEST_ACCEPT }, PROBE_INTERVAL_MS)
     let peak = rssBefore
     const sampler = setInterval(() => { agent.memory().then(m => { peak = Math.max(peak, m.rssBytes) }, () => {}) }, RSS_SAMPLE_MS)
     teardown.defer('RSS sampler', async () => { clearInterval(sampler) })
@@ -91,7 +90,9 @@ export async function runStallBench (argv: string[], io: { outRoot: string }): P
       signal
     })
     teardown.defer('stalled piece streams', streams.close)
-    log(`${streams.stalled} piece streams stalled over ${options.peerConnections} connections; holding ${options.holdMs / 1000} s`)
+    log(`${streams.stalled} piece streams stalled over ${options.peerConnections} connections${streams.firstError == null ? '' : ` (others refused: ${streams.firstError})`}; holding ${options.holdMs / 1000} s`)
+    // Probed once everything is stalled: the latency another client sees while they hold on.
+    const stalledProbe = probe(manifestUrl, { accept: MANIFEST_ACCEPT }, PROBE_INTERVAL_MS)
     await sleep(options.holdMs)
     agent.assertRunning()
     const probeStalled = percentiles(await stalledProbe.stop())
@@ -107,7 +108,7 @@ export async function runStallBench (argv: string[], io: { outRoot: string }): P
       startedAt,
       machine: { cpus: cpus().length, loadavg: loadavg() },
       options: { blobBytes: options.blobBytes, httpClients: options.httpClients, peerConnections: options.peerConnections, streamsPerConnection: options.streamsPerConnection, holdMs: options.holdMs, settleMs: options.settleMs },
-      stalled: { httpClients: http.stalled, pieceStreams: streams.stalled },
+      stalled: { httpClients: http.stalled, pieceStreams: streams.stalled, pieceStreamsReset: streams.reset },
       rssMiB: { before: rssBefore / MIB, peakWhileStalled: peak / MIB, after: rssAfter / MIB, growth, notReturned },
       probeMs: { before: probeBefore, whileStalled: probeStalled },
       goals: [

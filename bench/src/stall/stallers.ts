@@ -58,9 +58,11 @@ export async function stallHttpClients (url: string, path: string, count: number
  * `streams` piece streams to the agent that ask for `piecesPerStream` pieces of the blob and never
  * read an answer: what a stalled or hostile peer does.
  */
-export async function stallPieceStreams (opts: { agent: string, swarmKey: Uint8Array, digest: Digest, pieceCount: number, connections: number, streams: number, piecesPerStream: number, signal: AbortSignal }): Promise<Stallers> {
+export async function stallPieceStreams (opts: { agent: string, swarmKey: Uint8Array, digest: Digest, pieceCount: number, connections: number, streams: number, piecesPerStream: number, signal: AbortSignal }): Promise<Stallers & { reset: number, firstError?: string }> {
   const nodes: P2pNode[] = []
   let stalled = 0
+  let reset = 0
+  let firstError: string | undefined
   const target = multiaddr(opts.agent)
   try {
     for (let c = 0; c < opts.connections; c++) {
@@ -68,10 +70,19 @@ export async function stallPieceStreams (opts: { agent: string, swarmKey: Uint8A
       nodes.push(node)
       await Promise.all(Array.from({ length: opts.streams }, async (_, s) => {
         const stream = await node.dialProtocol(target, PIECES_PROTOCOL, { signal: opts.signal })
+        // Paused: no window update goes back, so the agent can send a new stream's 256 KiB window
+        // and must hold the rest of what it answers: the costliest way to stop reading.
+        stream.pause()
+        stream.addEventListener('close', () => { if (stream.status === 'reset' || stream.status === 'aborted') reset++ }, { once: true })
         const lp = lpStream(stream)
         const frames = Array.from({ length: opts.piecesPerStream }, (_, i) => PeerRequest.encode({ id: i + 1, piece: { digest: opts.digest, index: (s * opts.piecesPerStream + i) % opts.pieceCount } }))
-        await lp.writeV(frames, { signal: opts.signal })
-        stalled++
+        try {
+          await lp.writeV(frames, { signal: opts.signal })
+          stalled++
+        } catch (err) {
+          // The agent reset the stream (a cap, or a stall it gave up on): counted, not fatal.
+          firstError ??= `${(err as Error).name}: ${(err as Error).message}`
+        }
       }))
     }
   } catch (err) {
@@ -80,6 +91,8 @@ export async function stallPieceStreams (opts: { agent: string, swarmKey: Uint8A
   }
   return {
     get stalled () { return stalled },
+    get reset () { return reset },
+    get firstError () { return firstError },
     close: async () => { await Promise.all(nodes.map(async n => { await n.stop() })) }
   }
 }
