@@ -1,4 +1,4 @@
-import { chmod, lstat, mkdir, readdir } from 'node:fs/promises'
+import { chmod, lstat, mkdir, readdir, stat } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import { join } from 'node:path'
 import { DATA_DIR_DIR_MODE, DATA_DIR_FILE_MODE, DATA_DIR_STAT_CONCURRENCY } from './constants.ts'
@@ -25,7 +25,8 @@ export interface SecureDataDirResult {
  */
 export async function secureDataDir (dir: string): Promise<SecureDataDirResult> {
   await mkdir(dir, { recursive: true, mode: DATA_DIR_DIR_MODE })
-  const root = await lstatOrFail(dir, dir)
+  // The dir itself may be a symbolic link to where the operator keeps it: followed, unlike entries in it.
+  const root = await statOrFail(dir, dir, stat)
   if (!root.isDirectory()) throw new DataDirPermissionError(`data dir ${dir} is not a directory`)
   const uid = process.geteuid?.()
   if (uid != null && root.uid !== uid) {
@@ -42,7 +43,7 @@ export async function secureDataDir (dir: string): Promise<SecureDataDirResult> 
     const batch = names.slice(i, i + DATA_DIR_STAT_CONCURRENCY)
     const changed = await Promise.all(batch.map(async name => {
       const path = join(dir, name)
-      const stats = await lstatOrFail(dir, path)
+      const stats = await statOrFail(dir, path, lstat)
       return await tighten(dir, path, stats)
     }))
     tightened += changed.filter(Boolean).length
@@ -62,9 +63,9 @@ async function tighten (dir: string, path: string, stats: Stats): Promise<boolea
   return true
 }
 
-async function lstatOrFail (dir: string, path: string): Promise<Stats> {
+async function statOrFail (dir: string, path: string, how: typeof stat): Promise<Stats> {
   try {
-    return await lstat(path)
+    return await how(path)
   } catch (err) {
     throw new DataDirPermissionError(`data dir ${dir}: cannot read ${path} (${(err as Error).message})`, { cause: err })
   }

@@ -68,3 +68,15 @@ test('a data dir owned by another user is an error that names the path and the f
   t.true(err?.message.includes(dataDir))
   t.regex(err?.message ?? '', /belongs to uid 65534.*chown -R 0 /)
 })
+
+test('a data dir that is a symbolic link to a directory is followed and tightened', async t => {
+  const base = await tempDir(t)
+  const target = join(base, 'target')
+  await mkdir(target, { mode: 0o755 })
+  await chmod(target, 0o755)
+  await writeFile(join(target, 'blob'), 'x', { mode: 0o644 })
+  await chmod(join(target, 'blob'), 0o644)
+  await symlink(target, join(base, 'data'))
+  t.deepEqual(await secureDataDir(join(base, 'data')), { tightened: 2, checked: 2 })
+  t.deepEqual(await modes(target), [' 700', 'blob 600'])
+})
