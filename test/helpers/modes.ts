@@ -17,7 +17,3 @@ export async function looseModes (dir: string, opts: { skipFilesUnder?: string[]
   return loose
 }
 
-/** How many paths are under `dir`, itself included. */
-export async function pathCount (dir: string): Promise<number> {
-  return 1 + (await readdir(dir, { recursive: true })).length
-}
