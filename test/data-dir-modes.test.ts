@@ -5,11 +5,12 @@ import type { ExecutionContext } from 'ava'
 import { freePort, layerFixture, pushImage, skopeoCopy, startRegistry, verifyDirImage } from './fixtures/index.ts'
 import type { PushedImage } from './fixtures/index.ts'
 import { spawnAgentProcess } from './helpers/agent-process.ts'
-import { deadRegistryHost, startTestAgent } from './helpers/agent.ts'
+import { deadRegistryHost, startTestAgent, testAgentArgs } from './helpers/agent.ts'
 import { captureLogs } from './helpers/log-capture.ts'
 import { looseModes } from './helpers/modes.ts'
 import { writeSwarmKey } from './helpers/p2p-cluster.ts'
 import { spawnScheduler } from './helpers/scheduler-process.ts'
+import { runShoal } from './helpers/shoal-process.ts'
 import { tempDir } from './helpers/temp.ts'
 
 /** A registry with one image of a multi-piece layer and a small one. */
@@ -76,7 +77,7 @@ test('shoal agent as a process: after a pull every path under its data dir is 07
   t.regex(agent.stderr(), /"msg":"data dir tightened to 0700 \/ 0600".*"tightened":6/)
 })
 
-test('shoal agent refuses a data dir owned by another user, naming it and the fix', async t => {
+test('shoal agent and shoal scheduler refuse a data dir owned by another user (exit 1), naming it and the fix', async t => {
   if (process.geteuid?.() !== 0) {
     t.pass('needs root to give the dir to another user')
     return
@@ -84,9 +85,14 @@ test('shoal agent refuses a data dir owned by another user, naming it and the fi
   const dataDir = join(await tempDir(t, 'modes-owner'), 'data')
   await mkdir(dataDir, { mode: 0o700 })
   await chown(dataDir, 65534, 65534)
-  const err = await t.throwsAsync(startTestAgent({ upstreams: ['http://127.0.0.1:9'], dataDir }), { name: 'DataDirPermissionError' })
-  t.true(err?.message.includes(dataDir))
-  t.true(err?.message.includes(`chown -R 0 ${dataDir}`))
+  const agent = await runShoal(['agent', ...testAgentArgs(dataDir, [`http://${await deadRegistryHost()}`])])
+  t.is(agent.code, 1)
+  t.true(agent.stderr.includes(`shoal agent: cannot start: data dir ${dataDir} belongs to uid 65534`), agent.stderr)
+  t.true(agent.stderr.includes(`chown -R 0 ${dataDir}`))
+  const scheduler = await runShoal(['scheduler', '--listen', '/ip4/127.0.0.1/tcp/0', '--admin', '127.0.0.1:0', '--data-dir', dataDir])
+  t.is(scheduler.code, 1)
+  t.true(scheduler.stderr.includes(`shoal scheduler: cannot start: data dir ${dataDir} belongs to uid 65534`), scheduler.stderr)
+  t.true(scheduler.stderr.includes(`chown -R 0 ${dataDir}`))
 })
 
 test('shoal scheduler tightens its data dir at start; its own files come out 0600 (admin-token, peer.key, jobs)', async t => {
