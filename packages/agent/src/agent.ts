@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { secureDataDir } from '@shoal/p2p'
 import { createRateLimiter, inTurn } from './bandwidth/index.ts'
 import { configChanges, settingName } from './config/changes.ts'
 import type { AgentConfig, HostPort } from './config/index.ts'
@@ -118,6 +119,9 @@ export class Agent {
   async start (): Promise<void> {
     const { config, metrics } = this
     const credentials = await loadCredentials(config.credentials, config.dockerConfig)
+    // Private layers live here: 0700 / 0600, also what an older version left readable.
+    const modes = await secureDataDir(config.dataDir)
+    if (modes.tightened > 0) this.log.info('data dir tightened to 0700 / 0600', { dataDir: config.dataDir, tightened: modes.tightened, checked: modes.checked })
     await this.store.start()
     await this.manifests.start()
     this.live = this.liveParts(config, credentials)

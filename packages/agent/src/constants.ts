@@ -1,5 +1,8 @@
 import { MIN_PIECE_SIZE } from '@shoal/proto'
 
+/** Modes under the data dir: directories 0700, files 0600 (it holds private layers). */
+export { DATA_DIR_DIR_MODE, DATA_DIR_FILE_MODE } from '@shoal/p2p'
+
 /** Defaults of the agent, with units in their names. */
 export const DEFAULT_LISTEN = '127.0.0.1:65001'
 export const DEFAULT_DATA_DIR = '.shoal/agent'
@@ -217,3 +220,8 @@ export const MEMBERS_FILE_MAX_PEERS = 100_000
 export const SHARE_CHECK_TIMEOUT_MS = 10_000
 /** The file in the data dir listing the blobs the origin serves without credentials (for `--share-private none`). */
 export const ANONYMOUS_BLOBS_FILE = 'anonymous-blobs'
+/**
+ * The umask `shoal agent` sets for its process: files 0600, directories 0700, including those
+ * level makes itself (LOG, MANIFEST, tables). Only the command sets it; an embedder keeps its own.
+ */
+export const PROCESS_UMASK = 0o077

@@ -21,3 +21,9 @@ export const P2P_STREAM_WINDOW_BYTES = 4 * 1024 * 1024
 export const DHT_PROVIDER_RECORD_VALIDITY_MS = 15 * 60_000
 /** How often the DHT drops expired provider records it keeps for other peers. */
 export const DHT_PROVIDER_CLEANUP_INTERVAL_MS = 60_000
+/** Mode of the data dir of an agent or a scheduler and of every directory under it: its owner's alone. */
+export const DATA_DIR_DIR_MODE = 0o700
+/** Mode of every file under a data dir (blobs hold private layers; keys and tokens are secrets). */
+export const DATA_DIR_FILE_MODE = 0o600
+/** How many lstat calls the start-time walk of a data dir keeps in flight. */
+export const DATA_DIR_STAT_CONCURRENCY = 64

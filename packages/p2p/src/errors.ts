@@ -7,3 +7,5 @@ export class AbortError extends namedError('AbortError') {}
 export class SwarmKeyError extends namedError('SwarmKeyError') {}
 /** The persistent peer identity cannot be read or written. */
 export class PeerIdentityError extends namedError('PeerIdentityError') {}
+/** A data dir that cannot be made the process's alone (owned by another user, chmod refused). */
+export class DataDirPermissionError extends namedError('DataDirPermissionError') {}

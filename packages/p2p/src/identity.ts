@@ -22,7 +22,7 @@ export async function loadOrCreatePeerKey (dataDir: string): Promise<PrivateKey>
   if (existing != null) return existing
   const key = await generateKeyPair('Ed25519')
   try {
-    await mkdir(dataDir, { recursive: true })
+    await mkdir(dataDir, { recursive: true, mode: 0o700 })
     if (await publishNew(file, privateKeyToProtobuf(key))) return key
   } catch (err) {
     throw new PeerIdentityError(`peer identity ${file}: cannot create it (${(err as Error).message})`, { cause: err })

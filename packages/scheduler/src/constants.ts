@@ -72,3 +72,8 @@ export const JOIN_TOKENS_FILE_NAME = 'join-tokens'
 export const JOIN_TOKEN_MIN_LENGTH = 16
 /** How long the join tokens file is trusted before its modification time is checked again. */
 export const JOIN_TOKENS_RECHECK_MS = 1_000
+/**
+ * The umask `shoal scheduler` sets for its process: files 0600, directories 0700, including those
+ * level makes itself. Only the command sets it; an embedder keeps its own.
+ */
+export const PROCESS_UMASK = 0o077

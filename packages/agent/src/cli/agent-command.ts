@@ -2,6 +2,7 @@ import { Agent } from '../agent.ts'
 import { runAgentLifecycle } from './lifecycle.ts'
 import type { EmbeddedSchedulerFactory } from '../p2p/peer-services.ts'
 import { AGENT_USAGE, resolveAgentConfig } from '../config/index.ts'
+import { PROCESS_UMASK } from '../constants.ts'
 import type { AgentConfig } from '../config/index.ts'
 import { createLogger, parseLogLevel } from '../logger.ts'
 import type { LogLevel } from '../logger.ts'
@@ -16,6 +17,10 @@ export async function runAgent (argv: string[], init: { embeddedScheduler?: Embe
     console.log(AGENT_USAGE)
     return 0
   }
+  // Everything this process writes (level's own files too) is its user's alone. Set by the command,
+  // not by Agent: a program that embeds the agent decides its own umask (Agent still makes the data
+  // dir 0700 and writes its own files 0600).
+  process.umask(PROCESS_UMASK)
   let config: AgentConfig
   let level: LogLevel
   try {

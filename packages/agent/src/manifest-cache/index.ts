@@ -1,5 +1,7 @@
+import { mkdir } from 'node:fs/promises'
 import { Level } from 'level'
 import type { Digest } from '@shoal/proto'
+import { DATA_DIR_DIR_MODE } from '../constants.ts'
 import { acceptKey, admits } from './accept.ts'
 
 export { acceptKey, admits } from './accept.ts'
@@ -46,6 +48,8 @@ export class ManifestCache {
   }
 
   async start (): Promise<void> {
+    // level makes its files with the process's umask; the dir made here keeps other users out.
+    await mkdir(this.init.path, { recursive: true, mode: DATA_DIR_DIR_MODE })
     this.db = new Level(this.init.path, { valueEncoding: 'json' })
     await this.db.open()
   }

@@ -2,7 +2,7 @@ import { constants, open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { cidOfDigest, pieceCountFor, pieceSizeFor, pieceSpan } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
-import { COMMIT_BYTES, COMMIT_INTERVAL_MS } from '../constants.ts'
+import { COMMIT_BYTES, COMMIT_INTERVAL_MS, DATA_DIR_FILE_MODE } from '../constants.ts'
 import type { BlobRecord } from './blob-record.ts'
 
 export interface PartialBlobComponents {
@@ -42,8 +42,9 @@ export class PartialBlob {
   get pieceCount (): number { return pieceCountFor(this.record.size) }
 
   async open (): Promise<void> {
-    // Create without truncating: pieces already recorded in the index stay valid.
-    this.handle = await open(this.path, constants.O_RDWR | constants.O_CREAT, 0o644)
+    // Create without truncating: pieces already recorded in the index stay valid. 0600: it may be a
+    // private layer (the blob file that it becomes by rename keeps this mode).
+    this.handle = await open(this.path, constants.O_RDWR | constants.O_CREAT, DATA_DIR_FILE_MODE)
     await this.handle.truncate(this.record.size)
   }
 

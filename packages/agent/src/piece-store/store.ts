@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path'
 import { Level } from 'level'
 import { isDigest, pieceCountFor, pieceSizeFor, pieceSpan } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
+import { DATA_DIR_DIR_MODE } from '../constants.ts'
 import { DigestMismatchError } from '../errors.ts'
 import { raceSignal } from '../race-signal.ts'
 import { storedBytes } from './blob-record.ts'
@@ -57,8 +58,10 @@ export class PieceStore {
   }
 
   async start (): Promise<void> {
-    await mkdir(this.layout.blobs, { recursive: true })
-    await mkdir(this.layout.partial, { recursive: true })
+    await mkdir(this.layout.blobs, { recursive: true, mode: DATA_DIR_DIR_MODE })
+    await mkdir(this.layout.partial, { recursive: true, mode: DATA_DIR_DIR_MODE })
+    // level makes its files with the process's umask; the dir made here keeps other users out.
+    await mkdir(this.layout.index, { recursive: true, mode: DATA_DIR_DIR_MODE })
     this.db = new Level<string, BlobRecord>(this.layout.index, { valueEncoding: 'json' })
     await this.db.open()
     for await (const [key, record] of this.db.iterator()) {
@@ -117,7 +120,7 @@ export class PieceStore {
       record = { digest, size, pieceSize: pieceSizeFor(size), state: 'partial', pieces: new Array(pieceCountFor(size)).fill(null), createdAt: now, lastAccessAt: now }
       await this.save(record)
     }
-    await mkdir(this.layout.partialDir(digest), { recursive: true })
+    await mkdir(this.layout.partialDir(digest), { recursive: true, mode: DATA_DIR_DIR_MODE })
     const partial = new PartialBlob({
       saveRecord: async r => { await this.save(r) },
       onClose: p => { if (this.partials.get(digest) === p) this.partials.delete(digest) }
@@ -147,7 +150,8 @@ export class PieceStore {
     try {
       await partial.close()
       const target = this.layout.blobFile(digest)
-      await mkdir(dirname(target), { recursive: true })
+      await mkdir(dirname(target), { recursive: true, mode: DATA_DIR_DIR_MODE })
+      // The partial file was made 0600; rename keeps its mode.
       await rename(partial.path, target)
       await fsyncDir(dirname(target))
       const record: BlobRecord = { ...partial.record, state: 'complete', lastAccessAt: this.now() }

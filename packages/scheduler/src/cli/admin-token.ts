@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { IncomingMessage } from 'node:http'
+import { DATA_DIR_DIR_MODE, DATA_DIR_FILE_MODE } from '@shoal/p2p'
 import { ADMIN_TOKEN_FILE_NAME, ADMIN_TOKEN_MIN_LENGTH } from '../constants.ts'
 import { SchedulerConfigError } from '../errors.ts'
 
@@ -24,10 +25,10 @@ export async function loadOrCreateAdminToken (opts: { file?: string, dataDir: st
   } catch (err) {
     if ((err as { cause?: NodeJS.ErrnoException }).cause?.code !== 'ENOENT') throw err
   }
-  await mkdir(opts.dataDir, { recursive: true, mode: 0o700 })
+  await mkdir(opts.dataDir, { recursive: true, mode: DATA_DIR_DIR_MODE })
   const token = randomBytes(32).toString('base64url')
   // 'wx': two schedulers starting on one data dir at once do not overwrite each other's token.
-  await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'wx' })
+  await writeFile(path, `${token}\n`, { mode: DATA_DIR_FILE_MODE, flag: 'wx' })
   return { token, path, created: true }
 }
 

@@ -1,8 +1,8 @@
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createP2pNode, loadOrCreatePeerKey, loadSwarmKey } from '@shoal/p2p'
-import { JOBS_MAX_ACTIVE, JOBS_MAX_PER_MINUTE, JOIN_TOKENS_FILE_NAME } from '../constants.ts'
+import { createP2pNode, loadOrCreatePeerKey, loadSwarmKey, secureDataDir } from '@shoal/p2p'
+import { JOBS_MAX_ACTIVE, JOBS_MAX_PER_MINUTE, JOIN_TOKENS_FILE_NAME, PROCESS_UMASK } from '../constants.ts'
 import { SchedulerConfigError } from '../errors.ts'
 import { JobStore } from '../jobs/job-store.ts'
 import { startMembership } from './membership-setup.ts'
@@ -116,10 +116,28 @@ export async function runScheduler (argv: string[]): Promise<number> {
     console.log(SCHEDULER_USAGE)
     return 0
   }
+  // Files this process makes, level's own included (LOG, MANIFEST, tables), are its user's alone.
+  // Set here and not in the library: a program that embeds the scheduler decides its own umask.
+  process.umask(PROCESS_UMASK)
   let config: SchedulerConfig
   let adminToken: AdminToken
   try {
     config = resolveSchedulerConfig(argv, process.env)
+  } catch (err) {
+    if ((err as Error).name !== 'SchedulerConfigError') throw err
+    console.error(`shoal scheduler: invalid configuration: ${(err as Error).message}\n${SCHEDULER_USAGE}`)
+    return 2
+  }
+  try {
+    // Its data dir holds its peer key, the admin token and the members: 0700 / 0600.
+    const modes = await secureDataDir(config.dataDir)
+    if (modes.tightened > 0) console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler', msg: 'data dir tightened to 0700 / 0600', dataDir: config.dataDir, tightened: modes.tightened, checked: modes.checked }))
+  } catch (err) {
+    if ((err as Error).name !== 'DataDirPermissionError') throw err
+    console.error(`shoal scheduler: cannot start: ${(err as Error).message}`)
+    return 1
+  }
+  try {
     adminToken = await loadOrCreateAdminToken({ file: config.adminTokenFile, dataDir: config.dataDir })
   } catch (err) {
     if ((err as Error).name !== 'SchedulerConfigError') throw err

@@ -1,4 +1,6 @@
+import { mkdir } from 'node:fs/promises'
 import { Level } from 'level'
+import { DATA_DIR_DIR_MODE } from '@shoal/p2p'
 import type { JobRecord } from './job.ts'
 
 /**
@@ -6,13 +8,17 @@ import type { JobRecord } from './job.ts'
  * restart of its scheduler. A write is awaited before the admin API answers a create or a cancel.
  */
 export class JobStore {
+  readonly #path: string
   readonly #db: Level<string, JobRecord>
 
   constructor (path: string) {
+    this.#path = path
     this.#db = new Level<string, JobRecord>(path, { valueEncoding: 'json' })
   }
 
   async open (): Promise<void> {
+    // level makes its files with the process's umask; the dir made here keeps other users out.
+    await mkdir(this.#path, { recursive: true, mode: DATA_DIR_DIR_MODE })
     await this.#db.open()
   }
 

@@ -1,4 +1,6 @@
+import { mkdir } from 'node:fs/promises'
 import { Level } from 'level'
+import { DATA_DIR_DIR_MODE } from '@shoal/p2p'
 
 /** One peer the scheduler admitted: who, when, with which token's label; removed ones stay, marked. */
 export interface MemberRecord {
@@ -15,13 +17,17 @@ export interface MemberRecord {
  * A write is awaited before the admission or the admin API's answer.
  */
 export class MemberStore {
+  readonly #path: string
   readonly #db: Level<string, MemberRecord>
 
   constructor (path: string) {
+    this.#path = path
     this.#db = new Level<string, MemberRecord>(path, { valueEncoding: 'json' })
   }
 
   async open (): Promise<void> {
+    // level makes its files with the process's umask; the dir made here keeps other users out.
+    await mkdir(this.#path, { recursive: true, mode: DATA_DIR_DIR_MODE })
     await this.#db.open()
   }
 
