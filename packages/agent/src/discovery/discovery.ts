@@ -10,6 +10,7 @@ import { AbortError, ProvideFailedError } from '../errors.ts'
 import { silentLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
 import type { P2pNode } from '@shoal/p2p'
+import { raceSignal } from '../race-signal.ts'
 
 /** A peer that announced a blob, with the addresses it announced (deduplicated; may be empty). */
 export interface Provider {
@@ -301,22 +302,6 @@ export class Discovery implements Startable {
     } catch (err) {
       this.#log.error('discovery event hook threw', { hook: name, error: describe(err) })
     }
-  }
-}
-
-/** Waits for `promise`, or throws AbortError when `signal` aborts first (the work goes on). */
-async function raceSignal<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal == null) return await promise
-  signal.throwIfAborted()
-  let onAbort: (() => void) | undefined
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => { reject(new AbortError('stopped waiting for the announcement', { cause: signal.reason })) }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([promise, aborted])
-  } finally {
-    if (onAbort != null) signal.removeEventListener('abort', onAbort)
   }
 }
 
