@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { createRateLimiter, inTurn } from './bandwidth/index.ts'
-import { configChanges, settingName } from './config/changes.ts'
+import { configChanges, settingName, tlsSwappable } from './config/changes.ts'
+import { loadListenerTls } from './config/listener.ts'
 import type { AgentConfig, HostPort } from './config/index.ts'
 import { LayerFetcher } from './layer-fetcher/index.ts'
 import { silentLogger } from './logger.ts'
@@ -92,7 +93,7 @@ export class Agent {
   get url (): string {
     if (this.address == null) throw new Error('agent is not started')
     const host = this.address.host.includes(':') ? `[${this.address.host}]` : this.address.host
-    return `http://${host}:${this.address.port}`
+    return `${this.#config.tls == null ? 'http' : 'https'}://${host}:${this.address.port}`
   }
 
   /** Where peers reach this agent (`.../p2p/<peer id>`); empty when p2p is off. */
@@ -118,6 +119,7 @@ export class Agent {
   async start (): Promise<void> {
     const { config, metrics } = this
     const credentials = await loadCredentials(config.credentials, config.dockerConfig)
+    const tls = config.tls == null ? undefined : await loadListenerTls(config.tls)
     await this.store.start()
     await this.manifests.start()
     this.live = this.liveParts(config, credentials)
@@ -197,7 +199,7 @@ export class Agent {
       ready: () => this.ready,
       stalledClientMs: config.clientIdleTimeoutMs,
       logger: this.log
-    }, { accessLog: config.accessLog, maxConnectionsPerClient: config.maxClientConnections, maxConnections: config.maxConnections })
+    }, { accessLog: config.accessLog, maxConnectionsPerClient: config.maxClientConnections, maxConnections: config.maxConnections, tls })
     this.address = await this.server.start(config.listen)
     listening.resolve({ url: this.url })
     gc.start()
@@ -207,7 +209,7 @@ export class Agent {
 
   /**
    * SIGHUP: takes over a config resolved again as at start. Upstreams, credentials (the docker config
-   * re-read), CA dirs (re-read), access settings, bandwidth limits, GC settings and the drain timeout
+   * re-read), CA dirs (re-read), the listener's TLS files (re-read, when it has TLS), access settings, bandwidth limits, GC settings and the drain timeout
    * apply to what starts from now on: requests and downloads in flight keep the upstream client they
    * started with, which is closed once they have ended. Other fields that differ keep their running
    * value and are reported as needing a restart. A docker config that cannot be read is a
@@ -216,11 +218,17 @@ export class Agent {
   async reload (next: AgentConfig): Promise<ReloadResult> {
     const old = this.liveNow()
     const credentials = await loadCredentials(next.credentials, next.dockerConfig)
+    // Re-read even under the same paths (a certificate rotated in place); bad files keep the running ones.
+    const tls = next.tls != null && tlsSwappable(this.#config, next) ? await loadListenerTls(next.tls) : undefined
     const { applied, needsRestart } = configChanges(this.#config, next)
     const config: AgentConfig = { ...next, ...Object.fromEntries(needsRestart.map(field => [field, this.#config[field]])) }
     const changedHosts = credentialHostsChanged(old.credentials, credentials)
     const reported = applied.filter(field => field !== 'credentials').map(settingName)
     if (changedHosts.length > 0) reported.push(`credentials (${changedHosts.join(', ')})`)
+    if (tls != null) {
+      this.server?.setTls(tls)
+      if (!applied.includes('tls')) reported.push('TLS certificate and key (re-read)')
+    }
     this.#config = config
     // A new upstream client every time: CA files and the docker config may have changed on disk under the same paths.
     this.live = this.liveParts(config, credentials, applied.some(f => f === 'publicRepositories' || f === 'accessCheckTtlMs' || f === 'offlineAccess') ? undefined : old.access)
