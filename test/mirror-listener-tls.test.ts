@@ -1,6 +1,8 @@
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { X509Certificate } from 'node:crypto'
+import { once } from 'node:events'
 import { request as httpsRequest } from 'node:https'
+import { connect } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -153,4 +155,30 @@ test('shoal agent with a key that is not the certificate\'s exits 2 naming the k
   const { code, stderr } = await runShoal(['agent', '--listen', '127.0.0.1:0', '--data-dir', dir, '--no-p2p', '--tls-cert', a.certFile, '--tls-key', b.keyFile])
   t.is(code, 2, stderr)
   t.true(stderr.includes(`tlsKey: ${b.keyFile} is not the private key of the certificate in ${a.certFile}`), stderr)
+})
+
+test('over TLS the connection limits count TCP connections, handshake or not: one past them is closed at once', async t => {
+  const { registry } = await origin(t)
+  const ca = await newCa(t, 'ca')
+  const cert = await issueServerCert(ca, { ipAddresses: ['127.0.0.1'] })
+  const agent = await startTestAgent({ upstreams: [registry.url], args: ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile, '--max-client-connections', '2'] })
+  t.teardown(agent.stop)
+  const serverCa = await readFile(ca.certFile)
+  // Two TCP connections that never start a handshake hold the client's slots.
+  const held = await Promise.all([1, 2].map(async () => {
+    const socket = connect({ host: '127.0.0.1', port: Number(new URL(agent.url).port) })
+    await once(socket, 'connect')
+    return socket
+  }))
+  t.teardown(() => { for (const s of held) s.destroy() })
+  await new Promise(resolve => setTimeout(resolve, 100))
+  const refused = await get(`${agent.url}/healthz`, { ca: serverCa })
+  t.is(refused.status, undefined)
+  t.truthy(refused.error)
+
+  const one = held.pop()
+  one?.destroy()
+  if (one != null) await once(one, 'close')
+  await new Promise(resolve => setTimeout(resolve, 200))
+  t.is((await get(`${agent.url}/healthz`, { ca: serverCa })).status, 200, 'a slot freed is taken again')
 })

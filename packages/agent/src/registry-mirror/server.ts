@@ -90,10 +90,17 @@ export class MirrorServer {
       ? createServer(options, onRequest)
       : createHttpsServer({ ...options, ...secureContextOptions(init.tls) }, onRequest)
     // A connection past the limits is not counted; its request is answered 503 and it is closed.
-    // Over TLS, connections are counted once the handshake is done (the TLS socket is what requests carry).
-    this.server.on(init.tls == null ? 'connection' : 'secureConnection', (socket: Socket) => {
+    // Over TLS it is counted from the TCP connection (a handshake holds resources too) and one past
+    // the limits is closed at once: no answer can reach a client before its handshake.
+    this.server.on('connection', (socket: Socket) => {
       const refused = limits.admit(socket)
-      if (refused != null) this.refused.set(socket, refused)
+      if (refused == null) return
+      if (init.tls == null) {
+        this.refused.set(socket, refused)
+      } else {
+        this.components.metrics.connectionsRefused.inc()
+        socket.destroy()
+      }
     })
     // A client that speaks TLS to this plain-HTTP port (skopeo and podman try HTTPS first), or
     // sends garbage, gets an answer or a closed socket at once, never a hang.
