@@ -276,6 +276,8 @@ Every flag is also an environment variable: SHOAL_DATA_DIR, SHOAL_UPSTREAM (comm
 export interface ResolveOptions {
   argv: string[]
   env?: NodeJS.ProcessEnv
+  /** Read and check the TLS files (default true); `shoal configure` only needs to know that TLS is on. */
+  checkTlsFiles?: boolean
 }
 
 /** Flags over environment over the YAML file over defaults, validated; errors name the field. */
@@ -361,7 +363,7 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     insecureListen: (() => { const found = pick('insecure-listen'); return found == null ? undefined : { field: found.field, value: parseBool(found.field, found.value) } })()
   })
   // Read and checked now: a bad PEM or a key of another certificate is a ConfigError naming the file.
-  if (listener.tls != null) await loadListenerTls(listener.tls)
+  if (listener.tls != null && options.checkTlsFiles !== false) await loadListenerTls(listener.tls)
   if (listener.warning != null) warnings.push(listener.warning)
 
   const originFallback = !get('no-origin-fallback', parseBool, false)

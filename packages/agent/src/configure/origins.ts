@@ -46,7 +46,8 @@ export async function loadAgentRegistries (settings: AgentSettings): Promise<Age
     ...settings.insecureRegistries.flatMap(host => ['--insecure-registry', host])
   ]
   try {
-    const config = await resolveAgentConfig({ argv, env: {} })
+    // The agent's key is for the agent: a host that only configures its runtime need not read it.
+    const config = await resolveAgentConfig({ argv, env: {}, checkTlsFiles: false })
     return { upstreams: config.upstreams, insecureRegistries: config.insecureRegistries, allowAnyRegistry: config.allowAnyRegistry, tls: config.tls != null }
   } catch (err) {
     if ((err as Error).name !== 'ConfigError') throw err
