@@ -45,7 +45,7 @@ export async function spawnAgentProcess (t: { teardown: (fn: () => Promise<void>
     timeoutMs: AGENT_READY_TIMEOUT_MS,
     // The mirror URL from the ready line, and with p2p the peer addresses printed after it.
     ready: stdout => {
-      const url = /shoal agent: mirroring .* at (http:\/\/\S+)/.exec(stdout)?.[1]
+      const url = /shoal agent: mirroring .* at (https?:\/\/\S+)/.exec(stdout)?.[1]
       const p2pAddresses = [...stdout.matchAll(/^shoal agent: peers reach this host at (\S+)$/gm)].map(m => m[1] as string)
       return url == null || (p2p && p2pAddresses.length === 0) ? undefined : { url, p2pAddresses }
     }

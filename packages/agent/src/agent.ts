@@ -1,7 +1,8 @@
 import { join } from 'node:path'
 import { secureDataDir } from '@shoal/p2p'
 import { createRateLimiter, inTurn } from './bandwidth/index.ts'
-import { configChanges, settingName } from './config/changes.ts'
+import { configChanges, settingName, tlsSwappable } from './config/changes.ts'
+import { loadListenerTls } from './config/listener.ts'
 import type { AgentConfig, HostPort } from './config/index.ts'
 import { LayerFetcher } from './layer-fetcher/index.ts'
 import { silentLogger } from './logger.ts'
@@ -93,7 +94,7 @@ export class Agent {
   get url (): string {
     if (this.address == null) throw new Error('agent is not started')
     const host = this.address.host.includes(':') ? `[${this.address.host}]` : this.address.host
-    return `http://${host}:${this.address.port}`
+    return `${this.#config.tls == null ? 'http' : 'https'}://${host}:${this.address.port}`
   }
 
   /** Where peers reach this agent (`.../p2p/<peer id>`); empty when p2p is off. */
@@ -122,6 +123,7 @@ export class Agent {
     // Private layers live here: 0700 / 0600, also what an older version left readable.
     const modes = await secureDataDir(config.dataDir)
     if (modes.tightened > 0) this.log.info('data dir tightened to 0700 / 0600', { dataDir: config.dataDir, tightened: modes.tightened, checked: modes.checked })
+    const tls = config.tls == null ? undefined : await loadListenerTls(config.tls)
     await this.store.start()
     await this.manifests.start()
     this.live = this.liveParts(config, credentials)
@@ -202,7 +204,7 @@ export class Agent {
       ready: () => this.ready,
       stalledClientMs: config.clientIdleTimeoutMs,
       logger: this.log
-    }, { accessLog: config.accessLog, maxConnectionsPerClient: config.maxClientConnections, maxConnections: config.maxConnections })
+    }, { accessLog: config.accessLog, maxConnectionsPerClient: config.maxClientConnections, maxConnections: config.maxConnections, tls })
     this.address = await this.server.start(config.listen)
     listening.resolve({ url: this.url })
     gc.start()
@@ -212,7 +214,7 @@ export class Agent {
 
   /**
    * SIGHUP: takes over a config resolved again as at start. Upstreams, credentials (the docker config
-   * re-read), CA dirs (re-read), access settings, bandwidth limits, GC settings and the drain timeout
+   * re-read), CA dirs (re-read), the listener's TLS files (re-read, when it has TLS), access settings, bandwidth limits, GC settings and the drain timeout
    * apply to what starts from now on: requests and downloads in flight keep the upstream client they
    * started with, which is closed once they have ended. Other fields that differ keep their running
    * value and are reported as needing a restart. A docker config that cannot be read is a
@@ -221,11 +223,17 @@ export class Agent {
   async reload (next: AgentConfig): Promise<ReloadResult> {
     const old = this.liveNow()
     const credentials = await loadCredentials(next.credentials, next.dockerConfig)
+    // Re-read even under the same paths (a certificate rotated in place); bad files keep the running ones.
+    const tls = next.tls != null && tlsSwappable(this.#config, next) ? await loadListenerTls(next.tls) : undefined
     const { applied, needsRestart } = configChanges(this.#config, next)
     const config: AgentConfig = { ...next, ...Object.fromEntries(needsRestart.map(field => [field, this.#config[field]])) }
     const changedHosts = credentialHostsChanged(old.credentials, credentials)
     const reported = applied.filter(field => field !== 'credentials').map(settingName)
     if (changedHosts.length > 0) reported.push(`credentials (${changedHosts.join(', ')})`)
+    if (tls != null) {
+      this.server?.setTls(tls)
+      if (!applied.includes('tls')) reported.push('TLS certificate and key (re-read)')
+    }
     this.#config = config
     // A new upstream client every time: CA files and the docker config may have changed on disk under the same paths.
     this.live = this.liveParts(config, credentials, applied.some(f => f === 'publicRepositories' || f === 'accessCheckTtlMs' || f === 'offlineAccess') ? undefined : old.access)

@@ -29,10 +29,18 @@ export function configChanges (running: AgentConfig, next: AgentConfig): ConfigC
   const fields = new Set([...Object.keys(running), ...Object.keys(next)] as Array<keyof AgentConfig>)
   for (const field of fields) {
     if (NOT_SETTINGS.has(field) || JSON.stringify(running[field]) === JSON.stringify(next[field])) continue
-    if (reloadable.has(field)) applied.push(field)
+    if (reloadable.has(field) || (field === 'tls' && tlsSwappable(running, next))) applied.push(field)
     else needsRestart.push(field)
   }
   return { applied, needsRestart }
+}
+
+/**
+ * New TLS files of a listener that has TLS are taken in place (MirrorServer.setTls); turning TLS on
+ * or off, or client certificates on or off, needs a new listener: a restart.
+ */
+export function tlsSwappable (running: AgentConfig, next: AgentConfig): boolean {
+  return running.tls != null && next.tls != null && (running.tls.clientCaFile == null) === (next.tls.clientCaFile == null)
 }
 
 /** The names an operator knows a field by (YAML keys; a group for fields made of several keys). */
@@ -47,6 +55,7 @@ const SETTING_NAMES: Partial<Record<keyof AgentConfig, string>> = {
   upstreamTimeouts: 'upstreamConnectTimeout, upstreamResponseTimeout, upstreamIdleTimeout',
   upstreamBreaker: 'upstreamFailures, upstreamCooldown',
   accessLog: 'noAccessLog',
+  tls: 'tlsCert, tlsKey, tlsClientCa',
   p2p: 'peer network (p2pListen, bootstrap, announce, swarmKey, schedulers, site, zone, embeddedScheduler, noP2p)'
 }
 

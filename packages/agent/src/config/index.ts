@@ -4,6 +4,8 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import * as C from '../constants.ts'
 import { ConfigError } from '../errors.ts'
+import { loadListenerTls, parseListenerSettings } from './listener.ts'
+import type { ListenerTlsConfig } from './listener.ts'
 import { parseP2pConfig } from './p2p.ts'
 import { checkStorageQuota } from './storage.ts'
 import type { P2pConfig } from './p2p.ts'
@@ -13,6 +15,7 @@ import { parseBool, parseBytes, parseDuration, parseHostPort, parseRatio, parseR
 import type { HostPort } from './values.ts'
 
 export type { HostPort } from './values.ts'
+export type { ListenerTlsConfig, ListenerTlsMaterial } from './listener.ts'
 export type { MembershipConfig, P2pConfig } from './p2p.ts'
 export type { UpstreamBreakerConfig, UpstreamEndpoint, UpstreamTimeouts } from './upstream.ts'
 
@@ -39,6 +42,10 @@ export interface StorageConfig {
 
 export interface AgentConfig {
   listen: HostPort
+  /** HTTPS on the mirror listener (`--tls-cert`, `--tls-key`, `--tls-client-ca`); undefined: plain HTTP. */
+  tls?: ListenerTlsConfig
+  /** `--insecure-listen`: a listener other hosts reach may run without TLS (with a warning). */
+  insecureListen: boolean
   dataDir: string
   /**
    * A request is routed by `?ns=` or a registry path component; one that names neither goes to the
@@ -110,6 +117,10 @@ const DOCKER_HUB_API = 'https://registry-1.docker.io'
 const OPTIONS = {
   config: { type: 'string' },
   listen: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-client-ca': { type: 'string' },
+  'insecure-listen': { type: 'boolean' },
   'data-dir': { type: 'string' },
   upstream: { type: 'string', multiple: true },
   'insecure-registry': { type: 'string', multiple: true },
@@ -160,6 +171,10 @@ type OptionName = keyof typeof OPTIONS
 const YAML_KEYS: Record<OptionName, string> = {
   config: 'config',
   listen: 'listen',
+  'tls-cert': 'tlsCert',
+  'tls-key': 'tlsKey',
+  'tls-client-ca': 'tlsClientCa',
+  'insecure-listen': 'insecureListen',
   'data-dir': 'dataDir',
   upstream: 'upstreams',
   'insecure-registry': 'insecureRegistries',
@@ -206,6 +221,9 @@ const YAML_KEYS: Record<OptionName, string> = {
 
 export const AGENT_USAGE = `usage: shoal agent [options]
   --listen HOST:PORT            registry mirror listener (default ${C.DEFAULT_LISTEN})
+  --tls-cert FILE, --tls-key FILE  serve the mirror over HTTPS with this PEM certificate (chain) and key
+  --tls-client-ca FILE          require client certificates signed by this CA (with --tls-cert)
+  --insecure-listen             allow a --listen other hosts reach without TLS: anyone reaching it can pull
   --data-dir DIR                pieces, blobs and index (default ${C.DEFAULT_DATA_DIR})
   --upstream URL                a registry to mirror, repeatable (default docker.io); a request naming no
                                 registry (no ?ns=, no registry path component) is served only with one
@@ -258,6 +276,8 @@ Every flag is also an environment variable: SHOAL_DATA_DIR, SHOAL_UPSTREAM (comm
 export interface ResolveOptions {
   argv: string[]
   env?: NodeJS.ProcessEnv
+  /** Read and check the TLS files (default true); `shoal configure` only needs to know that TLS is on. */
+  checkTlsFiles?: boolean
 }
 
 /** Flags over environment over the YAML file over defaults, validated; errors name the field. */
@@ -330,11 +350,29 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     embeddedScheduler: (() => { const found = pick('embedded-scheduler'); return found == null ? undefined : { field: found.field, value: parseBool(found.field, found.value) } })()
   })
 
+  const listenFound = pick('listen')
+  const listen = listenFound == null ? parseHostPort('listen', C.DEFAULT_LISTEN) : parseHostPort(listenFound.field, listenFound.value)
+  const tlsFile = (name: 'tls-cert' | 'tls-key' | 'tls-client-ca'): { field: string, value: string } | undefined =>
+    get(name, (field, value) => ({ field, value: asString(field, value) }), undefined as { field: string, value: string } | undefined)
+  const listener = parseListenerSettings({
+    listen,
+    listenField: listenFound?.field,
+    cert: tlsFile('tls-cert'),
+    key: tlsFile('tls-key'),
+    clientCa: tlsFile('tls-client-ca'),
+    insecureListen: (() => { const found = pick('insecure-listen'); return found == null ? undefined : { field: found.field, value: parseBool(found.field, found.value) } })()
+  })
+  // Read and checked now: a bad PEM or a key of another certificate is a ConfigError naming the file.
+  if (listener.tls != null && options.checkTlsFiles !== false) await loadListenerTls(listener.tls)
+  if (listener.warning != null) warnings.push(listener.warning)
+
   const originFallback = !get('no-origin-fallback', parseBool, false)
   if (!originFallback && p2p == null) throw new ConfigError('noOriginFallback: with the peer network off (--no-p2p) every blob comes from the origin')
 
   return {
-    listen: get('listen', parseHostPort, parseHostPort('listen', C.DEFAULT_LISTEN)),
+    listen,
+    tls: listener.tls,
+    insecureListen: listener.insecureListen,
     dataDir: resolve(get('data-dir', asString, C.DEFAULT_DATA_DIR)),
     upstreams,
     insecureRegistries,

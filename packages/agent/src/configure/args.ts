@@ -33,7 +33,9 @@ Options:
   --mirror HOST:PORT     the agent's address (default ${DEFAULT_MIRROR})
   --registry HOST[:PORT] a registry whose pulls go through the agent; repeatable (default: the agent's
                          upstreams when its settings are given below, else ${DEFAULT_REGISTRY})
-  --config FILE          the agent's YAML config: its upstreams and insecureRegistries tell how the
+  --mirror-ca FILE       the agent serves HTTPS (--tls-cert) with a certificate this CA signed: the runtime
+                         reaches it over https and verifies it with FILE (containerd: ca = FILE)
+  --config FILE          the agent's YAML config (with tlsCert: the agent is reached over https): its upstreams and insecureRegistries tell how the
                          runtime reaches each registry itself when the agent is down (http or https)
   --upstream URL         an upstream of the agent, as shoal agent --upstream; repeatable
   --insecure-registry HOST[:PORT]  a registry the agent reaches over plain HTTP (or unverified TLS),
@@ -56,6 +58,7 @@ export function parseConfigureArgs (args: string[]): ConfigureOptions | 'help' {
         mirror: { type: 'string', default: DEFAULT_MIRROR },
         registry: { type: 'string', multiple: true },
         config: { type: 'string' },
+        'mirror-ca': { type: 'string' },
         upstream: { type: 'string', multiple: true },
         'insecure-registry': { type: 'string', multiple: true },
         root: { type: 'string', default: '/' },
@@ -79,6 +82,7 @@ export function parseConfigureArgs (args: string[]): ConfigureOptions | 'help' {
   }
   if (values.root === '') throw new UsageError('--root needs a directory')
   if (values.config === '') throw new UsageError('--config needs the agent\'s config file')
+  if (values['mirror-ca'] === '') throw new UsageError('--mirror-ca needs the CA file that signed the agent\'s certificate')
   const agent: AgentSettings = { configFile: values.config, upstreams: values.upstream ?? [], insecureRegistries: values['insecure-registry'] ?? [] }
   const fromAgent = values.registry === undefined && hasAgentSettings(agent)
   const registries = new Map<string, Endpoint>()
@@ -88,7 +92,7 @@ export function parseConfigureArgs (args: string[]): ConfigureOptions | 'help' {
   }
   return {
     runtime,
-    mirror: parseMirror(values.mirror),
+    mirror: values['mirror-ca'] === undefined ? parseMirror(values.mirror) : { ...parseMirror(values.mirror), tls: { caFile: resolve(values['mirror-ca']) } },
     registries: [...registries.values()],
     agent,
     root: resolve(values.root),

@@ -7,6 +7,7 @@ import { stringify, type TomlTable } from 'smol-toml'
 import { CONTAINERD_CERTS_DIR, CONTAINERD_CONFIG, DOCKER_HUB_SERVER } from './constants.ts'
 import { ConfigureError } from './errors.ts'
 import { isTable, lookup, parseTomlFile } from './toml.ts'
+import { mirrorUrl } from './endpoint.ts'
 import type { Endpoint, MirrorEndpoint } from './endpoint.ts'
 import type { RegistryOrigin } from './origins.ts'
 
@@ -37,7 +38,8 @@ const sameUrl = (a: string, b: string): boolean => a.replace(/\/+$/, '') === b.r
 
 /**
  * Returns the new hosts.toml: the existing `server` (unless the origin is known) and `[host.*]`
- * entries kept, the agent's `[host."http://<mirror>"]` first with `capabilities = ["pull", "resolve"]`.
+ * entries kept, the agent's `[host."http://<mirror>"]` first with `capabilities = ["pull", "resolve"]`
+ * (`https://` and `ca = <--mirror-ca>` for an agent with TLS; its entry under the other scheme goes).
  * When the file already says that, it is returned unchanged (byte for byte).
  */
 export function renderContainerdHosts (existing: string | undefined, opts: ContainerdHostsOptions): string {
@@ -47,13 +49,17 @@ export function renderContainerdHosts (existing: string | undefined, opts: Conta
   if (!isTable(hosts)) {
     throw new ConfigureError(`${file}: "host" must be a table of [host."<url>"] entries; fix it by hand and run again`)
   }
-  const agentUrl = `http://${opts.mirror.authority}`
+  const agentUrl = mirrorUrl(opts.mirror)
   const agentKey = Object.keys(hosts).find(key => sameUrl(key, agentUrl)) ?? agentUrl
+  // The agent under the other scheme (before or after it got TLS) is the same agent: that entry goes.
+  const otherScheme = `${opts.mirror.tls == null ? 'https' : 'http'}://${opts.mirror.authority}`
   const previous = hosts[agentKey]
   if (previous !== undefined && !isTable(previous)) {
     throw new ConfigureError(`${file}: host."${agentKey}" must be a table; fix it by hand and run again`)
   }
-  const agentHost: TomlTable = { ...previous, capabilities: ['pull', 'resolve'] }
+  const { ca: _ca, ...kept } = previous ?? {}
+  const caFile = opts.mirror.tls?.caFile
+  const agentHost: TomlTable = { ...kept, capabilities: ['pull', 'resolve'], ...(caFile == null ? {} : { ca: caFile }) }
   const server = opts.origin?.server ?? doc.server ?? containerdServer(opts.registry)
   // containerd verifies the server's certificate unless told not to; plain HTTP has none.
   const skipVerify = opts.origin?.insecure === true && opts.origin.server.startsWith('https:') ? [['skip_verify', true]] : []
@@ -63,7 +69,7 @@ export function renderContainerdHosts (existing: string | undefined, opts: Conta
     ...Object.entries(doc).filter(([key]) => key !== 'server' && key !== 'host' && (skipVerify.length === 0 || key !== 'skip_verify')),
     ['host', Object.fromEntries([
       [agentKey, agentHost],
-      ...Object.entries(hosts).filter(([key]) => key !== agentKey)
+      ...Object.entries(hosts).filter(([key]) => key !== agentKey && !sameUrl(key, otherScheme))
     ])]
   ])
   const rendered = stringify(merged)

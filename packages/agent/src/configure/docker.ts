@@ -4,7 +4,7 @@
  * `insecure-registries` entry when it is in 127.0.0.0/8 (dockerd's default insecure range).
  */
 import { DAEMON_JSON } from './constants.ts'
-import { isDockerDefaultInsecure, type MirrorEndpoint } from './endpoint.ts'
+import { isDockerDefaultInsecure, mirrorUrl, type MirrorEndpoint } from './endpoint.ts'
 import { ConfigureError } from './errors.ts'
 
 export interface DaemonJsonOptions {
@@ -40,21 +40,24 @@ function stringList (config: Record<string, Json>, key: string, file: string): s
 const sameUrl = (a: string, b: string): boolean => a.replace(/\/+$/, '') === b.replace(/\/+$/, '')
 
 /**
- * Returns the new daemon.json: all other keys and mirrors kept, `http://<mirror>` first in
- * `registry-mirrors`, and `<mirror>` in `insecure-registries` when it is outside 127.0.0.0/8.
+ * Returns the new daemon.json: all other keys and mirrors kept, `http://<mirror>` (`https://` for an
+ * agent with TLS) first in `registry-mirrors`, and a plain-HTTP `<mirror>` in `insecure-registries`
+ * when it is outside 127.0.0.0/8.
  * When the file already says that, it is returned unchanged (byte for byte).
  */
 export function renderDaemonJson (existing: string | undefined, opts: DaemonJsonOptions): string {
   const file = opts.file ?? DAEMON_JSON
   const config = parseDaemonJson(existing, file)
-  const agentUrl = `http://${opts.mirror.authority}`
+  const agentUrl = mirrorUrl(opts.mirror)
+  const otherScheme = `${opts.mirror.tls == null ? 'https' : 'http'}://${opts.mirror.authority}`
   const mirrors = stringList(config, 'registry-mirrors', file)
   const agentMirror = mirrors.find(url => sameUrl(url, agentUrl)) ?? agentUrl
   const updated: Record<string, Json> = {
     ...config,
-    'registry-mirrors': [agentMirror, ...mirrors.filter(url => !sameUrl(url, agentUrl))]
+    'registry-mirrors': [agentMirror, ...mirrors.filter(url => !sameUrl(url, agentUrl) && !sameUrl(url, otherScheme))]
   }
-  if (!isDockerDefaultInsecure(opts.mirror)) {
+  // An agent with TLS is verified (its CA in /etc/docker/certs.d/<mirror>/ca.crt or the system's).
+  if (opts.mirror.tls == null && !isDockerDefaultInsecure(opts.mirror)) {
     const insecure = stringList(config, 'insecure-registries', file)
     if (!insecure.includes(opts.mirror.authority)) {
       updated['insecure-registries'] = [...insecure, opts.mirror.authority]

@@ -11,6 +11,18 @@ export interface Endpoint {
 /** The agent's address: a port is required. */
 export interface MirrorEndpoint extends Endpoint {
   readonly port: number
+  /** The agent serves HTTPS (`--tls-cert`); absent: plain HTTP. */
+  readonly tls?: MirrorTls
+}
+
+export interface MirrorTls {
+  /** The CA that signed the agent's certificate (`--mirror-ca`); absent: the system CAs verify it. */
+  readonly caFile?: string
+}
+
+/** `https://<mirror>` for an agent with TLS, else `http://<mirror>`. */
+export function mirrorUrl (mirror: MirrorEndpoint): string {
+  return `${mirror.tls == null ? 'http' : 'https'}://${mirror.authority}`
 }
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/

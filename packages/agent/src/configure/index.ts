@@ -10,10 +10,11 @@
  * Exit codes: 0 done (or nothing to change), 1 ConfigureError, 2 UsageError.
  */
 import { parseConfigureArgs, USAGE, type ConfigureOptions } from './args.ts'
-import { CONTAINERD_CONFIG, DAEMON_JSON, REGISTRIES_CONF } from './constants.ts'
+import { readFile } from 'node:fs/promises'
+import { CONTAINERD_CONFIG, CONTAINERS_CERTS_DIR, DAEMON_JSON, DOCKER_CERTS_DIR, REGISTRIES_CONF } from './constants.ts'
 import { containerdConfigPathHint, containerdHostsPath, renderContainerdHosts } from './containerd.ts'
 import { renderDaemonJson } from './docker.ts'
-import { parseRegistry, type Endpoint } from './endpoint.ts'
+import { parseRegistry, type Endpoint, type MirrorEndpoint } from './endpoint.ts'
 import { ConfigureError } from './errors.ts'
 import { readOptional, underRoot, writeConfig } from './files.ts'
 import { hasAgentSettings, isMirrored, loadAgentRegistries, registryOrigin, type RegistryOrigin } from './origins.ts'
@@ -58,15 +59,32 @@ interface Plan {
 
 /** The registries to configure (the agent's upstreams unless `--registry` names some), and where each really is. */
 interface Registries {
+  /** The agent's address; with TLS when `--mirror-ca` or the agent's settings say so. */
+  mirror: MirrorEndpoint
   registries: Endpoint[]
   origins: Map<string, RegistryOrigin>
   /** Lines about registries the agent will not serve. */
   warnings: string[]
 }
 
+/** podman and dockerd read the agent's CA from `<certs dir>/<mirror>/ca.crt`: a copy of `--mirror-ca` is written there. */
+async function caTargets (mirror: MirrorEndpoint, certsDir: string): Promise<Target[]> {
+  const caFile = mirror.tls?.caFile
+  if (caFile == null) return []
+  let pem: string
+  try {
+    pem = await readFile(caFile, 'utf8')
+  } catch (err) {
+    throw new ConfigureError(`--mirror-ca: cannot read ${caFile}: ${(err as Error).message}`, { cause: err })
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigureError(`--mirror-ca: ${caFile} is not a PEM certificate`)
+  return [{ path: `${certsDir}/${mirror.authority}/ca.crt`, render: () => pem, toml: false }]
+}
+
 async function resolveRegistries (opts: ConfigureOptions): Promise<Registries> {
-  if (!hasAgentSettings(opts.agent)) return { registries: opts.registries, origins: new Map(), warnings: [] }
+  if (!hasAgentSettings(opts.agent)) return { mirror: opts.mirror, registries: opts.registries, origins: new Map(), warnings: [] }
   const agent = await loadAgentRegistries(opts.agent)
+  const mirror = agent.tls && opts.mirror.tls == null ? { ...opts.mirror, tls: {} } : opts.mirror
   const registries = opts.registries.length > 0 ? opts.registries : agent.upstreams.map(u => parseRegistry(u.host))
   const origins = new Map(registries.map(registry => [registry.authority, registryOrigin(registry, agent)]))
   // containerd names the registry with ?ns=, which --allow-any-registry follows; podman's path does not.
@@ -74,11 +92,10 @@ async function resolveRegistries (opts: ConfigureOptions): Promise<Registries> {
   const warnings = registries
     .filter(registry => !followed && !isMirrored(registry, agent))
     .map(registry => `warning: ${registry.authority} is not an upstream of the agent: the agent answers 404 for it and the runtime pulls from ${registry.authority} itself (add --upstream to the agent)`)
-  return { registries, origins, warnings }
+  return { mirror, registries, origins, warnings }
 }
 
-function plan (opts: ConfigureOptions, { registries, origins }: Registries): Plan {
-  const { mirror } = opts
+function plan (opts: ConfigureOptions, { mirror, registries, origins }: Registries): Plan {
   switch (opts.runtime) {
     case 'containerd':
       return {
@@ -119,6 +136,7 @@ interface Rendered { path: string, previous: string | undefined, content: string
 async function run (opts: ConfigureOptions, io: ConfigureIo): Promise<void> {
   const resolved = await resolveRegistries(opts)
   const { targets, warnings, afterChange } = plan(opts, resolved)
+  if (opts.runtime !== 'containerd') targets.push(...await caTargets(resolved.mirror, opts.runtime === 'podman' ? CONTAINERS_CERTS_DIR : DOCKER_CERTS_DIR))
   for (const line of [...resolved.warnings, ...warnings]) io.stderr(line)
   const rendered: Rendered[] = []
   for (const target of targets) {

@@ -22,6 +22,8 @@ export interface AgentRegistries {
   upstreams: UpstreamConfig[]
   insecureRegistries: string[]
   allowAnyRegistry: boolean
+  /** The agent serves its mirror over HTTPS (tlsCert in its config). */
+  tls: boolean
 }
 
 /** How the runtime reaches a registry itself. */
@@ -44,8 +46,9 @@ export async function loadAgentRegistries (settings: AgentSettings): Promise<Age
     ...settings.insecureRegistries.flatMap(host => ['--insecure-registry', host])
   ]
   try {
-    const config = await resolveAgentConfig({ argv, env: {} })
-    return { upstreams: config.upstreams, insecureRegistries: config.insecureRegistries, allowAnyRegistry: config.allowAnyRegistry }
+    // The agent's key is for the agent: a host that only configures its runtime need not read it.
+    const config = await resolveAgentConfig({ argv, env: {}, checkTlsFiles: false })
+    return { upstreams: config.upstreams, insecureRegistries: config.insecureRegistries, allowAnyRegistry: config.allowAnyRegistry, tls: config.tls != null }
   } catch (err) {
     if ((err as Error).name !== 'ConfigError') throw err
     const message = (err as Error).message.split('\n')[0] ?? ''

@@ -1,7 +1,8 @@
 /**
  * podman, CRI-O, skopeo and buildah (containers/image): `/etc/containers/registries.conf`, version 2
  * format (containers-registries.conf(5)). Each mirrored registry gets a `[[registry]]` whose first
- * `[[registry.mirror]]` is the agent (plain HTTP, so `insecure = true`); mirrors are tried in order,
+ * `[[registry.mirror]]` is the agent (plain HTTP, so `insecure = true`; with TLS, verified against
+ * `/etc/containers/certs.d/<mirror>/ca.crt`, written from `--mirror-ca`); mirrors are tried in order,
  * then the registry's own `location`.
  */
 import { stringify, type TomlTable } from 'smol-toml'
@@ -68,7 +69,9 @@ export function renderRegistriesConf (existing: string | undefined, opts: Regist
     const mirrors = tableArray(entry.mirror, 'registry.mirror', file)
     const location = agentLocation(opts.mirror, registry)
     const previous = mirrors.find(mirror => mirror.location === location || mirror.location === opts.mirror.authority)
-    const agentMirror: TomlTable = { ...previous, location, insecure: true }
+    const { insecure: _insecure, ...kept } = previous ?? {}
+    // An agent with TLS is verified (its CA in /etc/containers/certs.d/<mirror>/ca.crt or the system's).
+    const agentMirror: TomlTable = opts.mirror.tls == null ? { ...kept, location, insecure: true } : { ...kept, location }
     entry.mirror = [agentMirror, ...mirrors.filter(mirror => mirror !== previous)]
   }
   doc.registry = registries

@@ -1,9 +1,11 @@
 import { once } from 'node:events'
 import { createServer } from 'node:http'
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { MIRROR_BUSY_RETRY_AFTER_S, MIRROR_MAX_CONNECTIONS, MIRROR_MAX_CONNECTIONS_PER_CLIENT } from '../constants.ts'
-import type { HostPort } from '../config/index.ts'
+import type { HostPort, ListenerTlsMaterial } from '../config/index.ts'
 import type { Logger } from '../logger.ts'
 import type { AgentMetrics } from '../metrics.ts'
 import type { RegistryRouter, RouteHints } from '../upstream/registries.ts'
@@ -34,6 +36,11 @@ export interface MirrorServerInit {
   /** See MIRROR_MAX_CONNECTIONS_PER_CLIENT and MIRROR_MAX_CONNECTIONS. */
   maxConnectionsPerClient?: number
   maxConnections?: number
+  /**
+   * HTTPS with this certificate and key; with `ca`, a client must present a certificate signed by
+   * it or the handshake fails. Undefined: plain HTTP.
+   */
+  tls?: ListenerTlsMaterial
 }
 
 /** The `route` label of the agent's own endpoints (registry API paths are labelled by their Route kind). */
@@ -49,7 +56,7 @@ const MAX_HEADER_BYTES = 16 * 1024
 export class MirrorServer {
   private readonly components: MirrorServerComponents
   private readonly accessLog: boolean
-  private readonly server: Server
+  private readonly server: Server | HttpsServer
   /** Connections past the limits, with the reason: their requests are answered 503. */
   private readonly refused = new WeakMap<Socket, string>()
   /** The responses of the requests in flight. */
@@ -61,7 +68,8 @@ export class MirrorServer {
     this.components = components
     this.accessLog = init.accessLog ?? true
     const limits = new ConnectionLimits({ perClient: init.maxConnectionsPerClient ?? MIRROR_MAX_CONNECTIONS_PER_CLIENT, total: init.maxConnections ?? MIRROR_MAX_CONNECTIONS })
-    this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 30_000 }, (req, res) => {
+    const options = { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 30_000 }
+    const onRequest: RequestListener = (req, res) => {
       const refused = this.refused.get(req.socket)
       if (refused != null) {
         this.components.metrics.connectionsRefused.inc()
@@ -77,11 +85,22 @@ export class MirrorServer {
         this.components.logger.warn(`request ${req.method} ${req.url?.slice(0, 200)} failed: ${(err as Error).message}`)
         res.destroy()
       })
-    })
+    }
+    this.server = init.tls == null
+      ? createServer(options, onRequest)
+      : createHttpsServer({ ...options, ...secureContextOptions(init.tls) }, onRequest)
     // A connection past the limits is not counted; its request is answered 503 and it is closed.
+    // Over TLS it is counted from the TCP connection (a handshake holds resources too) and one past
+    // the limits is closed at once: no answer can reach a client before its handshake.
     this.server.on('connection', (socket: Socket) => {
       const refused = limits.admit(socket)
-      if (refused != null) this.refused.set(socket, refused)
+      if (refused == null) return
+      if (init.tls == null) {
+        this.refused.set(socket, refused)
+      } else {
+        this.components.metrics.connectionsRefused.inc()
+        socket.destroy()
+      }
     })
     // A client that speaks TLS to this plain-HTTP port (skopeo and podman try HTTPS first), or
     // sends garbage, gets an answer or a closed socket at once, never a hang.
@@ -105,6 +124,21 @@ export class MirrorServer {
     })
     const address = this.server.address() as AddressInfo
     return { host: address.address, port: address.port }
+  }
+
+  /** Whether the listener speaks HTTPS. */
+  get tls (): boolean {
+    return 'setSecureContext' in this.server
+  }
+
+  /**
+   * Takes a new certificate, key and client CA for connections from now on (open ones keep theirs):
+   * a rotated certificate without a restart. Only for a listener started with TLS, and a client CA
+   * only when it started with one (whether client certificates are asked for is fixed at start).
+   */
+  setTls (tls: ListenerTlsMaterial): void {
+    if (!('setSecureContext' in this.server)) throw new Error('the mirror listener was started without TLS')
+    this.server.setSecureContext(secureContextOptions(tls))
   }
 
   /** Requests in flight now. */
@@ -278,4 +312,11 @@ export class MirrorServer {
       complete: res.writableEnded
     })
   }
+}
+
+/** The TLS options of the listener: client certificates required and verified when a CA is given. */
+function secureContextOptions (tls: ListenerTlsMaterial): { cert: Buffer, key: Buffer, ca?: Buffer, requestCert: boolean, rejectUnauthorized: boolean } {
+  return tls.ca == null
+    ? { cert: tls.cert, key: tls.key, requestCert: false, rejectUnauthorized: false }
+    : { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true }
 }
