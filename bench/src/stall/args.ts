@@ -13,6 +13,10 @@ export interface StallOptions {
   holdMs: number
   /** After the stallers close, how long memory may take to come back. */
   settleMs: number
+  /** Stall-and-close rounds on the same agent: memory that is retained comes back to the same level, a leak grows round after round. */
+  cycles: number
+  /** More `shoal agent` flags (`--max-client-connections 1000`). */
+  agentArgs: string[]
   outDir: string
 }
 
@@ -24,11 +28,14 @@ export const STALL_USAGE = `usage: pnpm bench stall [options]
   --connections C    peer connections of stalling libp2p nodes (default 12)
   --streams S        piece streams per connection that ask for pieces and never read (default 64)
   --hold-s H         seconds everything stays stalled (default 15)
+  --cycles K         stall-and-close rounds on the same agent (default 2): retained memory comes back
+                     to the same level, a leak grows each round
+  --agent-arg FLAG   a flag for the agent, repeatable (--agent-arg=--max-client-connections=1000)
   --out DIR          where report.json and report.md go (default bench/out/stall-<timestamp>)
 One agent (its own process, p2p on loopback with a swarm key) holds the blob; N HTTP clients and
 C x S piece streams stall on it while another client GETs a manifest every 50 ms. Goals: the agent's
 RSS grows by <= 100 MiB while stalled, the manifest GET p99 stays <= 50 ms, and RSS comes back once
-the stallers close.`
+the stallers close and does not grow from one round to the next.`
 
 export function parseStallArgs (argv: string[], defaultOutRoot: string, now = new Date()): StallOptions {
   const values = parseFlags(argv, {
@@ -37,6 +44,8 @@ export function parseStallArgs (argv: string[], defaultOutRoot: string, now = ne
     connections: { type: 'string' },
     streams: { type: 'string' },
     'hold-s': { type: 'string' },
+    cycles: { type: 'string' },
+    'agent-arg': { type: 'string', multiple: true },
     out: { type: 'string' }
   })
   return {
@@ -46,6 +55,8 @@ export function parseStallArgs (argv: string[], defaultOutRoot: string, now = ne
     streamsPerConnection: integerFlag(values.streams, '--streams', 64),
     holdMs: integerFlag(values['hold-s'], '--hold-s', 15) * 1000,
     settleMs: 10_000,
+    cycles: integerFlag(values.cycles, '--cycles', 2),
+    agentArgs: ((values['agent-arg'] ?? []) as unknown as string[]).flatMap(arg => arg.split('=')),
     outDir: outDirOf('stall', values.out, defaultOutRoot, now)
   }
 }

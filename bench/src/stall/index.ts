@@ -26,15 +26,25 @@ const PROBE_INTERVAL_MS = 50
 const RSS_SAMPLE_MS = 250
 const GOAL_RSS_GROWTH_MIB = 100
 const GOAL_PROBE_P99_MS = 50
+const GOAL_ROUND_DRIFT_MIB = 25
 const MANIFEST_ACCEPT = 'application/vnd.docker.distribution.manifest.v2+json'
+
+export interface CycleReport {
+  httpStatuses: Record<number, number>
+  pieceStreams: number
+  pieceStreamsReset: number
+  peakMiB: number
+  afterMiB: number
+  probeMs: Percentiles
+}
 
 export interface StallReport {
   startedAt: string
   machine: { cpus: number, loadavg: number[] }
   options: Omit<StallOptions, 'outDir'>
-  stalled: { httpClients: number, pieceStreams: number, pieceStreamsReset: number }
-  rssMiB: { before: number, peakWhileStalled: number, after: number, growth: number, notReturned: number }
-  probeMs: { before: Percentiles, whileStalled: Percentiles }
+  rssBeforeMiB: number
+  probeBeforeMs: Percentiles
+  cycles: CycleReport[]
   goals: Array<{ name: string, target: string, value: string, pass: boolean }>
 }
 
@@ -58,7 +68,7 @@ export async function runStallBench (argv: string[], io: { outRoot: string }): P
     const agent = await startAgentProcess({ track: child => { teardown.track(child) } }, {
       upstream: { url: registry.url, host: registry.host },
       dataDir: join(work, 'agent'),
-      args: ['--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--swarm-key', keyFile],
+      args: ['--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--swarm-key', keyFile, ...options.agentArgs],
       signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)])
     })
     teardown.defer('agent', agent.stop)
@@ -72,57 +82,69 @@ export async function runStallBench (argv: string[], io: { outRoot: string }): P
     await sleep(3000)
     const probeBefore = percentiles(await beforeProbe.stop())
     const rssBefore = (await agent.memory()).rssBytes
+    const swarmKey = await loadSwarmKey(keyFile)
 
-    let peak = rssBefore
-    const sampler = setInterval(() => { agent.memory().then(m => { peak = Math.max(peak, m.rssBytes) }, () => {}) }, RSS_SAMPLE_MS)
-    teardown.defer('RSS sampler', async () => { clearInterval(sampler) })
-    const http = await stallHttpClients(agent.url, blobPath, options.httpClients, signal)
-    teardown.defer('stalled HTTP clients', http.close)
-    log(`${http.stalled} HTTP clients stalled on the blob`)
-    const streams = await stallPieceStreams({
-      agent: agent.p2pAddresses[0] ?? '',
-      swarmKey: await loadSwarmKey(keyFile),
-      digest,
-      pieceCount: pieceCountFor(options.blobBytes),
-      connections: options.peerConnections,
-      streams: options.streamsPerConnection,
-      piecesPerStream: 4,
-      signal
-    })
-    teardown.defer('stalled piece streams', streams.close)
-    log(`${streams.stalled} piece streams stalled over ${options.peerConnections} connections${streams.firstError == null ? '' : ` (others refused: ${streams.firstError})`}; holding ${options.holdMs / 1000} s`)
-    // Probed once everything is stalled: the latency another client sees while they hold on.
-    const stalledProbe = probe(manifestUrl, { accept: MANIFEST_ACCEPT }, PROBE_INTERVAL_MS)
-    await sleep(options.holdMs)
-    agent.assertRunning()
-    const probeStalled = percentiles(await stalledProbe.stop())
-    await http.close()
-    await streams.close()
-    clearInterval(sampler)
-    log('stallers closed; waiting for memory to come back')
-    const rssAfter = await settledRss(agent, options.settleMs)
+    const cycles: CycleReport[] = []
+    for (let round = 1; round <= options.cycles; round++) {
+      let peak = (await agent.memory()).rssBytes
+      const sampler = setInterval(() => { agent.memory().then(m => { peak = Math.max(peak, m.rssBytes) }, () => {}) }, RSS_SAMPLE_MS)
+      const stopSampler = teardown.defer('RSS sampler', async () => { clearInterval(sampler) })
+      const http = await stallHttpClients(agent.url, blobPath, options.httpClients, signal)
+      const closeHttp = teardown.defer('stalled HTTP clients', http.close)
+      const streams = await stallPieceStreams({
+        agent: agent.p2pAddresses[0] ?? '',
+        swarmKey,
+        digest,
+        pieceCount: pieceCountFor(options.blobBytes),
+        connections: options.peerConnections,
+        streams: options.streamsPerConnection,
+        piecesPerStream: 4,
+        signal
+      })
+      const closeStreams = teardown.defer('stalled piece streams', streams.close)
+      log(`round ${round}: HTTP clients ${JSON.stringify(http.statuses)} (status: count), ${streams.stalled} piece streams stalled over ${options.peerConnections} connections${streams.firstError == null ? '' : ` (others refused: ${streams.firstError})`}; holding ${options.holdMs / 1000} s`)
+      // Probed once everything is stalled: the latency another client sees while they hold on.
+      const stalledProbe = probe(manifestUrl, { accept: MANIFEST_ACCEPT }, PROBE_INTERVAL_MS)
+      await sleep(options.holdMs)
+      agent.assertRunning()
+      const probeStalled = percentiles(await stalledProbe.stop())
+      await closeHttp()
+      await closeStreams()
+      await stopSampler()
+      log(`round ${round}: stallers closed; waiting for memory to come back`)
+      const after = await settledRss(agent, options.settleMs)
+      cycles.push({ httpStatuses: http.statuses, pieceStreams: streams.stalled, pieceStreamsReset: streams.reset, peakMiB: peak / MIB, afterMiB: after / MIB, probeMs: probeStalled })
+    }
 
-    const growth = (peak - rssBefore) / MIB
-    const notReturned = (rssAfter - rssBefore) / MIB
+    const first = cycles[0] as CycleReport
+    const last = cycles[cycles.length - 1] as CycleReport
+    const growth = Math.max(...cycles.map(c => c.peakMiB)) - rssBefore / MIB
+    const notReturned = first.afterMiB - rssBefore / MIB
+    const drift = last.afterMiB - first.afterMiB
+    const worstP99 = Math.max(...cycles.map(c => c.probeMs.p99))
+    const failed = cycles.reduce((n, c) => n + c.probeMs.failed, 0)
     const report: StallReport = {
       startedAt,
       machine: { cpus: cpus().length, loadavg: loadavg() },
-      options: { blobBytes: options.blobBytes, httpClients: options.httpClients, peerConnections: options.peerConnections, streamsPerConnection: options.streamsPerConnection, holdMs: options.holdMs, settleMs: options.settleMs },
-      stalled: { httpClients: http.stalled, pieceStreams: streams.stalled, pieceStreamsReset: streams.reset },
-      rssMiB: { before: rssBefore / MIB, peakWhileStalled: peak / MIB, after: rssAfter / MIB, growth, notReturned },
-      probeMs: { before: probeBefore, whileStalled: probeStalled },
+      options: { blobBytes: options.blobBytes, httpClients: options.httpClients, peerConnections: options.peerConnections, streamsPerConnection: options.streamsPerConnection, holdMs: options.holdMs, settleMs: options.settleMs, cycles: options.cycles, agentArgs: options.agentArgs },
+      rssBeforeMiB: rssBefore / MIB,
+      probeBeforeMs: probeBefore,
+      cycles,
       goals: [
         { name: 'RSS growth while stalled', target: `<= ${GOAL_RSS_GROWTH_MIB} MiB`, value: `${growth.toFixed(0)} MiB`, pass: growth <= GOAL_RSS_GROWTH_MIB },
-        { name: 'manifest GET p99 while stalled', target: `<= ${GOAL_PROBE_P99_MS} ms`, value: `${probeStalled.p99.toFixed(1)} ms`, pass: probeStalled.p99 <= GOAL_PROBE_P99_MS && probeStalled.failed === 0 },
-        { name: 'RSS back after the stallers closed', target: `<= ${GOAL_RSS_GROWTH_MIB / 2} MiB above before`, value: `${notReturned.toFixed(0)} MiB`, pass: notReturned <= GOAL_RSS_GROWTH_MIB / 2 }
+        { name: 'manifest GET p99 while stalled', target: `<= ${GOAL_PROBE_P99_MS} ms`, value: `${worstP99.toFixed(1)} ms (${failed} failed)`, pass: worstP99 <= GOAL_PROBE_P99_MS && failed === 0 },
+        { name: 'RSS back after the stallers closed', target: `<= ${GOAL_RSS_GROWTH_MIB / 2} MiB above before`, value: `${notReturned.toFixed(0)} MiB`, pass: notReturned <= GOAL_RSS_GROWTH_MIB / 2 },
+        { name: 'no growth from round to round (a leak would)', target: `<= ${GOAL_ROUND_DRIFT_MIB} MiB`, value: `${drift.toFixed(0)} MiB over ${cycles.length - 1} more round(s)`, pass: drift <= GOAL_ROUND_DRIFT_MIB }
       ]
     }
     const table = markdownTable(['goal', 'target', 'measured', 'pass'], report.goals.map(g => [g.name, g.target, g.value, g.pass ? 'yes' : 'NO']))
+    const rounds = markdownTable(['round', 'HTTP clients (status: count)', 'piece streams stalled (reset)', 'RSS peak MiB', 'RSS after MiB', 'manifest p50 / p99 ms'],
+      cycles.map((c, i) => [String(i + 1), JSON.stringify(c.httpStatuses), `${c.pieceStreams} (${c.pieceStreamsReset})`, c.peakMiB.toFixed(0), c.afterMiB.toFixed(0), `${c.probeMs.p50.toFixed(1)} / ${c.probeMs.p99.toFixed(1)}`]))
     const markdown = [
       `# bench stall (${startedAt})`, '',
-      `${http.stalled} HTTP clients and ${streams.stalled} piece streams stalled on a ${options.blobBytes / MIB} MiB blob for ${options.holdMs / 1000} s; ${cpus().length} cores, load ${loadavg().map(l => l.toFixed(2)).join(' ')}.`, '',
-      `RSS: ${report.rssMiB.before.toFixed(0)} MiB before, ${report.rssMiB.peakWhileStalled.toFixed(0)} MiB at most while stalled, ${report.rssMiB.after.toFixed(0)} MiB ${options.settleMs / 1000} s after they closed.`,
-      `Manifest GET: p50 ${probeBefore.p50.toFixed(1)} / p99 ${probeBefore.p99.toFixed(1)} ms before, p50 ${probeStalled.p50.toFixed(1)} / p99 ${probeStalled.p99.toFixed(1)} ms (${probeStalled.failed} failed of ${probeStalled.n}) while stalled.`, '',
+      `${options.httpClients} HTTP clients and ${options.peerConnections} x ${options.streamsPerConnection} piece streams stall on a ${options.blobBytes / MIB} MiB blob for ${options.holdMs / 1000} s, ${options.cycles} round(s); agent flags: ${options.agentArgs.join(' ') || 'defaults'}; ${cpus().length} cores, load ${loadavg().map(l => l.toFixed(2)).join(' ')}.`, '',
+      `RSS before: ${report.rssBeforeMiB.toFixed(0)} MiB. Manifest GET before: p50 ${probeBefore.p50.toFixed(1)} / p99 ${probeBefore.p99.toFixed(1)} ms.`, '',
+      rounds, '',
       table
     ].join('\n')
     await writeReport(options.outDir, report, markdown)

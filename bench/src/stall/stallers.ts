@@ -15,13 +15,19 @@ export interface Stallers {
   close: () => Promise<void>
 }
 
+export interface HttpStallers extends Stallers {
+  /** Response statuses the clients got (200: stalled on the body; 503: refused past a connection cap). */
+  statuses: Record<number, number>
+}
+
 /**
  * N plain HTTP/1.1 clients that GET `path`, read until the response headers have arrived, then
  * stop reading: what a runtime that hangs does to the agent.
  */
-export async function stallHttpClients (url: string, path: string, count: number, signal: AbortSignal): Promise<Stallers> {
+export async function stallHttpClients (url: string, path: string, count: number, signal: AbortSignal): Promise<HttpStallers> {
   const { hostname, port } = new URL(url)
   const sockets: Socket[] = []
+  const statuses: Record<number, number> = {}
   let stalled = 0
   await Promise.all(Array.from({ length: count }, async () => {
     const socket = connect({ host: hostname, port: Number(port) })
@@ -39,6 +45,8 @@ export async function stallHttpClients (url: string, path: string, count: number
         if (!head.includes('\r\n\r\n')) return
         socket.off('data', onData)
         socket.pause()
+        const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0)
+        statuses[status] = (statuses[status] ?? 0) + 1
         socket.off('error', fail)
         socket.on('error', () => {})
         stalled++
@@ -49,6 +57,7 @@ export async function stallHttpClients (url: string, path: string, count: number
   }))
   return {
     get stalled () { return stalled },
+    statuses,
     close: async () => { for (const s of sockets) s.destroy() }
   }
 }

@@ -69,6 +69,8 @@ export const READ_BUFFERS_PER_CLIENT = 3
 export const READ_BUFFER_BUDGET_BYTES = 8 * READ_BUFFERS_PER_CLIENT * READ_CHUNK_BYTES
 /** A client past the budget reads in chunks of this size: slower (more reads and writes), small to hold. */
 export const SMALL_READ_CHUNK_BYTES = 64 * 1024
+/** Released small read buffers kept for the next clients (16 MiB); more are left to the garbage collector. */
+export const SMALL_READ_BUFFERS_KEPT = 256
 export const DEFAULT_CERTS_DIR = '/etc/docker/certs.d'
 /** Received bytes are written to the partial file in batches of about this size. */
 export const WRITE_BATCH_BYTES = 1024 * 1024

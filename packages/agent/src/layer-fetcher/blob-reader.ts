@@ -91,7 +91,7 @@ class BufferRing {
 
   /** The response is over (sent, failed or its client gone): the buffers' bytes go back to the budget. */
   release (): void {
-    this.lease.release()
+    this.lease.release(this.busy)
   }
 }
 

@@ -27,3 +27,18 @@ test('a small read takes buffers of its own size and nothing of the budget', t =
   t.true(lease.buffers.every(buf => buf.byteLength === 1000))
   t.is(budget.freeBytes, budget.budgetBytes)
 })
+
+test('released buffers are handed out again, but only once the writes that may hold them have settled', async t => {
+  const budget = new ReadBufferBudget(0)
+  const first = budget.lease(10 * 1024 * 1024)
+  let finish: () => void = () => {}
+  const write = new Promise<void>(resolve => { finish = resolve })
+  first.release([write])
+  await new Promise(resolve => setImmediate(resolve))
+  const during = budget.lease(10 * 1024 * 1024)
+  t.false(during.buffers.some(b => first.buffers.includes(b)), 'not while a write may still read them')
+  finish()
+  await new Promise(resolve => setImmediate(resolve))
+  const after = budget.lease(10 * 1024 * 1024)
+  t.true(after.buffers.every(b => first.buffers.includes(b)), 'the same buffers once it has settled')
+})
