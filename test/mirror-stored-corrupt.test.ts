@@ -100,13 +100,18 @@ test('a complete blob corrupted on disk is never sent whole, is dropped, and the
   await assertCaughtAndRefetched(t, agent, s)
 })
 
-test('a blob corrupted on disk while the agent was stopped is caught on the first GET after the restart', async t => {
-  const s = await setup(t, 72)
+/** The blob pulled by an agent that is then stopped, 4 bytes flipped on disk, and a new agent on the same data dir. */
+async function flippedWhileStopped (t: ExecutionContext, s: Setup): Promise<TestAgent> {
   const before = await startTestAgent({ upstreams: [s.origin.url], dataDir: s.dataDir })
   await fill(t, before, s)
   await before.stop()
   await flip4(blobFile(s), FLIP_AT)
-  const agent = await startAgent(t, s)
+  return startAgent(t, s)
+}
+
+test('a blob corrupted on disk while the agent was stopped is caught on the first GET after the restart', async t => {
+  const s = await setup(t, 72)
+  const agent = await flippedWhileStopped(t, s)
   t.is(agent.agent.store.get(s.digest)?.state, 'complete', 'the restarted store still lists it: nothing has read it yet')
   s.origin.reset()
   await assertCaughtAndRefetched(t, agent, s)
@@ -114,11 +119,7 @@ test('a blob corrupted on disk while the agent was stopped is caught on the firs
 
 test('a Range request of a corrupted blob is answered with the right bytes: the blob is verified first, dropped and fetched again', async t => {
   const s = await setup(t, 73)
-  const before = await startTestAgent({ upstreams: [s.origin.url], dataDir: s.dataDir })
-  await fill(t, before, s)
-  await before.stop()
-  await flip4(blobFile(s), FLIP_AT)
-  const agent = await startAgent(t, s)
+  const agent = await flippedWhileStopped(t, s)
   s.origin.reset()
   const url = `${agent.url}/v2/team/app/blobs/${s.digest}`
   // containerd's resume after a broken body, from before the flipped bytes.
