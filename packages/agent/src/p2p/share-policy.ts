@@ -6,6 +6,7 @@ import type { UpstreamConfig } from '../config/index.ts'
 import { ANONYMOUS_BLOBS_FILE, SHARE_CHECK_TIMEOUT_MS } from '../constants.ts'
 import { silentLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
+import { publicRepositoryMatcher } from '../public-repositories.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
 
 /**
@@ -57,8 +58,7 @@ export class SharePolicy {
     this.#log = components.logger ?? silentLogger
     this.#policy = init.policy
     this.#file = join(init.dataDir, ANONYMOUS_BLOBS_FILE)
-    const patterns = (init.publicRepositories ?? []).map(glob => new RegExp(`^${glob.split('*').map(part => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`))
-    this.#isPublic = (registry, repository) => patterns.some(p => p.test(`${registry}/${repository}`))
+    this.#isPublic = publicRepositoryMatcher(init.publicRepositories ?? [])
   }
 
   get policy (): SharePrivatePolicy {

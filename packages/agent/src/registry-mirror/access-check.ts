@@ -5,6 +5,7 @@ import { ACCESS_CHECK_MAX_ENTRIES, ACCESS_CHECK_TTL_MS, DEFAULT_OFFLINE_ACCESS_W
 import type { UpstreamClient } from '../upstream/client.ts'
 import { sendOciError } from './oci-errors.ts'
 import type { OciErrorCode } from './oci-errors.ts'
+import { publicRepositoryMatcher } from '../public-repositories.ts'
 
 export interface AccessRequest {
   registry: UpstreamConfig
@@ -66,8 +67,7 @@ export class AccessCheck {
     this.ttlMs = init.ttlMs ?? ACCESS_CHECK_TTL_MS
     this.offline = init.offline ?? { policy: 'recent', windowMs: DEFAULT_OFFLINE_ACCESS_WINDOW_MS }
     this.now = init.now ?? Date.now
-    const patterns = (init.publicRepositories ?? []).map(globToRegExp)
-    this.isPublic = (registry, repository) => patterns.some(p => p.test(`${registry}/${repository}`))
+    this.isPublic = publicRepositoryMatcher(init.publicRepositories ?? [])
   }
 
   /** undefined when the client may have it; the origin's refusal (or the offline policy's) otherwise. */
@@ -159,10 +159,6 @@ function repositoryKeyOf (req: AccessRequest): string {
 
 function hash (parts: string[]): string {
   return createHash('sha256').update(parts.join('\n')).digest('hex')
-}
-
-function globToRegExp (glob: string): RegExp {
-  return new RegExp(`^${glob.split('*').map(part => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)
 }
 
 const DENIED_CODES: Record<number, OciErrorCode> = { 401: 'UNAUTHORIZED', 403: 'DENIED', 404: 'NAME_UNKNOWN', 429: 'TOOMANYREQUESTS', 503: 'UNAVAILABLE' }
