@@ -43,14 +43,16 @@ test('above the high watermark GC evicts least recently used blobs down to the l
 })
 
 test('the age limit evicts unused blobs, but never one being served', async t => {
-  const { agent, digests, get } = await setup(t, [1 * MB, 48 * MB], ['--gc-max-age', '50ms'])
+  // The age limit is long enough that the big blob cannot age out (by a pass its own completion
+  // triggers, late on a loaded machine) before the second request pins it.
+  const { agent, digests, get } = await setup(t, [1 * MB, 48 * MB], ['--gc-max-age', '1500ms'])
   const [small, big] = digests as [string, string]
   await get(small)
   await get(big)
-  await sleep(100)
   // A client that reads nothing keeps the big blob's response open (and the blob pinned).
   const reading = await request(`${agent.url}/v2/gc/app/blobs/${big}`, { highWaterMark: 1 })
-  await sleep(100)
+  t.true(agent.agent.store.isComplete(big as never), 'the big blob was served from the store')
+  await sleep(1600)
   await agent.agent.collectGarbage()
   t.false(agent.agent.store.isComplete(small as never), 'the unused blob aged out')
   t.true(agent.agent.store.isComplete(big as never), 'the blob being served stays')
