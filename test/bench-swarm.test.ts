@@ -53,6 +53,23 @@ async function checkReport (t: ExecutionContext, mode: 'netns' | 'loopback'): Pr
   t.true(traffic.fromOriginBytes + traffic.fromPeersBytes >= HOSTS * layerBytes)
   t.true(traffic.fromOriginBytes + traffic.fromPeersBytes <= HOSTS * (layerBytes + configBytes))
   t.true(report.goals.length > 0 && report.goals.every(g => typeof g.pass === 'boolean'))
+  // Piece latency and waits come from the agents' histograms and counters.
+  t.true(traffic.perAgent.every(a => typeof a.waitSeconds['stream-head'] === 'number'))
+  const pieces = traffic.perAgent.reduce((n, a) => n + (a.pieceLatency.peer?.pieces ?? 0) + (a.pieceLatency.origin?.pieces ?? 0), 0)
+  t.true(pieces > 0, 'pieces were timed')
+
+  if (mode === 'netns') {
+    // Every host's link was sampled each second: what came in is at least the layers it pulled.
+    const links = report.swarm.links
+    t.truthy(links)
+    for (let i = 0; i < HOSTS; i++) {
+      const host = links?.series.find(s => s.machine === `h${i}`)
+      const received = (host?.inBytesPerSecond ?? []).reduce((a, b) => a + b, 0) * (links?.intervalSeconds ?? 0)
+      t.true(received >= 0.8 * layerBytes, `h${i} received ${received} bytes on its link`)
+    }
+    t.is(report.swarm.idle?.length, HOSTS)
+    t.true((await readFile(join(out, 'links-fresh.svg'), 'utf8')).startsWith('<svg'))
+  }
 
   const markdown = await readFile(join(out, 'report.md'), 'utf8')
   t.regex(markdown, new RegExp(`mode: ${mode}`))

@@ -1,6 +1,7 @@
 /**
  * chart-<scenario>.svg: completion time per host, swarm against direct, as grouped bars with the
- * physical limit as a rule; a Vega-Lite spec rendered to SVG headless by Vega.
+ * physical limit as a rule; links-<scenario>.svg: each swarm host's inbound rate and the origin's
+ * outbound rate each second, against the link rate. Vega-Lite specs rendered to SVG headless by Vega.
  */
 import { writeFile } from 'node:fs/promises'
 import * as vega from 'vega'
@@ -8,11 +9,11 @@ import * as vegaLite from 'vega-lite'
 import type { ScenarioReport } from './report.ts'
 
 export async function writeChart (file: string, r: ScenarioReport, physicalLimitSeconds: number): Promise<void> {
-  const values: Array<{ host: string, pull: string, seconds: number }> = []
+  const values: Array<{ host: string, pull: string, seconds: number, failed?: string }> = []
   r.swarm.hosts.forEach((h, i) => {
-    if (h.seconds != null) values.push({ host: `host ${i}`, pull: 'swarm', seconds: h.seconds })
+    values.push(bar(`host ${i}`, 'swarm', h))
     const d = r.direct.hosts[i]
-    if (d?.seconds != null) values.push({ host: `host ${i}`, pull: 'direct', seconds: d.seconds })
+    if (d != null) values.push(bar(`host ${i}`, 'direct', d))
   })
   const spec: vegaLite.TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -27,7 +28,19 @@ export async function writeChart (file: string, r: ScenarioReport, physicalLimit
           y: { field: 'host', type: 'nominal', title: null, sort: null },
           yOffset: { field: 'pull', sort: ['swarm', 'direct'] },
           x: { field: 'seconds', type: 'quantitative', title: 'seconds from the host\'s start to a verified image' },
-          color: { field: 'pull', type: 'nominal', sort: ['swarm', 'direct'], title: 'pull', scale: { range: ['#1f77b4', '#ff7f0e'] } }
+          color: { field: 'pull', type: 'nominal', sort: ['swarm', 'direct'], title: 'pull', scale: { range: ['#1f77b4', '#ff7f0e'] } },
+          // A failed pull is drawn to the moment it failed, hatched grey, and labelled.
+          opacity: { condition: { test: 'datum.failed != null', value: 0.35 }, value: 1 }
+        }
+      },
+      {
+        data: { values: values.filter(v => v.failed != null) },
+        mark: { type: 'text', align: 'left', dx: 4, fontSize: 10, color: '#b00' },
+        encoding: {
+          y: { field: 'host', type: 'nominal', sort: null },
+          yOffset: { field: 'pull', sort: ['swarm', 'direct'] },
+          x: { field: 'seconds', type: 'quantitative' },
+          text: { field: 'failed' }
         }
       },
       {
@@ -37,6 +50,53 @@ export async function writeChart (file: string, r: ScenarioReport, physicalLimit
       }
     ]
   }
+  await render(file, spec)
+}
+
+function bar (host: string, pull: string, result: ScenarioReport['swarm']['hosts'][number]): { host: string, pull: string, seconds: number, failed?: string } {
+  if (result.verified && result.seconds != null) return { host, pull, seconds: result.seconds }
+  return { host, pull, seconds: result.seconds ?? result.endedSeconds ?? 0, failed: /SIGKILL|signal/.test(result.error ?? '') ? 'killed' : 'failed' }
+}
+
+/** Inbound Mbit/s of each swarm host and outbound of the origin, each second; nothing when links were not sampled. */
+export async function writeLinkChart (file: string, r: ScenarioReport): Promise<boolean> {
+  const links = r.swarm.links
+  if (links == null) return false
+  const values: Array<{ link: string, seconds: number, mbit: number }> = []
+  for (const s of links.series) {
+    const isHost = /^h\d+$/.test(s.machine)
+    if (!isHost && s.machine !== 'origin') continue
+    const rates = isHost ? s.inBytesPerSecond : s.outBytesPerSecond
+    rates.forEach((rate, i) => values.push({ link: isHost ? `${s.machine} in` : 'origin out', seconds: (i + 1) * links.intervalSeconds, mbit: rate * 8 / 1e6 }))
+  }
+  const spec: vegaLite.TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: `${r.scenario}: link use each second (swarm)`, subtitle: `dashed: the link rate, ${(links.linkBytesPerSecond * 8 / 1e6).toFixed(0)} Mbit/s` },
+    width: 560,
+    height: 240,
+    background: 'white',
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'line', strokeWidth: 1.2, interpolate: 'step-before' },
+        encoding: {
+          x: { field: 'seconds', type: 'quantitative', title: 'seconds from the phase start' },
+          y: { field: 'mbit', type: 'quantitative', title: 'Mbit/s' },
+          color: { field: 'link', type: 'nominal', title: null }
+        }
+      },
+      {
+        data: { values: [{ rate: links.linkBytesPerSecond * 8 / 1e6 }] },
+        mark: { type: 'rule', strokeDash: [4, 4], color: 'black' },
+        encoding: { y: { field: 'rate', type: 'quantitative' } }
+      }
+    ]
+  }
+  await render(file, spec)
+  return true
+}
+
+async function render (file: string, spec: vegaLite.TopLevelSpec): Promise<void> {
   const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' })
   try {
     await writeFile(file, await view.toSVG())

@@ -47,6 +47,8 @@ export const PULL_TIMEOUT_MS = 15 * 60_000
 export const PUSH_TIMEOUT_MS = 10 * 60_000
 export const STOP_GRACE_MS = 5_000
 export const HTTP_TIMEOUT_MS = 10 * 60_000
+/** How often every link's counters are read during a pull phase. */
+export const LINK_SAMPLE_INTERVAL_MS = 1_000
 /** Progress display refresh. */
 export const PROGRESS_INTERVAL_MS = 500
 /** Non-TTY progress: one summary line this often. */

@@ -5,15 +5,18 @@
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Teardown } from '../mirror/teardown.ts'
+import type { LinkSampler, LinkUtilisation } from './link-sampler.ts'
 import { runPullPhase } from './pull-phase.ts'
 import type { PullResult } from './pull.ts'
 import { startPull } from './pull.ts'
+import { startSampler } from './swarm-phase.ts'
 import type { PhaseComponents, PhaseInit } from './swarm-phase.ts'
 
 export interface DirectPhaseResult {
   results: PullResult[]
   wallSeconds: number
   originEgressBytes: number
+  links?: LinkUtilisation
 }
 
 export async function runDirectPhase (components: PhaseComponents, init: PhaseInit): Promise<DirectPhaseResult> {
@@ -25,8 +28,10 @@ export async function runDirectPhase (components: PhaseComponents, init: PhaseIn
   const hosts = await network.addHosts('d', init.hosts, { signal })
   const removeHosts = teardown.defer('direct clients', async () => { await network.removeHosts(hosts) })
   const track = (child: Parameters<Teardown['track']>[0]): void => { teardown.track(child) }
+  let sampler: LinkSampler | undefined
   try {
     const egressBefore = await network.originEgressBytes()
+    sampler = startSampler(network)
     const phase = await runPullPhase({
       title: `direct ${scenario.name}`,
       imageBytes: image.bytes,
@@ -38,8 +43,10 @@ export async function runDirectPhase (components: PhaseComponents, init: PhaseIn
         start: async () => startPull(host, { image, registryHost: host.originHost, workDir: join(dir, host.name), track })
       }))
     })
-    return { results: phase.results, wallSeconds: phase.wallSeconds, originEgressBytes: await network.originEgressBytes() - egressBefore }
+    const links = await sampler?.stop()
+    return { results: phase.results, wallSeconds: phase.wallSeconds, originEgressBytes: await network.originEgressBytes() - egressBefore, links }
   } finally {
+    await sampler?.stop()
     await removeHosts()
     await removeDir()
   }

@@ -12,7 +12,7 @@ import { benchOptions, elapsedLog, withTeardown, writeReport } from '../harness.
 import type { Teardown } from '../mirror/teardown.ts'
 import { parseSwarmArgs, SWARM_USAGE } from './args.ts'
 import type { SwarmBenchOptions } from './args.ts'
-import { writeChart } from './chart.ts'
+import { writeChart, writeLinkChart } from './chart.ts'
 import { BYTES_PER_SECOND_PER_MBIT, MIB } from './constants.ts'
 import { runDirectPhase } from './direct-phase.ts'
 import { generateImage, registryDataDirOf } from './image.ts'
@@ -43,6 +43,7 @@ export async function runSwarmBench (argv: string[], io: SwarmBenchIo): Promise<
     await writeReport(options.outDir, report, renderMarkdown(report))
     for (const r of report.scenarios) {
       await writeChart(join(options.outDir, `chart-${r.scenario}.svg`), r, report.physicalLimitSeconds)
+      await writeLinkChart(join(options.outDir, `links-${r.scenario}.svg`), r)
       if (r === report.scenarios[0]) await writeChart(join(options.outDir, 'chart.svg'), r, report.physicalLimitSeconds)
       console.log(`\n${r.scenario} (mode ${report.mode}, physical limit ${report.physicalLimitSeconds.toFixed(1)} s)\n${scenarioTable(r)}\n\n${goalsTable(r)}`)
     }

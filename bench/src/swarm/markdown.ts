@@ -24,6 +24,38 @@ export function goalsTable (r: ScenarioReport): string {
   return markdownTable(['goal', 'target', 'value', 'result'], r.goals.map(g => [g.what, g.target, typeof g.value === 'number' ? g.value.toFixed(2) : g.value, g.pass ? 'pass' : '**miss**']))
 }
 
+const pct = (n: number): string => Number.isFinite(n) ? `${(n * 100).toFixed(0)}%` : '–'
+
+/** Where links sat idle (inbound under half the link rate), per swarm host, from the veth counters. */
+function idleSection (r: ScenarioReport): string[] {
+  const idle = r.swarm.idle
+  if (idle == null) return ['(link utilisation is measured in netns mode only)', '']
+  const rows = idle.map(h => [h.machine, secs(h.activeSeconds), pct(h.meanInUtilisation), pct(h.meanOutUtilisation), pct(h.idleShare),
+    h.idleStretches.map(([a, b]) => `${a.toFixed(0)}–${b.toFixed(0)} s`).join(', ') || '–'])
+  return ['### Link utilisation (swarm)', '', `Each link's bytes each second, from its veth counters; idle means inbound under half the link rate. ` +
+    `Times are seconds from the phase start. ![link utilisation](links-${r.scenario}.svg)`, '',
+  markdownTable(['host', 'active', 'mean in / link', 'mean out / link', 'idle share', 'idle stretches (2 s or more)'], rows), '']
+}
+
+const ms = (s: number): string => Number.isFinite(s) ? `${(s * 1000).toFixed(0)} ms` : '–'
+
+/** What each agent's downloads waited on, and how long pieces took to start and to arrive, from its /metrics. */
+function pieceSection (r: ScenarioReport): string[] {
+  const agents = r.swarm.trafficBySource.perAgent
+  if (agents.length === 0) return []
+  const causes = [...new Set(agents.flatMap(a => Object.keys(a.waitSeconds)))]
+  const waits = agents.map(a => [a.host, ...causes.map(c => secs(a.waitSeconds[c] ?? 0))])
+  const latency = agents.flatMap(a => Object.entries(a.pieceLatency).filter(([, l]) => l.pieces > 0).map(([source, l]) =>
+    [a.host, source, String(l.pieces), `${ms(l.firstByte.p50)} / ${ms(l.firstByte.p90)} / ${ms(l.firstByte.p99)}`, `${ms(l.transfer.p50)} / ${ms(l.transfer.p90)} / ${ms(l.transfer.p99)}`]))
+  return ['### Piece waits (swarm)', '',
+    'Seconds each agent\'s downloads spent waiting, summed over its pieces (several wait at once), by cause: no-holder (no live peer held the ' +
+    'piece yet), download-limit, origin-slot (all origin reads busy), scheduler-answer (announce to first word), stream-head (the client\'s ' +
+    'in-order stream waiting for its next piece: everything else as the client sees it).', '',
+    markdownTable(['host', ...causes], waits), '',
+    '### Piece latency (swarm)', '', 'Request to first byte, and first byte to last, p50 / p90 / p99 from the agents\' histograms (interpolated within buckets).', '',
+    markdownTable(['host', 'source', 'pieces', 'first byte', 'transfer'], latency), '']
+}
+
 export function renderMarkdown (report: SwarmReport): string {
   const e = report.environment
   const o = report.options
@@ -68,6 +100,7 @@ export function renderMarkdown (report: SwarmReport): string {
         d?.host ?? '', d?.seconds == null ? (d?.error ?? '–') : secs(d.seconds)]
     })
     lines.push(markdownTable(['host', 'swarm time', 'from origin', 'from peers', 'to peers', 'client', 'direct time'], rows), '')
+    lines.push(...idleSection(r), ...pieceSection(r))
   }
   return lines.join('\n')
 }

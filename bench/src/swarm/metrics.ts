@@ -14,7 +14,19 @@ export interface AgentTraffic {
   fromPeersBytes: number
   /** Piece bytes it sent to peers. */
   toPeersBytes: number
+  /** Seconds its downloads waited, by cause (shoal_agent_piece_wait_seconds_total). */
+  waitSeconds: Record<string, number>
+  /** Piece latency quantiles by source (peer, origin), from its histograms. */
+  pieceLatency: Record<string, { pieces: number, firstByte: LatencyQuantiles, transfer: LatencyQuantiles }>
 }
+
+export interface LatencyQuantiles {
+  p50: number
+  p90: number
+  p99: number
+}
+
+const WAIT_CAUSES = ['no-holder', 'download-limit', 'origin-slot', 'scheduler-answer', 'stream-head']
 
 export async function readAgentTraffic (agent: AgentService, signal: AbortSignal): Promise<AgentTraffic> {
   const text = await httpGetAt(agent.host, new URL('/metrics', agent.url).href, { signal })
@@ -22,8 +34,43 @@ export async function readAgentTraffic (agent: AgentService, signal: AbortSignal
     host: agent.host.name,
     fromOriginBytes: sample(text, 'shoal_agent_blob_received_bytes_total{source="origin"}'),
     fromPeersBytes: sample(text, 'shoal_agent_blob_received_bytes_total{source="peer"}'),
-    toPeersBytes: sample(text, 'shoal_agent_peer_served_bytes_total')
+    toPeersBytes: sample(text, 'shoal_agent_peer_served_bytes_total'),
+    waitSeconds: Object.fromEntries(WAIT_CAUSES.map(cause => [cause, sample(text, `shoal_agent_piece_wait_seconds_total{cause="${cause}"}`)])),
+    pieceLatency: Object.fromEntries(['peer', 'origin'].map(source => [source, {
+      pieces: sample(text, `shoal_agent_piece_first_byte_seconds_count{source="${source}"}`),
+      firstByte: histogramQuantiles(text, 'shoal_agent_piece_first_byte_seconds', source),
+      transfer: histogramQuantiles(text, 'shoal_agent_piece_transfer_seconds', source)
+    }]))
   }
+}
+
+/** p50, p90 and p99 of one histogram series, interpolated within buckets as Prometheus's histogram_quantile does. */
+export function histogramQuantiles (text: string, name: string, source: string): LatencyQuantiles {
+  const buckets: Array<{ le: number, count: number }> = []
+  const pattern = new RegExp(`^${name}_bucket\\{le="([^"]+)",source="${source}"\\} (\\S+)$`)
+  for (const line of text.split('\n')) {
+    const m = pattern.exec(line)
+    if (m != null) buckets.push({ le: m[1] === '+Inf' ? Infinity : Number(m[1]), count: Number(m[2]) })
+  }
+  return { p50: bucketQuantile(buckets, 0.5), p90: bucketQuantile(buckets, 0.9), p99: bucketQuantile(buckets, 0.99) }
+}
+
+export function bucketQuantile (buckets: ReadonlyArray<{ le: number, count: number }>, q: number): number {
+  const total = buckets[buckets.length - 1]?.count ?? 0
+  if (total === 0) return Number.NaN
+  const rank = q * total
+  let lower = 0
+  let below = 0
+  for (const b of buckets) {
+    if (b.count >= rank) {
+      // The last finite bound stands for the +Inf bucket, as Prometheus does.
+      if (!Number.isFinite(b.le)) return lower
+      return lower + (b.le - lower) * (rank - below) / Math.max(1, b.count - below)
+    }
+    lower = b.le
+    below = b.count
+  }
+  return lower
 }
 
 /** One series of an agent's /metrics (`shoal_agent_peers_connected`), 0 when absent. */

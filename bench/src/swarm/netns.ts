@@ -91,6 +91,23 @@ export class Topology {
     return bytes
   }
 
+  /**
+   * Every machine's link counters at one instant, by machine name, read in one call from the
+   * switch's side of the veths: what the switch sends is what the machine receives.
+   */
+  async linkCounters (opts: { signal?: AbortSignal } = {}): Promise<Map<string, { inBytes: number, outBytes: number }>> {
+    const { stdout } = await this.run('ip', ['-n', this.switchNs, '-json', '-statistics', 'link', 'show', 'type', 'veth'], opts.signal)
+    const parsed = JSON.parse(stdout) as Array<{ ifname?: string, stats64?: { rx?: { bytes?: number }, tx?: { bytes?: number } } }>
+    const counters = new Map<string, { inBytes: number, outBytes: number }>()
+    for (const link of parsed) {
+      const tx = link.stats64?.tx?.bytes
+      const rx = link.stats64?.rx?.bytes
+      if (link.ifname == null || typeof tx !== 'number' || typeof rx !== 'number') continue
+      counters.set(link.ifname, { inBytes: tx, outBytes: rx })
+    }
+    return counters
+  }
+
   /** Deletes a machine's namespace (its link goes with it). Its processes must be stopped first. */
   async removeMachine (machine: Machine): Promise<void> {
     await this.deleteNamespace(machine.netns)

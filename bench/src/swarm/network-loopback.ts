@@ -32,6 +32,7 @@ export async function createLoopbackNetwork (components: { teardown: Teardown },
 
   return {
     mode: 'loopback',
+    hostBytesPerSecond: init.hostBytesPerSecond,
     origin: { url: link.url, host: link.host },
     egressCountedBy: 'response body bytes of the shaping proxy in front of the origin (its link)',
     originEgressBytes: async () => link.egressBytes(),

@@ -28,10 +28,17 @@ export interface SchedulerSlot extends Place {
 
 export interface SwarmNetwork {
   readonly mode: Mode
+  /** Each host link's rate, each direction. */
+  readonly hostBytesPerSecond: number
   /** The origin as agents reach it. */
   readonly origin: { url: string, host: string }
   /** What the origin has sent over its link so far (netns: its veth's tx bytes; loopback: the shaping proxy's response bytes). */
   originEgressBytes: () => Promise<number>
+  /**
+   * Every link's bytes so far, by machine name (h0, d3, origin), each direction as the machine
+   * sees it; absent in loopback mode, where hosts share one interface.
+   */
+  linkCounters?: () => Promise<Map<string, { inBytes: number, outBytes: number }>>
   /** One line for the report on how egress is counted. */
   readonly egressCountedBy: string
   scheduler: () => Promise<SchedulerSlot>

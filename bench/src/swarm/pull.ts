@@ -20,6 +20,8 @@ export interface PullResult {
   /** Every digest checked (only for pulls that finished). */
   verified: boolean
   error?: string
+  /** From spawn to exit, whatever the outcome: where a failed pull's bar ends. */
+  endedSeconds?: number
 }
 
 export interface RunningPull {
@@ -74,14 +76,14 @@ export async function startPull (place: Place, init: StartPullInit): Promise<Run
     const seconds = (performance.now() - startedAt) / 1000
     clearTimeout(timer)
     if (proc.child.exitCode !== 0) {
-      return { host: place.name, verified: false, error: `skopeo ${proc.ended() ?? 'failed'}: ${lastLines(proc.stderr(), 3)}` }
+      return { host: place.name, verified: false, endedSeconds: seconds, error: `skopeo ${proc.ended() ?? 'failed'}: ${lastLines(proc.stderr(), 3)}` }
     }
     try {
       await verifyDirImage(destDir, init.image.pushed)
     } catch (err) {
-      return { host: place.name, seconds, verified: false, error: new PullError(`${place.name} pulled wrong bytes`, { cause: err }).message + `: ${(err as Error).message}` }
+      return { host: place.name, seconds, endedSeconds: seconds, verified: false, error: new PullError(`${place.name} pulled wrong bytes`, { cause: err }).message + `: ${(err as Error).message}` }
     }
-    return { host: place.name, seconds, verified: true }
+    return { host: place.name, seconds, endedSeconds: seconds, verified: true }
   })()
   return {
     host: place.name,

@@ -8,6 +8,8 @@ import type { DirectPhaseResult } from './direct-phase.ts'
 import { completionOf } from './metrics.ts'
 import type { AgentTraffic, Completion } from './metrics.ts'
 import type { Mode } from './network.ts'
+import { idleSummary } from './link-sampler.ts'
+import type { IdleSummary, LinkUtilisation } from './link-sampler.ts'
 import type { PullResult } from './pull.ts'
 import type { Scenario, ScenarioName } from './scenarios.ts'
 import type { SwarmPhaseResult } from './swarm-phase.ts'
@@ -26,6 +28,10 @@ export interface SideReport {
   hosts: PullResult[]
   /** Hosts whose pull failed or pulled wrong bytes (killed hosts of churn not counted). */
   failed: string[]
+  /** Every link's rates each second of the phase (netns mode only). */
+  links?: LinkUtilisation
+  /** Per host and for the origin: how much of its pull its link sat idle, and when. */
+  idle?: IdleSummary[]
 }
 
 export interface TrafficBySource {
@@ -87,8 +93,8 @@ export interface ScenarioMeasures {
 
 export function scenarioReport (m: ScenarioMeasures, facts: { imageBytes: number, physicalLimitSeconds: number }): ScenarioReport {
   const killed = new Set(m.swarm.killed?.hosts ?? [])
-  const swarmSide = side(m.swarm, facts, killed)
-  const direct = side(m.direct, facts, new Set())
+  const swarmSide = side(m.swarm, facts, killed, 'h')
+  const direct = side(m.direct, facts, new Set(), 'd')
   const fromOriginBytes = sum(m.swarm.traffic.map(t => t.fromOriginBytes))
   const fromPeersBytes = sum(m.swarm.traffic.map(t => t.fromPeersBytes))
   const report: ScenarioReport = {
@@ -108,7 +114,7 @@ export function scenarioReport (m: ScenarioMeasures, facts: { imageBytes: number
   return report
 }
 
-function side (phase: { results: PullResult[], wallSeconds: number, originEgressBytes: number }, facts: { imageBytes: number, physicalLimitSeconds: number }, killed: Set<string>): SideReport {
+function side (phase: { results: PullResult[], wallSeconds: number, originEgressBytes: number, links?: LinkUtilisation }, facts: { imageBytes: number, physicalLimitSeconds: number }, killed: Set<string>, kind: 'h' | 'd'): SideReport {
   const finished = phase.results.filter(r => r.verified && r.seconds != null).map(r => r.seconds as number)
   const completionSeconds = completionOf(finished)
   const limit = facts.physicalLimitSeconds
@@ -119,7 +125,9 @@ function side (phase: { results: PullResult[], wallSeconds: number, originEgress
     completionRatio: { p50: completionSeconds.p50 / limit, p90: completionSeconds.p90 / limit, max: completionSeconds.max / limit },
     wallSeconds: phase.wallSeconds,
     hosts: phase.results,
-    failed: phase.results.filter(r => !r.verified && !killed.has(r.host)).map(r => r.host)
+    failed: phase.results.filter(r => !r.verified && !killed.has(r.host)).map(r => r.host),
+    links: phase.links,
+    idle: phase.links == null ? undefined : idleSummary(phase.links, name => /^\d+$/.test(name.slice(1)) && name.startsWith(kind))
   }
 }
 

@@ -9,11 +9,13 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { agentPeerId } from '@shoal/test/helpers/identity.ts'
 import type { Teardown } from '../mirror/teardown.ts'
-import { SERVICE_READY_TIMEOUT_MS } from './constants.ts'
+import { LINK_SAMPLE_INTERVAL_MS, SERVICE_READY_TIMEOUT_MS } from './constants.ts'
 import { ServiceError } from './errors.ts'
 import type { BenchImage } from './image.ts'
 import { readAgentSeries, readAgentTraffic } from './metrics.ts'
 import type { AgentTraffic } from './metrics.ts'
+import { LinkSampler } from './link-sampler.ts'
+import type { LinkUtilisation } from './link-sampler.ts'
 import type { HostSlot, SwarmNetwork } from './network.ts'
 import { runPullPhase } from './pull-phase.ts'
 import type { PullResult } from './pull.ts'
@@ -29,6 +31,8 @@ export interface SwarmPhaseResult {
   /** Per surviving agent, read after the pull. */
   traffic: AgentTraffic[]
   killed?: { hosts: string[], atSeconds: number, atBytes: number }
+  /** Every link's rates each second of the pull phase (netns mode). */
+  links?: LinkUtilisation
   prefetch?: { seconds: number, originEgressBytes: number, spread: Array<{ layer: string, host: string }> }
 }
 
@@ -60,6 +64,7 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
   const agentStops: Array<() => Promise<void>> = []
   let stopScheduler: (() => Promise<void>) | undefined
   const track = (child: Parameters<Teardown['track']>[0]): void => { teardown.track(child) }
+  let sampler: LinkSampler | undefined
   const ready = (): AbortSignal => AbortSignal.any([signal, AbortSignal.timeout(SERVICE_READY_TIMEOUT_MS)])
   try {
     const schedulers: string[] = []
@@ -99,6 +104,7 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
     const victims = new Set((scenario.churn?.hosts(init.hosts) ?? []).map(i => hosts[i]?.name ?? ''))
     let killed: SwarmPhaseResult['killed']
     const egressBefore = await network.originEgressBytes()
+    sampler = startSampler(network)
     const phase = await runPullPhase({
       title: `swarm ${scenario.name}`,
       imageBytes: image.bytes,
@@ -122,16 +128,26 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
           log(`churn: SIGKILLed the agents (and pulls) of ${killed.hosts.join(', ')} at ${elapsedSeconds.toFixed(1)} s, ${(totalBytes / 1e6).toFixed(0)} MB moved`)
         }
     })
+    const links = await sampler?.stop()
     const originEgressBytes = await network.originEgressBytes() - egressBefore
     const traffic = await Promise.all(agents.filter(a => a.process.ended() == null).map(async a => readAgentTraffic(a, AbortSignal.any([signal, AbortSignal.timeout(10_000)]))))
-    return { results: phase.results, wallSeconds: phase.wallSeconds, originEgressBytes, traffic, killed, prefetch }
+    return { results: phase.results, wallSeconds: phase.wallSeconds, originEgressBytes, traffic, killed, links, prefetch }
   } finally {
+    await sampler?.stop()
     // Agents at once (each may take its grace period), then the scheduler.
     await Promise.all(agentStops.map(async stop => { await stop() }))
     await stopScheduler?.()
     await removeHosts()
     await removeDir()
   }
+}
+
+/** Samples every link each second while a pull phase runs; undefined where links cannot be told apart (loopback). */
+export function startSampler (network: SwarmNetwork): LinkSampler | undefined {
+  if (network.linkCounters == null) return undefined
+  const sampler = new LinkSampler(network.linkCounters, { intervalMs: LINK_SAMPLE_INTERVAL_MS, linkBytesPerSecond: network.hostBytesPerSecond })
+  sampler.start()
+  return sampler
 }
 
 /** Polls each agent's /metrics until `series` is at least 1 on all of them. */

@@ -170,6 +170,7 @@ export class Agent {
       onUpstreamBytes: n => { metrics.receivedBytes.inc({ source: 'origin' }, n) },
       onPieceFetched: e => { metrics.pieceFetched(e) },
       onPieceFailed: e => { metrics.pieceFailed(e) },
+      onPieceWait: e => { metrics.pieceWait(e) },
       onFirstPiece: peers == null ? undefined : digest => { peers.provide(digest) },
       onBlobRequested: peers == null ? undefined : req => { peers.observeBlob(req) },
       onDownloadDone: d => {

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { DiscoveryEvents } from './discovery/index.ts'
-import type { PieceFailedEvent, PieceFetchedEvent } from './layer-fetcher/index.ts'
+import type { PieceFailedEvent, PieceFetchedEvent, PieceWaitEvent } from './layer-fetcher/index.ts'
 import type { PieceServedEvent } from './piece-exchange/index.ts'
 
 /** Live values read at scrape time. */
@@ -15,6 +15,8 @@ export interface MetricSources {
 }
 
 /** The agent's Prometheus metrics, on a registry of its own so several agents can share a process. */
+const PIECE_LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
 export class AgentMetrics {
   readonly registry = new Registry()
   readonly connectionsRefused = new Counter({ name: 'shoal_agent_connections_refused_total', help: 'Connections to the mirror answered 503 and closed: too many from one client address, or in all', registers: [this.registry] })
@@ -32,6 +34,9 @@ export class AgentMetrics {
   readonly evictions = new Counter({ name: 'shoal_agent_gc_evictions_total', help: 'Blobs evicted by the garbage collector, by reason (lru, age)', labelNames: ['reason'], registers: [this.registry] })
   readonly evictedBytes = new Counter({ name: 'shoal_agent_gc_evicted_bytes_total', help: 'Bytes freed by the garbage collector', registers: [this.registry] })
   readonly piecesFetched = new Counter({ name: 'shoal_agent_peer_pieces_fetched_total', help: 'Piece requests to peers by result (ok, bad, refused, timeout, unavailable)', labelNames: ['result'], registers: [this.registry] })
+  readonly pieceFirstByte = new Histogram({ name: 'shoal_agent_piece_first_byte_seconds', help: 'Time from a piece request (to a peer, or an origin Range read once it has a slot) to its first byte', labelNames: ['source'], buckets: PIECE_LATENCY_BUCKETS, registers: [this.registry] })
+  readonly pieceTransfer = new Histogram({ name: 'shoal_agent_piece_transfer_seconds', help: 'Time from a piece\'s first byte to its last', labelNames: ['source'], buckets: PIECE_LATENCY_BUCKETS, registers: [this.registry] })
+  readonly pieceWaitSeconds = new Counter({ name: 'shoal_agent_piece_wait_seconds_total', help: 'Time downloads from peers waited, by cause (no-holder, download-limit, origin-slot, scheduler-answer, stream-head: the client stream waiting for its next piece)', labelNames: ['cause'], registers: [this.registry] })
   readonly badPieces = new Counter({ name: 'shoal_agent_peer_bad_pieces_total', help: 'Pieces from peers of the wrong length or hash', registers: [this.registry] })
   readonly peersDropped = new Counter({ name: 'shoal_agent_peers_dropped_total', help: 'Peers dropped for a blob after a failed piece request, by reason', labelNames: ['reason'], registers: [this.registry] })
   readonly peerBans = new Counter({ name: 'shoal_agent_peer_bans_total', help: 'Peers banned (neither asked nor served for a while), by reason (bad-table, bad-pieces, malformed-frames)', labelNames: ['reason'], registers: [this.registry] })
@@ -68,9 +73,15 @@ export class AgentMetrics {
 
   /** A piece a download from peers received: from a peer, or from the origin when no peer gave it. */
   pieceFetched (e: PieceFetchedEvent): void {
+    if (e.firstByteSeconds != null) this.pieceFirstByte.observe({ source: e.source }, e.firstByteSeconds)
+    if (e.transferSeconds != null) this.pieceTransfer.observe({ source: e.source }, e.transferSeconds)
     if (e.source !== 'peer') return // origin pieces are counted with the origin's bytes (onUpstreamBytes)
     this.receivedBytes.inc({ source: 'peer' }, e.bytes)
     this.piecesFetched.inc({ result: 'ok' })
+  }
+
+  pieceWait (e: PieceWaitEvent): void {
+    this.pieceWaitSeconds.inc({ cause: e.cause }, e.seconds)
   }
 
   pieceFailed (e: PieceFailedEvent): void {

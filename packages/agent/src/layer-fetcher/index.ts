@@ -18,7 +18,7 @@ import { PeerBans } from '../peer-bans.ts'
 import type { BanReason } from '../peer-bans.ts'
 import { PeerPath } from './peer-path.ts'
 import type { PeerNetwork } from './peer-plan.ts'
-import type { PieceFailedEvent, PieceFetchedEvent } from './peer-source.ts'
+import type { PieceFailedEvent, PieceFetchedEvent, PieceWaitEvent } from './peer-source.ts'
 
 export { ChunkSink, followDownload, sendFileRange } from './blob-reader.ts'
 export { isWholeBlob, sendStoredBlob } from './stored-blob.ts'
@@ -26,7 +26,7 @@ export type { ByteRange } from './blob-reader.ts'
 export { BlobDownload } from './blob-download.ts'
 export type { PeerNetwork } from './peer-plan.ts'
 export type { BanReason } from '../peer-bans.ts'
-export type { PieceFailedEvent, PieceFailure, PieceFetchedEvent } from './peer-source.ts'
+export type { PieceFailedEvent, PieceFailure, PieceFetchedEvent, PieceWaitCause, PieceWaitEvent } from './peer-source.ts'
 
 /** An answer of the origin that is not the blob (401 with its challenge, 404...), passed on as is. */
 export interface UpstreamAnswer {
@@ -69,6 +69,8 @@ export interface LayerFetcherEvents {
   onPieceFetched?: (event: PieceFetchedEvent) => void
   /** A piece request to a peer failed (the peer is dropped for that blob). */
   onPieceFailed?: (event: PieceFailedEvent) => void
+  /** A download from peers waited (for a holder, a limit, an origin slot, its next piece): why and how long. */
+  onPieceWait?: (event: PieceWaitEvent) => void
   onPeerBanned?: (peer: string, reason: BanReason) => void
 }
 

@@ -121,9 +121,10 @@ async function * skipBytes (body: AsyncIterable<Uint8Array>, skip: number): Asyn
  * Bytes [offset, offset + length) of the blob from the origin (HTTP Range): the pieces no peer
  * could give. A registry that ignores Range is read up to the wanted bytes.
  */
-export async function fetchOriginRange (upstream: UpstreamClient, req: OriginBlobRequest, span: { offset: number, length: number }, limiter: OriginLimiter, signal: AbortSignal): Promise<Uint8Array> {
+export async function fetchOriginRange (upstream: UpstreamClient, req: OriginBlobRequest, span: { offset: number, length: number }, limiter: OriginLimiter, signal: AbortSignal, onHeaders?: () => void): Promise<Uint8Array> {
   const { offset, length } = span
   const res = await requestOriginBlob(upstream, req, offset, signal, offset + length - 1)
+  onHeaders?.()
   const body = await bodyFrom(res, req, offset, limiter, signal)
   const out = Buffer.allocUnsafe(length)
   let filled = 0

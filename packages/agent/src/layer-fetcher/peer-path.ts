@@ -35,7 +35,7 @@ export interface PeerPathComponents {
 export interface PeerPathInit {
   originFallback: boolean
   claimSettleMs: number
-  events: Pick<LayerFetcherEvents, 'onUpstreamBytes' | 'onPieceFetched' | 'onPieceFailed'>
+  events: Pick<LayerFetcherEvents, 'onUpstreamBytes' | 'onPieceFetched' | 'onPieceFailed' | 'onPieceWait'>
 }
 
 /** A download from peers ready to run, the origin's refusal to pass on, or undefined: the origin path. */
@@ -78,7 +78,7 @@ export class PeerPath {
       if (head.kind === 'refused') return head.answer
       if (head.kind === 'size' && head.size != null && head.size > 0) {
         const scheduled = await startScheduled({ store, peers, scheduler, downloads: this.components.limits?.download, logger: this.log }, {
-          req, size: head.size, session, originPiece: this.originPiece(req), onPiece: this.init.events.onPieceFetched, onPieceFailed: this.onPieceFailed
+          req, size: head.size, session, originPiece: this.originPiece(req), onPiece: this.init.events.onPieceFetched, onPieceFailed: this.onPieceFailed, onWait: this.init.events.onPieceWait
         })
         if (scheduled != null) return { kind: 'download', ...scheduled }
       }
@@ -108,6 +108,7 @@ export class PeerPath {
       originPiece: this.originPiece(req),
       onPiece: this.init.events.onPieceFetched,
       onPieceFailed: this.onPieceFailed,
+      onWait: this.init.events.onPieceWait,
       logger: this.log
     })
     return { kind: 'download', download, source }
@@ -134,12 +135,17 @@ export class PeerPath {
   /** Pieces by HTTP Range from the origin, unless fallback to it is off. */
   private originPiece (req: OriginBlobRequest): OriginPieceReader | undefined {
     if (!this.init.originFallback) return undefined
-    return async (offset, length, signal, stillWanted) => this.#originReads.run(async () => {
-      if (stillWanted?.() === false) return undefined
-      const bytes = await fetchOriginRange(this.components.upstream, req, { offset, length }, this.components.limits?.origin, signal)
-      this.init.events.onUpstreamBytes?.(bytes.byteLength)
-      return bytes
-    }, signal)
+    return async (offset, length, signal, stillWanted) => {
+      const queued = performance.now()
+      return this.#originReads.run(async () => {
+        if (stillWanted?.() === false) return undefined
+        const asked = performance.now()
+        let headers = asked
+        const bytes = await fetchOriginRange(this.components.upstream, req, { offset, length }, this.components.limits?.origin, signal, () => { headers = performance.now() })
+        this.init.events.onUpstreamBytes?.(bytes.byteLength)
+        return { bytes, slotSeconds: (asked - queued) / 1000, firstByteSeconds: (headers - asked) / 1000 }
+      }, signal)
+    }
   }
 
   /** A bad piece counts against the peer across blobs. */

@@ -21,6 +21,24 @@ export interface PieceFetchedEvent {
   bytes: number
   source: 'peer' | 'origin'
   peer?: string
+  /** From the request to its first byte (a peer: the response header; the origin: the slot and the request). */
+  firstByteSeconds?: number
+  /** From the first byte to the last. */
+  transferSeconds?: number
+}
+
+/**
+ * Why a piece was not on its way: `no-holder` (no live peer held it yet), `download-limit`
+ * (--download-limit), `origin-slot` (the origin reads of every blob were all busy), `stream-head`
+ * (the client's in-order stream waited for its next piece: the sum of everything else, as the
+ * client sees it).
+ */
+export type PieceWaitCause = 'no-holder' | 'download-limit' | 'origin-slot' | 'stream-head' | 'scheduler-answer'
+
+export interface PieceWaitEvent {
+  digest: Digest
+  cause: PieceWaitCause
+  seconds: number
 }
 
 /** Why a piece request to a peer failed: `bad` (wrong bytes or a malformed answer), `refused`, `timeout`, `unavailable`. */
@@ -37,12 +55,19 @@ export interface PieceFailedEvent {
   dropped: boolean
 }
 
+/** The bytes of an origin read, how long it waited for a read slot, and then for the first byte. */
+export interface OriginPieceRead {
+  bytes: Uint8Array
+  slotSeconds: number
+  firstByteSeconds: number
+}
+
 /**
  * The bytes of a blob range from the origin (HTTP Range). With `stillWanted`, the read is given up
  * (undefined) when it returns false by the time the read may start: a piece the scheduler handed
  * to another agent while this one waited for an origin slot.
  */
-export type OriginPieceReader = (offset: number, length: number, signal: AbortSignal, stillWanted?: () => boolean) => Promise<Uint8Array | undefined>
+export type OriginPieceReader = (offset: number, length: number, signal: AbortSignal, stillWanted?: () => boolean) => Promise<OriginPieceRead | undefined>
 
 /** A piece's bytes and the digest they were checked against. */
 interface Piece {
@@ -72,6 +97,7 @@ export interface PeerSourceInit {
   expectMore?: () => boolean
   onPiece?: (event: PieceFetchedEvent) => void
   onPieceFailed?: (event: PieceFailedEvent) => void
+  onWait?: (event: PieceWaitEvent) => void
   logger?: Logger
 }
 
@@ -99,6 +125,10 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
   const swarm = new SwarmView(init.plan, { client: init.client, refreshMs: init.refreshMs, stallMs: init.stallMs, expectMore: init.expectMore })
   const { table } = swarm
   const busy = new Map<string, number>()
+  /** Reports the time since `since` (performance.now()) as a wait of `cause`. */
+  const waited = (cause: PieceWaitCause, since: number): void => {
+    init.onWait?.({ digest: table.digest, cause, seconds: (performance.now() - since) / 1000 })
+  }
   const window = Math.max(1, Math.min(PEER_FETCH_MAX_PIECES_IN_FLIGHT, Math.floor(PEER_FETCH_MAX_BYTES_IN_FLIGHT / table.pieceSize)))
   const lookahead = 2 * window
   let toldOrigin = false
@@ -130,12 +160,20 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
     if (cid == null) return undefined
     busy.set(key, (busy.get(key) ?? 0) + 1)
     try {
-      await init.downloads?.take(pieceSpan(table.size, index).length, { signal })
+      if (init.downloads != null) {
+        const limited = performance.now()
+        await init.downloads.take(pieceSpan(table.size, index).length, { signal })
+        waited('download-limit', limited)
+      }
+      const asked = performance.now()
+      let firstByte = asked
       const bytes = await init.client.piece(peer, { digest: table.digest, size: table.size, index, cid }, {
-        signal: AbortSignal.any([signal, AbortSignal.timeout(init.pieceTimeoutMs ?? PIECE_TIMEOUT_MS)])
+        signal: AbortSignal.any([signal, AbortSignal.timeout(init.pieceTimeoutMs ?? PIECE_TIMEOUT_MS)]),
+        onFirstByte: () => { firstByte = performance.now() }
       })
       swarm.pieceArrived()
-      init.onPiece?.({ digest: table.digest, index, bytes: bytes.byteLength, source: 'peer', peer: key })
+      const done = performance.now()
+      init.onPiece?.({ digest: table.digest, index, bytes: bytes.byteLength, source: 'peer', peer: key, firstByteSeconds: (firstByte - asked) / 1000, transferSeconds: (done - firstByte) / 1000 })
       return { bytes, digest: digestOfCid(cid) }
     } catch (err) {
       signal.throwIfAborted()
@@ -160,8 +198,11 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
       throw new NoPeerSourceError(`no peer could give piece ${index} of ${table.digest}, and origin fallback is off (--no-origin-fallback)`)
     }
     const span = pieceSpan(table.size, index)
-    const bytes = await init.originPiece(span.offset, span.length, signal, assignedOnly ? () => isAssigned(index) : undefined)
-    if (bytes == null) return undefined
+    const asked = performance.now()
+    const read = await init.originPiece(span.offset, span.length, signal, assignedOnly ? () => isAssigned(index) : undefined)
+    if (read == null) return undefined
+    const { bytes, slotSeconds, firstByteSeconds } = read
+    if (slotSeconds > 0) init.onWait?.({ digest: table.digest, cause: 'origin-slot', seconds: slotSeconds })
     if (!toldOrigin) {
       toldOrigin = true
       const why = assignedOnly ? 'the scheduler assigned them to this agent' : swarm.growing ? 'no progress among the peers' : 'no live peer holds or is fetching them'
@@ -174,7 +215,8 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
     if (expected != null && !cid.equals(expected)) {
       throw new PieceTableMismatchError(`piece ${index} of ${table.digest} from the origin hashes to ${cid.toString()}, the peers' table says ${String(expected)}`)
     }
-    init.onPiece?.({ digest: table.digest, index, bytes: bytes.byteLength, source: 'origin' })
+    const transferSeconds = Math.max(0, (performance.now() - asked) / 1000 - slotSeconds - firstByteSeconds)
+    init.onPiece?.({ digest: table.digest, index, bytes: bytes.byteLength, source: 'origin', firstByteSeconds, transferSeconds })
     return { bytes, digest }
   }
 
@@ -187,10 +229,15 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
       if (peer != null) {
         const piece = await fromPeer(peer.id, index, signal)
         if (piece != null) return piece
-      } else if (!await swarm.waitFor(index, signal, () => isAssigned(index)) && !isAssigned(index)) {
-        // No holder, and no progress among the peers for the stall time.
-        const piece = await fromOrigin(index, signal)
-        if (piece != null) return piece
+      } else {
+        const since = performance.now()
+        const held = await swarm.waitFor(index, signal, () => isAssigned(index))
+        waited('no-holder', since)
+        if (!held && !isAssigned(index)) {
+          // No holder, and no progress among the peers for the stall time.
+          const piece = await fromOrigin(index, signal)
+          if (piece != null) return piece
+        }
       }
     }
   }
@@ -284,7 +331,9 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
           fetching.catch(() => {})
           pending.set(index, fetching)
         }
+        const since = performance.now()
         const bytes = await (pending.get(next) as Promise<Uint8Array>)
+        waited('stream-head', since)
         pending.delete(next)
         streamHead = next + 1
         const start = pieceSpan(table.size, next).offset

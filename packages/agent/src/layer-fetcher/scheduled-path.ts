@@ -15,7 +15,7 @@ import type { OriginBlobRequest } from './origin-source.ts'
 import type { PeerNetwork } from './peer-plan.ts'
 import { peerSource } from './peer-source.ts'
 import { partialAheadStore } from './read-ahead.ts'
-import type { OriginPieceReader, PeerByteSource, PieceFailedEvent, PieceFetchedEvent, PlannedPeer } from './peer-source.ts'
+import type { OriginPieceReader, PeerByteSource, PieceFailedEvent, PieceFetchedEvent, PieceWaitEvent, PlannedPeer } from './peer-source.ts'
 
 export interface ScheduledStartComponents {
   store: PieceStore
@@ -32,6 +32,7 @@ export interface ScheduledStartInit {
   originPiece?: OriginPieceReader
   onPiece?: (event: PieceFetchedEvent) => void
   onPieceFailed?: (event: PieceFailedEvent) => void
+  onWait?: (event: PieceWaitEvent) => void
 }
 
 const REASONS: Record<PieceFailedEvent['result'], PieceFailureReason> = { bad: 'bad-piece', refused: 'refused', timeout: 'timeout', unavailable: 'unavailable' }
@@ -92,8 +93,10 @@ export async function startScheduled (components: ScheduledStartComponents, init
   }
 
   const answered = answer.promise
+  const asked = performance.now()
   session.announce({ digest, size, bitfield: held, wantsPieces: true })
   const inTime = await Promise.race([answered, new Promise<false>(resolve => setTimeout(() => resolve(false), SCHEDULER_ANSWER_TIMEOUT_MS).unref())])
+  init.onWait?.({ digest, cause: 'scheduler-answer', seconds: (performance.now() - asked) / 1000 })
   if (!inTime || session.closed) {
     unsubscribe()
     log.info('the scheduler did not answer in time; going on with the DHT', { digest })
@@ -111,6 +114,7 @@ export async function startScheduled (components: ScheduledStartComponents, init
     seedInto: partialAheadStore(partial),
     expectMore: () => !session.closed,
     logger: log,
+    onWait: init.onWait,
     onPiece: event => {
       reporter.finished(event)
       init.onPiece?.(event)

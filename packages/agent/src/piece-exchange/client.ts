@@ -25,6 +25,11 @@ export interface PieceRef {
   cid: CID
 }
 
+export interface PieceOptions extends AbortOptions {
+  /** Told when the piece's response header arrives (its bytes follow): the first byte. */
+  onFirstByte?: () => void
+}
+
 export interface PieceTableOptions extends AbortOptions {
   /** The blob's size when the caller knows it; a table that disagrees is refused. */
   size?: number
@@ -83,11 +88,12 @@ export class PieceExchangeClient {
   }
 
   /** The piece's bytes, checked against its length and CID. */
-  async piece (peer: PeerAddress, ref: PieceRef, options: AbortOptions = {}): Promise<Uint8Array> {
+  async piece (peer: PeerAddress, ref: PieceRef, options: PieceOptions = {}): Promise<Uint8Array> {
     const span = pieceSpan(ref.size, ref.index)
     const what = `piece ${ref.index} of ${ref.digest}`
     return this.#request(peer, { piece: { digest: ref.digest, index: ref.index } }, span.length, options, async (response, lp, signal) => {
       const header = expectBody(response, 'piece')
+      options.onFirstByte?.()
       if (header.index !== ref.index) throw new PeerProtocolError(`asked for ${what}, the peer answered piece ${header.index}`)
       if (header.length !== span.length) throw new BadPieceError(`${what} has ${span.length} bytes, the peer announced ${header.length}`)
       const payload = await lp.read({ signal }).catch((err: Error) => {

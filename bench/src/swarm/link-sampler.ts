@@ -1,0 +1,126 @@
+/**
+ * Link utilisation over a pull phase: every machine's link bytes in and out, sampled each second
+ * from the veth counters, as rates per second. This is what shows where links sit idle: a host
+ * whose link carries a third of its rate is waiting on something, and the per-piece waits its
+ * agent counts (piece-latency.ts) say on what.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+
+export interface LinkSeries {
+  /** Machine name: h0.., d0.., origin. */
+  machine: string
+  /** Bytes per second received in each interval (the first interval starts when sampling starts). */
+  inBytesPerSecond: number[]
+  outBytesPerSecond: number[]
+}
+
+export interface LinkUtilisation {
+  intervalSeconds: number
+  /** The rate each link allows, each direction. */
+  linkBytesPerSecond: number
+  series: LinkSeries[]
+}
+
+type Counters = Map<string, { inBytes: number, outBytes: number }>
+
+/** Samples `read` every `intervalMs` until stopped; the series are rates between samples. */
+export class LinkSampler {
+  readonly #read: () => Promise<Counters>
+  readonly #intervalMs: number
+  readonly #linkBytesPerSecond: number
+  readonly #samples: Array<{ at: number, counters: Counters }> = []
+  #running?: Promise<void>
+  #stopped = false
+
+  constructor (read: () => Promise<Counters>, init: { intervalMs: number, linkBytesPerSecond: number }) {
+    this.#read = read
+    this.#intervalMs = init.intervalMs
+    this.#linkBytesPerSecond = init.linkBytesPerSecond
+  }
+
+  start (): void {
+    this.#running ??= this.#loop()
+  }
+
+  async stop (): Promise<LinkUtilisation> {
+    this.#stopped = true
+    await this.#running
+    return { intervalSeconds: this.#intervalMs / 1000, linkBytesPerSecond: this.#linkBytesPerSecond, series: seriesOf(this.#samples) }
+  }
+
+  async #loop (): Promise<void> {
+    let next = performance.now()
+    while (!this.#stopped) {
+      try {
+        this.#samples.push({ at: performance.now(), counters: await this.#read() })
+      } catch {
+        // A machine removed under us, or a slow `ip`: the next sample spans the gap.
+      }
+      next += this.#intervalMs
+      await sleep(Math.max(0, next - performance.now()))
+    }
+    this.#samples.push({ at: performance.now(), counters: await this.#read().catch(() => new Map()) })
+  }
+}
+
+/** Rates between consecutive samples, per machine seen in the first sample. */
+export function seriesOf (samples: ReadonlyArray<{ at: number, counters: Counters }>): LinkSeries[] {
+  const first = samples[0]
+  if (first == null) return []
+  return [...first.counters.keys()].sort().map(machine => {
+    const series: LinkSeries = { machine, inBytesPerSecond: [], outBytesPerSecond: [] }
+    for (let i = 1; i < samples.length; i++) {
+      const a = samples[i - 1]?.counters.get(machine)
+      const b = samples[i]?.counters.get(machine)
+      const seconds = ((samples[i]?.at ?? 0) - (samples[i - 1]?.at ?? 0)) / 1000
+      // A machine gone since (removed, or its counters unread) counts as idle.
+      series.inBytesPerSecond.push(a == null || b == null || seconds <= 0 ? 0 : Math.max(0, b.inBytes - a.inBytes) / seconds)
+      series.outBytesPerSecond.push(a == null || b == null || seconds <= 0 ? 0 : Math.max(0, b.outBytes - a.outBytes) / seconds)
+    }
+    return series
+  })
+}
+
+export interface IdleSummary {
+  machine: string
+  /** Seconds from the first interval with traffic in to the last one. */
+  activeSeconds: number
+  /** Of those, the share of seconds whose inbound rate was under half the link rate. */
+  idleShare: number
+  /** Mean inbound rate over the active seconds / link rate. */
+  meanInUtilisation: number
+  /** Mean outbound rate over the same seconds / link rate. */
+  meanOutUtilisation: number
+  /** The idle stretches of 2 s or more: [start, end) in seconds from the phase start. */
+  idleStretches: Array<[number, number]>
+}
+
+/** Where each host's inbound link sat idle while its pull was on. */
+export function idleSummary (u: LinkUtilisation, machines: (name: string) => boolean): IdleSummary[] {
+  const threshold = u.linkBytesPerSecond / 2
+  return u.series.filter(s => machines(s.machine)).map(s => {
+    const active = s.inBytesPerSecond.map((rate, i) => ({ rate, i })).filter(x => x.rate > threshold / 10)
+    const from = active[0]?.i ?? 0
+    const to = active[active.length - 1]?.i ?? -1
+    const window = s.inBytesPerSecond.slice(from, to + 1)
+    const out = s.outBytesPerSecond.slice(from, to + 1)
+    const stretches: Array<[number, number]> = []
+    let start: number | undefined
+    window.forEach((rate, k) => {
+      if (rate < threshold) start ??= k
+      else if (start != null) {
+        if (k - start >= 2) stretches.push([(from + start) * u.intervalSeconds, (from + k) * u.intervalSeconds])
+        start = undefined
+      }
+    })
+    const n = Math.max(1, window.length)
+    return {
+      machine: s.machine,
+      activeSeconds: window.length * u.intervalSeconds,
+      idleShare: window.filter(rate => rate < threshold).length / n,
+      meanInUtilisation: window.reduce((a, b) => a + b, 0) / n / u.linkBytesPerSecond,
+      meanOutUtilisation: out.reduce((a, b) => a + b, 0) / n / u.linkBytesPerSecond,
+      idleStretches: stretches
+    }
+  })
+}
