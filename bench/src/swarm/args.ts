@@ -21,6 +21,8 @@ export interface SwarmBenchOptions {
   outDir: string
   /** Where agent data and pulled images go (the OS temp dir by default). */
   workRoot?: string
+  /** Agents and the scheduler log at debug level into <out>/logs/ (every piece, with its timings). */
+  logs: boolean
 }
 
 export const SWARM_USAGE = `usage: pnpm bench swarm [options]
@@ -33,6 +35,7 @@ export const SWARM_USAGE = `usage: pnpm bench swarm [options]
   --mode MODE          netns (namespaces, veth, tc tbf: needs root and iproute2), loopback (agents'
                        own bandwidth limits and shaping proxies), or auto: netns when it works (default)
   --work-dir DIR       where agent data and pulled images go, e.g. /dev/shm (default: OS temp dir)
+  --logs               agents and the scheduler log at debug level (every piece with its timings) into <out>/logs/
   --out DIR            where report.json, report.md and chart.svg go (default bench/out/swarm-<timestamp>)
 Each scenario runs the swarm pull (N hosts through their agents) and then the direct pull (N clients
 with the same links straight from the origin), same image, back to back.`
@@ -48,7 +51,8 @@ export function parseSwarmArgs (argv: string[], defaultOutRoot: string, now = ne
     scenario: { type: 'string' },
     mode: { type: 'string' },
     'work-dir': { type: 'string' },
-    out: { type: 'string' }
+    out: { type: 'string' },
+    logs: { type: 'boolean' }
   })
   const linkMbit = positive(values['link-mbit'], '--link-mbit', C.DEFAULT_LINK_MBIT)
   return {
@@ -60,7 +64,8 @@ export function parseSwarmArgs (argv: string[], defaultOutRoot: string, now = ne
     scenarios: parseScenarios(values.scenario),
     mode: parseMode(values.mode),
     outDir: outDirOf('swarm', values.out, defaultOutRoot, now),
-    workRoot: dirFlag(values['work-dir'])
+    workRoot: dirFlag(values['work-dir']),
+    logs: values.logs === true
   }
 }
 

@@ -5,7 +5,7 @@
  * link; in loopback mode the agents' own limits and shaping proxies stand in. Writes report.json,
  * report.md and a chart per scenario, and prints the tables with the goals.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { benchOptions, elapsedLog, withTeardown, writeReport } from '../harness.ts'
@@ -79,11 +79,13 @@ async function measure (options: SwarmBenchOptions, { teardown, signal, log }: M
   const network: SwarmNetwork = mode === 'netns' ? await createNetnsNetwork({ teardown }, init) : await createLoopbackNetwork({ teardown }, init)
   log(`origin: docker-registry at ${network.origin.url} (${mode})`)
   const physicalLimitSeconds = image.bytes / hostRate
+  const logDir = options.logs ? join(options.outDir, 'logs') : undefined
+  if (logDir != null) await mkdir(logDir, { recursive: true })
   const scenarios: ScenarioReport[] = []
   try {
     for (const name of options.scenarios) {
       const scenario = scenarioOf(name)
-      const phaseInit = { scenario, image, hosts: options.hosts, physicalSeconds: physicalLimitSeconds, workDir }
+      const phaseInit = { scenario, image, hosts: options.hosts, physicalSeconds: physicalLimitSeconds, workDir, logDir }
       log(`${name}: swarm pull, ${options.hosts} hosts — ${scenario.description}`)
       const swarm = await runSwarmPhase({ network, teardown, log, signal }, phaseInit)
       log(`${name}: direct pull, ${options.hosts} clients`)

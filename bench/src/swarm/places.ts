@@ -4,6 +4,7 @@
  * and stopped by group, so that nothing they start outlives them.
  */
 import { execFile, spawn } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
 import type { ChildProcess } from 'node:child_process'
 import { promisify } from 'node:util'
 import { HTTP_TIMEOUT_MS, STDERR_TAIL_CHARS, STOP_GRACE_MS } from './constants.ts'
@@ -44,6 +45,8 @@ export interface SpawnAtInit {
   stdout?: boolean
   /** Told about the child as soon as it exists (Teardown.track). */
   track?: (child: ChildProcess) => void
+  /** Every line of its stderr is also written here (`--logs`). */
+  logFile?: string
 }
 
 export function spawnAt (place: Place, command: string, args: string[], init: SpawnAtInit = {}): PlacedProcess {
@@ -52,7 +55,12 @@ export function spawnAt (place: Place, command: string, args: string[], init: Sp
   const child = spawn(cmd, argv, { env: init.env ?? process.env, detached: true, stdio: ['ignore', init.stdout === true ? 'pipe' : 'ignore', 'pipe'] })
   init.track?.(child)
   let stderr = ''
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-STDERR_TAIL_CHARS) })
+  const log = init.logFile == null ? undefined : createWriteStream(init.logFile, { flags: 'a' })
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-STDERR_TAIL_CHARS)
+    log?.write(chunk)
+  })
+  child.stderr?.once('close', () => { log?.end() })
   let ended: string | undefined
   const exited = new Promise<void>(resolve => {
     child.once('exit', (code, sig) => {

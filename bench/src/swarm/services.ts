@@ -48,10 +48,10 @@ export interface ServiceComponents {
   track: (child: ChildProcess) => void
 }
 
-/** Environment of shoal processes: none of the caller's SHOAL_* settings, logs off. */
-function shoalEnv (): NodeJS.ProcessEnv {
+/** Environment of shoal processes: none of the caller's SHOAL_* settings; logs off, or at debug into a file (`--logs`). */
+function shoalEnv (logFile: string | undefined): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SHOAL_')))
-  env.SHOAL_LOG = 'silent'
+  env.SHOAL_LOG = logFile == null ? 'silent' : 'debug'
   return env
 }
 
@@ -63,6 +63,8 @@ export interface StartAgentInit {
   bootstrap: string[]
   /** The agent's membership flags (`--join-token FILE` or `--members FILE`): hosts in namespaces are not on loopback. */
   membership: string[]
+  /** Where its log goes, at debug level (`--logs`); none: silent. */
+  logFile?: string
   signal?: AbortSignal
 }
 
@@ -84,7 +86,7 @@ export async function startAgent (components: ServiceComponents, host: HostSlot,
     ...init.membership,
     ...host.agentFlags
   ]
-  const proc = spawnAt(host, process.execPath, args, { env: shoalEnv(), stdout: true, track: components.track })
+  const proc = spawnAt(host, process.execPath, args, { env: shoalEnv(init.logFile), stdout: true, track: components.track, logFile: init.logFile })
   try {
     const lines = await readyLines(proc, [AGENT_READY, AGENT_P2P], init.signal, `agent of ${host.name}`)
     const url = lines[0] ?? ''
@@ -95,9 +97,9 @@ export async function startAgent (components: ServiceComponents, host: HostSlot,
   }
 }
 
-export async function startScheduler (components: ServiceComponents, slot: SchedulerSlot, init: { dataDir: string, signal?: AbortSignal }): Promise<SchedulerService> {
+export async function startScheduler (components: ServiceComponents, slot: SchedulerSlot, init: { dataDir: string, logFile?: string, signal?: AbortSignal }): Promise<SchedulerService> {
   const args = [SHOAL_MAIN, 'scheduler', '--listen', slot.listen, '--admin', slot.admin, '--data-dir', init.dataDir]
-  const proc = spawnAt(slot, process.execPath, args, { env: shoalEnv(), stdout: true, track: components.track })
+  const proc = spawnAt(slot, process.execPath, args, { env: shoalEnv(init.logFile), stdout: true, track: components.track, logFile: init.logFile })
   try {
     const [addr = '', admin = ''] = await readyLines(proc, [SCHEDULER_ADDR, SCHEDULER_ADMIN], init.signal, 'scheduler')
     return { place: slot, addr, admin, adminTokenFile: join(init.dataDir, 'admin-token'), process: proc }
@@ -119,7 +121,7 @@ export interface PrefetchSummary {
  */
 export async function runPrefetch (components: ServiceComponents, scheduler: SchedulerService, init: { image: string, site: string, signal?: AbortSignal }): Promise<PrefetchSummary> {
   const args = [SHOAL_MAIN, 'prefetch', init.image, '--scheduler', scheduler.admin, '--admin-token-file', scheduler.adminTokenFile, '--scope', `site:${init.site}`, '--json']
-  const proc = spawnAt(scheduler.place, process.execPath, args, { env: shoalEnv(), stdout: true, track: components.track })
+  const proc = spawnAt(scheduler.place, process.execPath, args, { env: shoalEnv(undefined), stdout: true, track: components.track })
   const onAbort = (): void => { proc.signal('SIGINT') }
   init.signal?.addEventListener('abort', onAbort, { once: true })
   let stdout = ''

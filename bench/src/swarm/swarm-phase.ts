@@ -51,6 +51,8 @@ export interface PhaseInit {
   physicalSeconds: number
   workDir: string
   plainProgress?: boolean
+  /** Agents and the scheduler log at debug level into files here (`--logs`). */
+  logDir?: string
 }
 
 export async function runSwarmPhase (components: PhaseComponents, init: PhaseInit): Promise<SwarmPhaseResult> {
@@ -71,14 +73,14 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
     let scheduler: SchedulerService | undefined
     const membership = await writeMembership(dir, hosts, scenario.scheduler)
     if (scenario.scheduler) {
-      scheduler = await startScheduler({ track }, await network.scheduler(), { dataDir: join(dir, 'scheduler'), signal: ready() })
+      scheduler = await startScheduler({ track }, await network.scheduler(), { dataDir: join(dir, 'scheduler'), logFile: logFileOf(init, 'scheduler'), signal: ready() })
       const started = scheduler
       stopScheduler = teardown.defer('scheduler', async () => { await started.process.stop() })
       schedulers.push(scheduler.addr)
       log(`scheduler at ${scheduler.addr}`)
     }
     const start = async (host: HostSlot, bootstrap: string[]): Promise<AgentService> => {
-      const agent = await startAgent({ track }, host, { upstream: network.origin, dataDir: join(dir, host.name, 'agent'), schedulers, bootstrap, membership, signal: ready() })
+      const agent = await startAgent({ track }, host, { upstream: network.origin, dataDir: join(dir, host.name, 'agent'), schedulers, bootstrap, membership, logFile: logFileOf(init, host.name), signal: ready() })
       agentStops.push(teardown.defer(`agent of ${host.name}`, async () => { await agent.process.stop() }))
       return agent
     }
@@ -140,6 +142,10 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
     await removeHosts()
     await removeDir()
   }
+}
+
+function logFileOf (init: PhaseInit, name: string): string | undefined {
+  return init.logDir == null ? undefined : join(init.logDir, `${init.scenario.name}-${name}.log`)
 }
 
 /** Samples every link each second while a pull phase runs; undefined where links cannot be told apart (loopback). */

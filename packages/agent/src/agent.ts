@@ -168,7 +168,10 @@ export class Agent {
     // Read at each use: a reload replaces the upstream client for downloads that start after it.
     this.fetcher = new LayerFetcher({ store: this.store, get upstream () { return parts().upstream }, peers: peers?.network(), limits, scheduler: peers?.scheduler, bans, logger: this.log }, {
       onUpstreamBytes: n => { metrics.receivedBytes.inc({ source: 'origin' }, n) },
-      onPieceFetched: e => { metrics.pieceFetched(e) },
+      onPieceFetched: e => {
+        metrics.pieceFetched(e)
+        this.log.debug('piece fetched', { digest: e.digest, index: e.index, source: e.source, peer: e.peer, firstByteSeconds: e.firstByteSeconds, transferSeconds: e.transferSeconds })
+      },
       onPieceFailed: e => { metrics.pieceFailed(e) },
       onPieceWait: e => { metrics.pieceWait(e) },
       onFirstPiece: peers == null ? undefined : digest => { peers.provide(digest) },

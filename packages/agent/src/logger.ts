@@ -1,4 +1,6 @@
 export interface Logger {
+  /** Per-piece detail (timings, assignments, parents): off unless SHOAL_LOG=debug. */
+  debug: (msg: string, fields?: Record<string, unknown>) => void
   info: (msg: string, fields?: Record<string, unknown>) => void
   warn: (msg: string, fields?: Record<string, unknown>) => void
   error: (msg: string, fields?: Record<string, unknown>) => void
@@ -7,9 +9,9 @@ export interface Logger {
 }
 
 /** `silent` writes nothing; each other level writes itself and the levels above it. */
-export type LogLevel = 'silent' | 'error' | 'warn' | 'info'
+export type LogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug'
 
-const RANK: Record<LogLevel, number> = { silent: 0, error: 1, warn: 2, info: 3 }
+const RANK: Record<LogLevel, number> = { silent: 0, error: 1, warn: 2, info: 3, debug: 4 }
 
 export interface LoggerInit {
   level?: LogLevel
@@ -29,15 +31,15 @@ export function createLogger (component: string, init: LoggerInit = {}): Logger 
     if (RANK[level] > rank) return
     sink(JSON.stringify({ time: new Date().toISOString(), level, component, msg, ...fields }))
   }
-  return { info: write('info'), warn: write('warn'), error: write('error'), child: name => createLogger(`${component}:${name}`, init) }
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error'), child: name => createLogger(`${component}:${name}`, init) }
 }
 
 /** Writes nothing: the default of every component that is given no logger (tests, embedders). */
-export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () => {}, child: () => silentLogger }
+export const silentLogger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {}, child: () => silentLogger }
 
-/** `SHOAL_LOG`: silent, error, warn or info (the default). Anything else is refused with the field named. */
+/** `SHOAL_LOG`: silent, error, warn, info (the default) or debug. Anything else is refused with the field named. */
 export function parseLogLevel (value: string | undefined): LogLevel {
   if (value == null || value === '') return 'info'
   if (value in RANK) return value as LogLevel
-  throw new RangeError(`SHOAL_LOG: "${value.slice(0, 40)}" is not one of silent, error, warn, info`)
+  throw new RangeError(`SHOAL_LOG: "${value.slice(0, 40)}" is not one of silent, error, warn, info, debug`)
 }

@@ -65,12 +65,14 @@ export async function startScheduled (components: ScheduledStartComponents, init
     if (m.digest !== digest) return
     answer.resolve(true)
     const planned = plannedPeers(peers, m, pieceCount, log)
+    log.debug('parents', { digest, parents: planned.map(p => `${p.id.toString().slice(-6)}:${p.bitfield.count()}`) })
     if (live.source == null) firstParents = planned
     else live.source.addPeers(planned)
   }
   const onOrigin = (m: OriginMessage): void => {
     if (m.digest !== digest) return
     assigned = new Set(m.pieces)
+    log.debug('origin pieces assigned', { digest, pieces: m.pieces })
     answer.resolve(true)
   }
   const onTable = (m: PieceTableMessage): void => {
