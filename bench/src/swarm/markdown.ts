@@ -49,7 +49,8 @@ function pieceSection (r: ScenarioReport): string[] {
     [a.host, source, String(l.pieces), `${ms(l.firstByte.p50)} / ${ms(l.firstByte.p90)} / ${ms(l.firstByte.p99)}`, `${ms(l.transfer.p50)} / ${ms(l.transfer.p90)} / ${ms(l.transfer.p99)}`]))
   return ['### Piece waits (swarm)', '',
     'Seconds each agent\'s downloads spent waiting, summed over its pieces (several wait at once), by cause: no-holder (no live peer held the ' +
-    'piece yet), download-limit, origin-slot (all origin reads busy), scheduler-answer (announce to first word), stream-head (the client\'s ' +
+    'piece yet), holder-busy (every holder had answered BUSY a moment ago), download-limit, origin-slot (all origin reads busy), ' +
+    'scheduler-answer (announce to first word), stream-head (the client\'s ' +
     'in-order stream waiting for its next piece: everything else as the client sees it).', '',
     markdownTable(['host', ...causes], waits), '',
     '### Piece latency (swarm)', '', 'Request to first byte, and first byte to last, p50 / p90 / p99 from the agents\' histograms (interpolated within buckets).', '',

@@ -26,7 +26,7 @@ export interface LatencyQuantiles {
   p99: number
 }
 
-const WAIT_CAUSES = ['no-holder', 'download-limit', 'origin-slot', 'scheduler-answer', 'stream-head']
+const WAIT_CAUSES = ['no-holder', 'holder-busy', 'download-limit', 'origin-slot', 'scheduler-answer', 'stream-head']
 
 export async function readAgentTraffic (agent: AgentService, signal: AbortSignal): Promise<AgentTraffic> {
   const text = await httpGetAt(agent.host, new URL('/metrics', agent.url).href, { signal })

@@ -88,10 +88,19 @@ export const AGENT_NODE_FLAGS = ['--max-semi-space-size=4']
 export const PIECE_TIMEOUT_MS = 30_000
 /** Piece reads (disk read, verify, send) one inbound stream may have under way; more are answered BUSY. */
 export const PIECE_SERVER_MAX_READS_PER_STREAM = 8
-/** Piece reads all inbound streams together may have under way; more are answered BUSY. */
-export const PIECE_SERVER_MAX_READS = 32
-/** Bytes of pieces a server holds read and not yet sent, all peers together: the bound on an uploader's memory. */
-export const PIECE_SERVER_MAX_READ_BYTES = 16 * 1024 * 1024
+/**
+ * Piece reads all inbound streams together may have under way (sending, or waiting for a send
+ * slot: PIECE_SERVER_MAX_READ_BYTES); more are answered BUSY at once, and the asker turns to
+ * another holder. A long queue here is seconds of waiting for the asker while other holders idle.
+ */
+export const PIECE_SERVER_MAX_READS = 8
+/**
+ * Bytes of pieces a server holds read and not yet sent, all peers together: the bound on an
+ * uploader's memory, and in effect its upload slots (four 1 MiB pieces). Pieces sent side by side
+ * share the link and all finish late; a few at a time finish soon, and each finished piece makes
+ * one more holder that can upload it too. 16 MiB let a 25 Mbit uploader take 1-5 s to start a piece.
+ */
+export const PIECE_SERVER_MAX_READ_BYTES = 4 * 1024 * 1024
 /** How long a piece hashed from disk and found right is served without hashing it again. */
 export const PIECE_VERIFIED_TTL_MS = 10 * 60_000
 /** Pieces remembered so (about 100 bytes each). */
@@ -139,8 +148,13 @@ export const BANDWIDTH_BURST_MS = 40
 /** The smallest default burst, so that a slow limit still moves whole network frames. */
 export const BANDWIDTH_MIN_BURST_BYTES = 64 * 1024
 
-/** Origin Range reads of pieces one agent has in flight at once, over all its blobs (see layer-fetcher/slots.ts). */
-export const ORIGIN_PIECE_READS_IN_FLIGHT = 4
+/**
+ * Origin Range reads of pieces one agent has in flight at once, over all its blobs (see
+ * layer-fetcher/slots.ts). One: the origin's link is shared by every read of every reader, and a
+ * piece is of use to the swarm only once it has arrived whole, so pieces read one after another
+ * arrive steadily where pieces read side by side all arrive late (scheduler SCHEDULER_ORIGIN_READERS).
+ */
+export const ORIGIN_PIECE_READS_IN_FLIGHT = 1
 /** Pieces of one blob read ahead of the stream at once, from the origin (assigned) or peers (layer-fetcher/read-ahead.ts). */
 export const READ_AHEAD_PIECES_PER_BLOB = 4
 
@@ -160,7 +174,9 @@ export const PEER_REFRESH_INTERVAL_MS = 150
 export const PEER_STALL_MS = 3_000
 /** ...or longer for big pieces: the time a piece takes at this rate (a slow origin behind the peer fetching it). */
 export const PEER_STALL_MIN_BYTES_PER_S = 2 * 1024 * 1024
-/** NOT_FOUND or BUSY answers to pieces its bitfield offered, before a peer is dropped for the blob. */
+/** How long a peer that answered BUSY is not asked for pieces of that blob (unless no one else holds them). */
+export const PEER_BUSY_BACKOFF_MS = 250
+/** NOT_FOUND answers to pieces its bitfield offered, before a peer is dropped for the blob. */
 export const PEER_MAX_REFUSALS = 8
 /** Peers asked for their piece table in one refresh, to fill the holes of the table a download follows. */
 export const PEER_TABLE_ASKS_PER_REFRESH = 4

@@ -17,6 +17,15 @@ export const DEFAULT_ORIGIN_READERS_PER_PIECE = 1
 export const MAX_LABEL_LENGTH = 128
 /** Most upload slots a peer may claim (more would let one peer take every child). */
 export const MAX_UPLOAD_SLOTS = 1024
+/**
+ * Agents that read one cold task's pieces from the origin at once. The origin's link is shared by
+ * every read: with n readers each piece takes n times as long to arrive, and nothing spreads until
+ * a piece has arrived whole. Eight hosts each reading their share of a blob from a 25 Mbit origin
+ * took 2.7 s for every 1 MiB piece, and the swarm's links sat idle meanwhile; a few readers, each
+ * reading its pieces in order one at a time (the agent's ORIGIN_PIECE_READS_IN_FLIGHT), keep the
+ * origin's link full and hand the swarm a piece every few hundred milliseconds.
+ */
+export const SCHEDULER_ORIGIN_READERS = 3
 /** Parents handed to each downloader of a task. */
 export const SCHEDULER_PARENTS_PER_CHILD = 6
 /** How often agents report finished pieces, at most (told at registration). */
@@ -25,12 +34,12 @@ export const SCHEDULER_REPORT_INTERVAL_MS = 100
 export const SCHEDULER_ASSIGNEE_STALL_MS = 10_000
 /**
  * When downloaders join a cold task after its split, each origin reader keeps this many of its
- * unfinished pieces: an agent reads at most 4 pieces from the origin at once and reports finished
+ * unfinished pieces: an agent reads one piece from the origin at a time and reports finished
  * ones every 100 ms, and one that waits for a read slot gives the read up when the piece was handed
  * to another agent meanwhile. The rest are dealt again over everyone. Few, so that the start of a
  * blob is not all on its first reader (everyone's stream needs it first).
  */
-export const SCHEDULER_ORIGIN_KEEP_PIECES = 6
+export const SCHEDULER_ORIGIN_KEEP_PIECES = 2
 /** How often the scheduler decides (parents, origin pieces, tables) for the tasks that changed. */
 export const SCHEDULER_TICK_MS = 100
 /** Agents one scheduler keeps a stream with at once. */

@@ -3,7 +3,7 @@ import type { Digest, ParsedAgentMessage, PieceTable, SchedulerMessage } from '@
 import { AvailabilityRegistry } from './availability.ts'
 import type { TaskAvailabilityView } from './availability.ts'
 import {
-  DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_ORIGIN_KEEP_PIECES, SCHEDULER_CHILDREN_PER_ROUND, SCHEDULER_PARENTS_REFRESH_MS, SCHEDULER_PARENTS_PER_CHILD, SCHEDULER_REPORT_INTERVAL_MS
+  DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_ORIGIN_READERS, SCHEDULER_ORIGIN_KEEP_PIECES, SCHEDULER_CHILDREN_PER_ROUND, SCHEDULER_PARENTS_REFRESH_MS, SCHEDULER_PARENTS_PER_CHILD, SCHEDULER_REPORT_INTERVAL_MS
 } from './constants.ts'
 import { assignOrigin, reassign, rebalance } from './origin-split.ts'
 import { ParentHealth } from './parent-health.ts'
@@ -31,6 +31,8 @@ export interface SchedulerServiceInit {
   now?: () => number
   parentsPerChild?: number
   readersPerPiece?: number
+  /** Agents that read one task's pieces from the origin at once (see SCHEDULER_ORIGIN_READERS). */
+  originReaders?: number
   reportIntervalMs?: number
   /** An origin assignee that finishes no piece for this long has its pieces handed to others. */
   assigneeStallMs?: number
@@ -76,6 +78,7 @@ export class SchedulerService {
   readonly #now: () => number
   readonly #parentsPerChild: number
   readonly #readersPerPiece: number
+  readonly #originReaders: number
   readonly #reportIntervalMs: number
   readonly #assigneeStallMs: number
   readonly #parentsRefreshMs: number
@@ -87,6 +90,7 @@ export class SchedulerService {
     this.#now = init.now ?? Date.now
     this.#parentsPerChild = init.parentsPerChild ?? SCHEDULER_PARENTS_PER_CHILD
     this.#readersPerPiece = init.readersPerPiece ?? DEFAULT_ORIGIN_READERS_PER_PIECE
+    this.#originReaders = Math.max(1, init.originReaders ?? SCHEDULER_ORIGIN_READERS)
     this.#reportIntervalMs = init.reportIntervalMs ?? SCHEDULER_REPORT_INTERVAL_MS
     this.#assigneeStallMs = init.assigneeStallMs ?? SCHEDULER_ASSIGNEE_STALL_MS
     this.#parentsRefreshMs = init.parentsRefreshMs ?? SCHEDULER_PARENTS_REFRESH_MS
@@ -243,30 +247,36 @@ export class SchedulerService {
     if (!stillConnected && task.tableFrom === peer) task.tableFrom = undefined
   }
 
-  /** Pieces no agent holds are split among the downloaders, once, when the task has none assigned. */
+  /** Pieces no agent holds are split among the first downloaders (at most originReaders), once, when the task has none assigned. */
   #assignColdPieces (task: TaskState, availability: TaskAvailabilityView, now: number): void {
     if (task.assignment != null || task.wanting.size === 0) return
     const unheld = availability.unheldCount()
     if (unheld === 0) return
-    task.assignment = assignOrigin({ pieceCount: availability.pieceCount, assignees: [...task.wanting], readersPerPiece: this.#readersPerPiece })
-    for (const peer of task.assignment.assignees) task.originProgressAt.set(peer, now)
+    const assignees = [...task.wanting].slice(0, Math.max(this.#originReaders, this.#readersPerPiece))
+    task.assignment = assignOrigin({ pieceCount: availability.pieceCount, assignees, readersPerPiece: this.#readersPerPiece })
+    for (const peer of task.assignment.assignees) {
+      task.originProgressAt.set(peer, now)
+      task.originConsidered.add(peer)
+    }
     this.#events.onOriginAssigned?.({ digest: task.digest, assignees: task.assignment.assignees.length, pieces: unheld, reassigned: false })
   }
 
   /**
-   * Downloaders that came after the split share the origin pieces nobody has likely started yet.
-   * Each newcomer is weighed once; when every unheld piece is among the readers' kept ones there is
-   * nothing to share (so a big task's later arrivals cost one count of its pieces, not a deal).
+   * Downloaders that came after the split share the origin pieces nobody has likely started yet,
+   * while the task has fewer than originReaders readers. Each newcomer is weighed once; when every
+   * unheld piece is among the readers' kept ones there is nothing to share (so a big task's later
+   * arrivals cost one count of its pieces, not a deal).
    */
   #spreadOrigin (task: TaskState, availability: TaskAvailabilityView, now: number): void {
     const assignment = task.assignment
     if (assignment == null) return
     const assignees = new Set(assignment.assignees)
-    const newcomers = [...task.wanting].filter(peer => !assignees.has(peer) && !task.originConsidered.has(peer))
+    const readers = assignment.assignees.filter(p => task.wanting.has(p))
+    const room = Math.max(this.#originReaders, this.#readersPerPiece) - readers.length
+    const newcomers = [...task.wanting].filter(peer => !assignees.has(peer) && !task.originConsidered.has(peer)).slice(0, Math.max(0, room))
     if (newcomers.length === 0) return
     for (const peer of newcomers) task.originConsidered.add(peer)
     const unheld = availability.unheldCount()
-    const readers = assignment.assignees.filter(p => task.wanting.has(p))
     if (unheld <= readers.length * SCHEDULER_ORIGIN_KEEP_PIECES) return
     task.assignment = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep: SCHEDULER_ORIGIN_KEEP_PIECES })
     for (const peer of newcomers) task.originProgressAt.set(peer, now)
@@ -288,7 +298,11 @@ export class SchedulerService {
     const assignment = task.assignment
     if (assignment?.assignees.includes(peer) !== true) return
     const availability = this.registry.task(task.digest)
-    const remaining = [...task.wanting].filter(p => p !== peer)
+    // The readers that stay, topped up with other downloaders to originReaders.
+    const cap = Math.max(this.#originReaders, this.#readersPerPiece)
+    const staying = assignment.assignees.filter(p => p !== peer && task.wanting.has(p))
+    const others = [...task.wanting].filter(p => p !== peer && !staying.includes(p))
+    const remaining = [...staying, ...others.slice(0, Math.max(0, cap - staying.length))]
     if (remaining.length === 0) {
       task.assignment = undefined
       return
@@ -297,6 +311,8 @@ export class SchedulerService {
     const now = this.#now()
     for (const p of remaining) if (!task.originProgressAt.has(p)) task.originProgressAt.set(p, now)
     task.originProgressAt.delete(peer)
+    // A reader that failed or stalled is not taken back as a newcomer.
+    task.originConsidered.add(peer)
     task.dirty = true
     this.#events.onOriginAssigned?.({ digest: task.digest, assignees: remaining.length, pieces: 0, reassigned: true })
   }

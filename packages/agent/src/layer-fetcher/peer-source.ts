@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId } from '@libp2p/interface'
 import { cidOfDigest, digestOf, digestOfCid, pieceAt, pieceSpan, Status } from '@shoal/proto'
 import type { Digest, PieceTable } from '@shoal/proto'
@@ -28,12 +29,13 @@ export interface PieceFetchedEvent {
 }
 
 /**
- * Why a piece was not on its way: `no-holder` (no live peer held it yet), `download-limit`
+ * Why a piece was not on its way: `no-holder` (no live peer held it yet), `holder-busy` (every
+ * holder answered BUSY a moment ago), `download-limit`
  * (--download-limit), `origin-slot` (the origin reads of every blob were all busy), `stream-head`
  * (the client's in-order stream waited for its next piece: the sum of everything else, as the
  * client sees it).
  */
-export type PieceWaitCause = 'no-holder' | 'download-limit' | 'origin-slot' | 'stream-head' | 'scheduler-answer'
+export type PieceWaitCause = 'no-holder' | 'holder-busy' | 'download-limit' | 'origin-slot' | 'stream-head' | 'scheduler-answer'
 
 export interface PieceWaitEvent {
   digest: Digest
@@ -181,7 +183,8 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
       // NOT_FOUND and BUSY are answers, not faults: ask others (or this one later) for the piece.
       const status = err instanceof PeerRefusedError ? err.status : undefined
       const gentle = status === Status.NOT_FOUND || status === Status.BUSY
-      if (gentle) swarm.forget(peer, index)
+      if (status === Status.NOT_FOUND) swarm.forget(peer, index)
+      if (status === Status.BUSY) swarm.busy(peer)
       const dropped = !gentle && swarm.drop(peer)
       init.onPieceFailed?.({ digest: table.digest, index, peer: key, result: failureOf(error), error, dropped })
       if (dropped) log.warn('peer dropped for this blob', { digest: table.digest, peer: key, piece: index, error: `${error}: ${(err as Error).message}` })
@@ -227,6 +230,13 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
       if (assigned != null) return assigned
       const peer = leastBusy(swarm.holders(index))
       if (peer != null) {
+        // Every holder answered BUSY a moment ago: ask again when its pause is over.
+        const pause = swarm.busyFor(peer.id)
+        if (pause > 0) {
+          const since = performance.now()
+          await sleep(pause, undefined, { signal })
+          waited('holder-busy', since)
+        }
         const piece = await fromPeer(peer.id, index, signal)
         if (piece != null) return piece
       } else {
@@ -244,7 +254,9 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
 
   /** For reading ahead: assigned pieces from the origin, others from one holder, once; never a wait or the origin fallback. */
   const fetchAhead = async (index: number, signal: AbortSignal): Promise<Piece> => {
-    const peer = isAssigned(index) ? undefined : leastBusy(swarm.holders(index))
+    const holder = isAssigned(index) ? undefined : leastBusy(swarm.holders(index))
+    // A holder pausing after its BUSY is left to the stream, which waits for it.
+    const peer = holder == null || swarm.busyFor(holder.id) > 0 ? undefined : holder
     const piece = isAssigned(index) ? await fromOrigin(index, signal, true) : peer == null ? undefined : await fromPeer(peer.id, index, signal)
     if (piece == null) throw new NoPeerSourceError(`no holder gave piece ${index} of ${table.digest} now`)
     return piece
@@ -276,7 +288,8 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
       fetch: async (index, signal) => once(index, async () => fetchAhead(index, signal)),
       // A piece the stream already has (taken, not yet written) is not read again.
       store: { ...seedInto, has: index => streamHas.has(index) || seedInto.has(index) },
-      workers: READ_AHEAD_PIECES_PER_BLOB
+      workers: READ_AHEAD_PIECES_PER_BLOB,
+      refresh: async signal => { await swarm.refresh(signal) }
     })
 
   /** A piece for the in-order stream: one read ahead (or under way) if there is one, else fetched now. */

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId } from '@libp2p/interface'
 import { mergePieceTables } from '@shoal/proto'
 import type { Bitfield, CID, PieceTable } from '@shoal/proto'
-import { PEER_MAX_REFUSALS, PEER_PLAN_TIMEOUT_MS, PEER_TABLE_ASKS_PER_REFRESH, PEER_REFRESH_INTERVAL_MS, PEER_STALL_MIN_BYTES_PER_S, PEER_STALL_MS } from '../constants.ts'
+import { PEER_BUSY_BACKOFF_MS, PEER_MAX_REFUSALS, PEER_PLAN_TIMEOUT_MS, PEER_TABLE_ASKS_PER_REFRESH, PEER_REFRESH_INTERVAL_MS, PEER_STALL_MIN_BYTES_PER_S, PEER_STALL_MS } from '../constants.ts'
 import type { PieceExchangeClient } from '../piece-exchange/index.ts'
 
 /** A peer that holds pieces of the blob, with what it said it holds. */
@@ -45,6 +45,8 @@ export class SwarmView {
   readonly tableSources = new Set<string>()
   readonly #dropped = new Set<string>()
   readonly #refusals = new Map<string, number>()
+  /** Peers that answered BUSY, until when they are passed over. */
+  readonly #busyUntil = new Map<string, number>()
   /** The piece count each peer last reported (progress is measured against it, not against forget()). */
   readonly #reported = new Map<string, number>()
   readonly #client: SwarmViewInit['client']
@@ -94,6 +96,16 @@ export class SwarmView {
     planned.complete = false
   }
 
+  /** The peer answered BUSY: it is asked for nothing of this blob for a moment while others hold what is needed. */
+  busy (peer: PeerId): void {
+    this.#busyUntil.set(peer.toString(), performance.now() + PEER_BUSY_BACKOFF_MS)
+  }
+
+  /** How long the peer is still passed over after its BUSY (0: free). */
+  busyFor (peer: PeerId): number {
+    return Math.max(0, (this.#busyUntil.get(peer.toString()) ?? 0) - performance.now())
+  }
+
   /** Returns true when this call dropped the peer (false when it already was). */
   drop (peer: PeerId): boolean {
     const key = peer.toString()
@@ -102,10 +114,17 @@ export class SwarmView {
     return true
   }
 
-  /** Peers not dropped that hold the piece, when the table names it (a piece without a CID cannot be checked). */
+  /**
+   * Peers not dropped that hold the piece, when the table names it (a piece without a CID cannot be
+   * checked); those that answered BUSY a moment ago only when no other holder is free.
+   */
   holders (index: number): PlannedPeer[] {
     if (this.table.pieces[index] == null) return []
-    return this.peers.filter(p => !this.#dropped.has(p.id.toString()) && p.bitfield.has(index))
+    const all = this.peers.filter(p => !this.#dropped.has(p.id.toString()) && p.bitfield.has(index))
+    if (this.#busyUntil.size === 0) return all
+    const now = performance.now()
+    const free = all.filter(p => (this.#busyUntil.get(p.id.toString()) ?? 0) <= now)
+    return free.length > 0 ? free : all
   }
 
   /** Whether a live peer is still downloading the blob, or a scheduler may send more (pieces may yet come). */

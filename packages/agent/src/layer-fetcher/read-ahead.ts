@@ -37,6 +37,11 @@ export interface ReadAheadInit {
   workers: number
   /** How often to look again when nothing can be read ahead now. */
   idleMs?: number
+  /**
+   * Asks the peers still downloading the blob what they hold now, when nothing can be read ahead:
+   * a piece a peer finished a moment ago is worth fetching at once, not when the scheduler next says.
+   */
+  refresh?: (signal: AbortSignal) => Promise<void>
   onError?: (index: number, err: Error) => void
 }
 
@@ -53,6 +58,8 @@ export class ReadAhead {
   /** Pieces being read and stored: the stream that reaches one takes these bytes instead of reading it again. */
   readonly #underWay = new Map<number, Promise<{ bytes: Uint8Array, digest: Digest }>>()
   readonly #taken = new Set<number>()
+  /** Assigned pieces being read: one at a time (the agent's origin reads go one after another); the other workers take pieces peers hold. */
+  #assignedUnderWay = 0
   readonly #controller = new AbortController()
   #running?: Promise<void>
 
@@ -88,9 +95,12 @@ export class ReadAhead {
       if (next == null) {
         // An abort only cuts the pause short; the loop sees the signal.
         await sleep(this.#init.idleMs ?? 100, undefined, { signal }).catch(() => {})
+        if (this.#next() == null) await this.#init.refresh?.(signal).catch(() => {})
         continue
       }
       this.#taken.add(next)
+      const assigned = this.#init.assigned().has(next)
+      if (assigned) this.#assignedUnderWay++
       const job = (async () => {
         const piece = await this.#init.fetch(next, signal)
         await this.#init.store.write(next, piece.bytes, piece.digest)
@@ -109,12 +119,13 @@ export class ReadAhead {
         await sleep(this.#init.idleMs ?? 100, undefined, { signal }).catch(() => {})
       } finally {
         this.#underWay.delete(next)
+        if (assigned) this.#assignedUnderWay--
       }
     }
   }
 
   /**
-   * The lowest assigned piece not read yet; else one of the pieces fewest peers hold, at random
+   * The lowest assigned piece not read yet, unless one is being read; else one of the pieces fewest peers hold, at random
    * (agents that all chose the lowest would all ask the same holder for the same piece); none
    * before the stream's head.
    */
@@ -122,8 +133,10 @@ export class ReadAhead {
     const head = this.#init.head()
     const open = (index: number): boolean => index >= head && !this.#taken.has(index) && !this.#init.store.has(index)
     let best: number | undefined
-    for (const index of this.#init.assigned()) if (open(index) && (best == null || index < best)) best = index
-    if (best != null) return best
+    if (this.#assignedUnderWay === 0) {
+      for (const index of this.#init.assigned()) if (open(index) && (best == null || index < best)) best = index
+      if (best != null) return best
+    }
     let fewest = Infinity
     let rarest: number[] = []
     for (let index = head; index < this.#init.pieceCount; index++) {
