@@ -1,5 +1,6 @@
 import { dirFlag, integerFlag, namesFlag, parseFlags } from '../flags.ts'
 import type { FlagValue } from '../flags.ts'
+import { join } from 'node:path'
 import { outDirOf } from '../harness.ts'
 import * as C from './constants.ts'
 import { BenchUsageError } from './errors.ts'
@@ -28,8 +29,8 @@ export interface SwarmBenchOptions {
 export const SWARM_USAGE = `usage: pnpm bench swarm [options]
   --hosts N            simulated hosts, each with its own agent (default ${C.DEFAULT_HOSTS})
   --layers K           layers of the generated image (default ${C.DEFAULT_LAYERS})
-  --layer-mb M         size of each layer in MiB, random bytes (default ${C.DEFAULT_LAYER_MIB})
-  --link-mbit R        rate of every host link, each direction, in Mbit/s (default ${C.DEFAULT_LINK_MBIT})
+  --layer-mb M         size of each layer in MiB, random bytes (default ${C.DEFAULT_LAYER_MIB}; see --link-mbit)
+  --link-mbit R        rate of every host link, each direction, in Mbit/s (default: two runs, ${C.DEFAULT_LINES.map(l => `${l.linkMbit} Mbit with ${l.layerMiB} MiB layers`).join(' and ')})
   --origin-link-mbit R rate of the origin's link (default: the host rate)
   --scenario NAME      ${SCENARIOS.join(', ')}, or all (in that order) (default fresh)
   --mode MODE          netns (namespaces, veth, tc tbf: needs root and iproute2), loopback (agents'
@@ -40,20 +41,40 @@ export const SWARM_USAGE = `usage: pnpm bench swarm [options]
 Each scenario runs the swarm pull (N hosts through their agents) and then the direct pull (N clients
 with the same links straight from the origin), same image, back to back.`
 
+/**
+ * The runs `bench swarm` makes: with neither --link-mbit nor --layer-mb, the two lines the goals
+ * name, 100 Mbit with layers of 64 MiB and 25 Mbit with layers of 16 MiB (a quarter of the bytes at a
+ * quarter of the rate: the same physical limit), each in a folder of its own under --out; else one.
+ */
+export function parseSwarmRuns (argv: string[], defaultOutRoot: string, now = new Date()): SwarmBenchOptions[] {
+  const options = parseSwarmArgs(argv, defaultOutRoot, now)
+  const values = parseFlags(argv, FLAGS)
+  if (values['link-mbit'] != null || values['layer-mb'] != null) return [options]
+  return C.DEFAULT_LINES.map(line => ({
+    ...options,
+    linkMbit: line.linkMbit,
+    originLinkMbit: values['origin-link-mbit'] == null ? line.linkMbit : options.originLinkMbit,
+    layerBytes: line.layerMiB * C.MIB,
+    outDir: join(options.outDir, `${line.linkMbit}mbit`)
+  }))
+}
+
+const FLAGS = {
+  hosts: { type: 'string' },
+  layers: { type: 'string' },
+  'layer-mb': { type: 'string' },
+  'link-mbit': { type: 'string' },
+  'origin-link-mbit': { type: 'string' },
+  scenario: { type: 'string' },
+  mode: { type: 'string' },
+  'work-dir': { type: 'string' },
+  out: { type: 'string' },
+  logs: { type: 'boolean' }
+} as const
+
 /** Parses `bench swarm` flags; errors name the flag. `defaultOutRoot` is where bench/out lives. */
 export function parseSwarmArgs (argv: string[], defaultOutRoot: string, now = new Date()): SwarmBenchOptions {
-  const values = parseFlags(argv, {
-    hosts: { type: 'string' },
-    layers: { type: 'string' },
-    'layer-mb': { type: 'string' },
-    'link-mbit': { type: 'string' },
-    'origin-link-mbit': { type: 'string' },
-    scenario: { type: 'string' },
-    mode: { type: 'string' },
-    'work-dir': { type: 'string' },
-    out: { type: 'string' },
-    logs: { type: 'boolean' }
-  })
+  const values = parseFlags(argv, FLAGS)
   const linkMbit = positive(values['link-mbit'], '--link-mbit', C.DEFAULT_LINK_MBIT)
   return {
     hosts: integerFlag(values.hosts, '--hosts', C.DEFAULT_HOSTS, 2),

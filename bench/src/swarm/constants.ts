@@ -4,6 +4,8 @@ export const DEFAULT_LAYERS = 3
 export const DEFAULT_LAYER_MIB = 64
 /** Rate of every host link and of the origin's link, each direction. */
 export const DEFAULT_LINK_MBIT = 100
+/** The runs made when neither the link rate nor the layer size is given: the same physical limit at two rates. */
+export const DEFAULT_LINES = [{ linkMbit: 100, layerMiB: 64 }, { linkMbit: 25, layerMiB: 16 }] as const
 
 export const MIB = 1024 * 1024
 /** 1 Mbit/s (10^6 bits per second) in bytes per second. */

@@ -7,16 +7,16 @@
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { benchOptions, elapsedLog, withTeardown, writeReport } from '../harness.ts'
 import type { Teardown } from '../mirror/teardown.ts'
-import { parseSwarmArgs, SWARM_USAGE } from './args.ts'
+import { parseSwarmRuns, SWARM_USAGE } from './args.ts'
 import type { SwarmBenchOptions } from './args.ts'
 import { writeChart, writeLinkChart } from './chart.ts'
 import { BYTES_PER_SECOND_PER_MBIT, MIB } from './constants.ts'
 import { runDirectPhase } from './direct-phase.ts'
 import { generateImage, registryDataDirOf } from './image.ts'
-import { goalsTable, renderMarkdown, scenarioTable } from './markdown.ts'
+import { goalsTable, renderLinesMarkdown, renderMarkdown, scenarioTable } from './markdown.ts'
 import { netnsAvailable } from './netns.ts'
 import type { Mode, NetworkInit, SwarmNetwork } from './network.ts'
 import { createLoopbackNetwork } from './network-loopback.ts'
@@ -35,20 +35,29 @@ export interface SwarmBenchIo {
 
 /** Runs the benchmark; resolves to the process exit code (0 even when a goal is missed, 1 when a host pulled wrong bytes). */
 export async function runSwarmBench (argv: string[], io: SwarmBenchIo): Promise<number> {
-  const options = benchOptions<SwarmBenchOptions>('swarm', argv, SWARM_USAGE, () => parseSwarmArgs(argv, io.outRoot))
-  if (typeof options === 'number') return options
+  const runs = benchOptions<SwarmBenchOptions[]>('swarm', argv, SWARM_USAGE, () => parseSwarmRuns(argv, io.outRoot))
+  if (typeof runs === 'number') return runs
   const log = elapsedLog()
   return withTeardown('swarm', async (teardown, signal) => {
-    const report = await measure(options, { teardown, signal, log })
-    await writeReport(options.outDir, report, renderMarkdown(report))
-    for (const r of report.scenarios) {
-      await writeChart(join(options.outDir, `chart-${r.scenario}.svg`), r, report.physicalLimitSeconds)
-      await writeLinkChart(join(options.outDir, `links-${r.scenario}.svg`), r)
-      if (r === report.scenarios[0]) await writeChart(join(options.outDir, 'chart.svg'), r, report.physicalLimitSeconds)
-      console.log(`\n${r.scenario} (mode ${report.mode}, physical limit ${report.physicalLimitSeconds.toFixed(1)} s)\n${scenarioTable(r)}\n\n${goalsTable(r)}`)
+    const reports: SwarmReport[] = []
+    for (const options of runs) {
+      const report = await measure(options, { teardown, signal, log })
+      reports.push(report)
+      await writeReport(options.outDir, report, renderMarkdown(report))
+      for (const r of report.scenarios) {
+        await writeChart(join(options.outDir, `chart-${r.scenario}.svg`), r, report.physicalLimitSeconds)
+        await writeLinkChart(join(options.outDir, `links-${r.scenario}.svg`), r)
+        if (r === report.scenarios[0]) await writeChart(join(options.outDir, 'chart.svg'), r, report.physicalLimitSeconds)
+        console.log(`\n${r.scenario} at ${options.linkMbit} Mbit (mode ${report.mode}, physical limit ${report.physicalLimitSeconds.toFixed(1)} s)\n${scenarioTable(r)}\n\n${goalsTable(r)}`)
+      }
+      console.log(`\nreport: ${join(options.outDir, 'report.md')}, report.json, chart.svg`)
     }
-    console.log(`\nreport: ${join(options.outDir, 'report.md')}, report.json, chart.svg`)
-    const wrong = report.scenarios.some(r => r.swarm.failed.length > 0 || r.direct.failed.length > 0)
+    if (runs.length > 1) {
+      const outDir = dirname(runs[0]?.outDir ?? '.')
+      await writeReport(outDir, { lines: reports.map((r, i) => ({ dir: basename(runs[i]?.outDir ?? ''), linkMbit: r.options.linkMbit, layerBytes: r.options.layerBytes, goals: r.goals })) }, renderLinesMarkdown(reports, runs.map(r => basename(r.outDir))))
+      console.log(`\nsummary of the ${runs.length} runs: ${join(outDir, 'report.md')}`)
+    }
+    const wrong = reports.some(report => report.scenarios.some(r => r.swarm.failed.length > 0 || r.direct.failed.length > 0))
     return wrong ? 1 : 0
   })
 }

@@ -105,3 +105,15 @@ export function renderMarkdown (report: SwarmReport): string {
   }
   return lines.join('\n')
 }
+
+/** report.md over several runs (the default 100 Mbit and 25 Mbit lines): each run's goals, and where its report is. */
+export function renderLinesMarkdown (reports: SwarmReport[], dirs: string[]): string {
+  const lines = ['# shoal swarm benchmark: the runs', '']
+  reports.forEach((report, i) => {
+    const o = report.options
+    lines.push(`## ${o.linkMbit} Mbit, ${o.layers} × ${(o.layerBytes / 1024 / 1024).toFixed(0)} MiB ([report](${dirs[i] ?? ''}/report.md))`, '',
+      `Physical limit ${secs(report.physicalLimitSeconds)}; load average ${report.environment.loadAverageStart.map(n => n.toFixed(2)).join(' ')} at start.`, '')
+    for (const r of report.scenarios) lines.push(`### ${r.scenario}`, '', scenarioTable(r), '', goalsTable(r), '')
+  })
+  return lines.join('\n')
+}

@@ -1,12 +1,14 @@
 /**
- * One host's pull: `skopeo copy docker://REF dir:DEST` run in the host's place, through its agent
+ * One host's pull: `skopeo copy docker://REF oci:DEST` run in the host's place, through its agent
  * (registries.conf maps the reference's registry to the agent as a mirror) or straight from the
- * origin, timed from spawn to exit, then checked digest by digest against what was pushed.
+ * origin, timed from spawn to exit, then checked digest by digest against what was pushed. An OCI
+ * layout, not `dir:`: skopeo copies layers to a `dir:` one at a time, to a layout side by side, as
+ * containerd, CRI-O and Docker pull them (three at a time by default).
  */
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
-import { verifyDirImage } from '@shoal/test/fixtures/index.ts'
+import { verifyOciImage } from '@shoal/test/fixtures/index.ts'
 import { PULL_TIMEOUT_MS } from './constants.ts'
 import { PullError } from './errors.ts'
 import type { BenchImage } from './image.ts'
@@ -64,9 +66,11 @@ export async function startPull (place: Place, init: StartPullInit): Promise<Run
     'copy',
     '--authfile', authFile,
     '--src-tls-verify=false',
+    // An OCI layout would have skopeo compress the generated uncompressed layers: keep them as pushed.
+    '--preserve-digests',
     '--retry-times', '0',
     `docker://${init.registryHost}/${init.image.reference}`,
-    `dir:${destDir}`
+    `oci:${destDir}:${init.image.reference.split(':').at(-1) ?? 'latest'}`
   ]
   const startedAt = performance.now()
   const proc = spawnAt(place, 'skopeo', args, { track: init.track })
@@ -79,7 +83,7 @@ export async function startPull (place: Place, init: StartPullInit): Promise<Run
       return { host: place.name, verified: false, endedSeconds: seconds, error: `skopeo ${proc.ended() ?? 'failed'}: ${lastLines(proc.stderr(), 3)}` }
     }
     try {
-      await verifyDirImage(destDir, init.image.pushed)
+      await verifyOciImage(destDir, init.image.pushed)
     } catch (err) {
       return { host: place.name, seconds, endedSeconds: seconds, verified: false, error: new PullError(`${place.name} pulled wrong bytes`, { cause: err }).message + `: ${(err as Error).message}` }
     }
@@ -88,7 +92,8 @@ export async function startPull (place: Place, init: StartPullInit): Promise<Run
   return {
     host: place.name,
     startedAt,
-    progressBytes: async () => dirBytes(destDir),
+    // Blobs land in the layout's root as temporary files, then move to blobs/sha256.
+    progressBytes: async () => await dirBytes(destDir) + await dirBytes(join(destDir, 'blobs', 'sha256')),
     result,
     kill: () => { proc.signal('SIGKILL') },
     process: proc
@@ -105,7 +110,8 @@ async function dirBytes (dir: string): Promise<number> {
   let total = 0
   for (const entry of entries) {
     try {
-      total += (await stat(join(dir, entry))).size
+      const info = await stat(join(dir, entry))
+      if (info.isFile()) total += info.size
     } catch {
       // renamed or removed between readdir and stat
     }

@@ -172,7 +172,10 @@ export class Agent {
         metrics.pieceFetched(e)
         this.log.debug('piece fetched', { digest: e.digest, index: e.index, source: e.source, peer: e.peer, firstByteSeconds: e.firstByteSeconds, transferSeconds: e.transferSeconds })
       },
-      onPieceFailed: e => { metrics.pieceFailed(e) },
+      onPieceFailed: e => {
+        metrics.pieceFailed(e)
+        this.log.debug('piece request failed', { digest: e.digest, index: e.index, peer: e.peer, result: e.result, error: e.error, dropped: e.dropped })
+      },
       onPieceWait: e => { metrics.pieceWait(e) },
       onFirstPiece: peers == null ? undefined : digest => { peers.provide(digest) },
       onBlobRequested: peers == null ? undefined : req => { peers.observeBlob(req) },

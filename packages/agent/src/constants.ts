@@ -172,6 +172,13 @@ export const PEER_PLAN_TIMEOUT_MS = 5_000
 export const PEER_REFRESH_INTERVAL_MS = 150
 /** No new piece anywhere among the peers for this long: the pieces still missing come from the origin. */
 export const PEER_STALL_MS = 3_000
+/**
+ * The same, for a download a scheduler directs: the scheduler hands the pieces of an origin reader
+ * that stalls to others (after 10 s), so the agent goes to the origin on its own only well after
+ * that. With 3 s, three layers pulled side by side over a busy link looked stalled to each other,
+ * and each agent read the pieces from the origin itself: 5 copies of a layer left the origin.
+ */
+export const SCHEDULED_STALL_MS = 15_000
 /** ...or longer for big pieces: the time a piece takes at this rate (a slow origin behind the peer fetching it). */
 export const PEER_STALL_MIN_BYTES_PER_S = 2 * 1024 * 1024
 /** How long a peer that answered BUSY is not asked for pieces of that blob (unless no one else holds them). */

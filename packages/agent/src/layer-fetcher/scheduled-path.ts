@@ -4,7 +4,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { Bitfield, decodeMultihash, parseCid, parsePieceTable, pieceCountFor, pieceSizeFor, Status } from '@shoal/proto'
 import type { PieceFailureReason, PieceTable } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
-import { SCHEDULER_ANSWER_TIMEOUT_MS } from '../constants.ts'
+import { SCHEDULED_STALL_MS, SCHEDULER_ANSWER_TIMEOUT_MS } from '../constants.ts'
 import { silentLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
 import type { PieceStore } from '../piece-store/store.ts'
@@ -106,6 +106,8 @@ export async function startScheduled (components: ScheduledStartComponents, init
   }
 
   const reporter = new PieceReporter(session, store, digest)
+  // A piece is announced once it is committed: before that this agent answers NOT_FOUND for it.
+  const stopCommits = partial.onCommitted(indexes => { reporter.committed(indexes) })
   const source = peerSource({
     plan: { table: table ?? emptyTable(digest, size), peers: firstParents },
     client: peers.client,
@@ -115,6 +117,7 @@ export async function startScheduled (components: ScheduledStartComponents, init
     // Assigned pieces, then the rarest, are read ahead of this agent's own client and stored at once, for the swarm.
     seedInto: partialAheadStore(partial),
     expectMore: () => !session.closed,
+    stallMs: SCHEDULED_STALL_MS,
     logger: log,
     onWait: init.onWait,
     onPiece: event => {
@@ -132,6 +135,7 @@ export async function startScheduled (components: ScheduledStartComponents, init
   download.on('change', () => {
     if (download.state === 'running') return
     unsubscribe()
+    stopCommits()
     reporter.stop()
     if (download.state === 'verified') {
       session.announce({ digest, size, bitfield: fullBitfield(pieceCount), wantsPieces: false })
@@ -146,11 +150,16 @@ export async function startScheduled (components: ScheduledStartComponents, init
   return { download, source }
 }
 
-/** Finished pieces go to the scheduler in batches, at most every report interval, with the agent's piece table when it has news. */
+/**
+ * Finished pieces go to the scheduler once they are committed (offered to peers), in batches, at
+ * most every report interval, with the agent's piece table when it has news.
+ */
 class PieceReporter {
   readonly #session: SchedulerSession
   readonly #store: PieceStore
   readonly #digest: OriginBlobRequest['digest']
+  /** Pieces fetched and not yet committed: told when they are. */
+  readonly #fetched = new Map<number, PieceFetchedEvent>()
   readonly #pending = new Map<string, { indexes: number[], bytes: number, source: 'peer' | 'origin', parent?: string }>()
   #timer?: ReturnType<typeof setTimeout>
   /** Pieces read from the origin since the table was last sent: CIDs the swarm may not know yet. */
@@ -163,6 +172,19 @@ class PieceReporter {
   }
 
   finished (event: PieceFetchedEvent): void {
+    this.#fetched.set(event.index, event)
+  }
+
+  committed (indexes: number[]): void {
+    for (const index of indexes) {
+      const event = this.#fetched.get(index)
+      if (event == null) continue
+      this.#fetched.delete(index)
+      this.#add(event)
+    }
+  }
+
+  #add (event: PieceFetchedEvent): void {
     const key = `${event.source}/${event.peer ?? ''}`
     const batch = this.#pending.get(key) ?? { indexes: [], bytes: 0, source: event.source, parent: event.peer }
     batch.indexes.push(event.index)
@@ -191,7 +213,10 @@ class PieceReporter {
     }
   }
 
+  /** At the end every piece is recorded: what was fetched goes out now. */
   stop (): void {
+    for (const event of this.#fetched.values()) this.#add(event)
+    this.#fetched.clear()
     this.flush(true)
   }
 }

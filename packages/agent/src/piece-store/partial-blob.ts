@@ -29,6 +29,8 @@ export class PartialBlob {
   /** A timed commit that failed: thrown to the next recordPiece, commit or close. */
   private commitFailure?: Error
   private closing = false
+  /** Told the pieces each commit made present (offered to peers from then on). */
+  private readonly committedListeners = new Set<(indexes: number[]) => void>()
 
   constructor (components: PartialBlobComponents, record: BlobRecord, path: string) {
     this.components = components
@@ -132,10 +134,21 @@ export class PartialBlob {
       await this.handle.datasync()
       for (const [index, cid] of batch) this.record.pieces[index] = cid
       await this.components.saveRecord(this.record)
+      const indexes = batch.map(([index]) => index)
+      for (const listener of this.committedListeners) listener(indexes)
     })
     // The chain only orders commits; each caller gets its own commit's failure from `run`.
     this.committing = run.catch(() => {})
     await run
+  }
+
+  /**
+   * Calls `listener` with the pieces each commit makes present: from then on peers are served
+   * them, so that is when they may be announced. Returns the unsubscribe.
+   */
+  onCommitted (listener: (indexes: number[]) => void): () => void {
+    this.committedListeners.add(listener)
+    return () => { this.committedListeners.delete(listener) }
   }
 
   /** Whether the file is open and close() has not been called. */

@@ -1,0 +1,17 @@
+import test from 'ava'
+import { parseSwarmRuns } from '../bench/src/swarm/args.ts'
+
+const MIB = 1024 * 1024
+
+test('bench swarm runs the 100 Mbit and the 25 Mbit lines by default, each in a folder of its own', t => {
+  const runs = parseSwarmRuns(['--out', '/tmp/x'], '/tmp/out')
+  t.deepEqual(runs.map(r => [r.linkMbit, r.originLinkMbit, r.layerBytes / MIB, r.outDir]), [
+    [100, 100, 64, '/tmp/x/100mbit'],
+    [25, 25, 16, '/tmp/x/25mbit']
+  ])
+})
+
+test('bench swarm with a link rate or a layer size runs that one line in --out itself', t => {
+  t.deepEqual(parseSwarmRuns(['--link-mbit', '25', '--out', '/tmp/x'], '/tmp/out').map(r => [r.linkMbit, r.layerBytes / MIB, r.outDir]), [[25, 64, '/tmp/x']])
+  t.deepEqual(parseSwarmRuns(['--layer-mb', '8', '--out', '/tmp/x'], '/tmp/out').map(r => [r.linkMbit, r.layerBytes / MIB]), [[100, 8]])
+})
