@@ -94,6 +94,8 @@ export const PIECE_SERVER_MAX_READS_PER_STREAM = 8
  * another holder. A long queue here is seconds of waiting for the asker while other holders idle.
  */
 export const PIECE_SERVER_MAX_READS = 8
+/** Reads beyond that bound for pieces not sent recently (the first copies the swarm waits for). */
+export const PIECE_SERVER_NEW_PIECE_READS = 8
 /**
  * Bytes of pieces a server holds read and not yet sent, all peers together: the bound on an
  * uploader's memory, and in effect its upload slots (four 1 MiB pieces). Pieces sent side by side
@@ -181,6 +183,9 @@ export const PEER_STALL_MS = 3_000
 export const SCHEDULED_STALL_MS = 15_000
 /** ...or longer for big pieces: the time a piece takes at this rate (a slow origin behind the peer fetching it). */
 export const PEER_STALL_MIN_BYTES_PER_S = 2 * 1024 * 1024
+/** A piece leaves an uploader at most this many times per PIECE_SPREAD_WINDOW_MS; more asks are answered BUSY (piece-exchange/piece-spread.ts). */
+export const PIECE_SPREAD_SENDS = 2
+export const PIECE_SPREAD_WINDOW_MS = 2_000
 /** How long a peer that answered BUSY is not asked for pieces of that blob (unless no one else holds them). */
 export const PEER_BUSY_BACKOFF_MS = 250
 /** NOT_FOUND answers to pieces its bitfield offered, before a peer is dropped for the blob. */

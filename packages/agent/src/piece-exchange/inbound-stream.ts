@@ -22,7 +22,7 @@ export interface InboundStreamContext {
   bitfield: (digest: Digest) => PeerResponse['bitfield'] & {}
   piece: (digest: Digest, index: number) => Promise<PieceAnswer>
   /** Takes one of the server-wide piece-read slots; false when all are taken. */
-  acquireRead: () => boolean
+  acquireRead: (digest: Digest, index: number) => boolean
   releaseRead: () => void
   pieceServed: (event: { peer: PeerId, digest: Digest, index: number, bytes: number }) => void
   maxReadsPerStream: number
@@ -111,7 +111,7 @@ export class InboundStream {
       this.#track(this.#answer(id, 'pieceTable', () => [PeerResponse.encode({ id, pieceTable: this.#context.pieceTable(request.digest) })]))
     } else if (request.kind === 'bitfield') {
       this.#track(this.#answer(id, 'bitfield', () => [PeerResponse.encode({ id, bitfield: this.#context.bitfield(request.digest) })]))
-    } else if (this.#reads >= this.#context.maxReadsPerStream || !this.#context.acquireRead()) {
+    } else if (this.#reads >= this.#context.maxReadsPerStream || !this.#context.acquireRead(request.digest, request.index)) {
       this.#track(this.#answer(id, 'piece', () => [PeerResponse.encode({ id, ...refusal('piece', Status.BUSY, request.index) })]))
     } else {
       this.#reads++

@@ -1,11 +1,11 @@
 import { AbortError } from '../errors.ts'
 
-interface Waiter { bytes: number, resolve: (release: () => void) => void, reject: (err: Error) => void }
+interface Waiter { bytes: number, priority: number, resolve: (release: () => void) => void, reject: (err: Error) => void }
 
 /**
  * Bytes of pieces the server holds in memory at once, read from disk and not yet sent: what bounds
- * an uploader's memory however many peers ask. A piece waits its turn (first come, first served);
- * one piece larger than the whole budget still goes, alone.
+ * an uploader's memory however many peers ask. A piece waits its turn: lower `priority` first, then
+ * first come, first served; one piece larger than the whole budget still goes, alone.
  */
 export class ReadBudget {
   readonly #max: number
@@ -20,13 +20,15 @@ export class ReadBudget {
     return this.#used
   }
 
-  /** Resolves with the function that gives the bytes back (call it once). */
-  async acquire (bytes: number, signal?: AbortSignal): Promise<() => void> {
+  /** Resolves with the function that gives the bytes back (call it once). Lower `priority` waits less. */
+  async acquire (bytes: number, signal?: AbortSignal, priority = 0): Promise<() => void> {
     signal?.throwIfAborted()
     if (this.#queue.length === 0 && this.#fits(bytes)) return this.#grant(bytes)
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { bytes, resolve, reject }
-      this.#queue.push(waiter)
+      const waiter: Waiter = { bytes, priority, resolve, reject }
+      // Behind every waiter of the same or a lower priority: first come, first served within one.
+      const at = this.#queue.findIndex(w => w.priority > priority)
+      this.#queue.splice(at < 0 ? this.#queue.length : at, 0, waiter)
       signal?.addEventListener('abort', () => {
         const i = this.#queue.indexOf(waiter)
         if (i < 0) return

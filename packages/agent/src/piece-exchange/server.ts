@@ -4,7 +4,7 @@ import {
 } from '@shoal/proto'
 import type { Digest, PeerResponse } from '@shoal/proto'
 import {
-  PIECE_SERVER_IDLE_TIMEOUT_MS, PIECE_SERVER_MAX_READ_BYTES, PIECE_VERIFIED_MAX_ENTRIES, PIECE_VERIFIED_TTL_MS, PIECE_SERVER_MAX_READS, PIECE_SERVER_MAX_READS_PER_STREAM,
+  PIECE_SERVER_IDLE_TIMEOUT_MS, PIECE_SERVER_MAX_READ_BYTES, PIECE_VERIFIED_MAX_ENTRIES, PIECE_VERIFIED_TTL_MS, PIECE_SERVER_MAX_READS, PIECE_SERVER_MAX_READS_PER_STREAM, PIECE_SERVER_NEW_PIECE_READS, PIECE_SPREAD_SENDS, PIECE_SPREAD_WINDOW_MS,
   PIECE_SERVER_MAX_STREAMS_PER_CONNECTION, PIECE_SERVER_MAX_STREAMS_PER_PEER, PIECE_TIMEOUT_MS
 } from '../constants.ts'
 import { AbortError, BannedPeerError, CorruptPieceError, PeerStreamLimitError } from '../errors.ts'
@@ -15,6 +15,7 @@ import type { PeerBans } from '../peer-bans.ts'
 import { recordedBitfield } from '../piece-store/blob-record.ts'
 import type { BlobRecord } from '../piece-store/blob-record.ts'
 import type { PieceStore } from '../piece-store/store.ts'
+import { PieceSpread } from './piece-spread.ts'
 import { ReadBudget } from './read-budget.ts'
 import { VerifiedPieces } from './verified-pieces.ts'
 import { InboundStream } from './inbound-stream.ts'
@@ -58,6 +59,10 @@ export interface PieceExchangeServerInit {
   maxStreamsPerPeer?: number
   /** How long one answer may take to be handed to a stream (a peer that stops reading). */
   sendTimeoutMs?: number
+  /** Reads beyond maxReads for pieces not sent recently (default PIECE_SERVER_NEW_PIECE_READS). */
+  newPieceReads?: number
+  /** Sends of one piece per PIECE_SPREAD_WINDOW_MS; more are answered BUSY (0: no limit). See PieceSpread. */
+  sendsPerPiece?: number
 }
 
 /**
@@ -70,12 +75,14 @@ export class PieceExchangeServer {
   readonly #log: Logger
   readonly #maxReadsPerStream: number
   readonly #maxReads: number
+  readonly #newPieceReads: number
   readonly #idleTimeoutMs: number
   readonly #sendTimeoutMs: number
   readonly #streams = new Map<Stream, Promise<void>>()
   readonly #streamsByPeer = new Map<string, number>()
   readonly #maxStreamsPerPeer: number
   readonly #budget: ReadBudget
+  readonly #spread: PieceSpread
   readonly #verified = new VerifiedPieces({ ttlMs: PIECE_VERIFIED_TTL_MS, maxEntries: PIECE_VERIFIED_MAX_ENTRIES })
   #controller?: AbortController
   #reads = 0
@@ -85,10 +92,12 @@ export class PieceExchangeServer {
     this.#log = components.logger ?? silentLogger
     this.#maxReadsPerStream = init.maxReadsPerStream ?? PIECE_SERVER_MAX_READS_PER_STREAM
     this.#maxReads = init.maxReads ?? PIECE_SERVER_MAX_READS
+    this.#newPieceReads = init.newPieceReads ?? PIECE_SERVER_NEW_PIECE_READS
     this.#idleTimeoutMs = init.idleTimeoutMs ?? PIECE_SERVER_IDLE_TIMEOUT_MS
     this.#maxStreamsPerPeer = init.maxStreamsPerPeer ?? PIECE_SERVER_MAX_STREAMS_PER_PEER
     this.#sendTimeoutMs = init.sendTimeoutMs ?? PIECE_TIMEOUT_MS
     this.#budget = new ReadBudget(init.maxReadBytes ?? PIECE_SERVER_MAX_READ_BYTES)
+    this.#spread = new PieceSpread({ perWindow: init.sendsPerPiece ?? PIECE_SPREAD_SENDS, windowMs: PIECE_SPREAD_WINDOW_MS })
   }
 
   async start (): Promise<void> {
@@ -141,8 +150,10 @@ export class PieceExchangeServer {
       pieceTable: digest => this.#pieceTable(digest),
       bitfield: digest => this.#bitfield(digest),
       piece: async (digest, index) => this.#piece(digest, index),
-      acquireRead: () => {
-        if (this.#reads >= this.#maxReads) return false
+      acquireRead: (digest, index) => {
+        // A piece not sent recently (new to the swarm) may wait beyond the bound, ahead of the rest.
+        const bound = this.#spread.count(`${digest}/${index}`) === 0 ? this.#maxReads + this.#newPieceReads : this.#maxReads
+        if (this.#reads >= bound) return false
         this.#reads++
         return true
       },
@@ -195,7 +206,10 @@ export class PieceExchangeServer {
     const record = this.#shared(digest)
     const expected = record?.pieces[index]
     if (record == null || expected == null) return notFound
-    const release = await this.#budget.acquire(pieceSpan(record.size, index).length, this.#controller?.signal)
+    const key = `${digest}/${index}`
+    const priority = this.#spread.count(key)
+    if (!this.#spread.admit(key)) return { header: { status: Status.BUSY, index, length: 0 } }
+    const release = await this.#budget.acquire(pieceSpan(record.size, index).length, this.#controller?.signal, priority)
     try {
       const answer = await this.#readVerified(record, index, expected)
       if (answer.bytes == null) release()

@@ -82,3 +82,40 @@ test('the stream takes a piece still under way from memory; a failed piece is le
   t.true(attempts >= 2, 'piece 1 was tried again after its failure')
   t.deepEqual((await ahead.take(1))?.bytes, pieceBytes(1))
 })
+
+test('one assigned piece at a time: while it is read the other workers take held pieces; idle workers ask for fresh bitfields', async t => {
+  const { store } = memoryStore()
+  const gates = new Map<number, PromiseWithResolvers<void>>()
+  const started: number[] = []
+  let refreshes = 0
+  const ahead = new ReadAhead({
+    pieceCount: 6,
+    assigned: () => new Set([0, 1, 2]),
+    holders: index => index >= 3 ? 1 : 0,
+    head: () => 0,
+    fetch: async index => {
+      started.push(index)
+      const gate = Promise.withResolvers<void>()
+      gates.set(index, gate)
+      await gate.promise
+      const bytes = pieceBytes(index)
+      return { bytes, digest: digestOf(bytes) }
+    },
+    store,
+    // One more worker than there is to read: it idles.
+    workers: 5,
+    idleMs: 5,
+    refresh: async () => { refreshes++ }
+  })
+  ahead.start()
+  await new Promise(resolve => setTimeout(resolve, 50))
+  t.deepEqual([...started].sort(), [0, 3, 4, 5], 'one assigned piece (the lowest), the held ones beside it')
+  gates.get(0)?.resolve()
+  await new Promise(resolve => setTimeout(resolve, 50))
+  t.true(started.includes(1) && !started.includes(2), 'the next assigned piece once the first is read')
+  t.true(refreshes > 0, 'a worker with nothing to read asked for fresh bitfields')
+  for (const gate of gates.values()) gate.resolve()
+  await new Promise(resolve => setTimeout(resolve, 20))
+  for (const gate of gates.values()) gate.resolve()
+  await ahead.stop()
+})

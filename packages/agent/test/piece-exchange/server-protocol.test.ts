@@ -61,7 +61,7 @@ test('pipelined requests on one stream are all answered, with their ids', async 
 })
 
 test('piece reads beyond the per-stream or total bound are answered BUSY', async t => {
-  for (const init of [{ maxReadsPerStream: 1 }, { maxReads: 1 }]) {
+  for (const init of [{ maxReadsPerStream: 1 }, { maxReads: 1, newPieceReads: 0 }]) {
     const { a, b, blob } = await setup(t, init)
     const { stream, lp } = await rawStream(b, a)
     await lp.writeV([piece(1, blob, 0), piece(2, blob, 1)])
@@ -69,8 +69,16 @@ test('piece reads beyond the per-stream or total bound are answered BUSY', async
     t.is(answers.find(r => r.id === 1)?.piece?.status, Status.OK, JSON.stringify(init))
     t.is(answers.find(r => r.id === 2)?.piece?.status, Status.BUSY, JSON.stringify(init))
   }
+  // A piece not sent recently may wait beyond the total bound; one sent already may not.
+  {
+    const { a, b, blob } = await setup(t, { maxReads: 1, newPieceReads: 1 })
+    const { stream, lp } = await rawStream(b, a)
+    await lp.writeV([piece(1, blob, 0), piece(2, blob, 1)])
+    const answers = await readAnswers(stream, lp)
+    t.deepEqual([1, 2].map(id => answers.find(r => r.id === id)?.piece?.status), [Status.OK, Status.OK], 'both pieces are new')
+  }
   // through the client, BUSY is a refusal with its status
-  const { a, b, blob } = await setup(t, { maxReads: 0 })
+  const { a, b, blob } = await setup(t, { maxReads: 0, newPieceReads: 0 })
   const err = await t.throwsAsync(new PieceExchangeClient({ node: b }).piece(a.peerId, { digest: blob.digest, size: blob.size, index: 0, cid: blob.cids[0]! }), { name: 'PeerRefusedError' })
   t.is((err as Error & { status: string }).status, Status.BUSY)
 })
