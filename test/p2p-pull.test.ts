@@ -93,7 +93,8 @@ test('a piece corrupted on the only peer\'s disk comes from the origin, and the 
   t.true(cluster.origin.counts.requests.some(r => r.method === 'GET' && r.range != null), 'a Range GET for the missing piece')
   const metrics = await scrapeMetrics(second.url)
   // The peer checks the piece on its disk and refuses it: a refusal, not a bad piece from the wire.
-  t.is(metrics.value('shoal_agent_peer_pieces_fetched_total', { result: 'refused' }), 1, 'the corrupt piece is refused')
+  // (Pieces waiting for the peer's send slots when it dropped the blob are refused as NOT_FOUND too.)
+  t.true(metrics.value('shoal_agent_peer_pieces_fetched_total', { result: 'refused' }) >= 1, 'the corrupt piece is refused')
   t.is(metrics.value('shoal_agent_peers_dropped_total', { reason: 'refused' }), 1)
   t.is(metrics.value('shoal_agent_peer_bad_pieces_total'), 0)
   t.is(metrics.value('shoal_agent_blob_received_bytes_total', { source: 'origin' }), fromOrigin)

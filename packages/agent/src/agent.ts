@@ -177,6 +177,10 @@ export class Agent {
         this.log.debug('piece request failed', { digest: e.digest, index: e.index, peer: e.peer, result: e.result, error: e.error, dropped: e.dropped })
       },
       onPieceWait: e => { metrics.pieceWait(e) },
+      onPlan: e => {
+        metrics.blobPlans.inc({ plan: e.plan, why: e.why ?? '' })
+        this.log.debug('blob download planned', { digest: e.digest, plan: e.plan, why: e.why })
+      },
       onFirstPiece: peers == null ? undefined : digest => { peers.provide(digest) },
       onBlobRequested: peers == null ? undefined : req => { peers.observeBlob(req) },
       onDownloadDone: d => {

@@ -15,10 +15,9 @@ import type { ByteSource } from './blob-download.ts'
 import { blobSizeOf, originSource, requestOriginBlob } from './origin-source.ts'
 import type { OriginBlobRequest } from './origin-source.ts'
 import { PeerBans } from '../peer-bans.ts'
-import type { BanReason } from '../peer-bans.ts'
 import { PeerPath } from './peer-path.ts'
 import type { PeerNetwork } from './peer-plan.ts'
-import type { PieceFailedEvent, PieceFetchedEvent, PieceWaitEvent } from './peer-source.ts'
+import type { LayerFetcherEvents, OriginReason, UpstreamAnswer } from './types.ts'
 
 export { ChunkSink, followDownload, sendFileRange } from './blob-reader.ts'
 export { isWholeBlob, sendStoredBlob } from './stored-blob.ts'
@@ -27,16 +26,7 @@ export { BlobDownload } from './blob-download.ts'
 export type { PeerNetwork } from './peer-plan.ts'
 export type { BanReason } from '../peer-bans.ts'
 export type { PieceFailedEvent, PieceFailure, PieceFetchedEvent, PieceWaitCause, PieceWaitEvent } from './peer-source.ts'
-
-/** An answer of the origin that is not the blob (401 with its challenge, 404...), passed on as is. */
-export interface UpstreamAnswer {
-  kind: 'upstream'
-  status: number
-  headers: Record<string, string | undefined>
-  body: Buffer
-  /** The endpoint that answered (origin URL). */
-  endpoint?: string
-}
+export type { BlobPlanKind, LayerFetcherEvents, OriginReason, UpstreamAnswer } from './types.ts'
 
 export type BlobHandle =
   | { kind: 'complete', record: BlobRecord }
@@ -56,22 +46,6 @@ export interface LayerFetcherComponents {
   bans?: PeerBans
   /** The agent's logger (`shoal:agent`); the fetcher logs under `layer-fetcher`. Silent when absent. */
   logger?: Logger
-}
-
-export interface LayerFetcherEvents {
-  onUpstreamBytes?: (n: number) => void
-  onDownloadDone?: (download: BlobDownload) => void
-  /** A client asked for a blob (the share policy learns where it lives). */
-  onBlobRequested?: (req: OriginBlobRequest) => void
-  /** A blob's first piece is durable in the store (announce it to peers). */
-  onFirstPiece?: (digest: Digest) => void
-  /** A piece fetched by a download from peers (from a peer, or from the origin when no peer gave it). */
-  onPieceFetched?: (event: PieceFetchedEvent) => void
-  /** A piece request to a peer failed (the peer is dropped for that blob). */
-  onPieceFailed?: (event: PieceFailedEvent) => void
-  /** A download from peers waited (for a holder, a limit, an origin slot, its next piece): why and how long. */
-  onPieceWait?: (event: PieceWaitEvent) => void
-  onPeerBanned?: (peer: string, reason: BanReason) => void
 }
 
 export interface LayerFetcherInit {
@@ -177,14 +151,18 @@ export class LayerFetcher {
   private async begin (req: OriginBlobRequest, peersFirst: boolean): Promise<BlobHandle> {
     const { store, upstream } = this.components
     const known = store.get(req.digest)
+    let why: OriginReason = this.peerPath == null ? 'no-peer-network' : 'peer-download-failed'
     if (peersFirst && this.peerPath != null) {
-      const fromPeers = await this.peerPath.start(req)
-      if (fromPeers?.kind === 'download') {
-        this.run(fromPeers.download, fromPeers.source, req, fromPeers.source.tableSources)
-        return { kind: 'download', download: fromPeers.download }
+      const start = await this.peerPath.start(req)
+      if (start.kind === 'refused') return start.answer
+      if (start.kind === 'download') {
+        this.events.onPlan?.({ digest: req.digest, plan: start.plan })
+        this.run(start.download, start.source, req, start.source.tableSources)
+        return { kind: 'download', download: start.download }
       }
-      if (fromPeers != null) return fromPeers
+      why = start.why
     }
+    this.events.onPlan?.({ digest: req.digest, plan: 'origin', why })
     const resumeAt = known == null ? 0 : firstMissingOffset(known)
     // Not the client's signal: the download goes on for the store and other clients if it leaves.
     const controller = new AbortController()

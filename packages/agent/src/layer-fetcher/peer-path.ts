@@ -9,7 +9,7 @@ import type { Logger } from '../logger.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
 import { BlobDownload } from './blob-download.ts'
-import type { LayerFetcherEvents, UpstreamAnswer } from './index.ts'
+import type { LayerFetcherEvents, OriginReason, UpstreamAnswer } from './types.ts'
 import { blobSizeOf, fetchOriginRange } from './origin-source.ts'
 import type { OriginBlobRequest } from './origin-source.ts'
 import type { PeerBans } from '../peer-bans.ts'
@@ -38,8 +38,11 @@ export interface PeerPathInit {
   events: Pick<LayerFetcherEvents, 'onUpstreamBytes' | 'onPieceFetched' | 'onPieceFailed' | 'onPieceWait'>
 }
 
-/** A download from peers ready to run, the origin's refusal to pass on, or undefined: the origin path. */
-export type PeerPathStart = { kind: 'download', download: BlobDownload, source: PeerByteSource } | UpstreamAnswer | undefined
+/** What the peer path decided: a download from peers ready to run, the origin's refusal to pass on, or the origin, and why. */
+export type PeerPathStart =
+  | { kind: 'download', plan: 'scheduled' | 'dht' | 'claim', download: BlobDownload, source: PeerByteSource }
+  | { kind: 'refused', answer: UpstreamAnswer }
+  | { kind: 'origin', why: OriginReason }
 
 /** The origin's answer to the HEAD of a blob for a client: its size, its refusal, or none. */
 type OriginHead = { kind: 'size', size: number | undefined } | { kind: 'refused', answer: UpstreamAnswer } | { kind: 'unreachable' }
@@ -64,41 +67,43 @@ export class PeerPath {
    * is), then the pieces come from the providers the DHT names. When none does, the agent claims
    * the blob (below). When the origin cannot be reached, the offline access policy may stand in
    * for its yes, and the size comes from the peers' table (the digest still checks every byte).
-   * undefined sends the caller to the origin.
    */
   async start (req: OriginBlobRequest): Promise<PeerPathStart> {
     const { store, peers, scheduler } = this.components
     const session = scheduler?.sessionFor(req.digest)
-    if (session == null && peers.connectedPeers() === 0) return this.noPeers(req)
+    if (session == null && peers.connectedPeers() === 0) return this.noPeers(req, 'no-connected-peers')
     let found: Array<{ id: PeerId }>
     let head: OriginHead
     if (session != null && scheduler != null) {
       // The blob's scheduler directs the download; the DHT is only asked when it does not answer.
       head = await this.headAtOrigin(req)
-      if (head.kind === 'refused') return head.answer
+      if (head.kind === 'refused') return { kind: 'refused', answer: head.answer }
       if (head.kind === 'size' && head.size != null && head.size > 0) {
         const scheduled = await startScheduled({ store, peers, scheduler, downloads: this.components.limits?.download, logger: this.log }, {
           req, size: head.size, session, originPiece: this.originPiece(req), onPiece: this.init.events.onPieceFetched, onPieceFailed: this.onPieceFailed, onWait: this.init.events.onPieceWait
         })
-        if (scheduled != null) return { kind: 'download', ...scheduled }
+        if (scheduled != null) return { kind: 'download', plan: 'scheduled', ...scheduled }
       }
       found = await peers.findProviders(req.digest)
     } else {
       [found, head] = await Promise.all([peers.findProviders(req.digest), this.headAtOrigin(req)])
     }
     let providers = this.unbanned(found)
-    if (head.kind === 'refused') return head.answer
-    if (head.kind === 'unreachable' && (providers.length === 0 || req.offlineAccess?.() !== true)) return this.noPeers(req)
+    if (head.kind === 'refused') return { kind: 'refused', answer: head.answer }
+    if (head.kind === 'unreachable' && (providers.length === 0 || req.offlineAccess?.() !== true)) return this.noPeers(req, 'origin-unreachable')
     const size = head.kind === 'size' ? head.size : undefined
-    if (size === 0) return undefined
+    if (size === 0) return { kind: 'origin', why: 'empty-blob' }
     let lead = false
+    let claimed = false
     if (providers.length === 0 && size != null) {
       ({ others: providers, lead } = await this.claim(req.digest, size, peers))
-      if (providers.length === 0) return this.noPeers(req)
+      claimed = true
+      if (providers.length === 0) return this.noPeers(req, 'no-providers')
     }
     const plan = await planFromPeers(peers, req.digest, size, providers, this.log)
+    if (plan == null) return this.noPeers(req, 'no-usable-plan')
     // The leader of a claim follows only a peer that is already ahead of it (it holds pieces).
-    if (plan == null || (lead && !plan.peers.some(p => p.bitfield.count() > 0))) return this.noPeers(req)
+    if (lead && !plan.peers.some(p => p.bitfield.count() > 0)) return this.noPeers(req, 'claim-leader')
     const partial = await store.openPartial(req.digest, plan.table.size)
     const download = new BlobDownload(partial, { source: 'peer' })
     const source = peerSource({
@@ -111,7 +116,7 @@ export class PeerPath {
       onWait: this.init.events.onPieceWait,
       logger: this.log
     })
-    return { kind: 'download', download, source }
+    return { kind: 'download', plan: claimed ? 'claim' : 'dht', download, source }
   }
 
   /**
@@ -173,9 +178,9 @@ export class PeerPath {
   }
 
   /** No peer can give the blob: the origin, unless fallback to it is off. */
-  private noPeers (req: OriginBlobRequest): undefined {
+  private noPeers (req: OriginBlobRequest, why: OriginReason): PeerPathStart {
     if (!this.init.originFallback) throw new NoPeerSourceError(`no peer holds ${req.digest}, and origin fallback is off (--no-origin-fallback)`)
-    return undefined
+    return { kind: 'origin', why }
   }
 
   private unbanned<T extends { id: PeerId }> (providers: T[]): T[] {
