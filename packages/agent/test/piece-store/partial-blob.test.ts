@@ -32,3 +32,27 @@ test('a timed commit that fails is not swallowed: the next piece and the close t
   t.false(partial.isOpen)
   t.is(saved.length, 1, 'no later commit recorded pieces after the failure')
 })
+
+test('listeners hear of pieces when a commit makes them present, not when they are written', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-partial-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const bytes = Buffer.alloc(2 * 1024 * 1024 + 5, 3)
+  const record: BlobRecord = { digest: digestOf(bytes), size: bytes.length, pieceSize: pieceSizeFor(bytes.length), state: 'partial', pieces: new Array(pieceCountFor(bytes.length)).fill(null), createdAt: 0, lastAccessAt: 0 }
+  const partial = new PartialBlob({ saveRecord: async () => {} }, record, join(dir, 'blob'))
+  await partial.open()
+  const heard: number[][] = []
+  const stop = partial.onCommitted(indexes => { heard.push([...indexes].sort()) })
+  const piece = (i: number): Buffer => { const s = pieceSpan(bytes.length, i); return bytes.subarray(s.offset, s.offset + s.length) }
+  await partial.writePiece(0, piece(0), digestOf(piece(0)))
+  await partial.writePiece(2, piece(2), digestOf(piece(2)))
+  t.deepEqual(heard, [], 'written, not yet committed')
+  t.false(partial.hasPiece(0))
+  await partial.commit()
+  t.deepEqual(heard, [[0, 2]])
+  t.true(partial.hasPiece(0) && partial.hasPiece(2))
+  stop()
+  await partial.writePiece(1, piece(1), digestOf(piece(1)))
+  await partial.commit()
+  t.deepEqual(heard, [[0, 2]], 'an unsubscribed listener hears nothing more')
+  await partial.close()
+})
