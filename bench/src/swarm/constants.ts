@@ -38,6 +38,14 @@ export const LINK_MTU = 9000
 /** tbf bucket: a few jumbo frames; the queue holds this long at the link rate before dropping. */
 export const TBF_BURST_BYTES = 64 * 1024
 export const TBF_LATENCY_MS = 50
+/**
+ * Queue of the tbf on a machine's own eth0 (what it sends): large enough never to drop. A packet
+ * dropped by a qdisc on the sending host is local congestion to Linux TCP: with nothing in flight
+ * it retries every 500 ms without backoff and aborts the connection after net.ipv4.tcp_retries2
+ * (15) failures, ~7.5 s, which reset 3-4 of 8 direct pulls sharing the origin's link. TCP Small
+ * Queues bound what each socket keeps in this queue, so it stays far below the limit.
+ */
+export const TBF_HOST_LIMIT_BYTES = 16 * 1024 * 1024
 
 /** Churn: this share of the agents is SIGKILLed once this share of all the hosts' bytes has arrived. */
 export const CHURN_KILL_SHARE = 0.25

@@ -1,7 +1,8 @@
 /**
  * The simulated network of netns mode: a "switch" namespace holding a bridge with no address,
  * and one namespace per simulated machine joined to it by a veth pair, each end shaped by a
- * `tc tbf` qdisc (the egress of each end shapes one direction). Nothing is added to the bench's
+ * `tc tbf` qdisc (the egress of each end shapes one direction; the machine's end queues without
+ * dropping, see TBF_HOST_LIMIT_BYTES). Nothing is added to the bench's
  * own namespace: every veth is created inside the switch namespace with its peer made directly in
  * the machine's. Every name carries a per-run prefix; `remove()` deletes every namespace (which
  * takes their links along), and a synchronous exit hook does the same if the bench dies first.
@@ -9,7 +10,7 @@
 import { execFile, execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { promisify } from 'node:util'
-import { LINK_MTU, TBF_BURST_BYTES, TBF_LATENCY_MS } from './constants.ts'
+import { LINK_MTU, TBF_BURST_BYTES, TBF_HOST_LIMIT_BYTES, TBF_LATENCY_MS } from './constants.ts'
 import { NetnsError } from './errors.ts'
 import type { Place } from './places.ts'
 
@@ -76,8 +77,9 @@ export class Topology {
     await this.ip(['-n', netns, 'link', 'set', 'eth0', 'up'], signal)
     await this.ip(['-n', netns, 'link', 'set', 'lo', 'up'], signal)
     if (init.bytesPerSecond != null) {
-      await this.shape(netns, 'eth0', init.bytesPerSecond, signal)
-      await this.shape(this.switchNs, sw, init.bytesPerSecond, signal)
+      // The machine's side never drops (see TBF_HOST_LIMIT_BYTES); the switch's side drops as a router would.
+      await this.shape(netns, 'eth0', init.bytesPerSecond, ['limit', String(TBF_HOST_LIMIT_BYTES)], signal)
+      await this.shape(this.switchNs, sw, init.bytesPerSecond, ['latency', `${TBF_LATENCY_MS}ms`], signal)
     }
     return { name: init.name, netns, ip, ifname: 'eth0', switchIfname: sw }
   }
@@ -139,9 +141,10 @@ export class Topology {
     this.namespaces.length = 0
   }
 
-  private async shape (netns: string, dev: string, bytesPerSecond: number, signal?: AbortSignal): Promise<void> {
+  /** `queue`: tbf's `latency MS` or `limit BYTES`. */
+  private async shape (netns: string, dev: string, bytesPerSecond: number, queue: [string, string], signal?: AbortSignal): Promise<void> {
     const rate = `${Math.round(bytesPerSecond * 8)}bit`
-    await this.run('tc', ['-n', netns, 'qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', rate, 'burst', String(TBF_BURST_BYTES), 'latency', `${TBF_LATENCY_MS}ms`], signal)
+    await this.run('tc', ['-n', netns, 'qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', rate, 'burst', String(TBF_BURST_BYTES), ...queue], signal)
   }
 
   private async addNamespace (netns: string, signal?: AbortSignal): Promise<void> {
