@@ -5,6 +5,7 @@ import type { TaskAvailabilityView } from './availability.ts'
 import {
   DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_ORIGIN_READERS, SCHEDULER_ORIGIN_KEEP_PIECES, SCHEDULER_CHILDREN_PER_ROUND, SCHEDULER_PARENTS_REFRESH_MS, SCHEDULER_PARENTS_PER_CHILD, SCHEDULER_REPORT_INTERVAL_MS
 } from './constants.ts'
+import { chooseOriginReaders } from './origin-readers.ts'
 import { assignOrigin, reassign, rebalance } from './origin-split.ts'
 import { ParentHealth } from './parent-health.ts'
 import { ParentPool } from './parent-pool.ts'
@@ -252,13 +253,24 @@ export class SchedulerService {
     if (task.assignment != null || task.wanting.size === 0) return
     const unheld = availability.unheldCount()
     if (unheld === 0) return
-    const assignees = [...task.wanting].slice(0, Math.max(this.#originReaders, this.#readersPerPiece))
+    const loads = this.#originLoads()
+    const assignees = chooseOriginReaders([...task.wanting], Math.max(this.#originReaders, this.#readersPerPiece), peer => loads.get(peer) ?? 0)
     task.assignment = assignOrigin({ pieceCount: availability.pieceCount, assignees, readersPerPiece: this.#readersPerPiece })
     for (const peer of task.assignment.assignees) {
       task.originProgressAt.set(peer, now)
       task.originConsidered.add(peer)
     }
     this.#events.onOriginAssigned?.({ digest: task.digest, assignees: task.assignment.assignees.length, pieces: unheld, reassigned: false })
+  }
+
+  /** How many tasks each peer reads from the origin now (is an assignee of, while pieces are unheld). O(tasks x readers). */
+  #originLoads (): Map<PeerKey, number> {
+    const loads = new Map<PeerKey, number>()
+    for (const task of this.#tasks.values()) {
+      if (task.assignment == null || (this.registry.task(task.digest)?.unheldCount() ?? 0) === 0) continue
+      for (const peer of task.assignment.assignees) loads.set(peer, (loads.get(peer) ?? 0) + 1)
+    }
+    return loads
   }
 
   /**
