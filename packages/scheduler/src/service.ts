@@ -2,10 +2,8 @@ import { mergePieceTables, peerIdText } from '@shoal/proto'
 import type { Digest, ParsedAgentMessage, PieceTable, SchedulerMessage } from '@shoal/proto'
 import { AvailabilityRegistry } from './availability.ts'
 import type { TaskAvailabilityView } from './availability.ts'
-import {
-  DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_ORIGIN_KEEP_PIECES, SCHEDULER_CHILDREN_PER_ROUND, SCHEDULER_PARENTS_REFRESH_MS, SCHEDULER_PARENTS_PER_CHILD, SCHEDULER_REPORT_INTERVAL_MS
-} from './constants.ts'
-import { assignOrigin, reassign, rebalance } from './origin-split.ts'
+import { SCHEDULER_CHILDREN_PER_ROUND, SCHEDULER_PARENTS_REFRESH_MS, SCHEDULER_PARENTS_PER_CHILD, SCHEDULER_REPORT_INTERVAL_MS } from './constants.ts'
+import { OriginRounds } from './origin-round.ts'
 import { ParentHealth } from './parent-health.ts'
 import { ParentPool } from './parent-pool.ts'
 import type { ParentState } from './parent-selection.ts'
@@ -75,9 +73,8 @@ export class SchedulerService {
   readonly #tasks = new Map<Digest, TaskState>()
   readonly #now: () => number
   readonly #parentsPerChild: number
-  readonly #readersPerPiece: number
   readonly #reportIntervalMs: number
-  readonly #assigneeStallMs: number
+  readonly #origin: OriginRounds
   readonly #parentsRefreshMs: number
   readonly #childrenPerRound: number
   readonly #events: SchedulerEvents
@@ -86,13 +83,17 @@ export class SchedulerService {
   constructor (init: SchedulerServiceInit = {}) {
     this.#now = init.now ?? Date.now
     this.#parentsPerChild = init.parentsPerChild ?? SCHEDULER_PARENTS_PER_CHILD
-    this.#readersPerPiece = init.readersPerPiece ?? DEFAULT_ORIGIN_READERS_PER_PIECE
     this.#reportIntervalMs = init.reportIntervalMs ?? SCHEDULER_REPORT_INTERVAL_MS
-    this.#assigneeStallMs = init.assigneeStallMs ?? SCHEDULER_ASSIGNEE_STALL_MS
     this.#parentsRefreshMs = init.parentsRefreshMs ?? SCHEDULER_PARENTS_REFRESH_MS
     this.#childrenPerRound = init.childrenPerRound ?? SCHEDULER_CHILDREN_PER_ROUND
     this.#events = init.events ?? {}
     this.health = new ParentHealth()
+    this.#origin = new OriginRounds({
+      now: this.#now,
+      availability: digest => this.registry.task(digest),
+      send: (peer, message) => { this.send(peer, message) },
+      onOriginAssigned: event => { this.#events.onOriginAssigned?.(event) }
+    }, { readersPerPiece: init.readersPerPiece, assigneeStallMs: init.assigneeStallMs })
   }
 
   get agentCount (): number {
@@ -156,7 +157,7 @@ export class SchedulerService {
           task.wanting.add(peer)
         } else {
           task.forget(peer)
-          this.#reassignFrom(task, peer)
+          this.#origin.reassignFrom(task, peer)
         }
         task.dirty = true
         return
@@ -211,14 +212,14 @@ export class SchedulerService {
         if (task.wanting.size === 0) this.#tasks.delete(task.digest)
         continue
       }
-      this.#replaceStalledAssignees(task, availability, now)
+      this.#origin.replaceStalledAssignees(task, availability, now)
       if (!task.dirty) continue
       task.dirty = false
       decided++
       const started = performance.now()
-      this.#assignColdPieces(task, availability, now)
-      this.#spreadOrigin(task, availability, now)
-      this.#sendOrigin(task, availability)
+      this.#origin.assignColdPieces(task, availability, now)
+      this.#origin.spreadOrigin(task, availability, now)
+      this.#origin.sendOrigin(task, availability)
       this.#sendParents(task, availability, now)
       this.#sendTable(task)
       this.#events.onDecision?.({ digest: task.digest, children: task.wanting.size, seconds: (performance.now() - started) / 1000 })
@@ -239,79 +240,8 @@ export class SchedulerService {
     const task = this.#tasks.get(digest)
     if (task == null) return
     task.forget(peer)
-    this.#reassignFrom(task, peer)
+    this.#origin.reassignFrom(task, peer)
     if (!stillConnected && task.tableFrom === peer) task.tableFrom = undefined
-  }
-
-  /** Pieces no agent holds are split among the downloaders, once, when the task has none assigned. */
-  #assignColdPieces (task: TaskState, availability: TaskAvailabilityView, now: number): void {
-    if (task.assignment != null || task.wanting.size === 0) return
-    const unheld = availability.unheldCount()
-    if (unheld === 0) return
-    task.assignment = assignOrigin({ pieceCount: availability.pieceCount, assignees: [...task.wanting], readersPerPiece: this.#readersPerPiece })
-    for (const peer of task.assignment.assignees) task.originProgressAt.set(peer, now)
-    this.#events.onOriginAssigned?.({ digest: task.digest, assignees: task.assignment.assignees.length, pieces: unheld, reassigned: false })
-  }
-
-  /**
-   * Downloaders that came after the split share the origin pieces nobody has likely started yet.
-   * Each newcomer is weighed once; when every unheld piece is among the readers' kept ones there is
-   * nothing to share (so a big task's later arrivals cost one count of its pieces, not a deal).
-   */
-  #spreadOrigin (task: TaskState, availability: TaskAvailabilityView, now: number): void {
-    const assignment = task.assignment
-    if (assignment == null) return
-    const assignees = new Set(assignment.assignees)
-    const newcomers = [...task.wanting].filter(peer => !assignees.has(peer) && !task.originConsidered.has(peer))
-    if (newcomers.length === 0) return
-    for (const peer of newcomers) task.originConsidered.add(peer)
-    const unheld = availability.unheldCount()
-    const readers = assignment.assignees.filter(p => task.wanting.has(p))
-    if (unheld <= readers.length * SCHEDULER_ORIGIN_KEEP_PIECES) return
-    task.assignment = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep: SCHEDULER_ORIGIN_KEEP_PIECES })
-    for (const peer of newcomers) task.originProgressAt.set(peer, now)
-    this.#events.onOriginAssigned?.({ digest: task.digest, assignees: task.assignment.assignees.length, pieces: 0, reassigned: true })
-  }
-
-  /** An assignee that left or finished nothing from the origin for the stall time: its pieces go to the other downloaders. */
-  #replaceStalledAssignees (task: TaskState, availability: TaskAvailabilityView, now: number): void {
-    const assignment = task.assignment
-    if (assignment == null) return
-    for (const peer of assignment.assignees) {
-      const pending = assignment.piecesOf(peer).some(i => availability.holderCount(i) === 0)
-      if (!pending) continue
-      if (now - (task.originProgressAt.get(peer) ?? 0) > this.#assigneeStallMs) this.#reassignFrom(task, peer)
-    }
-  }
-
-  #reassignFrom (task: TaskState, peer: PeerKey): void {
-    const assignment = task.assignment
-    if (assignment?.assignees.includes(peer) !== true) return
-    const availability = this.registry.task(task.digest)
-    const remaining = [...task.wanting].filter(p => p !== peer)
-    if (remaining.length === 0) {
-      task.assignment = undefined
-      return
-    }
-    task.assignment = reassign(assignment, { failed: peer, done: i => (availability?.holderCount(i) ?? 0) > 0, remaining })
-    const now = this.#now()
-    for (const p of remaining) if (!task.originProgressAt.has(p)) task.originProgressAt.set(p, now)
-    task.originProgressAt.delete(peer)
-    task.dirty = true
-    this.#events.onOriginAssigned?.({ digest: task.digest, assignees: remaining.length, pieces: 0, reassigned: true })
-  }
-
-  /** To the assignees (and to those that were, so their list empties): the pieces still nobody holds. */
-  #sendOrigin (task: TaskState, availability: TaskAvailabilityView): void {
-    const readers = new Set([...(task.assignment?.assignees ?? []), ...task.originSent.keys()])
-    for (const peer of readers) {
-      if (!task.wanting.has(peer)) continue
-      const pieces = task.assignment?.piecesOf(peer).filter(i => availability.holderCount(i) === 0) ?? []
-      const signature = pieces.join(',')
-      if ((task.originSent.get(peer) ?? '') === signature) continue
-      task.originSent.set(peer, signature)
-      this.#agents.get(peer)?.link.send({ origin: { digest: task.digest, pieces } })
-    }
   }
 
   /**
