@@ -2,13 +2,11 @@ import { mergePieceTables, peerIdText } from '@shoal/proto'
 import type { Digest, ParsedAgentMessage, PieceTable, SchedulerMessage } from '@shoal/proto'
 import { AvailabilityRegistry } from './availability.ts'
 import type { TaskAvailabilityView } from './availability.ts'
-import { SCHEDULER_CHILDREN_PER_ROUND, SCHEDULER_PARENTS_REFRESH_MS, SCHEDULER_PARENTS_PER_CHILD, SCHEDULER_REPORT_INTERVAL_MS } from './constants.ts'
+import { SCHEDULER_CHILDREN_PER_TICK, SCHEDULER_REPORT_INTERVAL_MS } from './constants.ts'
 import { OriginRounds } from './origin-round.ts'
 import { ParentHealth } from './parent-health.ts'
-import { ParentPool } from './parent-pool.ts'
-import type { ParentState } from './parent-selection.ts'
+import { ParentRounds } from './parent-round.ts'
 import { TaskState } from './task-state.ts'
-import type { SentParents } from './task-state.ts'
 import { parsePeerKey } from './types.ts'
 import type { PeerInfo, PeerKey } from './types.ts'
 
@@ -36,6 +34,8 @@ export interface SchedulerServiceInit {
   parentsRefreshMs?: number
   /** Downloaders of one task whose parents are decided in one round. */
   childrenPerRound?: number
+  /** Downloaders told before whose parents are decided again in one round, over all tasks. */
+  childrenPerTick?: number
   events?: SchedulerEvents
 }
 
@@ -72,20 +72,17 @@ export class SchedulerService {
   readonly #agents = new Map<PeerKey, Agent>()
   readonly #tasks = new Map<Digest, TaskState>()
   readonly #now: () => number
-  readonly #parentsPerChild: number
   readonly #reportIntervalMs: number
   readonly #origin: OriginRounds
-  readonly #parentsRefreshMs: number
-  readonly #childrenPerRound: number
+  readonly #parents: ParentRounds
+  readonly #childrenPerTick: number
   readonly #events: SchedulerEvents
   #observer?: AgentObserver
 
   constructor (init: SchedulerServiceInit = {}) {
     this.#now = init.now ?? Date.now
-    this.#parentsPerChild = init.parentsPerChild ?? SCHEDULER_PARENTS_PER_CHILD
     this.#reportIntervalMs = init.reportIntervalMs ?? SCHEDULER_REPORT_INTERVAL_MS
-    this.#parentsRefreshMs = init.parentsRefreshMs ?? SCHEDULER_PARENTS_REFRESH_MS
-    this.#childrenPerRound = init.childrenPerRound ?? SCHEDULER_CHILDREN_PER_ROUND
+    this.#childrenPerTick = init.childrenPerTick ?? SCHEDULER_CHILDREN_PER_TICK
     this.#events = init.events ?? {}
     this.health = new ParentHealth()
     this.#origin = new OriginRounds({
@@ -94,6 +91,11 @@ export class SchedulerService {
       send: (peer, message) => { this.send(peer, message) },
       onOriginAssigned: event => { this.#events.onOriginAssigned?.(event) }
     }, { readersPerPiece: init.readersPerPiece, assigneeStallMs: init.assigneeStallMs })
+    this.#parents = new ParentRounds({
+      agent: peer => this.#agents.get(peer)?.registration,
+      send: (peer, message) => { this.send(peer, message) },
+      health: this.health
+    }, { parentsPerChild: init.parentsPerChild, parentsRefreshMs: init.parentsRefreshMs, childrenPerRound: init.childrenPerRound })
   }
 
   get agentCount (): number {
@@ -153,6 +155,7 @@ export class SchedulerService {
       case 'announceTask': {
         const task = this.#task(message.digest, message.size)
         this.registry.announce(peer, { digest: message.digest, size: message.size }, message.bitfield)
+        task.locality.add(this.#agents.get(peer)!.registration.info)
         if (message.wantsPieces && !message.bitfield.full()) {
           task.wanting.add(peer)
         } else {
@@ -202,10 +205,15 @@ export class SchedulerService {
     }
   }
 
-  /** A decision round: every changed task's downloaders get what changed for them. Returns the tasks decided. */
+  /**
+   * A decision round: every changed task's downloaders get what changed for them. Downloaders told
+   * before share CHILDREN_PER_TICK re-decisions, split evenly over the changed tasks (what a task
+   * leaves unused goes to the next), so that a busy round keeps its period; those not decided keep
+   * their parents and get their turn in the next rounds. Returns the tasks decided.
+   */
   tick (): number {
     const now = this.#now()
-    let decided = 0
+    const changed: Array<[TaskState, TaskAvailabilityView]> = []
     for (const task of this.#tasks.values()) {
       const availability = this.registry.task(task.digest)
       if (availability == null) {
@@ -213,18 +221,20 @@ export class SchedulerService {
         continue
       }
       this.#origin.replaceStalledAssignees(task, availability, now)
-      if (!task.dirty) continue
+      if (task.dirty) changed.push([task, availability])
+    }
+    let budget = this.#childrenPerTick
+    for (const [n, [task, availability]] of changed.entries()) {
       task.dirty = false
-      decided++
       const started = performance.now()
       this.#origin.assignColdPieces(task, availability, now)
       this.#origin.spreadOrigin(task, availability, now)
       this.#origin.sendOrigin(task, availability)
-      this.#sendParents(task, availability, now)
+      budget -= this.#parents.decide(task, availability, now, Math.floor(budget / (changed.length - n)))
       this.#sendTable(task)
       this.#events.onDecision?.({ digest: task.digest, children: task.wanting.size, seconds: (performance.now() - started) / 1000 })
     }
-    return decided
+    return changed.length
   }
 
   #task (digest: Digest, size: number): TaskState {
@@ -240,59 +250,9 @@ export class SchedulerService {
     const task = this.#tasks.get(digest)
     if (task == null) return
     task.forget(peer)
+    task.locality.remove(peer)
     this.#origin.reassignFrom(task, peer)
     if (!stillConnected && task.tableFrom === peer) task.tableFrom = undefined
-  }
-
-  /**
-   * The downloaders whose parents are decided this round: those never told first, then the others
-   * in turn, at most CHILDREN_PER_ROUND, so one huge task does not hold a round (the rest keep
-   * asking their parents themselves, and get their turn in the next rounds).
-   */
-  #childrenThisRound (task: TaskState): PeerKey[] {
-    const all = [...task.wanting]
-    if (all.length <= this.#childrenPerRound) return all
-    const fresh = all.filter(child => !task.parentsSent.has(child))
-    const known = all.filter(child => task.parentsSent.has(child))
-    const start = known.length === 0 ? 0 : task.parentsCursor % known.length
-    const turn = [...known.slice(start), ...known.slice(0, start)]
-    const chosen = [...fresh, ...turn].slice(0, this.#childrenPerRound)
-    task.parentsCursor = start + Math.max(0, chosen.length - fresh.length)
-    task.dirty = true
-    return chosen
-  }
-
-  #sendParents (task: TaskState, availability: TaskAvailabilityView, now: number): void {
-    const uploads = new Map<PeerKey, number>()
-    for (const parents of task.parentsOf.values()) for (const p of parents) uploads.set(p, (uploads.get(p) ?? 0) + 1)
-    const candidates = {
-      get: (peer: PeerKey): ParentState | undefined => {
-        const agent = this.#agents.get(peer)
-        if (agent == null) return undefined
-        return { info: agent.registration.info, uploads: uploads.get(peer) ?? 0, recentFailures: this.health.recentFailures(peer, now), ejected: this.health.isEjected(peer, now) }
-      }
-    }
-    const pool = new ParentPool({ availability, candidates })
-    for (const child of this.#childrenThisRound(task)) {
-      const agent = this.#agents.get(child)
-      const bitfield = availability.bitfield(child)
-      if (agent == null || bitfield == null) continue
-      const parents = pool.size === 0 ? [] : pool.select({ info: agent.registration.info, bitfield }, this.#parentsPerChild).map(c => c.id)
-      task.parentsOf.set(child, parents)
-      const counts = parents.map(p => availability.bitfield(p)?.count() ?? 0)
-      if (!this.#parentsNews(task.parentsSent.get(child), parents, counts, now)) continue
-      task.parentsSent.set(child, { parents, counts, at: now })
-      agent.link.send({
-        parents: {
-          digest: task.digest,
-          parents: parents.flatMap(p => {
-            const parent = this.#agents.get(p)
-            const bits = availability.bitfield(p)
-            return parent == null || bits == null ? [] : [{ peerId: parent.registration.peerIdBytes, addresses: parent.registration.addresses, bitfield: bits.toBytes() }]
-          })
-        }
-      })
-    }
   }
 
   #sendTable (task: TaskState): void {
@@ -323,19 +283,6 @@ export class SchedulerService {
     } catch {
       // Two agents disagree on a piece: the blob's digest will tell which, and its reporter says so.
     }
-  }
-
-  /**
-   * Whether a downloader should hear of its parents again: the list changed, or the parents hold
-   * more and the last message is older than the refresh interval. Between those, the agent asks
-   * its parents for their bitfields itself, so a big swarm's rounds do not resend every list.
-   */
-  #parentsNews (sent: SentParents | undefined, parents: readonly PeerKey[], counts: readonly number[], now: number): boolean {
-    if (sent == null || sent.parents.length !== parents.length) return true
-    for (let i = 0; i < parents.length; i++) if (sent.parents[i] !== parents[i]) return true
-    if (now - sent.at < this.#parentsRefreshMs) return false
-    for (let i = 0; i < counts.length; i++) if (sent.counts[i] !== counts[i]) return true
-    return false
   }
 
   #eject (peer: PeerKey, reason: 'bad-piece' | 'bad-table', now: number): void {
