@@ -20,8 +20,9 @@ import type { PeerInfo, PeerKey } from './types.ts'
  * counted a byte at a time (parent & ~child).
  *
  * Build: O(1) with groups, else O(N). Select: O(site + zone + N when the nearer groups fall short)
- * x O(P / 8), each peer looked up in the candidates once per pool. The pool is a snapshot of the
- * candidates' state: build it after the round's loads are known and drop it with the round.
+ * x O(P / 8); each group's candidates are listed when a child first needs the group, each peer
+ * looked up in the candidates once per pool. The pool is a snapshot of the candidates' state:
+ * build it after the round's loads are known and drop it with the round.
  */
 export interface ParentPoolInput {
   availability: TaskAvailabilityView
@@ -44,6 +45,10 @@ export class ParentPool {
   readonly #availability: TaskAvailabilityView
   readonly #candidates: ParentView
   readonly #groups: LocalityGroups
+  /** The candidates of each group scanned so far (peers that may not be parents this round left out). */
+  readonly #bySite = new Map<string, Candidate[]>()
+  readonly #byZone = new Map<string, Candidate[]>()
+  #all?: Candidate[]
   /** Each peer met so far: its candidate, or null when it may not be a parent this round. */
   readonly #met = new Map<PeerKey, Candidate | null>()
 
@@ -65,11 +70,9 @@ export class ParentPool {
     const best: ParentChoice[] = []
     if (!(limit > 0) || missing === 0) return best
     const childBytes = child.bitfield.toBytes()
-    const consider = (peers: Iterable<PeerKey>, locality: Locality): boolean => {
-      for (const peer of peers) {
-        if (peer === child.info.id) continue
-        const candidate = this.#candidate(peer)
-        if (candidate == null || localityOf(child.info, candidate.info) !== locality) continue
+    const consider = (candidates: readonly Candidate[], locality: Locality): boolean => {
+      for (const candidate of candidates) {
+        if (candidate.id === child.info.id || localityOf(child.info, candidate.info) !== locality) continue
         const usefulPieces = candidate.full ? missing : countUseful(candidate.bytes, childBytes)
         if (usefulPieces === 0) continue
         insertBest(best, { id: candidate.id, locality, usefulPieces, score: (usefulPieces / missing) * candidate.free / candidate.failureDivisor }, limit)
@@ -77,19 +80,28 @@ export class ParentPool {
       // Every choice of a farther group comes after all of these: a full list is final.
       return best.length === limit
     }
-    if (child.info.site != null && consider(this.#groups.site(child.info.site), 'site')) return best
-    if (child.info.zone != null && consider(this.#groups.zone(child.info.zone), 'zone')) return best
-    consider(this.#groups.all(), 'other')
+    const { site, zone } = child.info
+    if (site != null && consider(this.#group(this.#bySite, site, () => this.#groups.site(site)), 'site')) return best
+    if (zone != null && consider(this.#group(this.#byZone, zone, () => this.#groups.zone(zone)), 'zone')) return best
+    consider(this.#all ??= this.#candidatesOf(this.#groups.all()), 'other')
     return best
   }
 
-  #candidate (peer: PeerKey): Candidate | undefined {
-    let candidate = this.#met.get(peer)
-    if (candidate === undefined) {
-      candidate = this.#make(peer) ?? null
-      this.#met.set(peer, candidate)
+  #group (made: Map<string, Candidate[]>, label: string, peers: () => Iterable<PeerKey>): Candidate[] {
+    let candidates = made.get(label)
+    if (candidates == null) made.set(label, candidates = this.#candidatesOf(peers()))
+    return candidates
+  }
+
+  /** The peers that may be parents this round, as candidates; a peer in several groups is worked out once. */
+  #candidatesOf (peers: Iterable<PeerKey>): Candidate[] {
+    const candidates: Candidate[] = []
+    for (const peer of peers) {
+      let candidate = this.#met.get(peer)
+      if (candidate === undefined) this.#met.set(peer, candidate = this.#make(peer) ?? null)
+      if (candidate != null) candidates.push(candidate)
     }
-    return candidate ?? undefined
+    return candidates
   }
 
   /** The peer as a candidate: in the task, known, not ejected, a free slot, some piece. */
