@@ -255,16 +255,17 @@ export class SchedulerService {
     if (!stillConnected && task.tableFrom === peer) task.tableFrom = undefined
   }
 
+  /** The table to each downloader that has not had all its known entries; the message is made once per round and shared. */
   #sendTable (task: TaskState): void {
     const table = task.table
     if (table == null) return
     const known = task.tableKnown
+    let message: Partial<SchedulerMessage> | undefined
     for (const peer of task.wanting) {
       if ((task.tableSent.get(peer) ?? 0) >= known) continue
       task.tableSent.set(peer, known)
-      this.#agents.get(peer)?.link.send({
-        pieceTable: { digest: table.digest, size: BigInt(table.size), pieceSize: table.pieceSize, pieces: table.pieces.map(cid => cid == null ? new Uint8Array() : cid.bytes.slice()) }
-      })
+      message ??= { pieceTable: { digest: table.digest, size: BigInt(table.size), pieceSize: table.pieceSize, pieces: table.pieces.map(cid => cid == null ? new Uint8Array() : cid.bytes.slice()) } }
+      this.send(peer, message)
     }
   }
 
