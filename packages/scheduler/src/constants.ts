@@ -45,7 +45,7 @@ export const SCHEDULER_CHILDREN_PER_ROUND = 128
  * must end within SCHEDULER_TICK_MS. The others keep their lists, ask their parents for their
  * bitfields themselves and get their turn in the next rounds.
  */
-export const SCHEDULER_CHILDREN_PER_TICK = Infinity
+export const SCHEDULER_CHILDREN_PER_TICK = 2_048
 /** The admin API's token file in the data dir when `--admin-token-file` is not given. */
 export const ADMIN_TOKEN_FILE_NAME = 'admin-token'
 /** An admin token shorter than this is refused at start: guessable. */

@@ -57,11 +57,11 @@ export class ParentRounds {
 
   /**
    * Decides the parents of this round's downloaders of `task`: those never told first, then, of
-   * those told before, at most `knownBudget` in turn. Returns how many told before were decided.
+   * those told before, at most `knownBudget` in turn.
    */
-  decide (task: TaskState, availability: TaskAvailabilityView, now: number, knownBudget = Infinity): number {
-    const { children, known } = this.#childrenThisRound(task, knownBudget)
-    if (children.length === 0) return known
+  decide (task: TaskState, availability: TaskAvailabilityView, now: number, knownBudget = Infinity): void {
+    const children = this.#childrenThisRound(task, knownBudget)
+    if (children.length === 0) return
     const { agent: agentOf, health } = this.#components
     const candidates = {
       get: (peer: PeerKey): ParentState | undefined => {
@@ -95,7 +95,6 @@ export class ParentRounds {
       this.#components.send(child, { parents: { digest: task.digest, parents: parents.flatMap(p => entryOf(p) ?? []) } })
     }
     for (const [child, parents] of decided) task.setParents(child, parents)
-    return known
   }
 
   /**
@@ -104,18 +103,17 @@ export class ParentRounds {
    * huge task, or all the tasks of a busy round together, do not hold a round (the rest keep asking
    * their parents themselves, and get their turn in the next rounds; the task stays dirty).
    */
-  #childrenThisRound (task: TaskState, knownBudget: number): { children: PeerKey[], known: number } {
+  #childrenThisRound (task: TaskState, knownBudget: number): PeerKey[] {
     const all = [...task.wanting]
     const fresh = all.filter(child => !task.parentsSent.has(child))
-    const knownCount = all.length - fresh.length
-    if (all.length <= this.#childrenPerRound && knownCount <= knownBudget) return { children: all, known: knownCount }
+    if (all.length <= this.#childrenPerRound && all.length - fresh.length <= knownBudget) return all
     const known = all.filter(child => task.parentsSent.has(child))
     const start = known.length === 0 ? 0 : task.parentsCursor % known.length
     const taken = Math.max(0, Math.min(known.length, knownBudget, this.#childrenPerRound - fresh.length))
     const turn = start + taken <= known.length ? known.slice(start, start + taken) : [...known.slice(start), ...known.slice(0, start + taken - known.length)]
     task.parentsCursor = start + taken
     task.dirty = true
-    return { children: [...fresh.slice(0, this.#childrenPerRound), ...turn], known: taken }
+    return [...fresh.slice(0, this.#childrenPerRound), ...turn]
   }
 
   /**

@@ -207,13 +207,14 @@ export class SchedulerService {
 
   /**
    * A decision round: every changed task's downloaders get what changed for them. Downloaders told
-   * before share CHILDREN_PER_TICK re-decisions, split evenly over the changed tasks (what a task
-   * leaves unused goes to the next), so that a busy round keeps its period; those not decided keep
-   * their parents and get their turn in the next rounds. Returns the tasks decided.
+   * before share CHILDREN_PER_TICK re-decisions, dealt over the changed tasks in proportion to how
+   * many each has, so that a busy round keeps its period and every downloader waits about as long
+   * for its turn; those not decided keep their parents until then. Returns the tasks decided.
    */
   tick (): number {
     const now = this.#now()
     const changed: Array<[TaskState, TaskAvailabilityView]> = []
+    let told = 0
     for (const task of this.#tasks.values()) {
       const availability = this.registry.task(task.digest)
       if (availability == null) {
@@ -221,16 +222,20 @@ export class SchedulerService {
         continue
       }
       this.#origin.replaceStalledAssignees(task, availability, now)
-      if (task.dirty) changed.push([task, availability])
+      if (!task.dirty) continue
+      changed.push([task, availability])
+      told += task.parentsSent.size
     }
-    let budget = this.#childrenPerTick
-    for (const [n, [task, availability]] of changed.entries()) {
+    let dealt = 0
+    for (const [task, availability] of changed) {
       task.dirty = false
       const started = performance.now()
       this.#origin.assignColdPieces(task, availability, now)
       this.#origin.spreadOrigin(task, availability, now)
       this.#origin.sendOrigin(task, availability)
-      budget -= this.#parents.decide(task, availability, now, Math.floor(budget / (changed.length - n)))
+      const share = told <= this.#childrenPerTick ? Infinity : Math.floor(this.#childrenPerTick * (dealt + task.parentsSent.size) / told) - Math.floor(this.#childrenPerTick * dealt / told)
+      dealt += task.parentsSent.size
+      this.#parents.decide(task, availability, now, share)
       this.#sendTable(task)
       this.#events.onDecision?.({ digest: task.digest, children: task.wanting.size, seconds: (performance.now() - started) / 1000 })
     }
