@@ -1,6 +1,6 @@
 import { InvalidBitfieldError } from '@shoal/proto'
 import type { ReadonlyBitfield, TaskAvailabilityView } from './availability.ts'
-import { compareChoices, localityOf } from './parent-selection.ts'
+import { compareChoices, localityOf, SCORE_EPSILON } from './parent-selection.ts'
 import type { Locality, ParentChoice, ParentView } from './parent-selection.ts'
 import { LocalityGroups } from './locality-groups.ts'
 import type { PeerInfo, PeerKey } from './types.ts'
@@ -17,7 +17,9 @@ import type { PeerInfo, PeerKey } from './types.ts'
  * nothing beyond its site; only when it does not are its zone, then the rest, scanned. What does
  * not depend on the child (may the peer be a parent at all, its load and failure factors, its
  * bitfield bytes) is worked out once per peer, when a child first meets it. Useful pieces are
- * counted a byte at a time (parent & ~child).
+ * counted a byte at a time (parent & ~child). Each group's candidates are kept by reach (pieces
+ * held x free / failure divisor, which over the child's missing pieces bounds any score the parent
+ * can have), so a scan stops as soon as the list is full and no one left could beat its last.
  *
  * Build: O(1) with groups, else O(N). Select: O(site + zone + N when the nearer groups fall short)
  * x O(P / 8); each group's candidates are listed when a child first needs the group, each peer
@@ -39,6 +41,8 @@ interface Candidate {
   /** (slots - uploads) / slots and 1 + failures, kept apart so the score is computed as selectParents does, bit for bit. */
   free: number
   failureDivisor: number
+  /** pieces held x free / failureDivisor: over a child's missing pieces, a bound of any score this parent can reach. */
+  reach: number
 }
 
 export class ParentPool {
@@ -72,6 +76,9 @@ export class ParentPool {
     const childBytes = child.bitfield.toBytes()
     const consider = (candidates: readonly Candidate[], locality: Locality): boolean => {
       for (const candidate of candidates) {
+        // Lists go by reach, highest first: once the list is full and no one further can beat its last, stop.
+        const last = best.length === limit ? best[limit - 1]! : undefined
+        if (last?.locality === locality && candidate.reach / missing < last.score - SCORE_EPSILON) break
         if (candidate.id === child.info.id || localityOf(child.info, candidate.info) !== locality) continue
         const usefulPieces = candidate.full ? missing : countUseful(candidate.bytes, childBytes)
         if (usefulPieces === 0) continue
@@ -93,7 +100,10 @@ export class ParentPool {
     return candidates
   }
 
-  /** The peers that may be parents this round, as candidates; a peer in several groups is worked out once. */
+  /**
+   * The peers that may be parents this round, as candidates, by reach, highest first (a child's
+   * scan stops at the first that cannot make its list); a peer in several groups is worked out once.
+   */
   #candidatesOf (peers: Iterable<PeerKey>): Candidate[] {
     const candidates: Candidate[] = []
     for (const peer of peers) {
@@ -101,7 +111,7 @@ export class ParentPool {
       if (candidate === undefined) this.#met.set(peer, candidate = this.#make(peer) ?? null)
       if (candidate != null) candidates.push(candidate)
     }
-    return candidates
+    return candidates.sort((a, b) => b.reach - a.reach)
   }
 
   /** The peer as a candidate: in the task, known, not ejected, a free slot, some piece. */
@@ -110,14 +120,9 @@ export class ParentPool {
     if (state == null || state.ejected || !(state.uploads < state.info.uploadSlots)) return undefined
     const bits = this.#availability.bitfield(peer)
     if (bits == null || bits.count() === 0) return undefined
-    return {
-      id: peer,
-      info: state.info,
-      bytes: bits.toBytes(),
-      full: bits.full(),
-      free: (state.info.uploadSlots - state.uploads) / state.info.uploadSlots,
-      failureDivisor: 1 + Math.max(0, state.recentFailures)
-    }
+    const free = (state.info.uploadSlots - state.uploads) / state.info.uploadSlots
+    const failureDivisor = 1 + Math.max(0, state.recentFailures)
+    return { id: peer, info: state.info, bytes: bits.toBytes(), full: bits.full(), free, failureDivisor, reach: bits.count() * free / failureDivisor }
   }
 }
 

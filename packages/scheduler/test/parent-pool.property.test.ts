@@ -67,6 +67,32 @@ test('ParentPool over LocalityGroups kept by hand, filled in any order, gives wh
   }), { numRuns: 300 })
 })
 
+test('ParentPool stops a scan only when no one left can beat the list: ties still go by peer id, as in selectParents', t => {
+  // Few distinct scores (whole blobs or one of two halves, two load levels, no failures) and more peers than wanted: many ties at the cut.
+  const half = Array.from({ length: PIECES >> 1 }, (_, i) => i)
+  const tieArb = fc.record({
+    site: fc.constantFrom(undefined, 'rack-1'),
+    uploads: fc.nat({ max: 1 }),
+    held: fc.constantFrom(Array.from({ length: PIECES }, (_, i) => i), half, half.map(i => i + (PIECES >> 1)), [0])
+  }, { requiredKeys: ['uploads', 'held'] })
+  fc.assert(fc.property(fc.array(tieArb, { minLength: 2, maxLength: 60 }), fc.integer({ min: 1, max: 4 }), (peers, wanted) => {
+    const availability = new TaskAvailability({ digest: taskDigest(3), size: PIECES * MiB })
+    const candidates = new Map<PeerKey, ParentState>()
+    const infos = peers.map((p, n) => peer(n, { uploadSlots: 2, ...(p.site == null ? {} : { site: p.site }) }))
+    peers.forEach((p, n) => {
+      availability.setBitfield(infos[n]!.id, bits(PIECES, p.held))
+      candidates.set(infos[n]!.id, { info: infos[n]!, uploads: p.uploads, recentFailures: 0, ejected: false })
+    })
+    const pool = new ParentPool({ availability, candidates })
+    for (const info of infos) {
+      for (const bitfield of [bits(PIECES, []), bits(PIECES, half), availability.bitfield(info.id)!]) {
+        const child = { info, bitfield }
+        t.deepEqual(pool.select(child, wanted), selectParents({ child, availability, candidates, wanted }))
+      }
+    }
+  }), { numRuns: 200 })
+})
+
 test('ParentPool refuses a child bitfield of another piece count, as selectParents does', t => {
   const availability = new TaskAvailability({ digest: taskDigest(2), size: PIECES * MiB })
   const pool = new ParentPool({ availability, candidates: new Map() })
