@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { getHeapStatistics } from 'node:v8'
 import { createHash } from 'node:crypto'
-import { AgentMessage, decodeAgentMessage, PieceSource, pieceSizeFor, SchedulerMessage } from '@shoal/proto'
-import type { Digest } from '@shoal/proto'
-import { parsePeerInfo, SchedulerService } from '@shoal/scheduler'
+import { AgentMessage, decodeAgentMessage, PieceSource, pieceSizeFor } from '@shoal/proto'
+import type { Digest, SchedulerMessage } from '@shoal/proto'
+import { encodeSchedulerMessage, parsePeerInfo, SchedulerService } from '@shoal/scheduler'
 import * as C from './constants.ts'
 import { quantile } from '../mirror/stats.ts'
 import { agentIndexOf, makeWorkload } from './workload.ts'
@@ -12,8 +12,9 @@ import type { SimAgent, WorkloadInit } from './workload.ts'
 /**
  * One size of the load run, in this process: a real SchedulerService, fed every agent message as
  * the server feeds it (encoded with the protobuf codec, then `decodeAgentMessage`, then `handle`),
- * its answers encoded with `SchedulerMessage.encode` and dropped after the simulated agent has
- * read what it acts on (its origin pieces, its parents and their bitfields). Time is simulated:
+ * its answers encoded as the server encodes them (`encodeSchedulerMessage`: once per message,
+ * however many agents it goes to) and dropped after the simulated agent has read what it acts on
+ * (its origin pieces, its parents and their bitfields). Time is simulated:
  * a round is ROUND_MS; in each round every agent that is pulling reports what it finished since
  * the last one, as the agent's PieceReporter does (one PiecesFinished per source and parent, then
  * its piece table when `tables`), and at the end of the round the scheduler decides (`tick`).
@@ -95,7 +96,7 @@ export function runSize (init: SizeInit): SizeResult {
 
   const linkOf = (agent: SimAgent): { send: (m: SchedulerMessage) => void } => ({
     send: m => {
-      sent.bytes += SchedulerMessage.encode(m).byteLength
+      sent.bytes += encodeSchedulerMessage(m).byteLength
       sent.messages++
       if (m.origin != null) {
         const pull = pulls[agent.index]!.get(taskOf.get(m.origin.digest as Digest) ?? -1)

@@ -80,7 +80,7 @@ export function renderMarkdown (report: SchedulerReport): string {
     '',
     'A real SchedulerService, one process per size' + (o.pin ? ' pinned to one CPU (taskset)' : '') + ', fed by simulated agents in the same ' +
       'process: every agent frame is encoded with the protobuf codec, decoded with `decodeAgentMessage` and handled, as the server ' +
-      'does per frame; every answer is encoded with `SchedulerMessage.encode` and dropped once the simulated agent has read its ' +
+      'does per frame; every answer is encoded as the server encodes it (`encodeSchedulerMessage`, once per message however many agents it goes to) and dropped once the simulated agent has read its ' +
       `origin pieces and parents. Tasks are ${C.TASK_BYTES / C.MIB} MiB blobs of 64 pieces. The mix: each agent holds ${o.heldPerAgent} ` +
       `older tasks (the less popular half) from earlier pulls, announced in full at registration, and pulls ${o.downloadsPerAgent} tasks ` +
       `drawn by popularity (Zipf, exponent ${o.skew}), starting at a random moment within ${o.rolloutMs} ms; the more popular half ` +

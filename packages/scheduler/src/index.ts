@@ -25,6 +25,8 @@
  * - `task-state.ts`, `service.ts`: `SchedulerService`, the decisions apart from any transport:
  *   agents connect and send parsed messages; each decision round (`tick`) tells the downloaders of
  *   changed tasks their parents, their origin pieces and the piece table.
+ * - `frames.ts`: `encodeSchedulerMessage`, a message's frame, encoded once however many agents it
+ *   goes to.
  * - `server.ts`: `SchedulerServer`, the protocol on a libp2p node given to it (one stream per agent)
  *   and the timer of the decision rounds.
  * - `membership/`: who belongs to the swarm (`Membership`): agents admitted by join token
@@ -50,6 +52,7 @@ export type { ParentHealthInit, FailureReason, EjectionReason, Ejection } from '
 export { assignOrigin, reassign, rebalance, OriginAssignment } from './origin-split.ts'
 export { SchedulerService } from './service.ts'
 export { SchedulerServer } from './server.ts'
+export { encodeSchedulerMessage } from './frames.ts'
 export type { AgentChannel, SchedulerServerComponents, SchedulerServerInit } from './server.ts'
 export type { AgentLink, AgentRegistration, SchedulerEvents, SchedulerServiceInit } from './service.ts'
 export { TaskState } from './task-state.ts'

@@ -19,6 +19,7 @@ import type { PeerKey } from './types.ts'
 
 /** A slot with no reader (its reader left after the piece was done). */
 const NONE = 0xffff
+const NO_PIECES: readonly number[] = Object.freeze([])
 /** Assignees are indexed by Uint16 with NONE reserved. */
 const MAX_ASSIGNEES = NONE
 /** The raw slots of an assignment, for reassign only (set by the class's static block). */
@@ -58,6 +59,8 @@ export class OriginAssignment {
   readonly assignees: readonly PeerKey[]
   readonly #slots: Uint16Array
   readonly #indexOf: Map<PeerKey, number>
+  /** Each assignee's pieces, in order: made by the first piecesOf, in one pass over the slots. */
+  #piecesByReader?: ReadonlyArray<readonly number[]>
 
   /** Made by assignOrigin and reassign; `slots` holds pieceCount x readersPerPiece assignee indexes. */
   constructor (assignees: readonly PeerKey[], readersPerPiece: number, slots: Uint16Array) {
@@ -81,19 +84,34 @@ export class OriginAssignment {
     return readers
   }
 
-  /** The pieces `peer` reads from the origin, in order. O(pieceCount x readersPerPiece). */
-  piecesOf (peer: PeerKey): number[] {
+  /** Is `peer` an assignee (reading pieces or not)? O(1). */
+  has (peer: PeerKey): boolean {
+    return this.#indexOf.has(peer)
+  }
+
+  /**
+   * The pieces `peer` reads from the origin, in order. The first call costs O(pieceCount x
+   * readersPerPiece + assignees) for every assignee at once; later ones O(1). A decision round asks
+   * it of every assignee of a task, so one scan of the slots per assignee would make that O(N x P).
+   */
+  piecesOf (peer: PeerKey): readonly number[] {
     const reader = this.#indexOf.get(peer)
-    const pieces: number[] = []
     if (reader == null) {
-      return pieces
+      return NO_PIECES
     }
+    this.#piecesByReader ??= this.#dealt()
+    return this.#piecesByReader[reader]!
+  }
+
+  #dealt (): ReadonlyArray<readonly number[]> {
+    const lists = this.assignees.map((): number[] => [])
     for (let s = 0; s < this.#slots.length; s++) {
-      if (this.#slots[s] === reader) {
-        pieces.push(Math.floor(s / this.readersPerPiece))
+      const reader = this.#slots[s]!
+      if (reader !== NONE) {
+        lists[reader]!.push(Math.floor(s / this.readersPerPiece))
       }
     }
-    return pieces
+    return lists.map(list => Object.freeze(list))
   }
 
   #checkIndex (index: number): void {

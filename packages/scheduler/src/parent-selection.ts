@@ -115,7 +115,7 @@ export function localityOf (child: PeerInfo, parent: PeerInfo): Locality {
  * Scores this close are equal: the same ratios computed in another order differ in the last bits,
  * and the peer key, not rounding, must decide between equals.
  */
-const SCORE_EPSILON = 1e-9
+export const SCORE_EPSILON = 1e-9
 
 /** Negative when `a` goes before `b`. */
 export function compareChoices (a: ParentChoice, b: ParentChoice): number {

@@ -1,7 +1,9 @@
 import type { Libp2p, PeerId, Startable, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import { boundedLengthDecoder, decodeAgentMessage, MAX_MEMBERS_PER_MESSAGE, MAX_MESSAGE_SIZE, SCHEDULER_PROTOCOL, SchedulerMessage } from '@shoal/proto'
+import { boundedLengthDecoder, decodeAgentMessage, MAX_MEMBERS_PER_MESSAGE, MAX_MESSAGE_SIZE, SCHEDULER_PROTOCOL } from '@shoal/proto'
+import type { SchedulerMessage } from '@shoal/proto'
 import { SCHEDULER_MAX_AGENTS, SCHEDULER_TICK_MS } from './constants.ts'
+import { encodeSchedulerMessage } from './frames.ts'
 import type { Membership, MembershipEvents } from './membership/membership.ts'
 import type { SchedulerService } from './service.ts'
 import { parsePeerInfo, parsePeerKey, peerKeyBytes } from './types.ts'
@@ -87,7 +89,7 @@ export class SchedulerServer implements Startable {
     void (async () => {
       let writes: Promise<void> = Promise.resolve()
       const send = (message: SchedulerMessage): void => {
-        const frame = SchedulerMessage.encode(message)
+        const frame = encodeSchedulerMessage(message)
         writes = writes.then(async () => { await channel.write(frame) }).catch((err: Error) => { channel.abort(err) })
       }
       let registered = false

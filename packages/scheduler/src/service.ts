@@ -2,16 +2,11 @@ import { mergePieceTables, peerIdText } from '@shoal/proto'
 import type { Digest, ParsedAgentMessage, PieceTable, SchedulerMessage } from '@shoal/proto'
 import { AvailabilityRegistry } from './availability.ts'
 import type { TaskAvailabilityView } from './availability.ts'
-import {
-  DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_ORIGIN_READERS, SCHEDULER_ORIGIN_KEEP_PIECES, SCHEDULER_CHILDREN_PER_ROUND, SCHEDULER_PARENTS_REFRESH_MS, SCHEDULER_PARENTS_PER_CHILD, SCHEDULER_REPORT_INTERVAL_MS
-} from './constants.ts'
-import { chooseOriginReaders } from './origin-readers.ts'
-import { assignOrigin, reassign, rebalance } from './origin-split.ts'
+import { SCHEDULER_CHILDREN_PER_TICK, SCHEDULER_REPORT_INTERVAL_MS } from './constants.ts'
+import { OriginRounds } from './origin-round.ts'
 import { ParentHealth } from './parent-health.ts'
-import { ParentPool } from './parent-pool.ts'
-import type { ParentState } from './parent-selection.ts'
+import { ParentRounds } from './parent-round.ts'
 import { TaskState } from './task-state.ts'
-import type { SentParents } from './task-state.ts'
 import { parsePeerKey } from './types.ts'
 import type { PeerInfo, PeerKey } from './types.ts'
 
@@ -32,7 +27,7 @@ export interface SchedulerServiceInit {
   now?: () => number
   parentsPerChild?: number
   readersPerPiece?: number
-  /** Agents that read one task's pieces from the origin at once (see SCHEDULER_ORIGIN_READERS). */
+  /** Agents that read one task's pieces from the origin at once (SCHEDULER_ORIGIN_READERS). */
   originReaders?: number
   reportIntervalMs?: number
   /** An origin assignee that finishes no piece for this long has its pieces handed to others. */
@@ -41,6 +36,8 @@ export interface SchedulerServiceInit {
   parentsRefreshMs?: number
   /** Downloaders of one task whose parents are decided in one round. */
   childrenPerRound?: number
+  /** Downloaders told before whose parents are decided again in one round, over all tasks. */
+  childrenPerTick?: number
   events?: SchedulerEvents
 }
 
@@ -77,27 +74,31 @@ export class SchedulerService {
   readonly #agents = new Map<PeerKey, Agent>()
   readonly #tasks = new Map<Digest, TaskState>()
   readonly #now: () => number
-  readonly #parentsPerChild: number
-  readonly #readersPerPiece: number
-  readonly #originReaders: number
   readonly #reportIntervalMs: number
-  readonly #assigneeStallMs: number
-  readonly #parentsRefreshMs: number
-  readonly #childrenPerRound: number
+  readonly #origin: OriginRounds
+  readonly #parents: ParentRounds
+  readonly #childrenPerTick: number
   readonly #events: SchedulerEvents
   #observer?: AgentObserver
 
   constructor (init: SchedulerServiceInit = {}) {
     this.#now = init.now ?? Date.now
-    this.#parentsPerChild = init.parentsPerChild ?? SCHEDULER_PARENTS_PER_CHILD
-    this.#readersPerPiece = init.readersPerPiece ?? DEFAULT_ORIGIN_READERS_PER_PIECE
-    this.#originReaders = Math.max(1, init.originReaders ?? SCHEDULER_ORIGIN_READERS)
     this.#reportIntervalMs = init.reportIntervalMs ?? SCHEDULER_REPORT_INTERVAL_MS
-    this.#assigneeStallMs = init.assigneeStallMs ?? SCHEDULER_ASSIGNEE_STALL_MS
-    this.#parentsRefreshMs = init.parentsRefreshMs ?? SCHEDULER_PARENTS_REFRESH_MS
-    this.#childrenPerRound = init.childrenPerRound ?? SCHEDULER_CHILDREN_PER_ROUND
+    this.#childrenPerTick = init.childrenPerTick ?? SCHEDULER_CHILDREN_PER_TICK
     this.#events = init.events ?? {}
     this.health = new ParentHealth()
+    this.#origin = new OriginRounds({
+      now: this.#now,
+      availability: digest => this.registry.task(digest),
+      send: (peer, message) => { this.send(peer, message) },
+      onOriginAssigned: event => { this.#events.onOriginAssigned?.(event) },
+      originLoads: () => this.#originLoads()
+    }, { readersPerPiece: init.readersPerPiece, originReaders: init.originReaders, assigneeStallMs: init.assigneeStallMs })
+    this.#parents = new ParentRounds({
+      agent: peer => this.#agents.get(peer)?.registration,
+      send: (peer, message) => { this.send(peer, message) },
+      health: this.health
+    }, { parentsPerChild: init.parentsPerChild, parentsRefreshMs: init.parentsRefreshMs, childrenPerRound: init.childrenPerRound })
   }
 
   get agentCount (): number {
@@ -157,11 +158,12 @@ export class SchedulerService {
       case 'announceTask': {
         const task = this.#task(message.digest, message.size)
         this.registry.announce(peer, { digest: message.digest, size: message.size }, message.bitfield)
+        task.locality.add(this.#agents.get(peer)!.registration.info)
         if (message.wantsPieces && !message.bitfield.full()) {
           task.wanting.add(peer)
         } else {
           task.forget(peer)
-          this.#reassignFrom(task, peer)
+          this.#origin.reassignFrom(task, peer)
         }
         task.dirty = true
         return
@@ -206,29 +208,41 @@ export class SchedulerService {
     }
   }
 
-  /** A decision round: every changed task's downloaders get what changed for them. Returns the tasks decided. */
+  /**
+   * A decision round: every changed task's downloaders get what changed for them. Downloaders told
+   * before share CHILDREN_PER_TICK re-decisions, dealt over the changed tasks in proportion to how
+   * many each has, so that a busy round keeps its period and every downloader waits about as long
+   * for its turn; those not decided keep their parents until then. Returns the tasks decided.
+   */
   tick (): number {
     const now = this.#now()
-    let decided = 0
+    const changed: Array<[TaskState, TaskAvailabilityView]> = []
+    let told = 0
     for (const task of this.#tasks.values()) {
       const availability = this.registry.task(task.digest)
       if (availability == null) {
         if (task.wanting.size === 0) this.#tasks.delete(task.digest)
         continue
       }
-      this.#replaceStalledAssignees(task, availability, now)
+      this.#origin.replaceStalledAssignees(task, availability, now)
       if (!task.dirty) continue
+      changed.push([task, availability])
+      told += task.parentsSent.size
+    }
+    let dealt = 0
+    for (const [task, availability] of changed) {
       task.dirty = false
-      decided++
       const started = performance.now()
-      this.#assignColdPieces(task, availability, now)
-      this.#spreadOrigin(task, availability, now)
-      this.#sendOrigin(task, availability)
-      this.#sendParents(task, availability, now)
+      this.#origin.assignColdPieces(task, availability, now)
+      this.#origin.spreadOrigin(task, availability, now)
+      this.#origin.sendOrigin(task, availability)
+      const share = told <= this.#childrenPerTick ? Infinity : Math.floor(this.#childrenPerTick * (dealt + task.parentsSent.size) / told) - Math.floor(this.#childrenPerTick * dealt / told)
+      dealt += task.parentsSent.size
+      this.#parents.decide(task, availability, now, share)
       this.#sendTable(task)
       this.#events.onDecision?.({ digest: task.digest, children: task.wanting.size, seconds: (performance.now() - started) / 1000 })
     }
-    return decided
+    return changed.length
   }
 
   #task (digest: Digest, size: number): TaskState {
@@ -240,30 +254,7 @@ export class SchedulerService {
     return task
   }
 
-  #leave (peer: PeerKey, digest: Digest, stillConnected: boolean): void {
-    const task = this.#tasks.get(digest)
-    if (task == null) return
-    task.forget(peer)
-    this.#reassignFrom(task, peer)
-    if (!stillConnected && task.tableFrom === peer) task.tableFrom = undefined
-  }
-
-  /** Pieces no agent holds are split among the first downloaders (at most originReaders), once, when the task has none assigned. */
-  #assignColdPieces (task: TaskState, availability: TaskAvailabilityView, now: number): void {
-    if (task.assignment != null || task.wanting.size === 0) return
-    const unheld = availability.unheldCount()
-    if (unheld === 0) return
-    const loads = this.#originLoads()
-    const assignees = chooseOriginReaders([...task.wanting], Math.max(this.#originReaders, this.#readersPerPiece), peer => loads.get(peer) ?? 0)
-    task.assignment = assignOrigin({ pieceCount: availability.pieceCount, assignees, readersPerPiece: this.#readersPerPiece })
-    for (const peer of task.assignment.assignees) {
-      task.originProgressAt.set(peer, now)
-      task.originConsidered.add(peer)
-    }
-    this.#events.onOriginAssigned?.({ digest: task.digest, assignees: task.assignment.assignees.length, pieces: unheld, reassigned: false })
-  }
-
-  /** How many tasks each peer reads from the origin now (is an assignee of, while pieces are unheld). O(tasks x readers). */
+  /** How many tasks each peer reads from the origin now (an assignee of, while pieces are unheld). O(tasks x readers). */
   #originLoads (): Map<PeerKey, number> {
     const loads = new Map<PeerKey, number>()
     for (const task of this.#tasks.values()) {
@@ -273,136 +264,26 @@ export class SchedulerService {
     return loads
   }
 
-  /**
-   * Downloaders that came after the split share the origin pieces nobody has likely started yet,
-   * while the task has fewer than originReaders readers. Each newcomer is weighed once; when every
-   * unheld piece is among the readers' kept ones there is nothing to share (so a big task's later
-   * arrivals cost one count of its pieces, not a deal).
-   */
-  #spreadOrigin (task: TaskState, availability: TaskAvailabilityView, now: number): void {
-    const assignment = task.assignment
-    if (assignment == null) return
-    const assignees = new Set(assignment.assignees)
-    const readers = assignment.assignees.filter(p => task.wanting.has(p))
-    const room = Math.max(this.#originReaders, this.#readersPerPiece) - readers.length
-    const newcomers = [...task.wanting].filter(peer => !assignees.has(peer) && !task.originConsidered.has(peer)).slice(0, Math.max(0, room))
-    if (newcomers.length === 0) return
-    for (const peer of newcomers) task.originConsidered.add(peer)
-    const unheld = availability.unheldCount()
-    if (unheld <= readers.length * SCHEDULER_ORIGIN_KEEP_PIECES) return
-    task.assignment = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep: SCHEDULER_ORIGIN_KEEP_PIECES })
-    for (const peer of newcomers) task.originProgressAt.set(peer, now)
-    this.#events.onOriginAssigned?.({ digest: task.digest, assignees: task.assignment.assignees.length, pieces: 0, reassigned: true })
+  #leave (peer: PeerKey, digest: Digest, stillConnected: boolean): void {
+    const task = this.#tasks.get(digest)
+    if (task == null) return
+    task.forget(peer)
+    task.locality.remove(peer)
+    this.#origin.reassignFrom(task, peer)
+    if (!stillConnected && task.tableFrom === peer) task.tableFrom = undefined
   }
 
-  /** An assignee that left or finished nothing from the origin for the stall time: its pieces go to the other downloaders. */
-  #replaceStalledAssignees (task: TaskState, availability: TaskAvailabilityView, now: number): void {
-    const assignment = task.assignment
-    if (assignment == null) return
-    for (const peer of assignment.assignees) {
-      const pending = assignment.piecesOf(peer).some(i => availability.holderCount(i) === 0)
-      if (!pending) continue
-      if (now - (task.originProgressAt.get(peer) ?? 0) > this.#assigneeStallMs) this.#reassignFrom(task, peer)
-    }
-  }
-
-  #reassignFrom (task: TaskState, peer: PeerKey): void {
-    const assignment = task.assignment
-    if (assignment?.assignees.includes(peer) !== true) return
-    const availability = this.registry.task(task.digest)
-    // The readers that stay, topped up with other downloaders to originReaders.
-    const cap = Math.max(this.#originReaders, this.#readersPerPiece)
-    const staying = assignment.assignees.filter(p => p !== peer && task.wanting.has(p))
-    const others = [...task.wanting].filter(p => p !== peer && !staying.includes(p))
-    const remaining = [...staying, ...others.slice(0, Math.max(0, cap - staying.length))]
-    if (remaining.length === 0) {
-      task.assignment = undefined
-      return
-    }
-    task.assignment = reassign(assignment, { failed: peer, done: i => (availability?.holderCount(i) ?? 0) > 0, remaining })
-    const now = this.#now()
-    for (const p of remaining) if (!task.originProgressAt.has(p)) task.originProgressAt.set(p, now)
-    task.originProgressAt.delete(peer)
-    // A reader that failed or stalled is not taken back as a newcomer.
-    task.originConsidered.add(peer)
-    task.dirty = true
-    this.#events.onOriginAssigned?.({ digest: task.digest, assignees: remaining.length, pieces: 0, reassigned: true })
-  }
-
-  /** To the assignees (and to those that were, so their list empties): the pieces still nobody holds. */
-  #sendOrigin (task: TaskState, availability: TaskAvailabilityView): void {
-    const readers = new Set([...(task.assignment?.assignees ?? []), ...task.originSent.keys()])
-    for (const peer of readers) {
-      if (!task.wanting.has(peer)) continue
-      const pieces = task.assignment?.piecesOf(peer).filter(i => availability.holderCount(i) === 0) ?? []
-      const signature = pieces.join(',')
-      if ((task.originSent.get(peer) ?? '') === signature) continue
-      task.originSent.set(peer, signature)
-      this.#agents.get(peer)?.link.send({ origin: { digest: task.digest, pieces } })
-    }
-  }
-
-  /**
-   * The downloaders whose parents are decided this round: those never told first, then the others
-   * in turn, at most CHILDREN_PER_ROUND, so one huge task does not hold a round (the rest keep
-   * asking their parents themselves, and get their turn in the next rounds).
-   */
-  #childrenThisRound (task: TaskState): PeerKey[] {
-    const all = [...task.wanting]
-    if (all.length <= this.#childrenPerRound) return all
-    const fresh = all.filter(child => !task.parentsSent.has(child))
-    const known = all.filter(child => task.parentsSent.has(child))
-    const start = known.length === 0 ? 0 : task.parentsCursor % known.length
-    const turn = [...known.slice(start), ...known.slice(0, start)]
-    const chosen = [...fresh, ...turn].slice(0, this.#childrenPerRound)
-    task.parentsCursor = start + Math.max(0, chosen.length - fresh.length)
-    task.dirty = true
-    return chosen
-  }
-
-  #sendParents (task: TaskState, availability: TaskAvailabilityView, now: number): void {
-    const uploads = new Map<PeerKey, number>()
-    for (const parents of task.parentsOf.values()) for (const p of parents) uploads.set(p, (uploads.get(p) ?? 0) + 1)
-    const candidates = {
-      get: (peer: PeerKey): ParentState | undefined => {
-        const agent = this.#agents.get(peer)
-        if (agent == null) return undefined
-        return { info: agent.registration.info, uploads: uploads.get(peer) ?? 0, recentFailures: this.health.recentFailures(peer, now), ejected: this.health.isEjected(peer, now) }
-      }
-    }
-    const pool = new ParentPool({ availability, candidates })
-    for (const child of this.#childrenThisRound(task)) {
-      const agent = this.#agents.get(child)
-      const bitfield = availability.bitfield(child)
-      if (agent == null || bitfield == null) continue
-      const parents = pool.size === 0 ? [] : pool.select({ info: agent.registration.info, bitfield }, this.#parentsPerChild).map(c => c.id)
-      task.parentsOf.set(child, parents)
-      const counts = parents.map(p => availability.bitfield(p)?.count() ?? 0)
-      if (!this.#parentsNews(task.parentsSent.get(child), parents, counts, now)) continue
-      task.parentsSent.set(child, { parents, counts, at: now })
-      agent.link.send({
-        parents: {
-          digest: task.digest,
-          parents: parents.flatMap(p => {
-            const parent = this.#agents.get(p)
-            const bits = availability.bitfield(p)
-            return parent == null || bits == null ? [] : [{ peerId: parent.registration.peerIdBytes, addresses: parent.registration.addresses, bitfield: bits.toBytes() }]
-          })
-        }
-      })
-    }
-  }
-
+  /** The table to each downloader that has not had all its known entries; the message is made once per round and shared. */
   #sendTable (task: TaskState): void {
     const table = task.table
     if (table == null) return
     const known = task.tableKnown
+    let message: Partial<SchedulerMessage> | undefined
     for (const peer of task.wanting) {
       if ((task.tableSent.get(peer) ?? 0) >= known) continue
       task.tableSent.set(peer, known)
-      this.#agents.get(peer)?.link.send({
-        pieceTable: { digest: table.digest, size: BigInt(table.size), pieceSize: table.pieceSize, pieces: table.pieces.map(cid => cid == null ? new Uint8Array() : cid.bytes.slice()) }
-      })
+      message ??= { pieceTable: { digest: table.digest, size: BigInt(table.size), pieceSize: table.pieceSize, pieces: table.pieces.map(cid => cid == null ? new Uint8Array() : cid.bytes.slice()) } }
+      this.send(peer, message)
     }
   }
 
@@ -421,19 +302,6 @@ export class SchedulerService {
     } catch {
       // Two agents disagree on a piece: the blob's digest will tell which, and its reporter says so.
     }
-  }
-
-  /**
-   * Whether a downloader should hear of its parents again: the list changed, or the parents hold
-   * more and the last message is older than the refresh interval. Between those, the agent asks
-   * its parents for their bitfields itself, so a big swarm's rounds do not resend every list.
-   */
-  #parentsNews (sent: SentParents | undefined, parents: readonly PeerKey[], counts: readonly number[], now: number): boolean {
-    if (sent == null || sent.parents.length !== parents.length) return true
-    for (let i = 0; i < parents.length; i++) if (sent.parents[i] !== parents[i]) return true
-    if (now - sent.at < this.#parentsRefreshMs) return false
-    for (let i = 0; i < counts.length; i++) if (sent.counts[i] !== counts[i]) return true
-    return false
   }
 
   #eject (peer: PeerKey, reason: 'bad-piece' | 'bad-table', now: number): void {

@@ -1,4 +1,5 @@
 import type { Digest, PieceTable } from '@shoal/proto'
+import { LocalityGroups } from './locality-groups.ts'
 import type { OriginAssignment } from './origin-split.ts'
 import type { PeerKey } from './types.ts'
 
@@ -34,6 +35,10 @@ export class TaskState {
   readonly originSent = new Map<PeerKey, string>()
   /** Parents handed to each downloader last time (the upload load each parent carries). */
   readonly parentsOf = new Map<PeerKey, readonly PeerKey[]>()
+  /** How many downloaders each parent was handed to (parentsOf counted, kept in step by setParents and forget). */
+  readonly uploads = new Map<PeerKey, number>()
+  /** The task's peers (downloaders and holders) by site and zone, for parent selection. */
+  readonly locality = new LocalityGroups()
   /** Downloaders already weighed for a share of the origin reads (each is, once, when it asks). */
   readonly originConsidered = new Set<PeerKey>()
   /** Where the next round's turn of already-told downloaders starts (a big task is decided over several rounds). */
@@ -46,16 +51,32 @@ export class TaskState {
     this.size = size
   }
 
+  /** Records the parents handed to `child`, and the loads that follow. */
+  setParents (child: PeerKey, parents: readonly PeerKey[]): void {
+    this.#count(this.parentsOf.get(child), -1)
+    this.parentsOf.set(child, parents)
+    this.#count(parents, 1)
+  }
+
   /** A downloader is gone (left the task, finished, or disconnected): forget what it was sent. */
   forget (peer: PeerKey): void {
     this.wanting.delete(peer)
     this.tableSent.delete(peer)
     this.parentsSent.delete(peer)
     this.originSent.delete(peer)
+    this.#count(this.parentsOf.get(peer), -1)
     this.parentsOf.delete(peer)
     this.originProgressAt.delete(peer)
     this.originConsidered.delete(peer)
     this.dirty = true
+  }
+
+  #count (parents: readonly PeerKey[] | undefined, delta: number): void {
+    for (const parent of parents ?? []) {
+      const uploads = (this.uploads.get(parent) ?? 0) + delta
+      if (uploads === 0) this.uploads.delete(parent)
+      else this.uploads.set(parent, uploads)
+    }
   }
 
   /** Known pieces in the table. */

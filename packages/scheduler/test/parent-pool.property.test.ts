@@ -1,5 +1,6 @@
 import test from 'ava'
 import fc from 'fast-check'
+import { LocalityGroups } from '../src/locality-groups.ts'
 import { ParentPool } from '../src/parent-pool.ts'
 import { selectParents, TaskAvailability } from '../src/index.ts'
 import type { ParentState, PeerKey } from '../src/index.ts'
@@ -35,6 +36,61 @@ test('ParentPool.select gives every child of the task exactly what selectParents
       t.deepEqual(pool.select(child, wanted), selectParents({ child, availability, candidates, wanted }))
     }
   }), { numRuns: 300 })
+})
+
+test('ParentPool over LocalityGroups kept by hand, filled in any order, gives what selectParents gives', t => {
+  fc.assert(fc.property(fc.array(peerArb, { minLength: 1, maxLength: 40 }), fc.integer({ min: -1, max: 8 }), fc.integer(), fc.array(fc.nat({ max: 39 }), { maxLength: 10 }), (peers, wanted, seed, gone) => {
+    const availability = new TaskAvailability({ digest: taskDigest(1), size: PIECES * MiB })
+    const candidates = new Map<PeerKey, ParentState>()
+    const groups = new LocalityGroups()
+    const infos = peers.map((p, n) => peer(n, { uploadSlots: p.uploadSlots, ...(p.site == null ? {} : { site: p.site }), ...(p.zone == null ? {} : { zone: p.zone }) }))
+    peers.forEach((p, n) => {
+      const info = infos[n]!
+      availability.setBitfield(info.id, bits(PIECES, p.held))
+      if (p.known) candidates.set(info.id, { info, uploads: p.uploads, recentFailures: p.recentFailures, ejected: p.ejected })
+    })
+    // Added in a shuffled order; some peers leave the task (and the groups) again.
+    const order = infos.map((info, n) => ({ info, key: Math.imul(n + 1, seed | 1) >>> 0 })).sort((a, b) => a.key - b.key)
+    for (const { info } of order) groups.add(info)
+    for (const n of gone) {
+      const info = infos[n]
+      if (info == null) continue
+      availability.removePeer(info.id)
+      groups.remove(info.id)
+    }
+    const pool = new ParentPool({ availability, candidates, groups })
+    for (const info of infos) {
+      const bitfield = availability.bitfield(info.id) ?? bits(PIECES, [])
+      const child = { info, bitfield }
+      t.deepEqual(pool.select(child, wanted), selectParents({ child, availability, candidates, wanted }))
+    }
+  }), { numRuns: 300 })
+})
+
+test('ParentPool stops a scan only when no one left can beat the list: ties still go by peer id, as in selectParents', t => {
+  // Few distinct scores (whole blobs or one of two halves, two load levels, no failures) and more peers than wanted: many ties at the cut.
+  const half = Array.from({ length: PIECES >> 1 }, (_, i) => i)
+  const tieArb = fc.record({
+    site: fc.constantFrom(undefined, 'rack-1'),
+    uploads: fc.nat({ max: 1 }),
+    held: fc.constantFrom(Array.from({ length: PIECES }, (_, i) => i), half, half.map(i => i + (PIECES >> 1)), [0])
+  }, { requiredKeys: ['uploads', 'held'] })
+  fc.assert(fc.property(fc.array(tieArb, { minLength: 2, maxLength: 60 }), fc.integer({ min: 1, max: 4 }), (peers, wanted) => {
+    const availability = new TaskAvailability({ digest: taskDigest(3), size: PIECES * MiB })
+    const candidates = new Map<PeerKey, ParentState>()
+    const infos = peers.map((p, n) => peer(n, { uploadSlots: 2, ...(p.site == null ? {} : { site: p.site }) }))
+    peers.forEach((p, n) => {
+      availability.setBitfield(infos[n]!.id, bits(PIECES, p.held))
+      candidates.set(infos[n]!.id, { info: infos[n]!, uploads: p.uploads, recentFailures: 0, ejected: false })
+    })
+    const pool = new ParentPool({ availability, candidates })
+    for (const info of infos) {
+      for (const bitfield of [bits(PIECES, []), bits(PIECES, half), availability.bitfield(info.id)!]) {
+        const child = { info, bitfield }
+        t.deepEqual(pool.select(child, wanted), selectParents({ child, availability, candidates, wanted }))
+      }
+    }
+  }), { numRuns: 200 })
 })
 
 test('ParentPool refuses a child bitfield of another piece count, as selectParents does', t => {

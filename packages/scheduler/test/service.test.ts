@@ -227,3 +227,33 @@ test('a task with more downloaders than one round decides: the ones never told f
   service.tick()
   t.is(told.size, 5, 'every downloader had its turn within three rounds')
 })
+
+test('a round decides again at most childrenPerTick downloaders told before, dealt over the tasks by size; new ones are never held back', t => {
+  const clock = { now: 1_000 }
+  const service = new SchedulerService({ now: () => clock.now, childrenPerTick: 2 })
+  const join = (n: number): PeerKey => {
+    const info = peer(n)
+    service.connect(info.id, { info, peerIdBytes: peerIdBytesOf(info.id), addresses: [], hostName: `host-${n}` }, { send: () => {} })
+    return info.id
+  }
+  const [big, small] = [taskDigest(9), taskDigest(10)]
+  const seed = join(0)
+  for (const digest of [big, small]) service.handle(seed, { kind: 'announceTask', digest, size: SIZE, bitfield: fullBits(PIECES), wantsPieces: false })
+  const children = new Map([[big, [1, 2, 3, 4].map(join)], [small, [5, 6].map(join)]])
+  for (const [digest, peers] of children) for (const c of peers) service.handle(c, want(digest))
+  const lists = (): Map<PeerKey, readonly PeerKey[]> => new Map([...service.tasks()].flatMap(task => [...task.parentsOf]))
+  service.tick()
+  t.is(lists().size, 6, 'all six were new: all decided in the first round, over the budget of two')
+  const decidedAgain = new Map<PeerKey, number>()
+  for (let round = 0; round < 4; round++) {
+    const before = lists()
+    for (const [digest, peers] of children) service.handle(peers[0]!, { kind: 'piecesFinished', digest, indexes: [], source: 'peer', parent: peerIdBytesOf(seed), bytes: 0 })
+    service.tick()
+    const again = [...lists()].filter(([child, parents]) => before.get(child) !== parents).map(([child]) => child)
+    t.is(again.length, 2, `round ${round + 2}: two decided again`)
+    t.is(again.filter(c => children.get(big)!.includes(c)).length, 1, 'one of the four downloaders of the big task, one of the two of the small one')
+    for (const child of again) decidedAgain.set(child, (decidedAgain.get(child) ?? 0) + 1)
+  }
+  t.deepEqual([...children.get(big)!].map(c => decidedAgain.get(c)), [1, 1, 1, 1], 'each downloader of the big task had its turn')
+  t.deepEqual([...children.get(small)!].map(c => decidedAgain.get(c)), [2, 2])
+})

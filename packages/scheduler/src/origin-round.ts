@@ -1,0 +1,153 @@
+import type { Digest, SchedulerMessage } from '@shoal/proto'
+import type { TaskAvailabilityView } from './availability.ts'
+import { DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_ORIGIN_KEEP_PIECES, SCHEDULER_ORIGIN_READERS } from './constants.ts'
+import { chooseOriginReaders } from './origin-readers.ts'
+import { assignOrigin, reassign, rebalance } from './origin-split.ts'
+import type { TaskState } from './task-state.ts'
+import type { PeerKey } from './types.ts'
+
+export interface OriginRoundsComponents {
+  now: () => number
+  /** The availability of a task, if any peer is in it. */
+  availability: (digest: Digest) => TaskAvailabilityView | undefined
+  /** Sends a message to a registered agent (nothing when it is gone). */
+  send: (peer: PeerKey, message: Partial<SchedulerMessage>) => void
+  onOriginAssigned?: (event: { digest: Digest, assignees: number, pieces: number, reassigned: boolean }) => void
+  /** How many tasks each peer reads from the origin now (see SchedulerService). */
+  originLoads?: () => ReadonlyMap<PeerKey, number>
+}
+
+export interface OriginRoundsInit {
+  readersPerPiece?: number
+  /** Agents that read one task's pieces from the origin at once (SCHEDULER_ORIGIN_READERS). */
+  originReaders?: number
+  /** An origin assignee that finishes no piece for this long has its pieces handed to others. */
+  assigneeStallMs?: number
+}
+
+const NO_PIECES: readonly number[] = Object.freeze([])
+
+/**
+ * The origin side of the decision rounds, for one task at a time: a cold task's pieces are split
+ * among the downloaders there at the first round after it appeared; later downloaders share what
+ * nobody has likely started; an assignee that leaves or stalls has its pieces handed to the others;
+ * each assignee hears of the pieces still nobody holds when they change.
+ *
+ * Cost per round and task: O(assignees) lookups (OriginAssignment.piecesOf is O(1) after the
+ * first call on an assignment), plus O(pieces) for each assignee whose list is not empty. The
+ * splits themselves (assign, rebalance, reassign) cost what origin-split.ts says, when they happen.
+ */
+export class OriginRounds {
+  readonly #components: OriginRoundsComponents
+  readonly #readersPerPiece: number
+  readonly #assigneeStallMs: number
+  /** Readers of a task at most: originReaders, or more when each piece has more readers. */
+  readonly #readers: number
+
+  constructor (components: OriginRoundsComponents, init: OriginRoundsInit = {}) {
+    this.#components = components
+    this.#readersPerPiece = init.readersPerPiece ?? DEFAULT_ORIGIN_READERS_PER_PIECE
+    this.#assigneeStallMs = init.assigneeStallMs ?? SCHEDULER_ASSIGNEE_STALL_MS
+    this.#readers = Math.max(1, init.originReaders ?? SCHEDULER_ORIGIN_READERS, this.#readersPerPiece)
+  }
+
+  /**
+   * Pieces no agent holds are split among a few downloaders (those reading the fewest other tasks
+   * from the origin, then the first arrivals), once, when the task has none assigned.
+   */
+  assignColdPieces (task: TaskState, availability: TaskAvailabilityView, now: number): void {
+    if (task.assignment != null || task.wanting.size === 0) return
+    const unheld = availability.unheldCount()
+    if (unheld === 0) return
+    const loads = this.#components.originLoads?.()
+    const assignees = chooseOriginReaders([...task.wanting], this.#readers, peer => loads?.get(peer) ?? 0)
+    task.assignment = assignOrigin({ pieceCount: availability.pieceCount, assignees, readersPerPiece: this.#readersPerPiece })
+    for (const peer of task.assignment.assignees) {
+      task.originProgressAt.set(peer, now)
+      task.originConsidered.add(peer)
+    }
+    this.#components.onOriginAssigned?.({ digest: task.digest, assignees: task.assignment.assignees.length, pieces: unheld, reassigned: false })
+  }
+
+  /**
+   * Downloaders that came after the split share the origin pieces nobody has likely started yet,
+   * while the task has fewer readers than it may. Each newcomer is weighed once; when every unheld
+   * piece is among the readers' kept ones there is nothing to share (so a big task's later arrivals
+   * cost one count of its pieces, not a deal).
+   */
+  spreadOrigin (task: TaskState, availability: TaskAvailabilityView, now: number): void {
+    const assignment = task.assignment
+    if (assignment == null) return
+    const readers = assignment.assignees.filter(p => task.wanting.has(p))
+    const room = this.#readers - readers.length
+    if (room <= 0) return
+    const newcomers = [...task.wanting].filter(peer => !assignment.has(peer) && !task.originConsidered.has(peer)).slice(0, room)
+    if (newcomers.length === 0) return
+    for (const peer of newcomers) task.originConsidered.add(peer)
+    const unheld = availability.unheldCount()
+    if (unheld <= readers.length * SCHEDULER_ORIGIN_KEEP_PIECES) return
+    task.assignment = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep: SCHEDULER_ORIGIN_KEEP_PIECES })
+    for (const peer of newcomers) task.originProgressAt.set(peer, now)
+    this.#components.onOriginAssigned?.({ digest: task.digest, assignees: task.assignment.assignees.length, pieces: 0, reassigned: true })
+  }
+
+  /**
+   * An assignee that finished nothing from the origin for the stall time while some of its pieces
+   * are still unheld: its pieces go to the other downloaders. The clock is looked at first: it
+   * rules out almost every assignee in one lookup.
+   */
+  replaceStalledAssignees (task: TaskState, availability: TaskAvailabilityView, now: number): void {
+    const assignment = task.assignment
+    if (assignment == null) return
+    for (const peer of assignment.assignees) {
+      if (now - (task.originProgressAt.get(peer) ?? 0) <= this.#assigneeStallMs) continue
+      if (assignment.piecesOf(peer).some(i => availability.holderCount(i) === 0)) this.reassignFrom(task, peer)
+    }
+  }
+
+  /** `peer` left the task, finished it or stalled: its unfinished origin pieces go to the other downloaders. */
+  reassignFrom (task: TaskState, peer: PeerKey): void {
+    const assignment = task.assignment
+    if (assignment?.has(peer) !== true) return
+    const availability = this.#components.availability(task.digest)
+    // The readers that stay, topped up with other downloaders to the task's number of readers.
+    const staying = assignment.assignees.filter(p => p !== peer && task.wanting.has(p))
+    const others = [...task.wanting].filter(p => p !== peer && !staying.includes(p))
+    const remaining = [...staying, ...others.slice(0, Math.max(0, this.#readers - staying.length))]
+    if (remaining.length === 0) {
+      task.assignment = undefined
+      return
+    }
+    task.assignment = reassign(assignment, { failed: peer, done: i => (availability?.holderCount(i) ?? 0) > 0, remaining })
+    const now = this.#components.now()
+    for (const p of remaining) if (!task.originProgressAt.has(p)) task.originProgressAt.set(p, now)
+    task.originProgressAt.delete(peer)
+    // A reader that failed or stalled is not taken back as a newcomer.
+    task.originConsidered.add(peer)
+    task.dirty = true
+    this.#components.onOriginAssigned?.({ digest: task.digest, assignees: remaining.length, pieces: 0, reassigned: true })
+  }
+
+  /**
+   * To the assignees (and to those that were, so their list empties): the pieces still nobody
+   * holds, when that differs from what they were last told. An assignee with no pieces that was
+   * told none is passed over at once.
+   */
+  sendOrigin (task: TaskState, availability: TaskAvailabilityView): void {
+    const assignment = task.assignment
+    if (assignment != null) for (const peer of assignment.assignees) this.#sendOriginTo(task, availability, peer)
+    for (const peer of task.originSent.keys()) if (assignment?.has(peer) !== true) this.#sendOriginTo(task, availability, peer)
+  }
+
+  #sendOriginTo (task: TaskState, availability: TaskAvailabilityView, peer: PeerKey): void {
+    if (!task.wanting.has(peer)) return
+    const assigned = task.assignment?.piecesOf(peer) ?? NO_PIECES
+    const before = task.originSent.get(peer) ?? ''
+    if (assigned.length === 0 && before === '') return
+    const pieces = assigned.filter(i => availability.holderCount(i) === 0)
+    const signature = pieces.join(',')
+    if (before === signature) return
+    task.originSent.set(peer, signature)
+    this.#components.send(peer, { origin: { digest: task.digest, pieces } })
+  }
+}

@@ -1,0 +1,41 @@
+import test from 'ava'
+import { LocalityGroups } from '../src/locality-groups.ts'
+import { peer } from './helpers.ts'
+
+const a = peer(1, { site: 'rack-1', zone: 'zone-a' })
+const b = peer(2, { site: 'rack-2', zone: 'zone-a' })
+const c = peer(3, { zone: 'zone-b' })
+const d = peer(4)
+
+test('peers are grouped by site and zone, in the order they were added', t => {
+  const groups = new LocalityGroups()
+  for (const info of [b, a, c, d]) t.true(groups.add(info))
+  t.deepEqual([...groups.all()], [b.id, a.id, c.id, d.id])
+  t.deepEqual([...groups.site('rack-1')], [a.id])
+  t.deepEqual([...groups.zone('zone-a')], [b.id, a.id])
+  t.deepEqual([...groups.zone('zone-b')], [c.id])
+  t.deepEqual([...groups.site('rack-9')], [])
+  t.is(groups.size, 4)
+  t.is(groups.info(c.id), c)
+})
+
+test('a peer added again keeps its place; a removed one leaves every group, and an emptied group goes', t => {
+  const groups = new LocalityGroups()
+  for (const info of [a, b]) groups.add(info)
+  t.false(groups.add(a))
+  t.deepEqual([...groups.zone('zone-a')], [a.id, b.id])
+  t.true(groups.remove(a.id))
+  t.false(groups.remove(a.id))
+  t.deepEqual([...groups.all()], [b.id])
+  t.deepEqual([...groups.site('rack-1')], [])
+  t.deepEqual([...groups.zone('zone-a')], [b.id])
+  t.is(groups.info(a.id), undefined)
+  groups.add(a)
+  t.deepEqual([...groups.zone('zone-a')], [b.id, a.id], 'back at the end, as in the task\'s availability')
+})
+
+test('of() groups the peers an info is known for and leaves the others out', t => {
+  const infos = new Map([a, b, c].map(info => [info.id, info]))
+  const groups = LocalityGroups.of([a.id, d.id, c.id, b.id], id => infos.get(id))
+  t.deepEqual([...groups.all()], [a.id, c.id, b.id])
+})
