@@ -45,7 +45,7 @@ export const SCHEDULER_TICK_MS = 100
 /** Agents one scheduler keeps a stream with at once. */
 export const SCHEDULER_MAX_AGENTS = 20_000
 /** A downloader whose parents did not change hears of their new pieces at most this often (it asks them itself meanwhile). */
-export const SCHEDULER_PARENTS_REFRESH_MS = 200
+export const SCHEDULER_PARENTS_REFRESH_MS = 1_000
 /** Downloaders of one task whose parents are decided in one round; a bigger task takes several rounds. */
 export const SCHEDULER_CHILDREN_PER_ROUND = 128
 /**
