@@ -24,6 +24,8 @@ export interface SwarmBenchOptions {
   workRoot?: string
   /** Agents and the scheduler log at debug level into <out>/logs/ (every piece, with its timings). */
   logs: boolean
+  /** Only the swarm pull: no direct baseline (for quick comparisons while working on the swarm). */
+  skipDirect: boolean
 }
 
 export const SWARM_USAGE = `usage: pnpm bench swarm [options]
@@ -37,6 +39,7 @@ export const SWARM_USAGE = `usage: pnpm bench swarm [options]
                        own bandwidth limits and shaping proxies), or auto: netns when it works (default)
   --work-dir DIR       where agent data and pulled images go, e.g. /dev/shm (default: OS temp dir)
   --logs               agents and the scheduler log at debug level (every piece with its timings) into <out>/logs/
+  --skip-direct        only the swarm pull, no direct baseline (quick comparisons; no speedup figure)
   --out DIR            where report.json, report.md and chart.svg go (default bench/out/swarm-<timestamp>)
 Each scenario runs the swarm pull (N hosts through their agents) and then the direct pull (N clients
 with the same links straight from the origin), same image, back to back.`
@@ -69,7 +72,8 @@ const FLAGS = {
   mode: { type: 'string' },
   'work-dir': { type: 'string' },
   out: { type: 'string' },
-  logs: { type: 'boolean' }
+  logs: { type: 'boolean' },
+  'skip-direct': { type: 'boolean' }
 } as const
 
 /** Parses `bench swarm` flags; errors name the flag. `defaultOutRoot` is where bench/out lives. */
@@ -86,7 +90,8 @@ export function parseSwarmArgs (argv: string[], defaultOutRoot: string, now = ne
     mode: parseMode(values.mode),
     outDir: outDirOf('swarm', values.out, defaultOutRoot, now),
     workRoot: dirFlag(values['work-dir']),
-    logs: values.logs === true
+    logs: values.logs === true,
+    skipDirect: values['skip-direct'] === true
   }
 }
 

@@ -97,8 +97,8 @@ async function measure (options: SwarmBenchOptions, { teardown, signal, log }: M
       const phaseInit = { scenario, image, hosts: options.hosts, physicalSeconds: physicalLimitSeconds, workDir, logDir }
       log(`${name}: swarm pull, ${options.hosts} hosts — ${scenario.description}`)
       const swarm = await runSwarmPhase({ network, teardown, log, signal }, phaseInit)
-      log(`${name}: direct pull, ${options.hosts} clients`)
-      const direct = await runDirectPhase({ network, teardown, log, signal }, phaseInit)
+      if (!options.skipDirect) log(`${name}: direct pull, ${options.hosts} clients`)
+      const direct = options.skipDirect ? { results: [], wallSeconds: 0, originEgressBytes: 0 } : await runDirectPhase({ network, teardown, log, signal }, phaseInit)
       const r = scenarioReport({ scenario, swarm, direct }, { imageBytes: image.bytes, physicalLimitSeconds })
       scenarios.push(r)
       log(`${name}: swarm p50 ${r.swarm.completionSeconds.p50.toFixed(1)} s, max ${r.swarm.completionSeconds.max.toFixed(1)} s, origin ${r.swarm.originEgressRatio.toFixed(2)}× image; ` +

@@ -22,8 +22,8 @@ export const MAX_UPLOAD_SLOTS = 1024
  * every read: with n readers each piece takes n times as long to arrive, and nothing spreads until
  * a piece has arrived whole. Eight hosts each reading their share of a blob from a 25 Mbit origin
  * took 2.7 s for every 1 MiB piece, and the swarm's links sat idle meanwhile; a few readers, each
- * reading its pieces in order one at a time (the agent's ORIGIN_PIECE_READS_IN_FLIGHT), keep the
- * origin's link full and hand the swarm a piece every few hundred milliseconds.
+ * reading its pieces in order a few at a time (the agent's ORIGIN_PIECE_READS_IN_FLIGHT), keep the
+ * origin's link full and hand the swarm pieces steadily.
  */
 export const SCHEDULER_ORIGIN_READERS = 3
 /** Parents handed to each downloader of a task. */
@@ -34,7 +34,7 @@ export const SCHEDULER_REPORT_INTERVAL_MS = 100
 export const SCHEDULER_ASSIGNEE_STALL_MS = 10_000
 /**
  * When downloaders join a cold task after its split, each origin reader keeps this many of its
- * unfinished pieces: an agent reads one piece from the origin at a time and reports finished
+ * unfinished pieces: an agent reads a few pieces from the origin at once and reports finished
  * ones every 100 ms, and one that waits for a read slot gives the read up when the piece was handed
  * to another agent meanwhile. The rest are dealt again over everyone. Few, so that the start of a
  * blob is not all on its first reader (everyone's stream needs it first).

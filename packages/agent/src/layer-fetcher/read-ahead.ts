@@ -58,7 +58,7 @@ export class ReadAhead {
   /** Pieces being read and stored: the stream that reaches one takes these bytes instead of reading it again. */
   readonly #underWay = new Map<number, Promise<{ bytes: Uint8Array, digest: Digest }>>()
   readonly #taken = new Set<number>()
-  /** Assigned pieces being read: one at a time (the agent's origin reads go one after another); the other workers take pieces peers hold. */
+  /** Assigned pieces being read: one at a time per blob, in order; the other workers take pieces peers hold. */
   #assignedUnderWay = 0
   readonly #controller = new AbortController()
   #running?: Promise<void>
