@@ -152,12 +152,14 @@ export const BANDWIDTH_MIN_BURST_BYTES = 64 * 1024
 
 /**
  * Origin Range reads of pieces one agent has in flight at once, over all its blobs (see
- * layer-fetcher/slots.ts). Few, since a piece is of use to the swarm only once it has arrived
- * whole (and the scheduler lets only a few agents read a task: SCHEDULER_ORIGIN_READERS), but not
- * one: each read waits for its answer, and at 100 Mbit one at a time left the origin's link half
- * idle (bench swarm 100 Mbit p50 64 s against 48 s with 4; 25 Mbit the same with 1 or 4).
+ * layer-fetcher/slots.ts). One: a piece is of use to the swarm only once it has arrived whole, and
+ * the scheduler lets only a few agents read a task (SCHEDULER_ORIGIN_READERS). Measured in bench
+ * swarm (8 hosts): at 25 Mbit 31 s either way, but with 4 the origin sent 1.13-1.38x the image
+ * (pieces read twice: a reader's report of some pieces never reached the scheduler, not yet
+ * explained), with 1 1.00x by the agents' counters; at 100 Mbit 4 was faster (48 s against 64 s:
+ * each read waits for its answer on a CPU-bound machine).
  */
-export const ORIGIN_PIECE_READS_IN_FLIGHT = 4
+export const ORIGIN_PIECE_READS_IN_FLIGHT = 1
 /** Pieces of one blob read ahead of the stream at once, from the origin (assigned) or peers (layer-fetcher/read-ahead.ts). */
 export const READ_AHEAD_PIECES_PER_BLOB = 4
 
@@ -184,8 +186,13 @@ export const PEER_STALL_MS = 3_000
 export const SCHEDULED_STALL_MS = 15_000
 /** ...or longer for big pieces: the time a piece takes at this rate (a slow origin behind the peer fetching it). */
 export const PEER_STALL_MIN_BYTES_PER_S = 2 * 1024 * 1024
-/** A piece leaves an uploader at most this many times per PIECE_SPREAD_WINDOW_MS; more asks are answered BUSY (piece-exchange/piece-spread.ts). */
-export const PIECE_SPREAD_SENDS = 2
+/**
+ * A piece leaves an uploader at most this many times per PIECE_SPREAD_WINDOW_MS; more asks are
+ * answered BUSY (piece-exchange/piece-spread.ts). 0: no limit (sends are still counted, to serve
+ * pieces not sent yet first). A limit of 2 made no measurable difference with a scheduler (25 Mbit
+ * p50 32.5 s against 33.1 s) and slowed the DHT-only swarm (no-scheduler p50 92 s against 71 s).
+ */
+export const PIECE_SPREAD_SENDS = 0
 export const PIECE_SPREAD_WINDOW_MS = 2_000
 /** How long a peer that answered BUSY is not asked for pieces of that blob (unless no one else holds them). */
 export const PEER_BUSY_BACKOFF_MS = 250

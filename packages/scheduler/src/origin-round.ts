@@ -13,6 +13,12 @@ export interface OriginRoundsComponents {
   /** Sends a message to a registered agent (nothing when it is gone). */
   send: (peer: PeerKey, message: Partial<SchedulerMessage>) => void
   onOriginAssigned?: (event: { digest: Digest, assignees: number, pieces: number, reassigned: boolean }) => void
+  /**
+   * When the peer last finished a piece from the origin for any task. A reader of several tasks
+   * reads a few pieces at a time over all of them: one task may wait on the others for longer
+   * than the stall time while the reader is busy; handing its pieces on then made them read twice.
+   */
+  originProgressAt?: (peer: PeerKey) => number | undefined
   /** How many tasks each peer reads from the origin now (see SchedulerService). */
   originLoads?: () => ReadonlyMap<PeerKey, number>
 }
@@ -100,7 +106,8 @@ export class OriginRounds {
     const assignment = task.assignment
     if (assignment == null) return
     for (const peer of assignment.assignees) {
-      if (now - (task.originProgressAt.get(peer) ?? 0) <= this.#assigneeStallMs) continue
+      const progressAt = Math.max(task.originProgressAt.get(peer) ?? 0, this.#components.originProgressAt?.(peer) ?? 0)
+      if (now - progressAt <= this.#assigneeStallMs) continue
       if (assignment.piecesOf(peer).some(i => availability.holderCount(i) === 0)) this.reassignFrom(task, peer)
     }
   }

@@ -73,6 +73,8 @@ export class SchedulerService {
   readonly health: ParentHealth
   readonly #agents = new Map<PeerKey, Agent>()
   readonly #tasks = new Map<Digest, TaskState>()
+  /** When each agent last finished a piece from the origin, for any task (see OriginRoundsComponents). */
+  readonly #originProgressAt = new Map<PeerKey, number>()
   readonly #now: () => number
   readonly #reportIntervalMs: number
   readonly #origin: OriginRounds
@@ -92,7 +94,8 @@ export class SchedulerService {
       availability: digest => this.registry.task(digest),
       send: (peer, message) => { this.send(peer, message) },
       onOriginAssigned: event => { this.#events.onOriginAssigned?.(event) },
-      originLoads: () => this.#originLoads()
+      originLoads: () => this.#originLoads(),
+      originProgressAt: peer => this.#originProgressAt.get(peer)
     }, { readersPerPiece: init.readersPerPiece, originReaders: init.originReaders, assigneeStallMs: init.assigneeStallMs })
     this.#parents = new ParentRounds({
       agent: peer => this.#agents.get(peer)?.registration,
@@ -143,6 +146,7 @@ export class SchedulerService {
   /** The agent's stream ended: it leaves every task. */
   disconnect (peer: PeerKey): void {
     if (!this.#agents.delete(peer)) return
+    this.#originProgressAt.delete(peer)
     this.#observer?.disconnected(peer)
     for (const digest of this.registry.removePeer(peer)) this.#leave(peer, digest, false)
     for (const task of this.#tasks.values()) if (task.wanting.has(peer)) this.#leave(peer, task.digest, false)
@@ -172,7 +176,10 @@ export class SchedulerService {
         const task = this.#tasks.get(message.digest)
         if (task == null || this.registry.task(message.digest)?.has(peer) !== true) return
         for (const index of message.indexes) if (index < task.size) this.registry.pieceFinished(peer, message.digest, index)
-        if (message.source === 'origin') task.originProgressAt.set(peer, now)
+        if (message.source === 'origin') {
+          task.originProgressAt.set(peer, now)
+          this.#originProgressAt.set(peer, now)
+        }
         this.#events.onPiecesReported?.({ source: message.source, pieces: message.indexes.length, bytes: message.bytes })
         task.dirty = true
         return

@@ -28,12 +28,11 @@ export class PieceSpread {
     return (this.#sends.get(key) ?? []).filter(at => now - at < this.#windowMs).length
   }
 
-  /** Whether the piece may be sent now; a yes counts as a send. Always yes when the limit is 0 (off). */
+  /** Whether the piece may be sent now; a yes counts as a send (also with the limit 0, off: the count orders the queue). */
   admit (key: string): boolean {
-    if (this.#perWindow <= 0) return true
     const now = this.#now()
     const recent = (this.#sends.get(key) ?? []).filter(at => now - at < this.#windowMs)
-    if (recent.length >= this.#perWindow) {
+    if (this.#perWindow > 0 && recent.length >= this.#perWindow) {
       this.#sends.set(key, recent)
       return false
     }
