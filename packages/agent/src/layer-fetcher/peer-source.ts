@@ -305,6 +305,14 @@ export function peerSource (init: PeerSourceInit): PeerByteSource {
     const piece = await once(index, async () => fetchAny(index, signal))
     verified.set(index, piece.digest)
     streamHas.add(index)
+    // A piece fetched ahead of the stream's head would wait in memory, unwritten, until the stream
+    // gets there: not served to peers, not announced (so the scheduler had others read it from the
+    // origin again). Stored at once it is both; the stream writes the same bytes again in turn.
+    if (seedInto != null && index > streamHead && !seedInto.has(index)) {
+      seedInto.write(index, piece.bytes, piece.digest).catch((err: Error) => {
+        log.warn('a piece fetched ahead of the stream was not stored early', { digest: table.digest, piece: index, error: `${err.name}: ${err.message}` })
+      })
+    }
     return piece.bytes
   }
 
