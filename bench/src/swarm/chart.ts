@@ -10,10 +10,11 @@ import type { ScenarioReport } from './report.ts'
 
 export async function writeChart (file: string, r: ScenarioReport, physicalLimitSeconds: number): Promise<void> {
   const values: Array<{ host: string, pull: string, seconds: number, failed?: string }> = []
+  const killed = new Set(r.swarm.killed?.hosts ?? [])
   r.swarm.hosts.forEach((h, i) => {
-    values.push(bar(`host ${i}`, 'swarm', h))
+    values.push(bar(`host ${i}`, 'swarm', h, killed.has(h.host)))
     const d = r.direct.hosts[i]
-    if (d != null) values.push(bar(`host ${i}`, 'direct', d))
+    if (d != null) values.push(bar(`host ${i}`, 'direct', d, false))
   })
   const spec: vegaLite.TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -53,9 +54,10 @@ export async function writeChart (file: string, r: ScenarioReport, physicalLimit
   await render(file, spec)
 }
 
-function bar (host: string, pull: string, result: ScenarioReport['swarm']['hosts'][number]): { host: string, pull: string, seconds: number, failed?: string } {
+/** A host's bar: to its end, labelled when the pull failed or churn killed it (the report's list, not its error text). */
+function bar (host: string, pull: string, result: ScenarioReport['swarm']['hosts'][number], killed: boolean): { host: string, pull: string, seconds: number, failed?: string } {
   if (result.verified && result.seconds != null) return { host, pull, seconds: result.seconds }
-  return { host, pull, seconds: result.seconds ?? result.endedSeconds ?? 0, failed: /SIGKILL|signal/.test(result.error ?? '') ? 'killed' : 'failed' }
+  return { host, pull, seconds: result.seconds ?? result.endedSeconds ?? 0, failed: killed ? 'killed' : 'failed' }
 }
 
 /** Inbound Mbit/s of each swarm host and outbound of the origin, each second; nothing when links were not sampled. */
