@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { pieceSpan } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import type { PartialBlob } from '../piece-store/partial-blob.ts'
+import { nextAhead } from './piece-book.ts'
 
 /** Where pieces read ahead go: the blob's partial file (written, recorded, and so offered to peers). */
 export interface AheadStore {
@@ -124,31 +125,16 @@ export class ReadAhead {
     }
   }
 
-  /**
-   * The lowest assigned piece not read yet, unless one is being read; else one of the pieces fewest peers hold, at random
-   * (agents that all chose the lowest would all ask the same holder for the same piece); none
-   * before the stream's head.
-   */
   #next (): number | undefined {
-    const head = this.#init.head()
-    const open = (index: number): boolean => index >= head && !this.#taken.has(index) && !this.#init.store.has(index)
-    let best: number | undefined
-    if (this.#assignedUnderWay === 0) {
-      for (const index of this.#init.assigned()) if (open(index) && (best == null || index < best)) best = index
-      if (best != null) return best
-    }
-    let fewest = Infinity
-    let rarest: number[] = []
-    for (let index = head; index < this.#init.pieceCount; index++) {
-      if (!open(index)) continue
-      const holders = this.#init.holders(index)
-      if (holders === 0 || holders > fewest) continue
-      if (holders < fewest) {
-        fewest = holders
-        rarest = []
-      }
-      rarest.push(index)
-    }
-    return rarest[Math.floor(Math.random() * rarest.length)]
+    const { assigned, holders, head, pieceCount, store } = this.#init
+    return nextAhead({
+      head: head(),
+      pieceCount,
+      open: index => !this.#taken.has(index) && !store.has(index),
+      readingAssigned: this.#assignedUnderWay > 0,
+      assigned: assigned(),
+      holders,
+      random: Math.random
+    })
   }
 }

@@ -11,11 +11,14 @@ import type { PieceStore } from '../piece-store/store.ts'
 import type { SchedulerClient } from '../scheduler-client/client.ts'
 import type { OriginMessage, ParentsMessage, PieceTableMessage, SchedulerSession } from '../scheduler-client/session.ts'
 import { BlobDownload } from './blob-download.ts'
-import type { OriginBlobRequest } from './origin-source.ts'
+import type { PieceEvents, PieceFailedEvent, PieceFetchedEvent } from './events.ts'
 import type { PeerNetwork } from './peer-plan.ts'
-import { peerSource } from './peer-source.ts'
+import type { PlannedPeer } from './piece-book.ts'
+import { pieceStream } from './piece-stream.ts'
+import type { PieceStream } from './piece-stream.ts'
 import { partialAheadStore } from './read-ahead.ts'
-import type { OriginPieceReader, PeerByteSource, PieceFailedEvent, PieceFetchedEvent, PieceWaitEvent, PlannedPeer } from './peer-source.ts'
+import type { OriginBlobRequest } from './sources/origin.ts'
+import type { OriginPieceReader } from './sources/origin-range.ts'
 
 export interface ScheduledStartComponents {
   store: PieceStore
@@ -29,10 +32,10 @@ export interface ScheduledStartInit {
   req: OriginBlobRequest
   size: number
   session: SchedulerSession
+  /** Ends the wait for the scheduler's first word (the fetcher stopping). */
+  signal: AbortSignal
   originPiece?: OriginPieceReader
-  onPiece?: (event: PieceFetchedEvent) => void
-  onPieceFailed?: (event: PieceFailedEvent) => void
-  onWait?: (event: PieceWaitEvent) => void
+  events: PieceEvents
 }
 
 const REASONS: Record<PieceFailedEvent['result'], PieceFailureReason> = { bad: 'bad-piece', refused: 'refused', timeout: 'timeout', unavailable: 'unavailable' }
@@ -44,7 +47,7 @@ const REASONS: Record<PieceFailedEvent['result'], PieceFailureReason> = { bad: '
  * the swarm does; every piece the agent verifies or fails to get is reported back. undefined when
  * the scheduler does not answer in time: the caller goes on with the DHT.
  */
-export async function startScheduled (components: ScheduledStartComponents, init: ScheduledStartInit): Promise<{ download: BlobDownload, source: PeerByteSource } | undefined> {
+export async function startScheduled (components: ScheduledStartComponents, init: ScheduledStartInit): Promise<{ download: BlobDownload, source: PieceStream } | undefined> {
   const { store, peers, scheduler } = components
   const log = components.logger ?? silentLogger
   const { req, size, session } = init
@@ -55,8 +58,8 @@ export async function startScheduled (components: ScheduledStartComponents, init
   for (let i = 0; i < pieceCount; i++) if (partial.hasPiece(i)) held.set(i)
 
   // Until the source exists, what the scheduler sends is kept for its plan; then it goes to the source.
-  const live: { source?: PeerByteSource } = {}
-  let assigned = new Set<number>()
+  const live: { source?: PieceStream } = {}
+  let assigned: number[] = []
   let firstParents: PlannedPeer[] = []
   let table: PieceTable | undefined
   // The first word about this blob (parents or origin pieces) ends the wait; words about other blobs do not.
@@ -71,7 +74,8 @@ export async function startScheduled (components: ScheduledStartComponents, init
   }
   const onOrigin = (m: OriginMessage): void => {
     if (m.digest !== digest) return
-    assigned = new Set(m.pieces)
+    if (live.source == null) assigned = m.pieces
+    else live.source.assign(m.pieces)
     log.debug('origin pieces assigned', { digest, pieces: m.pieces })
     answer.resolve(true)
   }
@@ -97,8 +101,19 @@ export async function startScheduled (components: ScheduledStartComponents, init
   const answered = answer.promise
   const asked = performance.now()
   session.announce({ digest, size, bitfield: held, wantsPieces: true })
-  const inTime = await Promise.race([answered, new Promise<false>(resolve => setTimeout(() => resolve(false), SCHEDULER_ANSWER_TIMEOUT_MS).unref())])
-  init.onWait?.({ digest, cause: 'scheduler-answer', seconds: (performance.now() - asked) / 1000 })
+  init.signal.throwIfAborted()
+  const timer = Promise.withResolvers<false>()
+  const timeout = setTimeout(() => { timer.resolve(false) }, SCHEDULER_ANSWER_TIMEOUT_MS)
+  const stopped = (): void => { timer.reject(init.signal.reason) }
+  init.signal.addEventListener('abort', stopped, { once: true })
+  const inTime = await Promise.race([answered, timer.promise]).finally(() => {
+    clearTimeout(timeout)
+    init.signal.removeEventListener('abort', stopped)
+  }).catch((err: unknown) => {
+    unsubscribe()
+    throw err
+  })
+  init.events.onPieceWait?.({ digest, cause: 'scheduler-answer', seconds: (performance.now() - asked) / 1000 })
   if (!inTime || session.closed) {
     unsubscribe()
     log.info('the scheduler did not answer in time; going on with the DHT', { digest })
@@ -108,28 +123,30 @@ export async function startScheduled (components: ScheduledStartComponents, init
   const reporter = new PieceReporter(session, store, digest)
   // A piece is announced once it is committed: before that this agent answers NOT_FOUND for it.
   const stopCommits = partial.onCommitted(indexes => { reporter.committed(indexes) })
-  const source = peerSource({
+  const source = pieceStream({
     plan: { table: table ?? emptyTable(digest, size), peers: firstParents },
     client: peers.client,
     downloads: components.downloads,
     originPiece: init.originPiece,
-    assigned: () => assigned,
     // Assigned pieces, then the rarest, are read ahead of this agent's own client and stored at once, for the swarm.
     seedInto: partialAheadStore(partial),
     expectMore: () => !session.closed,
     stallMs: SCHEDULED_STALL_MS,
     logger: log,
-    onWait: init.onWait,
-    onPiece: event => {
-      reporter.finished(event)
-      init.onPiece?.(event)
-    },
-    onPieceFailed: event => {
-      // NOT_FOUND and BUSY (not dropped) are answers, not faults: not held against the parent.
-      if (event.dropped || event.result === 'bad') session.pieceFailed({ digest, index: event.index, parent: parsePeer(event.peer), reason: REASONS[event.result] })
-      init.onPieceFailed?.(event)
+    events: {
+      onPieceWait: init.events.onPieceWait,
+      onPieceFetched: event => {
+        reporter.finished(event)
+        init.events.onPieceFetched?.(event)
+      },
+      onPieceFailed: event => {
+        // NOT_FOUND and BUSY (not dropped) are answers, not faults: not held against the parent.
+        if (event.dropped || event.result === 'bad') session.pieceFailed({ digest, index: event.index, parent: parsePeer(event.peer), reason: REASONS[event.result] })
+        init.events.onPieceFailed?.(event)
+      }
     }
   })
+  source.assign(assigned)
   live.source = source
   const download = new BlobDownload(partial, { source: 'peer' })
   download.on('change', () => {

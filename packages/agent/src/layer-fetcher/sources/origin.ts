@@ -1,11 +1,11 @@
 import type { Digest } from '@shoal/proto'
-import { throttle } from '../bandwidth/index.ts'
-import type { RateLimiter } from '../bandwidth/index.ts'
-import type { UpstreamConfig } from '../config/index.ts'
-import { UpstreamProtocolError, UpstreamUnauthorizedError, UpstreamUnavailableError } from '../errors.ts'
-import type { UpstreamClient, UpstreamResponse } from '../upstream/client.ts'
-import { discardBody } from '../upstream/errors.ts'
-import type { ByteSource } from './blob-download.ts'
+import { throttle } from '../../bandwidth/index.ts'
+import type { RateLimiter } from '../../bandwidth/index.ts'
+import type { UpstreamConfig } from '../../config/index.ts'
+import { UpstreamProtocolError, UpstreamUnauthorizedError, UpstreamUnavailableError } from '../../errors.ts'
+import type { UpstreamClient, UpstreamResponse } from '../../upstream/client.ts'
+import { discardBody } from '../../upstream/errors.ts'
+import type { ByteSource } from '../blob-download.ts'
 
 export interface OriginBlobRequest {
   registry: UpstreamConfig

@@ -9,22 +9,61 @@ import type { Logger } from '../logger.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
 import { BlobDownload } from './blob-download.ts'
-import type { LayerFetcherEvents, OriginReason, UpstreamAnswer } from './types.ts'
-import { blobSizeOf, fetchOriginRange } from './origin-source.ts'
-import type { OriginBlobRequest } from './origin-source.ts'
+import type { LayerFetcherEvents, PieceFailedEvent, PieceFetchedEvent, PieceWaitEvent } from './events.ts'
+import { blobSizeOf, fetchOriginRange } from './sources/origin.ts'
+import type { OriginBlobRequest } from './sources/origin.ts'
+import type { OriginPieceReader } from './sources/origin-range.ts'
 import type { PeerBans } from '../peer-bans.ts'
 import { planFromPeers } from './peer-plan.ts'
 import type { PeerNetwork } from './peer-plan.ts'
-import { peerSource } from './peer-source.ts'
-import type { OriginPieceReader, PeerByteSource, PieceFailedEvent } from './peer-source.ts'
+import { pieceStream } from './piece-stream.ts'
+import type { PieceStream } from './piece-stream.ts'
 import { startScheduled } from './scheduled-path.ts'
 import { Slots } from './slots.ts'
 import type { SchedulerClient } from '../scheduler-client/client.ts'
 
-export interface PeerPathComponents {
+/** An answer of the origin that is not the blob (401 with its challenge, 404...), passed on as is. */
+export interface UpstreamAnswer {
+  kind: 'upstream'
+  status: number
+  headers: Record<string, string | undefined>
+  body: Buffer
+  /** The endpoint that answered (origin URL). */
+  endpoint?: string
+}
+
+/**
+ * How a blob not held here is fetched, decided once per download: directed by its scheduler, from
+ * providers the DHT named, following another agent that claimed a cold blob, or from the origin
+ * (with the reason, for the log and `shoal_agent_blob_plans_total`).
+ */
+export type BlobPlanKind = 'scheduled' | 'dht' | 'claim' | 'origin'
+
+/** Why the origin serves the whole blob. */
+export type OriginReason =
+  | 'no-peer-network'
+  | 'no-connected-peers'
+  | 'no-providers'
+  | 'origin-unreachable'
+  | 'empty-blob'
+  | 'no-usable-plan'
+  | 'claim-leader'
+  | 'peer-download-failed'
+
+/**
+ * What the planner decided: a download from peers ready to run (with the piece stream that feeds
+ * it), the origin's refusal to pass on to the client, or the origin's whole-blob stream, and why.
+ */
+export type BlobPlan =
+  | { kind: 'scheduled' | 'dht' | 'claim', download: BlobDownload, source: PieceStream }
+  | { kind: 'refused', answer: UpstreamAnswer }
+  | { kind: 'origin', why: OriginReason }
+
+export interface BlobPlannerComponents {
   store: PieceStore
   upstream: UpstreamClient
-  peers: PeerNetwork
+  /** The peer network; without it every blob comes from the origin. */
+  peers?: PeerNetwork
   limits?: { origin?: RateLimiter, download?: Pick<RateLimiter, 'take'> }
   bans: PeerBans
   /** The schedulers, when `--scheduler` is given: a blob's scheduler directs its download. */
@@ -32,44 +71,48 @@ export interface PeerPathComponents {
   logger?: Logger
 }
 
-export interface PeerPathInit {
+export interface BlobPlannerInit {
   originFallback: boolean
   claimSettleMs: number
   events: Pick<LayerFetcherEvents, 'onUpstreamBytes' | 'onPieceFetched' | 'onPieceFailed' | 'onPieceWait'>
 }
 
-/** What the peer path decided: a download from peers ready to run, the origin's refusal to pass on, or the origin, and why. */
-export type PeerPathStart =
-  | { kind: 'download', plan: 'scheduled' | 'dht' | 'claim', download: BlobDownload, source: PeerByteSource }
-  | { kind: 'refused', answer: UpstreamAnswer }
-  | { kind: 'origin', why: OriginReason }
-
 /** The origin's answer to the HEAD of a blob for a client: its size, its refusal, or none. */
 type OriginHead = { kind: 'size', size: number | undefined } | { kind: 'refused', answer: UpstreamAnswer } | { kind: 'unreachable' }
 
-/** How a blob not held here is fetched from peers, and when not to. */
-export class PeerPath {
-  private readonly components: PeerPathComponents
-  private readonly init: PeerPathInit
+/**
+ * The one place that decides how a blob not held here is fetched (BlobPlan). In order: with no
+ * peer network, or for the retry after a failed peer download, the origin; a blob whose scheduler
+ * answers, the scheduled plan; else the DHT's providers; none, a claim (below); no usable peer,
+ * the origin, unless origin fallback is off (NoPeerSourceError).
+ */
+export class BlobPlanner {
+  private readonly components: BlobPlannerComponents
+  private readonly init: BlobPlannerInit
   private readonly log: Logger
   /** Origin Range reads of pieces, a few at a time for all blobs (see Slots). */
   readonly #originReads = new Slots(ORIGIN_PIECE_READS_IN_FLIGHT)
 
-  constructor (components: PeerPathComponents, init: PeerPathInit) {
+  constructor (components: BlobPlannerComponents, init: BlobPlannerInit) {
     this.components = components
     this.init = init
     this.log = components.logger ?? silentLogger
   }
 
   /**
-   * The peer path. The origin is asked only a HEAD with the client's credentials (the access
-   * check, and the size the peers' table must agree with; a refusal goes back to the client as
-   * is), then the pieces come from the providers the DHT names. When none does, the agent claims
-   * the blob (below). When the origin cannot be reached, the offline access policy may stand in
-   * for its yes, and the size comes from the peers' table (the digest still checks every byte).
+   * Chooses the plan. On the peer path the origin is asked only a HEAD with the client's
+   * credentials (the access check, and the size the peers' table must agree with; a refusal goes
+   * back to the client as is), then the pieces come from the scheduler's parents or the providers
+   * the DHT names. When none does, the agent claims the blob (below). When the origin cannot be
+   * reached, the offline access policy may stand in for its yes, and the size comes from the peers'
+   * table (the digest still checks every byte). `peersFirst: false` is the retry after a failed
+   * peer download: the origin. The signal (the fetcher stopping) ends the waits on the way.
    */
-  async start (req: OriginBlobRequest): Promise<PeerPathStart> {
+  async choose (req: OriginBlobRequest, options: { peersFirst: boolean, signal: AbortSignal }): Promise<BlobPlan> {
     const { store, peers, scheduler } = this.components
+    if (peers == null) return { kind: 'origin', why: 'no-peer-network' }
+    if (!options.peersFirst) return { kind: 'origin', why: 'peer-download-failed' }
+    const { signal } = options
     const session = scheduler?.sessionFor(req.digest)
     if (session == null && peers.connectedPeers() === 0) return this.noPeers(req, 'no-connected-peers')
     let found: Array<{ id: PeerId }>
@@ -80,9 +123,9 @@ export class PeerPath {
       if (head.kind === 'refused') return { kind: 'refused', answer: head.answer }
       if (head.kind === 'size' && head.size != null && head.size > 0) {
         const scheduled = await startScheduled({ store, peers, scheduler, downloads: this.components.limits?.download, logger: this.log }, {
-          req, size: head.size, session, originPiece: this.originPiece(req), onPiece: this.init.events.onPieceFetched, onPieceFailed: this.onPieceFailed, onWait: this.init.events.onPieceWait
+          req, size: head.size, session, signal, originPiece: this.originPiece(req), events: this.pieceEvents
         })
-        if (scheduled != null) return { kind: 'download', plan: 'scheduled', ...scheduled }
+        if (scheduled != null) return { kind: 'scheduled', ...scheduled }
       }
       found = await peers.findProviders(req.digest)
     } else {
@@ -96,27 +139,26 @@ export class PeerPath {
     let lead = false
     let claimed = false
     if (providers.length === 0 && size != null) {
-      ({ others: providers, lead } = await this.claim(req.digest, size, peers))
+      ({ others: providers, lead } = await this.claim(req.digest, size, peers, signal))
       claimed = true
       if (providers.length === 0) return this.noPeers(req, 'no-providers')
     }
     const plan = await planFromPeers(peers, req.digest, size, providers, this.log)
+    signal.throwIfAborted()
     if (plan == null) return this.noPeers(req, 'no-usable-plan')
     // The leader of a claim follows only a peer that is already ahead of it (it holds pieces).
     if (lead && !plan.peers.some(p => p.bitfield.count() > 0)) return this.noPeers(req, 'claim-leader')
     const partial = await store.openPartial(req.digest, plan.table.size)
     const download = new BlobDownload(partial, { source: 'peer' })
-    const source = peerSource({
+    const source = pieceStream({
       plan,
       client: peers.client,
       downloads: this.components.limits?.download,
       originPiece: this.originPiece(req),
-      onPiece: this.init.events.onPieceFetched,
-      onPieceFailed: this.onPieceFailed,
-      onWait: this.init.events.onPieceWait,
+      events: this.pieceEvents,
       logger: this.log
     })
-    return { kind: 'download', plan: claimed ? 'claim' : 'dht', download, source }
+    return { kind: claimed ? 'claim' : 'dht', download, source }
   }
 
   /**
@@ -126,10 +168,10 @@ export class PeerPath {
    * then, the lowest peer id leads: it fetches from the origin (unless one of them already holds
    * pieces), and the others follow it piece by piece.
    */
-  private async claim (digest: Digest, size: number, peers: PeerNetwork): Promise<{ others: Array<{ id: PeerId }>, lead: boolean }> {
+  private async claim (digest: Digest, size: number, peers: PeerNetwork, signal: AbortSignal): Promise<{ others: Array<{ id: PeerId }>, lead: boolean }> {
     await this.components.store.openPartial(digest, size)
     await peers.announce(digest)
-    await sleep(this.init.claimSettleMs)
+    await sleep(this.init.claimSettleMs, undefined, { signal })
     const others = this.unbanned(await peers.findProviders(digest))
     const self = peers.self.toString()
     const lead = !others.some(p => p.id.toString() < self)
@@ -153,10 +195,14 @@ export class PeerPath {
     }
   }
 
-  /** A bad piece counts against the peer across blobs. */
-  private readonly onPieceFailed = (event: PieceFailedEvent): void => {
-    if (event.result === 'bad') this.components.bans.badPiece(event.peer)
-    this.init.events.onPieceFailed?.(event)
+  /** What every piece stream reports; a bad piece also counts against the peer across blobs. */
+  private readonly pieceEvents = {
+    onPieceFetched: (event: PieceFetchedEvent): void => { this.init.events.onPieceFetched?.(event) },
+    onPieceWait: (event: PieceWaitEvent): void => { this.init.events.onPieceWait?.(event) },
+    onPieceFailed: (event: PieceFailedEvent): void => {
+      if (event.result === 'bad') this.components.bans.badPiece(event.peer)
+      this.init.events.onPieceFailed?.(event)
+    }
   }
 
   /** The origin's HEAD of the blob for this client: its size, its refusal, or no answer at all. */
@@ -178,7 +224,7 @@ export class PeerPath {
   }
 
   /** No peer can give the blob: the origin, unless fallback to it is off. */
-  private noPeers (req: OriginBlobRequest, why: OriginReason): PeerPathStart {
+  private noPeers (req: OriginBlobRequest, why: OriginReason): BlobPlan {
     if (!this.init.originFallback) throw new NoPeerSourceError(`no peer holds ${req.digest}, and origin fallback is off (--no-origin-fallback)`)
     return { kind: 'origin', why }
   }

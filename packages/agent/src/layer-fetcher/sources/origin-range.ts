@@ -1,0 +1,65 @@
+import { cidOfDigest, digestOf, pieceSpan } from '@shoal/proto'
+import { PieceTableMismatchError } from '../../errors.ts'
+import type { Logger } from '../../logger.ts'
+import type { PieceEvents } from '../events.ts'
+import type { PieceBook } from '../piece-book.ts'
+import type { Piece, PieceSource } from './piece-source.ts'
+
+/** The bytes of an origin read, how long it waited for a read slot, and then for the first byte. */
+export interface OriginPieceRead {
+  bytes: Uint8Array
+  slotSeconds: number
+  firstByteSeconds: number
+}
+
+/**
+ * The bytes of a blob range from the origin (HTTP Range). With `stillWanted`, the read is given up
+ * (undefined) when it returns false by the time the read may start: a piece the scheduler handed
+ * to another agent while this one waited for an origin slot.
+ */
+export type OriginPieceReader = (offset: number, length: number, signal: AbortSignal, stillWanted?: () => boolean) => Promise<OriginPieceRead | undefined>
+
+/** The origin as a PieceSource, and the read of a piece the scheduler assigned (given up if it is handed to another agent meanwhile). */
+export interface OriginRangeSource extends PieceSource {
+  fetchAssigned: (index: number, options: { signal: AbortSignal }) => Promise<Piece | undefined>
+}
+
+/**
+ * Pieces from the origin by HTTP Range: those a scheduler assigned this agent, and those no peer
+ * gives. Each is hashed here and checked against the table where the table names it (a hole, a
+ * piece no peer knew, leaves only the whole-blob digest to check it).
+ */
+export function originRangeSource (init: { book: PieceBook, read: OriginPieceReader, events: PieceEvents, logger: Logger }): OriginRangeSource {
+  const { book, events } = init
+  const { digest, size } = book.table
+  let told = false
+
+  const fetch = async (index: number, signal: AbortSignal, assignedOnly: boolean): Promise<Piece | undefined> => {
+    const span = pieceSpan(size, index)
+    const asked = performance.now()
+    const read = await init.read(span.offset, span.length, signal, assignedOnly ? () => book.isAssigned(index) : undefined)
+    if (read == null) return undefined
+    const { bytes, slotSeconds, firstByteSeconds } = read
+    if (slotSeconds > 0) events.onPieceWait?.({ digest, cause: 'origin-slot', seconds: slotSeconds })
+    if (!told) {
+      told = true
+      const why = assignedOnly ? 'the scheduler assigned them to this agent' : book.growing ? 'no progress among the peers' : 'no live peer holds or is fetching them'
+      init.logger.info('pieces no peer gives come from the origin', { digest, from: index, why })
+    }
+    const expected = book.cid(index)
+    const pieceDigest = digestOf(bytes)
+    const cid = cidOfDigest(pieceDigest)
+    if (expected != null && !cid.equals(expected)) {
+      throw new PieceTableMismatchError(`piece ${index} of ${digest} from the origin hashes to ${cid.toString()}, the peers' table says ${String(expected)}`)
+    }
+    const transferSeconds = Math.max(0, (performance.now() - asked) / 1000 - slotSeconds - firstByteSeconds)
+    events.onPieceFetched?.({ digest, index, bytes: bytes.byteLength, source: 'origin', firstByteSeconds, transferSeconds })
+    return { bytes, digest: pieceDigest }
+  }
+
+  return {
+    name: 'origin',
+    fetch: async (index, { signal }) => fetch(index, signal, false),
+    fetchAssigned: async (index, { signal }) => fetch(index, signal, true)
+  }
+}

@@ -1,0 +1,87 @@
+import test from 'ava'
+import { PieceBook } from '../../src/layer-fetcher/piece-book.ts'
+import { bitfieldOf, manualClock, peerIds, planned, table } from './piece-book-helpers.ts'
+
+test('a peer that answered BUSY is passed over for a moment while another holder is free, not forgotten or dropped', async t => {
+  const [idA, idB] = await peerIds(2)
+  const [a, b] = [planned(idA!, 2, [0, 1]), planned(idB!, 2, [0])]
+  const clock = manualClock()
+  const book = new PieceBook({ table: table(2), peers: [a, b] }, { stallMs: 3_000, now: clock.now, busyBackoffMs: 250 })
+  t.deepEqual(book.holders(0).map(p => p.id), [a.id, b.id])
+  book.busy(a.id)
+  t.deepEqual(book.holders(0).map(p => p.id), [b.id], 'a is passed over while b is free')
+  t.deepEqual(book.holders(1).map(p => p.id), [a.id], 'a busy peer that alone holds a piece is still named')
+  t.is(book.busyFor(a.id), 250)
+  t.is(book.busyFor(b.id), 0)
+  t.false(book.isDropped(a.id))
+  t.true(a.bitfield.has(0), 'its bitfield is kept')
+  clock.advance(250)
+  t.deepEqual(book.holders(0).map(p => p.id), [a.id, b.id], 'after the pause it is asked again')
+})
+
+test('NOT_FOUND clears the piece until the next bitfield; a peer that keeps refusing is dropped', async t => {
+  const [id] = await peerIds(1)
+  const peer = planned(id!, 3, [0, 1, 2])
+  const book = new PieceBook({ table: table(3), peers: [peer] }, { stallMs: 3_000, maxRefusals: 2 })
+  book.forget(peer.id, 1)
+  t.deepEqual(book.holders(1), [])
+  t.false(peer.complete, 'a peer that holds less than it said is asked again')
+  t.deepEqual(book.growingPeers().map(p => p.id), [peer.id])
+  t.is(book.updatePeer(peer, { bitfield: bitfieldOf(3, [0, 1, 2]), complete: true }), 0, 'nothing beyond what it reported before')
+  t.deepEqual(book.holders(1).map(p => p.id), [peer.id])
+  book.forget(peer.id, 0)
+  t.false(book.isDropped(peer.id))
+  book.forget(peer.id, 2)
+  t.true(book.isDropped(peer.id), 'the third refusal drops it')
+  t.deepEqual(book.holders(1), [])
+})
+
+test('a piece the table does not name has no holder; a table learned from a peer fills it and counts that peer as a table source', async t => {
+  const [id] = await peerIds(1)
+  const peer = planned(id!, 2, [0, 1])
+  const book = new PieceBook({ table: table(2, [1]), peers: [peer] }, { stallMs: 3_000 })
+  t.deepEqual(book.holders(1), [])
+  t.is(book.learnTable(table(2), peer.id), 1)
+  t.deepEqual(book.holders(1).map(p => p.id), [peer.id])
+  t.deepEqual([...book.tableSources], [peer.id.toString()])
+  t.true(book.tableSource?.equals(peer.id))
+})
+
+test('a stall: no progress for the stall time while peers grow; none growing and nothing expected is a stall at once', async t => {
+  const [id] = await peerIds(1)
+  const clock = manualClock()
+  let expectMore = true
+  const book = new PieceBook({ table: table(2), peers: [planned(id!, 2, [0])] }, { stallMs: 3_000, now: clock.now, expectMore: () => expectMore })
+  clock.advance(3_000)
+  t.false(book.stalled())
+  clock.advance(1)
+  t.true(book.stalled())
+  book.progressed()
+  t.false(book.stalled())
+  book.drop(id!)
+  t.false(book.stalled(), 'the scheduler may still send parents')
+  expectMore = false
+  t.true(book.stalled(), 'nobody is downloading the blob and nothing more will come')
+})
+
+test('whom to ask: the holder with fewest requests from this download, equals at random', async t => {
+  const [idA, idB, idC] = await peerIds(3)
+  const peers = [planned(idA!, 1, [0]), planned(idB!, 1, [0]), planned(idC!, 1, [])]
+  let coin = 0
+  const book = new PieceBook({ table: table(1), peers }, { stallMs: 3_000, random: () => coin })
+  t.true(book.whomToAsk(0)?.id.equals(idA!))
+  coin = 0.99
+  t.true(book.whomToAsk(0)?.id.equals(idB!))
+  book.asking(idB!, 1)
+  t.true(book.whomToAsk(0)?.id.equals(idA!), 'b has a request open')
+  book.asking(idA!, 1)
+  book.asking(idA!, 1)
+  t.true(book.whomToAsk(0)?.id.equals(idB!))
+  book.asking(idA!, -1)
+  book.asking(idA!, -1)
+  book.asking(idB!, -1)
+  t.is(book.load(idA!), 0)
+  book.drop(idA!)
+  book.drop(idB!)
+  t.is(book.whomToAsk(0), undefined, 'c holds nothing')
+})
