@@ -143,7 +143,11 @@ export class LayerFetcher {
   }
 
   private async begin (req: OriginBlobRequest, peersFirst: boolean): Promise<BlobHandle> {
-    const plan = await this.planner.choose(req, { peersFirst, signal: this.stopping.signal })
+    const { signal } = this.stopping
+    const plan = await this.planner.choose(req, { peersFirst, signal }).catch((err: unknown) => {
+      // A wait cut short by stop() ends with the reason the fetcher stopped, not the wait's own AbortError.
+      throw signal.aborted ? signal.reason : err
+    })
     if (plan.kind === 'refused') return plan.answer
     if (plan.kind === 'origin') return this.fromOrigin(req, plan.why)
     this.events.onPlan?.({ digest: req.digest, plan: plan.kind })

@@ -35,7 +35,8 @@ export function peerPieceSource (init: PeerPieceSourceInit): PieceSource {
     name: key,
     fetch: async (index, { signal }): Promise<Piece | undefined> => {
       const cid = book.cid(index)
-      if (cid == null) return undefined
+      // Chosen before a pause (BUSY) and dropped meanwhile: not asked.
+      if (cid == null || book.isDropped(peer)) return undefined
       book.asking(peer, 1)
       try {
         if (init.downloads != null) {

@@ -1,0 +1,149 @@
+import test from 'ava'
+import type { PeerId } from '@libp2p/interface'
+import { cidOfDigest, digestOf, pieceSizeFor, Status } from '@shoal/proto'
+import type { CID, PieceTable } from '@shoal/proto'
+import { PeerRefusedError } from '../../src/errors.ts'
+import type { PieceFailedEvent, PieceFetchedEvent } from '../../src/layer-fetcher/events.ts'
+import { pieceStream } from '../../src/layer-fetcher/piece-stream.ts'
+import type { PieceStreamInit } from '../../src/layer-fetcher/piece-stream.ts'
+import { peerIds, planned } from './piece-book-helpers.ts'
+
+const MiB = 1024 * 1024
+const COUNT = 6
+
+/** A blob of COUNT 1 MiB pieces whose bytes differ piece by piece, and its full table. */
+const blob = new Uint8Array(COUNT * MiB).map((_, i) => (i * 7 + (i >> 20)) & 0xff)
+const pieceBytes = (index: number): Uint8Array => blob.subarray(index * MiB, (index + 1) * MiB)
+const cids: CID[] = Array.from({ length: COUNT }, (_, i) => cidOfDigest(digestOf(pieceBytes(i))))
+const fullTable = (): PieceTable => ({ digest: digestOf(blob), size: blob.byteLength, pieceSize: pieceSizeFor(blob.byteLength), pieces: [...cids] })
+
+/** What a scripted peer answers for a piece: its bytes, or a refusal or a failure. */
+type Answer = 'piece' | 'not-found' | 'busy' | 'fail'
+
+/** The piece exchange as the stream sees it, each peer answering from a script (default: the piece). */
+function scriptedClient (script: (peer: PeerId, index: number) => Answer): PieceStreamInit['client'] & { asked: Array<{ peer: string, index: number }> } {
+  const asked: Array<{ peer: string, index: number }> = []
+  return {
+    asked,
+    piece: async (peer, ref) => {
+      asked.push({ peer: peer.toString(), index: ref.index })
+      const answer = script(peer as PeerId, ref.index)
+      if (answer === 'not-found') throw new PeerRefusedError(Status.NOT_FOUND, 'not held')
+      if (answer === 'busy') throw new PeerRefusedError(Status.BUSY, 'busy')
+      if (answer === 'fail') throw Object.assign(new Error('connection reset'), { name: 'PeerUnavailableError' })
+      return pieceBytes(ref.index)
+    },
+    pieceTable: async () => { throw new Error('not asked in these tests') },
+    bitfield: async () => { throw new Error('not asked in these tests') }
+  }
+}
+
+/** The digest of everything the stream yields (ava's deep comparison of megabytes is slow). */
+async function readAll (stream: ReturnType<typeof pieceStream>): Promise<string> {
+  const chunks: Uint8Array[] = []
+  for await (const chunk of await stream.open(0, AbortSignal.timeout(20_000))) chunks.push(chunk)
+  await stream.close?.()
+  return digestOf(Buffer.concat(chunks))
+}
+const blobDigest = digestOf(blob)
+
+test('the blob comes out in order from its holders, each piece checked by its source and its digest handed to the download', async t => {
+  const [a, b] = await peerIds(2)
+  const client = scriptedClient(() => 'piece')
+  const fetched: PieceFetchedEvent[] = []
+  const stream = pieceStream({ plan: { table: fullTable(), peers: [planned(a!, COUNT, [0, 1, 2, 3, 4, 5]), planned(b!, COUNT, [0, 2, 4])] }, client, events: { onPieceFetched: e => { fetched.push(e) } } })
+  t.is(await readAll(stream), blobDigest)
+  t.is(fetched.length, COUNT, 'each piece fetched once')
+  t.true(fetched.every(e => e.source === 'peer'))
+  t.is(stream.verifiedPiece?.(3), digestOf(pieceBytes(3)))
+  t.is(stream.verifiedPiece?.(3), undefined, 'handed over once')
+})
+
+/** A client where b answers BUSY the first time it is asked for each of `pieces`, so a is asked for each of them whatever the order. */
+function busyFirstClient (a: PeerId, pieces: number[], aAnswers: (index: number) => Answer): ReturnType<typeof scriptedClient> {
+  const bAsked = new Set<number>()
+  return scriptedClient((peer, index) => {
+    if (peer.equals(a)) return aAnswers(index)
+    if (pieces.includes(index) && !bAsked.has(index)) {
+      bAsked.add(index)
+      return 'busy'
+    }
+    return 'piece'
+  })
+}
+
+for (const answer of ['not-found', 'busy'] as const) {
+  test(`${answer === 'busy' ? 'BUSY' : 'NOT_FOUND'} sends the piece to another holder; the peer is not dropped`, async t => {
+    const [a, b] = await peerIds(2)
+    const client = busyFirstClient(a!, [1], index => index === 1 ? answer : 'piece')
+    const failed: PieceFailedEvent[] = []
+    const all = [0, 1, 2, 3, 4, 5]
+    const stream = pieceStream({ plan: { table: fullTable(), peers: [planned(a!, COUNT, all), planned(b!, COUNT, all)] }, client, events: { onPieceFailed: e => { failed.push(e) } } })
+    t.is(await readAll(stream), blobDigest)
+    const byA = failed.filter(e => e.peer === a!.toString())
+    t.true(byA.length > 0, 'a was asked for piece 1')
+    t.true(byA.every(e => e.index === 1 && e.result === 'refused' && !e.dropped), 'an answer, not a fault')
+    if (answer === 'not-found') t.is(byA.length, 1, 'a is not asked for that piece again')
+  })
+}
+
+test('a failed request drops the peer for the blob: it is asked nothing more', async t => {
+  const [a, b] = await peerIds(2)
+  const client = busyFirstClient(a!, [3], index => index === 3 ? 'fail' : 'piece')
+  const failed: PieceFailedEvent[] = []
+  let askedBeforeDrop = 0
+  const all = [0, 1, 2, 3, 4, 5]
+  const stream = pieceStream({
+    plan: { table: fullTable(), peers: [planned(a!, COUNT, all), planned(b!, COUNT, all)] },
+    client,
+    events: {
+      onPieceFailed: e => {
+        failed.push(e)
+        askedBeforeDrop = client.asked.length
+      }
+    }
+  })
+  t.is(await readAll(stream), blobDigest)
+  t.deepEqual(failed.filter(e => e.peer === a!.toString()).map(e => [e.index, e.result, e.dropped]), [[3, 'unavailable', true]])
+  t.false(client.asked.slice(askedBeforeDrop).some(q => q.peer === a!.toString()), 'a dropped peer is asked nothing more')
+})
+
+test('pieces the scheduler assigned come from the origin, the rest from peers; a piece nobody holds comes from the origin once the swarm stalls', async t => {
+  const [a] = await peerIds(1)
+  const client = scriptedClient(() => 'piece')
+  const fromOrigin: number[] = []
+  const stream = pieceStream({
+    plan: { table: fullTable(), peers: [planned(a!, COUNT, [1, 2, 3])] },
+    client,
+    stallMs: 200,
+    refreshMs: 20,
+    originPiece: async (offset, length) => {
+      fromOrigin.push(offset / MiB)
+      return { bytes: blob.slice(offset, offset + length), slotSeconds: 0, firstByteSeconds: 0 }
+    }
+  })
+  stream.assign([0, 5])
+  t.is(await readAll(stream), blobDigest)
+  t.deepEqual([...fromOrigin].sort(), [0, 4, 5], '0 and 5 assigned, 4 held by nobody')
+  t.deepEqual(client.asked.map(q => q.index).sort(), [1, 2, 3])
+})
+
+test('without origin fallback a piece nobody holds fails the stream with NoPeerSourceError', async t => {
+  const [a] = await peerIds(1)
+  const stream = pieceStream({ plan: { table: fullTable(), peers: [planned(a!, COUNT, [0, 1])] }, client: scriptedClient(() => 'piece'), stallMs: 100, refreshMs: 20 })
+  const error = await t.throwsAsync(readAll(stream))
+  t.is(error?.name, 'NoPeerSourceError')
+})
+
+test('origin bytes that contradict the peers\' table end the download with PieceTableMismatchError', async t => {
+  const [a] = await peerIds(1)
+  const stream = pieceStream({
+    plan: { table: fullTable(), peers: [planned(a!, COUNT, [])] },
+    client: scriptedClient(() => 'piece'),
+    stallMs: 50,
+    refreshMs: 10,
+    originPiece: async (offset, length) => ({ bytes: new Uint8Array(length).fill(offset === 0 ? 1 : 0), slotSeconds: 0, firstByteSeconds: 0 })
+  })
+  const error = await t.throwsAsync(readAll(stream))
+  t.is(error?.name, 'PieceTableMismatchError')
+})
