@@ -1,7 +1,6 @@
-import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id'
-import type { PeerId } from '@libp2p/interface'
+import { peerIdFromMultihash } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { Bitfield, decodeMultihash, parseCid, parsePieceTable, pieceCountFor, pieceSizeFor, Status } from '@shoal/proto'
+import { Bitfield, decodeMultihash, parsePieceTable, pieceCountFor, pieceSizeFor, Status } from '@shoal/proto'
 import type { PieceFailureReason, PieceTable } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import { SCHEDULED_STALL_MS, SCHEDULER_ANSWER_TIMEOUT_MS } from '../constants.ts'
@@ -11,11 +10,12 @@ import type { PieceStore } from '../piece-store/store.ts'
 import type { SchedulerClient } from '../scheduler-client/client.ts'
 import type { OriginMessage, ParentsMessage, PieceTableMessage, SchedulerSession } from '../scheduler-client/session.ts'
 import { BlobDownload } from './blob-download.ts'
-import type { PieceEvents, PieceFailedEvent, PieceFetchedEvent } from './events.ts'
+import type { PieceEvents, PieceFailedEvent } from './events.ts'
 import type { PeerNetwork } from './peer-plan.ts'
 import type { PlannedPeer } from './piece-book.ts'
 import { pieceStream } from './piece-stream.ts'
 import type { PieceStream } from './piece-stream.ts'
+import { parsePeer, PieceReporter } from './piece-reporter.ts'
 import { partialAheadStore } from './read-ahead.ts'
 import type { OriginBlobRequest } from './sources/origin.ts'
 import type { OriginPieceReader } from './sources/origin-range.ts'
@@ -167,77 +167,6 @@ export async function startScheduled (components: ScheduledStartComponents, init
   return { download, source }
 }
 
-/**
- * Finished pieces go to the scheduler once they are committed (offered to peers), in batches, at
- * most every report interval, with the agent's piece table when it has news.
- */
-class PieceReporter {
-  readonly #session: SchedulerSession
-  readonly #store: PieceStore
-  readonly #digest: OriginBlobRequest['digest']
-  /** Pieces fetched and not yet committed: told when they are. */
-  readonly #fetched = new Map<number, PieceFetchedEvent>()
-  readonly #pending = new Map<string, { indexes: number[], bytes: number, source: 'peer' | 'origin', parent?: string }>()
-  #timer?: ReturnType<typeof setTimeout>
-  /** Pieces read from the origin since the table was last sent: CIDs the swarm may not know yet. */
-  #originSinceTable = false
-
-  constructor (session: SchedulerSession, store: PieceStore, digest: OriginBlobRequest['digest']) {
-    this.#session = session
-    this.#store = store
-    this.#digest = digest
-  }
-
-  finished (event: PieceFetchedEvent): void {
-    this.#fetched.set(event.index, event)
-  }
-
-  committed (indexes: number[]): void {
-    for (const index of indexes) {
-      const event = this.#fetched.get(index)
-      if (event == null) continue
-      this.#fetched.delete(index)
-      this.#add(event)
-    }
-  }
-
-  #add (event: PieceFetchedEvent): void {
-    const key = `${event.source}/${event.peer ?? ''}`
-    const batch = this.#pending.get(key) ?? { indexes: [], bytes: 0, source: event.source, parent: event.peer }
-    batch.indexes.push(event.index)
-    batch.bytes += event.bytes
-    if (event.source === 'origin') this.#originSinceTable = true
-    this.#pending.set(key, batch)
-    this.#timer ??= setTimeout(() => { this.flush() }, this.#session.reportIntervalMs)
-  }
-
-  /** Sends what is pending, then the agent's table; at the end (`final`) the table goes out even with nothing pending, now that every piece is recorded. */
-  flush (final = false): void {
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    if ((this.#pending.size === 0 && !final) || this.#session.closed) return
-    for (const batch of this.#pending.values()) {
-      this.#session.piecesFinished({ digest: this.#digest, indexes: batch.indexes, source: batch.source, parent: batch.parent == null ? undefined : parsePeer(batch.parent), bytes: batch.bytes })
-    }
-    this.#pending.clear()
-    // Pieces from peers were checked against a table the swarm already has: only origin pieces (and
-    // the end) bring CIDs worth sending.
-    if (!this.#originSinceTable && !final) return
-    this.#originSinceTable = false
-    const record = this.#store.get(this.#digest)
-    if (record != null) {
-      this.#session.pieceTable({ digest: this.#digest, size: record.size, pieceSize: record.pieceSize, pieces: record.pieces.map(cid => cid == null ? undefined : parseCid(cid)) })
-    }
-  }
-
-  /** At the end every piece is recorded: what was fetched goes out now. */
-  stop (): void {
-    for (const event of this.#fetched.values()) this.#add(event)
-    this.#fetched.clear()
-    this.flush(true)
-  }
-}
-
 function plannedPeers (peers: PeerNetwork, m: ParentsMessage, pieceCount: number, log: Logger): PlannedPeer[] {
   const planned: PlannedPeer[] = []
   for (const parent of m.parents) {
@@ -251,14 +180,6 @@ function plannedPeers (peers: PeerNetwork, m: ParentsMessage, pieceCount: number
     }
   }
   return planned
-}
-
-function parsePeer (text: string): PeerId | undefined {
-  try {
-    return peerIdFromString(text)
-  } catch {
-    return undefined
-  }
 }
 
 function emptyTable (digest: OriginBlobRequest['digest'], size: number): PieceTable {

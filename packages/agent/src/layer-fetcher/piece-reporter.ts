@@ -1,0 +1,90 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { PeerId } from '@libp2p/interface'
+import { parseCid } from '@shoal/proto'
+import type { Digest } from '@shoal/proto'
+import type { PieceStore } from '../piece-store/store.ts'
+import type { SchedulerSession } from '../scheduler-client/session.ts'
+import type { PieceFetchedEvent } from './events.ts'
+
+/** What the reporter needs of a scheduler session. */
+export type ReportingSession = Pick<SchedulerSession, 'piecesFinished' | 'pieceTable' | 'closed' | 'reportIntervalMs'>
+
+/**
+ * Finished pieces go to the scheduler once they are committed (offered to peers), in batches, at
+ * most every report interval, with the agent's piece table when it has news.
+ */
+export class PieceReporter {
+  readonly #session: ReportingSession
+  readonly #store: Pick<PieceStore, 'get'>
+  readonly #digest: Digest
+  /** Pieces fetched and not yet committed: told when they are. */
+  readonly #fetched = new Map<number, PieceFetchedEvent>()
+  readonly #pending = new Map<string, { indexes: number[], bytes: number, source: 'peer' | 'origin', parent?: string }>()
+  #timer?: ReturnType<typeof setTimeout>
+  /** Pieces read from the origin since the table was last sent: CIDs the swarm may not know yet. */
+  #originSinceTable = false
+
+  constructor (session: ReportingSession, store: Pick<PieceStore, 'get'>, digest: Digest) {
+    this.#session = session
+    this.#store = store
+    this.#digest = digest
+  }
+
+  finished (event: PieceFetchedEvent): void {
+    this.#fetched.set(event.index, event)
+  }
+
+  committed (indexes: number[]): void {
+    for (const index of indexes) {
+      const event = this.#fetched.get(index)
+      if (event == null) continue
+      this.#fetched.delete(index)
+      this.#add(event)
+    }
+  }
+
+  #add (event: PieceFetchedEvent): void {
+    const key = `${event.source}/${event.peer ?? ''}`
+    const batch = this.#pending.get(key) ?? { indexes: [], bytes: 0, source: event.source, parent: event.peer }
+    batch.indexes.push(event.index)
+    batch.bytes += event.bytes
+    if (event.source === 'origin') this.#originSinceTable = true
+    this.#pending.set(key, batch)
+    this.#timer ??= setTimeout(() => { this.flush() }, this.#session.reportIntervalMs)
+  }
+
+  /** Sends what is pending, then the agent's table; at the end (`final`) the table goes out even with nothing pending, now that every piece is recorded. */
+  flush (final = false): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    if ((this.#pending.size === 0 && !final) || this.#session.closed) return
+    for (const batch of this.#pending.values()) {
+      this.#session.piecesFinished({ digest: this.#digest, indexes: batch.indexes, source: batch.source, parent: batch.parent == null ? undefined : parsePeer(batch.parent), bytes: batch.bytes })
+    }
+    this.#pending.clear()
+    // Pieces from peers were checked against a table the swarm already has: only origin pieces (and
+    // the end) bring CIDs worth sending.
+    if (!this.#originSinceTable && !final) return
+    this.#originSinceTable = false
+    const record = this.#store.get(this.#digest)
+    if (record != null) {
+      this.#session.pieceTable({ digest: this.#digest, size: record.size, pieceSize: record.pieceSize, pieces: record.pieces.map(cid => cid == null ? undefined : parseCid(cid)) })
+    }
+  }
+
+  /** At the end every piece is recorded: what was fetched goes out now. */
+  stop (): void {
+    for (const event of this.#fetched.values()) this.#add(event)
+    this.#fetched.clear()
+    this.flush(true)
+  }
+}
+
+/** A peer id from an event's text form; undefined when it does not parse. */
+export function parsePeer (text: string): PeerId | undefined {
+  try {
+    return peerIdFromString(text)
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,69 @@
+import test from 'ava'
+import { digestOf, pieceSpan } from '@shoal/proto'
+import type { Digest, PieceTable } from '@shoal/proto'
+import { PieceReporter } from '../../src/layer-fetcher/piece-reporter.ts'
+import type { ReportingSession } from '../../src/layer-fetcher/piece-reporter.ts'
+import { openStore } from '../helpers/store.ts'
+import { peerIds } from './piece-book-helpers.ts'
+
+const MiB = 1024 * 1024
+const SIZE = 4 * MiB
+const blob = new Uint8Array(SIZE).map((_, i) => (i >> 20) + 1)
+const digest = digestOf(blob) as Digest
+
+function recordingSession (): ReportingSession & { finished: Array<Parameters<ReportingSession['piecesFinished']>[0]>, tables: PieceTable[] } {
+  const finished: Array<Parameters<ReportingSession['piecesFinished']>[0]> = []
+  const tables: PieceTable[] = []
+  return {
+    finished,
+    tables,
+    closed: false,
+    reportIntervalMs: 20,
+    piecesFinished: report => { finished.push(report) },
+    pieceTable: table => { tables.push(table) }
+  }
+}
+
+test('pieces go to the scheduler once committed, batched by source and parent; the table follows origin pieces and the end', async t => {
+  const store = await openStore(t)
+  const partial = await store.openPartial(digest, SIZE)
+  const [parent] = await peerIds(1)
+  const session = recordingSession()
+  const reporter = new PieceReporter(session, store, digest)
+  // As the scheduled plan wires it: the partial tells what each commit made durable.
+  partial.onCommitted(indexes => { reporter.committed(indexes) })
+  const write = async (index: number): Promise<void> => {
+    const span = pieceSpan(SIZE, index)
+    const bytes = blob.subarray(span.offset, span.offset + span.length)
+    await partial.writePiece(index, bytes, digestOf(bytes))
+  }
+
+  reporter.finished({ digest, index: 0, bytes: MiB, source: 'peer', peer: parent!.toString() })
+  reporter.finished({ digest, index: 1, bytes: MiB, source: 'peer', peer: parent!.toString() })
+  await new Promise(resolve => setTimeout(resolve, 60))
+  t.deepEqual(session.finished, [], 'nothing is reported before it is committed: a child sent here would get NOT_FOUND')
+
+  await write(0)
+  await write(1)
+  await partial.commit()
+  await new Promise(resolve => setTimeout(resolve, 60))
+  t.is(session.finished.length, 1, 'one batch for one parent')
+  t.deepEqual(session.finished[0]?.indexes, [0, 1])
+  t.true(session.finished[0]?.parent?.equals(parent!))
+  t.is(session.finished[0]?.bytes, 2 * MiB)
+  t.deepEqual(session.tables, [], 'pieces from peers bring no CID the swarm lacks')
+
+  reporter.finished({ digest, index: 2, bytes: MiB, source: 'origin' })
+  await write(2)
+  await partial.commit()
+  await new Promise(resolve => setTimeout(resolve, 60))
+  t.is(session.finished.at(-1)?.source, 'origin')
+  t.is(session.tables.length, 1, 'an origin piece brings its CID: the table goes out')
+  t.not(session.tables[0]?.pieces[2], undefined)
+
+  reporter.finished({ digest, index: 3, bytes: MiB, source: 'peer', peer: parent!.toString() })
+  reporter.stop()
+  t.deepEqual(session.finished.at(-1)?.indexes, [3], 'at the end what was fetched goes out')
+  t.is(session.tables.length, 2, 'and the table, now whole')
+  await partial.close()
+})
