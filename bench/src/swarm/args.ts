@@ -50,8 +50,8 @@ with the same links straight from the origin), same image, back to back.`
  * quarter of the rate: the same physical limit), each in a folder of its own under --out; else one.
  */
 export function parseSwarmRuns (argv: string[], defaultOutRoot: string, now = new Date()): SwarmBenchOptions[] {
-  const options = parseSwarmArgs(argv, defaultOutRoot, now)
   const values = parseFlags(argv, FLAGS)
+  const options = swarmOptions(values, defaultOutRoot, now)
   if (values['link-mbit'] != null || values['layer-mb'] != null) return [options]
   return C.DEFAULT_LINES.map(line => ({
     ...options,
@@ -76,9 +76,8 @@ const FLAGS = {
   'skip-direct': { type: 'boolean' }
 } as const
 
-/** Parses `bench swarm` flags; errors name the flag. `defaultOutRoot` is where bench/out lives. */
-export function parseSwarmArgs (argv: string[], defaultOutRoot: string, now = new Date()): SwarmBenchOptions {
-  const values = parseFlags(argv, FLAGS)
+/** The options of one run from parsed `bench swarm` flags; errors name the flag. `defaultOutRoot` is where bench/out lives. */
+function swarmOptions (values: Record<string, FlagValue>, defaultOutRoot: string, now: Date): SwarmBenchOptions {
   const linkMbit = positive(values['link-mbit'], '--link-mbit', C.DEFAULT_LINK_MBIT)
   return {
     hosts: integerFlag(values.hosts, '--hosts', C.DEFAULT_HOSTS, 2),
