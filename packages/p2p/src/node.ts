@@ -96,7 +96,10 @@ export async function createP2pNode (init: P2pNodeInit): Promise<P2pNode> {
     },
     services: {
       identify: identify(),
-      ping: ping(),
+      // libp2p's connection monitor pings every connection on the same protocol: with the default of
+      // one outbound stream, a ping of ours made while the monitor's is open failed with
+      // TooManyOutboundProtocolStreamsError.
+      ping: ping({ maxOutboundStreams: 2 }),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
         // Left unset, the DHT stays a client until identify reports a public address, which
