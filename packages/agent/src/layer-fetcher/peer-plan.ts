@@ -13,7 +13,7 @@ export interface PeerNetwork {
   /** This agent's peer id. */
   readonly self: PeerId
   /** Peers with an open connection: none means no lookup is worth its time. */
-  connectedPeers: () => number
+  connected: () => PeerId[]
   /** Peers that announced the blob; empty when none or when the lookup failed (never throws). */
   findProviders: (digest: Digest) => Promise<Array<{ id: PeerId }>>
   /** Announces the blob now and waits for it (bounded; never throws). */

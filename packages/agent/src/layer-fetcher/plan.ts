@@ -114,7 +114,7 @@ export class BlobPlanner {
     if (!options.peersFirst) return { kind: 'origin', why: 'peer-download-failed' }
     const { signal } = options
     const session = scheduler?.sessionFor(req.digest)
-    if (session == null && peers.connectedPeers() === 0) return this.noPeers(req, 'no-connected-peers')
+    if (session == null && peers.connected().length === 0) return this.noPeers(req, 'no-connected-peers')
     let found: Array<{ id: PeerId }>
     let head: OriginHead
     if (session != null && scheduler != null) {
@@ -136,18 +136,22 @@ export class BlobPlanner {
     if (head.kind === 'unreachable' && (providers.length === 0 || req.offlineAccess?.() !== true)) return this.noPeers(req, 'origin-unreachable')
     const size = head.kind === 'size' ? head.size : undefined
     if (size === 0) return { kind: 'origin', why: 'empty-blob' }
-    let lead = false
-    let claimed = false
-    if (providers.length === 0 && size != null) {
-      ({ others: providers, lead } = await this.claim(req.digest, size, peers, signal))
-      claimed = true
+    const claimed = providers.length === 0 && size != null
+    if (claimed) {
+      providers = await this.claim(req.digest, size, peers, signal)
       if (providers.length === 0) return this.noPeers(req, 'no-providers')
     }
     const plan = await planFromPeers(peers, req.digest, size, providers, this.log)
     signal.throwIfAborted()
-    if (plan == null) return this.noPeers(req, 'no-usable-plan')
-    // The leader of a claim follows only a peer that is already ahead of it (it holds pieces).
-    if (lead && !plan.peers.some(p => p.bitfield.count() > 0)) return this.noPeers(req, 'claim-leader')
+    // After a claim, the peers that answered a bitfield are the other claimers: none, and this agent is alone.
+    if (plan == null) return this.noPeers(req, claimed ? 'no-providers' : 'no-usable-plan')
+    if (claimed) {
+      // Of the claimers, the lowest peer id leads; the leader follows only a peer that is already ahead of it (it holds pieces).
+      const self = peers.self.toString()
+      const lead = !plan.peers.some(p => p.id.toString() < self)
+      this.log.info('claimed a cold blob', { digest: req.digest, others: plan.peers.length, lead })
+      if (lead && !plan.peers.some(p => p.bitfield.count() > 0)) return this.noPeers(req, 'claim-leader')
+    }
     const partial = await store.openPartial(req.digest, plan.table.size)
     const download = new BlobDownload(partial, { source: 'peer' })
     const source = pieceStream({
@@ -163,20 +167,24 @@ export class BlobPlanner {
 
   /**
    * Several agents pulling one cold blob at the same moment all miss the DHT. So an agent that
-   * finds no provider announces the blob itself (its partial record answers with an empty
-   * bitfield), waits for the others to do the same, and looks again. Of everyone announcing it
-   * then, the lowest peer id leads: it fetches from the origin (unless one of them already holds
-   * pieces), and the others follow it piece by piece.
+   * finds no provider claims the blob: it opens its partial (which answers a bitfield request,
+   * empty), announces it, waits for the others to do the same, and looks again. The candidates are
+   * the providers the DHT names now, and every connected peer: on a loaded host an announcement
+   * can take longer than the settle time to spread, and two agents that each missed the other
+   * both read the blob from the origin; a connected claimer answers a bitfield request at once.
+   * The caller asks them all (planFromPeers): those that answer are the claimers; of them the
+   * lowest peer id leads: it fetches from the origin (unless one of them already holds pieces),
+   * and the others follow it piece by piece.
    */
-  private async claim (digest: Digest, size: number, peers: PeerNetwork, signal: AbortSignal): Promise<{ others: Array<{ id: PeerId }>, lead: boolean }> {
+  private async claim (digest: Digest, size: number, peers: PeerNetwork, signal: AbortSignal): Promise<Array<{ id: PeerId }>> {
     await this.components.store.openPartial(digest, size)
     await peers.announce(digest)
     await sleep(this.init.claimSettleMs, undefined, { signal })
-    const others = this.unbanned(await peers.findProviders(digest))
-    const self = peers.self.toString()
-    const lead = !others.some(p => p.id.toString() < self)
-    this.log.info('claimed a cold blob', { digest, others: others.length, lead })
-    return { others, lead }
+    const candidates = new Map<string, { id: PeerId }>()
+    for (const peer of [...await peers.findProviders(digest), ...peers.connected().map(id => ({ id }))]) {
+      if (!peer.id.equals(peers.self)) candidates.set(peer.id.toString(), { id: peer.id })
+    }
+    return this.unbanned([...candidates.values()])
   }
 
   /** Pieces by HTTP Range from the origin, unless fallback to it is off. */

@@ -291,7 +291,7 @@ export class PeerServices {
     return {
       self: node.peerId,
       client,
-      connectedPeers: () => this.connectedPeers(),
+      connected: () => node.getPeers(),
       rememberAddresses: (peer, addresses) => {
         node.peerStore.merge(peer, { multiaddrs: addresses }).catch((err: Error) => {
           this.#ownLog.info('a parent\'s addresses were not kept; it is dialled by peer id alone', { peer: peer.toString(), error: `${err.name}: ${err.message}` })

@@ -38,12 +38,12 @@ test('with no peer network the plan is the origin, said once with its reason, an
 test('stopping the fetcher ends a plan still being chosen (a claim waiting for others), and the blob\'s partial is closed', async t => {
   const store = await openStore(t)
   const { upstream, req } = await origin(t)
-  const [self] = await peerIds(1)
+  const [self, other] = await peerIds(2)
   let announced = 0
   // A peer network with a connected peer and no provider for the blob: the agent claims it and waits the settle time.
   const peers: PeerNetwork = {
     self: self!,
-    connectedPeers: () => 1,
+    connected: () => [other!],
     findProviders: async () => [],
     announce: async () => { announced++ },
     rememberAddresses: () => {},
