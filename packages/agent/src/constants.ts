@@ -194,6 +194,15 @@ export const PEER_STALL_MIN_BYTES_PER_S = 2 * 1024 * 1024
  */
 export const PIECE_SPREAD_SENDS = 0
 export const PIECE_SPREAD_WINDOW_MS = 2_000
+/** Weight of the newest first-byte time in a peer's running mean (layer-fetcher/peer-latency.ts). */
+export const PEER_LATENCY_WEIGHT = 0.3
+/** Peers whose first-byte times are remembered. */
+export const PEER_LATENCY_MAX_PEERS = 4096
+/**
+ * The first-byte time assumed of a peer not heard from yet: about that of an uploader with an idle
+ * link, so a new holder is tried soon, and one that queues is then passed over for it.
+ */
+export const PEER_LATENCY_PRIOR_S = 0.05
 /** How long a peer that answered BUSY is not asked for pieces of that blob (unless no one else holds them). */
 export const PEER_BUSY_BACKOFF_MS = 250
 /** NOT_FOUND answers to pieces its bitfield offered, before a peer is dropped for the blob. */

@@ -1,7 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import { mergePieceTables } from '@shoal/proto'
 import type { Bitfield, CID, PieceTable } from '@shoal/proto'
-import { PEER_BUSY_BACKOFF_MS, PEER_MAX_REFUSALS } from '../constants.ts'
+import { PEER_BUSY_BACKOFF_MS, PEER_LATENCY_PRIOR_S, PEER_MAX_REFUSALS } from '../constants.ts'
 
 /** A peer that holds pieces of the blob, with what it said it holds. */
 export interface PlannedPeer {
@@ -33,6 +33,8 @@ export interface PieceBookInit {
   random?: () => number
   busyBackoffMs?: number
   maxRefusals?: number
+  /** A peer's recent first-byte time in seconds (PeerLatency); without it every holder counts the same. */
+  latency?: (peer: PeerId) => number | undefined
 }
 
 /**
@@ -68,6 +70,7 @@ export class PieceBook {
   readonly #random: () => number
   readonly #busyBackoffMs: number
   readonly #maxRefusals: number
+  readonly #latency?: (peer: PeerId) => number | undefined
   #lastProgressAt: number
 
   constructor (plan: PeerPlan, init: PieceBookInit) {
@@ -82,6 +85,7 @@ export class PieceBook {
     this.#random = init.random ?? Math.random
     this.#busyBackoffMs = init.busyBackoffMs ?? PEER_BUSY_BACKOFF_MS
     this.#maxRefusals = init.maxRefusals ?? PEER_MAX_REFUSALS
+    this.#latency = init.latency
     this.#lastProgressAt = this.#now()
   }
 
@@ -237,19 +241,31 @@ export class PieceBook {
   }
 
   /**
-   * Whom to ask for the piece: the holder this download asks least at the moment; among equals one
-   * at random: every agent gets the same parents in the same order, and taking the first would
-   * send them all to one uploader. undefined when no live peer holds it.
+   * What asking the peer costs now: (requests this download has open with it + 1) x its recent
+   * first-byte time (PEER_LATENCY_PRIOR_S when not heard from yet; 1 for every peer without a
+   * latency source, which leaves the load alone).
+   */
+  cost (peer: PeerId): number {
+    const seconds = this.#latency == null ? 1 : this.#latency(peer) ?? PEER_LATENCY_PRIOR_S
+    return (this.load(peer) + 1) * seconds
+  }
+
+  /**
+   * Whom to ask for the piece: the holder that costs least (above): the one this download asks
+   * least, weighted by how long it has lately taken to start answering, so requests go to idle
+   * uplinks rather than queue behind an uploader that is also reading from the origin. Among
+   * equals one at random: every agent gets the same parents in the same order, and taking the
+   * first would send them all to one uploader. undefined when no live peer holds it.
    */
   whomToAsk (index: number): PlannedPeer | undefined {
-    let fewest = Infinity
+    let least = Infinity
     let choices: PlannedPeer[] = []
     for (const holder of this.holders(index)) {
-      const load = this.load(holder.id)
-      if (load < fewest) {
-        fewest = load
+      const cost = this.cost(holder.id)
+      if (cost < least) {
+        least = cost
         choices = [holder]
-      } else if (load === fewest) {
+      } else if (cost === least) {
         choices.push(holder)
       }
     }

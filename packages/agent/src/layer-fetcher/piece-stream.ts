@@ -10,7 +10,7 @@ import type { PieceExchangeClient } from '../piece-exchange/index.ts'
 import type { ByteSource } from './blob-download.ts'
 import type { PieceEvents, PieceWaitCause } from './events.ts'
 import { PieceBook } from './piece-book.ts'
-import type { PeerPlan, PlannedPeer } from './piece-book.ts'
+import type { PeerPlan, PieceBookInit, PlannedPeer } from './piece-book.ts'
 import { ReadAhead } from './read-ahead.ts'
 import type { AheadStore } from './read-ahead.ts'
 import { SwarmView } from './peer-swarm.ts'
@@ -37,6 +37,8 @@ export interface PieceStreamInit {
   seedInto?: AheadStore
   /** See PieceBookInit.expectMore. */
   expectMore?: () => boolean
+  /** See PieceBookInit.latency. */
+  latency?: PieceBookInit['latency']
   events?: PieceEvents
   logger?: Logger
 }
@@ -66,7 +68,7 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
   const { table } = init.plan
   // Progress is seen a whole piece at a time: big pieces from a slow origin take a while each.
   const stallMs = init.stallMs ?? Math.max(PEER_STALL_MS, 1000 * table.pieceSize / PEER_STALL_MIN_BYTES_PER_S)
-  const book = new PieceBook(init.plan, { stallMs, expectMore: init.expectMore })
+  const book = new PieceBook(init.plan, { stallMs, expectMore: init.expectMore, latency: init.latency })
   const swarm = new SwarmView(book, { client: init.client, refreshMs: init.refreshMs })
   const origin = init.originPiece == null ? undefined : originRangeSource({ book, read: init.originPiece, events, logger: log })
   const peers = new Map<string, PieceSource>()

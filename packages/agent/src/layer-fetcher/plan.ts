@@ -14,6 +14,7 @@ import { blobSizeOf, fetchOriginRange } from './sources/origin.ts'
 import type { OriginBlobRequest } from './sources/origin.ts'
 import type { OriginPieceReader } from './sources/origin-range.ts'
 import type { PeerBans } from '../peer-bans.ts'
+import { PeerLatency } from './peer-latency.ts'
 import { planFromPeers } from './peer-plan.ts'
 import type { PeerNetwork } from './peer-plan.ts'
 import { pieceStream } from './piece-stream.ts'
@@ -123,7 +124,7 @@ export class BlobPlanner {
       if (head.kind === 'refused') return { kind: 'refused', answer: head.answer }
       if (head.kind === 'size' && head.size != null && head.size > 0) {
         const scheduled = await startScheduled({ store, peers, scheduler, downloads: this.components.limits?.download, logger: this.log }, {
-          req, size: head.size, session, signal, originPiece: this.originPiece(req), events: this.pieceEvents
+          req, size: head.size, session, signal, originPiece: this.originPiece(req), events: this.pieceEvents, latency: this.latency
         })
         if (scheduled != null) return { kind: 'scheduled', ...scheduled }
       }
@@ -160,6 +161,7 @@ export class BlobPlanner {
       downloads: this.components.limits?.download,
       originPiece: this.originPiece(req),
       events: this.pieceEvents,
+      latency: this.latency,
       logger: this.log
     })
     return { kind: claimed ? 'claim' : 'dht', download, source }
@@ -203,9 +205,16 @@ export class BlobPlanner {
     }
   }
 
-  /** What every piece stream reports; a bad piece also counts against the peer across blobs. */
+  /** Every peer's recent first-byte time, over the downloads of every blob: whom to ask (PieceBook.whomToAsk). */
+  readonly #peerLatency = new PeerLatency()
+  private readonly latency = (peer: PeerId): number | undefined => this.#peerLatency.expected(peer.toString())
+
+  /** What every piece stream reports; a piece from a peer times it, a bad piece counts against the peer across blobs. */
   private readonly pieceEvents = {
-    onPieceFetched: (event: PieceFetchedEvent): void => { this.init.events.onPieceFetched?.(event) },
+    onPieceFetched: (event: PieceFetchedEvent): void => {
+      if (event.peer != null && event.firstByteSeconds != null) this.#peerLatency.observe(event.peer, event.firstByteSeconds)
+      this.init.events.onPieceFetched?.(event)
+    },
     onPieceWait: (event: PieceWaitEvent): void => { this.init.events.onPieceWait?.(event) },
     onPieceFailed: (event: PieceFailedEvent): void => {
       if (event.result === 'bad') this.components.bans.badPiece(event.peer)

@@ -12,7 +12,7 @@ import type { OriginMessage, ParentsMessage, PieceTableMessage, SchedulerSession
 import { BlobDownload } from './blob-download.ts'
 import type { PieceEvents, PieceFailedEvent } from './events.ts'
 import type { PeerNetwork } from './peer-plan.ts'
-import type { PlannedPeer } from './piece-book.ts'
+import type { PieceBookInit, PlannedPeer } from './piece-book.ts'
 import { pieceStream } from './piece-stream.ts'
 import type { PieceStream } from './piece-stream.ts'
 import { parsePeer, PieceReporter } from './piece-reporter.ts'
@@ -36,6 +36,8 @@ export interface ScheduledStartInit {
   signal: AbortSignal
   originPiece?: OriginPieceReader
   events: PieceEvents
+  /** See PieceBookInit.latency. */
+  latency?: PieceBookInit['latency']
 }
 
 const REASONS: Record<PieceFailedEvent['result'], PieceFailureReason> = { bad: 'bad-piece', refused: 'refused', timeout: 'timeout', unavailable: 'unavailable' }
@@ -131,6 +133,7 @@ export async function startScheduled (components: ScheduledStartComponents, init
     // Assigned pieces, then the rarest, are read ahead of this agent's own client and stored at once, for the swarm.
     seedInto: partialAheadStore(partial),
     expectMore: () => !session.closed,
+    latency: init.latency,
     stallMs: SCHEDULED_STALL_MS,
     logger: log,
     events: {

@@ -1,6 +1,7 @@
 import test from 'ava'
 import fc from 'fast-check'
 import type { PeerId } from '@libp2p/interface'
+import { PEER_LATENCY_PRIOR_S } from '../../src/constants.ts'
 import { nextAhead, PieceBook } from '../../src/layer-fetcher/piece-book.ts'
 import { bitfieldOf, manualClock, peerIds, planned, table } from './piece-book-helpers.ts'
 
@@ -52,7 +53,8 @@ test('PieceBook answers every question as the plain model does, after any sequen
     fc.uniqueArray(pieceArb, { maxLength: 4 }),
     fc.array(opArb, { maxLength: 40 }),
     fc.boolean(),
-    (initial, holes, ops, expectMore) => {
+    fc.array(fc.option(fc.constantFrom(0.01, 0.05, 0.2, 3), { nil: undefined }), { minLength: PEERS, maxLength: PEERS }),
+    (initial, holes, ops, expectMore, latencies) => {
       const clock = manualClock()
       const named = Array.from({ length: PIECES }, (_, i) => !holes.includes(i))
       const m: Model = {
@@ -66,7 +68,8 @@ test('PieceBook answers every question as the plain model does, after any sequen
         lastProgress: clock.now()
       }
       const peers = initial.flatMap((h, p) => h == null ? [] : [planned(ids[p]!, PIECES, h)])
-      const book = new PieceBook({ table: table(PIECES, holes), peers }, { stallMs: STALL_MS, now: clock.now, random: () => 0, busyBackoffMs: BUSY_MS, maxRefusals: MAX_REFUSALS, expectMore: () => expectMore })
+      const book = new PieceBook({ table: table(PIECES, holes), peers }, { stallMs: STALL_MS, now: clock.now, random: () => 0, busyBackoffMs: BUSY_MS, maxRefusals: MAX_REFUSALS, expectMore: () => expectMore, latency: id => latencies[ids.findIndex(p => p.equals(id))] })
+      const cost = (p: number): number => (m.load[p]! + 1) * (latencies[p] ?? PEER_LATENCY_PRIOR_S)
 
       for (const step of ops) {
         switch (step.op) {
@@ -127,14 +130,14 @@ test('PieceBook answers every question as the plain model does, after any sequen
         for (let piece = 0; piece < PIECES; piece++) {
           const expected = modelHolders(m, named, now, piece)
           t.deepEqual(book.holders(piece).map(p => ids.findIndex(id => id.equals(p.id))).sort(), [...expected].sort())
-          // Whom to ask: a holder, with the fewest requests open; none when nobody holds it.
+          // Whom to ask: a holder, of the least cost (requests open x first-byte time); none when nobody holds it.
           const whom = book.whomToAsk(piece)
           if (expected.length === 0) {
             t.is(whom, undefined)
           } else {
             const p = ids.findIndex(id => whom?.id.equals(id) === true)
             t.true(expected.includes(p))
-            t.is(m.load[p], Math.min(...expected.map(q => m.load[q]!)))
+            t.is(cost(p), Math.min(...expected.map(cost)))
           }
         }
         const growing = expectMore || m.known.some((k, p) => k && !m.complete[p] && !m.dropped.has(p))

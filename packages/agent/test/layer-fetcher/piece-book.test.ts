@@ -1,4 +1,5 @@
 import test from 'ava'
+import { PeerLatency } from '../../src/layer-fetcher/peer-latency.ts'
 import { PieceBook } from '../../src/layer-fetcher/piece-book.ts'
 import { bitfieldOf, manualClock, peerIds, planned, table } from './piece-book-helpers.ts'
 
@@ -84,4 +85,20 @@ test('whom to ask: the holder with fewest requests from this download, equals at
   book.drop(idA!)
   book.drop(idB!)
   t.is(book.whomToAsk(0), undefined, 'c holds nothing')
+})
+
+test('whom to ask: a holder that has lately been slow to answer is passed over while a quick one holds the piece', async t => {
+  const [reader, idle] = await peerIds(2)
+  const latency = new PeerLatency()
+  const book = new PieceBook({ table: table(1), peers: [planned(reader!, 1, [0]), planned(idle!, 1, [0])] }, { stallMs: 3_000, random: () => 0, latency: id => latency.expected(id.toString()) })
+  t.true(book.whomToAsk(0)?.id.equals(reader!), 'neither heard from: the first of equals')
+  latency.observe(reader!.toString(), 3)
+  t.true(book.whomToAsk(0)?.id.equals(idle!), 'not heard from yet: tried before a peer that queues for 3 s')
+  latency.observe(idle!.toString(), 0.2)
+  for (let i = 0; i < 10; i++) book.asking(idle!, 1)
+  t.true(book.whomToAsk(0)?.id.equals(idle!), '11 x 0.2 s is still less than 1 x 3 s')
+  for (let i = 0; i < 5; i++) book.asking(idle!, 1)
+  t.true(book.whomToAsk(0)?.id.equals(reader!), '16 x 0.2 s is more')
+  latency.observe(reader!.toString(), 0)
+  t.true(Math.abs(latency.expected(reader!.toString())! - 2.1) < 1e-9, 'a weighted mean: 3 + 0.3 x (0 - 3)')
 })
