@@ -166,30 +166,32 @@ export class Agent {
     const limits = { origin: this.limiters.origin, download: inTurn(this.limiters.download) }
     const parts = (): LiveParts => this.liveNow()
     // Read at each use: a reload replaces the upstream client for downloads that start after it.
-    this.fetcher = new LayerFetcher({ store: this.store, get upstream () { return parts().upstream }, peers: peers?.network(), limits, scheduler: peers?.scheduler, bans, logger: this.log }, {
-      onUpstreamBytes: n => { metrics.receivedBytes.inc({ source: 'origin' }, n) },
-      onPieceFetched: e => {
-        metrics.pieceFetched(e)
-        this.log.debug('piece fetched', { digest: e.digest, index: e.index, source: e.source, peer: e.peer, firstByteSeconds: e.firstByteSeconds, transferSeconds: e.transferSeconds })
-      },
-      onPieceFailed: e => {
-        metrics.pieceFailed(e)
-        this.log.debug('piece request failed', { digest: e.digest, index: e.index, peer: e.peer, result: e.result, error: e.error, dropped: e.dropped })
-      },
-      onPieceWait: e => { metrics.pieceWait(e) },
-      onPlan: e => {
-        metrics.blobPlans.inc({ plan: e.plan, why: e.why ?? '' })
-        this.log.debug('blob download planned', { digest: e.digest, plan: e.plan, why: e.why })
-      },
-      onFirstPiece: peers == null ? undefined : digest => { peers.provide(digest) },
-      onBlobRequested: peers == null ? undefined : req => { peers.observeBlob(req) },
-      onDownloadDone: d => {
-        metrics.downloads.inc({ result: d.state })
-        if (d.error?.name === 'DigestMismatchError') metrics.digestMismatches.inc({ kind: 'blob' })
-        if (d.state === 'failed') this.log.warn('blob download failed', { digest: d.digest, error: d.error?.message })
-        this.gc?.trigger()
-      }
-    }, { originFallback: config.originFallback })
+    this.fetcher = new LayerFetcher({ store: this.store, get upstream () { return parts().upstream }, peers: peers?.network(), limits, scheduler: peers?.scheduler, bans, logger: this.log }, { originFallback: config.originFallback })
+    const events = this.fetcher.events
+    events.on('upstream-bytes', n => { metrics.receivedBytes.inc({ source: 'origin' }, n) })
+    events.on('piece-fetched', e => {
+      metrics.pieceFetched(e)
+      this.log.debug('piece fetched', { digest: e.digest, index: e.index, source: e.source, peer: e.peer, firstByteSeconds: e.firstByteSeconds, transferSeconds: e.transferSeconds })
+    })
+    events.on('piece-failed', e => {
+      metrics.pieceFailed(e)
+      this.log.debug('piece request failed', { digest: e.digest, index: e.index, peer: e.peer, result: e.result, error: e.error, dropped: e.dropped })
+    })
+    events.on('piece-wait', e => { metrics.pieceWait(e) })
+    events.on('plan', e => {
+      metrics.blobPlans.inc({ plan: e.plan, why: e.why ?? '' })
+      this.log.debug('blob download planned', { digest: e.digest, plan: e.plan, why: e.why })
+    })
+    if (peers != null) {
+      events.on('first-piece', digest => { peers.provide(digest) })
+      events.on('blob-requested', req => { peers.observeBlob(req) })
+    }
+    events.on('download-done', d => {
+      metrics.downloads.inc({ result: d.state })
+      if (d.error?.name === 'DigestMismatchError') metrics.digestMismatches.inc({ kind: 'blob' })
+      if (d.state === 'failed') this.log.warn('blob download failed', { digest: d.digest, error: d.error?.message })
+      this.gc?.trigger()
+    })
     const store = this.store
     const fetcher = this.fetcher
     metrics.bind({

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import type { Digest } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import { silentLogger } from '../logger.ts'
@@ -11,7 +12,7 @@ import type { UpstreamClient } from '../upstream/client.ts'
 import { discardBody } from '../upstream/errors.ts'
 import { BlobDownload } from './blob-download.ts'
 import type { ByteSource } from './blob-download.ts'
-import type { LayerFetcherEvents } from './events.ts'
+import type { LayerFetcherEventMap } from './events.ts'
 import { PeerBans } from '../peer-bans.ts'
 import type { PeerNetwork } from './peer-plan.ts'
 import { BlobPlanner } from './plan.ts'
@@ -58,7 +59,8 @@ const MAX_ERROR_BODY_BYTES = 64 * 1024
  */
 export class LayerFetcher {
   private readonly components: LayerFetcherComponents
-  private readonly events: LayerFetcherEvents
+  /** What happens to blobs (LayerFetcherEventMap), for metrics, logs and announcements. */
+  readonly events = new EventEmitter<LayerFetcherEventMap>()
   private readonly inflight = new Map<Digest, Promise<BlobHandle>>()
   private readonly downloads = new Set<BlobDownload>()
   private readonly originFallback: boolean
@@ -69,18 +71,18 @@ export class LayerFetcher {
   private readonly stopping = new AbortController()
   private readonly log: Logger
 
-  constructor (components: LayerFetcherComponents, events: LayerFetcherEvents = {}, init: LayerFetcherInit = {}) {
+  constructor (components: LayerFetcherComponents, init: LayerFetcherInit = {}) {
     this.components = components
-    this.events = events
+    this.events.setMaxListeners(0)
     this.originFallback = init.originFallback ?? true
-    this.bans = components.bans ?? new PeerBans({ onBan: events.onPeerBanned })
+    this.bans = components.bans ?? new PeerBans({ onBan: (peer, reason) => { this.events.emit('peer-banned', peer, reason) } })
     const { store, peers, limits, scheduler } = components
     this.log = (components.logger ?? silentLogger).child('layer-fetcher')
     // The upstream is read at each origin read: the agent's reload may replace it.
     this.planner = new BlobPlanner({ store, get upstream () { return components.upstream }, peers, limits, bans: this.bans, scheduler, logger: this.log }, {
       originFallback: this.originFallback,
       claimSettleMs: init.claimSettleMs ?? PEER_CLAIM_SETTLE_MS,
-      events
+      events: this.events
     })
   }
 
@@ -110,7 +112,7 @@ export class LayerFetcher {
   }
 
   async open (req: OriginBlobRequest): Promise<BlobHandle> {
-    this.events.onBlobRequested?.(req)
+    this.events.emit('blob-requested', req)
     return this.join(req, true)
   }
 
@@ -150,7 +152,7 @@ export class LayerFetcher {
     })
     if (plan.kind === 'refused') return plan.answer
     if (plan.kind === 'origin') return this.fromOrigin(req, plan.why)
-    this.events.onPlan?.({ digest: req.digest, plan: plan.kind })
+    this.events.emit('plan', { digest: req.digest, plan: plan.kind })
     this.run(plan.download, plan.source, req, plan.source.tableSources)
     return { kind: 'download', download: plan.download }
   }
@@ -158,7 +160,7 @@ export class LayerFetcher {
   /** The whole blob as one stream from the origin (from the first piece not held), or the origin's refusal. */
   private async fromOrigin (req: OriginBlobRequest, why: OriginReason): Promise<BlobHandle> {
     const { store, upstream } = this.components
-    this.events.onPlan?.({ digest: req.digest, plan: 'origin', why })
+    this.events.emit('plan', { digest: req.digest, plan: 'origin', why })
     const known = store.get(req.digest)
     const resumeAt = known == null ? 0 : firstMissingOffset(known)
     // Not the client's signal: the download goes on for the store and other clients if it leaves.
@@ -178,7 +180,7 @@ export class LayerFetcher {
       throw err
     })
     const download = new BlobDownload(partial, { controller })
-    if (this.events.onUpstreamBytes != null) download.on('bytes', this.events.onUpstreamBytes)
+    download.on('bytes', (n: number) => { this.events.emit('upstream-bytes', n) })
     this.run(download, originSource(upstream, req, res, this.components.limits?.origin), req)
     return { kind: 'download', download }
   }
@@ -190,11 +192,10 @@ export class LayerFetcher {
   private run (download: BlobDownload, source: ByteSource, req: OriginBlobRequest, tableSources?: () => string[]): void {
     const { store } = this.components
     this.downloads.add(download)
-    const onFirstPiece = this.events.onFirstPiece
     // Only for announcing: without a listener the first piece costs no extra fdatasync.
-    if (onFirstPiece != null) {
+    if (this.events.listenerCount('first-piece') > 0) {
       download.once('piece', () => {
-        download.partial.commit().then(() => { onFirstPiece(download.digest) }, (err: Error) => {
+        download.partial.commit().then(() => { this.events.emit('first-piece', download.digest) }, (err: Error) => {
           // The download's own next commit fails the same way and fails the download; only the early announcement is lost.
           this.log.warn('first piece not made durable; the blob is not announced yet', { digest: download.digest, error: `${err.name}: ${err.message}` })
         })
@@ -211,7 +212,7 @@ export class LayerFetcher {
   private async ended (download: BlobDownload, req: OriginBlobRequest, tableSources?: () => string[]): Promise<void> {
     this.downloads.delete(download)
     this.inflight.delete(req.digest)
-    this.events.onDownloadDone?.(download)
+    this.events.emit('download-done', download)
     if (tableSources == null || download.state !== 'failed' || this.stopping.signal.aborted) return
     const name = download.error?.name
     if (name === 'DigestMismatchError' || name === 'PieceTableMismatchError') {

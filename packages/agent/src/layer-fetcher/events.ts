@@ -45,27 +45,40 @@ export interface PieceFailedEvent {
   dropped: boolean
 }
 
-/**
- * What the layer fetcher tells as blobs move: the agent's metrics, its DHT announcements and its
- * logs subscribe here; the scheduler hears of pieces through the scheduled plan's reporter.
- */
-export interface LayerFetcherEvents {
-  onUpstreamBytes?: (n: number) => void
-  onDownloadDone?: (download: BlobDownload) => void
-  /** A client asked for a blob (the share policy learns where it lives). */
-  onBlobRequested?: (req: OriginBlobRequest) => void
-  /** How a download was planned: its kind, and for the origin why. */
-  onPlan?: (event: { digest: Digest, plan: BlobPlanKind, why?: OriginReason }) => void
-  /** A blob's first piece is durable in the store (announce it to peers). */
-  onFirstPiece?: (digest: Digest) => void
-  /** A piece fetched by a download from peers (from a peer, or from the origin when no peer gave it). */
-  onPieceFetched?: (event: PieceFetchedEvent) => void
-  /** A piece request to a peer failed (the peer is dropped for that blob). */
-  onPieceFailed?: (event: PieceFailedEvent) => void
-  /** A download from peers waited (for a holder, a limit, an origin slot, its next piece): why and how long. */
-  onPieceWait?: (event: PieceWaitEvent) => void
-  onPeerBanned?: (peer: string, reason: BanReason) => void
+/** How a download was planned: its kind, and for the origin why. */
+export interface PlanEvent {
+  digest: Digest
+  plan: BlobPlanKind
+  why?: OriginReason
 }
 
-/** The events a piece stream reports (a subset of LayerFetcherEvents, keyed the same). */
-export type PieceEvents = Pick<LayerFetcherEvents, 'onPieceFetched' | 'onPieceFailed' | 'onPieceWait'>
+/**
+ * What the layer fetcher tells as blobs move (LayerFetcher.events): the agent's metrics, logs,
+ * DHT announcements and share policy subscribe; the scheduler hears of pieces through the
+ * scheduled plan's reporter, which taps the piece stream's own events.
+ */
+export interface LayerFetcherEventMap {
+  /** A client asked for a blob (the share policy learns where it lives). */
+  'blob-requested': [req: OriginBlobRequest]
+  plan: [event: PlanEvent]
+  /** Bytes read from the origin (a whole-blob stream or a piece). */
+  'upstream-bytes': [bytes: number]
+  /** A piece fetched by a download from peers (from a peer, or from the origin when no peer gave it). */
+  'piece-fetched': [event: PieceFetchedEvent]
+  /** A piece request to a peer failed. */
+  'piece-failed': [event: PieceFailedEvent]
+  /** A download from peers waited (for a holder, a limit, an origin slot, its next piece): why and how long. */
+  'piece-wait': [event: PieceWaitEvent]
+  /** A blob's first piece is durable in the store (announce it to peers). Costs an early commit: only done while someone listens. */
+  'first-piece': [digest: Digest]
+  'download-done': [download: BlobDownload]
+  /** The fetcher's own bans (when the agent gives none): a peer banned, and why. */
+  'peer-banned': [peer: string, reason: BanReason]
+}
+
+/** What a piece stream reports, as callbacks: the scheduled plan adds its reporter to the fetcher's events. */
+export interface PieceEvents {
+  onPieceFetched?: (event: PieceFetchedEvent) => void
+  onPieceFailed?: (event: PieceFailedEvent) => void
+  onPieceWait?: (event: PieceWaitEvent) => void
+}

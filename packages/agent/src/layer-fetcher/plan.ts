@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId } from '@libp2p/interface'
 import type { Digest } from '@shoal/proto'
@@ -9,7 +10,7 @@ import type { Logger } from '../logger.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
 import { BlobDownload } from './blob-download.ts'
-import type { LayerFetcherEvents, PieceFailedEvent, PieceFetchedEvent, PieceWaitEvent } from './events.ts'
+import type { LayerFetcherEventMap, PieceEvents } from './events.ts'
 import { blobSizeOf, fetchOriginRange } from './sources/origin.ts'
 import type { OriginBlobRequest } from './sources/origin.ts'
 import type { OriginPieceReader } from './sources/origin-range.ts'
@@ -75,7 +76,8 @@ export interface BlobPlannerComponents {
 export interface BlobPlannerInit {
   originFallback: boolean
   claimSettleMs: number
-  events: Pick<LayerFetcherEvents, 'onUpstreamBytes' | 'onPieceFetched' | 'onPieceFailed' | 'onPieceWait'>
+  /** Where piece and origin-read events go (LayerFetcher.events). */
+  events: EventEmitter<LayerFetcherEventMap>
 }
 
 /** The origin's answer to the HEAD of a blob for a client: its size, its refusal, or none. */
@@ -199,7 +201,7 @@ export class BlobPlanner {
         const asked = performance.now()
         let headers = asked
         const bytes = await fetchOriginRange(this.components.upstream, req, { offset, length }, this.components.limits?.origin, signal, () => { headers = performance.now() })
-        this.init.events.onUpstreamBytes?.(bytes.byteLength)
+        this.init.events.emit('upstream-bytes', bytes.byteLength)
         return { bytes, slotSeconds: (asked - queued) / 1000, firstByteSeconds: (headers - asked) / 1000 }
       }, signal)
     }
@@ -210,15 +212,15 @@ export class BlobPlanner {
   private readonly latency = (peer: PeerId): number | undefined => this.#peerLatency.expected(peer.toString())
 
   /** What every piece stream reports; a piece from a peer times it, a bad piece counts against the peer across blobs. */
-  private readonly pieceEvents = {
-    onPieceFetched: (event: PieceFetchedEvent): void => {
+  private readonly pieceEvents: PieceEvents = {
+    onPieceFetched: event => {
       if (event.peer != null && event.firstByteSeconds != null) this.#peerLatency.observe(event.peer, event.firstByteSeconds)
-      this.init.events.onPieceFetched?.(event)
+      this.init.events.emit('piece-fetched', event)
     },
-    onPieceWait: (event: PieceWaitEvent): void => { this.init.events.onPieceWait?.(event) },
-    onPieceFailed: (event: PieceFailedEvent): void => {
+    onPieceWait: event => { this.init.events.emit('piece-wait', event) },
+    onPieceFailed: event => {
       if (event.result === 'bad') this.components.bans.badPiece(event.peer)
-      this.init.events.onPieceFailed?.(event)
+      this.init.events.emit('piece-failed', event)
     }
   }
 

@@ -24,7 +24,8 @@ test('with no peer network the plan is the origin, said once with its reason, an
   const store = await openStore(t)
   const { upstream, req } = await origin(t)
   const plans: Array<{ plan: BlobPlanKind, why?: OriginReason }> = []
-  const fetcher = new LayerFetcher({ store, upstream }, { onPlan: e => { plans.push({ plan: e.plan, why: e.why }) } })
+  const fetcher = new LayerFetcher({ store, upstream })
+  fetcher.events.on('plan', e => { plans.push({ plan: e.plan, why: e.why }) })
   t.teardown(async () => { await fetcher.stop() })
   const [first, second] = await Promise.all([fetcher.open(req), fetcher.open(req)])
   t.is(first.kind, 'download')
@@ -53,7 +54,7 @@ test('stopping the fetcher ends a plan still being chosen (a claim waiting for o
       piece: async () => { throw new Error('no peer') }
     }
   }
-  const fetcher = new LayerFetcher({ store, upstream, peers }, {}, { claimSettleMs: 60_000 })
+  const fetcher = new LayerFetcher({ store, upstream, peers }, { claimSettleMs: 60_000 })
   const opening = fetcher.open(req)
   while (announced === 0) await new Promise(resolve => setTimeout(resolve, 10))
   t.true(fetcher.fetching(req.digest))
