@@ -142,6 +142,18 @@ export class BlobDownload extends EventEmitter {
       throw new UpstreamProtocolError(`${this.digest}: the source sent more than the ${this.size} bytes it announced`)
     }
     this.hasher.update(chunk)
+    const whole = pieceSpan(this.size, this.pieceIndex)
+    if (start === whole.offset && chunk.byteLength === whole.length && this.partial.hasPiece(this.pieceIndex)) {
+      // Already in the file and recorded (read ahead, or stored early for peers): hashed into the
+      // blob's digest, not written again. The source's digest of it is dropped unused.
+      this.verifiedPiece?.(this.pieceIndex)
+      const stored = this.writer.pushStored(chunk, this.pieceIndex)
+      this.pieceIndex++
+      this.emit('bytes', chunk.byteLength)
+      this.emit('change')
+      await stored
+      return
+    }
     const written = this.writer.push(chunk)
     let offset = 0
     while (offset < chunk.byteLength) {

@@ -47,6 +47,30 @@ export class WriteBehind {
     if (this.failure != null) throw this.failure
   }
 
+  /**
+   * Takes the next bytes in order when they are a whole piece already in the file and recorded (a
+   * piece read ahead, or stored early for peers): nothing is written or recorded again; `written`
+   * passes over it once everything before it is written. Resolves as push does.
+   */
+  async pushStored (bytes: Uint8Array, index: number): Promise<void> {
+    if (this.failure != null) throw this.failure
+    // What came before goes to the file first: `written` only ever counts a gapless prefix.
+    this.flush()
+    const chunk = { offset: this.received, bytes }
+    this.received += bytes.byteLength
+    const end = this.received
+    this.recent.push(chunk)
+    this.recentBytes += bytes.byteLength
+    this.chain = this.chain.then(() => {
+      if (this.failure != null) return
+      this.written = end
+      this.onPieceRecorded?.(index)
+      this.trimRecent()
+    })
+    if (this.received - this.written > MAX_UNWRITTEN_BYTES) await this.chain
+    if (this.failure != null) throw this.failure
+  }
+
   /** A piece whose bytes were all pushed; it is recorded once they are written. */
   pieceDone (index: number, end: number, digest: Digest): void {
     this.donePieces.push({ index, end, digest })
@@ -89,13 +113,17 @@ export class WriteBehind {
           await this.partial.recordPiece(piece.index, piece.digest)
           this.onPieceRecorded?.(piece.index)
         }
-        // Written bytes can be read back from the file; keep only a window of them in memory.
-        while (this.recentBytes > RECENT_WINDOW_BYTES && (this.recent[0]?.offset ?? Infinity) + (this.recent[0]?.bytes.byteLength ?? 0) <= this.written) {
-          this.recentBytes -= this.recent.shift()?.bytes.byteLength ?? 0
-        }
+        this.trimRecent()
       } catch (err) {
         this.failure = err as Error
       }
     })
+  }
+
+  /** Written bytes can be read back from the file; only a window of them stays in memory. */
+  private trimRecent (): void {
+    while (this.recentBytes > RECENT_WINDOW_BYTES && (this.recent[0]?.offset ?? Infinity) + (this.recent[0]?.bytes.byteLength ?? 0) <= this.written) {
+      this.recentBytes -= this.recent.shift()?.bytes.byteLength ?? 0
+    }
   }
 }
