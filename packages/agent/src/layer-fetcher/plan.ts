@@ -15,6 +15,7 @@ import { blobSizeOf, fetchOriginRange } from './sources/origin.ts'
 import type { OriginBlobRequest } from './sources/origin.ts'
 import type { OriginPieceReader } from './sources/origin-range.ts'
 import type { PeerBans } from '../peer-bans.ts'
+import { claimLeader } from './claim-leader.ts'
 import { PeerLatency } from './peer-latency.ts'
 import { planFromPeers } from './peer-plan.ts'
 import type { PeerNetwork } from './peer-plan.ts'
@@ -149,9 +150,8 @@ export class BlobPlanner {
     // After a claim, the peers that answered a bitfield are the other claimers: none, and this agent is alone.
     if (plan == null) return this.noPeers(req, claimed ? 'no-providers' : 'no-usable-plan')
     if (claimed) {
-      // Of the claimers, the lowest peer id leads; the leader follows only a peer that is already ahead of it (it holds pieces).
-      const self = peers.self.toString()
-      const lead = !plan.peers.some(p => p.id.toString() < self)
+      // One of the claimers leads (claimLeader); it follows only a peer that is already ahead of it (it holds pieces).
+      const lead = claimLeader(req.digest, [peers.self, ...plan.peers.map(p => p.id)])?.equals(peers.self) === true
       this.log.info('claimed a cold blob', { digest: req.digest, others: plan.peers.length, lead })
       if (lead && !plan.peers.some(p => p.bitfield.count() > 0)) return this.noPeers(req, 'claim-leader')
     }
@@ -176,9 +176,9 @@ export class BlobPlanner {
    * the providers the DHT names now, and every connected peer: on a loaded host an announcement
    * can take longer than the settle time to spread, and two agents that each missed the other
    * both read the blob from the origin; a connected claimer answers a bitfield request at once.
-   * The caller asks them all (planFromPeers): those that answer are the claimers; of them the
-   * lowest peer id leads: it fetches from the origin (unless one of them already holds pieces),
-   * and the others follow it piece by piece.
+   * The caller asks them all (planFromPeers): those that answer are the claimers; one of them
+   * leads (claimLeader): it fetches from the origin (unless one of them already holds pieces), and
+   * the others follow it piece by piece.
    */
   private async claim (digest: Digest, size: number, peers: PeerNetwork, signal: AbortSignal): Promise<Array<{ id: PeerId }>> {
     await this.components.store.openPartial(digest, size)
