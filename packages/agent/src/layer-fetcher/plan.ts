@@ -20,6 +20,7 @@ import { PeerLatency } from './peer-latency.ts'
 import { planFromPeers } from './peer-plan.ts'
 import type { PeerNetwork } from './peer-plan.ts'
 import { pieceStream } from './piece-stream.ts'
+import { partialAheadStore } from './read-ahead.ts'
 import type { PieceStream } from './piece-stream.ts'
 import { startScheduled } from './scheduled-path.ts'
 import { Slots } from './slots.ts'
@@ -162,6 +163,9 @@ export class BlobPlanner {
       client: peers.client,
       downloads: this.components.limits?.download,
       originPiece: this.originPiece(req),
+      // Pieces read ahead of the client's stream, rarest first, are stored at once: peers following
+      // this agent get them then, not when the client's stream reaches them.
+      seedInto: partialAheadStore(partial),
       events: this.pieceEvents,
       latency: this.latency,
       logger: this.log
