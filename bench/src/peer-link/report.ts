@@ -13,6 +13,11 @@ export interface LinkResult {
   bareMBps: number[]
   shoalMBps: number[]
   ratio: number[]
+  /**
+   * CPU seconds per GiB moved, per round: the bare server and fetcher (their warm-up counted in
+   * both bytes and time), and agents A (uploader) and B (receiver) during the timed pull.
+   */
+  cpuSecondsPerGiB: { bareServer: number[], bareFetcher: number[], a: number[], b: number[] }
   rss?: RssCase
 }
 
@@ -68,8 +73,12 @@ export function renderMarkdown (report: PeerLinkReport): string {
     '',
     '## Rounds',
     '',
-    markdownTable(['swarm key', 'round', 'bare MB/s', 'shoal MB/s', 'shoal/bare'], report.links.flatMap(l => l.bareMBps.map((b, i) =>
-      [l.keyMode, String(i + 1), b.toFixed(0), (l.shoalMBps[i] ?? Number.NaN).toFixed(0), (l.ratio[i] ?? Number.NaN).toFixed(2)]))),
+    markdownTable(['swarm key', 'round', 'bare MB/s', 'shoal MB/s', 'shoal/bare', 'CPU s/GiB: bare server', 'bare fetcher', 'agent A', 'agent B'],
+      report.links.flatMap(l => l.bareMBps.map((b, i) => {
+        const c = l.cpuSecondsPerGiB
+        return [l.keyMode, String(i + 1), b.toFixed(0), (l.shoalMBps[i] ?? Number.NaN).toFixed(0), (l.ratio[i] ?? Number.NaN).toFixed(2),
+          ...[c.bareServer, c.bareFetcher, c.a, c.b].map(list => (list[i] ?? Number.NaN).toFixed(2))]
+      }))),
     ''
   ]
   for (const [role, p] of Object.entries(report.profiles ?? {})) lines.push(renderProfile(role, p), '')
