@@ -134,6 +134,7 @@ async function measureLink (options: PeerLinkOptions, keyMode: KeyMode, { ctx, w
       if (bare != null) result.cpuSecondsPerGiB.bareFetcher.push(perGiB(bare.fetcherCpuSeconds, bareGiB))
       if (shoal != null) result.cpuSecondsPerGiB.a.push(perGiB(shoal.cpuSecondsA, blobBytes / C.GIB))
       if (shoal != null) result.cpuSecondsPerGiB.b.push(perGiB(shoal.cpuSecondsB, blobBytes / C.GIB))
+      if (bare == null && shoal == null) continue
       const cpu = [result.cpuSecondsPerGiB.bareServer, result.cpuSecondsPerGiB.bareFetcher, result.cpuSecondsPerGiB.a, result.cpuSecondsPerGiB.b]
         .map(list => list.length === 0 ? '–' : (list.at(-1) ?? Number.NaN).toFixed(2))
       log(`swarm key ${keyMode}, round ${round + 1}/${options.runs}: bare ${bareMBps?.toFixed(0) ?? '–'} MB/s, shoal ${shoalMBps?.toFixed(0) ?? '–'} MB/s` +
@@ -142,7 +143,8 @@ async function measureLink (options: PeerLinkOptions, keyMode: KeyMode, { ctx, w
     }
     if (sections.includes('rss') && ctx != null && a != null) {
       result.rss = await rssCase(ctx, a, keyMode, options.rssPeers, swarmKeyFile)
-      log(`swarm key ${keyMode}: A's peak RSS ${mib(result.rss.peakRssBytes)} uploading to ${options.rssPeers} peers (${result.rss.seconds.toFixed(1)} s)`)
+      log(`swarm key ${keyMode}: A's peak RSS ${mib(result.rss.peakRssBytes)} uploading to ${options.rssPeers} peers (${result.rss.seconds.toFixed(1)} s; ` +
+        `RSS ${mib(result.rss.startRssBytes)} when they started; load ${loadavg()[0]!.toFixed(1)})`)
     }
   } finally {
     await a?.stop()

@@ -52,7 +52,7 @@ export function resultsTable (report: PeerLinkReport): string {
       const r = link.rss
       const peak = r.peakRssBytes / MIB
       rows.push([`A's peak RSS, ${mb} MiB to ${r.peers} peers at once, ${key}${r.peakReset ? '' : ' (lifetime peak)'}`, '–',
-        `${peak.toFixed(0)} MiB; peers ${summarize(r.perPeerMBps).median.toFixed(0)} MB/s each`, '–', `<= ${GOAL_PEAK_RSS_MIB_MAX} MiB`, verdict(peak <= GOAL_PEAK_RSS_MIB_MAX)])
+        `${peak.toFixed(0)} MiB (${(r.startRssBytes / MIB).toFixed(0)} MiB as they started); peers ${summarize(r.perPeerMBps).median.toFixed(0)} MB/s each`, '–', `<= ${GOAL_PEAK_RSS_MIB_MAX} MiB`, verdict(peak <= GOAL_PEAK_RSS_MIB_MAX)])
     }
   }
   return markdownTable(['measure', 'bare MB/s: median (min–max)', 'shoal MB/s', 'shoal/bare', 'goal', 'result'], rows)

@@ -53,6 +53,8 @@ export interface RssCase {
   peakRssBytes: number
   /** Whether the reset worked (else peakRssBytes is A's lifetime peak, seeding included). */
   peakReset: boolean
+  /** A's RSS at the reset, before the peers pulled: what the upload's peak starts from. */
+  startRssBytes: number
   /** The highest VmRSS sampled while uploading. */
   sampledMaxRssBytes: number
   seconds: number
@@ -67,6 +69,7 @@ export async function rssCase (ctx: PeerLinkContext, a: PeerAgent, label: string
     for (let i = 0; i < peers; i++) bs.push(await startPeerAgent(ctx, { name: `rss-${label}-${i}`, role: `rss-b-${label}`, swarmKeyFile, bootstrap: p2pAddressOf(a) }))
     const before = await Promise.all(bs.map(async b => counters(ctx, b)))
     const peakReset = await resetPeakRss(a.process.pid)
+    const start = await a.process.memory()
     let sampledMax = 0
     const sampler = setInterval(() => {
       a.process.memory().then(m => { sampledMax = Math.max(sampledMax, m.rssBytes) }, () => {})
@@ -83,6 +86,7 @@ export async function rssCase (ctx: PeerLinkContext, a: PeerAgent, label: string
       peers,
       peakRssBytes: memory.peakRssBytes,
       peakReset,
+      startRssBytes: start.rssBytes,
       sampledMaxRssBytes: Math.max(sampledMax, memory.rssBytes),
       seconds: Math.max(...results.map(r => r.seconds)),
       perPeerMBps: results.map(r => ctx.blob.size / r.seconds / 1e6)
