@@ -5,7 +5,8 @@
  *
  *   node bare-node.ts serve [--swarm-key-hex H]                 prints {"addr": "<multiaddr>"}, serves until SIGTERM
  *   node bare-node.ts fetch --addr A --bytes N --runs R [--warmup-bytes W] [--swarm-key-hex H]
- *                                                                prints {"seconds": [...]} (one per run)
+ *                                                                prints {"seconds": [...], "cpuSeconds": C} (one per run;
+ *                                                                C: its CPU from connecting to the end)
  *
  * The fetcher asks for N bytes; the server writes them in chunks, honouring send() back-pressure
  * and a high-water mark on the stream's write buffer (send() alone does not bound it, see
@@ -100,11 +101,13 @@ async function fetchOnce (node: Libp2p, addr: string, bytes: number): Promise<nu
 
 async function fetch (opts: { addr: string, bytes: number, runs: number, warmupBytes: number, swarmKeyHex?: string }): Promise<void> {
   const node = await createNode(opts.swarmKeyHex, false)
+  const cpu = process.cpuUsage()
   try {
     if (opts.warmupBytes > 0) await fetchOnce(node, opts.addr, opts.warmupBytes)
     const seconds: number[] = []
     for (let i = 0; i < opts.runs; i++) seconds.push(await fetchOnce(node, opts.addr, opts.bytes))
-    process.stdout.write(JSON.stringify({ seconds }) + '\n')
+    const used = process.cpuUsage(cpu)
+    process.stdout.write(JSON.stringify({ seconds, cpuSeconds: (used.user + used.system) / 1e6 }) + '\n')
   } finally {
     await node.stop()
   }

@@ -4,6 +4,7 @@ import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { BARE_FETCH_TIMEOUT_MS, BARE_READY_TIMEOUT_MS, BARE_WARMUP_BYTES } from './constants.ts'
+import { cpuMeter } from './cpu.ts'
 import { BareNodeError } from './errors.ts'
 
 const BARE_NODE = fileURLToPath(new URL('./bare-node.ts', import.meta.url))
@@ -20,21 +21,33 @@ export interface BareRunInit {
   signal: AbortSignal
 }
 
+export interface BareSeries {
+  /** Seconds of each run. */
+  seconds: number[]
+  /**
+   * CPU seconds of each process over the whole series (warm-up and connection set-up included,
+   * start-up not); undefined where /proc cannot be read.
+   */
+  serverCpuSeconds?: number
+  fetcherCpuSeconds?: number
+}
+
 /**
  * One series on the bare stack: a server process and a fetcher process (one core each, like two
  * agents), the fetcher pulling `bytes` `runs` times over one connection after an untimed warm-up.
- * Resolves to the seconds of each run.
  */
-export async function runBare (init: BareRunInit): Promise<number[]> {
+export async function runBare (init: BareRunInit): Promise<BareSeries> {
   const key = init.swarmKey == null ? [] : ['--swarm-key-hex', Buffer.from(init.swarmKey).toString('hex')]
   const server = start(['serve', ...key], init)
   try {
     const { addr } = JSON.parse(await firstLine(server, AbortSignal.any([init.signal, AbortSignal.timeout(BARE_READY_TIMEOUT_MS)]))) as { addr: string }
+    const serverCpu = await cpuMeter(server.process.pid)
     const fetcher = start(['fetch', '--addr', addr, '--bytes', String(init.bytes), '--runs', String(init.runs), '--warmup-bytes', String(BARE_WARMUP_BYTES), ...key], init)
     try {
-      const { seconds } = JSON.parse(await firstLine(fetcher, AbortSignal.any([init.signal, AbortSignal.timeout(BARE_FETCH_TIMEOUT_MS)]))) as { seconds: number[] }
+      const { seconds, cpuSeconds } = JSON.parse(await firstLine(fetcher, AbortSignal.any([init.signal, AbortSignal.timeout(BARE_FETCH_TIMEOUT_MS)]))) as { seconds: number[], cpuSeconds?: number }
+      const serverCpuSeconds = await serverCpu.stop()
       await stop(fetcher, false)
-      return seconds
+      return { seconds, serverCpuSeconds, fetcherCpuSeconds: cpuSeconds }
     } finally {
       await stop(fetcher, true)
     }

@@ -1,5 +1,6 @@
 /** Defaults and goals of `bench peer-link`, with units in their names. */
 export const MIB = 1024 * 1024
+export const GIB = 1024 * MIB
 export const DEFAULT_RUNS = 3
 export const DEFAULT_BLOB_MIB = 1024
 export const DEFAULT_RSS_PEERS = 4

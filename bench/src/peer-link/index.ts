@@ -99,7 +99,7 @@ interface LinkComponents {
 /** Every section for one swarm-key mode: a fresh agent A, then rounds of bare and shoal, then (c). */
 async function measureLink (options: PeerLinkOptions, keyMode: KeyMode, { ctx, workDir, profileRoot, teardown, signal, log }: LinkComponents): Promise<LinkResult> {
   const { sections, blobBytes } = options
-  const result: LinkResult = { keyMode, bareMBps: [], shoalMBps: [], ratio: [] }
+  const result: LinkResult = { keyMode, bareMBps: [], shoalMBps: [], ratio: [], cpuSecondsPerGiB: { bareServer: [], bareFetcher: [], a: [], b: [] } }
   let swarmKeyFile: string | undefined
   if (keyMode === 'on') {
     swarmKeyFile = join(workDir, 'swarm.key')
@@ -110,27 +110,41 @@ async function measureLink (options: PeerLinkOptions, keyMode: KeyMode, { ctx, w
   try {
     for (let round = 0; round < options.runs; round++) {
       const bare = sections.includes('bare')
-        ? mbps(blobBytes, (await runBare({
+        ? await runBare({
           bytes: blobBytes,
           runs: 1,
           swarmKey,
           profileDir: profileRoot == null ? undefined : join(profileRoot, `bare-${keyMode}`),
           track: child => { teardown.track(child) },
           signal
-        }))[0] ?? Number.NaN)
+        })
         : undefined
       const shoal = sections.includes('shoal') && ctx != null && a != null
-        ? mbps(blobBytes, await shoalRound(ctx, a, keyMode, round, swarmKeyFile))
+        ? await shoalRound(ctx, a, keyMode, round, swarmKeyFile)
         : undefined
-      if (bare != null) result.bareMBps.push(bare)
-      if (shoal != null) result.shoalMBps.push(shoal)
-      if (bare != null && shoal != null) result.ratio.push(shoal / bare)
-      log(`swarm key ${keyMode}, round ${round + 1}/${options.runs}: bare ${bare?.toFixed(0) ?? '–'} MB/s, shoal ${shoal?.toFixed(0) ?? '–'} MB/s` +
-        (bare != null && shoal != null ? `, shoal/bare ${(shoal / bare).toFixed(2)}` : ''))
+      const bareMBps = bare == null ? undefined : mbps(blobBytes, bare.seconds[0] ?? Number.NaN)
+      const shoalMBps = shoal == null ? undefined : mbps(blobBytes, shoal.seconds)
+      if (bareMBps != null) result.bareMBps.push(bareMBps)
+      if (shoalMBps != null) result.shoalMBps.push(shoalMBps)
+      if (bareMBps != null && shoalMBps != null) result.ratio.push(shoalMBps / bareMBps)
+      // The bare series' CPU covers its warm-up too.
+      const bareGiB = (blobBytes + C.BARE_WARMUP_BYTES) / C.GIB
+      const perGiB = (seconds: number | undefined, gib: number): number => seconds == null ? Number.NaN : seconds / gib
+      if (bare != null) result.cpuSecondsPerGiB.bareServer.push(perGiB(bare.serverCpuSeconds, bareGiB))
+      if (bare != null) result.cpuSecondsPerGiB.bareFetcher.push(perGiB(bare.fetcherCpuSeconds, bareGiB))
+      if (shoal != null) result.cpuSecondsPerGiB.a.push(perGiB(shoal.cpuSecondsA, blobBytes / C.GIB))
+      if (shoal != null) result.cpuSecondsPerGiB.b.push(perGiB(shoal.cpuSecondsB, blobBytes / C.GIB))
+      if (bare == null && shoal == null) continue
+      const cpu = [result.cpuSecondsPerGiB.bareServer, result.cpuSecondsPerGiB.bareFetcher, result.cpuSecondsPerGiB.a, result.cpuSecondsPerGiB.b]
+        .map(list => list.length === 0 ? '–' : (list.at(-1) ?? Number.NaN).toFixed(2))
+      log(`swarm key ${keyMode}, round ${round + 1}/${options.runs}: bare ${bareMBps?.toFixed(0) ?? '–'} MB/s, shoal ${shoalMBps?.toFixed(0) ?? '–'} MB/s` +
+        (bareMBps != null && shoalMBps != null ? `, shoal/bare ${(shoalMBps / bareMBps).toFixed(2)}` : '') +
+        `; CPU s/GiB: bare server ${cpu[0]!}, fetcher ${cpu[1]!}, agent A ${cpu[2]!}, B ${cpu[3]!}; load ${loadavg()[0]!.toFixed(1)}`)
     }
     if (sections.includes('rss') && ctx != null && a != null) {
       result.rss = await rssCase(ctx, a, keyMode, options.rssPeers, swarmKeyFile)
-      log(`swarm key ${keyMode}: A's peak RSS ${mib(result.rss.peakRssBytes)} uploading to ${options.rssPeers} peers (${result.rss.seconds.toFixed(1)} s)`)
+      log(`swarm key ${keyMode}: A's peak RSS ${mib(result.rss.peakRssBytes)} uploading to ${options.rssPeers} peers (${result.rss.seconds.toFixed(1)} s; ` +
+        `RSS ${mib(result.rss.startRssBytes)} when they started; load ${loadavg()[0]!.toFixed(1)})`)
     }
   } finally {
     await a?.stop()

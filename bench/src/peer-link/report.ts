@@ -13,6 +13,11 @@ export interface LinkResult {
   bareMBps: number[]
   shoalMBps: number[]
   ratio: number[]
+  /**
+   * CPU seconds per GiB moved, per round: the bare server and fetcher (their warm-up counted in
+   * both bytes and time), and agents A (uploader) and B (receiver) during the timed pull.
+   */
+  cpuSecondsPerGiB: { bareServer: number[], bareFetcher: number[], a: number[], b: number[] }
   rss?: RssCase
 }
 
@@ -47,7 +52,7 @@ export function resultsTable (report: PeerLinkReport): string {
       const r = link.rss
       const peak = r.peakRssBytes / MIB
       rows.push([`A's peak RSS, ${mb} MiB to ${r.peers} peers at once, ${key}${r.peakReset ? '' : ' (lifetime peak)'}`, '–',
-        `${peak.toFixed(0)} MiB; peers ${summarize(r.perPeerMBps).median.toFixed(0)} MB/s each`, '–', `<= ${GOAL_PEAK_RSS_MIB_MAX} MiB`, verdict(peak <= GOAL_PEAK_RSS_MIB_MAX)])
+        `${peak.toFixed(0)} MiB (${(r.startRssBytes / MIB).toFixed(0)} MiB as they started); peers ${summarize(r.perPeerMBps).median.toFixed(0)} MB/s each`, '–', `<= ${GOAL_PEAK_RSS_MIB_MAX} MiB`, verdict(peak <= GOAL_PEAK_RSS_MIB_MAX)])
     }
   }
   return markdownTable(['measure', 'bare MB/s: median (min–max)', 'shoal MB/s', 'shoal/bare', 'goal', 'result'], rows)
@@ -68,8 +73,12 @@ export function renderMarkdown (report: PeerLinkReport): string {
     '',
     '## Rounds',
     '',
-    markdownTable(['swarm key', 'round', 'bare MB/s', 'shoal MB/s', 'shoal/bare'], report.links.flatMap(l => l.bareMBps.map((b, i) =>
-      [l.keyMode, String(i + 1), b.toFixed(0), (l.shoalMBps[i] ?? Number.NaN).toFixed(0), (l.ratio[i] ?? Number.NaN).toFixed(2)]))),
+    markdownTable(['swarm key', 'round', 'bare MB/s', 'shoal MB/s', 'shoal/bare', 'CPU s/GiB: bare server', 'bare fetcher', 'agent A', 'agent B'],
+      report.links.flatMap(l => l.bareMBps.map((b, i) => {
+        const c = l.cpuSecondsPerGiB
+        return [l.keyMode, String(i + 1), b.toFixed(0), (l.shoalMBps[i] ?? Number.NaN).toFixed(0), (l.ratio[i] ?? Number.NaN).toFixed(2),
+          ...[c.bareServer, c.bareFetcher, c.a, c.b].map(list => (list[i] ?? Number.NaN).toFixed(2))]
+      }))),
     ''
   ]
   for (const [role, p] of Object.entries(report.profiles ?? {})) lines.push(renderProfile(role, p), '')

@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises'
 import { assertFromPeers, counters, p2pAddressOf, pull, startPeerAgent } from './agents.ts'
 import type { PeerAgent, PeerLinkContext } from './agents.ts'
 import { MIB, RSS_SAMPLE_INTERVAL_MS } from './constants.ts'
+import { cpuMeter } from './cpu.ts'
 import { PeerPathError } from './errors.ts'
 
 /** Agent A: a fresh agent that pulls the blobs from the origin, so that it holds and announces them. */
@@ -15,21 +16,32 @@ export async function seedAgent (ctx: PeerLinkContext, label: string, swarmKeyFi
   return a
 }
 
+export interface ShoalRound {
+  seconds: number
+  /** CPU seconds agents A and B used during the timed pull; undefined where /proc cannot be read. */
+  cpuSecondsA?: number
+  cpuSecondsB?: number
+}
+
 /**
  * One shoal run: a fresh agent B joins A, pulls the primer (untimed: JIT, connection, DHT), then
  * the big blob through its mirror port, timed from request to last verified byte. Every byte must
- * have come from the peer. Resolves to the seconds.
+ * have come from the peer.
  */
-export async function shoalRound (ctx: PeerLinkContext, a: PeerAgent, label: string, round: number, swarmKeyFile: string | undefined): Promise<number> {
+export async function shoalRound (ctx: PeerLinkContext, a: PeerAgent, label: string, round: number, swarmKeyFile: string | undefined): Promise<ShoalRound> {
   const b = await startPeerAgent(ctx, { name: `b-${label}-${round}`, role: `b-${label}`, swarmKeyFile, bootstrap: p2pAddressOf(a) })
   try {
     const c0 = await counters(ctx, b)
     await pull(ctx, b, [ctx.primer])
     const c1 = await counters(ctx, b)
     assertFromPeers('primer', c0, c1, ctx.primer.size)
+    const cpuA = await cpuMeter(a.process.pid)
+    const cpuB = await cpuMeter(b.process.pid)
     const result = await pull(ctx, b, [ctx.blob])
+    const cpuSecondsA = await cpuA.stop()
+    const cpuSecondsB = await cpuB.stop()
     assertFromPeers('blob', c1, await counters(ctx, b), ctx.blob.size)
-    return result.seconds
+    return { seconds: result.seconds, cpuSecondsA, cpuSecondsB }
   } finally {
     await b.stop()
   }
@@ -41,6 +53,8 @@ export interface RssCase {
   peakRssBytes: number
   /** Whether the reset worked (else peakRssBytes is A's lifetime peak, seeding included). */
   peakReset: boolean
+  /** A's RSS at the reset, before the peers pulled: what the upload's peak starts from. */
+  startRssBytes: number
   /** The highest VmRSS sampled while uploading. */
   sampledMaxRssBytes: number
   seconds: number
@@ -55,6 +69,7 @@ export async function rssCase (ctx: PeerLinkContext, a: PeerAgent, label: string
     for (let i = 0; i < peers; i++) bs.push(await startPeerAgent(ctx, { name: `rss-${label}-${i}`, role: `rss-b-${label}`, swarmKeyFile, bootstrap: p2pAddressOf(a) }))
     const before = await Promise.all(bs.map(async b => counters(ctx, b)))
     const peakReset = await resetPeakRss(a.process.pid)
+    const start = await a.process.memory()
     let sampledMax = 0
     const sampler = setInterval(() => {
       a.process.memory().then(m => { sampledMax = Math.max(sampledMax, m.rssBytes) }, () => {})
@@ -71,6 +86,7 @@ export async function rssCase (ctx: PeerLinkContext, a: PeerAgent, label: string
       peers,
       peakRssBytes: memory.peakRssBytes,
       peakReset,
+      startRssBytes: start.rssBytes,
       sampledMaxRssBytes: Math.max(sampledMax, memory.rssBytes),
       seconds: Math.max(...results.map(r => r.seconds)),
       perPeerMBps: results.map(r => ctx.blob.size / r.seconds / 1e6)

@@ -98,11 +98,17 @@ export const PIECE_SERVER_MAX_READS = 8
 export const PIECE_SERVER_NEW_PIECE_READS = 8
 /**
  * Bytes of pieces a server holds read and not yet sent, all peers together: the bound on an
- * uploader's memory, and in effect its upload slots (four 1 MiB pieces). Pieces sent side by side
+ * uploader's memory, and in effect its upload slots (four 1 MiB pieces; two pieces of 4 MiB, as
+ * the budget always lets a second piece of up to its size beside the first: read-budget.ts). Pieces sent side by side
  * share the link and all finish late; a few at a time finish soon, and each finished piece makes
  * one more holder that can upload it too. 16 MiB let a 25 Mbit uploader take 1-5 s to start a piece.
  */
 export const PIECE_SERVER_MAX_READ_BYTES = 4 * 1024 * 1024
+/**
+ * How many later reads of pieces new to this uploader may go ahead of one waiting for the read
+ * budget (read-budget.ts): new pieces first, but a piece already sent is never starved.
+ */
+export const PIECE_SERVER_MAX_PASSES = 4
 /** How long a piece hashed from disk and found right is served without hashing it again. */
 export const PIECE_VERIFIED_TTL_MS = 10 * 60_000
 /** Pieces remembered so (about 100 bytes each). */

@@ -4,13 +4,26 @@
  * per cipher key. Noise's default passes the raw key bytes to createCipheriv, which makes a new
  * KeyObject for every 64 KiB message: about 17 µs of the ~70 µs a message costs (profiled on the
  * receiving agent of `bench peer-link`). Same cipher, same bytes on the wire.
+ *
+ * A message's ciphertext (or plaintext) is returned as the list of what the cipher gave, never
+ * concatenated: each 64 KiB buffer allocated is external memory to V8, and V8 starts a full
+ * garbage collection every ~64 MiB of it; the agents of `bench peer-link` spent a quarter of their
+ * CPU in full collections. Noise appends what it gets to a list anyway.
  */
 import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import type { ICryptoInterface } from '@chainsafe/libp2p-noise'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
+import { Uint8ArrayList } from 'uint8arraylist'
 
 type Bytes = Parameters<ICryptoInterface['chaCha20Poly1305Encrypt']>[0]
+/**
+ * What Noise takes back. Noise types its lists with uint8arraylist 2, libp2p (and this file) use 3:
+ * one class at run time as far as Noise and libp2p can tell (both test a shared symbol, and both
+ * versions have the same methods), two types to the compiler.
+ */
+type Out = ReturnType<ICryptoInterface['chaCha20Poly1305Encrypt']>
+const asOut = (list: Uint8ArrayList): Out => list as unknown as Out
 
 const ALGORITHM = 'chacha20-poly1305'
 const TAG_BYTES = 16
@@ -40,10 +53,13 @@ export const noiseCrypto: ICryptoInterface = {
     if (plaintext.byteLength < NATIVE_MIN_BYTES) return defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
     const cipher = createCipheriv(ALGORITHM, keyObject(k), nonce, { authTagLength: TAG_BYTES })
     cipher.setAAD(ad, { plaintextLength: plaintext.byteLength })
-    const parts: Uint8Array[] = []
-    for (const chunk of chunks(plaintext)) parts.push(cipher.update(chunk))
-    parts.push(cipher.final(), cipher.getAuthTag())
-    return Buffer.concat(parts, plaintext.byteLength + TAG_BYTES)
+    const out = new Uint8ArrayList()
+    for (const chunk of chunks(plaintext)) out.append(cipher.update(chunk))
+    // ChaCha20-Poly1305 is a stream cipher: final() gives nothing, but it must be called before the tag.
+    const final = cipher.final()
+    if (final.byteLength > 0) out.append(final)
+    out.append(cipher.getAuthTag())
+    return asOut(out)
   },
 
   chaCha20Poly1305Decrypt (ciphertext, nonce, ad, k, dst) {
@@ -58,6 +74,6 @@ export const noiseCrypto: ICryptoInterface = {
     // final() throws when the tag does not match: nothing decrypted is returned then.
     const final = decipher.final()
     if (final.byteLength > 0) parts.push(final)
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, length)
+    return parts.length === 1 ? parts[0]! : asOut(new Uint8ArrayList(...parts))
   }
 }

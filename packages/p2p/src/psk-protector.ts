@@ -16,6 +16,7 @@ import type { Cipheriv } from 'node:crypto'
 import { InvalidParametersError } from '@libp2p/interface'
 import type { AbortOptions, ConnectionProtector, MessageStream, MultiaddrConnection } from '@libp2p/interface'
 import { AbstractMultiaddrConnection, byteStream } from '@libp2p/utils'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { P2P_PSK_HANDSHAKE_TIMEOUT_MS } from './constants.ts'
 
 const NONCE_BYTES = 32
@@ -107,11 +108,12 @@ class XorStream extends AbstractMultiaddrConnection {
   }
 }
 
-function xor (cipher: Cipheriv, data: Uint8Array | ByteList): Uint8Array {
+/** The data XORed, as the list of what the cipher gave: no copy into one buffer (see noise-crypto.ts on why). */
+function xor (cipher: Cipheriv, data: Uint8Array | ByteList): Uint8Array | Uint8ArrayList {
   if (data instanceof Uint8Array) return cipher.update(data)
-  const parts: Uint8Array[] = []
-  for (const chunk of data) parts.push(cipher.update(chunk))
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, data.byteLength)
+  const out = new Uint8ArrayList()
+  for (const chunk of data) out.append(cipher.update(chunk))
+  return out
 }
 
 /** A libp2p connection protector for the swarm key (`connectionProtector: pskProtector({ psk })`). */
