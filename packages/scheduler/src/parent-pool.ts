@@ -1,6 +1,6 @@
 import { InvalidBitfieldError } from '@shoal/proto'
 import type { ReadonlyBitfield, TaskAvailabilityView } from './availability.ts'
-import { compareChoices, localityOf, SCORE_EPSILON } from './parent-selection.ts'
+import { compareChoices, localityOf, precedes, SCORE_EPSILON } from './parent-selection.ts'
 import type { Locality, ParentChoice, ParentView } from './parent-selection.ts'
 import { LocalityGroups } from './locality-groups.ts'
 import type { PeerInfo, PeerKey } from './types.ts'
@@ -21,10 +21,20 @@ import type { PeerInfo, PeerKey } from './types.ts'
  * held x free / failure divisor, which over the child's missing pieces bounds any score the parent
  * can have), so a scan stops as soon as the list is full and no one left could beat its last.
  *
- * Build: O(1) with groups, else O(N). Select: O(site + zone + N when the nearer groups fall short)
- * x O(P / 8); each group's candidates are listed when a child first needs the group, each peer
- * looked up in the candidates once per pool. The pool is a snapshot of the candidates' state:
- * build it after the round's loads are known and drop it with the round.
+ * Classes: candidates with the same bitfield, free share and failure divisor have the same score
+ * for any child, bit for bit; each group's list keeps them next to each other (by reach, then
+ * bitfield, free and divisor). A scan scores a class once: when the parent has nothing the child
+ * lacks, the whole class is passed over; otherwise its members are taken by peer id (a class is
+ * sorted by id when a scan first enters it) and the scan leaves the class at the first member that
+ * cannot enter the list, since the rest tie with it and come after it. In a swarm most peers hold
+ * one of a few bitfields (everyone has the pieces that spread first; seeds hold all), so a child
+ * whose pieces no one else has, or a fresh child facing a crowd of equal holders, costs the number
+ * of classes, not of peers. Useful pieces are counted once per distinct bitfield and child.
+ *
+ * Build: O(1) with groups, else O(N). Select: O(classes of site + zone + N when the nearer groups
+ * fall short) x O(P / 8); each group's candidates are listed (and sorted, O(n log n)) when a child
+ * first needs the group, each peer looked up in the candidates once per pool. The pool is a snapshot
+ * of the candidates' state: build it after the round's loads are known and drop it with the round.
  */
 export interface ParentPoolInput {
   availability: TaskAvailabilityView
@@ -38,6 +48,8 @@ interface Candidate {
   info: PeerInfo
   bytes: Uint8Array
   full: boolean
+  /** The same number for every candidate of this pool with the same bitfield. */
+  bitfieldId: number
   /** (slots - uploads) / slots and 1 + failures, kept apart so the score is computed as selectParents does, bit for bit. */
   free: number
   failureDivisor: number
@@ -45,16 +57,36 @@ interface Candidate {
   reach: number
 }
 
+/** The candidates of one locality group, by reach, in classes (see the module's comment). */
+interface CandidateList {
+  candidates: Candidate[]
+  /** At the first index of each class: the index after its last member. */
+  classEnd: Int32Array
+  /** At the first index of each class: 1 once its members are sorted by peer id. */
+  byId: Uint8Array
+}
+
+/** The bitfield id of every full bitfield. */
+const FULL_BITFIELD = 0
+
 export class ParentPool {
   readonly #availability: TaskAvailabilityView
   readonly #candidates: ParentView
   readonly #groups: LocalityGroups
   /** The candidates of each group scanned so far (peers that may not be parents this round left out). */
-  readonly #bySite = new Map<string, Candidate[]>()
-  readonly #byZone = new Map<string, Candidate[]>()
-  #all?: Candidate[]
+  readonly #bySite = new Map<string, CandidateList>()
+  readonly #byZone = new Map<string, CandidateList>()
+  #all?: CandidateList
   /** Each peer met so far: its candidate, or null when it may not be a parent this round. */
   readonly #met = new Map<PeerKey, Candidate | null>()
+  /** The bytes of each bitfield id (FULL_BITFIELD's are not kept), the ids by hash, and by content when two hashes collide. */
+  readonly #bitfields: Uint8Array[] = [new Uint8Array(0)]
+  readonly #idByHash = new Map<number, number>()
+  readonly #idByContent = new Map<string, number>()
+  /** Useful pieces by bitfield id, for the child whose select stamped them (#stamp). */
+  #useful = new Int32Array(16)
+  #usefulStamp = new Int32Array(16)
+  #stamp = 0
 
   constructor (input: ParentPoolInput) {
     const { availability, candidates } = input
@@ -74,15 +106,29 @@ export class ParentPool {
     const best: ParentChoice[] = []
     if (!(limit > 0) || missing === 0) return best
     const childBytes = child.bitfield.toBytes()
-    const consider = (candidates: readonly Candidate[], locality: Locality): boolean => {
-      for (const candidate of candidates) {
+    const childId = child.info.id
+    const stamp = ++this.#stamp
+    const consider = (list: CandidateList, locality: Locality): boolean => {
+      const { candidates, classEnd } = list
+      for (let start = 0; start < candidates.length;) {
+        const first = candidates[start]!
+        const end = classEnd[start]!
         // Lists go by reach, highest first: once the list is full and no one further can beat its last, stop.
         const last = best.length === limit ? best[limit - 1]! : undefined
-        if (last?.locality === locality && candidate.reach / missing < last.score - SCORE_EPSILON) break
-        if (candidate.id === child.info.id || localityOf(child.info, candidate.info) !== locality) continue
-        const usefulPieces = candidate.full ? missing : countUseful(candidate.bytes, childBytes)
-        if (usefulPieces === 0) continue
-        insertBest(best, { id: candidate.id, locality, usefulPieces, score: (usefulPieces / missing) * candidate.free / candidate.failureDivisor }, limit)
+        if (last?.locality === locality && first.reach / missing < last.score - SCORE_EPSILON) break
+        const usefulPieces = first.full ? missing : this.#usefulOf(first, childBytes, stamp)
+        if (usefulPieces > 0) {
+          const score = (usefulPieces / missing) * first.free / first.failureDivisor
+          this.#sortClass(list, start, end)
+          for (let at = start; at < end; at++) {
+            const candidate = candidates[at]!
+            if (candidate.id === childId || localityOf(child.info, candidate.info) !== locality) continue
+            // The rest of the class ties with this one and comes after it by id.
+            if (best.length === limit && !precedes(locality, score, candidate.id, best[limit - 1]!)) break
+            insertBest(best, { id: candidate.id, locality, usefulPieces, score }, limit)
+          }
+        }
+        start = end
       }
       // Every choice of a farther group comes after all of these: a full list is final.
       return best.length === limit
@@ -90,28 +136,55 @@ export class ParentPool {
     const { site, zone } = child.info
     if (site != null && consider(this.#group(this.#bySite, site, () => this.#groups.site(site)), 'site')) return best
     if (zone != null && consider(this.#group(this.#byZone, zone, () => this.#groups.zone(zone)), 'zone')) return best
-    consider(this.#all ??= this.#candidatesOf(this.#groups.all()), 'other')
+    consider(this.#all ??= this.#listOf(this.#groups.all()), 'other')
     return best
   }
 
-  #group (made: Map<string, Candidate[]>, label: string, peers: () => Iterable<PeerKey>): Candidate[] {
-    let candidates = made.get(label)
-    if (candidates == null) made.set(label, candidates = this.#candidatesOf(peers()))
-    return candidates
+  #group (made: Map<string, CandidateList>, label: string, peers: () => Iterable<PeerKey>): CandidateList {
+    let list = made.get(label)
+    if (list == null) made.set(label, list = this.#listOf(peers()))
+    return list
+  }
+
+  /** Pieces `candidate` holds that the child lacks, counted once per bitfield and child. */
+  #usefulOf (candidate: Candidate, childBytes: Uint8Array, stamp: number): number {
+    const id = candidate.bitfieldId
+    if (this.#usefulStamp[id] === stamp) return this.#useful[id]!
+    const useful = countUseful(candidate.bytes, childBytes)
+    this.#usefulStamp[id] = stamp
+    this.#useful[id] = useful
+    return useful
+  }
+
+  /** Sorts the members of the class at [start, end) by peer id, once. */
+  #sortClass (list: CandidateList, start: number, end: number): void {
+    if (end - start < 2 || list.byId[start] === 1) return
+    list.byId[start] = 1
+    const members = list.candidates.slice(start, end).sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+    for (let i = 0; i < members.length; i++) list.candidates[start + i] = members[i]!
   }
 
   /**
    * The peers that may be parents this round, as candidates, by reach, highest first (a child's
-   * scan stops at the first that cannot make its list); a peer in several groups is worked out once.
+   * scan stops at the first that cannot make its list), in classes; a peer in several groups is
+   * worked out once.
    */
-  #candidatesOf (peers: Iterable<PeerKey>): Candidate[] {
+  #listOf (peers: Iterable<PeerKey>): CandidateList {
     const candidates: Candidate[] = []
     for (const peer of peers) {
       let candidate = this.#met.get(peer)
       if (candidate === undefined) this.#met.set(peer, candidate = this.#make(peer) ?? null)
       if (candidate != null) candidates.push(candidate)
     }
-    return candidates.sort((a, b) => b.reach - a.reach)
+    candidates.sort(byReachThenClass)
+    const classEnd = new Int32Array(candidates.length)
+    for (let start = 0; start < candidates.length;) {
+      let end = start + 1
+      while (end < candidates.length && sameClass(candidates[start]!, candidates[end]!)) end++
+      classEnd[start] = end
+      start = end
+    }
+    return { candidates, classEnd, byId: new Uint8Array(candidates.length) }
   }
 
   /** The peer as a candidate: in the task, known, not ejected, a free slot, some piece. */
@@ -122,9 +195,67 @@ export class ParentPool {
     if (bits == null || bits.count() === 0) return undefined
     const free = (state.info.uploadSlots - state.uploads) / state.info.uploadSlots
     const failureDivisor = 1 + Math.max(0, state.recentFailures)
-    return { id: peer, info: state.info, bytes: bits.toBytes(), full: bits.full(), free, failureDivisor, reach: bits.count() * free / failureDivisor }
+    const bytes = bits.toBytes()
+    const full = bits.full()
+    return { id: peer, info: state.info, bytes, full, bitfieldId: full ? FULL_BITFIELD : this.#bitfieldId(bytes), free, failureDivisor, reach: bits.count() * free / failureDivisor }
+  }
+
+  /** The id of a bitfield that is not full: by a hash of its bytes, checked against the first bitfield of that hash. */
+  #bitfieldId (bytes: Uint8Array): number {
+    const hash = hashBytes(bytes)
+    const first = this.#idByHash.get(hash)
+    if (first != null && equalBytes(this.#bitfields[first]!, bytes)) return first
+    // A new bitfield, or another with the same hash (then looked up by its whole content).
+    const key = first == null ? undefined : latin1(bytes)
+    const known = key == null ? undefined : this.#idByContent.get(key)
+    if (known != null) return known
+    const id = this.#bitfields.length
+    this.#bitfields.push(bytes)
+    if (key == null) this.#idByHash.set(hash, id)
+    else this.#idByContent.set(key, id)
+    if (id >= this.#useful.length) {
+      const useful = new Int32Array(this.#useful.length * 2)
+      const stamps = new Int32Array(this.#useful.length * 2)
+      useful.set(this.#useful)
+      stamps.set(this.#usefulStamp)
+      this.#useful = useful
+      this.#usefulStamp = stamps
+    }
+    return id
   }
 }
+
+/** By reach, highest first; then the members of one class together. */
+function byReachThenClass (a: Candidate, b: Candidate): number {
+  return b.reach - a.reach || a.bitfieldId - b.bitfieldId || b.free - a.free || a.failureDivisor - b.failureDivisor
+}
+
+/** The same score for any child: same bitfield, free share and failure divisor. */
+function sameClass (a: Candidate, b: Candidate): boolean {
+  return a.bitfieldId === b.bitfieldId && a.free === b.free && a.failureDivisor === b.failureDivisor
+}
+
+/** FNV-1a over the bytes: 32 bits. */
+function hashBytes (bytes: Uint8Array): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193)
+  return hash >>> 0
+}
+
+function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** Bytes as a string, one character each: a Map key for a bitfield's content. */
+function latin1 (bytes: Uint8Array): string {
+  let text = ''
+  for (let i = 0; i < bytes.length; i += LATIN1_CHUNK) text += String.fromCharCode(...bytes.subarray(i, i + LATIN1_CHUNK))
+  return text
+}
+
+const LATIN1_CHUNK = 4096
 
 /** Pieces set in `parent` and clear in `child` (spare bits are clear in both). */
 function countUseful (parent: Uint8Array, child: Uint8Array): number {
