@@ -22,19 +22,21 @@ import type { PeerInfo, PeerKey } from './types.ts'
  * can have), so a scan stops as soon as the list is full and no one left could beat its last.
  *
  * Classes: candidates with the same bitfield, free share and failure divisor have the same score
- * for any child, bit for bit; each group's list keeps them next to each other (by reach, then
- * bitfield, free and divisor). A scan scores a class once: when the parent has nothing the child
- * lacks, the whole class is passed over; otherwise its members are taken by peer id (a class is
- * sorted by id when a scan first enters it) and the scan leaves the class at the first member that
- * cannot enter the list, since the rest tie with it and come after it. In a swarm most peers hold
- * one of a few bitfields (everyone has the pieces that spread first; seeds hold all), so a child
- * whose pieces no one else has, or a fresh child facing a crowd of equal holders, costs the number
- * of classes, not of peers. Useful pieces are counted once per distinct bitfield and child.
+ * for any child, bit for bit; a group's list is its classes by reach, each with its members. A scan
+ * scores a class once: when the parent has nothing the child lacks, the whole class is passed
+ * over; otherwise its members are taken by peer id (sorted when a scan first enters the class) and
+ * the scan leaves the class at the first member that cannot enter the list, since the rest tie
+ * with it and come after it. In a swarm most peers hold one of a few bitfields (everyone has the
+ * pieces that spread first; seeds hold all), so a child whose pieces no one else has, or a fresh
+ * child facing a crowd of equal holders, costs the number of classes, not of peers; and a list is
+ * made by sorting its few classes, not its peers. Useful pieces are counted once per distinct
+ * bitfield and child.
  *
  * Build: O(1) with groups, else O(N). Select: O(classes of site + zone + N when the nearer groups
- * fall short) x O(P / 8); each group's candidates are listed (and sorted, O(n log n)) when a child
- * first needs the group, each peer looked up in the candidates once per pool. The pool is a snapshot
- * of the candidates' state: build it after the round's loads are known and drop it with the round.
+ * fall short) x O(P / 8); each group's list is made when a child first needs the group (O(n) to
+ * class its n peers, O(k log k) to sort its k classes), each peer looked up in the candidates once
+ * per pool. The pool is a snapshot of the candidates' state: build it after the round's loads are
+ * known and drop it with the round.
  */
 export interface ParentPoolInput {
   availability: TaskAvailabilityView
@@ -43,31 +45,44 @@ export interface ParentPoolInput {
   groups?: LocalityGroups
 }
 
-interface Candidate {
-  id: PeerKey
-  info: PeerInfo
+/**
+ * Candidates that score the same for any child: one bitfield, free share and failure divisor. The
+ * numbers every select reads are kept here once.
+ */
+interface CandidateClass {
   bytes: Uint8Array
   full: boolean
-  /** The same number for every candidate of this pool with the same bitfield. */
+  /** The same number for every class of this pool with the same bitfield. */
   bitfieldId: number
   /** (slots - uploads) / slots and 1 + failures, kept apart so the score is computed as selectParents does, bit for bit. */
   free: number
   failureDivisor: number
-  /** pieces held x free / failureDivisor: over a child's missing pieces, a bound of any score this parent can reach. */
+  /** pieces held x free / failureDivisor: over a child's missing pieces, a bound of any score these parents can reach. */
   reach: number
+  /** The list being made (#listOf) and this class's place in it. */
+  listStamp: number
+  listIndex: number
 }
 
-/** The candidates of one locality group, by reach, in classes (see the module's comment). */
-interface CandidateList {
-  candidates: Candidate[]
-  /** At the first index of each class: the index after its last member. */
-  classEnd: Int32Array
-  /** At the first index of each class: 1 once its members are sorted by peer id. */
-  byId: Uint8Array
+interface Candidate {
+  id: PeerKey
+  info: PeerInfo
+  class: CandidateClass
 }
+
+/** The members of one class in one locality group; sorted by peer id when a scan first enters them. */
+interface ClassMembers {
+  class: CandidateClass
+  members: Candidate[]
+  byId: boolean
+}
+
+/** The candidates of one locality group: its classes by reach, highest first. */
+type CandidateList = ClassMembers[]
 
 /** The bitfield id of every full bitfield. */
 const FULL_BITFIELD = 0
+const NO_BYTES = new Uint8Array(0)
 
 export class ParentPool {
   readonly #availability: TaskAvailabilityView
@@ -83,6 +98,9 @@ export class ParentPool {
   readonly #bitfields: Uint8Array[] = [new Uint8Array(0)]
   readonly #idByHash = new Map<number, number>()
   readonly #idByContent = new Map<string, number>()
+  /** The classes of each bitfield id. */
+  readonly #classes: CandidateClass[][] = [[]]
+  #listStamp = 0
   /** Useful pieces by bitfield id, for the child whose select stamped them (#stamp). */
   #useful = new Int32Array(16)
   #usefulStamp = new Int32Array(16)
@@ -109,26 +127,24 @@ export class ParentPool {
     const childId = child.info.id
     const stamp = ++this.#stamp
     const consider = (list: CandidateList, locality: Locality): boolean => {
-      const { candidates, classEnd } = list
-      for (let start = 0; start < candidates.length;) {
-        const first = candidates[start]!
-        const end = classEnd[start]!
-        // Lists go by reach, highest first: once the list is full and no one further can beat its last, stop.
+      for (const group of list) {
+        const k = group.class
+        // Classes go by reach, highest first: once the list is full and no one further can beat its last, stop.
         const last = best.length === limit ? best[limit - 1]! : undefined
-        if (last?.locality === locality && first.reach / missing < last.score - SCORE_EPSILON) break
-        const usefulPieces = first.full ? missing : this.#usefulOf(first, childBytes, stamp)
-        if (usefulPieces > 0) {
-          const score = (usefulPieces / missing) * first.free / first.failureDivisor
-          this.#sortClass(list, start, end)
-          for (let at = start; at < end; at++) {
-            const candidate = candidates[at]!
-            if (candidate.id === childId || localityOf(child.info, candidate.info) !== locality) continue
-            // The rest of the class ties with this one and comes after it by id.
-            if (best.length === limit && !precedes(locality, score, candidate.id, best[limit - 1]!)) break
-            insertBest(best, { id: candidate.id, locality, usefulPieces, score }, limit)
-          }
+        if (last?.locality === locality && k.reach / missing < last.score - SCORE_EPSILON) break
+        const usefulPieces = k.full ? missing : this.#usefulOf(k, childBytes, stamp)
+        if (usefulPieces === 0) continue
+        const score = (usefulPieces / missing) * k.free / k.failureDivisor
+        if (!group.byId) {
+          group.members.sort(byPeerId)
+          group.byId = true
         }
-        start = end
+        for (const candidate of group.members) {
+          if (candidate.id === childId || localityOf(child.info, candidate.info) !== locality) continue
+          // The rest of the class ties with this one and comes after it by id.
+          if (best.length === limit && !precedes(locality, score, candidate.id, best[limit - 1]!)) break
+          insertBest(best, { id: candidate.id, locality, usefulPieces, score }, limit)
+        }
       }
       // Every choice of a farther group comes after all of these: a full list is final.
       return best.length === limit
@@ -147,57 +163,62 @@ export class ParentPool {
   }
 
   /** Pieces `candidate` holds that the child lacks, counted once per bitfield and child. */
-  #usefulOf (candidate: Candidate, childBytes: Uint8Array, stamp: number): number {
-    const id = candidate.bitfieldId
+  #usefulOf (k: CandidateClass, childBytes: Uint8Array, stamp: number): number {
+    const id = k.bitfieldId
     if (this.#usefulStamp[id] === stamp) return this.#useful[id]!
-    const useful = countUseful(candidate.bytes, childBytes)
+    const useful = countUseful(k.bytes, childBytes)
     this.#usefulStamp[id] = stamp
     this.#useful[id] = useful
     return useful
   }
 
-  /** Sorts the members of the class at [start, end) by peer id, once. */
-  #sortClass (list: CandidateList, start: number, end: number): void {
-    if (end - start < 2 || list.byId[start] === 1) return
-    list.byId[start] = 1
-    const members = list.candidates.slice(start, end).sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
-    for (let i = 0; i < members.length; i++) list.candidates[start + i] = members[i]!
-  }
-
   /**
-   * The peers that may be parents this round, as candidates, by reach, highest first (a child's
-   * scan stops at the first that cannot make its list), in classes; a peer in several groups is
-   * worked out once.
+   * The peers that may be parents this round, as candidates, in their classes, by reach, highest
+   * first (a child's scan stops at the first class that cannot make its list); a peer in several
+   * groups is worked out once. O(n) to put the n peers in their classes, O(k log k) to sort the k
+   * classes.
    */
   #listOf (peers: Iterable<PeerKey>): CandidateList {
-    const candidates: Candidate[] = []
+    const list: CandidateList = []
+    const stamp = ++this.#listStamp
     for (const peer of peers) {
       let candidate = this.#met.get(peer)
       if (candidate === undefined) this.#met.set(peer, candidate = this.#make(peer) ?? null)
-      if (candidate != null) candidates.push(candidate)
+      if (candidate == null) continue
+      const k = candidate.class
+      if (k.listStamp === stamp) {
+        list[k.listIndex]!.members.push(candidate)
+      } else {
+        k.listStamp = stamp
+        k.listIndex = list.length
+        list.push({ class: k, members: [candidate], byId: false })
+      }
     }
-    candidates.sort(byReachThenClass)
-    const classEnd = new Int32Array(candidates.length)
-    for (let start = 0; start < candidates.length;) {
-      let end = start + 1
-      while (end < candidates.length && sameClass(candidates[start]!, candidates[end]!)) end++
-      classEnd[start] = end
-      start = end
-    }
-    return { candidates, classEnd, byId: new Uint8Array(candidates.length) }
+    return list.sort(byReach)
   }
 
-  /** The peer as a candidate: in the task, known, not ejected, a free slot, some piece. */
+  /** The peer as a candidate: in the task, holding some piece, known, not ejected, a free slot. */
   #make (peer: PeerKey): Candidate | undefined {
-    const state = this.#candidates.get(peer)
-    if (state == null || state.ejected || !(state.uploads < state.info.uploadSlots)) return undefined
     const bits = this.#availability.bitfield(peer)
     if (bits == null || bits.count() === 0) return undefined
+    const state = this.#candidates.get(peer)
+    if (state == null || state.ejected || !(state.uploads < state.info.uploadSlots)) return undefined
     const free = (state.info.uploadSlots - state.uploads) / state.info.uploadSlots
     const failureDivisor = 1 + Math.max(0, state.recentFailures)
-    const bytes = bits.toBytes()
+    return { id: peer, info: state.info, class: this.#classOf(bits, free, failureDivisor) }
+  }
+
+  /** The class of a bitfield, free share and failure divisor: made when first met. */
+  #classOf (bits: ReadonlyBitfield, free: number, failureDivisor: number): CandidateClass {
     const full = bits.full()
-    return { id: peer, info: state.info, bytes, full, bitfieldId: full ? FULL_BITFIELD : this.#bitfieldId(bytes), free, failureDivisor, reach: bits.count() * free / failureDivisor }
+    // A full bitfield's bytes are never read: every piece the child lacks is useful.
+    const bytes = full ? NO_BYTES : bits.toBytes()
+    const bitfieldId = full ? FULL_BITFIELD : this.#bitfieldId(bytes)
+    const classes = this.#classes[bitfieldId]!
+    for (const k of classes) if (k.free === free && k.failureDivisor === failureDivisor) return k
+    const k: CandidateClass = { bytes, full, bitfieldId, free, failureDivisor, reach: bits.count() * free / failureDivisor, listStamp: 0, listIndex: 0 }
+    classes.push(k)
+    return k
   }
 
   /** The id of a bitfield that is not full: by a hash of its bytes, checked against the first bitfield of that hash. */
@@ -211,6 +232,7 @@ export class ParentPool {
     if (known != null) return known
     const id = this.#bitfields.length
     this.#bitfields.push(bytes)
+    this.#classes.push([])
     if (key == null) this.#idByHash.set(hash, id)
     else this.#idByContent.set(key, id)
     if (id >= this.#useful.length) {
@@ -225,14 +247,13 @@ export class ParentPool {
   }
 }
 
-/** By reach, highest first; then the members of one class together. */
-function byReachThenClass (a: Candidate, b: Candidate): number {
-  return b.reach - a.reach || a.bitfieldId - b.bitfieldId || b.free - a.free || a.failureDivisor - b.failureDivisor
+/** Classes by reach, highest first (the order among equal reach does not matter: they stop a scan together). */
+function byReach (a: ClassMembers, b: ClassMembers): number {
+  return b.class.reach - a.class.reach
 }
 
-/** The same score for any child: same bitfield, free share and failure divisor. */
-function sameClass (a: Candidate, b: Candidate): boolean {
-  return a.bitfieldId === b.bitfieldId && a.free === b.free && a.failureDivisor === b.failureDivisor
+function byPeerId (a: Candidate, b: Candidate): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
 }
 
 /** FNV-1a over the bytes: 32 bits. */
