@@ -3,6 +3,7 @@ import type { ReadonlyBitfield, TaskAvailabilityView } from './availability.ts'
 import { compareChoices, localityOf, precedes, SCORE_EPSILON } from './parent-selection.ts'
 import type { Locality, ParentChoice, ParentView } from './parent-selection.ts'
 import { LocalityGroups } from './locality-groups.ts'
+import type { GroupMember } from './locality-groups.ts'
 import type { PeerInfo, PeerKey } from './types.ts'
 
 /**
@@ -35,8 +36,8 @@ import type { PeerInfo, PeerKey } from './types.ts'
  * Build: O(1) with groups, else O(N). Select: O(classes of site + zone + N when the nearer groups
  * fall short) x O(P / 8); each group's list is made when a child first needs the group (O(n) to
  * class its n peers, O(k log k) to sort its k classes), each peer looked up in the candidates once
- * per pool. The pool is a snapshot of the candidates' state: build it after the round's loads are
- * known and drop it with the round.
+ * per pool (then found by its slot in the groups). The pool is a snapshot of the candidates'
+ * state: build it after the round's loads are known and drop it with the round.
  */
 export interface ParentPoolInput {
   availability: TaskAvailabilityView
@@ -92,8 +93,8 @@ export class ParentPool {
   readonly #bySite = new Map<string, CandidateList>()
   readonly #byZone = new Map<string, CandidateList>()
   #all?: CandidateList
-  /** Each peer met so far: its candidate, or null when it may not be a parent this round. */
-  readonly #met = new Map<PeerKey, Candidate | null>()
+  /** Each peer met so far, by its slot in the groups: its candidate, or null when it may not be a parent this round. */
+  readonly #met: Array<Candidate | null | undefined>
   /** The bytes of each bitfield id (FULL_BITFIELD's are not kept), the ids by hash, and by content when two hashes collide. */
   readonly #bitfields: Uint8Array[] = [new Uint8Array(0)]
   readonly #idByHash = new Map<number, number>()
@@ -111,6 +112,7 @@ export class ParentPool {
     this.#availability = availability
     this.#candidates = candidates
     this.#groups = input.groups ?? LocalityGroups.of(availability.peers(), peer => candidates.get(peer)?.info)
+    this.#met = new Array<Candidate | null | undefined>(this.#groups.slotCount)
   }
 
   /** The best `wanted` parents for the child, best first: `selectParents`'s answer. */
@@ -150,13 +152,13 @@ export class ParentPool {
       return best.length === limit
     }
     const { site, zone } = child.info
-    if (site != null && consider(this.#group(this.#bySite, site, () => this.#groups.site(site)), 'site')) return best
-    if (zone != null && consider(this.#group(this.#byZone, zone, () => this.#groups.zone(zone)), 'zone')) return best
-    consider(this.#all ??= this.#listOf(this.#groups.all()), 'other')
+    if (site != null && consider(this.#group(this.#bySite, site, () => this.#groups.siteMembers(site)), 'site')) return best
+    if (zone != null && consider(this.#group(this.#byZone, zone, () => this.#groups.zoneMembers(zone)), 'zone')) return best
+    consider(this.#all ??= this.#listOf(this.#groups.allMembers()), 'other')
     return best
   }
 
-  #group (made: Map<string, CandidateList>, label: string, peers: () => Iterable<PeerKey>): CandidateList {
+  #group (made: Map<string, CandidateList>, label: string, peers: () => Iterable<GroupMember>): CandidateList {
     let list = made.get(label)
     if (list == null) made.set(label, list = this.#listOf(peers()))
     return list
@@ -178,12 +180,12 @@ export class ParentPool {
    * groups is worked out once. O(n) to put the n peers in their classes, O(k log k) to sort the k
    * classes.
    */
-  #listOf (peers: Iterable<PeerKey>): CandidateList {
+  #listOf (members: Iterable<GroupMember>): CandidateList {
     const list: CandidateList = []
     const stamp = ++this.#listStamp
-    for (const peer of peers) {
-      let candidate = this.#met.get(peer)
-      if (candidate === undefined) this.#met.set(peer, candidate = this.#make(peer) ?? null)
+    for (const { id, slot } of members) {
+      let candidate = this.#met[slot]
+      if (candidate === undefined) this.#met[slot] = candidate = this.#make(id) ?? null
       if (candidate == null) continue
       const k = candidate.class
       if (k.listStamp === stamp) {
