@@ -1,6 +1,17 @@
 import { SchedulerMessage } from '@shoal/proto'
+import type { Parent } from '@shoal/proto'
 
 const frames = new WeakMap<SchedulerMessage, Uint8Array>()
+/** Each parent entry's field in a Parents message (tag, length, body), made once however many messages name it. */
+const entries = new WeakMap<Parent, Uint8Array>()
+
+/** Protobuf field keys (field number << 3 | wire type 2, length-delimited). */
+const SCHEDULER_MESSAGE_PARENTS = 0x12
+const PARENTS_DIGEST = 0x0a
+const PARENTS_PARENT = 0x12
+const PARENT_PEER_ID = 0x0a
+const PARENT_ADDRESS = 0x12
+const PARENT_BITFIELD = 0x1a
 
 /**
  * The wire frame of a message to an agent, encoded once however many agents it goes to: a round
@@ -15,4 +26,88 @@ export function encodeSchedulerMessage (message: SchedulerMessage): Uint8Array {
     frames.set(message, frame)
   }
   return frame
+}
+
+/**
+ * A Parents message, its frame made at once from frames of its entries: a round names the same
+ * parents to many children, and each entry (peer id, addresses, bitfield) is encoded once per
+ * entry object, not once per message. The frame is the bytes SchedulerMessage.encode gives (proto3:
+ * empty fields left out; one oneof field), and encodeSchedulerMessage returns it. Entries must not
+ * be changed once named. Cost: O(entry bytes) per new entry, then O(message bytes) per message.
+ */
+export function parentsMessage (digest: string, parents: Parent[]): SchedulerMessage {
+  const message = { parents: { digest, parents } } as unknown as SchedulerMessage
+  const digestBytes = digestField(digest)
+  let body = digestBytes.length
+  const fields: Uint8Array[] = []
+  for (const parent of parents) {
+    let field = entries.get(parent)
+    if (field == null) entries.set(parent, field = parentField(parent))
+    fields.push(field)
+    body += field.length
+  }
+  const frame = new Uint8Array(1 + varintLength(body) + body)
+  let at = 0
+  frame[at++] = SCHEDULER_MESSAGE_PARENTS
+  at = writeVarint(frame, at, body)
+  frame.set(digestBytes, at)
+  at += digestBytes.length
+  for (const field of fields) {
+    frame.set(field, at)
+    at += field.length
+  }
+  frames.set(message, frame)
+  return message
+}
+
+const utf8 = new TextEncoder()
+let lastDigest: { digest: string, field: Uint8Array } | undefined
+
+/** The digest's field (none when empty); the last one is kept, since a round sends one task's messages together. */
+function digestField (digest: string): Uint8Array {
+  if (lastDigest?.digest !== digest) lastDigest = { digest, field: digest === '' ? new Uint8Array(0) : bytesField(PARENTS_DIGEST, utf8.encode(digest)) }
+  return lastDigest.field
+}
+
+/** One Parent as a field of Parents: key, length, then its own fields. */
+function parentField (parent: Parent): Uint8Array {
+  const parts: Uint8Array[] = []
+  if (parent.peerId != null && parent.peerId.byteLength > 0) parts.push(bytesField(PARENT_PEER_ID, parent.peerId))
+  for (const address of parent.addresses ?? []) parts.push(bytesField(PARENT_ADDRESS, address))
+  if (parent.bitfield != null && parent.bitfield.byteLength > 0) parts.push(bytesField(PARENT_BITFIELD, parent.bitfield))
+  return bytesField(PARENTS_PARENT, concat(parts))
+}
+
+function bytesField (key: number, value: Uint8Array): Uint8Array {
+  const field = new Uint8Array(1 + varintLength(value.length) + value.length)
+  field[0] = key
+  field.set(value, writeVarint(field, 1, value.length))
+  return field
+}
+
+function concat (parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.length
+  }
+  return out
+}
+
+function varintLength (value: number): number {
+  let length = 1
+  for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) length++
+  return length
+}
+
+/** Writes `value` as a base-128 varint at `at`; returns the index after it. */
+function writeVarint (out: Uint8Array, at: number, value: number): number {
+  let v = value
+  while (v >= 0x80) {
+    out[at++] = (v & 0x7f) | 0x80
+    v = Math.floor(v / 0x80)
+  }
+  out[at++] = v
+  return at
 }

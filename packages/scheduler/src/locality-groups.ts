@@ -7,12 +7,17 @@ import type { PeerInfo, PeerKey } from './types.ts'
  * and removes it when it leaves it or disconnects.
  *
  * Every group keeps the order in which its peers were added; a peer added again keeps its place
- * (as in the task's availability). Costs: add and remove O(1); a group is iterated in O(its size).
+ * (as in the task's availability). Each peer has a slot, a small number no other peer of the
+ * groups has meanwhile (a slot freed by a peer that left is given to the next one): what a round
+ * works out per peer can sit in an array indexed by slot instead of a map by peer key. Costs: add
+ * and remove O(1); a group is iterated in O(its size).
  */
 export class LocalityGroups {
-  readonly #all = new Map<PeerKey, PeerInfo>()
-  readonly #bySite = new Map<string, Set<PeerKey>>()
-  readonly #byZone = new Map<string, Set<PeerKey>>()
+  readonly #all = new Map<PeerKey, GroupMember>()
+  readonly #bySite = new Map<string, Set<GroupMember>>()
+  readonly #byZone = new Map<string, Set<GroupMember>>()
+  readonly #freeSlots: number[] = []
+  #slots = 0
 
   /** Groups `peers` by the info `infoOf` gives; peers it knows nothing of are left out. O(N). */
   static of (peers: Iterable<PeerKey>, infoOf: (peer: PeerKey) => PeerInfo | undefined): LocalityGroups {
@@ -28,28 +33,35 @@ export class LocalityGroups {
     return this.#all.size
   }
 
+  /** One more than the highest slot a peer has now (an array of this length has a place for each). */
+  get slotCount (): number {
+    return this.#slots
+  }
+
   /** Adds a peer by its info; false (and nothing changes) if it is in already. */
   add (info: PeerInfo): boolean {
     if (this.#all.has(info.id)) return false
-    this.#all.set(info.id, info)
-    if (info.site != null) member(this.#bySite, info.site).add(info.id)
-    if (info.zone != null) member(this.#byZone, info.zone).add(info.id)
+    const member: GroupMember = { id: info.id, info, slot: this.#freeSlots.pop() ?? this.#slots++ }
+    this.#all.set(info.id, member)
+    if (info.site != null) group(this.#bySite, info.site).add(member)
+    if (info.zone != null) group(this.#byZone, info.zone).add(member)
     return true
   }
 
   /** Removes a peer; false if it was not in. */
   remove (peer: PeerKey): boolean {
-    const info = this.#all.get(peer)
-    if (info == null) return false
+    const member = this.#all.get(peer)
+    if (member == null) return false
     this.#all.delete(peer)
-    if (info.site != null) leave(this.#bySite, info.site, peer)
-    if (info.zone != null) leave(this.#byZone, info.zone, peer)
+    this.#freeSlots.push(member.slot)
+    if (member.info.site != null) leave(this.#bySite, member.info.site, member)
+    if (member.info.zone != null) leave(this.#byZone, member.info.zone, member)
     return true
   }
 
   /** The info a peer was added with. */
   info (peer: PeerKey): PeerInfo | undefined {
-    return this.#all.get(peer)
+    return this.#all.get(peer)?.info
   }
 
   /** Every peer, in the order added. */
@@ -59,25 +71,51 @@ export class LocalityGroups {
 
   /** The peers of a site label, in the order added (none for an unknown label). */
   site (label: string): Iterable<PeerKey> {
-    return this.#bySite.get(label) ?? NONE
+    return ids(this.siteMembers(label))
   }
 
   /** The peers of a zone label, in the order added (none for an unknown label). */
   zone (label: string): Iterable<PeerKey> {
+    return ids(this.zoneMembers(label))
+  }
+
+  /** Every peer with its slot, in the order added. */
+  allMembers (): Iterable<GroupMember> {
+    return this.#all.values()
+  }
+
+  /** The peers of a site label with their slots, in the order added. */
+  siteMembers (label: string): Iterable<GroupMember> {
+    return this.#bySite.get(label) ?? NONE
+  }
+
+  /** The peers of a zone label with their slots, in the order added. */
+  zoneMembers (label: string): Iterable<GroupMember> {
     return this.#byZone.get(label) ?? NONE
   }
 }
 
-const NONE: ReadonlySet<PeerKey> = new Set()
-
-function member (groups: Map<string, Set<PeerKey>>, label: string): Set<PeerKey> {
-  let group = groups.get(label)
-  if (group == null) groups.set(label, group = new Set())
-  return group
+/** A peer of the groups: its key, the info it was added with, and its slot. */
+export interface GroupMember {
+  readonly id: PeerKey
+  readonly info: PeerInfo
+  readonly slot: number
 }
 
-function leave (groups: Map<string, Set<PeerKey>>, label: string, peer: PeerKey): void {
-  const group = groups.get(label)
-  group?.delete(peer)
-  if (group?.size === 0) groups.delete(label)
+const NONE: ReadonlySet<GroupMember> = new Set()
+
+function * ids (members: Iterable<GroupMember>): Iterable<PeerKey> {
+  for (const member of members) yield member.id
+}
+
+function group (groups: Map<string, Set<GroupMember>>, label: string): Set<GroupMember> {
+  let members = groups.get(label)
+  if (members == null) groups.set(label, members = new Set())
+  return members
+}
+
+function leave (groups: Map<string, Set<GroupMember>>, label: string, member: GroupMember): void {
+  const members = groups.get(label)
+  members?.delete(member)
+  if (members?.size === 0) groups.delete(label)
 }

@@ -1,8 +1,9 @@
 import { InvalidBitfieldError } from '@shoal/proto'
 import type { ReadonlyBitfield, TaskAvailabilityView } from './availability.ts'
-import { compareChoices, localityOf, SCORE_EPSILON } from './parent-selection.ts'
+import { compareChoices, localityOf, precedes, SCORE_EPSILON } from './parent-selection.ts'
 import type { Locality, ParentChoice, ParentView } from './parent-selection.ts'
 import { LocalityGroups } from './locality-groups.ts'
+import type { GroupMember } from './locality-groups.ts'
 import type { PeerInfo, PeerKey } from './types.ts'
 
 /**
@@ -21,10 +22,22 @@ import type { PeerInfo, PeerKey } from './types.ts'
  * held x free / failure divisor, which over the child's missing pieces bounds any score the parent
  * can have), so a scan stops as soon as the list is full and no one left could beat its last.
  *
- * Build: O(1) with groups, else O(N). Select: O(site + zone + N when the nearer groups fall short)
- * x O(P / 8); each group's candidates are listed when a child first needs the group, each peer
- * looked up in the candidates once per pool. The pool is a snapshot of the candidates' state:
- * build it after the round's loads are known and drop it with the round.
+ * Classes: candidates with the same bitfield, free share and failure divisor have the same score
+ * for any child, bit for bit; a group's list is its classes by reach, each with its members. A scan
+ * scores a class once: when the parent has nothing the child lacks, the whole class is passed
+ * over; otherwise its members are taken by peer id (sorted when a scan first enters the class) and
+ * the scan leaves the class at the first member that cannot enter the list, since the rest tie
+ * with it and come after it. In a swarm most peers hold one of a few bitfields (everyone has the
+ * pieces that spread first; seeds hold all), so a child whose pieces no one else has, or a fresh
+ * child facing a crowd of equal holders, costs the number of classes, not of peers; and a list is
+ * made by sorting its few classes, not its peers. Useful pieces are counted once per distinct
+ * bitfield and child.
+ *
+ * Build: O(1) with groups, else O(N). Select: O(classes of site + zone + N when the nearer groups
+ * fall short) x O(P / 8); each group's list is made when a child first needs the group (O(n) to
+ * class its n peers, O(k log k) to sort its k classes), each peer looked up in the candidates once
+ * per pool (then found by its slot in the groups). The pool is a snapshot of the candidates'
+ * state: build it after the round's loads are known and drop it with the round.
  */
 export interface ParentPoolInput {
   availability: TaskAvailabilityView
@@ -33,34 +46,73 @@ export interface ParentPoolInput {
   groups?: LocalityGroups
 }
 
-interface Candidate {
-  id: PeerKey
-  info: PeerInfo
+/**
+ * Candidates that score the same for any child: one bitfield, free share and failure divisor. The
+ * numbers every select reads are kept here once.
+ */
+interface CandidateClass {
   bytes: Uint8Array
   full: boolean
+  /** The same number for every class of this pool with the same bitfield. */
+  bitfieldId: number
   /** (slots - uploads) / slots and 1 + failures, kept apart so the score is computed as selectParents does, bit for bit. */
   free: number
   failureDivisor: number
-  /** pieces held x free / failureDivisor: over a child's missing pieces, a bound of any score this parent can reach. */
+  /** pieces held x free / failureDivisor: over a child's missing pieces, a bound of any score these parents can reach. */
   reach: number
+  /** The list being made (#listOf) and this class's place in it. */
+  listStamp: number
+  listIndex: number
 }
+
+interface Candidate {
+  id: PeerKey
+  info: PeerInfo
+  class: CandidateClass
+}
+
+/** The members of one class in one locality group; sorted by peer id when a scan first enters them. */
+interface ClassMembers {
+  class: CandidateClass
+  members: Candidate[]
+  byId: boolean
+}
+
+/** The candidates of one locality group: its classes by reach, highest first. */
+type CandidateList = ClassMembers[]
+
+/** The bitfield id of every full bitfield. */
+const FULL_BITFIELD = 0
+const NO_BYTES = new Uint8Array(0)
 
 export class ParentPool {
   readonly #availability: TaskAvailabilityView
   readonly #candidates: ParentView
   readonly #groups: LocalityGroups
   /** The candidates of each group scanned so far (peers that may not be parents this round left out). */
-  readonly #bySite = new Map<string, Candidate[]>()
-  readonly #byZone = new Map<string, Candidate[]>()
-  #all?: Candidate[]
-  /** Each peer met so far: its candidate, or null when it may not be a parent this round. */
-  readonly #met = new Map<PeerKey, Candidate | null>()
+  readonly #bySite = new Map<string, CandidateList>()
+  readonly #byZone = new Map<string, CandidateList>()
+  #all?: CandidateList
+  /** Each peer met so far, by its slot in the groups: its candidate, or null when it may not be a parent this round. */
+  readonly #met: Array<Candidate | null | undefined>
+  /** The bytes of each bitfield id (FULL_BITFIELD's are not kept), the ids by hash, and by content when two hashes collide. */
+  readonly #bitfields: Uint8Array[] = [new Uint8Array(0)]
+  readonly #idByHash = new Map<number, number>()
+  readonly #idByContent = new Map<string, number>()
+  /** The classes of each bitfield id. */
+  readonly #classes: CandidateClass[][] = [[]]
+  #listStamp = 0
+  /** Useful pieces by bitfield id, for the child whose select stamped them (#stamp). */
+  #useful = new Int32Array(16)
+  #usefulStamp = new Int32Array(16)
+  #stamp = 0
 
   constructor (input: ParentPoolInput) {
     const { availability, candidates } = input
     this.#availability = availability
     this.#candidates = candidates
     this.#groups = input.groups ?? LocalityGroups.of(availability.peers(), peer => candidates.get(peer)?.info)
+    this.#met = new Array<Candidate | null | undefined>(this.#groups.slotCount)
   }
 
   /** The best `wanted` parents for the child, best first: `selectParents`'s answer. */
@@ -74,57 +126,159 @@ export class ParentPool {
     const best: ParentChoice[] = []
     if (!(limit > 0) || missing === 0) return best
     const childBytes = child.bitfield.toBytes()
-    const consider = (candidates: readonly Candidate[], locality: Locality): boolean => {
-      for (const candidate of candidates) {
-        // Lists go by reach, highest first: once the list is full and no one further can beat its last, stop.
+    const childId = child.info.id
+    const stamp = ++this.#stamp
+    const consider = (list: CandidateList, locality: Locality): boolean => {
+      for (const group of list) {
+        const k = group.class
+        // Classes go by reach, highest first: once the list is full and no one further can beat its last, stop.
         const last = best.length === limit ? best[limit - 1]! : undefined
-        if (last?.locality === locality && candidate.reach / missing < last.score - SCORE_EPSILON) break
-        if (candidate.id === child.info.id || localityOf(child.info, candidate.info) !== locality) continue
-        const usefulPieces = candidate.full ? missing : countUseful(candidate.bytes, childBytes)
+        if (last?.locality === locality && k.reach / missing < last.score - SCORE_EPSILON) break
+        const usefulPieces = k.full ? missing : this.#usefulOf(k, childBytes, stamp)
         if (usefulPieces === 0) continue
-        insertBest(best, { id: candidate.id, locality, usefulPieces, score: (usefulPieces / missing) * candidate.free / candidate.failureDivisor }, limit)
+        const score = (usefulPieces / missing) * k.free / k.failureDivisor
+        if (!group.byId) {
+          group.members.sort(byPeerId)
+          group.byId = true
+        }
+        for (const candidate of group.members) {
+          if (candidate.id === childId || localityOf(child.info, candidate.info) !== locality) continue
+          // The rest of the class ties with this one and comes after it by id.
+          if (best.length === limit && !precedes(locality, score, candidate.id, best[limit - 1]!)) break
+          insertBest(best, { id: candidate.id, locality, usefulPieces, score }, limit)
+        }
       }
       // Every choice of a farther group comes after all of these: a full list is final.
       return best.length === limit
     }
     const { site, zone } = child.info
-    if (site != null && consider(this.#group(this.#bySite, site, () => this.#groups.site(site)), 'site')) return best
-    if (zone != null && consider(this.#group(this.#byZone, zone, () => this.#groups.zone(zone)), 'zone')) return best
-    consider(this.#all ??= this.#candidatesOf(this.#groups.all()), 'other')
+    if (site != null && consider(this.#group(this.#bySite, site, () => this.#groups.siteMembers(site)), 'site')) return best
+    if (zone != null && consider(this.#group(this.#byZone, zone, () => this.#groups.zoneMembers(zone)), 'zone')) return best
+    consider(this.#all ??= this.#listOf(this.#groups.allMembers()), 'other')
     return best
   }
 
-  #group (made: Map<string, Candidate[]>, label: string, peers: () => Iterable<PeerKey>): Candidate[] {
-    let candidates = made.get(label)
-    if (candidates == null) made.set(label, candidates = this.#candidatesOf(peers()))
-    return candidates
+  #group (made: Map<string, CandidateList>, label: string, peers: () => Iterable<GroupMember>): CandidateList {
+    let list = made.get(label)
+    if (list == null) made.set(label, list = this.#listOf(peers()))
+    return list
+  }
+
+  /** Pieces `candidate` holds that the child lacks, counted once per bitfield and child. */
+  #usefulOf (k: CandidateClass, childBytes: Uint8Array, stamp: number): number {
+    const id = k.bitfieldId
+    if (this.#usefulStamp[id] === stamp) return this.#useful[id]!
+    const useful = countUseful(k.bytes, childBytes)
+    this.#usefulStamp[id] = stamp
+    this.#useful[id] = useful
+    return useful
   }
 
   /**
-   * The peers that may be parents this round, as candidates, by reach, highest first (a child's
-   * scan stops at the first that cannot make its list); a peer in several groups is worked out once.
+   * The peers that may be parents this round, as candidates, in their classes, by reach, highest
+   * first (a child's scan stops at the first class that cannot make its list); a peer in several
+   * groups is worked out once. O(n) to put the n peers in their classes, O(k log k) to sort the k
+   * classes.
    */
-  #candidatesOf (peers: Iterable<PeerKey>): Candidate[] {
-    const candidates: Candidate[] = []
-    for (const peer of peers) {
-      let candidate = this.#met.get(peer)
-      if (candidate === undefined) this.#met.set(peer, candidate = this.#make(peer) ?? null)
-      if (candidate != null) candidates.push(candidate)
+  #listOf (members: Iterable<GroupMember>): CandidateList {
+    const list: CandidateList = []
+    const stamp = ++this.#listStamp
+    for (const { id, slot } of members) {
+      let candidate = this.#met[slot]
+      if (candidate === undefined) this.#met[slot] = candidate = this.#make(id) ?? null
+      if (candidate == null) continue
+      const k = candidate.class
+      if (k.listStamp === stamp) {
+        list[k.listIndex]!.members.push(candidate)
+      } else {
+        k.listStamp = stamp
+        k.listIndex = list.length
+        list.push({ class: k, members: [candidate], byId: false })
+      }
     }
-    return candidates.sort((a, b) => b.reach - a.reach)
+    return list.sort(byReach)
   }
 
-  /** The peer as a candidate: in the task, known, not ejected, a free slot, some piece. */
+  /** The peer as a candidate: in the task, holding some piece, known, not ejected, a free slot. */
   #make (peer: PeerKey): Candidate | undefined {
-    const state = this.#candidates.get(peer)
-    if (state == null || state.ejected || !(state.uploads < state.info.uploadSlots)) return undefined
     const bits = this.#availability.bitfield(peer)
     if (bits == null || bits.count() === 0) return undefined
+    const state = this.#candidates.get(peer)
+    if (state == null || state.ejected || !(state.uploads < state.info.uploadSlots)) return undefined
     const free = (state.info.uploadSlots - state.uploads) / state.info.uploadSlots
     const failureDivisor = 1 + Math.max(0, state.recentFailures)
-    return { id: peer, info: state.info, bytes: bits.toBytes(), full: bits.full(), free, failureDivisor, reach: bits.count() * free / failureDivisor }
+    return { id: peer, info: state.info, class: this.#classOf(bits, free, failureDivisor) }
+  }
+
+  /** The class of a bitfield, free share and failure divisor: made when first met. */
+  #classOf (bits: ReadonlyBitfield, free: number, failureDivisor: number): CandidateClass {
+    const full = bits.full()
+    // A full bitfield's bytes are never read: every piece the child lacks is useful.
+    const bytes = full ? NO_BYTES : bits.toBytes()
+    const bitfieldId = full ? FULL_BITFIELD : this.#bitfieldId(bytes)
+    const classes = this.#classes[bitfieldId]!
+    for (const k of classes) if (k.free === free && k.failureDivisor === failureDivisor) return k
+    const k: CandidateClass = { bytes, full, bitfieldId, free, failureDivisor, reach: bits.count() * free / failureDivisor, listStamp: 0, listIndex: 0 }
+    classes.push(k)
+    return k
+  }
+
+  /** The id of a bitfield that is not full: by a hash of its bytes, checked against the first bitfield of that hash. */
+  #bitfieldId (bytes: Uint8Array): number {
+    const hash = hashBytes(bytes)
+    const first = this.#idByHash.get(hash)
+    if (first != null && equalBytes(this.#bitfields[first]!, bytes)) return first
+    // A new bitfield, or another with the same hash (then looked up by its whole content).
+    const key = first == null ? undefined : latin1(bytes)
+    const known = key == null ? undefined : this.#idByContent.get(key)
+    if (known != null) return known
+    const id = this.#bitfields.length
+    this.#bitfields.push(bytes)
+    this.#classes.push([])
+    if (key == null) this.#idByHash.set(hash, id)
+    else this.#idByContent.set(key, id)
+    if (id >= this.#useful.length) {
+      const useful = new Int32Array(this.#useful.length * 2)
+      const stamps = new Int32Array(this.#useful.length * 2)
+      useful.set(this.#useful)
+      stamps.set(this.#usefulStamp)
+      this.#useful = useful
+      this.#usefulStamp = stamps
+    }
+    return id
   }
 }
+
+/** Classes by reach, highest first (the order among equal reach does not matter: they stop a scan together). */
+function byReach (a: ClassMembers, b: ClassMembers): number {
+  return b.class.reach - a.class.reach
+}
+
+function byPeerId (a: Candidate, b: Candidate): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+}
+
+/** FNV-1a over the bytes: 32 bits. */
+function hashBytes (bytes: Uint8Array): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193)
+  return hash >>> 0
+}
+
+function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** Bytes as a string, one character each: a Map key for a bitfield's content. */
+function latin1 (bytes: Uint8Array): string {
+  let text = ''
+  for (let i = 0; i < bytes.length; i += LATIN1_CHUNK) text += String.fromCharCode(...bytes.subarray(i, i + LATIN1_CHUNK))
+  return text
+}
+
+const LATIN1_CHUNK = 4096
 
 /** Pieces set in `parent` and clear in `child` (spare bits are clear in both). */
 function countUseful (parent: Uint8Array, child: Uint8Array): number {

@@ -1,6 +1,7 @@
 import type { Parent, SchedulerMessage } from '@shoal/proto'
 import type { TaskAvailabilityView } from './availability.ts'
 import { SCHEDULER_CHILDREN_PER_ROUND, SCHEDULER_PARENTS_PER_CHILD, SCHEDULER_PARENTS_REFRESH_MS } from './constants.ts'
+import { parentsMessage } from './frames.ts'
 import type { ParentHealth } from './parent-health.ts'
 import { ParentPool } from './parent-pool.ts'
 import type { ParentState } from './parent-selection.ts'
@@ -37,7 +38,8 @@ export interface ParentRoundsInit {
  *
  * The loads the candidates carry are those before the round (TaskState.uploads): the lists decided
  * in a round are recorded after it. Each parent's entry of the Parents message (its id, addresses
- * and bitfield bytes) is made once per task and round and shared by every message that names it.
+ * and bitfield bytes) is made, and encoded (parentsMessage), once per task and round and shared by
+ * every message that names it.
  *
  * Cost per task and round: O(downloaders) to pick the children, then per child decided O(its
  * site, zone or task's peers x P / 8) to select and O(parents) to send.
@@ -92,7 +94,7 @@ export class ParentRounds {
       const counts = parents.map(p => availability.bitfield(p)?.count() ?? 0)
       if (!this.#parentsNews(task.parentsSent.get(child), parents, counts, now)) continue
       task.parentsSent.set(child, { parents, counts, at: now })
-      this.#components.send(child, { parents: { digest: task.digest, parents: parents.flatMap(p => entryOf(p) ?? []) } })
+      this.#components.send(child, parentsMessage(task.digest, parents.flatMap(p => entryOf(p) ?? [])))
     }
     for (const [child, parents] of decided) task.setParents(child, parents)
   }

@@ -117,6 +117,17 @@ export function localityOf (child: PeerInfo, parent: PeerInfo): Locality {
  */
 export const SCORE_EPSILON = 1e-9
 
+/**
+ * Whether a choice of this locality, score and peer goes before `other` (compareChoices < 0),
+ * without making the choice: a scan asks it of every candidate that might enter a full list.
+ */
+export function precedes (locality: Locality, score: number, id: PeerKey, other: ParentChoice): boolean {
+  const ranks = LOCALITY_RANK[locality] - LOCALITY_RANK[other.locality]
+  if (ranks !== 0) return ranks < 0
+  if (Math.abs(score - other.score) >= SCORE_EPSILON) return score > other.score
+  return id < other.id
+}
+
 /** Negative when `a` goes before `b`. */
 export function compareChoices (a: ParentChoice, b: ParentChoice): number {
   const scores = Math.abs(a.score - b.score) < SCORE_EPSILON ? 0 : b.score - a.score

@@ -39,3 +39,20 @@ test('of() groups the peers an info is known for and leaves the others out', t =
   const groups = LocalityGroups.of([a.id, d.id, c.id, b.id], id => infos.get(id))
   t.deepEqual([...groups.all()], [a.id, c.id, b.id])
 })
+
+test('every peer in the groups has a slot of its own below slotCount; a freed slot goes to the next peer', t => {
+  const groups = new LocalityGroups()
+  const infos = Array.from({ length: 12 }, (_, n) => peer(10 + n, { site: `rack-${n % 3}`, zone: `zone-${n % 2}` }))
+  const slots = (): Map<string, number> => new Map([...groups.allMembers()].map(m => [m.id, m.slot]))
+  for (const info of infos) groups.add(info)
+  for (const n of [2, 5, 7]) groups.remove(infos[n]!.id)
+  groups.add(peer(40, { site: 'rack-0' }))
+  groups.add(infos[5]!)
+  const now = slots()
+  t.is(new Set(now.values()).size, now.size, 'no two peers share a slot')
+  t.true([...now.values()].every(slot => slot >= 0 && slot < groups.slotCount))
+  t.is(groups.slotCount, 12, 'two of the three freed slots were given again, none past the twelve made')
+  // The member lists name the same peers, with the same slots, as the keys.
+  t.deepEqual([...groups.siteMembers('rack-0')].map(m => m.id), [...groups.site('rack-0')])
+  t.deepEqual([...groups.zoneMembers('zone-1')].map(m => [m.id, m.slot]), [...groups.zone('zone-1')].map(id => [id, now.get(id)]))
+})

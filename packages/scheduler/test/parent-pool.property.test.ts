@@ -98,3 +98,55 @@ test('ParentPool refuses a child bitfield of another piece count, as selectParen
   const pool = new ParentPool({ availability, candidates: new Map() })
   t.throws(() => pool.select({ info: peer(1), bitfield: bits(PIECES + 1, []) }, 3), { name: 'InvalidBitfieldError' })
 })
+
+test('ParentPool over crowds of peers that share a few bitfields and loads (classes) gives what selectParents gives', t => {
+  // Many peers, few distinct (bitfield, load, failures): classes of many members, which a scan scores once and leaves early.
+  const prefix = (n: number): number[] => Array.from({ length: n }, (_, i) => i)
+  const bitfieldsArb = fc.constantFrom(prefix(PIECES), prefix(3), prefix(7), [5, 6, 12], [0])
+  const crowdArb = fc.record({
+    site: fc.constantFrom(undefined, 'rack-1', 'rack-2'),
+    zone: fc.constantFrom(undefined, 'zone-a'),
+    uploads: fc.nat({ max: 2 }),
+    recentFailures: fc.nat({ max: 1 }),
+    held: bitfieldsArb
+  }, { requiredKeys: ['uploads', 'recentFailures', 'held'] })
+  fc.assert(fc.property(fc.array(crowdArb, { minLength: 2, maxLength: 120 }), fc.integer({ min: 1, max: 8 }), fc.array(bitfieldsArb, { minLength: 1, maxLength: 4 }), (peers, wanted, childHelds) => {
+    const availability = new TaskAvailability({ digest: taskDigest(4), size: PIECES * MiB })
+    const candidates = new Map<PeerKey, ParentState>()
+    const infos = peers.map((p, n) => peer(n, { uploadSlots: 4, ...(p.site == null ? {} : { site: p.site }), ...(p.zone == null ? {} : { zone: p.zone }) }))
+    peers.forEach((p, n) => {
+      availability.setBitfield(infos[n]!.id, bits(PIECES, p.held))
+      candidates.set(infos[n]!.id, { info: infos[n]!, uploads: p.uploads, recentFailures: p.recentFailures, ejected: false })
+    })
+    const pool = new ParentPool({ availability, candidates })
+    for (const info of infos) {
+      for (const held of childHelds) {
+        const child = { info, bitfield: bits(PIECES, held) }
+        t.deepEqual(pool.select(child, wanted), selectParents({ child, availability, candidates, wanted }))
+      }
+    }
+  }), { numRuns: 200 })
+})
+
+test('ParentPool tells apart two bitfields whose hashes collide', t => {
+  // Two 40-piece bitfields with the same 32-bit FNV-1a hash (found by search): one class each, each scored on its own pieces.
+  const pieces = 40
+  const ofBytes = (bytes: number[]): number[] => bytes.flatMap((byte, i) => Array.from({ length: 8 }, (_, bit) => (byte & (0x80 >> bit)) !== 0 ? i * 8 + bit : -1)).filter(i => i >= 0)
+  const colliding = [[165, 199, 212, 203, 108], [80, 161, 97, 75, 122]].map(ofBytes)
+  const fnv = (bytes: number[]): number => bytes.reduce((hash, byte) => Math.imul(hash ^ byte, 0x01000193), 0x811c9dc5) >>> 0
+  t.is(fnv([165, 199, 212, 203, 108]), fnv([80, 161, 97, 75, 122]))
+  const availability = new TaskAvailability({ digest: taskDigest(5), size: pieces * MiB })
+  const candidates = new Map<PeerKey, ParentState>()
+  const infos = Array.from({ length: 8 }, (_, n) => peer(n, { uploadSlots: 4 }))
+  infos.forEach((info, n) => {
+    availability.setBitfield(info.id, bits(pieces, colliding[n % 2]!))
+    candidates.set(info.id, { info, uploads: 0, recentFailures: 0, ejected: false })
+  })
+  const pool = new ParentPool({ availability, candidates })
+  for (const childHeld of [[], ...colliding]) {
+    const child = { info: peer(100, { uploadSlots: 4 }), bitfield: bits(pieces, childHeld) }
+    const expected = selectParents({ child, availability, candidates, wanted: 3 })
+    t.true(expected.length > 0)
+    t.deepEqual(pool.select(child, 3), expected)
+  }
+})
