@@ -26,15 +26,6 @@ export const MAX_UPLOAD_SLOTS = 1024
  * origin's link full and hand the swarm pieces steadily.
  */
 export const SCHEDULER_ORIGIN_READERS = 3
-/**
- * A cold task's origin readers are chosen this long after a round first finds it cold, not at
- * once. When a rollout starts, every layer of the image turns cold within a moment, and the
- * first arrivals were the only downloaders each task knew: the same three agents read every layer,
- * and their uplinks carried every first copy (at 25 Mbit: 70-86% busy, the other five 26-45%).
- * Once the others have asked too, each task picks the downloaders reading the fewest other tasks,
- * and the first copies leave from most uplinks of the site.
- */
-export const SCHEDULER_COLD_GATHER_MS = 250
 /** Parents handed to each downloader of a task. */
 export const SCHEDULER_PARENTS_PER_CHILD = 6
 /** How often agents report finished pieces, at most (told at registration). */

@@ -1,6 +1,6 @@
 import type { Digest, SchedulerMessage } from '@shoal/proto'
 import type { TaskAvailabilityView } from './availability.ts'
-import { DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_COLD_GATHER_MS, SCHEDULER_ORIGIN_KEEP_PIECES, SCHEDULER_ORIGIN_READERS } from './constants.ts'
+import { DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_ORIGIN_KEEP_PIECES, SCHEDULER_ORIGIN_READERS } from './constants.ts'
 import { chooseOriginReaders } from './origin-readers.ts'
 import { assignOrigin, reassign, rebalance } from './origin-split.ts'
 import type { TaskState } from './task-state.ts'
@@ -29,8 +29,6 @@ export interface OriginRoundsInit {
   originReaders?: number
   /** An origin assignee that finishes no piece for this long has its pieces handed to others. */
   assigneeStallMs?: number
-  /** See SCHEDULER_COLD_GATHER_MS. */
-  coldGatherMs?: number
 }
 
 const NO_PIECES: readonly number[] = Object.freeze([])
@@ -49,7 +47,6 @@ export class OriginRounds {
   readonly #components: OriginRoundsComponents
   readonly #readersPerPiece: number
   readonly #assigneeStallMs: number
-  readonly #coldGatherMs: number
   /** Readers of a task at most: originReaders, or more when each piece has more readers. */
   readonly #readers: number
 
@@ -57,24 +54,17 @@ export class OriginRounds {
     this.#components = components
     this.#readersPerPiece = init.readersPerPiece ?? DEFAULT_ORIGIN_READERS_PER_PIECE
     this.#assigneeStallMs = init.assigneeStallMs ?? SCHEDULER_ASSIGNEE_STALL_MS
-    this.#coldGatherMs = init.coldGatherMs ?? SCHEDULER_COLD_GATHER_MS
     this.#readers = Math.max(1, init.originReaders ?? SCHEDULER_ORIGIN_READERS, this.#readersPerPiece)
   }
 
   /**
    * Pieces no agent holds are split among a few downloaders (those reading the fewest other tasks
-   * from the origin, then the first arrivals), once, when the task has none assigned, after the
-   * gather time (the task stays dirty until then, so a later round comes back to it).
+   * from the origin, then the first arrivals), once, when the task has none assigned.
    */
   assignColdPieces (task: TaskState, availability: TaskAvailabilityView, now: number): void {
     if (task.assignment != null || task.wanting.size === 0) return
     const unheld = availability.unheldCount()
     if (unheld === 0) return
-    task.coldSince ??= now
-    if (now - task.coldSince < this.#coldGatherMs) {
-      task.dirty = true
-      return
-    }
     const loads = this.#components.originLoads?.()
     const assignees = chooseOriginReaders([...task.wanting], this.#readers, peer => loads?.get(peer) ?? 0)
     task.assignment = assignOrigin({ pieceCount: availability.pieceCount, assignees, readersPerPiece: this.#readersPerPiece })

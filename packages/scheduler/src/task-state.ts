@@ -22,8 +22,6 @@ export class TaskState {
   /** Downloaders, in the order they asked. */
   readonly wanting = new Set<PeerKey>()
   assignment?: OriginAssignment
-  /** When a round first found the task cold (no assignment, pieces nobody holds): its gather time starts. */
-  coldSince?: number
   /** When each assignee last finished a piece from the origin (or was assigned). */
   readonly originProgressAt = new Map<PeerKey, number>()
   table?: PieceTable

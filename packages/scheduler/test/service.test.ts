@@ -9,10 +9,9 @@ const PIECES = 8
 const SIZE = PIECES * MiB
 
 /** A service on a fake clock, with agents whose messages are kept. */
-function setup (init: { assigneeStallMs?: number, coldGatherMs?: number } = {}): { service: SchedulerService, clock: { now: number }, inbox: Map<PeerKey, SchedulerMessage[]>, join: (n: number, site?: string) => PeerKey } {
+function setup (init: { assigneeStallMs?: number } = {}): { service: SchedulerService, clock: { now: number }, inbox: Map<PeerKey, SchedulerMessage[]>, join: (n: number, site?: string) => PeerKey } {
   const clock = { now: 1_000 }
-  // The splits are tested at the first round; the gather time has a test of its own.
-  const service = new SchedulerService({ now: () => clock.now, assigneeStallMs: init.assigneeStallMs, coldGatherMs: init.coldGatherMs ?? 0 })
+  const service = new SchedulerService({ now: () => clock.now, assigneeStallMs: init.assigneeStallMs })
   const inbox = new Map<PeerKey, SchedulerMessage[]>()
   const join = (n: number, site?: string): PeerKey => {
     const info = peer(n, { site })
@@ -50,25 +49,6 @@ test('a cold blob wanted by five agents: only the first three read it from the o
   t.deepEqual(assigned.flat().sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7], 'every piece once')
   t.true(assigned.slice(0, 3).every(pieces => pieces.length > 0), 'the first three read')
   t.deepEqual(assigned.slice(3), [[], []], 'the rest read nothing from the origin')
-})
-
-test('cold tasks that turn up together are read by different agents: readers are chosen after the gather time, least loaded first', t => {
-  const { service, clock, inbox, join } = setup({ coldGatherMs: 250 })
-  const layers = [taskDigest(21), taskDigest(22), taskDigest(23)]
-  const agents = Array.from({ length: 9 }, (_, n) => join(n + 1))
-  // The first three ask for every layer first, as the first hosts of a rollout do.
-  for (const a of agents.slice(0, 3)) for (const digest of layers) service.handle(a, want(digest))
-  service.tick()
-  t.true(agents.every(a => last(inbox.get(a), 'origin') == null), 'nobody is assigned before the gather time')
-  clock.now += 100
-  for (const a of agents.slice(3)) for (const digest of layers) service.handle(a, want(digest))
-  service.tick()
-  t.true(agents.every(a => last(inbox.get(a), 'origin') == null))
-  clock.now += 200
-  service.tick()
-  const readersOf = layers.map(digest => agents.filter(a => inbox.get(a)?.some(m => m.origin?.digest === digest && m.origin.pieces.length > 0) === true))
-  for (const readers of readersOf) t.is(readers.length, 3, 'three readers a layer')
-  t.is(new Set(readersOf.flat()).size, 9, 'each of the nine agents reads one layer')
 })
 
 test('agents register and are told the report interval', t => {
