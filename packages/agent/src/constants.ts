@@ -163,12 +163,11 @@ export const BANDWIDTH_MIN_BURST_BYTES = 64 * 1024
 /**
  * Origin Range reads of pieces one agent has in flight at once, over all its blobs (see
  * layer-fetcher/slots.ts); the scheduler lets only a few agents read a task
- * (SCHEDULER_ORIGIN_READERS). With 4, while one agent read every layer (the first arrivals read
- * them all), the origin sent 1.13-1.38x the image at 25 Mbit (pieces read twice), so it was 1; now
- * that the layers' readers are spread (SCHEDULER_COLD_GATHER_MS), bench swarm measured (8 hosts,
- * one run each, load 11-18): 25 Mbit 30.8 s with 4 against 29.8 s with 1, the origin 1.00x by the
- * agents' counters either way; 100 Mbit 55.6 s against 60.2 s (each read waits for its answer on a
- * CPU-bound machine).
+ * (SCHEDULER_ORIGIN_READERS). It was 1 after a run where 4 made the origin send 1.13-1.38x the
+ * image at 25 Mbit (pieces read twice); in bench swarm (8 hosts) on this session's code the
+ * agents' counters show 1.00x with 4 in every run, at 25 Mbit as at 100 Mbit, and 4 was faster at
+ * 100 Mbit (55.6 s against 60.2 s, one run each under load 11-18): each read waits for its answer
+ * on a CPU-bound machine.
  */
 export const ORIGIN_PIECE_READS_IN_FLIGHT = 4
 /** Pieces of one blob read ahead of the stream at once, from the origin (assigned) or peers (layer-fetcher/read-ahead.ts). */
