@@ -34,15 +34,12 @@ export const SCHEDULER_REPORT_INTERVAL_MS = 100
 export const SCHEDULER_ASSIGNEE_STALL_MS = 10_000
 /**
  * When downloaders join a cold task after its split, each origin reader keeps this many of its
- * unfinished pieces: an agent reads up to 4 pieces from the origin at once (the agent's
- * ORIGIN_PIECE_READS_IN_FLIGHT) and reports finished ones every 100 ms, and one that waits for a
- * read slot gives the read up when the piece was handed to another agent meanwhile; a read already
- * under way is not given up. The rest are dealt again over everyone. With 2 against 4 reads in
- * flight, pieces being read were dealt to others and read twice (bench swarm 25 Mbit: 1.06x the
- * image by the agents' counters; with 4, 1.00x). Few, so that the start of a blob is not all on
- * its first reader (everyone's stream needs it first).
+ * unfinished pieces: an agent reads a few pieces from the origin at once and reports finished
+ * ones every 100 ms, and one that waits for a read slot gives the read up when the piece was handed
+ * to another agent meanwhile. The rest are dealt again over everyone. Few, so that the start of a
+ * blob is not all on its first reader (everyone's stream needs it first).
  */
-export const SCHEDULER_ORIGIN_KEEP_PIECES = 4
+export const SCHEDULER_ORIGIN_KEEP_PIECES = 2
 /** How often the scheduler decides (parents, origin pieces, tables) for the tasks that changed. */
 export const SCHEDULER_TICK_MS = 100
 /** Agents one scheduler keeps a stream with at once. */

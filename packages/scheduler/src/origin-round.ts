@@ -29,8 +29,6 @@ export interface OriginRoundsInit {
   originReaders?: number
   /** An origin assignee that finishes no piece for this long has its pieces handed to others. */
   assigneeStallMs?: number
-  /** See SCHEDULER_ORIGIN_KEEP_PIECES. */
-  keepPieces?: number
 }
 
 const NO_PIECES: readonly number[] = Object.freeze([])
@@ -49,7 +47,6 @@ export class OriginRounds {
   readonly #components: OriginRoundsComponents
   readonly #readersPerPiece: number
   readonly #assigneeStallMs: number
-  readonly #keepPieces: number
   /** Readers of a task at most: originReaders, or more when each piece has more readers. */
   readonly #readers: number
 
@@ -57,7 +54,6 @@ export class OriginRounds {
     this.#components = components
     this.#readersPerPiece = init.readersPerPiece ?? DEFAULT_ORIGIN_READERS_PER_PIECE
     this.#assigneeStallMs = init.assigneeStallMs ?? SCHEDULER_ASSIGNEE_STALL_MS
-    this.#keepPieces = init.keepPieces ?? SCHEDULER_ORIGIN_KEEP_PIECES
     this.#readers = Math.max(1, init.originReaders ?? SCHEDULER_ORIGIN_READERS, this.#readersPerPiece)
   }
 
@@ -95,8 +91,8 @@ export class OriginRounds {
     if (newcomers.length === 0) return
     for (const peer of newcomers) task.originConsidered.add(peer)
     const unheld = availability.unheldCount()
-    if (unheld <= readers.length * this.#keepPieces) return
-    task.assignment = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep: this.#keepPieces })
+    if (unheld <= readers.length * SCHEDULER_ORIGIN_KEEP_PIECES) return
+    task.assignment = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep: SCHEDULER_ORIGIN_KEEP_PIECES })
     for (const peer of newcomers) task.originProgressAt.set(peer, now)
     this.#components.onOriginAssigned?.({ digest: task.digest, assignees: task.assignment.assignees.length, pieces: 0, reassigned: true })
   }

@@ -32,8 +32,6 @@ export interface SchedulerServiceInit {
   reportIntervalMs?: number
   /** An origin assignee that finishes no piece for this long has its pieces handed to others. */
   assigneeStallMs?: number
-  /** Unfinished pieces an origin reader keeps when newcomers share its reads (SCHEDULER_ORIGIN_KEEP_PIECES). */
-  originKeepPieces?: number
   /** How often a downloader hears of its parents' new pieces when the list itself did not change. */
   parentsRefreshMs?: number
   /** Downloaders of one task whose parents are decided in one round. */
@@ -98,7 +96,7 @@ export class SchedulerService {
       onOriginAssigned: event => { this.#events.onOriginAssigned?.(event) },
       originLoads: () => this.#originLoads(),
       originProgressAt: peer => this.#originProgressAt.get(peer)
-    }, { readersPerPiece: init.readersPerPiece, originReaders: init.originReaders, assigneeStallMs: init.assigneeStallMs, keepPieces: init.originKeepPieces })
+    }, { readersPerPiece: init.readersPerPiece, originReaders: init.originReaders, assigneeStallMs: init.assigneeStallMs })
     this.#parents = new ParentRounds({
       agent: peer => this.#agents.get(peer)?.registration,
       send: (peer, message) => { this.send(peer, message) },

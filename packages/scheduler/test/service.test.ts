@@ -11,8 +11,7 @@ const SIZE = PIECES * MiB
 /** A service on a fake clock, with agents whose messages are kept. */
 function setup (init: { assigneeStallMs?: number } = {}): { service: SchedulerService, clock: { now: number }, inbox: Map<PeerKey, SchedulerMessage[]>, join: (n: number, site?: string) => PeerKey } {
   const clock = { now: 1_000 }
-  // Blobs of 8 pieces: readers keep 2 of theirs when newcomers share the reads, so there is something to deal.
-  const service = new SchedulerService({ now: () => clock.now, assigneeStallMs: init.assigneeStallMs, originKeepPieces: 2 })
+  const service = new SchedulerService({ now: () => clock.now, assigneeStallMs: init.assigneeStallMs })
   const inbox = new Map<PeerKey, SchedulerMessage[]>()
   const join = (n: number, site?: string): PeerKey => {
     const info = peer(n, { site })
