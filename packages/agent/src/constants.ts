@@ -162,14 +162,15 @@ export const BANDWIDTH_MIN_BURST_BYTES = 64 * 1024
 
 /**
  * Origin Range reads of pieces one agent has in flight at once, over all its blobs (see
- * layer-fetcher/slots.ts); the scheduler lets only a few agents read a task
- * (SCHEDULER_ORIGIN_READERS). It was 1 after a run where 4 made the origin send 1.13-1.38x the
- * image at 25 Mbit (pieces read twice); in bench swarm (8 hosts) on this session's code the
- * agents' counters show 1.00x with 4 in every run, at 25 Mbit as at 100 Mbit, and 4 was faster at
- * 100 Mbit (55.6 s against 60.2 s, one run each under load 11-18): each read waits for its answer
- * on a CPU-bound machine.
+ * layer-fetcher/slots.ts). One: a piece is of use to the swarm only once it has arrived whole, and
+ * the scheduler lets only a few agents read a task (SCHEDULER_ORIGIN_READERS). Measured in bench
+ * swarm (8 hosts): with 4, the origin sent 1.13-1.38x the image at 25 Mbit (pieces read twice),
+ * and the DHT-only swarm (no-scheduler) took 85-86 s with the origin at 5.4-5.8x the image against
+ * 62-63 s and 3.9-4.0x with 1, each agent's stalled downloads reading four pieces at a time from
+ * the origin; with the scheduler, 4 was faster at 100 Mbit in some runs (42.7 s; 52.8 s in another)
+ * but the runs there vary by 10 s.
  */
-export const ORIGIN_PIECE_READS_IN_FLIGHT = 4
+export const ORIGIN_PIECE_READS_IN_FLIGHT = 1
 /** Pieces of one blob read ahead of the stream at once, from the origin (assigned) or peers (layer-fetcher/read-ahead.ts). */
 export const READ_AHEAD_PIECES_PER_BLOB = 4
 
