@@ -106,13 +106,9 @@ export const PIECE_SERVER_NEW_PIECE_READS = 8
 export const PIECE_SERVER_MAX_READ_BYTES = 4 * 1024 * 1024
 /**
  * How many later reads of pieces new to this uploader may go ahead of one waiting for the read
- * budget (read-budget.ts): new pieces first, but a piece already sent is never starved. 16 passes
- * of 1 MiB pieces are 5 s at 25 Mbit, well inside PIECE_TIMEOUT_MS. With 4, first copies lost
- * their lead: bench swarm at 100 Mbit took 56.3 s against 42.9 s without the bound and 47.1 s
- * with 16 (one run each, quiet machine apart from the bench); bench peer-link (c), four agents
- * pulling one blob of 4 MiB pieces in the same order, completes with 16 as with 4.
+ * budget (read-budget.ts): new pieces first, but a piece already sent is never starved.
  */
-export const PIECE_SERVER_MAX_PASSES = 16
+export const PIECE_SERVER_MAX_PASSES = 4
 /** How long a piece hashed from disk and found right is served without hashing it again. */
 export const PIECE_VERIFIED_TTL_MS = 10 * 60_000
 /** Pieces remembered so (about 100 bytes each). */
