@@ -98,8 +98,7 @@ export const PIECE_SERVER_MAX_READS = 8
 export const PIECE_SERVER_NEW_PIECE_READS = 8
 /**
  * Bytes of pieces a server holds read and not yet sent, all peers together: the bound on an
- * uploader's memory, and in effect its upload slots (four 1 MiB pieces; two pieces of 4 MiB, as
- * the budget always lets a second piece of up to its size beside the first: read-budget.ts). Pieces sent side by side
+ * uploader's memory, and in effect its upload slots (four 1 MiB pieces). Pieces sent side by side
  * share the link and all finish late; a few at a time finish soon, and each finished piece makes
  * one more holder that can upload it too. 16 MiB let a 25 Mbit uploader take 1-5 s to start a piece.
  */

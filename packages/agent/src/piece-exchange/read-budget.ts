@@ -23,7 +23,6 @@ export class ReadBudget {
   readonly #maxPasses: number
   readonly #queue: Waiter[] = []
   #used = 0
-  #grants = 0
 
   constructor (maxBytes: number, init: { maxPasses?: number } = {}) {
     this.#max = maxBytes
@@ -60,24 +59,17 @@ export class ReadBudget {
     })
   }
 
-  /**
-   * Alone, any piece; beside others, what fits; and a second piece no larger than the budget
-   * always, so that a budget of one piece's size still reads the next while one is being sent
-   * (else the link idles between pieces, and one slow receiver holds up every other).
-   */
   #fits (bytes: number): boolean {
-    return this.#grants === 0 || this.#used + bytes <= this.#max || (this.#grants < 2 && bytes <= this.#max && this.#used <= this.#max)
+    return this.#used === 0 || this.#used + bytes <= this.#max
   }
 
   #grant (bytes: number): () => void {
     this.#used += bytes
-    this.#grants++
     let released = false
     return () => {
       if (released) return
       released = true
       this.#used -= bytes
-      this.#grants--
       this.#pump()
     }
   }
