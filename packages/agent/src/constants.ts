@@ -103,11 +103,6 @@ export const PIECE_SERVER_NEW_PIECE_READS = 8
  * one more holder that can upload it too. 16 MiB let a 25 Mbit uploader take 1-5 s to start a piece.
  */
 export const PIECE_SERVER_MAX_READ_BYTES = 4 * 1024 * 1024
-/**
- * How many later reads of pieces new to this uploader may go ahead of one waiting for the read
- * budget (read-budget.ts): new pieces first, but a piece already sent is never starved.
- */
-export const PIECE_SERVER_MAX_PASSES = 4
 /** How long a piece hashed from disk and found right is served without hashing it again. */
 export const PIECE_VERIFIED_TTL_MS = 10 * 60_000
 /** Pieces remembered so (about 100 bytes each). */

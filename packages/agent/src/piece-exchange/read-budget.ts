@@ -1,32 +1,19 @@
-import { PIECE_SERVER_MAX_PASSES } from '../constants.ts'
 import { AbortError } from '../errors.ts'
 
-interface Waiter {
-  bytes: number
-  priority: number
-  /** How many later waiters went ahead of this one. */
-  passed: number
-  resolve: (release: () => void) => void
-  reject: (err: Error) => void
-}
+interface Waiter { bytes: number, priority: number, resolve: (release: () => void) => void, reject: (err: Error) => void }
 
 /**
  * Bytes of pieces the server holds in memory at once, read from disk and not yet sent: what bounds
  * an uploader's memory however many peers ask. A piece waits its turn: lower `priority` first, then
- * first come, first served; one piece larger than the whole budget still goes, alone. A waiter is
- * passed by at most `maxPasses` later ones of lower priority: several peers pulling one blob in the
- * same order keep asking for pieces new to this uploader, and without the bound a piece already
- * sent once (so of a higher priority) waited behind all of them until its asker timed out.
+ * first come, first served; one piece larger than the whole budget still goes, alone.
  */
 export class ReadBudget {
   readonly #max: number
-  readonly #maxPasses: number
   readonly #queue: Waiter[] = []
   #used = 0
 
-  constructor (maxBytes: number, init: { maxPasses?: number } = {}) {
+  constructor (maxBytes: number) {
     this.#max = maxBytes
-    this.#maxPasses = init.maxPasses ?? PIECE_SERVER_MAX_PASSES
   }
 
   get used (): number {
@@ -38,17 +25,10 @@ export class ReadBudget {
     signal?.throwIfAborted()
     if (this.#queue.length === 0 && this.#fits(bytes)) return this.#grant(bytes)
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { bytes, priority, passed: 0, resolve, reject }
-      // Behind every waiter of the same or a lower priority (first come, first served within one)
-      // and behind every waiter that has been passed often enough.
-      let at = this.#queue.length
-      while (at > 0) {
-        const before = this.#queue[at - 1]!
-        if (before.priority <= priority || before.passed >= this.#maxPasses) break
-        at--
-      }
-      for (let i = at; i < this.#queue.length; i++) this.#queue[i]!.passed++
-      this.#queue.splice(at, 0, waiter)
+      const waiter: Waiter = { bytes, priority, resolve, reject }
+      // Behind every waiter of the same or a lower priority: first come, first served within one.
+      const at = this.#queue.findIndex(w => w.priority > priority)
+      this.#queue.splice(at < 0 ? this.#queue.length : at, 0, waiter)
       signal?.addEventListener('abort', () => {
         const i = this.#queue.indexOf(waiter)
         if (i < 0) return

@@ -42,23 +42,6 @@ test('a piece larger than the whole budget goes alone; an aborted wait leaves th
   release()
 })
 
-test('pieces new to the uploader go first, but pass one waiting piece at most maxPasses times', async t => {
-  const budget = new ReadBudget(4 * MiB, { maxPasses: 2 })
-  let release = await budget.acquire(4 * MiB)
-  const order: string[] = []
-  const ask = (name: string, priority: number): void => {
-    void budget.acquire(4 * MiB, undefined, priority).then(r => { order.push(name); release = r })
-  }
-  // A piece sent once already (priority 1) waits; new pieces (priority 0) keep coming.
-  ask('old', 1)
-  for (const name of ['new1', 'new2', 'new3', 'new4']) ask(name, 0)
-  for (let i = 0; i < 5; i++) {
-    release()
-    await new Promise(resolve => setImmediate(resolve))
-  }
-  t.deepEqual(order, ['new1', 'new2', 'old', 'new3', 'new4'], 'passed twice, then its turn')
-})
-
 test('a verified piece is remembered for the TTL, per CID, and the oldest goes when full', t => {
   let now = 0
   const pieces = new VerifiedPieces({ ttlMs: 1000, maxEntries: 2, now: () => now })
