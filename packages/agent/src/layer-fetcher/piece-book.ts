@@ -143,7 +143,7 @@ export class PieceBook {
    */
   holders (index: number): PlannedPeer[] {
     if (this.table.pieces[index] == null) return []
-    const all = this.peers.filter(p => !this.#dropped.has(p.id.toString()) && p.bitfield.has(index))
+    const all = this.peers.filter(p => this.#live(p) && p.bitfield.has(index))
     if (this.#busyUntil.size === 0) return all
     const now = this.#now()
     const free = all.filter(p => (this.#busyUntil.get(p.id.toString()) ?? 0) <= now)
@@ -152,17 +152,21 @@ export class PieceBook {
 
   /** Live peers still downloading the blob: their bitfields are worth asking again. */
   growingPeers (): PlannedPeer[] {
-    return this.peers.filter(p => !p.complete && !this.#dropped.has(p.id.toString()))
+    return this.peers.filter(this.#growing)
   }
 
   /** Live peers (for filling the table's holes). */
   livePeers (): PlannedPeer[] {
-    return this.peers.filter(p => !this.#dropped.has(p.id.toString()))
+    return this.peers.filter(this.#live)
   }
+
+  readonly #live = (peer: PlannedPeer): boolean => !this.#dropped.has(peer.id.toString())
+  /** Live and not holding the whole blob yet: its bitfield may still grow. */
+  readonly #growing = (peer: PlannedPeer): boolean => !peer.complete && this.#live(peer)
 
   /** Whether a live peer is still downloading the blob, or a scheduler may send more (pieces may yet come). */
   get growing (): boolean {
-    return this.#expectMore() || this.peers.some(p => !p.complete && !this.#dropped.has(p.id.toString()))
+    return this.#expectMore() || this.peers.some(this.#growing)
   }
 
   /** Nothing new among the peers for the stall time, or nothing can come: what nobody holds comes from the origin. */
