@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId } from '@libp2p/interface'
+import { pieceCountFor } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import { ORIGIN_PIECE_READS_IN_FLIGHT } from '../constants.ts'
@@ -15,10 +16,11 @@ import { blobSizeOf, fetchOriginRange } from './sources/origin.ts'
 import type { OriginBlobRequest } from './sources/origin.ts'
 import type { OriginPieceReader } from './sources/origin-range.ts'
 import type { PeerBans } from '../peer-bans.ts'
-import { claimLeader } from './claim-leader.ts'
+import { claimShare } from './claim-share.ts'
 import { PeerLatency } from './peer-latency.ts'
 import { planFromPeers } from './peer-plan.ts'
 import type { PeerNetwork } from './peer-plan.ts'
+import type { PlannedPeer } from './peer-swarm.ts'
 import { pieceStream } from './piece-stream.ts'
 import { partialAheadStore } from './read-ahead.ts'
 import type { PieceStream } from './piece-stream.ts'
@@ -51,7 +53,6 @@ export type OriginReason =
   | 'origin-unreachable'
   | 'empty-blob'
   | 'no-usable-plan'
-  | 'claim-leader'
   | 'peer-download-failed'
 
 /**
@@ -136,26 +137,27 @@ export class BlobPlanner {
     } else {
       [found, head] = await Promise.all([peers.findProviders(req.digest), this.headAtOrigin(req)])
     }
-    let providers = this.unbanned(found)
+    const providers = this.unbanned(found)
     if (head.kind === 'refused') return { kind: 'refused', answer: head.answer }
     if (head.kind === 'unreachable' && (providers.length === 0 || req.offlineAccess?.() !== true)) return this.noPeers(req, 'origin-unreachable')
     const size = head.kind === 'size' ? head.size : undefined
     if (size === 0) return { kind: 'origin', why: 'empty-blob' }
-    const claimed = providers.length === 0 && size != null
-    if (claimed) {
-      providers = await this.claim(req.digest, size, peers, signal)
-      if (providers.length === 0) return this.noPeers(req, 'no-providers')
-    }
-    const plan = await planFromPeers(peers, req.digest, size, providers, this.log)
+    let plan = providers.length > 0 ? await planFromPeers(peers, req.digest, size, providers, this.log) : undefined
     signal.throwIfAborted()
-    // After a claim, the peers that answered a bitfield are the other claimers: none, and this agent is alone.
-    if (plan == null) return this.noPeers(req, claimed ? 'no-providers' : 'no-usable-plan')
+    // No provider, or providers that hold no piece yet (other agents' claims, announced): the blob is cold, claim it.
+    const claimed = size != null && (providers.length === 0 || (plan != null && !plan.peers.some(holdsAny)))
+    let share: number[] = []
     if (claimed) {
-      // One of the claimers leads (claimLeader); it follows only a peer that is already ahead of it (it holds pieces).
-      const lead = claimLeader(req.digest, [peers.self, ...plan.peers.map(p => p.id)])?.equals(peers.self) === true
-      this.log.info('claimed a cold blob', { digest: req.digest, others: plan.peers.length, lead })
-      if (lead && !plan.peers.some(p => p.bitfield.count() > 0)) return this.noPeers(req, 'claim-leader')
+      plan = await planFromPeers(peers, req.digest, size, await this.claim(req.digest, size, peers, signal), this.log)
+      signal.throwIfAborted()
+      // The peers that answered a bitfield are the other claimers: none, and this agent is alone.
+      if (plan == null) return this.noPeers(req, 'no-providers')
+      // Each claimer reads its share of the pieces from the origin and the rest from the others;
+      // one that comes when the claim is under way (a claimer holds pieces) follows.
+      if (!plan.peers.some(holdsAny)) share = claimShare(req.digest, pieceCountFor(size), peers.self, plan.peers.map(p => p.id))
+      this.log.info('claimed a cold blob', { digest: req.digest, others: plan.peers.length, share: share.length })
     }
+    if (plan == null) return this.noPeers(req, 'no-usable-plan')
     const partial = await store.openPartial(req.digest, plan.table.size)
     const download = new BlobDownload(partial, { source: 'peer' })
     const source = pieceStream({
@@ -170,19 +172,19 @@ export class BlobPlanner {
       latency: this.latency,
       logger: this.log
     })
+    source.assign(share)
     return { kind: claimed ? 'claim' : 'dht', download, source }
   }
 
   /**
-   * Several agents pulling one cold blob at the same moment all miss the DHT. So an agent that
-   * finds no provider claims the blob: it opens its partial (which answers a bitfield request,
-   * empty), announces it, waits for the others to do the same, and looks again. The candidates are
-   * the providers the DHT names now, and every connected peer: on a loaded host an announcement
-   * can take longer than the settle time to spread, and two agents that each missed the other
-   * both read the blob from the origin; a connected claimer answers a bitfield request at once.
-   * The caller asks them all (planFromPeers): those that answer are the claimers; one of them
-   * leads (claimLeader): it fetches from the origin (unless one of them already holds pieces), and
-   * the others follow it piece by piece.
+   * Several agents pulling one cold blob at the same moment all miss the DHT, or find only each
+   * other's claims. So an agent that finds no provider holding a piece claims the blob: it opens its
+   * partial (which answers a bitfield request, empty), announces it, waits for the others to do the
+   * same, and looks again. The candidates are the providers the DHT names now, and every connected
+   * peer: on a loaded host an announcement can take longer than the settle time to spread, and a
+   * connected claimer answers a bitfield request at once. The caller asks them all (planFromPeers):
+   * those that answer are the claimers. Each reads its share of the pieces (claimShare) from the
+   * origin and the others' shares from them, so the origin sends the blob about once.
    */
   private async claim (digest: Digest, size: number, peers: PeerNetwork, signal: AbortSignal): Promise<Array<{ id: PeerId }>> {
     await this.components.store.openPartial(digest, size)
@@ -255,4 +257,9 @@ export class BlobPlanner {
   private unbanned<T extends { id: PeerId }> (providers: T[]): T[] {
     return providers.filter(p => !this.components.bans.isBanned(p.id.toString()))
   }
+}
+
+/** Whether a peer holds any piece of the blob. */
+function holdsAny (peer: PlannedPeer): boolean {
+  return peer.complete || peer.bitfield.count() > 0
 }
