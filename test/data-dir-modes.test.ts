@@ -2,7 +2,7 @@ import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
-import { freePort, layerFixture, pushImage, skopeoCopy, startRegistry, verifyDirImage } from './fixtures/index.ts'
+import { layerFixture, pushImage, skopeoCopy, startRegistry, verifyDirImage } from './fixtures/index.ts'
 import type { PushedImage } from './fixtures/index.ts'
 import { spawnAgentProcess } from './helpers/agent-process.ts'
 import { deadRegistryHost, startTestAgent, testAgentArgs } from './helpers/agent.ts'
@@ -101,7 +101,7 @@ test('shoal scheduler tightens its data dir at start; its own files come out 060
   await writeFile(join(dataDir, 'join-tokens.old'), 'x', { mode: 0o644 })
   await chmod(join(dataDir, 'join-tokens.old'), 0o644)
   await chmod(dataDir, 0o755)
-  const scheduler = await spawnScheduler(t, { port: await freePort(), dataDir, swarmKey: await writeSwarmKey(t) })
+  const scheduler = await spawnScheduler(t, { dataDir, swarmKey: await writeSwarmKey(t) })
   t.is((await readFile(scheduler.adminTokenFile, 'utf8')).trim(), scheduler.adminToken)
   t.deepEqual(await looseModes(dataDir), [])
 })

@@ -10,7 +10,6 @@ import { createP2pNode, loadSwarmKey } from '@shoal/p2p'
 import type { P2pNode } from '@shoal/p2p'
 import { PieceExchangeClient } from '../packages/agent/src/piece-exchange/index.ts'
 import { SchedulerSession } from '../packages/agent/src/scheduler-client/session.ts'
-import { freePort } from './fixtures/index.ts'
 import { fetchBody, waitFor } from './helpers/http.ts'
 import { LOOPBACK, pullBlob, setupCluster, sha256, startPeer } from './helpers/p2p-cluster.ts'
 import type { Cluster } from './helpers/p2p-cluster.ts'
@@ -72,7 +71,7 @@ test('scheduler membership: join-token holders pull from each other; a key-holdi
   const tokenDir = await tempDir(t, 'join-token')
   const tokenFile = join(tokenDir, 'join-token')
   await writeFile(tokenFile, `${token}\n`)
-  const scheduler = await spawnScheduler(t, { port: await freePort(), dataDir, swarmKey: cluster.swarmKey })
+  const scheduler = await spawnScheduler(t, { dataDir, swarmKey: cluster.swarmKey })
   const auth = { authorization: `Bearer ${scheduler.adminToken}` }
   const [a, b, c] = await Promise.all([0, 1, 2].map(async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr, '--join-token', tokenFile] }))) as [TestAgent, TestAgent, TestAgent]
   await waitFor('agents registered', () => [a, b, c].every(x => x.agent.schedulersConnected === 1))

@@ -28,7 +28,7 @@ test('an unreachable upstream: skopeo prints the agent\'s sentence, and the OCI 
 })
 
 test('the access log: one info line per blob and manifest request, with client, registry, repository, digest, source, bytes and time, and never the client\'s credentials', async t => {
-  const registry = await startRegistry({ port: await freePort() })
+  const registry = await startRegistry()
   t.teardown(registry.stop)
   const image = await pushImage(registry, { name: 'team/app', tag: 'v1', format: 'oci', layers: [layerFixture({ size: 150_000, seed: 91 })] })
   const logs = captureLogs()
@@ -62,7 +62,7 @@ test('the access log: one info line per blob and manifest request, with client, 
 })
 
 test('--no-access-log: no pull lines', async t => {
-  const registry = await startRegistry({ port: await freePort() })
+  const registry = await startRegistry()
   t.teardown(registry.stop)
   const image = await pushImage(registry, { name: 'team/app', tag: 'v1', format: 'oci', layers: [layerFixture({ size: 10_000, seed: 92 })] })
   const logs = captureLogs()

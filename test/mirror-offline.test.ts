@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
-import { freePort, layerFixture, pushImage, skopeoCopy, startCountingProxy, startRegistry, verifyDirImage } from './fixtures/index.ts'
+import { layerFixture, pushImage, skopeoCopy, startCountingProxy, startRegistry, verifyDirImage } from './fixtures/index.ts'
 import type { CountingProxy, OriginRegistry } from './fixtures/index.ts'
 import { deadRegistryHost, startTestAgent } from './helpers/agent.ts'
 import { fetchBody, scrapeMetric } from './helpers/http.ts'
@@ -40,7 +40,7 @@ const outages: Record<string, Outage> = {
 for (const [outage, goDown] of Object.entries(outages)) {
   test(`origin down (${outage}): a pulled tag pulls again from the cache, an unknown tag fails fast, and a new tag pulls once it is back`, async t => {
     const registryData = await tempDir(t, 'offline-registry')
-    const registry = await startRegistry({ port: await freePort(), dataDir: registryData })
+    const registry = await startRegistry({ dataDir: registryData })
     t.teardown(registry.stop)
     const origin = await startCountingProxy(registry)
     t.teardown(origin.stop)

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { freePort, layerFixture, pushImage, skopeoCopy, startRegistry, startTcpSwitch, verifyDirImage } from './fixtures/index.ts'
+import { layerFixture, pushImage, skopeoCopy, startRegistry, startTcpSwitch, verifyDirImage } from './fixtures/index.ts'
 import { deadRegistryHost, startTestAgent } from './helpers/agent.ts'
 import { fetchBody, scrapeMetric } from './helpers/http.ts'
 import { tempDir } from './helpers/temp.ts'
@@ -15,7 +15,7 @@ const COOLDOWN_MS = 8_000
 interface OciErrorBody { errors?: Array<{ code?: string, message?: string }> }
 
 test('an upstream that accepts connections and never answers: a 503 with an OCI error within the response timeout, then fail-fast once the circuit opens, while cached content is still served', async t => {
-  const registry = await startRegistry({ port: await freePort() })
+  const registry = await startRegistry()
   t.teardown(registry.stop)
   const upstream = await startTcpSwitch(registry)
   t.teardown(upstream.stop)
@@ -79,7 +79,7 @@ test('an upstream that accepts connections and never answers: a 503 with an OCI 
 })
 
 test('a hanging endpoint and a refusing registry: one pass over both, not repeated (a retry would wait on the hang again)', async t => {
-  const registry = await startRegistry({ port: await freePort() })
+  const registry = await startRegistry()
   t.teardown(registry.stop)
   const hang = await startTcpSwitch(registry, { mode: 'hang' })
   t.teardown(hang.stop)

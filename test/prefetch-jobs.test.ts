@@ -2,7 +2,6 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
 import { request } from 'undici'
-import { freePort } from './fixtures/index.ts'
 import { waitFor } from './helpers/http.ts'
 import { setupCluster, startPeer } from './helpers/p2p-cluster.ts'
 import type { Cluster } from './helpers/p2p-cluster.ts'
@@ -15,12 +14,11 @@ import type { TestAgent } from './helpers/agent.ts'
 const MiB = 1024 * 1024
 
 async function siteOf (t: Parameters<typeof setupCluster>[0], cluster: Cluster, count: number, opts: { dataDir?: string, args?: string[] } = {}): Promise<{ scheduler: SchedulerProcess, agents: TestAgent[], port: number, dataDir: string }> {
-  const port = await freePort()
   const dataDir = opts.dataDir ?? await tempDir(t, 'scheduler')
-  const scheduler = await spawnScheduler(t, { port, dataDir, swarmKey: cluster.swarmKey })
+  const scheduler = await spawnScheduler(t, { dataDir, swarmKey: cluster.swarmKey })
   const agents = await Promise.all(Array.from({ length: count }, async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr, '--site', 'edge', ...opts.args ?? []] })))
   await waitFor('agents registered', () => agents.every(a => a.agent.schedulersConnected === 1))
-  return { scheduler, agents, port, dataDir }
+  return { scheduler, agents, port: scheduler.port, dataDir }
 }
 
 const peerIdOf = (agent: TestAgent): string => agent.agent.p2pAddresses[0]?.split('/p2p/')[1] ?? ''

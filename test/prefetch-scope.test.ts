@@ -1,5 +1,4 @@
 import test from 'ava'
-import { freePort } from './fixtures/index.ts'
 import { deadRegistryHost, startTestAgent } from './helpers/agent.ts'
 import { waitFor } from './helpers/http.ts'
 import { writeSwarmKey } from './helpers/p2p-cluster.ts'
@@ -9,7 +8,7 @@ import { tempDir } from './helpers/temp.ts'
 
 test('shoal prefetch to a scope with no connected agent says so well before its --timeout, not "not resolved" at the deadline', async t => {
   const swarmKey = await writeSwarmKey(t)
-  const scheduler = await spawnScheduler(t, { port: await freePort(), dataDir: await tempDir(t, 'scheduler'), swarmKey })
+  const scheduler = await spawnScheduler(t, { dataDir: await tempDir(t, 'scheduler'), swarmKey })
   const registry = await deadRegistryHost()
   // An agent of another site is connected: the scheduler has agents, just none of the scope asked for.
   const hq = await startTestAgent({ upstreams: [`http://${registry}`], args: ['--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--swarm-key', swarmKey, '--scheduler', scheduler.addr, '--site', 'hq'] })

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
-import { freePort, layerFixture, pushImage, skopeoCopy, startCountingProxy, startRegistry, verifyDirImage } from './fixtures/index.ts'
+import { layerFixture, pushImage, skopeoCopy, startCountingProxy, startRegistry, verifyDirImage } from './fixtures/index.ts'
 import { fetchBody, waitFor } from './helpers/http.ts'
 import { startPeer, writeSwarmKey } from './helpers/p2p-cluster.ts'
 import type { Cluster } from './helpers/p2p-cluster.ts'
@@ -25,7 +25,7 @@ test('shoal prefetch of an image and of a tag filter to a site of 3 agents: the 
   origin.reset()
 
   const cluster: Cluster = { origin, image: v10, layers: [], digests: [], swarmKey: await writeSwarmKey(t) }
-  const scheduler = await spawnScheduler(t, { port: await freePort(), dataDir: await tempDir(t, 'scheduler'), swarmKey: cluster.swarmKey })
+  const scheduler = await spawnScheduler(t, { dataDir: await tempDir(t, 'scheduler'), swarmKey: cluster.swarmKey })
   const site = await Promise.all([0, 1, 2].map(async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr, '--site', 'edge'] })))
   const elsewhere = await startPeer(t, cluster, { args: ['--scheduler', scheduler.addr, '--site', 'hq'] })
   await waitFor('agents registered', () => [...site, elsewhere].every(x => x.agent.schedulersConnected === 1))

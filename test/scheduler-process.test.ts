@@ -1,5 +1,4 @@
 import test from 'ava'
-import { freePort } from './fixtures/index.ts'
 import { fetchBody, waitFor } from './helpers/http.ts'
 import { pullBlob, setupCluster, sha256, startPeer } from './helpers/p2p-cluster.ts'
 import { spawnScheduler } from './helpers/scheduler-process.ts'
@@ -9,9 +8,8 @@ interface AdminView { agents: unknown[], tasks: Array<{ digest: string, peers: u
 
 test('shoal scheduler as its own process: agents pull through it; killed and restarted, it learns the agents\' blobs again and new pulls use peers', async t => {
   const cluster = await setupCluster(t)
-  const port = await freePort()
   const dataDir = await tempDir(t, 'scheduler')
-  let scheduler = await spawnScheduler(t, { port, dataDir, swarmKey: cluster.swarmKey })
+  let scheduler = await spawnScheduler(t, { dataDir, swarmKey: cluster.swarmKey })
   const agents = await Promise.all([0, 1, 2].map(async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr] })))
   await waitFor('agents connected', () => agents.every(a => a.agent.schedulersConnected === 1))
   const [first, second] = cluster.digests as [string, string]
@@ -23,7 +21,7 @@ test('shoal scheduler as its own process: agents pull through it; killed and res
 
   await scheduler.kill('SIGKILL')
   await waitFor('agents saw it go', () => agents.every(a => a.agent.schedulersConnected === 0))
-  scheduler = await spawnScheduler(t, { port, dataDir, swarmKey: cluster.swarmKey })
+  scheduler = await spawnScheduler(t, { port: scheduler.port, dataDir, swarmKey: cluster.swarmKey })
   t.is(scheduler.addr, before, 'the same address and identity (from its data dir)')
   await waitFor('agents back', () => agents.every(a => a.agent.schedulersConnected === 1), { timeoutMs: 30_000 })
   await waitFor('the held blob announced again', async () => {

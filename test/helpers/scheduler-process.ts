@@ -6,6 +6,8 @@ import { spawnShoal } from './shoal-process.ts'
 export interface SchedulerProcess {
   /** Where agents reach it (`.../p2p/<id>`). */
   addr: string
+  /** Its libp2p TCP port (to start it again on the same address). */
+  port: number
   /** The admin listener (`http://127.0.0.1:PORT`). */
   admin: string
   /** The admin API's bearer token, and the file it is in (made by the scheduler at its first start). */
@@ -14,11 +16,15 @@ export interface SchedulerProcess {
   kill: (signal?: NodeJS.Signals) => Promise<void>
 }
 
-/** `shoal scheduler` as a child process on loopback, ready once it printed its addresses; killed at teardown. */
-export async function spawnScheduler (t: ExecutionContext, opts: { port: number, dataDir: string, swarmKey: string }): Promise<SchedulerProcess> {
+/**
+ * `shoal scheduler` as a child process on loopback, ready once it printed its addresses; killed at
+ * teardown. On a port the OS chooses unless given one: a port found free and then bound is a race
+ * with the other test files running at once (EADDRINUSE); the restart of a scheduler passes `port`.
+ */
+export async function spawnScheduler (t: ExecutionContext, opts: { port?: number, dataDir: string, swarmKey: string }): Promise<SchedulerProcess> {
   const started = await spawnShoal(t, {
     what: 'shoal scheduler',
-    args: ['scheduler', '--listen', `/ip4/127.0.0.1/tcp/${opts.port}`, '--admin', '127.0.0.1:0', '--data-dir', opts.dataDir, '--swarm-key', opts.swarmKey],
+    args: ['scheduler', '--listen', `/ip4/127.0.0.1/tcp/${opts.port ?? 0}`, '--admin', '127.0.0.1:0', '--data-dir', opts.dataDir, '--swarm-key', opts.swarmKey],
     ready: stdout => {
       const addr = /agents reach it at (\S+)/.exec(stdout)?.[1]
       const admin = /admin at (http:\/\/\S+)/.exec(stdout)?.[1]
@@ -27,5 +33,6 @@ export async function spawnScheduler (t: ExecutionContext, opts: { port: number,
   })
   const adminTokenFile = join(opts.dataDir, 'admin-token')
   const adminToken = (await readFile(adminTokenFile, 'utf8')).trim()
-  return { ...started.ready, adminToken, adminTokenFile, kill: started.kill }
+  const port = Number(/\/tcp\/(\d+)\//.exec(started.ready.addr)?.[1])
+  return { ...started.ready, port, adminToken, adminTokenFile, kill: started.kill }
 }
