@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { DiscoveryEvents } from './discovery/index.ts'
 import type { PieceFailedEvent, PieceFetchedEvent, PieceWaitEvent } from './layer-fetcher/index.ts'
 import type { PieceServedEvent } from './piece-exchange/index.ts'
+import { BAN_REASONS } from './peer-bans.ts'
 
 /** Live values read at scrape time. */
 export interface MetricSources {
@@ -107,5 +108,9 @@ export class AgentMetrics {
 
   constructor () {
     collectDefaultMetrics({ register: this.registry, prefix: 'shoal_agent_' })
+    // Known reasons start at 0: a series born at its first event hides that event from rate() and
+    // increase(), and an alert on the first ban would never fire.
+    for (const reason of BAN_REASONS) this.peerBans.inc({ reason }, 0)
+    for (const reason of ['lru', 'age'] as const) this.evictions.inc({ reason }, 0)
   }
 }

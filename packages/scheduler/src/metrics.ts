@@ -3,6 +3,9 @@ import { SCHEDULER_TICK_MS } from './constants.ts'
 import type { JobState } from './jobs/types.ts'
 import type { SchedulerEvents, SchedulerService } from './service.ts'
 
+type EjectionReason = Parameters<NonNullable<SchedulerEvents['onEjected']>>[0]['reason']
+const EJECTION_REASONS: EjectionReason[] = ['bad-piece', 'failures', 'bad-table']
+
 /** The scheduler's Prometheus metrics, on a registry of its own, fed by the service's events. */
 export class SchedulerMetrics {
   readonly registry = new Registry()
@@ -24,6 +27,8 @@ export class SchedulerMetrics {
   constructor (service: () => SchedulerService | undefined, jobStates: () => Iterable<JobState> = () => [], roundPeriodMs = SCHEDULER_TICK_MS) {
     collectDefaultMetrics({ register: this.registry })
     this.roundPeriod.set(roundPeriodMs / 1000)
+    // Known reasons start at 0, so that rate() and increase() see the first ejection.
+    for (const reason of EJECTION_REASONS) this.ejections.inc({ reason }, 0)
     this.agents = new Gauge({ name: 'shoal_scheduler_agents', help: 'Agents with a live stream', registers: [this.registry], collect: () => { this.agents.set(service()?.agentCount ?? 0) } })
     this.tasks = new Gauge({ name: 'shoal_scheduler_tasks', help: 'Tasks (blobs) known', registers: [this.registry], collect: () => { this.tasks.set(service()?.registry.taskCount ?? 0) } })
     this.jobs = new Gauge({

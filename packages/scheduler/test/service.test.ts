@@ -259,7 +259,7 @@ test('a round decides again at most childrenPerTick downloaders told before, dea
   t.deepEqual([...children.get(small)!].map(c => decidedAgain.get(c)), [2, 2])
 })
 
-test('every tick is one round event, with the tasks it decided; the metrics time it and carry the period', async t => {
+test('every tick is one round event, with the tasks it decided; the metrics time it and carry the period; ejections start at 0', async t => {
   const rounds: Array<{ tasks: number, seconds: number }> = []
   const service = new SchedulerService({ events: { onRound: e => { rounds.push(e) } } })
   const info = peer(1)
@@ -276,4 +276,5 @@ test('every tick is one round event, with the tasks it decided; the metrics time
   t.regex(text, /^shoal_scheduler_round_period_seconds 0\.25$/m)
   t.regex(text, /^shoal_scheduler_round_seconds_count 1$/m)
   t.regex(text, /^shoal_scheduler_round_seconds_bucket\{le="0\.25"\} 0$/m, 'a 0.3 s round is past a 0.25 s period')
+  t.regex(text, /^shoal_scheduler_ejected_parents_total\{reason="failures"\} 0$/m, 'a first ejection is visible to rate()')
 })
