@@ -36,6 +36,8 @@ export interface PrometheusServer {
   query: (expr: string) => Promise<QueryAnswer>
   /** Every rule loaded, from GET /api/v1/rules. */
   rules: () => Promise<RuleState[]>
+  /** Resolves once every target has been scraped by a scrape that started after `ms` (epoch ms). */
+  scrapedSince: (ms: number) => Promise<void>
   /** The server's log so far (stderr). */
   log: () => string
 }
@@ -100,6 +102,15 @@ export async function startPrometheus (t: ExecutionContext, opts: StartPrometheu
     pid: child.pid as number,
     query: async expr => await getJson<QueryAnswer>('/api/v1/query', { query: expr }),
     rules: async () => (await getJson<{ data: { groups: Array<{ rules: RuleState[] }> } }>('/api/v1/rules')).data.groups.flatMap(g => g.rules),
+    scrapedSince: async ms => {
+      const targets = Object.values(opts.jobs).flat().length
+      const deadline = Date.now() + READY_TIMEOUT_MS
+      // timestamp(up) is when each target's last scrape started.
+      while ((await getJson<QueryAnswer>('/api/v1/query', { query: `timestamp(up) > ${ms / 1000}` })).data?.result.length !== targets) {
+        if (Date.now() > deadline) throw new Error(`no scrape of all ${targets} targets since ${new Date(ms).toISOString()}`)
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
+    },
     log: () => stderr
   }
 }
