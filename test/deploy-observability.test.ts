@@ -33,7 +33,7 @@ const VARIABLES: Record<string, string> = {
   $__range: '5m'
 }
 
-interface Panel { title?: string, type: string, datasource?: { uid?: string }, targets?: Array<{ expr: string, datasource?: { uid?: string } }>, panels?: Panel[] }
+interface Panel { id: number, title?: string, type: string, gridPos: { x: number, w: number }, datasource?: { uid?: string }, targets?: Array<{ expr: string, datasource?: { uid?: string } }>, panels?: Panel[] }
 interface Dashboard { schemaVersion: number, panels: Panel[], templating: { list: Array<{ name: string, type: string, query?: string | { query: string } }> } }
 
 function substitute (expr: string): string {
@@ -67,6 +67,9 @@ test('a real Prometheus scraping a real agent pair and scheduler: every dashboar
   t.true(queries.length >= 20, `${queries.length} queries`)
   t.true(queries.every(q => q.uid === '${datasource}'), 'every query uses the datasource variable')
   t.true(dashboard.schemaVersion >= 36)
+  const all = dashboard.panels.flatMap(p => [p, ...p.panels ?? []])
+  t.is(new Set(all.map(p => p.id)).size, all.length, 'panel ids are unique')
+  t.true(all.every(p => p.gridPos.x + p.gridPos.w <= 24), 'every panel fits the 24-column grid')
   t.deepEqual(dashboard.templating.list.map(v => v.name), ['datasource', 'job', 'instance', 'scheduler_job'])
 
   const cluster = await setupCluster(t)
