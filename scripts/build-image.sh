@@ -10,7 +10,8 @@
 # Needs mmdebstrap, umoci, GNU tar and dpkg-deb (Debian packages), network access to the Debian
 # mirror for the first build, and `pnpm install` done. The root filesystem is cached under
 # node_modules/.cache/shoal-image/, keyed by its package list, suite and hooks, and made again after
-# a week (Debian security updates) or when SHOAL_IMAGE_REFRESH=1.
+# a week (Debian security updates) or when SHOAL_IMAGE_REFRESH=1. SHOAL_IMAGE_MIRROR and
+# SHOAL_IMAGE_SECURITY_MIRROR name other Debian mirrors.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -75,7 +76,8 @@ for deb in "$r"/var/cache/apt/archives/*.deb; do
   echo
 done > "$r/var/lib/dpkg/status"
 rm -f "$r/etc/resolv.conf" "$r/etc/hostname" "$r/etc/fstab" "$r/etc/apt/sources.list" "$r/etc/dpkg/dpkg.cfg.d/99mmdebstrap"'
-mirror=http://deb.debian.org/debian
+mirror=${SHOAL_IMAGE_MIRROR:-http://deb.debian.org/debian}
+security_mirror=${SHOAL_IMAGE_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 mmdebstrap_args=(
   --variant=extract --include="$packages" --skip=output/dev
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*'
@@ -83,7 +85,7 @@ mmdebstrap_args=(
   --dpkgopt='path-exclude=/usr/share/gcc/*' --dpkgopt='path-exclude=/usr/share/gdb/*'
   --dpkgopt='path-exclude=/usr/share/lintian/*' --dpkgopt='path-exclude=/usr/bin/tini-static'
   --extract-hook="$extract_hook"
-  "$suite" - "deb $mirror $suite main" "deb $mirror $suite-updates main" "deb $mirror-security $suite-security main"
+  "$suite" - "deb $mirror $suite main" "deb $mirror $suite-updates main" "deb $security_mirror $suite-security main"
 )
 key=$(printf '%s\n' "$rootfs_epoch" "${mmdebstrap_args[@]}" | sha256sum | cut -c1-16)
 rootfs=$cache/rootfs-$suite-$key.tar

@@ -36,10 +36,12 @@ let unpacked: Promise<UnpackedImage> | undefined
 let unpackDir: string | undefined
 const theImage = async (t: ExecutionContext): Promise<BuiltImage> => {
   t.timeout(6 * 60_000, 'a cold image build downloads Debian packages')
-  image ??= builtImage()
-  const built = await image
-  if (built.buildSeconds != null) t.log(`built ${built.archive} in ${built.buildSeconds.toFixed(1)} s`)
-  return built
+  if (image == null) {
+    image = builtImage()
+    const built = await image
+    t.log(built.buildSeconds == null ? `the image of these inputs was built before: ${built.archive}` : `built ${built.archive} in ${built.buildSeconds.toFixed(1)} s`)
+  }
+  return image
 }
 const theRootfs = async (t: ExecutionContext): Promise<UnpackedImage> => {
   const built = await theImage(t)
