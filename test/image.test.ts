@@ -160,6 +160,26 @@ imageTest('shoal scheduler and shoal agent run from the image\'s root filesystem
   t.is(await scheduler.exited, 0)
 })
 
+imageTest('the image\'s default command is shoal agent, keeping its data in /var/lib/shoal/agent as its environment says', async t => {
+  t.timeout(6 * 60_000)
+  const root = await theRootfs(t)
+  const cmd = root.config.Cmd ?? []
+  t.deepEqual(cmd, ['agent'])
+  // Only the listener moves off its fixed port (other tests share this host's network) and peers stay off.
+  const agent = await spawnInImage(t, root, {
+    what: 'shoal agent (image, default command)',
+    args: cmd,
+    env: { SHOAL_LISTEN: '127.0.0.1:0', SHOAL_NO_P2P: 'true', SHOAL_LOG: process.env.SHOAL_TEST_LOG ?? 'warn' },
+    ready: stdout => agentReady(stdout, false),
+    timeoutMs: START_TIMEOUT_MS
+  })
+  t.regex(agent.stdout(), /mirroring docker\.io at .* \(data in \/var\/lib\/shoal\/agent\)/)
+  t.is((await fetchBody(`${agent.ready.url}/readyz`)).status, 200)
+  t.is((await stat(join(root.rootfs, 'var/lib/shoal/agent'))).uid, SHOAL_UID)
+  await agent.kill('SIGTERM')
+  t.is(await agent.exited, 0)
+})
+
 // Containers cannot start in this sandbox (the runtimes' setrlimit is refused); loading the archive
 // into podman's storage works, and a run is tried and its outcome logged.
 imageTest('podman loads the archive as localhost/shoal:<version>', async t => {
