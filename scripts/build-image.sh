@@ -169,4 +169,4 @@ umoci config --image "$image" --created "$created" "${hist[@]}" --history.create
 umoci gc --layout "$oci"
 det_tar -cf "$work/image.tar" -C "$oci" oci-layout index.json blobs
 mv "$work/image.tar" "$out"
-step "wrote $out ($ref, $(du -m "$out" | cut -f1) MB)"
+step "wrote $out ($ref, $(stat -c %s "$out" | awk '{ printf "%.1f", $1 / 1e6 }') MB)"
