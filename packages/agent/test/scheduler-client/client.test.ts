@@ -57,3 +57,47 @@ test('each held blob is announced to its rendezvous scheduler; when that one goe
   t.is(client.sessionFor(tasks[0]!.digest), undefined, 'no scheduler: the agent goes on with the DHT and the origin')
   t.false(client.announce(tasks[0]!))
 })
+
+test('setFound: schedulers found at run time get sessions keyed by peer id; one no longer found is dropped and its blobs move', async t => {
+  const key = testSwarmKey()
+  const registered = async (message: { kind: string }, lp: { write: (b: Uint8Array) => Promise<void> }): Promise<void> => {
+    if (message.kind === 'register') await lp.write(SchedulerMessage.encode({ registered: { reportIntervalMs: 100 } }))
+  }
+  const schedulers = [await fakeScheduler(t, key, registered), await fakeScheduler(t, key, registered)] as [FakeScheduler, FakeScheduler]
+  const agent = await startTestNode(t, { swarmKey: key })
+  const tasks: HeldTask[] = Array.from({ length: 8 }, (_, i) => ({ digest: digestOf(new TextEncoder().encode(`found ${i}`)), size: MiB, bitfield: new Bitfield(1), wantsPieces: false }))
+  const client = new SchedulerClient({ node: agent }, {
+    schedulers: [],
+    registration: () => ({ addresses: agent.getMultiaddrs(), hostName: 'agent', uploadSlots: 4 }),
+    heldTasks: () => tasks,
+    reconnectMinMs: 50,
+    reconnectMaxMs: 200
+  })
+  client.start()
+  t.teardown(async () => { await client.stop() })
+  // As DnsPeers finds them: bare addresses, the id learned at the handshake.
+  const found = (s: FakeScheduler): { id: P2pNode['peerId'], addresses: ReturnType<typeof multiaddr>[] } => ({ id: s.node.peerId, addresses: [multiaddr(addrOf(s.node).replace(/\/p2p\/.*/, ''))] })
+  const [a, b] = schedulers
+  client.setFound([found(a)])
+  await waitUntil(() => client.connected === 1, 'a session with the first')
+  await waitUntil(() => tasks.every(task => announced(a, task.digest)), 'every blob announced to the only one')
+
+  client.setFound([found(a), found(b)])
+  client.setFound([found(a), found(b)])
+  await waitUntil(() => client.connected === 2, 'a session with each, once')
+  const keyed = schedulers.map(s => ({ key: s.node.peerId.toString(), s }))
+  const ownerOf = (digest: Digest): FakeScheduler => rendezvousOrder(keyed, digest)[0]!.s
+  t.true(tasks.some(task => ownerOf(task.digest) === b), 'the second owns some blobs')
+  await waitUntil(() => tasks.every(task => announced(ownerOf(task.digest), task.digest)), 'the blobs the second owns announced to it')
+  for (const task of tasks) t.true(client.sessionFor(task.digest)?.scheduler.equals(ownerOf(task.digest).node.peerId), 'rendezvous over the found set')
+
+  // The first leaves the record set: dropped though it still answers; everything goes to the second.
+  const before = b.received.length
+  client.setFound([found(b)])
+  t.is(client.connected, 1)
+  for (const task of tasks) t.true(client.sessionFor(task.digest)?.scheduler.equals(b.node.peerId))
+  await waitUntil(() => tasks.every(task => announced(b, task.digest)), 'every blob announced to the one left')
+  t.true(b.received.length > before)
+  await new Promise(resolve => setTimeout(resolve, 300))
+  t.is(client.connected, 1, 'the dropped one is not redialled')
+})
