@@ -100,7 +100,7 @@ test('bad dns: targets are ConfigErrors that name the flag', async t => {
   const cases: Array<[string[], NodeJS.ProcessEnv, RegExp]> = [
     [['--scheduler', 'dns:'], {}, /--scheduler\[0\].*not a host name/],
     [['--scheduler', 'dns:shoal scheduler'], {}, /--scheduler\[0\].*not a host name/],
-    [['--bootstrap', 'dns:10.0.0.5:65002'], {}, /--bootstrap\[0\].*not a host name.*multiaddr/],
+    [['--bootstrap', 'dns:10.0.0.5:65002'], {}, /--bootstrap\[0\].*not a host name: an IP address is given as a multiaddr/],
     [['--bootstrap', 'dns:[::1]:65002'], {}, /--bootstrap\[0\].*dns:NAME or dns:NAME:PORT.*\/ip6\//],
     [['--bootstrap', 'dns:peers:0'], {}, /--bootstrap\[0\].*port 0 must be 1 to 65535/],
     [['--bootstrap', 'dns:peers:70000'], {}, /--bootstrap\[0\].*port 70000/],
