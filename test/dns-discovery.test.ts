@@ -92,6 +92,12 @@ test('agents find the scheduler and each other by dns: names alone (join tokens)
   await new Promise(resolve => setTimeout(resolve, 4 * RESOLVE_INTERVAL_MS))
   for (const agent of [a, b, c]) t.false(agent.agent.connectedPeerIds.includes(intruder.peerId.toString()), 'not a member: no connection')
   t.true(intruder.getConnections().every(conn => conn.streams.length === 0), 'no stream on what the gater cut')
+
+  // The scheduler's address leaves the record set: the agents drop it (its blobs go to the DHT); back, they register again.
+  dns.records.set(SCHEDULER_NAME, [])
+  await waitFor('the scheduler dropped', () => [a, b, c].every(agent => agent.agent.schedulersConnected === 0))
+  dns.records.set(SCHEDULER_NAME, ['127.0.0.1'])
+  await waitFor('the scheduler found again', () => [a, b, c].every(agent => agent.agent.schedulersConnected === 1))
 })
 
 test('IPv6: an agent pair and a scheduler process on ::1, mirror on [::1], bootstrap by /ip6 multiaddr and the scheduler by AAAA record; a blob goes peer to peer', async t => {
