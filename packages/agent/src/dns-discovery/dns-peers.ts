@@ -24,6 +24,12 @@ export interface DnsPeersInit {
   role: string
   resolveIntervalMs?: number
   dialTimeoutMs?: number
+  /**
+   * At most this many of the found peers are kept connected (the others are dialled when some of
+   * those go); default all. For bootstrap: a DaemonSet's name lists every host, and joining the DHT
+   * takes a few of them, not a full mesh.
+   */
+  maxPeers?: number
 }
 
 /** A peer found behind the targets: its id, learned at the handshake, and the addresses it answered at. */
@@ -45,8 +51,8 @@ interface Resolved {
 
 /**
  * `dns:NAME[:PORT]` peers: every round (at start, then every `resolveIntervalMs`) resolves each
- * target's A and AAAA records and dials each address that has no live connection, without a peer
- * id: the Noise handshake says who is there, and the connection gater judges that peer as any
+ * target's A and AAAA records and dials each address that has no live connection (up to
+ * `maxPeers` connected), without a peer id: the Noise handshake says who is there, and the connection gater judges that peer as any
  * other. An address gone from DNS is no longer dialled and its peer leaves the set (the connection
  * is not closed here: the gater, not DNS, decides membership). A DNS failure is logged and the
  * target keeps its last addresses until a round succeeds; a name with no record (NXDOMAIN, NODATA)
@@ -137,12 +143,24 @@ export class DnsPeers extends EventEmitter<DnsPeersEvents> implements Startable 
       next.set(key, this.#resolved.get(key) ?? { addr })
     }
     this.#resolved = next
-    await Promise.all([...next.values()].map(async entry => { await this.#dial(entry, signal) }))
+    await Promise.all(this.#toDial().map(async entry => { await this.#dial(entry, signal) }))
     if (!signal.aborted) this.#emitIfChanged()
   }
 
+  /** The addresses without a live connection, in random order, as many as `maxPeers` leaves room for. */
+  #toDial (): Resolved[] {
+    const live = (entry: Resolved): boolean => entry.peer != null && this.#node.getConnections(entry.peer).length > 0
+    const entries = [...this.#resolved.values()]
+    const connected = new Set(entries.filter(live).map(entry => entry.peer?.toString()))
+    const idle = entries.filter(entry => !live(entry))
+    for (let i = idle.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1))
+      ;[idle[i], idle[j]] = [idle[j] as Resolved, idle[i] as Resolved]
+    }
+    return idle.slice(0, Math.max(0, (this.#init.maxPeers ?? Infinity) - connected.size))
+  }
+
   async #dial (entry: Resolved, signal: AbortSignal): Promise<void> {
-    if (entry.peer != null && this.#node.getConnections(entry.peer).length > 0) return
     const timeout = AbortSignal.timeout(this.#init.dialTimeoutMs ?? DNS_PEER_DIAL_TIMEOUT_MS)
     try {
       const connection = await this.#node.dial(entry.addr, { signal: AbortSignal.any([signal, timeout]) })

@@ -7,7 +7,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Digest } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import type { P2pConfig } from '../config/index.ts'
-import { MEMBERS_FILE_POLL_MS, PEER_LOOKUP_TIMEOUT_MS, PIECE_SERVER_MAX_READS } from '../constants.ts'
+import { DNS_BOOTSTRAP_MAX_PEERS, MEMBERS_FILE_POLL_MS, PEER_LOOKUP_TIMEOUT_MS, PIECE_SERVER_MAX_READS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { Discovery } from '../discovery/index.ts'
 import { DnsPeers } from '../dns-discovery/index.ts'
@@ -156,7 +156,7 @@ export class PeerServices {
 
   #dnsPeers (node: P2pNode, targets: P2pConfig['bootstrapDns'], role: 'bootstrap' | 'scheduler'): DnsPeers {
     return new DnsPeers({ node, resolver: this.#components.dnsResolver, logger: this.#log.child('dns-discovery') }, {
-      targets, role, resolveIntervalMs: this.#init.dnsResolveIntervalMs
+      targets, role, resolveIntervalMs: this.#init.dnsResolveIntervalMs, maxPeers: role === 'bootstrap' ? DNS_BOOTSTRAP_MAX_PEERS : undefined
     })
   }
 

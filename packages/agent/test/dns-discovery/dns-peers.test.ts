@@ -116,3 +116,26 @@ test('DnsPeers skips this node\'s own address (a headless Service lists every po
   t.deepEqual(counted.peers().map(p => p.id.toString()), [other.peerId.toString()])
   t.deepEqual(dials, [`/ip4/127.0.0.1/tcp/${portOf(other, 'ip4')}`], 'its own address is never dialled')
 })
+
+test('with maxPeers, only that many found peers are kept connected; when one goes, another is dialled', async t => {
+  const server = await dnsServer(t)
+  const self = await startTestNode(t, { listen: ['/ip4/127.0.0.1/tcp/0'] })
+  const others = await Promise.all([0, 1, 2].map(async () => startTestNode(t, { listen: ['/ip4/127.0.0.1/tcp/0'] })))
+  server.records.set('peers.shoal.test', ['127.0.0.1'])
+  const dials: string[] = []
+  const peers = new DnsPeers({ node: countingDials(self, dials), resolver: resolverOf(server) }, {
+    targets: others.map(node => ({ name: 'peers.shoal.test', port: portOf(node, 'ip4') })), role: 'bootstrap', resolveIntervalMs: 100, maxPeers: 2
+  })
+  peers.start()
+  t.teardown(async () => { await peers.stop() })
+  const connected = (): P2pNode[] => others.filter(node => self.getConnections(node.peerId).length > 0)
+  await waitUntil(() => peers.peers().length === 2, 'two found')
+  const asked = server.questions.length
+  await waitUntil(() => server.questions.length > asked + 4, 'two more rounds')
+  t.is(new Set(dials).size, 2, 'the third is not dialled while two are connected')
+  t.is(connected().length, 2)
+  const [gone] = connected() as [P2pNode]
+  await gone.stop()
+  await waitUntil(() => new Set(dials).size === 3, 'the third dialled once one went')
+  await waitUntil(() => connected().length === 2, 'two connected again')
+})
