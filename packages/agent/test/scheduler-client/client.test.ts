@@ -1,5 +1,7 @@
 import test from 'ava'
+import type { ExecutionContext } from 'ava'
 import { multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { Bitfield, digestOf, SchedulerMessage } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import type { P2pNode } from '@shoal/p2p'
@@ -21,16 +23,15 @@ function announced (scheduler: FakeScheduler, digest: Digest): boolean {
   return scheduler.received.some(m => m.kind === 'announceTask' && m.digest === digest)
 }
 
-test('each held blob is announced to its rendezvous scheduler; when that one goes, to the next; when none is left, sessionFor is undefined', async t => {
-  const key = testSwarmKey()
-  const registered = async (message: { kind: string }, lp: { write: (b: Uint8Array) => Promise<void> }): Promise<void> => {
-    if (message.kind === 'register') await lp.write(SchedulerMessage.encode({ registered: { reportIntervalMs: 100 } }))
-  }
-  const schedulers = [await fakeScheduler(t, key, registered), await fakeScheduler(t, key, registered)]
-  const agent = await startTestNode(t, { swarmKey: key })
-  const tasks: HeldTask[] = Array.from({ length: 8 }, (_, i) => ({ digest: digestOf(new TextEncoder().encode(`blob ${i}`)), size: MiB, bitfield: new Bitfield(1), wantsPieces: false }))
+/** A fake scheduler's answer: Registered to a registration, nothing else. */
+async function registered (message: { kind: string }, lp: { write: (b: Uint8Array) => Promise<void> }): Promise<void> {
+  if (message.kind === 'register') await lp.write(SchedulerMessage.encode({ registered: { reportIntervalMs: 100 } }))
+}
+
+/** A started client of `agent` holding `tasks`, quick to reconnect, stopped at teardown. */
+function startClient (t: ExecutionContext, agent: P2pNode, tasks: HeldTask[], schedulers: Multiaddr[]): SchedulerClient {
   const client = new SchedulerClient({ node: agent }, {
-    schedulers: schedulers.map(s => multiaddr(addrOf(s.node))),
+    schedulers,
     registration: () => ({ addresses: agent.getMultiaddrs(), hostName: 'agent', uploadSlots: 4 }),
     heldTasks: () => tasks,
     reconnectMinMs: 50,
@@ -38,6 +39,15 @@ test('each held blob is announced to its rendezvous scheduler; when that one goe
   })
   client.start()
   t.teardown(async () => { await client.stop() })
+  return client
+}
+
+test('each held blob is announced to its rendezvous scheduler; when that one goes, to the next; when none is left, sessionFor is undefined', async t => {
+  const key = testSwarmKey()
+  const schedulers = [await fakeScheduler(t, key, registered), await fakeScheduler(t, key, registered)]
+  const agent = await startTestNode(t, { swarmKey: key })
+  const tasks: HeldTask[] = Array.from({ length: 8 }, (_, i) => ({ digest: digestOf(new TextEncoder().encode(`blob ${i}`)), size: MiB, bitfield: new Bitfield(1), wantsPieces: false }))
+  const client = startClient(t, agent, tasks, schedulers.map(s => multiaddr(addrOf(s.node))))
   await waitUntil(() => client.connected === 2, 'two sessions')
 
   const keyed = schedulers.map(s => ({ key: s.node.peerId.toString(), s }))
@@ -60,23 +70,12 @@ test('each held blob is announced to its rendezvous scheduler; when that one goe
 
 test('setFound: schedulers found at run time get sessions keyed by peer id; one no longer found is dropped and its blobs move', async t => {
   const key = testSwarmKey()
-  const registered = async (message: { kind: string }, lp: { write: (b: Uint8Array) => Promise<void> }): Promise<void> => {
-    if (message.kind === 'register') await lp.write(SchedulerMessage.encode({ registered: { reportIntervalMs: 100 } }))
-  }
   const schedulers = [await fakeScheduler(t, key, registered), await fakeScheduler(t, key, registered)] as [FakeScheduler, FakeScheduler]
   const agent = await startTestNode(t, { swarmKey: key })
   const tasks: HeldTask[] = Array.from({ length: 8 }, (_, i) => ({ digest: digestOf(new TextEncoder().encode(`found ${i}`)), size: MiB, bitfield: new Bitfield(1), wantsPieces: false }))
-  const client = new SchedulerClient({ node: agent }, {
-    schedulers: [],
-    registration: () => ({ addresses: agent.getMultiaddrs(), hostName: 'agent', uploadSlots: 4 }),
-    heldTasks: () => tasks,
-    reconnectMinMs: 50,
-    reconnectMaxMs: 200
-  })
-  client.start()
-  t.teardown(async () => { await client.stop() })
+  const client = startClient(t, agent, tasks, [])
   // As DnsPeers finds them: bare addresses, the id learned at the handshake.
-  const found = (s: FakeScheduler): { id: P2pNode['peerId'], addresses: ReturnType<typeof multiaddr>[] } => ({ id: s.node.peerId, addresses: [multiaddr(addrOf(s.node).replace(/\/p2p\/.*/, ''))] })
+  const found = (s: FakeScheduler): { id: P2pNode['peerId'], addresses: Multiaddr[] } => ({ id: s.node.peerId, addresses: [multiaddr(addrOf(s.node).replace(/\/p2p\/.*/, ''))] })
   const [a, b] = schedulers
   client.setFound([found(a)])
   await waitUntil(() => client.connected === 1, 'a session with the first')
