@@ -27,11 +27,12 @@ export function schedulerReady (stdout: string): { addr: string, admin: string }
  * `shoal scheduler` as a child process on loopback, ready once it printed its addresses; killed at
  * teardown. On a port the OS chooses unless given one: a port found free and then bound is a race
  * with the other test files running at once (EADDRINUSE); the restart of a scheduler passes `port`.
+ * `listen` replaces the listen multiaddr altogether (`/ip6/::1/tcp/0`).
  */
-export async function spawnScheduler (t: ExecutionContext, opts: { port?: number, dataDir: string, swarmKey: string }): Promise<SchedulerProcess> {
+export async function spawnScheduler (t: ExecutionContext, opts: { port?: number, dataDir: string, swarmKey: string, listen?: string }): Promise<SchedulerProcess> {
   const started = await spawnShoal(t, {
     what: 'shoal scheduler',
-    args: ['scheduler', '--listen', `/ip4/127.0.0.1/tcp/${opts.port ?? 0}`, '--admin', '127.0.0.1:0', '--data-dir', opts.dataDir, '--swarm-key', opts.swarmKey],
+    args: ['scheduler', '--listen', opts.listen ?? `/ip4/127.0.0.1/tcp/${opts.port ?? 0}`, '--admin', '127.0.0.1:0', '--data-dir', opts.dataDir, '--swarm-key', opts.swarmKey],
     ready: schedulerReady
   })
   const adminTokenFile = join(opts.dataDir, 'admin-token')
