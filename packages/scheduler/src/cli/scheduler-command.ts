@@ -21,7 +21,8 @@ import type { SchedulerFileConfig } from '../preheat/config.ts'
 export const SCHEDULER_USAGE = `usage: shoal scheduler [options]
   --listen MULTIADDR     where agents reach it, repeatable (default /ip4/0.0.0.0/tcp/65003)
   --announce MULTIADDR   an address to tell agents instead (NAT), repeatable
-  --admin HOST:PORT      /metrics, /healthz, /tasks (JSON) and the prefetch jobs API /jobs (default 127.0.0.1:65004)
+  --admin HOST:PORT      /metrics, /healthz, /tasks (JSON), the prefetch jobs API /jobs, Dragonfly's preheat API
+                         (Harbor) and /webhooks/push (default 127.0.0.1:65004)
   --data-dir DIR         its peer identity and its prefetch jobs live here (default .shoal/scheduler)
   --swarm-key FILE       the agents' swarm key: only hosts with it can connect
   --join-tokens FILE     join tokens, one a line (TOKEN [LABEL]): agents presenting one are admitted as
