@@ -10,6 +10,7 @@ import { fetchBody, waitFor } from './helpers/http.ts'
 import { startPeer, writeSwarmKey } from './helpers/p2p-cluster.ts'
 import { adminHeaders, waitForJob } from './helpers/prefetch-jobs.ts'
 import { spawnScheduler } from './helpers/scheduler-process.ts'
+import { runShoal } from './helpers/shoal-process.ts'
 import type { SchedulerProcess } from './helpers/scheduler-process.ts'
 import { tempDir } from './helpers/temp.ts'
 
@@ -104,4 +105,12 @@ test('Harbor\'s PUSH_ARTIFACT webhook starts a job by rule (the registry the age
   t.is(job.state, 'done', JSON.stringify(job.error ?? job.images))
   t.is(job.replicas, 2)
   t.true(job.layers.every(l => l.targets.length === 2 && l.targets.every(x => x.state === 'done')), 'two copies of each blob, as the rule says')
+})
+
+test('a --config file with a wrong rule stops the scheduler at start, naming the field', async t => {
+  const dir = await tempDir(t, 'scheduler-config')
+  await writeFile(join(dir, 'scheduler.yaml'), 'webhooks:\n  rules:\n    - repository: "team/*"\n      tags: "v1 beta"\n      scope: site:edge\n')
+  const run = await runShoal(['scheduler', '--listen', '/ip4/127.0.0.1/tcp/0', '--admin', '127.0.0.1:0', '--data-dir', await tempDir(t, 'scheduler'), '--config', join(dir, 'scheduler.yaml')])
+  t.is(run.code, 2, run.stdout)
+  t.regex(run.stderr, /invalid configuration: .*scheduler\.yaml: webhooks\.rules\[0\]\.tags: "v1 beta" is not a tag glob/)
 })
