@@ -196,8 +196,7 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     embeddedScheduler: (() => { const found = pick('embedded-scheduler'); return found == null ? undefined : { field: found.field, value: parseBool(found.field, found.value) } })()
   })
 
-  const dnsTrustWarning = p2p == null ? undefined : schedulerDnsWarning(p2p)
-  if (dnsTrustWarning != null) warnings.push(dnsTrustWarning)
+  if (p2p != null) checkSchedulerDnsKey(p2p)
   for (const target of [...p2p?.bootstrapDns ?? [], ...p2p?.schedulerDns ?? []]) {
     if (!target.name.includes('.')) warnings.push(`${dnsTargetText(target)}: the name is asked of the DNS servers as it is (no search domain of /etc/resolv.conf is added, /etc/hosts is not read): give the full name, like shoal-scheduler.shoal.svc.cluster.local`)
   }
@@ -366,10 +365,12 @@ function defaultDockerConfig (env: NodeJS.ProcessEnv): string | undefined {
 }
 
 /**
- * `--scheduler dns:` with a join token and no swarm key: the token goes to whoever answers at the
- * name's addresses (nothing else vouches for the scheduler's identity).
+ * `--scheduler dns:` needs `--swarm-key`: the scheduler's peer id is learned from whoever answers at
+ * the name's addresses, and it gets the join token, pushes members and directs downloads. The
+ * swarm key is what an impostor lacks (it cannot complete the handshake).
  */
-function schedulerDnsWarning (p2p: P2pConfig): string | undefined {
-  if (p2p.schedulerDns.length === 0 || p2p.membership.kind !== 'scheduler' || p2p.swarmKeyFile != null) return undefined
-  return 'scheduler dns: the scheduler\'s peer id is learned from whoever answers at the name\'s addresses, and the join token is sent to it: give --swarm-key too (a host without the key cannot complete the handshake), or the scheduler\'s multiaddr with /p2p/<peer id> (docs/membership.md)'
+function checkSchedulerDnsKey (p2p: P2pConfig): void {
+  const target = p2p.schedulerDns[0]
+  if (target == null || p2p.swarmKeyFile != null) return
+  throw new ConfigError(`--scheduler ${dnsTargetText(target)}: a scheduler found by name is whoever answers at its addresses; give --swarm-key too (a host without the key cannot complete the handshake), or the scheduler's multiaddr with /p2p/<peer id> (docs/membership.md)`)
 }

@@ -63,36 +63,37 @@ test('--bootstrap and --scheduler take dns:NAME[:PORT] too, mixed with multiaddr
   const SCHEDULER = PEER.replace('65002', '65003')
   const config = await resolveAgentConfig({
     argv: ['--bootstrap', 'dns:Shoal-Agent.shoal.svc.cluster.local.', '--bootstrap', PEER, '--bootstrap', 'dns:localhost:7002',
-      '--scheduler', 'dns:shoal-scheduler.shoal.svc.cluster.local', '--scheduler', SCHEDULER, '--scheduler', 'dns:sched:4100'],
+      '--scheduler', 'dns:shoal-scheduler.shoal.svc.cluster.local', '--scheduler', SCHEDULER, '--scheduler', 'dns:sched:4100', '--swarm-key', 'swarm.key'],
     env: {}
   })
   t.deepEqual(config.p2p?.bootstrap, [PEER])
   t.deepEqual(config.p2p?.bootstrapDns, [{ name: 'shoal-agent.shoal.svc.cluster.local', port: 65002 }, { name: 'localhost', port: 7002 }])
   t.deepEqual(config.p2p?.schedulers, [SCHEDULER])
   t.deepEqual(config.p2p?.schedulerDns, [{ name: 'shoal-scheduler.shoal.svc.cluster.local', port: 65003 }, { name: 'sched', port: 4100 }])
-  const fromEnv = await resolveAgentConfig({ argv: [], env: { SHOAL_SCHEDULER: 'dns:a.example:1, dns:b.example', SHOAL_BOOTSTRAP: 'dns:peers' } })
+  const fromEnv = await resolveAgentConfig({ argv: [], env: { SHOAL_SCHEDULER: 'dns:a.example:1, dns:b.example', SHOAL_BOOTSTRAP: 'dns:peers', SHOAL_SWARM_KEY: 'swarm.key' } })
   t.deepEqual(fromEnv.p2p?.schedulerDns, [{ name: 'a.example', port: 1 }, { name: 'b.example', port: 65003 }])
   t.deepEqual(fromEnv.p2p?.bootstrapDns, [{ name: 'peers', port: 65002 }])
   const dir = await mkdtemp(join(tmpdir(), 'shoal-config-'))
-  await writeFile(join(dir, 'agent.yaml'), 'schedulers: ["dns:shoal-scheduler:65003"]\nbootstrap: [dns:shoal-agent]\n')
+  await writeFile(join(dir, 'agent.yaml'), 'schedulers: ["dns:shoal-scheduler:65003"]\nbootstrap: [dns:shoal-agent]\nswarmKey: swarm.key\n')
   const fromFile = await resolveAgentConfig({ argv: ['--config', join(dir, 'agent.yaml')], env: {} })
   t.deepEqual(fromFile.p2p?.schedulerDns, [{ name: 'shoal-scheduler', port: 65003 }])
   t.deepEqual(fromFile.p2p?.bootstrapDns, [{ name: 'shoal-agent', port: 65002 }])
   // A join token needs a scheduler: a dns: one counts.
-  const joined = await resolveAgentConfig({ argv: ['--scheduler', 'dns:shoal-scheduler', '--join-token', '/etc/shoal/join-token'], env: {} })
+  const joined = await resolveAgentConfig({ argv: ['--scheduler', 'dns:shoal-scheduler', '--join-token', '/etc/shoal/join-token', '--swarm-key', 'swarm.key'], env: {} })
   t.deepEqual(joined.p2p?.membership, { kind: 'scheduler', joinTokenFile: '/etc/shoal/join-token' })
 })
 
-test('--scheduler dns: with a join token and no swarm key is warned about: the token goes to whoever answers', async t => {
-  const warned = await resolveAgentConfig({ argv: ['--scheduler', 'dns:shoal-scheduler', '--join-token', 'token'], env: {} })
-  t.true(warned.warnings.some(w => /scheduler dns:.*join token.*--swarm-key/.test(w)))
-  for (const argv of [['--scheduler', 'dns:shoal-scheduler', '--join-token', 'token', '--swarm-key', 'swarm.key'], ['--scheduler', PEER, '--join-token', 'token'], ['--scheduler', 'dns:shoal-scheduler']]) {
-    t.false((await resolveAgentConfig({ argv, env: {} })).warnings.some(w => /scheduler dns:/.test(w)), argv.join(' '))
+test('--scheduler dns: without --swarm-key is refused at start: whoever answers at the name would be the scheduler', async t => {
+  for (const argv of [['--scheduler', 'dns:shoal-scheduler', '--join-token', 'token'], ['--scheduler', PEER, '--scheduler', 'dns:shoal-scheduler.shoal.svc.cluster.local']]) {
+    await t.throwsAsync(resolveAgentConfig({ argv, env: {} }), { name: 'ConfigError', message: /--scheduler dns:shoal-scheduler.*--swarm-key/ }, argv.join(' '))
+  }
+  for (const argv of [['--scheduler', 'dns:shoal-scheduler', '--join-token', 'token', '--swarm-key', 'swarm.key'], ['--scheduler', PEER, '--join-token', 'token'], ['--bootstrap', 'dns:shoal-agent.shoal.svc.cluster.local']]) {
+    await t.notThrowsAsync(resolveAgentConfig({ argv, env: {} }), argv.join(' '))
   }
 })
 
 test('a dns: name of one label is warned about: no search domain is added', async t => {
-  const config = await resolveAgentConfig({ argv: ['--bootstrap', 'dns:shoal-agent', '--scheduler', 'dns:shoal-scheduler.shoal.svc.cluster.local'], env: {} })
+  const config = await resolveAgentConfig({ argv: ['--bootstrap', 'dns:shoal-agent', '--scheduler', 'dns:shoal-scheduler.shoal.svc.cluster.local', '--swarm-key', 'swarm.key'], env: {} })
   t.deepEqual(config.warnings.filter(w => /search domain/.test(w)).map(w => w.split(':').slice(0, 2).join(':')), ['dns:shoal-agent'])
 })
 
