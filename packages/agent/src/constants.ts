@@ -273,3 +273,14 @@ export const ANONYMOUS_BLOBS_FILE = 'anonymous-blobs'
  * level makes itself (LOG, MANIFEST, tables). Only the command sets it; an embedder keeps its own.
  */
 export const PROCESS_UMASK = 0o077
+/** The port agents listen on for peers (`--p2p-listen` default): `--bootstrap dns:NAME` dials it. */
+export const DEFAULT_P2P_PORT = 65002
+/** The port a scheduler listens on by default (its `--listen`): `--scheduler dns:NAME` dials it. */
+export const DEFAULT_SCHEDULER_PORT = 65003
+/**
+ * How often `dns:` targets are resolved again: a pod added behind a headless Service is dialled
+ * within this, and one removed is no longer dialled. Kubernetes DNS answers with a 30 s TTL by default (CoreDNS `ttl`).
+ */
+export const DNS_RESOLVE_INTERVAL_MS = 30_000
+/** How long one resolution (A and AAAA) of a `dns:` target may take. */
+export const DNS_RESOLVE_TIMEOUT_MS = 5_000

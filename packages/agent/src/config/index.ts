@@ -20,6 +20,8 @@ export type { HostPort } from './values.ts'
 export { AGENT_USAGE } from './options.ts'
 export type { ListenerTlsConfig, ListenerTlsMaterial } from './listener.ts'
 export type { MembershipConfig, P2pConfig } from './p2p.ts'
+export type { DnsTarget } from './dns-target.ts'
+export { dnsTargetText } from './dns-target.ts'
 export type { UpstreamBreakerConfig, UpstreamEndpoint, UpstreamTimeouts } from './upstream.ts'
 
 export interface Credential { username: string, password: string }

@@ -130,9 +130,11 @@ export const AGENT_USAGE = `usage: shoal agent [options]
   --gc-high-watermark RATIO     start evicting above this share of the quota (default ${C.DEFAULT_GC_HIGH_WATERMARK})
   --gc-low-watermark RATIO      evict down to this share (default ${C.DEFAULT_GC_LOW_WATERMARK})
   --gc-max-age DURATION         evict blobs unused for this long (default 7d)
-  --p2p-listen MULTIADDR        where the peer network listens, repeatable (default /ip4/0.0.0.0/tcp/65002)
+  --p2p-listen MULTIADDR        where the peer network listens, repeatable (default /ip4/0.0.0.0/tcp/65002; /ip6/::/tcp/65002 for IPv6)
   --no-p2p                      no peer network: a mirror of the origin only
-  --bootstrap MULTIADDR         a peer to join at start (/ip4/10.0.0.5/tcp/65002/p2p/<peer id>), repeatable
+  --bootstrap PEER              a peer to join, repeatable: a multiaddr (/ip4/10.0.0.5/tcp/65002/p2p/<peer id>,
+                                /ip6/fd00::5/tcp/65002/p2p/<peer id>) or dns:NAME[:PORT] (default port ${C.DEFAULT_P2P_PORT}):
+                                every A/AAAA address of NAME, peer ids learned on connecting, resolved again every ${C.DNS_RESOLVE_INTERVAL_MS / 1000}s
   --announce MULTIADDR          an address to tell peers instead of the listen ones (NAT), repeatable
   --swarm-key FILE              libp2p private-network key: hosts without it cannot connect
   --join-token FILE             a join token from the scheduler operator: the scheduler admits this agent
@@ -140,7 +142,9 @@ export const AGENT_USAGE = `usage: shoal agent [options]
   --members FILE                peer ids of the swarm, one a line (DHT only, no scheduler); re-read on change
   --share-private POLICY        which blobs peers get: members (default: all), anonymous (only blobs the
                                 origin serves without credentials) or none (no blob; this agent only takes)
-  --scheduler MULTIADDR         a scheduler (/ip4/10.0.0.2/tcp/65003/p2p/<peer id>), repeatable; none: DHT only
+  --scheduler SCHEDULER         a scheduler, repeatable; none: DHT only. A multiaddr (/ip4/10.0.0.2/tcp/65003/p2p/<peer id>)
+                                or dns:NAME[:PORT] (default port ${C.DEFAULT_SCHEDULER_PORT}): whoever answers at NAME's A/AAAA
+                                addresses is a scheduler (see docs/membership.md), resolved again every ${C.DNS_RESOLVE_INTERVAL_MS / 1000}s
   --site NAME, --zone NAME      where this host is, told to the scheduler (same site, then zone, preferred)
   --embedded-scheduler          run a scheduler in this agent too (a small site); others give its address as --scheduler
   --no-origin-fallback          never fetch blob bytes from the origin: peers only (manifests still come from it)

@@ -1,7 +1,10 @@
 import { resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { isPlacementLabel } from '@shoal/proto'
+import { DEFAULT_P2P_PORT, DEFAULT_SCHEDULER_PORT } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
+import { isDnsTarget, parseDnsTarget } from './dns-target.ts'
+import type { DnsTarget } from './dns-target.ts'
 
 /** The peer side of the agent; absent when p2p is turned off (`--no-p2p`). */
 export interface P2pConfig {
@@ -9,12 +12,16 @@ export interface P2pConfig {
   listen: string[]
   /** Peers dialled at start; each must name its peer id (`.../p2p/12D3Koo...`). */
   bootstrap: string[]
+  /** `--bootstrap dns:NAME[:PORT]`: every address of NAME, resolved again every DNS_RESOLVE_INTERVAL_MS. */
+  bootstrapDns: DnsTarget[]
   /** Multiaddrs told to peers instead of the listen addresses (a host behind address translation). */
   announce: string[]
   /** The swarm key file of a libp2p private network. */
   swarmKeyFile?: string
   /** Schedulers (`.../p2p/<peer id>`); each blob uses the first live one in its rendezvous order. None: DHT only. */
   schedulers: string[]
+  /** `--scheduler dns:NAME[:PORT]`: whoever answers at NAME's addresses is a scheduler (docs/membership.md). */
+  schedulerDns: DnsTarget[]
   /** Placement labels told to the scheduler: parents on the same site, then zone, are preferred. */
   site?: string
   zone?: string
@@ -58,9 +65,9 @@ export const DEFAULT_P2P_LISTEN = '/ip4/0.0.0.0/tcp/65002'
 /** undefined with `--no-p2p` (and then the other p2p options are refused); else the listen addresses default to DEFAULT_P2P_LISTEN. */
 export function parseP2pConfig (values: P2pValues): P2pConfig | undefined {
   const listen = values.listen.map(v => parseMultiaddr(v.field, v.value, false))
-  const bootstrap = values.bootstrap.map(v => parseMultiaddr(v.field, v.value, true))
+  const bootstrap = parsePeerTargets(values.bootstrap, DEFAULT_P2P_PORT)
   const announce = values.announce.map(v => parseMultiaddr(v.field, v.value, false))
-  const schedulers = (values.schedulers ?? []).map(v => parseMultiaddr(v.field, v.value, true))
+  const schedulers = parsePeerTargets(values.schedulers ?? [], DEFAULT_SCHEDULER_PORT)
   const site = values.site == null ? undefined : parseLabel(values.site.field, values.site.value)
   const zone = values.zone == null ? undefined : parseLabel(values.zone.field, values.zone.value)
   if (values.off?.value === true) {
@@ -70,13 +77,15 @@ export function parseP2pConfig (values: P2pValues): P2pConfig | undefined {
     return undefined
   }
   return {
-    membership: parseMembership(values, schedulers),
+    membership: parseMembership(values, schedulers.addrs.length + schedulers.dns.length),
     sharePrivate: parseSharePrivate(values.sharePrivate),
     listen: listen.length > 0 ? listen : [DEFAULT_P2P_LISTEN],
-    bootstrap,
+    bootstrap: bootstrap.addrs,
+    bootstrapDns: bootstrap.dns,
     announce,
     swarmKeyFile: values.swarmKey == null ? undefined : resolve(values.swarmKey.value),
-    schedulers,
+    schedulers: schedulers.addrs,
+    schedulerDns: schedulers.dns,
     site,
     zone,
     embeddedScheduler: values.embeddedScheduler?.value === true
@@ -90,11 +99,11 @@ function parseSharePrivate (found: P2pValues['sharePrivate']): P2pConfig['shareP
   throw new ConfigError(`${found.field}: "${String(found.value)}" must be members (blobs the origin serves only with credentials go to members too), anonymous (only blobs it serves to anyone) or none (no blob to peers)`)
 }
 
-function parseMembership (values: P2pValues, schedulers: string[]): MembershipConfig {
+function parseMembership (values: P2pValues, schedulers: number): MembershipConfig {
   const { joinToken, members } = values
   if (joinToken != null && members != null) throw new ConfigError(`${members.field}: a static member list, but ${joinToken.field} already has the scheduler decide the members: give one`)
   if (joinToken != null) {
-    if (schedulers.length === 0) throw new ConfigError(`${joinToken.field}: a join token is presented to a scheduler: give --scheduler MULTIADDR too (or --members FILE for a swarm without one)`)
+    if (schedulers === 0) throw new ConfigError(`${joinToken.field}: a join token is presented to a scheduler: give --scheduler MULTIADDR (or dns:NAME) too (or --members FILE for a swarm without one)`)
     if (values.embeddedScheduler?.value === true) throw new ConfigError(`${joinToken.field}: the embedded scheduler does not admit members; a site with one uses --members FILE`)
     return { kind: 'scheduler', joinTokenFile: resolve(joinToken.value) }
   }
@@ -111,6 +120,18 @@ function parseLabel (field: string, value: unknown): string {
   return text
 }
 
+/** `--bootstrap` or `--scheduler` values: multiaddrs naming their peer id, and `dns:NAME[:PORT]` targets. */
+function parsePeerTargets (values: Array<{ field: string, value: unknown }>, defaultPort: number): { addrs: string[], dns: DnsTarget[] } {
+  const addrs: string[] = []
+  const dns: DnsTarget[] = []
+  for (const { field, value } of values) {
+    const text = String(value).trim()
+    if (isDnsTarget(text)) dns.push(parseDnsTarget(field, text, defaultPort))
+    else addrs.push(parseMultiaddr(field, text, true))
+  }
+  return { addrs, dns }
+}
+
 function parseMultiaddr (field: string, value: unknown, needsPeerId: boolean): string {
   const text = String(value).trim()
   let addr
@@ -123,7 +144,7 @@ function parseMultiaddr (field: string, value: unknown, needsPeerId: boolean): s
     throw new ConfigError(`${field}: "${text}" must be a TCP multiaddr (example: /ip4/10.0.0.5/tcp/65002)`)
   }
   if (needsPeerId && addr.getComponents().every(c => c.name !== 'p2p')) {
-    throw new ConfigError(`${field}: "${text}" must end with /p2p/<peer id> (the agent prints it at start)`)
+    throw new ConfigError(`${field}: "${text}" must end with /p2p/<peer id> (the agent prints it at start), or be dns:NAME[:PORT] to learn the peer ids of NAME's addresses`)
   }
   return addr.toString()
 }
