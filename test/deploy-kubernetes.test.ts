@@ -17,7 +17,7 @@ import { containerView, resolvePort } from './helpers/pod-view.ts'
 import { tempDir } from './helpers/temp.ts'
 
 const missing = await kubectlMissing()
-if (missing != null) console.log(`deploy-kubernetes: skipped: ${missing}`)
+if (missing != null) console.warn(`deploy-kubernetes: skipped: ${missing}`)
 const check = missing == null ? test : test.skip
 
 check('the base renders; every object is valid against its schema, with no unknown field', async t => {
