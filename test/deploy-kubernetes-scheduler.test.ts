@@ -78,8 +78,9 @@ check('with an overlay\'s join token the real scheduler starts and serves the pr
   const overlay = await tempDir(t, 'overlay')
   const token = randomBytes(32).toString('base64')
   await writeFile(join(overlay, 'join-token'), token)
+  // `bases:`, which kustomize v2 (Debian's kubectl 1.20) needs for a directory; v5 takes it with a warning.
   await writeFile(join(overlay, 'kustomization.yaml'), [
-    'resources:', `  - ${relative(overlay, BASE_DIR)}`,
+    'bases:', `  - ${relative(overlay, BASE_DIR)}`,
     'secretGenerator:', '  - name: shoal-membership', '    behavior: replace', '    files:', '      - join-token', ''
   ].join('\n'))
   const objects = await renderKustomization(overlay)
