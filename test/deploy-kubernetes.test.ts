@@ -6,10 +6,10 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
-import { resolveAgentConfig } from '@shoal/agent'
+import { Agent, resolveAgentConfig } from '@shoal/agent'
 import { container, flagValue, kubectlMissing, loadBase, selects, serviceForDnsName, tcpPort } from './helpers/deploy-base.ts'
 import type { ServiceObject, Workload } from './helpers/deploy-base.ts'
-import { startTestAgent, deadRegistryHost } from './helpers/agent.ts'
+import { testLogger } from './helpers/agent.ts'
 import { runConfigure } from './helpers/configure.ts'
 import { unknownFields } from './helpers/k8s-fields.ts'
 import { findObject, validateObject } from './helpers/kustomize.ts'
@@ -102,11 +102,20 @@ check('the agent\'s args parse with its real parser and agree with its ports, pr
   t.not(await readFile(join(token?.dir ?? '', 'join-token'), 'utf8'), '')
 })
 
-check('the probe paths answer 200 on a real agent', async t => {
+check('a real agent started with the DaemonSet\'s args answers its probes with 200', async t => {
   const objects = await loadBase()
-  const agent = container(findObject<Workload>(objects, 'DaemonSet', 'shoal-agent').spec.template.spec, 'agent')
-  const running = await startTestAgent({ upstreams: [`http://${await deadRegistryHost()}`] })
-  t.teardown(running.stop)
+  const pod = findObject<Workload>(objects, 'DaemonSet', 'shoal-agent').spec.template.spec
+  const agent = container(pod, 'agent')
+  const view = await containerView(t, objects, pod, agent)
+  // The same args on this machine: listeners on loopback ports the OS chooses, and the cluster's
+  // DNS names as localhost on a closed port (no DNS query leaves the host).
+  const argv = view.args.slice(1).map(a => a.startsWith('--listen=')
+    ? '--listen=127.0.0.1:0'
+    : a.startsWith('--p2p-listen=') ? '--p2p-listen=/ip4/127.0.0.1/tcp/0' : a.replace(/=dns:.*$/, '=dns:localhost:1'))
+  t.is(argv.filter(a => a.endsWith('=dns:localhost:1')).length, 2)
+  const running = new Agent({ config: await resolveAgentConfig({ argv, env: {} }), logger: testLogger() })
+  await running.start()
+  t.teardown(async () => { await running.stop() })
   for (const probe of [agent.livenessProbe, agent.readinessProbe]) {
     const res = await fetch(new URL(probe?.httpGet?.path ?? '/none', running.url))
     t.is(res.status, 200, probe?.httpGet?.path)
