@@ -25,4 +25,6 @@ test('/metrics, /healthz and /readyz are counted under routes of their own, not 
   t.is(scrape.value(REQUESTS, { route: 'metrics', method: 'GET', status: '200' }), 1)
   t.is(scrape.value(REQUESTS, { route: 'invalid', method: 'GET', status: '400' }), 1, 'a malformed registry path is still invalid')
   t.false(/route="invalid",method="GET",status="200"/.test(scrape.text), 'no 200 answer is counted as invalid')
+  t.is(scrape.value('shoal_agent_request_seconds_count', { route: 'healthz' }), 2, 'each answer is timed under its route')
+  t.is(scrape.value('shoal_agent_request_seconds_count', { route: 'invalid' }), 1)
 })

@@ -31,6 +31,13 @@ export interface AgentProcess {
   exited: Promise<number | null>
 }
 
+/** The mirror URL from `shoal agent`'s ready line, and with p2p the peer addresses printed after it. */
+export function agentReady (stdout: string, p2p: boolean): { url: string, p2pAddresses: string[] } | undefined {
+  const url = /shoal agent: mirroring .* at (https?:\/\/\S+)/.exec(stdout)?.[1]
+  const p2pAddresses = [...stdout.matchAll(/^shoal agent: peers reach this host at (\S+)$/gm)].map(m => m[1] as string)
+  return url == null || (p2p && p2pAddresses.length === 0) ? undefined : { url, p2pAddresses }
+}
+
 /**
  * `shoal agent` as a child process (Node runs the .ts entry directly) on a free loopback port,
  * resolved once it prints that it is mirroring. Killed with SIGKILL at teardown if still running.
@@ -43,12 +50,7 @@ export async function spawnAgentProcess (t: { teardown: (fn: () => Promise<void>
     args: ['agent', ...testAgentArgs(opts.dataDir, opts.upstreams, opts.args)],
     env: opts.logs === true ? shoalEnv() : shoalEnv({ SHOAL_LOG: process.env.SHOAL_TEST_LOG ?? 'silent' }),
     timeoutMs: AGENT_READY_TIMEOUT_MS,
-    // The mirror URL from the ready line, and with p2p the peer addresses printed after it.
-    ready: stdout => {
-      const url = /shoal agent: mirroring .* at (https?:\/\/\S+)/.exec(stdout)?.[1]
-      const p2pAddresses = [...stdout.matchAll(/^shoal agent: peers reach this host at (\S+)$/gm)].map(m => m[1] as string)
-      return url == null || (p2p && p2pAddresses.length === 0) ? undefined : { url, p2pAddresses }
-    }
+    ready: stdout => agentReady(stdout, p2p)
   })
   const { url, p2pAddresses } = started.ready
   return { child: started.child, url, host: new URL(url).host, pid: started.pid, p2pAddresses, kill: started.kill, stdout: started.stdout, stderr: started.stderr, exited: started.exited }

@@ -16,6 +16,13 @@ export interface SchedulerProcess {
   kill: (signal?: NodeJS.Signals) => Promise<void>
 }
 
+/** What `shoal scheduler` printed once it is ready: where agents reach it and its admin URL. */
+export function schedulerReady (stdout: string): { addr: string, admin: string } | undefined {
+  const addr = /agents reach it at (\S+)/.exec(stdout)?.[1]
+  const admin = /admin at (http:\/\/\S+)/.exec(stdout)?.[1]
+  return addr == null || admin == null ? undefined : { addr, admin }
+}
+
 /**
  * `shoal scheduler` as a child process on loopback, ready once it printed its addresses; killed at
  * teardown. On a port the OS chooses unless given one: a port found free and then bound is a race
@@ -25,11 +32,7 @@ export async function spawnScheduler (t: ExecutionContext, opts: { port?: number
   const started = await spawnShoal(t, {
     what: 'shoal scheduler',
     args: ['scheduler', '--listen', `/ip4/127.0.0.1/tcp/${opts.port ?? 0}`, '--admin', '127.0.0.1:0', '--data-dir', opts.dataDir, '--swarm-key', opts.swarmKey],
-    ready: stdout => {
-      const addr = /agents reach it at (\S+)/.exec(stdout)?.[1]
-      const admin = /admin at (http:\/\/\S+)/.exec(stdout)?.[1]
-      return addr == null || admin == null ? undefined : { addr, admin }
-    }
+    ready: schedulerReady
   })
   const adminTokenFile = join(opts.dataDir, 'admin-token')
   const adminToken = (await readFile(adminTokenFile, 'utf8')).trim()

@@ -36,6 +36,17 @@ export interface SpawnShoalOptions<T> {
   /** Node flags before the entry, then the shoal arguments. */
   nodeArgs?: string[]
   args: string[]
+  /**
+   * The program that runs `shoal` and its arguments before `args`, in place of this Node and the
+   * checkout's entry (`nodeArgs` then do not apply): a `shoal` in a container image's root.
+   */
+  command?: { file: string, args: string[] }
+  /**
+   * Start it as the leader of a process group of its own and send SIGKILL to the whole group: for a
+   * command (an init such as tini) whose children would outlive a SIGKILL sent to it alone. Other
+   * signals go to the command only (an init forwards them).
+   */
+  processGroup?: boolean
   env?: NodeJS.ProcessEnv
   /** Looks at all its stdout so far; a value once it is ready. */
   ready: (stdout: string) => T | undefined
@@ -47,11 +58,24 @@ export interface SpawnShoalOptions<T> {
  * stdout; SIGKILLed (by its pid) when it is not ready in time, and at the test's teardown.
  */
 export async function spawnShoal<T> (t: { teardown: (fn: () => Promise<void>) => void }, opts: SpawnShoalOptions<T>): Promise<ShoalProcess<T>> {
-  const child = spawn(process.execPath, [...opts.nodeArgs ?? [], SHOAL_CLI, ...opts.args], { env: opts.env ?? shoalEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  const command = opts.command ?? { file: process.execPath, args: [...opts.nodeArgs ?? [], SHOAL_CLI] }
+  const group = opts.processGroup === true
+  const child = spawn(command.file, [...command.args, ...opts.args], { env: opts.env ?? shoalEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: group })
   const exited = once(child, 'exit').then(([code]) => code as number | null)
+  const signalIt = (signal: NodeJS.Signals): void => {
+    if (!group || signal !== 'SIGKILL' || child.pid == null) {
+      child.kill(signal)
+      return
+    }
+    try {
+      process.kill(-child.pid, signal)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err // the group has just ended
+    }
+  }
   const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
     if (child.exitCode != null || child.signalCode != null) return
-    child.kill(signal)
+    signalIt(signal)
     await exited
   }
   t.teardown(async () => { await kill('SIGKILL') })
@@ -66,7 +90,7 @@ export async function spawnShoal<T> (t: { teardown: (fn: () => Promise<void>) =>
       if (settled) return
       settled = true
       clearTimeout(timer)
-      child.kill('SIGKILL')
+      signalIt('SIGKILL')
       reject(new Error(`${opts.what} ${why}: ${stderr.slice(-STDERR_TAIL_CHARS).trim()} ${stdout.trim()}`))
     }
     const onExit = (code: number | null, signal: string | null): void => { fail(`exited (code ${code}, signal ${signal}) before it was ready`) }

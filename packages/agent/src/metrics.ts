@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { DiscoveryEvents } from './discovery/index.ts'
 import type { PieceFailedEvent, PieceFetchedEvent, PieceWaitEvent } from './layer-fetcher/index.ts'
 import type { PieceServedEvent } from './piece-exchange/index.ts'
+import { BAN_REASONS } from './peer-bans.ts'
 
 /** Live values read at scrape time. */
 export interface MetricSources {
@@ -21,6 +22,7 @@ export class AgentMetrics {
   readonly registry = new Registry()
   readonly connectionsRefused = new Counter({ name: 'shoal_agent_connections_refused_total', help: 'Connections to the mirror answered 503 and closed: too many from one client address, or in all', registers: [this.registry] })
   readonly requests = new Counter({ name: 'shoal_agent_requests_total', help: 'Registry API requests by route, method and result status', labelNames: ['route', 'method', 'status'], registers: [this.registry] })
+  readonly requestSeconds = new Histogram({ name: 'shoal_agent_request_seconds', help: 'Time from a request to the last byte of its answer, by route (manifest, blob, ...; requests cut off before the end are not counted)', labelNames: ['route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [this.registry] })
   readonly servedBytes = new Counter({ name: 'shoal_agent_served_bytes_total', help: 'Blob bytes sent to clients, by where they came from (local: the store; origin: a download from the origin; peer: a download from peers)', labelNames: ['source'], registers: [this.registry] })
   readonly receivedBytes = new Counter({ name: 'shoal_agent_blob_received_bytes_total', help: 'Blob bytes received, by source (origin, peer)', labelNames: ['source'], registers: [this.registry] })
   readonly upstreamRequests = new Counter({ name: 'shoal_agent_upstream_requests_total', help: 'Requests to upstream registries by registry, the endpoint that was asked (its origin URL: a mirror endpoint or the registry itself), method and status', labelNames: ['registry', 'endpoint', 'method', 'status'], registers: [this.registry] })
@@ -106,5 +108,9 @@ export class AgentMetrics {
 
   constructor () {
     collectDefaultMetrics({ register: this.registry, prefix: 'shoal_agent_' })
+    // Known reasons start at 0: a series born at its first event hides that event from rate() and
+    // increase(), and an alert on the first ban would never fire.
+    for (const reason of BAN_REASONS) this.peerBans.inc({ reason }, 0)
+    for (const reason of ['lru', 'age'] as const) this.evictions.inc({ reason }, 0)
   }
 }

@@ -4,7 +4,8 @@ import { PEER_BAN_BAD_FRAMES, PEER_BAN_BAD_PIECES, PEER_BAN_MS } from './constan
  * Why a peer was banned: its piece table was wrong (the blob failed its digest), it sent too many
  * bad pieces, or too many malformed frames on the piece protocol.
  */
-export type BanReason = 'bad-table' | 'bad-pieces' | 'malformed-frames'
+export const BAN_REASONS = ['bad-table', 'bad-pieces', 'malformed-frames'] as const
+export type BanReason = typeof BAN_REASONS[number]
 
 export interface PeerBansInit {
   durationMs?: number

@@ -44,6 +44,8 @@ export interface SchedulerServiceInit {
 /** Hooks for metrics; called synchronously, must not throw. */
 export interface SchedulerEvents {
   onDecision?: (event: { digest: Digest, children: number, seconds: number }) => void
+  /** One decision round (tick) over every task: how many it decided and how long it took in all. */
+  onRound?: (event: { tasks: number, seconds: number }) => void
   onOriginAssigned?: (event: { digest: Digest, assignees: number, pieces: number, reassigned: boolean }) => void
   onEjected?: (event: { peer: PeerKey, reason: 'bad-piece' | 'failures' | 'bad-table' }) => void
   onPiecesReported?: (event: { source: 'peer' | 'origin', pieces: number, bytes: number }) => void
@@ -222,6 +224,7 @@ export class SchedulerService {
    * for its turn; those not decided keep their parents until then. Returns the tasks decided.
    */
   tick (): number {
+    const roundStarted = performance.now()
     const now = this.#now()
     const changed: Array<[TaskState, TaskAvailabilityView]> = []
     let told = 0
@@ -249,6 +252,7 @@ export class SchedulerService {
       this.#sendTable(task)
       this.#events.onDecision?.({ digest: task.digest, children: task.wanting.size, seconds: (performance.now() - started) / 1000 })
     }
+    this.#events.onRound?.({ tasks: changed.length, seconds: (performance.now() - roundStarted) / 1000 })
     return changed.length
   }
 

@@ -1,6 +1,7 @@
 import test from 'ava'
 import { cidOfDigest, digestOf } from '@shoal/proto'
 import type { Digest, ParsedAgentMessage, SchedulerMessage } from '@shoal/proto'
+import { SchedulerMetrics } from '../src/metrics.ts'
 import { SchedulerService } from '../src/service.ts'
 import type { PeerKey } from '../src/index.ts'
 import { base58btc, bits, fullBits, MiB, peer, taskDigest } from './helpers.ts'
@@ -256,4 +257,24 @@ test('a round decides again at most childrenPerTick downloaders told before, dea
   }
   t.deepEqual([...children.get(big)!].map(c => decidedAgain.get(c)), [1, 1, 1, 1], 'each downloader of the big task had its turn')
   t.deepEqual([...children.get(small)!].map(c => decidedAgain.get(c)), [2, 2])
+})
+
+test('every tick is one round event, with the tasks it decided; the metrics time it and carry the period; ejections start at 0', async t => {
+  const rounds: Array<{ tasks: number, seconds: number }> = []
+  const service = new SchedulerService({ events: { onRound: e => { rounds.push(e) } } })
+  const info = peer(1)
+  service.connect(info.id, { info, peerIdBytes: peerIdBytesOf(info.id), addresses: [], hostName: 'host-1' }, { send: () => {} })
+  service.tick()
+  service.handle(info.id, want(taskDigest(3)))
+  service.tick()
+  t.deepEqual(rounds.map(r => r.tasks), [0, 1])
+  t.true(rounds.every(r => r.seconds >= 0 && r.seconds < 1))
+
+  const metrics = new SchedulerMetrics(() => service, () => [], 250)
+  metrics.events.onRound?.({ tasks: 1, seconds: 0.3 })
+  const text = await metrics.registry.metrics()
+  t.regex(text, /^shoal_scheduler_round_period_seconds 0\.25$/m)
+  t.regex(text, /^shoal_scheduler_round_seconds_count 1$/m)
+  t.regex(text, /^shoal_scheduler_round_seconds_bucket\{le="0\.25"\} 0$/m, 'a 0.3 s round is past a 0.25 s period')
+  t.regex(text, /^shoal_scheduler_ejected_parents_total\{reason="failures"\} 0$/m, 'a first ejection is visible to rate()')
 })

@@ -144,8 +144,8 @@ export class BlobPlanner {
     if (size === 0) return { kind: 'origin', why: 'empty-blob' }
     let plan = providers.length > 0 ? await planFromPeers(peers, req.digest, size, providers, this.log) : undefined
     signal.throwIfAborted()
-    // No provider, or providers that hold no piece yet (other agents' claims, announced): the blob is cold, claim it.
-    const claimed = size != null && (providers.length === 0 || (plan != null && !plan.peers.some(holdsAny)))
+    // No provider answers, or those that do hold no piece yet (other agents' claims): the blob is cold, claim it.
+    const claimed = size != null && (plan == null || !plan.peers.some(holdsAny))
     let share: number[] = []
     if (claimed) {
       plan = await planFromPeers(peers, req.digest, size, await this.claim(req.digest, size, peers, signal), this.log)

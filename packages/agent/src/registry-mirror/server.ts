@@ -188,9 +188,12 @@ export class MirrorServer {
     // The agent's own endpoints have labels of their own: a Prometheus scrape or a kubelet probe
     // every few seconds would otherwise read as a stream of invalid registry requests.
     const own = OWN_ROUTES[url.pathname]
-    const note: PullNote = { started: performance.now(), client: req.socket.remoteAddress }
+    const started = performance.now()
+    const note: PullNote = { started, client: req.socket.remoteAddress }
     res.on('finish', () => {
-      metrics.requests.inc({ route: own ?? route?.kind ?? 'invalid', method: req.method ?? '', status: res.statusCode })
+      const label = own ?? route?.kind ?? 'invalid'
+      metrics.requests.inc({ route: label, method: req.method ?? '', status: res.statusCode })
+      metrics.requestSeconds.observe({ route: label }, (performance.now() - started) / 1000)
     })
     // The access line is written once the handler is done (it knows the bytes) and the response closed.
     let pending = 2
