@@ -5,10 +5,11 @@
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { promisify } from 'node:util'
 import test from 'ava'
+import { parse } from 'yaml'
 import type { ExecutionContext } from 'ava'
 import { JoinTokens } from '@shoal/scheduler'
 import { resolveSchedulerConfig } from '@shoal/scheduler/cli'
@@ -18,6 +19,7 @@ import { findObject, renderKustomization } from './helpers/kustomize.ts'
 import type { K8sObject } from './helpers/kustomize.ts'
 import { containerView, resolvePort } from './helpers/pod-view.ts'
 import type { ContainerView } from './helpers/pod-view.ts'
+import { PROMETHEUS_RULE_FILE, RULES_FILE, renderPrometheusRule } from '../scripts/gen-prometheusrule.ts'
 import { spawnShoal } from './helpers/shoal-process.ts'
 import { tempDir } from './helpers/temp.ts'
 
@@ -99,10 +101,21 @@ check('with an overlay\'s join token the real scheduler starts and serves the pr
   const metrics = await fetch(new URL(monitor.spec.endpoints[0]?.path ?? '/metrics', started.ready))
   t.is(metrics.status, 200)
   const body = await metrics.text()
+  // Every scheduler metric the rules use is one the scheduler exports (a histogram by its base name).
   const rules = findObject<RuleObject>(objects, 'PrometheusRule', 'shoal')
-  const used = rules.spec.groups.flatMap(g => g.rules).flatMap(r => [...r.expr.matchAll(/\b(shoal_[a-z0-9_]+)/g)].map(m => m[1] ?? ''))
+  const used = rules.spec.groups.flatMap(g => g.rules).flatMap(r => [...r.expr.matchAll(/\b(shoal_scheduler_[a-z0-9_]+)/g)].map(m => m[1] ?? ''))
   t.true(used.length > 0)
-  for (const name of used) t.regex(body, new RegExp(`^${name}[ {]`, 'm'), `${name} is not among the scheduler's metrics`)
+  for (const name of used) {
+    t.regex(body, new RegExp(`^# TYPE ${name.replace(/_(bucket|count|sum)$/, '')} `, 'm'), `${name} is not among the scheduler's metrics`)
+  }
+})
+
+check('the PrometheusRule is deploy/prometheus/shoal-rules.yml, as gen:k8s-rules writes it', async t => {
+  const committed = await readFile(PROMETHEUS_RULE_FILE, 'utf8')
+  const rules = await readFile(RULES_FILE, 'utf8')
+  t.is(committed, renderPrometheusRule(rules), 'run pnpm gen:k8s-rules')
+  const rendered = findObject<RuleObject>(await loadBase(), 'PrometheusRule', 'shoal')
+  t.deepEqual(rendered.spec.groups, (parse(rules) as { groups: unknown }).groups)
 })
 
 check('the ServiceMonitor scrapes a named port of a Service that reaches the scheduler\'s admin listener', async t => {
@@ -119,10 +132,13 @@ check('the ServiceMonitor scrapes a named port of a Service that reaches the sch
     t.true(selects(port?.s.spec.selector, sts.spec.template.metadata.labels))
     t.is(resolvePort(container(sts.spec.template.spec, 'scheduler'), port?.p.targetPort ?? -1), admin.port)
   }
-  // Prometheus Operator names the job after the Service: the rules must use that name.
+  // Prometheus Operator names the job after the Service: the rules must use that name. Only the
+  // agents' job is not scraped here (their listener is on the node's loopback).
   const rules = findObject<RuleObject>(objects, 'PrometheusRule', 'shoal')
-  for (const job of rules.spec.groups.flatMap(g => g.rules).flatMap(r => [...r.expr.matchAll(/job="([^"]+)"/g)].map(m => m[1]))) {
-    t.true(services.some(s => s.metadata.name === job), `job "${job}" is no Service the ServiceMonitor selects`)
+  const jobs = new Set(rules.spec.groups.flatMap(g => g.rules).flatMap(r => [...r.expr.matchAll(/job="([^"]+)"/g)].map(m => m[1] ?? '')))
+  t.true(jobs.has('shoal-scheduler'))
+  for (const job of jobs) {
+    if (job !== 'shoal-agent') t.true(services.some(s => s.metadata.name === job), `job "${job}" is no Service the ServiceMonitor selects`)
   }
 })
 
