@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Agent, createLogger, parseLogLevel, resolveAgentConfig } from '@shoal/agent'
-import type { EmbeddedSchedulerFactory, Logger } from '@shoal/agent'
+import type { DnsResolver, EmbeddedSchedulerFactory, Logger } from '@shoal/agent'
 import { freePort } from '../fixtures/index.ts'
 
 /**
@@ -25,6 +25,9 @@ export interface TestAgentOptions {
   embeddedScheduler?: EmbeddedSchedulerFactory
   /** Where the agent's log lines go (a test that reads them); default: testLogger(). */
   logger?: Logger
+  /** What resolves `dns:` targets (a Resolver pointed at the test's DNS server), and how often. */
+  dnsResolver?: DnsResolver
+  dnsResolveIntervalMs?: number
 }
 
 export interface TestAgent {
@@ -55,7 +58,7 @@ export async function startTestAgent (opts: TestAgentOptions): Promise<TestAgent
   const ownDir = opts.dataDir == null
   const dataDir = opts.dataDir ?? await mkdtemp(join(tmpdir(), 'shoal-agent-'))
   const config = await resolveAgentConfig({ argv: testAgentArgs(dataDir, opts.upstreams, opts.args), env: opts.env ?? {} })
-  const agent = new Agent({ config, logger: opts.logger ?? testLogger(), embeddedScheduler: opts.embeddedScheduler })
+  const agent = new Agent({ config, logger: opts.logger ?? testLogger(), embeddedScheduler: opts.embeddedScheduler, dnsResolver: opts.dnsResolver, dnsResolveIntervalMs: opts.dnsResolveIntervalMs })
   await agent.start()
   const url = agent.url
   return {

@@ -7,8 +7,8 @@ import { request } from 'undici'
 import { layerFixture, pushImage, startCountingProxy, startRegistry } from '../fixtures/index.ts'
 import type { CountingProxy, Credentials, PushedImage } from '../fixtures/index.ts'
 import { startTestAgent } from './agent.ts'
-import type { TestAgent } from './agent.ts'
-import type { EmbeddedSchedulerFactory } from '@shoal/agent'
+import type { TestAgent, TestAgentOptions } from './agent.ts'
+import type { EmbeddedSchedulerFactory, Logger } from '@shoal/agent'
 
 export const LOOPBACK = '/ip4/127.0.0.1/tcp/0'
 export const sha256 = (b: Uint8Array): string => `sha256:${createHash('sha256').update(b).digest('hex')}`
@@ -48,16 +48,20 @@ export interface StartPeerOptions {
   /** More `shoal agent` flags. */
   args?: string[]
   embeddedScheduler?: EmbeddedSchedulerFactory
+  /** What resolves `dns:` targets, and how often (startTestAgent). */
+  dns?: Pick<TestAgentOptions, 'dnsResolver' | 'dnsResolveIntervalMs'>
+  /** Where its log lines go (a test that reads them). */
+  logger?: Logger
 }
 
 /** A real in-process agent with p2p on loopback, stopped at teardown. */
 export async function startPeer (t: ExecutionContext, cluster: Cluster, opts: StartPeerOptions = {}): Promise<TestAgent> {
-  const args = ['--p2p-listen', LOOPBACK]
+  const args = opts.args?.includes('--p2p-listen') === true ? [] : ['--p2p-listen', LOOPBACK]
   const swarmKey = opts.swarmKey === undefined ? cluster.swarmKey : opts.swarmKey
   if (swarmKey != null) args.push('--swarm-key', swarmKey)
   if (opts.bootstrap != null) args.push('--bootstrap', opts.bootstrap.agent.p2pAddresses[0] ?? '')
   args.push(...opts.args ?? [])
-  const agent = await startTestAgent({ upstreams: [cluster.origin.url], args, embeddedScheduler: opts.embeddedScheduler })
+  const agent = await startTestAgent({ upstreams: [cluster.origin.url], args, embeddedScheduler: opts.embeddedScheduler, logger: opts.logger, ...opts.dns })
   t.teardown(agent.stop)
   return agent
 }

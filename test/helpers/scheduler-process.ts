@@ -14,6 +14,8 @@ export interface SchedulerProcess {
   adminToken: string
   adminTokenFile: string
   kill: (signal?: NodeJS.Signals) => Promise<void>
+  /** Its log lines so far (JSON on stderr). */
+  stderr: () => string
 }
 
 /** What `shoal scheduler` printed once it is ready: where agents reach it and its admin URL. */
@@ -27,15 +29,16 @@ export function schedulerReady (stdout: string): { addr: string, admin: string }
  * `shoal scheduler` as a child process on loopback, ready once it printed its addresses; killed at
  * teardown. On a port the OS chooses unless given one: a port found free and then bound is a race
  * with the other test files running at once (EADDRINUSE); the restart of a scheduler passes `port`.
+ * `listen` replaces the listen multiaddr altogether (`/ip6/::1/tcp/0`).
  */
-export async function spawnScheduler (t: ExecutionContext, opts: { port?: number, dataDir: string, swarmKey: string }): Promise<SchedulerProcess> {
+export async function spawnScheduler (t: ExecutionContext, opts: { port?: number, dataDir: string, swarmKey: string, listen?: string, args?: string[] }): Promise<SchedulerProcess> {
   const started = await spawnShoal(t, {
     what: 'shoal scheduler',
-    args: ['scheduler', '--listen', `/ip4/127.0.0.1/tcp/${opts.port ?? 0}`, '--admin', '127.0.0.1:0', '--data-dir', opts.dataDir, '--swarm-key', opts.swarmKey],
+    args: ['scheduler', '--listen', opts.listen ?? `/ip4/127.0.0.1/tcp/${opts.port ?? 0}`, '--admin', '127.0.0.1:0', '--data-dir', opts.dataDir, '--swarm-key', opts.swarmKey, ...opts.args ?? []],
     ready: schedulerReady
   })
   const adminTokenFile = join(opts.dataDir, 'admin-token')
   const adminToken = (await readFile(adminTokenFile, 'utf8')).trim()
   const port = Number(/\/tcp\/(\d+)\//.exec(started.ready.addr)?.[1])
-  return { ...started.ready, port, adminToken, adminTokenFile, kill: started.kill }
+  return { ...started.ready, port, adminToken, adminTokenFile, kill: started.kill, stderr: started.stderr }
 }

@@ -4,6 +4,7 @@ import { createRateLimiter, inTurn } from './bandwidth/index.ts'
 import { configChanges, settingName, tlsSwappable } from './config/changes.ts'
 import { loadListenerTls } from './config/listener.ts'
 import type { AgentConfig, HostPort } from './config/index.ts'
+import type { DnsResolver } from './dns-discovery/index.ts'
 import { LayerFetcher } from './layer-fetcher/index.ts'
 import { silentLogger } from './logger.ts'
 import type { Logger } from './logger.ts'
@@ -28,6 +29,13 @@ export interface AgentInit {
   now?: () => number
   /** The scheduler to run on this agent's node when the config asks for one (`--embedded-scheduler`). */
   embeddedScheduler?: EmbeddedSchedulerFactory
+  /**
+   * For tests and embedders: what resolves `dns:` targets (default: the system's DNS servers) and
+   * how often (default DNS_RESOLVE_INTERVAL_MS). Not a flag: a test points a node:dns Resolver at a
+   * DNS server of its own.
+   */
+  dnsResolver?: DnsResolver
+  dnsResolveIntervalMs?: number
 }
 
 /** What Agent.reload did: fields applied from now on, fields that need a restart (their running value stays). */
@@ -70,6 +78,7 @@ export class Agent {
 
   private readonly embeddedScheduler?: EmbeddedSchedulerFactory
   private readonly now?: () => number
+  private readonly dns: Pick<AgentInit, 'dnsResolver' | 'dnsResolveIntervalMs'>
 
   constructor (init: AgentInit) {
     this.#config = init.config
@@ -83,6 +92,7 @@ export class Agent {
     })
     this.manifests = new ManifestCache({ path: join(init.config.dataDir, 'manifests'), tagTtlMs: init.config.manifestTagTtlMs, now: init.now })
     this.embeddedScheduler = init.embeddedScheduler
+    this.dns = { dnsResolver: init.dnsResolver, dnsResolveIntervalMs: init.dnsResolveIntervalMs }
     this.now = init.now
   }
 
@@ -142,7 +152,8 @@ export class Agent {
       const { PeerServices } = await import('./p2p/peer-services.ts')
       const live = (): LiveParts => this.liveNow()
       // Read at each use: a reload replaces the upstream client.
-      this.peers = new PeerServices({ store: this.store, get upstream () { return live().upstream }, logger: this.log }, {
+      this.peers = new PeerServices({ store: this.store, get upstream () { return live().upstream }, dnsResolver: this.dns.dnsResolver, logger: this.log }, {
+        dnsResolveIntervalMs: this.dns.dnsResolveIntervalMs,
         publicRepositories: config.publicRepositories,
         dataDir: config.dataDir,
         p2p: config.p2p,

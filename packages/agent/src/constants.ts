@@ -284,3 +284,11 @@ export const DEFAULT_SCHEDULER_PORT = 65003
 export const DNS_RESOLVE_INTERVAL_MS = 30_000
 /** How long one resolution (A and AAAA) of a `dns:` target may take. */
 export const DNS_RESOLVE_TIMEOUT_MS = 5_000
+/** How long one dial of a `dns:` target's address may take (a handshake on a LAN is milliseconds). */
+export const DNS_PEER_DIAL_TIMEOUT_MS = 10_000
+/**
+ * `--bootstrap dns:NAME`: how many of the peers found there are kept connected. A DaemonSet's
+ * headless Service lists every host; a few connections let the agent into the DHT (which finds the
+ * rest), where dialling all would make a full mesh of N² connections.
+ */
+export const DNS_BOOTSTRAP_MAX_PEERS = 8

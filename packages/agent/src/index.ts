@@ -26,6 +26,7 @@ export type { Registration } from './scheduler-client/session.ts'
 export { channelPair } from './scheduler-client/frame-channel.ts'
 export type { FrameChannel } from './scheduler-client/frame-channel.ts'
 export type { EmbeddedScheduler, EmbeddedSchedulerFactory } from './p2p/peer-services.ts'
+export type { DnsResolver } from './dns-discovery/index.ts'
 
 export function createAgent (init: AgentInit): Agent {
   return new Agent(init)

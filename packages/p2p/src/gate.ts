@@ -10,6 +10,10 @@
  *   handshake (the first moment the peer id is authenticated) and before the muxer: a non-member
  *   never gets a stream, so no piece table, piece, bitfield or DHT record. Dials to non-members are
  *   refused before they start.
+ *   With `trustsAddress`, an outbound connection to an address it accepts is allowed whatever peer
+ *   id answers (an agent's `--scheduler dns:NAME`: the scheduler's id is learned at that
+ *   handshake); that is the only way around the member check, and only for connections this node
+ *   dialled.
  * - `any`: everyone who completes the handshake (and holds the swarm key, when one is set). For a
  *   scheduler that admits agents by their join token: the registration decides, not the connection.
  */
@@ -18,7 +22,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 export type Admission =
   | { kind: 'loopback' }
-  | { kind: 'members', allows: (peer: PeerId) => boolean }
+  | { kind: 'members', allows: (peer: PeerId) => boolean, trustsAddress?: (remote: Multiaddr) => boolean }
   | { kind: 'any' }
 
 /** Whether a multiaddr's host is on 127.0.0.0/8 or ::1 (or `localhost`); a unix socket counts as local too. */
@@ -35,6 +39,18 @@ export function isLoopbackAddr (addr: Multiaddr): boolean {
   return false
 }
 
+/**
+ * The IP address and TCP port of a multiaddr as one string (`/ip6/::1/tcp/4001`), without any
+ * /p2p/ part: what a `trustsAddress` set is keyed by. undefined for anything else.
+ */
+export function tcpAddressKey (addr: Multiaddr): string | undefined {
+  const parts = addr.getComponents()
+  const ip = parts.find(c => c.name === 'ip4' || c.name === 'ip6')
+  const port = parts.find(c => c.name === 'tcp')
+  if (ip?.value == null || port?.value == null) return undefined
+  return `/${ip.name}/${ip.value.toLowerCase()}/tcp/${port.value}`
+}
+
 /** The connection gater that enforces `admission` (see the module comment). */
 export function admissionGater (admission: Admission): ConnectionGater {
   if (admission.kind === 'any') return {}
@@ -46,12 +62,14 @@ export function admissionGater (admission: Admission): ConnectionGater {
     }
   }
   const deny = (peer: PeerId): boolean => !admission.allows(peer)
+  const trusts = admission.trustsAddress
+  const denyOutbound = trusts == null ? deny : (peer: PeerId, maConn: MultiaddrConnection): boolean => deny(peer) && !trusts(maConn.remoteAddr)
   return {
     denyDialPeer: deny,
     denyInboundEncryptedConnection: deny,
-    denyOutboundEncryptedConnection: deny,
+    denyOutboundEncryptedConnection: denyOutbound,
     // Checked again once upgraded: a member removed during the muxer negotiation is caught here.
     denyInboundUpgradedConnection: deny,
-    denyOutboundUpgradedConnection: deny
+    denyOutboundUpgradedConnection: denyOutbound
   }
 }

@@ -9,7 +9,7 @@
  */
 export { createP2pNode } from './node.ts'
 export type { P2pNode, P2pNodeInit, P2pServices } from './node.ts'
-export { admissionGater, isLoopbackAddr } from './gate.ts'
+export { admissionGater, isLoopbackAddr, tcpAddressKey } from './gate.ts'
 export type { Admission } from './gate.ts'
 export { loadOrCreatePeerKey, PEER_KEY_FILE } from './identity.ts'
 export { secureDataDir } from './data-dir.ts'

@@ -1,7 +1,7 @@
 import test from 'ava'
 import type { MultiaddrConnection } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { admissionGater, isLoopbackAddr } from '../src/index.ts'
+import { admissionGater, isLoopbackAddr, tcpAddressKey } from '../src/index.ts'
 import { startTestNode } from './helpers.ts'
 
 /** What the gater reads of a raw connection: its remote address. */
@@ -59,4 +59,35 @@ test('a node with members: a member connects and pings; a non-member holding the
   const err = await t.throwsAsync(gated.dial(stranger.getMultiaddrs()[0] ?? addr, { signal: AbortSignal.timeout(5_000) }))
   t.truthy(err)
   t.is(gated.getConnections(stranger.peerId).length, 0)
+})
+
+test('tcpAddressKey: IP and port, whatever the /p2p/ part', t => {
+  t.is(tcpAddressKey(multiaddr('/ip4/10.0.0.5/tcp/65003/p2p/12D3KooWEBAyrjmBMVB4jK8gufgbqknrYcCSoqkovSdBz1QZVcSW')), '/ip4/10.0.0.5/tcp/65003')
+  t.is(tcpAddressKey(multiaddr('/ip6/0:0:0:0:0:0:0:1/tcp/7')), tcpAddressKey(multiaddr('/ip6/::1/tcp/7')))
+  t.is(tcpAddressKey(multiaddr('/dns4/example.org/tcp/1')), undefined)
+})
+
+test('with members and trusted addresses, only an outbound connection to a trusted address passes for a non-member', async t => {
+  const stranger = (await startTestNode(t)).peerId
+  const gater = admissionGater({ kind: 'members', allows: () => false, trustsAddress: a => tcpAddressKey(a) === '/ip4/127.0.0.1/tcp/4000' })
+  t.false(await gater.denyOutboundEncryptedConnection?.(stranger, conn('/ip4/127.0.0.1/tcp/4000')))
+  t.false(await gater.denyOutboundUpgradedConnection?.(stranger, conn('/ip4/127.0.0.1/tcp/4000')))
+  t.true(await gater.denyOutboundEncryptedConnection?.(stranger, conn('/ip4/127.0.0.1/tcp/4001')))
+  t.true(await gater.denyInboundEncryptedConnection?.(stranger, conn('/ip4/127.0.0.1/tcp/4000')), 'never inbound')
+  t.true(await gater.denyDialPeer?.(stranger), 'a dial by peer id still needs a member')
+})
+
+test('a node with members dials a non-member at a trusted address (learning its id) and no other', async t => {
+  const trusted = new Set<string>()
+  const gated = await startTestNode(t, { admission: { kind: 'members', allows: () => false, trustsAddress: a => trusted.has(tcpAddressKey(a) ?? '') } })
+  const scheduler = await startTestNode(t, { listen: ['/ip6/::1/tcp/0'], admission: { kind: 'any' } })
+  const bare = multiaddr(tcpAddressKey(scheduler.getMultiaddrs()[0] ?? multiaddr('/ip4/0.0.0.0/tcp/1')) ?? '')
+  await t.throwsAsync(async () => {
+    await gated.dial(bare, { signal: AbortSignal.timeout(5_000) })
+    await gated.services.ping.ping(scheduler.peerId, { signal: AbortSignal.timeout(5_000) })
+  })
+  trusted.add(bare.toString())
+  const connection = await gated.dial(bare, { signal: AbortSignal.timeout(5_000) })
+  t.true(connection.remotePeer.equals(scheduler.peerId))
+  t.true(await gated.services.ping.ping(bare, { signal: AbortSignal.timeout(5_000) }) >= 0)
 })

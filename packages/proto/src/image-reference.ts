@@ -35,6 +35,13 @@ export function isTagGlob (glob: string): boolean {
   return TAG_GLOB.test(glob)
 }
 
+/** The predicate of a glob that isTagGlob accepted: `*` is any run of characters, `?` exactly one. */
+export function tagGlobMatcher (glob: string): (tag: string) => boolean {
+  const source = glob.replace(/\*+/g, '*').split('').map(c => c === '*' ? '.*' : c === '?' ? '.' : c === '.' ? '\\.' : c).join('')
+  const pattern = new RegExp(`^${source}$`)
+  return tag => pattern.test(tag)
+}
+
 /** A parsed image reference; `registry` is '' for the mirror's default upstream. */
 export interface ImageReference {
   registry: string

@@ -16,7 +16,7 @@ export {
   InvalidDigestError, InvalidPieceError, InvalidBitfieldError, InvalidPieceTableError, InvalidMessageError, InvalidReferenceError, namedError
 } from './errors.ts'
 export {
-  isRegistryHost, isRepositoryName, isTag, isTagGlob, MAX_REPOSITORY_NAME_LENGTH, parseImageReference
+  isRegistryHost, isRepositoryName, isTag, isTagGlob, tagGlobMatcher, MAX_REPOSITORY_NAME_LENGTH, parseImageReference
 } from './image-reference.ts'
 export type { ImageReference } from './image-reference.ts'
 export { PIECES_PROTOCOL, DHT_PROTOCOL, SCHEDULER_PROTOCOL } from './protocols.ts'
@@ -39,7 +39,7 @@ export {
 export type { ParsedAgentMessage, ParsedSchedulerMessage, PieceFailureReason } from './scheduler-messages.ts'
 export {
   parseJobId, prefetchBlob, prefetchFailure, PREFETCH_BLOB_STATES, PREFETCH_FAILURE_REASONS, MAX_PREFETCH_BLOBS, MAX_PREFETCH_IMAGES, MAX_PREFETCH_PLATFORMS,
-  MAX_PREFETCH_REFERENCE_LENGTH, MAX_PREFETCH_TAG_FILTER_LENGTH, isPlacementLabel, isPlatformText
+  MAX_PREFETCH_REFERENCE_LENGTH, MAX_PREFETCH_TAG_FILTER_LENGTH, MAX_JOB_AUTHORIZATION_LENGTH, isJobAuthorization, isPlacementLabel, isPlatformText
 } from './prefetch-messages.ts'
 export type {
   JobId, ParsedPrefetchBlob, ParsedPrefetchFailure, ParsedPrefetchOrder, ParsedPrefetchProgress, ParsedPrefetchResolved, PrefetchBlobStateName, PrefetchFailureReason

@@ -56,7 +56,27 @@ export function isPlacementLabel (value: string): boolean {
   return LABEL.test(value)
 }
 
-export interface ParsedPrefetchOrder { kind: 'prefetch', job: JobId, images: Array<{ reference: string, tags?: string }>, platforms: string[], blobs: ParsedPrefetchBlob[], concurrency: number, timeoutMs?: number }
+export interface ParsedPrefetchOrder {
+  kind: 'prefetch'
+  job: JobId
+  images: Array<{ reference: string, tags?: string }>
+  platforms: string[]
+  blobs: ParsedPrefetchBlob[]
+  concurrency: number
+  timeoutMs?: number
+  /** the job's own Authorization for the origin (never logged or stored); none: the agent's credentials */
+  authorization?: string
+}
+
+/** Longest Authorization a job may carry (a registry JWT is about 1 KiB). */
+export const MAX_JOB_AUTHORIZATION_LENGTH = 8192
+/** `Scheme credentials` in visible ASCII: nothing that could end a header line. */
+const AUTHORIZATION = /^[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]* [\x21-\x7e][\x20-\x7e]*$/
+
+/** Whether a value may be sent as a job's Authorization header. */
+export function isJobAuthorization (value: string): boolean {
+  return value.length <= MAX_JOB_AUTHORIZATION_LENGTH && AUTHORIZATION.test(value)
+}
 
 export function parsePrefetchOrder (order: PrefetchOrder): ParsedPrefetchOrder {
   const job = parseJobId(order.job)
@@ -64,7 +84,10 @@ export function parsePrefetchOrder (order: PrefetchOrder): ParsedPrefetchOrder {
   const images = order.images.map(image => ({ reference: text('reference', image.reference, MAX_PREFETCH_REFERENCE_LENGTH), tags: image.tags === '' ? undefined : text('tag filter', image.tags, MAX_PREFETCH_TAG_FILTER_LENGTH) }))
   for (const platform of order.platforms) if (!isPlatformText(platform)) throw new InvalidMessageError(`"${platform.slice(0, 70)}" is not a platform (os/arch[/variant])`)
   if (order.concurrency < 1 || order.concurrency > 64) throw new InvalidMessageError(`prefetch concurrency ${order.concurrency} is not in [1, 64]`)
-  return { kind: 'prefetch', job, images, platforms: order.platforms, blobs: order.blobs.map(parsePrefetchBlob), concurrency: order.concurrency, timeoutMs: order.timeoutMs === 0 ? undefined : order.timeoutMs }
+  // The message names no part of the value: it is a credential.
+  if (order.authorization !== '' && !isJobAuthorization(order.authorization)) throw new InvalidMessageError(`a prefetch order's authorization is not "Scheme credentials" of visible ASCII, at most ${MAX_JOB_AUTHORIZATION_LENGTH} characters`)
+  const authorization = order.authorization === '' ? undefined : order.authorization
+  return { kind: 'prefetch', job, images, platforms: order.platforms, blobs: order.blobs.map(parsePrefetchBlob), concurrency: order.concurrency, timeoutMs: order.timeoutMs === 0 ? undefined : order.timeoutMs, authorization }
 }
 
 export type ParsedPrefetchResolved = {

@@ -16,10 +16,10 @@ function fromScheduler (message: Partial<SchedulerMessageType>): ReturnType<type
 }
 
 test('prefetch orders and cancels decode to their parsed form', t => {
-  const resolve = fromScheduler({ prefetch: { job: 'j-1', images: [{ reference: 'registry.local/app:1', tags: '' }, { reference: 'registry.local/app', tags: 'v1.*' }], platforms: ['linux/arm64/v8'], blobs: [], concurrency: 4, timeoutMs: 0 } })
-  t.deepEqual(resolve, { kind: 'prefetch', job: parseJobId('j-1'), images: [{ reference: 'registry.local/app:1', tags: undefined }, { reference: 'registry.local/app', tags: 'v1.*' }], platforms: ['linux/arm64/v8'], blobs: [], concurrency: 4, timeoutMs: undefined })
-  const fetch = fromScheduler({ prefetch: { job: 'j-1', images: [], platforms: [], blobs: [prefetchBlob(blob)], concurrency: 2, timeoutMs: 5000 } })
-  t.deepEqual(fetch, { kind: 'prefetch', job: parseJobId('j-1'), images: [], platforms: [], blobs: [blob], concurrency: 2, timeoutMs: 5000 })
+  const resolve = fromScheduler({ prefetch: { job: 'j-1', images: [{ reference: 'registry.local/app:1', tags: '' }, { reference: 'registry.local/app', tags: 'v1.*' }], platforms: ['linux/arm64/v8'], blobs: [], concurrency: 4, timeoutMs: 0, authorization: '' } })
+  t.deepEqual(resolve, { kind: 'prefetch', job: parseJobId('j-1'), images: [{ reference: 'registry.local/app:1', tags: undefined }, { reference: 'registry.local/app', tags: 'v1.*' }], platforms: ['linux/arm64/v8'], blobs: [], concurrency: 4, timeoutMs: undefined, authorization: undefined })
+  const fetch = fromScheduler({ prefetch: { job: 'j-1', images: [], platforms: [], blobs: [prefetchBlob(blob)], concurrency: 2, timeoutMs: 5000, authorization: 'Bearer eyJ.a-b_c.d' } })
+  t.deepEqual(fetch, { kind: 'prefetch', job: parseJobId('j-1'), images: [], platforms: [], blobs: [blob], concurrency: 2, timeoutMs: 5000, authorization: 'Bearer eyJ.a-b_c.d' })
   t.deepEqual(fromScheduler({ prefetchCancel: { job: 'j-1' } }), { kind: 'prefetchCancel', job: parseJobId('j-1') })
 })
 
@@ -39,8 +39,12 @@ test('resolved images and progress decode to their parsed form', t => {
 
 test('malformed prefetch messages are rejected by name', t => {
   const invalid = { name: 'InvalidMessageError' }
-  const order = { job: 'j', images: [], platforms: [], blobs: [prefetchBlob(blob)], concurrency: 1, timeoutMs: 0 }
+  const order = { job: 'j', images: [], platforms: [], blobs: [prefetchBlob(blob)], concurrency: 1, timeoutMs: 0, authorization: '' }
   t.throws(() => fromScheduler({ prefetch: { ...order, job: '../etc' } }), invalid)
+  for (const authorization of ['Bearer', 'Bearer abc\r\nX-Evil: 1', 'tok-without-scheme', `Bearer ${'a'.repeat(9000)}`]) {
+    const err = t.throws(() => fromScheduler({ prefetch: { ...order, authorization } }), invalid)
+    t.false(err?.message.includes('abc') ?? true, 'the message does not repeat the credential')
+  }
   t.throws(() => fromScheduler({ prefetch: { ...order, concurrency: 0 } }), invalid)
   t.throws(() => fromScheduler({ prefetch: { ...order, images: [{ reference: 'a', tags: '' }] } }), invalid, 'resolve and fetch in one order')
   t.throws(() => fromScheduler({ prefetch: { ...order, platforms: ['linux'] } }), invalid)

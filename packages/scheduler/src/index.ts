@@ -35,6 +35,10 @@
  * - `jobs/`: prefetch jobs (`PrefetchJobs`): resolved by an agent of the scope, placed (`placeBlobs`),
  *   ordered from agents and followed to the end; stored in level (`JobStore`); the admin API's
  *   `/jobs` routes and the JSON shapes (`JobView`, `JobRequest`).
+ * - `preheat/`: Dragonfly's preheat API (Harbor's P2P provider: `/healthy`, `/oapi/v1/jobs`,
+ *   Dragonfly 1's `/_ping`, `/preheats`) and the push webhook (`/webhooks/push`: Distribution's
+ *   notifications, Harbor's webhook) translated onto prefetch jobs; the `--config` file's `preheat`
+ *   and `webhooks` sections (docs/harbor.md).
  * - `constants.ts`, `errors.ts`: defaults with units in their names; named errors.
  */
 export { parsePeerKey, isPeerKey, parsePeerInfo, peerKeyBytes } from './types.ts'

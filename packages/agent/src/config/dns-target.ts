@@ -32,8 +32,11 @@ export function parseDnsTarget (field: string, text: string, defaultPort: number
   }
   const name = (match[1] ?? '').toLowerCase().replace(/\.$/, '')
   const labels = name.split('.')
-  if (name === '' || name.length > 253 || !labels.every(label => LABEL.test(label)) || labels.every(label => /^\d+$/.test(label))) {
-    throw new ConfigError(`${field}: "${text}": "${match[1] ?? ''}" is not a host name (example: ${example}); an IP address is given as a multiaddr with its /p2p/<peer id>`)
+  if (labels.every(label => /^\d+$/.test(label))) {
+    throw new ConfigError(`${field}: "${text}": "${match[1] ?? ''}" is not a host name: an IP address is given as a multiaddr with its /p2p/<peer id> (example: ${example})`)
+  }
+  if (name === '' || name.length > 253 || !labels.every(label => LABEL.test(label))) {
+    throw new ConfigError(`${field}: "${text}": "${match[1] ?? ''}" is not a host name: labels of letters, digits and '-' joined by dots (example: ${example})`)
   }
   const port = match[2] == null ? defaultPort : Number(match[2])
   if (port < 1 || port > 65535) throw new ConfigError(`${field}: "${text}": port ${port} must be 1 to 65535`)

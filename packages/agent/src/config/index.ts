@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import * as C from '../constants.ts'
 import { ConfigError } from '../errors.ts'
+import { dnsTargetText } from './dns-target.ts'
 import { loadListenerTls, parseListenerSettings } from './listener.ts'
 import type { ListenerTlsConfig } from './listener.ts'
 import { AGENT_USAGE, OPTIONS, YAML_KEYS } from './options.ts'
@@ -195,6 +196,12 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     embeddedScheduler: (() => { const found = pick('embedded-scheduler'); return found == null ? undefined : { field: found.field, value: parseBool(found.field, found.value) } })()
   })
 
+  const dnsTrustWarning = p2p == null ? undefined : schedulerDnsWarning(p2p)
+  if (dnsTrustWarning != null) warnings.push(dnsTrustWarning)
+  for (const target of [...p2p?.bootstrapDns ?? [], ...p2p?.schedulerDns ?? []]) {
+    if (!target.name.includes('.')) warnings.push(`${dnsTargetText(target)}: the name is asked of the DNS servers as it is (no search domain of /etc/resolv.conf is added, /etc/hosts is not read): give the full name, like shoal-scheduler.shoal.svc.cluster.local`)
+  }
+
   const listenFound = pick('listen')
   const listen = listenFound == null ? parseHostPort('listen', C.DEFAULT_LISTEN) : parseHostPort(listenFound.field, listenFound.value)
   const tlsFile = (name: 'tls-cert' | 'tls-key' | 'tls-client-ca'): { field: string, value: string } | undefined =>
@@ -356,4 +363,13 @@ function asString (field: string, value: unknown): string {
 function defaultDockerConfig (env: NodeJS.ProcessEnv): string | undefined {
   if (env.DOCKER_CONFIG != null) return join(env.DOCKER_CONFIG, 'config.json')
   return join(env.HOME ?? homedir(), '.docker', 'config.json')
+}
+
+/**
+ * `--scheduler dns:` with a join token and no swarm key: the token goes to whoever answers at the
+ * name's addresses (nothing else vouches for the scheduler's identity).
+ */
+function schedulerDnsWarning (p2p: P2pConfig): string | undefined {
+  if (p2p.schedulerDns.length === 0 || p2p.membership.kind !== 'scheduler' || p2p.swarmKeyFile != null) return undefined
+  return 'scheduler dns: the scheduler\'s peer id is learned from whoever answers at the name\'s addresses, and the join token is sent to it: give --swarm-key too (a host without the key cannot complete the handshake), or the scheduler\'s multiaddr with /p2p/<peer id> (docs/membership.md)'
 }

@@ -134,7 +134,8 @@ export const AGENT_USAGE = `usage: shoal agent [options]
   --no-p2p                      no peer network: a mirror of the origin only
   --bootstrap PEER              a peer to join, repeatable: a multiaddr (/ip4/10.0.0.5/tcp/65002/p2p/<peer id>,
                                 /ip6/fd00::5/tcp/65002/p2p/<peer id>) or dns:NAME[:PORT] (default port ${C.DEFAULT_P2P_PORT}):
-                                every A/AAAA address of NAME, peer ids learned on connecting, resolved again every ${C.DNS_RESOLVE_INTERVAL_MS / 1000}s
+                                NAME's A/AAAA addresses (full name), peer ids learned on connecting, up to
+                                ${C.DNS_BOOTSTRAP_MAX_PEERS} kept connected, resolved again every ${C.DNS_RESOLVE_INTERVAL_MS / 1000}s
   --announce MULTIADDR          an address to tell peers instead of the listen ones (NAT), repeatable
   --swarm-key FILE              libp2p private-network key: hosts without it cannot connect
   --join-token FILE             a join token from the scheduler operator: the scheduler admits this agent

@@ -15,12 +15,14 @@ export interface MembersUpdate {
 /**
  * The peers this agent may connect to and serve: the union of what each source (a scheduler by
  * its key, or the members file) says, plus the schedulers themselves (always: an agent must reach
- * a scheduler to be admitted). A scheduler that goes away keeps its last set: the swarm goes on
- * through the DHT meanwhile. Every change returns the peers no longer allowed, for the caller to
- * hang up on at once.
+ * a scheduler to be admitted; those found behind `--scheduler dns:` while they are found). A
+ * scheduler that goes away keeps its last set: the swarm goes on through the DHT meanwhile. Every
+ * change returns the peers no longer allowed, for the caller to hang up on at once.
  */
 export class MemberSet {
   readonly #always: Set<string>
+  /** Schedulers found at run time (`--scheduler dns:`): allowed like the configured ones while found. */
+  #found = new Set<string>()
   readonly #bySource = new Map<string, Set<string>>()
 
   constructor (always: Iterable<string> = []) {
@@ -29,9 +31,16 @@ export class MemberSet {
 
   allows (peer: PeerId | string): boolean {
     const id = peer.toString()
-    if (this.#always.has(id)) return true
+    if (this.#always.has(id) || this.#found.has(id)) return true
     for (const set of this.#bySource.values()) if (set.has(id)) return true
     return false
+  }
+
+  /** The schedulers found behind `--scheduler dns:` now; returns the peers no longer allowed. */
+  setFoundSchedulers (ids: Iterable<string>): string[] {
+    const before = [...this.#found]
+    this.#found = new Set(ids)
+    return before.filter(id => !this.allows(id))
   }
 
   /** Members a scheduler pushed (the whole set, or a delta); returns the peers no longer allowed. */

@@ -3,12 +3,15 @@ import { hostname } from 'node:os'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Digest } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import type { P2pConfig } from '../config/index.ts'
-import { MEMBERS_FILE_POLL_MS, PEER_LOOKUP_TIMEOUT_MS, PIECE_SERVER_MAX_READS } from '../constants.ts'
+import { DNS_BOOTSTRAP_MAX_PEERS, MEMBERS_FILE_POLL_MS, PEER_LOOKUP_TIMEOUT_MS, PIECE_SERVER_MAX_READS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { Discovery } from '../discovery/index.ts'
+import { DnsPeers } from '../dns-discovery/index.ts'
+import type { DnsPeer, DnsResolver } from '../dns-discovery/index.ts'
 import type { DiscoveryEvents } from '../discovery/index.ts'
 import type { PeerNetwork } from '../layer-fetcher/index.ts'
 import { silentLogger } from '../logger.ts'
@@ -31,6 +34,8 @@ export interface PeerServicesComponents {
   store: Pick<PieceStore, 'get' | 'readPiece' | 'touch' | 'list' | 'dropCorrupt'>
   /** For `--share-private anonymous`: whether the origin serves a blob to anyone. */
   upstream?: Pick<UpstreamClient, 'send'>
+  /** Resolves `dns:` targets; default the system's DNS servers (tests give a Resolver of their own server). */
+  dnsResolver?: DnsResolver
   logger?: Logger
 }
 
@@ -53,6 +58,8 @@ export interface PeerServicesInit {
   bans?: PeerBans
   /** `--public-repository` globs: their blobs count as served to anyone (`--share-private anonymous`). */
   publicRepositories?: string[]
+  /** How often `dns:` targets are resolved again (DNS_RESOLVE_INTERVAL_MS; shorter in tests). */
+  dnsResolveIntervalMs?: number
 }
 
 /** A scheduler running on the agent's node, reached in-process by the agent itself. */
@@ -83,6 +90,9 @@ export class PeerServices {
   #scheduler?: SchedulerClient
   #embedded?: EmbeddedScheduler
   #members?: MemberSet
+  /** `--bootstrap dns:` and `--scheduler dns:` peers. */
+  #dnsBootstrap?: DnsPeers
+  #dnsSchedulers?: DnsPeers
   #share?: SharePolicy
   #membersPoll?: ReturnType<typeof setInterval>
   #membersFileMtimeMs = 0
@@ -118,7 +128,9 @@ export class PeerServices {
     this.#announceHeld(node)
     const local = await this.#init.embeddedScheduler?.start(node)
     this.#embedded = local
-    if (p2p.schedulers.length > 0 || local != null) {
+    if (p2p.schedulerDns.length > 0) this.#dnsSchedulers = this.#dnsPeers(node, p2p.schedulerDns, 'scheduler')
+    if (p2p.bootstrapDns.length > 0) this.#dnsBootstrap = this.#dnsPeers(node, p2p.bootstrapDns, 'bootstrap')
+    if (p2p.schedulers.length > 0 || p2p.schedulerDns.length > 0 || local != null) {
       this.#scheduler = new SchedulerClient({ node, logger: this.#log.child('scheduler-client') }, {
         schedulers: p2p.schedulers.map(a => multiaddr(a)),
         local,
@@ -136,7 +148,27 @@ export class PeerServices {
       this.#scheduler.on('members', (message, key) => { this.#hangUp(this.#members?.apply(key, message) ?? []) })
       this.#scheduler.start()
     }
+    this.#dnsSchedulers?.on('change', peers => { this.#schedulersFound(peers) })
+    this.#dnsSchedulers?.start()
+    this.#dnsBootstrap?.start()
     if (p2p.membership.kind === 'static') this.#watchMembersFile(p2p.membership.membersFile)
+  }
+
+  #dnsPeers (node: P2pNode, targets: P2pConfig['bootstrapDns'], role: 'bootstrap' | 'scheduler'): DnsPeers {
+    return new DnsPeers({ node, resolver: this.#components.dnsResolver, logger: this.#log.child('dns-discovery') }, {
+      targets, role, resolveIntervalMs: this.#init.dnsResolveIntervalMs, maxPeers: role === 'bootstrap' ? DNS_BOOTSTRAP_MAX_PEERS : undefined
+    })
+  }
+
+  /**
+   * The schedulers behind `--scheduler dns:` changed: the new ones may connect (they admit this
+   * agent and push the members), then get sessions; those gone lose both, and are hung up on unless
+   * they are members for another reason.
+   */
+  #schedulersFound (peers: DnsPeer[]): void {
+    const removed = this.#members?.setFoundSchedulers(peers.map(p => p.id.toString())) ?? []
+    this.#scheduler?.setFound(peers)
+    this.#hangUp(removed)
   }
 
   /**
@@ -158,7 +190,10 @@ export class PeerServices {
     }
     this.#members = members
     this.#ownLog.info('membership', { kind: membership.kind, members: members.size })
-    return { kind: 'members', allows: peer => members.allows(peer) }
+    // `--scheduler dns:`: whoever answers at an address NAME resolves to, when this agent dials it, is
+    // let through the handshake; its id is then allowed as a scheduler's (#schedulersFound).
+    const trustsAddress = this.#init.p2p.schedulerDns.length === 0 ? undefined : (addr: Multiaddr): boolean => this.#dnsSchedulers?.resolves(addr) === true
+    return { kind: 'members', allows: peer => members.allows(peer), trustsAddress }
   }
 
   /** Closes every connection of peers that are no longer members: a removed host is cut off at once. */
@@ -219,6 +254,10 @@ export class PeerServices {
   async stop (): Promise<void> {
     clearInterval(this.#membersPoll)
     this.#membersPoll = undefined
+    await this.#dnsBootstrap?.stop()
+    await this.#dnsSchedulers?.stop()
+    this.#dnsBootstrap = undefined
+    this.#dnsSchedulers = undefined
     await this.#scheduler?.stop()
     this.#scheduler = undefined
     await this.#embedded?.stop()

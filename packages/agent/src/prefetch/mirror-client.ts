@@ -8,6 +8,11 @@ import { formatRepository } from './reference.ts'
 /** An agent's mirror (`http://127.0.0.1:65001`), spoken to through the OCI pull API only. */
 export interface MirrorTarget {
   url: string
+  /**
+   * A job's own Authorization (a registry pull token from a Harbor preheat): sent with every request,
+   * and the mirror forwards it to the origin instead of the agent's credentials. Never logged.
+   */
+  authorization?: string
 }
 
 export interface MirrorClientInit {
@@ -43,6 +48,7 @@ export interface MirrorResponse {
 export class MirrorClient {
   readonly #base: URL
   readonly #dispatcher: Agent
+  readonly #authorization: string | undefined
 
   constructor (target: MirrorTarget, init: MirrorClientInit) {
     let base: URL
@@ -53,6 +59,7 @@ export class MirrorClient {
     }
     if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new InvalidMirrorError(`mirror URL ${base.origin} is not http:// or https://`)
     this.#base = base
+    this.#authorization = target.authorization
     this.#dispatcher = new Agent({
       connections: init.connections,
       connectTimeout: MIRROR_CONNECT_TIMEOUT_MS,
@@ -77,11 +84,12 @@ export class MirrorClient {
     const url = this.url(req.path, req.registry, req.query)
     const headers: Record<string, string> = { 'user-agent': 'shoal-prefetch' }
     if (req.accept != null) headers.accept = req.accept
+    if (this.#authorization != null) headers.authorization = this.#authorization
     const res = await request(url, { method: 'GET', headers, dispatcher: this.#dispatcher, signal: req.signal })
     const flat = flatten(res.headers)
     if (res.statusCode === 200) return { headers: flat, body: res.body, url }
     const detail = await errorDetail(res.body, flat['content-type'])
-    throw answerError(res.statusCode, detail, req)
+    throw answerError(res.statusCode, detail, req, this.#authorization != null)
   }
 
   async close (): Promise<void> {
@@ -90,9 +98,13 @@ export class MirrorClient {
   }
 }
 
-function answerError (status: number, detail: string | undefined, req: MirrorGet): MirrorAnswerError {
+function answerError (status: number, detail: string | undefined, req: MirrorGet, jobCredential: boolean): MirrorAnswerError {
   const reason = reasonForStatus(status)
   const answered = `the mirror answered ${status}${detail != null ? `: ${detail}` : ''}`
+  if (reason === 'unauthorized' && jobCredential) {
+    return new MirrorAnswerError(reason, `the origin refused the job's own credentials (the Authorization the job was created with) for ${formatRepository(req)}; ` +
+      `the token may be wrong, expired or not scoped for pull of this repository (${req.what}: ${answered})`, { status })
+  }
   if (reason === 'unauthorized') {
     return new MirrorAnswerError(reason, `the origin refused the agent's credentials for ${formatRepository(req)} (or the agent has none for it); ` +
       `configure them with --docker-config or the config file's credentials (${req.what}: ${answered})`, { status })

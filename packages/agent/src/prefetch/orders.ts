@@ -23,6 +23,8 @@ export interface PrefetchOrdersInit {
 
 interface JobWork {
   controller: AbortController
+  /** the job's own Authorization for the origin, in memory for the job's life only */
+  authorization?: string
   /** the session of the scheduler that ordered last: the answers go there */
   session: SchedulerSession
   blobs: Map<string, PrefetchBlobReport>
@@ -65,6 +67,7 @@ export class PrefetchOrders {
       this.#jobs.set(message.job, work)
     }
     work.session = session
+    work.authorization = message.authorization
     const signal = message.timeoutMs == null ? work.controller.signal : AbortSignal.any([work.controller.signal, AbortSignal.timeout(message.timeoutMs)])
     if (message.images.length > 0) {
       void this.#resolve(message, work, signal)
@@ -85,7 +88,7 @@ export class PrefetchOrders {
   async #resolve (message: PrefetchOrderMessage, work: JobWork, signal: AbortSignal): Promise<void> {
     try {
       const platforms = message.platforms.length > 0 ? message.platforms.map(parsePlatform) : [hostPlatform()]
-      const resolved = await resolveImages(await this.#init.mirror(), message.images, { platforms, signal })
+      const resolved = await resolveImages(await this.#mirror(work), message.images, { platforms, signal })
       // One answer holds at most MAX_PREFETCH_IMAGES (the scheduler refuses a longer one): a tag
       // filter that matched more is cut, and the cut is said.
       const images = resolved.length <= MAX_PREFETCH_IMAGES
@@ -119,7 +122,7 @@ export class PrefetchOrders {
     }
     let outcomes: LayerOutcome[]
     try {
-      outcomes = await fetchLayers(await this.#init.mirror(), layers, {
+      outcomes = await fetchLayers(await this.#mirror(work), layers, {
         concurrency,
         signal,
         onStart: digest => { update(digest, { state: 'fetching', bytes: 0 }) },
@@ -133,6 +136,12 @@ export class PrefetchOrders {
     }
     this.#log.info('prefetch blobs fetched', { job, blobs: outcomes.length, failed: outcomes.filter(o => o.error != null).length })
     this.#report()
+  }
+
+  /** This agent's mirror, with the job's own Authorization when it has one. */
+  async #mirror (work: JobWork): Promise<MirrorTarget> {
+    const mirror = await this.#init.mirror()
+    return work.authorization == null ? mirror : { ...mirror, authorization: work.authorization }
   }
 
   #cancel (job: JobId): void {

@@ -1,4 +1,4 @@
-import { isTagGlob } from '@shoal/proto'
+import { isTagGlob, tagGlobMatcher } from '@shoal/proto'
 import { InvalidTagFilterError } from './errors.ts'
 
 /** A parsed tag glob: `*` is any run of characters, `?` exactly one; the rest matches itself. */
@@ -11,7 +11,5 @@ export function parseTagFilter (glob: string): TagFilter {
   if (!isTagGlob(glob)) {
     throw new InvalidTagFilterError(`tag filter "${glob.slice(0, 70)}" may hold only a tag's characters (A-Z a-z 0-9 _ . -) and the wildcards * and ?, at most 128`)
   }
-  const source = glob.replace(/\*+/g, '*').split('').map(c => c === '*' ? '.*' : c === '?' ? '.' : c === '.' ? '\\.' : c).join('')
-  const pattern = new RegExp(`^${source}$`)
-  return { glob, matches: tag => pattern.test(tag) }
+  return { glob, matches: tagGlobMatcher(glob) }
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { EventEmitter } from 'node:events'
-import type { Libp2p, Startable } from '@libp2p/interface'
+import type { Libp2p, PeerId, Startable } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Bitfield, Digest } from '@shoal/proto'
 import { SCHEDULER_RECONNECT_MAX_MS, SCHEDULER_RECONNECT_MIN_MS } from '../constants.ts'
@@ -55,12 +55,22 @@ export interface LocalScheduler {
   open: (registration: Registration) => Promise<SchedulerSession>
 }
 
+/** A scheduler found at run time (`--scheduler dns:`): the peer id its handshake showed, and where. */
+export interface FoundScheduler {
+  id: PeerId
+  addresses: Multiaddr[]
+}
+
 interface Slot {
   key: string
   /** What the logs name it by. */
   name: string
   open: (registration: Registration, signal: AbortSignal) => Promise<SchedulerSession>
   session?: SchedulerSession
+  /** Found at run time (setFound), not configured: where it answered, updated by each setFound. */
+  found?: { addresses: Multiaddr[] }
+  /** Ends this slot's loop alone (a found scheduler that is gone). */
+  controller?: AbortController
 }
 
 /**
@@ -75,7 +85,7 @@ export class SchedulerClient extends EventEmitter<SchedulerClientEvents> impleme
   #slots: Slot[]
   #controller?: AbortController
   readonly #log: Logger
-  readonly #loops: Array<Promise<void>> = []
+  readonly #loops = new Set<Promise<void>>()
   /** Where each held blob was last announced, so that a blob whose scheduler changes is announced to the new one. */
   readonly #announcedTo = new Map<Digest, SchedulerSession>()
 
@@ -101,7 +111,51 @@ export class SchedulerClient extends EventEmitter<SchedulerClientEvents> impleme
     if (this.#controller != null) return
     const controller = new AbortController()
     this.#controller = controller
-    for (const slot of this.#slots) this.#loops.push(this.#keepConnected(slot, controller.signal))
+    for (const slot of this.#slots) this.#startSlot(slot, controller.signal)
+  }
+
+  #startSlot (slot: Slot, signal: AbortSignal): void {
+    slot.controller = new AbortController()
+    const loop = this.#keepConnected(slot, AbortSignal.any([signal, slot.controller.signal]))
+    this.#loops.add(loop)
+    void loop.finally(() => this.#loops.delete(loop))
+  }
+
+  /**
+   * The schedulers found behind `--scheduler dns:` now, each keyed by its peer id like a configured
+   * one, so every agent ranks a blob's schedulers alike however it learned them. A new one gets a
+   * session (and the held blobs it now owns); one no longer found is dropped: its session closes and
+   * its blobs go to their next scheduler, as when a scheduler goes away. One also configured, or the
+   * embedded one, keeps its own slot.
+   */
+  setFound (found: FoundScheduler[]): void {
+    const next = new Map(found.map(f => [f.id.toString(), f]))
+    for (const slot of [...this.#slots]) {
+      if (slot.found == null) continue
+      const still = next.get(slot.key)
+      if (still != null) {
+        slot.found.addresses = still.addresses
+        continue
+      }
+      this.#slots = this.#slots.filter(s => s !== slot)
+      this.#log.info('scheduler no longer found in DNS; its blobs go to their next scheduler', { scheduler: slot.name })
+      slot.controller?.abort()
+      slot.session?.close()
+      this.#announceMoved()
+    }
+    for (const [key, f] of next) {
+      if (this.#slots.some(slot => slot.key === key)) continue
+      const where = { addresses: f.addresses }
+      const slot: Slot = {
+        key,
+        name: key,
+        found: where,
+        // Dialled with its peer id: a different host now at that address fails the handshake.
+        open: async (registration, signal) => SchedulerSession.open(this.#node, where.addresses.map(a => a.encapsulate(`/p2p/${key}`)), registration, { signal })
+      }
+      this.#slots.push(slot)
+      if (this.#controller != null) this.#startSlot(slot, this.#controller.signal)
+    }
   }
 
   async stop (): Promise<void> {
@@ -110,7 +164,7 @@ export class SchedulerClient extends EventEmitter<SchedulerClientEvents> impleme
     this.#controller = undefined
     controller.abort()
     for (const slot of this.#slots) slot.session?.close()
-    await Promise.allSettled(this.#loops.splice(0))
+    await Promise.allSettled([...this.#loops])
   }
 
   /** The live session of the blob's scheduler, or undefined when none is reachable. */

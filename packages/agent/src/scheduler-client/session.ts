@@ -85,7 +85,7 @@ export class SchedulerSession extends EventEmitter<SchedulerSessionEvents> {
   }
 
   /** Dials the scheduler, registers and waits for its Registered; SchedulerUnavailableError when it does not answer. */
-  static async open (node: Pick<Libp2p, 'dial'>, scheduler: PeerId | Multiaddr, registration: Registration, options: { signal?: AbortSignal } = {}): Promise<SchedulerSession> {
+  static async open (node: Pick<Libp2p, 'dial'>, scheduler: PeerId | Multiaddr | Multiaddr[], registration: Registration, options: { signal?: AbortSignal } = {}): Promise<SchedulerSession> {
     const signal = AbortSignal.any([AbortSignal.timeout(SCHEDULER_REGISTER_TIMEOUT_MS), ...(options.signal == null ? [] : [options.signal])])
     let stream: Stream | undefined
     try {
@@ -95,7 +95,7 @@ export class SchedulerSession extends EventEmitter<SchedulerSessionEvents> {
     } catch (err) {
       stream?.abort(err as Error)
       if ((err as Error).name === 'SchedulerUnavailableError') throw err
-      throw new SchedulerUnavailableError(`scheduler ${scheduler.toString()} did not take the registration: ${(err as Error).message}`, { cause: err })
+      throw new SchedulerUnavailableError(`scheduler ${Array.isArray(scheduler) ? scheduler.join(', ') : scheduler.toString()} did not take the registration: ${(err as Error).message}`, { cause: err })
     }
   }
 

@@ -83,11 +83,24 @@ test('--bootstrap and --scheduler take dns:NAME[:PORT] too, mixed with multiaddr
   t.deepEqual(joined.p2p?.membership, { kind: 'scheduler', joinTokenFile: '/etc/shoal/join-token' })
 })
 
+test('--scheduler dns: with a join token and no swarm key is warned about: the token goes to whoever answers', async t => {
+  const warned = await resolveAgentConfig({ argv: ['--scheduler', 'dns:shoal-scheduler', '--join-token', 'token'], env: {} })
+  t.true(warned.warnings.some(w => /scheduler dns:.*join token.*--swarm-key/.test(w)))
+  for (const argv of [['--scheduler', 'dns:shoal-scheduler', '--join-token', 'token', '--swarm-key', 'swarm.key'], ['--scheduler', PEER, '--join-token', 'token'], ['--scheduler', 'dns:shoal-scheduler']]) {
+    t.false((await resolveAgentConfig({ argv, env: {} })).warnings.some(w => /scheduler dns:/.test(w)), argv.join(' '))
+  }
+})
+
+test('a dns: name of one label is warned about: no search domain is added', async t => {
+  const config = await resolveAgentConfig({ argv: ['--bootstrap', 'dns:shoal-agent', '--scheduler', 'dns:shoal-scheduler.shoal.svc.cluster.local'], env: {} })
+  t.deepEqual(config.warnings.filter(w => /search domain/.test(w)).map(w => w.split(':').slice(0, 2).join(':')), ['dns:shoal-agent'])
+})
+
 test('bad dns: targets are ConfigErrors that name the flag', async t => {
   const cases: Array<[string[], NodeJS.ProcessEnv, RegExp]> = [
     [['--scheduler', 'dns:'], {}, /--scheduler\[0\].*not a host name/],
     [['--scheduler', 'dns:shoal scheduler'], {}, /--scheduler\[0\].*not a host name/],
-    [['--bootstrap', 'dns:10.0.0.5:65002'], {}, /--bootstrap\[0\].*not a host name.*multiaddr/],
+    [['--bootstrap', 'dns:10.0.0.5:65002'], {}, /--bootstrap\[0\].*not a host name: an IP address is given as a multiaddr/],
     [['--bootstrap', 'dns:[::1]:65002'], {}, /--bootstrap\[0\].*dns:NAME or dns:NAME:PORT.*\/ip6\//],
     [['--bootstrap', 'dns:peers:0'], {}, /--bootstrap\[0\].*port 0 must be 1 to 65535/],
     [['--bootstrap', 'dns:peers:70000'], {}, /--bootstrap\[0\].*port 70000/],

@@ -25,6 +25,19 @@ test('the members are the union of the sources plus the schedulers; a change ret
   t.deepEqual(set.apply('s1', { full: true, added: [bytes(B)], removed: [] }), [A], 'a full set replaces the last one')
 })
 
+test('schedulers found behind --scheduler dns: are allowed while found; one no longer found is hung up on unless a member', t => {
+  const set = new MemberSet([S])
+  t.deepEqual(set.setFoundSchedulers([A, B]), [])
+  t.true(set.allows(A))
+  t.true(set.allows(B))
+  t.is(set.size, 0, 'found schedulers are not members pushed to anyone')
+  set.apply('s1', { full: true, added: [bytes(B)], removed: [] })
+  t.deepEqual(set.setFoundSchedulers([]), [A], 'B stays: a member')
+  t.false(set.allows(A))
+  t.true(set.allows(B))
+  t.true(set.allows(S), 'a configured scheduler is never dropped')
+})
+
 test('a members file: peer ids one a line with comments; a bad line is a ConfigError naming it', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-members-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })

@@ -506,6 +506,10 @@ export declare namespace SchedulerMessage {
         field: '$.prefetch.timeoutMs';
         value: number;
     }
+    interface SchedulerMessagePrefetchAuthorizationFieldEvent {
+        field: '$.prefetch.authorization';
+        value: string;
+    }
     interface SchedulerMessagePrefetchCancelJobFieldEvent {
         field: '$.prefetchCancel.job';
         value: string;
@@ -526,7 +530,7 @@ export declare namespace SchedulerMessage {
     }
     function encode(obj: Partial<SchedulerMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): SchedulerMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageRegisteredReportIntervalMsFieldEvent | SchedulerMessageParentsDigestFieldEvent | SchedulerMessageParentsParentsPeerIdFieldEvent | SchedulerMessageParentsParentsAddressesFieldEvent | SchedulerMessageParentsParentsBitfieldFieldEvent | SchedulerMessageOriginDigestFieldEvent | SchedulerMessageOriginPiecesFieldEvent | SchedulerMessagePieceTableDigestFieldEvent | SchedulerMessagePieceTableSizeFieldEvent | SchedulerMessagePieceTablePieceSizeFieldEvent | SchedulerMessagePieceTablePiecesFieldEvent | SchedulerMessagePrefetchJobFieldEvent | SchedulerMessagePrefetchImagesReferenceFieldEvent | SchedulerMessagePrefetchImagesTagsFieldEvent | SchedulerMessagePrefetchPlatformsFieldEvent | SchedulerMessagePrefetchBlobsRegistryFieldEvent | SchedulerMessagePrefetchBlobsRepositoryFieldEvent | SchedulerMessagePrefetchBlobsDigestFieldEvent | SchedulerMessagePrefetchBlobsSizeFieldEvent | SchedulerMessagePrefetchBlobsMediaTypeFieldEvent | SchedulerMessagePrefetchConcurrencyFieldEvent | SchedulerMessagePrefetchTimeoutMsFieldEvent | SchedulerMessagePrefetchCancelJobFieldEvent | SchedulerMessageMembersFullFieldEvent | SchedulerMessageMembersAddedFieldEvent | SchedulerMessageMembersRemovedFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageRegisteredReportIntervalMsFieldEvent | SchedulerMessageParentsDigestFieldEvent | SchedulerMessageParentsParentsPeerIdFieldEvent | SchedulerMessageParentsParentsAddressesFieldEvent | SchedulerMessageParentsParentsBitfieldFieldEvent | SchedulerMessageOriginDigestFieldEvent | SchedulerMessageOriginPiecesFieldEvent | SchedulerMessagePieceTableDigestFieldEvent | SchedulerMessagePieceTableSizeFieldEvent | SchedulerMessagePieceTablePieceSizeFieldEvent | SchedulerMessagePieceTablePiecesFieldEvent | SchedulerMessagePrefetchJobFieldEvent | SchedulerMessagePrefetchImagesReferenceFieldEvent | SchedulerMessagePrefetchImagesTagsFieldEvent | SchedulerMessagePrefetchPlatformsFieldEvent | SchedulerMessagePrefetchBlobsRegistryFieldEvent | SchedulerMessagePrefetchBlobsRepositoryFieldEvent | SchedulerMessagePrefetchBlobsDigestFieldEvent | SchedulerMessagePrefetchBlobsSizeFieldEvent | SchedulerMessagePrefetchBlobsMediaTypeFieldEvent | SchedulerMessagePrefetchConcurrencyFieldEvent | SchedulerMessagePrefetchTimeoutMsFieldEvent | SchedulerMessagePrefetchAuthorizationFieldEvent | SchedulerMessagePrefetchCancelJobFieldEvent | SchedulerMessageMembersFullFieldEvent | SchedulerMessageMembersAddedFieldEvent | SchedulerMessageMembersRemovedFieldEvent>;
 }
 export interface Members {
     full: boolean;
@@ -645,6 +649,7 @@ export interface PrefetchOrder {
     blobs: PrefetchBlob[];
     concurrency: number;
     timeoutMs: number;
+    authorization: string;
 }
 export declare namespace PrefetchOrder {
     const codec: () => Codec<PrefetchOrder>;
@@ -700,9 +705,13 @@ export declare namespace PrefetchOrder {
         field: '$.timeoutMs';
         value: number;
     }
+    interface PrefetchOrderAuthorizationFieldEvent {
+        field: '$.authorization';
+        value: string;
+    }
     function encode(obj: Partial<PrefetchOrder>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchOrder>): PrefetchOrder;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchOrder>): Generator<PrefetchOrderJobFieldEvent | PrefetchOrderImagesReferenceFieldEvent | PrefetchOrderImagesTagsFieldEvent | PrefetchOrderPlatformsFieldEvent | PrefetchOrderBlobsRegistryFieldEvent | PrefetchOrderBlobsRepositoryFieldEvent | PrefetchOrderBlobsDigestFieldEvent | PrefetchOrderBlobsSizeFieldEvent | PrefetchOrderBlobsMediaTypeFieldEvent | PrefetchOrderConcurrencyFieldEvent | PrefetchOrderTimeoutMsFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchOrder>): Generator<PrefetchOrderJobFieldEvent | PrefetchOrderImagesReferenceFieldEvent | PrefetchOrderImagesTagsFieldEvent | PrefetchOrderPlatformsFieldEvent | PrefetchOrderBlobsRegistryFieldEvent | PrefetchOrderBlobsRepositoryFieldEvent | PrefetchOrderBlobsDigestFieldEvent | PrefetchOrderBlobsSizeFieldEvent | PrefetchOrderBlobsMediaTypeFieldEvent | PrefetchOrderConcurrencyFieldEvent | PrefetchOrderTimeoutMsFieldEvent | PrefetchOrderAuthorizationFieldEvent>;
 }
 export interface PrefetchImage {
     reference: string;

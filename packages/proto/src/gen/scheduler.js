@@ -1962,6 +1962,10 @@ export var PrefetchOrder;
                     w.uint32(48);
                     w.uint32(obj.timeoutMs);
                 }
+                if ((obj.authorization != null && obj.authorization !== '')) {
+                    w.uint32(58);
+                    w.string(obj.authorization);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -1972,7 +1976,8 @@ export var PrefetchOrder;
                     platforms: [],
                     blobs: [],
                     concurrency: 0,
-                    timeoutMs: 0
+                    timeoutMs: 0,
+                    authorization: ''
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -2013,6 +2018,10 @@ export var PrefetchOrder;
                         }
                         case 6: {
                             obj.timeoutMs = reader.uint32();
+                            break;
+                        }
+                        case 7: {
+                            obj.authorization = reader.string();
                             break;
                         }
                         default: {
@@ -2092,6 +2101,13 @@ export var PrefetchOrder;
                             yield {
                                 field: `${prefix}.timeoutMs`,
                                 value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 7: {
+                            yield {
+                                field: `${prefix}.authorization`,
+                                value: reader.string()
                             };
                             break;
                         }

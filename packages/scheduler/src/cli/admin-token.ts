@@ -17,8 +17,8 @@ export interface AdminToken {
  * The admin API's bearer token: from `--admin-token-file`, or `admin-token` in the data dir, made at
  * the first start (32 random bytes, base64url, mode 0600). SchedulerConfigError names the field.
  */
-export async function loadOrCreateAdminToken (opts: { file?: string, dataDir: string }): Promise<AdminToken> {
-  if (opts.file != null) return { token: await readToken('--admin-token-file', opts.file), path: opts.file, created: false }
+export async function loadOrCreateAdminToken (opts: { file?: string, dataDir: string, field?: string }): Promise<AdminToken> {
+  if (opts.file != null) return { token: await readToken(opts.field ?? '--admin-token-file', opts.file), path: opts.file, created: false }
   const path = join(opts.dataDir, ADMIN_TOKEN_FILE_NAME)
   try {
     return { token: await readToken(path, path), path, created: false }

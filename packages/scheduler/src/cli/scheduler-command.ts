@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -13,11 +14,15 @@ import { SchedulerService } from '../service.ts'
 import { startAdmin } from './admin.ts'
 import { loadOrCreateAdminToken } from './admin-token.ts'
 import type { AdminToken } from './admin-token.ts'
+import { parse as parseYaml } from 'yaml'
+import { parseSchedulerFileConfig } from '../preheat/config.ts'
+import type { SchedulerFileConfig } from '../preheat/config.ts'
 
 export const SCHEDULER_USAGE = `usage: shoal scheduler [options]
   --listen MULTIADDR     where agents reach it, repeatable (default /ip4/0.0.0.0/tcp/65003)
   --announce MULTIADDR   an address to tell agents instead (NAT), repeatable
-  --admin HOST:PORT      /metrics, /healthz, /tasks (JSON) and the prefetch jobs API /jobs (default 127.0.0.1:65004)
+  --admin HOST:PORT      /metrics, /healthz, /tasks (JSON), the prefetch jobs API /jobs, Dragonfly's preheat API
+                         (Harbor) and /webhooks/push (default 127.0.0.1:65004)
   --data-dir DIR         its peer identity and its prefetch jobs live here (default .shoal/scheduler)
   --swarm-key FILE       the agents' swarm key: only hosts with it can connect
   --join-tokens FILE     join tokens, one a line (TOKEN [LABEL]): agents presenting one are admitted as
@@ -26,6 +31,8 @@ export const SCHEDULER_USAGE = `usage: shoal scheduler [options]
   --admin-token-file F   the admin API's bearer token (default: admin-token in the data dir, made at first start)
   --max-active-jobs N    prefetch jobs resolving or running at once (default 16); more get 429
   --max-jobs-per-minute N  prefetch jobs created per minute (default 60); more get 429
+  --config FILE          YAML: preheat (Harbor's Dragonfly provider: sites by cluster id, default site)
+                         and webhooks (push rules, the webhook token file); docs/harbor.md
 Each flag is also SHOAL_SCHEDULER_<FLAG> in the environment (SHOAL_SCHEDULER_LISTEN, comma-separated).`
 
 export interface SchedulerConfig {
@@ -39,6 +46,8 @@ export interface SchedulerConfig {
   adminTokenFile?: string
   maxActiveJobs: number
   maxJobsPerMinute: number
+  /** The YAML file with the preheat and webhooks sections. */
+  configFile?: string
 }
 
 const OPTIONS = {
@@ -50,7 +59,8 @@ const OPTIONS = {
   'join-tokens': { type: 'string' },
   'admin-token-file': { type: 'string' },
   'max-active-jobs': { type: 'string' },
-  'max-jobs-per-minute': { type: 'string' }
+  'max-jobs-per-minute': { type: 'string' },
+  config: { type: 'string' }
 } as const
 
 /** Flags over SHOAL_SCHEDULER_* over defaults; SchedulerConfigError names the field. */
@@ -99,8 +109,20 @@ export function resolveSchedulerConfig (argv: string[], env: NodeJS.ProcessEnv):
     joinTokensFile: joinTokens == null ? undefined : resolve(joinTokens.value as string),
     adminTokenFile: tokenFile == null ? undefined : resolve(tokenFile.value as string),
     maxActiveJobs: count('max-active-jobs', JOBS_MAX_ACTIVE),
-    maxJobsPerMinute: count('max-jobs-per-minute', JOBS_MAX_PER_MINUTE)
+    maxJobsPerMinute: count('max-jobs-per-minute', JOBS_MAX_PER_MINUTE),
+    configFile: pick('config') == null ? undefined : resolve(pick('config')?.value as string)
   }
+}
+
+/** `--config FILE`: YAML, checked field by field (SchedulerConfigError names the field). */
+async function loadFileConfig (file: string): Promise<SchedulerFileConfig> {
+  let doc: unknown
+  try {
+    doc = parseYaml(await readFile(file, 'utf8'))
+  } catch (err) {
+    throw new SchedulerConfigError(`--config: cannot read ${file}: ${(err as Error).message}`, { cause: err })
+  }
+  return parseSchedulerFileConfig(doc, file)
 }
 
 function parseHostPort (field: string, value: string): { host: string, port: number } {
@@ -137,8 +159,13 @@ export async function runScheduler (argv: string[]): Promise<number> {
     console.error(`shoal scheduler: cannot start: ${(err as Error).message}`)
     return 1
   }
+  let fileConfig: SchedulerFileConfig | undefined
+  let webhookToken: string | undefined
   try {
     adminToken = await loadOrCreateAdminToken({ file: config.adminTokenFile, dataDir: config.dataDir })
+    fileConfig = config.configFile == null ? undefined : await loadFileConfig(config.configFile)
+    const tokenFile = fileConfig?.webhooks.tokenFile
+    if (tokenFile != null) webhookToken = (await loadOrCreateAdminToken({ file: resolve(tokenFile), dataDir: config.dataDir, field: `${config.configFile ?? ''}: webhooks.tokenFile` })).token
   } catch (err) {
     if ((err as Error).name !== 'SchedulerConfigError') throw err
     console.error(`shoal scheduler: invalid configuration: ${(err as Error).message}\n${SCHEDULER_USAGE}`)
@@ -174,7 +201,7 @@ export async function runScheduler (argv: string[]): Promise<number> {
   })
   await jobs.start()
   holder.jobs = jobs
-  const admin = await startAdmin({ listen: config.admin, token: adminToken.token, limits: { maxActive: config.maxActiveJobs, maxPerMinute: config.maxJobsPerMinute }, membership }, service, metrics, jobs)
+  const admin = await startAdmin({ listen: config.admin, token: adminToken.token, limits: { maxActive: config.maxActiveJobs, maxPerMinute: config.maxJobsPerMinute }, membership, preheat: fileConfig?.preheat, webhooks: fileConfig == null ? undefined : { ...fileConfig.webhooks, token: webhookToken } }, service, metrics, jobs)
   const id = node.peerId.toString()
   for (const addr of node.getMultiaddrs().map(a => a.toString())) console.log(`shoal scheduler: agents reach it at ${addr.includes('/p2p/') ? addr : `${addr}/p2p/${id}`}`)
   console.log(membership == null

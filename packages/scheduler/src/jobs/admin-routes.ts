@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { BodyTooLargeError } from '../errors.ts'
+import { readBody as readCapped, sendJson as send } from '../admin-http.ts'
 import { parseJobRequest } from './job-request.ts'
 import type { JobAdmission } from './admission.ts'
 import type { PrefetchJobs } from './prefetch-jobs.ts'
@@ -46,18 +46,6 @@ export function handleJobRoute (jobs: PrefetchJobs, admission: JobAdmission, req
   return true
 }
 
-function send (res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) return
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body, null, 2) + '\n')
-}
-
 async function readBody (req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = []
-  let length = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    length += chunk.byteLength
-    if (length > MAX_BODY_BYTES) throw new BodyTooLargeError(`a job request is at most ${MAX_BODY_BYTES} bytes`)
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks).toString('utf8')
+  return await readCapped(req, MAX_BODY_BYTES, 'a job request')
 }

@@ -40,6 +40,8 @@ export interface JobRecord {
   images: ImageRecord[]
   layers: LayerRecord[]
   error?: FailureView
+  /** created with an Authorization of its own (the value itself is never stored) */
+  ownCredentials?: boolean
 }
 
 export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(['done', 'failed', 'cancelled'])

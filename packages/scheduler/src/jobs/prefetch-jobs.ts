@@ -53,6 +53,8 @@ export class PrefetchJobs implements AgentObserver {
   readonly #dirty = new Set<string>()
   /** per job: its layers by digest (progress reports name blobs by digest; a job may have thousands) */
   readonly #layers = new Map<string, Map<string, LayerRecord>>()
+  /** per job: its own Authorization for the origin (a Harbor pull token); memory only, dropped when it ends */
+  readonly #credentials = new Map<string, string>()
   #startedAt = 0
   #timer?: ReturnType<typeof setInterval>
 
@@ -69,8 +71,17 @@ export class PrefetchJobs implements AgentObserver {
   /** Loads the stored jobs (unfinished ones resume) and starts following agents. */
   async start (): Promise<void> {
     await this.#store.open()
-    for (const job of await this.#store.all()) this.#jobs.set(job.id, job)
     this.#startedAt = this.#now()
+    for (const job of await this.#store.all()) {
+      this.#jobs.set(job.id, job)
+      // Its credential lived in the memory of the scheduler that stopped: the agents' own would be
+      // another identity, so the job ends rather than go on with other rights.
+      if (job.ownCredentials === true && !TERMINAL_JOB_STATES.has(job.state)) {
+        job.error = { reason: 'unauthorized', message: 'the job\'s own credentials (the Authorization it was created with) are kept in memory only and were lost when the scheduler restarted; create the job again' }
+        this.#failUnfinished(job, job.error)
+        this.#finish(job, 'failed')
+      }
+    }
     this.#service.observeAgents(this)
     this.#timer = setInterval(() => { this.tick() }, this.#tickMs)
   }
@@ -81,9 +92,18 @@ export class PrefetchJobs implements AgentObserver {
     await this.#store.close()
   }
 
-  async create (request: ParsedJobRequest): Promise<JobView> {
+  /**
+   * A new job. `authorization` is the job's own credential for the origin (a Harbor preheat's pull
+   * token): sent to the agents that resolve and fetch this job's blobs, kept in memory until the job
+   * ends; the stored record only says that there was one.
+   */
+  async create (request: ParsedJobRequest, opts: { authorization?: string } = {}): Promise<JobView> {
     const now = this.#now()
     const job: JobRecord = { id: randomBytes(6).toString('hex'), request, state: 'resolving', createdAt: now, deadline: now + request.timeoutMs, images: [], layers: [] }
+    if (opts.authorization != null) {
+      job.ownCredentials = true
+      this.#credentials.set(job.id, opts.authorization)
+    }
     this.#jobs.set(job.id, job)
     await this.#store.put(job)
     this.#log('prefetch job created', { job: job.id, images: request.images.length, scope: request.scope })
@@ -200,7 +220,7 @@ export class PrefetchJobs implements AgentObserver {
       return
     }
     this.#resolvers.set(job.id, agent)
-    this.#service.send(agent, { prefetch: { job: job.id, images: job.request.images.map(i => ({ reference: i.reference, tags: i.tags ?? '' })), platforms: job.request.platforms, blobs: [], concurrency: job.request.concurrency, timeoutMs: Math.max(1, job.deadline - now) } })
+    this.#service.send(agent, { prefetch: { job: job.id, images: job.request.images.map(i => ({ reference: i.reference, tags: i.tags ?? '' })), platforms: job.request.platforms, blobs: [], concurrency: job.request.concurrency, timeoutMs: Math.max(1, job.deadline - now), authorization: this.#credentials.get(job.id) ?? '' } })
   }
 
   #resolved (job: JobRecord, images: Array<{ reference: string, manifestDigest?: string, blobs: ParsedPrefetchBlob[], failure?: ParsedPrefetchFailure }>): void {
@@ -248,7 +268,7 @@ export class PrefetchJobs implements AgentObserver {
       ordered.set(agent, sent)
       for (let i = 0; i < layers.length; i += MAX_PREFETCH_BLOBS) {
         const blobs = layers.slice(i, i + MAX_PREFETCH_BLOBS).map(l => prefetchBlob({ registry: l.registry, repository: l.repository, digest: l.digest as ParsedPrefetchBlob['digest'], size: l.size, mediaType: l.mediaType }))
-        if (this.#service.send(agent, { prefetch: { job: job.id, images: [], platforms: [], blobs, concurrency: job.request.concurrency, timeoutMs } })) for (const l of layers) sent.add(l.digest)
+        if (this.#service.send(agent, { prefetch: { job: job.id, images: [], platforms: [], blobs, concurrency: job.request.concurrency, timeoutMs, authorization: this.#credentials.get(job.id) ?? '' } })) for (const l of layers) sent.add(l.digest)
       }
     }
   }
@@ -292,6 +312,7 @@ export class PrefetchJobs implements AgentObserver {
     this.#resolvers.delete(job.id)
     this.#ordered.delete(job.id)
     this.#layers.delete(job.id)
+    this.#credentials.delete(job.id)
     this.#dirty.add(job.id)
     this.#log('prefetch job ended', { job: job.id, state, error: job.error?.message })
   }
