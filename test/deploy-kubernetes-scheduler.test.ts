@@ -4,18 +4,18 @@
  * an overlay's token starts it, and it serves what the ServiceMonitor and the PrometheusRule expect.
  */
 import { execFile } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import test from 'ava'
 import { parse } from 'yaml'
 import type { ExecutionContext } from 'ava'
+import { generateSwarmKey } from '@shoal/p2p'
 import { JoinTokens } from '@shoal/scheduler'
 import { resolveSchedulerConfig } from '@shoal/scheduler/cli'
-import { BASE_DIR, container, flagValue, kubectlMissing, loadBase, selects } from './helpers/deploy-base.ts'
+import { container, flagValue, kubectlMissing, loadBase, renderOverlay, selects } from './helpers/deploy-base.ts'
 import type { ServiceObject, Workload } from './helpers/deploy-base.ts'
-import { findObject, renderKustomization } from './helpers/kustomize.ts'
+import { findObject } from './helpers/kustomize.ts'
 import type { K8sObject } from './helpers/kustomize.ts'
 import { containerView, resolvePort } from './helpers/pod-view.ts'
 import type { ContainerView } from './helpers/pod-view.ts'
@@ -70,22 +70,20 @@ check('the scheduler\'s args parse with its real parser and agree with its ports
   t.like(scheduler.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } })
 })
 
-check('the shipped join token is a placeholder the real scheduler refuses to start with', async t => {
-  const { view } = await schedulerView(t, await loadBase())
-  const err = await t.throwsAsync(spawnShoal(t, { what: 'shoal scheduler', args: onLoopback(view.args), ready: out => /admin at/.test(out) ? true : undefined }))
-  t.regex(err?.message ?? '', /exited \(code 2.*a token must be 16 to 256 characters \(for example: openssl rand -base64 32\)/s)
+check('the shipped secrets are placeholders the real scheduler refuses to start with', async t => {
+  const { sts, view } = await schedulerView(t, await loadBase())
+  const start = async (): Promise<unknown> => await spawnShoal(t, { what: 'shoal scheduler', args: onLoopback(view.args), ready: out => /admin at/.test(out) ? true : undefined })
+  const badKey = await t.throwsAsync(start())
+  t.regex(badKey?.message ?? '', /exited \(code 1.*swarm key \S+swarm\.key: expected 3 lines/s)
+  // With a real swarm key in its place, the join token placeholder stops it.
+  const keyFile = flagValue(container(sts.spec.template.spec, 'scheduler').args ?? [], 'swarm-key') ?? ''
+  await writeFile(join(view.mountOf(keyFile)?.dir ?? '', 'swarm.key'), generateSwarmKey())
+  const badToken = await t.throwsAsync(start())
+  t.regex(badToken?.message ?? '', /exited \(code 2.*a token must be 16 to 256 characters \(for example: openssl rand -base64 32\)/s)
 })
 
-check('with an overlay\'s join token the real scheduler starts and serves the probes, the ServiceMonitor and the rules', async t => {
-  const overlay = await tempDir(t, 'overlay')
-  const token = randomBytes(32).toString('base64')
-  await writeFile(join(overlay, 'join-token'), token)
-  // `bases:`, which kustomize v2 (Debian's kubectl 1.20) needs for a directory; v5 takes it with a warning.
-  await writeFile(join(overlay, 'kustomization.yaml'), [
-    'bases:', `  - ${relative(overlay, BASE_DIR)}`,
-    'secretGenerator:', '  - name: shoal-membership', '    behavior: replace', '    files:', '      - join-token', ''
-  ].join('\n'))
-  const objects = await renderKustomization(overlay)
+check('with an overlay\'s join token and swarm key the real scheduler starts and serves the probes, the ServiceMonitor and the rules', async t => {
+  const { objects, joinToken: token } = await renderOverlay(t)
   const { sts, view } = await schedulerView(t, objects)
   const scheduler = container(sts.spec.template.spec, 'scheduler')
   const tokens = new JoinTokens(join(view.mountOf(flagValue(scheduler.args ?? [], 'join-tokens') ?? '')?.dir ?? '', 'join-token'))

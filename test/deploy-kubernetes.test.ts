@@ -3,11 +3,14 @@
  * the agent's manifests checked against the real code: its args and the init container's parse
  * with the real parsers and agree with the ports, probes, mounts and Services.
  */
+import { Resolver } from 'node:dns/promises'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
 import { Agent, resolveAgentConfig } from '@shoal/agent'
-import { container, flagValue, kubectlMissing, loadBase, selects, serviceForDnsName, tcpPort } from './helpers/deploy-base.ts'
+import { loadSwarmKey } from '@shoal/p2p'
+import { startDnsServer } from './fixtures/index.ts'
+import { container, flagValue, kubectlMissing, loadBase, renderOverlay, selects, serviceForDnsName, tcpPort } from './helpers/deploy-base.ts'
 import type { ServiceObject, Workload } from './helpers/deploy-base.ts'
 import { testLogger } from './helpers/agent.ts'
 import { runConfigure } from './helpers/configure.ts'
@@ -98,22 +101,27 @@ check('the agent\'s args parse with its real parser and agree with its ports, pr
   t.is(config.p2p?.membership.kind, 'scheduler')
   const token = view.mountOf(flagValue(args, 'join-token') ?? '')
   t.truthy(token?.volume?.secret, 'the join token comes from a Secret')
+  // The swarm key too; the base's placeholder is one the agent refuses at start.
+  t.is(config.p2p?.swarmKeyFile, join(view.mountOf(flagValue(args, 'swarm-key') ?? '')?.dir ?? '', 'swarm.key'))
+  t.truthy(view.mountOf(flagValue(args, 'swarm-key') ?? '')?.volume?.secret, 'the swarm key comes from a Secret')
+  await t.throwsAsync(loadSwarmKey(config.p2p?.swarmKeyFile ?? ''), { name: 'SwarmKeyError' })
   t.truthy(view.mountOf(flagValue(args, 'config') ?? '')?.volume?.configMap, 'the config comes from a ConfigMap')
   t.not(await readFile(join(token?.dir ?? '', 'join-token'), 'utf8'), '')
 })
 
-check('a real agent started with the DaemonSet\'s args answers its probes with 200', async t => {
-  const objects = await loadBase()
+check('a real agent started with the DaemonSet\'s args and an overlay\'s secrets answers its probes with 200', async t => {
+  const { objects } = await renderOverlay(t)
   const pod = findObject<Workload>(objects, 'DaemonSet', 'shoal-agent').spec.template.spec
   const agent = container(pod, 'agent')
   const view = await containerView(t, objects, pod, agent)
   // The same args on this machine: listeners on loopback ports the OS chooses, and the cluster's
-  // DNS names as localhost on a closed port (no DNS query leaves the host).
-  const argv = view.args.slice(1).map(a => a.startsWith('--listen=')
-    ? '--listen=127.0.0.1:0'
-    : a.startsWith('--p2p-listen=') ? '--p2p-listen=/ip4/127.0.0.1/tcp/0' : a.replace(/=dns:.*$/, '=dns:localhost:1'))
-  t.is(argv.filter(a => a.endsWith('=dns:localhost:1')).length, 2)
-  const running = new Agent({ config: await resolveAgentConfig({ argv, env: {} }), logger: testLogger() })
+  // names asked of a DNS server on loopback that knows none of them.
+  const argv = view.args.slice(1).map(a => a.startsWith('--listen=') ? '--listen=127.0.0.1:0' : a.startsWith('--p2p-listen=') ? '--p2p-listen=/ip4/127.0.0.1/tcp/0' : a)
+  const dns = await startDnsServer()
+  t.teardown(dns.stop)
+  const dnsResolver = new Resolver({ timeout: 1_000, tries: 1 })
+  dnsResolver.setServers([dns.address])
+  const running = new Agent({ config: await resolveAgentConfig({ argv, env: {} }), dnsResolver, logger: testLogger() })
   await running.start()
   t.teardown(async () => { await running.stop() })
   for (const probe of [agent.livenessProbe, agent.readinessProbe]) {

@@ -1,5 +1,11 @@
+import { randomBytes } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
+import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { ExecutionContext } from 'ava'
+import { generateSwarmKey } from '@shoal/p2p'
 import { findKubectl, renderKustomization } from './kustomize.ts'
+import { tempDir } from './temp.ts'
 import type { K8sObject } from './kustomize.ts'
 import type { Container, PodSpec } from './pod-view.ts'
 
@@ -57,4 +63,28 @@ export function serviceForDnsName (objects: K8sObject[], name: string): ServiceO
 
 export async function loadBase (): Promise<K8sObject[]> {
   return await renderKustomization(BASE_DIR)
+}
+
+export interface Overlay {
+  objects: K8sObject[]
+  joinToken: string
+  swarmKey: string
+}
+
+/**
+ * The base through an overlay as the README has operators write it: the membership Secret
+ * replaced with a fresh join token and swarm key. `bases:`, which kustomize v2 (Debian's kubectl
+ * 1.20) needs for a directory; v5 takes it with a warning.
+ */
+export async function renderOverlay (t: ExecutionContext): Promise<Overlay> {
+  const dir = await tempDir(t, 'overlay')
+  const joinToken = randomBytes(32).toString('base64')
+  const swarmKey = generateSwarmKey()
+  await writeFile(join(dir, 'join-token'), joinToken)
+  await writeFile(join(dir, 'swarm.key'), swarmKey)
+  await writeFile(join(dir, 'kustomization.yaml'), [
+    'bases:', `  - ${relative(dir, BASE_DIR)}`,
+    'secretGenerator:', '  - name: shoal-membership', '    behavior: replace', '    files: [join-token, swarm.key]', ''
+  ].join('\n'))
+  return { objects: await renderKustomization(dir), joinToken, swarmKey }
 }
