@@ -2,7 +2,8 @@
 # Installs the real parts the tests run: the CNCF Distribution registry (the origin), skopeo, podman
 # and containerd (the clients), iproute2 and curl (the swarm bench's network namespaces), prometheus
 # (promtool and a server that scrapes agents for the dashboard and rules in deploy/), mmdebstrap and
-# umoci (pnpm build:image and its test). Debian's docker-registry package
+# umoci (pnpm build:image and its test), kubectl and systemd-analyze (the deploy/ manifests and
+# units). Debian's docker-registry package
 # starts a registry on :5000 of every interface when installed; a policy-rc.d that exits 101 blocks
 # that, so only the tests' own instances run; it also keeps containerd's service from starting
 # (the tests run their own containerd on temp dirs and a socket of its own) and prometheus's service
@@ -19,6 +20,10 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || missing+=(prometheus)
 command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
 command -v umoci >/dev/null 2>&1 || missing+=(umoci)
+# kubectl renders deploy/kubernetes (any kubectl will do: Debian's package would clash with one
+# installed otherwise); systemd-analyze verifies deploy/systemd.
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "the tests need: ${missing[*]} (Debian packages); install them as root and run again" >&2
