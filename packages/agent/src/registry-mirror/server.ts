@@ -14,6 +14,7 @@ import { ConnectionLimits } from './connection-limits.ts'
 import type { BlobRouteComponents } from './blobs.ts'
 import { handleManifest } from './manifests.ts'
 import type { ManifestRouteComponents } from './manifests.ts'
+import { ownRoute, serveOwnRoute } from '../own-endpoints/handlers.ts'
 import { errorDetail, errorResponse, sendOciError } from './oci-errors.ts'
 import type { PullNote } from './pull-note.ts'
 import { sendUpstreamAnswer } from './respond.ts'
@@ -24,7 +25,7 @@ import { handleTags } from './tags.ts'
 export interface MirrorServerComponents extends BlobRouteComponents, ManifestRouteComponents {
   router: RegistryRouter
   metrics: AgentMetrics
-  /** Whether the agent can serve (the store is open). */
+  /** Whether the agent can serve (the store is open, and it is not draining). */
   ready: () => boolean
   /** Failures (warn) and, with the access log on, one info line per blob and manifest request. */
   logger: Logger
@@ -43,15 +44,12 @@ export interface MirrorServerInit {
   tls?: ListenerTlsMaterial
 }
 
-/** The `route` label of the agent's own endpoints (registry API paths are labelled by their Route kind). */
-const OWN_ROUTES: Partial<Record<string, string>> = { '/metrics': 'metrics', '/healthz': 'healthz', '/readyz': 'readyz' }
-
 /** Request headers may not exceed this; larger gets 431 from Node before any handler runs. */
 const MAX_HEADER_BYTES = 16 * 1024
 
 /**
  * The agent's HTTP listener: the OCI distribution pull API (read-only), /metrics, /healthz and
- * /readyz. Every error leaves as an OCI error body; nothing a client sends can crash it.
+ * /readyz (own-endpoints/, also served alone by the metrics listener). Every error leaves as an OCI error body; nothing a client sends can crash it.
  */
 export class MirrorServer {
   private readonly components: MirrorServerComponents
@@ -187,7 +185,8 @@ export class MirrorServer {
     let route: Route | undefined
     // The agent's own endpoints have labels of their own: a Prometheus scrape or a kubelet probe
     // every few seconds would otherwise read as a stream of invalid registry requests.
-    const own = OWN_ROUTES[url.pathname]
+    // (Registry API paths are labelled by their Route kind.)
+    const own = ownRoute(url.pathname)
     const started = performance.now()
     const note: PullNote = { started, client: req.socket.remoteAddress }
     res.on('finish', () => {
@@ -202,28 +201,15 @@ export class MirrorServer {
     }
     res.once('close', done)
     try {
-      await this.handleRoute(req, res, url, note, r => { route = r })
+      if (own != null) await serveOwnRoute(this.components, own, req, res)
+      else await this.handleRoute(req, res, url, note, r => { route = r })
     } finally {
       done()
     }
   }
 
   private async handleRoute (req: IncomingMessage, res: ServerResponse, url: URL, note: PullNote, routed: (route: Route) => void): Promise<void> {
-    const { metrics } = this.components
     let route: Route
-    if (url.pathname === '/metrics') {
-      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics())
-      return
-    }
-    if (url.pathname === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n')
-      return
-    }
-    if (url.pathname === '/readyz') {
-      const ready = this.components.ready()
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'starting\n')
-      return
-    }
     try {
       route = parseRoute(url.pathname)
       routed(route)
