@@ -8,13 +8,13 @@ import { MIRROR_BUSY_RETRY_AFTER_S, MIRROR_MAX_CONNECTIONS, MIRROR_MAX_CONNECTIO
 import type { HostPort, ListenerTlsMaterial } from '../config/index.ts'
 import type { Logger } from '../logger.ts'
 import type { AgentMetrics } from '../metrics.ts'
+import { ownRoute, serveOwnRoute } from '../own-endpoints/handlers.ts'
 import type { RegistryRouter, RouteHints } from '../upstream/registries.ts'
 import { handleBlob } from './blobs.ts'
 import { ConnectionLimits } from './connection-limits.ts'
 import type { BlobRouteComponents } from './blobs.ts'
 import { handleManifest } from './manifests.ts'
 import type { ManifestRouteComponents } from './manifests.ts'
-import { ownRoute, serveOwnRoute } from '../own-endpoints/handlers.ts'
 import { errorDetail, errorResponse, sendOciError } from './oci-errors.ts'
 import type { PullNote } from './pull-note.ts'
 import { sendUpstreamAnswer } from './respond.ts'
@@ -49,7 +49,8 @@ const MAX_HEADER_BYTES = 16 * 1024
 
 /**
  * The agent's HTTP listener: the OCI distribution pull API (read-only), /metrics, /healthz and
- * /readyz (own-endpoints/, also served alone by the metrics listener). Every error leaves as an OCI error body; nothing a client sends can crash it.
+ * /readyz (own-endpoints/, which the metrics listener serves alone). Every error leaves as an OCI
+ * error body; nothing a client sends can crash it.
  */
 export class MirrorServer {
   private readonly components: MirrorServerComponents
@@ -184,8 +185,8 @@ export class MirrorServer {
     const url = new URL(req.url ?? '/', 'http://mirror')
     let route: Route | undefined
     // The agent's own endpoints have labels of their own: a Prometheus scrape or a kubelet probe
-    // every few seconds would otherwise read as a stream of invalid registry requests.
-    // (Registry API paths are labelled by their Route kind.)
+    // every few seconds would otherwise read as a stream of invalid registry requests. Registry API
+    // paths are labelled by their Route kind.
     const own = ownRoute(url.pathname)
     const started = performance.now()
     const note: PullNote = { started, client: req.socket.remoteAddress }
