@@ -55,3 +55,13 @@ test('garbage and a TLS ClientHello get 400 and a closed connection, never a han
   t.regex(await exchange(port, 'NOT HTTP\r\n\r\n'), /^HTTP\/1\.1 400 /)
   t.regex(await exchange(port, '\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03'), /^HTTP\/1\.1 400 /)
 })
+
+test('[::] takes the port on every IPv6 address: /healthz answers on ::1', async t => {
+  const server = new MetricsServer({ metrics: new AgentMetrics(), ready: () => true, logger: silentLogger })
+  const address = await server.start({ host: '::', port: 0 })
+  t.teardown(async () => { await server.stop() })
+  t.is(address.host, '::')
+  const res = await fetch(`http://[::1]:${address.port}/healthz`)
+  t.is(res.status, 200)
+  t.is(await res.text(), 'ok\n')
+})
