@@ -14,6 +14,7 @@ import { layerFixture, pushImage, startCountingProxy, startRegistry } from './fi
 import type { CountingProxy, PushedImage } from './fixtures/index.ts'
 import { deadRegistryHost, startTestAgent, testAgentArgs, testLogger } from './helpers/agent.ts'
 import { spawnAgentProcess } from './helpers/agent-process.ts'
+import { waitFor } from './helpers/http.ts'
 import { scrapeMetrics } from './helpers/metrics.ts'
 import { shoalEnv, spawnShoal } from './helpers/shoal-process.ts'
 import { tempDir } from './helpers/temp.ts'
@@ -83,10 +84,15 @@ test('the metrics listener answers /metrics, /healthz and /readyz; every registr
 
   // The same blob path on the mirror listener is served: the 404s above are the listener's, not the path's.
   t.is(await status(`${agent.url}/v2/${image.name}/blobs/${layer}?ns=${proxy.host}`), 200)
-  t.is(proxy.blobGets(layer), 1)
+  // The proxy records a request once its response has closed, the agent counts one once its answer is sent: both may trail the client.
+  await waitFor('the origin\'s blob GET recorded', () => proxy.blobGets(layer) === 1)
 
   // One registry of metrics: the metrics listener's scrape sees the mirror's blob request, and its own requests are counted.
-  const scrape = await scrapeMetrics(metricsUrl)
+  let scrape = await scrapeMetrics(metricsUrl)
+  await waitFor('the blob request counted', async () => {
+    scrape = await scrapeMetrics(metricsUrl)
+    return scrape.value(REQUESTS, { route: 'blob', method: 'GET', status: '200' }) === 1
+  })
   t.is(scrape.value(REQUESTS, { route: 'blob', method: 'GET', status: '200' }), 1)
   t.is(scrape.value(REQUESTS, { route: 'healthz', method: 'GET', status: '200' }), 1)
   t.is(scrape.value(REQUESTS, { route: 'invalid', method: 'GET', status: '404' }), registryPaths.length)
