@@ -17,8 +17,8 @@ export function renderPrometheusRule (rules: string): string {
   const spec = rules.slice(start).trimEnd().split('\n').map(line => line === '' ? '' : `  ${line}`).join('\n')
   return [
     '# Generated from deploy/prometheus/shoal-rules.yml by `pnpm gen:k8s-rules`: edit that file.',
-    '# The rules select the jobs shoal-agent and shoal-scheduler; the ServiceMonitor here makes the',
-    '# second (named after the Service). Agents are not scraped in this base: their alerts stay silent.',
+    '# The rules select the jobs shoal-agent and shoal-scheduler, which the ServiceMonitors here make',
+    '# (the Prometheus Operator names a job after the Service it scrapes).',
     'apiVersion: monitoring.coreos.com/v1',
     'kind: PrometheusRule',
     'metadata:',

@@ -16,8 +16,15 @@ import { testLogger } from './helpers/agent.ts'
 import { runConfigure } from './helpers/configure.ts'
 import { unknownFields } from './helpers/k8s-fields.ts'
 import { findObject, validateObject } from './helpers/kustomize.ts'
+import type { K8sObject } from './helpers/kustomize.ts'
 import { containerView, resolvePort } from './helpers/pod-view.ts'
 import { tempDir } from './helpers/temp.ts'
+
+/** What stands in for the agent pod's address (on the host network: its node's) where args are only parsed. */
+const NODE_IP = '10.1.2.3'
+
+interface MonitorObject extends K8sObject { spec: { selector: { matchLabels: Record<string, string> }, endpoints: Array<{ port: string, path?: string }> } }
+interface RuleObject extends K8sObject { spec: { groups: Array<{ rules: Array<{ expr: string }> }> } }
 
 const missing = await kubectlMissing()
 if (missing != null) console.warn(`deploy-kubernetes: skipped: ${missing}`)
@@ -25,7 +32,7 @@ const check = missing == null ? test : test.skip
 
 check('the base renders; every object is valid against its schema, with no unknown field', async t => {
   const objects = await loadBase()
-  t.deepEqual(objects.map(o => o.kind).sort(), ['ConfigMap', 'DaemonSet', 'Namespace', 'PrometheusRule', 'Secret', 'Service', 'Service', 'Service', 'ServiceMonitor', 'StatefulSet'])
+  t.deepEqual(objects.map(o => o.kind).sort(), ['ConfigMap', 'DaemonSet', 'Namespace', 'PrometheusRule', 'Secret', 'Service', 'Service', 'Service', 'ServiceMonitor', 'ServiceMonitor', 'StatefulSet'])
   for (const obj of objects) {
     t.notThrows(() => { validateObject(obj) }, `${obj.kind} ${obj.metadata.name}`)
     t.deepEqual(unknownFields(obj), [])
@@ -59,20 +66,29 @@ check('the agent\'s args parse with its real parser and agree with its ports, pr
   const ds = findObject<Workload>(objects, 'DaemonSet', 'shoal-agent')
   const pod = ds.spec.template.spec
   const agent = container(pod, 'agent')
-  const view = await containerView(t, objects, pod, agent)
+  const view = await containerView(t, objects, pod, agent, { fields: { 'status.podIP': NODE_IP } })
   t.is(view.args[0], 'agent')
   const config = await resolveAgentConfig({ argv: view.args.slice(1), env: {} })
   const args = agent.args ?? []
 
-  // The mirror: loopback, where containerd on the node reaches it and the kubelet probes it.
+  // The mirror: loopback, where containerd on the node reaches it and nobody else.
   t.is(config.listen.host, '127.0.0.1')
   t.is(resolvePort(agent, 'mirror'), config.listen.port)
+  // The metrics listener: on the pod's address (the node's), where the Service's endpoints point and
+  // the kubelet probes (a probe without a host goes to the pod's address).
+  t.deepEqual(agent.env?.find(e => e.name === 'POD_IP')?.valueFrom, { fieldRef: { fieldPath: 'status.podIP' } })
+  t.is(config.metricsListen?.host, NODE_IP)
+  t.is(resolvePort(agent, 'metrics'), config.metricsListen?.port)
   t.is(agent.livenessProbe?.httpGet?.path, '/healthz')
   t.is(agent.readinessProbe?.httpGet?.path, '/readyz')
   for (const probe of [agent.livenessProbe, agent.readinessProbe]) {
-    t.is(resolvePort(agent, probe?.httpGet?.port ?? -1), config.listen.port)
-    t.is(probe?.httpGet?.host, config.listen.host)
+    t.is(resolvePort(agent, probe?.httpGet?.port ?? -1), config.metricsListen?.port)
+    t.is(probe?.httpGet?.host, undefined)
   }
+  // No port of one shoal pod is another's: agents and the scheduler may share a node.
+  const ports = objects.filter(o => o.kind === 'DaemonSet' || o.kind === 'StatefulSet')
+    .flatMap(w => (w as Workload).spec.template.spec.containers.flatMap(c => (c.ports ?? []).map(p => p.containerPort)))
+  t.is(new Set(ports).size, ports.length, `ports ${ports.join(', ')}`)
 
   // Peers on the port the headless Service names and agents bootstrap from.
   const p2pPort = tcpPort(config.p2p?.listen[0] ?? '')
@@ -113,10 +129,11 @@ check('a real agent started with the DaemonSet\'s args and an overlay\'s secrets
   const { objects } = await renderOverlay(t)
   const pod = findObject<Workload>(objects, 'DaemonSet', 'shoal-agent').spec.template.spec
   const agent = container(pod, 'agent')
-  const view = await containerView(t, objects, pod, agent)
+  // This machine's loopback stands in for the node's address.
+  const view = await containerView(t, objects, pod, agent, { fields: { 'status.podIP': '127.0.0.1' } })
   // The same args on this machine: listeners on loopback ports the OS chooses, and the cluster's
   // names asked of a DNS server on loopback that knows none of them.
-  const argv = view.args.slice(1).map(a => a.startsWith('--listen=') ? '--listen=127.0.0.1:0' : a.startsWith('--p2p-listen=') ? '--p2p-listen=/ip4/127.0.0.1/tcp/0' : a)
+  const argv = view.args.slice(1).map(a => a.startsWith('--listen=') ? '--listen=127.0.0.1:0' : a.startsWith('--p2p-listen=') ? '--p2p-listen=/ip4/127.0.0.1/tcp/0' : a.startsWith('--metrics-listen=') ? a.replace(/:\d+$/, ':0') : a)
   const dns = await startDnsServer()
   t.teardown(dns.stop)
   const dnsResolver = new Resolver({ timeout: 1_000, tries: 1 })
@@ -124,10 +141,60 @@ check('a real agent started with the DaemonSet\'s args and an overlay\'s secrets
   const running = new Agent({ config: await resolveAgentConfig({ argv, env: {} }), dnsResolver, logger: testLogger() })
   await running.start()
   t.teardown(async () => { await running.stop() })
+  const metricsUrl = running.metricsUrl ?? ''
+  t.regex(metricsUrl, /^http:\/\/127\.0\.0\.1:\d+$/)
   for (const probe of [agent.livenessProbe, agent.readinessProbe]) {
-    const res = await fetch(new URL(probe?.httpGet?.path ?? '/none', running.url))
+    const res = await fetch(new URL(probe?.httpGet?.path ?? '/none', metricsUrl))
     t.is(res.status, 200, probe?.httpGet?.path)
   }
+  // What the ServiceMonitor scrapes there: every agent metric the rules use (a histogram by its base name).
+  const monitor = findObject<MonitorObject>(objects, 'ServiceMonitor', 'shoal-agent')
+  const scrape = await fetch(new URL(monitor.spec.endpoints[0]?.path ?? '/metrics', metricsUrl))
+  t.is(scrape.status, 200)
+  const body = await scrape.text()
+  const rules = findObject<RuleObject>(objects, 'PrometheusRule', 'shoal')
+  const used = rules.spec.groups.flatMap(g => g.rules).flatMap(r => [...r.expr.matchAll(/(?<![\w:])(shoal_agent_[a-z0-9_]+)(?![\w:])/g)].map(m => m[1] ?? ''))
+  t.true(used.length > 0)
+  for (const name of used) {
+    t.regex(body, new RegExp(`^# TYPE ${name.replace(/_(bucket|count|sum)$/, '')} `, 'm'), `${name} is not among the agent's metrics`)
+  }
+  // And no registry API: the port is reachable from other hosts.
+  t.is((await fetch(new URL('/v2/', metricsUrl))).status, 404)
+})
+
+check('the ServiceMonitors scrape named ports of Services that reach the listeners the args open; each rule\'s job is one of those Services', async t => {
+  const objects = await loadBase()
+  const services = objects.filter(o => o.kind === 'Service') as ServiceObject[]
+  const workloads = objects.filter(o => o.kind === 'DaemonSet' || o.kind === 'StatefulSet') as Workload[]
+  const jobs = new Set<string>()
+  for (const monitor of objects.filter(o => o.kind === 'ServiceMonitor') as MonitorObject[]) {
+    const selected = services.filter(s => selects(monitor.spec.selector.matchLabels, s.metadata.labels))
+    t.true(selected.length > 0, `${monitor.metadata.name} selects no Service`)
+    for (const endpoint of monitor.spec.endpoints) {
+      t.is(endpoint.path ?? '/metrics', '/metrics')
+      for (const service of selected) {
+        const port = service.spec.ports.find(p => p.name === endpoint.port)
+        t.truthy(port, `${monitor.metadata.name}: Service ${service.metadata.name} has no port named ${endpoint.port}`)
+        const pods = workloads.filter(w => selects(service.spec.selector, w.spec.template.metadata.labels))
+        t.true(pods.length > 0 && pods.every(w => w.spec.template.spec.containers.some(c => resolvePort(c, port?.targetPort ?? -1) != null)), `${service.metadata.name} ${endpoint.port}`)
+        jobs.add(service.metadata.name)
+      }
+    }
+  }
+  // The agents' monitor reaches the port their --metrics-listen opens.
+  const ds = findObject<Workload>(objects, 'DaemonSet', 'shoal-agent')
+  const agent = container(ds.spec.template.spec, 'agent')
+  const view = await containerView(t, objects, ds.spec.template.spec, agent, { fields: { 'status.podIP': NODE_IP } })
+  const config = await resolveAgentConfig({ argv: view.args.slice(1), env: {} })
+  const agentMonitor = findObject<MonitorObject>(objects, 'ServiceMonitor', 'shoal-agent')
+  const agentService = services.find(s => selects(agentMonitor.spec.selector.matchLabels, s.metadata.labels))
+  const metricsPort = agentService?.spec.ports.find(p => p.name === agentMonitor.spec.endpoints[0]?.port)
+  t.is(resolvePort(agent, metricsPort?.targetPort ?? -1), config.metricsListen?.port)
+  // The Prometheus Operator names a job after the Service: every job the rules select is scraped.
+  const rules = findObject<RuleObject>(objects, 'PrometheusRule', 'shoal')
+  const ruleJobs = new Set(rules.spec.groups.flatMap(g => g.rules).flatMap(r => [...r.expr.matchAll(/job="([^"]+)"/g)].map(m => m[1] ?? '')))
+  t.deepEqual([...ruleJobs].sort(), ['shoal-agent', 'shoal-scheduler'])
+  for (const job of ruleJobs) t.true(jobs.has(job), `job "${job}" is no Service a ServiceMonitor scrapes`)
 })
 
 check('the init container points containerd on the host at the agent, for every upstream', async t => {
@@ -145,7 +212,7 @@ check('the init container points containerd on the host at the agent, for every 
   const root = await tempDir(t, 'configure-root')
   const run = await runConfigure(view.args.slice(1).map(a => a.startsWith('--root=') ? `--root=${root}` : a))
   t.is(run.code, 0, run.stderr.join('\n'))
-  const agentView = await containerView(t, objects, pod, agent)
+  const agentView = await containerView(t, objects, pod, agent, { fields: { 'status.podIP': NODE_IP } })
   const config = await resolveAgentConfig({ argv: agentView.args.slice(1), env: {} })
   t.true(config.upstreams.length > 0)
   for (const upstream of config.upstreams) {

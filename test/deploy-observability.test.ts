@@ -74,10 +74,12 @@ test('a real Prometheus scraping a real agent pair and scheduler: every dashboar
 
   const cluster = await setupCluster(t)
   const scheduler = await spawnScheduler(t, { dataDir: await tempDir(t, 'observe-scheduler'), swarmKey: cluster.swarmKey })
-  const [seed, leech] = await Promise.all([0, 1].map(async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr] }))) as [TestAgent, TestAgent]
+  // Scraped as deploy/prometheus/prometheus.yml and the Kubernetes base do: on the metrics listener.
+  const [seed, leech] = await Promise.all([0, 1].map(async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr, '--metrics-listen', '127.0.0.1:0'] }))) as [TestAgent, TestAgent]
   await waitFor('both agents registered', () => seed.agent.schedulersConnected === 1 && leech.agent.schedulersConnected === 1)
+  const metricsHost = (agent: TestAgent): string => new URL(agent.agent.metricsUrl ?? 'http://none').host
   const prometheus = await startPrometheus(t, {
-    jobs: { [AGENT_JOB]: [seed.host, leech.host], [SCHEDULER_JOB]: [new URL(scheduler.admin).host] },
+    jobs: { [AGENT_JOB]: [metricsHost(seed), metricsHost(leech)], [SCHEDULER_JOB]: [new URL(scheduler.admin).host] },
     ruleFiles: [RULES]
   })
   await waitFor('all three targets up', async () => samples(await prometheus.query('up == 1')).length === 3)
@@ -103,7 +105,7 @@ test('a real Prometheus scraping a real agent pair and scheduler: every dashboar
   await scraped()
   const peerBytes = (await scrapeMetrics(leech.url)).value('shoal_agent_blob_received_bytes_total', { source: 'peer' })
   t.true(peerBytes > 0, 'the leech took bytes from its peer')
-  const inPrometheus = samples(await prometheus.query(`shoal_agent_blob_received_bytes_total{source="peer", instance="${leech.host}"}`))
+  const inPrometheus = samples(await prometheus.query(`shoal_agent_blob_received_bytes_total{source="peer", instance="${metricsHost(leech)}"}`))
   t.is(Number(inPrometheus[0]?.value[1]), peerBytes, 'Prometheus has the last pull')
 
   const empty: string[] = []

@@ -118,6 +118,7 @@ check('the agent unit: its flags and example settings parse, its data dir is its
   const config = await resolveAgentConfig({ argv: [`--data-dir=${join(dir, 'state')}`], env })
   t.is(config.dataDir, join(dir, 'state'))
   t.like(config.listen, { host: '127.0.0.1', port: 65001 })
+  t.like(config.metricsListen, { host: '0.0.0.0', port: 65005 })
   t.is(config.p2p?.membership.kind, 'scheduler')
 })
 

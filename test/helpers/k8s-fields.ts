@@ -31,6 +31,9 @@ const PROBE = fields(`exec failureThreshold grpc httpGet initialDelaySeconds per
   terminationGracePeriodSeconds timeoutSeconds`)
 const HTTP_GET = fields('host httpHeaders path port scheme')
 const CONTAINER_PORT = fields('containerPort hostIP hostPort name protocol')
+const ENV_VAR = fields('name value valueFrom')
+const ENV_SOURCE = fields('configMapKeyRef fieldRef fileKeyRef resourceFieldRef secretKeyRef')
+const FIELD_REF = fields('apiVersion fieldPath')
 const RESOURCES = fields('claims limits requests')
 const VOLUME_MOUNT = fields('mountPath mountPropagation name readOnly recursiveReadOnly subPath subPathExpr')
 /** Only the volume sources the base uses; another one is a change to review. */
@@ -109,6 +112,10 @@ function checkPodSpec (path: string, value: unknown, check: Check, each: Each): 
       check(`${p}securityContext.capabilities.`, security.capabilities, CAPABILITIES)
       check(`${p}resources.`, container.resources, RESOURCES)
       each(`${p}ports`, container.ports, (q, port) => check(q, port, CONTAINER_PORT))
+      each(`${p}env`, container.env, (q, env) => {
+        const source = check(`${q}valueFrom.`, check(q, env, ENV_VAR).valueFrom, ENV_SOURCE)
+        check(`${q}valueFrom.fieldRef.`, source.fieldRef, FIELD_REF)
+      })
       each(`${p}volumeMounts`, container.volumeMounts, (q, mount) => check(q, mount, VOLUME_MOUNT))
       for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
         const found = check(`${p}${probe}.`, container[probe], PROBE)

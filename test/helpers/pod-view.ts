@@ -7,6 +7,7 @@ import type { K8sObject } from './kustomize.ts'
 export interface Container {
   name: string
   args?: string[]
+  env?: EnvVar[]
   ports?: Array<{ name?: string, containerPort: number }>
   volumeMounts?: Array<{ name: string, mountPath: string, readOnly?: boolean }>
   livenessProbe?: Probe
@@ -14,6 +15,9 @@ export interface Container {
   resources?: { requests?: Record<string, string>, limits?: Record<string, string> }
   securityContext?: Record<string, unknown> & { capabilities?: { drop?: string[], add?: string[] } }
 }
+
+/** A container's variable: a value, or a field of the pod from the downward API (`status.podIP`). */
+export interface EnvVar { name: string, value?: string, valueFrom?: { fieldRef?: { fieldPath: string } } }
 
 export interface Probe { httpGet?: { host?: string, path: string, port: number | string } }
 
@@ -44,7 +48,15 @@ export interface ContainerView {
   mountOf: (path: string) => Mount | undefined
 }
 
-export async function containerView (t: ExecutionContext, objects: K8sObject[], pod: PodSpec, container: Container, claims: string[] = []): Promise<ContainerView> {
+export interface ContainerViewOptions {
+  /** Volume claim templates of a StatefulSet (a mount may name one). */
+  claims?: string[]
+  /** What stands in for the pod's fields on this machine (`{ 'status.podIP': '127.0.0.1' }`). */
+  fields?: Record<string, string>
+}
+
+export async function containerView (t: ExecutionContext, objects: K8sObject[], pod: PodSpec, container: Container, opts: ContainerViewOptions = {}): Promise<ContainerView> {
+  const claims = opts.claims ?? []
   const root = await tempDir(t, 'pod-view')
   const mounts: Mount[] = []
   for (const [i, m] of (container.volumeMounts ?? []).entries()) {
@@ -65,12 +77,30 @@ export async function containerView (t: ExecutionContext, objects: K8sObject[], 
   const mountOf = (path: string): Mount | undefined => mounts
     .filter(m => path === m.mountPath || path.startsWith(`${m.mountPath}/`))
     .sort((a, b) => b.mountPath.length - a.mountPath.length)[0]
-  const args = (container.args ?? []).map(arg => {
+  const vars = containerVariables(container, opts.fields ?? {})
+  const args = (container.args ?? []).map(arg => expandVariables(arg, vars)).map(arg => {
     const match = /^(--[a-z-]+=)(\/.*)$/.exec(arg)
     const mount = match == null ? undefined : mountOf(match[2] ?? '')
     return match == null || mount == null ? arg : `${match[1] ?? ''}${mount.dir}${(match[2] ?? '').slice(mount.mountPath.length)}`
   })
   return { args, mountOf }
+}
+
+/** The container's env as the kubelet gives it: values, and pod fields from `fields`; a field the test does not give throws. */
+function containerVariables (container: Container, fields: Record<string, string>): Map<string, string> {
+  const vars = new Map<string, string>()
+  for (const v of container.env ?? []) {
+    const path = v.valueFrom?.fieldRef?.fieldPath
+    const value = path == null ? expandVariables(v.value ?? '', vars) : fields[path]
+    if (value == null) throw new Error(`${container.name}: env ${v.name} is the pod's ${path ?? '?'}, which the test gives no value for`)
+    vars.set(v.name, value)
+  }
+  return vars
+}
+
+/** `$(NAME)` replaced as the kubelet does in args: by a variable of the container, else left as is; `$$` is `$`. */
+export function expandVariables (text: string, vars: Map<string, string>): string {
+  return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (match, name: string | undefined) => match === '$$' ? '$' : vars.get(name ?? '') ?? match)
 }
 
 /** The container port a probe or Service targets: a number, or the name of one of its ports. */

@@ -9,6 +9,7 @@ import { LayerFetcher } from './layer-fetcher/index.ts'
 import { silentLogger } from './logger.ts'
 import type { Logger } from './logger.ts'
 import { ManifestCache } from './manifest-cache/index.ts'
+import { MetricsServer } from './own-endpoints/metrics-server.ts'
 import { AgentMetrics } from './metrics.ts'
 import type { EmbeddedSchedulerFactory, PeerServices } from './p2p/peer-services.ts'
 import { PeerBans } from './peer-bans.ts'
@@ -70,11 +71,14 @@ export class Agent {
   private fetcher?: LayerFetcher
   private gc?: GarbageCollector
   private server?: MirrorServer
+  private metricsServer?: MetricsServer
   private peers?: PeerServices
   private prefetch?: PrefetchOrders
   private ready = false
   /** Where the mirror listens once started (port 0 resolved). */
   address?: HostPort
+  /** Where the metrics listener listens once started (`--metrics-listen`; port 0 resolved); undefined without one. */
+  metricsAddress?: HostPort
 
   private readonly embeddedScheduler?: EmbeddedSchedulerFactory
   private readonly now?: () => number
@@ -103,8 +107,12 @@ export class Agent {
 
   get url (): string {
     if (this.address == null) throw new Error('agent is not started')
-    const host = this.address.host.includes(':') ? `[${this.address.host}]` : this.address.host
-    return `${this.#config.tls == null ? 'http' : 'https'}://${host}:${this.address.port}`
+    return `${this.#config.tls == null ? 'http' : 'https'}://${hostPortText(this.address)}`
+  }
+
+  /** `http://HOST:PORT` of the metrics listener once started; undefined without `--metrics-listen`. */
+  get metricsUrl (): string | undefined {
+    return this.metricsAddress == null ? undefined : `http://${hostPortText(this.metricsAddress)}`
   }
 
   /** Where peers reach this agent (`.../p2p/<peer id>`); empty when p2p is off. */
@@ -230,10 +238,15 @@ export class Agent {
       logger: this.log
     }, { accessLog: config.accessLog, maxConnectionsPerClient: config.maxClientConnections, maxConnections: config.maxConnections, tls })
     this.address = await this.server.start(config.listen)
+    if (config.metricsListen != null) {
+      // Same metrics and readiness as the mirror's endpoints; it stays open while the mirror drains.
+      this.metricsServer = new MetricsServer({ metrics, ready: () => this.ready, logger: this.log })
+      this.metricsAddress = await this.metricsServer.start(config.metricsListen)
+    }
     listening.resolve({ url: this.url })
     gc.start()
     this.ready = true
-    this.log.info('agent started', { url: this.url, dataDir: config.dataDir, upstreams: config.upstreams.map(u => u.host), p2p: this.p2pAddresses })
+    this.log.info('agent started', { url: this.url, metrics: this.metricsUrl, dataDir: config.dataDir, upstreams: config.upstreams.map(u => u.host), p2p: this.p2pAddresses })
   }
 
   /**
@@ -291,6 +304,7 @@ export class Agent {
     this.ready = false
     this.prefetch?.stop()
     await this.server?.stop()
+    await this.metricsServer?.stop()
     await this.fetcher?.stop()
     await this.peers?.stop()
     await this.gc?.stop()
@@ -378,6 +392,11 @@ export class Agent {
   async collectGarbage (): Promise<number> {
     return (await this.gc?.runOnce())?.length ?? 0
   }
+}
+
+/** `HOST:PORT`, an IPv6 host in brackets. */
+function hostPortText ({ host, port }: HostPort): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
 /** Registry hosts whose credential was added, removed or changed (names only, never the secrets). */

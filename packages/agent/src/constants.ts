@@ -292,3 +292,10 @@ export const DNS_PEER_DIAL_TIMEOUT_MS = 10_000
  * rest), where dialling all would make a full mesh of N² connections.
  */
 export const DNS_BOOTSTRAP_MAX_PEERS = 8
+/**
+ * The metrics listener (`--metrics-listen`) answers only /metrics, /healthz and /readyz, for
+ * Prometheus and probes: a few connections at a time. Past this many open ones, new ones are
+ * closed at once; a request's headers must come within the timeout.
+ */
+export const METRICS_MAX_CONNECTIONS = 64
+export const METRICS_HEADERS_TIMEOUT_MS = 10_000

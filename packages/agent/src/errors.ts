@@ -7,6 +7,8 @@ import type { Status } from '@shoal/proto'
 
 /** A configuration value is invalid; the message names the field. */
 export class ConfigError extends namedError('ConfigError') {}
+/** A listener could not take its address at start (in use, not an address of this host); the message names the flag. */
+export class ListenError extends namedError('ListenError') {}
 /** The DNS servers did not answer for a `dns:` target (timeout, SERVFAIL, refused); the last addresses stay. */
 export class DnsResolveError extends namedError('DnsResolveError') {}
 /** A repository name does not match the distribution spec grammar. */

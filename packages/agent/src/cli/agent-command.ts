@@ -55,6 +55,7 @@ export async function runAgent (argv: string[], init: { embeddedScheduler?: Embe
     process.off('SIGHUP', hangupWhileStarting)
   }
   console.log(`shoal agent: mirroring ${config.upstreams.map(u => u.host).join(', ')} at ${agent.url} (data in ${config.dataDir})`)
+  if (agent.metricsUrl != null) console.log(`shoal agent: metrics and probes (/metrics, /healthz, /readyz only) at ${agent.metricsUrl}`)
   for (const addr of agent.p2pAddresses) console.log(`shoal agent: peers reach this host at ${addr}`)
   if (config.p2p?.embeddedScheduler === true) console.log(`shoal agent: embedded scheduler: other agents take --scheduler ${agent.p2pAddresses[0] ?? ''}`)
   await runAgentLifecycle(agent, {

@@ -6,6 +6,7 @@ import * as C from '../constants.ts'
 import { ConfigError } from '../errors.ts'
 import { dnsTargetText } from './dns-target.ts'
 import { loadListenerTls, parseListenerSettings } from './listener.ts'
+import { checkMetricsListen } from './metrics-listen.ts'
 import type { ListenerTlsConfig } from './listener.ts'
 import { AGENT_USAGE, OPTIONS, YAML_KEYS } from './options.ts'
 import type { OptionName } from './options.ts'
@@ -52,6 +53,8 @@ export interface AgentConfig {
   tls?: ListenerTlsConfig
   /** `--insecure-listen`: a listener other hosts reach may run without TLS (with a warning). */
   insecureListen: boolean
+  /** `--metrics-listen`: a plain-HTTP listener with only /metrics, /healthz and /readyz; undefined: none. */
+  metricsListen?: HostPort
   dataDir: string
   /**
    * A request is routed by `?ns=` or a registry path component; one that names neither goes to the
@@ -216,6 +219,8 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
   // Read and checked now: a bad PEM or a key of another certificate is a ConfigError naming the file.
   if (listener.tls != null && options.checkTlsFiles !== false) await loadListenerTls(listener.tls)
   if (listener.warning != null) warnings.push(listener.warning)
+  const metricsListen = get('metrics-listen', (field, value) =>
+    checkMetricsListen({ field, value: parseHostPort(field, value) }, { listen, listenField: listenFound?.field, p2pListen: p2p?.listen ?? [] }), undefined as HostPort | undefined)
 
   const originFallback = !get('no-origin-fallback', parseBool, false)
   if (!originFallback && p2p == null) throw new ConfigError('noOriginFallback: with the peer network off (--no-p2p) every blob comes from the origin')
@@ -224,6 +229,7 @@ export async function resolveAgentConfig (options: ResolveOptions): Promise<Agen
     listen,
     tls: listener.tls,
     insecureListen: listener.insecureListen,
+    metricsListen,
     dataDir: resolve(get('data-dir', asString, C.DEFAULT_DATA_DIR)),
     upstreams,
     insecureRegistries,

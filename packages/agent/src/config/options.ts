@@ -12,6 +12,7 @@ export const OPTIONS = {
   'tls-key': { type: 'string' },
   'tls-client-ca': { type: 'string' },
   'insecure-listen': { type: 'boolean' },
+  'metrics-listen': { type: 'string' },
   'data-dir': { type: 'string' },
   upstream: { type: 'string', multiple: true },
   'insecure-registry': { type: 'string', multiple: true },
@@ -66,6 +67,7 @@ export const YAML_KEYS: Record<OptionName, string> = {
   'tls-key': 'tlsKey',
   'tls-client-ca': 'tlsClientCa',
   'insecure-listen': 'insecureListen',
+  'metrics-listen': 'metricsListen',
   'data-dir': 'dataDir',
   upstream: 'upstreams',
   'insecure-registry': 'insecureRegistries',
@@ -115,6 +117,8 @@ export const AGENT_USAGE = `usage: shoal agent [options]
   --tls-cert FILE, --tls-key FILE  serve the mirror over HTTPS with this PEM certificate (chain) and key
   --tls-client-ca FILE          require client certificates signed by this CA (with --tls-cert)
   --insecure-listen             allow a --listen other hosts reach without TLS: anyone reaching it can pull
+  --metrics-listen HOST:PORT    a second, plain-HTTP listener with only /metrics, /healthz and /readyz, for
+                                Prometheus and probes on other hosts; no registry API (default: none)
   --data-dir DIR                pieces, blobs and index (default ${C.DEFAULT_DATA_DIR})
   --upstream URL                a registry to mirror, repeatable (default docker.io); a request naming no
                                 registry (no ?ns=, no registry path component) is served only with one

@@ -8,6 +8,7 @@ import { MIRROR_BUSY_RETRY_AFTER_S, MIRROR_MAX_CONNECTIONS, MIRROR_MAX_CONNECTIO
 import type { HostPort, ListenerTlsMaterial } from '../config/index.ts'
 import type { Logger } from '../logger.ts'
 import type { AgentMetrics } from '../metrics.ts'
+import { ownRoute, serveOwnRoute } from '../own-endpoints/handlers.ts'
 import type { RegistryRouter, RouteHints } from '../upstream/registries.ts'
 import { handleBlob } from './blobs.ts'
 import { ConnectionLimits } from './connection-limits.ts'
@@ -24,7 +25,7 @@ import { handleTags } from './tags.ts'
 export interface MirrorServerComponents extends BlobRouteComponents, ManifestRouteComponents {
   router: RegistryRouter
   metrics: AgentMetrics
-  /** Whether the agent can serve (the store is open). */
+  /** Whether the agent can serve (the store is open, and it is not draining). */
   ready: () => boolean
   /** Failures (warn) and, with the access log on, one info line per blob and manifest request. */
   logger: Logger
@@ -43,15 +44,13 @@ export interface MirrorServerInit {
   tls?: ListenerTlsMaterial
 }
 
-/** The `route` label of the agent's own endpoints (registry API paths are labelled by their Route kind). */
-const OWN_ROUTES: Partial<Record<string, string>> = { '/metrics': 'metrics', '/healthz': 'healthz', '/readyz': 'readyz' }
-
 /** Request headers may not exceed this; larger gets 431 from Node before any handler runs. */
 const MAX_HEADER_BYTES = 16 * 1024
 
 /**
  * The agent's HTTP listener: the OCI distribution pull API (read-only), /metrics, /healthz and
- * /readyz. Every error leaves as an OCI error body; nothing a client sends can crash it.
+ * /readyz (own-endpoints/, which the metrics listener serves alone). Every error leaves as an OCI
+ * error body; nothing a client sends can crash it.
  */
 export class MirrorServer {
   private readonly components: MirrorServerComponents
@@ -186,8 +185,9 @@ export class MirrorServer {
     const url = new URL(req.url ?? '/', 'http://mirror')
     let route: Route | undefined
     // The agent's own endpoints have labels of their own: a Prometheus scrape or a kubelet probe
-    // every few seconds would otherwise read as a stream of invalid registry requests.
-    const own = OWN_ROUTES[url.pathname]
+    // every few seconds would otherwise read as a stream of invalid registry requests. Registry API
+    // paths are labelled by their Route kind.
+    const own = ownRoute(url.pathname)
     const started = performance.now()
     const note: PullNote = { started, client: req.socket.remoteAddress }
     res.on('finish', () => {
@@ -202,28 +202,15 @@ export class MirrorServer {
     }
     res.once('close', done)
     try {
-      await this.handleRoute(req, res, url, note, r => { route = r })
+      if (own != null) await serveOwnRoute(this.components, own, req, res)
+      else await this.handleRoute(req, res, url, note, r => { route = r })
     } finally {
       done()
     }
   }
 
   private async handleRoute (req: IncomingMessage, res: ServerResponse, url: URL, note: PullNote, routed: (route: Route) => void): Promise<void> {
-    const { metrics } = this.components
     let route: Route
-    if (url.pathname === '/metrics') {
-      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics())
-      return
-    }
-    if (url.pathname === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n')
-      return
-    }
-    if (url.pathname === '/readyz') {
-      const ready = this.components.ready()
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'starting\n')
-      return
-    }
     try {
       route = parseRoute(url.pathname)
       routed(route)
