@@ -178,6 +178,8 @@ export const PEER_PLAN_TIMEOUT_MS = 5_000
 export const PEER_REFRESH_INTERVAL_MS = 150
 /** No new piece anywhere among the peers for this long: the pieces still missing come from the origin. */
 export const PEER_STALL_MS = 3_000
+/** During a stall, how many pieces from the stream's head on may be read from the origin at once while peers still download. */
+export const STALL_ORIGIN_PIECES = 2
 /**
  * The same, for a download a scheduler directs: the scheduler hands the pieces of an origin reader
  * that stalls to others (after 10 s), so the agent goes to the origin on its own only well after

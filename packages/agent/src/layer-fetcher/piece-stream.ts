@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pieceAt, pieceSpan } from '@shoal/proto'
 import type { Digest, PieceTable } from '@shoal/proto'
-import { PEER_FETCH_MAX_BYTES_IN_FLIGHT, PEER_FETCH_MAX_PIECES_IN_FLIGHT, PEER_STALL_MIN_BYTES_PER_S, PEER_STALL_MS, READ_AHEAD_PIECES_PER_BLOB } from '../constants.ts'
+import { PEER_FETCH_MAX_BYTES_IN_FLIGHT, PEER_FETCH_MAX_PIECES_IN_FLIGHT, PEER_REFRESH_INTERVAL_MS, PEER_STALL_MIN_BYTES_PER_S, PEER_STALL_MS, READ_AHEAD_PIECES_PER_BLOB, STALL_ORIGIN_PIECES } from '../constants.ts'
 import { NoPeerSourceError } from '../errors.ts'
 import { silentLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
@@ -116,7 +116,15 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
         const held = await swarm.waitFor(index, signal, () => book.isAssigned(index))
         waited('no-holder', since)
         if (!held && !book.isAssigned(index)) {
-          // No holder, and no progress among the peers for the stall time.
+          // No holder, and no progress among the peers for the stall time. While peers are still
+          // downloading, only the pieces at the stream's head go to the origin; the rest of the
+          // window keeps waiting for them (a stall sent all of it to the origin at once, and in a
+          // rollout where the origin's link is what everyone waits on, that made more stalls).
+          if (book.growing && index >= streamHead + STALL_ORIGIN_PIECES) {
+            await sleep(init.refreshMs ?? PEER_REFRESH_INTERVAL_MS, undefined, { signal })
+            await swarm.refresh(signal)
+            continue
+          }
           const piece = await fromOrigin(index, signal)
           if (piece != null) return piece
         }

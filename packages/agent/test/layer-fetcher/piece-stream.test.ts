@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import test from 'ava'
 import type { PeerId } from '@libp2p/interface'
 import { cidOfDigest, digestOf, pieceSizeFor, Status } from '@shoal/proto'
@@ -6,7 +7,8 @@ import { PeerRefusedError } from '../../src/errors.ts'
 import type { PieceFailedEvent, PieceFetchedEvent } from '../../src/layer-fetcher/events.ts'
 import { pieceStream } from '../../src/layer-fetcher/piece-stream.ts'
 import type { PieceStreamInit } from '../../src/layer-fetcher/piece-stream.ts'
-import { peerIds, planned } from './piece-book-helpers.ts'
+import { bitfieldOf, peerIds, planned } from './piece-book-helpers.ts'
+import { STALL_ORIGIN_PIECES } from '../../src/constants.ts'
 
 const MiB = 1024 * 1024
 const COUNT = 6
@@ -126,6 +128,29 @@ test('pieces the scheduler assigned come from the origin, the rest from peers; a
   t.is(await readAll(stream), blobDigest)
   t.deepEqual([...fromOrigin].sort(), [0, 4, 5], '0 and 5 assigned, 4 held by nobody')
   t.deepEqual(client.asked.map(q => q.index).sort(), [1, 2, 3])
+})
+
+test('in a stall while the peer still downloads, only the pieces at the stream\'s head come from the origin; the rest wait for the peer', async t => {
+  const [a] = await peerIds(1)
+  const started = performance.now()
+  // The peer holds piece 0, then (from 250 ms on, after the stall at 100 ms) every piece.
+  const client = { ...scriptedClient(() => 'piece'), bitfield: async () => ({ bitfield: bitfieldOf(COUNT, performance.now() - started < 250 ? [0] : [0, 1, 2, 3, 4, 5]), complete: false }) }
+  const fromOrigin: number[] = []
+  const stream = pieceStream({
+    plan: { table: fullTable(), peers: [planned(a!, COUNT, [0])] },
+    client,
+    stallMs: 100,
+    refreshMs: 20,
+    originPiece: async (offset, length) => {
+      fromOrigin.push(offset / MiB)
+      // Longer than the peer takes to get the rest after the stall (under load too).
+      await sleep(400)
+      return { bytes: blob.slice(offset, offset + length), slotSeconds: 0, firstByteSeconds: 0 }
+    }
+  })
+  t.is(await readAll(stream), blobDigest)
+  t.deepEqual([...fromOrigin].sort(), [1, 2], `the head and the next piece (${STALL_ORIGIN_PIECES}) from the origin`)
+  t.deepEqual(client.asked.map(q => q.index).sort(), [0, 3, 4, 5])
 })
 
 test('without origin fallback a piece nobody holds fails the stream with NoPeerSourceError', async t => {
