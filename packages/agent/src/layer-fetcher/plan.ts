@@ -40,7 +40,7 @@ export interface UpstreamAnswer {
 
 /**
  * How a blob not held here is fetched, decided once per download: directed by its scheduler, from
- * providers the DHT named, following another agent that claimed a cold blob, or from the origin
+ * providers the DHT named, split with the other agents that claimed a cold blob, or from the origin
  * (with the reason, for the log and `shoal_agent_blob_plans_total`).
  */
 export type BlobPlanKind = 'scheduled' | 'dht' | 'claim' | 'origin'
