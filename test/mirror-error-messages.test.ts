@@ -1,5 +1,5 @@
 import test from 'ava'
-import { SkopeoCopyError, freePort, layerFixture, pushImage, skopeoCopy, startRegistry, verifyDirImage } from './fixtures/index.ts'
+import { SkopeoCopyError, layerFixture, pushImage, skopeoCopy, startRegistry, verifyDirImage } from './fixtures/index.ts'
 import { deadRegistryHost, startTestAgent } from './helpers/agent.ts'
 import { fetchBody, waitFor } from './helpers/http.ts'
 import { captureLogs } from './helpers/log-capture.ts'
@@ -9,11 +9,11 @@ import { tempDir } from './helpers/temp.ts'
 interface OciErrorBody { errors?: Array<{ code?: string, message?: string, detail?: { error?: string, causes?: string[] } }> }
 
 test('an unreachable upstream: skopeo prints the agent\'s sentence, and the OCI error body carries it as message and detail', async t => {
-  const upstreamPort = await freePort()
-  const agent = await startTestAgent({ upstreams: [`http://127.0.0.1:${upstreamPort}`], args: ['--upstream-failures', '100'] })
+  const upstream = await deadRegistryHost()
+  const agent = await startTestAgent({ upstreams: [`http://${upstream}`], args: ['--upstream-failures', '100'] })
   t.teardown(agent.stop)
   const dead = await deadRegistryHost()
-  const sentence = `cannot reach http://127.0.0.1:${upstreamPort} (ECONNREFUSED): is the registry up and the address right?`
+  const sentence = `cannot reach http://${upstream} (ECONNREFUSED): is the registry up and the address right?`
 
   const error = await t.throwsAsync(skopeoCopy({ image: `${dead}/team/app:v1`, mirror: agent.host, destDir: await tempDir(t, 'errors-skopeo') }), { instanceOf: SkopeoCopyError })
   t.true((error as SkopeoCopyError).stderr.includes(`503 Service Unavailable: ${sentence}`), `skopeo says why: ${(error as SkopeoCopyError).stderr}`)

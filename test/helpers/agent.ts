@@ -73,7 +73,13 @@ export async function startTestAgent (opts: TestAgentOptions): Promise<TestAgent
   }
 }
 
-/** A loopback port with nothing listening: an image "hosted" there can only be pulled through a mirror. */
+/**
+ * A loopback address and port with nothing listening: an image "hosted" there can only be pulled
+ * through a mirror. Not 127.0.0.1, where every test's servers bind: a port found free there can be
+ * taken by another test file a moment later (once, a registry answered "manifest unknown" in place
+ * of the connection refused a test expected); nothing in the tests binds 127.255.255.254.
+ */
+export const DEAD_HOST_ADDRESS = '127.255.255.254'
 export async function deadRegistryHost (): Promise<string> {
-  return `127.0.0.1:${await freePort()}`
+  return `${DEAD_HOST_ADDRESS}:${await freePort()}`
 }
