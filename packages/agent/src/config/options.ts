@@ -149,7 +149,7 @@ export const AGENT_USAGE = `usage: shoal agent [options]
                                 origin serves without credentials) or none (no blob; this agent only takes)
   --scheduler SCHEDULER         a scheduler, repeatable; none: DHT only. A multiaddr (/ip4/10.0.0.2/tcp/65003/p2p/<peer id>)
                                 or dns:NAME[:PORT] (default port ${C.DEFAULT_SCHEDULER_PORT}): whoever answers at NAME's A/AAAA
-                                addresses is a scheduler (see docs/membership.md), resolved again every ${C.DNS_RESOLVE_INTERVAL_MS / 1000}s
+                                addresses is a scheduler (needs --swarm-key; docs/membership.md), resolved again every ${C.DNS_RESOLVE_INTERVAL_MS / 1000}s
   --site NAME, --zone NAME      where this host is, told to the scheduler (same site, then zone, preferred)
   --embedded-scheduler          run a scheduler in this agent too (a small site); others give its address as --scheduler
   --no-origin-fallback          never fetch blob bytes from the origin: peers only (manifests still come from it)
