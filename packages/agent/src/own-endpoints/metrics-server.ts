@@ -1,9 +1,10 @@
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { METRICS_HEADERS_TIMEOUT_MS, METRICS_MAX_CONNECTIONS } from '../constants.ts'
 import type { HostPort } from '../config/index.ts'
 import { ListenError } from '../errors.ts'
+import { listenOn } from '../listen-on.ts'
 import type { Logger } from '../logger.ts'
 import { ownRoute, serveOwnRoute } from './handlers.ts'
 import type { OwnEndpointComponents } from './handlers.ts'
@@ -40,19 +41,13 @@ export class MetricsServer {
 
   /** Listens; resolves with the address (port 0 resolved). A ListenError names the flag and the address. */
   async start (listen: HostPort): Promise<HostPort> {
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host
-        reject(new ListenError(`metricsListen (--metrics-listen): cannot listen on ${host}:${listen.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EADDRNOTAVAIL' ? 'not an address of this host' : err.message}`, { cause: err }))
-      }
-      this.server.once('error', onError)
-      this.server.listen(listen.port, listen.host, () => {
-        this.server.off('error', onError)
-        resolve()
-      })
-    })
-    const address = this.server.address() as AddressInfo
-    return { host: address.address, port: address.port }
+    try {
+      return await listenOn(this.server, listen)
+    } catch (err) {
+      const { code, message } = err as NodeJS.ErrnoException
+      const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host
+      throw new ListenError(`metricsListen (--metrics-listen): cannot listen on ${host}:${listen.port}: ${code === 'EADDRINUSE' ? 'the port is in use' : code === 'EADDRNOTAVAIL' ? 'not an address of this host' : message}`, { cause: err })
+    }
   }
 
   async stop (): Promise<void> {

@@ -3,11 +3,12 @@ import { createServer } from 'node:http'
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { Server as HttpsServer } from 'node:https'
-import type { AddressInfo, Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { MIRROR_BUSY_RETRY_AFTER_S, MIRROR_MAX_CONNECTIONS, MIRROR_MAX_CONNECTIONS_PER_CLIENT } from '../constants.ts'
 import type { HostPort, ListenerTlsMaterial } from '../config/index.ts'
 import type { Logger } from '../logger.ts'
 import type { AgentMetrics } from '../metrics.ts'
+import { listenOn } from '../listen-on.ts'
 import { ownRoute, serveOwnRoute } from '../own-endpoints/handlers.ts'
 import type { RegistryRouter, RouteHints } from '../upstream/registries.ts'
 import { handleBlob } from './blobs.ts'
@@ -114,15 +115,7 @@ export class MirrorServer {
   }
 
   async start (listen: HostPort): Promise<HostPort> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(listen.port, listen.host, () => {
-        this.server.off('error', reject)
-        resolve()
-      })
-    })
-    const address = this.server.address() as AddressInfo
-    return { host: address.address, port: address.port }
+    return listenOn(this.server, listen)
   }
 
   /** Whether the listener speaks HTTPS. */
