@@ -3,6 +3,7 @@ import { secureDataDir } from '@shoal/p2p'
 import { createRateLimiter, inTurn } from './bandwidth/index.ts'
 import { configChanges, settingName, tlsSwappable } from './config/changes.ts'
 import { loadListenerTls } from './config/listener.ts'
+import { hostPortText } from './config/index.ts'
 import type { AgentConfig, HostPort } from './config/index.ts'
 import type { DnsResolver } from './dns-discovery/index.ts'
 import { LayerFetcher } from './layer-fetcher/index.ts'
@@ -392,11 +393,6 @@ export class Agent {
   async collectGarbage (): Promise<number> {
     return (await this.gc?.runOnce())?.length ?? 0
   }
-}
-
-/** `HOST:PORT`, an IPv6 host in brackets. */
-function hostPortText ({ host, port }: HostPort): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
 /** Registry hosts whose credential was added, removed or changed (names only, never the secrets). */

@@ -19,6 +19,7 @@ import { parseBool, parseBytes, parseDuration, parseHostPort, parseRatio, parseR
 import type { HostPort } from './values.ts'
 
 export type { HostPort } from './values.ts'
+export { hostPortText } from './values.ts'
 export { AGENT_USAGE } from './options.ts'
 export type { ListenerTlsConfig, ListenerTlsMaterial } from './listener.ts'
 export type { MembershipConfig, P2pConfig } from './p2p.ts'

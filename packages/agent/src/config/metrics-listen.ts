@@ -1,7 +1,7 @@
-import { isIP } from 'node:net'
 import { ConfigError } from '../errors.ts'
 import { isLoopbackHost } from './listener.ts'
 import type { Found } from './listener.ts'
+import { hostPortText } from './values.ts'
 import type { HostPort } from './values.ts'
 
 /** The agent's other TCP listeners, which the metrics listener must not collide with. */
@@ -22,19 +22,15 @@ export function checkMetricsListen (found: Found<HostPort>, taken: TakenAddresse
   const metrics = found.value
   if (metrics.port === 0) return metrics
   if (metrics.port === taken.listen.port && overlap(metrics.host, taken.listen.host)) {
-    throw new ConfigError(`${found.field}: ${text(metrics)} is where the mirror listens (${taken.listenField ?? 'listen'} ${text(taken.listen)}): give the metrics listener a port of its own (for example 65005)`)
+    throw new ConfigError(`${found.field}: ${hostPortText(metrics)} is where the mirror listens (${taken.listenField ?? 'listen'} ${hostPortText(taken.listen)}): give the metrics listener a port of its own (for example 65005)`)
   }
   for (const addr of taken.p2pListen) {
     const match = /^\/ip[46]\/([^/]+)\/tcp\/(\d+)/.exec(addr)
     if (match != null && Number(match[2]) === metrics.port && overlap(metrics.host, match[1] ?? '')) {
-      throw new ConfigError(`${found.field}: ${text(metrics)} is where the peer network listens (${addr}): give the metrics listener a port of its own (for example 65005)`)
+      throw new ConfigError(`${found.field}: ${hostPortText(metrics)} is where the peer network listens (${addr}): give the metrics listener a port of its own (for example 65005)`)
     }
   }
   return metrics
-}
-
-function text ({ host, port }: HostPort): string {
-  return `${isIP(host) === 6 ? `[${host}]` : host}:${port}`
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '0:0:0:0:0:0:0:0'])

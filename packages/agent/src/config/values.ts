@@ -9,6 +9,11 @@ const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3
 
 export interface HostPort { host: string, port: number }
 
+/** `HOST:PORT`, an IPv6 host in brackets. */
+export function hostPortText ({ host, port }: HostPort): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`
+}
+
 /** `10GiB`, `500MB`, `1048576` -> bytes. */
 export function parseBytes (field: string, value: unknown): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(String(value))

@@ -2,6 +2,7 @@ import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { METRICS_HEADERS_TIMEOUT_MS, METRICS_MAX_CONNECTIONS } from '../constants.ts'
+import { hostPortText } from '../config/index.ts'
 import type { HostPort } from '../config/index.ts'
 import { ListenError } from '../errors.ts'
 import { listenOn } from '../listen-on.ts'
@@ -45,8 +46,7 @@ export class MetricsServer {
       return await listenOn(this.server, listen)
     } catch (err) {
       const { code, message } = err as NodeJS.ErrnoException
-      const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host
-      throw new ListenError(`metricsListen (--metrics-listen): cannot listen on ${host}:${listen.port}: ${code === 'EADDRINUSE' ? 'the port is in use' : code === 'EADDRNOTAVAIL' ? 'not an address of this host' : message}`, { cause: err })
+      throw new ListenError(`metricsListen (--metrics-listen): cannot listen on ${hostPortText(listen)}: ${code === 'EADDRINUSE' ? 'the port is in use' : code === 'EADDRNOTAVAIL' ? 'not an address of this host' : message}`, { cause: err })
     }
   }
 
