@@ -14,9 +14,9 @@ export interface ParsedJobRequest {
 }
 
 export const JOB_DEFAULTS = { replicas: 1, concurrency: 4, timeoutMs: 60 * 60 * 1000 } as const
-const MAX_REPLICAS = 16
+export const MAX_REPLICAS = 16
 const MAX_CONCURRENCY = 64
-const MAX_TIMEOUT_MS = 7 * 24 * 60 * 60 * 1000
+export const MAX_TIMEOUT_MS = 7 * 24 * 60 * 60 * 1000
 
 /** The body of POST /jobs; JobRequestError names the field that is wrong. */
 export function parseJobRequest (body: unknown): ParsedJobRequest {

@@ -1,6 +1,6 @@
 import { isDigest, isJobAuthorization, isPlatformText, isTag, MAX_JOB_AUTHORIZATION_LENGTH } from '@shoal/proto'
 import { JobRequestError } from '../errors.ts'
-import { parseJobRequest } from '../jobs/job-request.ts'
+import { MAX_REPLICAS, MAX_TIMEOUT_MS, parseJobRequest } from '../jobs/job-request.ts'
 import type { ParsedJobRequest } from '../jobs/job-request.ts'
 import type { PreheatConfig } from './config.ts'
 
@@ -28,8 +28,6 @@ export interface PreheatJob {
   authorization?: string
 }
 
-/** Copies of each blob in the site for `all_peers`: every agent of it, up to the most a job places. */
-const ALL_PEERS_REPLICAS = 16
 const SINGLE_SCOPES = new Set(['', 'single_seed_peer', 'single_peer'])
 /** Dragonfly's URL split: scheme, registry, repository, reference. */
 const MANIFEST_PATH = /^\/v2\/(.+)\/manifests\/([^/]+)$/
@@ -80,7 +78,8 @@ export function preheatJob (input: PreheatInput, opts: { site?: string, config: 
   let replicas: number
   if (input.scope === 'all_peers') {
     scope = site == null ? 'all' : `site:${site}`
-    replicas = ALL_PEERS_REPLICAS
+    // Every agent of the site, up to the most a job places.
+    replicas = MAX_REPLICAS
   } else if (SINGLE_SCOPES.has(input.scope) || input.scope === 'all_seed_peers') {
     if (site == null) {
       throw new JobRequestError(`scope ${input.scope === '' ? 'single_seed_peer (the default)' : input.scope} needs a site: end the instance's endpoint with /sites/NAME, ` +
@@ -92,7 +91,7 @@ export function preheatJob (input: PreheatInput, opts: { site?: string, config: 
     throw new JobRequestError(`args.scope: "${input.scope.slice(0, 40)}" is not single_seed_peer, all_seed_peers or all_peers`)
   }
   const timeoutMs = input.timeoutNs > 0 ? Math.max(1000, Math.round(input.timeoutNs / 1e6)) : opts.config.timeoutMs
-  const request = parseJobRequest({ images: [{ reference }], platforms: input.platform == null ? [] : [input.platform], scope, replicas, timeoutMs: Math.min(timeoutMs, 7 * 24 * 3600 * 1000) })
+  const request = parseJobRequest({ images: [{ reference }], platforms: input.platform == null ? [] : [input.platform], scope, replicas, timeoutMs: Math.min(timeoutMs, MAX_TIMEOUT_MS) })
   return { request, authorization: input.authorization }
 }
 
