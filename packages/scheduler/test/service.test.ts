@@ -10,9 +10,9 @@ const PIECES = 8
 const SIZE = PIECES * MiB
 
 /** A service on a fake clock, with agents whose messages are kept. */
-function setup (init: { assigneeStallMs?: number } = {}): { service: SchedulerService, clock: { now: number }, inbox: Map<PeerKey, SchedulerMessage[]>, join: (n: number, site?: string) => PeerKey } {
+function setup (init: { assigneeStallMs?: number, originReaders?: number } = {}): { service: SchedulerService, clock: { now: number }, inbox: Map<PeerKey, SchedulerMessage[]>, join: (n: number, site?: string) => PeerKey } {
   const clock = { now: 1_000 }
-  const service = new SchedulerService({ now: () => clock.now, assigneeStallMs: init.assigneeStallMs })
+  const service = new SchedulerService({ now: () => clock.now, assigneeStallMs: init.assigneeStallMs, originReaders: init.originReaders })
   const inbox = new Map<PeerKey, SchedulerMessage[]>()
   const join = (n: number, site?: string): PeerKey => {
     const info = peer(n, { site })
@@ -38,8 +38,8 @@ const want = (digest: Digest, held: number[] = []): ParsedAgentMessage => ({ kin
 const last = <K extends keyof SchedulerMessage>(inbox: SchedulerMessage[] | undefined, kind: K): NonNullable<SchedulerMessage[K]> | undefined =>
   inbox?.filter(m => m[kind] != null).at(-1)?.[kind] ?? undefined
 
-test('a cold blob wanted by five agents: only the first three read it from the origin; the others take it from them', t => {
-  const { service, inbox, join } = setup()
+test('a cold blob wanted by five agents with three readers at most: only the first three read it from the origin; the others take it from them', t => {
+  const { service, inbox, join } = setup({ originReaders: 3 })
   const digest = taskDigest(7)
   const agents = [join(1), join(2), join(3), join(4), join(5)]
   for (const a of agents.slice(0, 2)) service.handle(a, want(digest))
