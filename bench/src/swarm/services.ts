@@ -71,6 +71,8 @@ export interface StartAgentInit {
 export async function startAgent (components: ServiceComponents, host: HostSlot, init: StartAgentInit): Promise<AgentService> {
   const args = [
     ...AGENT_NODE_FLAGS,
+    // Extra Node flags for experiments, e.g. `--cpu-prof --cpu-prof-dir=DIR` (as in bench mirror).
+    ...(process.env.BENCH_AGENT_NODE_FLAGS ?? '').split(' ').filter(flag => flag !== ''),
     SHOAL_MAIN, 'agent',
     '--listen', host.agentListen,
     '--data-dir', init.dataDir,
