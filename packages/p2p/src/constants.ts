@@ -27,3 +27,12 @@ export const DATA_DIR_DIR_MODE = 0o700
 export const DATA_DIR_FILE_MODE = 0o600
 /** How many lstat calls the start-time walk of a data dir keeps in flight. */
 export const DATA_DIR_STAT_CONCURRENCY = 64
+/**
+ * The least time libp2p's connection monitor gives its ping (every 10 s) before it aborts the
+ * connection; libp2p's default is 5 s. A ping's bytes queue behind the piece bytes already sent on
+ * the connection: on a busy 25 Mbit link that is seconds, and a connection aborted for it took
+ * every transfer on it along (the peer was dropped for those blobs, pieces went to the origin). In a
+ * swarm bench run the monitor aborted 2-8 live connections mid-rollout. A peer that answers no ping
+ * for this long is gone for our purposes (piece requests time out at 30 s too).
+ */
+export const P2P_PING_MIN_TIMEOUT_MS = 30_000

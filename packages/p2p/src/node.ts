@@ -22,7 +22,7 @@ import { createLibp2p } from 'libp2p'
 import { DHT_PROTOCOL } from '@shoal/proto'
 import {
   DHT_PROVIDER_CLEANUP_INTERVAL_MS, DHT_PROVIDER_RECORD_VALIDITY_MS, P2P_BOOTSTRAP_DIAL_TIMEOUT_MS,
-  P2P_INBOUND_CONNECTIONS_PER_IP_PER_S, P2P_STREAM_WINDOW_BYTES
+  P2P_INBOUND_CONNECTIONS_PER_IP_PER_S, P2P_PING_MIN_TIMEOUT_MS, P2P_STREAM_WINDOW_BYTES
 } from './constants.ts'
 import { AbortError, ConfigError } from './errors.ts'
 import { admissionGater } from './gate.ts'
@@ -94,6 +94,7 @@ export async function createP2pNode (init: P2pNodeInit): Promise<P2pNode> {
     connectionManager: {
       inboundConnectionThreshold: init.inboundConnectionsPerIpPerS ?? P2P_INBOUND_CONNECTIONS_PER_IP_PER_S
     },
+    connectionMonitor: { pingTimeout: { minTimeout: P2P_PING_MIN_TIMEOUT_MS } },
     services: {
       identify: identify(),
       // libp2p's connection monitor pings every connection on the same protocol: with the default of
