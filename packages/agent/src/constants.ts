@@ -86,6 +86,12 @@ export const RECENT_WINDOW_BYTES = 2 * 1024 * 1024
 export const AGENT_NODE_FLAGS = ['--max-semi-space-size=4']
 /** A request to a peer (piece table, bitfield, piece) fails after this long when the caller gives no signal. */
 export const PIECE_TIMEOUT_MS = 30_000
+/**
+ * /shoal/pieces streams a client keeps open per peer between requests (IdleStreams), and how long
+ * an idle one is kept: below PIECE_SERVER_IDLE_TIMEOUT_MS, so the client closes it, not the server.
+ */
+export const PIECE_CLIENT_IDLE_STREAMS_PER_PEER = 16
+export const PIECE_CLIENT_IDLE_STREAM_MS = 20_000
 /** Piece reads (disk read, verify, send) one inbound stream may have under way; more are answered BUSY. */
 export const PIECE_SERVER_MAX_READS_PER_STREAM = 8
 /**

@@ -263,6 +263,7 @@ export class PeerServices {
     await this.#embedded?.stop()
     this.#embedded = undefined
     await this.#discovery?.stop()
+    this.#client?.close()
     await this.#server?.stop()
     await this.#node?.stop()
     this.#discovery = undefined

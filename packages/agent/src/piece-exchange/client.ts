@@ -1,3 +1,4 @@
+import { isPeerId } from '@libp2p/interface'
 import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { LengthPrefixedStream } from '@libp2p/utils'
@@ -7,10 +8,11 @@ import {
   PIECES_PROTOCOL, pieceSpan, Status
 } from '@shoal/proto'
 import type { CID, Digest, PeerBitfield, PeerResponse, PieceTable } from '@shoal/proto'
-import { PIECE_TIMEOUT_MS } from '../constants.ts'
+import { PIECE_CLIENT_IDLE_STREAM_MS, PIECE_CLIENT_IDLE_STREAMS_PER_PEER, PIECE_TIMEOUT_MS } from '../constants.ts'
 import {
   AbortError, BadPieceError, PeerProtocolError, PeerRefusedError, PeerTimeoutError, PeerUnavailableError
 } from '../errors.ts'
+import { IdleStreams } from './idle-streams.ts'
 import { REFUSALS } from './responses.ts'
 
 export type PeerAddress = PeerId | Multiaddr | Multiaddr[]
@@ -44,12 +46,10 @@ export interface PieceExchangeClientInit {
   timeoutMs?: number
 }
 
-/** Each request has a stream of its own, so it is always request 1 of its stream. */
-const REQUEST_ID = 1
-/** Frames beyond the answer that may arrive before a stream is dropped (a piece payload is allowed for separately). */
-const SLACK_BYTES = 64 * 1024
 /** How long a peer may keep a stream open after its answer before the stream is reset. */
 const CLOSE_GRACE_MS = 2_000
+/** Frames beyond the answer that may arrive before a stream is dropped (a piece payload is allowed for separately). */
+const SLACK_BYTES = 64 * 1024
 
 /**
  * Asks peers for piece tables, bitfields and pieces over /shoal/pieces/1.0.0, trusting nothing
@@ -59,18 +59,30 @@ const CLOSE_GRACE_MS = 2_000
  * (dial failed, stream broke), PeerTimeoutError (no answer within the default timeout) and
  * AbortError (the caller's signal).
  *
- * One stream per request. Yamux streams are cheap next to a piece of 1-64 MiB, and a stream of its
- * own gives each request its own flow-control window (a slow piece never holds up a bitfield queued
- * behind it), makes cancellation a stream reset that stops the peer's work at once, and leaves no
- * demultiplexing state to go wrong. The server still accepts pipelined requests and cancel frames.
+ * One request at a time per stream: each request has its own flow-control window (a slow piece
+ * never holds up a bitfield queued behind it), cancellation is a reset of its stream that stops the
+ * peer's work at once, and there is no demultiplexing state to go wrong. A stream whose answer was
+ * read in full is kept for the next request to that peer (IdleStreams): a new stream per request
+ * cost a dial lookup, a protocol negotiation and a peer-store write on each side, which in a CPU
+ * profile of an 8-host swarm was more than the ciphers and the hashing together. A kept stream
+ * that turns out closed before any answer arrived is replaced by a new one, once.
  */
 export class PieceExchangeClient {
   readonly #node: Pick<Libp2p, 'dialProtocol'>
   readonly #timeoutMs: number
+  readonly #idle: IdleStreams
+  /** The id of the last request sent on each stream (ids are per stream, from 1). */
+  readonly #lastId = new WeakMap<Stream, number>()
 
   constructor (components: PieceExchangeClientComponents, init: PieceExchangeClientInit = {}) {
     this.#node = components.node
     this.#timeoutMs = init.timeoutMs ?? PIECE_TIMEOUT_MS
+    this.#idle = new IdleStreams({ maxPerPeer: PIECE_CLIENT_IDLE_STREAMS_PER_PEER, idleMs: PIECE_CLIENT_IDLE_STREAM_MS, closeGraceMs: CLOSE_GRACE_MS })
+  }
+
+  /** Closes the streams kept for later requests. */
+  close (): void {
+    this.#idle.closeAll()
   }
 
   async pieceTable (peer: PeerAddress, digest: Digest, options: PieceTableOptions = {}): Promise<PieceTable> {
@@ -115,33 +127,80 @@ export class PieceExchangeClient {
     answer: (response: PeerResponse, lp: LengthPrefixedStream<Stream>, signal: AbortSignal) => Promise<T>
   ): Promise<T> {
     const signal = options.signal ?? AbortSignal.timeout(this.#timeoutMs)
-    let stream: Stream | undefined
-    const onAbort = (): void => { stream?.abort(new AbortError('the request was aborted')) }
+    // Only a peer named by its id has streams kept for it (an address may reach anyone).
+    const peerId = isPeerId(peer) ? peer : undefined
+    let stream = peerId == null ? undefined : this.#idle.take(peerId)
+    let kept = stream != null
+    for (;;) {
+      try {
+        signal.throwIfAborted()
+        stream ??= await this.#node.dialProtocol(peer, PIECES_PROTOCOL, { signal })
+        return await this.#exchange(stream, kept, peerId, body, payloadBytes, signal, answer)
+      } catch (err) {
+        stream?.abort(err as Error)
+        if (err instanceof StaleStreamError && !signal.aborted) {
+          stream = undefined
+          kept = false
+          continue
+        }
+        throw classify(err as Error, signal, options.signal != null)
+      }
+    }
+  }
+
+  /** One request and its answer on `stream`; the stream is kept for the peer when the answer was read in full. */
+  async #exchange<T> (
+    stream: Stream,
+    kept: boolean,
+    peerId: PeerId | undefined,
+    body: Omit<PeerRequest, 'id'>,
+    payloadBytes: number,
+    signal: AbortSignal,
+    answer: (response: PeerResponse, lp: LengthPrefixedStream<Stream>, signal: AbortSignal) => Promise<T>
+  ): Promise<T> {
+    const onAbort = (): void => { stream.abort(new AbortError('the request was aborted')) }
     signal.addEventListener('abort', onAbort)
     try {
-      signal.throwIfAborted()
-      stream = await this.#node.dialProtocol(peer, PIECES_PROTOCOL, { signal })
+      const id = (this.#lastId.get(stream) ?? 0) + 1
+      this.#lastId.set(stream, id)
       const maxDataLength = Math.max(MAX_MESSAGE_SIZE, payloadBytes)
       const lp = lpStream(stream, {
         maxDataLength,
         lengthDecoder: boundedLengthDecoder(maxDataLength),
         maxBufferSize: MAX_MESSAGE_SIZE + payloadBytes + SLACK_BYTES
       })
-      await lp.write(PeerRequest.encode({ id: REQUEST_ID, ...body }), { signal })
-      // Half-close: this stream carries no other request.
-      await stream.close({ signal })
-      const response = await lp.read({ signal }).then(frame => decodePeerResponse(frame))
-      if (response.id !== REQUEST_ID) throw new PeerProtocolError(`the peer answered request ${response.id}, not ${REQUEST_ID}`)
+      let frame
+      try {
+        await lp.write(PeerRequest.encode({ id, ...body }), { signal })
+        // Half-close: a stream that is not kept carries no other request.
+        if (peerId == null) await stream.close({ signal })
+        frame = await lp.read({ signal })
+      } catch (err) {
+        // A kept stream the peer closed meanwhile (its idle timeout, a restart): not the peer's fault.
+        if (kept && !signal.aborted && !PROTOCOL_ERRORS.has((err as Error).name)) throw new StaleStreamError('a kept stream was closed before its answer', { cause: err })
+        throw err
+      }
+      const response = decodePeerResponse(frame)
+      if (response.id !== id) throw new PeerProtocolError(`the peer answered request ${response.id}, not ${id}`)
       const result = await answer(response, lp, signal)
-      dropWhenDone(stream)
+      if (peerId == null) {
+        dropWhenDone(stream)
+      } else {
+        lp.unwrap()
+        // Bytes beyond the answer: a peer that does not follow the protocol; its stream is not reused.
+        if (stream.readBufferLength > 0) stream.abort(new PeerProtocolError('the peer sent more than its answer'))
+        else this.#idle.give(peerId, stream)
+      }
       return result
-    } catch (err) {
-      stream?.abort(err as Error)
-      throw classify(err as Error, signal, options.signal != null)
     } finally {
       signal.removeEventListener('abort', onAbort)
     }
   }
+}
+
+/** A kept stream failed before its answer began: the request is sent again on a new stream. */
+class StaleStreamError extends Error {
+  override name = 'StaleStreamError'
 }
 
 type Bodies = Required<Omit<PeerResponse, 'id'>>

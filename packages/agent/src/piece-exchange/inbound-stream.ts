@@ -4,6 +4,7 @@ import type { LengthPrefixedStream } from '@libp2p/utils'
 import { boundedLengthDecoder, decodePeerRequest, InvalidMessageError, PeerResponse, Status } from '@shoal/proto'
 import type { Digest, ParsedPeerRequest } from '@shoal/proto'
 import { PIECE_REQUEST_MAX_BYTES, PIECE_SEND_HIGH_WATER_BYTES } from '../constants.ts'
+import { BannedPeerError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { refusal } from './responses.ts'
 import type { RequestKind } from './responses.ts'
@@ -33,6 +34,8 @@ export interface InboundStreamContext {
   log: Logger
   /** The peer sent a frame that does not decode (the stream is reset at once). */
   malformedFrame: () => void
+  /** Whether the peer is banned now: a stream it opened before its ban is reset at its next request. */
+  banned: () => boolean
 }
 
 /**
@@ -94,6 +97,7 @@ export class InboundStream {
       if ((err as Error).name === 'UnexpectedEOFError' || (!signal.aborted && (err as Error).name === 'TimeoutError')) return false
       throw err
     }
+    if (this.#context.banned()) throw new BannedPeerError(`peer ${this.#peer.toString()} is banned`)
     this.#dispatch(decodePeerRequest(frame))
     return true
   }

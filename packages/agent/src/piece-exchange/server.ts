@@ -147,6 +147,7 @@ export class PieceExchangeServer {
     }, { once: true })
     const inbound = new InboundStream(stream, peer, {
       malformedFrame: () => { bans?.malformedFrame(peer.toString()) },
+      banned: () => bans?.isBanned(key) === true,
       pieceTable: digest => this.#pieceTable(digest),
       bitfield: digest => this.#bitfield(digest),
       piece: async (digest, index) => this.#piece(digest, index),

@@ -149,5 +149,36 @@ test('a request aborted by its signal rejects quickly, and the server keeps serv
   t.true(outcomes.every(o => o.status === 'fulfilled' || (o.reason as Error).name === 'AbortError'))
   const pieces = await Promise.all(blob.cids.map(async (_, index) => client.piece(a.peerId, ref(index), { signal: AbortSignal.timeout(OP_TIMEOUT_MS) })))
   t.true(Buffer.concat(pieces).equals(blob.bytes))
+  // The aborted requests' streams were reset; the client keeps the others until it closes them.
+  client.close()
+  await eventually(() => server.openStreams === 0)
+})
+
+test('requests to one peer, one after another, go on one kept stream; one the server closed while idle is replaced', async t => {
+  const key = swarmKey()
+  const a = await startNode(t, key)
+  const b = await startNode(t, key, [a])
+  const store = await openStore(t)
+  const blob = describeBlob(blobFixture(3 * MiB, 'kept'))
+  await putBlob(store, blob)
+  const { server } = await startServer(t, a, store, { idleTimeoutMs: 1_000 })
+  const client = new PieceExchangeClient({ node: b })
+  t.teardown(() => { client.close() })
+  const signal = AbortSignal.timeout(OP_TIMEOUT_MS)
+  const opened = (): number => a.getConnections(b.peerId).flatMap(c => c.streams).filter(s => s.protocol === PIECES_PROTOCOL).length
+
+  await client.pieceTable(a.peerId, blob.digest, { size: blob.size, signal })
+  for (let index = 0; index < 3; index++) {
+    t.true(Buffer.from(await client.piece(a.peerId, { digest: blob.digest, size: blob.size, index, cid: blob.cids[index]! }, { signal })).equals(blob.piece(index)))
+    t.true((await client.bitfield(a.peerId, blob.digest, 3, { signal })).complete)
+  }
+  t.is(opened(), 1, 'seven requests, one stream')
+  t.is(server.openStreams, 1)
+
+  // The server ends a stream idle for its timeout; the next request gets its answer on a new one.
+  await eventually(() => server.openStreams === 0)
+  t.true((await client.bitfield(a.peerId, blob.digest, 3, { signal })).complete)
+  t.is(server.openStreams, 1)
+  client.close()
   await eventually(() => server.openStreams === 0)
 })

@@ -1,0 +1,94 @@
+import type { PeerId, Stream } from '@libp2p/interface'
+
+export interface IdleStreamsInit {
+  /** Streams kept open per peer between requests. */
+  maxPerPeer: number
+  /** An idle stream is closed after this long (below the server's own idle timeout). */
+  idleMs: number
+  /** How long a closed stream's peer may take to close its side before the stream is reset. */
+  closeGraceMs: number
+}
+
+/**
+ * /shoal/pieces streams that finished a request, kept per peer for the next one. Opening a stream
+ * costs more than the request on it for a bitfield or a table, and about as much as hashing a
+ * piece: a dial lookup, protocol negotiation, and two peer-store writes (one per side) of the
+ * protocol the peer already has. One request at a time per stream, so each request still has a
+ * flow-control window of its own and a cancel is still a reset of its own stream.
+ */
+export class IdleStreams {
+  readonly #init: IdleStreamsInit
+  readonly #idle = new Map<string, Set<Stream>>()
+  readonly #timers = new WeakMap<Stream, ReturnType<typeof setTimeout>>()
+
+  constructor (init: IdleStreamsInit) {
+    this.#init = init
+  }
+
+  /** An idle stream to the peer that can still carry a request, if there is one. */
+  take (peer: PeerId): Stream | undefined {
+    const key = peer.toString()
+    const idle = this.#idle.get(key)
+    if (idle == null) return undefined
+    for (const stream of idle) {
+      this.#forget(key, stream)
+      if (usable(stream)) return stream
+      // Half-closed by the peer (its idle timeout): ours is closed too.
+      this.#close(stream)
+    }
+    return undefined
+  }
+
+  /** A stream whose request ended with its answer read in full: kept for the peer, or closed. */
+  give (peer: PeerId, stream: Stream): void {
+    const key = peer.toString()
+    const idle = this.#idle.get(key) ?? new Set<Stream>()
+    if (!usable(stream) || idle.size >= this.#init.maxPerPeer) {
+      this.#close(stream)
+      return
+    }
+    idle.add(stream)
+    this.#idle.set(key, idle)
+    const timer = setTimeout(() => {
+      this.#forget(key, stream)
+      this.#close(stream)
+    }, this.#init.idleMs)
+    timer.unref()
+    this.#timers.set(stream, timer)
+    // The peer closed it, or the connection went: nothing to keep.
+    stream.addEventListener('close', () => { this.#forget(key, stream) }, { once: true })
+  }
+
+  /** Closes every idle stream (the client stops). */
+  closeAll (): void {
+    for (const [key, idle] of this.#idle) {
+      for (const stream of idle) {
+        this.#forget(key, stream)
+        this.#close(stream)
+      }
+    }
+  }
+
+  #forget (key: string, stream: Stream): void {
+    const timer = this.#timers.get(stream)
+    if (timer != null) clearTimeout(timer)
+    this.#timers.delete(stream)
+    const idle = this.#idle.get(key)
+    idle?.delete(stream)
+    if (idle?.size === 0) this.#idle.delete(key)
+  }
+
+  /** Half-closes: the server ends its side after the requests it has (none); reset if it does not in time. */
+  #close (stream: Stream): void {
+    if (stream.status !== 'open') return
+    const timer = setTimeout(() => { stream.abort(new Error('the peer kept an idle piece stream open after it was closed')) }, this.#init.closeGraceMs)
+    timer.unref()
+    stream.addEventListener('close', () => { clearTimeout(timer) }, { once: true })
+    stream.close().catch(err => { stream.abort(err as Error) })
+  }
+}
+
+function usable (stream: Stream): boolean {
+  return stream.status === 'open' && stream.readStatus === 'readable' && stream.writeStatus === 'writable' &&
+    stream.remoteWriteStatus === 'writable' && stream.remoteReadStatus === 'readable'
+}
