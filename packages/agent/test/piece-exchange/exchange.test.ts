@@ -1,7 +1,8 @@
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
-import { digestHex, digestOf, PIECES_PROTOCOL, pieceSpan } from '@shoal/proto'
+import { lpStream } from '@libp2p/utils'
+import { decodePeerRequest, digestHex, digestOf, PeerResponse, PIECES_PROTOCOL, pieceSpan, Status } from '@shoal/proto'
 import { PieceExchangeClient } from '../../src/piece-exchange/client.ts'
 import { blobFixture, describeBlob, eventually, MiB, openStore, putBlob, startNode, startServer, swarmKey } from './fixtures.ts'
 
@@ -181,4 +182,28 @@ test('requests to one peer, one after another, go on one kept stream; one the se
   t.is(server.openStreams, 1)
   client.close()
   await eventually(() => server.openStreams === 0)
+})
+
+test('a kept stream that breaks before its answer is replaced by a new one, and the request still gets its answer', async t => {
+  const key = swarmKey()
+  const a = await startNode(t, key)
+  const b = await startNode(t, key, [a])
+  const blob = describeBlob(blobFixture(2 * MiB, 'stale'))
+  let streams = 0
+  // Answers the first request of each stream, and resets the stream at its second one.
+  await a.handle(PIECES_PROTOCOL, async stream => {
+    streams++
+    const lp = lpStream(stream)
+    const first = decodePeerRequest(await lp.read())
+    if (first.kind !== 'bitfield') throw new Error('a bitfield request was expected')
+    await lp.write(PeerResponse.encode({ id: first.id, bitfield: { status: Status.OK, pieceCount: 2, bitfield: Uint8Array.of(0xc0), complete: true } }))
+    await lp.read()
+    stream.abort(new Error('gone'))
+  })
+  const client = new PieceExchangeClient({ node: b })
+  t.teardown(() => { client.close() })
+  const signal = AbortSignal.timeout(OP_TIMEOUT_MS)
+  t.true((await client.bitfield(a.peerId, blob.digest, 2, { signal })).complete)
+  t.true((await client.bitfield(a.peerId, blob.digest, 2, { signal })).complete, 'answered on a new stream')
+  t.is(streams, 2)
 })
