@@ -4,7 +4,7 @@ import test from 'ava'
 import { lpStream } from '@libp2p/utils'
 import { decodePeerRequest, digestHex, digestOf, PeerResponse, PIECES_PROTOCOL, pieceSpan, Status } from '@shoal/proto'
 import { PieceExchangeClient } from '../../src/piece-exchange/client.ts'
-import { blobFixture, describeBlob, eventually, MiB, openStore, putBlob, startNode, startServer, swarmKey } from './fixtures.ts'
+import { blobFixture, describeBlob, eventually, MiB, openStore, putBlob, serverPair, startNode, startServer, swarmKey } from './fixtures.ts'
 
 const OP_TIMEOUT_MS = 20_000
 
@@ -156,13 +156,7 @@ test('a request aborted by its signal rejects quickly, and the server keeps serv
 })
 
 test('requests to one peer, one after another, go on one kept stream; one the server closed while idle is replaced', async t => {
-  const key = swarmKey()
-  const a = await startNode(t, key)
-  const b = await startNode(t, key, [a])
-  const store = await openStore(t)
-  const blob = describeBlob(blobFixture(3 * MiB, 'kept'))
-  await putBlob(store, blob)
-  const { server } = await startServer(t, a, store, { idleTimeoutMs: 1_000 })
+  const { a, b, blob, server } = await serverPair(t, 'kept', { idleTimeoutMs: 1_000 })
   const client = new PieceExchangeClient({ node: b })
   t.teardown(() => { client.close() })
   const signal = AbortSignal.timeout(OP_TIMEOUT_MS)

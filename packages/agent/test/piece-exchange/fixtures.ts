@@ -7,7 +7,8 @@ import { PieceExchangeServer } from '../../src/piece-exchange/server.ts'
 import type { PieceExchangeServerComponents, PieceExchangeServerInit, PieceServedEvent } from '../../src/piece-exchange/server.ts'
 import type { PieceStore } from '../../src/piece-store/store.ts'
 import { startTestNode, testSwarmKey } from '../helpers/p2p.ts'
-export { openStore } from '../helpers/store.ts'
+import { openStore } from '../helpers/store.ts'
+export { openStore }
 export { testSwarmKey as swarmKey }
 
 export const MiB = 1024 * 1024
@@ -28,6 +29,17 @@ export async function startServer (t: ExecutionContext, node: P2pNode, store: Pi
   await server.start()
   t.teardown(async () => { await server.stop() })
   return { server, served }
+}
+
+/** A (the real server over a complete 3-piece blob made from `seed`) and B, dialling it. */
+export async function serverPair (t: ExecutionContext, seed: string, init?: PieceExchangeServerInit, components: Pick<PieceExchangeServerComponents, 'bans'> = {}): Promise<ServerFixture & { a: P2pNode, b: P2pNode, blob: Blob }> {
+  const key = testSwarmKey()
+  const a = await startNode(t, key)
+  const b = await startNode(t, key, [a])
+  const store = await openStore(t)
+  const blob = describeBlob(blobFixture(3 * MiB, seed))
+  await putBlob(store, blob)
+  return { a, b, blob, ...await startServer(t, a, store, init, components) }
 }
 
 /** Deterministic blob bytes: AES-CTR keystream of the seed. */

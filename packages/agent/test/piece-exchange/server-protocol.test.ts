@@ -9,7 +9,7 @@ import type { P2pNode } from '@shoal/p2p'
 import { PeerBans } from '../../src/peer-bans.ts'
 import { PieceExchangeClient } from '../../src/piece-exchange/client.ts'
 import type { PieceExchangeServerInit } from '../../src/piece-exchange/server.ts'
-import { blobFixture, describeBlob, eventually, MiB, openStore, putBlob, startNode, startServer, swarmKey } from './fixtures.ts'
+import { eventually, MiB, serverPair } from './fixtures.ts'
 import type { Blob, ServerFixture } from './fixtures.ts'
 
 const OP_TIMEOUT_MS = 20_000
@@ -17,13 +17,7 @@ const LP = { maxDataLength: 4 * MiB, maxBufferSize: 8 * MiB }
 
 /** A (the real server over a complete 3-piece blob) and B, which talks raw frames to it. */
 async function setup (t: ExecutionContext, init?: PieceExchangeServerInit, bans?: PeerBans): Promise<ServerFixture & { a: P2pNode, b: P2pNode, blob: Blob }> {
-  const key = swarmKey()
-  const a = await startNode(t, key)
-  const b = await startNode(t, key, [a])
-  const store = await openStore(t)
-  const blob = describeBlob(blobFixture(3 * MiB, 'server'))
-  await putBlob(store, blob)
-  return { a, b, blob, ...await startServer(t, a, store, init, { bans }) }
+  return serverPair(t, 'server', init, { bans })
 }
 
 async function rawStream (b: P2pNode, a: P2pNode): Promise<{ stream: Stream, lp: LengthPrefixedStream<Stream> }> {
