@@ -124,3 +124,36 @@ export function idleSummary (u: LinkUtilisation, machines: (name: string) => boo
     }
   })
 }
+
+export interface OriginLag {
+  machine: string
+  /** The most the bytes the host had received trailed the bytes the origin had sent, in seconds of the host's link. */
+  maxSeconds: number
+  /** The same once the origin's link had sent 95% of its bytes: what the host still had to catch up on then. */
+  atOriginEndSeconds: number
+}
+
+/**
+ * How far each host trailed the origin. When the origin sends the image about once and every host
+ * needs all of it, a host whose link is no faster than the origin's can only finish as long after
+ * the origin's last byte as it trailed then: this says whether that lag was built at the start
+ * (nothing to relay yet) or grew on the way. None when the origin sent nothing (prefetched).
+ */
+export function originLag (u: LinkUtilisation, machines: (name: string) => boolean): OriginLag[] | undefined {
+  const origin = u.series.find(s => s.machine === 'origin')
+  const sent = cumulative(origin?.outBytesPerSecond ?? [])
+  const total = sent[sent.length - 1] ?? 0
+  if (total <= 0) return undefined
+  const end = sent.findIndex(bytes => bytes >= 0.95 * total)
+  const linkSeconds = (bytes: number): number => bytes / u.linkBytesPerSecond
+  return u.series.filter(s => machines(s.machine)).map(s => {
+    const received = cumulative(s.inBytesPerSecond)
+    const lag = sent.map((bytes, i) => linkSeconds(bytes - (received[i] ?? received[received.length - 1] ?? 0)))
+    return { machine: s.machine, maxSeconds: Math.max(0, ...lag), atOriginEndSeconds: Math.max(0, lag[end] ?? 0) }
+  })
+}
+
+function cumulative (rates: readonly number[]): number[] {
+  let sum = 0
+  return rates.map(rate => (sum += rate))
+}

@@ -30,11 +30,15 @@ const pct = (n: number): string => Number.isFinite(n) ? `${(n * 100).toFixed(0)}
 function idleSection (r: ScenarioReport): string[] {
   const idle = r.swarm.idle
   if (idle == null) return ['(link utilisation is measured in netns mode only)', '']
+  const lag = new Map((r.swarm.lag ?? []).map(l => [l.machine, l]))
   const rows = idle.map(h => [h.machine, secs(h.activeSeconds), pct(h.meanInUtilisation), pct(h.meanOutUtilisation), pct(h.idleShare),
-    h.idleStretches.map(([a, b]) => `${a.toFixed(0)}–${b.toFixed(0)} s`).join(', ') || '–'])
+    h.idleStretches.map(([a, b]) => `${a.toFixed(0)}–${b.toFixed(0)} s`).join(', ') || '–',
+    ...(r.swarm.lag == null ? [] : [secs(lag.get(h.machine)?.maxSeconds ?? NaN), secs(lag.get(h.machine)?.atOriginEndSeconds ?? NaN)])])
+  const lagColumns = r.swarm.lag == null ? [] : ['behind the origin, most', 'when the origin was 95% done']
   return ['### Link utilisation (swarm)', '', `Each link's bytes each second, from its veth counters; idle means inbound under half the link rate. ` +
-    `Times are seconds from the phase start. ![link utilisation](links-${r.scenario}.svg)`, '',
-  markdownTable(['host', 'active', 'mean in / link', 'mean out / link', 'idle share', 'idle stretches (2 s or more)'], rows), '']
+    `Times are seconds from the phase start. ![link utilisation](links-${r.scenario}.svg)` +
+    (r.swarm.lag == null ? '' : ' "Behind the origin": how far the bytes a host had received trailed the bytes the origin had sent, in seconds of its link; a host can finish only that long after the origin\'s last byte.'), '',
+  markdownTable(['host', 'active', 'mean in / link', 'mean out / link', 'idle share', 'idle stretches (2 s or more)', ...lagColumns], rows), '']
 }
 
 const ms = (s: number): string => Number.isFinite(s) ? `${(s * 1000).toFixed(0)} ms` : '–'

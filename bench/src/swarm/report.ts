@@ -8,8 +8,8 @@ import type { DirectPhaseResult } from './direct-phase.ts'
 import { completionOf } from './metrics.ts'
 import type { AgentTraffic, Completion } from './metrics.ts'
 import type { Mode } from './network.ts'
-import { idleSummary } from './link-sampler.ts'
-import type { IdleSummary, LinkUtilisation } from './link-sampler.ts'
+import { idleSummary, originLag } from './link-sampler.ts'
+import type { IdleSummary, LinkUtilisation, OriginLag } from './link-sampler.ts'
 import type { PullResult } from './pull.ts'
 import type { Scenario, ScenarioName } from './scenarios.ts'
 import type { SwarmPhaseResult } from './swarm-phase.ts'
@@ -32,6 +32,8 @@ export interface SideReport {
   links?: LinkUtilisation
   /** Per host and for the origin: how much of its pull its link sat idle, and when. */
   idle?: IdleSummary[]
+  /** Per host: how far its received bytes trailed the origin's sent bytes (none when the origin sent nothing). */
+  lag?: OriginLag[]
 }
 
 export interface TrafficBySource {
@@ -118,6 +120,7 @@ function side (phase: { results: PullResult[], wallSeconds: number, originEgress
   const finished = phase.results.filter(r => r.verified && r.seconds != null).map(r => r.seconds as number)
   const completionSeconds = completionOf(finished)
   const limit = facts.physicalLimitSeconds
+  const isHost = (name: string): boolean => /^\d+$/.test(name.slice(1)) && name.startsWith(kind)
   return {
     originEgressBytes: phase.originEgressBytes,
     originEgressRatio: phase.originEgressBytes / facts.imageBytes,
@@ -127,7 +130,8 @@ function side (phase: { results: PullResult[], wallSeconds: number, originEgress
     hosts: phase.results,
     failed: phase.results.filter(r => !r.verified && !killed.has(r.host)).map(r => r.host),
     links: phase.links,
-    idle: phase.links == null ? undefined : idleSummary(phase.links, name => /^\d+$/.test(name.slice(1)) && name.startsWith(kind))
+    idle: phase.links == null ? undefined : idleSummary(phase.links, isHost),
+    lag: phase.links == null ? undefined : originLag(phase.links, isHost)
   }
 }
 
