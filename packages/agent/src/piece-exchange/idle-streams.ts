@@ -19,7 +19,8 @@ export interface IdleStreamsInit {
 export class IdleStreams {
   readonly #init: IdleStreamsInit
   readonly #idle = new Map<string, Set<Stream>>()
-  readonly #timers = new WeakMap<Stream, ReturnType<typeof setTimeout>>()
+  /** What `give` set up for each idle stream: its idle timer and its close listener, undone by #forget. */
+  readonly #watch = new WeakMap<Stream, { timer: ReturnType<typeof setTimeout>, onClose: () => void }>()
 
   constructor (init: IdleStreamsInit) {
     this.#init = init
@@ -54,9 +55,10 @@ export class IdleStreams {
       this.#close(stream)
     }, this.#init.idleMs)
     timer.unref()
-    this.#timers.set(stream, timer)
     // The peer closed it, or the connection went: nothing to keep.
-    stream.addEventListener('close', () => { this.#forget(key, stream) }, { once: true })
+    const onClose = (): void => { this.#forget(key, stream) }
+    stream.addEventListener('close', onClose, { once: true })
+    this.#watch.set(stream, { timer, onClose })
   }
 
   /** Closes every idle stream (the client stops). */
@@ -70,9 +72,13 @@ export class IdleStreams {
   }
 
   #forget (key: string, stream: Stream): void {
-    const timer = this.#timers.get(stream)
-    if (timer != null) clearTimeout(timer)
-    this.#timers.delete(stream)
+    const watch = this.#watch.get(stream)
+    if (watch != null) {
+      clearTimeout(watch.timer)
+      // A stream reused for hours would otherwise gather one listener per request.
+      stream.removeEventListener('close', watch.onClose)
+      this.#watch.delete(stream)
+    }
     const idle = this.#idle.get(key)
     idle?.delete(stream)
     if (idle?.size === 0) this.#idle.delete(key)

@@ -13,6 +13,16 @@ class FakeStream extends EventTarget {
   remoteWriteStatus = 'writable'
   closed = false
   aborted = false
+  listeners = 0
+  override addEventListener (...args: Parameters<EventTarget['addEventListener']>): void {
+    this.listeners++
+    super.addEventListener(...args)
+  }
+
+  override removeEventListener (...args: Parameters<EventTarget['removeEventListener']>): void {
+    this.listeners--
+    super.removeEventListener(...args)
+  }
   async close (): Promise<void> {
     this.closed = true
     this.status = 'closed'
@@ -39,6 +49,11 @@ test('a stream given back is taken again for its peer only, once', async t => {
   t.is(idle.take(a), s)
   t.is(idle.take(a), undefined)
   t.false(s.closed)
+  for (let i = 0; i < 100; i++) {
+    idle.give(a, s)
+    idle.take(a)
+  }
+  t.is(s.listeners, 0, 'a stream given and taken many times keeps no listener of the pool')
 })
 
 test('past maxPerPeer a stream given back is closed, not kept', async t => {
