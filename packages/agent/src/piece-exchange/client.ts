@@ -12,7 +12,7 @@ import { PIECE_CLIENT_IDLE_STREAM_MS, PIECE_CLIENT_IDLE_STREAMS_PER_PEER, PIECE_
 import {
   AbortError, BadPieceError, PeerProtocolError, PeerRefusedError, PeerTimeoutError, PeerUnavailableError
 } from '../errors.ts'
-import { IdleStreams } from './idle-streams.ts'
+import { IdleStreams, resetUnlessClosed } from './idle-streams.ts'
 import { REFUSALS } from './responses.ts'
 
 export type PeerAddress = PeerId | Multiaddr | Multiaddr[]
@@ -184,7 +184,8 @@ export class PieceExchangeClient {
       if (response.id !== id) throw new PeerProtocolError(`the peer answered request ${response.id}, not ${id}`)
       const result = await answer(response, lp, signal)
       if (peerId == null) {
-        dropWhenDone(stream)
+        // The server closes its side after the answer; one that does not is reset.
+        resetUnlessClosed(stream, CLOSE_GRACE_MS, 'the peer kept the stream open after its answer')
       } else {
         lp.unwrap()
         // Bytes beyond the answer: a peer that does not follow the protocol; its stream is not reused.
@@ -240,10 +241,3 @@ function classify (err: Error, signal: AbortSignal, callerSignal: boolean): Erro
   return new PeerUnavailableError(`the peer's stream failed: ${err.name}: ${err.message}`, { cause: err })
 }
 
-/** The server closes its side after the answer; a peer that does not is reset after a grace period. */
-function dropWhenDone (stream: Stream): void {
-  if (stream.status !== 'open') return
-  const timer = setTimeout(() => { stream.abort(new PeerProtocolError('the peer kept the stream open after its answer')) }, CLOSE_GRACE_MS)
-  timer.unref()
-  stream.addEventListener('close', () => { clearTimeout(timer) }, { once: true })
-}

@@ -1,4 +1,5 @@
 import type { PeerId, Stream } from '@libp2p/interface'
+import { PeerProtocolError } from '../errors.ts'
 
 export interface IdleStreamsInit {
   /** Streams kept open per peer between requests. */
@@ -87,11 +88,17 @@ export class IdleStreams {
   /** Half-closes: the server ends its side after the requests it has (none); reset if it does not in time. */
   #close (stream: Stream): void {
     if (stream.status !== 'open') return
-    const timer = setTimeout(() => { stream.abort(new Error('the peer kept an idle piece stream open after it was closed')) }, this.#init.closeGraceMs)
-    timer.unref()
-    stream.addEventListener('close', () => { clearTimeout(timer) }, { once: true })
+    resetUnlessClosed(stream, this.#init.closeGraceMs, 'the peer kept an idle piece stream open after it was closed')
     stream.close().catch(err => { stream.abort(err as Error) })
   }
+}
+
+/** Resets the stream unless it closes within `ms` (the peer is to close its side): `why` names the breach. */
+export function resetUnlessClosed (stream: Stream, ms: number, why: string): void {
+  if (stream.status !== 'open') return
+  const timer = setTimeout(() => { stream.abort(new PeerProtocolError(why)) }, ms)
+  timer.unref()
+  stream.addEventListener('close', () => { clearTimeout(timer) }, { once: true })
 }
 
 function usable (stream: Stream): boolean {
