@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
 import type { Digest } from '@shoal/proto'
+import { rendezvousWeight } from '../rendezvous.ts'
 
 /**
  * The pieces of a cold blob that `self` reads from the origin when it and `others` claimed the blob
@@ -16,7 +16,7 @@ export function claimShare (digest: Digest, pieceCount: number, self: PeerId, ot
     let best: string | undefined
     let owner = -1
     for (const [i, peer] of claimers.entries()) {
-      const rank = createHash('sha256').update(`${digest}\n${index}\n${peer}`).digest('hex')
+      const rank = rendezvousWeight(digest, String(index), peer)
       if (best == null || rank < best) {
         best = rank
         owner = i

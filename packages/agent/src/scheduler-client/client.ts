@@ -6,7 +6,7 @@ import type { Bitfield, Digest } from '@shoal/proto'
 import { SCHEDULER_RECONNECT_MAX_MS, SCHEDULER_RECONNECT_MIN_MS } from '../constants.ts'
 import { silentLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
-import { rendezvousOrder } from './rendezvous.ts'
+import { rendezvousOrder } from '../rendezvous.ts'
 import { SchedulerSession } from './session.ts'
 import type { MembersMessage, OriginMessage, ParentsMessage, PieceTableMessage, PrefetchCancelMessage, PrefetchOrderMessage, Registration } from './session.ts'
 

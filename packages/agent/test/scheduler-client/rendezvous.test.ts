@@ -1,7 +1,7 @@
 import test from 'ava'
 import { digestOf } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
-import { rendezvousOrder } from '../../src/scheduler-client/rendezvous.ts'
+import { rendezvousOrder } from '../../src/rendezvous.ts'
 
 const schedulers = ['s1', 's2', 's3', 's4'].map(key => ({ key }))
 const digests: Digest[] = Array.from({ length: 2000 }, (_, i) => digestOf(new TextEncoder().encode(`blob ${i}`)))
