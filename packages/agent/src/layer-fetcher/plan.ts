@@ -152,9 +152,14 @@ export class BlobPlanner {
       signal.throwIfAborted()
       // The peers that answered a bitfield are the other claimers: none, and this agent is alone.
       if (plan == null) return this.noPeers(req, 'no-providers')
-      // Each claimer reads its share of the pieces from the origin and the rest from the others;
-      // one that comes when the claim is under way (a claimer holds pieces) follows.
-      if (!plan.peers.some(holdsAny)) share = claimShare(req.digest, pieceCountFor(size), peers.self, plan.peers.map(p => p.id))
+      // Each claimer reads its share of the pieces from the origin and the rest from the others.
+      // Claimers that settled first may hold pieces already; they counted this agent when its
+      // partial was open by then, so it still reads its share, less what some claimer holds (a
+      // claimer that did not count it read those as its own). Following them instead left this
+      // agent's share to nobody until the stall sent every follower to the origin for all of it.
+      const view = plan.peers
+      share = claimShare(req.digest, pieceCountFor(size), peers.self, view.map(p => p.id))
+        .filter(index => !view.some(p => p.complete || p.bitfield.has(index)))
       this.log.info('claimed a cold blob', { digest: req.digest, others: plan.peers.length, share: share.length })
     }
     if (plan == null) return this.noPeers(req, 'no-usable-plan')

@@ -1,6 +1,10 @@
 import test from 'ava'
 import { layerFixture, pushImage, startRegistry } from '../../../../test/fixtures/index.ts'
-import type { Digest } from '@shoal/proto'
+import { Bitfield, cidOfDigest, digestOf, pieceSizeFor, pieceSpan, Status } from '@shoal/proto'
+import type { Digest, PieceTable } from '@shoal/proto'
+import type { PeerId } from '@libp2p/interface'
+import { claimShare } from '../../src/layer-fetcher/claim-share.ts'
+import { PeerRefusedError } from '../../src/errors.ts'
 import { parseUpstream } from '../../src/config/index.ts'
 import { LayerFetcher } from '../../src/layer-fetcher/index.ts'
 import type { BlobPlanKind, OriginReason, PeerNetwork } from '../../src/layer-fetcher/index.ts'
@@ -10,10 +14,10 @@ import { peerIds } from './piece-book-helpers.ts'
 
 const MiB = 1024 * 1024
 
-async function origin (t: Parameters<typeof openStore>[0]): Promise<{ upstream: UpstreamClient, req: { registry: ReturnType<typeof parseUpstream>, repository: string, digest: Digest } }> {
+async function origin (t: Parameters<typeof openStore>[0], layer = layerFixture({ size: 3 * MiB, seed: 11 })): Promise<{ upstream: UpstreamClient, req: { registry: ReturnType<typeof parseUpstream>, repository: string, digest: Digest } }> {
   const registry = await startRegistry()
   t.teardown(registry.stop)
-  const image = await pushImage(registry, { name: 'team/app', tag: 'v1', format: 'oci', layers: [layerFixture({ size: 3 * MiB, seed: 11 })] })
+  const image = await pushImage(registry, { name: 'team/app', tag: 'v1', format: 'oci', layers: [layer] })
   const upstream = new UpstreamClient({ credentials: new Map(), certsDir: '/nonexistent' })
   t.teardown(async () => { await upstream.stop() })
   const registryConfig = parseUpstream('upstreams[0]', registry.url, [new URL(registry.url).host])
@@ -66,4 +70,65 @@ test('stopping the fetcher ends a plan still being chosen (a claim waiting for o
   t.true(performance.now() - stoppedAt < 5_000, 'not after the 60 s settle time')
   t.false(fetcher.fetching(req.digest))
   t.false(store.isPinned(req.digest), 'the partial was closed: it pins the blob no more')
+})
+
+test('a claimer that finds another claimer already holding a piece still reads its own share from the origin, and the rest from that claimer', async t => {
+  const layer = layerFixture({ size: 6 * MiB, seed: 12 })
+  const store = await openStore(t)
+  const { upstream, req } = await origin(t, layer)
+  const count = 6
+  // Two claimers; the other one holds piece 0 already, and pieces 1 and 2 are its share (a stall
+  // would send the pieces at the stream's head to the origin: here they are not this agent's).
+  let self: PeerId, other: PeerId, selfShare: number[], otherShare: number[]
+  do {
+    [self, other] = await peerIds(2) as [PeerId, PeerId]
+    selfShare = claimShare(req.digest, count, self, [other]).filter(i => i !== 0)
+    otherShare = claimShare(req.digest, count, other, [self])
+  } while (selfShare.length === 0 || !otherShare.includes(1) || !otherShare.includes(2))
+  const pieceSize = pieceSizeFor(layer.byteLength)
+  const bytesOf = (index: number): Uint8Array => {
+    const span = pieceSpan(layer.byteLength, index)
+    return layer.subarray(span.offset, span.offset + span.length)
+  }
+  // The other claimer holds piece 0, and its share only once this agent has read its own: an agent
+  // that followed it instead of reading its share would wait, stall and read pieces of the other's share.
+  let originBytes = 0
+  const selfShareBytes = selfShare.reduce((sum, i) => sum + bytesOf(i).byteLength, 0)
+  const held = (): number[] => originBytes >= selfShareBytes ? [...new Set([0, ...otherShare])] : [0]
+  const peers: PeerNetwork = {
+    self,
+    connected: () => [other],
+    findProviders: async () => [],
+    announce: async () => {},
+    rememberAddresses: () => {},
+    client: {
+      pieceTable: async (): Promise<PieceTable> => {
+        const now = new Set(held())
+        return { digest: req.digest, size: layer.byteLength, pieceSize, pieces: Array.from({ length: count }, (_, i) => now.has(i) ? cidOfDigest(digestOf(bytesOf(i))) : undefined) }
+      },
+      bitfield: async () => {
+        const bitfield = new Bitfield(count)
+        for (const i of held()) bitfield.set(i)
+        return { bitfield, complete: false }
+      },
+      piece: async (_peer, ref) => {
+        if (!held().includes(ref.index)) throw new PeerRefusedError(Status.NOT_FOUND, 'not held')
+        return bytesOf(ref.index)
+      }
+    }
+  }
+  const fetcher = new LayerFetcher({ store, upstream, peers }, { claimSettleMs: 10 })
+  t.teardown(async () => { await fetcher.stop() })
+  const fromOrigin: number[] = []
+  fetcher.events.on('upstream-bytes', bytes => { originBytes += bytes })
+  fetcher.events.on('piece-fetched', e => { if (e.source === 'origin') fromOrigin.push(e.index) })
+  const plans: BlobPlanKind[] = []
+  fetcher.events.on('plan', e => { plans.push(e.plan) })
+  const opened = await fetcher.open(req)
+  t.is(opened.kind, 'download')
+  await fetcher.settled()
+  t.deepEqual(plans, ['claim'])
+  t.is(store.get(req.digest)?.state, 'complete')
+  t.deepEqual(fromOrigin.sort((a, b) => a - b), selfShare, 'the origin gave this agent\'s share, once each, and nothing else')
+  t.is(originBytes, selfShareBytes)
 })
