@@ -133,7 +133,7 @@ find "$app/node_modules/.pnpm" \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.
 find "$app/node_modules/.pnpm" -type d -path '*/prebuilds/*' -prune ! -name linux-x64 -exec rm -rf {} +
 find "$app/node_modules/.pnpm" -type d -regextype posix-extended \
   -regex '.*/node_modules/(@[^/]+/)?[^/@][^/]*/(test|tests|bench|benchmark)' -prune -exec rm -rf {} +
-printf '#!/usr/local/bin/node --max-semi-space-size=4\n// The shoal command: Node 24 runs the TypeScript entry as is.\nimport("/app/packages/cli/src/main.ts")\n' > "$layer/usr/local/bin/shoal"
+printf '#!/usr/local/bin/node\n// The shoal command: Node 24 runs the TypeScript entry as is.\nimport("/app/packages/cli/src/main.ts")\n' > "$layer/usr/local/bin/shoal"
 chmod 0755 "$layer/usr/local/bin/shoal"
 det_tar -cf "$work/app.tar" -C "$layer" --mode=go-w dev usr app
 

@@ -80,6 +80,7 @@ async function runSizeProcess (size: Size, options: SchedulerBenchOptions, run: 
     seed: options.seed,
     tables: options.tables
   }
+  // No V8 flag: `shoal scheduler` runs on V8's defaults (only `shoal agent` adds its own, cli/src/node-flags.ts).
   const nodeArgs = [...(run.profileDir == null ? [] : ['--cpu-prof', '--cpu-prof-dir', run.profileDir]), RUN_SIZE, JSON.stringify(init)]
   const [command, args] = run.pin ? [TASKSET, ['-c', '0', process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs]
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], signal: AbortSignal.any([run.signal, AbortSignal.timeout(C.SIZE_TIMEOUT_MS)]) })

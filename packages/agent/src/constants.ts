@@ -78,12 +78,6 @@ export const WRITE_BATCH_BYTES = 1024 * 1024
 export const MAX_UNWRITTEN_BYTES = 4 * 1024 * 1024
 /** Recently received bytes kept in memory so readers following a download need not re-read them. */
 export const RECENT_WINDOW_BYTES = 2 * 1024 * 1024
-/**
- * Node flags the agent process runs with (the root package.json's `shoal` script passes the same):
- * a small young generation, because the blob path churns through many short-lived buffer objects
- * and V8 otherwise lets new space grow by tens of MiB under that load for no gain in throughput.
- */
-export const AGENT_NODE_FLAGS = ['--max-semi-space-size=4']
 /** A request to a peer (piece table, bitfield, piece) fails after this long when the caller gives no signal. */
 export const PIECE_TIMEOUT_MS = 30_000
 /**

@@ -20,7 +20,7 @@ export type { AgentConfig, UpstreamConfig, StorageConfig, Credential, HostPort, 
 export * from './errors.ts'
 export { createLogger, parseLogLevel, silentLogger } from './logger.ts'
 export type { Logger, LogLevel } from './logger.ts'
-export { AGENT_NODE_FLAGS } from './constants.ts'
+export { AGENT_NODE_FLAGS } from './node-flags.ts'
 export { SchedulerSession } from './scheduler-client/session.ts'
 export type { Registration } from './scheduler-client/session.ts'
 export { channelPair } from './scheduler-client/frame-channel.ts'

@@ -5,6 +5,9 @@
  * scheduler packages do not import each other; only this does.
  */
 
+import { AGENT_NODE_FLAGS } from '@shoal/agent/node-flags'
+import { withNodeFlags } from './node-flags.ts'
+
 const USAGE = `usage: shoal <command> [options]
 
 commands:
@@ -19,6 +22,7 @@ async function main (argv: string[]): Promise<number> {
   switch (command) {
     // Each command loads only its own modules: the agent's memory is a goal of its own.
     case 'agent': {
+      withNodeFlags(AGENT_NODE_FLAGS)
       const { runAgent } = await import('@shoal/agent/cli')
       // The scheduler's code is loaded only when an agent runs one (--embedded-scheduler).
       return runAgent(rest, { embeddedScheduler: { start: async node => (await import('./embedded-scheduler.ts')).embeddedScheduler.start(node) } })
