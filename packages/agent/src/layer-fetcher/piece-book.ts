@@ -72,6 +72,8 @@ export class PieceBook {
   readonly #maxRefusals: number
   readonly #latency?: (peer: PeerId) => number | undefined
   #lastProgressAt: number
+  /** Assigned pieces this agent is reading from the origin now (see stalled). */
+  #originReads = 0
 
   constructor (plan: PeerPlan, init: PieceBookInit) {
     this.table = plan.table
@@ -169,9 +171,26 @@ export class PieceBook {
     return this.#expectMore() || this.peers.some(this.#growing)
   }
 
-  /** Nothing new among the peers for the stall time, or nothing can come: what nobody holds comes from the origin. */
+  /**
+   * Nothing new among the peers for the stall time, or nothing can come: what nobody holds comes
+   * from the origin. Not while this agent reads assigned pieces from the origin: the other readers
+   * (claimers, or agents the scheduler assigned) read theirs from the same origin at the same pace,
+   * and at a slow origin a piece takes longer than the stall time (a 25 Mbit origin read by 8
+   * claimers at once: 10 s and more). The clock starts again when the last such read ends.
+   */
   stalled (): boolean {
-    return !this.growing || this.#now() - this.#lastProgressAt > this.#stallMs
+    return !this.growing || (this.#originReads === 0 && this.#now() - this.#lastProgressAt > this.#stallMs)
+  }
+
+  /** An assigned origin read began. */
+  originReadStarted (): void {
+    this.#originReads++
+  }
+
+  /** An assigned origin read ended (read, given up or failed): the stall clock starts from now. */
+  originReadEnded (): void {
+    this.#originReads = Math.max(0, this.#originReads - 1)
+    this.progressed()
   }
 
   /** Something moved (a piece arrived, a peer or a table entry was learned). */

@@ -65,6 +65,27 @@ test('a stall: no progress for the stall time while peers grow; none growing and
   t.true(book.stalled(), 'nobody is downloading the blob and nothing more will come')
 })
 
+test('no stall while this agent reads assigned pieces from the origin: the clock starts when the last read ends', async t => {
+  const [id] = await peerIds(1)
+  const clock = manualClock()
+  const book = new PieceBook({ table: table(3), peers: [planned(id!, 3, [])] }, { stallMs: 3_000, now: clock.now })
+  book.originReadStarted()
+  book.originReadStarted()
+  clock.advance(10_000)
+  t.false(book.stalled(), 'the other claimers read from the same slow origin')
+  book.originReadEnded()
+  clock.advance(10_000)
+  t.false(book.stalled(), 'one read is still under way')
+  book.originReadEnded()
+  clock.advance(3_000)
+  t.false(book.stalled())
+  clock.advance(1)
+  t.true(book.stalled(), 'the stall time after the last read ended')
+  book.originReadStarted()
+  book.drop(id!)
+  t.true(book.stalled(), 'nobody left to wait for: a read of its own does not hold the stall back')
+})
+
 test('whom to ask: the holder with fewest requests from this download, equals at random', async t => {
   const [idA, idB, idC] = await peerIds(3)
   const peers = [planned(idA!, 1, [0]), planned(idB!, 1, [0]), planned(idC!, 1, [])]

@@ -37,13 +37,19 @@ export function originRangeSource (init: { book: PieceBook, read: OriginPieceRea
   const fetch = async (index: number, signal: AbortSignal, assignedOnly: boolean): Promise<Piece | undefined> => {
     const span = pieceSpan(size, index)
     const asked = performance.now()
-    const read = await init.read(span.offset, span.length, signal, assignedOnly ? () => book.isAssigned(index) : undefined)
+    if (assignedOnly) book.originReadStarted()
+    let read
+    try {
+      read = await init.read(span.offset, span.length, signal, assignedOnly ? () => book.isAssigned(index) : undefined)
+    } finally {
+      if (assignedOnly) book.originReadEnded()
+    }
     if (read == null) return undefined
     const { bytes, slotSeconds, firstByteSeconds } = read
     if (slotSeconds > 0) events.onPieceWait?.({ digest, cause: 'origin-slot', seconds: slotSeconds })
     if (!told) {
       told = true
-      const why = assignedOnly ? 'the scheduler assigned them to this agent' : book.growing ? 'no progress among the peers' : 'no live peer holds or is fetching them'
+      const why = assignedOnly ? 'assigned to this agent (by its scheduler, or its share of a claim)' : book.growing ? 'no progress among the peers' : 'no live peer holds or is fetching them'
       init.logger.info('pieces no peer gives come from the origin', { digest, from: index, why })
     }
     const expected = book.cid(index)
