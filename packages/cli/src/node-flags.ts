@@ -4,11 +4,17 @@
  * process id, so tini, systemd and anything waiting on the PID see one process). The wrappers
  * (package.json's `shoal`, deploy/systemd/shoal, the image's /usr/local/bin/shoal) pass no flag of
  * their own, so each command gets its own: the agent's small young generation would slow the
- * scheduler. A flag given on the command line with another value (`--max-semi-space-size=16`) is
- * kept: it comes after, and V8 takes the last.
+ * scheduler. A flag the command line already gives, with any value (`--max-semi-space-size=16`),
+ * is the operator's: it stands, and nothing starts again for it.
  */
 export function withNodeFlags (flags: readonly string[]): void {
-  const missing = flags.filter(flag => !process.execArgv.includes(flag))
+  const given = new Set(process.execArgv.map(flagName))
+  const missing = flags.filter(flag => !given.has(flagName(flag)))
   if (missing.length === 0 || typeof process.execve !== 'function') return
   process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], process.env)
+}
+
+function flagName (flag: string): string {
+  const equals = flag.indexOf('=')
+  return equals < 0 ? flag : flag.slice(0, equals)
 }

@@ -37,10 +37,10 @@ test('a command\'s Node flags missing from the command line: Node starts again w
   t.deepEqual(after.argv, ['agent', '--data-dir', 'x'])
 })
 
-test('flags already on the command line start nothing again; another value given there is kept after ours', async t => {
-  const present = await flagsOf(t, ['--max-semi-space-size=4'], ['--max-semi-space-size=4'])
-  t.is(present.length, 2, 'no second start')
-  const other = await flagsOf(t, ['--max-semi-space-size=4'], ['--max-semi-space-size=16'])
-  const last = other.at(-1)!
-  t.deepEqual(last.execArgv.filter(flag => flag.startsWith('--max-semi-space-size')), ['--max-semi-space-size=4', '--max-semi-space-size=16'], 'V8 takes the last: the operator\'s')
+test('a flag already on the command line, with the same or another value, starts nothing again: the operator\'s value stands', async t => {
+  for (const given of ['--max-semi-space-size=4', '--max-semi-space-size=16']) {
+    const lines = await flagsOf(t, ['--max-semi-space-size=4'], [given])
+    t.is(lines.length, 2, `no second start with ${given}`)
+    t.deepEqual(lines[1]!.execArgv, [given])
+  }
 })
