@@ -30,6 +30,21 @@ test('a well-formed table becomes a PieceTable and encodes back to the same mess
   t.notThrows(() => parsePieceTable(message, { digest: blob }), 'the size may be unknown to the caller')
 })
 
+test('each entry is the CID CID.decode makes of its bytes, in every part, and does not share the message\'s bytes', t => {
+  const message = tableFor(3 * MiB)
+  const table = parsePieceTable(message, { digest: blob })
+  for (const [i, cid] of table.pieces.entries()) {
+    const decoded = CID.decode(message.pieces[i]!)
+    t.true(cid!.equals(decoded))
+    t.is(cid!.toString(), decoded.toString())
+    t.deepEqual([cid!.version, cid!.code, cid!.multihash.code, cid!.multihash.size], [decoded.version, decoded.code, decoded.multihash.code, decoded.multihash.size])
+    t.deepEqual(cid!.multihash.digest, decoded.multihash.digest)
+    t.deepEqual(cid!.multihash.bytes, decoded.multihash.bytes)
+  }
+  message.pieces[0]!.fill(0)
+  t.true(table.pieces[0]!.equals(CID.decode(tableFor(3 * MiB).pieces[0]!)), 'a copy: the message\'s buffer may be reused')
+})
+
 test('an empty blob has no pieces; a blob of one piece is its own piece', t => {
   const empty = digestOf(new Uint8Array())
   t.deepEqual(parsePieceTable(tableFor(0), { digest: empty, size: 0 }).pieces, [])
