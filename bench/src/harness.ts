@@ -4,6 +4,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { AGENT_NODE_FLAGS } from '@shoal/agent/node-flags'
 import { Teardown } from './mirror/teardown.ts'
 
 /** `<root>/<name>-<timestamp>`, or `--out` when given. */
@@ -90,4 +91,12 @@ export function markdownTable (header: string[], rows: string[][]): string {
     `|${header.map(() => '---').join('|')}|`,
     ...rows.map(r => `| ${r.map(cell).join(' | ')} |`)
   ].join('\n')
+}
+
+/**
+ * The Node flags every bench agent runs with: the agent's own, then `BENCH_AGENT_NODE_FLAGS`
+ * (space-separated, for experiments: `--cpu-prof --cpu-prof-dir=DIR`; docs/dev/peer-link.md).
+ */
+export function benchAgentNodeFlags (): string[] {
+  return [...AGENT_NODE_FLAGS, ...(process.env.BENCH_AGENT_NODE_FLAGS ?? '').split(' ').filter(flag => flag !== '')]
 }

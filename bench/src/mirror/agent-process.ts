@@ -1,4 +1,4 @@
-import { AGENT_NODE_FLAGS } from '@shoal/agent'
+import { benchAgentNodeFlags } from '../harness.ts'
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
@@ -57,9 +57,7 @@ export interface StartAgentProcessInit {
 export async function startAgentProcess (components: AgentProcessComponents, init: StartAgentProcessInit): Promise<AgentProcess> {
   const signal = init.signal ?? AbortSignal.timeout(AGENT_READY_TIMEOUT_MS)
   const args = [
-    ...AGENT_NODE_FLAGS,
-    // Experiments only (docs/dev/peer-link.md): more node flags for every agent, space-separated.
-    ...(process.env.BENCH_AGENT_NODE_FLAGS ?? '').split(' ').filter(flag => flag !== ''),
+    ...benchAgentNodeFlags(),
     ...(init.profileDir == null ? [] : ['--cpu-prof', `--cpu-prof-dir=${init.profileDir}`]),
     AGENT_MAIN, 'agent',
     '--listen', '127.0.0.1:0',

@@ -2,7 +2,7 @@
  * The shoal processes of a scenario, each in its host's place: `shoal scheduler` and one
  * `shoal agent` per host, started and awaited through the lines they print when ready.
  */
-import { AGENT_NODE_FLAGS } from '@shoal/agent'
+import { benchAgentNodeFlags } from '../harness.ts'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -70,9 +70,7 @@ export interface StartAgentInit {
 
 export async function startAgent (components: ServiceComponents, host: HostSlot, init: StartAgentInit): Promise<AgentService> {
   const args = [
-    ...AGENT_NODE_FLAGS,
-    // Extra Node flags for experiments, e.g. `--cpu-prof --cpu-prof-dir=DIR` (as in bench mirror).
-    ...(process.env.BENCH_AGENT_NODE_FLAGS ?? '').split(' ').filter(flag => flag !== ''),
+    ...benchAgentNodeFlags(),
     SHOAL_MAIN, 'agent',
     '--listen', host.agentListen,
     '--data-dir', init.dataDir,
