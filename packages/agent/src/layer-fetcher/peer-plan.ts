@@ -1,5 +1,4 @@
 import type { PeerId } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
 import { pieceCountFor } from '@shoal/proto'
 import type { Digest, PieceTable } from '@shoal/proto'
 import { PEER_PLAN_MAX_PEERS, PEER_PLAN_TIMEOUT_MS } from '../constants.ts'
@@ -18,8 +17,8 @@ export interface PeerNetwork {
   findProviders: (digest: Digest) => Promise<Array<{ id: PeerId }>>
   /** Announces the blob now and waits for it (bounded; never throws). */
   announce: (digest: Digest) => Promise<void>
-  /** Where a peer named by a scheduler listens, so that it can be dialled by id. */
-  rememberAddresses: (peer: PeerId, addresses: Multiaddr[]) => void
+  /** Where a peer named by a scheduler listens (multiaddrs, as bytes), so that it can be dialled by id. */
+  rememberAddresses: (peer: PeerId, addresses: readonly Uint8Array[]) => void
   client: Pick<PieceExchangeClient, 'pieceTable' | 'bitfield' | 'piece'>
 }
 

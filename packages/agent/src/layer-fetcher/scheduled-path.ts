@@ -1,5 +1,4 @@
 import { peerIdFromMultihash } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import { Bitfield, decodeMultihash, parsePieceTable, pieceCountFor, pieceSizeFor, Status } from '@shoal/proto'
 import type { PieceFailureReason, PieceTable } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
@@ -175,7 +174,7 @@ function plannedPeers (peers: PeerNetwork, m: ParentsMessage, pieceCount: number
   for (const parent of m.parents) {
     try {
       const id = peerIdFromMultihash(decodeMultihash(parent.peerId))
-      peers.rememberAddresses(id, parent.addresses.map(bytes => multiaddr(bytes)))
+      peers.rememberAddresses(id, parent.addresses)
       const bitfield = new Bitfield(pieceCount, parent.bitfield)
       planned.push({ id, bitfield, complete: bitfield.full() })
     } catch (err) {

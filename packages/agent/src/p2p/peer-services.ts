@@ -28,6 +28,7 @@ import type { Admission, P2pNode } from '@shoal/p2p'
 import type { UpstreamClient } from '../upstream/client.ts'
 import { MemberSet, readJoinToken, readMembersFile } from './members.ts'
 import { SharePolicy } from './share-policy.ts'
+import { KnownAddresses } from './known-addresses.ts'
 import type { BlobOrigin } from './share-policy.ts'
 
 export interface PeerServicesComponents {
@@ -96,6 +97,7 @@ export class PeerServices {
   #share?: SharePolicy
   #membersPoll?: ReturnType<typeof setInterval>
   #membersFileMtimeMs = 0
+  readonly #knownAddresses = new KnownAddresses()
 
   constructor (components: PeerServicesComponents, init: PeerServicesInit) {
     this.#components = components
@@ -333,7 +335,15 @@ export class PeerServices {
       client,
       connected: () => node.getPeers(),
       rememberAddresses: (peer, addresses) => {
-        node.peerStore.merge(peer, { multiaddrs: addresses }).catch((err: Error) => {
+        if (!this.#knownAddresses.changed(peer.toString(), addresses)) return
+        let multiaddrs
+        try {
+          multiaddrs = addresses.map(bytes => multiaddr(bytes))
+        } catch (err) {
+          this.#ownLog.info('a parent\'s addresses do not parse; it is dialled by peer id alone', { peer: peer.toString(), error: (err as Error).message })
+          return
+        }
+        node.peerStore.merge(peer, { multiaddrs }).catch((err: Error) => {
           this.#ownLog.info('a parent\'s addresses were not kept; it is dialled by peer id alone', { peer: peer.toString(), error: `${err.name}: ${err.message}` })
         })
       },
