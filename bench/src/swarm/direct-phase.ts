@@ -6,6 +6,7 @@ import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Teardown } from '../mirror/teardown.ts'
 import type { LinkSampler, LinkUtilisation } from './link-sampler.ts'
+import { countOriginRetransmits } from './network.ts'
 import { runPullPhase } from './pull-phase.ts'
 import type { PullResult } from './pull.ts'
 import { startPull } from './pull.ts'
@@ -16,6 +17,8 @@ export interface DirectPhaseResult {
   results: PullResult[]
   wallSeconds: number
   originEgressBytes: number
+  /** TCP segments the origin sent again during the phase (netns mode). */
+  originRetransmits?: number
   links?: LinkUtilisation
 }
 
@@ -31,6 +34,7 @@ export async function runDirectPhase (components: PhaseComponents, init: PhaseIn
   let sampler: LinkSampler | undefined
   try {
     const egressBefore = await network.originEgressBytes()
+    const retransmits = await countOriginRetransmits(network)
     sampler = startSampler(network)
     const phase = await runPullPhase({
       title: `direct ${scenario.name}`,
@@ -44,7 +48,7 @@ export async function runDirectPhase (components: PhaseComponents, init: PhaseIn
       }))
     })
     const links = await sampler?.stop()
-    return { results: phase.results, wallSeconds: phase.wallSeconds, originEgressBytes: await network.originEgressBytes() - egressBefore, links }
+    return { results: phase.results, wallSeconds: phase.wallSeconds, originEgressBytes: await network.originEgressBytes() - egressBefore, originRetransmits: await retransmits(), links }
   } finally {
     await sampler?.stop()
     await removeHosts()

@@ -15,6 +15,7 @@ export function scenarioTable (r: ScenarioReport): string {
     row('completion max', s => `${secs(s.completionSeconds.max)} (${x(s.completionRatio.max)} limit)`),
     row('hosts finished, right digests', s => `${s.completionSeconds.n} of ${s.hosts.length}${s.failed.length > 0 ? ` (failed: ${s.failed.join(', ')})` : ''}`),
     row('origin egress (at its link)', s => `${mb(s.originEgressBytes)} (${x(s.originEgressRatio)} image)`),
+    row('origin TCP segments sent again', s => s.originRetransmits == null ? '–' : String(s.originRetransmits)),
     row('wall time, first start to last end', s => secs(s.wallSeconds))
   ])
 }
@@ -75,7 +76,8 @@ export function renderMarkdown (report: SwarmReport): string {
       `**Physical limit** (image bytes / host link rate): ${secs(report.physicalLimitSeconds)}; every time below is also shown as a multiple of it, ` +
       'and origin egress as a multiple of the image bytes.',
     '',
-    `Origin egress is counted at the origin's link: ${report.egressCountedBy}. Traffic by source is what each agent counts on its /metrics. ` +
+    `Origin egress is counted at the origin's link: ${report.egressCountedBy}; segments TCP sent again (after drops at a full downlink queue) ` +
+      'count too, and in netns mode their number is shown on its own line. Traffic by source is what each agent counts on its /metrics. ' +
       'Each host pulls with `skopeo copy` into a dir, through its own agent (registries.conf names it as the mirror of a registry on a closed port, so ' +
       'skopeo cannot fall back to the origin past a failing agent), and every digest is checked after. The direct pull runs right after, with new ' +
       'clients on new links of the same rate, pulling the same image from the origin itself.',

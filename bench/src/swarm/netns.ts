@@ -94,6 +94,19 @@ export class Topology {
   }
 
   /**
+   * TCP segments the machine's kernel has sent again so far (RetransSegs of its namespace's
+   * /proc/net/snmp): each is a segment its link carried twice, mostly after a drop at a full queue.
+   */
+  async tcpRetransmits (machine: Machine, opts: { signal?: AbortSignal } = {}): Promise<number> {
+    const { stdout } = await this.run('ip', ['netns', 'exec', machine.netns, 'cat', '/proc/net/snmp'], opts.signal)
+    const [names, values] = stdout.split('\n').filter(line => line.startsWith('Tcp:')).map(line => line.trim().split(/\s+/))
+    const at = names?.indexOf('RetransSegs') ?? -1
+    const count = at < 0 ? NaN : Number(values?.[at])
+    if (!Number.isSafeInteger(count)) throw new NetnsError(`no TCP RetransSegs in ${machine.netns}'s /proc/net/snmp`)
+    return count
+  }
+
+  /**
    * Every machine's link counters at one instant, by machine name, read in one call from the
    * switch's side of the veths: what the switch sends is what the machine receives.
    */

@@ -50,6 +50,7 @@ export async function createNetnsNetwork (components: { teardown: Teardown }, in
     origin: { url: origin.url, host: origin.host },
     egressCountedBy: `tx bytes of the origin's veth (${originMachine.netns}/eth0, Ethernet/IP/TCP headers included, MTU 9000)`,
     originEgressBytes: async () => topology.txBytes(originMachine),
+    originRetransmits: async () => topology.tcpRetransmits(originMachine, { signal: init.signal }),
     linkCounters: async () => topology.linkCounters({ signal: init.signal }),
     scheduler: async () => {
       schedulerMachine ??= await topology.addMachine({ name: 'scheduler', octet: SCHEDULER_OCTET }, { signal: init.signal })

@@ -35,6 +35,11 @@ export interface SwarmNetwork {
   /** What the origin has sent over its link so far (netns: its veth's tx bytes; loopback: the shaping proxy's response bytes). */
   originEgressBytes: () => Promise<number>
   /**
+   * TCP segments the origin has sent again so far (netns: its namespace's RetransSegs); absent in
+   * loopback mode, where the origin shares the bench's own TCP stack.
+   */
+  originRetransmits?: () => Promise<number>
+  /**
    * Every link's bytes so far, by machine name (h0, d3, origin), each direction as the machine
    * sees it; absent in loopback mode, where hosts share one interface.
    */
@@ -48,6 +53,14 @@ export interface SwarmNetwork {
   removeHosts: (hosts: HostSlot[]) => Promise<void>
   /** Stops the origin and removes everything (also done by the teardown it was given). */
   close: () => Promise<void>
+}
+
+/** Starts counting the origin's TCP retransmissions; what it returns gives the count since (undefined in loopback mode). */
+export async function countOriginRetransmits (network: SwarmNetwork): Promise<() => Promise<number | undefined>> {
+  const read = network.originRetransmits
+  if (read == null) return async () => undefined
+  const before = await read()
+  return async () => (await read()) - before
 }
 
 export interface NetworkInit {

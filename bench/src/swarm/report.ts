@@ -19,6 +19,11 @@ export interface SideReport {
   originEgressBytes: number
   /** originEgressBytes / imageBytes. */
   originEgressRatio: number
+  /**
+   * TCP segments the origin sent again (netns mode): part of its egress that carried nothing new,
+   * mostly after drops at the hosts' full downlink queues.
+   */
+  originRetransmits?: number
   /** Over the hosts that finished with the right digests, each timed from its own start. */
   completionSeconds: Completion
   /** completionSeconds / physicalLimitSeconds. */
@@ -116,7 +121,7 @@ export function scenarioReport (m: ScenarioMeasures, facts: { imageBytes: number
   return report
 }
 
-function side (phase: { results: PullResult[], wallSeconds: number, originEgressBytes: number, links?: LinkUtilisation }, facts: { imageBytes: number, physicalLimitSeconds: number }, killed: Set<string>, kind: 'h' | 'd'): SideReport {
+function side (phase: { results: PullResult[], wallSeconds: number, originEgressBytes: number, originRetransmits?: number, links?: LinkUtilisation }, facts: { imageBytes: number, physicalLimitSeconds: number }, killed: Set<string>, kind: 'h' | 'd'): SideReport {
   const finished = phase.results.filter(r => r.verified && r.seconds != null).map(r => r.seconds as number)
   const completionSeconds = completionOf(finished)
   const limit = facts.physicalLimitSeconds
@@ -124,6 +129,7 @@ function side (phase: { results: PullResult[], wallSeconds: number, originEgress
   return {
     originEgressBytes: phase.originEgressBytes,
     originEgressRatio: phase.originEgressBytes / facts.imageBytes,
+    originRetransmits: phase.originRetransmits,
     completionSeconds,
     completionRatio: { p50: completionSeconds.p50 / limit, p90: completionSeconds.p90 / limit, max: completionSeconds.max / limit },
     wallSeconds: phase.wallSeconds,

@@ -16,6 +16,7 @@ import { readAgentSeries, readAgentTraffic } from './metrics.ts'
 import type { AgentTraffic } from './metrics.ts'
 import { LinkSampler } from './link-sampler.ts'
 import type { LinkUtilisation } from './link-sampler.ts'
+import { countOriginRetransmits } from './network.ts'
 import type { HostSlot, SwarmNetwork } from './network.ts'
 import { runPullPhase } from './pull-phase.ts'
 import type { PullResult } from './pull.ts'
@@ -28,6 +29,8 @@ export interface SwarmPhaseResult {
   results: PullResult[]
   wallSeconds: number
   originEgressBytes: number
+  /** TCP segments the origin sent again during the pull phase (netns mode). */
+  originRetransmits?: number
   /** Per surviving agent, read after the pull. */
   traffic: AgentTraffic[]
   killed?: { hosts: string[], atSeconds: number, atBytes: number }
@@ -106,6 +109,7 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
     const victims = new Set((scenario.churn?.hosts(init.hosts) ?? []).map(i => hosts[i]?.name ?? ''))
     let killed: SwarmPhaseResult['killed']
     const egressBefore = await network.originEgressBytes()
+    const retransmits = await countOriginRetransmits(network)
     sampler = startSampler(network)
     const phase = await runPullPhase({
       title: `swarm ${scenario.name}`,
@@ -132,8 +136,9 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
     })
     const links = await sampler?.stop()
     const originEgressBytes = await network.originEgressBytes() - egressBefore
+    const originRetransmits = await retransmits()
     const traffic = await Promise.all(agents.filter(a => a.process.ended() == null).map(async a => readAgentTraffic(a, AbortSignal.any([signal, AbortSignal.timeout(10_000)]))))
-    return { results: phase.results, wallSeconds: phase.wallSeconds, originEgressBytes, traffic, killed, links, prefetch }
+    return { results: phase.results, wallSeconds: phase.wallSeconds, originEgressBytes, originRetransmits, traffic, killed, links, prefetch }
   } finally {
     await sampler?.stop()
     // Agents at once (each may take its grace period), then the scheduler.
