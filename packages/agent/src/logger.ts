@@ -1,6 +1,9 @@
 export interface Logger {
-  /** Per-piece detail (timings, assignments, parents): off unless SHOAL_LOG=debug. */
-  debug: (msg: string, fields?: Record<string, unknown>) => void
+  /**
+   * Per-piece detail (timings, assignments, parents): off unless SHOAL_LOG=debug. Fields that cost
+   * something to make may be given as a function, called only when the line is written.
+   */
+  debug: (msg: string, fields?: Record<string, unknown> | (() => Record<string, unknown>)) => void
   info: (msg: string, fields?: Record<string, unknown>) => void
   warn: (msg: string, fields?: Record<string, unknown>) => void
   error: (msg: string, fields?: Record<string, unknown>) => void
@@ -27,9 +30,9 @@ export interface LoggerInit {
 export function createLogger (component: string, init: LoggerInit = {}): Logger {
   const rank = RANK[init.level ?? 'info']
   const sink = init.sink ?? ((line: string) => { process.stderr.write(`${line}\n`) })
-  const write = (level: Exclude<LogLevel, 'silent'>) => (msg: string, fields?: Record<string, unknown>): void => {
+  const write = (level: Exclude<LogLevel, 'silent'>) => (msg: string, fields?: Record<string, unknown> | (() => Record<string, unknown>)): void => {
     if (RANK[level] > rank) return
-    sink(JSON.stringify({ time: new Date().toISOString(), level, component, msg, ...fields }))
+    sink(JSON.stringify({ time: new Date().toISOString(), level, component, msg, ...(typeof fields === 'function' ? fields() : fields) }))
   }
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error'), child: name => createLogger(`${component}:${name}`, init) }
 }

@@ -1,4 +1,5 @@
 import { peerIdFromMultihash } from '@libp2p/peer-id'
+import type { PeerId } from '@libp2p/interface'
 import { Bitfield, decodeMultihash, parsePieceTable, pieceCountFor, pieceSizeFor, Status } from '@shoal/proto'
 import type { PieceFailureReason, PieceTable } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
@@ -65,11 +66,13 @@ export async function startScheduled (components: ScheduledStartComponents, init
   let table: PieceTable | undefined
   // The first word about this blob (parents or origin pieces) ends the wait; words about other blobs do not.
   const answer = Promise.withResolvers<true>()
+  // The same parents come in every parents message: one PeerId each, so its string is made once.
+  const parentIds = new Map<string, PeerId>()
   const onParents = (m: ParentsMessage): void => {
     if (m.digest !== digest) return
     answer.resolve(true)
-    const planned = plannedPeers(peers, m, pieceCount, log)
-    log.debug('parents', { digest, parents: planned.map(p => `${p.id.toString().slice(-6)}:${p.bitfield.count()}`) })
+    const planned = plannedPeers(peers, m, pieceCount, parentIds, log)
+    log.debug('parents', () => ({ digest, parents: planned.map(p => `${p.id.toString().slice(-6)}:${p.bitfield.count()}`) }))
     if (live.source == null) firstParents = planned
     else live.source.addPeers(planned)
   }
@@ -169,11 +172,13 @@ export async function startScheduled (components: ScheduledStartComponents, init
   return { download, source }
 }
 
-function plannedPeers (peers: PeerNetwork, m: ParentsMessage, pieceCount: number, log: Logger): PlannedPeer[] {
+function plannedPeers (peers: PeerNetwork, m: ParentsMessage, pieceCount: number, ids: Map<string, PeerId>, log: Logger): PlannedPeer[] {
   const planned: PlannedPeer[] = []
   for (const parent of m.parents) {
     try {
-      const id = peerIdFromMultihash(decodeMultihash(parent.peerId))
+      const key = Buffer.from(parent.peerId.buffer, parent.peerId.byteOffset, parent.peerId.byteLength).toString('latin1')
+      let id = ids.get(key)
+      if (id == null) ids.set(key, id = peerIdFromMultihash(decodeMultihash(parent.peerId)))
       peers.rememberAddresses(id, parent.addresses)
       const bitfield = new Bitfield(pieceCount, parent.bitfield)
       planned.push({ id, bitfield, complete: bitfield.full() })
