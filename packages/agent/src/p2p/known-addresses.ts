@@ -3,7 +3,7 @@
  * message names up to six parents with their addresses, several times a second per blob; a
  * peer-store merge decodes and re-encodes the peer's whole record each time (5 s of the agents'
  * CPU in one 100 Mbit `bench swarm` run) though the addresses rarely change. Bounded: past
- * `maxPeers` the peer named least recently is forgotten (their next naming merges again).
+ * `maxPeers` the peer named least recently is forgotten (its next naming merges again).
  */
 export class KnownAddresses {
   readonly #maxPeers: number
@@ -26,5 +26,10 @@ export class KnownAddresses {
       if (oldest != null) this.#byPeer.delete(oldest)
     }
     return true
+  }
+
+  /** The merge of the peer's addresses failed: its next naming tries again. */
+  forget (peer: string): void {
+    this.#byPeer.delete(peer)
   }
 }

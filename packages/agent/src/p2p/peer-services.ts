@@ -344,6 +344,7 @@ export class PeerServices {
           return
         }
         node.peerStore.merge(peer, { multiaddrs }).catch((err: Error) => {
+          this.#knownAddresses.forget(peer.toString())
           this.#ownLog.info('a parent\'s addresses were not kept; it is dialled by peer id alone', { peer: peer.toString(), error: `${err.name}: ${err.message}` })
         })
       },

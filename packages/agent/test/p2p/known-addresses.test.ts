@@ -26,3 +26,11 @@ test('past its bound the oldest peer is forgotten, so its next naming counts as 
   t.false(known.changed('p1', [a]))
   t.true(known.changed('p2', [a]))
 })
+
+test('a peer forgotten (its merge failed) counts as changed at its next naming', t => {
+  const known = new KnownAddresses()
+  t.true(known.changed('p1', [a]))
+  known.forget('p1')
+  t.true(known.changed('p1', [a]))
+  t.false(known.changed('p1', [a]))
+})
