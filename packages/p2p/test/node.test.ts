@@ -89,22 +89,3 @@ test('a CID provided by one node is found by a node bootstrapped to it', async t
   t.truthy(found, 'B found A as a provider')
   t.true(found?.multiaddrs.some(addr => addr.startsWith('/ip4/127.0.0.1/tcp/')), `loopback address kept: ${found?.multiaddrs.join(', ')}`)
 })
-
-test('a protocol a peer opens streams with is in the peer store after its first stream and stays there (libp2p patch: merged once per connection)', async t => {
-  const key = testSwarmKey()
-  const protocol = '/shoal-test/once/1.0.0'
-  const a = await startTestNode(t, { swarmKey: key })
-  await a.handle(protocol, stream => { stream.close().catch(() => {}) })
-  const b = await startTestNode(t, { swarmKey: key, bootstrap: [address(a)] })
-  // b does not handle the protocol, so identify never names it for b: only the stream's merge can.
-  // Identify replaces the protocols it learns: wait until it has run, then open the streams.
-  const identified = async (): Promise<string[]> => (await a.peerStore.get(b.peerId).catch(() => undefined))?.protocols ?? []
-  for (const deadline = Date.now() + OP_TIMEOUT_MS; (await identified()).length === 0 && Date.now() < deadline;) await new Promise(resolve => setTimeout(resolve, 50))
-  t.false((await identified()).includes(protocol))
-  for (let i = 0; i < 3; i++) {
-    const stream = await b.dialProtocol(a.peerId, protocol, { signal: AbortSignal.timeout(OP_TIMEOUT_MS) })
-    await stream.close()
-  }
-  t.is(a.getConnections(b.peerId).length, 1, 'one connection carried every stream')
-  t.true((await identified()).includes(protocol))
-})
