@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -157,8 +158,9 @@ test('counting proxy throttle paces bodies, can be lifted mid-body, and Range he
   t.deepEqual(proxy.counts.requests.map(r => [r.status, r.range]), [[200, undefined], [206, 'bytes=1000-']])
 })
 
-test('registry restart keeps port and data', async t => {
-  const registry = await startRegistry()
+test('registry restart keeps port and data; every process it spawns is handed to track', async t => {
+  const tracked: ChildProcess[] = []
+  const registry = await startRegistry({ track: child => { tracked.push(child) } })
   t.teardown(async () => { await registry.stop() })
   const pushed = await pushImage(registry, { name: 'app', tag: 'v1', format: 'oci', layers: smallLayers(80) })
   const { url } = registry
@@ -168,7 +170,17 @@ test('registry restart keeps port and data', async t => {
   const dest = await tempDir(t, 'pull-restart')
   await skopeoCopy({ image: `${registry.host}/app:v1`, destDir: dest })
   await t.notThrowsAsync(verifyDirImage(dest, pushed))
+  // The first process was stopped by the restart; the second serves until stop().
+  t.is(tracked.length, 2)
+  t.false(running(tracked[0]!))
+  t.true(running(tracked[1]!))
+  await registry.stop()
+  t.false(running(tracked[1]!))
 })
+
+function running (child: ChildProcess): boolean {
+  return child.exitCode == null && child.signalCode == null
+}
 
 test('TLS registry with a test CA: trusted with the CA, refused without it', async t => {
   const ca = await makeCa(await tempDir(t, 'ca'))

@@ -71,7 +71,7 @@ async function measure (options: MirrorBenchOptions, { teardown, signal, log }: 
     teardown.defer(`agent dirs ${dir}`, async () => { await rm(dir, { recursive: true, force: true }) })
     agentRoot = dir
   }
-  const registry = await startRegistry({ dataDir: join(workDir, 'origin'), signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
+  const registry = await startRegistry({ dataDir: join(workDir, 'origin'), track: child => { teardown.track(child) }, signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
   teardown.defer('origin registry', registry.stop)
   log(`origin: docker-registry at ${registry.url}`)
 

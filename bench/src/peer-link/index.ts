@@ -52,7 +52,7 @@ async function measure (options: PeerLinkOptions, teardown: Teardown, signal: Ab
 
   let ctx: PeerLinkContext | undefined
   if (needAgents) {
-    const registry = await startRegistry({ dataDir: join(workDir, 'origin'), signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
+    const registry = await startRegistry({ dataDir: join(workDir, 'origin'), track: child => { teardown.track(child) }, signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
     teardown.defer('origin registry', registry.stop)
     const push = async (size: number, seed: number): Promise<BenchBlob> => {
       const t = performance.now()

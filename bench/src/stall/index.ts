@@ -58,7 +58,7 @@ export async function runStallBench (argv: string[], io: { outRoot: string }): P
     const startedAt = new Date().toISOString()
     const work = await mkdtemp(join('/tmp', 'stall-bench-'))
     teardown.defer(`work dir ${work}`, async () => { await rm(work, { recursive: true, force: true }) })
-    const registry = await startRegistry({ dataDir: join(work, 'origin'), signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
+    const registry = await startRegistry({ dataDir: join(work, 'origin'), track: child => { teardown.track(child) }, signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
     teardown.defer('origin registry', registry.stop)
     const image = await pushImage(registry, { name: 'bench/stall', tag: 'v1', format: 'docker', layers: [layerFixture({ size: options.blobBytes, seed: 7 })] })
     const digest = parseDigest(image.layers[0]?.digest ?? '')

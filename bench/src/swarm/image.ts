@@ -3,6 +3,7 @@
  * registry API to a registry on loopback whose storage the origin then serves from.
  */
 import { join } from 'node:path'
+import type { ChildProcess } from 'node:child_process'
 import { layerFixture, pushImage, startRegistry } from '@shoal/test/fixtures/index.ts'
 import type { PushedImage } from '@shoal/test/fixtures/index.ts'
 import { IMAGE_REPOSITORY, IMAGE_TAG, PUSH_TIMEOUT_MS } from './constants.ts'
@@ -21,13 +22,15 @@ export interface GenerateImageInit {
   layerBytes: number
   /** Registry storage root; the origin serves from it later. */
   registryDataDir: string
+  /** Called with the pushing registry's process, so that an exit that skips its stop still kills it. */
+  track?: (child: ChildProcess) => void
   signal: AbortSignal
 }
 
 /** Generates and pushes the image; the registry it pushed to is stopped again (its storage stays). */
 export async function generateImage (init: GenerateImageInit): Promise<BenchImage> {
   const signal = AbortSignal.any([init.signal, AbortSignal.timeout(PUSH_TIMEOUT_MS)])
-  const registry = await startRegistry({ dataDir: init.registryDataDir, signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
+  const registry = await startRegistry({ dataDir: init.registryDataDir, track: init.track, signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
   try {
     // Seeds from the run's time: a fresh image each run, so no cache anywhere knows it.
     const base = Date.now() % 1_000_000

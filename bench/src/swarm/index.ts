@@ -81,7 +81,7 @@ async function measure (options: SwarmBenchOptions, { teardown, signal, log }: M
   teardown.defer(`work dir ${workDir}`, async () => { await rm(workDir, { recursive: true, force: true }) })
   const registryDataDir = registryDataDirOf(workDir)
   const pushStarted = performance.now()
-  const image = await generateImage({ layers: options.layers, layerBytes: options.layerBytes, registryDataDir, signal })
+  const image = await generateImage({ layers: options.layers, layerBytes: options.layerBytes, registryDataDir, track: child => { teardown.track(child) }, signal })
   log(`image ${image.reference}: ${(image.bytes / 1e6).toFixed(1)} MB pushed in ${((performance.now() - pushStarted) / 1000).toFixed(1)} s`)
 
   const init: NetworkInit = { registryDataDir, workDir, hostBytesPerSecond: hostRate, originBytesPerSecond: originRate, signal }
