@@ -8,11 +8,15 @@ import {
   PIECES_PROTOCOL, pieceSpan, Status
 } from '@shoal/proto'
 import type { CID, Digest, PeerBitfield, PeerResponse, PieceTable } from '@shoal/proto'
-import { PIECE_CLIENT_IDLE_STREAM_MS, PIECE_CLIENT_IDLE_STREAMS_PER_PEER, PIECE_TIMEOUT_MS } from '../constants.ts'
+import {
+  PIECE_CLIENT_IDLE_STREAM_MS, PIECE_CLIENT_IDLE_STREAMS_PER_PEER, PIECE_CLIENT_OWN_DIAL_FAILURES_KEPT, PIECE_CLIENT_OWN_DIAL_RETRY_MS,
+  PIECE_CLIENT_OWN_DIAL_TIMEOUT_MS, PIECE_TIMEOUT_MS
+} from '../constants.ts'
 import {
   AbortError, BadPieceError, PeerProtocolError, PeerRefusedError, PeerTimeoutError, PeerUnavailableError
 } from '../errors.ts'
 import { IdleStreams, resetUnlessClosed } from './idle-streams.ts'
+import { OwnConnections } from './own-connections.ts'
 import { REFUSALS } from './responses.ts'
 
 export type PeerAddress = PeerId | Multiaddr | Multiaddr[]
@@ -38,7 +42,7 @@ export interface PieceTableOptions extends AbortOptions {
 }
 
 export interface PieceExchangeClientComponents {
-  node: Pick<Libp2p, 'dialProtocol'>
+  node: Pick<Libp2p, 'dialProtocol' | 'dial' | 'getConnections'>
 }
 
 export interface PieceExchangeClientInit {
@@ -65,10 +69,13 @@ const SLACK_BYTES = 64 * 1024
  * read in full is kept for the next request to that peer (IdleStreams): a new stream per request
  * cost a dial lookup, a protocol negotiation and a peer-store write on each side, which in a CPU
  * profile of an 8-host swarm was more than the ciphers and the hashing together. A kept stream
- * that turns out closed before any answer arrived is replaced by a new one, once.
+ * that turns out closed before any answer arrived is replaced by a new one, once. Streams to a peer
+ * go on a connection this agent dialled itself (OwnConnections), so that its requests do not queue
+ * behind the piece bytes it uploads to that peer.
  */
 export class PieceExchangeClient {
   readonly #node: Pick<Libp2p, 'dialProtocol'>
+  readonly #own: OwnConnections
   readonly #timeoutMs: number
   readonly #idle: IdleStreams
   /** The id of the last request sent on each stream (ids are per stream, from 1). */
@@ -76,6 +83,7 @@ export class PieceExchangeClient {
 
   constructor (components: PieceExchangeClientComponents, init: PieceExchangeClientInit = {}) {
     this.#node = components.node
+    this.#own = new OwnConnections(components.node, { dialTimeoutMs: PIECE_CLIENT_OWN_DIAL_TIMEOUT_MS, retryMs: PIECE_CLIENT_OWN_DIAL_RETRY_MS, maxFailures: PIECE_CLIENT_OWN_DIAL_FAILURES_KEPT })
     this.#timeoutMs = init.timeoutMs ?? PIECE_TIMEOUT_MS
     this.#idle = new IdleStreams({ maxPerPeer: PIECE_CLIENT_IDLE_STREAMS_PER_PEER, idleMs: PIECE_CLIENT_IDLE_STREAM_MS, closeGraceMs: CLOSE_GRACE_MS })
   }
@@ -134,7 +142,7 @@ export class PieceExchangeClient {
     for (;;) {
       try {
         signal.throwIfAborted()
-        stream ??= await this.#node.dialProtocol(peer, PIECES_PROTOCOL, { signal })
+        stream ??= await this.#openStream(peer, signal)
         return await this.#exchange(stream, kept, peerId, body, payloadBytes, signal, answer)
       } catch (err) {
         stream?.abort(err as Error)
@@ -146,6 +154,13 @@ export class PieceExchangeClient {
         throw classify(err as Error, signal, options.signal != null)
       }
     }
+  }
+
+  /** A new stream to the peer: on the connection this agent dialled to it (OwnConnections), else on any. */
+  async #openStream (peer: PeerAddress, signal: AbortSignal): Promise<Stream> {
+    const own = isPeerId(peer) ? await this.#own.get(peer, signal) : undefined
+    if (own != null) return own.newStream(PIECES_PROTOCOL, { signal })
+    return this.#node.dialProtocol(peer, PIECES_PROTOCOL, { signal })
   }
 
   /** One request and its answer on `stream`; the stream is kept for the peer when the answer was read in full. */
