@@ -38,7 +38,7 @@ export const MIRROR_USAGE = `usage: pnpm bench mirror [options]
   --profile       run the agents with --cpu-prof; the report lists where their CPU time goes
   --agent-dir DIR make the agents' data dirs under DIR, e.g. /dev/shm to leave the disk out (default: OS temp dir)
   --out DIR       where report.json and report.md go (default bench/out/mirror-<timestamp>)
-(a) cold pull time agent/origin over loopback, goal <= ${C.GOAL_COLD_TIME_RATIO_MAX}; (a2, cold-link) the same with the origin
+(a) cold pull time agent/origin over loopback, goal <= ${C.GOAL_COLD_LOOPBACK_TIME_RATIO_MAX}; (a2, cold-link) the same with the origin
 behind a link shaped to R Mbit/s for both sides, goal <= ${C.GOAL_COLD_TIME_RATIO_MAX}; (b) warm pull throughput agent/origin,
 goal >= ${C.GOAL_WARM_THROUGHPUT_RATIO_MIN}; (c) agent peak RSS serving the big blob, goal <= ${C.GOAL_PEAK_RSS_MIB_MAX} MiB.`
 

@@ -12,7 +12,9 @@ export const MIB = 1024 * 1024
 /** 1 Mbit/s (10^6 bits per second) in bytes per second. */
 export const BYTES_PER_SECOND_PER_MBIT = 125_000
 
-/** Goals, as the issue states them. */
+/** Goals, as the issues state them. (a), over loopback: issue 12 asks <= 1.5 (the agent's store, hashing and HTTP hop cost more than loopback saves). */
+export const GOAL_COLD_LOOPBACK_TIME_RATIO_MAX = 1.5
+/** (a2), over a link: what passed before issue 12 must keep passing. */
 export const GOAL_COLD_TIME_RATIO_MAX = 1.10
 export const GOAL_WARM_THROUGHPUT_RATIO_MIN = 0.8
 export const GOAL_PEAK_RSS_MIB_MAX = 200

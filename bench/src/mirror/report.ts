@@ -97,7 +97,7 @@ export function pairedSummary (samples: PairedSamples): PairedSummary {
 export function evaluateGoals (report: Pick<MirrorReport, 'cold' | 'coldLink' | 'warm' | 'big'>): Goal[] {
   const goals: Goal[] = []
   const cold = report.cold?.summary.ratio.median
-  goals.push({ id: 'a', what: 'cold pull wall time over loopback, agent / origin (median)', target: `<= ${C.GOAL_COLD_TIME_RATIO_MAX.toFixed(2)}`, value: cold ?? Number.NaN, pass: cold == null ? undefined : cold <= C.GOAL_COLD_TIME_RATIO_MAX })
+  goals.push({ id: 'a', what: 'cold pull wall time over loopback, agent / origin (median)', target: `<= ${C.GOAL_COLD_LOOPBACK_TIME_RATIO_MAX.toFixed(2)}`, value: cold ?? Number.NaN, pass: cold == null ? undefined : cold <= C.GOAL_COLD_LOOPBACK_TIME_RATIO_MAX })
   const coldLink = report.coldLink?.summary.ratio.median
   const link = report.coldLink == null ? 'a shaped origin link' : `a ${report.coldLink.linkMbit} Mbit/s origin link`
   goals.push({ id: 'a2', what: `cold pull wall time over ${link}, agent / origin (median)`, target: `<= ${C.GOAL_COLD_TIME_RATIO_MAX.toFixed(2)}`, value: coldLink ?? Number.NaN, pass: coldLink == null ? undefined : coldLink <= C.GOAL_COLD_TIME_RATIO_MAX })
