@@ -88,8 +88,9 @@ export const PIECE_CLIENT_IDLE_STREAMS_PER_PEER = 16
 export const PIECE_CLIENT_IDLE_STREAM_MS = 20_000
 /**
  * Requests to a peer go on a connection this agent dialled itself (piece-exchange/own-connections.ts),
- * not behind the bytes it uploads to that peer: how long that dial may take, how long after a failed
- * one the peer's requests use the connection there is, and how many such failures are remembered.
+ * not behind the bytes it uploads to that peer: how long that dial (in the background) may take, how
+ * long after a failed one the peer's requests keep using its connection, and how many such failures
+ * are remembered.
  */
 export const PIECE_CLIENT_OWN_DIAL_TIMEOUT_MS = 5_000
 export const PIECE_CLIENT_OWN_DIAL_RETRY_MS = 30_000

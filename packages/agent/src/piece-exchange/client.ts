@@ -15,7 +15,7 @@ import {
 import {
   AbortError, BadPieceError, PeerProtocolError, PeerRefusedError, PeerTimeoutError, PeerUnavailableError
 } from '../errors.ts'
-import { IdleStreams, resetUnlessClosed } from './idle-streams.ts'
+import { closeKept, IdleStreams, resetUnlessClosed } from './idle-streams.ts'
 import { OwnConnections } from './own-connections.ts'
 import { REFUSALS } from './responses.ts'
 
@@ -80,6 +80,8 @@ export class PieceExchangeClient {
   readonly #idle: IdleStreams
   /** The id of the last request sent on each stream (ids are per stream, from 1). */
   readonly #lastId = new WeakMap<Stream, number>()
+  /** Streams opened on a connection the peer dialled, while ours was not up yet. */
+  readonly #onPeerConnection = new WeakSet<Stream>()
 
   constructor (components: PieceExchangeClientComponents, init: PieceExchangeClientInit = {}) {
     this.#node = components.node
@@ -88,8 +90,9 @@ export class PieceExchangeClient {
     this.#idle = new IdleStreams({ maxPerPeer: PIECE_CLIENT_IDLE_STREAMS_PER_PEER, idleMs: PIECE_CLIENT_IDLE_STREAM_MS, closeGraceMs: CLOSE_GRACE_MS })
   }
 
-  /** Closes the streams kept for later requests. */
+  /** Closes the streams kept for later requests, and stops dialling connections of its own. */
   close (): void {
+    this.#own.stop()
     this.#idle.closeAll()
   }
 
@@ -137,7 +140,7 @@ export class PieceExchangeClient {
     const signal = options.signal ?? AbortSignal.timeout(this.#timeoutMs)
     // Only a peer named by its id has streams kept for it (an address may reach anyone).
     const peerId = isPeerId(peer) ? peer : undefined
-    let stream = peerId == null ? undefined : this.#idle.take(peerId)
+    let stream = peerId == null ? undefined : this.#takeKept(peerId)
     let kept = stream != null
     for (;;) {
       try {
@@ -156,11 +159,23 @@ export class PieceExchangeClient {
     }
   }
 
-  /** A new stream to the peer: on the connection this agent dialled to it (OwnConnections), else on any. */
+  /** A new stream to the peer: on the connection this agent dialled to it (OwnConnections), else on the one there is, else on a new one. */
   async #openStream (peer: PeerAddress, signal: AbortSignal): Promise<Stream> {
-    const own = isPeerId(peer) ? await this.#own.get(peer, signal) : undefined
+    if (!isPeerId(peer)) return this.#node.dialProtocol(peer, PIECES_PROTOCOL, { signal })
+    const { own, peerDialled } = this.#own.get(peer)
     if (own != null) return own.newStream(PIECES_PROTOCOL, { signal })
-    return this.#node.dialProtocol(peer, PIECES_PROTOCOL, { signal })
+    const stream = await this.#node.dialProtocol(peer, PIECES_PROTOCOL, { signal })
+    if (peerDialled) this.#onPeerConnection.add(stream)
+    return stream
+  }
+
+  /** A stream kept for the peer; one on the peer's connection is closed instead once this agent has its own. */
+  #takeKept (peer: PeerId): Stream | undefined {
+    for (let stream = this.#idle.take(peer); stream != null; stream = this.#idle.take(peer)) {
+      if (!this.#onPeerConnection.has(stream) || this.#own.get(peer).own == null) return stream
+      closeKept(stream, CLOSE_GRACE_MS)
+    }
+    return undefined
   }
 
   /** One request and its answer on `stream`; the stream is kept for the peer when the answer was read in full. */

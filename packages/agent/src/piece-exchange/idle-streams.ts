@@ -87,10 +87,15 @@ export class IdleStreams {
 
   /** Half-closes: the server ends its side after the requests it has (none); reset if it does not in time. */
   #close (stream: Stream): void {
-    if (stream.status !== 'open') return
-    resetUnlessClosed(stream, this.#init.closeGraceMs, 'the peer kept an idle piece stream open after it was closed')
-    stream.close().catch(err => { stream.abort(err as Error) })
+    closeKept(stream, this.#init.closeGraceMs)
   }
+}
+
+/** Closes a stream kept between requests; one the peer does not close in turn within `graceMs` is reset. */
+export function closeKept (stream: Stream, graceMs: number): void {
+  if (stream.status !== 'open') return
+  resetUnlessClosed(stream, graceMs, 'the peer kept an idle piece stream open after it was closed')
+  stream.close().catch(err => { stream.abort(err as Error) })
 }
 
 /** Resets the stream unless it closes within `ms` (the peer is to close its side): `why` names the breach. */
