@@ -72,6 +72,13 @@ export const SMALL_READ_CHUNK_BYTES = 64 * 1024
 /** Released small read buffers kept for the next clients (16 MiB); more are left to the garbage collector. */
 export const SMALL_READ_BUFFERS_KEPT = 256
 export const DEFAULT_CERTS_DIR = '/etc/docker/certs.d'
+/**
+ * Staging buffers of the hashing thread (hashing/hash-thread.ts), shared by all downloads: chunks
+ * are copied into them and hashed off the main thread. Their count bounds the bytes received but
+ * not hashed yet (2 MiB); a few in flight keep the thread busy while the main thread copies.
+ */
+export const HASH_STAGING_BUFFER_BYTES = 256 * 1024
+export const HASH_STAGING_BUFFERS = 8
 /** Received bytes are written to the partial file in batches of about this size. */
 export const WRITE_BATCH_BYTES = 1024 * 1024
 /** At most this much received but not yet written; the download waits for the disk beyond it. */

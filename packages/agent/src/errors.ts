@@ -23,6 +23,8 @@ export class UnacceptableCachedManifestError extends namedError('UnacceptableCac
 export class UpstreamTlsError extends namedError('UpstreamTlsError') {}
 /** The upstream registry refused the credentials (or asked for some). */
 export class UpstreamUnauthorizedError extends namedError('UpstreamUnauthorizedError') {}
+/** The hashing thread stopped (the agent is stopping, or the thread failed): the downloads it hashed for fail and are fetched again. */
+export class HashThreadError extends namedError('HashThreadError') {}
 /** The upstream registry answered something a registry should not (bad length, bad digest header). */
 export class UpstreamProtocolError extends namedError('UpstreamProtocolError') {}
 /** No upstream is configured for a `?ns=` host and the agent does not allow any registry. */

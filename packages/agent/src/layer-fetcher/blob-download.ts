@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto'
-import type { Hash } from 'node:crypto'
 import { EventEmitter, once } from 'node:events'
 import { cidOfDigest, digestAlgorithm, digestOf, pieceSpan } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import { UPSTREAM_RETRIES, UPSTREAM_RETRY_BASE_MS } from '../constants.ts'
 import { UpstreamProtocolError } from '../errors.ts'
+import { inThreadHashing } from '../hashing/hash-thread.ts'
+import type { BlobHashing, HashThread } from '../hashing/hash-thread.ts'
 import type { PartialBlob } from '../piece-store/partial-blob.ts'
 import { WriteBehind } from './write-behind.ts'
 
@@ -38,15 +38,17 @@ export class BlobDownload extends EventEmitter {
   state: 'running' | 'verified' | 'failed' = 'running'
   error?: Error
   private readonly controller: AbortController
-  private readonly hasher: Hash
-  private pieceHasher = createHash('sha256')
+  private readonly hashThread?: HashThread
   private pieceIndex = 0
   private writer: WriteBehind
   private verifiedPiece?: (index: number) => Digest | undefined
   private readonly pieceRecorded = (index: number): void => { this.emit('piece', index) }
 
-  /** `controller` also aborts whatever was opened for this download before it existed. */
-  constructor (partial: PartialBlob, init: { controller?: AbortController, source?: 'origin' | 'peer' } = {}) {
+  /**
+   * `controller` also aborts whatever was opened for this download before it existed. `hashing`:
+   * the agent's hashing thread; without one the bytes are hashed on the calling thread.
+   */
+  constructor (partial: PartialBlob, init: { controller?: AbortController, source?: 'origin' | 'peer', hashing?: HashThread } = {}) {
     super()
     this.source = init.source ?? 'origin'
     this.controller = init.controller ?? new AbortController()
@@ -54,11 +56,11 @@ export class BlobDownload extends EventEmitter {
     this.partial = partial
     this.digest = partial.digest
     this.size = partial.size
-    this.hasher = createHash(digestAlgorithm(this.digest))
+    this.hashThread = init.hashing
     this.writer = new WriteBehind(partial, 0, this.pieceRecorded)
   }
 
-  /** Bytes received and hashed, in order from the start. */
+  /** Bytes received in order from the start (handed to the writer and the hashing). */
   get available (): number { return this.writer.received }
   /** Bytes in the partial file, in order from the start. */
   get written (): number { return this.writer.written }
@@ -84,8 +86,11 @@ export class BlobDownload extends EventEmitter {
    * completes the blob in the store only when the whole digest matches.
    */
   async run (source: ByteSource, complete: (hashed: Digest) => Promise<void>): Promise<void> {
+    const algorithm = digestAlgorithm(this.digest)
+    let hashing: BlobHashing | undefined
     try {
-      this.writer = new WriteBehind(this.partial, await this.adoptStoredPrefix(), this.pieceRecorded)
+      hashing = this.hashThread?.session(algorithm) ?? inThreadHashing(algorithm)
+      this.writer = new WriteBehind(this.partial, await this.adoptStoredPrefix(hashing), this.pieceRecorded)
       this.verifiedPiece = source.verifiedPiece?.bind(source)
       this.emit('change')
       let failures = 0
@@ -93,7 +98,7 @@ export class BlobDownload extends EventEmitter {
         const before = this.available
         try {
           for await (const chunk of await source.open(this.available, this.controller.signal)) {
-            await this.accept(chunk)
+            await this.accept(chunk, hashing)
           }
           if (this.available < this.size) throw new UpstreamProtocolError(`${this.digest}: the source ended at byte ${this.available} of ${this.size}`)
         } catch (err) {
@@ -104,10 +109,11 @@ export class BlobDownload extends EventEmitter {
         }
       }
       await this.writer.drain()
-      const hashed = `${digestAlgorithm(this.digest)}:${this.hasher.digest('hex')}` as Digest
+      const hashed = `${algorithm}:${await hashing.digest()}` as Digest
       await complete(hashed)
       this.state = 'verified'
     } catch (err) {
+      hashing?.close()
       this.error = err as Error
       this.state = 'failed'
       // The download has failed with `err`, the error its clients and onDownloadDone see; a write or
@@ -123,27 +129,27 @@ export class BlobDownload extends EventEmitter {
   }
 
   /** Pieces recorded before a restart are re-read and re-checked; returns where to resume. */
-  private async adoptStoredPrefix (): Promise<number> {
+  private async adoptStoredPrefix (hashing: BlobHashing): Promise<number> {
     let resumeAt = 0
     for (let i = 0; i < this.partial.pieceCount && this.partial.hasPiece(i); i++) {
       const span = pieceSpan(this.size, i)
       const bytes = await this.partial.read(span.offset, span.length)
       if (bytes.byteLength !== span.length || cidOfDigest(digestOf(bytes)).toString() !== this.partial.pieceCid(i)) break
-      this.hasher.update(bytes)
+      await hashing.update(bytes, false)
       resumeAt = span.offset + span.length
       this.pieceIndex = i + 1
     }
     return resumeAt
   }
 
-  private async accept (chunk: Uint8Array): Promise<void> {
+  private async accept (chunk: Uint8Array, hashing: BlobHashing): Promise<void> {
     const start = this.available
     if (start + chunk.byteLength > this.size) {
       throw new UpstreamProtocolError(`${this.digest}: the source sent more than the ${this.size} bytes it announced`)
     }
-    this.hasher.update(chunk)
     const whole = pieceSpan(this.size, this.pieceIndex)
     if (start === whole.offset && chunk.byteLength === whole.length && this.partial.hasPiece(this.pieceIndex)) {
+      await hashing.update(chunk, false)
       // Already in the file and recorded (read ahead, or stored early for peers): hashed into the
       // blob's digest, not written again. The source's digest of it is dropped unused.
       this.verifiedPiece?.(this.pieceIndex)
@@ -161,15 +167,10 @@ export class BlobDownload extends EventEmitter {
       const pieceEnd = span.offset + span.length
       const take = Math.min(chunk.byteLength - offset, pieceEnd - (start + offset))
       const known = start + offset === span.offset && take === span.length ? this.verifiedPiece?.(this.pieceIndex) : undefined
-      if (known == null) this.pieceHasher.update(chunk.subarray(offset, offset + take))
+      await hashing.update(chunk.subarray(offset, offset + take), known == null)
       offset += take
       if (start + offset === pieceEnd) {
-        if (known != null) {
-          this.writer.pieceDone(this.pieceIndex, pieceEnd, known)
-        } else {
-          this.writer.pieceDone(this.pieceIndex, pieceEnd, `sha256:${this.pieceHasher.digest('hex')}` as Digest)
-          this.pieceHasher = createHash('sha256')
-        }
+        this.writer.pieceDone(this.pieceIndex, pieceEnd, known ?? hashing.endPiece())
         this.pieceIndex++
       }
     }

@@ -11,6 +11,7 @@ import type { Logger } from '../logger.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
 import { BlobDownload } from './blob-download.ts'
+import type { HashThread } from '../hashing/hash-thread.ts'
 import type { LayerFetcherEventMap, PieceEvents } from './events.ts'
 import { blobSizeOf, fetchOriginRange } from './sources/origin.ts'
 import type { OriginBlobRequest } from './sources/origin.ts'
@@ -73,6 +74,8 @@ export interface BlobPlannerComponents {
   bans: PeerBans
   /** The schedulers, when `--scheduler` is given: a blob's scheduler directs its download. */
   scheduler?: SchedulerClient
+  /** Hashes downloads off the main thread; without it they are hashed on it. */
+  hashing?: HashThread
   logger?: Logger
 }
 
@@ -128,7 +131,7 @@ export class BlobPlanner {
       head = await this.headAtOrigin(req)
       if (head.kind === 'refused') return { kind: 'refused', answer: head.answer }
       if (head.kind === 'size' && head.size != null && head.size > 0) {
-        const scheduled = await startScheduled({ store, peers, scheduler, downloads: this.components.limits?.download, logger: this.log }, {
+        const scheduled = await startScheduled({ store, peers, scheduler, downloads: this.components.limits?.download, hashing: this.components.hashing, logger: this.log }, {
           req, size: head.size, session, signal, originPiece: this.originPiece(req), events: this.pieceEvents, latency: this.latency
         })
         if (scheduled != null) return { kind: 'scheduled', ...scheduled }
@@ -164,7 +167,7 @@ export class BlobPlanner {
     }
     if (plan == null) return this.noPeers(req, 'no-usable-plan')
     const partial = await store.openPartial(req.digest, plan.table.size)
-    const download = new BlobDownload(partial, { source: 'peer' })
+    const download = new BlobDownload(partial, { source: 'peer', hashing: this.components.hashing })
     const source = pieceStream({
       plan,
       client: peers.client,

@@ -10,6 +10,7 @@ import type { PieceStore } from '../piece-store/store.ts'
 import type { SchedulerClient } from '../scheduler-client/client.ts'
 import type { OriginMessage, ParentsMessage, PieceTableMessage, SchedulerSession } from '../scheduler-client/session.ts'
 import { BlobDownload } from './blob-download.ts'
+import type { HashThread } from '../hashing/hash-thread.ts'
 import type { PieceEvents, PieceFailedEvent } from './events.ts'
 import type { PeerNetwork } from './peer-plan.ts'
 import type { PieceBookInit, PlannedPeer } from './piece-book.ts'
@@ -25,6 +26,7 @@ export interface ScheduledStartComponents {
   peers: PeerNetwork
   scheduler: SchedulerClient
   downloads?: Pick<RateLimiter, 'take'>
+  hashing?: HashThread
   logger?: Logger
 }
 
@@ -153,7 +155,7 @@ export async function startScheduled (components: ScheduledStartComponents, init
   })
   source.assign(assigned)
   live.source = source
-  const download = new BlobDownload(partial, { source: 'peer' })
+  const download = new BlobDownload(partial, { source: 'peer', hashing: components.hashing })
   download.on('change', () => {
     if (download.state === 'running') return
     unsubscribe()

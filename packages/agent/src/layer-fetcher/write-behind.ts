@@ -16,7 +16,7 @@ export class WriteBehind {
   private batchBytes = 0
   private readonly recent: Chunk[] = []
   private recentBytes = 0
-  private readonly donePieces: Array<{ index: number, end: number, digest: Digest }> = []
+  private readonly donePieces: Array<{ index: number, end: number, digest: Digest | Promise<Digest> }> = []
   private chain: Promise<void> = Promise.resolve()
   private failure?: Error
   /** Bytes handed over, and bytes on disk (page cache), from the start of the blob. */
@@ -71,8 +71,10 @@ export class WriteBehind {
     if (this.failure != null) throw this.failure
   }
 
-  /** A piece whose bytes were all pushed; it is recorded once they are written. */
-  pieceDone (index: number, end: number, digest: Digest): void {
+  /** A piece whose bytes were all pushed; it is recorded once they are written and its digest is known (hashing goes on beside the writes). */
+  pieceDone (index: number, end: number, digest: Digest | Promise<Digest>): void {
+    // Awaited in the write chain; a failure is seen there, not as an unhandled rejection meanwhile.
+    if (digest instanceof Promise) digest.catch(() => {})
     this.donePieces.push({ index, end, digest })
     this.flush()
   }
@@ -110,7 +112,7 @@ export class WriteBehind {
         while (this.donePieces.length > 0 && (this.donePieces[0]?.end ?? Infinity) <= end) {
           const piece = this.donePieces.shift()
           if (piece == null) continue
-          await this.partial.recordPiece(piece.index, piece.digest)
+          await this.partial.recordPiece(piece.index, await piece.digest)
           this.onPieceRecorded?.(piece.index)
         }
         this.trimRecent()
