@@ -14,6 +14,7 @@ import { MetricsServer } from './own-endpoints/metrics-server.ts'
 import { AgentMetrics } from './metrics.ts'
 import type { EmbeddedSchedulerFactory, PeerServices } from './p2p/peer-services.ts'
 import { PeerBans } from './peer-bans.ts'
+import { HashThread } from './hashing/hash-thread.ts'
 import { GarbageCollector } from './piece-store/garbage-collector.ts'
 import { PieceStore } from './piece-store/store.ts'
 import { PrefetchOrders } from './prefetch/orders.ts'
@@ -70,6 +71,8 @@ export class Agent {
   private readonly retired = new Set<Promise<void>>()
   private readonly limiters = { upload: createRateLimiter(), download: createRateLimiter(), origin: createRateLimiter() }
   private fetcher?: LayerFetcher
+  /** Hashes downloads and peers' pieces off the main thread, for the fetcher and the piece exchange. */
+  private readonly hashing = new HashThread()
   private gc?: GarbageCollector
   private server?: MirrorServer
   private metricsServer?: MetricsServer
@@ -161,7 +164,7 @@ export class Agent {
       const { PeerServices } = await import('./p2p/peer-services.ts')
       const live = (): LiveParts => this.liveNow()
       // Read at each use: a reload replaces the upstream client.
-      this.peers = new PeerServices({ store: this.store, get upstream () { return live().upstream }, dnsResolver: this.dns.dnsResolver, logger: this.log }, {
+      this.peers = new PeerServices({ store: this.store, get upstream () { return live().upstream }, dnsResolver: this.dns.dnsResolver, hashing: this.hashing, logger: this.log }, {
         dnsResolveIntervalMs: this.dns.dnsResolveIntervalMs,
         publicRepositories: config.publicRepositories,
         dataDir: config.dataDir,
@@ -186,7 +189,7 @@ export class Agent {
     const limits = { origin: this.limiters.origin, download: inTurn(this.limiters.download) }
     const parts = (): LiveParts => this.liveNow()
     // Read at each use: a reload replaces the upstream client for downloads that start after it.
-    this.fetcher = new LayerFetcher({ store: this.store, get upstream () { return parts().upstream }, peers: peers?.network(), limits, scheduler: peers?.scheduler, bans, logger: this.log }, { originFallback: config.originFallback })
+    this.fetcher = new LayerFetcher({ store: this.store, get upstream () { return parts().upstream }, peers: peers?.network(), limits, scheduler: peers?.scheduler, bans, hashing: this.hashing, logger: this.log }, { originFallback: config.originFallback })
     const events = this.fetcher.events
     events.on('upstream-bytes', n => { metrics.receivedBytes.inc({ source: 'origin' }, n) })
     events.on('piece-fetched', e => {
@@ -308,6 +311,7 @@ export class Agent {
     await this.metricsServer?.stop()
     await this.fetcher?.stop()
     await this.peers?.stop()
+    await this.hashing.stop()
     await this.gc?.stop()
     await Promise.all(this.retired)
     await this.live?.upstream.stop()

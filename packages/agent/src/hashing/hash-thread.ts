@@ -53,10 +53,10 @@ interface SessionState {
 }
 
 /**
- * One worker thread that hashes for every download of the agent (hash-worker.ts). The main thread
- * copies each chunk into one of a few reused staging buffers (HASH_STAGING_BUFFERS of
- * HASH_STAGING_BUFFER_BYTES; about a tenth of the cost of hashing it) and transfers it; the worker
- * hashes it and transfers it back. When every buffer is out, update() waits: the bytes a download
+ * One worker thread that hashes for the whole agent (hash-worker.ts): downloads, and the pieces
+ * peers send. The main thread copies each chunk into one of a few reused staging buffers
+ * (HASH_STAGING_BUFFERS of HASH_STAGING_BUFFER_BYTES; about a tenth of the cost of hashing it)
+ * and transfers it; the worker hashes it and transfers it back. When every buffer is out, update() waits: the bytes a download
  * has received but not hashed are bounded by the buffers. Started on first use; stop() ends it and
  * fails the sessions still open (their downloads fail with HashThreadError). A worker that dies
  * fails its sessions the same way, and the next session starts a new one.
@@ -65,6 +65,8 @@ export class HashThread {
   #worker?: Worker
   #free: ArrayBuffer[] = []
   #waiting: Array<() => void> = []
+  /** Sessions keeping a staging buffer partly filled until their next bytes: they post it when another needs a buffer. */
+  readonly #holding = new Set<() => void>()
   readonly #sessions = new Map<number, SessionState>()
   #nextId = 1
   #stopped = false
@@ -86,6 +88,7 @@ export class HashThread {
       worker.postMessage(message, transfer)
     }
     const flush = (): void => {
+      this.#holding.delete(flush)
       if (staged == null) return
       const buffer = staged
       staged = undefined
@@ -117,6 +120,10 @@ export class HashThread {
           at += take
           if (fill === staged.byteLength) flush()
         }
+        // A partly filled buffer waits for this session's next bytes, unless another session needs
+        // it first: one waiting for a buffer must never wait on this session's next bytes (a peer
+        // piece checked here may be what this download waits for).
+        if (staged != null) this.#holding.add(flush)
       },
       endPiece: async () => `sha256:${await ask({ op: 'piece', id }, p => state.pieces.push(p))}` as Digest,
       digest: async () => {
@@ -126,6 +133,7 @@ export class HashThread {
       close: () => {
         if (!open) return
         open = false
+        this.#holding.delete(flush)
         if (staged != null) this.#release(staged)
         staged = undefined
         this.#sessions.delete(id)
@@ -175,6 +183,7 @@ export class HashThread {
   #fail (err: Error): void {
     this.#worker = undefined
     this.#free = []
+    this.#holding.clear()
     for (const state of this.#sessions.values()) {
       for (const p of state.pieces.splice(0)) p.reject(err)
       state.end?.reject(err)
@@ -189,6 +198,7 @@ export class HashThread {
       if (this.#worker !== worker || worker == null) throw new HashThreadError('the hashing thread stopped')
       const buffer = this.#free.pop()
       if (buffer != null) return buffer
+      for (const post of [...this.#holding]) post()
       await new Promise<void>(resolve => { this.#waiting.push(resolve) })
     }
   }

@@ -11,7 +11,7 @@ import type { SchedulerClient } from '../scheduler-client/client.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
 import { discardBody } from '../upstream/errors.ts'
 import { BlobDownload } from './blob-download.ts'
-import { HashThread } from '../hashing/hash-thread.ts'
+import type { HashThread } from '../hashing/hash-thread.ts'
 import type { ByteSource } from './blob-download.ts'
 import type { LayerFetcherEventMap } from './events.ts'
 import { PeerBans } from '../peer-bans.ts'
@@ -37,6 +37,8 @@ export interface LayerFetcherComponents {
   scheduler?: SchedulerClient
   /** The agent's bans, shared with the piece exchange server; without them the fetcher keeps its own. */
   bans?: PeerBans
+  /** The agent's hashing thread; without it downloads hash on the main thread. */
+  hashing?: HashThread
   /** The agent's logger (`shoal:agent`); the fetcher logs under `layer-fetcher`. Silent when absent. */
   logger?: Logger
 }
@@ -68,8 +70,6 @@ export class LayerFetcher {
   /** Peers not asked for anything for a while (a wrong piece table, repeated bad pieces). */
   readonly bans: PeerBans
   private readonly planner: BlobPlanner
-  /** Hashes every download's bytes off the main thread (started on first use, ended by stop()). */
-  private readonly hashing = new HashThread()
   /** Aborted by stop(): plans being chosen (waiting on a scheduler, a claim) end with it. */
   private readonly stopping = new AbortController()
   private readonly log: Logger
@@ -82,7 +82,7 @@ export class LayerFetcher {
     const { store, peers, limits, scheduler } = components
     this.log = (components.logger ?? silentLogger).child('layer-fetcher')
     // The upstream is read at each origin read: the agent's reload may replace it.
-    this.planner = new BlobPlanner({ store, get upstream () { return components.upstream }, peers, limits, bans: this.bans, scheduler, hashing: this.hashing, logger: this.log }, {
+    this.planner = new BlobPlanner({ store, get upstream () { return components.upstream }, peers, limits, bans: this.bans, scheduler, hashing: components.hashing, logger: this.log }, {
       originFallback: this.originFallback,
       claimSettleMs: init.claimSettleMs ?? PEER_CLAIM_SETTLE_MS,
       events: this.events
@@ -112,7 +112,6 @@ export class LayerFetcher {
     const running = [...this.downloads]
     for (const d of running) d.abort(new Error('agent stopping'))
     await Promise.all(running.map(async d => { await d.changed() }))
-    await this.hashing.stop()
   }
 
   async open (req: OriginBlobRequest): Promise<BlobHandle> {
@@ -183,7 +182,7 @@ export class LayerFetcher {
       await discardBody(res.body)
       throw err
     })
-    const download = new BlobDownload(partial, { controller, hashing: this.hashing })
+    const download = new BlobDownload(partial, { controller, hashing: this.components.hashing })
     download.on('bytes', (n: number) => { this.events.emit('upstream-bytes', n) })
     this.run(download, originSource(upstream, req, res, this.components.limits?.origin), req)
     return { kind: 'download', download }

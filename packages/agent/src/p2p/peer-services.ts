@@ -5,6 +5,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Digest } from '@shoal/proto'
+import type { HashThread } from '../hashing/hash-thread.ts'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import type { P2pConfig } from '../config/index.ts'
 import { DNS_BOOTSTRAP_MAX_PEERS, MEMBERS_FILE_POLL_MS, PEER_LOOKUP_TIMEOUT_MS, PIECE_SERVER_MAX_READS } from '../constants.ts'
@@ -37,6 +38,8 @@ export interface PeerServicesComponents {
   upstream?: Pick<UpstreamClient, 'send'>
   /** Resolves `dns:` targets; default the system's DNS servers (tests give a Resolver of their own server). */
   dnsResolver?: DnsResolver
+  /** Checks the pieces peers send off the main thread; without it they are hashed on it. */
+  hashing?: HashThread
   logger?: Logger
 }
 
@@ -126,7 +129,7 @@ export class PeerServices {
     await this.#server.start()
     this.#discovery = new Discovery({ node, logger: this.#log.child('discovery') }, { findTimeoutMs: this.#init.lookupTimeoutMs ?? PEER_LOOKUP_TIMEOUT_MS, events: this.#init.discoveryEvents })
     this.#discovery.start()
-    this.#client = new PieceExchangeClient({ node })
+    this.#client = new PieceExchangeClient({ node, hashing: this.#components.hashing })
     this.#announceHeld(node)
     const local = await this.#init.embeddedScheduler?.start(node)
     this.#embedded = local

@@ -15,6 +15,7 @@ import {
 import {
   AbortError, BadPieceError, PeerProtocolError, PeerRefusedError, PeerTimeoutError, PeerUnavailableError
 } from '../errors.ts'
+import type { HashThread } from '../hashing/hash-thread.ts'
 import { closeKept, IdleStreams, resetUnlessClosed } from './idle-streams.ts'
 import { OwnConnections } from './own-connections.ts'
 import { REFUSALS } from './responses.ts'
@@ -43,6 +44,8 @@ export interface PieceTableOptions extends AbortOptions {
 
 export interface PieceExchangeClientComponents {
   node: Pick<Libp2p, 'dialProtocol' | 'dial' | 'getConnections'>
+  /** Hashes each piece off the main thread; without it pieces are hashed on it. */
+  hashing?: HashThread
 }
 
 export interface PieceExchangeClientInit {
@@ -75,6 +78,7 @@ const SLACK_BYTES = 64 * 1024
  */
 export class PieceExchangeClient {
   readonly #node: Pick<Libp2p, 'dialProtocol'>
+  readonly #hashing?: HashThread
   readonly #own: OwnConnections
   readonly #timeoutMs: number
   readonly #idle: IdleStreams
@@ -85,6 +89,7 @@ export class PieceExchangeClient {
 
   constructor (components: PieceExchangeClientComponents, init: PieceExchangeClientInit = {}) {
     this.#node = components.node
+    this.#hashing = components.hashing
     this.#own = new OwnConnections(components.node, { dialTimeoutMs: PIECE_CLIENT_OWN_DIAL_TIMEOUT_MS, retryMs: PIECE_CLIENT_OWN_DIAL_RETRY_MS, maxFailures: PIECE_CLIENT_OWN_DIAL_FAILURES_KEPT })
     this.#timeoutMs = init.timeoutMs ?? PIECE_TIMEOUT_MS
     this.#idle = new IdleStreams({ maxPerPeer: PIECE_CLIENT_IDLE_STREAMS_PER_PEER, idleMs: PIECE_CLIENT_IDLE_STREAM_MS, closeGraceMs: CLOSE_GRACE_MS })
@@ -124,10 +129,22 @@ export class PieceExchangeClient {
       })
       if (payload.byteLength !== span.length) throw new BadPieceError(`${what} has ${span.length} bytes, the peer sent ${payload.byteLength}`)
       const bytes = payload.subarray()
-      const cid = cidOfDigest(digestOf(bytes)).toString()
+      const cid = cidOfDigest(await this.#digestOf(bytes)).toString()
       if (cid !== ref.cid.toString()) throw new BadPieceError(`${what} must hash to ${ref.cid.toString()}, the peer sent ${cid}`)
       return bytes
     })
+  }
+
+  /** The piece's sha256, on the hashing thread when there is one. */
+  async #digestOf (bytes: Uint8Array): Promise<Digest> {
+    if (this.#hashing == null) return digestOf(bytes)
+    const session = this.#hashing.session('sha256')
+    try {
+      await session.update(bytes, false)
+      return `sha256:${await session.digest()}` as Digest
+    } finally {
+      session.close()
+    }
   }
 
   async #request<T> (

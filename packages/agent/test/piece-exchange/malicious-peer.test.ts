@@ -6,6 +6,7 @@ import type { LengthPrefixedStream } from '@libp2p/utils'
 import { decodePeerRequest, PeerResponse, PIECES_PROTOCOL, pieceTableResponse, Status } from '@shoal/proto'
 import type { ParsedPeerRequest } from '@shoal/proto'
 import type { P2pNode } from '@shoal/p2p'
+import { HashThread } from '../../src/hashing/hash-thread.ts'
 import { PieceExchangeClient } from '../../src/piece-exchange/client.ts'
 import { blobFixture, describeBlob, MiB, startNode, swarmKey } from './fixtures.ts'
 import type { Blob } from './fixtures.ts'
@@ -16,7 +17,7 @@ const LP = { maxDataLength: 8 * MiB, maxBufferSize: 8 * MiB }
 type Answer = (request: ParsedPeerRequest, lp: LengthPrefixedStream<Stream>) => Promise<void>
 
 /** B and a third node whose raw handler answers every request with `answer`. */
-async function evilPeer (t: ExecutionContext, answer: Answer): Promise<{ evil: P2pNode, client: PieceExchangeClient, blob: Blob }> {
+async function evilPeer (t: ExecutionContext, answer: Answer, hashing?: HashThread): Promise<{ evil: P2pNode, client: PieceExchangeClient, blob: Blob }> {
   const key = swarmKey()
   const evil = await startNode(t, key)
   const b = await startNode(t, key, [evil])
@@ -26,7 +27,7 @@ async function evilPeer (t: ExecutionContext, answer: Answer): Promise<{ evil: P
     await answer(request, lp)
     await stream.close()
   })
-  return { evil, client: new PieceExchangeClient({ node: b }), blob: describeBlob(blobFixture(2 * MiB + 3, 'evil')) }
+  return { evil, client: new PieceExchangeClient({ node: b, hashing }), blob: describeBlob(blobFixture(2 * MiB + 3, 'evil')) }
 }
 
 function pieceRef (blob: Blob, index: number): { digest: Blob['digest'], size: number, index: number, cid: Blob['cids'][number] } {
@@ -42,6 +43,21 @@ test('a piece whose bytes do not hash to its CID is a BadPieceError', async t =>
     await lp.writeV([PeerResponse.encode({ id: request.id, piece: { status: Status.OK, index: 1, length: bytes.byteLength } }), bytes])
   })
   await t.throwsAsync(client.piece(evil.peerId, pieceRef(blob, 1), { signal: signal() }), { name: 'BadPieceError', message: /must hash to/ })
+})
+
+test('checked on the hashing thread, a piece that does not hash to its CID is a BadPieceError and the right one passes', async t => {
+  const hashing = new HashThread()
+  t.teardown(async () => { await hashing.stop() })
+  let corrupt = true
+  const { evil, client, blob } = await evilPeer(t, async (request, lp) => {
+    const bytes = Buffer.from(blob.piece(0))
+    if (corrupt) bytes[MiB - 1] = bytes[MiB - 1]! ^ 1
+    await lp.writeV([PeerResponse.encode({ id: request.id, piece: { status: Status.OK, index: 0, length: bytes.byteLength } }), bytes])
+  }, hashing)
+  await t.throwsAsync(client.piece(evil.peerId, pieceRef(blob, 0), { signal: signal() }), { name: 'BadPieceError', message: /must hash to/ })
+  corrupt = false
+  const piece = await client.piece(evil.peerId, pieceRef(blob, 0), { signal: signal() })
+  t.true(Buffer.from(piece).equals(blob.piece(0)))
 })
 
 test('another piece of the same blob sent in place of the one asked for is a BadPieceError', async t => {
