@@ -56,6 +56,8 @@ export const COMMIT_INTERVAL_MS = 250
 export const COMMIT_BYTES = 16 * 1024 * 1024
 /** Largest manifest the agent accepts from an upstream (the distribution spec suggests 4 MiB). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+/** The config blob of an image manifest sent to a client is fetched ahead when at most this big (registry-mirror/config-warmup.ts). */
+export const CONFIG_WARMUP_MAX_BYTES = 1024 * 1024
 /** Largest tag list page the agent passes on (100,000 tags of 80 characters). */
 export const MAX_TAG_LIST_BYTES = 8 * 1024 * 1024
 /** Reads from the store go in chunks of this size (fewer syscalls than the 64 KiB stream default). */

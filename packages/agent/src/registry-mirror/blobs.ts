@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Digest } from '@shoal/proto'
 import type { UpstreamConfig } from '../config/index.ts'
 import { ChunkSink, followDownload, isWholeBlob, sendStoredBlob } from '../layer-fetcher/index.ts'
-import type { BlobHandle, LayerFetcher } from '../layer-fetcher/index.ts'
+import type { BlobHandle, LayerFetcher, OriginBlobRequest } from '../layer-fetcher/index.ts'
 import type { AgentMetrics } from '../metrics.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
@@ -46,6 +46,19 @@ function accessRequest (blob: BlobRequest, authorization: string | undefined): A
   return { registry: blob.registry, repository: blob.name, path: `/v2/${blob.name}/blobs/${blob.digest}`, authorization }
 }
 
+/** What the fetcher is asked for a client's blob request. */
+export function blobFetchRequest (components: Pick<BlobRouteComponents, 'access'>, blob: BlobRequest, authorization: string | undefined): OriginBlobRequest {
+  return {
+    registry: blob.registry,
+    repository: blob.name,
+    digest: blob.digest,
+    authorization,
+    offlineAccess: () => components.access.whileUnreachable(accessRequest(blob, authorization)) == null,
+    // The origin itself answering this client with the blob is as good as a confirmed yes.
+    onOriginYes: () => { components.access.granted(accessRequest(blob, authorization)) }
+  }
+}
+
 /**
  * GET and HEAD of a blob: from the store when complete, else from the download it joins or starts,
  * streamed as it arrives. Blob bodies are sent as stored, never re-encoded.
@@ -81,15 +94,7 @@ async function serveBlob (components: BlobRouteComponents, req: IncomingMessage,
     return
   }
 
-  const open = async (): Promise<BlobHandle> => fetcher.open({
-    registry: blob.registry,
-    repository: blob.name,
-    digest: blob.digest,
-    authorization,
-    offlineAccess: () => components.access.whileUnreachable(accessRequest(blob, authorization)) == null,
-    // The origin itself answering this client with the blob is as good as a confirmed yes.
-    onOriginYes: () => { components.access.granted(accessRequest(blob, authorization)) }
-  })
+  const open = async (): Promise<BlobHandle> => fetcher.open(blobFetchRequest(components, blob, authorization))
   let handle = await open()
   if (handle.kind === 'upstream') {
     note.source = 'origin'

@@ -18,6 +18,8 @@ export interface ManifestRouteComponents {
   upstream: UpstreamClient
   metrics: AgentMetrics
   access: AccessCheck
+  /** Told of each manifest body sent (GET), with the request it answered. */
+  onManifestSent?: (manifest: CachedManifest, m: ManifestRequest, authorization: string | undefined) => void
 }
 
 export interface ManifestRequest {
@@ -50,6 +52,10 @@ function sendManifest (res: ServerResponse, manifest: CachedManifest, cache: 'hi
  */
 export async function handleManifest (components: ManifestRouteComponents, req: IncomingMessage, res: ServerResponse, m: ManifestRequest, note: PullNote = {}): Promise<void> {
   const { manifests, upstream, metrics } = components
+  const send = (manifest: CachedManifest, cache: 'hit' | 'miss' | 'stale'): void => {
+    sendManifest(res, manifest, cache, note)
+    if (req.method === 'GET') components.onManifestSent?.(manifest, m, req.headers.authorization)
+  }
   const accept = req.headers.accept
   const tag = 'tag' in m.reference ? { registry: m.registry.host, name: m.name, tag: m.reference.tag } : undefined
   const reference = 'tag' in m.reference ? m.reference.tag : m.reference.digest
@@ -60,7 +66,7 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
     if (hit != null) {
       if (await refuseUnconfirmed(components.access, res, check)) return
       metrics.manifestCache.inc({ result: 'hit' })
-      sendManifest(res, hit, 'hit', note)
+      send(hit, 'hit')
       return
     }
   } else if (tag != null) {
@@ -68,7 +74,7 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
     if (cached?.fresh === true) {
       if (await refuseUnconfirmed(components.access, res, check)) return
       metrics.manifestCache.inc({ result: 'hit' })
-      sendManifest(res, cached.manifest, 'hit', note)
+      send(cached.manifest, 'hit')
       return
     }
   }
@@ -80,7 +86,7 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
     }
     if (refuseWhileUnreachable(components.access, res, check)) return
     metrics.manifestCache.inc({ result: 'stale' })
-    sendManifest(res, stale.manifest, 'stale', note)
+    send(stale.manifest, 'stale')
   }
 
   let answer
@@ -118,7 +124,7 @@ export async function handleManifest (components: ManifestRouteComponents, req: 
   const manifest = { digest, mediaType, body }
   await manifests.put(manifest, tag == null ? undefined : { ...tag, accept })
   components.access.granted(check)
-  sendManifest(res, manifest, 'miss', note)
+  send(manifest, 'miss')
 }
 
 function upstreamDigest (header: string | undefined): Digest | undefined {

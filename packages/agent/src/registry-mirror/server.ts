@@ -7,6 +7,7 @@ import type { Socket } from 'node:net'
 import { MIRROR_BUSY_RETRY_AFTER_S, MIRROR_MAX_CONNECTIONS, MIRROR_MAX_CONNECTIONS_PER_CLIENT } from '../constants.ts'
 import type { HostPort, ListenerTlsMaterial } from '../config/index.ts'
 import type { Logger } from '../logger.ts'
+import type { CachedManifest } from '../manifest-cache/index.ts'
 import type { AgentMetrics } from '../metrics.ts'
 import { listenOn } from '../listen-on.ts'
 import { ownRoute, serveOwnRoute } from '../own-endpoints/handlers.ts'
@@ -14,8 +15,9 @@ import type { RegistryRouter, RouteHints } from '../upstream/registries.ts'
 import { handleBlob } from './blobs.ts'
 import { ConnectionLimits } from './connection-limits.ts'
 import type { BlobRouteComponents } from './blobs.ts'
+import { warmConfig } from './config-warmup.ts'
 import { handleManifest } from './manifests.ts'
-import type { ManifestRouteComponents } from './manifests.ts'
+import type { ManifestRequest, ManifestRouteComponents } from './manifests.ts'
 import { errorDetail, errorResponse, sendOciError } from './oci-errors.ts'
 import type { PullNote } from './pull-note.ts'
 import { sendUpstreamAnswer } from './respond.ts'
@@ -63,6 +65,10 @@ export class MirrorServer {
   private readonly open = new Set<ServerResponse>()
   /** Set by drain(): the listener is closed (its 'close' comes once every connection has ended). */
   private closed?: Promise<void>
+  /** After an image manifest goes out, its config blob is fetched ahead (config-warmup.ts). */
+  private readonly warmConfig = (manifest: CachedManifest, m: ManifestRequest, authorization: string | undefined): void => {
+    warmConfig(this.components, manifest, { registry: m.registry, name: m.name, authorization })
+  }
 
   constructor (components: MirrorServerComponents, init: MirrorServerInit = {}) {
     this.components = components
@@ -230,7 +236,7 @@ export class MirrorServer {
         const routed = this.components.router.route(route.name, hints)
         note.registry = routed.registry.host
         note.repository = routed.name
-        await handleManifest(this.components, req, res, { ...routed, reference: route.reference }, note)
+        await handleManifest({ ...this.components, onManifestSent: this.warmConfig }, req, res, { ...routed, reference: route.reference }, note)
         return
       }
       case 'blob': {
