@@ -83,6 +83,8 @@ export const DEFAULT_CERTS_DIR = '/etc/docker/certs.d'
  */
 export const HASH_STAGING_BUFFER_BYTES = 512 * 1024
 export const HASH_STAGING_BUFFERS = 4
+/** The hashing thread ends after this long with nothing to hash, and starts again (tens of ms) when needed. */
+export const HASH_THREAD_IDLE_MS = 10_000
 /** Received bytes are written to the partial file in batches of about this size. */
 export const WRITE_BATCH_BYTES = 1024 * 1024
 /** At most this much received but not yet written; the download waits for the disk beyond it. */

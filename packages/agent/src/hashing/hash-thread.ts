@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { Hash } from 'node:crypto'
 import { Worker } from 'node:worker_threads'
 import type { Digest } from '@shoal/proto'
-import { HASH_STAGING_BUFFER_BYTES, HASH_STAGING_BUFFERS } from '../constants.ts'
+import { HASH_STAGING_BUFFER_BYTES, HASH_STAGING_BUFFERS, HASH_THREAD_IDLE_MS } from '../constants.ts'
 import { HashThreadError } from '../errors.ts'
 import type { FromHashThread, ToHashThread } from './messages.ts'
 
@@ -42,6 +42,9 @@ export function inThreadHashing (algorithm: string): BlobHashing {
   }
 }
 
+/** V8's defaults let a worker's young generation grow to tens of MiB of resident memory. */
+const HASH_THREAD_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 }
+
 interface Pending {
   resolve: (hex: string) => void
   reject: (err: Error) => void
@@ -53,13 +56,15 @@ interface SessionState {
 }
 
 /**
- * One worker thread that hashes for the whole agent (hash-worker.ts): downloads, and the pieces
+ * One worker thread that hashes for the whole agent (hash-worker.js): downloads, and the pieces
  * peers send. The main thread copies each chunk into one of a few reused staging buffers
  * (HASH_STAGING_BUFFERS of HASH_STAGING_BUFFER_BYTES; about a tenth of the cost of hashing it)
- * and transfers it; the worker hashes it and transfers it back. When every buffer is out, update() waits: the bytes a download
- * has received but not hashed are bounded by the buffers. Started on first use; stop() ends it and
- * fails the sessions still open (their downloads fail with HashThreadError). A worker that dies
- * fails its sessions the same way, and the next session starts a new one.
+ * and transfers it; the worker hashes it and transfers it back. When every buffer is out, update()
+ * waits: the bytes a download has received but not hashed are bounded by the buffers. Started on
+ * first use, and ended after HASH_THREAD_IDLE_MS with no session (a thread holds about 16 MiB of
+ * resident memory, which an agent that only uploads does not need); stop() ends it and fails the
+ * sessions still open (their downloads fail with HashThreadError). A worker that dies fails its
+ * sessions the same way, and the next session starts a new one.
  */
 export class HashThread {
   #worker?: Worker
@@ -70,10 +75,22 @@ export class HashThread {
   readonly #sessions = new Map<number, SessionState>()
   #nextId = 1
   #stopped = false
+  #idleTimer?: NodeJS.Timeout
+  readonly #idleMs: number
+
+  constructor (init: { idleMs?: number } = {}) {
+    this.#idleMs = init.idleMs ?? HASH_THREAD_IDLE_MS
+  }
+
+  /** Whether a worker thread runs now (started by a session, ended when idle or stopped). */
+  get running (): boolean {
+    return this.#worker != null
+  }
 
   /** A hashing session for one blob (`algorithm`: the blob digest's, e.g. sha256). */
   session (algorithm: string): BlobHashing {
     if (this.#stopped) throw new HashThreadError('the hashing thread was stopped')
+    clearTimeout(this.#idleTimer)
     const worker = this.#start()
     const id = this.#nextId++
     const state: SessionState = { pieces: [] }
@@ -139,6 +156,7 @@ export class HashThread {
         this.#sessions.delete(id)
         if (this.#worker === worker) worker.postMessage({ op: 'drop', id } satisfies ToHashThread)
         for (const p of state.pieces.splice(0)) p.reject(new HashThreadError('the hashing session was closed'))
+        this.#idleLater()
       }
     }
   }
@@ -146,6 +164,7 @@ export class HashThread {
   /** Ends the thread; sessions still open fail. */
   async stop (): Promise<void> {
     this.#stopped = true
+    clearTimeout(this.#idleTimer)
     const worker = this.#worker
     this.#fail(new HashThreadError('the hashing thread was stopped'))
     await worker?.terminate()
@@ -153,7 +172,8 @@ export class HashThread {
 
   #start (): Worker {
     if (this.#worker != null) return this.#worker
-    const worker = new Worker(new URL('./hash-worker.ts', import.meta.url))
+    // A small heap: the thread holds a few hash states and views of transferred buffers.
+    const worker = new Worker(new URL('./hash-worker.js', import.meta.url), { resourceLimits: HASH_THREAD_RESOURCE_LIMITS })
     // An accelerator, not an owner of work: it never keeps the process alive on its own.
     worker.unref()
     worker.on('message', (message: FromHashThread) => { this.#answer(message) })
@@ -177,6 +197,23 @@ export class HashThread {
     }
     this.#sessions.delete(message.id)
     state.end?.resolve(message.hex)
+    this.#idleLater()
+  }
+
+  /** With no session left, the worker ends after the idle time unless a session comes first. */
+  #idleLater (): void {
+    if (this.#sessions.size > 0 || this.#worker == null) return
+    clearTimeout(this.#idleTimer)
+    this.#idleTimer = setTimeout(() => {
+      const worker = this.#worker
+      if (this.#sessions.size > 0 || worker == null) return
+      // Forgotten first: its exit is not a failure, and buffers it still holds are not waited for.
+      this.#worker = undefined
+      this.#free = []
+      this.#holding.clear()
+      void worker.terminate()
+    }, this.#idleMs)
+    this.#idleTimer.unref()
   }
 
   /** The worker is gone: every open session's digests fail, and waiters for a buffer are woken to find out. */

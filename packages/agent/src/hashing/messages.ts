@@ -1,4 +1,4 @@
-/** What the main thread and the hashing thread (hash-worker.ts) say to each other. */
+/** What the main thread and the hashing thread (hash-worker.js) say to each other. */
 
 export type ToHashThread =
   | { op: 'open', id: number, algorithm: string }
