@@ -58,6 +58,11 @@ export const COMMIT_BYTES = 16 * 1024 * 1024
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 /** The config blob of an image manifest sent to a client is fetched ahead when at most this big (registry-mirror/config-warmup.ts). */
 export const CONFIG_WARMUP_MAX_BYTES = 1024 * 1024
+/**
+ * The User-Agent of prefetch's requests to a mirror: resolving an image reads its manifests only
+ * (the job then fetches the blobs it chose), so they start no config fetch ahead.
+ */
+export const PREFETCH_USER_AGENT = 'shoal-prefetch'
 /** Largest tag list page the agent passes on (100,000 tags of 80 characters). */
 export const MAX_TAG_LIST_BYTES = 8 * 1024 * 1024
 /** Reads from the store go in chunks of this size (fewer syscalls than the 64 KiB stream default). */

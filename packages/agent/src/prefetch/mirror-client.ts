@@ -1,5 +1,6 @@
 import { Agent, request } from 'undici'
 import type { Dispatcher } from 'undici'
+import { PREFETCH_USER_AGENT } from '../constants.ts'
 import { MAX_ERROR_BODY_BYTES, MIRROR_BODY_IDLE_TIMEOUT_MS, MIRROR_CONNECT_TIMEOUT_MS, MIRROR_HEADERS_TIMEOUT_MS } from './constants.ts'
 import { InvalidMirrorError, MirrorAnswerError } from './errors.ts'
 import { reasonForStatus } from './failure.ts'
@@ -82,7 +83,7 @@ export class MirrorClient {
 
   async get (req: MirrorGet): Promise<MirrorResponse> {
     const url = this.url(req.path, req.registry, req.query)
-    const headers: Record<string, string> = { 'user-agent': 'shoal-prefetch' }
+    const headers: Record<string, string> = { 'user-agent': PREFETCH_USER_AGENT }
     if (req.accept != null) headers.accept = req.accept
     if (this.#authorization != null) headers.authorization = this.#authorization
     const res = await request(url, { method: 'GET', headers, dispatcher: this.#dispatcher, signal: req.signal })

@@ -4,7 +4,7 @@ import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'n
 import { createServer as createHttpsServer } from 'node:https'
 import type { Server as HttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
-import { MIRROR_BUSY_RETRY_AFTER_S, MIRROR_MAX_CONNECTIONS, MIRROR_MAX_CONNECTIONS_PER_CLIENT } from '../constants.ts'
+import { MIRROR_BUSY_RETRY_AFTER_S, MIRROR_MAX_CONNECTIONS, MIRROR_MAX_CONNECTIONS_PER_CLIENT, PREFETCH_USER_AGENT } from '../constants.ts'
 import type { HostPort, ListenerTlsMaterial } from '../config/index.ts'
 import type { Logger } from '../logger.ts'
 import type { CachedManifest } from '../manifest-cache/index.ts'
@@ -236,7 +236,8 @@ export class MirrorServer {
         const routed = this.components.router.route(route.name, hints)
         note.registry = routed.registry.host
         note.repository = routed.name
-        await handleManifest({ ...this.components, onManifestSent: this.warmConfig }, req, res, { ...routed, reference: route.reference }, note)
+        const onManifestSent = req.headers['user-agent'] === PREFETCH_USER_AGENT ? undefined : this.warmConfig
+        await handleManifest({ ...this.components, onManifestSent }, req, res, { ...routed, reference: route.reference }, note)
         return
       }
       case 'blob': {
