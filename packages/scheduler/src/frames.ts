@@ -1,9 +1,13 @@
 import { SchedulerMessage } from '@shoal/proto'
 import type { Parent } from '@shoal/proto'
 
-const frames = new WeakMap<SchedulerMessage, Uint8Array>()
-/** Each parent entry's field in a Parents message (tag, length, body), made once however many messages name it. */
-const entries = new WeakMap<Parent, Uint8Array>()
+/**
+ * A message's frame, kept on the message object itself: a round makes thousands of messages, and
+ * WeakMap entries (ephemerons) for each made every young-generation collection of the scheduler
+ * longer, and those pauses are its decisions' p99 (`bench scheduler`).
+ */
+const FRAME = Symbol('frame')
+type Framed = SchedulerMessage & { [FRAME]?: Uint8Array }
 
 /** Protobuf field keys (field number << 3 | wire type 2, length-delimited). */
 const SCHEDULER_MESSAGE_PARENTS = 0x12
@@ -20,43 +24,43 @@ const PARENT_BITFIELD = 0x1a
  * not be changed once it was sent (the service makes a new one for every change).
  */
 export function encodeSchedulerMessage (message: SchedulerMessage): Uint8Array {
-  let frame = frames.get(message)
-  if (frame == null) {
-    frame = SchedulerMessage.encode(message)
-    frames.set(message, frame)
-  }
-  return frame
+  const framed = message as Framed
+  return framed[FRAME] ??= SchedulerMessage.encode(message)
+}
+
+/** A parent entry and its field in a Parents message (tag, length, body): made once per entry, however many messages name it. */
+export interface ParentEntry {
+  readonly parent: Parent
+  readonly field: Uint8Array
+}
+
+export function parentEntry (parent: Parent): ParentEntry {
+  return { parent, field: parentField(parent) }
 }
 
 /**
  * A Parents message, its frame made at once from frames of its entries: a round names the same
- * parents to many children, and each entry (peer id, addresses, bitfield) is encoded once per
- * entry object, not once per message. The frame is the bytes SchedulerMessage.encode gives (proto3:
+ * parents to many children, and each entry (peer id, addresses, bitfield) is encoded once
+ * (parentEntry), not once per message. The frame is the bytes SchedulerMessage.encode gives (proto3:
  * empty fields left out; one oneof field), and encodeSchedulerMessage returns it. Entries must not
  * be changed once named. Cost: O(entry bytes) per new entry, then O(message bytes) per message.
  */
-export function parentsMessage (digest: string, parents: Parent[]): SchedulerMessage {
-  const message = { parents: { digest, parents } } as unknown as SchedulerMessage
+export function parentsMessage (digest: string, entries: readonly ParentEntry[]): SchedulerMessage {
+  const message: Framed = { parents: { digest, parents: entries.map(e => e.parent) } } as unknown as SchedulerMessage
   const digestBytes = digestField(digest)
   let body = digestBytes.length
-  const fields: Uint8Array[] = []
-  for (const parent of parents) {
-    let field = entries.get(parent)
-    if (field == null) entries.set(parent, field = parentField(parent))
-    fields.push(field)
-    body += field.length
-  }
+  for (const entry of entries) body += entry.field.length
   const frame = new Uint8Array(1 + varintLength(body) + body)
   let at = 0
   frame[at++] = SCHEDULER_MESSAGE_PARENTS
   at = writeVarint(frame, at, body)
   frame.set(digestBytes, at)
   at += digestBytes.length
-  for (const field of fields) {
+  for (const { field } of entries) {
     frame.set(field, at)
     at += field.length
   }
-  frames.set(message, frame)
+  message[FRAME] = frame
   return message
 }
 

@@ -1,7 +1,8 @@
-import type { Parent, SchedulerMessage } from '@shoal/proto'
+import type { SchedulerMessage } from '@shoal/proto'
 import type { TaskAvailabilityView } from './availability.ts'
 import { SCHEDULER_CHILDREN_PER_ROUND, SCHEDULER_PARENTS_PER_CHILD, SCHEDULER_PARENTS_REFRESH_MS } from './constants.ts'
-import { parentsMessage } from './frames.ts'
+import { parentEntry, parentsMessage } from './frames.ts'
+import type { ParentEntry } from './frames.ts'
 import type { ParentHealth } from './parent-health.ts'
 import { ParentPool } from './parent-pool.ts'
 import type { ParentState } from './parent-selection.ts'
@@ -73,13 +74,13 @@ export class ParentRounds {
       }
     }
     const pool = new ParentPool({ availability, candidates, groups: task.locality })
-    const entries = new Map<PeerKey, Parent | null>()
-    const entryOf = (peer: PeerKey): Parent | null => {
+    const entries = new Map<PeerKey, ParentEntry | null>()
+    const entryOf = (peer: PeerKey): ParentEntry | null => {
       let entry = entries.get(peer)
       if (entry === undefined) {
         const parent = agentOf(peer)
         const bits = availability.bitfield(peer)
-        entry = parent == null || bits == null ? null : { peerId: parent.peerIdBytes, addresses: parent.addresses, bitfield: bits.toBytes() }
+        entry = parent == null || bits == null ? null : parentEntry({ peerId: parent.peerIdBytes, addresses: parent.addresses, bitfield: bits.toBytes() })
         entries.set(peer, entry)
       }
       return entry
