@@ -183,5 +183,6 @@ export class BlobDownload extends EventEmitter {
 /** Errors a retry cannot fix. */
 function isFinal (err: unknown): boolean {
   const name = (err as Error).name
-  return name === 'UpstreamUnauthorizedError' || name === 'UpstreamTlsError' || name === 'UpstreamProtocolError' || name === 'PieceTableMismatchError' || name === 'NoPeerSourceError'
+  // HashThreadError: the session's bytes are lost with its thread; a new download hashes on a new one.
+  return name === 'UpstreamUnauthorizedError' || name === 'UpstreamTlsError' || name === 'UpstreamProtocolError' || name === 'PieceTableMismatchError' || name === 'NoPeerSourceError' || name === 'HashThreadError'
 }
