@@ -48,13 +48,15 @@ test('a GET of an image manifest fetches its config blob ahead, and none of its 
 
 test('only an image manifest that parses and names a config by digest and size has a config to fetch ahead', t => {
   const digest = `sha256:${'ab'.repeat(32)}`
+  // An image manifest around `config` (schemaVersion 2, no layers), or `value` as it is.
   const body = (value: unknown): Uint8Array => Buffer.from(JSON.stringify(value))
-  t.deepEqual(configOf({ mediaType: OCI_MANIFEST, body: body({ config: { digest, size: 12 } }) }), { digest, size: 12 })
-  t.deepEqual(configOf({ mediaType: DOCKER_MANIFEST, body: body({ config: { digest, size: 0 } }) }), { digest, size: 0 })
-  t.is(configOf({ mediaType: OCI_INDEX, body: body({ config: { digest, size: 12 } }) }), undefined)
+  const image = (config: unknown): Uint8Array => body({ schemaVersion: 2, config, layers: [] })
+  t.deepEqual(configOf({ mediaType: OCI_MANIFEST, body: image({ digest, size: 12 }) }), { digest, size: 12 })
+  t.deepEqual(configOf({ mediaType: DOCKER_MANIFEST, body: image({ digest, size: 0 }) }), { digest, size: 0 })
+  t.is(configOf({ mediaType: OCI_INDEX, body: image({ digest, size: 12 }) }), undefined)
   t.is(configOf({ mediaType: OCI_MANIFEST, body: Buffer.from('{not json') }), undefined)
   t.is(configOf({ mediaType: OCI_MANIFEST, body: body(null) }), undefined)
-  t.is(configOf({ mediaType: OCI_MANIFEST, body: body({ config: { digest: '../../etc/passwd', size: 12 } }) }), undefined)
-  t.is(configOf({ mediaType: OCI_MANIFEST, body: body({ config: { digest, size: -1 } }) }), undefined)
-  t.is(configOf({ mediaType: OCI_MANIFEST, body: body({ config: { digest, size: '12' } }) }), undefined)
+  t.is(configOf({ mediaType: OCI_MANIFEST, body: image({ digest: '../../etc/passwd', size: 12 }) }), undefined)
+  t.is(configOf({ mediaType: OCI_MANIFEST, body: image({ digest, size: -1 }) }), undefined)
+  t.is(configOf({ mediaType: OCI_MANIFEST, body: image({ digest, size: '12' }) }), undefined)
 })

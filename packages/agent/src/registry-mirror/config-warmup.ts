@@ -1,30 +1,18 @@
-import { isDigest } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import { CONFIG_WARMUP_MAX_BYTES } from '../constants.ts'
 import type { Logger } from '../logger.ts'
+import { parseManifest } from '../prefetch/manifest.ts'
 import type { BlobRouteComponents, BlobRequest } from './blobs.ts'
 import { blobFetchRequest } from './blobs.ts'
 
-/** Image manifests, which name one config blob (an index names manifests, not blobs). */
-const IMAGE_MANIFEST_TYPES = new Set([
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json'
-])
-
-/** The config blob an image manifest names, with its size; undefined for anything else or a body that does not parse. */
+/** The config blob an image manifest names, with its size (prefetch's parser); undefined for an index or a body that does not parse. */
 export function configOf (manifest: { mediaType: string, body: Uint8Array }): { digest: Digest, size: number } | undefined {
-  if (!IMAGE_MANIFEST_TYPES.has(manifest.mediaType)) return undefined
-  let parsed: unknown
   try {
-    parsed = JSON.parse(Buffer.from(manifest.body).toString('utf8'))
+    const parsed = parseManifest(manifest.body, manifest.mediaType)
+    return parsed.kind === 'image' ? { digest: parsed.config.digest, size: parsed.config.size } : undefined
   } catch {
     return undefined
   }
-  const config = (parsed as { config?: { digest?: unknown, size?: unknown } } | null)?.config
-  const digest = config?.digest
-  const size = config?.size
-  if (typeof digest !== 'string' || !isDigest(digest) || typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return undefined
-  return { digest, size }
 }
 
 /**
