@@ -36,3 +36,13 @@ export const DATA_DIR_STAT_CONCURRENCY = 64
  * for this long is gone for our purposes (piece requests time out at 30 s too).
  */
 export const P2P_PING_MIN_TIMEOUT_MS = 30_000
+/**
+ * Streams a peer may open on a new connection before libp2p has handed the connection to this
+ * node's protocol handlers (yamux's default is 10, past which it aborts the whole connection).
+ * A client opens one stream per request, and a rollout from a site that holds the blobs starts with
+ * a dozen or more requests to each holder at once: in `bench swarm --scenario prefetched` 11 of
+ * the new connections were aborted so, every request on them failed, and the clients dropped the
+ * only holders of their blobs for seconds. Every stream is still held to its protocol's own limit
+ * once handed over (the piece server's 64 per connection).
+ */
+export const P2P_MAX_EARLY_STREAMS = 128

@@ -22,7 +22,7 @@ import { createLibp2p } from 'libp2p'
 import { DHT_PROTOCOL } from '@shoal/proto'
 import {
   DHT_PROVIDER_CLEANUP_INTERVAL_MS, DHT_PROVIDER_RECORD_VALIDITY_MS, P2P_BOOTSTRAP_DIAL_TIMEOUT_MS,
-  P2P_INBOUND_CONNECTIONS_PER_IP_PER_S, P2P_PING_MIN_TIMEOUT_MS, P2P_STREAM_WINDOW_BYTES
+  P2P_INBOUND_CONNECTIONS_PER_IP_PER_S, P2P_MAX_EARLY_STREAMS, P2P_PING_MIN_TIMEOUT_MS, P2P_STREAM_WINDOW_BYTES
 } from './constants.ts'
 import { AbortError, ConfigError } from './errors.ts'
 import { admissionGater } from './gate.ts'
@@ -88,6 +88,7 @@ export async function createP2pNode (init: P2pNodeInit): Promise<P2pNode> {
     transports: [tcp()],
     connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux({
+      maxEarlyStreams: P2P_MAX_EARLY_STREAMS,
       streamOptions: { maxStreamWindowSize: P2P_STREAM_WINDOW_BYTES, maxReadBufferLength: P2P_STREAM_WINDOW_BYTES }
     })],
     ...(init.swarmKey != null ? { connectionProtector: pskProtector({ psk: swarmKeyBytes(init.swarmKey) }) } : {}),
