@@ -4,7 +4,7 @@ import {
 } from '@shoal/proto'
 import type { Digest, PeerResponse } from '@shoal/proto'
 import {
-  PIECE_SERVER_IDLE_TIMEOUT_MS, PIECE_SERVER_MAX_READ_BYTES, PIECE_VERIFIED_MAX_ENTRIES, PIECE_VERIFIED_TTL_MS, PIECE_SERVER_MAX_READS, PIECE_SERVER_MAX_READS_PER_STREAM, PIECE_SERVER_NEW_PIECE_READS, PIECE_SPREAD_SENDS, PIECE_SPREAD_WINDOW_MS,
+  PIECE_SERVER_IDLE_TIMEOUT_MS, PIECE_SERVER_MAX_READ_BYTES, PIECE_VERIFIED_MAX_ENTRIES, PIECE_VERIFIED_TTL_MS, PIECE_SERVER_ASKING_WINDOW_MS, PIECE_SERVER_MAX_READS, PIECE_SERVER_MIN_READS_PER_PEER, PIECE_SERVER_MAX_READS_PER_STREAM, PIECE_SERVER_NEW_PIECE_READS, PIECE_SPREAD_SENDS, PIECE_SPREAD_WINDOW_MS,
   PIECE_SERVER_MAX_STREAMS_PER_CONNECTION, PIECE_SERVER_MAX_STREAMS_PER_PEER, PIECE_TIMEOUT_MS
 } from '../constants.ts'
 import { AbortError, BannedPeerError, CorruptPieceError, PeerStreamLimitError } from '../errors.ts'
@@ -17,6 +17,7 @@ import type { BlobRecord } from '../piece-store/blob-record.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import { PieceSpread } from './piece-spread.ts'
 import { ReadBudget } from './read-budget.ts'
+import { ReadShares } from './read-shares.ts'
 import { VerifiedPieces } from './verified-pieces.ts'
 import { InboundStream } from './inbound-stream.ts'
 import type { PieceAnswer } from './inbound-stream.ts'
@@ -59,6 +60,8 @@ export interface PieceExchangeServerInit {
   maxStreamsPerPeer?: number
   /** How long one answer may take to be handed to a stream (a peer that stops reading). */
   sendTimeoutMs?: number
+  /** Piece reads a peer may have under way however many others ask (see ReadShares). */
+  minReadsPerPeer?: number
   /** Reads beyond maxReads for pieces not sent recently (default PIECE_SERVER_NEW_PIECE_READS). */
   newPieceReads?: number
   /** Sends of one piece per PIECE_SPREAD_WINDOW_MS; more are answered BUSY (0: no limit). See PieceSpread. */
@@ -75,6 +78,7 @@ export class PieceExchangeServer {
   readonly #log: Logger
   readonly #maxReadsPerStream: number
   readonly #maxReads: number
+  readonly #shares: ReadShares
   readonly #newPieceReads: number
   readonly #idleTimeoutMs: number
   readonly #sendTimeoutMs: number
@@ -92,6 +96,7 @@ export class PieceExchangeServer {
     this.#log = components.logger ?? silentLogger
     this.#maxReadsPerStream = init.maxReadsPerStream ?? PIECE_SERVER_MAX_READS_PER_STREAM
     this.#maxReads = init.maxReads ?? PIECE_SERVER_MAX_READS
+    this.#shares = new ReadShares({ slots: this.#maxReads, minPerPeer: init.minReadsPerPeer ?? PIECE_SERVER_MIN_READS_PER_PEER, windowMs: PIECE_SERVER_ASKING_WINDOW_MS })
     this.#newPieceReads = init.newPieceReads ?? PIECE_SERVER_NEW_PIECE_READS
     this.#idleTimeoutMs = init.idleTimeoutMs ?? PIECE_SERVER_IDLE_TIMEOUT_MS
     this.#maxStreamsPerPeer = init.maxStreamsPerPeer ?? PIECE_SERVER_MAX_STREAMS_PER_PEER
@@ -154,11 +159,19 @@ export class PieceExchangeServer {
       acquireRead: (digest, index) => {
         // A piece not sent recently (new to the swarm) may wait beyond the bound, ahead of the rest.
         const bound = this.#spread.count(`${digest}/${index}`) === 0 ? this.#maxReads + this.#newPieceReads : this.#maxReads
-        if (this.#reads >= bound) return false
+        // Every ask counts toward the peers sharing the slots, also one answered BUSY.
+        if (!this.#shares.admit(key, bound)) return false
+        if (this.#reads >= bound) {
+          this.#shares.release(key)
+          return false
+        }
         this.#reads++
         return true
       },
-      releaseRead: () => { this.#reads-- },
+      releaseRead: () => {
+        this.#reads--
+        this.#shares.release(key)
+      },
       pieceServed: event => { this.#components.onPieceServed?.(event) },
       maxReadsPerStream: this.#maxReadsPerStream,
       idleTimeoutMs: this.#idleTimeoutMs,

@@ -9,7 +9,7 @@ import type { P2pNode } from '@shoal/p2p'
 import { PeerBans } from '../../src/peer-bans.ts'
 import { PieceExchangeClient } from '../../src/piece-exchange/client.ts'
 import type { PieceExchangeServerInit } from '../../src/piece-exchange/server.ts'
-import { eventually, MiB, serverPair } from './fixtures.ts'
+import { blobFixture, describeBlob, eventually, MiB, openStore, putBlob, serverPair, startNode, startServer, swarmKey } from './fixtures.ts'
 import type { Blob, ServerFixture } from './fixtures.ts'
 
 const OP_TIMEOUT_MS = 20_000
@@ -75,6 +75,28 @@ test('piece reads beyond the per-stream or total bound are answered BUSY', async
   const { a, b, blob } = await setup(t, { maxReads: 0, newPieceReads: 0 })
   const err = await t.throwsAsync(new PieceExchangeClient({ node: b }).piece(a.peerId, { digest: blob.digest, size: blob.size, index: 0, cid: blob.cids[0]! }), { name: 'PeerRefusedError' })
   t.is((err as Error & { status: string }).status, Status.BUSY)
+})
+
+test('read slots are shared among the peers asking: alone a peer gets them all, beside another its share', async t => {
+  const key = swarmKey()
+  const a = await startNode(t, key)
+  const b = await startNode(t, key, [a])
+  const c = await startNode(t, key, [a])
+  const store = await openStore(t)
+  const blob = describeBlob(blobFixture(3 * MiB, 'shares'))
+  await putBlob(store, blob)
+  await startServer(t, a, store, { maxReads: 4, newPieceReads: 0, minReadsPerPeer: 1 })
+  const four = [piece(1, blob, 0), piece(2, blob, 1), piece(3, blob, 2), piece(4, blob, 0)]
+  const statuses = async (node: P2pNode, requests: Uint8Array[]): Promise<string[]> => {
+    const { stream, lp } = await rawStream(node, a)
+    await lp.writeV(requests)
+    const answers = await readAnswers(stream, lp)
+    return answers.sort((x, y) => x.id - y.id).map(r => r.piece?.status ?? '')
+  }
+  t.deepEqual(await statuses(b, four), [Status.OK, Status.OK, Status.OK, Status.OK], 'alone, all four slots')
+  t.deepEqual(await statuses(c, [piece(1, blob, 1)]), [Status.OK])
+  // Both asked within the last second: two slots each.
+  t.deepEqual((await statuses(b, four)).sort(), [Status.BUSY, Status.BUSY, Status.OK, Status.OK])
 })
 
 test('a cancel before the answer started turns it into CANCELLED; an unknown cancel is ignored', async t => {
