@@ -70,3 +70,5 @@ export class PieceTableMismatchError extends namedError('PieceTableMismatchError
 export class NoPeerSourceError extends namedError('NoPeerSourceError') {}
 /** No scheduler took the agent's registration (unreachable, no answer, or a broken answer). */
 export class SchedulerUnavailableError extends namedError('SchedulerUnavailableError') {}
+/** A piece read waiting for the server's memory was given up for other peers' share of the read slots (answered BUSY). */
+export class ReadPreemptedError extends namedError('ReadPreemptedError') {}

@@ -1,3 +1,5 @@
+import { ReadPreemptedError } from '../errors.ts'
+
 /**
  * How the server's piece-read slots are shared among the peers asking for pieces. First come, first
  * served let one downloader hold every slot: its window of requests was admitted first, and each
@@ -9,7 +11,11 @@
  * A peer that asked within the last `windowMs` counts as asking; each one may have
  * `max(minPerPeer, floor(slots / asking))` reads under way: all the slots when it is alone (a single
  * link is not slowed), an even share when many ask. Beyond its share a request is answered BUSY and
- * the asker turns to another holder. Pure bookkeeping with an injected clock.
+ * the asker turns to another holder. The first peer to ask finds the slots free and takes them all,
+ * and its reads then wait for the server's memory one after another: when a peer is turned away
+ * for want of a slot, the reads still waiting of every peer over its share are given up (`preempt`;
+ * the server answers them BUSY), so the newcomers find slots on their next ask. Pure bookkeeping
+ * with an injected clock.
  */
 export class ReadShares {
   readonly #slots: number
@@ -20,6 +26,8 @@ export class ReadShares {
   /** Last request time per peer, oldest first (a Map keeps insertion order). */
   readonly #askedAt = new Map<string, number>()
   readonly #reads = new Map<string, number>()
+  /** Per peer, its admitted reads that still wait for memory (oldest first), to give up on preempt(). */
+  readonly #waiting = new Map<string, Set<AbortController>>()
 
   constructor (init: { slots: number, minPerPeer: number, windowMs: number, maxPeers?: number, now?: () => number }) {
     this.#slots = init.slots
@@ -64,6 +72,39 @@ export class ReadShares {
     const left = this.reads(peer) - 1
     if (left <= 0) this.#reads.delete(peer)
     else this.#reads.set(peer, left)
+  }
+
+  /** A read of the peer starts waiting for memory: the returned signal aborts when preempt() gives it up. */
+  wait (peer: string): AbortController {
+    const controller = new AbortController()
+    let waiting = this.#waiting.get(peer)
+    if (waiting == null) this.#waiting.set(peer, waiting = new Set())
+    waiting.add(controller)
+    return controller
+  }
+
+  /** The read got its memory (or ended): it can no longer be given up. */
+  waited (peer: string, controller: AbortController): void {
+    const waiting = this.#waiting.get(peer)
+    waiting?.delete(controller)
+    if (waiting?.size === 0) this.#waiting.delete(peer)
+  }
+
+  /** Gives up the newest waiting reads of every peer over its share of `slots`; returns how many. */
+  preempt (slots = this.#slots): number {
+    const share = this.share(slots)
+    let given = 0
+    for (const [peer, waiting] of [...this.#waiting]) {
+      let over = this.reads(peer) - share
+      for (const controller of [...waiting].reverse()) {
+        if (over <= 0) break
+        controller.abort(new ReadPreemptedError(`a read of ${peer} was given up: it held more than its share of ${share} read slots`))
+        this.waited(peer, controller)
+        over--
+        given++
+      }
+    }
+    return given
   }
 
   #forgetIdle (): void {

@@ -155,7 +155,7 @@ export class PieceExchangeServer {
       banned: () => bans?.isBanned(key) === true,
       pieceTable: digest => this.#pieceTable(digest),
       bitfield: digest => this.#bitfield(digest),
-      piece: async (digest, index) => this.#piece(digest, index),
+      piece: async (digest, index) => this.#piece(key, digest, index),
       acquireRead: (digest, index) => {
         // A piece not sent recently (new to the swarm) may wait beyond the bound, ahead of the rest.
         const bound = this.#spread.count(`${digest}/${index}`) === 0 ? this.#maxReads + this.#newPieceReads : this.#maxReads
@@ -163,6 +163,8 @@ export class PieceExchangeServer {
         if (!this.#shares.admit(key, bound)) return false
         if (this.#reads >= bound) {
           this.#shares.release(key)
+          // Turned away for want of a slot: the waiting reads of peers over their share give way.
+          this.#shares.preempt(bound)
           return false
         }
         this.#reads++
@@ -215,15 +217,26 @@ export class PieceExchangeServer {
     return bitfieldResponse(bitfield, record.state === 'complete' && bitfield.full())
   }
 
-  async #piece (digest: Digest, index: number): Promise<PieceAnswer> {
+  async #piece (peer: string, digest: Digest, index: number): Promise<PieceAnswer> {
     const notFound = { header: { status: Status.NOT_FOUND, index, length: 0 } }
     const record = this.#shared(digest)
     const expected = record?.pieces[index]
     if (record == null || expected == null) return notFound
     const key = `${digest}/${index}`
     const priority = this.#spread.count(key)
-    if (!this.#spread.admit(key)) return { header: { status: Status.BUSY, index, length: 0 } }
-    const release = await this.#budget.acquire(pieceSpan(record.size, index).length, this.#controller?.signal, priority)
+    const busy = { header: { status: Status.BUSY, index, length: 0 } }
+    if (!this.#spread.admit(key)) return busy
+    const waiting = this.#shares.wait(peer)
+    let release: () => void
+    try {
+      const stopped = this.#controller?.signal
+      release = await this.#budget.acquire(pieceSpan(record.size, index).length, stopped == null ? waiting.signal : AbortSignal.any([stopped, waiting.signal]), priority)
+    } catch (err) {
+      if (waiting.signal.aborted) return busy
+      throw err
+    } finally {
+      this.#shares.waited(peer, waiting)
+    }
     try {
       const answer = await this.#readVerified(record, index, expected)
       if (answer.bytes == null) release()

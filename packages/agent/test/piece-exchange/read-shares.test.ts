@@ -36,6 +36,24 @@ test('a peer that stopped asking no longer counts, unless its reads are still un
   t.is(shares.share(), 8)
 })
 
+test('preempt gives up the newest waiting reads of the peers over their share, and only those', t => {
+  const shares = new ReadShares({ slots: 4, minPerPeer: 1, windowMs: 1000, now: () => 0 })
+  const waits = [0, 1, 2, 3].map(() => {
+    t.true(shares.admit('a'))
+    return shares.wait('a')
+  })
+  shares.waited('a', waits[0]!) // the first got its memory
+  t.is(shares.preempt(), 0, 'alone, a holds its share')
+  t.true(shares.admit('b'))
+  const b = shares.wait('b')
+  t.is(shares.preempt(), 2, 'beside b the share is 2: two of a\'s waiting reads go')
+  t.deepEqual(waits.map(w => w.signal.aborted), [false, false, true, true], 'the newest')
+  t.is((waits[3]!.signal.reason as Error).name, 'ReadPreemptedError')
+  t.false(b.signal.aborted)
+  for (let i = 0; i < 2; i++) shares.release('a')
+  t.is(shares.preempt(), 0)
+})
+
 test('property: reads under way never exceed a peer\'s share at admission, and releases give them back', t => {
   fc.assert(fc.property(
     fc.array(fc.record({ peer: fc.integer({ min: 0, max: 5 }), release: fc.boolean(), dt: fc.integer({ min: 0, max: 600 }) }), { maxLength: 200 }),

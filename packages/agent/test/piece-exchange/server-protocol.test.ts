@@ -99,6 +99,30 @@ test('read slots are shared among the peers asking: alone a peer gets them all, 
   t.deepEqual((await statuses(b, four)).sort(), [Status.BUSY, Status.BUSY, Status.OK, Status.OK])
 })
 
+test('a peer turned away for want of a slot makes the waiting reads of a peer over its share give way', async t => {
+  const key = swarmKey()
+  const a = await startNode(t, key)
+  const b = await startNode(t, key, [a])
+  const c = await startNode(t, key, [a])
+  const store = await openStore(t)
+  const blob = describeBlob(blobFixture(3 * MiB, 'preempt'))
+  await putBlob(store, blob)
+  // Memory for one piece at a time: B's first read is sent, its other three wait for memory.
+  await startServer(t, a, store, { maxReads: 4, newPieceReads: 0, maxReadBytes: MiB, minReadsPerPeer: 1 })
+  const greedy = await rawStream(b, a)
+  await greedy.lp.writeV([piece(1, blob, 0), piece(2, blob, 1), piece(3, blob, 2), piece(4, blob, 0)])
+  // B reads nothing yet: its first answer fills the stream's window and keeps the memory.
+  const ask = async (): Promise<string | undefined> => {
+    const { stream, lp } = await rawStream(c, a)
+    await lp.write(piece(1, blob, 1))
+    return (await readAnswers(stream, lp))[0]?.piece?.status
+  }
+  t.is(await ask(), Status.BUSY, 'all four slots are B\'s')
+  t.deepEqual((await readAnswers(greedy.stream, greedy.lp)).map(r => r.piece?.status).sort(), [Status.BUSY, Status.BUSY, Status.OK, Status.OK],
+    'two of B\'s waiting reads gave way: its share beside C is 2')
+  t.is(await ask(), Status.OK)
+})
+
 test('a cancel before the answer started turns it into CANCELLED; an unknown cancel is ignored', async t => {
   const { a, b, blob, served } = await setup(t)
   const { stream, lp } = await rawStream(b, a)
