@@ -77,15 +77,20 @@ test('piece reads beyond the per-stream or total bound are answered BUSY', async
   t.is((err as Error & { status: string }).status, Status.BUSY)
 })
 
-test('read slots are shared among the peers asking: alone a peer gets them all, beside another its share', async t => {
+/** A (the real server over a complete 3-piece blob), and B and C asking it. */
+async function twoAskers (t: ExecutionContext, seed: string, init: PieceExchangeServerInit): Promise<{ a: P2pNode, b: P2pNode, c: P2pNode, blob: Blob }> {
   const key = swarmKey()
   const a = await startNode(t, key)
-  const b = await startNode(t, key, [a])
-  const c = await startNode(t, key, [a])
+  const [b, c] = await Promise.all([startNode(t, key, [a]), startNode(t, key, [a])])
   const store = await openStore(t)
-  const blob = describeBlob(blobFixture(3 * MiB, 'shares'))
+  const blob = describeBlob(blobFixture(3 * MiB, seed))
   await putBlob(store, blob)
-  await startServer(t, a, store, { maxReads: 4, newPieceReads: 0, minReadsPerPeer: 1 })
+  await startServer(t, a, store, init)
+  return { a, b, c, blob }
+}
+
+test('read slots are shared among the peers asking: alone a peer gets them all, beside another its share', async t => {
+  const { a, b, c, blob } = await twoAskers(t, 'shares', { maxReads: 4, newPieceReads: 0, minReadsPerPeer: 1 })
   const four = [piece(1, blob, 0), piece(2, blob, 1), piece(3, blob, 2), piece(4, blob, 0)]
   const statuses = async (node: P2pNode, requests: Uint8Array[]): Promise<string[]> => {
     const { stream, lp } = await rawStream(node, a)
@@ -100,15 +105,8 @@ test('read slots are shared among the peers asking: alone a peer gets them all, 
 })
 
 test('a peer turned away for want of a slot makes the waiting reads of a peer over its share give way', async t => {
-  const key = swarmKey()
-  const a = await startNode(t, key)
-  const b = await startNode(t, key, [a])
-  const c = await startNode(t, key, [a])
-  const store = await openStore(t)
-  const blob = describeBlob(blobFixture(3 * MiB, 'preempt'))
-  await putBlob(store, blob)
   // Memory for one piece at a time: B's first read is sent, its other three wait for memory.
-  await startServer(t, a, store, { maxReads: 4, newPieceReads: 0, maxReadBytes: MiB, minReadsPerPeer: 1 })
+  const { a, b, c, blob } = await twoAskers(t, 'preempt', { maxReads: 4, newPieceReads: 0, maxReadBytes: MiB, minReadsPerPeer: 1 })
   const greedy = await rawStream(b, a)
   await greedy.lp.writeV([piece(1, blob, 0), piece(2, blob, 1), piece(3, blob, 2), piece(4, blob, 0)])
   // B reads nothing yet: its first answer fills the stream's window and keeps the memory.
