@@ -45,4 +45,11 @@ export class PieceSpread {
     }
     return true
   }
+
+  /** An admitted send that did not happen (its read was given up): it no longer counts. */
+  retract (key: string): void {
+    const sends = this.#sends.get(key)
+    sends?.pop()
+    if (sends?.length === 0) this.#sends.delete(key)
+  }
 }

@@ -232,7 +232,11 @@ export class PieceExchangeServer {
       const stopped = this.#controller?.signal
       release = await this.#budget.acquire(pieceSpan(record.size, index).length, stopped == null ? waiting.signal : AbortSignal.any([stopped, waiting.signal]), priority)
     } catch (err) {
-      if (waiting.signal.aborted) return busy
+      if (waiting.signal.aborted) {
+        // Given up for other peers' share: not sent, so still new to the swarm if it was.
+        this.#spread.retract(key)
+        return busy
+      }
       throw err
     } finally {
       this.#shares.waited(peer, waiting)

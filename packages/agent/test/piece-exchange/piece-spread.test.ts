@@ -28,3 +28,15 @@ test('a limit of 0 admits everything; the memory of sends is bounded', t => {
   t.true(small.admit('p1'))
   t.false(small.admit('p3'))
 })
+
+test('a retracted send no longer counts: the piece is new again', t => {
+  const spread = new PieceSpread({ perWindow: 0, windowMs: 1000, now: () => 0 })
+  t.true(spread.admit('a/1'))
+  t.true(spread.admit('a/1'))
+  spread.retract('a/1')
+  t.is(spread.count('a/1'), 1)
+  spread.retract('a/1')
+  t.is(spread.count('a/1'), 0)
+  spread.retract('a/1')
+  t.is(spread.count('a/1'), 0, 'nothing to retract')
+})
