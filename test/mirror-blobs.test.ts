@@ -2,20 +2,15 @@ import { createHash } from 'node:crypto'
 import { connect } from 'node:net'
 import test from 'ava'
 import { request } from 'undici'
-import { layerFixture, pushImage, startCountingProxy, startRegistry } from './fixtures/index.ts'
+import { layerFixture, pushImage, startRegistry } from './fixtures/index.ts'
 import { startTestAgent } from './helpers/agent.ts'
+import { startMirroredOrigin } from './helpers/mirrored-origin.ts'
 
 const sha256 = (b: Uint8Array): string => `sha256:${createHash('sha256').update(b).digest('hex')}`
 
 async function setup (t: { teardown: (fn: () => Promise<void>) => void }, layerSize = 6 * 1024 * 1024 + 5) {
-  const registry = await startRegistry()
-  t.teardown(registry.stop)
-  const origin = await startCountingProxy(registry)
-  t.teardown(origin.stop)
   const layer = layerFixture({ size: layerSize, seed: 42 })
-  const image = await pushImage(registry, { name: 'lib/blob', tag: 'v1', format: 'oci', layers: [layer] })
-  const agent = await startTestAgent({ upstreams: [origin.url] })
-  t.teardown(agent.stop)
+  const { registry, origin, image, agent } = await startMirroredOrigin(t, { image: { name: 'lib/blob', tag: 'v1', format: 'oci', layers: [layer] } })
   const digest = image.layers[0]?.digest ?? ''
   return { registry, origin, agent, layer, digest, blobUrl: `${agent.url}/v2/lib/blob/blobs/${digest}` }
 }

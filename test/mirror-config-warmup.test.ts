@@ -2,22 +2,16 @@ import test from 'ava'
 import { request } from 'undici'
 import type { Digest } from '@shoal/proto'
 import { configOf } from '../packages/agent/src/registry-mirror/config-warmup.ts'
-import { layerFixture, pushImage, startCountingProxy, startRegistry } from './fixtures/index.ts'
-import { startTestAgent } from './helpers/agent.ts'
+import { layerFixture } from './fixtures/index.ts'
 import { waitFor } from './helpers/http.ts'
+import { startMirroredOrigin } from './helpers/mirrored-origin.ts'
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json'
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json'
 const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json'
 
 test('a GET of an image manifest fetches its config blob ahead, and none of its layers; a HEAD fetches nothing', async t => {
-  const registry = await startRegistry()
-  t.teardown(registry.stop)
-  const origin = await startCountingProxy(registry)
-  t.teardown(origin.stop)
-  const image = await pushImage(registry, { name: 'lib/warm', tag: 'v1', format: 'oci', layers: [layerFixture({ size: 2 * 1024 * 1024, seed: 7 })] })
-  const agent = await startTestAgent({ upstreams: [origin.url] })
-  t.teardown(agent.stop)
+  const { origin, image, agent } = await startMirroredOrigin(t, { image: { name: 'lib/warm', tag: 'v1', format: 'oci', layers: [layerFixture({ size: 2 * 1024 * 1024, seed: 7 })] } })
   const layer = image.layers[0]?.digest ?? ''
   const manifestUrl = `${agent.url}/v2/lib/warm/manifests/v1`
   const accept = { accept: `${OCI_MANIFEST}, ${DOCKER_MANIFEST}` }

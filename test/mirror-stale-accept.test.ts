@@ -6,10 +6,10 @@
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import test from 'ava'
-import { MEDIA_TYPES, pushImage, skopeoCopy, startContainerd, startCountingProxy, startRegistry, tarLayer, verifyDirImage } from './fixtures/index.ts'
-import { startTestAgent } from './helpers/agent.ts'
+import { MEDIA_TYPES, skopeoCopy, startContainerd, tarLayer, verifyDirImage } from './fixtures/index.ts'
 import { runConfigure } from './helpers/configure.ts'
 import { fetchBody, scrapeMetric } from './helpers/http.ts'
+import { startMirroredOrigin } from './helpers/mirrored-origin.ts'
 import { tempDir } from './helpers/temp.ts'
 
 const MANIFEST_TTL = '100ms'
@@ -17,13 +17,10 @@ const PAST_TTL_MS = 300
 const SCHEMA1 = 'application/vnd.docker.distribution.manifest.v1+prettyjws'
 
 test('origin down: the manifest containerd pulled is served to skopeo; a schema1-only client is told why not', async t => {
-  const registry = await startRegistry()
-  t.teardown(registry.stop)
-  const origin = await startCountingProxy(registry)
-  t.teardown(origin.stop)
-  const image = await pushImage(registry, { name: 'team/app', tag: 'v1', format: 'docker', layers: [tarLayer({ 'etc/app': 'v1\n' })] })
-  const agent = await startTestAgent({ upstreams: [origin.url], args: ['--manifest-ttl', MANIFEST_TTL] })
-  t.teardown(agent.stop)
+  const { origin, image, agent } = await startMirroredOrigin(t, {
+    image: { name: 'team/app', tag: 'v1', format: 'docker', layers: [tarLayer({ 'etc/app': 'v1\n' })] },
+    agent: { args: ['--manifest-ttl', MANIFEST_TTL] }
+  })
   const containerd = await startContainerd()
   t.teardown(containerd.stop)
 
