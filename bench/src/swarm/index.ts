@@ -88,13 +88,15 @@ async function measure (options: SwarmBenchOptions, { teardown, signal, log }: M
   const network: SwarmNetwork = mode === 'netns' ? await createNetnsNetwork({ teardown }, init) : await createLoopbackNetwork({ teardown }, init)
   log(`origin: docker-registry at ${network.origin.url} (${mode})`)
   const physicalLimitSeconds = image.bytes / hostRate
-  const logDir = options.logs ? join(options.outDir, 'logs') : undefined
-  if (logDir != null) await mkdir(logDir, { recursive: true })
+  // Always kept: warnings and errors are few, and a pull that fails must be explainable afterwards.
+  const logDir = join(options.outDir, 'logs')
+  const logLevel = options.logs ? 'debug' : 'warn'
+  await mkdir(logDir, { recursive: true })
   const scenarios: ScenarioReport[] = []
   try {
     for (const name of options.scenarios) {
       const scenario = scenarioOf(name)
-      const phaseInit = { scenario, image, hosts: options.hosts, physicalSeconds: physicalLimitSeconds, workDir, logDir }
+      const phaseInit = { scenario, image, hosts: options.hosts, physicalSeconds: physicalLimitSeconds, workDir, logDir, logLevel } as const
       log(`${name}: swarm pull, ${options.hosts} hosts — ${scenario.description}`)
       const swarm = await runSwarmPhase({ network, teardown, log, signal }, phaseInit)
       if (!options.skipDirect) log(`${name}: direct pull, ${options.hosts} clients`)

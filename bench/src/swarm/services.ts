@@ -49,9 +49,12 @@ export interface ServiceComponents {
 }
 
 /** Environment of shoal processes: none of the caller's SHOAL_* settings; logs off, or at debug into a file (`--logs`). */
-function shoalEnv (logFile: string | undefined): NodeJS.ProcessEnv {
+/** How much a service logs into its file: debug with `--logs` (a line per piece), else warnings and errors only. */
+export type ServiceLogLevel = 'debug' | 'warn'
+
+function shoalEnv (logFile: string | undefined, level: ServiceLogLevel | undefined): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SHOAL_')))
-  env.SHOAL_LOG = logFile == null ? 'silent' : 'debug'
+  env.SHOAL_LOG = logFile == null ? 'silent' : (level ?? 'debug')
   return env
 }
 
@@ -63,8 +66,9 @@ export interface StartAgentInit {
   bootstrap: string[]
   /** The agent's membership flags (`--join-token FILE` or `--members FILE`): hosts in namespaces are not on loopback. */
   membership: string[]
-  /** Where its log goes, at debug level (`--logs`); none: silent. */
+  /** Where its log goes, at `logLevel` (default debug); none: silent. */
   logFile?: string
+  logLevel?: ServiceLogLevel
   signal?: AbortSignal
 }
 
@@ -86,7 +90,7 @@ export async function startAgent (components: ServiceComponents, host: HostSlot,
     ...init.membership,
     ...host.agentFlags
   ]
-  const proc = spawnAt(host, process.execPath, args, { env: shoalEnv(init.logFile), stdout: true, track: components.track, logFile: init.logFile })
+  const proc = spawnAt(host, process.execPath, args, { env: shoalEnv(init.logFile, init.logLevel), stdout: true, track: components.track, logFile: init.logFile })
   try {
     const lines = await readyLines(proc, [AGENT_READY, AGENT_P2P], init.signal, `agent of ${host.name}`)
     const url = lines[0] ?? ''
@@ -97,9 +101,9 @@ export async function startAgent (components: ServiceComponents, host: HostSlot,
   }
 }
 
-export async function startScheduler (components: ServiceComponents, slot: SchedulerSlot, init: { dataDir: string, logFile?: string, signal?: AbortSignal }): Promise<SchedulerService> {
+export async function startScheduler (components: ServiceComponents, slot: SchedulerSlot, init: { dataDir: string, logFile?: string, logLevel?: ServiceLogLevel, signal?: AbortSignal }): Promise<SchedulerService> {
   const args = [SHOAL_MAIN, 'scheduler', '--listen', slot.listen, '--admin', slot.admin, '--data-dir', init.dataDir]
-  const proc = spawnAt(slot, process.execPath, args, { env: shoalEnv(init.logFile), stdout: true, track: components.track, logFile: init.logFile })
+  const proc = spawnAt(slot, process.execPath, args, { env: shoalEnv(init.logFile, init.logLevel), stdout: true, track: components.track, logFile: init.logFile })
   try {
     const [addr = '', admin = ''] = await readyLines(proc, [SCHEDULER_ADDR, SCHEDULER_ADMIN], init.signal, 'scheduler')
     return { place: slot, addr, admin, adminTokenFile: join(init.dataDir, 'admin-token'), process: proc }
@@ -121,7 +125,7 @@ export interface PrefetchSummary {
  */
 export async function runPrefetch (components: ServiceComponents, scheduler: SchedulerService, init: { image: string, site: string, signal?: AbortSignal }): Promise<PrefetchSummary> {
   const args = [SHOAL_MAIN, 'prefetch', init.image, '--scheduler', scheduler.admin, '--admin-token-file', scheduler.adminTokenFile, '--scope', `site:${init.site}`, '--json']
-  const proc = spawnAt(scheduler.place, process.execPath, args, { env: shoalEnv(undefined), stdout: true, track: components.track })
+  const proc = spawnAt(scheduler.place, process.execPath, args, { env: shoalEnv(undefined, undefined), stdout: true, track: components.track })
   const onAbort = (): void => { proc.signal('SIGINT') }
   init.signal?.addEventListener('abort', onAbort, { once: true })
   let stdout = ''

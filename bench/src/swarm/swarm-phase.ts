@@ -23,7 +23,7 @@ import type { PullResult } from './pull.ts'
 import { startPull } from './pull.ts'
 import type { Scenario } from './scenarios.ts'
 import { AGENT_SITE, runPrefetch, startAgent, startScheduler } from './services.ts'
-import type { AgentService, SchedulerService } from './services.ts'
+import type { AgentService, SchedulerService, ServiceLogLevel } from './services.ts'
 
 export interface SwarmPhaseResult {
   results: PullResult[]
@@ -54,8 +54,10 @@ export interface PhaseInit {
   physicalSeconds: number
   workDir: string
   plainProgress?: boolean
-  /** Agents and the scheduler log at debug level into files here (`--logs`). */
+  /** Agents and the scheduler log into files here, at `logLevel`. */
   logDir?: string
+  /** debug with `--logs`, else warn: a failed pull can always be looked into. */
+  logLevel?: ServiceLogLevel
 }
 
 export async function runSwarmPhase (components: PhaseComponents, init: PhaseInit): Promise<SwarmPhaseResult> {
@@ -76,14 +78,14 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
     let scheduler: SchedulerService | undefined
     const membership = await writeMembership(dir, hosts, scenario.scheduler)
     if (scenario.scheduler) {
-      scheduler = await startScheduler({ track }, await network.scheduler(), { dataDir: join(dir, 'scheduler'), logFile: logFileOf(init, 'scheduler'), signal: ready() })
+      scheduler = await startScheduler({ track }, await network.scheduler(), { dataDir: join(dir, 'scheduler'), logFile: logFileOf(init, 'scheduler'), logLevel: init.logLevel, signal: ready() })
       const started = scheduler
       stopScheduler = teardown.defer('scheduler', async () => { await started.process.stop() })
       schedulers.push(scheduler.addr)
       log(`scheduler at ${scheduler.addr}`)
     }
     const start = async (host: HostSlot, bootstrap: string[]): Promise<AgentService> => {
-      const agent = await startAgent({ track }, host, { upstream: network.origin, dataDir: join(dir, host.name, 'agent'), schedulers, bootstrap, membership, logFile: logFileOf(init, host.name), signal: ready() })
+      const agent = await startAgent({ track }, host, { upstream: network.origin, dataDir: join(dir, host.name, 'agent'), schedulers, bootstrap, membership, logFile: logFileOf(init, host.name), logLevel: init.logLevel, signal: ready() })
       agentStops.push(teardown.defer(`agent of ${host.name}`, async () => { await agent.process.stop() }))
       return agent
     }
