@@ -26,8 +26,9 @@ export interface ByteSource {
  * One blob being fetched into its partial file. Readers follow `available` (bytes received in
  * order from the start, in memory for a while) and `written` (in the file), and may send everything
  * but the last byte before `verified`: the end is held back until the whole blob hashes to its
- * digest, so no client ever gets a complete wrong body. Emits `bytes` (n received), `change`, and
- * `piece` (index) when a piece is written and recorded.
+ * digest, so no client ever gets a complete wrong body. Emits `bytes` (n received), `change`,
+ * `piece` (index) when a piece is written and recorded, and `fallback` (error, offset) when its
+ * source failed and the rest comes from the fallback source given to run().
  */
 export class BlobDownload extends EventEmitter {
   readonly digest: Digest
@@ -83,11 +84,13 @@ export class BlobDownload extends EventEmitter {
   /**
    * Runs the download to the end: re-reads and checks the pieces already on disk (after a restart),
    * fetches the rest from the source (resuming at the exact byte after a broken connection), and
-   * completes the blob in the store only when the whole digest matches.
+   * completes the blob in the store only when the whole digest matches. When the source fails for
+   * good, the rest comes from `fallback` (once), if given and the error allows it (canFallBack).
    */
-  async run (source: ByteSource, complete: (hashed: Digest) => Promise<void>): Promise<void> {
+  async run (source: ByteSource, complete: (hashed: Digest) => Promise<void>, fallback?: () => ByteSource): Promise<void> {
     const algorithm = digestAlgorithm(this.digest)
     let hashing: BlobHashing | undefined
+    let next = fallback
     try {
       hashing = this.hashThread?.session(algorithm) ?? inThreadHashing(algorithm)
       this.writer = new WriteBehind(this.partial, await this.adoptStoredPrefix(hashing), this.pieceRecorded)
@@ -104,7 +107,18 @@ export class BlobDownload extends EventEmitter {
         } catch (err) {
           if (this.controller.signal.aborted) throw this.controller.signal.reason ?? err
           failures = this.available > before ? 1 : failures + 1
-          if (failures > UPSTREAM_RETRIES || isFinal(err)) throw err
+          if (failures > UPSTREAM_RETRIES || isFinal(err)) {
+            if (next == null || !canFallBack(err)) throw err
+            // The clients following this download keep their bytes and get the rest from the fallback
+            // (the origin): the whole-blob digest still gates the end, over every byte.
+            await source.close?.().catch(() => {})
+            source = next()
+            next = undefined
+            failures = 0
+            this.verifiedPiece = source.verifiedPiece?.bind(source)
+            this.emit('fallback', err as Error, this.available)
+            continue
+          }
           await new Promise(resolve => setTimeout(resolve, UPSTREAM_RETRY_BASE_MS * 2 ** failures))
         }
       }
@@ -178,6 +192,16 @@ export class BlobDownload extends EventEmitter {
     this.emit('change')
     await written
   }
+}
+
+/**
+ * Errors after which the rest of the blob may come from the fallback source. Not a piece table
+ * the origin's bytes contradicted (the download fails, and its table's givers are banned), a lost
+ * hashing thread (the digest of the bytes so far is lost with it) or the origin's own refusals.
+ */
+function canFallBack (err: unknown): boolean {
+  const name = (err as Error).name
+  return name !== 'PieceTableMismatchError' && name !== 'HashThreadError' && name !== 'UpstreamUnauthorizedError' && name !== 'UpstreamTlsError' && name !== 'NoPeerSourceError'
 }
 
 /** Errors a retry cannot fix. */

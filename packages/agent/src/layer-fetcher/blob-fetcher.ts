@@ -58,7 +58,8 @@ const MAX_ERROR_BODY_BYTES = 64 * 1024
  * download, whoever asks and whatever repository or registry name they use: the task is the
  * digest itself); else the planner (plan.ts) chooses how to fetch it, and the download runs its
  * source into the store (BlobDownload: every piece checked, the whole blob hashed before it is
- * complete). A download from peers that fails is discarded and fetched again from the origin.
+ * complete). A download from peers whose source fails goes on from the origin at the byte it
+ * reached; one that fails even so is discarded and fetched again from the origin.
  */
 export class LayerFetcher {
   private readonly components: LayerFetcherComponents
@@ -156,7 +157,7 @@ export class LayerFetcher {
     if (plan.kind === 'refused') return plan.answer
     if (plan.kind === 'origin') return this.fromOrigin(req, plan.why)
     this.events.emit('plan', { digest: req.digest, plan: plan.kind })
-    this.run(plan.download, plan.source, req, plan.source.tableSources)
+    this.run(plan.download, plan.source, req, plan.source.tableSources, this.originFallback ? () => this.originRest(plan.download, req) : undefined)
     return { kind: 'download', download: plan.download }
   }
 
@@ -189,10 +190,24 @@ export class LayerFetcher {
   }
 
   /**
-   * Runs a download to its end. One from peers that fails is discarded and fetched again from the
-   * origin; when it failed on a wrong piece table, the peers that gave the table are banned.
+   * The rest of a download from peers whose source failed for good, from the origin: its clients
+   * keep the bytes they have and get the rest (skopeo and podman do not resume a broken body).
    */
-  private run (download: BlobDownload, source: ByteSource, req: OriginBlobRequest, tableSources?: () => string[]): void {
+  private originRest (download: BlobDownload, req: OriginBlobRequest): ByteSource {
+    const { upstream, limits } = this.components
+    download.once('fallback', (err: Error, offset: number) => {
+      this.log.warn('peer download failed; the rest of the blob comes from the origin', { digest: download.digest, offset, error: `${err.name}: ${err.message}` })
+      download.on('bytes', (n: number) => { this.events.emit('upstream-bytes', n) })
+    })
+    return originSource(upstream, req, undefined, limits?.origin)
+  }
+
+  /**
+   * Runs a download to its end. One from peers whose source fails goes on from the origin
+   * (`fallback`); one that fails even so is discarded and fetched again from the origin, and when
+   * it failed on a wrong piece table, the peers that gave the table are banned.
+   */
+  private run (download: BlobDownload, source: ByteSource, req: OriginBlobRequest, tableSources?: () => string[], fallback?: () => ByteSource): void {
     const { store } = this.components
     this.downloads.add(download)
     // Only for announcing: without a listener the first piece costs no extra fdatasync.
@@ -205,7 +220,7 @@ export class LayerFetcher {
       })
     }
     // run() settles with the download's state, never by throwing; what follows it is logged when it fails.
-    download.run(source, async hashed => { await store.complete(download.partial, hashed) })
+    download.run(source, async hashed => { await store.complete(download.partial, hashed) }, fallback)
       .then(async () => { await this.ended(download, req, tableSources) })
       .catch((err: Error) => {
         this.log.error('handling the end of a download failed', { digest: download.digest, error: `${err.name}: ${err.message}` })

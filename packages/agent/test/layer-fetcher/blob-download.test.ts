@@ -1,6 +1,7 @@
 import test from 'ava'
 import { digestOf, pieceSpan } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
+import { PieceTableMismatchError, UpstreamProtocolError } from '../../src/errors.ts'
 import { BlobDownload } from '../../src/layer-fetcher/blob-download.ts'
 import type { ByteSource } from '../../src/layer-fetcher/blob-download.ts'
 import { openStore } from '../helpers/store.ts'
@@ -60,6 +61,77 @@ test('a wrong byte in a piece already stored is still caught: the blob is hashed
   }
   const download = new BlobDownload(partial, { source: 'peer' })
   await download.run(bad, async hashed => { await store.complete(partial, hashed) })
+  t.is(download.state, 'failed')
+  t.is(download.error?.name, 'DigestMismatchError')
+  t.not(store.get(digest)?.state, 'complete')
+})
+
+/** Pieces from `from` on until piece `failAt`, then `err`: a peer source that fails for good. */
+const failingAt = (failAt: number, err: Error): ByteSource & { opened: number[] } => {
+  const opened: number[] = []
+  return {
+    opened,
+    open: async offset => {
+      opened.push(offset)
+      return (async function * () {
+        for (let i = offset / MiB; i < SIZE / MiB; i++) {
+          if (i === failAt) throw err
+          yield piece(i)
+        }
+      })()
+    }
+  }
+}
+
+/** The blob from `offset` in odd-sized chunks, as an origin body comes. */
+const originBody = (opened: number[]): ByteSource => ({
+  open: async offset => {
+    opened.push(offset)
+    return (async function * () {
+      for (let pos = offset; pos < SIZE; pos += 300_001) yield blob.subarray(pos, Math.min(SIZE, pos + 300_001))
+    })()
+  }
+})
+
+test('a source that fails for good hands over to the fallback at the byte it reached: the blob is whole and checked', async t => {
+  const store = await openStore(t)
+  const partial = await store.openPartial(digest, SIZE)
+  const download = new BlobDownload(partial, { source: 'peer' })
+  const peers = failingAt(2, new UpstreamProtocolError('the piece stream ended early'))
+  const fallbackOpened: number[] = []
+  const handedOver: Array<{ name: string, offset: number }> = []
+  download.on('fallback', (err: Error, offset: number) => { handedOver.push({ name: err.name, offset }) })
+  await download.run(peers, async hashed => { await store.complete(partial, hashed) }, () => originBody(fallbackOpened))
+  t.is(download.state, 'verified', download.error?.message)
+  t.deepEqual(peers.opened, [0], 'a final error is not retried on the same source')
+  t.deepEqual(fallbackOpened, [2 * MiB], 'the fallback starts where the source stopped')
+  t.deepEqual(handedOver, [{ name: 'UpstreamProtocolError', offset: 2 * MiB }])
+  const handle = await store.openBlob(digest)
+  const stored = await handle.readFile()
+  await handle.close()
+  t.is(digestOf(stored), digest)
+})
+
+test('no fallback after a piece table the origin contradicted, nor without one: the download fails with the error', async t => {
+  for (const [err, withFallback] of [[new PieceTableMismatchError('piece 2 differs'), true], [new UpstreamProtocolError('ended early'), false]] as const) {
+    const store = await openStore(t)
+    const partial = await store.openPartial(digest, SIZE)
+    const download = new BlobDownload(partial, { source: 'peer' })
+    const fallbackOpened: number[] = []
+    await download.run(failingAt(2, err), async hashed => { await store.complete(partial, hashed) }, withFallback ? () => originBody(fallbackOpened) : undefined)
+    t.is(download.state, 'failed')
+    t.is(download.error?.name, err.name)
+    t.deepEqual(fallbackOpened, [])
+    t.not(store.get(digest)?.state, 'complete')
+  }
+})
+
+test('a fallback that gives wrong bytes still fails the whole-blob digest: the end is never released', async t => {
+  const store = await openStore(t)
+  const partial = await store.openPartial(digest, SIZE)
+  const download = new BlobDownload(partial, { source: 'peer' })
+  const wrong: ByteSource = { open: async offset => (async function * () { yield new Uint8Array(SIZE - offset) })() }
+  await download.run(failingAt(1, new UpstreamProtocolError('ended early')), async hashed => { await store.complete(partial, hashed) }, () => wrong)
   t.is(download.state, 'failed')
   t.is(download.error?.name, 'DigestMismatchError')
   t.not(store.get(digest)?.state, 'complete')
