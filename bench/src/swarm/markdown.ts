@@ -62,6 +62,25 @@ function pieceSection (r: ScenarioReport): string[] {
     markdownTable(['host', 'source', 'pieces', 'first byte', 'transfer'], latency), '']
 }
 
+/**
+ * Each agent's CPU and V8's collections, from its /metrics: with the phase's wall time and the
+ * machine's cores, whether the swarm had CPU to spare (on a small machine the agents share it).
+ */
+function cpuSection (r: ScenarioReport, cores: number): string[] {
+  const agents = r.swarm.trafficBySource.perAgent
+  if (agents.length === 0) return []
+  const total = agents.reduce((n, a) => n + a.cpu.seconds, 0)
+  const rows = agents.map(a => {
+    const gc = Object.values(a.cpu.gcSeconds).reduce((n, s) => n + s, 0)
+    return [a.host, secs(a.cpu.seconds), secs(gc), pct(gc / a.cpu.seconds), Object.entries(a.cpu.gcSeconds).map(([kind, s]) => `${kind} ${s.toFixed(1)}`).join(', '), String(a.cpu.majorGcs)]
+  })
+  return ['### Agents\' CPU (swarm)', '',
+    `CPU seconds of each agent process from its start (hashing thread included) and the seconds V8 spent collecting garbage (pauses as Node observes them). ` +
+    `All agents together: ${secs(total)} in a phase of ${secs(r.swarm.wallSeconds)} on ${cores} cores ` +
+    `(${pct(total / (r.swarm.wallSeconds * cores))} of the machine, beside the clients, the origin and the kernel's network path).`, '',
+    markdownTable(['host', 'CPU', 'GC', 'GC / CPU', 'GC by kind, s', 'major collections'], rows), '']
+}
+
 export function renderMarkdown (report: SwarmReport): string {
   const e = report.environment
   const o = report.options
@@ -107,7 +126,7 @@ export function renderMarkdown (report: SwarmReport): string {
         d?.host ?? '', d?.seconds == null ? (d?.error ?? '–') : secs(d.seconds)]
     })
     lines.push(markdownTable(['host', 'swarm time', 'from origin', 'from peers', 'to peers', 'client', 'direct time'], rows), '')
-    lines.push(...idleSection(r), ...pieceSection(r))
+    lines.push(...idleSection(r), ...pieceSection(r), ...cpuSection(r, e.cpus))
   }
   return lines.join('\n')
 }

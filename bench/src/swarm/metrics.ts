@@ -18,7 +18,19 @@ export interface AgentTraffic {
   waitSeconds: Record<string, number>
   /** Piece latency quantiles by source (peer, origin), from its histograms. */
   pieceLatency: Record<string, { pieces: number, firstByte: LatencyQuantiles, transfer: LatencyQuantiles }>
+  /** The agent process's CPU since it started (user and system, its hashing thread included) and V8's collections. */
+  cpu: AgentCpu
 }
+
+export interface AgentCpu {
+  seconds: number
+  /** Seconds in V8's collections, by kind (minor, major, incremental), from Node's GC observer. */
+  gcSeconds: Record<string, number>
+  /** Full (mark-compact) collections. */
+  majorGcs: number
+}
+
+const GC_KINDS = ['minor', 'major', 'incremental']
 
 export interface LatencyQuantiles {
   p50: number
@@ -40,7 +52,12 @@ export async function readAgentTraffic (agent: AgentService, signal: AbortSignal
       pieces: sample(text, `shoal_agent_piece_first_byte_seconds_count{source="${source}"}`),
       firstByte: histogramQuantiles(text, 'shoal_agent_piece_first_byte_seconds', source),
       transfer: histogramQuantiles(text, 'shoal_agent_piece_transfer_seconds', source)
-    }]))
+    }])),
+    cpu: {
+      seconds: sample(text, 'shoal_agent_process_cpu_user_seconds_total') + sample(text, 'shoal_agent_process_cpu_system_seconds_total'),
+      gcSeconds: Object.fromEntries(GC_KINDS.map(kind => [kind, sample(text, `shoal_agent_nodejs_gc_duration_seconds_sum{kind="${kind}"}`)])),
+      majorGcs: sample(text, 'shoal_agent_nodejs_gc_duration_seconds_count{kind="major"}')
+    }
   }
 }
 

@@ -201,8 +201,11 @@ export class InboundStream {
   #abort (err: Error): void {
     if (this.#broken) return
     this.#broken = true
-    if (!this.#context.signal.aborted && err.name !== 'StreamResetError') {
-      this.#context.log.warn('piece-exchange stream aborted', { peer: this.#peer.toString(), error: `${err.name}: ${err.message}` })
+    if (!this.#context.signal.aborted) {
+      // The peer reset or closed the stream with answers still queued (it gave up on a request, or
+      // left): routine in a swarm (3-4 per agent in a fresh 100 Mbit bench run), so not a warning.
+      const routine = err.name === 'StreamResetError' || err.name === 'StreamStateError'
+      this.#context.log[routine ? 'debug' : 'warn']('piece-exchange stream aborted', { peer: this.#peer.toString(), error: `${err.name}: ${err.message}` })
     }
     this.#stream.abort(err)
   }
