@@ -70,15 +70,14 @@ function cpuSection (r: ScenarioReport, cores: number): string[] {
   const agents = r.swarm.trafficBySource.perAgent
   if (agents.length === 0) return []
   const total = agents.reduce((n, a) => n + a.cpu.seconds, 0)
-  const rows = agents.map(a => {
-    const gc = Object.values(a.cpu.gcSeconds).reduce((n, s) => n + s, 0)
-    return [a.host, secs(a.cpu.seconds), secs(gc), pct(gc / a.cpu.seconds), Object.entries(a.cpu.gcSeconds).map(([kind, s]) => `${kind} ${s.toFixed(1)}`).join(', '), String(a.cpu.majorGcs)]
-  })
+  const rows = agents.map(a => [a.host, secs(a.cpu.seconds), secs(Object.values(a.cpu.gcSeconds).reduce((n, s) => n + s, 0)),
+    Object.entries(a.cpu.gcSeconds).map(([kind, s]) => `${kind} ${s.toFixed(1)}`).join(', '), String(a.cpu.majorGcs)])
   return ['### Agents\' CPU (swarm)', '',
-    `CPU seconds of each agent process from its start (hashing thread included) and the seconds V8 spent collecting garbage (pauses as Node observes them). ` +
+    'CPU seconds of each agent process in the phase (its hashing thread included), and V8\'s garbage collection pauses as Node observes ' +
+    'them (wall time: on a busy machine it includes waiting for a core). ' +
     `All agents together: ${secs(total)} in a phase of ${secs(r.swarm.wallSeconds)} on ${cores} cores ` +
     `(${pct(total / (r.swarm.wallSeconds * cores))} of the machine, beside the clients, the origin and the kernel's network path).`, '',
-    markdownTable(['host', 'CPU', 'GC', 'GC / CPU', 'GC by kind, s', 'major collections'], rows), '']
+    markdownTable(['host', 'CPU', 'GC pauses', 'pauses by kind, s', 'major collections'], rows), '']
 }
 
 export function renderMarkdown (report: SwarmReport): string {

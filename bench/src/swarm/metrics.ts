@@ -18,13 +18,13 @@ export interface AgentTraffic {
   waitSeconds: Record<string, number>
   /** Piece latency quantiles by source (peer, origin), from its histograms. */
   pieceLatency: Record<string, { pieces: number, firstByte: LatencyQuantiles, transfer: LatencyQuantiles }>
-  /** The agent process's CPU since it started (user and system, its hashing thread included) and V8's collections. */
+  /** The agent process's CPU (user and system, its hashing thread included) and V8's collections: since it started, or within the phase (cpuSince). */
   cpu: AgentCpu
 }
 
 export interface AgentCpu {
   seconds: number
-  /** Seconds in V8's collections, by kind (minor, major, incremental), from Node's GC observer. */
+  /** Seconds of V8's collection pauses, by kind (minor, major, incremental), from Node's GC observer: wall time, so on a busy machine also time waiting for a core. */
   gcSeconds: Record<string, number>
   /** Full (mark-compact) collections. */
   majorGcs: number
@@ -53,11 +53,30 @@ export async function readAgentTraffic (agent: AgentService, signal: AbortSignal
       firstByte: histogramQuantiles(text, 'shoal_agent_piece_first_byte_seconds', source),
       transfer: histogramQuantiles(text, 'shoal_agent_piece_transfer_seconds', source)
     }])),
-    cpu: {
-      seconds: sample(text, 'shoal_agent_process_cpu_user_seconds_total') + sample(text, 'shoal_agent_process_cpu_system_seconds_total'),
-      gcSeconds: Object.fromEntries(GC_KINDS.map(kind => [kind, sample(text, `shoal_agent_nodejs_gc_duration_seconds_sum{kind="${kind}"}`)])),
-      majorGcs: sample(text, 'shoal_agent_nodejs_gc_duration_seconds_count{kind="major"}')
-    }
+    cpu: cpuOf(text)
+  }
+}
+
+/** The agent's CPU and collections so far (taken before a phase, to count the phase alone with cpuSince). */
+export async function readAgentCpu (agent: AgentService, signal: AbortSignal): Promise<AgentCpu> {
+  return cpuOf(await httpGetAt(agent.host, new URL('/metrics', agent.url).href, { signal }))
+}
+
+/** `now` less what `before` had counted (start-up, a prefetch): the phase's own CPU. */
+export function cpuSince (now: AgentCpu, before: AgentCpu | undefined): AgentCpu {
+  if (before == null) return now
+  return {
+    seconds: now.seconds - before.seconds,
+    gcSeconds: Object.fromEntries(Object.entries(now.gcSeconds).map(([kind, s]) => [kind, s - (before.gcSeconds[kind] ?? 0)])),
+    majorGcs: now.majorGcs - before.majorGcs
+  }
+}
+
+function cpuOf (text: string): AgentCpu {
+  return {
+    seconds: sample(text, 'shoal_agent_process_cpu_user_seconds_total') + sample(text, 'shoal_agent_process_cpu_system_seconds_total'),
+    gcSeconds: Object.fromEntries(GC_KINDS.map(kind => [kind, sample(text, `shoal_agent_nodejs_gc_duration_seconds_sum{kind="${kind}"}`)])),
+    majorGcs: sample(text, 'shoal_agent_nodejs_gc_duration_seconds_count{kind="major"}')
   }
 }
 

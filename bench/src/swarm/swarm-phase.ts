@@ -12,7 +12,7 @@ import type { Teardown } from '../mirror/teardown.ts'
 import { LINK_SAMPLE_INTERVAL_MS, SERVICE_READY_TIMEOUT_MS } from './constants.ts'
 import { ServiceError } from './errors.ts'
 import type { BenchImage } from './image.ts'
-import { readAgentSeries, readAgentTraffic } from './metrics.ts'
+import { cpuSince, readAgentCpu, readAgentSeries, readAgentTraffic } from './metrics.ts'
 import type { AgentTraffic } from './metrics.ts'
 import { LinkSampler } from './link-sampler.ts'
 import type { LinkUtilisation } from './link-sampler.ts'
@@ -112,6 +112,7 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
     let killed: SwarmPhaseResult['killed']
     const egressBefore = await network.originEgressBytes()
     const retransmits = await countOriginRetransmits(network)
+    const cpuBefore = new Map(await Promise.all(agents.map(async a => [a.host.name, await readAgentCpu(a, AbortSignal.any([signal, AbortSignal.timeout(10_000)]))] as const)))
     sampler = startSampler(network)
     const phase = await runPullPhase({
       title: `swarm ${scenario.name}`,
@@ -139,7 +140,10 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
     const links = await sampler?.stop()
     const originEgressBytes = await network.originEgressBytes() - egressBefore
     const originRetransmits = await retransmits()
-    const traffic = await Promise.all(agents.filter(a => a.process.ended() == null).map(async a => readAgentTraffic(a, AbortSignal.any([signal, AbortSignal.timeout(10_000)]))))
+    const traffic = await Promise.all(agents.filter(a => a.process.ended() == null).map(async a => {
+      const t = await readAgentTraffic(a, AbortSignal.any([signal, AbortSignal.timeout(10_000)]))
+      return { ...t, cpu: cpuSince(t.cpu, cpuBefore.get(a.host.name)) }
+    }))
     return { results: phase.results, wallSeconds: phase.wallSeconds, originEgressBytes, originRetransmits, traffic, killed, links, prefetch }
   } finally {
     await sampler?.stop()
