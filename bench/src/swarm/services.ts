@@ -48,10 +48,10 @@ export interface ServiceComponents {
   track: (child: ChildProcess) => void
 }
 
-/** Environment of shoal processes: none of the caller's SHOAL_* settings; logs off, or at debug into a file (`--logs`). */
 /** How much a service logs into its file: debug with `--logs` (a line per piece), else warnings and errors only. */
 export type ServiceLogLevel = 'debug' | 'warn'
 
+/** Environment of shoal processes: none of the caller's SHOAL_* settings; logs off, or at `level` into a file. */
 function shoalEnv (logFile: string | undefined, level: ServiceLogLevel | undefined): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SHOAL_')))
   env.SHOAL_LOG = logFile == null ? 'silent' : (level ?? 'debug')
