@@ -150,7 +150,7 @@ test('a request aborted by its signal rejects quickly, and the server keeps serv
   })
   const outcomes = await Promise.allSettled(aborted)
   t.true(outcomes.every(o => o.status === 'fulfilled' || (o.reason as Error).name === 'AbortError'))
-  // The server can still hold a read slot that the round above left (seen in CI: 8 reads under way
+  // The server can still hold a read slot that the round above left (a debug print showed 8 reads under way
   // when the eighth of the next requests came, none just before; a request that reached it after its
   // abort, or the first try of one sent again on a new stream), and answer BUSY: like a real client,
   // ask again.
