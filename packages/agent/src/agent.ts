@@ -209,6 +209,7 @@ export class Agent {
       events.on('first-piece', digest => { peers.provide(digest) })
       events.on('blob-requested', req => { peers.observeBlob(req) })
     }
+    events.on('peer-download-fallback', e => { metrics.peerDownloadFallbacks.inc({ error: e.error }) })
     events.on('download-done', d => {
       metrics.downloads.inc({ result: d.state })
       if (d.error?.name === 'DigestMismatchError') metrics.digestMismatches.inc({ kind: 'blob' })

@@ -197,6 +197,7 @@ export class LayerFetcher {
     const { upstream, limits } = this.components
     download.once('fallback', (err: Error, offset: number) => {
       this.log.warn('peer download failed; the rest of the blob comes from the origin', { digest: download.digest, offset, error: `${err.name}: ${err.message}` })
+      this.events.emit('peer-download-fallback', { digest: download.digest, offset, error: err.name })
       download.on('bytes', (n: number) => { this.events.emit('upstream-bytes', n) })
     })
     return originSource(upstream, req, undefined, limits?.origin)

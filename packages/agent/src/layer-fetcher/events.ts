@@ -72,6 +72,8 @@ export interface LayerFetcherEventMap {
   /** A blob's first piece is durable in the store (announce it to peers). Costs an early commit: only done while someone listens. */
   'first-piece': [digest: Digest]
   'download-done': [download: BlobDownload]
+  /** A download from peers failed for good and goes on from the origin at `offset` (its clients' bodies go on). */
+  'peer-download-fallback': [event: { digest: Digest, offset: number, error: string }]
   /** The fetcher's own bans (when the agent gives none): a peer banned, and why. */
   'peer-banned': [peer: string, reason: BanReason]
 }

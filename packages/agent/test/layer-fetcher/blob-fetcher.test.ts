@@ -1,5 +1,5 @@
 import test from 'ava'
-import { layerFixture, pushImage, startRegistry } from '../../../../test/fixtures/index.ts'
+import { layerFixture, pushImage, startCountingProxy, startRegistry } from '../../../../test/fixtures/index.ts'
 import { Bitfield, cidOfDigest, digestOf, pieceSizeFor, pieceSpan, Status } from '@shoal/proto'
 import type { Digest, PieceTable } from '@shoal/proto'
 import type { PeerId } from '@libp2p/interface'
@@ -131,4 +131,51 @@ test('a claimer that finds another claimer already holding a piece still reads i
   t.is(store.get(req.digest)?.state, 'complete')
   t.deepEqual(fromOrigin.sort((a, b) => a - b), selfShare, 'the origin gave this agent\'s share, once each, and nothing else')
   t.is(originBytes, selfShareBytes)
+})
+
+test('a download from peers whose origin piece reads fail for good goes on from the origin as one stream: the client\'s download completes, said once', async t => {
+  const layer = layerFixture({ size: 4 * MiB, seed: 13 })
+  const store = await openStore(t)
+  const registry = await startRegistry()
+  t.teardown(registry.stop)
+  const image = await pushImage(registry, { name: 'team/app', tag: 'v1', format: 'oci', layers: [layer] })
+  // Every piece read (a bounded Range) ends short and cleanly: UpstreamProtocolError, a final error of the peer path.
+  const proxy = await startCountingProxy(registry, { mode: 'short-ranges' })
+  t.teardown(proxy.stop)
+  const upstream = new UpstreamClient({ credentials: new Map(), certsDir: '/nonexistent' })
+  t.teardown(async () => { await upstream.stop() })
+  const req = { registry: parseUpstream('upstreams[0]', proxy.url, [proxy.host]), repository: 'team/app', digest: image.layers[0]!.digest as Digest }
+  const [self, other] = await peerIds(2) as [PeerId, PeerId]
+  // Another claimer, holding nothing yet: this agent reads its share from the origin, piece by piece.
+  const peers: PeerNetwork = {
+    self,
+    connected: () => [other],
+    findProviders: async () => [],
+    announce: async () => {},
+    rememberAddresses: () => {},
+    client: {
+      pieceTable: async (): Promise<PieceTable> => ({ digest: req.digest, size: layer.byteLength, pieceSize: pieceSizeFor(layer.byteLength), pieces: Array.from({ length: 4 }, () => undefined) }),
+      bitfield: async () => ({ bitfield: new Bitfield(4), complete: false }),
+      piece: async () => { throw new PeerRefusedError(Status.NOT_FOUND, 'not held') }
+    }
+  }
+  const fetcher = new LayerFetcher({ store, upstream, peers }, { claimSettleMs: 10 })
+  t.teardown(async () => { await fetcher.stop() })
+  const fallbacks: Array<{ offset: number, error: string }> = []
+  const plans: BlobPlanKind[] = []
+  fetcher.events.on('plan', e => { plans.push(e.plan) })
+  fetcher.events.on('peer-download-fallback', e => { fallbacks.push({ offset: e.offset, error: e.error }) })
+  const opened = await fetcher.open(req)
+  t.is(opened.kind, 'download')
+  const download = opened.kind === 'download' ? opened.download : undefined
+  await fetcher.settled()
+  t.deepEqual(plans, ['claim'])
+  t.is(download?.state, 'verified', download?.error?.message)
+  t.is(store.get(req.digest)?.state, 'complete')
+  t.is(fallbacks.length, 1)
+  t.is(fallbacks[0]?.error, 'UpstreamProtocolError')
+  const rest = proxy.counts.requests.filter(r => r.method === 'GET' && r.path.includes('/blobs/') && !/^bytes=\d+-\d+$/.test(r.range ?? ''))
+  t.is(rest.length, 1, 'the rest came as one stream')
+  const offset = fallbacks[0]?.offset ?? -1
+  t.is(rest[0]?.range, offset > 0 ? `bytes=${offset}-` : undefined, 'from the byte the peer path reached')
 })
