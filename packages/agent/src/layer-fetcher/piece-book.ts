@@ -187,10 +187,15 @@ export class PieceBook {
     this.#originReads++
   }
 
-  /** An assigned origin read ended (read, given up or failed): the stall clock starts from now. */
-  originReadEnded (): void {
+  /**
+   * An assigned origin read ended; one that brought its piece starts the stall clock again. One
+   * that failed or was given up does not: read-ahead retries a failing read every ~100 ms, and
+   * restarting the clock each time kept a download waiting for ever on a piece that only the origin
+   * could give (an origin whose piece reads all broke off).
+   */
+  originReadEnded (read: boolean): void {
     this.#originReads = Math.max(0, this.#originReads - 1)
-    this.progressed()
+    if (read) this.progressed()
   }
 
   /** Something moved (a piece arrived, a peer or a table entry was learned). */

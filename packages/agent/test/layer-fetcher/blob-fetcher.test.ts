@@ -24,6 +24,11 @@ async function origin (t: Parameters<typeof openStore>[0], layer = layerFixture(
   return { upstream, req: { registry: registryConfig, repository: 'team/app', digest: image.layers[0]!.digest as Digest } }
 }
 
+/** This agent and one other connected agent that no DHT record names (a claimer of a blob nobody holds yet), answering with `client`. */
+function withOneOther (self: PeerId, other: PeerId, client: PeerNetwork['client'], onAnnounce: () => void = () => {}): PeerNetwork {
+  return { self, connected: () => [other], findProviders: async () => [], announce: async () => { onAnnounce() }, rememberAddresses: () => {}, client }
+}
+
 test('with no peer network the plan is the origin, said once with its reason, and the blob is complete and verified in the store', async t => {
   const store = await openStore(t)
   const { upstream, req } = await origin(t)
@@ -46,18 +51,11 @@ test('stopping the fetcher ends a plan still being chosen (a claim waiting for o
   const [self, other] = await peerIds(2)
   let announced = 0
   // A peer network with a connected peer and no provider for the blob: the agent claims it and waits the settle time.
-  const peers: PeerNetwork = {
-    self: self!,
-    connected: () => [other!],
-    findProviders: async () => [],
-    announce: async () => { announced++ },
-    rememberAddresses: () => {},
-    client: {
-      pieceTable: async () => { throw new Error('no peer') },
-      bitfield: async () => { throw new Error('no peer') },
-      piece: async () => { throw new Error('no peer') }
-    }
-  }
+  const peers = withOneOther(self!, other!, {
+    pieceTable: async () => { throw new Error('no peer') },
+    bitfield: async () => { throw new Error('no peer') },
+    piece: async () => { throw new Error('no peer') }
+  }, () => { announced++ })
   const fetcher = new LayerFetcher({ store, upstream, peers }, { claimSettleMs: 60_000 })
   const opening = fetcher.open(req)
   while (announced === 0) await new Promise(resolve => setTimeout(resolve, 10))
@@ -95,28 +93,21 @@ test('a claimer that finds another claimer already holding a piece still reads i
   let originBytes = 0
   const selfShareBytes = selfShare.reduce((sum, i) => sum + bytesOf(i).byteLength, 0)
   const held = (): number[] => originBytes >= selfShareBytes ? [...new Set([0, ...otherShare])] : [0]
-  const peers: PeerNetwork = {
-    self,
-    connected: () => [other],
-    findProviders: async () => [],
-    announce: async () => {},
-    rememberAddresses: () => {},
-    client: {
-      pieceTable: async (): Promise<PieceTable> => {
-        const now = new Set(held())
-        return { digest: req.digest, size: layer.byteLength, pieceSize, pieces: Array.from({ length: count }, (_, i) => now.has(i) ? cidOfDigest(digestOf(bytesOf(i))) : undefined) }
-      },
-      bitfield: async () => {
-        const bitfield = new Bitfield(count)
-        for (const i of held()) bitfield.set(i)
-        return { bitfield, complete: false }
-      },
-      piece: async (_peer, ref) => {
-        if (!held().includes(ref.index)) throw new PeerRefusedError(Status.NOT_FOUND, 'not held')
-        return bytesOf(ref.index)
-      }
+  const peers = withOneOther(self, other, {
+    pieceTable: async (): Promise<PieceTable> => {
+      const now = new Set(held())
+      return { digest: req.digest, size: layer.byteLength, pieceSize, pieces: Array.from({ length: count }, (_, i) => now.has(i) ? cidOfDigest(digestOf(bytesOf(i))) : undefined) }
+    },
+    bitfield: async () => {
+      const bitfield = new Bitfield(count)
+      for (const i of held()) bitfield.set(i)
+      return { bitfield, complete: false }
+    },
+    piece: async (_peer, ref) => {
+      if (!held().includes(ref.index)) throw new PeerRefusedError(Status.NOT_FOUND, 'not held')
+      return bytesOf(ref.index)
     }
-  }
+  })
   const fetcher = new LayerFetcher({ store, upstream, peers }, { claimSettleMs: 10 })
   t.teardown(async () => { await fetcher.stop() })
   const fromOrigin: number[] = []
@@ -147,18 +138,11 @@ test('a download from peers whose origin piece reads fail for good goes on from 
   const req = { registry: parseUpstream('upstreams[0]', proxy.url, [proxy.host]), repository: 'team/app', digest: image.layers[0]!.digest as Digest }
   const [self, other] = await peerIds(2) as [PeerId, PeerId]
   // Another claimer, holding nothing yet: this agent reads its share from the origin, piece by piece.
-  const peers: PeerNetwork = {
-    self,
-    connected: () => [other],
-    findProviders: async () => [],
-    announce: async () => {},
-    rememberAddresses: () => {},
-    client: {
-      pieceTable: async (): Promise<PieceTable> => ({ digest: req.digest, size: layer.byteLength, pieceSize: pieceSizeFor(layer.byteLength), pieces: Array.from({ length: 4 }, () => undefined) }),
-      bitfield: async () => ({ bitfield: new Bitfield(4), complete: false }),
-      piece: async () => { throw new PeerRefusedError(Status.NOT_FOUND, 'not held') }
-    }
-  }
+  const peers = withOneOther(self, other, {
+    pieceTable: async (): Promise<PieceTable> => ({ digest: req.digest, size: layer.byteLength, pieceSize: pieceSizeFor(layer.byteLength), pieces: Array.from({ length: 4 }, () => undefined) }),
+    bitfield: async () => ({ bitfield: new Bitfield(4), complete: false }),
+    piece: async () => { throw new PeerRefusedError(Status.NOT_FOUND, 'not held') }
+  })
   const fetcher = new LayerFetcher({ store, upstream, peers }, { claimSettleMs: 10 })
   t.teardown(async () => { await fetcher.stop() })
   const fallbacks: Array<{ offset: number, error: string }> = []

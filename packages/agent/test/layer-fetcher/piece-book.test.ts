@@ -73,10 +73,10 @@ test('no stall while this agent reads assigned pieces from the origin: the clock
   book.originReadStarted()
   clock.advance(10_000)
   t.false(book.stalled(), 'the other claimers read from the same slow origin')
-  book.originReadEnded()
+  book.originReadEnded(true)
   clock.advance(10_000)
   t.false(book.stalled(), 'one read is still under way')
-  book.originReadEnded()
+  book.originReadEnded(true)
   clock.advance(3_000)
   t.false(book.stalled())
   clock.advance(1)
@@ -84,6 +84,22 @@ test('no stall while this agent reads assigned pieces from the origin: the clock
   book.originReadStarted()
   book.drop(id!)
   t.true(book.stalled(), 'nobody left to wait for: a read of its own does not hold the stall back')
+})
+
+test('an assigned origin read that failed or was given up does not start the stall clock again: read-ahead retrying it cannot hold the stall back', async t => {
+  const [id] = await peerIds(1)
+  const clock = manualClock()
+  const book = new PieceBook({ table: table(3), peers: [planned(id!, 3, [])] }, { stallMs: 3_000, now: clock.now })
+  for (let i = 0; i < 40; i++) {
+    book.originReadStarted()
+    clock.advance(100)
+    book.originReadEnded(false)
+  }
+  t.true(book.stalled(), '4 s of failing reads and no progress: the stall time has passed')
+  book.originReadStarted()
+  clock.advance(100)
+  book.originReadEnded(true)
+  t.false(book.stalled(), 'a read that brought its piece is progress')
 })
 
 test('whom to ask: the holder with fewest requests from this download, equals at random', async t => {

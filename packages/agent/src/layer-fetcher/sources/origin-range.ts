@@ -42,7 +42,7 @@ export function originRangeSource (init: { book: PieceBook, read: OriginPieceRea
     try {
       read = await init.read(span.offset, span.length, signal, assignedOnly ? () => book.isAssigned(index) : undefined)
     } finally {
-      if (assignedOnly) book.originReadEnded()
+      if (assignedOnly) book.originReadEnded(read != null)
     }
     if (read == null) return undefined
     const { bytes, slotSeconds, firstByteSeconds } = read
