@@ -80,7 +80,7 @@ export class InboundStream {
       if (!this.#broken) await this.#stream.close({ signal: this.#sendSignal() })
     } catch (err) {
       if (MALFORMED.has((err as Error).name)) this.#context.malformedFrame()
-      this.#abort(err as Error)
+      this.#abort(err)
       // Reads already under way finish (and give back their slots) before the stream counts as done.
       await Promise.allSettled(this.#tasks)
     }
@@ -163,7 +163,7 @@ export class InboundStream {
       await this.#belowHighWater(signal)
       return !cancelled
     })
-    this.#writes = write.then(() => {}, (err: Error) => { this.#abort(err) })
+    this.#writes = write.then(() => {}, (err: unknown) => { this.#abort(err) })
     return write.catch(() => false)
   }
 
@@ -198,15 +198,26 @@ export class InboundStream {
     return AbortSignal.any([this.#context.signal, AbortSignal.timeout(this.#context.sendTimeoutMs)])
   }
 
-  #abort (err: Error): void {
+  #abort (reason: unknown): void {
     if (this.#broken) return
     this.#broken = true
+    // Not always an Error: a write waiting on a stream that closes under it is rejected with the
+    // stream's close event (StreamCloseEvent, StreamResetEvent: seen when peers were killed).
+    const closedUnderWrite = reason instanceof Event
+    const err = reason instanceof Error ? reason : new Error(`the stream failed with a non-Error: ${describe(reason)}`)
     if (!this.#context.signal.aborted) {
       // The peer reset or closed the stream with answers still queued (it gave up on a request, or
       // left): routine in a swarm (3-4 per agent in a fresh 100 Mbit bench run), so not a warning.
-      const routine = err.name === 'StreamResetError' || err.name === 'StreamStateError'
+      const routine = closedUnderWrite || err.name === 'StreamResetError' || err.name === 'StreamStateError'
       this.#context.log[routine ? 'debug' : 'warn']('piece-exchange stream aborted', { peer: this.#peer.toString(), error: `${err.name}: ${err.message}` })
     }
     this.#stream.abort(err)
   }
+}
+
+/** What a thrown value that is not an Error is: its class (and an event's type), or its text. */
+function describe (value: unknown): string {
+  if (typeof value !== 'object' || value == null) return String(value)
+  const type = (value as { type?: unknown }).type
+  return `${value.constructor?.name ?? 'Object'}${typeof type === 'string' ? ` (${type})` : ''}`
 }
