@@ -195,18 +195,22 @@ export class BlobDownload extends EventEmitter {
 }
 
 /**
- * Errors after which the rest of the blob may come from the fallback source. Not a piece table
- * the origin's bytes contradicted (the download fails, and its table's givers are banned), a lost
- * hashing thread (the digest of the bytes so far is lost with it) or the origin's own refusals.
+ * Errors a retry of the same source cannot fix. HashThreadError: the session's bytes are lost with
+ * its thread; a new download hashes on a new one.
  */
-function canFallBack (err: unknown): boolean {
-  const name = (err as Error).name
-  return name !== 'PieceTableMismatchError' && name !== 'HashThreadError' && name !== 'UpstreamUnauthorizedError' && name !== 'UpstreamTlsError' && name !== 'NoPeerSourceError'
+const FINAL_ERRORS = new Set(['UpstreamUnauthorizedError', 'UpstreamTlsError', 'UpstreamProtocolError', 'PieceTableMismatchError', 'NoPeerSourceError', 'HashThreadError'])
+
+function isFinal (err: unknown): boolean {
+  return FINAL_ERRORS.has((err as Error).name)
 }
 
-/** Errors a retry cannot fix. */
-function isFinal (err: unknown): boolean {
-  const name = (err as Error).name
-  // HashThreadError: the session's bytes are lost with its thread; a new download hashes on a new one.
-  return name === 'UpstreamUnauthorizedError' || name === 'UpstreamTlsError' || name === 'UpstreamProtocolError' || name === 'PieceTableMismatchError' || name === 'NoPeerSourceError' || name === 'HashThreadError'
+/**
+ * Errors after which the rest of the blob may come from the fallback source: any the source's
+ * retries did not cure, and of the final ones only a source that broke its protocol (a piece
+ * stream that ended early, an origin piece read cut short). Not a piece table the origin's bytes
+ * contradicted (the download fails, and its table's givers are banned), a lost hashing thread
+ * (the digest so far is lost with it), the origin's own refusals, or no origin fallback allowed.
+ */
+function canFallBack (err: unknown): boolean {
+  return !isFinal(err) || (err as Error).name === 'UpstreamProtocolError'
 }
