@@ -1,5 +1,6 @@
 import test from 'ava'
 import { layerFixture, pushImage, startCountingProxy, startRegistry } from '../../../../test/fixtures/index.ts'
+import type { CountingProxy, ProxyMode } from '../../../../test/fixtures/index.ts'
 import { Bitfield, cidOfDigest, digestOf, pieceSizeFor, pieceSpan, Status } from '@shoal/proto'
 import type { Digest, PieceTable } from '@shoal/proto'
 import type { PeerId } from '@libp2p/interface'
@@ -14,14 +15,18 @@ import { peerIds } from './piece-book-helpers.ts'
 
 const MiB = 1024 * 1024
 
-async function origin (t: Parameters<typeof openStore>[0], layer = layerFixture({ size: 3 * MiB, seed: 11 })): Promise<{ upstream: UpstreamClient, req: { registry: ReturnType<typeof parseUpstream>, repository: string, digest: Digest } }> {
+/** A real registry holding `layer`, reached directly or (`proxyMode`) through a counting proxy in front of it. */
+async function origin (t: Parameters<typeof openStore>[0], layer = layerFixture({ size: 3 * MiB, seed: 11 }), proxyMode?: ProxyMode): Promise<{ upstream: UpstreamClient, req: { registry: ReturnType<typeof parseUpstream>, repository: string, digest: Digest }, proxy?: CountingProxy }> {
   const registry = await startRegistry()
   t.teardown(registry.stop)
   const image = await pushImage(registry, { name: 'team/app', tag: 'v1', format: 'oci', layers: [layer] })
+  const proxy = proxyMode == null ? undefined : await startCountingProxy(registry, { mode: proxyMode })
+  if (proxy != null) t.teardown(proxy.stop)
   const upstream = new UpstreamClient({ credentials: new Map(), certsDir: '/nonexistent' })
   t.teardown(async () => { await upstream.stop() })
-  const registryConfig = parseUpstream('upstreams[0]', registry.url, [new URL(registry.url).host])
-  return { upstream, req: { registry: registryConfig, repository: 'team/app', digest: image.layers[0]!.digest as Digest } }
+  const url = proxy?.url ?? registry.url
+  const registryConfig = parseUpstream('upstreams[0]', url, [new URL(url).host])
+  return { upstream, req: { registry: registryConfig, repository: 'team/app', digest: image.layers[0]!.digest as Digest }, proxy }
 }
 
 /** This agent and one other connected agent that no DHT record names (a claimer of a blob nobody holds yet), answering with `client`. */
@@ -127,15 +132,8 @@ test('a claimer that finds another claimer already holding a piece still reads i
 test('a download from peers whose origin piece reads fail for good goes on from the origin as one stream: the client\'s download completes, said once', async t => {
   const layer = layerFixture({ size: 4 * MiB, seed: 13 })
   const store = await openStore(t)
-  const registry = await startRegistry()
-  t.teardown(registry.stop)
-  const image = await pushImage(registry, { name: 'team/app', tag: 'v1', format: 'oci', layers: [layer] })
   // Every piece read (a bounded Range) ends short and cleanly: UpstreamProtocolError, a final error of the peer path.
-  const proxy = await startCountingProxy(registry, { mode: 'short-ranges' })
-  t.teardown(proxy.stop)
-  const upstream = new UpstreamClient({ credentials: new Map(), certsDir: '/nonexistent' })
-  t.teardown(async () => { await upstream.stop() })
-  const req = { registry: parseUpstream('upstreams[0]', proxy.url, [proxy.host]), repository: 'team/app', digest: image.layers[0]!.digest as Digest }
+  const { upstream, req, proxy } = await origin(t, layer, 'short-ranges')
   const [self, other] = await peerIds(2) as [PeerId, PeerId]
   // Another claimer, holding nothing yet: this agent reads its share from the origin, piece by piece.
   const peers = withOneOther(self, other, {
@@ -158,7 +156,7 @@ test('a download from peers whose origin piece reads fail for good goes on from 
   t.is(store.get(req.digest)?.state, 'complete')
   t.is(fallbacks.length, 1)
   t.is(fallbacks[0]?.error, 'UpstreamProtocolError')
-  const rest = proxy.counts.requests.filter(r => r.method === 'GET' && r.path.includes('/blobs/') && !/^bytes=\d+-\d+$/.test(r.range ?? ''))
+  const rest = proxy!.counts.requests.filter(r => r.method === 'GET' && r.path.includes('/blobs/') && !/^bytes=\d+-\d+$/.test(r.range ?? ''))
   t.is(rest.length, 1, 'the rest came as one stream')
   const offset = fallbacks[0]?.offset ?? -1
   t.is(rest[0]?.range, offset > 0 ? `bytes=${offset}-` : undefined, 'from the byte the peer path reached')
