@@ -41,7 +41,7 @@ export interface LatencyQuantiles {
 const WAIT_CAUSES = ['no-holder', 'holder-busy', 'download-limit', 'origin-slot', 'scheduler-answer', 'stream-head']
 
 export async function readAgentTraffic (agent: AgentService, signal: AbortSignal): Promise<AgentTraffic> {
-  const text = await httpGetAt(agent.host, new URL('/metrics', agent.url).href, { signal })
+  const text = await metricsOf(agent, signal)
   return {
     host: agent.host.name,
     fromOriginBytes: sample(text, 'shoal_agent_blob_received_bytes_total{source="origin"}'),
@@ -59,7 +59,7 @@ export async function readAgentTraffic (agent: AgentService, signal: AbortSignal
 
 /** The agent's CPU and collections so far (taken before a phase, to count the phase alone with cpuSince). */
 export async function readAgentCpu (agent: AgentService, signal: AbortSignal): Promise<AgentCpu> {
-  return cpuOf(await httpGetAt(agent.host, new URL('/metrics', agent.url).href, { signal }))
+  return cpuOf(await metricsOf(agent, signal))
 }
 
 /** `now` less what `before` had counted (start-up, a prefetch): the phase's own CPU. */
@@ -111,7 +111,12 @@ export function bucketQuantile (buckets: ReadonlyArray<{ le: number, count: numb
 
 /** One series of an agent's /metrics (`shoal_agent_peers_connected`), 0 when absent. */
 export async function readAgentSeries (agent: AgentService, series: string, signal: AbortSignal): Promise<number> {
-  return sample(await httpGetAt(agent.host, new URL('/metrics', agent.url).href, { signal }), series)
+  return sample(await metricsOf(agent, signal), series)
+}
+
+/** The agent's /metrics text, read from its own host. */
+async function metricsOf (agent: AgentService, signal: AbortSignal): Promise<string> {
+  return httpGetAt(agent.host, new URL('/metrics', agent.url).href, { signal })
 }
 
 /** The value of one exposition line `name{labels} value`; 0 when the series was never touched. */

@@ -52,7 +52,7 @@ export interface ServiceComponents {
 export type ServiceLogLevel = 'debug' | 'warn'
 
 /** Environment of shoal processes: none of the caller's SHOAL_* settings; logs off, or at `level` into a file. */
-function shoalEnv (logFile: string | undefined, level: ServiceLogLevel | undefined): NodeJS.ProcessEnv {
+function shoalEnv (logFile: string | undefined, level?: ServiceLogLevel): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SHOAL_')))
   env.SHOAL_LOG = logFile == null ? 'silent' : (level ?? 'debug')
   return env
@@ -125,7 +125,7 @@ export interface PrefetchSummary {
  */
 export async function runPrefetch (components: ServiceComponents, scheduler: SchedulerService, init: { image: string, site: string, signal?: AbortSignal }): Promise<PrefetchSummary> {
   const args = [SHOAL_MAIN, 'prefetch', init.image, '--scheduler', scheduler.admin, '--admin-token-file', scheduler.adminTokenFile, '--scope', `site:${init.site}`, '--json']
-  const proc = spawnAt(scheduler.place, process.execPath, args, { env: shoalEnv(undefined, undefined), stdout: true, track: components.track })
+  const proc = spawnAt(scheduler.place, process.execPath, args, { env: shoalEnv(undefined), stdout: true, track: components.track })
   const onAbort = (): void => { proc.signal('SIGINT') }
   init.signal?.addEventListener('abort', onAbort, { once: true })
   let stdout = ''
