@@ -186,6 +186,9 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
         return piece.bytes
       }
     }
+    // Held here already: a stripe of a site prefetch, or pieces stored for peers before a restart.
+    // Read back from the file; the download hashes them into the blob's digest like any other.
+    if (seedInto?.has(index) === true) return seedInto.read(index)
     const piece = await once(index, async () => fetchAny(index, signal))
     verified.set(index, piece.digest)
     streamHas.add(index)

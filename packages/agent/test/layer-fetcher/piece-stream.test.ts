@@ -61,6 +61,22 @@ test('the blob comes out in order from its holders, each piece checked by its so
   t.is(stream.verifiedPiece?.(3), undefined, 'handed over once')
 })
 
+test('pieces held here already (not a prefix: a stripe of a site prefetch) are read back from the store, not asked of anyone', async t => {
+  const [a] = await peerIds(1)
+  const client = scriptedClient(() => 'piece')
+  const held = new Set([1, 4])
+  const reads: number[] = []
+  const seedInto = {
+    has: (index: number) => held.has(index),
+    write: async (index: number) => { held.add(index) },
+    read: async (index: number) => { reads.push(index); return pieceBytes(index) }
+  }
+  const stream = pieceStream({ plan: { table: fullTable(), peers: [planned(a!, COUNT, [0, 2, 3, 5])] }, client, seedInto })
+  t.is(await readAll(stream), blobDigest)
+  t.deepEqual([...new Set(client.asked.map(x => x.index))].sort(), [0, 2, 3, 5], 'the peer was asked only for the pieces not held')
+  t.deepEqual(reads.sort(), [1, 4])
+})
+
 /** A client where b answers BUSY the first time it is asked for each of `pieces`, so a is asked for each of them whatever the order. */
 function busyFirstClient (a: PeerId, pieces: number[], aAnswers: (index: number) => Answer): ReturnType<typeof scriptedClient> {
   const bAsked = new Set<number>()
