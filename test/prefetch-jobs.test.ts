@@ -5,7 +5,7 @@ import { request } from 'undici'
 import { waitFor } from './helpers/http.ts'
 import { setupCluster, startPeer } from './helpers/p2p-cluster.ts'
 import type { Cluster } from './helpers/p2p-cluster.ts'
-import { adminHeaders, createJob, getJob, originBlobBytes, runPrefetchCommand, waitForJob } from './helpers/prefetch-jobs.ts'
+import { adminHeaders, createJob, getJob, originBlobBytes, runPrefetchCommand, siteHolds, waitForJob } from './helpers/prefetch-jobs.ts'
 import { spawnScheduler } from './helpers/scheduler-process.ts'
 import type { SchedulerProcess } from './helpers/scheduler-process.ts'
 import { tempDir } from './helpers/temp.ts'
@@ -37,9 +37,8 @@ test('a prefetch job interrupted by a scheduler restart finishes: the job is sto
   t.not(resumed.state, 'done', 'the job was not finished when the scheduler died')
   const job = await waitForJob(restarted, created.id, undefined, 60_000)
   t.is(job.state, 'done', JSON.stringify(job))
-  const held = new Set(agents.flatMap(a => a.agent.store.list().filter(r => r.state === 'complete').map(r => r.digest as string)))
-  for (const layer of job.layers) t.true(held.has(layer.digest), `the site holds ${layer.digest}`)
-  t.true(cluster.digests.every(d => held.has(d)))
+  for (const layer of job.layers) t.true(siteHolds(agents, layer.digest), `the site holds ${layer.digest}`)
+  t.true(cluster.digests.every(d => siteHolds(agents, d)))
   const imageBytes = cluster.layers.reduce((sum, l) => sum + l.byteLength, 0)
   t.true(originBlobBytes(cluster.origin) < 1.3 * imageBytes, `the origin sent ${(originBlobBytes(cluster.origin) / imageBytes).toFixed(2)}x the layers across the restart`)
 })
@@ -96,6 +95,7 @@ test('the jobs API refuses bad requests by field and unknown jobs', async t => {
     [{ images: [], scope: 'all' }, /images/],
     [{ images: [{ reference: 'a/b:1' }], scope: 'region:x' }, /scope/],
     [{ images: [{ reference: 'a/b:1' }], scope: 'all', replicas: 0 }, /replicas/],
+    [{ images: [{ reference: 'a/b:1' }], scope: 'site:edge', spread: 'halves' }, /spread/],
     [{ images: [{ reference: 'a/b:1' }], scope: 'all', platforms: ['linux'] }, /platforms\[0\]/]
   ] as const) {
     const res = await request(`${scheduler.admin}/jobs`, { method: 'POST', body: JSON.stringify(body), headers: adminHeaders(scheduler) })

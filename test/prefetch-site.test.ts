@@ -5,14 +5,15 @@ import { layerFixture, pushImage, skopeoCopy, startCountingProxy, startRegistry,
 import { fetchBody, waitFor } from './helpers/http.ts'
 import { startPeer, writeSwarmKey } from './helpers/p2p-cluster.ts'
 import type { Cluster } from './helpers/p2p-cluster.ts'
+import type { Digest } from '@shoal/proto'
 import type { JobView } from '@shoal/scheduler'
-import { getJob, originBlobBytes, runPrefetchCommand } from './helpers/prefetch-jobs.ts'
+import { getJob, originBlobBytes, runPrefetchCommand, siteHolds } from './helpers/prefetch-jobs.ts'
 import { spawnScheduler } from './helpers/scheduler-process.ts'
 import { tempDir } from './helpers/temp.ts'
 
 const MiB = 1024 * 1024
 
-test('shoal prefetch of an image and of a tag filter to a site of 3 agents: the site holds every blob, the origin sends each about once, a later skopeo pull on any agent takes no blob from the origin', async t => {
+test('shoal prefetch of an image and of a tag filter to a site of 3 agents: every agent holds a stripe of every layer\'s pieces, the origin sends each piece about once, a later skopeo pull on any agent takes no blob from the origin', async t => {
   const registry = await startRegistry()
   t.teardown(registry.stop)
   const origin = await startCountingProxy(registry)
@@ -50,14 +51,20 @@ test('shoal prefetch of an image and of a tag filter to a site of 3 agents: the 
     for (const layer of image.layers) wanted.set(layer.digest, layer.size)
   }
   t.deepEqual(job.layers.map(l => l.digest).sort(), [...wanted.keys()].sort())
-  t.true(job.layers.every(l => l.targets.length === 1 && l.targets[0]?.state === 'done'), 'one copy of each, done')
+  t.is(job.spread, 'pieces', 'a site is shared out by pieces unless asked otherwise')
   const siteIds = new Set(site.map(x => x.agent.p2pAddresses[0]?.split('/p2p/')[1]))
-  t.true(job.layers.every(l => siteIds.has(l.targets[0]?.agent)), 'only agents of the site were given copies')
-  t.true(job.agents.filter(x => x.layers > 0).length >= 2, 'the copies are spread over the site')
+  t.true(job.layers.every(l => l.targets.every(x => x.state === 'done' && siteIds.has(x.agent))), 'only agents of the site were given shares, all done')
   t.is(job.totals.layersDone, wanted.size)
-
-  const held = new Set(site.flatMap(x => x.agent.store.list().filter(r => r.state === 'complete').map(r => r.digest as string)))
-  for (const digest of wanted.keys()) t.true(held.has(digest), `the site holds ${digest}`)
+  t.is(job.totals.bytes, job.totals.bytesDone)
+  t.is(job.totals.bytes, [...wanted.values()].reduce((x, y) => x + y, 0), 'the shares add up to the blobs, once each')
+  for (const layer of job.layers.filter(l => l.size > MiB)) {
+    // 2 MiB and a few bytes: 3 pieces, a stripe on each of the 3 agents; no agent holds the layer whole.
+    t.deepEqual(layer.targets.map(x => x.stripe?.count), [3, 3, 3], layer.digest)
+    t.is(new Set(layer.targets.map(x => x.agent)).size, 3)
+    for (const x of site) t.is(x.agent.store.get(layer.digest as Digest)?.pieces.filter(cid => cid != null).length, 1, 'one piece on each agent')
+  }
+  for (const layer of job.layers.filter(l => l.size <= MiB)) t.deepEqual(layer.targets.map(x => x.stripe), [undefined], 'a config of one piece: whole, on one agent')
+  for (const digest of wanted.keys()) t.true(siteHolds(site, digest), `the site holds every piece of ${digest}`)
   t.is(elsewhere.agent.store.list().length, 0, 'the agent of another site fetched nothing')
   t.is(origin.blobGets(v20.layers[0]?.digest), 0, 'a tag outside the filter is not fetched')
   const imageBytes = [...wanted.values()].reduce((x, y) => x + y, 0)
@@ -74,5 +81,28 @@ test('shoal prefetch of an image and of a tag filter to a site of 3 agents: the 
     await skopeoCopy({ image: `${origin.host}/${image.name}:${image.tag}`, mirror: agent.host, destDir: dir })
     await verifyDirImage(dir, image)
   }))
-  t.is(originBlobBytes(origin), prefetched, 'the rollout took no blob bytes from the origin')
+    t.is(originBlobBytes(origin), prefetched, 'the rollout took no blob bytes from the origin')
+})
+
+test('shoal prefetch --spread blobs to a site of 2 agents: one whole copy of each blob in the site, spread over its agents', async t => {
+  const registry = await startRegistry()
+  t.teardown(registry.stop)
+  const origin = await startCountingProxy(registry)
+  t.teardown(origin.stop)
+  const image = await pushImage(registry, { name: 'lib/app', tag: 'v1', format: 'oci', layers: [1, 2].map(seed => layerFixture({ size: 2 * MiB + seed, seed: 60 + seed })) })
+  origin.reset()
+  const cluster: Cluster = { origin, image, layers: [], digests: [], swarmKey: await writeSwarmKey(t) }
+  const scheduler = await spawnScheduler(t, { dataDir: await tempDir(t, 'scheduler'), swarmKey: cluster.swarmKey })
+  const site = await Promise.all([0, 1].map(async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr, '--site', 'edge'] })))
+  await waitFor('agents registered', () => site.every(x => x.agent.schedulersConnected === 1))
+
+  const run = await runPrefetchCommand([`${origin.host}/lib/app:v1`, '--scheduler', scheduler.admin, '--admin-token-file', scheduler.adminTokenFile, '--scope', 'site:edge', '--spread', 'blobs', '--json'])
+  t.is(run.code, 0, run.stderr)
+  const job = (JSON.parse(run.stdout) as { job: JobView }).job
+  t.is(job.state, 'done')
+  t.is(job.spread, 'blobs')
+  t.true(job.layers.every(l => l.targets.length === 1 && l.targets[0]?.state === 'done' && l.targets[0].stripe == null), 'one whole copy of each, done')
+  t.true(job.agents.filter(x => x.layers > 0).length === 2, 'the copies are spread over the site')
+  for (const layer of job.layers) t.is(site.filter(x => x.agent.store.isComplete(layer.digest as Digest)).length, 1, `${layer.digest} whole on one agent`)
+  t.true(originBlobBytes(origin) <= 1.05 * job.totals.bytes)
 })

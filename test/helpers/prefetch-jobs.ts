@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { request } from 'undici'
+import type { Digest } from '@shoal/proto'
 import type { JobRequest, JobState, JobView } from '@shoal/scheduler'
+import type { TestAgent } from './agent.ts'
 import { waitFor } from './http.ts'
 import { SHOAL_CLI, shoalEnv } from './shoal-process.ts'
 
@@ -55,4 +57,15 @@ export async function runPrefetchCommand (args: string[], timeoutMs = 90_000): P
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
   const [code] = await once(child, 'exit') as [number | null]
   return { code: code ?? -1, stdout, stderr }
+}
+
+/**
+ * Whether the agents together hold every piece of the blob: whole on one of them, or in pieces
+ * spread over several (a site placed by pieces).
+ */
+export function siteHolds (agents: TestAgent[], digest: string): boolean {
+  const records = agents.flatMap(a => a.agent.store.get(digest as Digest) ?? [])
+  if (records.some(r => r.state === 'complete')) return true
+  const count = records[0]?.pieces.length ?? 0
+  return count > 0 && Array.from({ length: count }, (_, i) => i).every(i => records.some(r => r.pieces[i] != null))
 }

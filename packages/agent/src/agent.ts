@@ -183,7 +183,16 @@ export class Agent {
     // Orders may come as soon as a scheduler session opens; they run once the mirror listens.
     const listening = Promise.withResolvers<{ url: string }>()
     if (peers?.scheduler != null) {
-      this.prefetch = new PrefetchOrders(peers.scheduler, { mirror: async () => listening.promise, logger: this.log.child('prefetch') })
+      this.prefetch = new PrefetchOrders(peers.scheduler, {
+        mirror: async () => listening.promise,
+        // A stripe of a blob placed by pieces: its pieces from the origin, routed as the mirror routes `?ns=`.
+        fetchStripe: async (blob, options) => {
+          const { registry, name } = this.liveNow().router.route(blob.repository, { ns: blob.registry })
+          if (this.fetcher == null) throw new Error('the agent is not started')
+          return this.fetcher.fetchStripe({ registry, repository: name, digest: blob.digest, authorization: options.authorization }, { size: blob.size, stripe: blob.stripe, signal: options.signal, onBytes: options.onBytes })
+        },
+        logger: this.log.child('prefetch')
+      })
       this.prefetch.start()
     }
     const limits = { origin: this.limiters.origin, download: inTurn(this.limiters.download) }

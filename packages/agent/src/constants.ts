@@ -198,6 +198,14 @@ export const BANDWIDTH_MIN_BURST_BYTES = 64 * 1024
  * but the runs there vary by 10 s.
  */
 export const ORIGIN_PIECE_READS_IN_FLIGHT = 1
+/**
+ * Piece reads one stripe of a site prefetch keeps asked for (placement by pieces): they pass the
+ * same origin slots as downloads (ORIGIN_PIECE_READS_IN_FLIGHT), so the second only waits there,
+ * ready the moment the first ends.
+ */
+export const STRIPE_PIECE_READS_IN_FLIGHT = 2
+/** Tries of a stripe whose partial file a download of the same blob closed under it. */
+export const STRIPE_ATTEMPTS = 3
 /** Pieces of one blob read ahead of the stream at once, from the origin (assigned) or peers (layer-fetcher/read-ahead.ts). */
 export const READ_AHEAD_PIECES_PER_BLOB = 4
 

@@ -68,6 +68,8 @@ export class ProvideFailedError extends namedError('ProvideFailedError') {}
 export class PieceTableMismatchError extends namedError('PieceTableMismatchError') {}
 /** No peer could give a piece and fetching it from the origin is turned off (--no-origin-fallback). */
 export class NoPeerSourceError extends namedError('NoPeerSourceError') {}
+/** A stripe's partial file was closed under it by a download of the same blob that ended (see LayerFetcher.fetchStripe). */
+export class StripeInterruptedError extends namedError('StripeInterruptedError') {}
 /** No scheduler took the agent's registration (unreachable, no answer, or a broken answer). */
 export class SchedulerUnavailableError extends namedError('SchedulerUnavailableError') {}
 /** A piece read waiting for the server's memory was given up for other peers' share of the read slots (answered BUSY). */

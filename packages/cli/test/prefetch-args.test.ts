@@ -76,6 +76,10 @@ test('with a scheduler: scope required, agent named by peer id, replicas only fo
   t.regex(usageError(t, ['a', '--scheduler', '10.0.0.5:65004', '--scope', 'agent']), /^--scope: with --scheduler, name the agent/)
   t.regex(usageError(t, ['a', '--scheduler', '10.0.0.5:65004', '--scope', 'all', '--replicas', '2']), /^--replicas: only with --scope site/)
   t.regex(usageError(t, ['a', '--scheduler', '10.0.0.5:65004', '--scope', 'site:x', '--replicas', '17']), /^--replicas: .* 1 to 16/)
+  t.is(run.spread, undefined, 'the scheduler\'s default')
+  t.is(runOf(parsePrefetchArgs(['a', '--scheduler', '10.0.0.5:65004', '--scope', 'site:x', '--spread', 'blobs'])).spread, 'blobs')
+  t.regex(usageError(t, ['a', '--scheduler', '10.0.0.5:65004', '--scope', 'all', '--spread', 'pieces']), /^--spread: only with --scope site/)
+  t.regex(usageError(t, ['a', '--scheduler', '10.0.0.5:65004', '--scope', 'site:x', '--spread', 'halves']), /^--spread: "halves" is not pieces or blobs/)
   t.regex(usageError(t, ['a', '--scheduler', '10.0.0.5:65004', '--agent', 'http://127.0.0.1:65001', '--scope', 'all']), /^--agent: give --scheduler or --agent, not both/)
 })
 

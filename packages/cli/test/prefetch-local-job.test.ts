@@ -28,7 +28,7 @@ test('an --agent run as a JobView: layers once across images, bytes as running t
   let view = job.view()
   t.is(view.state, 'running')
   t.deepEqual(view.images.map(i => [i.reference, i.layers, i.error?.reason]), [['reg.example/team/app:v1', 2, undefined], ['reg.example/team/web:v1', 2, undefined], ['reg.example/team/gone:v1', 0, 'not-found']])
-  t.deepEqual(view.layers[0]?.targets, [{ agent: AGENT, state: 'fetching', bytes: 70 }])
+  t.deepEqual(view.layers[0]?.targets, [{ agent: AGENT, state: 'fetching', bytes: 70, size: 100 }])
   t.deepEqual(view.totals, { layers: 3, layersDone: 0, layersFailed: 0, bytes: 160, bytesDone: 70 })
 
   job.done({ digest: digestOf(1) as PrefetchLayer['digest'], bytes: 100 })
@@ -42,7 +42,7 @@ test('an --agent run as a JobView: layers once across images, bytes as running t
   const last = job.view()
   t.is(view.state, 'running')
   t.like(last, { state: 'failed', finishedAt: '2025-01-01T00:01:00.000Z', error: { reason: 'timeout', message: 'late' } })
-  t.deepEqual(last.layers[2]?.targets, [{ agent: AGENT, state: 'failed', bytes: 0, error: { reason: 'timeout', message: 'late' } }])
+  t.deepEqual(last.layers[2]?.targets, [{ agent: AGENT, state: 'failed', bytes: 0, size: 10, error: { reason: 'timeout', message: 'late' } }])
   t.is(exitCodeOf(last), 1)
 })
 

@@ -13,14 +13,15 @@ export function digestOf (n: number): string {
 }
 
 export function jobView (opts: { id?: string, state: JobView['state'], layers: LayerSpec[], agents?: string[], images?: JobView['images'], error?: JobView['error'], finishedAt?: string }): JobView {
-  const layers: LayerView[] = opts.layers.map(l => ({ digest: l.digest, size: l.size, registry: 'registry.example:5000', repository: 'team/app', targets: l.targets }))
-  const targets = layers.flatMap(l => l.targets.map(t => ({ size: l.size, ...t })))
+  const layers: LayerView[] = opts.layers.map(l => ({ digest: l.digest, size: l.size, registry: 'registry.example:5000', repository: 'team/app', targets: l.targets.map(t => ({ ...t, size: l.size })) }))
+  const targets = layers.flatMap(l => l.targets)
   const agents = opts.agents ?? [...new Set(targets.map(t => t.agent))]
   return {
     id: opts.id ?? 'job-1',
     state: opts.state,
     scope: 'all',
     replicas: 1,
+    spread: 'blobs',
     createdAt: '2025-01-01T00:00:00.000Z',
     ...(opts.finishedAt == null ? {} : { finishedAt: opts.finishedAt }),
     images: opts.images ?? [{ reference: 'registry.example:5000/team/app:v1', layers: layers.length }],

@@ -65,3 +65,25 @@ function assertSize (blobSize: number): void {
     throw new InvalidPieceError(`blob size ${blobSize} is not a non-negative integer`)
   }
 }
+
+/**
+ * A share of a blob's pieces, for placement by pieces: piece `i` belongs to stripe `i % count`.
+ * Consecutive pieces go to different stripes, so a client reading a blob in order draws on every
+ * holder at once.
+ */
+export interface PieceStripe {
+  index: number
+  count: number
+}
+
+/** The pieces of stripe `stripe` of a blob of `blobSize` bytes, in order. */
+export function stripePieces (blobSize: number, stripe: PieceStripe): number[] {
+  const pieces: number[] = []
+  for (let i = stripe.index; i < pieceCountFor(blobSize); i += stripe.count) pieces.push(i)
+  return pieces
+}
+
+/** The bytes of stripe `stripe` of a blob of `blobSize` bytes. */
+export function stripeBytes (blobSize: number, stripe: PieceStripe): number {
+  return stripePieces(blobSize, stripe).reduce((sum, index) => sum + pieceSpan(blobSize, index).length, 0)
+}

@@ -4,7 +4,8 @@ import { InvalidMessageError } from './errors.ts'
 import { PrefetchBlobState, PrefetchFailureReason as WireReason } from './gen/scheduler.js'
 import type { PrefetchBlob, PrefetchFailure, PrefetchOrder, PrefetchProgress, PrefetchResolved } from './gen/scheduler.js'
 import { wireDigest } from './messages.ts'
-import { MAX_BLOB_SIZE } from './pieces.ts'
+import { MAX_BLOB_SIZE, MAX_PIECE_COUNT } from './pieces.ts'
+import type { PieceStripe } from './pieces.ts'
 
 /** A prefetch job's id: what the scheduler's admin API and the agents name it by. */
 export type JobId = string & { readonly __brand: 'JobId' }
@@ -30,7 +31,15 @@ export const PREFETCH_FAILURE_REASONS: Readonly<Record<PrefetchFailureReason, Wi
 }
 
 export interface ParsedPrefetchFailure { reason: PrefetchFailureReason, message: string }
-export interface ParsedPrefetchBlob { registry: string, repository: string, digest: Digest, size: number, mediaType?: string }
+export interface ParsedPrefetchBlob {
+  registry: string
+  repository: string
+  digest: Digest
+  size: number
+  mediaType?: string
+  /** Placement by pieces: only this stripe of the blob's pieces is to be held; none: the whole blob. */
+  stripe?: PieceStripe
+}
 export type PrefetchBlobStateName = 'fetching' | 'done' | 'failed'
 
 /** Limits of one order or answer: a job of many images is sent as several. */
@@ -148,7 +157,7 @@ export function prefetchFailure (failure: ParsedPrefetchFailure): PrefetchFailur
 
 /** The wire form of a blob. */
 export function prefetchBlob (blob: ParsedPrefetchBlob): PrefetchBlob {
-  return { registry: blob.registry, repository: blob.repository, digest: blob.digest, size: BigInt(blob.size), mediaType: blob.mediaType ?? '' }
+  return { registry: blob.registry, repository: blob.repository, digest: blob.digest, size: BigInt(blob.size), mediaType: blob.mediaType ?? '', stripe: blob.stripe?.index ?? 0, stripes: blob.stripe?.count ?? 0 }
 }
 
 function parsePrefetchBlob (blob: PrefetchBlob): ParsedPrefetchBlob {
@@ -160,7 +169,12 @@ function parsePrefetchBlob (blob: PrefetchBlob): ParsedPrefetchBlob {
   } catch (err) {
     throw new InvalidMessageError(`a prefetch blob's digest: ${(err as Error).message}`, { cause: err })
   }
-  return { registry: blob.registry, repository: blob.repository, digest, size: size('size', blob.size), mediaType: blob.mediaType === '' ? undefined : text('media type', blob.mediaType, 255) }
+  const parsed: ParsedPrefetchBlob = { registry: blob.registry, repository: blob.repository, digest, size: size('size', blob.size), mediaType: blob.mediaType === '' ? undefined : text('media type', blob.mediaType, 255) }
+  if (blob.stripes === 0 && blob.stripe === 0) return parsed
+  if (blob.stripes < 1 || blob.stripes > MAX_PIECE_COUNT || blob.stripe >= blob.stripes) {
+    throw new InvalidMessageError(`stripe ${blob.stripe} of ${blob.stripes} is not a stripe of a blob's pieces (0 <= stripe < stripes <= ${MAX_PIECE_COUNT})`)
+  }
+  return { ...parsed, stripe: { index: blob.stripe, count: blob.stripes } }
 }
 
 function failureOf (failure: PrefetchFailure | undefined): ParsedPrefetchFailure | undefined {

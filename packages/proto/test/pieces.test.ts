@@ -1,5 +1,5 @@
 import test from 'ava'
-import { pieceSizeFor, pieceCountFor, pieceSpan, pieceAt, MIN_PIECE_SIZE, MAX_PIECE_SIZE, TARGET_PIECE_COUNT } from '../src/index.ts'
+import { pieceSizeFor, pieceCountFor, pieceSpan, pieceAt, stripeBytes, stripePieces, MIN_PIECE_SIZE, MAX_PIECE_SIZE, TARGET_PIECE_COUNT } from '../src/index.ts'
 
 const MiB = 1024 * 1024
 
@@ -35,4 +35,15 @@ test('out-of-range pieces and sizes are errors', t => {
   t.throws(() => pieceSpan(MiB, -1), { name: 'InvalidPieceError' })
   t.throws(() => pieceSizeFor(-1), { name: 'InvalidPieceError' })
   t.throws(() => pieceAt(10, 10), { name: 'InvalidPieceError' })
+})
+
+test('the stripes of a blob partition its pieces, and their bytes add up to the blob', t => {
+  const MiB = 1024 * 1024
+  const size = 10 * MiB + 5 // 11 pieces of 1 MiB, the last of 5 bytes
+  const stripes = [0, 1, 2, 3].map(index => stripePieces(size, { index, count: 4 }))
+  t.deepEqual(stripes[1], [1, 5, 9])
+  t.deepEqual(stripes.flat().sort((a, b) => a - b), Array.from({ length: pieceCountFor(size) }, (_, i) => i))
+  t.is([0, 1, 2, 3].reduce((sum, index) => sum + stripeBytes(size, { index, count: 4 }), 0), size)
+  t.is(stripeBytes(size, { index: 2, count: 4 }), 2 * MiB + 5)
+  t.deepEqual(stripePieces(size, { index: 11, count: 12 }), [], 'more stripes than pieces: some are empty')
 })

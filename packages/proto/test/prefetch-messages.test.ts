@@ -20,6 +20,8 @@ test('prefetch orders and cancels decode to their parsed form', t => {
   t.deepEqual(resolve, { kind: 'prefetch', job: parseJobId('j-1'), images: [{ reference: 'registry.local/app:1', tags: undefined }, { reference: 'registry.local/app', tags: 'v1.*' }], platforms: ['linux/arm64/v8'], blobs: [], concurrency: 4, timeoutMs: undefined, authorization: undefined })
   const fetch = fromScheduler({ prefetch: { job: 'j-1', images: [], platforms: [], blobs: [prefetchBlob(blob)], concurrency: 2, timeoutMs: 5000, authorization: 'Bearer eyJ.a-b_c.d' } })
   t.deepEqual(fetch, { kind: 'prefetch', job: parseJobId('j-1'), images: [], platforms: [], blobs: [blob], concurrency: 2, timeoutMs: 5000, authorization: 'Bearer eyJ.a-b_c.d' })
+  const striped = { ...blob, stripe: { index: 2, count: 3 } }
+  t.deepEqual(fromScheduler({ prefetch: { job: 'j-1', images: [], platforms: [], blobs: [prefetchBlob(striped)], concurrency: 2, timeoutMs: 0, authorization: '' } }), { kind: 'prefetch', job: parseJobId('j-1'), images: [], platforms: [], blobs: [striped], concurrency: 2, timeoutMs: undefined, authorization: undefined }, 'a stripe of the pieces')
   t.deepEqual(fromScheduler({ prefetchCancel: { job: 'j-1' } }), { kind: 'prefetchCancel', job: parseJobId('j-1') })
 })
 
@@ -51,6 +53,8 @@ test('malformed prefetch messages are rejected by name', t => {
   t.throws(() => fromScheduler({ prefetch: { ...order, blobs: [{ ...prefetchBlob(blob), repository: 'UPPER/../x' }] } }), invalid)
   t.throws(() => fromScheduler({ prefetch: { ...order, blobs: [{ ...prefetchBlob(blob), registry: 'host/with/path' }] } }), invalid)
   t.throws(() => fromScheduler({ prefetch: { ...order, blobs: [{ ...prefetchBlob(blob), digest: 'sha256:abc' }] } }), invalid)
+  t.throws(() => fromScheduler({ prefetch: { ...order, blobs: [{ ...prefetchBlob(blob), stripe: 4, stripes: 4 }] } }), invalid, 'a stripe outside its count')
+  t.throws(() => fromScheduler({ prefetch: { ...order, blobs: [{ ...prefetchBlob(blob), stripe: 1, stripes: 0 }] } }), invalid, 'a stripe of no stripes')
   t.throws(() => fromAgent({ prefetchProgress: { job: 'j', blobs: [{ digest, state: PrefetchBlobState.PREFETCH_BLOB_UNSPECIFIED, bytes: 0n }] } }), invalid, 'no state')
   t.throws(() => fromAgent({ prefetchProgress: { job: 'j', blobs: [{ digest, state: PREFETCH_BLOB_STATES.failed, bytes: 0n }] } }), invalid, 'failed without a reason')
   t.throws(() => fromAgent({ prefetchProgress: { job: 'j', blobs: [{ digest, state: PREFETCH_BLOB_STATES.done, bytes: 2n ** 60n }] } }), invalid)

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events'
-import type { Digest } from '@shoal/proto'
+import type { Digest, PieceStripe } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import { silentLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
-import { PEER_CLAIM_SETTLE_MS } from '../constants.ts'
+import { PEER_CLAIM_SETTLE_MS, STRIPE_ATTEMPTS } from '../constants.ts'
 import { UpstreamProtocolError } from '../errors.ts'
 import type { BlobRecord } from '../piece-store/blob-record.ts'
 import type { PieceStore } from '../piece-store/store.ts'
@@ -19,6 +19,7 @@ import type { PeerNetwork } from './peer-plan.ts'
 import { BlobPlanner } from './plan.ts'
 import type { OriginReason, UpstreamAnswer } from './plan.ts'
 import { blobSizeOf, originSource, requestOriginBlob } from './sources/origin.ts'
+import { fetchStripe } from './stripe-fetch.ts'
 import type { OriginBlobRequest } from './sources/origin.ts'
 
 export type BlobHandle =
@@ -113,6 +114,29 @@ export class LayerFetcher {
     const running = [...this.downloads]
     for (const d of running) d.abort(new Error('agent stopping'))
     await Promise.all(running.map(async d => { await d.changed() }))
+  }
+
+  /**
+   * Holds one stripe of a blob's pieces: a site prefetch placed by pieces (stripe-fetch.ts). A
+   * download of the blob under way is waited for first (it may leave the blob whole). A download
+   * that starts meanwhile shares the blob's partial file and closes it when it ends: the stripe is
+   * then looked at again (STRIPE_ATTEMPTS in all). Resolves to the stripe's bytes.
+   */
+  async fetchStripe (req: OriginBlobRequest, init: { size: number, stripe: PieceStripe, signal: AbortSignal, onBytes?: (bytes: number) => void }): Promise<number> {
+    const signal = AbortSignal.any([init.signal, this.stopping.signal])
+    const { store, peers, scheduler } = this.components
+    for (let attempt = 1; ; attempt++) {
+      const running = await this.inflight.get(req.digest)?.catch(() => undefined)
+      if (running?.kind === 'download') while (running.download.state === 'running') await running.download.changed()
+      try {
+        return await fetchStripe({ store, originPiece: this.planner.originPiece(req), peers, scheduler, log: this.log }, { digest: req.digest, size: init.size, stripe: init.stripe, signal, onBytes: init.onBytes })
+      } catch (err) {
+        if ((err as Error).name !== 'StripeInterruptedError' || attempt >= STRIPE_ATTEMPTS || signal.aborted) throw err
+      } finally {
+        // A download that joined the partial file closes it itself.
+        if (!this.inflight.has(req.digest)) await store.closePartial(req.digest)
+      }
+    }
   }
 
   async open (req: OriginBlobRequest): Promise<BlobHandle> {

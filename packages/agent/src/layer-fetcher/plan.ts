@@ -205,8 +205,8 @@ export class BlobPlanner {
     return this.unbanned([...candidates.values()])
   }
 
-  /** Pieces by HTTP Range from the origin, unless fallback to it is off. */
-  private originPiece (req: OriginBlobRequest): OriginPieceReader | undefined {
+  /** Pieces by HTTP Range from the origin, unless fallback to it is off; shared by every download and stripe (the origin read slots). */
+  originPiece (req: OriginBlobRequest): OriginPieceReader | undefined {
     if (!this.init.originFallback) return undefined
     return async (offset, length, signal, stillWanted) => {
       const queued = performance.now()

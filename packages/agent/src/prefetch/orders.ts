@@ -1,11 +1,13 @@
 import { MAX_PREFETCH_BLOBS, MAX_PREFETCH_IMAGES } from '@shoal/proto'
-import type { JobId, ParsedPrefetchBlob } from '@shoal/proto'
+import type { JobId, ParsedPrefetchBlob, PieceStripe } from '@shoal/proto'
 import { silentLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
 import type { PrefetchBlobReport, PrefetchCancelMessage, PrefetchOrderMessage, SchedulerSession } from '../scheduler-client/session.ts'
 import type { MirrorTarget } from './index.ts'
 import { fetchLayers, hostPlatform, parsePlatform, resolveImages } from './index.ts'
-import type { LayerOutcome, PrefetchLayer } from './types.ts'
+import { failureOf } from './failure.ts'
+import { mapLimit } from './limit.ts'
+import type { LayerOutcome, PrefetchFailure, PrefetchLayer } from './types.ts'
 
 /** Where orders come from: the scheduler client's events. */
 export interface PrefetchOrderSource {
@@ -16,9 +18,22 @@ export interface PrefetchOrderSource {
 export interface PrefetchOrdersInit {
   /** This agent's own mirror, once it listens: prefetch is a pull through it like any other. */
   mirror: () => Promise<MirrorTarget>
+  /**
+   * Holds one stripe of a blob's pieces (a site job placed by pieces), read from the origin and
+   * stored like a partial download's; resolves to the stripe's bytes. Without it such blobs fail.
+   */
+  fetchStripe?: (blob: ParsedPrefetchBlob & { stripe: PieceStripe }, options: StripeOptions) => Promise<number>
   /** How often a job's byte counts are reported, at most. */
   progressIntervalMs?: number
   logger?: Logger
+}
+
+export interface StripeOptions {
+  /** the job's own Authorization for the origin; none: the agent's own credentials */
+  authorization?: string
+  signal: AbortSignal
+  /** bytes of the stripe held so far (a running total) */
+  onBytes: (bytes: number) => void
 }
 
 interface JobWork {
@@ -34,7 +49,8 @@ interface JobWork {
 /**
  * Runs the scheduler's prefetch orders on this agent: resolves images through its own mirror
  * (with its credentials), or pulls the ordered blobs through it (so they are verified, stored and
- * announced like any pull), and reports each blob's state and bytes back. An order for a blob that
+ * announced like any pull), or, for a blob placed by pieces, holds the stripe of its pieces it was
+ * given (fetchStripe), and reports each blob's state and bytes back. An order for a blob that
  * is already running or done is answered with its state: orders are repeated after reconnects.
  */
 export class PrefetchOrders {
@@ -110,32 +126,61 @@ export class PrefetchOrders {
   }
 
   async #fetch (job: JobId, work: JobWork, blobs: ParsedPrefetchBlob[], concurrency: number, signal: AbortSignal): Promise<void> {
+    const whole = blobs.filter(b => b.stripe == null)
+    const striped = blobs.filter((b): b is ParsedPrefetchBlob & { stripe: PieceStripe } => b.stripe != null)
+    const outcomes = (await Promise.all([this.#fetchWhole(work, whole, concurrency, signal), this.#fetchStripes(work, striped, concurrency, signal)])).flat()
+    this.#log.info('prefetch blobs fetched', { job, blobs: outcomes.length, striped: striped.length, failed: outcomes.filter(o => o.error != null).length })
+    this.#report()
+  }
+
+  #update (work: JobWork, digest: string, change: Partial<PrefetchBlobReport>): void {
+    const report = work.blobs.get(digest)
+    if (report == null) return
+    Object.assign(report, change)
+    work.unsent.add(digest)
+  }
+
+  #done (work: JobWork, outcome: LayerOutcome): void {
+    this.#update(work, outcome.digest, outcome.error == null ? { state: 'done', bytes: outcome.bytes } : { state: 'failed', bytes: outcome.bytes, failure: outcome.error })
+  }
+
+  /** Stripes of blobs placed by pieces, `concurrency` at once. */
+  async #fetchStripes (work: JobWork, blobs: Array<ParsedPrefetchBlob & { stripe: PieceStripe }>, concurrency: number, signal: AbortSignal): Promise<LayerOutcome[]> {
+    return mapLimit(blobs, concurrency, async blob => {
+      let bytes = 0
+      const what = `stripe ${blob.stripe.index} of ${blob.stripe.count} of blob ${blob.digest}`
+      let outcome: LayerOutcome
+      try {
+        if (this.#init.fetchStripe == null) throw new Error('this agent cannot hold a stripe of a blob')
+        bytes = await this.#init.fetchStripe(blob, { authorization: work.authorization, signal, onBytes: b => { bytes = b; this.#update(work, blob.digest, { bytes: b }) } })
+        outcome = { digest: blob.digest, bytes }
+      } catch (err) {
+        outcome = { digest: blob.digest, bytes, error: stripeFailure(err, signal, what) }
+      }
+      this.#done(work, outcome)
+      return outcome
+    })
+  }
+
+  /** Whole blobs, pulled through this agent's own mirror. */
+  async #fetchWhole (work: JobWork, blobs: ParsedPrefetchBlob[], concurrency: number, signal: AbortSignal): Promise<LayerOutcome[]> {
+    if (blobs.length === 0) return []
     const layers: PrefetchLayer[] = blobs.map(b => ({ registry: b.registry, repository: b.repository, digest: b.digest, size: b.size, mediaType: b.mediaType }))
-    const update = (digest: string, change: Partial<PrefetchBlobReport>): void => {
-      const report = work.blobs.get(digest)
-      if (report == null) return
-      Object.assign(report, change)
-      work.unsent.add(digest)
-    }
-    const done = (outcome: LayerOutcome): void => {
-      update(outcome.digest, outcome.error == null ? { state: 'done', bytes: outcome.bytes } : { state: 'failed', bytes: outcome.bytes, failure: outcome.error })
-    }
-    let outcomes: LayerOutcome[]
+    const done = (outcome: LayerOutcome): void => { this.#done(work, outcome) }
     try {
-      outcomes = await fetchLayers(await this.#mirror(work), layers, {
+      return await fetchLayers(await this.#mirror(work), layers, {
         concurrency,
         signal,
-        onStart: digest => { update(digest, { state: 'fetching', bytes: 0 }) },
-        onBytes: (digest, bytes) => { update(digest, { bytes }) },
+        onStart: digest => { this.#update(work, digest, { state: 'fetching', bytes: 0 }) },
+        onBytes: (digest, bytes) => { this.#update(work, digest, { bytes }) },
         onDone: done
       })
     } catch (err) {
       // fetchLayers ends every layer through onDone; a throw (its options refused) ended none.
-      outcomes = layers.map(layer => ({ digest: layer.digest, bytes: 0, error: { reason: 'failed', message: `the agent could not fetch it: ${(err as Error).message}` } }))
+      const outcomes = layers.map(layer => ({ digest: layer.digest, bytes: 0, error: { reason: 'failed' as const, message: `the agent could not fetch it: ${(err as Error).message}` } }))
       outcomes.forEach(done)
+      return outcomes
     }
-    this.#log.info('prefetch blobs fetched', { job, blobs: outcomes.length, failed: outcomes.filter(o => o.error != null).length })
-    this.#report()
   }
 
   /** This agent's mirror, with the job's own Authorization when it has one. */
@@ -163,4 +208,12 @@ export class PrefetchOrders {
       if (work.blobs.size > 0 && [...work.blobs.values()].every(r => r.state !== 'fetching')) this.#jobs.delete(job)
     }
   }
+}
+
+/** What a stripe's error stands for: the origin's refusal or absence, else as a pull's (failureOf). */
+function stripeFailure (err: unknown, signal: AbortSignal, what: string): PrefetchFailure {
+  const name = (err as Error)?.name
+  if (!signal.aborted && name === 'UpstreamUnauthorizedError') return { reason: 'unauthorized', message: `${what}: ${(err as Error).message}` }
+  if (!signal.aborted && (name === 'UpstreamUnavailableError' || name === 'NoPeerSourceError')) return { reason: 'unavailable', message: `${what}: ${(err as Error).message}` }
+  return failureOf(err, signal, what)
 }

@@ -1,33 +1,17 @@
 import test from 'ava'
-import { layerFixture, pushImage, startCountingProxy, startRegistry } from '../../../../test/fixtures/index.ts'
-import type { CountingProxy, ProxyMode } from '../../../../test/fixtures/index.ts'
+import { layerFixture } from '../../../../test/fixtures/index.ts'
 import { Bitfield, cidOfDigest, digestOf, pieceSizeFor, pieceSpan, Status } from '@shoal/proto'
-import type { Digest, PieceTable } from '@shoal/proto'
+import type { PieceTable } from '@shoal/proto'
 import type { PeerId } from '@libp2p/interface'
 import { claimShare } from '../../src/layer-fetcher/claim-share.ts'
 import { PeerRefusedError } from '../../src/errors.ts'
-import { parseUpstream } from '../../src/config/index.ts'
 import { LayerFetcher } from '../../src/layer-fetcher/index.ts'
 import type { BlobPlanKind, OriginReason, PeerNetwork } from '../../src/layer-fetcher/index.ts'
-import { UpstreamClient } from '../../src/upstream/client.ts'
+import { registryOrigin } from '../helpers/origin.ts'
 import { openStore } from '../helpers/store.ts'
 import { peerIds } from './piece-book-helpers.ts'
 
 const MiB = 1024 * 1024
-
-/** A real registry holding `layer`, reached directly or (`proxyMode`) through a counting proxy in front of it. */
-async function origin (t: Parameters<typeof openStore>[0], layer = layerFixture({ size: 3 * MiB, seed: 11 }), proxyMode?: ProxyMode): Promise<{ upstream: UpstreamClient, req: { registry: ReturnType<typeof parseUpstream>, repository: string, digest: Digest }, proxy?: CountingProxy }> {
-  const registry = await startRegistry()
-  t.teardown(registry.stop)
-  const image = await pushImage(registry, { name: 'team/app', tag: 'v1', format: 'oci', layers: [layer] })
-  const proxy = proxyMode == null ? undefined : await startCountingProxy(registry, { mode: proxyMode })
-  if (proxy != null) t.teardown(proxy.stop)
-  const upstream = new UpstreamClient({ credentials: new Map(), certsDir: '/nonexistent' })
-  t.teardown(async () => { await upstream.stop() })
-  const url = proxy?.url ?? registry.url
-  const registryConfig = parseUpstream('upstreams[0]', url, [new URL(url).host])
-  return { upstream, req: { registry: registryConfig, repository: 'team/app', digest: image.layers[0]!.digest as Digest }, proxy }
-}
 
 /** This agent and one other connected agent that no DHT record names (a claimer of a blob nobody holds yet), answering with `client`. */
 function withOneOther (self: PeerId, other: PeerId, client: PeerNetwork['client'], onAnnounce: () => void = () => {}): PeerNetwork {
@@ -36,7 +20,7 @@ function withOneOther (self: PeerId, other: PeerId, client: PeerNetwork['client'
 
 test('with no peer network the plan is the origin, said once with its reason, and the blob is complete and verified in the store', async t => {
   const store = await openStore(t)
-  const { upstream, req } = await origin(t)
+  const { upstream, req } = await registryOrigin(t)
   const plans: Array<{ plan: BlobPlanKind, why?: OriginReason }> = []
   const fetcher = new LayerFetcher({ store, upstream })
   fetcher.events.on('plan', e => { plans.push({ plan: e.plan, why: e.why }) })
@@ -52,7 +36,7 @@ test('with no peer network the plan is the origin, said once with its reason, an
 
 test('stopping the fetcher ends a plan still being chosen (a claim waiting for others), and the blob\'s partial is closed', async t => {
   const store = await openStore(t)
-  const { upstream, req } = await origin(t)
+  const { upstream, req } = await registryOrigin(t)
   const [self, other] = await peerIds(2)
   let announced = 0
   // A peer network with a connected peer and no provider for the blob: the agent claims it and waits the settle time.
@@ -78,7 +62,7 @@ test('stopping the fetcher ends a plan still being chosen (a claim waiting for o
 test('a claimer that finds another claimer already holding a piece still reads its own share from the origin, and the rest from that claimer', async t => {
   const layer = layerFixture({ size: 6 * MiB, seed: 12 })
   const store = await openStore(t)
-  const { upstream, req } = await origin(t, layer)
+  const { upstream, req } = await registryOrigin(t, layer)
   const count = 6
   // Two claimers; the other one holds piece 0 already, and pieces 1 and 2 are its share (a stall
   // would send the pieces at the stream's head to the origin: here they are not this agent's).
@@ -133,7 +117,7 @@ test('a download from peers whose origin piece reads fail for good goes on from 
   const layer = layerFixture({ size: 4 * MiB, seed: 13 })
   const store = await openStore(t)
   // Every piece read (a bounded Range) ends short and cleanly: UpstreamProtocolError, a final error of the peer path.
-  const { upstream, req, proxy } = await origin(t, layer, 'short-ranges')
+  const { upstream, req, proxy } = await registryOrigin(t, layer, 'short-ranges')
   const [self, other] = await peerIds(2) as [PeerId, PeerId]
   // Another claimer, holding nothing yet: this agent reads its share from the origin, piece by piece.
   const peers = withOneOther(self, other, {

@@ -24,6 +24,8 @@ export interface PrefetchRun {
   scope: ScopeArg
   /** only with a site scope */
   replicas?: number
+  /** only with a site scope; undefined: the scheduler's default (pieces) */
+  spread?: 'pieces' | 'blobs'
   /** undefined: the scheduler's default (or DEFAULT_CONCURRENCY in --agent mode) */
   concurrency?: number
   timeoutMs?: number
@@ -47,6 +49,7 @@ const RUN_OPTIONS = {
   'admin-token-file': { type: 'string' },
   agent: { type: 'string' },
   replicas: { type: 'string' },
+  spread: { type: 'string' },
   concurrency: { type: 'string' },
   timeout: { type: 'string' },
   detach: { type: 'boolean' },
@@ -91,6 +94,8 @@ export function parsePrefetchArgs (argv: string[], env: NodeJS.ProcessEnv = {}):
   const scope = chooseScope(backend, values.scope)
   const replicas = values.replicas == null ? undefined : parseIntegerIn('--replicas', values.replicas, { min: MIN_REPLICAS, max: MAX_REPLICAS })
   if (replicas != null && scope.kind !== 'site') throw new PrefetchUsageError(`--replicas: only with --scope site:NAME (copies of each layer in the site), not with --scope ${scope.kind}`)
+  const spread = values.spread == null ? undefined : parseSpread(values.spread)
+  if (spread != null && scope.kind !== 'site') throw new PrefetchUsageError(`--spread: only with --scope site:NAME (how the site shares the layers), not with --scope ${scope.kind}`)
   if (values.detach === true && backend.kind !== 'scheduler') throw new PrefetchUsageError('--detach: only with --scheduler (without one, this command does the work and cannot leave)')
   return {
     kind: 'run',
@@ -100,11 +105,17 @@ export function parsePrefetchArgs (argv: string[], env: NodeJS.ProcessEnv = {}):
     platforms,
     scope,
     replicas,
+    spread,
     concurrency: values.concurrency == null ? undefined : parseIntegerIn('--concurrency', values.concurrency, { min: MIN_CONCURRENCY, max: MAX_CONCURRENCY }),
     timeoutMs: values.timeout == null ? undefined : parseDuration('--timeout', values.timeout, MAX_TIMEOUT_MS),
     json: values.json === true,
     detach: values.detach === true
   }
+}
+
+function parseSpread (value: string): 'pieces' | 'blobs' {
+  if (value === 'pieces' || value === 'blobs') return value
+  throw new PrefetchUsageError(`--spread: "${value.slice(0, 40)}" is not pieces or blobs`)
 }
 
 function parseJobCommand (sub: 'status' | 'cancel' | 'jobs', argv: string[], env: NodeJS.ProcessEnv): PrefetchCommand {

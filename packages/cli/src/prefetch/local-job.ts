@@ -42,7 +42,7 @@ export class LocalJob {
     for (const layer of images.flatMap(image => image.error == null ? image.layers : [])) {
       if (this.layers.has(layer.digest)) continue
       unique.push(layer)
-      const target: TargetView = { agent: this.agent, state: 'pending', bytes: 0 }
+      const target: TargetView = { agent: this.agent, state: 'pending', bytes: 0, size: layer.size }
       this.layers.set(layer.digest, {
         target,
         layer: {
@@ -112,6 +112,7 @@ export class LocalJob {
       state: this.state,
       scope: `agent:${this.agent}`,
       replicas: 1,
+      spread: 'blobs',
       createdAt: this.createdAt,
       ...(this.finishedAt == null ? {} : { finishedAt: this.finishedAt }),
       images: this.images.map(i => ({ ...i })),

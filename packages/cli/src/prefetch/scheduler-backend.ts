@@ -10,6 +10,7 @@ export interface JobRequestInit {
   platforms: string[]
   scope: ScopeArg
   replicas?: number
+  spread?: 'pieces' | 'blobs'
   concurrency?: number
   timeoutMs?: number
 }
@@ -21,6 +22,7 @@ export function jobRequestOf (init: JobRequestInit): JobRequest {
     scope: scopeOnWire(init.scope),
     ...(init.platforms.length > 0 ? { platforms: init.platforms } : {}),
     ...(init.replicas != null ? { replicas: init.replicas } : {}),
+    ...(init.spread != null ? { spread: init.spread } : {}),
     ...(init.concurrency != null ? { concurrency: init.concurrency } : {}),
     ...(init.timeoutMs != null ? { timeoutMs: init.timeoutMs } : {})
   }

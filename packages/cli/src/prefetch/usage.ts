@@ -28,11 +28,13 @@ where:
                                            without --scheduler, and the only scope there)
                           agent:PEER_ID    with --scheduler: that agent fetches every layer
                           site:NAME        with --scheduler: the layers are spread over the site's
-                                           agents, at least one full copy in the site, each layer
-                                           read from the origin about once
+                                           agents (--spread), each read from the origin about once
                           all              with --scheduler: every agent ends with every layer
                           With --scheduler, --scope is required.
-  --replicas N            site scope: copies of each layer in the site (1-16, default 1)
+  --replicas N            site scope: copies of each piece (or layer) in the site (1-16, default 1)
+  --spread pieces|blobs   site scope: pieces (default) gives every agent a stripe of every layer's
+                          pieces, so a rollout draws on every agent at once; blobs puts whole
+                          layers on single agents
 
 how:
   --concurrency N         layers one agent fetches at once (1-64, default 4)

@@ -156,6 +156,16 @@ export declare namespace AgentMessage {
         value: string;
         index: number;
     }
+    interface AgentMessagePrefetchResolvedImagesBlobsStripeFieldEvent {
+        field: '$.prefetchResolved.images[].blobs[].stripe';
+        value: number;
+        index: number;
+    }
+    interface AgentMessagePrefetchResolvedImagesBlobsStripesFieldEvent {
+        field: '$.prefetchResolved.images[].blobs[].stripes';
+        value: number;
+        index: number;
+    }
     interface AgentMessagePrefetchResolvedImagesFailureReasonFieldEvent {
         field: '$.prefetchResolved.images[].failure.reason';
         value: PrefetchFailureReason;
@@ -197,7 +207,7 @@ export declare namespace AgentMessage {
     }
     function encode(obj: Partial<AgentMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AgentMessage>): AgentMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AgentMessage>): Generator<AgentMessageRegisterAddressesFieldEvent | AgentMessageRegisterHostNameFieldEvent | AgentMessageRegisterSiteFieldEvent | AgentMessageRegisterZoneFieldEvent | AgentMessageRegisterUploadSlotsFieldEvent | AgentMessageRegisterUploadBytesPerSecondFieldEvent | AgentMessageRegisterJoinTokenFieldEvent | AgentMessageAnnounceTaskDigestFieldEvent | AgentMessageAnnounceTaskSizeFieldEvent | AgentMessageAnnounceTaskBitfieldFieldEvent | AgentMessageAnnounceTaskWantsPiecesFieldEvent | AgentMessagePiecesFinishedDigestFieldEvent | AgentMessagePiecesFinishedIndexesFieldEvent | AgentMessagePiecesFinishedSourceFieldEvent | AgentMessagePiecesFinishedParentFieldEvent | AgentMessagePiecesFinishedBytesFieldEvent | AgentMessagePieceFailedDigestFieldEvent | AgentMessagePieceFailedIndexFieldEvent | AgentMessagePieceFailedParentFieldEvent | AgentMessagePieceFailedReasonFieldEvent | AgentMessagePieceTableDigestFieldEvent | AgentMessagePieceTableSizeFieldEvent | AgentMessagePieceTablePieceSizeFieldEvent | AgentMessagePieceTablePiecesFieldEvent | AgentMessageLeaveTaskDigestFieldEvent | AgentMessagePrefetchResolvedJobFieldEvent | AgentMessagePrefetchResolvedImagesReferenceFieldEvent | AgentMessagePrefetchResolvedImagesManifestDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRegistryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRepositoryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsSizeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsMediaTypeFieldEvent | AgentMessagePrefetchResolvedImagesFailureReasonFieldEvent | AgentMessagePrefetchResolvedImagesFailureMessageFieldEvent | AgentMessagePrefetchProgressJobFieldEvent | AgentMessagePrefetchProgressBlobsDigestFieldEvent | AgentMessagePrefetchProgressBlobsStateFieldEvent | AgentMessagePrefetchProgressBlobsBytesFieldEvent | AgentMessagePrefetchProgressBlobsFailureReasonFieldEvent | AgentMessagePrefetchProgressBlobsFailureMessageFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AgentMessage>): Generator<AgentMessageRegisterAddressesFieldEvent | AgentMessageRegisterHostNameFieldEvent | AgentMessageRegisterSiteFieldEvent | AgentMessageRegisterZoneFieldEvent | AgentMessageRegisterUploadSlotsFieldEvent | AgentMessageRegisterUploadBytesPerSecondFieldEvent | AgentMessageRegisterJoinTokenFieldEvent | AgentMessageAnnounceTaskDigestFieldEvent | AgentMessageAnnounceTaskSizeFieldEvent | AgentMessageAnnounceTaskBitfieldFieldEvent | AgentMessageAnnounceTaskWantsPiecesFieldEvent | AgentMessagePiecesFinishedDigestFieldEvent | AgentMessagePiecesFinishedIndexesFieldEvent | AgentMessagePiecesFinishedSourceFieldEvent | AgentMessagePiecesFinishedParentFieldEvent | AgentMessagePiecesFinishedBytesFieldEvent | AgentMessagePieceFailedDigestFieldEvent | AgentMessagePieceFailedIndexFieldEvent | AgentMessagePieceFailedParentFieldEvent | AgentMessagePieceFailedReasonFieldEvent | AgentMessagePieceTableDigestFieldEvent | AgentMessagePieceTableSizeFieldEvent | AgentMessagePieceTablePieceSizeFieldEvent | AgentMessagePieceTablePiecesFieldEvent | AgentMessageLeaveTaskDigestFieldEvent | AgentMessagePrefetchResolvedJobFieldEvent | AgentMessagePrefetchResolvedImagesReferenceFieldEvent | AgentMessagePrefetchResolvedImagesManifestDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRegistryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRepositoryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsSizeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsMediaTypeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsStripeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsStripesFieldEvent | AgentMessagePrefetchResolvedImagesFailureReasonFieldEvent | AgentMessagePrefetchResolvedImagesFailureMessageFieldEvent | AgentMessagePrefetchProgressJobFieldEvent | AgentMessagePrefetchProgressBlobsDigestFieldEvent | AgentMessagePrefetchProgressBlobsStateFieldEvent | AgentMessagePrefetchProgressBlobsBytesFieldEvent | AgentMessagePrefetchProgressBlobsFailureReasonFieldEvent | AgentMessagePrefetchProgressBlobsFailureMessageFieldEvent>;
 }
 export interface Register {
     addresses: Uint8Array<ArrayBuffer>[];
@@ -498,6 +508,16 @@ export declare namespace SchedulerMessage {
         value: string;
         index: number;
     }
+    interface SchedulerMessagePrefetchBlobsStripeFieldEvent {
+        field: '$.prefetch.blobs[].stripe';
+        value: number;
+        index: number;
+    }
+    interface SchedulerMessagePrefetchBlobsStripesFieldEvent {
+        field: '$.prefetch.blobs[].stripes';
+        value: number;
+        index: number;
+    }
     interface SchedulerMessagePrefetchConcurrencyFieldEvent {
         field: '$.prefetch.concurrency';
         value: number;
@@ -530,7 +550,7 @@ export declare namespace SchedulerMessage {
     }
     function encode(obj: Partial<SchedulerMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): SchedulerMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageRegisteredReportIntervalMsFieldEvent | SchedulerMessageParentsDigestFieldEvent | SchedulerMessageParentsParentsPeerIdFieldEvent | SchedulerMessageParentsParentsAddressesFieldEvent | SchedulerMessageParentsParentsBitfieldFieldEvent | SchedulerMessageOriginDigestFieldEvent | SchedulerMessageOriginPiecesFieldEvent | SchedulerMessagePieceTableDigestFieldEvent | SchedulerMessagePieceTableSizeFieldEvent | SchedulerMessagePieceTablePieceSizeFieldEvent | SchedulerMessagePieceTablePiecesFieldEvent | SchedulerMessagePrefetchJobFieldEvent | SchedulerMessagePrefetchImagesReferenceFieldEvent | SchedulerMessagePrefetchImagesTagsFieldEvent | SchedulerMessagePrefetchPlatformsFieldEvent | SchedulerMessagePrefetchBlobsRegistryFieldEvent | SchedulerMessagePrefetchBlobsRepositoryFieldEvent | SchedulerMessagePrefetchBlobsDigestFieldEvent | SchedulerMessagePrefetchBlobsSizeFieldEvent | SchedulerMessagePrefetchBlobsMediaTypeFieldEvent | SchedulerMessagePrefetchConcurrencyFieldEvent | SchedulerMessagePrefetchTimeoutMsFieldEvent | SchedulerMessagePrefetchAuthorizationFieldEvent | SchedulerMessagePrefetchCancelJobFieldEvent | SchedulerMessageMembersFullFieldEvent | SchedulerMessageMembersAddedFieldEvent | SchedulerMessageMembersRemovedFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SchedulerMessage>): Generator<SchedulerMessageRegisteredReportIntervalMsFieldEvent | SchedulerMessageParentsDigestFieldEvent | SchedulerMessageParentsParentsPeerIdFieldEvent | SchedulerMessageParentsParentsAddressesFieldEvent | SchedulerMessageParentsParentsBitfieldFieldEvent | SchedulerMessageOriginDigestFieldEvent | SchedulerMessageOriginPiecesFieldEvent | SchedulerMessagePieceTableDigestFieldEvent | SchedulerMessagePieceTableSizeFieldEvent | SchedulerMessagePieceTablePieceSizeFieldEvent | SchedulerMessagePieceTablePiecesFieldEvent | SchedulerMessagePrefetchJobFieldEvent | SchedulerMessagePrefetchImagesReferenceFieldEvent | SchedulerMessagePrefetchImagesTagsFieldEvent | SchedulerMessagePrefetchPlatformsFieldEvent | SchedulerMessagePrefetchBlobsRegistryFieldEvent | SchedulerMessagePrefetchBlobsRepositoryFieldEvent | SchedulerMessagePrefetchBlobsDigestFieldEvent | SchedulerMessagePrefetchBlobsSizeFieldEvent | SchedulerMessagePrefetchBlobsMediaTypeFieldEvent | SchedulerMessagePrefetchBlobsStripeFieldEvent | SchedulerMessagePrefetchBlobsStripesFieldEvent | SchedulerMessagePrefetchConcurrencyFieldEvent | SchedulerMessagePrefetchTimeoutMsFieldEvent | SchedulerMessagePrefetchAuthorizationFieldEvent | SchedulerMessagePrefetchCancelJobFieldEvent | SchedulerMessageMembersFullFieldEvent | SchedulerMessageMembersAddedFieldEvent | SchedulerMessageMembersRemovedFieldEvent>;
 }
 export interface Members {
     full: boolean;
@@ -697,6 +717,16 @@ export declare namespace PrefetchOrder {
         value: string;
         index: number;
     }
+    interface PrefetchOrderBlobsStripeFieldEvent {
+        field: '$.blobs[].stripe';
+        value: number;
+        index: number;
+    }
+    interface PrefetchOrderBlobsStripesFieldEvent {
+        field: '$.blobs[].stripes';
+        value: number;
+        index: number;
+    }
     interface PrefetchOrderConcurrencyFieldEvent {
         field: '$.concurrency';
         value: number;
@@ -711,7 +741,7 @@ export declare namespace PrefetchOrder {
     }
     function encode(obj: Partial<PrefetchOrder>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchOrder>): PrefetchOrder;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchOrder>): Generator<PrefetchOrderJobFieldEvent | PrefetchOrderImagesReferenceFieldEvent | PrefetchOrderImagesTagsFieldEvent | PrefetchOrderPlatformsFieldEvent | PrefetchOrderBlobsRegistryFieldEvent | PrefetchOrderBlobsRepositoryFieldEvent | PrefetchOrderBlobsDigestFieldEvent | PrefetchOrderBlobsSizeFieldEvent | PrefetchOrderBlobsMediaTypeFieldEvent | PrefetchOrderConcurrencyFieldEvent | PrefetchOrderTimeoutMsFieldEvent | PrefetchOrderAuthorizationFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchOrder>): Generator<PrefetchOrderJobFieldEvent | PrefetchOrderImagesReferenceFieldEvent | PrefetchOrderImagesTagsFieldEvent | PrefetchOrderPlatformsFieldEvent | PrefetchOrderBlobsRegistryFieldEvent | PrefetchOrderBlobsRepositoryFieldEvent | PrefetchOrderBlobsDigestFieldEvent | PrefetchOrderBlobsSizeFieldEvent | PrefetchOrderBlobsMediaTypeFieldEvent | PrefetchOrderBlobsStripeFieldEvent | PrefetchOrderBlobsStripesFieldEvent | PrefetchOrderConcurrencyFieldEvent | PrefetchOrderTimeoutMsFieldEvent | PrefetchOrderAuthorizationFieldEvent>;
 }
 export interface PrefetchImage {
     reference: string;
@@ -737,6 +767,8 @@ export interface PrefetchBlob {
     digest: string;
     size: bigint;
     mediaType: string;
+    stripe: number;
+    stripes: number;
 }
 export declare namespace PrefetchBlob {
     const codec: () => Codec<PrefetchBlob>;
@@ -760,9 +792,17 @@ export declare namespace PrefetchBlob {
         field: '$.mediaType';
         value: string;
     }
+    interface PrefetchBlobStripeFieldEvent {
+        field: '$.stripe';
+        value: number;
+    }
+    interface PrefetchBlobStripesFieldEvent {
+        field: '$.stripes';
+        value: number;
+    }
     function encode(obj: Partial<PrefetchBlob>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchBlob>): PrefetchBlob;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchBlob>): Generator<PrefetchBlobRegistryFieldEvent | PrefetchBlobRepositoryFieldEvent | PrefetchBlobDigestFieldEvent | PrefetchBlobSizeFieldEvent | PrefetchBlobMediaTypeFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchBlob>): Generator<PrefetchBlobRegistryFieldEvent | PrefetchBlobRepositoryFieldEvent | PrefetchBlobDigestFieldEvent | PrefetchBlobSizeFieldEvent | PrefetchBlobMediaTypeFieldEvent | PrefetchBlobStripeFieldEvent | PrefetchBlobStripesFieldEvent>;
 }
 export interface PrefetchCancel {
     job: string;
@@ -853,6 +893,16 @@ export declare namespace PrefetchResolved {
         value: string;
         index: number;
     }
+    interface PrefetchResolvedImagesBlobsStripeFieldEvent {
+        field: '$.images[].blobs[].stripe';
+        value: number;
+        index: number;
+    }
+    interface PrefetchResolvedImagesBlobsStripesFieldEvent {
+        field: '$.images[].blobs[].stripes';
+        value: number;
+        index: number;
+    }
     interface PrefetchResolvedImagesFailureReasonFieldEvent {
         field: '$.images[].failure.reason';
         value: PrefetchFailureReason;
@@ -865,7 +915,7 @@ export declare namespace PrefetchResolved {
     }
     function encode(obj: Partial<PrefetchResolved>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchResolved>): PrefetchResolved;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchResolved>): Generator<PrefetchResolvedJobFieldEvent | PrefetchResolvedImagesReferenceFieldEvent | PrefetchResolvedImagesManifestDigestFieldEvent | PrefetchResolvedImagesBlobsRegistryFieldEvent | PrefetchResolvedImagesBlobsRepositoryFieldEvent | PrefetchResolvedImagesBlobsDigestFieldEvent | PrefetchResolvedImagesBlobsSizeFieldEvent | PrefetchResolvedImagesBlobsMediaTypeFieldEvent | PrefetchResolvedImagesFailureReasonFieldEvent | PrefetchResolvedImagesFailureMessageFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchResolved>): Generator<PrefetchResolvedJobFieldEvent | PrefetchResolvedImagesReferenceFieldEvent | PrefetchResolvedImagesManifestDigestFieldEvent | PrefetchResolvedImagesBlobsRegistryFieldEvent | PrefetchResolvedImagesBlobsRepositoryFieldEvent | PrefetchResolvedImagesBlobsDigestFieldEvent | PrefetchResolvedImagesBlobsSizeFieldEvent | PrefetchResolvedImagesBlobsMediaTypeFieldEvent | PrefetchResolvedImagesBlobsStripeFieldEvent | PrefetchResolvedImagesBlobsStripesFieldEvent | PrefetchResolvedImagesFailureReasonFieldEvent | PrefetchResolvedImagesFailureMessageFieldEvent>;
 }
 export interface PrefetchResolvedImage {
     reference: string;
@@ -908,6 +958,16 @@ export declare namespace PrefetchResolvedImage {
         value: string;
         index: number;
     }
+    interface PrefetchResolvedImageBlobsStripeFieldEvent {
+        field: '$.blobs[].stripe';
+        value: number;
+        index: number;
+    }
+    interface PrefetchResolvedImageBlobsStripesFieldEvent {
+        field: '$.blobs[].stripes';
+        value: number;
+        index: number;
+    }
     interface PrefetchResolvedImageFailureReasonFieldEvent {
         field: '$.failure.reason';
         value: PrefetchFailureReason;
@@ -918,7 +978,7 @@ export declare namespace PrefetchResolvedImage {
     }
     function encode(obj: Partial<PrefetchResolvedImage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchResolvedImage>): PrefetchResolvedImage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchResolvedImage>): Generator<PrefetchResolvedImageReferenceFieldEvent | PrefetchResolvedImageManifestDigestFieldEvent | PrefetchResolvedImageBlobsRegistryFieldEvent | PrefetchResolvedImageBlobsRepositoryFieldEvent | PrefetchResolvedImageBlobsDigestFieldEvent | PrefetchResolvedImageBlobsSizeFieldEvent | PrefetchResolvedImageBlobsMediaTypeFieldEvent | PrefetchResolvedImageFailureReasonFieldEvent | PrefetchResolvedImageFailureMessageFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchResolvedImage>): Generator<PrefetchResolvedImageReferenceFieldEvent | PrefetchResolvedImageManifestDigestFieldEvent | PrefetchResolvedImageBlobsRegistryFieldEvent | PrefetchResolvedImageBlobsRepositoryFieldEvent | PrefetchResolvedImageBlobsDigestFieldEvent | PrefetchResolvedImageBlobsSizeFieldEvent | PrefetchResolvedImageBlobsMediaTypeFieldEvent | PrefetchResolvedImageBlobsStripeFieldEvent | PrefetchResolvedImageBlobsStripesFieldEvent | PrefetchResolvedImageFailureReasonFieldEvent | PrefetchResolvedImageFailureMessageFieldEvent>;
 }
 export declare enum PrefetchBlobState {
     PREFETCH_BLOB_UNSPECIFIED = "PREFETCH_BLOB_UNSPECIFIED",

@@ -2249,6 +2249,14 @@ export var PrefetchBlob;
                     w.uint32(42);
                     w.string(obj.mediaType);
                 }
+                if ((obj.stripe != null && obj.stripe !== 0)) {
+                    w.uint32(48);
+                    w.uint32(obj.stripe);
+                }
+                if ((obj.stripes != null && obj.stripes !== 0)) {
+                    w.uint32(56);
+                    w.uint32(obj.stripes);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -2258,7 +2266,9 @@ export var PrefetchBlob;
                     repository: '',
                     digest: '',
                     size: 0n,
-                    mediaType: ''
+                    mediaType: '',
+                    stripe: 0,
+                    stripes: 0
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -2282,6 +2292,14 @@ export var PrefetchBlob;
                         }
                         case 5: {
                             obj.mediaType = reader.string();
+                            break;
+                        }
+                        case 6: {
+                            obj.stripe = reader.uint32();
+                            break;
+                        }
+                        case 7: {
+                            obj.stripes = reader.uint32();
                             break;
                         }
                         default: {
@@ -2328,6 +2346,20 @@ export var PrefetchBlob;
                             yield {
                                 field: `${prefix}.mediaType`,
                                 value: reader.string()
+                            };
+                            break;
+                        }
+                        case 6: {
+                            yield {
+                                field: `${prefix}.stripe`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 7: {
+                            yield {
+                                field: `${prefix}.stripes`,
+                                value: reader.uint32()
                             };
                             break;
                         }

@@ -1,7 +1,7 @@
 import { isPlacementLabel, isPlatformText, isTagGlob, MAX_PREFETCH_IMAGES, MAX_PREFETCH_PLATFORMS, MAX_PREFETCH_REFERENCE_LENGTH, MAX_PREFETCH_TAG_FILTER_LENGTH, parseImageReference } from '@shoal/proto'
 import { JobRequestError } from '../errors.ts'
 import { parsePeerKey } from '../types.ts'
-import type { JobRequest, JobScope } from './types.ts'
+import type { JobRequest, JobScope, JobSpread } from './types.ts'
 
 /** A JobRequest checked field by field, with defaults filled in. */
 export interface ParsedJobRequest {
@@ -9,11 +9,13 @@ export interface ParsedJobRequest {
   platforms: string[]
   scope: JobScope
   replicas: number
+  /** How a site scope places blobs (stored jobs from before the option: whole blobs). */
+  spread?: JobSpread
   concurrency: number
   timeoutMs: number
 }
 
-export const JOB_DEFAULTS = { replicas: 1, concurrency: 4, timeoutMs: 60 * 60 * 1000 } as const
+export const JOB_DEFAULTS = { replicas: 1, spread: 'pieces', concurrency: 4, timeoutMs: 60 * 60 * 1000 } as const
 export const MAX_REPLICAS = 16
 const MAX_CONCURRENCY = 64
 export const MAX_TIMEOUT_MS = 7 * 24 * 60 * 60 * 1000
@@ -27,6 +29,8 @@ export function parseJobRequest (body: unknown): ParsedJobRequest {
   if (images.length > MAX_PREFETCH_IMAGES) throw new JobRequestError(`images: at most ${MAX_PREFETCH_IMAGES} in one job`)
   const platforms = request.platforms ?? []
   if (!Array.isArray(platforms) || platforms.length > MAX_PREFETCH_PLATFORMS) throw new JobRequestError(`platforms: a list of at most ${MAX_PREFETCH_PLATFORMS}`)
+  const scope = parseScope(request.scope)
+  const spread = parseSpread(request.spread)
   return {
     images: images.map((image: unknown, i) => {
       const { reference, tags } = (typeof image === 'object' && image != null ? image : {}) as { reference?: unknown, tags?: unknown }
@@ -47,8 +51,10 @@ export function parseJobRequest (body: unknown): ParsedJobRequest {
       if (typeof platform !== 'string' || !isPlatformText(platform)) throw new JobRequestError(`platforms[${i}]: "${String(platform).slice(0, 40)}" is not os/arch[/variant]`)
       return platform
     }),
-    scope: parseScope(request.scope),
+    scope,
     replicas: integer('replicas', request.replicas, JOB_DEFAULTS.replicas, MAX_REPLICAS),
+    // Only a site is shared out; every agent of the other scopes holds whole blobs.
+    spread: scope.kind === 'site' ? spread : 'blobs',
     concurrency: integer('concurrency', request.concurrency, JOB_DEFAULTS.concurrency, MAX_CONCURRENCY),
     timeoutMs: integer('timeoutMs', request.timeoutMs, JOB_DEFAULTS.timeoutMs, MAX_TIMEOUT_MS)
   }
@@ -66,6 +72,13 @@ export function parseScope (value: unknown): JobScope {
     }
   }
   throw new JobRequestError(`scope: "${String(value).slice(0, 80)}" is not agent:<peer id>, site:<name> or all`)
+}
+
+/** `pieces` (the default) or `blobs`. */
+export function parseSpread (value: unknown): JobSpread {
+  if (value == null) return JOB_DEFAULTS.spread
+  if (value === 'pieces' || value === 'blobs') return value
+  throw new JobRequestError(`spread: "${String(value).slice(0, 40)}" is not pieces or blobs`)
 }
 
 export function scopeText (scope: JobScope): string {

@@ -1,13 +1,17 @@
+import { stripeBytes } from '@shoal/proto'
+import type { PieceStripe } from '@shoal/proto'
 import type { PeerKey } from '../types.ts'
 import type { ParsedJobRequest } from './job-request.ts'
 import { scopeText } from './job-request.ts'
 import type { FailureView, JobState, JobView, TargetState } from './types.ts'
 
-/** One agent's copy of one blob. */
+/** One agent's copy of one blob, or of a stripe of its pieces. */
 export interface TargetRecord {
   agent: PeerKey
   state: TargetState
   bytes: number
+  /** placement by pieces: only these pieces (none: the whole blob) */
+  stripe?: PieceStripe
   error?: FailureView
   /** agents this copy was given to before (site scope: a copy moves on when its agent fails or leaves) */
   tried: PeerKey[]
@@ -50,6 +54,11 @@ export function isTerminalTarget (target: TargetRecord): boolean {
   return target.state === 'done' || target.state === 'failed'
 }
 
+/** The bytes a target holds when done: its stripe's, or the whole blob's. */
+export function targetSize (layer: Pick<LayerRecord, 'size'>, target: Pick<TargetRecord, 'stripe'>): number {
+  return target.stripe == null ? layer.size : stripeBytes(layer.size, target.stripe)
+}
+
 /** The admin API's view of a job; host names come from the agents connected now. */
 export function jobView (job: JobRecord, hostName: (agent: PeerKey) => string | undefined): JobView {
   const agents = new Map<PeerKey, { layers: number, done: number, failed: number, bytes: number }>()
@@ -65,8 +74,9 @@ export function jobView (job: JobRecord, hostName: (agent: PeerKey) => string | 
       if (target.state === 'failed') entry.failed++
       entry.bytes += target.bytes
       agents.set(target.agent, entry)
-      bytes += layer.size
-      bytesDone += Math.min(target.bytes, layer.size)
+      const size = targetSize(layer, target)
+      bytes += size
+      bytesDone += Math.min(target.bytes, size)
     }
     if (layer.targets.length > 0 && layer.targets.every(t => t.state === 'done')) layersDone++
     else if (layer.targets.some(t => t.state === 'failed') && layer.targets.every(isTerminalTarget)) layersFailed++
@@ -76,10 +86,11 @@ export function jobView (job: JobRecord, hostName: (agent: PeerKey) => string | 
     state: job.state,
     scope: scopeText(job.request.scope),
     replicas: job.request.replicas,
+    spread: job.request.spread ?? 'blobs',
     createdAt: new Date(job.createdAt).toISOString(),
     finishedAt: job.finishedAt == null ? undefined : new Date(job.finishedAt).toISOString(),
     images: job.images.map(image => ({ ...image })),
-    layers: job.layers.map(layer => ({ ...layer, targets: layer.targets.map(({ agent, state, bytes, error }) => ({ agent, state, bytes, error })) })),
+    layers: job.layers.map(layer => ({ ...layer, targets: layer.targets.map(({ agent, state, bytes, error, stripe }) => ({ agent, state, bytes, size: targetSize(layer, { stripe }), stripe: stripe == null ? undefined : { ...stripe }, error })) })),
     agents: [...agents].map(([agent, entry]) => ({ agent, hostName: hostName(agent), ...entry })),
     totals: { layers: job.layers.length, layersDone, layersFailed, bytes, bytesDone },
     error: job.error

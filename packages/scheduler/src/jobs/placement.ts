@@ -1,3 +1,5 @@
+import { pieceCountFor } from '@shoal/proto'
+import type { PieceStripe } from '@shoal/proto'
 import type { PeerKey } from '../types.ts'
 
 export interface PlacementInput {
@@ -25,6 +27,43 @@ export function placeBlobs (input: PlacementInput): Map<string, PeerKey[]> {
     const chosen = [...input.agents].sort((a, b) => (load.get(a) ?? 0) - (load.get(b) ?? 0)).slice(0, copies)
     for (const agent of chosen) load.set(agent, (load.get(agent) ?? 0) + blob.size)
     placed.set(blob.digest, chosen)
+  }
+  return placed
+}
+
+/** One agent's share of a blob placed by pieces: a stripe of its pieces, or (stripe absent) all of it. */
+export interface PieceShare {
+  agent: PeerKey
+  stripe?: PieceStripe
+}
+
+/**
+ * Where each blob goes in a site when it is placed by pieces: the blob's pieces are cut into
+ * stripes (piece i in stripe i % S), S = the site's agents / `replicas` (at most the blob's piece
+ * count), and each stripe goes to `replicas` distinct agents. Every agent then holds about
+ * replicas / N of every blob, so a rollout draws on every agent's uplink from its first second,
+ * where whole blobs on single agents left most uplinks idle until pieces had spread (issue 12).
+ * Agents are dealt in turn from a cursor that goes on from blob to blob, so blobs of few pieces
+ * (configs) land on different agents. A blob that cannot be cut (one stripe) is placed whole.
+ * Pure.
+ */
+export function placePieces (input: Omit<PlacementInput, 'load'>): Map<string, PieceShare[]> {
+  const agents = input.agents
+  const copies = Math.min(input.replicas, agents.length)
+  const stripes = Math.max(1, Math.floor(agents.length / Math.max(1, copies)))
+  const placed = new Map<string, PieceShare[]>()
+  const order = [...input.blobs].sort((a, b) => b.size - a.size || (a.digest < b.digest ? -1 : 1))
+  let cursor = 0
+  for (const blob of order) {
+    const count = Math.max(1, Math.min(stripes, pieceCountFor(blob.size)))
+    const shares: PieceShare[] = []
+    for (let index = 0; index < count; index++) {
+      for (let copy = 0; copy < copies; copy++) {
+        const agent = agents[cursor++ % agents.length] as PeerKey
+        shares.push(count === 1 ? { agent } : { agent, stripe: { index, count } })
+      }
+    }
+    placed.set(blob.digest, shares)
   }
   return placed
 }

@@ -5,12 +5,13 @@ import { PREFETCH_RESTART_AGENT_WAIT_MS, PREFETCH_SCOPE_GRACE_MS, PREFETCH_SCOPE
 import { UnknownJobError } from '../errors.ts'
 import type { AgentObserver, SchedulerService } from '../service.ts'
 import type { PeerKey } from '../types.ts'
-import { isTerminalTarget, jobView, TERMINAL_JOB_STATES } from './job.ts'
+import { isTerminalTarget, jobView, targetSize, TERMINAL_JOB_STATES } from './job.ts'
 import type { JobRecord, LayerRecord, TargetRecord } from './job.ts'
 import { scopeText } from './job-request.ts'
 import type { ParsedJobRequest } from './job-request.ts'
 import type { JobStore } from './job-store.ts'
-import { placeBlobs } from './placement.ts'
+import { placeBlobs, placePieces } from './placement.ts'
+import type { PieceShare } from './placement.ts'
 import type { FailureView, JobView } from './types.ts'
 
 export interface PrefetchJobsInit {
@@ -32,7 +33,8 @@ type PrefetchMessage = ParsedAgentMessage & { kind: 'prefetchResolved' | 'prefet
 
 /**
  * The scheduler's prefetch jobs: each is resolved to blobs by one agent of its scope (the agents
- * hold the registry credentials), its blobs are placed (site: `replicas` copies spread by bytes;
+ * hold the registry credentials), its blobs are placed (site: by pieces, each agent a stripe of every
+ * blob's pieces, `replicas` holders per piece; or whole blobs, `replicas` copies spread by bytes;
  * all: every agent; agent: that one), ordered from the agents and followed until every copy is done
  * or failed, the deadline passes, or it is cancelled. Orders are idempotent, so after a restart of
  * the scheduler (jobs are stored) or of an agent, what is unfinished is simply ordered again.
@@ -181,9 +183,10 @@ export class PrefetchJobs implements AgentObserver {
         const layer = this.#layerOf(job, blob.digest)
         const target = layer?.targets.find(t => t.agent === peer && !isTerminalTarget(t))
         if (layer == null || target == null) continue
+        const size = targetSize(layer, target)
         target.state = blob.state
-        target.bytes = Math.min(blob.bytes, layer.size)
-        if (blob.state === 'done') target.bytes = layer.size
+        target.bytes = Math.min(blob.bytes, size)
+        if (blob.state === 'done') target.bytes = size
         if (blob.failure != null) this.#failed(job, layer, target, blob.failure)
       }
     }
@@ -229,16 +232,14 @@ export class PrefetchJobs implements AgentObserver {
     for (const image of images) for (const blob of image.blobs) if (!blobs.has(blob.digest)) blobs.set(blob.digest, blob)
     job.images = images.map(image => ({ reference: image.reference, manifestDigest: image.manifestDigest, layers: image.blobs.length, error: image.failure }))
     const agents = this.#scopeAgents(job)
-    const placed = job.request.scope.kind === 'site'
-      ? placeBlobs({ blobs: [...blobs.values()], agents, replicas: job.request.replicas })
-      : new Map([...blobs.keys()].map(digest => [digest, agents]))
+    const placed = this.#place(job, [...blobs.values()], agents)
     job.layers = [...blobs.values()].map(blob => ({
       digest: blob.digest,
       size: blob.size,
       registry: blob.registry,
       repository: blob.repository,
       mediaType: blob.mediaType,
-      targets: (placed.get(blob.digest) ?? []).map(agent => ({ agent, state: 'pending' as const, bytes: 0, tried: [] }))
+      targets: (placed.get(blob.digest) ?? []).map(({ agent, stripe }) => ({ agent, stripe, state: 'pending' as const, bytes: 0, tried: [] }))
     }))
     job.state = 'running'
     this.#log('prefetch job resolved', { job: job.id, images: images.length, blobs: blobs.size, agents: agents.length })
@@ -248,9 +249,17 @@ export class PrefetchJobs implements AgentObserver {
     }
   }
 
+  /** Who holds what of each blob: by pieces or whole blobs in a site, whole blobs on every agent of the other scopes. */
+  #place (job: JobRecord, blobs: ParsedPrefetchBlob[], agents: PeerKey[]): Map<string, PieceShare[]> {
+    const { scope, replicas, spread } = job.request
+    if (scope.kind === 'site' && spread === 'pieces') return placePieces({ blobs, agents, replicas })
+    if (scope.kind === 'site') return new Map([...placeBlobs({ blobs, agents, replicas })].map(([digest, chosen]) => [digest, chosen.map(agent => ({ agent }))]))
+    return new Map(blobs.map(blob => [blob.digest, agents.map(agent => ({ agent }))]))
+  }
+
   /** Orders from each connected agent the copies it has not been asked for in this session. */
   #order (job: JobRecord): void {
-    const wanted = new Map<PeerKey, LayerRecord[]>()
+    const wanted = new Map<PeerKey, Array<{ layer: LayerRecord, target: TargetRecord }>>()
     const ordered = this.#ordered.get(job.id) ?? new Map<PeerKey, Set<string>>()
     this.#ordered.set(job.id, ordered)
     for (const layer of job.layers) {
@@ -258,7 +267,7 @@ export class PrefetchJobs implements AgentObserver {
         if (isTerminalTarget(target) || ordered.get(target.agent)?.has(layer.digest) === true) continue
         if (this.#service.registrationOf(target.agent) == null) continue
         const layers = wanted.get(target.agent) ?? []
-        layers.push(layer)
+        layers.push({ layer, target })
         wanted.set(target.agent, layers)
       }
     }
@@ -267,8 +276,8 @@ export class PrefetchJobs implements AgentObserver {
       const sent = ordered.get(agent) ?? new Set<string>()
       ordered.set(agent, sent)
       for (let i = 0; i < layers.length; i += MAX_PREFETCH_BLOBS) {
-        const blobs = layers.slice(i, i + MAX_PREFETCH_BLOBS).map(l => prefetchBlob({ registry: l.registry, repository: l.repository, digest: l.digest as ParsedPrefetchBlob['digest'], size: l.size, mediaType: l.mediaType }))
-        if (this.#service.send(agent, { prefetch: { job: job.id, images: [], platforms: [], blobs, concurrency: job.request.concurrency, timeoutMs, authorization: this.#credentials.get(job.id) ?? '' } })) for (const l of layers) sent.add(l.digest)
+        const blobs = layers.slice(i, i + MAX_PREFETCH_BLOBS).map(({ layer: l, target }) => prefetchBlob({ registry: l.registry, repository: l.repository, digest: l.digest as ParsedPrefetchBlob['digest'], size: l.size, mediaType: l.mediaType, stripe: target.stripe }))
+        if (this.#service.send(agent, { prefetch: { job: job.id, images: [], platforms: [], blobs, concurrency: job.request.concurrency, timeoutMs, authorization: this.#credentials.get(job.id) ?? '' } })) for (const { layer } of layers) sent.add(layer.digest)
       }
     }
   }

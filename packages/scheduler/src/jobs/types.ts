@@ -11,6 +11,13 @@ export type TargetState = 'pending' | 'fetching' | 'done' | 'failed'
 /** `one agent`, `every agent of a site`, or `every agent`. */
 export type JobScope = { kind: 'agent', agent: string } | { kind: 'site', site: string } | { kind: 'all' }
 
+/**
+ * How a site scope places blobs: `pieces` spreads each blob's pieces over the site's agents in
+ * stripes (each agent holds about replicas / N of every blob), `blobs` puts whole blobs on
+ * `replicas` agents each. Other scopes place whole blobs on every agent of the scope.
+ */
+export type JobSpread = 'pieces' | 'blobs'
+
 /** POST /jobs body. */
 export interface JobRequest {
   images: Array<{ reference: string, tags?: string }>
@@ -18,8 +25,10 @@ export interface JobRequest {
   platforms?: string[]
   /** `agent:<peer id>`, `site:<name>` or `all` */
   scope: string
-  /** copies of each blob in a site scope (default 1) */
+  /** copies of each blob (or of each piece, with spread `pieces`) in a site scope (default 1) */
   replicas?: number
+  /** site scope: `pieces` (default) or `blobs` */
+  spread?: JobSpread
   /** blobs one agent fetches at once (default 4) */
   concurrency?: number
   /** the job fails what is not done by then (default 1 h) */
@@ -34,7 +43,12 @@ export interface FailureView {
 export interface TargetView {
   agent: string
   state: TargetState
+  /** bytes held so far, of `size` */
   bytes: number
+  /** what this agent holds of the blob: all of it, or its stripe's pieces */
+  size: number
+  /** placed by pieces: the pieces whose index modulo `count` is `index` */
+  stripe?: { index: number, count: number }
   error?: FailureView
 }
 
@@ -68,6 +82,7 @@ export interface JobView {
   state: JobState
   scope: string
   replicas: number
+  spread: JobSpread
   createdAt: string
   finishedAt?: string
   images: ImageView[]

@@ -6,11 +6,11 @@ const digest = `sha256:${'12'.repeat(32)}`
 
 function view (state: JobView['state'], extra: Partial<JobView> = {}): JobView {
   return {
-    id: '0a1b2c3d4e5f', state, scope: 'site:edge', replicas: 1, createdAt: '2026-12-05T10:00:00.000Z', finishedAt: state === 'done' || state === 'failed' ? '2026-12-05T10:01:00.000Z' : undefined,
+    id: '0a1b2c3d4e5f', state, scope: 'site:edge', replicas: 1, spread: 'pieces', createdAt: '2026-12-05T10:00:00.000Z', finishedAt: state === 'done' || state === 'failed' ? '2026-12-05T10:01:00.000Z' : undefined,
     images: [{ reference: 'h.example/lib/app:1', layers: 2 }],
     layers: [
-      { digest, size: 10, registry: 'h.example', repository: 'lib/app', targets: [{ agent: 'A', state: 'done', bytes: 10 }] },
-      { digest: `sha256:${'34'.repeat(32)}`, size: 5, registry: 'h.example', repository: 'lib/app', targets: [{ agent: 'B', state: state === 'failed' ? 'failed' : 'fetching', bytes: 0, error: state === 'failed' ? { reason: 'unauthorized', message: 'refused' } : undefined }] }
+      { digest, size: 10, registry: 'h.example', repository: 'lib/app', targets: [{ agent: 'A', state: 'done', bytes: 10, size: 10 }] },
+      { digest: `sha256:${'34'.repeat(32)}`, size: 5, registry: 'h.example', repository: 'lib/app', targets: [{ agent: 'B', state: state === 'failed' ? 'failed' : 'fetching', bytes: 0, size: 5, error: state === 'failed' ? { reason: 'unauthorized', message: 'refused' } : undefined }] }
     ],
     agents: [],
     totals: { layers: 2, layersDone: 1, layersFailed: 0, bytes: 15, bytesDone: 10 },

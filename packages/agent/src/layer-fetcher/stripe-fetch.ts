@@ -1,0 +1,103 @@
+import { Bitfield, digestOf, parseCid, pieceCountFor, pieceSpan, stripePieces } from '@shoal/proto'
+import type { Digest, PieceStripe } from '@shoal/proto'
+import { STRIPE_PIECE_READS_IN_FLIGHT } from '../constants.ts'
+import { NoPeerSourceError, StripeInterruptedError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import type { PartialBlob } from '../piece-store/partial-blob.ts'
+import type { PieceStore } from '../piece-store/store.ts'
+import type { SchedulerClient } from '../scheduler-client/client.ts'
+import type { PeerNetwork } from './peer-plan.ts'
+import type { OriginPieceReader } from './sources/origin-range.ts'
+
+export interface StripeFetchComponents {
+  store: PieceStore
+  /** Piece reads from the origin (HTTP Range), shared with the downloads; none with `--no-origin-fallback`. */
+  originPiece?: OriginPieceReader
+  /** Told of the pieces held once they are stored: the DHT and the blob's scheduler. */
+  peers?: Pick<PeerNetwork, 'announce'>
+  scheduler?: Pick<SchedulerClient, 'sessionFor'>
+  log: Logger
+}
+
+export interface StripeFetchInit {
+  digest: Digest
+  size: number
+  stripe: PieceStripe
+  signal: AbortSignal
+  /** Bytes of the stripe held so far (a running total), after each piece. */
+  onBytes?: (bytes: number) => void
+}
+
+/**
+ * Placement by pieces (a site prefetch): reads the pieces of one stripe of a blob from the origin,
+ * each with its own HTTP Range, hashes each, and stores them in the blob's partial file, where
+ * they are offered to peers like any partial blob's; then tells the DHT and the blob's scheduler
+ * (its bitfield and its piece CIDs, which the scheduler merges into the blob's table). The stripes
+ * of a job partition the blob's pieces, so the origin sends each piece once. No agent hashes the
+ * whole blob here: the first client pull checks it against its digest, as for a claim's shares, and
+ * a wrong table is reported and ejected there. Pieces already held are not read again; a blob held
+ * whole counts at once. Resolves to the stripe's bytes.
+ */
+export async function fetchStripe (components: StripeFetchComponents, init: StripeFetchInit): Promise<number> {
+  const { store } = components
+  const { digest, size, stripe, signal } = init
+  const wanted = stripePieces(size, stripe)
+  const bytesOf = (indexes: number[]): number => indexes.reduce((sum, index) => sum + pieceSpan(size, index).length, 0)
+  if (store.isComplete(digest)) {
+    init.onBytes?.(bytesOf(wanted))
+    return bytesOf(wanted)
+  }
+  const read = components.originPiece
+  if (read == null) throw new NoPeerSourceError(`a stripe of ${digest} is read from the origin, and origin fallback is off (--no-origin-fallback)`)
+  const partial = await store.openPartial(digest, size)
+  let held = bytesOf(wanted.filter(index => partial.hasPiece(index)))
+  init.onBytes?.(held)
+  const missing = wanted.filter(index => !partial.hasPiece(index))
+  // A download of the blob that shares this partial file closes it when it ends.
+  const unlessClosed = (err: Error): never => {
+    throw partial.isOpen ? err : new StripeInterruptedError(`the partial file of ${digest} was closed under its stripe`, { cause: err })
+  }
+  let next = 0
+  // The first failure stops the other reads: none goes on in the background once this call has ended.
+  const failed = new AbortController()
+  const reads = AbortSignal.any([signal, failed.signal])
+  const worker = async (): Promise<void> => {
+    while (next < missing.length) {
+      reads.throwIfAborted()
+      const index = missing[next++] as number
+      const span = pieceSpan(size, index)
+      const piece = await read(span.offset, span.length, reads)
+      if (piece == null) throw new NoPeerSourceError(`piece ${index} of ${digest} was not read from the origin`)
+      await partial.writePiece(index, piece.bytes, digestOf(piece.bytes)).catch(unlessClosed)
+      held += span.length
+      init.onBytes?.(held)
+    }
+  }
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(STRIPE_PIECE_READS_IN_FLIGHT, missing.length) }, async () => {
+    await worker().catch((err: unknown) => {
+      failed.abort(err)
+      throw err
+    })
+  }))
+  const failure = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected')
+  // The first error, not the abort it caused in the other reads.
+  if (failure != null) throw failed.signal.reason ?? failure.reason
+  await partial.commit().catch(unlessClosed)
+  tellHolders(components, partial)
+  return held
+}
+
+/** The DHT and the blob's scheduler learn what this agent holds of the blob now. */
+function tellHolders (components: StripeFetchComponents, partial: PartialBlob): void {
+  const { digest, size } = partial
+  const record = partial.record
+  components.peers?.announce(digest).catch((err: Error) => {
+    components.log.info('a stripe was not announced in the DHT', { digest, error: err.message })
+  })
+  const session = components.scheduler?.sessionFor(digest)
+  if (session == null || session.closed) return
+  const bitfield = new Bitfield(pieceCountFor(size))
+  record.pieces.forEach((cid, index) => { if (cid != null) bitfield.set(index) })
+  session.announce({ digest, size, bitfield, wantsPieces: false })
+  session.pieceTable({ digest, size, pieceSize: record.pieceSize, pieces: record.pieces.map(cid => cid == null ? undefined : parseCid(cid)) })
+}

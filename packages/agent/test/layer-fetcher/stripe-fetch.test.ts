@@ -1,0 +1,127 @@
+import test from 'ava'
+import { layerFixture } from '../../../../test/fixtures/index.ts'
+import { cidOfDigest, digestOf, parseCid, pieceSpan, stripeBytes, stripePieces } from '@shoal/proto'
+import type { Digest, PieceTable } from '@shoal/proto'
+import type { PeerId } from '@libp2p/interface'
+import { LayerFetcher } from '../../src/layer-fetcher/index.ts'
+import type { PeerNetwork } from '../../src/layer-fetcher/index.ts'
+import type { SchedulerClient } from '../../src/scheduler-client/client.ts'
+import { registryOrigin } from '../helpers/origin.ts'
+import { openStore } from '../helpers/store.ts'
+import { peerIds } from './piece-book-helpers.ts'
+
+const MiB = 1024 * 1024
+
+/** Blob bytes the origin sent through its counting proxy. */
+function originBytes (proxy: { counts: { requests: Array<{ method: string, status: number, bytes: number }> } } | undefined): number {
+  return (proxy?.counts.requests ?? []).filter(r => r.method === 'GET' && (r.status === 200 || r.status === 206)).reduce((sum, r) => sum + r.bytes, 0)
+}
+
+/** A scheduler client whose one session records what the agent tells it. */
+function recordingScheduler (): { scheduler: Pick<SchedulerClient, 'sessionFor'>, told: { announced: Array<{ digest: Digest, pieces: number, wantsPieces: boolean }>, tables: PieceTable[] } } {
+  const told = { announced: [] as Array<{ digest: Digest, pieces: number, wantsPieces: boolean }>, tables: [] as PieceTable[] }
+  const session = {
+    closed: false,
+    announce: (task: { digest: Digest, bitfield: { count: () => number }, wantsPieces: boolean }) => { told.announced.push({ digest: task.digest, pieces: task.bitfield.count(), wantsPieces: task.wantsPieces }) },
+    pieceTable: (table: PieceTable) => { told.tables.push(table) }
+  }
+  return { scheduler: { sessionFor: () => session as never }, told }
+}
+
+function alone (self: PeerId, announced: Digest[]): PeerNetwork {
+  const none = async (): Promise<never> => { throw new Error('no peer') }
+  return { self, connected: () => [], findProviders: async () => [], announce: async digest => { announced.push(digest) }, rememberAddresses: () => {}, client: { piece: none, pieceTable: none, bitfield: none } }
+}
+
+test('a stripe is read from the origin piece by piece and stored: only its pieces, each under its own CID; the DHT and the scheduler are told', async t => {
+  const layer = layerFixture({ size: 7 * MiB + 100, seed: 31 })
+  const store = await openStore(t)
+  const { upstream, req, proxy } = await registryOrigin(t, layer, 'pass')
+  proxy?.reset()
+  const [self] = await peerIds(1)
+  const dht: Digest[] = []
+  const { scheduler, told } = recordingScheduler()
+  const fetcher = new LayerFetcher({ store, upstream, peers: alone(self!, dht), scheduler: scheduler as SchedulerClient })
+  t.teardown(async () => { await fetcher.stop() })
+  const stripe = { index: 1, count: 3 }
+  const progress: number[] = []
+  const bytes = await fetcher.fetchStripe(req, { size: layer.byteLength, stripe, signal: AbortSignal.timeout(20_000), onBytes: b => { progress.push(b) } })
+
+  const wanted = stripePieces(layer.byteLength, stripe)
+  t.deepEqual(wanted, [1, 4, 7])
+  t.is(bytes, stripeBytes(layer.byteLength, stripe))
+  t.is(progress.at(-1), bytes, 'progress ends at the stripe\'s bytes')
+  t.is(originBytes(proxy), bytes, 'the origin sent the stripe\'s pieces and nothing else')
+  const record = store.get(req.digest)
+  t.is(record?.state, 'partial')
+  for (let i = 0; i < (record?.pieces.length ?? 0); i++) {
+    const span = pieceSpan(layer.byteLength, i)
+    const expected = wanted.includes(i) ? cidOfDigest(digestOf(layer.subarray(span.offset, span.offset + span.length))).toString() : null
+    t.is(record?.pieces[i], expected, `piece ${i}`)
+  }
+  t.false(store.isPinned(req.digest), 'the partial file is closed')
+  t.deepEqual(dht, [req.digest])
+  t.deepEqual(told.announced, [{ digest: req.digest, pieces: 3, wantsPieces: false }])
+  t.deepEqual(told.tables[0]?.pieces.map((cid, i) => cid == null ? null : `${i}:${parseCid(cid.toString()).toString()}`).filter(x => x != null), wanted.map(i => `${i}:${record?.pieces[i] ?? ''}`))
+
+  // Asked again (the scheduler repeats orders after a reconnect): nothing more from the origin.
+  proxy?.reset()
+  t.is(await fetcher.fetchStripe(req, { size: layer.byteLength, stripe, signal: AbortSignal.timeout(20_000) }), bytes)
+  t.is(originBytes(proxy), 0)
+})
+
+test('a stripe of a blob held whole counts at once; without origin fallback a stripe fails with NoPeerSourceError and stores nothing', async t => {
+  const layer = layerFixture({ size: 3 * MiB, seed: 32 })
+  const { upstream, req, proxy } = await registryOrigin(t, layer, 'pass')
+  const whole = await openStore(t)
+  const fetcher = new LayerFetcher({ store: whole, upstream })
+  t.teardown(async () => { await fetcher.stop() })
+  await fetcher.open(req)
+  await fetcher.settled()
+  proxy?.reset()
+  t.is(await fetcher.fetchStripe(req, { size: layer.byteLength, stripe: { index: 0, count: 2 }, signal: AbortSignal.timeout(20_000) }), stripeBytes(layer.byteLength, { index: 0, count: 2 }))
+  t.is(originBytes(proxy), 0)
+
+  const empty = await openStore(t)
+  const strict = new LayerFetcher({ store: empty, upstream }, { originFallback: false })
+  t.teardown(async () => { await strict.stop() })
+  const error = await t.throwsAsync(strict.fetchStripe(req, { size: layer.byteLength, stripe: { index: 0, count: 2 }, signal: AbortSignal.timeout(20_000) }))
+  t.is(error?.name, 'NoPeerSourceError')
+  t.is(empty.get(req.digest), undefined)
+})
+
+test('a client\'s download of the blob that starts during a stripe shares its partial file and completes it; the stripe then counts as held', async t => {
+  const layer = layerFixture({ size: 8 * MiB, seed: 33 })
+  const store = await openStore(t)
+  const { upstream, req, proxy } = await registryOrigin(t, layer, 'pass')
+  // Slow enough that the client's download starts while the stripe is still being read.
+  proxy!.bytesPerSecond = 4 * MiB
+  const fetcher = new LayerFetcher({ store, upstream })
+  t.teardown(async () => { await fetcher.stop() })
+  const stripe = { index: 0, count: 2 }
+  const striping = fetcher.fetchStripe(req, { size: layer.byteLength, stripe, signal: AbortSignal.timeout(30_000) })
+  await new Promise(resolve => setTimeout(resolve, 300))
+  const handle = await fetcher.open(req)
+  t.is(handle.kind, 'download')
+  await fetcher.settled()
+  t.is(store.get(req.digest)?.state, 'complete', 'the client\'s download completed the blob')
+  t.is(await striping, stripeBytes(layer.byteLength, stripe))
+  t.true(await store.verify(req.digest), 'the stored blob is whole and right')
+})
+
+test('a request for the blob that ends without a download (the origin refuses it) closes the shared partial file: the stripe goes on in a new one', async t => {
+  const layer = layerFixture({ size: 8 * MiB, seed: 34 })
+  const store = await openStore(t)
+  const { upstream, req, proxy } = await registryOrigin(t, layer, 'pass')
+  proxy!.bytesPerSecond = 4 * MiB
+  const fetcher = new LayerFetcher({ store, upstream })
+  t.teardown(async () => { await fetcher.stop() })
+  const stripe = { index: 0, count: 1 }
+  const striping = fetcher.fetchStripe(req, { size: layer.byteLength, stripe, signal: AbortSignal.timeout(30_000) })
+  await new Promise(resolve => setTimeout(resolve, 500))
+  // The same digest under a repository the origin does not have: a 404, no download, and the partial is closed.
+  t.is((await fetcher.open({ ...req, repository: 'team/missing' })).kind, 'upstream')
+  t.is(await striping, layer.byteLength)
+  t.true(store.get(req.digest)?.pieces.every(cid => cid != null), 'every piece of the stripe is held')
+  t.true(originBytes(proxy) <= layer.byteLength + 2 * MiB, 'at most the pieces under way when the file closed are read again')
+})
