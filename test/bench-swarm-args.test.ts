@@ -15,3 +15,9 @@ test('bench swarm with a link rate or a layer size runs that one line in --out i
   t.deepEqual(parseSwarmRuns(['--link-mbit', '25', '--out', '/tmp/x'], '/tmp/out').map(r => [r.linkMbit, r.layerBytes / MIB, r.outDir]), [[25, 64, '/tmp/x']])
   t.deepEqual(parseSwarmRuns(['--layer-mb', '8', '--out', '/tmp/x'], '/tmp/out').map(r => [r.linkMbit, r.layerBytes / MIB]), [[100, 8]])
 })
+
+test('bench swarm --prefetch-spread chooses how the prefetched scenario places the image; the default is the scheduler\'s', t => {
+  t.is(parseSwarmRuns(['--out', '/tmp/x'], '/tmp/out')[0]?.prefetchSpread, undefined)
+  t.is(parseSwarmRuns(['--prefetch-spread', 'blobs', '--out', '/tmp/x'], '/tmp/out')[0]?.prefetchSpread, 'blobs')
+  t.throws(() => parseSwarmRuns(['--prefetch-spread', 'halves'], '/tmp/out'), { name: 'BenchUsageError', message: /--prefetch-spread must be pieces or blobs/ })
+})

@@ -26,6 +26,8 @@ export interface SwarmBenchOptions {
   logs: boolean
   /** Only the swarm pull: no direct baseline (for quick comparisons while working on the swarm). */
   skipDirect: boolean
+  /** How the prefetched scenario's `shoal prefetch` places the image (undefined: the scheduler's default, pieces). */
+  prefetchSpread?: 'pieces' | 'blobs'
 }
 
 export const SWARM_USAGE = `usage: pnpm bench swarm [options]
@@ -40,6 +42,8 @@ export const SWARM_USAGE = `usage: pnpm bench swarm [options]
   --work-dir DIR       where agent data and pulled images go, e.g. /dev/shm (default: OS temp dir)
   --logs               agents and the scheduler log at debug level (every piece with its timings) into <out>/logs/
   --skip-direct        only the swarm pull, no direct baseline (quick comparisons; no speedup figure)
+  --prefetch-spread S  prefetched scenario: shoal prefetch --spread pieces (the default: a stripe of every
+                       layer on every agent) or blobs (whole layers on single agents)
   --out DIR            where report.json, report.md and chart.svg go (default bench/out/swarm-<timestamp>)
 Each scenario runs the swarm pull (N hosts through their agents) and then the direct pull (N clients
 with the same links straight from the origin), same image, back to back.`
@@ -73,7 +77,8 @@ const FLAGS = {
   'work-dir': { type: 'string' },
   out: { type: 'string' },
   logs: { type: 'boolean' },
-  'skip-direct': { type: 'boolean' }
+  'skip-direct': { type: 'boolean' },
+  'prefetch-spread': { type: 'string' }
 } as const
 
 /** The options of one run from parsed `bench swarm` flags; errors name the flag. `defaultOutRoot` is where bench/out lives. */
@@ -90,7 +95,8 @@ function swarmOptions (values: Record<string, FlagValue>, defaultOutRoot: string
     outDir: outDirOf('swarm', values.out, defaultOutRoot, now),
     workRoot: dirFlag(values['work-dir']),
     logs: values.logs === true,
-    skipDirect: values['skip-direct'] === true
+    skipDirect: values['skip-direct'] === true,
+    prefetchSpread: parseSpread(values['prefetch-spread'])
   }
 }
 
@@ -99,6 +105,12 @@ function positive (raw: FlagValue, flag: string, fallback: number): number {
   if (raw == null || typeof raw === 'boolean') return fallback
   if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) <= 0) throw new BenchUsageError(`${flag} must be a number > 0, not ${JSON.stringify(raw)}`)
   return Number(raw)
+}
+
+function parseSpread (raw: FlagValue): SwarmBenchOptions['prefetchSpread'] {
+  if (raw == null || typeof raw === 'boolean') return undefined
+  if (raw === 'pieces' || raw === 'blobs') return raw
+  throw new BenchUsageError(`--prefetch-spread must be pieces or blobs, not ${JSON.stringify(raw)}`)
 }
 
 function parseScenarios (raw: FlagValue): ScenarioName[] {

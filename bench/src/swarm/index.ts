@@ -96,7 +96,7 @@ async function measure (options: SwarmBenchOptions, { teardown, signal, log }: M
   try {
     for (const name of options.scenarios) {
       const scenario = scenarioOf(name)
-      const phaseInit = { scenario, image, hosts: options.hosts, physicalSeconds: physicalLimitSeconds, workDir, logDir, logLevel } as const
+      const phaseInit = { scenario, image, hosts: options.hosts, physicalSeconds: physicalLimitSeconds, workDir, logDir, logLevel, prefetchSpread: options.prefetchSpread } as const
       log(`${name}: swarm pull, ${options.hosts} hosts — ${scenario.description}`)
       const swarm = await runSwarmPhase({ network, teardown, log, signal }, phaseInit)
       if (!options.skipDirect) log(`${name}: direct pull, ${options.hosts} clients`)

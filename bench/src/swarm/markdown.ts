@@ -108,7 +108,7 @@ export function renderMarkdown (report: SwarmReport): string {
       `${mb(t.fromPeersBytes)} from peers (${(t.peerShare * 100).toFixed(1)}% from peers).`, '')
     if (r.swarm.prefetch != null) {
       const p = r.swarm.prefetch
-      lines.push(`**Prefetch** (shoal prefetch, untimed, before the pull): ${p.spread.map(s => `${s.layer.slice(0, 19)}… on ${s.host}`).join(', ')}; ` +
+      lines.push(`**Prefetch** (shoal prefetch, untimed, before the pull): ${placementText(p.spread)}; ` +
         `${secs(p.seconds)}, origin egress ${mb(p.originEgressBytes)}.`, '')
     }
     if (r.swarm.killed != null) {
@@ -140,4 +140,15 @@ export function renderLinesMarkdown (reports: SwarmReport[], dirs: string[]): st
     for (const r of report.scenarios) lines.push(`### ${r.scenario}`, '', scenarioTable(r), '', goalsTable(r), '')
   })
   return lines.join('\n')
+}
+
+/** Where a prefetch put each layer: `sha256:abc… on h3` for a whole copy, `sha256:abc… in 8 stripes on h0, h1, …` by pieces. */
+export function placementText (spread: Array<{ layer: string, host: string, stripe?: { index: number, count: number } }>): string {
+  const byLayer = new Map<string, typeof spread>()
+  for (const s of spread) byLayer.set(s.layer, [...byLayer.get(s.layer) ?? [], s])
+  return [...byLayer].map(([layer, shares]) => {
+    const count = shares[0]?.stripe?.count
+    const hosts = [...new Set(shares.map(s => s.host))].sort().join(', ')
+    return `${layer.slice(0, 19)}… ${count == null ? 'whole' : `in ${count} stripes`} on ${hosts}`
+  }).join('; ')
 }

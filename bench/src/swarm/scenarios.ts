@@ -49,7 +49,7 @@ export function scenarioOf (name: ScenarioName): Scenario {
     case 'prefetched':
       return {
         name,
-        description: 'before the timed pull, `shoal prefetch --scope site:bench` spreads one copy of each blob over the agents (untimed); then all start at once',
+        description: 'before the timed pull, `shoal prefetch --scope site:bench` spreads the image over the agents, each piece once (untimed; by pieces unless --prefetch-spread blobs); then all start at once',
         scheduler: true,
         startDelaySeconds: atOnce,
         prefetch: true

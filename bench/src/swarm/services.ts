@@ -116,15 +116,15 @@ export async function startScheduler (components: ServiceComponents, slot: Sched
 /** What `shoal prefetch --json` reports of a job: each blob's copies and where they went. */
 export interface PrefetchSummary {
   ok: boolean
-  job: { id: string, state: string, layers: Array<{ digest: string, targets: Array<{ agent: string, state: string }> }> }
+  job: { id: string, state: string, layers: Array<{ digest: string, targets: Array<{ agent: string, state: string, stripe?: { index: number, count: number } }> }> }
 }
 
 /**
  * The operator's `shoal prefetch IMAGE --scheduler ADMIN --scope site:SITE --json`, run where the
  * scheduler's admin listener is reachable (its place); resolves with its summary once it exits 0.
  */
-export async function runPrefetch (components: ServiceComponents, scheduler: SchedulerService, init: { image: string, site: string, signal?: AbortSignal }): Promise<PrefetchSummary> {
-  const args = [SHOAL_MAIN, 'prefetch', init.image, '--scheduler', scheduler.admin, '--admin-token-file', scheduler.adminTokenFile, '--scope', `site:${init.site}`, '--json']
+export async function runPrefetch (components: ServiceComponents, scheduler: SchedulerService, init: { image: string, site: string, spread?: 'pieces' | 'blobs', signal?: AbortSignal }): Promise<PrefetchSummary> {
+  const args = [SHOAL_MAIN, 'prefetch', init.image, '--scheduler', scheduler.admin, '--admin-token-file', scheduler.adminTokenFile, '--scope', `site:${init.site}`, ...(init.spread == null ? [] : ['--spread', init.spread]), '--json']
   const proc = spawnAt(scheduler.place, process.execPath, args, { env: shoalEnv(undefined), stdout: true, track: components.track })
   const onAbort = (): void => { proc.signal('SIGINT') }
   init.signal?.addEventListener('abort', onAbort, { once: true })

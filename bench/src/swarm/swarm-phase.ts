@@ -22,6 +22,7 @@ import { runPullPhase } from './pull-phase.ts'
 import type { PullResult } from './pull.ts'
 import { startPull } from './pull.ts'
 import type { Scenario } from './scenarios.ts'
+import { placementText } from './markdown.ts'
 import { AGENT_SITE, runPrefetch, startAgent, startScheduler } from './services.ts'
 import type { AgentService, SchedulerService, ServiceLogLevel } from './services.ts'
 
@@ -36,7 +37,7 @@ export interface SwarmPhaseResult {
   killed?: { hosts: string[], atSeconds: number, atBytes: number }
   /** Every link's rates each second of the pull phase (netns mode). */
   links?: LinkUtilisation
-  prefetch?: { seconds: number, originEgressBytes: number, spread: Array<{ layer: string, host: string }> }
+  prefetch?: { seconds: number, originEgressBytes: number, spread: Array<{ layer: string, host: string, stripe?: { index: number, count: number } }> }
 }
 
 export interface PhaseComponents {
@@ -58,6 +59,8 @@ export interface PhaseInit {
   logDir?: string
   /** debug with `--logs`, else warn: a failed pull can always be looked into. */
   logLevel?: ServiceLogLevel
+  /** `--prefetch-spread`: how the prefetched scenario places the image. */
+  prefetchSpread?: 'pieces' | 'blobs'
 }
 
 export async function runSwarmPhase (components: PhaseComponents, init: PhaseInit): Promise<SwarmPhaseResult> {
@@ -100,12 +103,12 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
       if (scheduler == null) throw new ServiceError('the prefetched scenario needs its scheduler')
       const before = await network.originEgressBytes()
       const t = performance.now()
-      // The operator's command, as before a rollout: one copy of each blob in the site.
-      const summary = await runPrefetch({ track }, scheduler, { image: `${network.origin.host}/${image.reference}`, site: AGENT_SITE, signal })
+      // The operator's command, as before a rollout: the image spread over the site, each byte once.
+      const summary = await runPrefetch({ track }, scheduler, { image: `${network.origin.host}/${image.reference}`, site: AGENT_SITE, spread: init.prefetchSpread, signal })
       const hostOf = new Map(agents.map(a => [a.p2pAddress.split('/p2p/')[1] ?? '', a.host.name]))
-      const spread = summary.job.layers.flatMap(l => l.targets.map(target => ({ layer: l.digest, host: hostOf.get(target.agent) ?? target.agent })))
+      const spread = summary.job.layers.flatMap(l => l.targets.map(target => ({ layer: l.digest, host: hostOf.get(target.agent) ?? target.agent, stripe: target.stripe })))
       prefetch = { seconds: (performance.now() - t) / 1000, originEgressBytes: await network.originEgressBytes() - before, spread }
-      log(`prefetched with shoal prefetch (job ${summary.job.id}): ${spread.map(s => `${s.layer.slice(7, 19)}… on ${s.host}`).join(', ')} in ${prefetch.seconds.toFixed(1)} s`)
+      log(`prefetched with shoal prefetch (job ${summary.job.id}): ${placementText(spread)} in ${prefetch.seconds.toFixed(1)} s`)
     }
 
     const victims = new Set((scenario.churn?.hosts(init.hosts) ?? []).map(i => hosts[i]?.name ?? ''))
