@@ -206,6 +206,8 @@ export const ORIGIN_PIECE_READS_IN_FLIGHT = 1
 export const STRIPE_PIECE_READS_IN_FLIGHT = 2
 /** Tries of a stripe whose partial file a download of the same blob closed under it. */
 export const STRIPE_ATTEMPTS = 3
+/** The longest pause of a read-ahead worker between failed reads of assigned (origin) pieces; it doubles from the idle pause. */
+export const READ_AHEAD_MAX_ORIGIN_BACKOFF_MS = 5_000
 /** Pieces of one blob read ahead of the stream at once, from the origin (assigned) or peers (layer-fetcher/read-ahead.ts). */
 export const READ_AHEAD_PIECES_PER_BLOB = 4
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pieceSpan } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
+import { READ_AHEAD_MAX_ORIGIN_BACKOFF_MS } from '../constants.ts'
 import type { PartialBlob } from '../piece-store/partial-blob.ts'
 import { nextAhead } from './piece-book.ts'
 
@@ -61,6 +62,8 @@ export class ReadAhead {
   readonly #taken = new Set<number>()
   /** Assigned pieces being read: one at a time per blob, in order; the other workers take pieces peers hold. */
   #assignedUnderWay = 0
+  /** Assigned (origin) reads that failed in a row: each waits twice as long before the next try. */
+  #assignedFailures = 0
   readonly #controller = new AbortController()
   #running?: Promise<void>
 
@@ -111,13 +114,18 @@ export class ReadAhead {
       try {
         const { digest } = await job
         this.#stored.set(next, digest)
+        if (assigned) this.#assignedFailures = 0
       } catch (err) {
         // The stream reads it when it gets there (and a later pick may try it again).
         this.#taken.delete(next)
         if (signal.aborted) return
         this.#init.onError?.(next, err as Error)
+        // A piece no holder gave now is looked at again soon; an origin that keeps failing is asked
+        // less and less often (it was tried every ~110 ms for as long as the download lasted).
+        const idleMs = this.#init.idleMs ?? 100
+        const pause = assigned ? Math.min(idleMs * 2 ** this.#assignedFailures++, READ_AHEAD_MAX_ORIGIN_BACKOFF_MS) : idleMs
         // An abort only cuts the pause short; the loop sees the signal.
-        await sleep(this.#init.idleMs ?? 100, undefined, { signal }).catch(() => {})
+        await sleep(pause, undefined, { signal }).catch(() => {})
       } finally {
         this.#underWay.delete(next)
         if (assigned) this.#assignedUnderWay--

@@ -119,3 +119,30 @@ test('one assigned piece at a time: while it is read the other workers take held
   for (const gate of gates.values()) gate.resolve()
   await ahead.stop()
 })
+
+test('an assigned (origin) read that keeps failing is tried again after pauses that double; a piece no holder gave now, after the idle pause', async t => {
+  const { store } = memoryStore()
+  const tries = { origin: [] as number[], peer: 0 }
+  const ahead = new ReadAhead({
+    pieceCount: 2,
+    assigned: () => new Set([0]),
+    holders: index => index === 1 ? 1 : 0,
+    head: () => 0,
+    fetch: async index => {
+      if (index === 0) tries.origin.push(performance.now())
+      else tries.peer++
+      throw new Error('not now')
+    },
+    store,
+    workers: 2,
+    idleMs: 20
+  })
+  ahead.start()
+  await new Promise(resolve => setTimeout(resolve, 700))
+  await ahead.stop()
+  // 20, 40, 80, 160, 320 ms apart: 5 or 6 tries in 700 ms (about 35 at a fixed 20 ms).
+  t.true(tries.origin.length >= 2 && tries.origin.length <= 7, `${tries.origin.length} origin tries`)
+  const gaps = tries.origin.slice(1).map((at, i) => at - (tries.origin[i] ?? 0))
+  t.true(Math.max(...gaps) >= 150, `gaps ${gaps.map(g => g.toFixed(0)).join(', ')} ms`)
+  t.true(tries.peer >= 15, `${tries.peer} tries of the held piece at the idle pause`)
+})
