@@ -36,6 +36,8 @@ export class BlobDownload extends EventEmitter {
   readonly partial: PartialBlob
   /** The path it takes: `origin` (one stream from the origin) or `peer` (pieces from peers, the origin for those no peer gave). */
   readonly source: 'origin' | 'peer'
+  /** Set when the source failed and the fallback (the origin) gave the bytes from here on. */
+  fallbackAt?: number
   state: 'running' | 'verified' | 'failed' = 'running'
   error?: Error
   private readonly controller: AbortController
@@ -116,6 +118,7 @@ export class BlobDownload extends EventEmitter {
             next = undefined
             failures = 0
             this.verifiedPiece = source.verifiedPiece?.bind(source)
+            this.fallbackAt = this.available
             this.emit('fallback', err as Error, this.available)
             continue
           }

@@ -106,6 +106,7 @@ test('a source that fails for good hands over to the fallback at the byte it rea
   t.deepEqual(peers.opened, [0], 'a final error is not retried on the same source')
   t.deepEqual(fallbackOpened, [2 * MiB], 'the fallback starts where the source stopped')
   t.deepEqual(handedOver, [{ name: 'UpstreamProtocolError', offset: 2 * MiB }])
+  t.is(download.fallbackAt, 2 * MiB, 'where the origin\'s bytes begin, for the served-bytes metric')
   const handle = await store.openBlob(digest)
   const stored = await handle.readFile()
   await handle.close()
