@@ -1,12 +1,14 @@
 import test from 'ava'
+import type { ExecutionContext } from 'ava'
 import { layerFixture } from '../../../../test/fixtures/index.ts'
 import { cidOfDigest, digestOf, parseCid, pieceSpan, stripeBytes, stripePieces } from '@shoal/proto'
-import type { Digest, PieceTable } from '@shoal/proto'
+import type { Digest, PieceStripe, PieceTable } from '@shoal/proto'
 import type { PeerId } from '@libp2p/interface'
 import { LayerFetcher } from '../../src/layer-fetcher/index.ts'
 import type { PeerNetwork } from '../../src/layer-fetcher/index.ts'
 import type { SchedulerClient } from '../../src/scheduler-client/client.ts'
 import { registryOrigin } from '../helpers/origin.ts'
+import type { TestOrigin } from '../helpers/origin.ts'
 import { openStore } from '../helpers/store.ts'
 import { peerIds } from './piece-book-helpers.ts'
 
@@ -90,16 +92,21 @@ test('a stripe of a blob held whole counts at once; without origin fallback a st
   t.is(empty.get(req.digest), undefined)
 })
 
-test('a client\'s download of the blob that starts during a stripe shares its partial file and completes it; the stripe then counts as held', async t => {
-  const layer = layerFixture({ size: 8 * MiB, seed: 33 })
+/** A stripe of an 8 MiB layer read from an origin slowed to 4 MiB/s: slow enough for a client's request to come while it is under way. */
+async function slowStripe (t: ExecutionContext, seed: number, stripe: PieceStripe): Promise<TestOrigin & { layer: Buffer, store: Awaited<ReturnType<typeof openStore>>, fetcher: LayerFetcher, striping: Promise<number> }> {
+  const layer = layerFixture({ size: 8 * MiB, seed })
   const store = await openStore(t)
-  const { upstream, req, proxy } = await registryOrigin(t, layer, 'pass')
-  // Slow enough that the client's download starts while the stripe is still being read.
-  proxy!.bytesPerSecond = 4 * MiB
-  const fetcher = new LayerFetcher({ store, upstream })
+  const origin = await registryOrigin(t, layer, 'pass')
+  origin.proxy!.bytesPerSecond = 4 * MiB
+  const fetcher = new LayerFetcher({ store, upstream: origin.upstream })
   t.teardown(async () => { await fetcher.stop() })
+  const striping = fetcher.fetchStripe(origin.req, { size: layer.byteLength, stripe, signal: AbortSignal.timeout(30_000) })
+  return { ...origin, layer, store, fetcher, striping }
+}
+
+test('a client\'s download of the blob that starts during a stripe shares its partial file and completes it; the stripe then counts as held', async t => {
   const stripe = { index: 0, count: 2 }
-  const striping = fetcher.fetchStripe(req, { size: layer.byteLength, stripe, signal: AbortSignal.timeout(30_000) })
+  const { layer, store, req, fetcher, striping } = await slowStripe(t, 33, stripe)
   await new Promise(resolve => setTimeout(resolve, 300))
   const handle = await fetcher.open(req)
   t.is(handle.kind, 'download')
@@ -110,14 +117,7 @@ test('a client\'s download of the blob that starts during a stripe shares its pa
 })
 
 test('a request for the blob that ends without a download (the origin refuses it) closes the shared partial file: the stripe goes on in a new one', async t => {
-  const layer = layerFixture({ size: 8 * MiB, seed: 34 })
-  const store = await openStore(t)
-  const { upstream, req, proxy } = await registryOrigin(t, layer, 'pass')
-  proxy!.bytesPerSecond = 4 * MiB
-  const fetcher = new LayerFetcher({ store, upstream })
-  t.teardown(async () => { await fetcher.stop() })
-  const stripe = { index: 0, count: 1 }
-  const striping = fetcher.fetchStripe(req, { size: layer.byteLength, stripe, signal: AbortSignal.timeout(30_000) })
+  const { layer, store, req, proxy, fetcher, striping } = await slowStripe(t, 34, { index: 0, count: 1 })
   await new Promise(resolve => setTimeout(resolve, 500))
   // The same digest under a repository the origin does not have: a 404, no download, and the partial is closed.
   t.is((await fetcher.open({ ...req, repository: 'team/missing' })).kind, 'upstream')
