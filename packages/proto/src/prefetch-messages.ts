@@ -121,7 +121,7 @@ export function parsePrefetchResolved (message: PrefetchResolved): ParsedPrefetc
 export type ParsedPrefetchProgress = {
   kind: 'prefetchProgress'
   job: JobId
-  blobs: Array<{ digest: Digest, state: PrefetchBlobStateName, bytes: number, failure?: ParsedPrefetchFailure }>
+  blobs: Array<{ digest: Digest, state: PrefetchBlobStateName, bytes: number, failure?: ParsedPrefetchFailure, stripe?: PieceStripe }>
 }
 
 const STATES: Partial<Record<PrefetchBlobState, PrefetchBlobStateName>> = {
@@ -145,7 +145,8 @@ export function parsePrefetchProgress (message: PrefetchProgress): ParsedPrefetc
       if (state == null) throw new InvalidMessageError('prefetch progress without a state')
       const failure = failureOf(blob.failure)
       if ((state === 'failed') !== (failure != null)) throw new InvalidMessageError('prefetch progress names a failure exactly when the blob failed')
-      return { digest: wireDigest(blob.digest), state, bytes: size('bytes', blob.bytes), failure }
+      const stripe = parseStripe(blob.stripe, blob.stripes)
+      return { digest: wireDigest(blob.digest), state, bytes: size('bytes', blob.bytes), failure, ...(stripe == null ? {} : { stripe }) }
     })
   }
 }
@@ -157,7 +158,7 @@ export function prefetchFailure (failure: ParsedPrefetchFailure): PrefetchFailur
 
 /** The wire form of a blob. */
 export function prefetchBlob (blob: ParsedPrefetchBlob): PrefetchBlob {
-  return { registry: blob.registry, repository: blob.repository, digest: blob.digest, size: BigInt(blob.size), mediaType: blob.mediaType ?? '', stripe: blob.stripe?.index ?? 0, stripes: blob.stripe?.count ?? 0 }
+  return { registry: blob.registry, repository: blob.repository, digest: blob.digest, size: BigInt(blob.size), mediaType: blob.mediaType ?? '', ...stripeFields(blob.stripe) }
 }
 
 function parsePrefetchBlob (blob: PrefetchBlob): ParsedPrefetchBlob {
@@ -170,11 +171,22 @@ function parsePrefetchBlob (blob: PrefetchBlob): ParsedPrefetchBlob {
     throw new InvalidMessageError(`a prefetch blob's digest: ${(err as Error).message}`, { cause: err })
   }
   const parsed: ParsedPrefetchBlob = { registry: blob.registry, repository: blob.repository, digest, size: size('size', blob.size), mediaType: blob.mediaType === '' ? undefined : text('media type', blob.mediaType, 255) }
-  if (blob.stripes === 0 && blob.stripe === 0) return parsed
-  if (blob.stripes < 1 || blob.stripes > MAX_PIECE_COUNT || blob.stripe >= blob.stripes) {
-    throw new InvalidMessageError(`stripe ${blob.stripe} of ${blob.stripes} is not a stripe of a blob's pieces (0 <= stripe < stripes <= ${MAX_PIECE_COUNT})`)
+  const stripe = parseStripe(blob.stripe, blob.stripes)
+  return stripe == null ? parsed : { ...parsed, stripe }
+}
+
+/** A stripe from its wire fields (both 0: none, the whole blob). */
+function parseStripe (index: number, count: number): PieceStripe | undefined {
+  if (count === 0 && index === 0) return undefined
+  if (count < 1 || count > MAX_PIECE_COUNT || index >= count) {
+    throw new InvalidMessageError(`stripe ${index} of ${count} is not a stripe of a blob's pieces (0 <= stripe < stripes <= ${MAX_PIECE_COUNT})`)
   }
-  return { ...parsed, stripe: { index: blob.stripe, count: blob.stripes } }
+  return { index, count }
+}
+
+/** The wire fields of a stripe (none: both 0). */
+export function stripeFields (stripe: PieceStripe | undefined): { stripe: number, stripes: number } {
+  return { stripe: stripe?.index ?? 0, stripes: stripe?.count ?? 0 }
 }
 
 function failureOf (failure: PrefetchFailure | undefined): ParsedPrefetchFailure | undefined {

@@ -32,10 +32,10 @@ test('resolved images and progress decode to their parsed form', t => {
     job: parseJobId('j-2'),
     images: [{ reference: 'r/app:1', manifestDigest: digest, blobs: [blob], failure: undefined }, { reference: 'r/private:1', manifestDigest: undefined, blobs: [], failure }]
   })
-  t.deepEqual(fromAgent({ prefetchProgress: { job: 'j-2', blobs: [{ digest, state: PREFETCH_BLOB_STATES.done, bytes: 1234n }, { digest, state: PREFETCH_BLOB_STATES.failed, bytes: 0n, failure: prefetchFailure({ reason: 'not-found', message: 'no such blob' }) }] } }), {
+  t.deepEqual(fromAgent({ prefetchProgress: { job: 'j-2', blobs: [{ digest, state: PREFETCH_BLOB_STATES.done, bytes: 1234n, stripe: 2, stripes: 8 }, { digest, state: PREFETCH_BLOB_STATES.failed, bytes: 0n, failure: prefetchFailure({ reason: 'not-found', message: 'no such blob' }), stripe: 0, stripes: 0 }] } }), {
     kind: 'prefetchProgress',
     job: parseJobId('j-2'),
-    blobs: [{ digest, state: 'done', bytes: 1234, failure: undefined }, { digest, state: 'failed', bytes: 0, failure: { reason: 'not-found', message: 'no such blob' } }]
+    blobs: [{ digest, state: 'done', bytes: 1234, failure: undefined, stripe: { index: 2, count: 8 } }, { digest, state: 'failed', bytes: 0, failure: { reason: 'not-found', message: 'no such blob' } }]
   })
 })
 
@@ -55,7 +55,7 @@ test('malformed prefetch messages are rejected by name', t => {
   t.throws(() => fromScheduler({ prefetch: { ...order, blobs: [{ ...prefetchBlob(blob), digest: 'sha256:abc' }] } }), invalid)
   t.throws(() => fromScheduler({ prefetch: { ...order, blobs: [{ ...prefetchBlob(blob), stripe: 4, stripes: 4 }] } }), invalid, 'a stripe outside its count')
   t.throws(() => fromScheduler({ prefetch: { ...order, blobs: [{ ...prefetchBlob(blob), stripe: 1, stripes: 0 }] } }), invalid, 'a stripe of no stripes')
-  t.throws(() => fromAgent({ prefetchProgress: { job: 'j', blobs: [{ digest, state: PrefetchBlobState.PREFETCH_BLOB_UNSPECIFIED, bytes: 0n }] } }), invalid, 'no state')
-  t.throws(() => fromAgent({ prefetchProgress: { job: 'j', blobs: [{ digest, state: PREFETCH_BLOB_STATES.failed, bytes: 0n }] } }), invalid, 'failed without a reason')
-  t.throws(() => fromAgent({ prefetchProgress: { job: 'j', blobs: [{ digest, state: PREFETCH_BLOB_STATES.done, bytes: 2n ** 60n }] } }), invalid)
+  t.throws(() => fromAgent({ prefetchProgress: { job: 'j', blobs: [{ digest, state: PrefetchBlobState.PREFETCH_BLOB_UNSPECIFIED, bytes: 0n, stripe: 0, stripes: 0 }] } }), invalid, 'no state')
+  t.throws(() => fromAgent({ prefetchProgress: { job: 'j', blobs: [{ digest, state: PREFETCH_BLOB_STATES.failed, bytes: 0n, stripe: 0, stripes: 0 }] } }), invalid, 'failed without a reason')
+  t.throws(() => fromAgent({ prefetchProgress: { job: 'j', blobs: [{ digest, state: PREFETCH_BLOB_STATES.done, bytes: 2n ** 60n, stripe: 0, stripes: 0 }] } }), invalid)
 })

@@ -68,6 +68,8 @@ export class LayerFetcher {
   readonly events = new EventEmitter<LayerFetcherEventMap>()
   private readonly inflight = new Map<Digest, Promise<BlobHandle>>()
   private readonly downloads = new Set<BlobDownload>()
+  /** The last stripe of each blob being held (fetchStripe), which the next one of that blob waits for. */
+  private readonly stripes = new Map<Digest, Promise<number>>()
   private readonly originFallback: boolean
   /** Peers not asked for anything for a while (a wrong piece table, repeated bad pieces). */
   readonly bans: PeerBans
@@ -120,9 +122,25 @@ export class LayerFetcher {
    * Holds one stripe of a blob's pieces: a site prefetch placed by pieces (stripe-fetch.ts). A
    * download of the blob under way is waited for first (it may leave the blob whole). A download
    * that starts meanwhile shares the blob's partial file and closes it when it ends: the stripe is
-   * then looked at again (STRIPE_ATTEMPTS in all). Resolves to the stripe's bytes.
+   * then looked at again (STRIPE_ATTEMPTS in all). Two stripes of one blob (a site's agent left and
+   * its stripe moved here) run one after the other: each closes the partial file it opened. Resolves
+   * to the stripe's bytes.
    */
   async fetchStripe (req: OriginBlobRequest, init: { size: number, stripe: PieceStripe, signal: AbortSignal, onBytes?: (bytes: number) => void }): Promise<number> {
+    const before = this.stripes.get(req.digest)
+    const turn = (async () => {
+      await before?.catch(() => {})
+      return this.holdStripe(req, init)
+    })()
+    this.stripes.set(req.digest, turn)
+    try {
+      return await turn
+    } finally {
+      if (this.stripes.get(req.digest) === turn) this.stripes.delete(req.digest)
+    }
+  }
+
+  private async holdStripe (req: OriginBlobRequest, init: { size: number, stripe: PieceStripe, signal: AbortSignal, onBytes?: (bytes: number) => void }): Promise<number> {
     const signal = AbortSignal.any([init.signal, this.stopping.signal])
     const { store, peers, scheduler } = this.components
     for (let attempt = 1; ; attempt++) {

@@ -91,11 +91,12 @@ export class PrefetchOrders {
     }
     const fresh: ParsedPrefetchBlob[] = []
     for (const blob of message.blobs) {
-      if (work.blobs.has(blob.digest)) {
-        work.unsent.add(blob.digest) // asked again: say where it stands
+      const key = shareKey(blob)
+      if (work.blobs.has(key)) {
+        work.unsent.add(key) // asked again: say where it stands
         continue
       }
-      work.blobs.set(blob.digest, { digest: blob.digest, state: 'fetching', bytes: 0 })
+      work.blobs.set(key, { digest: blob.digest, state: 'fetching', bytes: 0, stripe: blob.stripe })
       fresh.push(blob)
     }
     if (fresh.length > 0) void this.#fetch(message.job, work, fresh, message.concurrency, signal)
@@ -133,15 +134,16 @@ export class PrefetchOrders {
     this.#report()
   }
 
-  #update (work: JobWork, digest: string, change: Partial<PrefetchBlobReport>): void {
-    const report = work.blobs.get(digest)
+  /** A change to what is reported of one share (shareKey) of a blob. */
+  #update (work: JobWork, key: string, change: Partial<PrefetchBlobReport>): void {
+    const report = work.blobs.get(key)
     if (report == null) return
     Object.assign(report, change)
-    work.unsent.add(digest)
+    work.unsent.add(key)
   }
 
-  #done (work: JobWork, outcome: LayerOutcome): void {
-    this.#update(work, outcome.digest, outcome.error == null ? { state: 'done', bytes: outcome.bytes } : { state: 'failed', bytes: outcome.bytes, failure: outcome.error })
+  #done (work: JobWork, outcome: LayerOutcome, key: string = outcome.digest): void {
+    this.#update(work, key, outcome.error == null ? { state: 'done', bytes: outcome.bytes } : { state: 'failed', bytes: outcome.bytes, failure: outcome.error })
   }
 
   /** Stripes of blobs placed by pieces, `concurrency` at once. */
@@ -152,12 +154,12 @@ export class PrefetchOrders {
       let outcome: LayerOutcome
       try {
         if (this.#init.fetchStripe == null) throw new Error('this agent cannot hold a stripe of a blob')
-        bytes = await this.#init.fetchStripe(blob, { authorization: work.authorization, signal, onBytes: b => { bytes = b; this.#update(work, blob.digest, { bytes: b }) } })
+        bytes = await this.#init.fetchStripe(blob, { authorization: work.authorization, signal, onBytes: b => { bytes = b; this.#update(work, shareKey(blob), { bytes: b }) } })
         outcome = { digest: blob.digest, bytes }
       } catch (err) {
         outcome = { digest: blob.digest, bytes, error: stripeFailure(err, signal, what) }
       }
-      this.#done(work, outcome)
+      this.#done(work, outcome, shareKey(blob))
       return outcome
     })
   }
@@ -200,7 +202,7 @@ export class PrefetchOrders {
   #report (): void {
     for (const [job, work] of this.#jobs) {
       if (work.unsent.size > 0) {
-        const blobs = [...work.unsent].flatMap(digest => { const r = work.blobs.get(digest); return r == null ? [] : [{ ...r }] })
+        const blobs = [...work.unsent].flatMap(key => { const r = work.blobs.get(key); return r == null ? [] : [{ ...r }] })
         work.unsent.clear()
         // One report holds at most MAX_PREFETCH_BLOBS (the scheduler refuses a longer one).
         for (let i = 0; i < blobs.length && !work.session.closed; i += MAX_PREFETCH_BLOBS) work.session.prefetchProgress(job, blobs.slice(i, i + MAX_PREFETCH_BLOBS))
@@ -208,6 +210,14 @@ export class PrefetchOrders {
       if (work.blobs.size > 0 && [...work.blobs.values()].every(r => r.state !== 'fetching')) this.#jobs.delete(job)
     }
   }
+}
+
+/**
+ * What an order's blob is known by on this agent: its digest, and its stripe when placed by pieces
+ * (an agent may hold two stripes of a blob when a site's agent left and its stripe moved here).
+ */
+function shareKey (blob: Pick<ParsedPrefetchBlob, 'digest' | 'stripe'>): string {
+  return blob.stripe == null ? blob.digest : `${blob.digest}#${blob.stripe.index}/${blob.stripe.count}`
 }
 
 /** What a stripe's error stands for: the origin's refusal or absence, else as a pull's (failureOf). */

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { AgentMessage, decodeSchedulerMessage, FailureReason, PieceSource, PREFETCH_BLOB_STATES, prefetchBlob, prefetchFailure, SCHEDULER_PROTOCOL } from '@shoal/proto'
+import { AgentMessage, decodeSchedulerMessage, FailureReason, PieceSource, PREFETCH_BLOB_STATES, prefetchBlob, prefetchFailure, SCHEDULER_PROTOCOL, stripeFields } from '@shoal/proto'
 import type {
-  Bitfield, Digest, JobId, ParsedPrefetchBlob, ParsedPrefetchFailure, ParsedSchedulerMessage, PieceFailureReason, PieceTable, PrefetchBlobStateName
+  Bitfield, Digest, JobId, ParsedPrefetchBlob, ParsedPrefetchFailure, ParsedSchedulerMessage, PieceFailureReason, PieceStripe, PieceTable, PrefetchBlobStateName
 } from '@shoal/proto'
 import { SCHEDULER_REGISTER_TIMEOUT_MS } from '../constants.ts'
 import { SchedulerUnavailableError } from '../errors.ts'
@@ -43,6 +43,8 @@ export interface PrefetchBlobReport {
   state: PrefetchBlobStateName
   bytes: number
   failure?: ParsedPrefetchFailure
+  /** The stripe of the blob's pieces the report is of, as ordered; none: the whole blob. */
+  stripe?: PieceStripe
 }
 
 export interface SchedulerSessionEvents {
@@ -179,7 +181,7 @@ export class SchedulerSession extends EventEmitter<SchedulerSessionEvents> {
     this.#send({
       prefetchProgress: {
         job,
-        blobs: blobs.map(blob => ({ digest: blob.digest, state: PREFETCH_BLOB_STATES[blob.state], bytes: BigInt(blob.bytes), failure: blob.failure == null ? undefined : prefetchFailure(blob.failure) }))
+        blobs: blobs.map(blob => ({ digest: blob.digest, state: PREFETCH_BLOB_STATES[blob.state], bytes: BigInt(blob.bytes), failure: blob.failure == null ? undefined : prefetchFailure(blob.failure), ...stripeFields(blob.stripe) }))
       }
     })
   }

@@ -125,3 +125,19 @@ test('a request for the blob that ends without a download (the origin refuses it
   t.true(store.get(req.digest)?.pieces.every(cid => cid != null), 'every piece of the stripe is held')
   t.true(originBytes(proxy) <= layer.byteLength + 2 * MiB, 'at most the pieces under way when the file closed are read again')
 })
+
+test('two stripes of one blob on one agent (a moved stripe) are held one after the other: both whole, each piece read once', async t => {
+  const layer = layerFixture({ size: 5 * MiB + 7, seed: 35 })
+  const store = await openStore(t)
+  const { upstream, req, proxy } = await registryOrigin(t, layer, 'pass')
+  proxy!.bytesPerSecond = 8 * MiB
+  proxy?.reset()
+  const fetcher = new LayerFetcher({ store, upstream })
+  t.teardown(async () => { await fetcher.stop() })
+  const signal = AbortSignal.timeout(20_000)
+  const [a, b] = await Promise.all([0, 1].map(async index => fetcher.fetchStripe(req, { size: layer.byteLength, stripe: { index, count: 2 }, signal })))
+  t.is((a ?? 0) + (b ?? 0), layer.byteLength)
+  t.true(store.get(req.digest)?.pieces.every(cid => cid != null))
+  t.is(originBytes(proxy), layer.byteLength)
+  t.false(store.isPinned(req.digest), 'the partial file is closed')
+})

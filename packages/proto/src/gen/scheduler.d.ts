@@ -205,9 +205,19 @@ export declare namespace AgentMessage {
         value: string;
         index: number;
     }
+    interface AgentMessagePrefetchProgressBlobsStripeFieldEvent {
+        field: '$.prefetchProgress.blobs[].stripe';
+        value: number;
+        index: number;
+    }
+    interface AgentMessagePrefetchProgressBlobsStripesFieldEvent {
+        field: '$.prefetchProgress.blobs[].stripes';
+        value: number;
+        index: number;
+    }
     function encode(obj: Partial<AgentMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AgentMessage>): AgentMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AgentMessage>): Generator<AgentMessageRegisterAddressesFieldEvent | AgentMessageRegisterHostNameFieldEvent | AgentMessageRegisterSiteFieldEvent | AgentMessageRegisterZoneFieldEvent | AgentMessageRegisterUploadSlotsFieldEvent | AgentMessageRegisterUploadBytesPerSecondFieldEvent | AgentMessageRegisterJoinTokenFieldEvent | AgentMessageAnnounceTaskDigestFieldEvent | AgentMessageAnnounceTaskSizeFieldEvent | AgentMessageAnnounceTaskBitfieldFieldEvent | AgentMessageAnnounceTaskWantsPiecesFieldEvent | AgentMessagePiecesFinishedDigestFieldEvent | AgentMessagePiecesFinishedIndexesFieldEvent | AgentMessagePiecesFinishedSourceFieldEvent | AgentMessagePiecesFinishedParentFieldEvent | AgentMessagePiecesFinishedBytesFieldEvent | AgentMessagePieceFailedDigestFieldEvent | AgentMessagePieceFailedIndexFieldEvent | AgentMessagePieceFailedParentFieldEvent | AgentMessagePieceFailedReasonFieldEvent | AgentMessagePieceTableDigestFieldEvent | AgentMessagePieceTableSizeFieldEvent | AgentMessagePieceTablePieceSizeFieldEvent | AgentMessagePieceTablePiecesFieldEvent | AgentMessageLeaveTaskDigestFieldEvent | AgentMessagePrefetchResolvedJobFieldEvent | AgentMessagePrefetchResolvedImagesReferenceFieldEvent | AgentMessagePrefetchResolvedImagesManifestDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRegistryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRepositoryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsSizeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsMediaTypeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsStripeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsStripesFieldEvent | AgentMessagePrefetchResolvedImagesFailureReasonFieldEvent | AgentMessagePrefetchResolvedImagesFailureMessageFieldEvent | AgentMessagePrefetchProgressJobFieldEvent | AgentMessagePrefetchProgressBlobsDigestFieldEvent | AgentMessagePrefetchProgressBlobsStateFieldEvent | AgentMessagePrefetchProgressBlobsBytesFieldEvent | AgentMessagePrefetchProgressBlobsFailureReasonFieldEvent | AgentMessagePrefetchProgressBlobsFailureMessageFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AgentMessage>): Generator<AgentMessageRegisterAddressesFieldEvent | AgentMessageRegisterHostNameFieldEvent | AgentMessageRegisterSiteFieldEvent | AgentMessageRegisterZoneFieldEvent | AgentMessageRegisterUploadSlotsFieldEvent | AgentMessageRegisterUploadBytesPerSecondFieldEvent | AgentMessageRegisterJoinTokenFieldEvent | AgentMessageAnnounceTaskDigestFieldEvent | AgentMessageAnnounceTaskSizeFieldEvent | AgentMessageAnnounceTaskBitfieldFieldEvent | AgentMessageAnnounceTaskWantsPiecesFieldEvent | AgentMessagePiecesFinishedDigestFieldEvent | AgentMessagePiecesFinishedIndexesFieldEvent | AgentMessagePiecesFinishedSourceFieldEvent | AgentMessagePiecesFinishedParentFieldEvent | AgentMessagePiecesFinishedBytesFieldEvent | AgentMessagePieceFailedDigestFieldEvent | AgentMessagePieceFailedIndexFieldEvent | AgentMessagePieceFailedParentFieldEvent | AgentMessagePieceFailedReasonFieldEvent | AgentMessagePieceTableDigestFieldEvent | AgentMessagePieceTableSizeFieldEvent | AgentMessagePieceTablePieceSizeFieldEvent | AgentMessagePieceTablePiecesFieldEvent | AgentMessageLeaveTaskDigestFieldEvent | AgentMessagePrefetchResolvedJobFieldEvent | AgentMessagePrefetchResolvedImagesReferenceFieldEvent | AgentMessagePrefetchResolvedImagesManifestDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRegistryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRepositoryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsSizeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsMediaTypeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsStripeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsStripesFieldEvent | AgentMessagePrefetchResolvedImagesFailureReasonFieldEvent | AgentMessagePrefetchResolvedImagesFailureMessageFieldEvent | AgentMessagePrefetchProgressJobFieldEvent | AgentMessagePrefetchProgressBlobsDigestFieldEvent | AgentMessagePrefetchProgressBlobsStateFieldEvent | AgentMessagePrefetchProgressBlobsBytesFieldEvent | AgentMessagePrefetchProgressBlobsFailureReasonFieldEvent | AgentMessagePrefetchProgressBlobsFailureMessageFieldEvent | AgentMessagePrefetchProgressBlobsStripeFieldEvent | AgentMessagePrefetchProgressBlobsStripesFieldEvent>;
 }
 export interface Register {
     addresses: Uint8Array<ArrayBuffer>[];
@@ -1024,15 +1034,27 @@ export declare namespace PrefetchProgress {
         value: string;
         index: number;
     }
+    interface PrefetchProgressBlobsStripeFieldEvent {
+        field: '$.blobs[].stripe';
+        value: number;
+        index: number;
+    }
+    interface PrefetchProgressBlobsStripesFieldEvent {
+        field: '$.blobs[].stripes';
+        value: number;
+        index: number;
+    }
     function encode(obj: Partial<PrefetchProgress>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchProgress>): PrefetchProgress;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchProgress>): Generator<PrefetchProgressJobFieldEvent | PrefetchProgressBlobsDigestFieldEvent | PrefetchProgressBlobsStateFieldEvent | PrefetchProgressBlobsBytesFieldEvent | PrefetchProgressBlobsFailureReasonFieldEvent | PrefetchProgressBlobsFailureMessageFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchProgress>): Generator<PrefetchProgressJobFieldEvent | PrefetchProgressBlobsDigestFieldEvent | PrefetchProgressBlobsStateFieldEvent | PrefetchProgressBlobsBytesFieldEvent | PrefetchProgressBlobsFailureReasonFieldEvent | PrefetchProgressBlobsFailureMessageFieldEvent | PrefetchProgressBlobsStripeFieldEvent | PrefetchProgressBlobsStripesFieldEvent>;
 }
 export interface PrefetchBlobProgress {
     digest: string;
     state: PrefetchBlobState;
     bytes: bigint;
     failure?: PrefetchFailure;
+    stripe: number;
+    stripes: number;
 }
 export declare namespace PrefetchBlobProgress {
     const codec: () => Codec<PrefetchBlobProgress>;
@@ -1056,7 +1078,15 @@ export declare namespace PrefetchBlobProgress {
         field: '$.failure.message';
         value: string;
     }
+    interface PrefetchBlobProgressStripeFieldEvent {
+        field: '$.stripe';
+        value: number;
+    }
+    interface PrefetchBlobProgressStripesFieldEvent {
+        field: '$.stripes';
+        value: number;
+    }
     function encode(obj: Partial<PrefetchBlobProgress>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchBlobProgress>): PrefetchBlobProgress;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchBlobProgress>): Generator<PrefetchBlobProgressDigestFieldEvent | PrefetchBlobProgressStateFieldEvent | PrefetchBlobProgressBytesFieldEvent | PrefetchBlobProgressFailureReasonFieldEvent | PrefetchBlobProgressFailureMessageFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PrefetchBlobProgress>): Generator<PrefetchBlobProgressDigestFieldEvent | PrefetchBlobProgressStateFieldEvent | PrefetchBlobProgressBytesFieldEvent | PrefetchBlobProgressFailureReasonFieldEvent | PrefetchBlobProgressFailureMessageFieldEvent | PrefetchBlobProgressStripeFieldEvent | PrefetchBlobProgressStripesFieldEvent>;
 }

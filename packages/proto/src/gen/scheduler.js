@@ -2957,6 +2957,14 @@ export var PrefetchBlobProgress;
                     w.uint32(34);
                     PrefetchFailure.codec().encode(obj.failure, w);
                 }
+                if ((obj.stripe != null && obj.stripe !== 0)) {
+                    w.uint32(40);
+                    w.uint32(obj.stripe);
+                }
+                if ((obj.stripes != null && obj.stripes !== 0)) {
+                    w.uint32(48);
+                    w.uint32(obj.stripes);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -2964,7 +2972,9 @@ export var PrefetchBlobProgress;
                 const obj = {
                     digest: '',
                     state: PrefetchBlobState.PREFETCH_BLOB_UNSPECIFIED,
-                    bytes: 0n
+                    bytes: 0n,
+                    stripe: 0,
+                    stripes: 0
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -2986,6 +2996,14 @@ export var PrefetchBlobProgress;
                             obj.failure = PrefetchFailure.codec().decode(reader, reader.uint32(), {
                                 limits: opts.limits?.failure
                             });
+                            break;
+                        }
+                        case 5: {
+                            obj.stripe = reader.uint32();
+                            break;
+                        }
+                        case 6: {
+                            obj.stripes = reader.uint32();
                             break;
                         }
                         default: {
@@ -3025,6 +3043,20 @@ export var PrefetchBlobProgress;
                             yield* PrefetchFailure.codec().stream(reader, reader.uint32(), `${prefix}.failure`, {
                                 limits: opts.limits?.failure
                             });
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.stripe`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 6: {
+                            yield {
+                                field: `${prefix}.stripes`,
+                                value: reader.uint32()
+                            };
                             break;
                         }
                         default: {

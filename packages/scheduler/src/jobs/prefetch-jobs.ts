@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { MAX_PREFETCH_BLOBS, prefetchBlob } from '@shoal/proto'
-import type { ParsedAgentMessage, ParsedPrefetchBlob, ParsedPrefetchFailure } from '@shoal/proto'
+import type { ParsedAgentMessage, ParsedPrefetchBlob, ParsedPrefetchFailure, PieceStripe } from '@shoal/proto'
 import { PREFETCH_RESTART_AGENT_WAIT_MS, PREFETCH_SCOPE_GRACE_MS, PREFETCH_SCOPE_WAIT_TIMEOUT_SHARE } from '../constants.ts'
 import { UnknownJobError } from '../errors.ts'
 import type { AgentObserver, SchedulerService } from '../service.ts'
@@ -181,7 +181,7 @@ export class PrefetchJobs implements AgentObserver {
     } else {
       for (const blob of message.blobs) {
         const layer = this.#layerOf(job, blob.digest)
-        const target = layer?.targets.find(t => t.agent === peer && !isTerminalTarget(t))
+        const target = layer == null ? undefined : targetOf(layer, peer, blob.stripe)
         if (layer == null || target == null) continue
         const size = targetSize(layer, target)
         target.state = blob.state
@@ -264,7 +264,7 @@ export class PrefetchJobs implements AgentObserver {
     this.#ordered.set(job.id, ordered)
     for (const layer of job.layers) {
       for (const target of layer.targets) {
-        if (isTerminalTarget(target) || ordered.get(target.agent)?.has(layer.digest) === true) continue
+        if (isTerminalTarget(target) || ordered.get(target.agent)?.has(shareKey(layer, target)) === true) continue
         if (this.#service.registrationOf(target.agent) == null) continue
         const layers = wanted.get(target.agent) ?? []
         layers.push({ layer, target })
@@ -277,7 +277,7 @@ export class PrefetchJobs implements AgentObserver {
       ordered.set(agent, sent)
       for (let i = 0; i < layers.length; i += MAX_PREFETCH_BLOBS) {
         const blobs = layers.slice(i, i + MAX_PREFETCH_BLOBS).map(({ layer: l, target }) => prefetchBlob({ registry: l.registry, repository: l.repository, digest: l.digest as ParsedPrefetchBlob['digest'], size: l.size, mediaType: l.mediaType, stripe: target.stripe }))
-        if (this.#service.send(agent, { prefetch: { job: job.id, images: [], platforms: [], blobs, concurrency: job.request.concurrency, timeoutMs, authorization: this.#credentials.get(job.id) ?? '' } })) for (const { layer } of layers) sent.add(layer.digest)
+        if (this.#service.send(agent, { prefetch: { job: job.id, images: [], platforms: [], blobs, concurrency: job.request.concurrency, timeoutMs, authorization: this.#credentials.get(job.id) ?? '' } })) for (const { layer, target } of layers) sent.add(shareKey(layer, target))
       }
     }
   }
@@ -287,10 +287,18 @@ export class PrefetchJobs implements AgentObserver {
     if (job.request.scope.kind === 'site' && RETRY_ELSEWHERE.has(failure.reason)) this.#moveElsewhere(job, layer, target)
   }
 
-  /** A site copy goes to another agent of the site that does not hold one, while tries are left. */
+  /**
+   * A site copy goes to another agent of the site that does not hold one, while tries are left. A
+   * stripe (placement by pieces, where every agent may hold a share) goes to the agent with the
+   * fewest shares of the blob that does not hold this stripe already.
+   */
   #moveElsewhere (job: JobRecord, layer: LayerRecord, target: TargetRecord): void {
-    const taken = new Set(layer.targets.map(t => t.agent))
-    const next = this.#scopeAgents(job).find(agent => !taken.has(agent) && !target.tried.includes(agent))
+    const shares = new Map<PeerKey, number>()
+    for (const t of layer.targets) shares.set(t.agent, (shares.get(t.agent) ?? 0) + 1)
+    const candidates = this.#scopeAgents(job).filter(agent => agent !== target.agent && !target.tried.includes(agent) &&
+      (target.stripe == null ? !shares.has(agent) : !layer.targets.some(t => t.agent === agent && sameStripe(t.stripe, target.stripe))))
+    // Stable: the fewest shares first, then the scope's order.
+    const next = candidates.sort((a, b) => (shares.get(a) ?? 0) - (shares.get(b) ?? 0))[0]
     if (next == null || target.tried.length + 1 >= MAX_TRIES_PER_COPY) {
       if (target.state !== 'failed' && target.error != null) target.state = 'failed'
       return
@@ -392,4 +400,22 @@ export class PrefetchJobs implements AgentObserver {
       })
     }
   }
+}
+
+function sameStripe (a: PieceStripe | undefined, b: PieceStripe | undefined): boolean {
+  return a?.index === b?.index && a?.count === b?.count
+}
+
+/** What an order of a share of a blob is remembered by: its digest, and its stripe. */
+function shareKey (layer: Pick<LayerRecord, 'digest'>, target: Pick<TargetRecord, 'stripe'>): string {
+  return target.stripe == null ? layer.digest : `${layer.digest}#${target.stripe.index}/${target.stripe.count}`
+}
+
+/**
+ * The unfinished share of the layer a progress report is of: the agent's target of that stripe,
+ * else (an agent that does not say which stripe) its only unfinished one.
+ */
+function targetOf (layer: LayerRecord, agent: PeerKey, stripe: PieceStripe | undefined): TargetRecord | undefined {
+  const open = layer.targets.filter(t => t.agent === agent && !isTerminalTarget(t))
+  return open.find(t => sameStripe(t.stripe, stripe)) ?? (open.length === 1 ? open[0] : undefined)
 }
