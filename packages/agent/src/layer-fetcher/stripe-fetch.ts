@@ -43,13 +43,20 @@ export async function fetchStripe (components: StripeFetchComponents, init: Stri
   const { digest, size, stripe, signal } = init
   const wanted = stripePieces(size, stripe)
   const bytesOf = (indexes: number[]): number => indexes.reduce((sum, index) => sum + pieceSpan(size, index).length, 0)
-  if (store.isComplete(digest)) {
+  // Every piece of the stripe is held when the blob is.
+  const whole = (): number => {
     init.onBytes?.(bytesOf(wanted))
     return bytesOf(wanted)
   }
+  if (store.isComplete(digest)) return whole()
   const read = components.originPiece
   if (read == null) throw new NoPeerSourceError(`a stripe of ${digest} is read from the origin, and origin fallback is off (--no-origin-fallback)`)
-  const partial = await store.openPartial(digest, size)
+  const partial = await store.openPartial(digest, size).catch((err: unknown) => {
+    // Completed by a download between the look above and the open: every piece is held.
+    if (store.isComplete(digest)) return undefined
+    throw err
+  })
+  if (partial == null) return whole()
   let held = bytesOf(wanted.filter(index => partial.hasPiece(index)))
   init.onBytes?.(held)
   const missing = wanted.filter(index => !partial.hasPiece(index))
