@@ -38,7 +38,7 @@ export {
 } from './scheduler-messages.ts'
 export type { ParsedAgentMessage, ParsedSchedulerMessage, PieceFailureReason } from './scheduler-messages.ts'
 export {
-  parseJobId, prefetchBlob, prefetchFailure, stripeFields, PREFETCH_BLOB_STATES, PREFETCH_FAILURE_REASONS, MAX_PREFETCH_BLOBS, MAX_PREFETCH_IMAGES, MAX_PREFETCH_PLATFORMS,
+  parseJobId, prefetchBlob, prefetchFailure, prefetchShareKey, stripeFields, PREFETCH_BLOB_STATES, PREFETCH_FAILURE_REASONS, MAX_PREFETCH_BLOBS, MAX_PREFETCH_IMAGES, MAX_PREFETCH_PLATFORMS,
   MAX_PREFETCH_REFERENCE_LENGTH, MAX_PREFETCH_TAG_FILTER_LENGTH, MAX_JOB_AUTHORIZATION_LENGTH, isJobAuthorization, isPlacementLabel, isPlatformText
 } from './prefetch-messages.ts'
 export type {

@@ -184,6 +184,14 @@ function parseStripe (index: number, count: number): PieceStripe | undefined {
   return { index, count }
 }
 
+/**
+ * What a share of a blob in a prefetch job is known by: its digest, and its stripe when placed by
+ * pieces (an agent may hold two stripes of one blob when a site's agent left and its stripe moved).
+ */
+export function prefetchShareKey (digest: string, stripe: PieceStripe | undefined): string {
+  return stripe == null ? digest : `${digest}#${stripe.index}/${stripe.count}`
+}
+
 /** The wire fields of a stripe (none: both 0). */
 export function stripeFields (stripe: PieceStripe | undefined): { stripe: number, stripes: number } {
   return { stripe: stripe?.index ?? 0, stripes: stripe?.count ?? 0 }

@@ -1,4 +1,4 @@
-import { MAX_PREFETCH_BLOBS, MAX_PREFETCH_IMAGES } from '@shoal/proto'
+import { MAX_PREFETCH_BLOBS, MAX_PREFETCH_IMAGES, prefetchShareKey } from '@shoal/proto'
 import type { JobId, ParsedPrefetchBlob, PieceStripe } from '@shoal/proto'
 import { silentLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
@@ -212,12 +212,9 @@ export class PrefetchOrders {
   }
 }
 
-/**
- * What an order's blob is known by on this agent: its digest, and its stripe when placed by pieces
- * (an agent may hold two stripes of a blob when a site's agent left and its stripe moved here).
- */
+/** What an order's blob is known by on this agent (prefetchShareKey). */
 function shareKey (blob: Pick<ParsedPrefetchBlob, 'digest' | 'stripe'>): string {
-  return blob.stripe == null ? blob.digest : `${blob.digest}#${blob.stripe.index}/${blob.stripe.count}`
+  return prefetchShareKey(blob.digest, blob.stripe)
 }
 
 /** What a stripe's error stands for: the origin's refusal or absence, else as a pull's (failureOf). */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { MAX_PREFETCH_BLOBS, prefetchBlob } from '@shoal/proto'
+import { MAX_PREFETCH_BLOBS, prefetchBlob, prefetchShareKey } from '@shoal/proto'
 import type { ParsedAgentMessage, ParsedPrefetchBlob, ParsedPrefetchFailure, PieceStripe } from '@shoal/proto'
 import { PREFETCH_RESTART_AGENT_WAIT_MS, PREFETCH_SCOPE_GRACE_MS, PREFETCH_SCOPE_WAIT_TIMEOUT_SHARE } from '../constants.ts'
 import { UnknownJobError } from '../errors.ts'
@@ -406,9 +406,9 @@ function sameStripe (a: PieceStripe | undefined, b: PieceStripe | undefined): bo
   return a?.index === b?.index && a?.count === b?.count
 }
 
-/** What an order of a share of a blob is remembered by: its digest, and its stripe. */
+/** What an order of a share of a blob is remembered by. */
 function shareKey (layer: Pick<LayerRecord, 'digest'>, target: Pick<TargetRecord, 'stripe'>): string {
-  return target.stripe == null ? layer.digest : `${layer.digest}#${target.stripe.index}/${target.stripe.count}`
+  return prefetchShareKey(layer.digest, target.stripe)
 }
 
 /**
