@@ -43,18 +43,18 @@ export interface PieceShare {
  * count), and each stripe goes to `replicas` distinct agents. Every agent then holds about
  * replicas / N of every blob, so a rollout draws on every agent's uplink from its first second,
  * where whole blobs on single agents left most uplinks idle until pieces had spread (issue 12).
- * Agents are dealt in turn from a cursor that goes on from blob to blob, so blobs of few pieces
- * (configs) land on different agents. A blob that cannot be cut (one stripe) is placed whole.
- * Pure.
+ * Agents are dealt in turn from a place that the blob's digest picks: blobs of few pieces (configs)
+ * land on different agents, and a blob placed again on the same agents (a later job of an image
+ * sharing its base layers) gets the same stripes on the same agents, which hold them already. A
+ * blob that cannot be cut (one stripe) is placed whole. Pure.
  */
 export function placePieces (input: Omit<PlacementInput, 'load'>): Map<string, PieceShare[]> {
   const agents = input.agents
   const copies = Math.min(input.replicas, agents.length)
   const stripes = Math.max(1, Math.floor(agents.length / Math.max(1, copies)))
   const placed = new Map<string, PieceShare[]>()
-  const order = [...input.blobs].sort((a, b) => b.size - a.size || (a.digest < b.digest ? -1 : 1))
-  let cursor = 0
-  for (const blob of order) {
+  for (const blob of input.blobs) {
+    let cursor = agents.length === 0 ? 0 : startOf(blob.digest, agents.length)
     const count = Math.max(1, Math.min(stripes, pieceCountFor(blob.size)))
     const shares: PieceShare[] = []
     for (let index = 0; index < count; index++) {
@@ -66,4 +66,11 @@ export function placePieces (input: Omit<PlacementInput, 'load'>): Map<string, P
     placed.set(blob.digest, shares)
   }
   return placed
+}
+
+/** Where a blob's dealing starts among `n` agents: from its digest, the same in every job. */
+function startOf (digest: string, n: number): number {
+  let h = 0
+  for (let i = digest.length - 8; i < digest.length; i++) h = (h * 31 + digest.charCodeAt(i)) >>> 0
+  return h % n
 }

@@ -249,10 +249,24 @@ export class PrefetchJobs implements AgentObserver {
     }
   }
 
-  /** Who holds what of each blob: by pieces or whole blobs in a site, whole blobs on every agent of the other scopes. */
+  /**
+   * Who holds what of each blob: by pieces or whole blobs in a site, whole blobs on every agent of
+   * the other scopes. Placed by pieces, a blob that agents of the site hold whole already (pulled
+   * before the job) stays whole with them, topped up to `replicas` whole copies: cut into stripes,
+   * its pieces would be read from the origin again.
+   */
   #place (job: JobRecord, blobs: ParsedPrefetchBlob[], agents: PeerKey[]): Map<string, PieceShare[]> {
     const { scope, replicas, spread } = job.request
-    if (scope.kind === 'site' && spread === 'pieces') return placePieces({ blobs, agents, replicas })
+    if (scope.kind === 'site' && spread === 'pieces') {
+      const wholeOn = new Map(blobs.map(blob => [blob.digest, agents.filter(agent => this.#service.registry.task(blob.digest)?.bitfield(agent)?.full() === true)]))
+      const placed = placePieces({ blobs: blobs.filter(blob => wholeOn.get(blob.digest)?.length === 0), agents, replicas })
+      for (const [digest, holders] of wholeOn) {
+        if (holders.length === 0) continue
+        const more = agents.filter(agent => !holders.includes(agent)).slice(0, Math.max(0, replicas - holders.length))
+        placed.set(digest, [...holders.slice(0, replicas), ...more].map(agent => ({ agent })))
+      }
+      return placed
+    }
     if (scope.kind === 'site') return new Map([...placeBlobs({ blobs, agents, replicas })].map(([digest, chosen]) => [digest, chosen.map(agent => ({ agent }))]))
     return new Map(blobs.map(blob => [blob.digest, agents.map(agent => ({ agent }))]))
   }

@@ -3,16 +3,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
-import { parseJobId } from '@shoal/proto'
+import { parseJobId, pieceCountFor } from '@shoal/proto'
 import type { ParsedPrefetchBlob, PieceStripe, SchedulerMessage } from '@shoal/proto'
 import { JobStore, parseJobRequest, PrefetchJobs, SchedulerService } from '../../src/index.ts'
 import type { PeerKey } from '../../src/types.ts'
-import { peer, taskDigest } from '../helpers.ts'
+import { bits, peer, taskDigest } from '../helpers.ts'
 
 const MiB = 1024 * 1024
 
 /** A site of three agents, each with its inbox, and a job of one layer of 3 pieces, resolved. */
-async function siteJob (t: ExecutionContext): Promise<{ service: SchedulerService, jobs: PrefetchJobs, id: string, inbox: Map<PeerKey, SchedulerMessage[]>, ids: PeerKey[], blob: ParsedPrefetchBlob }> {
+async function siteJob (t: ExecutionContext, opts: { heldWholeBy?: number } = {}): Promise<{ service: SchedulerService, jobs: PrefetchJobs, id: string, inbox: Map<PeerKey, SchedulerMessage[]>, ids: PeerKey[], blob: ParsedPrefetchBlob }> {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-prefetch-stripes-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const service = new SchedulerService()
@@ -26,8 +26,11 @@ async function siteJob (t: ExecutionContext): Promise<{ service: SchedulerServic
   await jobs.start()
   t.teardown(async () => { await jobs.stop() })
   const { id } = await jobs.create(parseJobRequest({ images: [{ reference: 'harbor.lan/lib/app:1' }], scope: 'site:edge' }))
-  const resolver = [...inbox].find(([, messages]) => messages.some(m => m.prefetch?.images.length === 1))?.[0] as PeerKey
   const blob: ParsedPrefetchBlob = { registry: 'harbor.lan', repository: 'lib/app', digest: taskDigest(1), size: 2 * MiB + 5 }
+  const holder = opts.heldWholeBy == null ? undefined : agents[opts.heldWholeBy]
+  // An agent that pulled the blob before the job tells the scheduler it holds it, as every holder does.
+  if (holder != null) service.handle(holder.id, { kind: 'announceTask', digest: blob.digest, size: blob.size, bitfield: bits(pieceCountFor(blob.size), [0, 1, 2]), wantsPieces: false })
+  const resolver = [...inbox].find(([, messages]) => messages.some(m => m.prefetch?.images.length === 1))?.[0] as PeerKey
   jobs.prefetch(resolver, { kind: 'prefetchResolved', job: parseJobId(id), images: [{ reference: 'harbor.lan/lib/app:1', blobs: [blob] }] })
   return { service, jobs, id, inbox, ids: agents.map(a => a.id).sort(), blob }
 }
@@ -77,4 +80,14 @@ test('a stripe whose agent leaves goes to an agent of the site that holds anothe
   t.deepEqual(mid.layers[0]?.targets.filter(x => x.agent === taker).map(x => x.state), ['done', 'fetching'])
   jobs.prefetch(taker, { kind: 'prefetchProgress', job: parseJobId(id), blobs: [{ digest: blob.digest, state: 'done', bytes: 0, stripe: moved }] })
   t.is(jobs.view(id).state, 'done')
+})
+
+test('placed by pieces, a blob an agent of the site holds whole already stays whole with it: no stripe is read from the origin again', async t => {
+  const { jobs, id, inbox, ids } = await siteJob(t, { heldWholeBy: 1 })
+  const holder = jobs.view(id).layers[0]?.targets
+  t.is(holder?.length, 1)
+  t.is(holder?.[0]?.stripe, undefined)
+  const ordered = ids.map(agent => stripesOrdered(inbox.get(agent) ?? []))
+  t.deepEqual(ordered.map(s => s.length).sort(), [0, 0, 1], 'one order, of the whole blob, to its holder')
+  t.deepEqual(ordered.flat(), [undefined])
 })
