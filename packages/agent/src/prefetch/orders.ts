@@ -129,7 +129,9 @@ export class PrefetchOrders {
   async #fetch (job: JobId, work: JobWork, blobs: ParsedPrefetchBlob[], concurrency: number, signal: AbortSignal): Promise<void> {
     const whole = blobs.filter(b => b.stripe == null)
     const striped = blobs.filter((b): b is ParsedPrefetchBlob & { stripe: PieceStripe } => b.stripe != null)
-    const outcomes = (await Promise.all([this.#fetchWhole(work, whole, concurrency, signal), this.#fetchStripes(work, striped, concurrency, signal)])).flat()
+    // One kind after the other, so that `concurrency` bounds both: whole blobs first (in a job placed
+    // by pieces they are the configs, which a rollout's clients read first), then the stripes.
+    const outcomes = [...await this.#fetchWhole(work, whole, concurrency, signal), ...await this.#fetchStripes(work, striped, concurrency, signal)]
     this.#log.info('prefetch blobs fetched', { job, blobs: outcomes.length, striped: striped.length, failed: outcomes.filter(o => o.error != null).length })
     this.#report()
   }
