@@ -1,6 +1,7 @@
 import { isPlacementLabel, isRegistryHost, isTagGlob } from '@shoal/proto'
 import { SchedulerConfigError } from '../errors.ts'
-import { parseScope } from '../jobs/job-request.ts'
+import { parseScope, parseSpread } from '../jobs/job-request.ts'
+import type { JobSpread } from '../jobs/types.ts'
 
 /**
  * How Dragonfly-style preheats and registry push webhooks become prefetch jobs: the `preheat` and
@@ -27,6 +28,8 @@ export interface PushRule {
   /** a shoal scope: `site:NAME`, `all` or `agent:<peer id>` */
   scope: string
   replicas?: number
+  /** a site scope's placement: `pieces` (default) or `blobs` */
+  spread?: JobSpread
 }
 
 export interface WebhookConfig {
@@ -74,7 +77,7 @@ export function parseSchedulerFileConfig (doc: unknown, file: string): Scheduler
 
 function parseRule (value: unknown, field: string): PushRule {
   const rule = record(value, field)
-  unknownKeys(rule, ['repository', 'tags', 'registry', 'scope', 'replicas'], field)
+  unknownKeys(rule, ['repository', 'tags', 'registry', 'scope', 'replicas', 'spread'], field)
   const repository = text(rule.repository, `${field}.repository`)
   if (!/^[a-z0-9._*/-]{1,255}$/.test(repository)) throw new SchedulerConfigError(`${field}.repository: "${repository.slice(0, 80)}" is not a repository glob (a-z 0-9 . _ - / and *)`)
   const tags = rule.tags == null ? undefined : text(rule.tags, `${field}.tags`)
@@ -87,7 +90,13 @@ function parseRule (value: unknown, field: string): PushRule {
   } catch (err) {
     throw new SchedulerConfigError(`${field}.${(err as Error).message}`, { cause: err })
   }
-  return { repository, tags, registry, scope, replicas: rule.replicas == null ? undefined : integer(rule.replicas, 1, 16, `${field}.replicas`) }
+  let spread: JobSpread | undefined
+  try {
+    spread = rule.spread == null ? undefined : parseSpread(rule.spread)
+  } catch (err) {
+    throw new SchedulerConfigError(`${field}.${(err as Error).message}`, { cause: err })
+  }
+  return { repository, tags, registry, scope, replicas: rule.replicas == null ? undefined : integer(rule.replicas, 1, 16, `${field}.replicas`), spread }
 }
 
 function record (value: unknown, field: string): Record<string, unknown> {

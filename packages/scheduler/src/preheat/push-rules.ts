@@ -29,7 +29,7 @@ export function matchPushes (events: PushEvent[], rules: readonly PushRule[]): M
     const reference = `${registry}/${event.repository}:${event.tag}${event.digest == null ? '' : `@${event.digest}`}`
     if (seen.has(reference)) continue
     seen.add(reference)
-    matched.push({ event, rule: index, request: parseJobRequest({ images: [{ reference }], scope: found.rule.scope, replicas: found.rule.replicas }) })
+    matched.push({ event, rule: index, request: parseJobRequest({ images: [{ reference }], scope: found.rule.scope, replicas: found.rule.replicas, spread: found.rule.spread }) })
   }
   return matched
 }

@@ -38,16 +38,16 @@ test('the first matching rule decides; repository globs cross /; one job per ima
   const { webhooks } = parseSchedulerFileConfig({
     webhooks: {
       rules: [
-        { repository: 'team/*', tags: 'v*', scope: 'site:edge', replicas: 2 },
+        { repository: 'team/*', tags: 'v*', scope: 'site:edge', replicas: 2, spread: 'blobs' },
         { repository: 'team/*', scope: 'all', registry: 'mirror.lan' }
       ]
     }
   }, 'scheduler.yaml')
   const matched = matchPushes(pushEvents(envelope({}, {}, { tag: 'dev' }, { repository: 'team/a/b', tag: 'v9' }, { repository: 'other/app' })), webhooks.rules)
-  t.deepEqual(matched.map(m => [m.rule, m.request.images[0]?.reference, m.request.scope, m.request.replicas]), [
-    [0, `reg.lan:5000/team/app:v1@${digest}`, { kind: 'site', site: 'edge' }, 2],
-    [1, `mirror.lan/team/app:dev@${digest}`, { kind: 'all' }, 1],
-    [0, `reg.lan:5000/team/a/b:v9@${digest}`, { kind: 'site', site: 'edge' }, 2]
+  t.deepEqual(matched.map(m => [m.rule, m.request.images[0]?.reference, m.request.scope, m.request.replicas, m.request.spread]), [
+    [0, `reg.lan:5000/team/app:v1@${digest}`, { kind: 'site', site: 'edge' }, 2, 'blobs'],
+    [1, `mirror.lan/team/app:dev@${digest}`, { kind: 'all' }, 1, 'blobs'],
+    [0, `reg.lan:5000/team/a/b:v9@${digest}`, { kind: 'site', site: 'edge' }, 2, 'blobs']
   ])
 })
 
@@ -64,5 +64,6 @@ test('the config file is checked field by field', t => {
   refused({ webhooks: { rules: [{ repository: 'team/*', tags: 'v1 2', scope: 'all' }] } }, /rules\[0\]\.tags/)
   refused({ webhooks: { rules: [{ repository: 'team/*', scope: 'site:' }] } }, /rules\[0\]\.scope/)
   refused({ webhooks: { rules: [{ repository: 'team/*', scope: 'all', registry: 'https://x' }] } }, /rules\[0\]\.registry/)
+  refused({ webhooks: { rules: [{ repository: 'team/*', scope: 'site:edge', spread: 'halves' }] } }, /rules\[0\]\.spread/)
   t.deepEqual(parseSchedulerFileConfig(null, 'f.yaml').webhooks.rules, [], 'an empty file is no rules')
 })
