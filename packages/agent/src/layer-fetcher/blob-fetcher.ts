@@ -124,9 +124,11 @@ export class LayerFetcher {
    * that starts meanwhile shares the blob's partial file and closes it when it ends: the stripe is
    * then looked at again (STRIPE_ATTEMPTS in all). Two stripes of one blob (a site's agent left and
    * its stripe moved here) run one after the other: each closes the partial file it opened. Resolves
-   * to the stripe's bytes.
+   * to the stripe's bytes. Told as a request for the blob ('blob-requested'): with
+   * `--share-private anonymous` that is where the share policy learns whether peers may have it.
    */
   async fetchStripe (req: OriginBlobRequest, init: { size: number, stripe: PieceStripe, signal: AbortSignal, onBytes?: (bytes: number) => void }): Promise<number> {
+    this.events.emit('blob-requested', req)
     const before = this.stripes.get(req.digest)
     const turn = (async () => {
       await before?.catch(() => {})

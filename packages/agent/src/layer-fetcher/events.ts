@@ -58,7 +58,7 @@ export interface PlanEvent {
  * scheduled plan's reporter, which taps the piece stream's own events.
  */
 export interface LayerFetcherEventMap {
-  /** A client asked for a blob (the share policy learns where it lives). */
+  /** A client asked for a blob, or a prefetch for a stripe of it (the share policy learns where it lives). */
   'blob-requested': [req: OriginBlobRequest]
   plan: [event: PlanEvent]
   /** Bytes read from the origin (a whole-blob stream or a piece). */

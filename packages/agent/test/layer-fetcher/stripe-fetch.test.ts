@@ -47,7 +47,10 @@ test('a stripe is read from the origin piece by piece and stored: only its piece
   t.teardown(async () => { await fetcher.stop() })
   const stripe = { index: 1, count: 3 }
   const progress: number[] = []
+  const requested: string[] = []
+  fetcher.events.on('blob-requested', r => { requested.push(r.digest) })
   const bytes = await fetcher.fetchStripe(req, { size: layer.byteLength, stripe, signal: AbortSignal.timeout(20_000), onBytes: b => { progress.push(b) } })
+  t.deepEqual(requested, [req.digest], 'told as a request for the blob: the share policy learns where it lives')
 
   const wanted = stripePieces(layer.byteLength, stripe)
   t.deepEqual(wanted, [1, 4, 7])
