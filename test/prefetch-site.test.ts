@@ -106,3 +106,27 @@ test('shoal prefetch --spread blobs to a site of 2 agents: one whole copy of eac
   for (const layer of job.layers) t.is(site.filter(x => x.agent.store.isComplete(layer.digest as Digest)).length, 1, `${layer.digest} whole on one agent`)
   t.true(originBlobBytes(origin) <= 1.05 * job.totals.bytes)
 })
+
+test('placed by pieces with --share-private anonymous: the stripes of a blob the origin serves to anyone are shared, so a pull takes no blob from the origin', async t => {
+  const registry = await startRegistry()
+  t.teardown(registry.stop)
+  const origin = await startCountingProxy(registry)
+  t.teardown(origin.stop)
+  const image = await pushImage(registry, { name: 'lib/app', tag: 'v1', format: 'oci', layers: [layerFixture({ size: 3 * MiB + 1, seed: 71 })] })
+  origin.reset()
+  const cluster: Cluster = { origin, image, layers: [], digests: [], swarmKey: await writeSwarmKey(t) }
+  const scheduler = await spawnScheduler(t, { dataDir: await tempDir(t, 'scheduler'), swarmKey: cluster.swarmKey })
+  const site = await Promise.all([0, 1].map(async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr, '--site', 'edge', '--share-private', 'anonymous'] })))
+  await waitFor('agents registered', () => site.every(x => x.agent.schedulersConnected === 1))
+
+  const run = await runPrefetchCommand([`${origin.host}/lib/app:v1`, '--scheduler', scheduler.admin, '--admin-token-file', scheduler.adminTokenFile, '--scope', 'site:edge', '--json'])
+  t.is(run.code, 0, run.stderr)
+  const layer = (JSON.parse(run.stdout) as { job: JobView }).job.layers.find(l => l.digest === image.layers[0]?.digest)
+  t.deepEqual(layer?.targets.map(x => x.stripe?.count), [2, 2], 'the layer in two stripes')
+  const prefetched = originBlobBytes(origin)
+
+  const dir = await tempDir(t, 'rollout')
+  await skopeoCopy({ image: `${origin.host}/lib/app:v1`, mirror: site[0]!.host, destDir: dir })
+  await verifyDirImage(dir, image)
+  t.is(originBlobBytes(origin), prefetched, 'the other stripe came from the peer that holds it')
+})
