@@ -130,3 +130,32 @@ test('placed by pieces with --share-private anonymous: the stripes of a blob the
   await verifyDirImage(dir, image)
   t.is(originBlobBytes(origin), prefetched, 'the other stripe came from the peer that holds it')
 })
+
+test('placed by pieces, a second job of an image that shares a base layer finds its stripes held: the origin sends only what is new', async t => {
+  const registry = await startRegistry()
+  t.teardown(registry.stop)
+  const origin = await startCountingProxy(registry)
+  t.teardown(origin.stop)
+  const base = layerFixture({ size: 3 * MiB + 3, seed: 81 })
+  const first = await pushImage(registry, { name: 'lib/app', tag: 'v1', format: 'oci', layers: [base, layerFixture({ size: 2 * MiB + 1, seed: 82 })] })
+  const second = await pushImage(registry, { name: 'lib/app', tag: 'v2', format: 'oci', layers: [base, layerFixture({ size: 2 * MiB + 2, seed: 83 })] })
+  origin.reset()
+  const cluster: Cluster = { origin, image: first, layers: [], digests: [], swarmKey: await writeSwarmKey(t) }
+  const scheduler = await spawnScheduler(t, { dataDir: await tempDir(t, 'scheduler'), swarmKey: cluster.swarmKey })
+  const site = await Promise.all([0, 1, 2].map(async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr, '--site', 'edge'] })))
+  await waitFor('agents registered', () => site.every(x => x.agent.schedulersConnected === 1))
+  const prefetch = async (tag: string): Promise<JobView> => {
+    const run = await runPrefetchCommand([`${origin.host}/lib/app:${tag}`, '--scheduler', scheduler.admin, '--admin-token-file', scheduler.adminTokenFile, '--scope', 'site:edge', '--json'])
+    t.is(run.code, 0, run.stderr)
+    return (JSON.parse(run.stdout) as { job: JobView }).job
+  }
+
+  const one = await prefetch('v1')
+  const afterFirst = originBlobBytes(origin)
+  const two = await prefetch('v2')
+  const baseDigest = first.layers[0]?.digest
+  const stripesOf = (job: JobView): string[] => (job.layers.find(l => l.digest === baseDigest)?.targets ?? []).map(x => `${x.agent}:${x.stripe?.index ?? '-'}/${x.stripe?.count ?? '-'}`).sort()
+  t.deepEqual(stripesOf(two), stripesOf(one), 'the base layer has the same stripes on the same agents in both jobs')
+  const fresh = (second.layers[1]?.size ?? 0) + second.config.byteLength
+  t.is(originBlobBytes(origin) - afterFirst, fresh, 'the second job read only its new layer and config from the origin')
+})
