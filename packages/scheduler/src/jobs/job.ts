@@ -67,16 +67,21 @@ export function jobView (job: JobRecord, hostName: (agent: PeerKey) => string | 
   let bytes = 0
   let bytesDone = 0
   for (const layer of job.layers) {
+    // An agent counts a layer once, however many of its stripes it holds (one moved to it).
+    const byAgent = new Map<PeerKey, TargetRecord[]>()
     for (const target of layer.targets) {
-      const entry = agents.get(target.agent) ?? { layers: 0, done: 0, failed: 0, bytes: 0 }
-      entry.layers++
-      if (target.state === 'done') entry.done++
-      if (target.state === 'failed') entry.failed++
-      entry.bytes += target.bytes
-      agents.set(target.agent, entry)
+      byAgent.set(target.agent, [...byAgent.get(target.agent) ?? [], target])
       const size = targetSize(layer, target)
       bytes += size
       bytesDone += Math.min(target.bytes, size)
+    }
+    for (const [agent, shares] of byAgent) {
+      const entry = agents.get(agent) ?? { layers: 0, done: 0, failed: 0, bytes: 0 }
+      entry.layers++
+      if (shares.every(t => t.state === 'done')) entry.done++
+      if (shares.some(t => t.state === 'failed')) entry.failed++
+      entry.bytes += shares.reduce((sum, t) => sum + t.bytes, 0)
+      agents.set(agent, entry)
     }
     if (layer.targets.length > 0 && layer.targets.every(t => t.state === 'done')) layersDone++
     else if (layer.targets.some(t => t.state === 'failed') && layer.targets.every(isTerminalTarget)) layersFailed++

@@ -78,6 +78,8 @@ test('a stripe whose agent leaves goes to an agent of the site that holds anothe
   const mid = jobs.view(id)
   t.is(mid.state, 'running')
   t.deepEqual(mid.layers[0]?.targets.filter(x => x.agent === taker).map(x => x.state), ['done', 'fetching'])
+  const ownBytes = mid.layers[0]?.targets.find(x => x.agent === taker && x.state === 'done')?.size ?? Number.NaN
+  t.like(mid.agents.find(a => a.agent === taker), { layers: 1, done: 0, failed: 0, bytes: ownBytes + 3 }, 'one layer for the agent, not done while a stripe of it is not')
   jobs.prefetch(taker, { kind: 'prefetchProgress', job: parseJobId(id), blobs: [{ digest: blob.digest, state: 'done', bytes: 0, stripe: moved }] })
   t.is(jobs.view(id).state, 'done')
 })
