@@ -1,10 +1,13 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
+import type { ExecutionContext } from 'ava'
 import { layerFixture, pushImage, skopeoCopy, startCountingProxy, startRegistry, verifyDirImage } from './fixtures/index.ts'
+import type { CountingProxy, PushedImage } from './fixtures/index.ts'
 import { fetchBody, waitFor } from './helpers/http.ts'
 import { startPeer, writeSwarmKey } from './helpers/p2p-cluster.ts'
 import type { Cluster } from './helpers/p2p-cluster.ts'
+import type { TestAgent } from './helpers/agent.ts'
 import type { Digest } from '@shoal/proto'
 import type { JobView } from '@shoal/scheduler'
 import { getJob, originBlobBytes, runPrefetchCommand, siteHolds } from './helpers/prefetch-jobs.ts'
@@ -81,24 +84,34 @@ test('shoal prefetch of an image and of a tag filter to a site of 3 agents: ever
     await skopeoCopy({ image: `${origin.host}/${image.name}:${image.tag}`, mirror: agent.host, destDir: dir })
     await verifyDirImage(dir, image)
   }))
-    t.is(originBlobBytes(origin), prefetched, 'the rollout took no blob bytes from the origin')
+  t.is(originBlobBytes(origin), prefetched, 'the rollout took no blob bytes from the origin')
 })
 
-test('shoal prefetch --spread blobs to a site of 2 agents: one whole copy of each blob in the site, spread over its agents', async t => {
+/** Images of lib/app (`tags` to its layers) in a registry behind a counting proxy, a scheduler, and `agents` agents of site edge. */
+async function edgeSite (t: ExecutionContext, tags: Record<string, Buffer[]>, agents: number, args: string[] = []): Promise<{ origin: CountingProxy, images: Record<string, PushedImage>, site: TestAgent[], prefetch: (tag: string, more?: string[]) => Promise<JobView> }> {
   const registry = await startRegistry()
   t.teardown(registry.stop)
   const origin = await startCountingProxy(registry)
   t.teardown(origin.stop)
-  const image = await pushImage(registry, { name: 'lib/app', tag: 'v1', format: 'oci', layers: [1, 2].map(seed => layerFixture({ size: 2 * MiB + seed, seed: 60 + seed })) })
+  const images: Record<string, PushedImage> = {}
+  for (const [tag, layers] of Object.entries(tags)) images[tag] = await pushImage(registry, { name: 'lib/app', tag, format: 'oci', layers })
   origin.reset()
-  const cluster: Cluster = { origin, image, layers: [], digests: [], swarmKey: await writeSwarmKey(t) }
+  const cluster: Cluster = { origin, image: Object.values(images)[0] as PushedImage, layers: [], digests: [], swarmKey: await writeSwarmKey(t) }
   const scheduler = await spawnScheduler(t, { dataDir: await tempDir(t, 'scheduler'), swarmKey: cluster.swarmKey })
-  const site = await Promise.all([0, 1].map(async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr, '--site', 'edge'] })))
+  const site = await Promise.all(Array.from({ length: agents }, async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr, '--site', 'edge', ...args] })))
   await waitFor('agents registered', () => site.every(x => x.agent.schedulersConnected === 1))
+  // The operator's command for lib/app:TAG to the site; it must succeed.
+  const prefetch = async (tag: string, more: string[] = []): Promise<JobView> => {
+    const run = await runPrefetchCommand([`${origin.host}/lib/app:${tag}`, '--scheduler', scheduler.admin, '--admin-token-file', scheduler.adminTokenFile, '--scope', 'site:edge', ...more, '--json'])
+    t.is(run.code, 0, run.stderr)
+    return (JSON.parse(run.stdout) as { job: JobView }).job
+  }
+  return { origin, images, site, prefetch }
+}
 
-  const run = await runPrefetchCommand([`${origin.host}/lib/app:v1`, '--scheduler', scheduler.admin, '--admin-token-file', scheduler.adminTokenFile, '--scope', 'site:edge', '--spread', 'blobs', '--json'])
-  t.is(run.code, 0, run.stderr)
-  const job = (JSON.parse(run.stdout) as { job: JobView }).job
+test('shoal prefetch --spread blobs to a site of 2 agents: one whole copy of each blob in the site, spread over its agents', async t => {
+  const { origin, site, prefetch } = await edgeSite(t, { v1: [1, 2].map(seed => layerFixture({ size: 2 * MiB + seed, seed: 60 + seed })) }, 2)
+  const job = await prefetch('v1', ['--spread', 'blobs'])
   t.is(job.state, 'done')
   t.is(job.spread, 'blobs')
   t.true(job.layers.every(l => l.targets.length === 1 && l.targets[0]?.state === 'done' && l.targets[0].stripe == null), 'one whole copy of each, done')
@@ -108,20 +121,9 @@ test('shoal prefetch --spread blobs to a site of 2 agents: one whole copy of eac
 })
 
 test('placed by pieces with --share-private anonymous: the stripes of a blob the origin serves to anyone are shared, so a pull takes no blob from the origin', async t => {
-  const registry = await startRegistry()
-  t.teardown(registry.stop)
-  const origin = await startCountingProxy(registry)
-  t.teardown(origin.stop)
-  const image = await pushImage(registry, { name: 'lib/app', tag: 'v1', format: 'oci', layers: [layerFixture({ size: 3 * MiB + 1, seed: 71 })] })
-  origin.reset()
-  const cluster: Cluster = { origin, image, layers: [], digests: [], swarmKey: await writeSwarmKey(t) }
-  const scheduler = await spawnScheduler(t, { dataDir: await tempDir(t, 'scheduler'), swarmKey: cluster.swarmKey })
-  const site = await Promise.all([0, 1].map(async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr, '--site', 'edge', '--share-private', 'anonymous'] })))
-  await waitFor('agents registered', () => site.every(x => x.agent.schedulersConnected === 1))
-
-  const run = await runPrefetchCommand([`${origin.host}/lib/app:v1`, '--scheduler', scheduler.admin, '--admin-token-file', scheduler.adminTokenFile, '--scope', 'site:edge', '--json'])
-  t.is(run.code, 0, run.stderr)
-  const layer = (JSON.parse(run.stdout) as { job: JobView }).job.layers.find(l => l.digest === image.layers[0]?.digest)
+  const { origin, images, site, prefetch } = await edgeSite(t, { v1: [layerFixture({ size: 3 * MiB + 1, seed: 71 })] }, 2, ['--share-private', 'anonymous'])
+  const image = images.v1 as PushedImage
+  const layer = (await prefetch('v1')).layers.find(l => l.digest === image.layers[0]?.digest)
   t.deepEqual(layer?.targets.map(x => x.stripe?.count), [2, 2], 'the layer in two stripes')
   const prefetched = originBlobBytes(origin)
 
@@ -132,24 +134,9 @@ test('placed by pieces with --share-private anonymous: the stripes of a blob the
 })
 
 test('placed by pieces, a second job of an image that shares a base layer finds its stripes held: the origin sends only what is new', async t => {
-  const registry = await startRegistry()
-  t.teardown(registry.stop)
-  const origin = await startCountingProxy(registry)
-  t.teardown(origin.stop)
   const base = layerFixture({ size: 3 * MiB + 3, seed: 81 })
-  const first = await pushImage(registry, { name: 'lib/app', tag: 'v1', format: 'oci', layers: [base, layerFixture({ size: 2 * MiB + 1, seed: 82 })] })
-  const second = await pushImage(registry, { name: 'lib/app', tag: 'v2', format: 'oci', layers: [base, layerFixture({ size: 2 * MiB + 2, seed: 83 })] })
-  origin.reset()
-  const cluster: Cluster = { origin, image: first, layers: [], digests: [], swarmKey: await writeSwarmKey(t) }
-  const scheduler = await spawnScheduler(t, { dataDir: await tempDir(t, 'scheduler'), swarmKey: cluster.swarmKey })
-  const site = await Promise.all([0, 1, 2].map(async () => startPeer(t, cluster, { args: ['--scheduler', scheduler.addr, '--site', 'edge'] })))
-  await waitFor('agents registered', () => site.every(x => x.agent.schedulersConnected === 1))
-  const prefetch = async (tag: string): Promise<JobView> => {
-    const run = await runPrefetchCommand([`${origin.host}/lib/app:${tag}`, '--scheduler', scheduler.admin, '--admin-token-file', scheduler.adminTokenFile, '--scope', 'site:edge', '--json'])
-    t.is(run.code, 0, run.stderr)
-    return (JSON.parse(run.stdout) as { job: JobView }).job
-  }
-
+  const { origin, images, prefetch } = await edgeSite(t, { v1: [base, layerFixture({ size: 2 * MiB + 1, seed: 82 })], v2: [base, layerFixture({ size: 2 * MiB + 2, seed: 83 })] }, 3)
+  const [first, second] = [images.v1, images.v2] as [PushedImage, PushedImage]
   const one = await prefetch('v1')
   const afterFirst = originBlobBytes(origin)
   const two = await prefetch('v2')

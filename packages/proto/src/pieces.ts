@@ -79,7 +79,8 @@ export interface PieceStripe {
 /** The pieces of stripe `stripe` of a blob of `blobSize` bytes, in order. */
 export function stripePieces (blobSize: number, stripe: PieceStripe): number[] {
   const pieces: number[] = []
-  for (let i = stripe.index; i < pieceCountFor(blobSize); i += stripe.count) pieces.push(i)
+  const count = pieceCountFor(blobSize)
+  for (let i = stripe.index; i < count; i += stripe.count) pieces.push(i)
   return pieces
 }
 
