@@ -1,7 +1,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
-import { parseCid } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
+import { recordedTable } from '../piece-store/blob-record.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import type { SchedulerSession } from '../scheduler-client/session.ts'
 import type { PieceFetchedEvent } from './events.ts'
@@ -68,7 +68,7 @@ export class PieceReporter {
     this.#originSinceTable = false
     const record = this.#store.get(this.#digest)
     if (record != null) {
-      this.#session.pieceTable({ digest: this.#digest, size: record.size, pieceSize: record.pieceSize, pieces: record.pieces.map(cid => cid == null ? undefined : parseCid(cid)) })
+      this.#session.pieceTable(recordedTable(record))
     }
   }
 

@@ -1,8 +1,9 @@
-import { Bitfield, digestOf, parseCid, pieceCountFor, pieceSpan, stripePieces } from '@shoal/proto'
+import { digestOf, pieceSpan, stripePieces } from '@shoal/proto'
 import type { Digest, PieceStripe } from '@shoal/proto'
 import { STRIPE_PIECE_READS_IN_FLIGHT } from '../constants.ts'
 import { NoPeerSourceError, StripeInterruptedError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
+import { recordedBitfield, recordedTable } from '../piece-store/blob-record.ts'
 import type { PartialBlob } from '../piece-store/partial-blob.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import type { SchedulerClient } from '../scheduler-client/client.ts'
@@ -45,8 +46,9 @@ export async function fetchStripe (components: StripeFetchComponents, init: Stri
   const bytesOf = (indexes: number[]): number => indexes.reduce((sum, index) => sum + pieceSpan(size, index).length, 0)
   // Every piece of the stripe is held when the blob is.
   const whole = (): number => {
-    init.onBytes?.(bytesOf(wanted))
-    return bytesOf(wanted)
+    const bytes = bytesOf(wanted)
+    init.onBytes?.(bytes)
+    return bytes
   }
   if (store.isComplete(digest)) return whole()
   const read = components.originPiece
@@ -96,15 +98,12 @@ export async function fetchStripe (components: StripeFetchComponents, init: Stri
 
 /** The DHT and the blob's scheduler learn what this agent holds of the blob now. */
 function tellHolders (components: StripeFetchComponents, partial: PartialBlob): void {
-  const { digest, size } = partial
-  const record = partial.record
+  const { digest, size, record } = partial
   components.peers?.announce(digest).catch((err: Error) => {
     components.log.info('a stripe was not announced in the DHT', { digest, error: err.message })
   })
   const session = components.scheduler?.sessionFor(digest)
   if (session == null || session.closed) return
-  const bitfield = new Bitfield(pieceCountFor(size))
-  record.pieces.forEach((cid, index) => { if (cid != null) bitfield.set(index) })
-  session.announce({ digest, size, bitfield, wantsPieces: false })
-  session.pieceTable({ digest, size, pieceSize: record.pieceSize, pieces: record.pieces.map(cid => cid == null ? undefined : parseCid(cid)) })
+  session.announce({ digest, size, bitfield: recordedBitfield(record), wantsPieces: false })
+  session.pieceTable(recordedTable(record))
 }

@@ -1,6 +1,6 @@
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import {
-  bitfieldResponse, cidOfDigest, digestAlgorithm, digestOf, parseCid, PIECES_PROTOCOL, pieceSpan, pieceTableResponse, Status
+  bitfieldResponse, cidOfDigest, digestAlgorithm, digestOf, PIECES_PROTOCOL, pieceSpan, pieceTableResponse, Status
 } from '@shoal/proto'
 import type { Digest, PeerResponse } from '@shoal/proto'
 import {
@@ -12,7 +12,7 @@ import { silentLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
 import type { RateLimiter } from '../bandwidth/index.ts'
 import type { PeerBans } from '../peer-bans.ts'
-import { recordedBitfield } from '../piece-store/blob-record.ts'
+import { recordedBitfield, recordedTable } from '../piece-store/blob-record.ts'
 import type { BlobRecord } from '../piece-store/blob-record.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import { PieceSpread } from './piece-spread.ts'
@@ -201,8 +201,7 @@ export class PieceExchangeServer {
     if (record == null || digestAlgorithm(digest) !== 'sha256') return refusal('pieceTable', Status.NOT_FOUND).pieceTable!
     if (record.state === 'complete' && record.pieces.some(cid => cid == null)) return refusal('pieceTable', Status.NOT_FOUND).pieceTable!
     try {
-      const pieces = record.pieces.map(cid => cid == null ? undefined : parseCid(cid))
-      return pieceTableResponse({ digest, size: record.size, pieceSize: record.pieceSize, pieces })
+      return pieceTableResponse(recordedTable(record))
     } catch (err) {
       this.#log.warn('piece table not served', { digest, error: `${(err as Error).name}: ${(err as Error).message}` })
       return refusal('pieceTable', Status.ERROR).pieceTable!

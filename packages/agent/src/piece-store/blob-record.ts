@@ -1,5 +1,5 @@
-import { Bitfield } from '@shoal/proto'
-import type { Digest } from '@shoal/proto'
+import { Bitfield, parseCid } from '@shoal/proto'
+import type { Digest, PieceTable } from '@shoal/proto'
 
 /** What the index knows of one blob. Piece CIDs are recorded only once the piece is durable. */
 export interface BlobRecord {
@@ -27,4 +27,9 @@ export function recordedBitfield (record: BlobRecord): Bitfield {
   const bitfield = new Bitfield(record.pieces.length)
   record.pieces.forEach((cid, index) => { if (cid != null) bitfield.set(index) })
   return bitfield
+}
+
+/** The record's piece table: the CIDs of the pieces it holds, holes where it holds none. */
+export function recordedTable (record: BlobRecord): PieceTable {
+  return { digest: record.digest, size: record.size, pieceSize: record.pieceSize, pieces: record.pieces.map(cid => cid == null ? undefined : parseCid(cid)) }
 }
