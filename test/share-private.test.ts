@@ -10,7 +10,8 @@ import { PieceExchangeClient } from '../packages/agent/src/piece-exchange/index.
 import { waitFor } from './helpers/http.ts'
 import { agentPeerId } from './helpers/identity.ts'
 import { scrapeMetrics } from './helpers/metrics.ts'
-import { LOOPBACK, pullBlob, setupCluster, sha256 } from './helpers/p2p-cluster.ts'
+import { LOOPBACK, pullBlob, setupCluster, sha256, startPeer } from './helpers/p2p-cluster.ts'
+import { startTestScheduler } from './helpers/scheduler.ts'
 import type { Cluster } from './helpers/p2p-cluster.ts'
 import { startTestAgent } from './helpers/agent.ts'
 import type { TestAgent } from './helpers/agent.ts'
@@ -109,4 +110,21 @@ test('--share-private none: not even a blob the origin serves to anyone goes to 
   t.deepEqual(await ask(s), { table: 'not found', piece: 'not found', providers: [] })
   t.is(sha256(await pullBlob(s.other, digest)), sha256(layer))
   t.is((await scrapeMetrics(s.other.url)).value('shoal_agent_blob_received_bytes_total', { source: 'peer' }) ?? 0, 0, 'no piece from the holder')
+})
+
+test('--share-private anonymous with a scheduler: a private blob is never announced to it, so no agent is sent to the holder to be refused', async t => {
+  const cluster = await setupCluster(t, ALICE)
+  const scheduler = await startTestScheduler(t, cluster.swarmKey)
+  const holder = await startPeer(t, cluster, { args: ['--scheduler', scheduler.addr, '--share-private', 'anonymous'] })
+  const other = await startPeer(t, cluster, { bootstrap: holder, args: ['--scheduler', scheduler.addr] })
+  const otherId = other.agent.p2pAddresses[0]?.split('/p2p/')[1] ?? '-'
+  await waitFor('both registered, and connected', () => holder.agent.schedulersConnected === 1 && other.agent.schedulersConnected === 1 && holder.agent.connectedPeerIds.includes(otherId))
+  const [digest, layer] = [cluster.digests[0] ?? '', cluster.layers[0] as Buffer]
+  t.is(sha256(await pullBlob(holder, digest, BASIC_ALICE)), sha256(layer))
+  t.is(scheduler.service.registry.task(parseDigest(digest)), undefined, 'the scheduler never heard of the private blob')
+  t.is((await scrapeMetrics(holder.url)).value('shoal_agent_blob_plans_total', { plan: 'origin', why: 'kept-private' }), 1)
+  t.is(sha256(await pullBlob(other, digest, BASIC_ALICE)), sha256(layer))
+  const metrics = await scrapeMetrics(other.url)
+  t.is(metrics.value('shoal_agent_peer_pieces_fetched_total', { result: 'refused' }) ?? 0, 0, 'no piece asked of the holder')
+  t.is(metrics.value('shoal_agent_blob_received_bytes_total', { source: 'origin' }), layer.byteLength)
 })

@@ -70,6 +70,8 @@ export class PieceTableMismatchError extends namedError('PieceTableMismatchError
 export class NoPeerSourceError extends namedError('NoPeerSourceError') {}
 /** A stripe's partial file was closed under it by a download of the same blob that ended (see LayerFetcher.fetchStripe). */
 export class StripeInterruptedError extends namedError('StripeInterruptedError') {}
+/** A stripe of a blob this agent keeps from peers (`--share-private`): nobody could be given it. */
+export class StripeKeptPrivateError extends namedError('StripeKeptPrivateError') {}
 /** No scheduler took the agent's registration (unreachable, no answer, or a broken answer). */
 export class SchedulerUnavailableError extends namedError('SchedulerUnavailableError') {}
 /** A piece read waiting for the server's memory was given up for other peers' share of the read slots (answered BUSY). */

@@ -4,7 +4,7 @@ import type { RateLimiter } from '../bandwidth/index.ts'
 import { silentLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
 import { PEER_CLAIM_SETTLE_MS, STRIPE_ATTEMPTS } from '../constants.ts'
-import { UpstreamProtocolError } from '../errors.ts'
+import { StripeKeptPrivateError, UpstreamProtocolError } from '../errors.ts'
 import type { BlobRecord } from '../piece-store/blob-record.ts'
 import type { PieceStore } from '../piece-store/store.ts'
 import type { SchedulerClient } from '../scheduler-client/client.ts'
@@ -126,9 +126,14 @@ export class LayerFetcher {
    * its stripe moved here) run one after the other: each closes the partial file it opened. Resolves
    * to the stripe's bytes. Told as a request for the blob ('blob-requested'): with
    * `--share-private anonymous` that is where the share policy learns whether peers may have it.
+   * A stripe of a blob the policy keeps from peers is refused (StripeKeptPrivateError): it would
+   * give the others nothing, and announcing it would send them here to be refused.
    */
   async fetchStripe (req: OriginBlobRequest, init: { size: number, stripe: PieceStripe, signal: AbortSignal, onBytes?: (bytes: number) => void }): Promise<number> {
     this.events.emit('blob-requested', req)
+    if (await this.components.peers?.shares?.(req) === false) {
+      throw new StripeKeptPrivateError(`this agent keeps ${req.digest} from its peers (--share-private): a stripe of it helps no one; prefetch it whole on each agent (--scope all or agent:PEER_ID)`)
+    }
     const before = this.stripes.get(req.digest)
     const turn = (async () => {
       await before?.catch(() => {})

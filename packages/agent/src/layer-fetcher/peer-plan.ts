@@ -6,6 +6,7 @@ import { silentLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
 import type { PieceExchangeClient } from '../piece-exchange/index.ts'
 import type { PeerPlan, PlannedPeer } from './peer-swarm.ts'
+import type { OriginBlobRequest } from './sources/origin.ts'
 
 /** What the layer fetcher needs of the peer network: finding holders, announcing, asking them. */
 export interface PeerNetwork {
@@ -20,6 +21,11 @@ export interface PeerNetwork {
   /** Where a peer named by a scheduler listens (multiaddrs, as bytes), so that it can be dialled by id. */
   rememberAddresses: (peer: PeerId, addresses: readonly Uint8Array[]) => void
   client: Pick<PieceExchangeClient, 'pieceTable' | 'bitfield' | 'piece'>
+  /**
+   * `--share-private`: whether this agent lets peers have the blob, once its policy knows (never
+   * rejects). Without it, every blob is shared.
+   */
+  shares?: (blob: OriginBlobRequest) => Promise<boolean>
 }
 
 

@@ -55,6 +55,7 @@ export type OriginReason =
   | 'empty-blob'
   | 'no-usable-plan'
   | 'peer-download-failed'
+  | 'kept-private'
 
 /**
  * What the planner decided: a download from peers ready to run (with the piece stream that feeds
@@ -122,7 +123,11 @@ export class BlobPlanner {
     if (peers == null) return { kind: 'origin', why: 'no-peer-network' }
     if (!options.peersFirst) return { kind: 'origin', why: 'peer-download-failed' }
     const { signal } = options
-    const session = scheduler?.sessionFor(req.digest)
+    // A blob this agent keeps from peers (`--share-private`) is never announced: its scheduler would
+    // hand this agent out as a parent and count its pieces as held, and the peers sent to it would
+    // be refused. It is taken from providers that share it, else from the origin.
+    const shared = await peers.shares?.(req) ?? true
+    const session = shared ? scheduler?.sessionFor(req.digest) : undefined
     if (session == null && peers.connected().length === 0) return this.noPeers(req, 'no-connected-peers')
     let found: Array<{ id: PeerId }>
     let head: OriginHead
@@ -147,6 +152,9 @@ export class BlobPlanner {
     if (size === 0) return { kind: 'origin', why: 'empty-blob' }
     let plan = providers.length > 0 ? await planFromPeers(peers, req.digest, size, providers, this.log) : undefined
     signal.throwIfAborted()
+    // A claim reads a share from the origin and expects the other claimers' shares from them: it
+    // needs this agent to give its share too.
+    if (!shared && (plan == null || !plan.peers.some(holdsAny))) return this.noPeers(req, 'kept-private')
     // No provider answers, or those that do hold no piece yet (other agents' claims): the blob is cold, claim it.
     const claimed = size != null && (plan == null || !plan.peers.some(holdsAny))
     let share: number[] = []

@@ -351,6 +351,7 @@ export class PeerServices {
           this.#ownLog.info('a parent\'s addresses were not kept; it is dialled by peer id alone', { peer: peer.toString(), error: `${err.name}: ${err.message}` })
         })
       },
+      shares: async blob => this.#share?.settled(blob) ?? true,
       announce: async digest => {
         if (!this.#shareable(digest)) return
         await this.#discovery?.provide(digest, { signal: AbortSignal.timeout(PEER_LOOKUP_TIMEOUT_MS) }).catch((err: Error) => {

@@ -51,7 +51,8 @@ export class SharePolicy {
   readonly #file: string
   readonly #isPublic: (registry: string, repository: string) => boolean
   readonly #anonymous = new Set<Digest>()
-  readonly #checking = new Set<Digest>()
+  /** Checks under way, each resolving with whether the origin serves the blob to anyone. */
+  readonly #checking = new Map<Digest, Promise<boolean>>()
 
   constructor (components: SharePolicyComponents, init: SharePolicyInit) {
     this.#upstream = components.upstream
@@ -85,15 +86,30 @@ export class SharePolicy {
 
   /** A blob was asked for: with `anonymous`, find out once whether the origin serves it to anyone. */
   observe (blob: BlobOrigin): void {
-    if (this.#policy !== 'anonymous' || this.#anonymous.has(blob.digest) || this.#checking.has(blob.digest)) return
-    this.#checking.add(blob.digest)
-    this.#check(blob).then(async anonymous => {
-      if (!anonymous || this.#anonymous.has(blob.digest)) return
-      await appendFile(this.#file, `${blob.digest}\n`, { mode: 0o600 })
-      this.#anonymous.add(blob.digest)
-    }).catch((err: Error) => {
-      this.#log.info('whether the origin serves a blob to anyone is unknown: it is kept from peers', { digest: blob.digest, error: `${err.name}: ${err.message}` })
-    }).finally(() => { this.#checking.delete(blob.digest) })
+    void this.settled(blob)
+  }
+
+  /**
+   * Whether peers may have the blob, once the policy knows: with `anonymous` the first ask of a
+   * blob waits for the anonymous HEAD (at most SHARE_CHECK_TIMEOUT_MS; no answer counts as private).
+   * Never rejects.
+   */
+  async settled (blob: BlobOrigin): Promise<boolean> {
+    if (this.#policy !== 'anonymous' || this.#anonymous.has(blob.digest)) return this.shareable(blob.digest)
+    let checking = this.#checking.get(blob.digest)
+    if (checking == null) {
+      checking = this.#check(blob).then(async anonymous => {
+        if (!anonymous || this.#anonymous.has(blob.digest)) return anonymous
+        await appendFile(this.#file, `${blob.digest}\n`, { mode: 0o600 })
+        this.#anonymous.add(blob.digest)
+        return true
+      }).catch((err: Error) => {
+        this.#log.info('whether the origin serves a blob to anyone is unknown: it is kept from peers', { digest: blob.digest, error: `${err.name}: ${err.message}` })
+        return false
+      }).finally(() => { this.#checking.delete(blob.digest) })
+      this.#checking.set(blob.digest, checking)
+    }
+    return checking
   }
 
   async #check (blob: BlobOrigin): Promise<boolean> {

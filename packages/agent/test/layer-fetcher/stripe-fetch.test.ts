@@ -95,6 +95,27 @@ test('a stripe of a blob held whole counts at once; without origin fallback a st
   t.is(empty.get(req.digest), undefined)
 })
 
+test('a stripe of a blob the share policy keeps from peers is refused (StripeKeptPrivateError): nothing read, stored or announced', async t => {
+  const layer = layerFixture({ size: 3 * MiB, seed: 33 })
+  const store = await openStore(t)
+  const { upstream, req, proxy } = await registryOrigin(t, layer, 'pass')
+  proxy?.reset()
+  const [self] = await peerIds(1)
+  const dht: Digest[] = []
+  const asked: Digest[] = []
+  const { scheduler, told } = recordingScheduler()
+  const peers = { ...alone(self!, dht), shares: async (blob: { digest: Digest }) => { asked.push(blob.digest); return false } }
+  const fetcher = new LayerFetcher({ store, upstream, peers, scheduler: scheduler as SchedulerClient })
+  t.teardown(async () => { await fetcher.stop() })
+  const error = await t.throwsAsync(fetcher.fetchStripe(req, { size: layer.byteLength, stripe: { index: 0, count: 2 }, signal: AbortSignal.timeout(20_000) }))
+  t.is(error?.name, 'StripeKeptPrivateError')
+  t.deepEqual(asked, [req.digest])
+  t.is(originBytes(proxy), 0)
+  t.is(store.get(req.digest), undefined)
+  t.deepEqual(dht, [])
+  t.deepEqual(told.announced, [])
+})
+
 /** A stripe of an 8 MiB layer read from an origin slowed to 4 MiB/s: slow enough for a client's request to come while it is under way. */
 async function slowStripe (t: ExecutionContext, seed: number, stripe: PieceStripe): Promise<TestOrigin & { layer: Buffer, store: Awaited<ReturnType<typeof openStore>>, fetcher: LayerFetcher, striping: Promise<number> }> {
   const layer = layerFixture({ size: 8 * MiB, seed })
