@@ -13,8 +13,11 @@ import type { RequestKind } from './responses.ts'
 export interface PieceAnswer {
   header: PeerResponse['piece'] & {}
   bytes?: Uint8Array
-  /** Gives back the memory the bytes hold; called once they have left the stream's buffer. */
-  release?: () => void
+  /**
+   * Gives back the memory the bytes hold, once they left the stream's buffer or will never be sent;
+   * `reusable` when nothing references them any more (the stream's write buffer is empty).
+   */
+  release?: (reusable: boolean) => void
 }
 
 /** The server side an inbound stream needs: answers from the store and the shared read budget. */
@@ -145,7 +148,8 @@ export class InboundStream {
       // and ends the stream (logged there); here it only ends the wait.
       if (bytes != null) await this.#belowHighWater(this.#sendSignal(), 0).catch(() => {})
     } finally {
-      answer.release?.()
+      // A send that timed out may leave the bytes in the stream's buffer: then not reused.
+      answer.release?.(this.#stream.writeBufferLength === 0)
     }
   }
 

@@ -1,6 +1,6 @@
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import {
-  bitfieldResponse, cidOfDigest, digestAlgorithm, digestOf, PIECES_PROTOCOL, pieceSpan, pieceTableResponse, Status
+  bitfieldResponse, cidOfDigest, digestAlgorithm, digestOf, PIECES_PROTOCOL, pieceSizeFor, pieceSpan, pieceTableResponse, Status
 } from '@shoal/proto'
 import type { Digest, PeerResponse } from '@shoal/proto'
 import {
@@ -15,6 +15,7 @@ import type { PeerBans } from '../peer-bans.ts'
 import { recordedBitfield, recordedTable } from '../piece-store/blob-record.ts'
 import type { BlobRecord } from '../piece-store/blob-record.ts'
 import type { PieceStore } from '../piece-store/store.ts'
+import { PieceBuffers } from './piece-buffers.ts'
 import { PieceSpread } from './piece-spread.ts'
 import { ReadBudget } from './read-budget.ts'
 import { ReadShares } from './read-shares.ts'
@@ -86,6 +87,7 @@ export class PieceExchangeServer {
   readonly #streamsByPeer = new Map<string, number>()
   readonly #maxStreamsPerPeer: number
   readonly #budget: ReadBudget
+  readonly #buffers: PieceBuffers
   readonly #spread: PieceSpread
   readonly #verified = new VerifiedPieces({ ttlMs: PIECE_VERIFIED_TTL_MS, maxEntries: PIECE_VERIFIED_MAX_ENTRIES })
   #controller?: AbortController
@@ -102,6 +104,8 @@ export class PieceExchangeServer {
     this.#maxStreamsPerPeer = init.maxStreamsPerPeer ?? PIECE_SERVER_MAX_STREAMS_PER_PEER
     this.#sendTimeoutMs = init.sendTimeoutMs ?? PIECE_TIMEOUT_MS
     this.#budget = new ReadBudget(init.maxReadBytes ?? PIECE_SERVER_MAX_READ_BYTES)
+    // The budget bounds the pieces in flight; as many idle ones are kept for the next reads.
+    this.#buffers = new PieceBuffers(init.maxReadBytes ?? PIECE_SERVER_MAX_READ_BYTES)
     this.#spread = new PieceSpread({ perWindow: init.sendsPerPiece ?? PIECE_SPREAD_SENDS, windowMs: PIECE_SPREAD_WINDOW_MS })
   }
 
@@ -240,20 +244,25 @@ export class PieceExchangeServer {
     } finally {
       this.#shares.waited(peer, waiting)
     }
-    try {
-      const answer = await this.#readVerified(record, index, expected)
-      if (answer.bytes == null) release()
-      return answer.bytes == null ? answer : { ...answer, release }
-    } catch (err) {
+    const buffer = this.#buffers.take(pieceSizeFor(record.size))
+    const done = (reusable: boolean): void => {
+      if (reusable) this.#buffers.give(buffer)
       release()
+    }
+    try {
+      const answer = await this.#readVerified(record, index, expected, buffer)
+      if (answer.bytes == null) done(true)
+      return answer.bytes == null ? answer : { ...answer, release: done }
+    } catch (err) {
+      done(true)
       throw err
     }
   }
 
-  async #readVerified (record: BlobRecord, index: number, expected: string): Promise<PieceAnswer> {
+  async #readVerified (record: BlobRecord, index: number, expected: string, into: ArrayBuffer): Promise<PieceAnswer> {
     const { digest } = record
     const notFound = { header: { status: Status.NOT_FOUND, index, length: 0 } }
-    const bytes = await this.#components.store.readPiece(digest, index)
+    const bytes = await this.#components.store.readPiece(digest, index, { into })
     if (bytes == null) return notFound
     // Never serve bytes whose hash has not been checked: a torn or rotten piece on disk stays here.
     if (!this.#verified.has(digest, index, expected)) {

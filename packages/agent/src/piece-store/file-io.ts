@@ -28,10 +28,12 @@ export async function hashHandle (handle: FileHandle, digest: Digest): Promise<s
   return `${digestAlgorithm(digest)}:${hash.digest('hex')}`
 }
 
-export async function readSpan (path: string, span: PieceSpan): Promise<Uint8Array> {
+/** The span's bytes from the file, in `into` (at least span.length bytes) when given, else in new memory. */
+export async function readSpan (path: string, span: PieceSpan, into?: ArrayBuffer): Promise<Uint8Array> {
+  if (into != null && into.byteLength < span.length) throw new RangeError(`a ${into.byteLength}-byte buffer cannot hold piece ${span.index} (${span.length} bytes)`)
   const handle = await open(path, 'r')
   try {
-    const bytes = new Uint8Array(span.length)
+    const bytes = into == null ? new Uint8Array(span.length) : new Uint8Array(into, 0, span.length)
     let read = 0
     while (read < span.length) {
       const { bytesRead } = await handle.read(bytes, read, span.length - read, span.offset + read)

@@ -227,9 +227,10 @@ export class PieceStore {
    * The bytes of a present piece: of a complete blob, or a recorded (durable) piece of a partial
    * one; undefined when the store does not hold it. Exactly the piece's span is read, or
    * CorruptPieceError is thrown. The bytes are not verified here: the caller checks them against
-   * the recorded CID before they leave the process.
+   * the recorded CID before they leave the process. With `into`, the bytes are read into that
+   * memory (at least the piece's length) and the result is a view of it.
    */
-  async readPiece (digest: Digest, index: number): Promise<Uint8Array | undefined> {
+  async readPiece (digest: Digest, index: number, options: { into?: ArrayBuffer } = {}): Promise<Uint8Array | undefined> {
     const release = this.pin(digest)
     try {
       const record = this.records.get(digest)
@@ -239,7 +240,7 @@ export class PieceStore {
       // complete (complete() syncs the directory and writes the index in between): try both paths.
       const files = record.state === 'complete' ? [this.layout.blobFile(digest)] : [this.layout.partialFile(digest), this.layout.blobFile(digest)]
       for (const file of files) {
-        const bytes = await readSpan(file, pieceSpan(record.size, index)).catch((err: NodeJS.ErrnoException) => {
+        const bytes = await readSpan(file, pieceSpan(record.size, index), options.into).catch((err: NodeJS.ErrnoException) => {
           if (err.code === 'ENOENT') return undefined
           throw err
         })
