@@ -315,6 +315,11 @@ export const MEMBERS_FILE_POLL_MS = 5_000
 export const MEMBERS_FILE_MAX_PEERS = 100_000
 /** How long the anonymous HEAD that tells whether the origin serves a blob to anyone may take. */
 export const SHARE_CHECK_TIMEOUT_MS = 10_000
+/**
+ * How long a download waits for that answer before it chooses its plan; no answer by then counts
+ * as private (the blob is taken from providers or the origin, and not announced), as it does for peers.
+ */
+export const SHARE_VERDICT_WAIT_MS = 2_000
 /** The file in the data dir listing the blobs the origin serves without credentials (for `--share-private none`). */
 export const ANONYMOUS_BLOBS_FILE = 'anonymous-blobs'
 /**

@@ -4,7 +4,7 @@ import type { PeerId } from '@libp2p/interface'
 import { pieceCountFor } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
-import { ORIGIN_PIECE_READS_IN_FLIGHT } from '../constants.ts'
+import { ORIGIN_PIECE_READS_IN_FLIGHT, SHARE_VERDICT_WAIT_MS } from '../constants.ts'
 import { NoPeerSourceError } from '../errors.ts'
 import { silentLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
@@ -126,7 +126,7 @@ export class BlobPlanner {
     // A blob this agent keeps from peers (`--share-private`) is never announced: its scheduler would
     // hand this agent out as a parent and count its pieces as held, and the peers sent to it would
     // be refused. It is taken from providers that share it, else from the origin.
-    const shared = await peers.shares?.(req) ?? true
+    const shared = peers.shares == null || await verdict(peers.shares(req), signal)
     const session = shared ? scheduler?.sessionFor(req.digest) : undefined
     if (session == null && peers.connected().length === 0) return this.noPeers(req, 'no-connected-peers')
     let found: Array<{ id: PeerId }>
@@ -272,6 +272,16 @@ export class BlobPlanner {
 
   private unbanned<T extends { id: PeerId }> (providers: T[]): T[] {
     return providers.filter(p => !this.components.bans.isBanned(p.id.toString()))
+  }
+}
+
+/** The share policy's verdict, or false (private, as it counts for peers) when it takes longer than SHARE_VERDICT_WAIT_MS. */
+async function verdict (settled: Promise<boolean>, signal: AbortSignal): Promise<boolean> {
+  const done = new AbortController()
+  try {
+    return await Promise.race([settled, sleep(SHARE_VERDICT_WAIT_MS, false, { signal: AbortSignal.any([signal, done.signal]) })])
+  } finally {
+    done.abort()
   }
 }
 

@@ -34,6 +34,25 @@ test('with no peer network the plan is the origin, said once with its reason, an
   t.is((await fetcher.open(req)).kind, 'complete')
 })
 
+test('a blob the share policy keeps here is neither claimed nor announced: with no provider it comes from the origin; a verdict that does not come in time counts as private', async t => {
+  const store = await openStore(t)
+  const { upstream, req } = await registryOrigin(t)
+  const [self, other] = await peerIds(2)
+  let announced = 0
+  const none = async (): Promise<never> => { throw new Error('no peer') }
+  // The anonymous HEAD never answers (SHARE_VERDICT_WAIT_MS, then private).
+  const peers = { ...withOneOther(self!, other!, { pieceTable: none, bitfield: none, piece: none }, () => { announced++ }), shares: async () => new Promise<boolean>(() => {}) }
+  const fetcher = new LayerFetcher({ store, upstream, peers }, { claimSettleMs: 10 })
+  t.teardown(async () => { await fetcher.stop() })
+  const plans: Array<{ plan: BlobPlanKind, why?: OriginReason }> = []
+  fetcher.events.on('plan', e => { plans.push({ plan: e.plan, why: e.why }) })
+  await fetcher.open(req)
+  await fetcher.settled()
+  t.deepEqual(plans, [{ plan: 'origin', why: 'kept-private' }])
+  t.is(announced, 0, 'no claim: it would have announced the blob')
+  t.is(store.get(req.digest)?.state, 'complete')
+})
+
 test('stopping the fetcher ends a plan still being chosen (a claim waiting for others), and the blob\'s partial is closed', async t => {
   const store = await openStore(t)
   const { upstream, req } = await registryOrigin(t)
