@@ -1,6 +1,6 @@
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import {
-  bitfieldResponse, cidOfDigest, digestAlgorithm, digestOf, PIECES_PROTOCOL, pieceSizeFor, pieceSpan, pieceTableResponse, Status
+  bitfieldResponse, cidOfDigest, digestAlgorithm, digestOf, PIECES_PROTOCOL, pieceSpan, pieceTableResponse, Status
 } from '@shoal/proto'
 import type { Digest, PeerResponse } from '@shoal/proto'
 import {
@@ -244,7 +244,7 @@ export class PieceExchangeServer {
     } finally {
       this.#shares.waited(peer, waiting)
     }
-    const buffer = this.#buffers.take(pieceSizeFor(record.size))
+    const buffer = this.#buffers.take(record.pieceSize)
     const done = (reusable: boolean): void => {
       if (reusable) this.#buffers.give(buffer)
       release()
