@@ -23,6 +23,7 @@ import { createLoopbackNetwork } from './network-loopback.ts'
 import { createNetnsNetwork } from './network-netns.ts'
 import { scenarioReport } from './report.ts'
 import type { ScenarioReport, SwarmReport } from './report.ts'
+import { readRelaySpread } from './relay-spread.ts'
 import { scenarioOf } from './scenarios.ts'
 import { runSwarmPhase } from './swarm-phase.ts'
 
@@ -101,7 +102,9 @@ async function measure (options: SwarmBenchOptions, { teardown, signal, log }: M
       const swarm = await runSwarmPhase({ network, teardown, log, signal }, phaseInit)
       if (!options.skipDirect) log(`${name}: direct pull, ${options.hosts} clients`)
       const direct = options.skipDirect ? { results: [], wallSeconds: 0, originEgressBytes: 0 } : await runDirectPhase({ network, teardown, log, signal }, phaseInit)
-      const r = scenarioReport({ scenario, swarm, direct }, { imageBytes: image.bytes, physicalLimitSeconds })
+      // The agents' debug lines (--logs) say how fast each piece spread from host to host.
+      const relay = options.logs ? await readRelaySpread(swarm.results.map(p => ({ host: p.host, file: join(logDir, `${name}-${p.host}.log`) })), options.hosts) : undefined
+      const r = scenarioReport({ scenario, swarm, direct, relay }, { imageBytes: image.bytes, physicalLimitSeconds })
       scenarios.push(r)
       log(`${name}: swarm p50 ${r.swarm.completionSeconds.p50.toFixed(1)} s, max ${r.swarm.completionSeconds.max.toFixed(1)} s, origin ${r.swarm.originEgressRatio.toFixed(2)}× image; ` +
         `direct p50 ${r.direct.completionSeconds.p50.toFixed(1)} s, origin ${r.direct.originEgressRatio.toFixed(2)}×`)

@@ -62,6 +62,24 @@ function pieceSection (r: ScenarioReport): string[] {
     markdownTable(['host', 'source', 'pieces', 'first byte', 'transfer'], latency), '']
 }
 
+/** How long after its first copy each further copy of a piece arrived (relay-spread.ts), with `--logs`. */
+function relaySection (r: ScenarioReport): string[] {
+  const relay = r.swarm.relay
+  if (relay == null) return []
+  const rows = relay.copies.map(c => [String(c.copy), String(c.count), secs(c.p50), secs(c.p90)])
+  const second = relay.second
+  return ['### Relay spread (swarm)', '',
+    `How long after a piece's first copy (one agent read it from the origin) each further copy arrived, over ${relay.pieces} pieces, ` +
+    'from the agents\' debug lines: the first byte of a piece goes on only once the whole piece is checked, so each hop costs at least ' +
+    'a piece\'s time on a link.', '',
+    markdownTable(['copy', 'pieces', 'p50', 'p90'], rows), '',
+    ...(second == null
+      ? []
+      : [`The second copy's wait, p50 / p90: first copy to request ${ms(second.toRequest.p50)} / ${ms(second.toRequest.p90)} ` +
+        `(learning of the holder, or a request slot), request to first byte ${ms(second.firstByte.p50)} / ${ms(second.firstByte.p90)} ` +
+        `(behind the uploader's other sends), transfer ${ms(second.transfer.p50)} / ${ms(second.transfer.p90)}.`, ''])]
+}
+
 /**
  * Each agent's CPU and V8's collections, from its /metrics: with the phase's wall time and the
  * machine's cores, whether the swarm had CPU to spare (on a small machine the agents share it).
@@ -125,7 +143,7 @@ export function renderMarkdown (report: SwarmReport): string {
         d?.host ?? '', d?.seconds == null ? (d?.error ?? '–') : secs(d.seconds)]
     })
     lines.push(markdownTable(['host', 'swarm time', 'from origin', 'from peers', 'to peers', 'client', 'direct time'], rows), '')
-    lines.push(...idleSection(r), ...pieceSection(r), ...cpuSection(r, e.cpus))
+    lines.push(...idleSection(r), ...pieceSection(r), ...relaySection(r), ...cpuSection(r, e.cpus))
   }
   return lines.join('\n')
 }

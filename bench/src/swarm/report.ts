@@ -11,6 +11,7 @@ import type { Mode } from './network.ts'
 import { idleSummary, originLag } from './link-sampler.ts'
 import type { IdleSummary, LinkUtilisation, OriginLag } from './link-sampler.ts'
 import type { PullResult } from './pull.ts'
+import type { RelaySpread } from './relay-spread.ts'
 import type { Scenario, ScenarioName } from './scenarios.ts'
 import type { SwarmPhaseResult } from './swarm-phase.ts'
 
@@ -60,7 +61,7 @@ export interface Goal {
 export interface ScenarioReport {
   scenario: ScenarioName
   description: string
-  swarm: SideReport & { trafficBySource: TrafficBySource, killed?: SwarmPhaseResult['killed'], prefetch?: SwarmPhaseResult['prefetch'] }
+  swarm: SideReport & { trafficBySource: TrafficBySource, killed?: SwarmPhaseResult['killed'], prefetch?: SwarmPhaseResult['prefetch'], relay?: RelaySpread }
   direct: SideReport
   /** direct p50 / swarm p50. */
   speedupP50: number
@@ -96,6 +97,8 @@ export interface ScenarioMeasures {
   scenario: Scenario
   swarm: SwarmPhaseResult
   direct: DirectPhaseResult
+  /** From the agents' debug logs (`--logs`). */
+  relay?: RelaySpread
 }
 
 export function scenarioReport (m: ScenarioMeasures, facts: { imageBytes: number, physicalLimitSeconds: number }): ScenarioReport {
@@ -111,7 +114,8 @@ export function scenarioReport (m: ScenarioMeasures, facts: { imageBytes: number
       ...swarmSide,
       trafficBySource: { fromOriginBytes, fromPeersBytes, peerShare: fromPeersBytes / Math.max(1, fromOriginBytes + fromPeersBytes), perAgent: m.swarm.traffic },
       killed: m.swarm.killed,
-      prefetch: m.swarm.prefetch
+      prefetch: m.swarm.prefetch,
+      relay: m.relay
     },
     direct,
     speedupP50: direct.completionSeconds.p50 / swarmSide.completionSeconds.p50,
