@@ -50,7 +50,7 @@ test('the registry\'s push notifications start a prefetch job for a push a rule 
   // Pushes no rule takes: another repository, a tag outside the filter. Then one it takes.
   await pushImage(registry, { name: 'other/app', tag: 'v1', format: 'oci', layers: [layerFixture({ size: 40_001, seed: 71 })] })
   await pushImage(registry, { name: 'team/app', tag: 'dev', format: 'oci', layers: [layerFixture({ size: 40_002, seed: 72 })] })
-  const docker = await pushImage(registry, { name: 'team/app', tag: 'v1', format: 'docker', layers: [layerFixture({ size: 300_003, seed: 73 }), layerFixture({ size: 20_004, seed: 74 })] })
+  const docker = await pushImage(registry, { name: 'team/app', tag: 'v1', format: 'docker', layers: [layerFixture({ size: 200_003, seed: 73 }), layerFixture({ size: 20_004, seed: 74 })] })
   const oci = await pushImage(registry, { name: 'team/web', tag: 'v2', format: 'oci', layers: [layerFixture({ size: 100_005, seed: 75 })] })
 
   // The registry delivers to an endpoint in order: once the last push made its job, the others were heard.

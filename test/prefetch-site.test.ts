@@ -15,13 +15,15 @@ import { spawnScheduler } from './helpers/scheduler-process.ts'
 import { tempDir } from './helpers/temp.ts'
 
 const MiB = 1024 * 1024
+/** The piece size of blobs up to 16 MiB (pieceSizeFor): N * PIECE is a blob of N pieces. */
+const PIECE = 256 * 1024
 
 test('shoal prefetch of an image and of a tag filter to a site of 3 agents: every agent holds a stripe of every layer\'s pieces, the origin sends each piece about once, a later skopeo pull on any agent takes no blob from the origin', async t => {
   const registry = await startRegistry()
   t.teardown(registry.stop)
   const origin = await startCountingProxy(registry)
   t.teardown(origin.stop)
-  const [a, b, c, d, e] = [1, 2, 3, 4, 5].map(seed => layerFixture({ size: 2 * MiB + seed, seed: 40 + seed })) as [Buffer, Buffer, Buffer, Buffer, Buffer]
+  const [a, b, c, d, e] = [1, 2, 3, 4, 5].map(seed => layerFixture({ size: 2 * PIECE + seed, seed: 40 + seed })) as [Buffer, Buffer, Buffer, Buffer, Buffer]
   const base = await pushImage(registry, { name: 'lib/base', tag: '1', format: 'oci', layers: [e] })
   const v10 = await pushImage(registry, { name: 'lib/app', tag: 'v1.0', format: 'oci', layers: [a, b] })
   const v11 = await pushImage(registry, { name: 'lib/app', tag: 'v1.1', format: 'docker', layers: [a, c] })
@@ -60,13 +62,13 @@ test('shoal prefetch of an image and of a tag filter to a site of 3 agents: ever
   t.is(job.totals.layersDone, wanted.size)
   t.is(job.totals.bytes, job.totals.bytesDone)
   t.is(job.totals.bytes, [...wanted.values()].reduce((x, y) => x + y, 0), 'the shares add up to the blobs, once each')
-  for (const layer of job.layers.filter(l => l.size > MiB)) {
-    // 2 MiB and a few bytes: 3 pieces, a stripe on each of the 3 agents; no agent holds the layer whole.
+  for (const layer of job.layers.filter(l => l.size > PIECE)) {
+    // 2 pieces and a few bytes: 3 pieces, a stripe on each of the 3 agents; no agent holds the layer whole.
     t.deepEqual(layer.targets.map(x => x.stripe?.count), [3, 3, 3], layer.digest)
     t.is(new Set(layer.targets.map(x => x.agent)).size, 3)
     for (const x of site) t.is(x.agent.store.get(layer.digest as Digest)?.pieces.filter(cid => cid != null).length, 1, 'one piece on each agent')
   }
-  for (const layer of job.layers.filter(l => l.size <= MiB)) t.deepEqual(layer.targets.map(x => x.stripe), [undefined], 'a config of one piece: whole, on one agent')
+  for (const layer of job.layers.filter(l => l.size <= PIECE)) t.deepEqual(layer.targets.map(x => x.stripe), [undefined], 'a config of one piece: whole, on one agent')
   for (const digest of wanted.keys()) t.true(siteHolds(site, digest), `the site holds every piece of ${digest}`)
   t.is(elsewhere.agent.store.list().length, 0, 'the agent of another site fetched nothing')
   t.is(origin.blobGets(v20.layers[0]?.digest), 0, 'a tag outside the filter is not fetched')

@@ -135,8 +135,8 @@ export const PIECE_SERVER_ASKING_WINDOW_MS = 1_000
 export const PIECE_SERVER_NEW_PIECE_READS = 8
 /**
  * Bytes of pieces a server holds read and not yet sent, all peers together: the bound on an
- * uploader's memory, and in effect its upload slots (four 1 MiB pieces). Pieces sent side by side
- * share the link and all finish late; a few at a time finish soon, and each finished piece makes
+ * uploader's memory, and in effect its upload slots (four pieces of 1 MiB, sixteen of 256 KiB).
+ * Pieces sent side by side share the link and all finish late; a few at a time finish soon, and each finished piece makes
  * one more holder that can upload it too. 16 MiB let a 25 Mbit uploader take 1-5 s to start a piece.
  */
 export const PIECE_SERVER_MAX_READ_BYTES = 4 * 1024 * 1024
@@ -282,8 +282,8 @@ export const SCHEDULER_ANSWER_TIMEOUT_MS = 2_000
 
 /**
  * The smallest storage quota the agent accepts: one piece of the smallest size (proto's
- * MIN_PIECE_SIZE, 1 MiB). Piece size is a pure function of blob size, and every blob of more than
- * 1 MiB is cut into pieces of at least 1 MiB, so a smaller quota cannot hold a single piece of any
+ * MIN_PIECE_SIZE, 256 KiB). Piece size is a pure function of blob size, and every blob of more than
+ * 256 KiB is cut into pieces of at least 256 KiB, so a smaller quota cannot hold a single piece of any
  * such layer: every download would overrun it and be evicted as soon as it finished. The floor is
  * not the largest piece (64 MiB, for blobs over 16 GiB): a quota of a few MiB still works for small
  * layers (tests use one), it is only implausible, and gets the warning below.

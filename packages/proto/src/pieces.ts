@@ -1,6 +1,9 @@
 import { InvalidPieceError } from './errors.ts'
 
-export const MIN_PIECE_SIZE = 1024 * 1024
+export const MIN_PIECE_SIZE = 256 * 1024
+/** Pieces below this size are made only while a blob has at most SMALL_PIECE_COUNT of them. */
+export const SMALL_PIECE_SIZE_LIMIT = 1024 * 1024
+export const SMALL_PIECE_COUNT = 64
 export const MAX_PIECE_SIZE = 64 * 1024 * 1024
 export const TARGET_PIECE_COUNT = 256
 /**
@@ -16,15 +19,26 @@ export const MAX_BLOB_SIZE = MAX_PIECE_COUNT * MAX_PIECE_SIZE
  * same pieces without being told, and a piece id (blob digest + index) means the same bytes
  * everywhere.
  *
- * The rule: the smallest power of two that cuts the blob into at most TARGET_PIECE_COUNT pieces,
- * clamped to [1 MiB, 64 MiB]. Pieces small enough to spread one blob over many peers and to resume
- * at a fine grain; few enough that a piece table (one CID each) and a bitfield stay small and the
- * per-piece cost (a hash, a request, an index write) stays amortised. A 200 MB layer has 1 MiB
- * pieces (191 of them), a 1 GiB layer 4 MiB pieces (256), a 30 GiB blob 64 MiB pieces (480).
+ * The rule: the smallest power of two from MIN_PIECE_SIZE (256 KiB) that cuts the blob into at most
+ * SMALL_PIECE_COUNT (64) pieces while pieces are under 1 MiB, and into at most TARGET_PIECE_COUNT
+ * (256) pieces from 1 MiB up, at most MAX_PIECE_SIZE (64 MiB). A 16 MiB layer has 64 pieces of 256 KiB,
+ * a 64 MiB layer 64 of 1 MiB, a 200 MB layer 191 of 1 MiB, a 1 GiB layer 256 of 4 MiB, a 30 GiB blob
+ * 480 of 64 MiB.
+ *
+ * Why small pieces for small blobs: a peer relays a piece only once it holds it whole and checked,
+ * so every hop from agent to agent costs at least a piece's time on a link (0.34 s for 1 MiB at
+ * 25 Mbit). With 1 MiB pieces a fresh 25 Mbit rollout of 16 MiB layers took 24.1 s (p50, two runs);
+ * with 256 KiB pieces 21.3-21.5 s (docs/dev/relay-latency.md). Why not for big blobs: each piece
+ * costs a hash, a request and an index entry, and at 100 Mbit with 64 MiB layers 256 KiB pieces made
+ * the CPU-bound swarm slower (35.6-37.3 s against 27.0-28.3 s); a piece table (one CID each) and a
+ * bitfield stay small.
  */
 export function pieceSizeFor (blobSize: number): number {
   assertSize(blobSize)
   let size = MIN_PIECE_SIZE
+  while (size < SMALL_PIECE_SIZE_LIMIT && size * SMALL_PIECE_COUNT < blobSize) {
+    size *= 2
+  }
   while (size < MAX_PIECE_SIZE && size * TARGET_PIECE_COUNT < blobSize) {
     size *= 2
   }

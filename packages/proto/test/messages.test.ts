@@ -8,7 +8,7 @@ const digest = digestOf(new TextEncoder().encode('layer'))
 const piece = cidOfDigest(digestOf(new TextEncoder().encode('piece 0'))).bytes
 
 test('protocol ids', t => {
-  t.deepEqual([PIECES_PROTOCOL, DHT_PROTOCOL, SCHEDULER_PROTOCOL], ['/shoal/pieces/1.0.0', '/shoal/kad/1.0.0', '/shoal/scheduler/1.0.0'])
+  t.deepEqual([PIECES_PROTOCOL, DHT_PROTOCOL, SCHEDULER_PROTOCOL], ['/shoal/pieces/2.0.0', '/shoal/kad/1.0.0', '/shoal/scheduler/2.0.0'])
 })
 
 test('each request round-trips through its encoding', t => {

@@ -3,11 +3,12 @@ import { CID } from 'multiformats/cid'
 import { create as createMultihash } from 'multiformats/hashes/digest'
 import { identity } from 'multiformats/hashes/identity'
 import {
-  cidOfDigest, digestOf, isFullTable, mergePieceTables, parsePieceTable, pieceTableResponse, pieceCountFor, pieceSizeFor, MAX_BLOB_SIZE, Status
+  cidOfDigest, digestOf, isFullTable, mergePieceTables, parsePieceTable, pieceTableResponse, pieceCountFor, pieceSizeFor, MAX_BLOB_SIZE, MAX_PIECE_SIZE, Status
 } from '../src/index.ts'
 import type { Digest, PieceTableResponse } from '../src/index.ts'
 
-const MiB = 1024 * 1024
+/** The piece size of blobs up to 16 PIECE (pieceSizeFor): N * PIECE is a blob of N pieces. */
+const PIECE = 256 * 1024
 const blob = digestOf(new TextEncoder().encode('a blob of several pieces'))
 
 /** A well-formed table for a blob of `size` bytes: piece i's CID is the sha256 of "piece i". */
@@ -18,12 +19,12 @@ function tableFor (size: number): PieceTableResponse {
 }
 
 test('a well-formed table becomes a PieceTable and encodes back to the same message', t => {
-  const size = 3 * MiB + 5
+  const size = 3 * PIECE + 5
   const message = tableFor(size)
   const table = parsePieceTable(message, { digest: blob, size })
   t.is(table.digest, blob)
   t.is(table.size, size)
-  t.is(table.pieceSize, MiB)
+  t.is(table.pieceSize, PIECE)
   t.is(table.pieces.length, 4)
   t.true(table.pieces[2]!.equals(CID.decode(message.pieces[2]!)))
   t.deepEqual(pieceTableResponse(table), message)
@@ -31,7 +32,7 @@ test('a well-formed table becomes a PieceTable and encodes back to the same mess
 })
 
 test('each entry is the CID CID.decode makes of its bytes, in every part, and does not share the message\'s bytes', t => {
-  const message = tableFor(3 * MiB)
+  const message = tableFor(3 * PIECE)
   const table = parsePieceTable(message, { digest: blob })
   for (const [i, cid] of table.pieces.entries()) {
     const decoded = CID.decode(message.pieces[i]!)
@@ -42,7 +43,7 @@ test('each entry is the CID CID.decode makes of its bytes, in every part, and do
     t.deepEqual(cid!.multihash.bytes, decoded.multihash.bytes)
   }
   message.pieces[0]!.fill(0)
-  t.true(table.pieces[0]!.equals(CID.decode(tableFor(3 * MiB).pieces[0]!)), 'a copy: the message\'s buffer may be reused')
+  t.true(table.pieces[0]!.equals(CID.decode(tableFor(3 * PIECE).pieces[0]!)), 'a copy: the message\'s buffer may be reused')
 })
 
 test('an empty blob has no pieces; a blob of one piece is its own piece', t => {
@@ -58,13 +59,13 @@ test('an empty blob has no pieces; a blob of one piece is its own piece', t => {
 })
 
 test('sizes, piece sizes and piece counts must be what the blob size implies', t => {
-  const size = 3 * MiB + 5
+  const size = 3 * PIECE + 5
   const good = tableFor(size)
   const bad = (message: PieceTableResponse, expected: { digest: Digest, size?: number }, pattern: RegExp): void => {
     t.throws(() => parsePieceTable(message, expected), { name: 'InvalidPieceTableError', message: pattern })
   }
-  bad(good, { digest: blob, size: size + 1 }, /claims 3145733 bytes/)
-  bad({ ...good, pieceSize: 2 * MiB }, { digest: blob }, /pieces of 2097152 bytes/)
+  bad(good, { digest: blob, size: size + 1 }, /claims 786437 bytes/)
+  bad({ ...good, pieceSize: 2 * PIECE }, { digest: blob }, /pieces of 524288 bytes/)
   bad({ ...good, pieceSize: 0 }, { digest: blob }, /pieces of 0 bytes/)
   bad({ ...good, pieces: good.pieces.slice(1) }, { digest: blob }, /lists 3 pieces/)
   bad({ ...good, pieces: [...good.pieces, good.pieces[0]!] }, { digest: blob }, /lists 5 pieces/)
@@ -73,11 +74,11 @@ test('sizes, piece sizes and piece counts must be what the blob size implies', t
 })
 
 test('oversized fields are refused before anything is allocated for them', t => {
-  const huge = { status: Status.OK, size: BigInt(MAX_BLOB_SIZE) + 1n, pieceSize: 64 * MiB, pieces: [] }
+  const huge = { status: Status.OK, size: BigInt(MAX_BLOB_SIZE) + 1n, pieceSize: MAX_PIECE_SIZE, pieces: [] }
   t.throws(() => parsePieceTable(huge, { digest: blob }), { name: 'InvalidPieceTableError', message: /more than/ })
   const beyondUint64 = { ...huge, size: 2n ** 64n - 1n }
   t.throws(() => parsePieceTable(beyondUint64, { digest: blob }), { name: 'InvalidPieceTableError' })
-  const good = tableFor(2 * MiB)
+  const good = tableFor(2 * PIECE)
   const long = new Uint8Array(1024 * 1024)
   long.set(good.pieces[0]!)
   t.throws(() => parsePieceTable({ ...good, pieces: [long, good.pieces[1]!] }, { digest: blob }),
@@ -85,7 +86,7 @@ test('oversized fields are refused before anything is allocated for them', t => 
 })
 
 test('every piece must be a raw sha2-256 CIDv1', t => {
-  const good = tableFor(2 * MiB)
+  const good = tableFor(2 * PIECE)
   const hash = cidOfDigest(digestOf(new TextEncoder().encode('piece 1'))).multihash
   const withPiece1 = (bytes: Uint8Array): PieceTableResponse => ({ ...good, pieces: [good.pieces[0]!, new Uint8Array(bytes)] })
   const refuse = (bytes: Uint8Array, pattern: RegExp): void => {
@@ -107,7 +108,7 @@ test('only sha256 blobs have piece tables', t => {
 })
 
 test('a holder still downloading sends empty entries for the pieces it has not verified; later answers fill them', t => {
-  const size = 3 * MiB + 5
+  const size = 3 * PIECE + 5
   const full = tableFor(size)
   const early = { ...full, pieces: full.pieces.map((cid, i) => i === 0 ? cid : new Uint8Array()) }
   const known = parsePieceTable(early, { digest: blob, size })

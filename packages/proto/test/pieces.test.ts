@@ -1,11 +1,21 @@
 import test from 'ava'
-import { pieceSizeFor, pieceCountFor, pieceSpan, pieceAt, stripeBytes, stripePieces, MIN_PIECE_SIZE, MAX_PIECE_SIZE, TARGET_PIECE_COUNT } from '../src/index.ts'
+import { pieceSizeFor, pieceCountFor, pieceSpan, pieceAt, stripeBytes, stripePieces, MIN_PIECE_SIZE, MAX_PIECE_SIZE, SMALL_PIECE_COUNT, TARGET_PIECE_COUNT } from '../src/index.ts'
 
 const MiB = 1024 * 1024
 
 test('piece size follows the documented rule', t => {
   t.is(pieceSizeFor(0), MIN_PIECE_SIZE)
   t.is(pieceSizeFor(1), MIN_PIECE_SIZE)
+  t.is(MIN_PIECE_SIZE, MiB / 4)
+  // Up to 64 pieces while they are under 1 MiB.
+  t.is(pieceSizeFor(16 * MiB), MiB / 4)
+  t.is(pieceCountFor(16 * MiB), 64)
+  t.is(pieceSizeFor(16 * MiB + 1), MiB / 2)
+  t.is(pieceSizeFor(32 * MiB + 1), MiB)
+  t.is(pieceCountFor(64 * MiB), 64)
+  // From 1 MiB up, up to 256.
+  t.is(pieceSizeFor(256 * MiB), MiB)
+  t.is(pieceSizeFor(256 * MiB + 1), 2 * MiB)
   t.is(pieceSizeFor(200 * 1000 * 1000), MiB)
   t.is(pieceCountFor(200 * 1000 * 1000), 191)
   t.is(pieceSizeFor(1024 * MiB), 4 * MiB)
@@ -14,8 +24,8 @@ test('piece size follows the documented rule', t => {
   t.is(pieceSizeFor(100_000 * MiB), MAX_PIECE_SIZE)
 })
 
-test('pieces tile the blob exactly, at most TARGET_PIECE_COUNT below the maximum size', t => {
-  for (const size of [1, MiB - 1, MiB, MiB + 1, 300 * MiB + 7, 2048 * MiB + 3]) {
+test('pieces tile the blob exactly, at most SMALL_PIECE_COUNT of pieces under 1 MiB and TARGET_PIECE_COUNT below the maximum size', t => {
+  for (const size of [1, MiB - 1, MiB, MiB + 1, 16 * MiB + 1, 40 * MiB, 300 * MiB + 7, 2048 * MiB + 3]) {
     const count = pieceCountFor(size)
     let next = 0
     for (let i = 0; i < count; i++) {
@@ -26,24 +36,24 @@ test('pieces tile the blob exactly, at most TARGET_PIECE_COUNT below the maximum
       next += span.length
     }
     t.is(next, size)
-    t.true(count <= TARGET_PIECE_COUNT)
+    t.true(count <= (pieceSizeFor(size) < MiB ? SMALL_PIECE_COUNT : TARGET_PIECE_COUNT))
   }
 })
 
 test('out-of-range pieces and sizes are errors', t => {
-  t.throws(() => pieceSpan(MiB, 1), { name: 'InvalidPieceError' })
+  t.throws(() => pieceSpan(MiB, 4), { name: 'InvalidPieceError' })
   t.throws(() => pieceSpan(MiB, -1), { name: 'InvalidPieceError' })
   t.throws(() => pieceSizeFor(-1), { name: 'InvalidPieceError' })
   t.throws(() => pieceAt(10, 10), { name: 'InvalidPieceError' })
 })
 
 test('the stripes of a blob partition its pieces, and their bytes add up to the blob', t => {
-  const MiB = 1024 * 1024
-  const size = 10 * MiB + 5 // 11 pieces of 1 MiB, the last of 5 bytes
+  const PIECE = MIN_PIECE_SIZE
+  const size = 10 * PIECE + 5 // 11 pieces of 256 KiB, the last of 5 bytes
   const stripes = [0, 1, 2, 3].map(index => stripePieces(size, { index, count: 4 }))
   t.deepEqual(stripes[1], [1, 5, 9])
   t.deepEqual(stripes.flat().sort((a, b) => a - b), Array.from({ length: pieceCountFor(size) }, (_, i) => i))
   t.is([0, 1, 2, 3].reduce((sum, index) => sum + stripeBytes(size, { index, count: 4 }), 0), size)
-  t.is(stripeBytes(size, { index: 2, count: 4 }), 2 * MiB + 5)
+  t.is(stripeBytes(size, { index: 2, count: 4 }), 2 * PIECE + 5)
   t.deepEqual(stripePieces(size, { index: 11, count: 12 }), [], 'more stripes than pieces: some are empty')
 })

@@ -5,7 +5,8 @@ import {
 } from '../src/index.ts'
 import type { AgentMessage as AgentMessageType } from '../src/index.ts'
 
-const MiB = 1024 * 1024
+/** The piece size of blobs up to 16 PIECE (pieceSizeFor): N * PIECE is a blob of N pieces. */
+const PIECE = 256 * 1024
 const digest = digestOf(new TextEncoder().encode('layer'))
 const peer = new Uint8Array([0, 36, 8, 1, 18, 32, ...new Uint8Array(32).fill(7)])
 const addr = new Uint8Array([4, 127, 0, 0, 1, 6, 0xfd, 0xea])
@@ -22,18 +23,18 @@ test('every agent message decodes to its parsed form', t => {
 
   const bits = new Bitfield(3)
   bits.set(1)
-  const announce = decodeAgentMessage(agent({ announceTask: { digest, size: BigInt(3 * MiB), bitfield: bits.toBytes(), wantsPieces: true } }))
-  t.like(announce, { kind: 'announceTask', digest, size: 3 * MiB, wantsPieces: true })
+  const announce = decodeAgentMessage(agent({ announceTask: { digest, size: BigInt(3 * PIECE), bitfield: bits.toBytes(), wantsPieces: true } }))
+  t.like(announce, { kind: 'announceTask', digest, size: 3 * PIECE, wantsPieces: true })
   t.true(announce.kind === 'announceTask' && announce.bitfield.has(1) && announce.bitfield.count() === 1)
 
-  t.deepEqual(decodeAgentMessage(agent({ piecesFinished: { digest, indexes: [0, 2], source: PieceSource.SOURCE_PEER, parent: peer, bytes: BigInt(2 * MiB) } })),
-    { kind: 'piecesFinished', digest, indexes: [0, 2], source: 'peer', parent: peer, bytes: 2 * MiB })
-  t.deepEqual(decodeAgentMessage(agent({ piecesFinished: { digest, indexes: [1], source: PieceSource.SOURCE_ORIGIN, parent: new Uint8Array(), bytes: BigInt(MiB) } })),
-    { kind: 'piecesFinished', digest, indexes: [1], source: 'origin', parent: undefined, bytes: MiB })
+  t.deepEqual(decodeAgentMessage(agent({ piecesFinished: { digest, indexes: [0, 2], source: PieceSource.SOURCE_PEER, parent: peer, bytes: BigInt(2 * PIECE) } })),
+    { kind: 'piecesFinished', digest, indexes: [0, 2], source: 'peer', parent: peer, bytes: 2 * PIECE })
+  t.deepEqual(decodeAgentMessage(agent({ piecesFinished: { digest, indexes: [1], source: PieceSource.SOURCE_ORIGIN, parent: new Uint8Array(), bytes: BigInt(PIECE) } })),
+    { kind: 'piecesFinished', digest, indexes: [1], source: 'origin', parent: undefined, bytes: PIECE })
   t.deepEqual(decodeAgentMessage(agent({ pieceFailed: { digest, index: 4, parent: peer, reason: FailureReason.FAILURE_BAD_PIECE } })),
     { kind: 'pieceFailed', digest, index: 4, parent: peer, reason: 'bad-piece' })
   const cids = [0, 1].map(i => cidOfDigest(digestOf(new TextEncoder().encode(`piece ${i}`))).bytes)
-  const table = decodeAgentMessage(agent({ pieceTable: { digest, size: BigInt(2 * MiB), pieceSize: MiB, pieces: [cids[0]!, new Uint8Array()] } }))
+  const table = decodeAgentMessage(agent({ pieceTable: { digest, size: BigInt(2 * PIECE), pieceSize: PIECE, pieces: [cids[0]!, new Uint8Array()] } }))
   t.true(table.kind === 'pieceTable' && table.table.pieces[0]?.toString() === cidOfDigest(digestOf(new TextEncoder().encode('piece 0'))).toString() && table.table.pieces[1] == null)
   t.deepEqual(decodeAgentMessage(agent({ leaveTask: { digest } })), { kind: 'leaveTask', digest })
 })
@@ -52,14 +53,14 @@ test('malformed agent messages are InvalidMessageError, whatever the field', t =
   bad({ register: { ...register, addresses: [new Uint8Array()] } }, /an address of 0 bytes/)
   bad({ register: { ...register, addresses: Array.from({ length: 17 }, () => addr) } }, /malformed/)
   bad({ announceTask: { digest: 'sha256:nothex', size: 1n, bitfield: new Uint8Array(1), wantsPieces: false } }, /invalid blob digest/)
-  bad({ announceTask: { digest, size: BigInt(3 * MiB), bitfield: new Uint8Array(2), wantsPieces: false } }, /invalid bitfield/)
+  bad({ announceTask: { digest, size: BigInt(3 * PIECE), bitfield: new Uint8Array(2), wantsPieces: false } }, /invalid bitfield/)
   bad({ announceTask: { digest, size: 2n ** 62n, bitfield: new Uint8Array(), wantsPieces: false } }, /larger than/)
   bad({ piecesFinished: { digest, indexes: [MAX_PIECE_COUNT], source: PieceSource.SOURCE_ORIGIN, parent: new Uint8Array(), bytes: 0n } }, /beyond/)
   bad({ piecesFinished: { digest, indexes: [0], source: PieceSource.SOURCE_UNSPECIFIED, parent: new Uint8Array(), bytes: 0n } }, /without a source/)
   bad({ piecesFinished: { digest, indexes: [0], source: PieceSource.SOURCE_PEER, parent: new Uint8Array(), bytes: 0n } }, /parent exactly when/)
   bad({ piecesFinished: { digest, indexes: [0], source: PieceSource.SOURCE_ORIGIN, parent: peer, bytes: 0n } }, /parent exactly when/)
   bad({ pieceFailed: { digest, index: 0, parent: peer, reason: FailureReason.FAILURE_UNSPECIFIED } }, /without a reason/)
-  bad({ pieceTable: { digest, size: BigInt(2 * MiB), pieceSize: 2 * MiB, pieces: [] } }, /invalid piece table/)
+  bad({ pieceTable: { digest, size: BigInt(2 * PIECE), pieceSize: 2 * PIECE, pieces: [] } }, /invalid piece table/)
 })
 
 test('scheduler messages decode; a piece assigned twice or too many parents are refused', t => {

@@ -3,14 +3,14 @@ import test from 'ava'
 import fc from 'fast-check'
 import { AvailabilityRegistry } from '../src/index.ts'
 import type { PeerKey } from '../src/index.ts'
-import { bits, MiB, peerKey, taskDigest } from './helpers.ts'
+import { bits, PIECE, peerKey, taskDigest } from './helpers.ts'
 import type { Digest } from '@shoal/proto'
 
 const PEERS = Array.from({ length: 6 }, (_, i) => peerKey(i))
 const TASKS = [
-  { digest: taskDigest(0), size: 10 * MiB, pieceCount: 10 },
-  { digest: taskDigest(1), size: 64 * MiB, pieceCount: 64 },
-  { digest: taskDigest(2), size: 3 * MiB, pieceCount: 3 }
+  { digest: taskDigest(0), size: 10 * PIECE, pieceCount: 10 },
+  { digest: taskDigest(1), size: 64 * PIECE, pieceCount: 64 },
+  { digest: taskDigest(2), size: 3 * PIECE, pieceCount: 3 }
 ]
 
 const peerArb = fc.integer({ min: 0, max: PEERS.length - 1 })

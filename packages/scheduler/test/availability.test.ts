@@ -1,18 +1,18 @@
 import test from 'ava'
 import { AvailabilityRegistry, TaskAvailability } from '../src/index.ts'
-import { bits, fullBits, MiB, peerKey, taskDigest } from './helpers.ts'
+import { bits, fullBits, PIECE, peerKey, taskDigest } from './helpers.ts'
 
 const A = peerKey(1)
 const B = peerKey(2)
 const C = peerKey(3)
 
 function task10 (): TaskAvailability {
-  return new TaskAvailability({ digest: taskDigest(1), size: 10 * MiB })
+  return new TaskAvailability({ digest: taskDigest(1), size: 10 * PIECE })
 }
 
 test('the piece count follows from the size', t => {
   t.is(task10().pieceCount, 10)
-  t.is(new TaskAvailability({ digest: taskDigest(1), size: 64 * MiB }).pieceCount, 64)
+  t.is(new TaskAvailability({ digest: taskDigest(1), size: 64 * PIECE }).pieceCount, 64)
   t.is(new TaskAvailability({ digest: taskDigest(1), size: 0 }).pieceCount, 0)
   t.is(t.throws(() => new TaskAvailability({ digest: taskDigest(1), size: -1 }))?.name, 'InvalidPieceError')
 })
@@ -88,15 +88,15 @@ test('rarestMissing: the peer\'s missing pieces, fewest holders first, then in o
 test('the registry makes a task on its first announcement and drops it with its last peer', t => {
   const registry = new AvailabilityRegistry()
   const digest = taskDigest(1)
-  const task = registry.announce(A, { digest, size: 10 * MiB })
+  const task = registry.announce(A, { digest, size: 10 * PIECE })
   t.is(registry.taskCount, 1)
   t.is(task.peerCount, 1)
   t.is(task.bitfield(A)?.count(), 0, 'a downloader holds nothing yet')
-  registry.announce(B, { digest, size: 10 * MiB }, fullBits(10))
+  registry.announce(B, { digest, size: 10 * PIECE }, fullBits(10))
   t.is(registry.task(digest), task)
   t.is(task.holderCount(3), 1)
   registry.pieceFinished(A, digest, 3)
-  registry.announce(A, { digest, size: 10 * MiB })
+  registry.announce(A, { digest, size: 10 * PIECE })
   t.is(task.holderCount(3), 2, 'announcing again without a bitfield keeps what the peer holds')
 
   t.true(registry.leave(A, digest))
@@ -112,13 +112,13 @@ test('the registry makes a task on its first announcement and drops it with its 
 test('the registry refuses another size for a known task and reports on unknown tasks', t => {
   const registry = new AvailabilityRegistry()
   const digest = taskDigest(1)
-  registry.announce(A, { digest, size: 10 * MiB })
-  t.is(t.throws(() => registry.announce(B, { digest, size: 11 * MiB }))?.name, 'TaskSizeMismatchError')
+  registry.announce(A, { digest, size: 10 * PIECE })
+  t.is(t.throws(() => registry.announce(B, { digest, size: 11 * PIECE }))?.name, 'TaskSizeMismatchError')
   t.false(registry.task(digest)?.has(B))
   t.deepEqual(registry.tasksOf(B), [])
   t.is(t.throws(() => registry.pieceFinished(A, taskDigest(2), 0))?.name, 'UnknownTaskError')
   t.is(t.throws(() => registry.pieceLost(A, taskDigest(2), 0))?.name, 'UnknownTaskError')
-  t.is(t.throws(() => registry.announce(A, { digest: taskDigest(3), size: 10 * MiB }, bits(9, [])))?.name, 'InvalidBitfieldError')
+  t.is(t.throws(() => registry.announce(A, { digest: taskDigest(3), size: 10 * PIECE }, bits(9, [])))?.name, 'InvalidBitfieldError')
   t.is(registry.task(taskDigest(3)), undefined, 'a refused first announcement makes no task')
   t.deepEqual(registry.tasksOf(A), [digest])
 })
@@ -126,10 +126,10 @@ test('the registry refuses another size for a known task and reports on unknown 
 test('removePeer takes a peer out of every task it is in and fixes the holder counts', t => {
   const registry = new AvailabilityRegistry()
   const [d1, d2, d3] = [taskDigest(1), taskDigest(2), taskDigest(3)]
-  registry.announce(A, { digest: d1, size: 10 * MiB }, fullBits(10))
-  registry.announce(A, { digest: d2, size: 64 * MiB }, bits(64, [0, 63]))
-  registry.announce(B, { digest: d2, size: 64 * MiB }, bits(64, [0, 1]))
-  registry.announce(B, { digest: d3, size: 3 * MiB })
+  registry.announce(A, { digest: d1, size: 10 * PIECE }, fullBits(10))
+  registry.announce(A, { digest: d2, size: 64 * PIECE }, bits(64, [0, 63]))
+  registry.announce(B, { digest: d2, size: 64 * PIECE }, bits(64, [0, 1]))
+  registry.announce(B, { digest: d3, size: 3 * PIECE })
   registry.pieceFinished(A, d3, 2)
   t.deepEqual(registry.tasksOf(A).sort(), [d1, d2, d3].sort())
 

@@ -54,4 +54,5 @@ export function fullBits (pieceCount: number): Bitfield {
   return bits(pieceCount, Array.from({ length: pieceCount }, (_, i) => i))
 }
 
-export const MiB = 1024 * 1024
+/** The piece size of the blobs these tests use (up to 64 pieces: 16 MiB, see pieceSizeFor): N * PIECE is a blob of N pieces. */
+export const PIECE = 256 * 1024

@@ -4,7 +4,7 @@ import { LocalityGroups } from '../src/locality-groups.ts'
 import { ParentPool } from '../src/parent-pool.ts'
 import { selectParents, TaskAvailability } from '../src/index.ts'
 import type { ParentState, PeerKey } from '../src/index.ts'
-import { bits, MiB, peer, taskDigest } from './helpers.ts'
+import { bits, PIECE, peer, taskDigest } from './helpers.ts'
 
 /** 13 pieces: the last bitfield byte has spare bits. */
 const PIECES = 13
@@ -22,7 +22,7 @@ const peerArb = fc.record({
 
 test('ParentPool.select gives every child of the task exactly what selectParents gives it', t => {
   fc.assert(fc.property(fc.array(peerArb, { minLength: 1, maxLength: 40 }), fc.integer({ min: -1, max: 8 }), (peers, wanted) => {
-    const availability = new TaskAvailability({ digest: taskDigest(1), size: PIECES * MiB })
+    const availability = new TaskAvailability({ digest: taskDigest(1), size: PIECES * PIECE })
     const candidates = new Map<PeerKey, ParentState>()
     const infos = peers.map((p, n) => peer(n, { uploadSlots: p.uploadSlots, ...(p.site == null ? {} : { site: p.site }), ...(p.zone == null ? {} : { zone: p.zone }) }))
     peers.forEach((p, n) => {
@@ -40,7 +40,7 @@ test('ParentPool.select gives every child of the task exactly what selectParents
 
 test('ParentPool over LocalityGroups kept by hand, filled in any order, gives what selectParents gives', t => {
   fc.assert(fc.property(fc.array(peerArb, { minLength: 1, maxLength: 40 }), fc.integer({ min: -1, max: 8 }), fc.integer(), fc.array(fc.nat({ max: 39 }), { maxLength: 10 }), (peers, wanted, seed, gone) => {
-    const availability = new TaskAvailability({ digest: taskDigest(1), size: PIECES * MiB })
+    const availability = new TaskAvailability({ digest: taskDigest(1), size: PIECES * PIECE })
     const candidates = new Map<PeerKey, ParentState>()
     const groups = new LocalityGroups()
     const infos = peers.map((p, n) => peer(n, { uploadSlots: p.uploadSlots, ...(p.site == null ? {} : { site: p.site }), ...(p.zone == null ? {} : { zone: p.zone }) }))
@@ -76,7 +76,7 @@ test('ParentPool stops a scan only when no one left can beat the list: ties stil
     held: fc.constantFrom(Array.from({ length: PIECES }, (_, i) => i), half, half.map(i => i + (PIECES >> 1)), [0])
   }, { requiredKeys: ['uploads', 'held'] })
   fc.assert(fc.property(fc.array(tieArb, { minLength: 2, maxLength: 60 }), fc.integer({ min: 1, max: 4 }), (peers, wanted) => {
-    const availability = new TaskAvailability({ digest: taskDigest(3), size: PIECES * MiB })
+    const availability = new TaskAvailability({ digest: taskDigest(3), size: PIECES * PIECE })
     const candidates = new Map<PeerKey, ParentState>()
     const infos = peers.map((p, n) => peer(n, { uploadSlots: 2, ...(p.site == null ? {} : { site: p.site }) }))
     peers.forEach((p, n) => {
@@ -94,7 +94,7 @@ test('ParentPool stops a scan only when no one left can beat the list: ties stil
 })
 
 test('ParentPool refuses a child bitfield of another piece count, as selectParents does', t => {
-  const availability = new TaskAvailability({ digest: taskDigest(2), size: PIECES * MiB })
+  const availability = new TaskAvailability({ digest: taskDigest(2), size: PIECES * PIECE })
   const pool = new ParentPool({ availability, candidates: new Map() })
   t.throws(() => pool.select({ info: peer(1), bitfield: bits(PIECES + 1, []) }, 3), { name: 'InvalidBitfieldError' })
 })
@@ -111,7 +111,7 @@ test('ParentPool over crowds of peers that share a few bitfields and loads (clas
     held: bitfieldsArb
   }, { requiredKeys: ['uploads', 'recentFailures', 'held'] })
   fc.assert(fc.property(fc.array(crowdArb, { minLength: 2, maxLength: 120 }), fc.integer({ min: 1, max: 8 }), fc.array(bitfieldsArb, { minLength: 1, maxLength: 4 }), (peers, wanted, childHelds) => {
-    const availability = new TaskAvailability({ digest: taskDigest(4), size: PIECES * MiB })
+    const availability = new TaskAvailability({ digest: taskDigest(4), size: PIECES * PIECE })
     const candidates = new Map<PeerKey, ParentState>()
     const infos = peers.map((p, n) => peer(n, { uploadSlots: 4, ...(p.site == null ? {} : { site: p.site }), ...(p.zone == null ? {} : { zone: p.zone }) }))
     peers.forEach((p, n) => {
@@ -135,7 +135,7 @@ test('ParentPool tells apart two bitfields whose hashes collide', t => {
   const colliding = [[165, 199, 212, 203, 108], [80, 161, 97, 75, 122]].map(ofBytes)
   const fnv = (bytes: number[]): number => bytes.reduce((hash, byte) => Math.imul(hash ^ byte, 0x01000193), 0x811c9dc5) >>> 0
   t.is(fnv([165, 199, 212, 203, 108]), fnv([80, 161, 97, 75, 122]))
-  const availability = new TaskAvailability({ digest: taskDigest(5), size: pieces * MiB })
+  const availability = new TaskAvailability({ digest: taskDigest(5), size: pieces * PIECE })
   const candidates = new Map<PeerKey, ParentState>()
   const infos = Array.from({ length: 8 }, (_, n) => peer(n, { uploadSlots: 4 }))
   infos.forEach((info, n) => {

@@ -3,7 +3,7 @@ import test from 'ava'
 import fc from 'fast-check'
 import { compareChoices, localityOf, selectParents, TaskAvailability } from '../src/index.ts'
 import type { ParentChoice, ParentState, PeerKey } from '../src/index.ts'
-import { bits, MiB, peer, taskDigest } from './helpers.ts'
+import { bits, PIECE, peer, taskDigest } from './helpers.ts'
 
 const PIECES = 16
 
@@ -28,7 +28,7 @@ const scenarioArb = fc.record({
 type Scenario = typeof scenarioArb extends fc.Arbitrary<infer T> ? T : never
 
 function run (scenario: Scenario, rotate: boolean): { choices: ParentChoice[], states: Map<PeerKey, ParentState & { held: number[], known: boolean }> } {
-  const availability = new TaskAvailability({ digest: taskDigest(1), size: PIECES * MiB })
+  const availability = new TaskAvailability({ digest: taskDigest(1), size: PIECES * PIECE })
   const candidates = new Map<PeerKey, ParentState>()
   const states = new Map<PeerKey, ParentState & { held: number[], known: boolean }>()
   const all = [scenario.child, ...scenario.parents].map((c, n) => {

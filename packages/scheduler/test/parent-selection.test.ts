@@ -1,7 +1,7 @@
 import test from 'ava'
 import { selectParents, TaskAvailability } from '../src/index.ts'
 import type { ParentState, PeerInfo, PeerKey, ReadonlyBitfield } from '../src/index.ts'
-import { bits, fullBits, MiB, peer, taskDigest } from './helpers.ts'
+import { bits, fullBits, PIECE, peer, taskDigest } from './helpers.ts'
 
 const CHILD = peer(0, { site: 'rack-1', zone: 'zone-a' })
 
@@ -18,7 +18,7 @@ function select (setup: Setup): PeerKey[] {
 }
 
 function choose (setup: Setup): ReturnType<typeof selectParents> {
-  const availability = new TaskAvailability({ digest: taskDigest(1), size: 10 * MiB })
+  const availability = new TaskAvailability({ digest: taskDigest(1), size: 10 * PIECE })
   const candidates = new Map<PeerKey, ParentState>()
   for (const parent of setup.parents) {
     availability.setBitfield(parent.info.id, parent.held)
@@ -88,7 +88,7 @@ test('never the child, an ejected parent, a parent with nothing useful, or a pee
   const ejected = peer(1)
   const useless = peer(2)
   const good = peer(3)
-  const availability = new TaskAvailability({ digest: taskDigest(1), size: 10 * MiB })
+  const availability = new TaskAvailability({ digest: taskDigest(1), size: 10 * PIECE })
   const stranger = peer(4)
   availability.setBitfield(stranger.id, fullBits(10))
   const childHeld = bits(10, [0, 1])
@@ -150,7 +150,7 @@ test('at most `wanted` parents; none when none are wanted or the child lacks not
 })
 
 test('a child bitfield of another piece count is refused by name', t => {
-  const availability = new TaskAvailability({ digest: taskDigest(1), size: 10 * MiB })
+  const availability = new TaskAvailability({ digest: taskDigest(1), size: 10 * PIECE })
   const err = t.throws(() => selectParents({ child: { info: CHILD, bitfield: bits(11, []) }, availability, candidates: new Map(), wanted: 1 }))
   t.is(err?.name, 'InvalidBitfieldError')
 })

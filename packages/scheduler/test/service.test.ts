@@ -4,10 +4,10 @@ import type { Digest, ParsedAgentMessage, SchedulerMessage } from '@shoal/proto'
 import { SchedulerMetrics } from '../src/metrics.ts'
 import { SchedulerService } from '../src/service.ts'
 import type { PeerKey } from '../src/index.ts'
-import { base58btc, bits, fullBits, MiB, peer, taskDigest } from './helpers.ts'
+import { base58btc, bits, fullBits, PIECE, peer, taskDigest } from './helpers.ts'
 
 const PIECES = 8
-const SIZE = PIECES * MiB
+const SIZE = PIECES * PIECE
 
 /** A service on a fake clock, with agents whose messages are kept. */
 function setup (init: { assigneeStallMs?: number, originReaders?: number } = {}): { service: SchedulerService, clock: { now: number }, inbox: Map<PeerKey, SchedulerMessage[]>, join: (n: number, site?: string) => PeerKey } {
@@ -77,7 +77,7 @@ test('agents that ask for a cold blob after its split share the origin reads: th
   service.handle(a, want(digest))
   service.tick()
   t.deepEqual(last(inbox.get(a), 'origin')?.pieces, [0, 1, 2, 3, 4, 5, 6, 7], 'alone, the first reads every piece')
-  service.handle(a, { kind: 'piecesFinished', digest, indexes: [0], source: 'origin', bytes: MiB })
+  service.handle(a, { kind: 'piecesFinished', digest, indexes: [0], source: 'origin', bytes: PIECE })
   service.handle(b, want(digest))
   service.handle(c, want(digest))
   service.tick()
@@ -97,7 +97,7 @@ test('pieces an agent reports become parents for the others; held pieces leave t
   service.handle(b, want(digest))
   service.tick()
   const aPieces = last(inbox.get(a), 'origin')?.pieces ?? []
-  service.handle(a, { kind: 'piecesFinished', digest, indexes: aPieces, source: 'origin', bytes: aPieces.length * MiB })
+  service.handle(a, { kind: 'piecesFinished', digest, indexes: aPieces, source: 'origin', bytes: aPieces.length * PIECE })
   service.tick()
   const parents = last(inbox.get(b), 'parents')
   t.is(parents?.parents.length, 1)
@@ -153,7 +153,7 @@ test('the first piece table an agent publishes goes to the downloaders; a bad-ta
   service.handle(a, want(digest))
   service.handle(b, want(digest))
   service.tick()
-  const table = { digest, size: SIZE, pieceSize: MiB, pieces: new Array(PIECES).fill(undefined) }
+  const table = { digest, size: SIZE, pieceSize: PIECE, pieces: new Array(PIECES).fill(undefined) }
   service.handle(a, { kind: 'pieceTable', table })
   service.tick()
   t.is(last(inbox.get(b), 'pieceTable'), undefined, 'a table that names no piece is not worth sending')
@@ -180,7 +180,7 @@ test('parents are sent again only when the list changes, or what a parent holds 
   service.handle(child, { kind: 'pieceFailed', digest, index: 5, parent: peerIdBytesOf(seed), reason: 'timeout' })
   service.tick()
   t.is(sent(), 1, 'the task was decided again, but the same parents holding the same pieces are not sent twice')
-  service.handle(partial, { kind: 'piecesFinished', digest, indexes: [1], source: 'peer', parent: peerIdBytesOf(seed), bytes: MiB })
+  service.handle(partial, { kind: 'piecesFinished', digest, indexes: [1], source: 'peer', parent: peerIdBytesOf(seed), bytes: PIECE })
   service.tick()
   t.is(sent(), 1, 'within the refresh interval the child asks its parents itself')
   clock.now += 1_001
@@ -196,7 +196,7 @@ test('once the piece table is complete, later tables change nothing, contradicti
   const [a, b, c] = [join(1), join(2), join(3)]
   for (const p of [a, b]) service.handle(p, want(digest))
   const cid = (n: number, tag = 'piece'): ReturnType<typeof cidOfDigest> => cidOfDigest(digestOf(new TextEncoder().encode(`${tag} ${n}`)))
-  const complete = { digest, size: SIZE, pieceSize: MiB, pieces: Array.from({ length: PIECES }, (_, i) => cid(i)) }
+  const complete = { digest, size: SIZE, pieceSize: PIECE, pieces: Array.from({ length: PIECES }, (_, i) => cid(i)) }
   service.handle(a, { kind: 'pieceTable', table: complete })
   service.tick()
   t.deepEqual(last(inbox.get(b), 'pieceTable')?.pieces, complete.pieces.map(p => p.bytes))

@@ -1,9 +1,9 @@
 import test from 'ava'
 import { TaskState } from '../src/task-state.ts'
-import { MiB, peerKey, taskDigest } from './helpers.ts'
+import { PIECE, peerKey, taskDigest } from './helpers.ts'
 
 test('uploads count how many downloaders each parent was handed to, as lists change and downloaders go', t => {
-  const task = new TaskState(taskDigest(1), 4 * MiB)
+  const task = new TaskState(taskDigest(1), 4 * PIECE)
   const [p, q, r, c1, c2] = [1, 2, 3, 4, 5].map(peerKey)
   task.setParents(c1!, [p!, q!])
   task.setParents(c2!, [p!])

@@ -59,7 +59,7 @@ const CLOSE_GRACE_MS = 2_000
 const SLACK_BYTES = 64 * 1024
 
 /**
- * Asks peers for piece tables, bitfields and pieces over /shoal/pieces/1.0.0, trusting nothing
+ * Asks peers for piece tables, bitfields and pieces over /shoal/pieces/2.0.0, trusting nothing
  * they send: tables and bitfields are checked against the blob, every piece against its length and
  * CID. Errors are named: PeerRefusedError (the peer declined, with its status), BadPieceError (wrong
  * bytes: ban the peer), PeerProtocolError (malformed or unexpected answer), PeerUnavailableError

@@ -1,7 +1,7 @@
 /**
  * @packageDocumentation
  *
- * The peer protocol (/shoal/pieces/1.0.0, packages/proto/src/proto/pieces.proto), both sides:
+ * The peer protocol (/shoal/pieces/2.0.0, packages/proto/src/proto/pieces.proto), both sides:
  * PieceExchangeServer answers peers from the local PieceStore, PieceExchangeClient asks peers and
  * verifies everything they send. Neither knows about schedulers, the DHT or the blob path: the
  * layer fetcher composes them.

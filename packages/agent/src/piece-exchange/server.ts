@@ -70,7 +70,7 @@ export interface PieceExchangeServerInit {
 }
 
 /**
- * Serves the blobs of the local store to peers over /shoal/pieces/1.0.0: piece tables, bitfields and
+ * Serves the blobs of the local store to peers over /shoal/pieces/2.0.0: piece tables, bitfields and
  * pieces of whatever is held, partial blobs included (their tables with holes), so a blob spreads
  * while it is still downloading. Every piece is verified against its recorded CID before it leaves.
  */

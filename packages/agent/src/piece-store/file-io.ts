@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
-import { digestAlgorithm } from '@shoal/proto'
+import { cidOfDigest, digestAlgorithm, pieceCountFor, pieceSpan } from '@shoal/proto'
 import type { Digest, PieceSpan } from '@shoal/proto'
 import { READ_CHUNK_BYTES } from '../constants.ts'
 import { CorruptPieceError } from '../errors.ts'
@@ -13,6 +13,22 @@ export async function hashFile (path: string, digest: Digest): Promise<string> {
   const hash = createHash(digestAlgorithm(digest))
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
   return `${digestAlgorithm(digest)}:${hash.digest('hex')}`
+}
+
+/**
+ * A blob file's digest and, in the same pass, the CID of each piece as pieceSizeFor cuts it now:
+ * for a blob stored by a version that cut it otherwise. O(size) reads, one piece in memory.
+ */
+export async function hashFilePieces (path: string, digest: Digest, size: number): Promise<{ digest: string, pieces: string[] }> {
+  const algorithm = digestAlgorithm(digest)
+  const whole = createHash(algorithm)
+  const pieces: string[] = []
+  for (let index = 0; index < pieceCountFor(size); index++) {
+    const bytes = await readSpan(path, pieceSpan(size, index))
+    whole.update(bytes)
+    pieces.push(cidOfDigest(`sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest).toString())
+  }
+  return { digest: `${algorithm}:${whole.digest('hex')}`, pieces }
 }
 
 /** The digest of a file's bytes, read through an open handle from the start to the end of the file. */

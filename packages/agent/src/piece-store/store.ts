@@ -9,7 +9,7 @@ import { DigestMismatchError } from '../errors.ts'
 import { raceSignal } from '../race-signal.ts'
 import { storedBytes } from './blob-record.ts'
 import type { BlobRecord } from './blob-record.ts'
-import { fsyncDir, hashFile, hashHandle, readSpan } from './file-io.ts'
+import { fsyncDir, hashFile, hashFilePieces, hashHandle, readSpan } from './file-io.ts'
 import { StoreLayout } from './layout.ts'
 import { PartialBlob } from './partial-blob.ts'
 import { fileIdentity, identityOf, VerifiedBlobs } from './verified-blobs.ts'
@@ -331,12 +331,36 @@ export class PieceStore {
   }
 
   /**
+   * A record of a version that cut the blob into other pieces: a complete blob has its pieces
+   * hashed again (with the whole blob: a file that no longer hashes right is dropped), a partial
+   * one is dropped (its recorded pieces are other spans; it is fetched again when asked for).
+   */
+  private async recut (record: BlobRecord): Promise<void> {
+    const file = this.layout.blobFile(record.digest)
+    const size = await stat(file).then(s => s.size, () => -1)
+    if (record.state === 'complete' && size === record.size) {
+      const hashed = await hashFilePieces(file, record.digest, record.size).catch(() => undefined)
+      if (hashed?.digest === record.digest) {
+        await this.save({ ...record, pieceSize: pieceSizeFor(record.size), pieces: hashed.pieces })
+        this.verified.add(record.digest, identityOf(await stat(file, { bigint: true })))
+        return
+      }
+    }
+    this.records.delete(record.digest)
+    await this.db?.del(record.digest)
+  }
+
+  /**
    * After a crash: a complete record whose file is gone is dropped; a blob file the index does not
    * call complete (a crash between rename and index write) is kept only if it hashes right; files
    * the index does not know are removed.
    */
   private async recover (): Promise<void> {
     for (const record of [...this.records.values()]) {
+      if (record.pieceSize !== pieceSizeFor(record.size)) {
+        await this.recut(record)
+        continue
+      }
       const file = record.state === 'complete' ? this.layout.blobFile(record.digest) : this.layout.partialFile(record.digest)
       const size = await stat(file).then(s => s.size, () => -1)
       const blobFile = await stat(this.layout.blobFile(record.digest)).then(s => s.size, () => -1)

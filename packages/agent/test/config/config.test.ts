@@ -73,7 +73,7 @@ test('a storage quota that cannot hold one piece is refused, naming the field; a
   await writeFile(file, 'storageQuota: 12\n')
   await t.throwsAsync(resolveAgentConfig({ argv: ['--config', file], env: {} }), { name: 'ConfigError', message: /agent\.yaml: storageQuota: 12 bytes cannot hold one piece/ })
   await t.throwsAsync(resolveAgentConfig({ argv: ['--storage-quota', '0'], env: {} }), { name: 'ConfigError', message: /^--storage-quota: 0 bytes/ })
-  await t.throwsAsync(resolveAgentConfig({ argv: [], env: { SHOAL_STORAGE_QUOTA: '1048575' } }), { name: 'ConfigError', message: /^SHOAL_STORAGE_QUOTA: / })
+  await t.throwsAsync(resolveAgentConfig({ argv: [], env: { SHOAL_STORAGE_QUOTA: '262143' } }), { name: 'ConfigError', message: /^SHOAL_STORAGE_QUOTA: / })
 
   const onePiece = await resolveAgentConfig({ argv: ['--storage-quota', '1MiB'], env: {} })
   t.is(onePiece.storage.quotaBytes, 2 ** 20, 'the floor itself (one piece of the smallest size) is accepted')

@@ -6,9 +6,10 @@ import { BlobDownload } from '../../src/layer-fetcher/blob-download.ts'
 import type { ByteSource } from '../../src/layer-fetcher/blob-download.ts'
 import { openStore } from '../helpers/store.ts'
 
-const MiB = 1024 * 1024
-const SIZE = 4 * MiB
-const blob = new Uint8Array(SIZE).map((_, i) => (i * 13 + (i >> 20)) & 0xff)
+/** The piece size of blobs up to 16 PIECE (pieceSizeFor): N * PIECE is a blob of N pieces. */
+const PIECE = 256 * 1024
+const SIZE = 4 * PIECE
+const blob = new Uint8Array(SIZE).map((_, i) => (i * 13 + (i >> 18)) & 0xff)
 const digest = digestOf(blob) as Digest
 const piece = (index: number): Uint8Array => {
   const span = pieceSpan(SIZE, index)
@@ -18,7 +19,7 @@ const piece = (index: number): Uint8Array => {
 /** A source that yields the blob a whole piece at a time, as the piece stream does. */
 const wholePieces: ByteSource = {
   open: async offset => (async function * () {
-    for (let i = offset / MiB; i < SIZE / MiB; i++) yield piece(i)
+    for (let i = offset / PIECE; i < SIZE / PIECE; i++) yield piece(i)
   })()
 }
 
@@ -32,7 +33,7 @@ test('a piece already in the file (read ahead, or stored early for peers) is has
   const writes: number[] = []
   const writeChunksAt = partial.writeChunksAt.bind(partial)
   partial.writeChunksAt = async (offset, chunks) => {
-    writes.push(offset / MiB)
+    writes.push(offset / PIECE)
     await writeChunksAt(offset, chunks)
   }
   const download = new BlobDownload(partial, { source: 'peer' })
@@ -56,7 +57,7 @@ test('a wrong byte in a piece already stored is still caught: the blob is hashed
   await partial.commit()
   const bad: ByteSource = {
     open: async () => (async function * () {
-      for (let i = 0; i < SIZE / MiB; i++) yield i === 1 ? new Uint8Array(MiB) : piece(i)
+      for (let i = 0; i < SIZE / PIECE; i++) yield i === 1 ? new Uint8Array(PIECE) : piece(i)
     })()
   }
   const download = new BlobDownload(partial, { source: 'peer' })
@@ -74,7 +75,7 @@ const failingAt = (failAt: number, err: Error): ByteSource & { opened: number[] 
     open: async offset => {
       opened.push(offset)
       return (async function * () {
-        for (let i = offset / MiB; i < SIZE / MiB; i++) {
+        for (let i = offset / PIECE; i < SIZE / PIECE; i++) {
           if (i === failAt) throw err
           yield piece(i)
         }
@@ -104,9 +105,9 @@ test('a source that fails for good hands over to the fallback at the byte it rea
   await download.run(peers, async hashed => { await store.complete(partial, hashed) }, () => originBody(fallbackOpened))
   t.is(download.state, 'verified', download.error?.message)
   t.deepEqual(peers.opened, [0], 'a final error is not retried on the same source')
-  t.deepEqual(fallbackOpened, [2 * MiB], 'the fallback starts where the source stopped')
-  t.deepEqual(handedOver, [{ name: 'UpstreamProtocolError', offset: 2 * MiB }])
-  t.is(download.fallbackAt, 2 * MiB, 'where the origin\'s bytes begin, for the served-bytes metric')
+  t.deepEqual(fallbackOpened, [2 * PIECE], 'the fallback starts where the source stopped')
+  t.deepEqual(handedOver, [{ name: 'UpstreamProtocolError', offset: 2 * PIECE }])
+  t.is(download.fallbackAt, 2 * PIECE, 'where the origin\'s bytes begin, for the served-bytes metric')
   const handle = await store.openBlob(digest)
   const stored = await handle.readFile()
   await handle.close()

@@ -11,7 +11,8 @@ import { registryOrigin } from '../helpers/origin.ts'
 import { openStore } from '../helpers/store.ts'
 import { peerIds } from './piece-book-helpers.ts'
 
-const MiB = 1024 * 1024
+/** The piece size of blobs up to 16 PIECE (pieceSizeFor): N * PIECE is a blob of N pieces. */
+const PIECE = 256 * 1024
 
 /** This agent and one other connected agent that no DHT record names (a claimer of a blob nobody holds yet), answering with `client`. */
 function withOneOther (self: PeerId, other: PeerId, client: PeerNetwork['client'], onAnnounce: () => void = () => {}): PeerNetwork {
@@ -79,7 +80,7 @@ test('stopping the fetcher ends a plan still being chosen (a claim waiting for o
 })
 
 test('a claimer that finds another claimer already holding a piece still reads its own share from the origin, and the rest from that claimer', async t => {
-  const layer = layerFixture({ size: 6 * MiB, seed: 12 })
+  const layer = layerFixture({ size: 6 * PIECE, seed: 12 })
   const store = await openStore(t)
   const { upstream, req } = await registryOrigin(t, layer)
   const count = 6
@@ -133,7 +134,7 @@ test('a claimer that finds another claimer already holding a piece still reads i
 })
 
 test('a download from peers whose origin piece reads fail for good goes on from the origin as one stream: the client\'s download completes, said once', async t => {
-  const layer = layerFixture({ size: 4 * MiB, seed: 13 })
+  const layer = layerFixture({ size: 4 * PIECE, seed: 13 })
   const store = await openStore(t)
   // Every piece read (a bounded Range) ends short and cleanly: UpstreamProtocolError, a final error of the peer path.
   const { upstream, req, proxy } = await registryOrigin(t, layer, 'short-ranges')

@@ -6,9 +6,10 @@ import type { ReportingSession } from '../../src/layer-fetcher/piece-reporter.ts
 import { openStore } from '../helpers/store.ts'
 import { peerIds } from './piece-book-helpers.ts'
 
-const MiB = 1024 * 1024
-const SIZE = 4 * MiB
-const blob = new Uint8Array(SIZE).map((_, i) => (i >> 20) + 1)
+/** The piece size of blobs up to 16 PIECE (pieceSizeFor): N * PIECE is a blob of N pieces. */
+const PIECE = 256 * 1024
+const SIZE = 4 * PIECE
+const blob = new Uint8Array(SIZE).map((_, i) => (i >> 18) + 1)
 const digest = digestOf(blob) as Digest
 
 function recordingSession (): ReportingSession & { finished: Array<Parameters<ReportingSession['piecesFinished']>[0]>, tables: PieceTable[] } {
@@ -38,8 +39,8 @@ test('pieces go to the scheduler once committed, batched by source and parent; t
     await partial.writePiece(index, bytes, digestOf(bytes))
   }
 
-  reporter.finished({ digest, index: 0, bytes: MiB, source: 'peer', peer: parent!.toString() })
-  reporter.finished({ digest, index: 1, bytes: MiB, source: 'peer', peer: parent!.toString() })
+  reporter.finished({ digest, index: 0, bytes: PIECE, source: 'peer', peer: parent!.toString() })
+  reporter.finished({ digest, index: 1, bytes: PIECE, source: 'peer', peer: parent!.toString() })
   await new Promise(resolve => setTimeout(resolve, 60))
   t.deepEqual(session.finished, [], 'nothing is reported before it is committed: a child sent here would get NOT_FOUND')
 
@@ -50,10 +51,10 @@ test('pieces go to the scheduler once committed, batched by source and parent; t
   t.is(session.finished.length, 1, 'one batch for one parent')
   t.deepEqual(session.finished[0]?.indexes, [0, 1])
   t.true(session.finished[0]?.parent?.equals(parent!))
-  t.is(session.finished[0]?.bytes, 2 * MiB)
+  t.is(session.finished[0]?.bytes, 2 * PIECE)
   t.deepEqual(session.tables, [], 'pieces from peers bring no CID the swarm lacks')
 
-  reporter.finished({ digest, index: 2, bytes: MiB, source: 'origin' })
+  reporter.finished({ digest, index: 2, bytes: PIECE, source: 'origin' })
   await write(2)
   await partial.commit()
   await new Promise(resolve => setTimeout(resolve, 60))
@@ -61,7 +62,7 @@ test('pieces go to the scheduler once committed, batched by source and parent; t
   t.is(session.tables.length, 1, 'an origin piece brings its CID: the table goes out')
   t.not(session.tables[0]?.pieces[2], undefined)
 
-  reporter.finished({ digest, index: 3, bytes: MiB, source: 'peer', peer: parent!.toString() })
+  reporter.finished({ digest, index: 3, bytes: PIECE, source: 'peer', peer: parent!.toString() })
   reporter.stop()
   t.deepEqual(session.finished.at(-1)?.indexes, [3], 'at the end what was fetched goes out')
   t.is(session.tables.length, 2, 'and the table, now whole')

@@ -10,12 +10,13 @@ import type { PieceStreamInit } from '../../src/layer-fetcher/piece-stream.ts'
 import { bitfieldOf, peerIds, planned } from './piece-book-helpers.ts'
 import { STALL_ORIGIN_PIECES } from '../../src/constants.ts'
 
-const MiB = 1024 * 1024
+/** The piece size of blobs up to 16 PIECE (pieceSizeFor): N * PIECE is a blob of N pieces. */
+const PIECE = 256 * 1024
 const COUNT = 6
 
-/** A blob of COUNT 1 MiB pieces whose bytes differ piece by piece, and its full table. */
-const blob = new Uint8Array(COUNT * MiB).map((_, i) => (i * 7 + (i >> 20)) & 0xff)
-const pieceBytes = (index: number): Uint8Array => blob.subarray(index * MiB, (index + 1) * MiB)
+/** A blob of COUNT pieces of 256 KiB whose bytes differ piece by piece, and its full table. */
+const blob = new Uint8Array(COUNT * PIECE).map((_, i) => (i * 7 + (i >> 18)) & 0xff)
+const pieceBytes = (index: number): Uint8Array => blob.subarray(index * PIECE, (index + 1) * PIECE)
 const cids: CID[] = Array.from({ length: COUNT }, (_, i) => cidOfDigest(digestOf(pieceBytes(i))))
 const fullTable = (): PieceTable => ({ digest: digestOf(blob), size: blob.byteLength, pieceSize: pieceSizeFor(blob.byteLength), pieces: [...cids] })
 
@@ -136,7 +137,7 @@ test('pieces the scheduler assigned come from the origin, the rest from peers; a
     stallMs: 200,
     refreshMs: 20,
     originPiece: async (offset, length) => {
-      fromOrigin.push(offset / MiB)
+      fromOrigin.push(offset / PIECE)
       return { bytes: blob.slice(offset, offset + length), slotSeconds: 0, firstByteSeconds: 0 }
     }
   })
@@ -158,7 +159,7 @@ test('in a stall while the peer still downloads, only the pieces at the stream\'
     stallMs: 100,
     refreshMs: 20,
     originPiece: async (offset, length) => {
-      fromOrigin.push(offset / MiB)
+      fromOrigin.push(offset / PIECE)
       // Longer than the peer takes to get the rest after the stall (under load too).
       await sleep(400)
       return { bytes: blob.slice(offset, offset + length), slotSeconds: 0, firstByteSeconds: 0 }

@@ -12,7 +12,8 @@ import type { TestOrigin } from '../helpers/origin.ts'
 import { openStore } from '../helpers/store.ts'
 import { peerIds } from './piece-book-helpers.ts'
 
-const MiB = 1024 * 1024
+/** The piece size of blobs up to 16 PIECE (pieceSizeFor): N * PIECE is a blob of N pieces. */
+const PIECE = 256 * 1024
 
 /** Blob bytes the origin sent through its counting proxy. */
 function originBytes (proxy: { counts: { requests: Array<{ method: string, status: number, bytes: number }> } } | undefined): number {
@@ -36,7 +37,7 @@ function alone (self: PeerId, announced: Digest[]): PeerNetwork {
 }
 
 test('a stripe is read from the origin piece by piece and stored: only its pieces, each under its own CID; the DHT and the scheduler are told', async t => {
-  const layer = layerFixture({ size: 7 * MiB + 100, seed: 31 })
+  const layer = layerFixture({ size: 7 * PIECE + 100, seed: 31 })
   const store = await openStore(t)
   const { upstream, req, proxy } = await registryOrigin(t, layer, 'pass')
   proxy?.reset()
@@ -76,7 +77,7 @@ test('a stripe is read from the origin piece by piece and stored: only its piece
 })
 
 test('a stripe of a blob held whole counts at once; without origin fallback a stripe fails with NoPeerSourceError and stores nothing', async t => {
-  const layer = layerFixture({ size: 3 * MiB, seed: 32 })
+  const layer = layerFixture({ size: 3 * PIECE, seed: 32 })
   const { upstream, req, proxy } = await registryOrigin(t, layer, 'pass')
   const whole = await openStore(t)
   const fetcher = new LayerFetcher({ store: whole, upstream })
@@ -96,7 +97,7 @@ test('a stripe of a blob held whole counts at once; without origin fallback a st
 })
 
 test('a stripe of a blob the share policy keeps from peers is refused (StripeKeptPrivateError): nothing read, stored or announced', async t => {
-  const layer = layerFixture({ size: 3 * MiB, seed: 33 })
+  const layer = layerFixture({ size: 3 * PIECE, seed: 33 })
   const store = await openStore(t)
   const { upstream, req, proxy } = await registryOrigin(t, layer, 'pass')
   proxy?.reset()
@@ -116,12 +117,12 @@ test('a stripe of a blob the share policy keeps from peers is refused (StripeKep
   t.deepEqual(told.announced, [])
 })
 
-/** A stripe of an 8 MiB layer read from an origin slowed to 4 MiB/s: slow enough for a client's request to come while it is under way. */
+/** A stripe of an 8-piece layer read from an origin slowed to 4 pieces a second: slow enough for a client's request to come while it is under way. */
 async function slowStripe (t: ExecutionContext, seed: number, stripe: PieceStripe): Promise<TestOrigin & { layer: Buffer, store: Awaited<ReturnType<typeof openStore>>, fetcher: LayerFetcher, striping: Promise<number> }> {
-  const layer = layerFixture({ size: 8 * MiB, seed })
+  const layer = layerFixture({ size: 8 * PIECE, seed })
   const store = await openStore(t)
   const origin = await registryOrigin(t, layer, 'pass')
-  origin.proxy!.bytesPerSecond = 4 * MiB
+  origin.proxy!.bytesPerSecond = 4 * PIECE
   const fetcher = new LayerFetcher({ store, upstream: origin.upstream })
   t.teardown(async () => { await fetcher.stop() })
   const striping = fetcher.fetchStripe(origin.req, { size: layer.byteLength, stripe, signal: AbortSignal.timeout(30_000) })
@@ -147,14 +148,14 @@ test('a request for the blob that ends without a download (the origin refuses it
   t.is((await fetcher.open({ ...req, repository: 'team/missing' })).kind, 'upstream')
   t.is(await striping, layer.byteLength)
   t.true(store.get(req.digest)?.pieces.every(cid => cid != null), 'every piece of the stripe is held')
-  t.true(originBytes(proxy) <= layer.byteLength + 2 * MiB, 'at most the pieces under way when the file closed are read again')
+  t.true(originBytes(proxy) <= layer.byteLength + 2 * PIECE, 'at most the pieces under way when the file closed are read again')
 })
 
 test('two stripes of one blob on one agent (a moved stripe) are held one after the other: both whole, each piece read once', async t => {
-  const layer = layerFixture({ size: 5 * MiB + 7, seed: 35 })
+  const layer = layerFixture({ size: 5 * PIECE + 7, seed: 35 })
   const store = await openStore(t)
   const { upstream, req, proxy } = await registryOrigin(t, layer, 'pass')
-  proxy!.bytesPerSecond = 8 * MiB
+  proxy!.bytesPerSecond = 8 * PIECE
   proxy?.reset()
   const fetcher = new LayerFetcher({ store, upstream })
   t.teardown(async () => { await fetcher.stop() })

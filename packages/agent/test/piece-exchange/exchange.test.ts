@@ -6,7 +6,7 @@ import { lpStream } from '@libp2p/utils'
 import { decodePeerRequest, digestHex, digestOf, PeerResponse, PIECES_PROTOCOL, pieceSpan, Status } from '@shoal/proto'
 import { PeerRefusedError } from '../../src/errors.ts'
 import { PieceExchangeClient } from '../../src/piece-exchange/client.ts'
-import { blobFixture, describeBlob, eventually, MiB, openStore, putBlob, serverPair, startNode, startServer, swarmKey } from './fixtures.ts'
+import { blobFixture, describeBlob, eventually, PIECE, openStore, putBlob, serverPair, startNode, startServer, swarmKey } from './fixtures.ts'
 
 const OP_TIMEOUT_MS = 20_000
 
@@ -15,7 +15,7 @@ test('B fetches the piece table, the bitfield and every piece of a complete blob
   const a = await startNode(t, key)
   const b = await startNode(t, key, [a])
   const store = await openStore(t)
-  const blob = describeBlob(blobFixture(3 * MiB + 5, 'complete'))
+  const blob = describeBlob(blobFixture(3 * PIECE + 5, 'complete'))
   await putBlob(store, blob)
   const { served } = await startServer(t, a, store)
   const client = new PieceExchangeClient({ node: b })
@@ -29,7 +29,7 @@ test('B fetches the piece table, the bitfield and every piece of a complete blob
   t.true(bitfield.full())
 
   const pieces = await Promise.all(table.pieces.map(async (cid, index) => client.piece(a.peerId, { digest: blob.digest, size: table.size, index, cid: cid! }, { signal })))
-  t.deepEqual(pieces.map(p => p.byteLength), [MiB, MiB, MiB, 5])
+  t.deepEqual(pieces.map(p => p.byteLength), [PIECE, PIECE, PIECE, 5])
   const reassembled = Buffer.concat(pieces)
   t.true(reassembled.equals(blob.bytes))
   t.is(digestOf(reassembled), blob.digest)
@@ -43,7 +43,7 @@ test('a partial blob: the bitfield and the piece table show only recorded pieces
   const a = await startNode(t, key)
   const b = await startNode(t, key, [a])
   const store = await openStore(t)
-  const blob = describeBlob(blobFixture(4 * MiB, 'partial'))
+  const blob = describeBlob(blobFixture(4 * PIECE, 'partial'))
   await putBlob(store, blob, [0, 2])
   await startServer(t, a, store)
   const client = new PieceExchangeClient({ node: b })
@@ -59,7 +59,7 @@ test('a partial blob: the bitfield and the piece table show only recorded pieces
   const piece = await client.piece(a.peerId, { digest: blob.digest, size: blob.size, index: 2, cid: blob.cids[2]! }, { signal })
   t.true(Buffer.from(piece).equals(blob.piece(2)))
   // a blob A has never seen
-  const other = describeBlob(blobFixture(MiB, 'unknown'))
+  const other = describeBlob(blobFixture(PIECE, 'unknown'))
   await t.throwsAsync(client.bitfield(a.peerId, other.digest, 1, { signal }), { name: 'PeerRefusedError', message: /NOT_FOUND/ })
   // asking with the wrong piece count is the peer's word against ours: refused as a protocol error
   await t.throwsAsync(client.bitfield(a.peerId, blob.digest, 5, { signal }), { name: 'PeerProtocolError' })
@@ -70,7 +70,7 @@ test('a piece corrupted on A\'s disk is answered ERROR and never sent, and A dro
   const a = await startNode(t, key)
   const b = await startNode(t, key, [a])
   const store = await openStore(t)
-  const blob = describeBlob(blobFixture(3 * MiB, 'corrupt'))
+  const blob = describeBlob(blobFixture(3 * PIECE, 'corrupt'))
   await putBlob(store, blob)
   const file = await open(join(store.dataDir, 'blobs', 'sha256', digestHex(blob.digest)), 'r+')
   await file.write(Buffer.from('rot'), 0, 3, pieceSpan(blob.size, 1).offset + 1000)
@@ -94,7 +94,7 @@ test('16 pieces requested at once from one peer: as many as it has read slots ar
   const a = await startNode(t, key)
   const b = await startNode(t, key, [a])
   const store = await openStore(t)
-  const blob = describeBlob(blobFixture(16 * MiB, 'sixteen'))
+  const blob = describeBlob(blobFixture(16 * PIECE, 'sixteen'))
   await putBlob(store, blob)
   const { served } = await startServer(t, a, store)
   const client = new PieceExchangeClient({ node: b })
@@ -117,7 +117,7 @@ test('a request aborted by its signal rejects quickly, and the server keeps serv
   const b = await startNode(t, key, [a])
   const silent = await startNode(t, key, [b])
   const store = await openStore(t)
-  const blob = describeBlob(blobFixture(8 * MiB, 'abort'))
+  const blob = describeBlob(blobFixture(8 * PIECE, 'abort'))
   await putBlob(store, blob)
   const { server } = await startServer(t, a, store)
   // A peer that reads the request and never answers: the call can end only through its signal.
@@ -199,7 +199,7 @@ test('a kept stream that breaks before its answer is replaced by a new one, and 
   const key = swarmKey()
   const a = await startNode(t, key)
   const b = await startNode(t, key, [a])
-  const blob = describeBlob(blobFixture(2 * MiB, 'stale'))
+  const blob = describeBlob(blobFixture(2 * PIECE, 'stale'))
   let streams = 0
   // Answers the first request of each stream, and resets the stream at its second one.
   await a.handle(PIECES_PROTOCOL, async stream => {

@@ -12,6 +12,8 @@ export { openStore }
 export { testSwarmKey as swarmKey }
 
 export const MiB = 1024 * 1024
+/** The piece size of blobs up to 16 MiB (pieceSizeFor): N * PIECE is a blob of N pieces. */
+export const PIECE = 256 * 1024
 /** A node on 127.0.0.1, stopped in teardown; bootstrapped to `peers` so that they can be dialled by id. */
 export async function startNode (t: ExecutionContext, key: Uint8Array, peers: P2pNode[] = []): Promise<P2pNode> {
   return startTestNode(t, { swarmKey: key, bootstrap: peers.map(peer => peer.getMultiaddrs()[0]!.toString()) })
@@ -37,7 +39,7 @@ export async function serverPair (t: ExecutionContext, seed: string, init?: Piec
   const a = await startNode(t, key)
   const b = await startNode(t, key, [a])
   const store = await openStore(t)
-  const blob = describeBlob(blobFixture(3 * MiB, seed))
+  const blob = describeBlob(blobFixture(3 * PIECE, seed))
   await putBlob(store, blob)
   return { a, b, blob, ...await startServer(t, a, store, init, components) }
 }

@@ -8,11 +8,11 @@ import type { ParsedPeerRequest } from '@shoal/proto'
 import type { P2pNode } from '@shoal/p2p'
 import { HashThread } from '../../src/hashing/hash-thread.ts'
 import { PieceExchangeClient } from '../../src/piece-exchange/client.ts'
-import { blobFixture, describeBlob, MiB, startNode, swarmKey } from './fixtures.ts'
+import { blobFixture, describeBlob, PIECE, startNode, swarmKey } from './fixtures.ts'
 import type { Blob } from './fixtures.ts'
 
 const OP_TIMEOUT_MS = 20_000
-const LP = { maxDataLength: 8 * MiB, maxBufferSize: 8 * MiB }
+const LP = { maxDataLength: 8 * PIECE, maxBufferSize: 8 * PIECE }
 
 type Answer = (request: ParsedPeerRequest, lp: LengthPrefixedStream<Stream>) => Promise<void>
 
@@ -27,7 +27,7 @@ async function evilPeer (t: ExecutionContext, answer: Answer, hashing?: HashThre
     await answer(request, lp)
     await stream.close()
   })
-  return { evil, client: new PieceExchangeClient({ node: b, hashing }), blob: describeBlob(blobFixture(2 * MiB + 3, 'evil')) }
+  return { evil, client: new PieceExchangeClient({ node: b, hashing }), blob: describeBlob(blobFixture(2 * PIECE + 3, 'evil')) }
 }
 
 function pieceRef (blob: Blob, index: number): { digest: Blob['digest'], size: number, index: number, cid: Blob['cids'][number] } {
@@ -51,7 +51,7 @@ test('checked on the hashing thread, a piece that does not hash to its CID is a 
   let corrupt = true
   const { evil, client, blob } = await evilPeer(t, async (request, lp) => {
     const bytes = Buffer.from(blob.piece(0))
-    if (corrupt) bytes[MiB - 1] = bytes[MiB - 1]! ^ 1
+    if (corrupt) bytes[PIECE - 1] = bytes[PIECE - 1]! ^ 1
     await lp.writeV([PeerResponse.encode({ id: request.id, piece: { status: Status.OK, index: 0, length: bytes.byteLength } }), bytes])
   }, hashing)
   await t.throwsAsync(client.piece(evil.peerId, pieceRef(blob, 0), { signal: signal() }), { name: 'BadPieceError', message: /must hash to/ })
@@ -62,7 +62,7 @@ test('checked on the hashing thread, a piece that does not hash to its CID is a 
 
 test('another piece of the same blob sent in place of the one asked for is a BadPieceError', async t => {
   const { evil, client, blob } = await evilPeer(t, async (request, lp) => {
-    await lp.writeV([PeerResponse.encode({ id: request.id, piece: { status: Status.OK, index: 0, length: MiB } }), blob.piece(1)])
+    await lp.writeV([PeerResponse.encode({ id: request.id, piece: { status: Status.OK, index: 0, length: PIECE } }), blob.piece(1)])
   })
   await t.throwsAsync(client.piece(evil.peerId, pieceRef(blob, 0), { signal: signal() }), { name: 'BadPieceError' })
 })
@@ -73,7 +73,7 @@ test('a piece of the wrong length, announced or sent, is a BadPieceError', async
   })
   await t.throwsAsync(announced.client.piece(announced.evil.peerId, pieceRef(announced.blob, 2), { signal: signal() }), { name: 'BadPieceError', message: /announced/ })
   const sent = await evilPeer(t, async (request, lp) => {
-    await lp.writeV([PeerResponse.encode({ id: request.id, piece: { status: Status.OK, index: 2, length: 3 } }), Buffer.alloc(2 * MiB)])
+    await lp.writeV([PeerResponse.encode({ id: request.id, piece: { status: Status.OK, index: 2, length: 3 } }), Buffer.alloc(2 * PIECE)])
   })
   await t.throwsAsync(sent.client.piece(sent.evil.peerId, pieceRef(sent.blob, 2), { signal: signal() }), { name: 'BadPieceError' })
 })
@@ -99,7 +99,7 @@ test('garbage frames, a wrong id or a wrong kind of answer are PeerProtocolError
 test('a piece table or bitfield that does not fit the blob is a PeerProtocolError', async t => {
   const table = await evilPeer(t, async (request, lp) => {
     // a table for a blob of another size than the caller knows
-    const fake = pieceTableResponse({ digest: table.blob.digest, size: 3 * MiB, pieceSize: MiB, pieces: [...table.blob.cids] })
+    const fake = pieceTableResponse({ digest: table.blob.digest, size: 3 * PIECE, pieceSize: PIECE, pieces: [...table.blob.cids] })
     await lp.write(PeerResponse.encode({ id: request.id, pieceTable: fake }))
   })
   await t.throwsAsync(table.client.pieceTable(table.evil.peerId, table.blob.digest, { size: table.blob.size, signal: signal() }), { name: 'PeerProtocolError' })

@@ -9,11 +9,11 @@ import type { P2pNode } from '@shoal/p2p'
 import { PeerBans } from '../../src/peer-bans.ts'
 import { PieceExchangeClient } from '../../src/piece-exchange/client.ts'
 import type { PieceExchangeServerInit } from '../../src/piece-exchange/server.ts'
-import { blobFixture, describeBlob, eventually, MiB, openStore, putBlob, serverPair, startNode, startServer, swarmKey } from './fixtures.ts'
+import { blobFixture, describeBlob, eventually, PIECE, openStore, putBlob, serverPair, startNode, startServer, swarmKey } from './fixtures.ts'
 import type { Blob, ServerFixture } from './fixtures.ts'
 
 const OP_TIMEOUT_MS = 20_000
-const LP = { maxDataLength: 4 * MiB, maxBufferSize: 8 * MiB }
+const LP = { maxDataLength: 4 * PIECE, maxBufferSize: 8 * PIECE }
 
 /** A (the real server over a complete 3-piece blob) and B, which talks raw frames to it. */
 async function setup (t: ExecutionContext, init?: PieceExchangeServerInit, bans?: PeerBans): Promise<ServerFixture & { a: P2pNode, b: P2pNode, blob: Blob }> {
@@ -48,7 +48,7 @@ test('pipelined requests on one stream are all answered, with their ids', async 
     PeerRequest.encode({ id: 4, pieceTable: { digest: blob.digest } })])
   const answers = await readAnswers(stream, lp)
   t.deepEqual(answers.map(r => r.id).sort(), [1, 2, 3, 4])
-  t.is(answers.find(r => r.id === 1)?.bytes, MiB)
+  t.is(answers.find(r => r.id === 1)?.bytes, PIECE)
   t.is(answers.find(r => r.id === 3)?.piece?.index, 2)
   t.is(answers.find(r => r.id === 2)?.bitfield?.complete, true)
   t.is(answers.find(r => r.id === 4)?.pieceTable?.pieces.length, 3)
@@ -83,7 +83,7 @@ async function twoAskers (t: ExecutionContext, seed: string, init: PieceExchange
   const a = await startNode(t, key)
   const [b, c] = await Promise.all([startNode(t, key, [a]), startNode(t, key, [a])])
   const store = await openStore(t)
-  const blob = describeBlob(blobFixture(3 * MiB, seed))
+  const blob = describeBlob(blobFixture(3 * PIECE, seed))
   await putBlob(store, blob)
   await startServer(t, a, store, init)
   return { a, b, c, blob }
@@ -106,7 +106,7 @@ test('read slots are shared among the peers asking: alone a peer gets them all, 
 
 test('a peer turned away for want of a slot makes the waiting reads of a peer over its share give way', async t => {
   // Memory for one piece at a time: B's first read is sent, its other three wait for memory.
-  const { a, b, c, blob } = await twoAskers(t, 'preempt', { maxReads: 4, newPieceReads: 0, maxReadBytes: MiB, minReadsPerPeer: 1 })
+  const { a, b, c, blob } = await twoAskers(t, 'preempt', { maxReads: 4, newPieceReads: 0, maxReadBytes: PIECE, minReadsPerPeer: 1 })
   const greedy = await rawStream(b, a)
   await greedy.lp.writeV([piece(1, blob, 0), piece(2, blob, 1), piece(3, blob, 2), piece(4, blob, 0)])
   // B reads nothing yet: its first answer fills the stream's window and keeps the memory.
@@ -128,7 +128,7 @@ test('a cancel before the answer started turns it into CANCELLED; an unknown can
   const answers = await readAnswers(stream, lp)
   t.is(answers.length, 2)
   t.deepEqual(answers.find(r => r.id === 1)?.piece, { status: Status.CANCELLED, index: 0, length: 0 })
-  t.is(answers.find(r => r.id === 2)?.bytes, MiB)
+  t.is(answers.find(r => r.id === 2)?.bytes, PIECE)
   t.deepEqual(served.map(e => e.index), [1])
 })
 

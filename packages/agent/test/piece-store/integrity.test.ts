@@ -9,7 +9,8 @@ import type { Digest } from '@shoal/proto'
 import { PieceStore } from '../../src/piece-store/store.ts'
 import type { CorruptEvent } from '../../src/piece-store/store.ts'
 
-const MiB = 1024 * 1024
+/** The piece size of blobs up to 16 PIECE (pieceSizeFor): N * PIECE is a blob of N pieces. */
+const PIECE = 256 * 1024
 
 function pieceOf (blob: Buffer, index: number): Buffer {
   const span = pieceSpan(blob.byteLength, index)
@@ -56,7 +57,7 @@ async function flip4 (path: string, at: number): Promise<void> {
 
 test('verify: a blob whose file changed since it was hashed is hashed again, and dropped when it no longer matches', async t => {
   const { dir, store, dropped, reopen } = await storeWithEvents(t)
-  const blob = randomBytes(3 * MiB + 9)
+  const blob = randomBytes(3 * PIECE + 9)
   const digest = await putComplete(store(), blob)
   t.true(await store().verify(digest), 'a blob this process completed')
   await reopen()
@@ -64,7 +65,7 @@ test('verify: a blob whose file changed since it was hashed is hashed again, and
   t.deepEqual(dropped, [])
 
   const path = join(dir, 'blobs', 'sha256', digestHex(digest))
-  await flip4(path, 2 * MiB)
+  await flip4(path, 2 * PIECE)
   // A reader that opened the file before the blob is dropped keeps reading what it opened.
   const reader = await open(path, 'r')
   t.teardown(async () => { await reader.close() })
@@ -84,7 +85,7 @@ test('verify: a blob whose file changed since it was hashed is hashed again, and
 
 test('dropCorrupt keeps a blob fetched again since the bytes were read, and of a partial blob drops only the piece', async t => {
   const { store, dropped } = await storeWithEvents(t)
-  const blob = randomBytes(2 * MiB + 1)
+  const blob = randomBytes(2 * PIECE + 1)
   const digest = await putComplete(store(), blob)
   const old = store().get(digest)!
   t.true(await store().dropCorrupt(digest, { record: old }))
@@ -92,7 +93,7 @@ test('dropCorrupt keeps a blob fetched again since the bytes were read, and of a
   t.false(await store().dropCorrupt(digest, { record: old }), 'the old record\'s report does not drop the new blob')
   t.is(store().get(digest)?.state, 'complete')
 
-  const other = randomBytes(3 * MiB)
+  const other = randomBytes(3 * PIECE)
   const partialDigest = digestOf(other)
   const partial = await store().openPartial(partialDigest, other.byteLength)
   for (const i of [0, 1]) await partial.writePiece(i, pieceOf(other, i), digestOf(pieceOf(other, i)))

@@ -6,7 +6,8 @@ import { digestOf, digestHex, pieceCountFor, pieceSpan } from '@shoal/proto'
 import { StoreLayout } from '../../src/piece-store/layout.ts'
 import { openStore } from '../helpers/store.ts'
 
-const MiB = 1024 * 1024
+/** The piece size of blobs up to 16 PIECE (pieceSizeFor): N * PIECE is a blob of N pieces. */
+const PIECE = 256 * 1024
 
 
 function pieceOf (blob: Buffer, index: number): Buffer {
@@ -16,14 +17,14 @@ function pieceOf (blob: Buffer, index: number): Buffer {
 
 test('every piece of a complete blob reads back exactly, the short last one included', async t => {
   const store = await openStore(t)
-  const blob = randomBytes(3 * MiB + 5)
+  const blob = randomBytes(3 * PIECE + 5)
   const digest = digestOf(blob)
   const partial = await store.openPartial(digest, blob.byteLength)
   for (let i = 0; i < pieceCountFor(blob.byteLength); i++) await partial.writePiece(i, pieceOf(blob, i), digestOf(pieceOf(blob, i)))
   await store.complete(partial, digest)
 
   const pieces = await Promise.all([0, 1, 2, 3].map(async i => store.readPiece(digest, i)))
-  t.deepEqual(pieces.map(p => p?.byteLength), [MiB, MiB, MiB, 5])
+  t.deepEqual(pieces.map(p => p?.byteLength), [PIECE, PIECE, PIECE, 5])
   t.true(Buffer.concat(pieces.map(p => p!)).equals(blob))
   t.is(await store.readPiece(digest, 4), undefined, 'past the last piece')
   t.is(await store.readPiece(digest, -1), undefined)
@@ -32,7 +33,7 @@ test('every piece of a complete blob reads back exactly, the short last one incl
 
 test('a partial blob reads only its recorded pieces', async t => {
   const store = await openStore(t)
-  const blob = randomBytes(4 * MiB)
+  const blob = randomBytes(4 * PIECE)
   const digest = digestOf(blob)
   const partial = await store.openPartial(digest, blob.byteLength)
   await partial.writePiece(0, pieceOf(blob, 0), digestOf(pieceOf(blob, 0)))
@@ -51,20 +52,20 @@ test('a partial blob reads only its recorded pieces', async t => {
 
 test('a blob file cut short on disk gives CorruptPieceError, never a short piece', async t => {
   const store = await openStore(t)
-  const blob = randomBytes(2 * MiB + 100)
+  const blob = randomBytes(2 * PIECE + 100)
   const digest = digestOf(blob)
   const partial = await store.openPartial(digest, blob.byteLength)
   for (let i = 0; i < 3; i++) await partial.writePiece(i, pieceOf(blob, i), digestOf(pieceOf(blob, i)))
   await store.complete(partial, digest)
-  await truncate(join(store.dataDir, 'blobs', 'sha256', digestHex(digest)), 2 * MiB + 50)
+  await truncate(join(store.dataDir, 'blobs', 'sha256', digestHex(digest)), 2 * PIECE + 50)
 
-  t.is((await store.readPiece(digest, 1))?.byteLength, MiB)
+  t.is((await store.readPiece(digest, 1))?.byteLength, PIECE)
   await t.throwsAsync(store.readPiece(digest, 2), { name: 'CorruptPieceError' })
 })
 
 test('a recorded piece of a blob whose file was just renamed into place, before its record says complete, still reads', async t => {
   const store = await openStore(t)
-  const blob = randomBytes(2 * MiB)
+  const blob = randomBytes(2 * PIECE)
   const digest = digestOf(blob)
   const partial = await store.openPartial(digest, blob.byteLength)
   for (let i = 0; i < 2; i++) await partial.writePiece(i, pieceOf(blob, i), digestOf(pieceOf(blob, i)))

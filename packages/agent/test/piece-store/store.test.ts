@@ -3,13 +3,15 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
-import { digestOf, pieceCountFor, pieceSpan } from '@shoal/proto'
+import { Level } from 'level'
+import { cidOfDigest, digestOf, pieceCountFor, pieceSizeFor, pieceSpan } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import { planEviction } from '../../src/piece-store/gc-plan.ts'
 import type { BlobRecord } from '../../src/piece-store/blob-record.ts'
 import { PieceStore } from '../../src/piece-store/store.ts'
 
-const MiB = 1024 * 1024
+/** The piece size of blobs up to 16 PIECE (pieceSizeFor): N * PIECE is a blob of N pieces. */
+const PIECE = 256 * 1024
 
 async function tempStore (t: { teardown: (fn: () => Promise<void>) => void }): Promise<{ dir: string, open: () => Promise<PieceStore> }> {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-store-'))
@@ -42,7 +44,7 @@ async function fill (store: PieceStore, blob: Buffer, pieces?: number[]): Promis
 
 test('a complete blob survives a restart; a wrong whole digest keeps nothing', async t => {
   const { open } = await tempStore(t)
-  const blob = randomBytes(3 * MiB + 5)
+  const blob = randomBytes(3 * PIECE + 5)
   let store = await open()
   await fill(store, blob)
   const partial = await store.openPartial(digestOf(blob), blob.byteLength)
@@ -55,7 +57,7 @@ test('a complete blob survives a restart; a wrong whole digest keeps nothing', a
   await file.close()
   t.is(createHash('sha256').update(stored).digest('hex'), digestOf(blob).slice(7))
 
-  const other = randomBytes(MiB)
+  const other = randomBytes(PIECE)
   await fill(store, other)
   const p2 = await store.openPartial(digestOf(other), other.byteLength)
   await t.throwsAsync(store.complete(p2, digestOf(Buffer.from('something else'))), { name: 'DigestMismatchError' })
@@ -64,7 +66,7 @@ test('a complete blob survives a restart; a wrong whole digest keeps nothing', a
 
 test('after a crash only durable, recorded pieces count, and stray files are removed', async t => {
   const { dir, open } = await tempStore(t)
-  const blob = randomBytes(4 * MiB)
+  const blob = randomBytes(4 * PIECE)
   const digest = digestOf(blob)
   const store = await open()
   await fill(store, blob, [0, 2])
@@ -81,8 +83,8 @@ test('after a crash only durable, recorded pieces count, and stray files are rem
 
 test('a blob renamed into place before the index said complete is adopted after a restart only if it hashes right', async t => {
   const { dir, open } = await tempStore(t)
-  const good = randomBytes(MiB + 1)
-  const bad = randomBytes(MiB + 1)
+  const good = randomBytes(PIECE + 1)
+  const bad = randomBytes(PIECE + 1)
   const store = await open()
   await fill(store, good)
   await fill(store, bad)
@@ -105,7 +107,7 @@ test('a blob renamed into place before the index said complete is adopted after 
 
 test('eviction plan: age limit, then LRU down to the low watermark, never pinned blobs', t => {
   const record = (n: number, size: number, lastAccessAt: number): BlobRecord => ({
-    digest: `sha256:${String(n).padStart(64, '0')}` as Digest, size, pieceSize: MiB, state: 'complete', pieces: [], createdAt: 0, lastAccessAt
+    digest: `sha256:${String(n).padStart(64, '0')}` as Digest, size, pieceSize: PIECE, state: 'complete', pieces: [], createdAt: 0, lastAccessAt
   })
   const records = [record(1, 30, 100), record(2, 30, 300), record(3, 30, 200), record(4, 10, 50)]
   const base = { capacityBytes: 100, highWatermark: 0.85, lowWatermark: 0.5, maxAgeMs: 10_000, now: 1000, isPinned: () => false }
@@ -119,7 +121,7 @@ test('eviction plan: age limit, then LRU down to the low watermark, never pinned
 test('a closed partial (a failed download) is not handed out again: the next open resumes its recorded pieces, and it can be evicted', async t => {
   const { open } = await tempStore(t)
   const store = await open()
-  const blob = randomBytes(4 * MiB + 3)
+  const blob = randomBytes(4 * PIECE + 3)
   const digest = digestOf(blob)
   const failed = await store.openPartial(digest, blob.byteLength)
   t.true(store.isPinned(digest), 'an open partial is in use')
@@ -144,4 +146,58 @@ test('a closed partial (a failed download) is not handed out again: the next ope
 
   t.true(await store.evict(digest), 'an unused partial can be evicted')
   t.is(store.get(digest), undefined)
+})
+
+/** Pieces of blobs under 64 MiB before /shoal/pieces/2.0.0. */
+const OLD_PIECE = 1024 * 1024
+
+/** Rewrites a record in the index as a version that cut the blob into 1 MiB pieces left it. */
+async function asOldCut (dir: string, digest: Digest): Promise<void> {
+  const db = new Level<string, BlobRecord>(join(dir, 'index'), { valueEncoding: 'json' })
+  await db.open()
+  try {
+    const record = await db.get(digest)
+    if (record == null) throw new Error(`no record of ${digest}`)
+    const pieces = Math.ceil(record.size / OLD_PIECE)
+    await db.put(digest, { ...record, pieceSize: OLD_PIECE, pieces: Array.from({ length: pieces }, (_, i) => record.state === 'complete' || i === 0 ? cidOfDigest(digestOf(Buffer.from(`old ${i}`))).toString() : null) })
+  } finally {
+    await db.close()
+  }
+}
+
+test('a store from a version that cut pieces otherwise: complete blobs are hashed again into today\'s pieces, partial ones dropped', async t => {
+  const { dir, open } = await tempStore(t)
+  const whole = randomBytes(3 * OLD_PIECE + 5)
+  const rotten = randomBytes(2 * OLD_PIECE)
+  const partial = randomBytes(4 * OLD_PIECE)
+  let store = await open()
+  for (const blob of [whole, rotten]) {
+    await fill(store, blob)
+    await store.complete(await store.openPartial(digestOf(blob), blob.byteLength), digestOf(blob))
+  }
+  await fill(store, partial, [0, 1])
+  await store.stop()
+  for (const blob of [whole, rotten, partial]) await asOldCut(dir, digestOf(blob))
+  // A bit of the rotten blob's file changed on disk since it was stored.
+  const rottenFile = join(dir, 'blobs', 'sha256', digestOf(rotten).slice(7))
+  const bytes = await readFile(rottenFile)
+  bytes[5] = (bytes[5] ?? 0) ^ 1
+  await writeFile(rottenFile, bytes)
+
+  store = await open()
+  const record = store.get(digestOf(whole))
+  t.is(record?.state, 'complete')
+  t.is(record?.pieceSize, pieceSizeFor(whole.byteLength))
+  t.deepEqual(record?.pieces, [...Array(pieceCountFor(whole.byteLength)).keys()].map(i => {
+    const span = pieceSpan(whole.byteLength, i)
+    return cidOfDigest(digestOf(whole.subarray(span.offset, span.offset + span.length))).toString()
+  }))
+  t.is(store.get(digestOf(rotten)), undefined, 'a blob that no longer hashes right is dropped')
+  t.is(store.get(digestOf(partial)), undefined, 'a partial cut otherwise is fetched again')
+  t.deepEqual(await readdir(join(dir, 'partial', 'sha256')), [])
+  t.deepEqual(await readdir(join(dir, 'blobs', 'sha256')), [digestOf(whole).slice(7)])
+  await store.stop()
+  // Saved: the next start has nothing to redo.
+  store = await open()
+  t.deepEqual(store.get(digestOf(whole))?.pieces, record?.pieces)
 })

@@ -7,7 +7,8 @@ import { startTestNode, testSwarmKey } from '../helpers/p2p.ts'
 import { fakeScheduler, waitUntil } from './fake-scheduler.ts'
 
 const digest = digestOf(new TextEncoder().encode('a layer'))
-const MiB = 1024 * 1024
+/** The piece size of blobs up to 16 PIECE (pieceSizeFor): N * PIECE is a blob of N pieces. */
+const PIECE = 256 * 1024
 
 function registration (node: P2pNode): Registration {
   return { addresses: node.getMultiaddrs(), hostName: 'agent-1', site: 'edge-1', zone: 'eu', uploadSlots: 8 }
@@ -29,15 +30,15 @@ test('an agent registers, announces a task, and gets the scheduler\'s parents an
   t.true(session.scheduler.equals(scheduler.node.peerId))
   const origin = new Promise(resolve => session.once('origin', resolve))
   const parents = new Promise(resolve => session.once('parents', resolve))
-  session.announce({ digest, size: 3 * MiB, bitfield: new Bitfield(3), wantsPieces: true })
+  session.announce({ digest, size: 3 * PIECE, bitfield: new Bitfield(3), wantsPieces: true })
   t.deepEqual(await origin, { kind: 'origin', digest, pieces: [0, 2] })
   t.deepEqual(await parents, { kind: 'parents', digest, parents: [] })
-  session.piecesFinished({ digest, indexes: [0], source: 'origin', bytes: MiB })
+  session.piecesFinished({ digest, indexes: [0], source: 'origin', bytes: PIECE })
   session.pieceFailed({ digest, index: 1, parent: scheduler.node.peerId, reason: 'timeout' })
   await waitUntil(() => scheduler.received.length >= 4)
   t.like(scheduler.received[0], { kind: 'register', hostName: 'agent-1', site: 'edge-1', zone: 'eu', uploadSlots: 8 })
-  t.like(scheduler.received[1], { kind: 'announceTask', digest, size: 3 * MiB, wantsPieces: true })
-  t.like(scheduler.received[2], { kind: 'piecesFinished', digest, indexes: [0], source: 'origin', bytes: MiB })
+  t.like(scheduler.received[1], { kind: 'announceTask', digest, size: 3 * PIECE, wantsPieces: true })
+  t.like(scheduler.received[2], { kind: 'piecesFinished', digest, indexes: [0], source: 'origin', bytes: PIECE })
   t.like(scheduler.received[3], { kind: 'pieceFailed', digest, index: 1, reason: 'timeout' })
 })
 
