@@ -105,7 +105,7 @@ async function edgeSite (t: ExecutionContext, tags: Record<string, Buffer[]>, ag
   // The operator's command for lib/app:TAG to the site; it must succeed.
   const prefetch = async (tag: string, more: string[] = []): Promise<JobView> => {
     const run = await runPrefetchCommand([`${origin.host}/lib/app:${tag}`, '--scheduler', scheduler.admin, '--admin-token-file', scheduler.adminTokenFile, '--scope', 'site:edge', ...more, '--json'])
-    t.is(run.code, 0, run.stderr)
+    if (run.code !== 0) throw new Error(`shoal prefetch lib/app:${tag} exited with ${run.code}: ${run.stderr}${run.stdout}`)
     return (JSON.parse(run.stdout) as { job: JobView }).job
   }
   return { origin, images, site, prefetch }
