@@ -189,9 +189,15 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
     // Held here already: a stripe of a site prefetch, or pieces stored for peers before a restart.
     // Read back from the file; the download hashes them into the blob's digest like any other.
     if (seedInto?.has(index) === true) return seedInto.read(index)
-    const piece = await once(index, async () => fetchAny(index, signal))
+    // Marked as the stream's before the fetch settles: once() forgets a settled fetch at once, and in
+    // the moment between that and a mark made here after it, read-ahead took the piece for one
+    // nobody had and fetched it a second time (one piece in three runs of a loaded test suite).
+    const piece = await once(index, async () => {
+      const fetched = await fetchAny(index, signal)
+      streamHas.add(index)
+      return fetched
+    })
     verified.set(index, piece.digest)
-    streamHas.add(index)
     // A piece fetched ahead of the stream's head would wait in memory, unwritten, until the stream
     // gets there: not served to peers, not announced (so the scheduler had others read it from the
     // origin again). Stored at once it is both; the stream writes the same bytes again in turn.
