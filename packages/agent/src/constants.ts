@@ -136,8 +136,9 @@ export const PIECE_SERVER_NEW_PIECE_READS = 8
 /**
  * Bytes of pieces a server holds read and not yet sent, all peers together: the bound on an
  * uploader's memory, and in effect its upload slots (four pieces of 1 MiB, sixteen of 256 KiB).
- * Pieces sent side by side share the link and all finish late; a few at a time finish soon, and each finished piece makes
- * one more holder that can upload it too. 16 MiB let a 25 Mbit uploader take 1-5 s to start a piece.
+ * Pieces sent side by side share the link and all finish late; a few at a time finish soon, and
+ * each finished piece makes one more holder that can upload it too. 16 MiB let a 25 Mbit uploader
+ * take 1-5 s to start a piece.
  */
 export const PIECE_SERVER_MAX_READ_BYTES = 4 * 1024 * 1024
 /** How long a piece hashed from disk and found right is served without hashing it again. */
