@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
-import { cidOfDigest, digestAlgorithm, pieceCountFor, pieceSpan } from '@shoal/proto'
+import { cidOfDigest, digestAlgorithm, digestOf, pieceCountFor, pieceSpan } from '@shoal/proto'
 import type { Digest, PieceSpan } from '@shoal/proto'
 import { READ_CHUNK_BYTES } from '../constants.ts'
 import { CorruptPieceError } from '../errors.ts'
@@ -26,7 +26,7 @@ export async function hashFilePieces (path: string, digest: Digest, size: number
   for (let index = 0; index < pieceCountFor(size); index++) {
     const bytes = await readSpan(path, pieceSpan(size, index))
     whole.update(bytes)
-    pieces.push(cidOfDigest(`sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest).toString())
+    pieces.push(cidOfDigest(digestOf(bytes)).toString())
   }
   return { digest: `${algorithm}:${whole.digest('hex')}`, pieces }
 }
