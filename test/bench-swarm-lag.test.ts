@@ -1,5 +1,5 @@
 import test from 'ava'
-import { originLag } from '../bench/src/swarm/link-sampler.ts'
+import { originLag, switchLoss } from '../bench/src/swarm/link-sampler.ts'
 import type { LinkUtilisation } from '../bench/src/swarm/link-sampler.ts'
 
 const RATE = 100
@@ -33,4 +33,29 @@ test('no lag when the origin sent nothing (the site held the image already)', t 
     ]
   }
   t.is(originLag(u, isHost), undefined)
+})
+
+test('what the machines sent and the switch did not deliver is the share it dropped', t => {
+  const u: LinkUtilisation = {
+    intervalSeconds: 1,
+    linkBytesPerSecond: RATE,
+    series: [
+      // h0 and h1 each send 200 bytes; 40 of the 200 h0 sent never reached h1.
+      { machine: 'h0', inBytesPerSecond: [100, 100, 0], outBytesPerSecond: [100, 100, 0] },
+      { machine: 'h1', inBytesPerSecond: [60, 100, 0], outBytesPerSecond: [100, 100, 0] },
+      { machine: 'origin', inBytesPerSecond: [0, 0, 0], outBytesPerSecond: [0, 0, 0] }
+    ]
+  }
+  t.deepEqual(switchLoss(u), { sentBytes: 400, deliveredBytes: 360, lostShare: 0.1 })
+})
+
+test('no loss is reported when nothing was sent, and none below zero', t => {
+  const idle: LinkUtilisation = { intervalSeconds: 1, linkBytesPerSecond: RATE, series: [{ machine: 'h0', inBytesPerSecond: [0], outBytesPerSecond: [0] }] }
+  t.is(switchLoss(idle), undefined)
+  // Broadcasts (ARP) reach every port: delivered can exceed sent by a few bytes.
+  const flooded: LinkUtilisation = { intervalSeconds: 1, linkBytesPerSecond: RATE, series: [
+    { machine: 'h0', inBytesPerSecond: [10], outBytesPerSecond: [10] },
+    { machine: 'h1', inBytesPerSecond: [10], outBytesPerSecond: [0] }
+  ] }
+  t.is(switchLoss(flooded)?.lostShare, 0)
 })

@@ -153,6 +153,31 @@ export function originLag (u: LinkUtilisation, machines: (name: string) => boole
   })
 }
 
+export interface SwitchLoss {
+  /** Bytes every machine sent into the switch over the phase (its veth's inbound side at the switch). */
+  sentBytes: number
+  /** Bytes the switch delivered to the machines. */
+  deliveredBytes: number
+  /** (sent - delivered) / sent: dropped at a full downlink queue (TCP sends those bytes again). */
+  lostShare: number
+}
+
+/**
+ * What the switch dropped, over all machines: every byte a machine sends is for another machine on
+ * the same switch, so what was sent and never delivered was dropped at a full queue toward its
+ * receiver (the switch side's tbf), and TCP sent it again at the cost of the sender's link. A lost
+ * share of some percent means the links carried that much more than the pull needed. Both sides
+ * are read from the same samples, so the share does not depend on the sampling interval. None when
+ * nothing was sent.
+ */
+export function switchLoss (u: LinkUtilisation): SwitchLoss | undefined {
+  const total = (rates: readonly number[]): number => rates.reduce((a, b) => a + b, 0) * u.intervalSeconds
+  const sentBytes = u.series.reduce((a, s) => a + total(s.outBytesPerSecond), 0)
+  const deliveredBytes = u.series.reduce((a, s) => a + total(s.inBytesPerSecond), 0)
+  if (sentBytes <= 0) return undefined
+  return { sentBytes, deliveredBytes, lostShare: Math.max(0, sentBytes - deliveredBytes) / sentBytes }
+}
+
 function cumulative (rates: readonly number[]): number[] {
   let sum = 0
   return rates.map(rate => (sum += rate))

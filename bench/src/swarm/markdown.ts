@@ -1,5 +1,6 @@
 /** report.md of `bench swarm`, and the summary table printed at the end of a run. */
 import type { ScenarioReport, SideReport, SwarmReport } from './report.ts'
+import type { SwitchLoss } from './link-sampler.ts'
 import { markdownTable } from '../harness.ts'
 
 const secs = (n: number): string => Number.isFinite(n) ? `${n.toFixed(1)} s` : '–'
@@ -39,7 +40,16 @@ function idleSection (r: ScenarioReport): string[] {
   return ['### Link utilisation (swarm)', '', `Each link's bytes each second, from its veth counters; idle means inbound under half the link rate. ` +
     `Times are seconds from the phase start. ![link utilisation](links-${r.scenario}.svg)` +
     (r.swarm.lag == null ? '' : ' "Behind the origin": how far the bytes a host had received trailed the bytes the origin had sent, in seconds of its link; a host can finish only that long after the origin\'s last byte.'), '',
-  markdownTable(['host', 'active', 'mean in / link', 'mean out / link', 'idle share', 'idle stretches (2 s or more)', ...lagColumns], rows), '']
+  markdownTable(['host', 'active', 'mean in / link', 'mean out / link', 'idle share', 'idle stretches (2 s or more)', ...lagColumns], rows), '',
+  ...lossLine(r.swarm.loss)]
+}
+
+/** The bytes the switch dropped: the links carried them twice. */
+function lossLine (loss: SwitchLoss | undefined): string[] {
+  if (loss == null) return []
+  const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`
+  return [`**Dropped at the switch**: ${mb(loss.sentBytes - loss.deliveredBytes)} of the ${mb(loss.sentBytes)} the machines sent ` +
+    `(${(loss.lostShare * 100).toFixed(1)}%), at full downlink queues; TCP sent those bytes again, so the senders' links carried them twice.`, '']
 }
 
 const ms = (s: number): string => Number.isFinite(s) ? `${(s * 1000).toFixed(0)} ms` : '–'

@@ -8,8 +8,8 @@ import type { DirectPhaseResult } from './direct-phase.ts'
 import { completionOf } from './metrics.ts'
 import type { AgentTraffic, Completion } from './metrics.ts'
 import type { Mode } from './network.ts'
-import { idleSummary, originLag } from './link-sampler.ts'
-import type { IdleSummary, LinkUtilisation, OriginLag } from './link-sampler.ts'
+import { idleSummary, originLag, switchLoss } from './link-sampler.ts'
+import type { IdleSummary, LinkUtilisation, OriginLag, SwitchLoss } from './link-sampler.ts'
 import type { PullResult } from './pull.ts'
 import type { RelaySpread } from './relay-spread.ts'
 import type { Scenario, ScenarioName } from './scenarios.ts'
@@ -40,6 +40,8 @@ export interface SideReport {
   idle?: IdleSummary[]
   /** Per host: how far its received bytes trailed the origin's sent bytes (none when the origin sent nothing). */
   lag?: OriginLag[]
+  /** What the switch dropped over the phase, all machines together (netns mode only). */
+  loss?: SwitchLoss
 }
 
 export interface TrafficBySource {
@@ -141,7 +143,8 @@ function side (phase: { results: PullResult[], wallSeconds: number, originEgress
     failed: phase.results.filter(r => !r.verified && !killed.has(r.host)).map(r => r.host),
     links: phase.links,
     idle: phase.links == null ? undefined : idleSummary(phase.links, isHost),
-    lag: phase.links == null ? undefined : originLag(phase.links, isHost)
+    lag: phase.links == null ? undefined : originLag(phase.links, isHost),
+    loss: phase.links == null ? undefined : switchLoss(phase.links)
   }
 }
 
