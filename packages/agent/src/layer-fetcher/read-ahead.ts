@@ -111,6 +111,7 @@ export class ReadAhead {
         return piece
       })()
       this.#underWay.set(next, job)
+      let pause = 0
       try {
         const { digest } = await job
         this.#stored.set(next, digest)
@@ -118,16 +119,24 @@ export class ReadAhead {
       } catch (err) {
         // The stream reads it when it gets there (and a later pick may try it again).
         this.#taken.delete(next)
-        if (signal.aborted) return
-        this.#init.onError?.(next, err as Error)
-        // A piece no holder gave now is looked at again soon; an origin that keeps failing is asked
-        // less and less often (it was tried every ~110 ms for as long as the download lasted).
-        const idleMs = this.#init.idleMs ?? 100
-        const pause = assigned ? Math.min(idleMs * 2 ** this.#assignedFailures++, READ_AHEAD_MAX_ORIGIN_BACKOFF_MS) : idleMs
-        // An abort only cuts the pause short; the loop sees the signal.
-        await sleep(pause, undefined, { signal }).catch(() => {})
+        if (!signal.aborted) {
+          this.#init.onError?.(next, err as Error)
+          // A piece no holder gave now is looked at again soon; an origin that keeps failing is asked
+          // less and less often (it was tried every ~110 ms for as long as the download lasted).
+          const idleMs = this.#init.idleMs ?? 100
+          pause = assigned ? Math.min(idleMs * 2 ** this.#assignedFailures++, READ_AHEAD_MAX_ORIGIN_BACKOFF_MS) : idleMs
+        }
       } finally {
-        this.#underWay.delete(next)
+        // Only this job's entry: once it failed, another worker may have picked the piece again. A
+        // failed job that kept its entry through its pause removed the next one's, and the stream,
+        // finding the piece neither under way nor stored, fetched it a second time.
+        if (this.#underWay.get(next) === job) this.#underWay.delete(next)
+      }
+      try {
+        // An abort only cuts the pause short; the loop sees the signal.
+        if (pause > 0) await sleep(pause, undefined, { signal }).catch(() => {})
+      } finally {
+        // Through its pause a failed assigned read still counts: the other workers leave the origin alone meanwhile.
         if (assigned) this.#assignedUnderWay--
       }
     }

@@ -83,6 +83,42 @@ test('the stream takes a piece still under way from memory; a failed piece is le
   t.deepEqual((await ahead.take(1))?.bytes, pieceBytes(1))
 })
 
+test('a piece picked again after a failed try stays the stream\'s to take while its second try is stored', async t => {
+  const stored = new Map<number, Uint8Array>()
+  const writing = Promise.withResolvers<void>()
+  let fetches = 0
+  const ahead = new ReadAhead({
+    pieceCount: 1,
+    assigned: () => new Set(),
+    holders: () => 1,
+    head: () => 0,
+    fetch: async index => {
+      // The first try finds no holder free; the second gets the piece.
+      if (fetches++ === 0) throw new Error('busy')
+      const bytes = pieceBytes(index)
+      return { bytes, digest: digestOf(bytes) }
+    },
+    store: {
+      has: index => stored.has(index),
+      write: async (index, bytes) => { await writing.promise; stored.set(index, bytes) },
+      read: async index => stored.get(index) ?? new Uint8Array()
+    },
+    workers: 2,
+    idleMs: 50
+  })
+  ahead.start()
+  // The failed worker pauses 50 ms; the idle one picks the piece again meanwhile and is still
+  // storing it when that pause ends. The first try's end must not hide the second.
+  await new Promise(resolve => setTimeout(resolve, 120))
+  t.is(fetches, 2)
+  const second = ahead.take(0)
+  t.not(second, undefined, 'the second try is under way: the stream takes it rather than fetching the piece again')
+  writing.resolve()
+  t.deepEqual((await second)?.bytes, pieceBytes(0))
+  await ahead.stop()
+  t.is(fetches, 2)
+})
+
 test('one assigned piece at a time: while it is read the other workers take held pieces; idle workers ask for fresh bitfields', async t => {
   const { store } = memoryStore()
   const gates = new Map<number, PromiseWithResolvers<void>>()
