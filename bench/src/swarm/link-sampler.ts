@@ -167,8 +167,7 @@ export interface SwitchLoss {
  * the same switch, so what was sent and never delivered was dropped at a full queue toward its
  * receiver (the switch side's tbf), and TCP sent it again at the cost of the sender's link. A lost
  * share of some percent means the links carried that much more than the pull needed. Both sides
- * are read from the same samples, so the share does not depend on the sampling interval. None when
- * nothing was sent.
+ * come from the same samples, weighted alike. None when nothing was sent.
  */
 export function switchLoss (u: LinkUtilisation): SwitchLoss | undefined {
   const total = (rates: readonly number[]): number => rates.reduce((a, b) => a + b, 0) * u.intervalSeconds

@@ -108,9 +108,10 @@ test('a piece picked again after a failed try stays the stream\'s to take while 
   })
   ahead.start()
   // The failed worker pauses 50 ms; the idle one picks the piece again meanwhile and is still
-  // storing it when that pause ends. The first try's end must not hide the second.
-  await new Promise(resolve => setTimeout(resolve, 120))
+  // storing it (held at the gate) when that pause ends. The first try's end must not hide the second.
+  for (let waited = 0; fetches < 2 && waited < 5_000; waited += 10) await new Promise(resolve => setTimeout(resolve, 10))
   t.is(fetches, 2)
+  await new Promise(resolve => setTimeout(resolve, 100))
   const second = ahead.take(0)
   t.not(second, undefined, 'the second try is under way: the stream takes it rather than fetching the piece again')
   writing.resolve()
