@@ -28,7 +28,7 @@ test('the only peer holding a blob is killed with SIGKILL mid-transfer: both age
   const egressBefore = cluster.origin.egressBytes
   const pulls = pullers.map(async agent => pullBlob(agent, digest))
   for (const pull of pulls) pull.catch(() => {})
-  // Two of the six 1 MiB pieces have come from the holder: it dies now, mid-transfer.
+  // 2 MiB of the 6 MiB layer have come from the holder: it dies now, mid-transfer.
   await waitFor('pieces from the holder', async () => {
     const received = await Promise.all(pullers.map(async a => (await scrapeMetrics(a.url)).value('shoal_agent_blob_received_bytes_total', { source: 'peer' })))
     return received.reduce((a, b) => a + b, 0) >= 2 * 1024 * 1024
