@@ -23,10 +23,15 @@ export async function hashFilePieces (path: string, digest: Digest, size: number
   const algorithm = digestAlgorithm(digest)
   const whole = createHash(algorithm)
   const pieces: string[] = []
-  for (let index = 0; index < pieceCountFor(size); index++) {
-    const bytes = await readSpan(path, pieceSpan(size, index))
-    whole.update(bytes)
-    pieces.push(cidOfDigest(digestOf(bytes)).toString())
+  const handle = await open(path, 'r')
+  try {
+    for (let index = 0; index < pieceCountFor(size); index++) {
+      const bytes = await readSpanFrom(handle, path, pieceSpan(size, index))
+      whole.update(bytes)
+      pieces.push(cidOfDigest(digestOf(bytes)).toString())
+    }
+  } finally {
+    await handle.close()
   }
   return { digest: `${algorithm}:${whole.digest('hex')}`, pieces }
 }
@@ -49,17 +54,22 @@ export async function readSpan (path: string, span: PieceSpan, into?: ArrayBuffe
   if (into != null && into.byteLength < span.length) throw new RangeError(`a ${into.byteLength}-byte buffer cannot hold piece ${span.index} (${span.length} bytes)`)
   const handle = await open(path, 'r')
   try {
-    const bytes = into == null ? new Uint8Array(span.length) : new Uint8Array(into, 0, span.length)
-    let read = 0
-    while (read < span.length) {
-      const { bytesRead } = await handle.read(bytes, read, span.length - read, span.offset + read)
-      if (bytesRead === 0) throw new CorruptPieceError(`${path} ends ${span.length - read} bytes short of piece ${span.index}`)
-      read += bytesRead
-    }
-    return bytes
+    return await readSpanFrom(handle, path, span, into)
   } finally {
     await handle.close()
   }
+}
+
+/** The span's bytes through an open handle of the file at `path` (named in the error when it is short). */
+async function readSpanFrom (handle: FileHandle, path: string, span: PieceSpan, into?: ArrayBuffer): Promise<Uint8Array> {
+  const bytes = into == null ? new Uint8Array(span.length) : new Uint8Array(into, 0, span.length)
+  let read = 0
+  while (read < span.length) {
+    const { bytesRead } = await handle.read(bytes, read, span.length - read, span.offset + read)
+    if (bytesRead === 0) throw new CorruptPieceError(`${path} ends ${span.length - read} bytes short of piece ${span.index}`)
+    read += bytesRead
+  }
+  return bytes
 }
 
 export async function fsyncDir (path: string): Promise<void> {
