@@ -74,10 +74,12 @@ export function renderMarkdown (report: PeerLinkReport): string {
     '## Rounds',
     '',
     markdownTable(['swarm key', 'round', 'bare MB/s', 'shoal MB/s', 'shoal/bare', 'CPU s/GiB: bare server', 'bare fetcher', 'agent A', 'agent B'],
-      report.links.flatMap(l => l.bareMBps.map((b, i) => {
+      // A round of either side (`--only bare` or `--only shoal` runs one), the missing one as "–".
+      report.links.flatMap(l => Array.from({ length: Math.max(l.bareMBps.length, l.shoalMBps.length) }, (_, i) => {
         const c = l.cpuSecondsPerGiB
-        return [l.keyMode, String(i + 1), b.toFixed(0), (l.shoalMBps[i] ?? Number.NaN).toFixed(0), (l.ratio[i] ?? Number.NaN).toFixed(2),
-          ...[c.bareServer, c.bareFetcher, c.a, c.b].map(list => (list[i] ?? Number.NaN).toFixed(2))]
+        const cell = (list: number[], digits: number): string => list[i] == null ? '–' : list[i].toFixed(digits)
+        return [l.keyMode, String(i + 1), cell(l.bareMBps, 0), cell(l.shoalMBps, 0), cell(l.ratio, 2),
+          ...[c.bareServer, c.bareFetcher, c.a, c.b].map(list => cell(list, 2))]
       }))),
     ''
   ]

@@ -262,10 +262,12 @@ export class PieceExchangeServer {
   async #readVerified (record: BlobRecord, index: number, expected: string, into: ArrayBuffer): Promise<PieceAnswer> {
     const { digest } = record
     const notFound = { header: { status: Status.NOT_FOUND, index, length: 0 } }
-    const bytes = await this.#components.store.readPiece(digest, index, { into })
-    if (bytes == null) return notFound
+    const stored = await this.#components.store.readPiece(digest, index, { into })
+    if (stored == null) return notFound
+    const { bytes } = stored
     // Never serve bytes whose hash has not been checked: a torn or rotten piece on disk stays here.
-    if (!this.#verified.has(digest, index, expected)) {
+    // Pieces this process wrote itself, or of a blob it hashed whole, were checked on their way in.
+    if (!stored.checked && !this.#verified.has(digest, index, expected)) {
       const actual = cidOfDigest(digestOf(bytes)).toString()
       if (actual !== expected) {
         // The store drops what rotted (the whole blob when complete, else the piece), so the next

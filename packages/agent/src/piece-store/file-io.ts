@@ -6,6 +6,8 @@ import { cidOfDigest, digestAlgorithm, digestOf, pieceCountFor, pieceSpan } from
 import type { Digest, PieceSpan } from '@shoal/proto'
 import { READ_CHUNK_BYTES } from '../constants.ts'
 import { CorruptPieceError } from '../errors.ts'
+import { fileIdentity } from './verified-blobs.ts'
+import type { FileIdentity } from './verified-blobs.ts'
 
 /** Small file helpers of the piece store. */
 
@@ -51,7 +53,6 @@ export async function hashHandle (handle: FileHandle, digest: Digest): Promise<s
 
 /** The span's bytes from the file, in `into` (at least span.length bytes) when given, else in new memory. */
 export async function readSpan (path: string, span: PieceSpan, into?: ArrayBuffer): Promise<Uint8Array> {
-  if (into != null && into.byteLength < span.length) throw new RangeError(`a ${into.byteLength}-byte buffer cannot hold piece ${span.index} (${span.length} bytes)`)
   const handle = await open(path, 'r')
   try {
     return await readSpanFrom(handle, path, span, into)
@@ -60,8 +61,23 @@ export async function readSpan (path: string, span: PieceSpan, into?: ArrayBuffe
   }
 }
 
+/**
+ * The span's bytes (as readSpan) and the identity of the file they came from, taken after the read:
+ * a write to the file before or during the read shows as another identity.
+ */
+export async function readSpanWithIdentity (path: string, span: PieceSpan, into?: ArrayBuffer): Promise<{ bytes: Uint8Array, identity: FileIdentity }> {
+  const handle = await open(path, 'r')
+  try {
+    const bytes = await readSpanFrom(handle, path, span, into)
+    return { bytes, identity: await fileIdentity(handle) }
+  } finally {
+    await handle.close()
+  }
+}
+
 /** The span's bytes through an open handle of the file at `path` (named in the error when it is short). */
 async function readSpanFrom (handle: FileHandle, path: string, span: PieceSpan, into?: ArrayBuffer): Promise<Uint8Array> {
+  if (into != null && into.byteLength < span.length) throw new RangeError(`a ${into.byteLength}-byte buffer cannot hold piece ${span.index} (${span.length} bytes)`)
   const bytes = into == null ? new Uint8Array(span.length) : new Uint8Array(into, 0, span.length)
   let read = 0
   while (read < span.length) {

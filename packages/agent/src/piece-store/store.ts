@@ -9,10 +9,10 @@ import { DigestMismatchError } from '../errors.ts'
 import { raceSignal } from '../race-signal.ts'
 import { storedBytes } from './blob-record.ts'
 import type { BlobRecord } from './blob-record.ts'
-import { fsyncDir, hashFile, hashFilePieces, hashHandle, readSpan } from './file-io.ts'
+import { fsyncDir, hashFile, hashFilePieces, hashHandle, readSpan, readSpanWithIdentity } from './file-io.ts'
 import { StoreLayout } from './layout.ts'
 import { PartialBlob } from './partial-blob.ts'
-import { fileIdentity, identityOf, VerifiedBlobs } from './verified-blobs.ts'
+import { fileIdentity, identityOf, VerifiedBlobs, WrittenPieces } from './verified-blobs.ts'
 import type { FileIdentity } from './verified-blobs.ts'
 
 export interface PieceStoreInit {
@@ -27,6 +27,17 @@ export interface CorruptEvent {
   state: BlobRecord['state']
   /** The piece, when a piece check found it. */
   piece?: number
+}
+
+/** A present piece's bytes as read from disk. */
+export interface StoredPiece {
+  bytes: Uint8Array
+  /**
+   * Whether this process knows the bytes hash to the recorded CID without hashing them again: they
+   * come from a complete blob it hashed right and whose file is unchanged since (VerifiedBlobs), or
+   * from a piece of a partial blob it wrote itself (WrittenPieces).
+   */
+  checked: boolean
 }
 
 export interface PieceStoreEvents {
@@ -48,6 +59,8 @@ export class PieceStore {
   private readonly touched = new Set<Digest>()
   /** Complete blobs hashed right by this process, while their files stay as hashed. */
   private readonly verified = new VerifiedBlobs()
+  /** Pieces of partial blobs this process wrote and recorded. */
+  private readonly written = new WrittenPieces()
   private readonly verifying = new Map<Digest, Promise<boolean>>()
   private readonly events: PieceStoreEvents
 
@@ -116,6 +129,7 @@ export class PieceStore {
     let record = this.records.get(digest)
     if (record?.state === 'complete') throw new Error(`blob ${digest} is already complete`)
     if (record == null || record.size !== size) {
+      this.written.delete(digest)
       const now = this.now()
       record = { digest, size, pieceSize: pieceSizeFor(size), state: 'partial', pieces: new Array(pieceCountFor(size)).fill(null), createdAt: now, lastAccessAt: now }
       await this.save(record)
@@ -126,6 +140,7 @@ export class PieceStore {
       onClose: p => { if (this.partials.get(digest) === p) this.partials.delete(digest) }
     }, record, this.layout.partialFile(digest))
     await partial.open()
+    partial.onCommitted(indexes => { if (this.records.get(digest) === partial.record) this.written.add(digest, indexes) })
     this.partials.set(digest, partial)
     return partial
   }
@@ -158,6 +173,7 @@ export class PieceStore {
       await this.save(record)
       // The download hashed these bytes on their way in; the file is trusted while it stays as it is now.
       this.verified.add(digest, identityOf(await stat(target, { bigint: true })))
+      this.written.delete(digest)
     } finally {
       release()
     }
@@ -167,6 +183,7 @@ export class PieceStore {
   async discard (digest: Digest): Promise<void> {
     await this.partials.get(digest)?.close()
     await rm(this.layout.partialFile(digest), { force: true })
+    this.written.delete(digest)
     this.records.delete(digest)
     await this.db?.del(digest)
   }
@@ -211,6 +228,7 @@ export class PieceStore {
     if (record.state === 'partial') {
       if (found.piece == null || record.pieces[found.piece] == null) return false
       record.pieces[found.piece] = null
+      this.written.delete(digest, found.piece)
       await this.save(record)
     } else {
       this.records.delete(digest)
@@ -226,25 +244,28 @@ export class PieceStore {
   /**
    * The bytes of a present piece: of a complete blob, or a recorded (durable) piece of a partial
    * one; undefined when the store does not hold it. Exactly the piece's span is read, or
-   * CorruptPieceError is thrown. The bytes are not verified here: the caller checks them against
-   * the recorded CID before they leave the process. With `into`, the bytes are read into that
-   * memory (at least the piece's length) and the result is a view of it.
+   * CorruptPieceError is thrown. The bytes are hashed here only when `checked` says so: otherwise
+   * the caller checks them against the recorded CID before they leave the process. With `into`, the
+   * bytes are read into that memory (at least the piece's length) and the result is a view of it.
    */
-  async readPiece (digest: Digest, index: number, options: { into?: ArrayBuffer } = {}): Promise<Uint8Array | undefined> {
+  async readPiece (digest: Digest, index: number, options: { into?: ArrayBuffer } = {}): Promise<StoredPiece | undefined> {
     const release = this.pin(digest)
     try {
       const record = this.records.get(digest)
       if (record == null || !Number.isInteger(index) || index < 0 || index >= record.pieces.length) return undefined
-      if (record.state === 'partial' && record.pieces[index] == null) return undefined
+      const span = pieceSpan(record.size, index)
+      if (record.state === 'complete') {
+        const read = await readSpanWithIdentity(this.layout.blobFile(digest), span, options.into).catch(undefinedIfMissing)
+        return read == null ? undefined : { bytes: read.bytes, checked: this.verified.has(digest, read.identity) }
+      }
+      if (record.pieces[index] == null) return undefined
+      // Taken before the read: a piece marked then was durable before the read began.
+      const mark = this.written.mark(digest, index)
       // A partial blob's file is renamed into the blob directory a moment before its record says
       // complete (complete() syncs the directory and writes the index in between): try both paths.
-      const files = record.state === 'complete' ? [this.layout.blobFile(digest)] : [this.layout.partialFile(digest), this.layout.blobFile(digest)]
-      for (const file of files) {
-        const bytes = await readSpan(file, pieceSpan(record.size, index), options.into).catch((err: NodeJS.ErrnoException) => {
-          if (err.code === 'ENOENT') return undefined
-          throw err
-        })
-        if (bytes != null) return bytes
+      for (const file of [this.layout.partialFile(digest), this.layout.blobFile(digest)]) {
+        const bytes = await readSpan(file, span, options.into).catch(undefinedIfMissing)
+        if (bytes != null) return { bytes, checked: this.written.holds(digest, mark) }
       }
       return undefined
     } finally {
@@ -281,6 +302,7 @@ export class PieceStore {
     const record = this.records.get(digest)
     if (record == null || this.isPinned(digest)) return false
     this.verified.delete(digest)
+    this.written.delete(digest)
     // The index forgets the blob before the file goes, so a crash in between leaves an orphan file
     // (removed at the next start), never a record without its data.
     this.records.delete(digest)
@@ -383,4 +405,10 @@ export class PieceStore {
       }
     }
   }
+}
+
+/** A file that is not there reads as nothing; any other error is thrown. */
+function undefinedIfMissing (err: NodeJS.ErrnoException): undefined {
+  if (err.code === 'ENOENT') return undefined
+  throw err
 }

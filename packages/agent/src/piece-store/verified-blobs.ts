@@ -44,3 +44,49 @@ export class VerifiedBlobs {
     this.#files.delete(digest)
   }
 }
+
+/**
+ * Pieces of partial blobs that this process wrote and recorded itself: every piece is checked
+ * before it is stored (its recorded CID is the hash of the bytes written), so reading one back for
+ * a peer needs no second hash. Marked once a commit made the piece durable and indexed; forgotten
+ * with the blob (completed, dropped, evicted) or with the process. Like VerifiedBlobs it cannot see
+ * bytes that change below the file system while the process runs.
+ */
+export class WrittenPieces {
+  readonly #pieces = new Map<Digest, Set<number>>()
+
+  add (digest: Digest, indexes: number[]): void {
+    let set = this.#pieces.get(digest)
+    if (set == null) this.#pieces.set(digest, set = new Set())
+    for (const index of indexes) set.add(index)
+  }
+
+  /**
+   * A mark for piece `index` taken before its bytes are read, or undefined when it is not marked:
+   * pass it to `holds` after the read. Marks are per blob generation: the blob forgotten in between
+   * (and perhaps written again) leaves the old mark invalid.
+   */
+  mark (digest: Digest, index: number): object | undefined {
+    const set = this.#pieces.get(digest)
+    return set?.has(index) === true ? set : undefined
+  }
+
+  /** Whether a mark taken before a read still holds after it. */
+  holds (digest: Digest, mark: object | undefined): boolean {
+    return mark != null && this.#pieces.get(digest) === mark
+  }
+
+  /** Forgets the blob, or one piece of it; either way marks taken before no longer hold. */
+  delete (digest: Digest, index?: number): void {
+    const set = this.#pieces.get(digest)
+    if (set == null) return
+    if (index == null) {
+      this.#pieces.delete(digest)
+      return
+    }
+    // A new set, so that a read in flight across the drop (and a rewrite) is not taken as checked.
+    const rest = new Set(set)
+    rest.delete(index)
+    this.#pieces.set(digest, rest)
+  }
+}
