@@ -244,9 +244,10 @@ export class PieceStore {
   /**
    * The bytes of a present piece: of a complete blob, or a recorded (durable) piece of a partial
    * one; undefined when the store does not hold it. Exactly the piece's span is read, or
-   * CorruptPieceError is thrown. The bytes are hashed here only when `checked` says so: otherwise
-   * the caller checks them against the recorded CID before they leave the process. With `into`, the
-   * bytes are read into that memory (at least the piece's length) and the result is a view of it.
+   * CorruptPieceError is thrown. The bytes are not hashed here: unless `checked` says this process
+   * knows them right already, the caller checks them against the recorded CID before they leave the
+   * process. With `into`, the bytes are read into that memory (at least the piece's length) and the
+   * result is a view of it.
    */
   async readPiece (digest: Digest, index: number, options: { into?: ArrayBuffer } = {}): Promise<StoredPiece | undefined> {
     const release = this.pin(digest)

@@ -117,7 +117,7 @@ test('pieces this store wrote read as checked; after a restart, or once the file
   t.false(Buffer.from(rotten!.bytes).equals(pieceOf(blob, 0)), 'and the bytes read are the changed ones, for the caller to check')
 })
 
-test('a partial piece dropped as corrupt is not checked when read back, and a mark taken before the drop no longer holds', async t => {
+test('a partial piece dropped as corrupt is gone until written again, and a mark taken before the drop no longer holds', async t => {
   const store = await openStore(t)
   const blob = randomBytes(2 * PIECE)
   const digest = digestOf(blob)
