@@ -3,7 +3,9 @@ import { mkdir, open, rename, truncate } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import test from 'ava'
 import { digestOf, digestHex, pieceCountFor, pieceSpan } from '@shoal/proto'
+import type { Digest } from '@shoal/proto'
 import { StoreLayout } from '../../src/piece-store/layout.ts'
+import type { PartialBlob } from '../../src/piece-store/partial-blob.ts'
 import { PieceStore } from '../../src/piece-store/store.ts'
 import { WrittenPieces } from '../../src/piece-store/verified-blobs.ts'
 import { openStore } from '../helpers/store.ts'
@@ -17,12 +19,18 @@ function pieceOf (blob: Buffer, index: number): Buffer {
   return blob.subarray(span.offset, span.offset + span.length)
 }
 
+/** The blob open as a partial in the store, with the pieces `indexes` written (recorded at the next commit). */
+async function partialWith (store: PieceStore, blob: Buffer, indexes: number[]): Promise<{ digest: Digest, partial: PartialBlob }> {
+  const digest = digestOf(blob)
+  const partial = await store.openPartial(digest, blob.byteLength)
+  for (const i of indexes) await partial.writePiece(i, pieceOf(blob, i), digestOf(pieceOf(blob, i)))
+  return { digest, partial }
+}
+
 test('every piece of a complete blob reads back exactly, the short last one included', async t => {
   const store = await openStore(t)
   const blob = randomBytes(3 * PIECE + 5)
-  const digest = digestOf(blob)
-  const partial = await store.openPartial(digest, blob.byteLength)
-  for (let i = 0; i < pieceCountFor(blob.byteLength); i++) await partial.writePiece(i, pieceOf(blob, i), digestOf(pieceOf(blob, i)))
+  const { digest, partial } = await partialWith(store, blob, [...Array(pieceCountFor(blob.byteLength)).keys()])
   await store.complete(partial, digest)
 
   const pieces = await Promise.all([0, 1, 2, 3].map(async i => store.readPiece(digest, i)))
@@ -36,10 +44,7 @@ test('every piece of a complete blob reads back exactly, the short last one incl
 test('a partial blob reads only its recorded pieces', async t => {
   const store = await openStore(t)
   const blob = randomBytes(4 * PIECE)
-  const digest = digestOf(blob)
-  const partial = await store.openPartial(digest, blob.byteLength)
-  await partial.writePiece(0, pieceOf(blob, 0), digestOf(pieceOf(blob, 0)))
-  await partial.writePiece(2, pieceOf(blob, 2), digestOf(pieceOf(blob, 2)))
+  const { digest, partial } = await partialWith(store, blob, [0, 2])
   await partial.commit()
   // written but not yet committed: not durable, so not present
   await partial.writePiece(3, pieceOf(blob, 3), digestOf(pieceOf(blob, 3)))
@@ -55,9 +60,7 @@ test('a partial blob reads only its recorded pieces', async t => {
 test('a blob file cut short on disk gives CorruptPieceError, never a short piece', async t => {
   const store = await openStore(t)
   const blob = randomBytes(2 * PIECE + 100)
-  const digest = digestOf(blob)
-  const partial = await store.openPartial(digest, blob.byteLength)
-  for (let i = 0; i < 3; i++) await partial.writePiece(i, pieceOf(blob, i), digestOf(pieceOf(blob, i)))
+  const { digest, partial } = await partialWith(store, blob, [0, 1, 2])
   await store.complete(partial, digest)
   await truncate(join(store.dataDir, 'blobs', 'sha256', digestHex(digest)), 2 * PIECE + 50)
 
@@ -68,9 +71,7 @@ test('a blob file cut short on disk gives CorruptPieceError, never a short piece
 test('a recorded piece of a blob whose file was just renamed into place, before its record says complete, still reads', async t => {
   const store = await openStore(t)
   const blob = randomBytes(2 * PIECE)
-  const digest = digestOf(blob)
-  const partial = await store.openPartial(digest, blob.byteLength)
-  for (let i = 0; i < 2; i++) await partial.writePiece(i, pieceOf(blob, i), digestOf(pieceOf(blob, i)))
+  const { digest, partial } = await partialWith(store, blob, [0, 1])
   await partial.commit()
   // What complete() does first; its index write comes after.
   const layout = new StoreLayout(store.dataDir)
@@ -83,16 +84,11 @@ test('a recorded piece of a blob whose file was just renamed into place, before 
 test('pieces this store wrote read as checked; after a restart, or once the file changed, they do not', async t => {
   const store = await openStore(t)
   const blob = randomBytes(3 * PIECE)
-  const digest = digestOf(blob)
-  const partial = await store.openPartial(digest, blob.byteLength)
-  await partial.writePiece(0, pieceOf(blob, 0), digestOf(pieceOf(blob, 0)))
+  const { digest, partial } = await partialWith(store, blob, [0])
   await partial.commit()
   t.true((await store.readPiece(digest, 0))?.checked, 'a partial piece this process wrote and recorded')
 
-  const partialOnly = randomBytes(2 * PIECE)
-  const partialDigest = digestOf(partialOnly)
-  const other = await store.openPartial(partialDigest, partialOnly.byteLength)
-  await other.writePiece(1, pieceOf(partialOnly, 1), digestOf(pieceOf(partialOnly, 1)))
+  const { digest: partialDigest } = await partialWith(store, randomBytes(2 * PIECE), [1])
   await store.closePartial(partialDigest)
 
   for (let i = 1; i < 3; i++) await partial.writePiece(i, pieceOf(blob, i), digestOf(pieceOf(blob, i)))
@@ -120,9 +116,7 @@ test('pieces this store wrote read as checked; after a restart, or once the file
 test('a partial piece dropped as corrupt is gone until written again, and a mark taken before the drop no longer holds', async t => {
   const store = await openStore(t)
   const blob = randomBytes(2 * PIECE)
-  const digest = digestOf(blob)
-  const partial = await store.openPartial(digest, blob.byteLength)
-  for (let i = 0; i < 2; i++) await partial.writePiece(i, pieceOf(blob, i), digestOf(pieceOf(blob, i)))
+  const { digest, partial } = await partialWith(store, blob, [0, 1])
   await partial.commit()
   const record = store.get(digest)!
   t.true(await store.dropCorrupt(digest, { record, piece: 1 }))
