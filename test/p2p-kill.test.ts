@@ -44,4 +44,13 @@ test('the only peer holding a blob is killed with SIGKILL mid-transfer: both age
   t.true(fromOrigin > 0, 'what the dead holder did not send came from the origin')
   t.true(fromPeers > 0)
   t.is(fromOrigin + fromPeers, 2 * layer.byteLength, 'every byte arrived once, from one source')
+  // Each client's bytes are counted by where its agent got them: the pieces the dead holder did not
+  // send were read from the origin, and count as origin although the download took the peer path.
+  for (const [i, agent] of pullers.entries()) {
+    const m = await scrapeMetrics(agent.url)
+    for (const source of ['origin', 'peer']) {
+      t.is(m.value('shoal_agent_served_bytes_total', { source }), m.value('shoal_agent_blob_received_bytes_total', { source }), `puller ${i + 1}: ${source} bytes served as received`)
+    }
+    t.is(m.value('shoal_agent_served_bytes_total', { source: 'origin' }) + m.value('shoal_agent_served_bytes_total', { source: 'peer' }), layer.byteLength)
+  }
 })

@@ -20,6 +20,12 @@ export interface ByteSource {
    * piece, for a piece that arrives whole in one chunk.
    */
   verifiedPiece?: (index: number) => Digest | undefined
+  /**
+   * Whether piece `index` was read from the origin (a peer path reads the pieces no peer gives that
+   * way); asked once per piece, when the download has it whole. Without it, a source's bytes count
+   * as its download's `source`.
+   */
+  originPiece?: (index: number) => boolean
 }
 
 /**
@@ -38,6 +44,8 @@ export class BlobDownload extends EventEmitter {
   readonly source: 'origin' | 'peer'
   /** Set when the source failed and the fallback (the origin) gave the bytes from here on. */
   fallbackAt?: number
+  /** Byte ranges [start, end) of a peer download that its source read from the origin, in order, adjacent ones merged. */
+  private readonly originSpans: Array<[number, number]> = []
   state: 'running' | 'verified' | 'failed' = 'running'
   error?: Error
   private readonly controller: AbortController
@@ -45,6 +53,7 @@ export class BlobDownload extends EventEmitter {
   private pieceIndex = 0
   private writer: WriteBehind
   private verifiedPiece?: (index: number) => Digest | undefined
+  private originPiece?: (index: number) => boolean
   private readonly pieceRecorded = (index: number): void => { this.emit('piece', index) }
 
   /**
@@ -97,6 +106,7 @@ export class BlobDownload extends EventEmitter {
       hashing = this.hashThread?.session(algorithm) ?? inThreadHashing(algorithm)
       this.writer = new WriteBehind(this.partial, await this.adoptStoredPrefix(hashing), this.pieceRecorded)
       this.verifiedPiece = source.verifiedPiece?.bind(source)
+      this.originPiece = source.originPiece?.bind(source)
       this.emit('change')
       let failures = 0
       while (this.available < this.size) {
@@ -118,6 +128,7 @@ export class BlobDownload extends EventEmitter {
             next = undefined
             failures = 0
             this.verifiedPiece = source.verifiedPiece?.bind(source)
+            this.originPiece = source.originPiece?.bind(source)
             this.fallbackAt = this.available
             this.emit('fallback', err as Error, this.available)
             continue
@@ -145,6 +156,30 @@ export class BlobDownload extends EventEmitter {
     }
   }
 
+  /**
+   * How many of the bytes [start, end) came from the origin: all of them on the origin path; on the
+   * peer path, the pieces its source read from the origin and everything from a fallback on.
+   */
+  originBytesIn (start: number, end: number): number {
+    if (this.source === 'origin') return Math.max(0, end - start)
+    const overlap = (from: number, to: number): number => Math.max(0, Math.min(end, to) - Math.max(start, from))
+    let bytes = this.fallbackAt == null ? 0 : overlap(this.fallbackAt, this.size)
+    for (const [from, to] of this.originSpans) {
+      if (from >= end) break
+      // Spans past the fallback point were counted with it.
+      bytes += overlap(from, Math.min(to, this.fallbackAt ?? to))
+    }
+    return bytes
+  }
+
+  /** Notes where the piece that ends at `end` came from, once the download has it whole. */
+  private notePieceSource (offset: number, end: number): void {
+    if (this.originPiece?.(this.pieceIndex) !== true) return
+    const last = this.originSpans.at(-1)
+    if (last != null && last[1] === offset) last[1] = end
+    else this.originSpans.push([offset, end])
+  }
+
   /** Pieces recorded before a restart are re-read and re-checked; returns where to resume. */
   private async adoptStoredPrefix (hashing: BlobHashing): Promise<number> {
     let resumeAt = 0
@@ -170,6 +205,7 @@ export class BlobDownload extends EventEmitter {
       // Already in the file and recorded (read ahead, or stored early for peers): hashed into the
       // blob's digest, not written again. The source's digest of it is dropped unused.
       this.verifiedPiece?.(this.pieceIndex)
+      this.notePieceSource(whole.offset, whole.offset + whole.length)
       const stored = this.writer.pushStored(chunk, this.pieceIndex)
       this.pieceIndex++
       this.emit('bytes', chunk.byteLength)
@@ -187,6 +223,7 @@ export class BlobDownload extends EventEmitter {
       await hashing.update(chunk.subarray(offset, offset + take), known == null)
       offset += take
       if (start + offset === pieceEnd) {
+        this.notePieceSource(span.offset, pieceEnd)
         this.writer.pieceDone(this.pieceIndex, pieceEnd, known ?? hashing.endPiece())
         this.pieceIndex++
       }

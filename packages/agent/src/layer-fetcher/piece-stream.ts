@@ -89,6 +89,13 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
   const lookahead = 2 * window
   /** Digests of pieces checked by their source, until the download takes them. */
   const verified = new Map<number, Digest>()
+  /** Pieces the stream got from the origin, until the download takes them. */
+  const originPieces = new Set<number>()
+  const got = (index: number, piece: Piece): Uint8Array => {
+    verified.set(index, piece.digest)
+    if (piece.from === 'origin') originPieces.add(index)
+    return piece.bytes
+  }
 
   const fromOrigin = async (index: number, signal: AbortSignal): Promise<Piece | undefined> => {
     if (origin == null) throw new NoPeerSourceError(`no peer could give piece ${index} of ${table.digest}, and origin fallback is off (--no-origin-fallback)`)
@@ -181,10 +188,7 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
     for (const pending of [ahead?.take(index), underWay.get(index)]) {
       // A read-ahead or a fetch that failed has reported its failure (onPieceFailed); the piece is fetched now.
       const piece = await pending?.catch(() => undefined)
-      if (piece != null) {
-        verified.set(index, piece.digest)
-        return piece.bytes
-      }
+      if (piece != null) return got(index, piece)
     }
     // Held here already: a stripe of a site prefetch, or pieces stored for peers before a restart.
     // Read back from the file; the download hashes them into the blob's digest like any other.
@@ -197,7 +201,7 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
       streamHas.add(index)
       return fetched
     })
-    verified.set(index, piece.digest)
+    got(index, piece)
     // A piece fetched ahead of the stream's head would wait in memory, unwritten, until the stream
     // gets there: not served to peers, not announced (so the scheduler had others read it from the
     // origin again). Stored at once it is both; the stream writes the same bytes again in turn.
@@ -251,6 +255,7 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
       verified.delete(index)
       return digest
     },
+    originPiece: index => originPieces.delete(index),
     tableSources: () => [...book.tableSources],
     addPeers: peers => { book.addPeers(peers) },
     learnTable: table => { if (book.learnTable(table) > 0) book.progressed() },

@@ -4,6 +4,7 @@ import type { Digest } from '@shoal/proto'
 import { READ_AHEAD_MAX_ORIGIN_BACKOFF_MS } from '../constants.ts'
 import type { PartialBlob } from '../piece-store/partial-blob.ts'
 import { nextAhead } from './piece-book.ts'
+import type { Piece } from './sources/piece-source.ts'
 
 /** Where pieces read ahead go: the blob's partial file (written, recorded, and so offered to peers). */
 export interface AheadStore {
@@ -33,7 +34,7 @@ export interface ReadAheadInit {
   /** The next piece the in-order stream needs: pieces before it are behind us. */
   head: () => number
   /** A piece, checked, with its digest; shared with the in-order stream, so a piece is fetched once. */
-  fetch: (index: number, signal: AbortSignal) => Promise<{ bytes: Uint8Array, digest: Digest }>
+  fetch: (index: number, signal: AbortSignal) => Promise<Piece>
   store: AheadStore
   /** Pieces read ahead at once for this blob. */
   workers: number
@@ -56,9 +57,10 @@ export interface ReadAheadInit {
  */
 export class ReadAhead {
   readonly #init: ReadAheadInit
-  readonly #stored = new Map<number, Digest>()
+  /** Pieces read ahead and stored: their digest and where they came from, for the stream that takes them. */
+  readonly #stored = new Map<number, Omit<Piece, 'bytes'>>()
   /** Pieces being read and stored: the stream that reaches one takes these bytes instead of reading it again. */
-  readonly #underWay = new Map<number, Promise<{ bytes: Uint8Array, digest: Digest }>>()
+  readonly #underWay = new Map<number, Promise<Piece>>()
   readonly #taken = new Set<number>()
   /** Assigned pieces being read: one at a time per blob, in order; the other workers take pieces peers hold. */
   #assignedUnderWay = 0
@@ -84,12 +86,12 @@ export class ReadAhead {
    * A piece read ahead: its bytes and digest, from memory while it is being stored, then from the
    * store; undefined for a piece not read ahead.
    */
-  take (index: number): Promise<{ bytes: Uint8Array, digest: Digest }> | undefined {
+  take (index: number): Promise<Piece> | undefined {
     const underWay = this.#underWay.get(index)
     if (underWay != null) return underWay
-    const digest = this.#stored.get(index)
-    if (digest == null) return undefined
-    return this.#init.store.read(index).then(bytes => ({ bytes, digest }))
+    const stored = this.#stored.get(index)
+    if (stored == null) return undefined
+    return this.#init.store.read(index).then(bytes => ({ ...stored, bytes }))
   }
 
   async #work (): Promise<void> {
@@ -113,8 +115,8 @@ export class ReadAhead {
       this.#underWay.set(next, job)
       let pause = 0
       try {
-        const { digest } = await job
-        this.#stored.set(next, digest)
+        const { digest, from } = await job
+        this.#stored.set(next, { digest, from })
         if (assigned) this.#assignedFailures = 0
       } catch (err) {
         // The stream reads it when it gets there (and a later pick may try it again).

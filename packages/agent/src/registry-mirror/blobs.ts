@@ -136,9 +136,8 @@ async function serveBlob (components: BlobRouteComponents, req: IncomingMessage,
     // Headers are out: the only honest signal left is a broken body.
     res.destroy(err as Error)
   } finally {
-    // After a peer download's fallback, the bytes from its byte on came from the origin.
-    const fallbackAt = handle.kind === 'download' ? handle.download.fallbackAt : undefined
-    const fromOrigin = fallbackAt == null ? 0 : Math.max(0, span.start + sink.sent - Math.max(span.start, fallbackAt))
+    // A peer download's bytes came from the origin where it read pieces no peer gave, and from a fallback on.
+    const fromOrigin = handle.kind === 'download' ? handle.download.originBytesIn(span.start, span.start + sink.sent) : 0
     metrics.servedBytes.inc({ source: from }, sink.sent - fromOrigin)
     if (fromOrigin > 0) metrics.servedBytes.inc({ source: 'origin' }, fromOrigin)
     note.bytes = sink.sent

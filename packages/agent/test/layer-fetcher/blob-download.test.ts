@@ -114,6 +114,43 @@ test('a source that fails for good hands over to the fallback at the byte it rea
   t.is(digestOf(stored), digest)
 })
 
+test('the bytes that came from the origin: pieces a peer download read from it, stored ahead or not, then everything after a fallback', async t => {
+  const store = await openStore(t)
+  const blob8 = new Uint8Array(8 * PIECE).map((_, i) => (i * 7 + (i >> 17)) & 0xff)
+  const span8 = (index: number): Uint8Array => blob8.subarray(index * PIECE, (index + 1) * PIECE)
+  const digest8 = digestOf(blob8) as Digest
+  const partial = await store.openPartial(digest8, blob8.byteLength)
+  // Piece 2 was read ahead from the origin and stored before the stream got to it.
+  await partial.writePiece(2, span8(2), digestOf(span8(2)))
+  await partial.commit()
+  const asked: number[] = []
+  // Pieces 1, 2 and 3 from the origin, the others from peers; the peers fail for good at piece 5.
+  const peers: ByteSource = {
+    open: async offset => (async function * () {
+      for (let i = offset / PIECE; i < 8; i++) {
+        if (i === 5) throw new UpstreamProtocolError('the piece stream ended early')
+        yield span8(i)
+      }
+    })(),
+    originPiece: index => {
+      asked.push(index)
+      return index >= 1 && index <= 3
+    }
+  }
+  const origin: ByteSource = { open: async offset => (async function * () { yield blob8.subarray(offset) })() }
+  const download = new BlobDownload(partial, { source: 'peer' })
+  await download.run(peers, async hashed => { await store.complete(partial, hashed) }, () => origin)
+  t.is(download.state, 'verified', download.error?.message)
+  t.deepEqual(asked, [0, 1, 2, 3, 4], 'asked once per piece the peer source gave, the stored one included')
+  t.is(download.originBytesIn(0, 8 * PIECE), 6 * PIECE, 'pieces 1-3, then 5-7 after the fallback')
+  t.is(download.originBytesIn(0, PIECE), 0)
+  t.is(download.originBytesIn(PIECE / 2, 2 * PIECE + 10), PIECE + 10, 'a range counts only its overlap')
+  t.is(download.originBytesIn(4 * PIECE, 6 * PIECE), PIECE, 'piece 4 from a peer, piece 5 after the fallback')
+
+  const direct = new BlobDownload(await store.openPartial(digest, SIZE), { source: 'origin' })
+  t.is(direct.originBytesIn(10, 110), 100, 'a download on the origin path is all origin')
+})
+
 test('no fallback after a piece table the origin contradicted, nor without one: the download fails with the error', async t => {
   for (const [err, withFallback] of [[new PieceTableMismatchError('piece 2 differs'), true], [new UpstreamProtocolError('ended early'), false]] as const) {
     const store = await openStore(t)

@@ -30,7 +30,7 @@ test('assigned pieces first, lowest first; then the rarest held ones (equals at 
     fetch: async index => {
       order.push(index)
       const bytes = pieceBytes(index)
-      return { bytes, digest: digestOf(bytes) }
+      return { bytes, digest: digestOf(bytes), from: 'peer' as const }
     },
     store,
     workers: 1,
@@ -65,7 +65,7 @@ test('the stream takes a piece still under way from memory; a failed piece is le
       if (index === 1 && attempts++ === 0) throw new Error('no slot')
       if (index === 0) await gate.promise
       const bytes = pieceBytes(index)
-      return { bytes, digest: digestOf(bytes) as Digest }
+      return { bytes, digest: digestOf(bytes) as Digest, from: 'peer' as const }
     },
     store,
     workers: 2,
@@ -96,7 +96,7 @@ test('a piece picked again after a failed try stays the stream\'s to take while 
       // The first try finds no holder free; the second gets the piece.
       if (fetches++ === 0) throw new Error('busy')
       const bytes = pieceBytes(index)
-      return { bytes, digest: digestOf(bytes) }
+      return { bytes, digest: digestOf(bytes), from: 'peer' as const }
     },
     store: {
       has: index => stored.has(index),
@@ -136,7 +136,7 @@ test('one assigned piece at a time: while it is read the other workers take held
       gates.set(index, gate)
       await gate.promise
       const bytes = pieceBytes(index)
-      return { bytes, digest: digestOf(bytes) }
+      return { bytes, digest: digestOf(bytes), from: 'peer' as const }
     },
     store,
     // One more worker than there is to read: it idles.

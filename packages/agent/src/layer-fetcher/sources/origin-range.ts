@@ -60,7 +60,7 @@ export function originRangeSource (init: { book: PieceBook, read: OriginPieceRea
     }
     const transferSeconds = Math.max(0, (performance.now() - asked) / 1000 - slotSeconds - firstByteSeconds)
     events.onPieceFetched?.({ digest, index, bytes: bytes.byteLength, source: 'origin', firstByteSeconds, transferSeconds })
-    return { bytes, digest: pieceDigest }
+    return { bytes, digest: pieceDigest, from: 'origin' }
   }
 
   return {

@@ -53,7 +53,7 @@ export function peerPieceSource (init: PeerPieceSourceInit): PieceSource {
         book.progressed()
         const done = performance.now()
         events.onPieceFetched?.({ digest, index, bytes: bytes.byteLength, source: 'peer', peer: key, firstByteSeconds: (firstByte - asked) / 1000, transferSeconds: (done - firstByte) / 1000 })
-        return { bytes, digest: digestOfCid(cid) }
+        return { bytes, digest: digestOfCid(cid), from: 'peer' }
       } catch (err) {
         signal.throwIfAborted()
         const error = (err as Error).name

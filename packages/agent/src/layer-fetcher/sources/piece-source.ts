@@ -1,9 +1,10 @@
 import type { Digest } from '@shoal/proto'
 
-/** A piece's bytes and the digest they were checked against (never trust a source's word for it: it checks). */
+/** A piece's bytes, the digest they were checked against (never trust a source's word for it: it checks), and where they came from. */
 export interface Piece {
   bytes: Uint8Array
   digest: Digest
+  from: 'origin' | 'peer'
 }
 
 /**
