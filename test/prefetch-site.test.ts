@@ -5,6 +5,7 @@ import type { ExecutionContext } from 'ava'
 import { layerFixture, pushImage, skopeoCopy, startCountingProxy, startRegistry, verifyDirImage } from './fixtures/index.ts'
 import type { CountingProxy, PushedImage } from './fixtures/index.ts'
 import { fetchBody, waitFor } from './helpers/http.ts'
+import { scrapeMetrics } from './helpers/metrics.ts'
 import { startPeer, writeSwarmKey } from './helpers/p2p-cluster.ts'
 import type { Cluster } from './helpers/p2p-cluster.ts'
 import type { TestAgent } from './helpers/agent.ts'
@@ -78,6 +79,11 @@ test('shoal prefetch of an image and of a tag filter to a site of 3 agents: ever
   t.true(prefetched <= 1.05 * imageBytes, `the origin sent ${(prefetched / imageBytes).toFixed(2)}x the blobs`)
 
   // The rollout: each site agent pulls an image with skopeo; no blob comes from the origin.
+  const served = async (agent: TestAgent): Promise<Record<string, number>> => {
+    const m = await scrapeMetrics(agent.url)
+    return Object.fromEntries(['local', 'origin', 'peer'].map(source => [source, m.value('shoal_agent_served_bytes_total', { source })]))
+  }
+  const before = await Promise.all(site.map(served))
   const dest = await tempDir(t, 'rollout')
   await Promise.all(site.map(async (agent, i) => {
     const image = [v10, v11, base][i] ?? v10
@@ -87,6 +93,13 @@ test('shoal prefetch of an image and of a tag filter to a site of 3 agents: ever
     await verifyDirImage(dir, image)
   }))
   t.is(originBlobBytes(origin), prefetched, 'the rollout took no blob bytes from the origin')
+  // Each agent served its client its own stripes from its store and the rest from its peers.
+  for (const [i, agent] of site.entries()) {
+    const now = await served(agent)
+    const delta = (source: string): number => (now[source] ?? 0) - (before[i]?.[source] ?? 0)
+    t.true(delta('local') > 0 && delta('peer') > 0, `agent ${i + 1}: from its store ${delta('local')} bytes, from peers ${delta('peer')}`)
+    t.is(delta('origin'), 0, `agent ${i + 1} served nothing in the rollout as from the origin`)
+  }
 })
 
 /** Images of lib/app (`tags` to its layers) in a registry behind a counting proxy, a scheduler, and `agents` agents of site edge. */

@@ -6,6 +6,8 @@ import { UpstreamProtocolError } from '../errors.ts'
 import { inThreadHashing } from '../hashing/hash-thread.ts'
 import type { BlobHashing, HashThread } from '../hashing/hash-thread.ts'
 import type { PartialBlob } from '../piece-store/partial-blob.ts'
+import { SourceSpans } from './source-spans.ts'
+import type { SpanSource } from './source-spans.ts'
 import { WriteBehind } from './write-behind.ts'
 
 /** Where the bytes of a blob come from: one origin stream, or pieces from peers in order. */
@@ -21,11 +23,11 @@ export interface ByteSource {
    */
   verifiedPiece?: (index: number) => Digest | undefined
   /**
-   * Whether piece `index` was read from the origin (a peer path reads the pieces no peer gives that
-   * way); asked once per piece, when the download has it whole. Without it, a source's bytes count
-   * as its download's `source`.
+   * Where piece `index` came from when not by the download's path: the origin (a peer path reads
+   * the pieces no peer gives that way) or the store (a piece held already). Asked once per piece,
+   * when the download has it whole; undefined, or no such function, means by its path.
    */
-  originPiece?: (index: number) => boolean
+  pieceSource?: (index: number) => SpanSource | undefined
 }
 
 /**
@@ -44,8 +46,8 @@ export class BlobDownload extends EventEmitter {
   readonly source: 'origin' | 'peer'
   /** Set when the source failed and the fallback (the origin) gave the bytes from here on. */
   fallbackAt?: number
-  /** Byte ranges [start, end) of a peer download that its source read from the origin, in order, adjacent ones merged. */
-  private readonly originSpans: Array<[number, number]> = []
+  /** Bytes that came from the origin or the store although the download's path is another. */
+  private readonly spans = new SourceSpans()
   state: 'running' | 'verified' | 'failed' = 'running'
   error?: Error
   private readonly controller: AbortController
@@ -53,7 +55,7 @@ export class BlobDownload extends EventEmitter {
   private pieceIndex = 0
   private writer: WriteBehind
   private verifiedPiece?: (index: number) => Digest | undefined
-  private originPiece?: (index: number) => boolean
+  private pieceSource?: (index: number) => SpanSource | undefined
   private readonly pieceRecorded = (index: number): void => { this.emit('piece', index) }
 
   /**
@@ -106,7 +108,7 @@ export class BlobDownload extends EventEmitter {
       hashing = this.hashThread?.session(algorithm) ?? inThreadHashing(algorithm)
       this.writer = new WriteBehind(this.partial, await this.adoptStoredPrefix(hashing), this.pieceRecorded)
       this.verifiedPiece = source.verifiedPiece?.bind(source)
-      this.originPiece = source.originPiece?.bind(source)
+      this.pieceSource = source.pieceSource?.bind(source)
       this.emit('change')
       let failures = 0
       while (this.available < this.size) {
@@ -128,7 +130,7 @@ export class BlobDownload extends EventEmitter {
             next = undefined
             failures = 0
             this.verifiedPiece = source.verifiedPiece?.bind(source)
-            this.originPiece = source.originPiece?.bind(source)
+            this.pieceSource = source.pieceSource?.bind(source)
             this.fallbackAt = this.available
             this.emit('fallback', err as Error, this.available)
             continue
@@ -157,27 +159,23 @@ export class BlobDownload extends EventEmitter {
   }
 
   /**
-   * How many of the bytes [start, end) came from the origin: all of them on the origin path; on the
-   * peer path, the pieces its source read from the origin and everything from a fallback on.
+   * Where the bytes [start, end) came from: from the store (held already, or kept from before a
+   * restart), from the origin (on the origin path; on the peer path, the pieces its source read
+   * from the origin and everything from a fallback on), and by the download's path (the rest).
    */
-  originBytesIn (start: number, end: number): number {
-    if (this.source === 'origin') return Math.max(0, end - start)
-    const overlap = (from: number, to: number): number => Math.max(0, Math.min(end, to) - Math.max(start, from))
-    let bytes = this.fallbackAt == null ? 0 : overlap(this.fallbackAt, this.size)
-    for (const [from, to] of this.originSpans) {
-      if (from >= end) break
-      // Spans past the fallback point were counted with it.
-      bytes += overlap(from, Math.min(to, this.fallbackAt ?? to))
-    }
-    return bytes
+  bytesFrom (start: number, end: number): Record<SpanSource, number> {
+    const local = this.spans.count('local', start, end)
+    const length = Math.max(0, end - start)
+    if (this.source === 'origin') return { local, origin: length - local }
+    const fallback = this.fallbackAt == null ? 0 : Math.max(0, end - Math.max(start, this.fallbackAt))
+    // Ranges past the fallback point are counted with it.
+    return { local, origin: fallback + this.spans.count('origin', start, end, this.fallbackAt) }
   }
 
-  /** Notes where the piece that ends at `end` came from, once the download has it whole. */
+  /** Notes where the piece [offset, end) came from, once the download has it whole. */
   private notePieceSource (offset: number, end: number): void {
-    if (this.originPiece?.(this.pieceIndex) !== true) return
-    const last = this.originSpans.at(-1)
-    if (last != null && last[1] === offset) last[1] = end
-    else this.originSpans.push([offset, end])
+    const source = this.pieceSource?.(this.pieceIndex)
+    if (source != null) this.spans.note(source, offset, end)
   }
 
   /** Pieces recorded before a restart are re-read and re-checked; returns where to resume. */
@@ -188,6 +186,7 @@ export class BlobDownload extends EventEmitter {
       const bytes = await this.partial.read(span.offset, span.length)
       if (bytes.byteLength !== span.length || cidOfDigest(digestOf(bytes)).toString() !== this.partial.pieceCid(i)) break
       await hashing.update(bytes, false)
+      this.spans.note('local', span.offset, span.offset + span.length)
       resumeAt = span.offset + span.length
       this.pieceIndex = i + 1
     }

@@ -14,6 +14,7 @@ import type { PeerPlan, PieceBookInit, PlannedPeer } from './piece-book.ts'
 import { ReadAhead } from './read-ahead.ts'
 import type { AheadStore } from './read-ahead.ts'
 import { SwarmView } from './peer-swarm.ts'
+import type { SpanSource } from './source-spans.ts'
 import { originRangeSource } from './sources/origin-range.ts'
 import type { OriginPieceReader } from './sources/origin-range.ts'
 import { peerPieceSource } from './sources/peer.ts'
@@ -89,11 +90,11 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
   const lookahead = 2 * window
   /** Digests of pieces checked by their source, until the download takes them. */
   const verified = new Map<number, Digest>()
-  /** Pieces the stream got from the origin, until the download takes them. */
-  const originPieces = new Set<number>()
+  /** Pieces the stream got from the origin or read back from the store, until the download takes them. */
+  const notFromPeers = new Map<number, SpanSource>()
   const got = (index: number, piece: Piece): Uint8Array => {
     verified.set(index, piece.digest)
-    if (piece.from === 'origin') originPieces.add(index)
+    if (piece.from === 'origin') notFromPeers.set(index, 'origin')
     return piece.bytes
   }
 
@@ -192,7 +193,10 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
     }
     // Held here already: a stripe of a site prefetch, or pieces stored for peers before a restart.
     // Read back from the file; the download hashes them into the blob's digest like any other.
-    if (seedInto?.has(index) === true) return seedInto.read(index)
+    if (seedInto?.has(index) === true) {
+      notFromPeers.set(index, 'local')
+      return seedInto.read(index)
+    }
     // Marked as the stream's before the fetch settles: once() forgets a settled fetch at once, and in
     // the moment between that and a mark made here after it, read-ahead took the piece for one
     // nobody had and fetched it a second time (one piece in three runs of a loaded test suite).
@@ -255,7 +259,11 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
       verified.delete(index)
       return digest
     },
-    originPiece: index => originPieces.delete(index),
+    pieceSource: index => {
+      const source = notFromPeers.get(index)
+      notFromPeers.delete(index)
+      return source
+    },
     tableSources: () => [...book.tableSources],
     addPeers: peers => { book.addPeers(peers) },
     learnTable: table => { if (book.learnTable(table) > 0) book.progressed() },

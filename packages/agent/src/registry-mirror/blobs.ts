@@ -136,10 +136,12 @@ async function serveBlob (components: BlobRouteComponents, req: IncomingMessage,
     // Headers are out: the only honest signal left is a broken body.
     res.destroy(err as Error)
   } finally {
-    // A peer download's bytes came from the origin where it read pieces no peer gave, and from a fallback on.
-    const fromOrigin = handle.kind === 'download' ? handle.download.originBytesIn(span.start, span.start + sink.sent) : 0
-    metrics.servedBytes.inc({ source: from }, sink.sent - fromOrigin)
-    if (fromOrigin > 0) metrics.servedBytes.inc({ source: 'origin' }, fromOrigin)
+    // A download's bytes by where they came from: a peer download read the pieces no peer gave from
+    // the origin, and everything after a fallback; pieces held already came from the store.
+    const elsewhere = handle.kind === 'download' ? handle.download.bytesFrom(span.start, span.start + sink.sent) : { origin: 0, local: 0 }
+    const byPath = sink.sent - elsewhere.origin - elsewhere.local
+    metrics.servedBytes.inc({ source: from }, byPath)
+    for (const source of ['origin', 'local'] as const) if (elsewhere[source] > 0) metrics.servedBytes.inc({ source }, elsewhere[source])
     note.bytes = sink.sent
   }
 }

@@ -4,6 +4,7 @@ import type { Digest } from '@shoal/proto'
 import { PieceTableMismatchError, UpstreamProtocolError } from '../../src/errors.ts'
 import { BlobDownload } from '../../src/layer-fetcher/blob-download.ts'
 import type { ByteSource } from '../../src/layer-fetcher/blob-download.ts'
+import type { SpanSource } from '../../src/layer-fetcher/source-spans.ts'
 import { openStore } from '../helpers/store.ts'
 
 /** The piece size of blobs up to 16 PIECE (pieceSizeFor): N * PIECE is a blob of N pieces. */
@@ -114,17 +115,18 @@ test('a source that fails for good hands over to the fallback at the byte it rea
   t.is(digestOf(stored), digest)
 })
 
-test('the bytes that came from the origin: pieces a peer download read from it, stored ahead or not, then everything after a fallback', async t => {
+test('where the bytes came from: pieces kept from before, pieces a peer download read from the origin or found stored, then everything after a fallback', async t => {
   const store = await openStore(t)
   const blob8 = new Uint8Array(8 * PIECE).map((_, i) => (i * 7 + (i >> 17)) & 0xff)
   const span8 = (index: number): Uint8Array => blob8.subarray(index * PIECE, (index + 1) * PIECE)
   const digest8 = digestOf(blob8) as Digest
   const partial = await store.openPartial(digest8, blob8.byteLength)
-  // Piece 2 was read ahead from the origin and stored before the stream got to it.
-  await partial.writePiece(2, span8(2), digestOf(span8(2)))
+  // Piece 0 was kept from before a restart; piece 2 was read ahead and stored before the stream got to it.
+  for (const i of [0, 2]) await partial.writePiece(i, span8(i), digestOf(span8(i)))
   await partial.commit()
   const asked: number[] = []
-  // Pieces 1, 2 and 3 from the origin, the others from peers; the peers fail for good at piece 5.
+  // Pieces 1 and 2 from the origin, piece 3 from the store, piece 4 from a peer; the peers fail for good at piece 5.
+  const sources: Record<number, SpanSource> = { 1: 'origin', 2: 'origin', 3: 'local' }
   const peers: ByteSource = {
     open: async offset => (async function * () {
       for (let i = offset / PIECE; i < 8; i++) {
@@ -132,23 +134,23 @@ test('the bytes that came from the origin: pieces a peer download read from it, 
         yield span8(i)
       }
     })(),
-    originPiece: index => {
+    pieceSource: index => {
       asked.push(index)
-      return index >= 1 && index <= 3
+      return sources[index]
     }
   }
   const origin: ByteSource = { open: async offset => (async function * () { yield blob8.subarray(offset) })() }
   const download = new BlobDownload(partial, { source: 'peer' })
   await download.run(peers, async hashed => { await store.complete(partial, hashed) }, () => origin)
   t.is(download.state, 'verified', download.error?.message)
-  t.deepEqual(asked, [0, 1, 2, 3, 4], 'asked once per piece the peer source gave, the stored one included')
-  t.is(download.originBytesIn(0, 8 * PIECE), 6 * PIECE, 'pieces 1-3, then 5-7 after the fallback')
-  t.is(download.originBytesIn(0, PIECE), 0)
-  t.is(download.originBytesIn(PIECE / 2, 2 * PIECE + 10), PIECE + 10, 'a range counts only its overlap')
-  t.is(download.originBytesIn(4 * PIECE, 6 * PIECE), PIECE, 'piece 4 from a peer, piece 5 after the fallback')
+  t.deepEqual(asked, [1, 2, 3, 4], 'asked once per piece the source gave, the stored one included')
+  t.deepEqual(download.bytesFrom(0, 8 * PIECE), { local: 2 * PIECE, origin: 5 * PIECE }, 'local: pieces 0 and 3; origin: 1, 2, then 5-7 after the fallback')
+  t.deepEqual(download.bytesFrom(0, PIECE), { local: PIECE, origin: 0 })
+  t.deepEqual(download.bytesFrom(PIECE / 2, 2 * PIECE + 10), { local: PIECE / 2, origin: PIECE + 10 }, 'a range counts only its overlap')
+  t.deepEqual(download.bytesFrom(4 * PIECE, 6 * PIECE), { local: 0, origin: PIECE }, 'piece 4 from a peer, piece 5 after the fallback')
 
   const direct = new BlobDownload(await store.openPartial(digest, SIZE), { source: 'origin' })
-  t.is(direct.originBytesIn(10, 110), 100, 'a download on the origin path is all origin')
+  t.deepEqual(direct.bytesFrom(10, 110), { local: 0, origin: 100 }, 'a download on the origin path is all origin')
 })
 
 test('no fallback after a piece table the origin contradicted, nor without one: the download fails with the error', async t => {
