@@ -1,5 +1,5 @@
 import test from 'ava'
-import { originLag, switchLoss } from '../bench/src/swarm/link-sampler.ts'
+import { meanLag, originLag, switchLoss } from '../bench/src/swarm/link-sampler.ts'
 import type { LinkUtilisation } from '../bench/src/swarm/link-sampler.ts'
 
 const RATE = 100
@@ -17,10 +17,13 @@ test('a host trails the origin by what it has not received yet, in seconds of it
       { machine: 'h1', inBytesPerSecond: [0, 0, 100, 100, 100, 100], outBytesPerSecond: [0, 0, 0, 0, 0, 0] }
     ]
   }
-  t.deepEqual(originLag(u, isHost), [
-    { machine: 'h0', maxSeconds: 1, atOriginEndSeconds: 1 },
-    { machine: 'h1', maxSeconds: 2, atOriginEndSeconds: 2 }
+  const lag = originLag(u, isHost)
+  t.deepEqual(lag, [
+    { machine: 'h0', maxSeconds: 1, atOriginEndSeconds: 1, bySample: [1, 1, 1, 1, 0, 0] },
+    { machine: 'h1', maxSeconds: 2, atOriginEndSeconds: 2, bySample: [1, 2, 2, 2, 1, 0] }
   ])
+  t.deepEqual(meanLag(lag ?? []), [1, 1.5, 1.5, 1.5, 0.5, 0], 'the hosts\' mean, sample by sample: built in the first two seconds here')
+  t.deepEqual(meanLag([]), [])
 })
 
 test('no lag when the origin sent nothing (the site held the image already)', t => {

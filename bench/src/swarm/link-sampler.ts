@@ -131,6 +131,8 @@ export interface OriginLag {
   maxSeconds: number
   /** The same once the origin's link had sent 95% of its bytes: what the host still had to catch up on then. */
   atOriginEndSeconds: number
+  /** The lag at the end of each sample interval, from the phase start (never below zero). */
+  bySample: number[]
 }
 
 /**
@@ -149,8 +151,17 @@ export function originLag (u: LinkUtilisation, machines: (name: string) => boole
   return u.series.filter(s => machines(s.machine)).map(s => {
     const received = cumulative(s.inBytesPerSecond)
     const lag = sent.map((bytes, i) => linkSeconds(bytes - (received[i] ?? received[received.length - 1] ?? 0)))
-    return { machine: s.machine, maxSeconds: Math.max(0, ...lag), atOriginEndSeconds: Math.max(0, lag[end] ?? 0) }
+    return { machine: s.machine, maxSeconds: Math.max(0, ...lag), atOriginEndSeconds: Math.max(0, lag[end] ?? 0), bySample: lag.map(l => Math.max(0, l)) }
   })
+}
+
+/**
+ * The hosts' mean lag behind the origin, sample by sample: where it is built, at the start (nothing
+ * to relay yet) or on the way (the links falling behind what the origin sends).
+ */
+export function meanLag (lag: readonly OriginLag[]): number[] {
+  const samples = Math.max(0, ...lag.map(l => l.bySample.length))
+  return Array.from({ length: samples }, (_, i) => lag.reduce((sum, l) => sum + (l.bySample[i] ?? 0), 0) / Math.max(1, lag.length))
 }
 
 export interface SwitchLoss {

@@ -1,6 +1,7 @@
 /** report.md of `bench swarm`, and the summary table printed at the end of a run. */
 import type { ScenarioReport, SideReport, SwarmReport } from './report.ts'
-import type { SwitchLoss } from './link-sampler.ts'
+import { meanLag } from './link-sampler.ts'
+import type { OriginLag, SwitchLoss } from './link-sampler.ts'
 import { markdownTable } from '../harness.ts'
 
 const secs = (n: number): string => Number.isFinite(n) ? `${n.toFixed(1)} s` : '–'
@@ -41,7 +42,14 @@ function idleSection (r: ScenarioReport): string[] {
     `Times are seconds from the phase start. ![link utilisation](links-${r.scenario}.svg)` +
     (r.swarm.lag == null ? '' : ' "Behind the origin": how far the bytes a host had received trailed the bytes the origin had sent, in seconds of its link; a host can finish only that long after the origin\'s last byte.'), '',
   markdownTable(['host', 'active', 'mean in / link', 'mean out / link', 'idle share', 'idle stretches (2 s or more)', ...lagColumns], rows), '',
+  ...lagLine(r.swarm.lag),
   ...lossLine(r.swarm.loss)]
+}
+
+/** The hosts' mean lag behind the origin each second: built at the start, or on the way. */
+function lagLine (lag: OriginLag[] | undefined): string[] {
+  if (lag == null || lag.length === 0) return []
+  return [`**Behind the origin, hosts' mean, second by second**: ${meanLag(lag).map(s => s.toFixed(1)).join(', ')} s.`, '']
 }
 
 /** The bytes the switch dropped: the links carried them twice. */
