@@ -4,7 +4,7 @@
  * rest are their parts: piece-book.ts (pure bookkeeping of who holds which piece), sources/ (peers
  * and the origin as PieceSources, the origin's whole-blob stream), piece-stream.ts (pieces from
  * their sources, in order), blob-download.ts and write-behind.ts (into the store, the whole blob
- * hashed before it is complete), blob-reader.ts (to the clients), events.ts (what it reports).
+ * hashed before it is complete; source-spans.ts, where its bytes came from), blob-reader.ts (to the clients), events.ts (what it reports).
  */
 export { LayerFetcher } from './blob-fetcher.ts'
 export type { BlobHandle, LayerFetcherComponents, LayerFetcherInit } from './blob-fetcher.ts'
