@@ -25,16 +25,13 @@ export async function hashFilePieces (path: string, digest: Digest, size: number
   const algorithm = digestAlgorithm(digest)
   const whole = createHash(algorithm)
   const pieces: string[] = []
-  const handle = await open(path, 'r')
-  try {
+  await withReadHandle(path, async handle => {
     for (let index = 0; index < pieceCountFor(size); index++) {
       const bytes = await readSpanFrom(handle, path, pieceSpan(size, index))
       whole.update(bytes)
       pieces.push(cidOfDigest(digestOf(bytes)).toString())
     }
-  } finally {
-    await handle.close()
-  }
+  })
   return { digest: `${algorithm}:${whole.digest('hex')}`, pieces }
 }
 
@@ -53,12 +50,7 @@ export async function hashHandle (handle: FileHandle, digest: Digest): Promise<s
 
 /** The span's bytes from the file, in `into` (at least span.length bytes) when given, else in new memory. */
 export async function readSpan (path: string, span: PieceSpan, into?: ArrayBuffer): Promise<Uint8Array> {
-  const handle = await open(path, 'r')
-  try {
-    return await readSpanFrom(handle, path, span, into)
-  } finally {
-    await handle.close()
-  }
+  return withReadHandle(path, async handle => readSpanFrom(handle, path, span, into))
 }
 
 /**
@@ -66,13 +58,10 @@ export async function readSpan (path: string, span: PieceSpan, into?: ArrayBuffe
  * a write to the file before or during the read shows as another identity.
  */
 export async function readSpanWithIdentity (path: string, span: PieceSpan, into?: ArrayBuffer): Promise<{ bytes: Uint8Array, identity: FileIdentity }> {
-  const handle = await open(path, 'r')
-  try {
+  return withReadHandle(path, async handle => {
     const bytes = await readSpanFrom(handle, path, span, into)
     return { bytes, identity: await fileIdentity(handle) }
-  } finally {
-    await handle.close()
-  }
+  })
 }
 
 /** The span's bytes through an open handle of the file at `path` (named in the error when it is short). */
@@ -89,9 +78,14 @@ async function readSpanFrom (handle: FileHandle, path: string, span: PieceSpan, 
 }
 
 export async function fsyncDir (path: string): Promise<void> {
+  await withReadHandle(path, async handle => { await handle.sync() })
+}
+
+/** `use` with the file (or directory) at `path` open for reading; closed after, whatever `use` did. */
+async function withReadHandle<T> (path: string, use: (handle: FileHandle) => Promise<T>): Promise<T> {
   const handle = await open(path, 'r')
   try {
-    await handle.sync()
+    return await use(handle)
   } finally {
     await handle.close()
   }
