@@ -323,10 +323,7 @@ export class PieceStore {
     const { digest } = record
     const release = this.pin(digest)
     try {
-      const file = await this.openBlob(digest).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return undefined
-        throw err
-      })
+      const file = await this.openBlob(digest).catch(undefinedIfMissing)
       if (file == null) {
         await this.dropCorrupt(digest, { record })
         return false
