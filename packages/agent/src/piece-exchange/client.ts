@@ -165,7 +165,8 @@ export class PieceExchangeClient {
         stream ??= await this.#openStream(peer, signal)
         return await this.#exchange(stream, kept, peerId, body, payloadBytes, signal, answer)
       } catch (err) {
-        stream?.abort(err as Error)
+        // A refusal left its stream released (#exchange): it may already carry another request.
+        if (!(err instanceof PeerRefusedError)) stream?.abort(err as Error)
         if (err instanceof StaleStreamError && !signal.aborted) {
           stream = undefined
           kept = false
@@ -229,20 +230,36 @@ export class PieceExchangeClient {
       }
       const response = decodePeerResponse(frame)
       if (response.id !== id) throw new PeerProtocolError(`the peer answered request ${response.id}, not ${id}`)
-      const result = await answer(response, lp, signal)
-      if (peerId == null) {
-        // The server closes its side after the answer; one that does not is reset.
-        resetUnlessClosed(stream, CLOSE_GRACE_MS, 'the peer kept the stream open after its answer')
-      } else {
-        lp.unwrap()
-        // Bytes beyond the answer: a peer that does not follow the protocol; its stream is not reused.
-        if (stream.readBufferLength > 0) stream.abort(new PeerProtocolError('the peer sent more than its answer'))
-        else this.#idle.give(peerId, stream)
+      let result: T
+      try {
+        result = await answer(response, lp, signal)
+      } catch (err) {
+        // A refusal (BUSY, NOT_FOUND) is a whole answer: the stream is as clean as after a piece. Under
+        // load a new stream waits for the peer's protocol echo behind the piece bytes it is sending
+        // (0.2-2 s in an 8-host swarm), so it is kept like one.
+        if (err instanceof PeerRefusedError) this.#release(stream, lp, peerId)
+        throw err
       }
+      this.#release(stream, lp, peerId)
       return result
     } finally {
       signal.removeEventListener('abort', onAbort)
     }
+  }
+
+  /**
+   * The stream after an answer read in full: kept for the peer's next request, or (one not kept for
+   * requests) left for the server to close after its answer, and reset if it does not.
+   */
+  #release (stream: Stream, lp: LengthPrefixedStream<Stream>, peerId: PeerId | undefined): void {
+    if (peerId == null) {
+      resetUnlessClosed(stream, CLOSE_GRACE_MS, 'the peer kept the stream open after its answer')
+      return
+    }
+    lp.unwrap()
+    // Bytes beyond the answer: a peer that does not follow the protocol; its stream is not reused.
+    if (stream.readBufferLength > 0) stream.abort(new PeerProtocolError('the peer sent more than its answer'))
+    else this.#idle.give(peerId, stream)
   }
 }
 

@@ -167,7 +167,7 @@ test('a request aborted by its signal rejects quickly, and the server keeps serv
   }
   const pieces = await Promise.all(blob.cids.map(async (_, index) => served(index)))
   t.true(Buffer.concat(pieces).equals(blob.bytes))
-  // The aborted requests' streams were reset; the client keeps the others until it closes them.
+  // The client keeps its streams (the refused request's too) until it closes them.
   client.close()
   await eventually(() => server.openStreams === 0)
 })
@@ -190,6 +190,36 @@ test('requests to one peer, one after another, go on one kept stream; one the se
   // The server ends a stream idle for its timeout; the next request gets its answer on a new one.
   await eventually(() => server.openStreams === 0)
   t.true((await client.bitfield(a.peerId, blob.digest, 3, { signal })).complete)
+  t.is(server.openStreams, 1)
+  client.close()
+  await eventually(() => server.openStreams === 0)
+})
+
+test('a refusal is a whole answer: its stream is kept for the next request, BUSY and NOT_FOUND alike', async t => {
+  // One send of a piece per window: the second ask for piece 0 is answered BUSY.
+  const { a, b, blob, server } = await serverPair(t, 'refused', { sendsPerPiece: 1 })
+  const client = new PieceExchangeClient({ node: b })
+  t.teardown(() => { client.close() })
+  const signal = AbortSignal.timeout(OP_TIMEOUT_MS)
+  // Every piece stream A has seen from B, by id: the same id after each request is the same stream.
+  const seen = new Set<string>()
+  const look = (): void => { for (const s of a.getConnections(b.peerId).flatMap(c => c.streams)) if (s.protocol === PIECES_PROTOCOL) seen.add(s.id) }
+  const ref = (index: number): { digest: typeof blob.digest, size: number, index: number, cid: typeof blob.cids[number] } => ({ digest: blob.digest, size: blob.size, index, cid: blob.cids[index]! })
+
+  t.true(Buffer.from(await client.piece(a.peerId, ref(0), { signal })).equals(blob.piece(0)))
+  look()
+  const busy = await t.throwsAsync(client.piece(a.peerId, ref(0), { signal }), { instanceOf: PeerRefusedError })
+  t.is(busy.status, Status.BUSY)
+  look()
+  const unknown = describeBlob(blobFixture(PIECE, 'not held')).digest
+  const notFound = await t.throwsAsync(client.bitfield(a.peerId, unknown, 1, { signal }), { instanceOf: PeerRefusedError })
+  t.is(notFound.status, Status.NOT_FOUND)
+  look()
+  t.true(Buffer.from(await client.piece(a.peerId, ref(1), { signal })).equals(blob.piece(1)))
+  look()
+  // Under load a new stream waits for the peer's protocol echo behind its piece bytes: a refusal
+  // that cost its stream made the next request to that peer pay for a new one.
+  t.is(seen.size, 1, 'four requests, two of them refused, one stream')
   t.is(server.openStreams, 1)
   client.close()
   await eventually(() => server.openStreams === 0)
