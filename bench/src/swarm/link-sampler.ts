@@ -5,6 +5,8 @@
  * agent counts (piece-latency.ts) say on what.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
+import { busyShares } from './machine-cpu.ts'
+import type { CpuTimes } from './machine-cpu.ts'
 
 export interface LinkSeries {
   /** Machine name: h0.., d0.., origin. */
@@ -19,21 +21,25 @@ export interface LinkUtilisation {
   /** The rate each link allows, each direction. */
   linkBytesPerSecond: number
   series: LinkSeries[]
+  /** The machine's CPU, busy share (0 to 1) in each interval, when sampled (machine-cpu.ts); NaN where unread. */
+  cpuBusy?: number[]
 }
 
 type Counters = Map<string, { inBytes: number, outBytes: number }>
 
-/** Samples `read` every `intervalMs` until stopped; the series are rates between samples. */
+/** Samples `read` (and `cpu`, at the same moments) every `intervalMs` until stopped; the series are rates between samples. */
 export class LinkSampler {
   readonly #read: () => Promise<Counters>
+  readonly #cpu?: () => Promise<CpuTimes | undefined>
   readonly #intervalMs: number
   readonly #linkBytesPerSecond: number
-  readonly #samples: Array<{ at: number, counters: Counters }> = []
+  readonly #samples: Array<{ at: number, counters: Counters, cpu?: CpuTimes }> = []
   #running?: Promise<void>
   #stopped = false
 
-  constructor (read: () => Promise<Counters>, init: { intervalMs: number, linkBytesPerSecond: number }) {
+  constructor (read: () => Promise<Counters>, init: { intervalMs: number, linkBytesPerSecond: number, cpu?: () => Promise<CpuTimes | undefined> }) {
     this.#read = read
+    this.#cpu = init.cpu
     this.#intervalMs = init.intervalMs
     this.#linkBytesPerSecond = init.linkBytesPerSecond
   }
@@ -45,21 +51,27 @@ export class LinkSampler {
   async stop (): Promise<LinkUtilisation> {
     this.#stopped = true
     await this.#running
-    return { intervalSeconds: this.#intervalMs / 1000, linkBytesPerSecond: this.#linkBytesPerSecond, series: seriesOf(this.#samples) }
+    const cpuBusy = this.#cpu == null ? undefined : busyShares(this.#samples.map(s => s.cpu))
+    return { intervalSeconds: this.#intervalMs / 1000, linkBytesPerSecond: this.#linkBytesPerSecond, series: seriesOf(this.#samples), ...(cpuBusy == null ? {} : { cpuBusy }) }
   }
 
   async #loop (): Promise<void> {
     let next = performance.now()
     while (!this.#stopped) {
       try {
-        this.#samples.push({ at: performance.now(), counters: await this.#read() })
+        this.#samples.push(await this.#sample(this.#read()))
       } catch {
         // A machine removed under us, or a slow `ip`: the next sample spans the gap.
       }
       next += this.#intervalMs
       await sleep(Math.max(0, next - performance.now()))
     }
-    this.#samples.push({ at: performance.now(), counters: await this.#read().catch(() => new Map()) })
+    this.#samples.push(await this.#sample(this.#read().catch(() => new Map())))
+  }
+
+  async #sample (counters: Promise<Counters>): Promise<{ at: number, counters: Counters, cpu?: CpuTimes }> {
+    const [read, cpu] = await Promise.all([counters, this.#cpu?.().catch(() => undefined)])
+    return { at: performance.now(), counters: read, ...(cpu == null ? {} : { cpu }) }
   }
 }
 

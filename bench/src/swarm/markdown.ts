@@ -113,7 +113,15 @@ function cpuSection (r: ScenarioReport, cores: number): string[] {
     'them (wall time: on a busy machine it includes waiting for a core). ' +
     `All agents together: ${secs(total)} in a phase of ${secs(r.swarm.wallSeconds)} on ${cores} cores ` +
     `(${pct(total / (r.swarm.wallSeconds * cores))} of the machine, beside the clients, the origin and the kernel's network path).`, '',
-    markdownTable(['host', 'CPU', 'GC pauses', 'pauses by kind, s', 'major collections'], rows), '']
+    markdownTable(['host', 'CPU', 'GC pauses', 'pauses by kind, s', 'major collections'], rows), '',
+    ...machineCpuLine(r.swarm.links?.cpuBusy, cores)]
+}
+
+/** The machine's CPU second by second: where it sits near 100%, the hosts waited on the CPU, not on their links. */
+function machineCpuLine (busy: readonly number[] | undefined, cores: number): string[] {
+  if (busy == null || busy.length === 0) return []
+  return [`**The machine's CPU, busy second by second** (all ${cores} cores, every process; from /proc/stat): ${busy.map(pct).join(', ')}. ` +
+    'Where it sits near 100%, the hosts waited on the CPU, not on their links.', '']
 }
 
 export function renderMarkdown (report: SwarmReport): string {

@@ -15,6 +15,7 @@ import type { BenchImage } from './image.ts'
 import { cpuSince, readAgentCpu, readAgentSeries, readAgentTraffic } from './metrics.ts'
 import type { AgentTraffic } from './metrics.ts'
 import { LinkSampler } from './link-sampler.ts'
+import { readCpuTimes } from './machine-cpu.ts'
 import type { LinkUtilisation } from './link-sampler.ts'
 import { countOriginRetransmits } from './network.ts'
 import type { HostSlot, SwarmNetwork } from './network.ts'
@@ -165,7 +166,7 @@ function logFileOf (init: PhaseInit, name: string): string | undefined {
 /** Samples every link each second while a pull phase runs; undefined where links cannot be told apart (loopback). */
 export function startSampler (network: SwarmNetwork): LinkSampler | undefined {
   if (network.linkCounters == null) return undefined
-  const sampler = new LinkSampler(network.linkCounters, { intervalMs: LINK_SAMPLE_INTERVAL_MS, linkBytesPerSecond: network.hostBytesPerSecond })
+  const sampler = new LinkSampler(network.linkCounters, { intervalMs: LINK_SAMPLE_INTERVAL_MS, linkBytesPerSecond: network.hostBytesPerSecond, cpu: readCpuTimes })
   sampler.start()
   return sampler
 }
