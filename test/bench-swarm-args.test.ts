@@ -21,3 +21,9 @@ test('bench swarm --prefetch-spread chooses how the prefetched scenario places t
   t.is(parseSwarmRuns(['--prefetch-spread', 'blobs', '--out', '/tmp/x'], '/tmp/out')[0]?.prefetchSpread, 'blobs')
   t.throws(() => parseSwarmRuns(['--prefetch-spread', 'halves'], '/tmp/out'), { name: 'BenchUsageError', message: /--prefetch-spread must be pieces or blobs/ })
 })
+
+test('bench swarm --warm-agents warms the agents before the timed pull; by default they start just before it', t => {
+  t.false(parseSwarmRuns(['--out', '/tmp/x'], '/tmp/out').some(run => run.warmAgents))
+  t.true(parseSwarmRuns(['--warm-agents'], '/tmp/out').every(run => run.warmAgents), 'both default lines')
+  t.true(parseSwarmRuns(['--warm-agents', '--link-mbit', '25', '--out', '/tmp/x'], '/tmp/out')[0]?.warmAgents)
+})

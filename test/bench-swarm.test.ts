@@ -15,16 +15,16 @@ const HOSTS = 3
 const LINK_MBIT = 400
 
 /** A small `fresh` through the bench's own command line: 3 hosts, 2 layers of 2 MiB, fast links. */
-async function runSmallFresh (t: ExecutionContext, mode: 'netns' | 'loopback'): Promise<{ report: SwarmReport, out: string }> {
+async function runSmallFresh (t: ExecutionContext, mode: 'netns' | 'loopback', warm: boolean): Promise<{ report: SwarmReport, out: string }> {
   const out = await tempDir(t, `bench-swarm-${mode}`)
-  const args = [BENCH, 'swarm', '--hosts', String(HOSTS), '--layers', '2', '--layer-mb', '2', '--link-mbit', String(LINK_MBIT), '--mode', mode, '--out', out]
+  const args = [BENCH, 'swarm', '--hosts', String(HOSTS), '--layers', '2', '--layer-mb', '2', '--link-mbit', String(LINK_MBIT), '--mode', mode, '--out', out, ...(warm ? ['--warm-agents'] : [])]
   const { stdout } = await execFileAsync(process.execPath, args, { timeout: 90_000, maxBuffer: 16 * 1024 * 1024 })
   t.log(stdout.split('\n').filter(line => line.startsWith('[')).join('\n'))
   return { report: JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as SwarmReport, out }
 }
 
-async function checkReport (t: ExecutionContext, mode: 'netns' | 'loopback'): Promise<void> {
-  const { report, out } = await runSmallFresh(t, mode)
+async function checkReport (t: ExecutionContext, mode: 'netns' | 'loopback', warm = false): Promise<void> {
+  const { report, out } = await runSmallFresh(t, mode, warm)
   t.is(report.mode, mode)
   t.is(report.scenario, 'fresh')
   t.is(report.linkBytesPerSecond, LINK_MBIT * 125_000)
@@ -46,7 +46,8 @@ async function checkReport (t: ExecutionContext, mode: 'netns' | 'loopback'): Pr
   // Every direct client took the whole image over the origin's link; the swarm took every byte from it at least once.
   t.true(report.direct.originEgressBytes >= HOSTS * report.imageBytes, `direct egress ${report.direct.originEgressBytes}`)
   t.true(report.swarm.originEgressBytes >= layerBytes, `swarm egress ${report.swarm.originEgressBytes}`)
-  // Each agent received each blob (layers and config) once, from the origin or from a peer.
+  // Each agent received each blob (layers and config) once, from the origin or from a peer: counted
+  // from the pull's start, so a warm-up's image (three more layers) is not in it.
   const traffic = report.swarm.trafficBySource
   t.is(traffic.perAgent.length, HOSTS)
   const configBytes = report.imageBytes - layerBytes
@@ -75,6 +76,12 @@ async function checkReport (t: ExecutionContext, mode: 'netns' | 'loopback'): Pr
 
   const markdown = await readFile(join(out, 'report.md'), 'utf8')
   t.regex(markdown, new RegExp(`mode: ${mode}`))
+  if (warm) {
+    t.true((report.swarm.warmUp?.bytes ?? 0) > 3 * 1024 * 1024 && (report.swarm.warmUp?.seconds ?? 0) > 0, JSON.stringify(report.swarm.warmUp))
+    t.regex(markdown, /\*\*Warm-up\*\*/)
+  } else {
+    t.is(report.swarm.warmUp, undefined)
+  }
   if (mode === 'loopback') t.is(report.swarm.originRetransmits, undefined, 'loopback shares the bench\'s TCP stack: nothing to count')
   const svg = await readFile(join(out, 'chart.svg'), 'utf8')
   t.true(svg.startsWith('<svg'), 'chart.svg is an SVG document')
@@ -91,6 +98,6 @@ netnsTest('bench swarm, a small fresh in network namespaces: every host pulls th
   await checkReport(t, 'netns')
 })
 
-test.serial('bench swarm, the same small fresh in loopback mode', async t => {
-  await checkReport(t, 'loopback')
+test.serial('bench swarm, the same small fresh in loopback mode, with the agents warmed first (--warm-agents)', async t => {
+  await checkReport(t, 'loopback', true)
 })

@@ -28,6 +28,8 @@ export interface SwarmBenchOptions {
   skipDirect: boolean
   /** How the prefetched scenario's `shoal prefetch` places the image (undefined: the scheduler's default, pieces). */
   prefetchSpread?: 'pieces' | 'blobs'
+  /** Before the timed pull every agent pulls a small image of other bytes through the swarm, as agents that have run before. */
+  warmAgents: boolean
 }
 
 export const SWARM_USAGE = `usage: pnpm bench swarm [options]
@@ -44,6 +46,9 @@ export const SWARM_USAGE = `usage: pnpm bench swarm [options]
   --skip-direct        only the swarm pull, no direct baseline (quick comparisons; no speedup figure)
   --prefetch-spread S  prefetched scenario: shoal prefetch --spread pieces (the default: a stripe of every
                        layer on every agent) or blobs (whole layers on single agents)
+  --warm-agents        before the timed pull every agent pulls a small image of other bytes through the
+                       swarm (untimed), as on a fleet whose agents have run before; by default the agents
+                       start just before the pull, and their first seconds cost CPU (docs/dev/ramp.md)
   --out DIR            where report.json, report.md and chart.svg go (default bench/out/swarm-<timestamp>)
 Each scenario runs the swarm pull (N hosts through their agents) and then the direct pull (N clients
 with the same links straight from the origin), same image, back to back.`
@@ -78,7 +83,8 @@ const FLAGS = {
   out: { type: 'string' },
   logs: { type: 'boolean' },
   'skip-direct': { type: 'boolean' },
-  'prefetch-spread': { type: 'string' }
+  'prefetch-spread': { type: 'string' },
+  'warm-agents': { type: 'boolean' }
 } as const
 
 /** The options of one run from parsed `bench swarm` flags; errors name the flag. `defaultOutRoot` is where bench/out lives. */
@@ -96,7 +102,8 @@ function swarmOptions (values: Record<string, FlagValue>, defaultOutRoot: string
     workRoot: dirFlag(values['work-dir']),
     logs: values.logs === true,
     skipDirect: values['skip-direct'] === true,
-    prefetchSpread: parseSpread(values['prefetch-spread'])
+    prefetchSpread: parseSpread(values['prefetch-spread']),
+    warmAgents: values['warm-agents'] === true
   }
 }
 

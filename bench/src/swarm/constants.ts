@@ -21,6 +21,14 @@ export const GOAL_NO_SCHEDULER_ORIGIN_EGRESS_RATIO_MAX = 2
 /** Repository and tag of the generated image on the origin. */
 export const IMAGE_REPOSITORY = 'bench/swarm'
 export const IMAGE_TAG = 'v1'
+/**
+ * `--warm-agents`: the small image of other bytes every agent pulls through the swarm before the
+ * timed pull (untimed), and how long the agents then settle (commits, reports to the scheduler).
+ */
+export const WARM_UP_REPOSITORY = 'bench/warm-up'
+export const WARM_UP_LAYERS = 3
+export const WARM_UP_LAYER_BYTES = 2 * 1024 * 1024
+export const WARM_UP_SETTLE_MS = 2_000
 
 /** Ports inside each namespace (netns mode): every host has its own, as on real machines. */
 export const ORIGIN_PORT = 5000

@@ -82,8 +82,9 @@ async function measure (options: SwarmBenchOptions, { teardown, signal, log }: M
   teardown.defer(`work dir ${workDir}`, async () => { await rm(workDir, { recursive: true, force: true }) })
   const registryDataDir = registryDataDirOf(workDir)
   const pushStarted = performance.now()
-  const image = await generateImage({ layers: options.layers, layerBytes: options.layerBytes, registryDataDir, track: child => { teardown.track(child) }, signal })
-  log(`image ${image.reference}: ${(image.bytes / 1e6).toFixed(1)} MB pushed in ${((performance.now() - pushStarted) / 1000).toFixed(1)} s`)
+  const { image, warmUp } = await generateImage({ layers: options.layers, layerBytes: options.layerBytes, warmUp: options.warmAgents, registryDataDir, track: child => { teardown.track(child) }, signal })
+  log(`image ${image.reference}: ${(image.bytes / 1e6).toFixed(1)} MB pushed in ${((performance.now() - pushStarted) / 1000).toFixed(1)} s` +
+    (warmUp == null ? '' : `; warm-up image ${warmUp.reference}: ${(warmUp.bytes / 1e6).toFixed(1)} MB`))
 
   const init: NetworkInit = { registryDataDir, workDir, hostBytesPerSecond: hostRate, originBytesPerSecond: originRate, signal }
   const network: SwarmNetwork = mode === 'netns' ? await createNetnsNetwork({ teardown }, init) : await createLoopbackNetwork({ teardown }, init)
@@ -97,7 +98,7 @@ async function measure (options: SwarmBenchOptions, { teardown, signal, log }: M
   try {
     for (const name of options.scenarios) {
       const scenario = scenarioOf(name)
-      const phaseInit = { scenario, image, hosts: options.hosts, physicalSeconds: physicalLimitSeconds, workDir, logDir, logLevel, prefetchSpread: options.prefetchSpread } as const
+      const phaseInit = { scenario, image, hosts: options.hosts, physicalSeconds: physicalLimitSeconds, workDir, logDir, logLevel, prefetchSpread: options.prefetchSpread, warmUp } as const
       log(`${name}: swarm pull, ${options.hosts} hosts — ${scenario.description}`)
       const swarm = await runSwarmPhase({ network, teardown, log, signal }, phaseInit)
       if (!options.skipDirect) log(`${name}: direct pull, ${options.hosts} clients`)

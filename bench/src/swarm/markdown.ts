@@ -139,7 +139,7 @@ export function renderMarkdown (report: SwarmReport): string {
       'and origin egress as a multiple of the image bytes.',
     '',
     `Origin egress is counted at the origin's link: ${report.egressCountedBy}; segments TCP sent again (after drops at a full downlink queue) ` +
-      'count too, and in netns mode their number is shown on its own line. Traffic by source is what each agent counts on its /metrics. ' +
+      'count too, and in netns mode their number is shown on its own line. Traffic by source is what each agent counts on its /metrics during the pull. ' +
       'Each host pulls with `skopeo copy` into a dir, through its own agent (registries.conf names it as the mirror of a registry on a closed port, so ' +
       'skopeo cannot fall back to the origin past a failing agent), and every digest is checked after. The direct pull runs right after, with new ' +
       'clients on new links of the same rate, pulling the same image from the origin itself.',
@@ -154,6 +154,10 @@ export function renderMarkdown (report: SwarmReport): string {
       const p = r.swarm.prefetch
       lines.push(`**Prefetch** (shoal prefetch, untimed, before the pull): ${placementText(p.spread)}; ` +
         `${secs(p.seconds)}, origin egress ${mb(p.originEgressBytes)}.`, '')
+    }
+    if (r.swarm.warmUp != null) {
+      lines.push(`**Warm-up** (--warm-agents, untimed, before the pull): every agent pulled an image of ${mb(r.swarm.warmUp.bytes)} of other bytes ` +
+        `through the swarm in ${secs(r.swarm.warmUp.seconds)}, as agents that have run before; the figures here count from the pull's start.`, '')
     }
     if (r.swarm.killed != null) {
       const k = r.swarm.killed

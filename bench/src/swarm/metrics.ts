@@ -18,7 +18,7 @@ export interface AgentTraffic {
   waitSeconds: Record<string, number>
   /** Piece latency quantiles by source (peer, origin), from its histograms. */
   pieceLatency: Record<string, { pieces: number, firstByte: LatencyQuantiles, transfer: LatencyQuantiles }>
-  /** The agent process's CPU (user and system, its hashing thread included) and V8's collections: since it started, or within the phase (cpuSince). */
+  /** The agent process's CPU (user and system, its hashing thread included) and V8's collections. */
   cpu: AgentCpu
 }
 
@@ -40,55 +40,47 @@ export interface LatencyQuantiles {
 
 const WAIT_CAUSES = ['no-holder', 'holder-busy', 'download-limit', 'origin-slot', 'scheduler-answer', 'stream-head']
 
-export async function readAgentTraffic (agent: AgentService, signal: AbortSignal): Promise<AgentTraffic> {
-  const text = await metricsOf(agent, signal)
+/**
+ * The agent's figures between two readings of its /metrics (`before`: read at the phase's start;
+ * empty: since the agent started). Everything is counted from then: a prefetch or a warm-up before
+ * the phase (its origin bytes, waits, pieces and CPU) is not the phase's.
+ */
+export function agentTraffic (host: string, now: string, before = ''): AgentTraffic {
+  const delta = (series: string): number => sample(now, series) - sample(before, series)
   return {
-    host: agent.host.name,
-    fromOriginBytes: sample(text, 'shoal_agent_blob_received_bytes_total{source="origin"}'),
-    fromPeersBytes: sample(text, 'shoal_agent_blob_received_bytes_total{source="peer"}'),
-    toPeersBytes: sample(text, 'shoal_agent_peer_served_bytes_total'),
-    waitSeconds: Object.fromEntries(WAIT_CAUSES.map(cause => [cause, sample(text, `shoal_agent_piece_wait_seconds_total{cause="${cause}"}`)])),
+    host,
+    fromOriginBytes: delta('shoal_agent_blob_received_bytes_total{source="origin"}'),
+    fromPeersBytes: delta('shoal_agent_blob_received_bytes_total{source="peer"}'),
+    toPeersBytes: delta('shoal_agent_peer_served_bytes_total'),
+    waitSeconds: Object.fromEntries(WAIT_CAUSES.map(cause => [cause, delta(`shoal_agent_piece_wait_seconds_total{cause="${cause}"}`)])),
     pieceLatency: Object.fromEntries(['peer', 'origin'].map(source => [source, {
-      pieces: sample(text, `shoal_agent_piece_first_byte_seconds_count{source="${source}"}`),
-      firstByte: histogramQuantiles(text, 'shoal_agent_piece_first_byte_seconds', source),
-      transfer: histogramQuantiles(text, 'shoal_agent_piece_transfer_seconds', source)
+      pieces: delta(`shoal_agent_piece_first_byte_seconds_count{source="${source}"}`),
+      firstByte: histogramQuantiles(now, 'shoal_agent_piece_first_byte_seconds', source, before),
+      transfer: histogramQuantiles(now, 'shoal_agent_piece_transfer_seconds', source, before)
     }])),
-    cpu: cpuOf(text)
+    cpu: {
+      seconds: delta('shoal_agent_process_cpu_user_seconds_total') + delta('shoal_agent_process_cpu_system_seconds_total'),
+      gcSeconds: Object.fromEntries(GC_KINDS.map(kind => [kind, delta(`shoal_agent_nodejs_gc_duration_seconds_sum{kind="${kind}"}`)])),
+      majorGcs: delta('shoal_agent_nodejs_gc_duration_seconds_count{kind="major"}')
+    }
   }
 }
 
-/** The agent's CPU and collections so far (taken before a phase, to count the phase alone with cpuSince). */
-export async function readAgentCpu (agent: AgentService, signal: AbortSignal): Promise<AgentCpu> {
-  return cpuOf(await metricsOf(agent, signal))
+/** p50, p90 and p99 of one histogram series (less what it held in `before`), interpolated within buckets as Prometheus's histogram_quantile does. */
+export function histogramQuantiles (text: string, name: string, source: string, before = ''): LatencyQuantiles {
+  const earlier = new Map(buckets(before, name, source).map(b => [b.le, b.count]))
+  const counts = buckets(text, name, source).map(b => ({ le: b.le, count: b.count - (earlier.get(b.le) ?? 0) }))
+  return { p50: bucketQuantile(counts, 0.5), p90: bucketQuantile(counts, 0.9), p99: bucketQuantile(counts, 0.99) }
 }
 
-/** `now` less what `before` had counted (start-up, a prefetch): the phase's own CPU. */
-export function cpuSince (now: AgentCpu, before: AgentCpu | undefined): AgentCpu {
-  if (before == null) return now
-  return {
-    seconds: now.seconds - before.seconds,
-    gcSeconds: Object.fromEntries(Object.entries(now.gcSeconds).map(([kind, s]) => [kind, s - (before.gcSeconds[kind] ?? 0)])),
-    majorGcs: now.majorGcs - before.majorGcs
-  }
-}
-
-function cpuOf (text: string): AgentCpu {
-  return {
-    seconds: sample(text, 'shoal_agent_process_cpu_user_seconds_total') + sample(text, 'shoal_agent_process_cpu_system_seconds_total'),
-    gcSeconds: Object.fromEntries(GC_KINDS.map(kind => [kind, sample(text, `shoal_agent_nodejs_gc_duration_seconds_sum{kind="${kind}"}`)])),
-    majorGcs: sample(text, 'shoal_agent_nodejs_gc_duration_seconds_count{kind="major"}')
-  }
-}
-
-/** p50, p90 and p99 of one histogram series, interpolated within buckets as Prometheus's histogram_quantile does. */
-export function histogramQuantiles (text: string, name: string, source: string): LatencyQuantiles {
-  const buckets: Array<{ le: number, count: number }> = []
+function buckets (text: string, name: string, source: string): Array<{ le: number, count: number }> {
+  const found: Array<{ le: number, count: number }> = []
   const pattern = new RegExp(`^${name}_bucket\\{le="([^"]+)",source="${source}"\\} (\\S+)$`)
   for (const line of text.split('\n')) {
     const m = pattern.exec(line)
-    if (m != null) buckets.push({ le: m[1] === '+Inf' ? Infinity : Number(m[1]), count: Number(m[2]) })
+    if (m != null) found.push({ le: m[1] === '+Inf' ? Infinity : Number(m[1]), count: Number(m[2]) })
   }
-  return { p50: bucketQuantile(buckets, 0.5), p90: bucketQuantile(buckets, 0.9), p99: bucketQuantile(buckets, 0.99) }
+  return found
 }
 
 export function bucketQuantile (buckets: ReadonlyArray<{ le: number, count: number }>, q: number): number {
@@ -115,7 +107,7 @@ export async function readAgentSeries (agent: AgentService, series: string, sign
 }
 
 /** The agent's /metrics text, read from its own host. */
-async function metricsOf (agent: AgentService, signal: AbortSignal): Promise<string> {
+export async function metricsOf (agent: AgentService, signal: AbortSignal): Promise<string> {
   return httpGetAt(agent.host, new URL('/metrics', agent.url).href, { signal })
 }
 

@@ -63,7 +63,7 @@ export interface Goal {
 export interface ScenarioReport {
   scenario: ScenarioName
   description: string
-  swarm: SideReport & { trafficBySource: TrafficBySource, killed?: SwarmPhaseResult['killed'], prefetch?: SwarmPhaseResult['prefetch'], relay?: RelaySpread }
+  swarm: SideReport & { trafficBySource: TrafficBySource, killed?: SwarmPhaseResult['killed'], prefetch?: SwarmPhaseResult['prefetch'], warmUp?: SwarmPhaseResult['warmUp'], relay?: RelaySpread }
   direct: SideReport
   /** direct p50 / swarm p50. */
   speedupP50: number
@@ -117,6 +117,7 @@ export function scenarioReport (m: ScenarioMeasures, facts: { imageBytes: number
       trafficBySource: { fromOriginBytes, fromPeersBytes, peerShare: fromPeersBytes / Math.max(1, fromOriginBytes + fromPeersBytes), perAgent: m.swarm.traffic },
       killed: m.swarm.killed,
       prefetch: m.swarm.prefetch,
+      warmUp: m.swarm.warmUp,
       relay: m.relay
     },
     direct,

@@ -9,10 +9,10 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { agentPeerId } from '@shoal/test/helpers/identity.ts'
 import type { Teardown } from '../mirror/teardown.ts'
-import { LINK_SAMPLE_INTERVAL_MS, SERVICE_READY_TIMEOUT_MS } from './constants.ts'
+import { LINK_SAMPLE_INTERVAL_MS, SERVICE_READY_TIMEOUT_MS, WARM_UP_SETTLE_MS } from './constants.ts'
 import { ServiceError } from './errors.ts'
 import type { BenchImage } from './image.ts'
-import { cpuSince, readAgentCpu, readAgentSeries, readAgentTraffic } from './metrics.ts'
+import { agentTraffic, metricsOf, readAgentSeries } from './metrics.ts'
 import type { AgentTraffic } from './metrics.ts'
 import { LinkSampler } from './link-sampler.ts'
 import { readCpuTimes } from './machine-cpu.ts'
@@ -39,6 +39,8 @@ export interface SwarmPhaseResult {
   /** Every link's rates each second of the pull phase (netns mode). */
   links?: LinkUtilisation
   prefetch?: { seconds: number, originEgressBytes: number, spread: Array<{ layer: string, host: string, stripe?: { index: number, count: number } }> }
+  /** `--warm-agents`: the untimed pull of the warm-up image by every agent before the phase. */
+  warmUp?: { seconds: number, bytes: number }
 }
 
 export interface PhaseComponents {
@@ -62,6 +64,8 @@ export interface PhaseInit {
   logLevel?: ServiceLogLevel
   /** `--prefetch-spread`: how the prefetched scenario places the image. */
   prefetchSpread?: 'pieces' | 'blobs'
+  /** `--warm-agents`: the image every agent pulls through the swarm before the timed pull. */
+  warmUp?: BenchImage
 }
 
 export async function runSwarmPhase (components: PhaseComponents, init: PhaseInit): Promise<SwarmPhaseResult> {
@@ -112,11 +116,15 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
       log(`prefetched with shoal prefetch (job ${summary.job.id}): ${placementText(spread)} in ${prefetch.seconds.toFixed(1)} s`)
     }
 
+    let warmUp: SwarmPhaseResult['warmUp']
+    if (init.warmUp != null) warmUp = await warmUpAgents({ log, track, signal }, agents, init.warmUp, dir)
+
     const victims = new Set((scenario.churn?.hosts(init.hosts) ?? []).map(i => hosts[i]?.name ?? ''))
     let killed: SwarmPhaseResult['killed']
     const egressBefore = await network.originEgressBytes()
     const retransmits = await countOriginRetransmits(network)
-    const cpuBefore = new Map(await Promise.all(agents.map(async a => [a.host.name, await readAgentCpu(a, AbortSignal.any([signal, AbortSignal.timeout(10_000)]))] as const)))
+    // Each agent's counters now: the phase's figures are counted from here (not the prefetch's or a warm-up's).
+    const metricsBefore = new Map(await Promise.all(agents.map(async a => [a.host.name, await metricsOf(a, AbortSignal.any([signal, AbortSignal.timeout(10_000)]))] as const)))
     sampler = startSampler(network)
     const phase = await runPullPhase({
       title: `swarm ${scenario.name}`,
@@ -145,10 +153,9 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
     const originEgressBytes = await network.originEgressBytes() - egressBefore
     const originRetransmits = await retransmits()
     const traffic = await Promise.all(agents.filter(a => a.process.ended() == null).map(async a => {
-      const t = await readAgentTraffic(a, AbortSignal.any([signal, AbortSignal.timeout(10_000)]))
-      return { ...t, cpu: cpuSince(t.cpu, cpuBefore.get(a.host.name)) }
+      return agentTraffic(a.host.name, await metricsOf(a, AbortSignal.any([signal, AbortSignal.timeout(10_000)])), metricsBefore.get(a.host.name))
     }))
-    return { results: phase.results, wallSeconds: phase.wallSeconds, originEgressBytes, originRetransmits, traffic, killed, links, prefetch }
+    return { results: phase.results, wallSeconds: phase.wallSeconds, originEgressBytes, originRetransmits, traffic, killed, links, prefetch, warmUp }
   } finally {
     await sampler?.stop()
     // Agents at once (each may take its grace period), then the scheduler.
@@ -161,6 +168,26 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
 
 function logFileOf (init: PhaseInit, name: string): string | undefined {
   return init.logDir == null ? undefined : join(init.logDir, `${init.scenario.name}-${name}.log`)
+}
+
+/**
+ * Every agent pulls the warm-up image through the swarm at once, untimed, then the agents settle: as
+ * agents that have run before, with their code compiled and optimised, their connections to each
+ * other and their hashing threads up. Agents started just before a pull spend its first seconds on
+ * that (docs/dev/ramp.md). A warm-up pull that fails fails the run: the agents are not as described.
+ */
+async function warmUpAgents (components: { log: (line: string) => void, track: (child: Parameters<Teardown['track']>[0]) => void, signal: AbortSignal }, agents: AgentService[], image: BenchImage, dir: string): Promise<{ seconds: number, bytes: number }> {
+  const { log, track, signal } = components
+  const started = performance.now()
+  const pulls = await Promise.all(agents.map(async agent => startPull(agent.host, { image, registryHost: agent.host.closedHost, mirror: agent.mirror, workDir: join(dir, agent.host.name, 'warm-up'), track })))
+  // Each pull has its own timeout; an abort of the run stops them with the rest (teardown).
+  const results = await Promise.all(pulls.map(async p => p.result))
+  const failed = results.filter(r => !r.verified)
+  if (failed.length > 0) throw new ServiceError(`warm-up pull failed on ${failed.map(r => `${r.host} (${r.error ?? 'wrong bytes'})`).join(', ')}`)
+  const seconds = (performance.now() - started) / 1000
+  log(`warm-up: every agent pulled ${image.reference} (${(image.bytes / 1e6).toFixed(1)} MB) through the swarm in ${seconds.toFixed(1)} s`)
+  await sleep(WARM_UP_SETTLE_MS, undefined, { signal })
+  return { seconds, bytes: image.bytes }
 }
 
 /** Samples every link each second while a pull phase runs; undefined where links cannot be told apart (loopback). */
