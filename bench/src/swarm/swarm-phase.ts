@@ -117,7 +117,7 @@ export async function runSwarmPhase (components: PhaseComponents, init: PhaseIni
     }
 
     let warmUp: SwarmPhaseResult['warmUp']
-    if (init.warmUp != null) warmUp = await warmUpAgents({ log, track, signal }, agents, init.warmUp, dir)
+    if (init.warmUp != null) warmUp = await warmUpAgents({ log, track, signal }, { agents, image: init.warmUp, dir })
 
     const victims = new Set((scenario.churn?.hosts(init.hosts) ?? []).map(i => hosts[i]?.name ?? ''))
     let killed: SwarmPhaseResult['killed']
@@ -176,8 +176,12 @@ function logFileOf (init: PhaseInit, name: string): string | undefined {
  * other and their hashing threads up. Agents started just before a pull spend its first seconds on
  * that (docs/dev/ramp.md). A warm-up pull that fails fails the run: the agents are not as described.
  */
-async function warmUpAgents (components: { log: (line: string) => void, track: (child: Parameters<Teardown['track']>[0]) => void, signal: AbortSignal }, agents: AgentService[], image: BenchImage, dir: string): Promise<{ seconds: number, bytes: number }> {
+async function warmUpAgents (
+  components: { log: (line: string) => void, track: (child: Parameters<Teardown['track']>[0]) => void, signal: AbortSignal },
+  init: { agents: AgentService[], image: BenchImage, dir: string }
+): Promise<{ seconds: number, bytes: number }> {
   const { log, track, signal } = components
+  const { agents, image, dir } = init
   const started = performance.now()
   const pulls = await Promise.all(agents.map(async agent => startPull(agent.host, { image, registryHost: agent.host.closedHost, mirror: agent.mirror, workDir: join(dir, agent.host.name, 'warm-up'), track })))
   // Each pull has its own timeout; an abort of the run stops them with the rest (teardown).
