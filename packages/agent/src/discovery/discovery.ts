@@ -13,6 +13,17 @@ import type { P2pNode } from '@shoal/p2p'
 import { raceSignal } from '../race-signal.ts'
 
 /** A peer that announced a blob, with the addresses it announced (deduplicated; may be empty). */
+/**
+ * What a provide() that rejected means to a caller that bounded its wait with `wait`: 'failed' when
+ * the DHT could not take the announcement (the next re-announce round tries again), 'under-way'
+ * when only the wait ran out (the announcement goes on), 'ended' when the blob was withdrawn or
+ * discovery stopped. Only 'failed' is worth an operator's attention.
+ */
+export function provideOutcome (err: Error, wait: AbortSignal): 'failed' | 'under-way' | 'ended' {
+  if (err.name === 'ProvideFailedError') return 'failed'
+  return wait.aborted ? 'under-way' : 'ended'
+}
+
 export interface Provider {
   id: PeerId
   multiaddrs: Multiaddr[]

@@ -17,5 +17,5 @@
  *
  * No metrics library here: the agent passes `events` and turns them into metrics.
  */
-export { Discovery } from './discovery.ts'
+export { Discovery, provideOutcome } from './discovery.ts'
 export type { DiscoveryComponents, DiscoveryEvents, DiscoveryInit, LookupEvent, ProvideEvent, Provider, ReprovideRoundEvent } from './discovery.ts'

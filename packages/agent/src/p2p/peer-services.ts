@@ -10,7 +10,7 @@ import type { RateLimiter } from '../bandwidth/index.ts'
 import type { P2pConfig } from '../config/index.ts'
 import { DNS_BOOTSTRAP_MAX_PEERS, MEMBERS_FILE_POLL_MS, PEER_LOOKUP_TIMEOUT_MS, PIECE_SERVER_MAX_READS } from '../constants.ts'
 import { ConfigError } from '../errors.ts'
-import { Discovery } from '../discovery/index.ts'
+import { Discovery, provideOutcome } from '../discovery/index.ts'
 import { DnsPeers } from '../dns-discovery/index.ts'
 import type { DnsPeer, DnsResolver } from '../dns-discovery/index.ts'
 import type { DiscoveryEvents } from '../discovery/index.ts'
@@ -354,8 +354,13 @@ export class PeerServices {
       shares: async blob => this.#share?.settled(blob) ?? true,
       announce: async digest => {
         if (!this.#shareable(digest)) return
-        await this.#discovery?.provide(digest, { signal: AbortSignal.timeout(PEER_LOOKUP_TIMEOUT_MS) }).catch((err: Error) => {
-          this.#ownLog.info('announcement before fetching failed', { digest, error: `${err.name}: ${err.message}` })
+        const wait = AbortSignal.timeout(PEER_LOOKUP_TIMEOUT_MS)
+        await this.#discovery?.provide(digest, { signal: wait }).catch((err: Error) => {
+          // A wait that ran out is no failure: the announcement goes on (on a DHT with few peers it
+          // often outlasts the wait, and said "failed" at every stripe of a prefetch).
+          const outcome = provideOutcome(err, wait)
+          if (outcome === 'failed') this.#ownLog.info('DHT announcement failed; the next re-announce round tries again', { digest, error: `${err.name}: ${err.message}` })
+          else this.#ownLog.debug(outcome === 'under-way' ? 'DHT announcement still under way after the wait' : 'DHT announcement ended (blob withdrawn or discovery stopped)', { digest })
         })
       },
       findProviders: async digest => {

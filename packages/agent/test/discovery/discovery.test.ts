@@ -4,7 +4,8 @@ import type { ExecutionContext } from 'ava'
 import type { PeerId } from '@libp2p/interface'
 import { cidOfDigest, digestOf } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
-import { Discovery } from '../../src/discovery/index.ts'
+import { Discovery, provideOutcome } from '../../src/discovery/index.ts'
+import { ProvideFailedError } from '../../src/errors.ts'
 import type { DiscoveryInit, ProvideEvent, ReprovideRoundEvent } from '../../src/discovery/index.ts'
 import type { P2pNode, P2pNodeInit } from '@shoal/p2p'
 import { startTestNode, testSwarmKey } from '../helpers/p2p.ts'
@@ -181,4 +182,23 @@ test('a lookup on an empty DHT returns no providers within its timeout; stop abo
   t.deepEqual(await pending, [])
   t.true(Date.now() - stoppedAt < 5_000)
   await t.throwsAsync(slow.provide(randomDigest()), { name: 'AbortError' })
+})
+
+test('a provide whose wait runs out is under way, not failed; one on a stopped discovery has ended; only the DHT refusing it is a failure', async t => {
+  // A lone node: its DHT has nobody to store the record, so the announcement outlasts a short wait.
+  const node = await startTestNode(t, { swarmKey: testSwarmKey() })
+  const discovery = startDiscovery(t, node)
+  const wait = AbortSignal.timeout(200)
+  const err = await t.throwsAsync(discovery.provide(randomDigest(), { signal: wait }), { name: 'AbortError' })
+  t.is(provideOutcome(err, wait), 'under-way')
+
+  const stopped = new Discovery({ node }, {})
+  stopped.start()
+  await stopped.stop()
+  const notRunning = AbortSignal.timeout(20_000)
+  const ended = await t.throwsAsync(stopped.provide(randomDigest(), { signal: notRunning }), { name: 'AbortError' })
+  t.is(provideOutcome(ended, notRunning), 'ended')
+
+  t.is(provideOutcome(new ProvideFailedError('no peer took the record'), AbortSignal.timeout(20_000)), 'failed')
+  t.is(provideOutcome(new ProvideFailedError('no peer took the record'), AbortSignal.abort()), 'failed', 'a failure, even once the wait is over')
 })
