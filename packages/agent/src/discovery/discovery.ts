@@ -12,7 +12,6 @@ import type { Logger } from '../logger.ts'
 import type { P2pNode } from '@shoal/p2p'
 import { raceSignal } from '../race-signal.ts'
 
-/** A peer that announced a blob, with the addresses it announced (deduplicated; may be empty). */
 /**
  * What a provide() that rejected means to a caller that bounded its wait with `wait`: 'failed' when
  * the DHT could not take the announcement (the next re-announce round tries again), 'under-way'
@@ -24,6 +23,7 @@ export function provideOutcome (err: Error, wait: AbortSignal): 'failed' | 'unde
   return wait.aborted ? 'under-way' : 'ended'
 }
 
+/** A peer that announced a blob, with the addresses it announced (deduplicated; may be empty). */
 export interface Provider {
   id: PeerId
   multiaddrs: Multiaddr[]
