@@ -94,8 +94,6 @@ export const HASH_THREAD_IDLE_MS = 10_000
 export const WRITE_BATCH_BYTES = 1024 * 1024
 /** At most this much received but not yet written; the download waits for the disk beyond it. */
 export const MAX_UNWRITTEN_BYTES = 4 * 1024 * 1024
-/** Recently received bytes kept in memory so readers following a download need not re-read them. */
-export const RECENT_WINDOW_BYTES = 2 * 1024 * 1024
 /** A request to a peer (piece table, bitfield, piece) fails after this long when the caller gives no signal. */
 export const PIECE_TIMEOUT_MS = 30_000
 /**

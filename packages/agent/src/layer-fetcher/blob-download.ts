@@ -31,9 +31,9 @@ export interface ByteSource {
 }
 
 /**
- * One blob being fetched into its partial file. Readers follow `available` (bytes received in
- * order from the start, in memory for a while) and `written` (in the file), and may send everything
- * but the last byte before `verified`: the end is held back until the whole blob hashes to its
+ * One blob being fetched into its partial file. Readers follow `written` (bytes in the file,
+ * in order from the start; `change` when it moves) and may send everything but the last byte
+ * before `verified`: the end is held back until the whole blob hashes to its
  * digest, so no client ever gets a complete wrong body. Emits `bytes` (n received), `change`,
  * `piece` (index) when a piece is written and recorded, and `fallback` (error, offset) when its
  * source failed and the rest comes from the fallback source given to run().
@@ -56,7 +56,10 @@ export class BlobDownload extends EventEmitter {
   private writer: WriteBehind
   private verifiedPiece?: (index: number) => Digest | undefined
   private pieceSource?: (index: number) => SpanSource | undefined
-  private readonly pieceRecorded = (index: number): void => { this.emit('piece', index) }
+  private readonly writerEvents = {
+    onPieceRecorded: (index: number): void => { this.emit('piece', index) },
+    onWritten: (): void => { this.emit('change') }
+  }
 
   /**
    * `controller` also aborts whatever was opened for this download before it existed. `hashing`:
@@ -71,18 +74,13 @@ export class BlobDownload extends EventEmitter {
     this.digest = partial.digest
     this.size = partial.size
     this.hashThread = init.hashing
-    this.writer = new WriteBehind(partial, 0, this.pieceRecorded)
+    this.writer = new WriteBehind(partial, 0, this.writerEvents)
   }
 
   /** Bytes received in order from the start (handed to the writer and the hashing). */
   get available (): number { return this.writer.received }
   /** Bytes in the partial file, in order from the start. */
   get written (): number { return this.writer.written }
-
-  /** Received bytes from `pos` (at most `max`) while they are still in memory. */
-  readRecent (pos: number, max: number): Uint8Array | undefined {
-    return this.writer.read(pos, max)
-  }
 
   /** Waits until more bytes are available or the download ends. */
   async changed (signal?: AbortSignal): Promise<void> {
@@ -106,7 +104,7 @@ export class BlobDownload extends EventEmitter {
     let next = fallback
     try {
       hashing = this.hashThread?.session(algorithm) ?? inThreadHashing(algorithm)
-      this.writer = new WriteBehind(this.partial, await this.adoptStoredPrefix(hashing), this.pieceRecorded)
+      this.writer = new WriteBehind(this.partial, await this.adoptStoredPrefix(hashing), this.writerEvents)
       this.verifiedPiece = source.verifiedPiece?.bind(source)
       this.pieceSource = source.pieceSource?.bind(source)
       this.emit('change')

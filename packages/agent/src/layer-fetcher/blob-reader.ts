@@ -116,8 +116,8 @@ export async function sendFileRange (handle: FileHandle, range: ByteRange, sink:
 }
 
 /**
- * Sends bytes [start, end] of a blob that is still downloading, following the download: from
- * memory while the bytes are recent, else from the partial file. Everything but the blob's last
+ * Sends bytes [start, end] of a blob that is still downloading, following the download through its
+ * partial file (the page cache) into the client's few read buffers. Everything but the blob's last
  * byte may go out early; the last byte only once the whole blob is verified. If the download fails
  * this throws, and the client sees a broken body.
  */
@@ -136,14 +136,10 @@ export async function followDownload (download: BlobDownload, range: ByteRange, 
     let pos = range.start
     while (pos <= range.end) {
       if (download.state === 'failed') throw download.error ?? new Error(`download of ${download.digest} failed`)
-      const limit = Math.min(download.state === 'verified' ? download.size : Math.min(download.available, download.size - 1), range.end + 1)
-      const recent = pos < limit ? download.readRecent(pos, limit - pos) : undefined
-      if (recent != null) {
-        await sink.write(recent)
-        pos += recent.byteLength
-      } else if (pos < Math.min(limit, download.written)) {
+      const limit = Math.min(download.state === 'verified' ? download.size : Math.min(download.written, download.size - 1), range.end + 1)
+      if (pos < limit) {
         const { buffer, hold } = await ring.next()
-        const { bytesRead } = await handle.read(buffer, 0, Math.min(Math.min(limit, download.written) - pos, buffer.byteLength), pos)
+        const { bytesRead } = await handle.read(buffer, 0, Math.min(limit - pos, buffer.byteLength), pos)
         if (bytesRead === 0) throw new Error(`short read of ${download.digest} at ${pos}`)
         hold((await sink.write(buffer.subarray(0, bytesRead))).done)
         pos += bytesRead

@@ -1,34 +1,44 @@
 import type { Digest } from '@shoal/proto'
-import { MAX_UNWRITTEN_BYTES, RECENT_WINDOW_BYTES, WRITE_BATCH_BYTES } from '../constants.ts'
+import { MAX_UNWRITTEN_BYTES, WRITE_BATCH_BYTES } from '../constants.ts'
 import type { PartialBlob } from '../piece-store/partial-blob.ts'
 
 interface Chunk { offset: number, bytes: Uint8Array }
 
+export interface WriteBehindInit {
+  /** Told each piece once it is written and recorded (durable at the partial's next commit). */
+  onPieceRecorded?: (index: number) => void
+  /** Told each time `written` moves on: readers of the download follow the file. */
+  onWritten?: () => void
+}
+
 /**
- * Sequential bytes of a download on their way to the partial file. Chunks are written in batches
- * (one writev per ~1 MiB) while more arrive, a piece is recorded only after all its bytes are
- * written, and the most recent bytes stay in memory so readers that keep up with the download are
- * served from there instead of the file.
+ * Sequential bytes of a download on their way to the partial file. Chunks are written at once
+ * when no write is under way, else gathered into the next batch (one writev of up to ~1 MiB), and a
+ * piece is recorded only after all its bytes are written. A chunk is let go as soon as it is written: readers of the download read the file (the
+ * page cache), so no chunk lives long enough to be promoted to V8's old generation, where dead
+ * buffers wait for a major collection (a window of recent chunks kept for readers held the agent's
+ * memory tens of MiB higher while serving a cold blob to several clients; `docs/dev/swarm-cpu.md`).
  */
 export class WriteBehind {
   private readonly partial: PartialBlob
   private batch: Chunk[] = []
   private batchBytes = 0
-  private readonly recent: Chunk[] = []
-  private recentBytes = 0
   private readonly donePieces: Array<{ index: number, end: number, digest: Digest | Promise<Digest> }> = []
   private chain: Promise<void> = Promise.resolve()
+  /** Batches handed to the chain and not yet written. */
+  private queued = 0
   private failure?: Error
   /** Bytes handed over, and bytes on disk (page cache), from the start of the blob. */
   received = 0
   written = 0
 
   private readonly onPieceRecorded?: (index: number) => void
+  private readonly onWritten?: () => void
 
-  /** `onPieceRecorded` is told each piece once it is written and recorded (durable at the partial's next commit). */
-  constructor (partial: PartialBlob, start: number, onPieceRecorded?: (index: number) => void) {
+  constructor (partial: PartialBlob, start: number, init: WriteBehindInit = {}) {
     this.partial = partial
-    this.onPieceRecorded = onPieceRecorded
+    this.onPieceRecorded = init.onPieceRecorded
+    this.onWritten = init.onWritten
     this.received = start
     this.written = start
   }
@@ -40,9 +50,8 @@ export class WriteBehind {
     this.received += bytes.byteLength
     this.batch.push(chunk)
     this.batchBytes += bytes.byteLength
-    this.recent.push(chunk)
-    this.recentBytes += bytes.byteLength
-    if (this.batchBytes >= WRITE_BATCH_BYTES) this.flush()
+    // An idle writer writes at once (readers follow the file); a busy one gathers a batch meanwhile.
+    if (this.queued === 0 || this.batchBytes >= WRITE_BATCH_BYTES) this.flush()
     if (this.received - this.written > MAX_UNWRITTEN_BYTES) await this.chain
     if (this.failure != null) throw this.failure
   }
@@ -56,16 +65,13 @@ export class WriteBehind {
     if (this.failure != null) throw this.failure
     // What came before goes to the file first: `written` only ever counts a gapless prefix.
     this.flush()
-    const chunk = { offset: this.received, bytes }
     this.received += bytes.byteLength
     const end = this.received
-    this.recent.push(chunk)
-    this.recentBytes += bytes.byteLength
     this.chain = this.chain.then(() => {
       if (this.failure != null) return
       this.written = end
       this.onPieceRecorded?.(index)
-      this.trimRecent()
+      this.onWritten?.()
     })
     if (this.received - this.written > MAX_UNWRITTEN_BYTES) await this.chain
     if (this.failure != null) throw this.failure
@@ -86,46 +92,31 @@ export class WriteBehind {
     if (this.failure != null) throw this.failure
   }
 
-  /** Bytes from `pos` (at most `max`) if they are still in memory. */
-  read (pos: number, max: number): Uint8Array | undefined {
-    for (let i = this.recent.length - 1; i >= 0; i--) {
-      const c = this.recent[i]
-      if (c == null || c.offset > pos) continue
-      const from = pos - c.offset
-      if (from >= c.bytes.byteLength) return undefined
-      return c.bytes.subarray(from, from + Math.min(max, c.bytes.byteLength - from))
-    }
-    return undefined
-  }
-
   private flush (): void {
     if (this.batch.length === 0) return
     const batch = this.batch
     const end = this.received
     this.batch = []
     this.batchBytes = 0
+    this.queued++
     this.chain = this.chain.then(async () => {
-      if (this.failure != null) return
       try {
+        if (this.failure != null) return
         await this.partial.writeChunksAt(batch[0]?.offset ?? end, batch.map(c => c.bytes))
         this.written = end
+        this.onWritten?.()
         while (this.donePieces.length > 0 && (this.donePieces[0]?.end ?? Infinity) <= end) {
           const piece = this.donePieces.shift()
           if (piece == null) continue
           await this.partial.recordPiece(piece.index, await piece.digest)
           this.onPieceRecorded?.(piece.index)
         }
-        this.trimRecent()
       } catch (err) {
         this.failure = err as Error
+      } finally {
+        // What arrived during this write goes next, whatever its size.
+        if (--this.queued === 0) this.flush()
       }
     })
-  }
-
-  /** Written bytes can be read back from the file; only a window of them stays in memory. */
-  private trimRecent (): void {
-    while (this.recentBytes > RECENT_WINDOW_BYTES && (this.recent[0]?.offset ?? Infinity) + (this.recent[0]?.bytes.byteLength ?? 0) <= this.written) {
-      this.recentBytes -= this.recent.shift()?.bytes.byteLength ?? 0
-    }
   }
 }

@@ -73,3 +73,45 @@ test('a client that joins after the partial file is gone and the download failed
   await ran
   t.is(download.state, 'failed')
 })
+
+test('a client gets the bytes the download has written while its source waits, not only once more bytes come', async t => {
+  const store = await openStore(t)
+  const blob = randomBytes(300_000)
+  const digest = digestOf(blob)
+  const partial = await store.openPartial(digest, blob.byteLength)
+  const download = new BlobDownload(partial)
+  const first = 70_000
+  const clientHasFirst = Promise.withResolvers<void>()
+  // The rest comes only once the client holds the first bytes: a follower that waits for the next
+  // chunk to learn of the last write never gets them (the guard below fails the test instead).
+  const source: ByteSource = {
+    open: async () => (async function * () {
+      yield blob.subarray(0, first)
+      await clientHasFirst.promise
+      yield blob.subarray(first)
+    })()
+  }
+  const ran = download.run(source, async (hashed: Digest) => { await store.complete(partial, hashed) })
+  const chunks: Buffer[] = []
+  let received = 0
+  const target = new Writable({
+    write (chunk: Buffer, _enc, done) {
+      chunks.push(Buffer.from(chunk))
+      received += chunk.byteLength
+      if (received >= first) clientHasFirst.resolve()
+      done()
+    }
+  })
+  const following = followDownload(download, { start: 0, end: blob.byteLength - 1 }, new ChunkSink(target, new AbortController().signal), new AbortController().signal, async () => store.openBlob(digest))
+  const gotFirst = await Promise.race([clientHasFirst.promise.then(() => true), new Promise<boolean>(resolve => setTimeout(resolve, 5_000, false))])
+  if (!gotFirst) {
+    download.abort(new Error('the client never got the written bytes'))
+    clientHasFirst.resolve()
+    await Promise.allSettled([following, ran])
+    t.fail('the client never got the bytes written before the source paused')
+    return
+  }
+  await following
+  await ran
+  t.true(Buffer.concat(chunks).equals(blob))
+})
