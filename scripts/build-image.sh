@@ -118,6 +118,7 @@ for dir in "$root"/packages/* "$root/bench" "$root/test"; do
   mkdir -p "$app/$name"
   cp "$dir/package.json" "$app/$name/"
   [ -d "$dir/src" ] && [[ $name == packages/* ]] && cp -r "$dir/src" "$app/$name/"
+  [ -d "$dir/bin" ] && [[ $name == packages/* ]] && cp -r "$dir/bin" "$app/$name/"
 done
 step "pnpm install --prod (@shoal/cli and its dependencies)"
 (cd "$app" && PATH="$(dirname "$node"):$PATH" npx -y "pnpm@$pnpm_version" install --prod --frozen-lockfile --offline \
@@ -133,7 +134,7 @@ find "$app/node_modules/.pnpm" \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.
 find "$app/node_modules/.pnpm" -type d -path '*/prebuilds/*' -prune ! -name linux-x64 -exec rm -rf {} +
 find "$app/node_modules/.pnpm" -type d -regextype posix-extended \
   -regex '.*/node_modules/(@[^/]+/)?[^/@][^/]*/(test|tests|bench|benchmark)' -prune -exec rm -rf {} +
-printf '#!/usr/local/bin/node\n// The shoal command: Node 24 runs the TypeScript entry as is.\nimport("/app/packages/cli/src/main.ts")\n' > "$layer/usr/local/bin/shoal"
+printf '#!/usr/local/bin/node\n// The shoal command: its launcher turns on the compile cache, then runs the TypeScript entry as is.\nimport("/app/packages/cli/bin/shoal.js")\n' > "$layer/usr/local/bin/shoal"
 chmod 0755 "$layer/usr/local/bin/shoal"
 det_tar -cf "$work/app.tar" -C "$layer" --mode=go-w dev usr app
 
@@ -160,6 +161,7 @@ umoci config --image "$image" --created "$created" "${hist[@]}" --history.create
   --os linux --architecture amd64 \
   --config.user 65532:65532 --config.workingdir /var/lib/shoal \
   --config.env PATH=/usr/local/bin:/usr/bin:/bin --config.env HOME=/var/lib/shoal --config.env NODE_ENV=production \
+  --config.env NODE_COMPILE_CACHE=/var/lib/shoal/.cache/node-compile \
   --config.env SHOAL_DATA_DIR=/var/lib/shoal/agent --config.env SHOAL_SCHEDULER_DATA_DIR=/var/lib/shoal/scheduler \
   --config.entrypoint /usr/bin/tini --config.entrypoint -- --config.entrypoint /usr/local/bin/shoal \
   --config.cmd agent \

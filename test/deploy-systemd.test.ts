@@ -91,7 +91,7 @@ check(`both units are hardened to an exposure of at most ${MAX_EXPOSURE} (system
 })
 
 check('the wrapper runs the shoal command with no Node flag of its own (each command adds its own); an invalid setting exits 2, which is not restarted', async t => {
-  t.true((await readFile(join(UNITS, 'shoal'), 'utf8')).includes('/node" "$root/packages/cli/src/main.ts" "$@"'))
+  t.true((await readFile(join(UNITS, 'shoal'), 'utf8')).includes('/node" "$root/packages/cli/bin/shoal.js" "$@"'))
   const wrapper = await localWrapper(t)
   const help = await run(wrapper, ['agent', '--help'])
   t.regex(help.stdout, /usage: shoal agent/)

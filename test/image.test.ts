@@ -71,6 +71,8 @@ imageTest('pnpm build:image: an OCI archive tagged shoal:<version> whose entrypo
   t.deepEqual(config.config.Entrypoint, ['/usr/bin/tini', '--', '/usr/local/bin/shoal'])
   t.deepEqual(config.config.Cmd, ['agent'])
   t.true((config.config.Env as string[]).includes('HOME=/var/lib/shoal'))
+  // The compile cache where the user may write: without it Node keeps its TypeScript stripper loaded.
+  t.true((config.config.Env as string[]).includes('NODE_COMPILE_CACHE=/var/lib/shoal/.cache/node-compile'))
   t.deepEqual(Object.keys(config.config.ExposedPorts as object).sort(), ['65001/tcp', '65002/tcp', '65003/tcp'])
 
   const size = (await stat(built.archive)).size
@@ -94,7 +96,7 @@ imageTest('pnpm build:image: an OCI archive tagged shoal:<version> whose entrypo
   }
   t.deepEqual((await readdir(join(layout.rootfs, 'app/packages'))).sort(), ['agent', 'cli', 'p2p', 'proto', 'scheduler'])
   for (const pkg of await readdir(join(layout.rootfs, 'app/packages'))) {
-    t.deepEqual((await readdir(join(layout.rootfs, 'app/packages', pkg))).sort(), ['node_modules', 'package.json', 'src'], `packages/${pkg}`)
+    t.deepEqual((await readdir(join(layout.rootfs, 'app/packages', pkg))).sort(), [...pkg === 'cli' ? ['bin'] : [], 'node_modules', 'package.json', 'src'], `packages/${pkg}`)
   }
   const installed = await readdir(join(layout.rootfs, 'app/node_modules/.pnpm'))
   for (const dev of ['typescript@', 'ava@', 'eslint@', '@types+node@', 'protons@']) {

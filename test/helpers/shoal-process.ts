@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 
 /** The `shoal` command's entry (Node runs the .ts directly). */
-export const SHOAL_CLI = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url))
+export const SHOAL_CLI = fileURLToPath(new URL('../../packages/cli/bin/shoal.js', import.meta.url))
 const STDERR_TAIL_CHARS = 4_000
 /** What stderr() keeps: enough for the log lines a test looks for. */
 const STDERR_KEPT_CHARS = 256 * 1024
