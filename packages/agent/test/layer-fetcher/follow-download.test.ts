@@ -1,17 +1,36 @@
 import { randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
 import test from 'ava'
+import type { ExecutionContext } from 'ava'
 import { digestOf } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import { BlobDownload, ChunkSink, followDownload } from '../../src/layer-fetcher/index.ts'
 import type { ByteSource } from '../../src/layer-fetcher/blob-download.ts'
+import type { PartialBlob } from '../../src/piece-store/partial-blob.ts'
 import { openStore } from '../helpers/store.ts'
 
-/** Collects what a client would receive. */
-function collector (): { sink: ChunkSink, bytes: () => Buffer } {
+/** Collects what a client would receive; `onBytes` is told the running total. */
+function collector (onBytes?: (received: number) => void): { sink: ChunkSink, bytes: () => Buffer } {
   const chunks: Buffer[] = []
-  const target = new Writable({ write (chunk: Buffer, _enc, done) { chunks.push(Buffer.from(chunk)); done() } })
+  let received = 0
+  const target = new Writable({
+    write (chunk: Buffer, _enc, done) {
+      chunks.push(Buffer.from(chunk))
+      received += chunk.byteLength
+      onBytes?.(received)
+      done()
+    }
+  })
   return { sink: new ChunkSink(target, new AbortController().signal), bytes: () => Buffer.concat(chunks) }
+}
+
+/** A download of `size` random bytes into a fresh store's partial file, not started. */
+async function downloadOf (t: ExecutionContext, size: number): Promise<{ store: Awaited<ReturnType<typeof openStore>>, blob: Buffer, digest: Digest, partial: PartialBlob, download: BlobDownload }> {
+  const store = await openStore(t)
+  const blob = randomBytes(size)
+  const digest = digestOf(blob)
+  const partial = await store.openPartial(digest, blob.byteLength)
+  return { store, blob, digest, partial, download: new BlobDownload(partial) }
 }
 
 /** A byte source that sends the whole blob in one chunk. */
@@ -22,11 +41,7 @@ function sourceOf (blob: Buffer): ByteSource {
 }
 
 test('a client that joins just after the partial file was renamed, before the download is marked verified, still gets the whole blob', async t => {
-  const store = await openStore(t)
-  const blob = randomBytes(180_001)
-  const digest = digestOf(blob)
-  const partial = await store.openPartial(digest, blob.byteLength)
-  const download = new BlobDownload(partial)
+  const { store, blob, digest, partial, download } = await downloadOf(t, 180_001)
 
   // complete() renames the file into the blob directory, then is held: the window in which the
   // partial path no longer exists while the download is still 'running'.
@@ -50,11 +65,7 @@ test('a client that joins just after the partial file was renamed, before the do
 })
 
 test('a client that joins after the partial file is gone and the download failed gets the failure', async t => {
-  const store = await openStore(t)
-  const blob = randomBytes(4096)
-  const digest = digestOf(blob)
-  const partial = await store.openPartial(digest, blob.byteLength)
-  const download = new BlobDownload(partial)
+  const { store, blob, digest, download } = await downloadOf(t, 4096)
   const discarded = Promise.withResolvers<void>()
   const failing = Promise.withResolvers<void>()
   const ran = download.run(sourceOf(blob), async () => {
@@ -75,11 +86,7 @@ test('a client that joins after the partial file is gone and the download failed
 })
 
 test('a client gets the bytes the download has written while its source waits, not only once more bytes come', async t => {
-  const store = await openStore(t)
-  const blob = randomBytes(300_000)
-  const digest = digestOf(blob)
-  const partial = await store.openPartial(digest, blob.byteLength)
-  const download = new BlobDownload(partial)
+  const { store, blob, digest, partial, download } = await downloadOf(t, 300_000)
   const first = 70_000
   const clientHasFirst = Promise.withResolvers<void>()
   // The rest comes only once the client holds the first bytes: a follower that waits for the next
@@ -92,17 +99,8 @@ test('a client gets the bytes the download has written while its source waits, n
     })()
   }
   const ran = download.run(source, async (hashed: Digest) => { await store.complete(partial, hashed) })
-  const chunks: Buffer[] = []
-  let received = 0
-  const target = new Writable({
-    write (chunk: Buffer, _enc, done) {
-      chunks.push(Buffer.from(chunk))
-      received += chunk.byteLength
-      if (received >= first) clientHasFirst.resolve()
-      done()
-    }
-  })
-  const following = followDownload(download, { start: 0, end: blob.byteLength - 1 }, new ChunkSink(target, new AbortController().signal), new AbortController().signal, async () => store.openBlob(digest))
+  const client = collector(received => { if (received >= first) clientHasFirst.resolve() })
+  const following = followDownload(download, { start: 0, end: blob.byteLength - 1 }, client.sink, new AbortController().signal, async () => store.openBlob(digest))
   const gotFirst = await Promise.race([clientHasFirst.promise.then(() => true), new Promise<boolean>(resolve => setTimeout(resolve, 5_000, false))])
   if (!gotFirst) {
     download.abort(new Error('the client never got the written bytes'))
@@ -113,5 +111,5 @@ test('a client gets the bytes the download has written while its source waits, n
   }
   await following
   await ran
-  t.true(Buffer.concat(chunks).equals(blob))
+  t.true(client.bytes().equals(blob))
 })
