@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { AGENT_READY_TIMEOUT_MS, AGENT_STOP_GRACE_MS, STDERR_TAIL_CHARS } from './constants.ts'
 import { AgentProcessError } from './errors.ts'
 
-/** The `shoal` command (`packages/cli/src/main.ts`), found through the workspace package rather than a relative path. */
+/** The `shoal` command (its launcher, `packages/cli/bin/shoal.js`), found through the workspace package rather than a relative path. */
 const AGENT_MAIN = fileURLToPath(import.meta.resolve('@shoal/cli'))
 const READY_LINE = /^shoal agent: mirroring .* at (http:\/\/\S+) \(data in /
 const P2P_LINE = /^shoal agent: peers reach this host at (\S+)$/

@@ -14,10 +14,11 @@ export interface WriteBehindInit {
 /**
  * Sequential bytes of a download on their way to the partial file. Chunks are written at once
  * when no write is under way, else gathered into the next batch (one writev of up to ~1 MiB), and a
- * piece is recorded only after all its bytes are written. A chunk is let go as soon as it is written: readers of the download read the file (the
- * page cache), so no chunk lives long enough to be promoted to V8's old generation, where dead
- * buffers wait for a major collection (a window of recent chunks kept for readers held the agent's
- * memory tens of MiB higher while serving a cold blob to several clients; `docs/dev/swarm-cpu.md`).
+ * piece is recorded only after all its bytes are written. A chunk is let go as soon as it is
+ * written: readers of the download read the file (the page cache), so no chunk lives long enough
+ * to be promoted to V8's old generation, where dead buffers wait for a major collection (a window
+ * of recent chunks kept for readers held the agent's memory tens of MiB higher while serving a
+ * cold blob to several clients; `docs/dev/swarm-cpu.md`).
  */
 export class WriteBehind {
   private readonly partial: PartialBlob
