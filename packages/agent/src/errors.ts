@@ -7,6 +7,8 @@ import type { Status } from '@shoal/proto'
 
 /** A configuration value is invalid; the message names the field. */
 export class ConfigError extends namedError('ConfigError') {}
+/** The data dir's index is locked by another process (another agent on the same --data-dir). */
+export class DataDirInUseError extends namedError('DataDirInUseError') {}
 /** A listener could not take its address at start (in use, not an address of this host); the message names the flag. */
 export class ListenError extends namedError('ListenError') {}
 /** The DNS servers did not answer for a `dns:` target (timeout, SERVFAIL, refused); the last addresses stay. */

@@ -5,7 +5,7 @@ import { Level } from 'level'
 import { isDigest, pieceCountFor, pieceSizeFor, pieceSpan } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import { DATA_DIR_DIR_MODE } from '../constants.ts'
-import { DigestMismatchError } from '../errors.ts'
+import { DataDirInUseError, DigestMismatchError } from '../errors.ts'
 import { raceSignal } from '../race-signal.ts'
 import { storedBytes } from './blob-record.ts'
 import type { BlobRecord } from './blob-record.ts'
@@ -76,7 +76,11 @@ export class PieceStore {
     // level makes its files with the process's umask; the dir made here keeps other users out.
     await mkdir(this.layout.index, { recursive: true, mode: DATA_DIR_DIR_MODE })
     this.db = new Level<string, BlobRecord>(this.layout.index, { valueEncoding: 'json' })
-    await this.db.open()
+    await this.db.open().catch((err: Error & { cause?: { code?: string } }) => {
+      // level says only "Database failed to open"; its cause tells a lock another process holds.
+      if (err.cause?.code !== 'LEVEL_LOCKED') throw err
+      throw new DataDirInUseError(`${this.layout.root} is in use by another process (its index is locked): stop the other agent, or give this one a --data-dir of its own`, { cause: err })
+    })
     for await (const [key, record] of this.db.iterator()) {
       if (isDigest(key)) this.records.set(key, record)
     }

@@ -201,3 +201,14 @@ test('a store from a version that cut pieces otherwise: complete blobs are hashe
   store = await open()
   t.deepEqual(store.get(digestOf(whole))?.pieces, record?.pieces)
 })
+
+test('a data dir another store holds open is refused by name, and the one holding it goes on', async t => {
+  const { dir, open } = await tempStore(t)
+  const first = await open()
+  const second = new PieceStore({ dataDir: dir })
+  const err = await t.throwsAsync(second.start(), { name: 'DataDirInUseError' })
+  t.true(err?.message.includes(dir))
+  const blob = randomBytes(PIECE)
+  await fill(first, blob)
+  t.truthy(first.get(digestOf(blob)), "the first store still records what it is given")
+})
