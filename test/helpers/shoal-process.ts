@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 
-/** The `shoal` command's entry (Node runs the .ts directly). */
+/** The `shoal` command's launcher (it turns on the compile cache, then runs the .ts entry as is). */
 export const SHOAL_CLI = fileURLToPath(new URL('../../packages/cli/bin/shoal.js', import.meta.url))
 const STDERR_TAIL_CHARS = 4_000
 /** What stderr() keeps: enough for the log lines a test looks for. */
