@@ -31,12 +31,12 @@ export interface ByteSource {
 }
 
 /**
- * One blob being fetched into its partial file. Readers follow `written` (bytes in the file,
- * in order from the start; `change` when it moves) and may send everything but the last byte
- * before `verified`: the end is held back until the whole blob hashes to its
- * digest, so no client ever gets a complete wrong body. Emits `bytes` (n received), `change`,
- * `piece` (index) when a piece is written and recorded, and `fallback` (error, offset) when its
- * source failed and the rest comes from the fallback source given to run().
+ * One blob being fetched into its partial file. Readers follow `written` (bytes in the file, in
+ * order from the start) and may send everything but the last byte before `verified`: the end is
+ * held back until the whole blob hashes to its digest, so no client ever gets a complete wrong
+ * body. Emits `bytes` (n received), `change` (more bytes written, or the state changed), `piece`
+ * (index) when a piece is written and recorded, and `fallback` (error, offset) when its source
+ * failed and the rest comes from the fallback source given to run().
  */
 export class BlobDownload extends EventEmitter {
   readonly digest: Digest
@@ -82,7 +82,7 @@ export class BlobDownload extends EventEmitter {
   /** Bytes in the partial file, in order from the start. */
   get written (): number { return this.writer.written }
 
-  /** Waits until more bytes are available or the download ends. */
+  /** Waits until more bytes are written or the download ends. */
   async changed (signal?: AbortSignal): Promise<void> {
     if (this.state !== 'running') return
     await once(this, 'change', { signal })
@@ -206,7 +206,6 @@ export class BlobDownload extends EventEmitter {
       const stored = this.writer.pushStored(chunk, this.pieceIndex)
       this.pieceIndex++
       this.emit('bytes', chunk.byteLength)
-      this.emit('change')
       await stored
       return
     }
@@ -226,7 +225,6 @@ export class BlobDownload extends EventEmitter {
       }
     }
     this.emit('bytes', chunk.byteLength)
-    this.emit('change')
     await written
   }
 }
