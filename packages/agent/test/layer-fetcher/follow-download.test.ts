@@ -7,6 +7,7 @@ import type { Digest } from '@shoal/proto'
 import { BlobDownload, ChunkSink, followDownload } from '../../src/layer-fetcher/index.ts'
 import type { ByteSource } from '../../src/layer-fetcher/blob-download.ts'
 import type { PartialBlob } from '../../src/piece-store/partial-blob.ts'
+import type { PieceStore } from '../../src/piece-store/store.ts'
 import { openStore } from '../helpers/store.ts'
 
 /** Collects what a client would receive; `onBytes` is told the running total. */
@@ -25,7 +26,7 @@ function collector (onBytes?: (received: number) => void): { sink: ChunkSink, by
 }
 
 /** A download of `size` random bytes into a fresh store's partial file, not started. */
-async function downloadOf (t: ExecutionContext, size: number): Promise<{ store: Awaited<ReturnType<typeof openStore>>, blob: Buffer, digest: Digest, partial: PartialBlob, download: BlobDownload }> {
+async function downloadOf (t: ExecutionContext, size: number): Promise<{ store: PieceStore, blob: Buffer, digest: Digest, partial: PartialBlob, download: BlobDownload }> {
   const store = await openStore(t)
   const blob = randomBytes(size)
   const digest = digestOf(blob)
