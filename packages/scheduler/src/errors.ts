@@ -28,3 +28,5 @@ export class BodyTooLargeError extends namedError('BodyTooLargeError') {}
 export class NotAdmittedError extends namedError('NotAdmittedError') {}
 /** No member has that peer id. */
 export class UnknownMemberError extends namedError('UnknownMemberError') {}
+/** The data dir's stores are held open by another process (a second scheduler on the same --data-dir). */
+export class DataDirInUseError extends namedError('DataDirInUseError') {}

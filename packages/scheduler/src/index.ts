@@ -80,7 +80,8 @@ export type {
 export type { AssignOriginInput, ReassignInput, RebalanceInput } from './origin-split.ts'
 export {
   InvalidPeerKeyError, InvalidPeerInfoError, UnknownTaskError, TaskSizeMismatchError, InvalidOriginAssignmentError,
-  NoOriginAssigneeError, JobRequestError, UnknownJobError, BodyTooLargeError, NotAdmittedError, UnknownMemberError
+  NoOriginAssigneeError, JobRequestError, UnknownJobError, BodyTooLargeError, NotAdmittedError, UnknownMemberError,
+  DataDirInUseError
 } from './errors.ts'
 export {
   PARENT_FAILURE_WINDOW_MS, PARENT_EJECTION_FAILURES, PARENT_FAILURE_EJECTION_MS, PARENT_BAD_PIECE_EJECTION_MS,

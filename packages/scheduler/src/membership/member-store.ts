@@ -1,6 +1,5 @@
-import { mkdir } from 'node:fs/promises'
 import { Level } from 'level'
-import { DATA_DIR_DIR_MODE } from '@shoal/p2p'
+import { openLevelStore } from '../level-store.ts'
 
 /** One peer the scheduler admitted: who, when, with which token's label; removed ones stay, marked. */
 export interface MemberRecord {
@@ -26,9 +25,7 @@ export class MemberStore {
   }
 
   async open (): Promise<void> {
-    // level makes its files with the process's umask; the dir made here keeps other users out.
-    await mkdir(this.#path, { recursive: true, mode: DATA_DIR_DIR_MODE })
-    await this.#db.open()
+    await openLevelStore(this.#db, this.#path)
   }
 
   async close (): Promise<void> {
