@@ -1,7 +1,10 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import test from 'ava'
 import { fetchBody, waitFor } from './helpers/http.ts'
-import { pullBlob, setupCluster, sha256, startPeer } from './helpers/p2p-cluster.ts'
+import { pullBlob, setupCluster, sha256, startPeer, writeSwarmKey } from './helpers/p2p-cluster.ts'
 import { spawnScheduler } from './helpers/scheduler-process.ts'
+import { SHOAL_CLI, shoalEnv } from './helpers/shoal-process.ts'
 import { tempDir } from './helpers/temp.ts'
 
 interface AdminView { agents: unknown[], tasks: Array<{ digest: string, peers: unknown[] }> }
@@ -32,4 +35,16 @@ test('shoal scheduler as its own process: agents pull through it; killed and res
   egress = cluster.origin.egressBytes
   for (const body of await Promise.all(agents.map(async a => pullBlob(a, second)))) t.is(sha256(body), sha256(secondLayer))
   t.true(cluster.origin.egressBytes - egress < 1.2 * secondLayer.byteLength, 'after the restart, the next blob leaves the origin about once too')
+})
+
+test('a second shoal scheduler on a data dir in use stops at once, naming the dir, before it listens', async t => {
+  const dataDir = await tempDir(t, 'scheduler')
+  const swarmKey = await writeSwarmKey(t)
+  await spawnScheduler(t, { dataDir, swarmKey })
+  const args = [SHOAL_CLI, 'scheduler', '--listen', '/ip4/127.0.0.1/tcp/0', '--admin', '127.0.0.1:0', '--data-dir', dataDir, '--swarm-key', swarmKey]
+  const err = await t.throwsAsync(promisify(execFile)(process.execPath, args, { env: shoalEnv(), timeout: 30_000 })) as Error & { code?: number, stdout?: string, stderr?: string }
+  t.is(err.code, 1, err.stderr)
+  t.regex(err.stderr ?? '', /shoal scheduler: cannot start: \S+\/jobs is in use by another process/)
+  t.regex(err.stderr ?? '', /--data-dir of its own/)
+  t.notRegex(err.stdout ?? '', /agents reach it at/, 'it never listened')
 })

@@ -156,8 +156,7 @@ export async function runScheduler (argv: string[]): Promise<number> {
     if (modes.tightened > 0) console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler', msg: 'data dir tightened to 0700 / 0600', dataDir: config.dataDir, tightened: modes.tightened, checked: modes.checked }))
   } catch (err) {
     if ((err as Error).name !== 'DataDirPermissionError') throw err
-    console.error(`shoal scheduler: cannot start: ${(err as Error).message}`)
-    return 1
+    return cannotStart(err as Error)
   }
   let fileConfig: SchedulerFileConfig | undefined
   let webhookToken: string | undefined
@@ -180,10 +179,23 @@ export async function runScheduler (argv: string[]): Promise<number> {
   try {
     membership = await startMembership(config)
   } catch (err) {
+    if ((err as Error).name === 'DataDirInUseError') return cannotStart(err as Error)
     if ((err as Error).name !== 'SchedulerConfigError') throw err
     console.error(`shoal scheduler: invalid configuration: ${(err as Error).message}`)
     return 2
   }
+  // The stores open before the node listens: a data dir another scheduler holds stops this one here.
+  const jobs = new PrefetchJobs({ service, store: new JobStore(join(config.dataDir, 'jobs')) }, {
+    log: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler:prefetch', msg: message, ...fields })) }
+  })
+  try {
+    await jobs.start()
+  } catch (err) {
+    if ((err as Error).name !== 'DataDirInUseError') throw err
+    await membership?.stop()
+    return cannotStart(err as Error)
+  }
+  holder.jobs = jobs
   const node = await createP2pNode({
     admission: membership == null ? { kind: 'loopback' } : { kind: 'any' },
     privateKey: await loadOrCreatePeerKey(config.dataDir),
@@ -196,11 +208,6 @@ export async function runScheduler (argv: string[]): Promise<number> {
     log: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler', msg: message, ...fields })) }
   })
   await server.start()
-  const jobs = new PrefetchJobs({ service, store: new JobStore(join(config.dataDir, 'jobs')) }, {
-    log: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler:prefetch', msg: message, ...fields })) }
-  })
-  await jobs.start()
-  holder.jobs = jobs
   const admin = await startAdmin({ listen: config.admin, token: adminToken.token, limits: { maxActive: config.maxActiveJobs, maxPerMinute: config.maxJobsPerMinute }, membership, preheat: fileConfig?.preheat, webhooks: fileConfig == null ? undefined : { ...fileConfig.webhooks, token: webhookToken } }, service, metrics, jobs)
   const id = node.peerId.toString()
   for (const addr of node.getMultiaddrs().map(a => a.toString())) console.log(`shoal scheduler: agents reach it at ${addr.includes('/p2p/') ? addr : `${addr}/p2p/${id}`}`)
@@ -219,4 +226,9 @@ export async function runScheduler (argv: string[]): Promise<number> {
   await node.stop()
   await membership?.stop()
   return 0
+}
+
+function cannotStart (err: Error): number {
+  console.error(`shoal scheduler: cannot start: ${err.message}`)
+  return 1
 }
