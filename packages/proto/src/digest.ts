@@ -44,9 +44,12 @@ export function digestHex (digest: Digest): string {
   return digest.slice(digest.indexOf(':') + 1)
 }
 
-/** Digest of bytes held in memory (manifests, pieces). */
-export function digestOf (bytes: Uint8Array, algorithm: DigestAlgorithm = 'sha256'): Digest {
-  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}` as Digest
+/** Digest of bytes held in memory (manifests, pieces): one buffer, or chunks taken in order. */
+export function digestOf (bytes: Uint8Array | readonly Uint8Array[], algorithm: DigestAlgorithm = 'sha256'): Digest {
+  const hash = createHash(algorithm)
+  if (bytes instanceof Uint8Array) hash.update(bytes)
+  else for (const chunk of bytes) hash.update(chunk)
+  return `${algorithm}:${hash.digest('hex')}` as Digest
 }
 
 function truncate (value: string): string {

@@ -92,10 +92,10 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
   const verified = new Map<number, Digest>()
   /** Pieces the stream got from the origin or read back from the store, until the download takes them. */
   const notFromPeers = new Map<number, SpanSource>()
-  const got = (index: number, piece: Piece): Uint8Array => {
+  const got = (index: number, piece: Piece): readonly Uint8Array[] => {
     verified.set(index, piece.digest)
     if (piece.from === 'origin') notFromPeers.set(index, 'origin')
-    return piece.bytes
+    return piece.chunks
   }
 
   const fromOrigin = async (index: number, signal: AbortSignal): Promise<Piece | undefined> => {
@@ -185,7 +185,7 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
     })
 
   /** A piece for the in-order stream: one read ahead (or under way) if there is one, else fetched now. */
-  const fetchPiece = async (index: number, signal: AbortSignal): Promise<Uint8Array> => {
+  const fetchPiece = async (index: number, signal: AbortSignal): Promise<readonly Uint8Array[]> => {
     for (const pending of [ahead?.take(index), underWay.get(index)]) {
       // A read-ahead or a fetch that failed has reported its failure (onPieceFailed); the piece is fetched now.
       const piece = await pending?.catch(() => undefined)
@@ -195,7 +195,7 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
     // Read back from the file; the download hashes them into the blob's digest like any other.
     if (seedInto?.has(index) === true) {
       notFromPeers.set(index, 'local')
-      return seedInto.read(index)
+      return [await seedInto.read(index)]
     }
     // Marked as the stream's before the fetch settles: once() forgets a settled fetch at once, and in
     // the moment between that and a mark made here after it, read-ahead took the piece for one
@@ -210,11 +210,11 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
     // gets there: not served to peers, not announced (so the scheduler had others read it from the
     // origin again). Stored at once it is both; the stream writes the same bytes again in turn.
     if (seedInto != null && index > streamHead && !seedInto.has(index)) {
-      seedInto.write(index, piece.bytes, piece.digest).catch((err: Error) => {
+      seedInto.write(index, piece.chunks, piece.digest).catch((err: Error) => {
         log.warn('a piece fetched ahead of the stream was not stored early', { digest: table.digest, piece: index, error: `${err.name}: ${err.message}` })
       })
     }
-    return piece.bytes
+    return piece.chunks
   }
 
   async function * inOrder (offset: number, outer: AbortSignal): AsyncIterable<Uint8Array> {
@@ -222,7 +222,7 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
     if (offset >= table.size) return
     const controller = new AbortController()
     const signal = AbortSignal.any([outer, controller.signal])
-    const pending = new Map<number, Promise<Uint8Array>>()
+    const pending = new Map<number, Promise<readonly Uint8Array[]>>()
     let next = pieceAt(table.size, offset)
     try {
       while (next < count) {
@@ -235,12 +235,20 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
           pending.set(index, fetching)
         }
         const since = performance.now()
-        const bytes = await (pending.get(next) as Promise<Uint8Array>)
+        const chunks = await (pending.get(next) as Promise<readonly Uint8Array[]>)
         waited('stream-head', since)
         pending.delete(next)
         streamHead = next + 1
-        const start = pieceSpan(table.size, next).offset
-        yield offset > start ? bytes.subarray(offset - start) : bytes
+        // Only the first piece may start before `offset`.
+        let skip = Math.max(0, offset - pieceSpan(table.size, next).offset)
+        for (const chunk of chunks) {
+          if (skip >= chunk.byteLength) {
+            skip -= chunk.byteLength
+            continue
+          }
+          yield skip > 0 ? chunk.subarray(skip) : chunk
+          skip = 0
+        }
         next++
       }
     } finally {

@@ -222,9 +222,9 @@ export class BlobPlanner {
         if (stillWanted?.() === false) return undefined
         const asked = performance.now()
         let headers = asked
-        const bytes = await fetchOriginRange(this.components.upstream, req, { offset, length }, this.components.limits?.origin, signal, () => { headers = performance.now() })
-        this.init.events.emit('upstream-bytes', bytes.byteLength)
-        return { bytes, slotSeconds: (asked - queued) / 1000, firstByteSeconds: (headers - asked) / 1000 }
+        const chunks = await fetchOriginRange(this.components.upstream, req, { offset, length }, this.components.limits?.origin, signal, () => { headers = performance.now() })
+        this.init.events.emit('upstream-bytes', length)
+        return { chunks, slotSeconds: (asked - queued) / 1000, firstByteSeconds: (headers - asked) / 1000 }
       }, signal)
     }
   }

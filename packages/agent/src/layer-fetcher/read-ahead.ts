@@ -9,7 +9,7 @@ import type { Piece } from './sources/piece-source.ts'
 /** Where pieces read ahead go: the blob's partial file (written, recorded, and so offered to peers). */
 export interface AheadStore {
   has: (index: number) => boolean
-  write: (index: number, bytes: Uint8Array, digest: Digest) => Promise<void>
+  write: (index: number, chunks: readonly Uint8Array[], digest: Digest) => Promise<void>
   read: (index: number) => Promise<Uint8Array>
 }
 
@@ -17,7 +17,7 @@ export interface AheadStore {
 export function partialAheadStore (partial: PartialBlob): AheadStore {
   return {
     has: index => partial.hasPiece(index),
-    write: async (index, bytes, digest) => { await partial.writePiece(index, bytes, digest) },
+    write: async (index, chunks, digest) => { await partial.writePiece(index, chunks, digest) },
     read: async index => {
       const span = pieceSpan(partial.size, index)
       return partial.read(span.offset, span.length)
@@ -58,7 +58,7 @@ export interface ReadAheadInit {
 export class ReadAhead {
   readonly #init: ReadAheadInit
   /** Pieces read ahead and stored: their digest and where they came from, for the stream that takes them. */
-  readonly #stored = new Map<number, Omit<Piece, 'bytes'>>()
+  readonly #stored = new Map<number, Omit<Piece, 'chunks'>>()
   /** Pieces being read and stored: the stream that reaches one takes these bytes instead of reading it again. */
   readonly #underWay = new Map<number, Promise<Piece>>()
   readonly #taken = new Set<number>()
@@ -91,7 +91,7 @@ export class ReadAhead {
     if (underWay != null) return underWay
     const stored = this.#stored.get(index)
     if (stored == null) return undefined
-    return this.#init.store.read(index).then(bytes => ({ ...stored, bytes }))
+    return this.#init.store.read(index).then(bytes => ({ ...stored, chunks: [bytes] }))
   }
 
   async #work (): Promise<void> {
@@ -109,7 +109,7 @@ export class ReadAhead {
       if (assigned) this.#assignedUnderWay++
       const job = (async () => {
         const piece = await this.#init.fetch(next, signal)
-        await this.#init.store.write(next, piece.bytes, piece.digest)
+        await this.#init.store.write(next, piece.chunks, piece.digest)
         return piece
       })()
       this.#underWay.set(next, job)

@@ -77,7 +77,7 @@ export async function fetchStripe (components: StripeFetchComponents, init: Stri
       const span = pieceSpan(size, index)
       const piece = await read(span.offset, span.length, reads)
       if (piece == null) throw new NoPeerSourceError(`piece ${index} of ${digest} was not read from the origin`)
-      await partial.writePiece(index, piece.bytes, digestOf(piece.bytes)).catch(unlessClosed)
+      await partial.writePiece(index, piece.chunks, digestOf(piece.chunks)).catch(unlessClosed)
       held += span.length
       init.onBytes?.(held)
     }

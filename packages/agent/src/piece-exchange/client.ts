@@ -115,8 +115,8 @@ export class PieceExchangeClient {
     })
   }
 
-  /** The piece's bytes, checked against its length and CID. */
-  async piece (peer: PeerAddress, ref: PieceRef, options: PieceOptions = {}): Promise<Uint8Array> {
+  /** The piece's bytes as the chunks they arrived in (not joined: see Piece), checked against its length and CID. */
+  async piece (peer: PeerAddress, ref: PieceRef, options: PieceOptions = {}): Promise<Uint8Array[]> {
     const span = pieceSpan(ref.size, ref.index)
     const what = `piece ${ref.index} of ${ref.digest}`
     return this.#request(peer, { piece: { digest: ref.digest, index: ref.index } }, span.length, options, async (response, lp, signal) => {
@@ -128,19 +128,20 @@ export class PieceExchangeClient {
         throw err.name === 'InvalidDataLengthError' ? new BadPieceError(`${what}: the peer sent more than ${span.length} bytes`, { cause: err }) : err
       })
       if (payload.byteLength !== span.length) throw new BadPieceError(`${what} has ${span.length} bytes, the peer sent ${payload.byteLength}`)
-      const bytes = payload.subarray()
-      const cid = cidOfDigest(await this.#digestOf(bytes)).toString()
+      // Views of the decrypted messages, which nothing else holds or reuses.
+      const chunks = [...payload]
+      const cid = cidOfDigest(await this.#digestOf(chunks)).toString()
       if (cid !== ref.cid.toString()) throw new BadPieceError(`${what} must hash to ${ref.cid.toString()}, the peer sent ${cid}`)
-      return bytes
+      return chunks
     })
   }
 
   /** The piece's sha256, on the hashing thread when there is one. */
-  async #digestOf (bytes: Uint8Array): Promise<Digest> {
-    if (this.#hashing == null) return digestOf(bytes)
+  async #digestOf (chunks: readonly Uint8Array[]): Promise<Digest> {
+    if (this.#hashing == null) return digestOf(chunks)
     const session = this.#hashing.session('sha256')
     try {
-      await session.update(bytes, false)
+      for (const chunk of chunks) await session.update(chunk, false)
       return `sha256:${await session.digest()}` as Digest
     } finally {
       session.close()

@@ -66,13 +66,18 @@ export class PartialBlob {
     return missing
   }
 
-  /** Writes a piece whose digest the caller computed from these very bytes; indexed at the next commit. */
-  async writePiece (index: number, bytes: Uint8Array, digest: Digest): Promise<void> {
+  /**
+   * Writes a piece whose digest the caller computed from these very bytes (one buffer, or the
+   * chunks it arrived in); indexed at the next commit.
+   */
+  async writePiece (index: number, bytes: Uint8Array | readonly Uint8Array[], digest: Digest): Promise<void> {
     const span = pieceSpan(this.size, index)
-    if (bytes.byteLength !== span.length) {
-      throw new RangeError(`piece ${index} of ${this.digest} is ${span.length} bytes, not ${bytes.byteLength}`)
+    const length = bytes instanceof Uint8Array ? bytes.byteLength : byteLengthOf(bytes)
+    if (length !== span.length) {
+      throw new RangeError(`piece ${index} of ${this.digest} is ${span.length} bytes, not ${length}`)
     }
-    await this.writeAt(span.offset, bytes)
+    if (bytes instanceof Uint8Array) await this.writeAt(span.offset, bytes)
+    else await this.writeChunksAt(span.offset, bytes)
     await this.recordPiece(index, digest)
   }
 
@@ -92,14 +97,14 @@ export class PartialBlob {
   }
 
   /** Writes consecutive chunks starting at `offset` in one call. */
-  async writeChunksAt (offset: number, chunks: Uint8Array[]): Promise<void> {
-    const length = chunks.reduce((n, c) => n + c.byteLength, 0)
+  async writeChunksAt (offset: number, chunks: readonly Uint8Array[]): Promise<void> {
+    const length = byteLengthOf(chunks)
     if (offset < 0 || offset + length > this.size) {
       throw new RangeError(`bytes ${offset}+${length} are outside blob ${this.digest} of ${this.size} bytes`)
     }
     const { bytesWritten } = await this.file().writev(chunks, offset)
     // A short writev is rare: finish the rest with plain writes.
-    if (bytesWritten < length) await this.writeAt(offset + bytesWritten, Buffer.concat(chunks).subarray(bytesWritten))
+    if (bytesWritten < length) await this.writeAt(offset + bytesWritten, Buffer.concat(chunks as Uint8Array[]).subarray(bytesWritten))
   }
 
   /** Records a fully written piece; it becomes present (durable and indexed) at the next commit. */
@@ -180,4 +185,10 @@ export class PartialBlob {
     if (this.handle == null) throw new Error(`partial blob ${this.digest} is not open`)
     return this.handle
   }
+}
+
+function byteLengthOf (chunks: readonly Uint8Array[]): number {
+  let length = 0
+  for (const chunk of chunks) length += chunk.byteLength
+  return length
 }

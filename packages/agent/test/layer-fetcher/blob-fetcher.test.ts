@@ -114,7 +114,7 @@ test('a claimer that finds another claimer already holding a piece still reads i
     },
     piece: async (_peer, ref) => {
       if (!held().includes(ref.index)) throw new PeerRefusedError(Status.NOT_FOUND, 'not held')
-      return bytesOf(ref.index)
+      return [bytesOf(ref.index)]
     }
   })
   const fetcher = new LayerFetcher({ store, upstream, peers }, { claimSettleMs: 10 })

@@ -34,7 +34,9 @@ function scriptedClient (script: (peer: PeerId, index: number) => Answer): Piece
       if (answer === 'not-found') throw new PeerRefusedError(Status.NOT_FOUND, 'not held')
       if (answer === 'busy') throw new PeerRefusedError(Status.BUSY, 'busy')
       if (answer === 'fail') throw Object.assign(new Error('connection reset'), { name: 'PeerUnavailableError' })
-      return pieceBytes(ref.index)
+      // In two chunks, as pieces come off a connection.
+      const bytes = pieceBytes(ref.index)
+      return [bytes.subarray(0, 3), bytes.subarray(3)]
     },
     pieceTable: async () => { throw new Error('not asked in these tests') },
     bitfield: async () => { throw new Error('not asked in these tests') }
@@ -60,6 +62,18 @@ test('the blob comes out in order from its holders, each piece checked by its so
   t.true(fetched.every(e => e.source === 'peer'))
   t.is(stream.verifiedPiece?.(3), digestOf(pieceBytes(3)))
   t.is(stream.verifiedPiece?.(3), undefined, 'handed over once')
+})
+
+test('opened at an offset inside a piece, the stream starts at that byte whichever of the piece\'s chunks holds it', async t => {
+  const [a] = await peerIds(1)
+  // The scripted peer sends each piece as 3 bytes, then the rest.
+  for (const offset of [PIECE + 1, PIECE + 3, 2 * PIECE + 5, COUNT * PIECE - 1]) {
+    const stream = pieceStream({ plan: { table: fullTable(), peers: [planned(a!, COUNT, [0, 1, 2, 3, 4, 5])] }, client: scriptedClient(() => 'piece') })
+    const chunks: Uint8Array[] = []
+    for await (const chunk of await stream.open(offset, AbortSignal.timeout(20_000))) chunks.push(chunk)
+    await stream.close?.()
+    t.is(digestOf(Buffer.concat(chunks)), digestOf(blob.subarray(offset)), `from byte ${offset}`)
+  }
 })
 
 test('pieces held here already (not a prefix: a stripe of a site prefetch) are read back from the store, not asked of anyone', async t => {
@@ -138,7 +152,7 @@ test('pieces the scheduler assigned come from the origin, the rest from peers; a
     refreshMs: 20,
     originPiece: async (offset, length) => {
       fromOrigin.push(offset / PIECE)
-      return { bytes: blob.slice(offset, offset + length), slotSeconds: 0, firstByteSeconds: 0 }
+      return { chunks: [blob.slice(offset, offset + length)], slotSeconds: 0, firstByteSeconds: 0 }
     }
   })
   stream.assign([0, 5])
@@ -162,7 +176,7 @@ test('in a stall while the peer still downloads, only the pieces at the stream\'
       fromOrigin.push(offset / PIECE)
       // Longer than the peer takes to get the rest after the stall (under load too).
       await sleep(400)
-      return { bytes: blob.slice(offset, offset + length), slotSeconds: 0, firstByteSeconds: 0 }
+      return { chunks: [blob.slice(offset, offset + length)], slotSeconds: 0, firstByteSeconds: 0 }
     }
   })
   t.is(await readAll(stream), blobDigest)
@@ -184,7 +198,7 @@ test('origin bytes that contradict the peers\' table end the download with Piece
     client: scriptedClient(() => 'piece'),
     stallMs: 50,
     refreshMs: 10,
-    originPiece: async (offset, length) => ({ bytes: new Uint8Array(length).fill(offset === 0 ? 1 : 0), slotSeconds: 0, firstByteSeconds: 0 })
+    originPiece: async (offset, length) => ({ chunks: [new Uint8Array(length).fill(offset === 0 ? 1 : 0)], slotSeconds: 0, firstByteSeconds: 0 })
   })
   const error = await t.throwsAsync(readAll(stream))
   t.is(error?.name, 'PieceTableMismatchError')

@@ -9,13 +9,14 @@ function memoryStore (): { stored: Map<number, Uint8Array>, store: ConstructorPa
     stored,
     store: {
       has: index => stored.has(index),
-      write: async (index, bytes) => { stored.set(index, bytes) },
+      write: async (index, chunks) => { stored.set(index, joined(chunks)) },
       read: async index => stored.get(index) ?? new Uint8Array()
     }
   }
 }
 
 const pieceBytes = (index: number): Uint8Array => new TextEncoder().encode(`piece ${index}`)
+const joined = (chunks: readonly Uint8Array[] = []): Uint8Array => new Uint8Array(Buffer.concat(chunks))
 
 test('assigned pieces first, lowest first; then the rarest held ones (equals at random); nothing behind the stream\'s head', async t => {
   const { stored, store } = memoryStore()
@@ -30,7 +31,7 @@ test('assigned pieces first, lowest first; then the rarest held ones (equals at 
     fetch: async index => {
       order.push(index)
       const bytes = pieceBytes(index)
-      return { bytes, digest: digestOf(bytes), from: 'peer' as const }
+      return { chunks: [bytes], digest: digestOf(bytes), from: 'peer' as const }
     },
     store,
     workers: 1,
@@ -47,7 +48,7 @@ test('assigned pieces first, lowest first; then the rarest held ones (equals at 
   t.deepEqual(order.slice(4), [3, 1, 6])
   t.deepEqual([...stored.keys()].sort(), [1, 2, 3, 4, 5, 6, 7])
   const taken = await ahead.take(5)
-  t.deepEqual(taken?.bytes, pieceBytes(5))
+  t.deepEqual(joined(taken?.chunks), pieceBytes(5))
   t.is(taken?.digest, digestOf(pieceBytes(5)))
   t.is(ahead.take(0), undefined)
 })
@@ -65,7 +66,7 @@ test('the stream takes a piece still under way from memory; a failed piece is le
       if (index === 1 && attempts++ === 0) throw new Error('no slot')
       if (index === 0) await gate.promise
       const bytes = pieceBytes(index)
-      return { bytes, digest: digestOf(bytes) as Digest, from: 'peer' as const }
+      return { chunks: [bytes], digest: digestOf(bytes) as Digest, from: 'peer' as const }
     },
     store,
     workers: 2,
@@ -76,11 +77,11 @@ test('the stream takes a piece still under way from memory; a failed piece is le
   const underWay = ahead.take(0)
   t.not(underWay, undefined)
   gate.resolve()
-  t.deepEqual((await underWay)?.bytes, pieceBytes(0))
+  t.deepEqual(joined((await underWay)?.chunks), pieceBytes(0))
   await new Promise(resolve => setTimeout(resolve, 50))
   await ahead.stop()
   t.true(attempts >= 2, 'piece 1 was tried again after its failure')
-  t.deepEqual((await ahead.take(1))?.bytes, pieceBytes(1))
+  t.deepEqual(joined((await ahead.take(1))?.chunks), pieceBytes(1))
 })
 
 test('a piece picked again after a failed try stays the stream\'s to take while its second try is stored', async t => {
@@ -96,11 +97,11 @@ test('a piece picked again after a failed try stays the stream\'s to take while 
       // The first try finds no holder free; the second gets the piece.
       if (fetches++ === 0) throw new Error('busy')
       const bytes = pieceBytes(index)
-      return { bytes, digest: digestOf(bytes), from: 'peer' as const }
+      return { chunks: [bytes], digest: digestOf(bytes), from: 'peer' as const }
     },
     store: {
       has: index => stored.has(index),
-      write: async (index, bytes) => { await writing.promise; stored.set(index, bytes) },
+      write: async (index, chunks) => { await writing.promise; stored.set(index, joined(chunks)) },
       read: async index => stored.get(index) ?? new Uint8Array()
     },
     workers: 2,
@@ -115,7 +116,7 @@ test('a piece picked again after a failed try stays the stream\'s to take while 
   const second = ahead.take(0)
   t.not(second, undefined, 'the second try is under way: the stream takes it rather than fetching the piece again')
   writing.resolve()
-  t.deepEqual((await second)?.bytes, pieceBytes(0))
+  t.deepEqual(joined((await second)?.chunks), pieceBytes(0))
   await ahead.stop()
   t.is(fetches, 2)
 })
@@ -136,7 +137,7 @@ test('one assigned piece at a time: while it is read the other workers take held
       gates.set(index, gate)
       await gate.promise
       const bytes = pieceBytes(index)
-      return { bytes, digest: digestOf(bytes), from: 'peer' as const }
+      return { chunks: [bytes], digest: digestOf(bytes), from: 'peer' as const }
     },
     store,
     // One more worker than there is to read: it idles.

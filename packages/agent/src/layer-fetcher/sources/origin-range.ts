@@ -5,9 +5,9 @@ import type { PieceEvents } from '../events.ts'
 import type { PieceBook } from '../piece-book.ts'
 import type { Piece, PieceSource } from './piece-source.ts'
 
-/** The bytes of an origin read, how long it waited for a read slot, and then for the first byte. */
+/** The bytes of an origin read (the chunks they came in), how long it waited for a read slot, and then for the first byte. */
 export interface OriginPieceRead {
-  bytes: Uint8Array
+  chunks: Uint8Array[]
   slotSeconds: number
   firstByteSeconds: number
 }
@@ -45,7 +45,7 @@ export function originRangeSource (init: { book: PieceBook, read: OriginPieceRea
       if (assignedOnly) book.originReadEnded(read != null)
     }
     if (read == null) return undefined
-    const { bytes, slotSeconds, firstByteSeconds } = read
+    const { chunks, slotSeconds, firstByteSeconds } = read
     if (slotSeconds > 0) events.onPieceWait?.({ digest, cause: 'origin-slot', seconds: slotSeconds })
     if (!told) {
       told = true
@@ -53,14 +53,14 @@ export function originRangeSource (init: { book: PieceBook, read: OriginPieceRea
       init.logger.info('pieces no peer gives come from the origin', { digest, from: index, why })
     }
     const expected = book.cid(index)
-    const pieceDigest = digestOf(bytes)
+    const pieceDigest = digestOf(chunks)
     const cid = cidOfDigest(pieceDigest)
     if (expected != null && !cid.equals(expected)) {
       throw new PieceTableMismatchError(`piece ${index} of ${digest} from the origin hashes to ${cid.toString()}, the peers' table says ${String(expected)}`)
     }
     const transferSeconds = Math.max(0, (performance.now() - asked) / 1000 - slotSeconds - firstByteSeconds)
-    events.onPieceFetched?.({ digest, index, bytes: bytes.byteLength, source: 'origin', firstByteSeconds, transferSeconds })
-    return { bytes, digest: pieceDigest, from: 'origin' }
+    events.onPieceFetched?.({ digest, index, bytes: span.length, source: 'origin', firstByteSeconds, transferSeconds })
+    return { chunks, digest: pieceDigest, from: 'origin' }
   }
 
   return {

@@ -118,23 +118,24 @@ async function * skipBytes (body: AsyncIterable<Uint8Array>, skip: number): Asyn
 }
 
 /**
- * Bytes [offset, offset + length) of the blob from the origin (HTTP Range): the pieces no peer
- * could give. A registry that ignores Range is read up to the wanted bytes.
+ * Bytes [offset, offset + length) of the blob from the origin (HTTP Range), as the chunks the
+ * response gave (not joined: see Piece): the pieces no peer could give. A registry that ignores
+ * Range is read up to the wanted bytes.
  */
-export async function fetchOriginRange (upstream: UpstreamClient, req: OriginBlobRequest, span: { offset: number, length: number }, limiter: OriginLimiter, signal: AbortSignal, onHeaders?: () => void): Promise<Uint8Array> {
+export async function fetchOriginRange (upstream: UpstreamClient, req: OriginBlobRequest, span: { offset: number, length: number }, limiter: OriginLimiter, signal: AbortSignal, onHeaders?: () => void): Promise<Uint8Array[]> {
   const { offset, length } = span
   const res = await requestOriginBlob(upstream, req, offset, signal, offset + length - 1)
   onHeaders?.()
   const body = await bodyFrom(res, req, offset, limiter, signal)
-  const out = Buffer.allocUnsafe(length)
+  const chunks: Uint8Array[] = []
   let filled = 0
   for await (const chunk of body) {
     const take = Math.min(chunk.byteLength, length - filled)
-    out.set(chunk.subarray(0, take), filled)
+    chunks.push(take < chunk.byteLength ? chunk.subarray(0, take) : chunk)
     filled += take
     if (filled === length) break
   }
   await discardBody(res.body)
   if (filled !== length) throw new UpstreamProtocolError(`${req.registry.host} sent ${filled} of ${length} bytes at ${offset} of ${req.digest}`)
-  return out
+  return chunks
 }

@@ -46,14 +46,14 @@ export function peerPieceSource (init: PeerPieceSourceInit): PieceSource {
         }
         const asked = performance.now()
         let firstByte = asked
-        const bytes = await init.client.piece(peer, { digest, size, index, cid }, {
+        const chunks = await init.client.piece(peer, { digest, size, index, cid }, {
           signal: AbortSignal.any([signal, AbortSignal.timeout(init.pieceTimeoutMs ?? PIECE_TIMEOUT_MS)]),
           onFirstByte: () => { firstByte = performance.now() }
         })
         book.progressed()
         const done = performance.now()
-        events.onPieceFetched?.({ digest, index, bytes: bytes.byteLength, source: 'peer', peer: key, firstByteSeconds: (firstByte - asked) / 1000, transferSeconds: (done - firstByte) / 1000 })
-        return { bytes, digest: digestOfCid(cid), from: 'peer' }
+        events.onPieceFetched?.({ digest, index, bytes: pieceSpan(size, index).length, source: 'peer', peer: key, firstByteSeconds: (firstByte - asked) / 1000, transferSeconds: (done - firstByte) / 1000 })
+        return { chunks, digest: digestOfCid(cid), from: 'peer' }
       } catch (err) {
         signal.throwIfAborted()
         const error = (err as Error).name
