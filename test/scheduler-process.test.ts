@@ -37,14 +37,28 @@ test('shoal scheduler as its own process: agents pull through it; killed and res
   t.true(cluster.origin.egressBytes - egress < 1.2 * secondLayer.byteLength, 'after the restart, the next blob leaves the origin about once too')
 })
 
+/** `shoal scheduler` run to its end (it must end by itself, within 30 s): what it printed and its exit code. */
+async function schedulerExit (args: string[]): Promise<{ code?: number, stdout: string, stderr: string }> {
+  const err = await promisify(execFile)(process.execPath, [SHOAL_CLI, 'scheduler', '--admin', '127.0.0.1:0', ...args], { env: shoalEnv(), timeout: 30_000 })
+    .then(() => new Error('it ran to a clean exit'), (err: Error) => err) as Error & { code?: number, stdout?: string, stderr?: string }
+  return { code: err.code, stdout: err.stdout ?? '', stderr: err.stderr ?? err.message }
+}
+
 test('a second shoal scheduler on a data dir in use stops at once, naming the dir, before it listens', async t => {
   const dataDir = await tempDir(t, 'scheduler')
   const swarmKey = await writeSwarmKey(t)
   await spawnScheduler(t, { dataDir, swarmKey })
-  const args = [SHOAL_CLI, 'scheduler', '--listen', '/ip4/127.0.0.1/tcp/0', '--admin', '127.0.0.1:0', '--data-dir', dataDir, '--swarm-key', swarmKey]
-  const err = await t.throwsAsync(promisify(execFile)(process.execPath, args, { env: shoalEnv(), timeout: 30_000 })) as Error & { code?: number, stdout?: string, stderr?: string }
-  t.is(err.code, 1, err.stderr)
-  t.regex(err.stderr ?? '', /shoal scheduler: cannot start: \S+\/jobs is in use by another process/)
-  t.regex(err.stderr ?? '', /--data-dir of its own/)
-  t.notRegex(err.stdout ?? '', /agents reach it at/, 'it never listened')
+  const second = await schedulerExit(['--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', dataDir, '--swarm-key', swarmKey])
+  t.is(second.code, 1, second.stderr)
+  t.regex(second.stderr, /shoal scheduler: cannot start: \S+\/jobs is in use by another process/)
+  t.regex(second.stderr, /--data-dir of its own/)
+  t.notRegex(second.stdout, /agents reach it at/, 'it never listened')
+})
+
+test('a shoal scheduler whose p2p port is taken exits with an error, and does not hang on its open stores', async t => {
+  const swarmKey = await writeSwarmKey(t)
+  const first = await spawnScheduler(t, { dataDir: await tempDir(t, 'scheduler'), swarmKey })
+  const second = await schedulerExit(['--listen', `/ip4/127.0.0.1/tcp/${first.port}`, '--data-dir', await tempDir(t, 'scheduler'), '--swarm-key', swarmKey])
+  t.is(second.code, 1, second.stderr)
+  t.regex(second.stderr, /EADDRINUSE/)
 })

@@ -185,17 +185,14 @@ export async function runScheduler (argv: string[]): Promise<number> {
     return 2
   }
   // The stores open before the node listens: a data dir another scheduler holds stops this one here.
-  const jobs = new PrefetchJobs({ service, store: new JobStore(join(config.dataDir, 'jobs')) }, {
-    log: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler:prefetch', msg: message, ...fields })) }
-  })
+  const jobStore = new JobStore(join(config.dataDir, 'jobs'))
   try {
-    await jobs.start()
+    await jobStore.open()
   } catch (err) {
     if ((err as Error).name !== 'DataDirInUseError') throw err
     await membership?.stop()
     return cannotStart(err as Error)
   }
-  holder.jobs = jobs
   const node = await createP2pNode({
     admission: membership == null ? { kind: 'loopback' } : { kind: 'any' },
     privateKey: await loadOrCreatePeerKey(config.dataDir),
@@ -208,6 +205,11 @@ export async function runScheduler (argv: string[]): Promise<number> {
     log: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler', msg: message, ...fields })) }
   })
   await server.start()
+  const jobs = new PrefetchJobs({ service, store: jobStore }, {
+    log: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler:prefetch', msg: message, ...fields })) }
+  })
+  await jobs.start()
+  holder.jobs = jobs
   const admin = await startAdmin({ listen: config.admin, token: adminToken.token, limits: { maxActive: config.maxActiveJobs, maxPerMinute: config.maxJobsPerMinute }, membership, preheat: fileConfig?.preheat, webhooks: fileConfig == null ? undefined : { ...fileConfig.webhooks, token: webhookToken } }, service, metrics, jobs)
   const id = node.peerId.toString()
   for (const addr of node.getMultiaddrs().map(a => a.toString())) console.log(`shoal scheduler: agents reach it at ${addr.includes('/p2p/') ? addr : `${addr}/p2p/${id}`}`)
