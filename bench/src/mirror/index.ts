@@ -5,7 +5,7 @@
  * throughput, (c) the agent's peak RSS serving one big blob to several clients. Writes report.json and report.md and prints the table with the goals.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { benchOptions, elapsedLog, withTeardown, writeReport } from '../harness.ts'
 import { startRegistry } from '@shoal/test/fixtures/index.ts'
@@ -21,6 +21,7 @@ import type { MirrorReport } from './report.ts'
 import { runBig, runCold, runColdLink, runWarm } from './sections.ts'
 import type { BenchContext } from './sections.ts'
 import type { Teardown } from './teardown.ts'
+import { machineFacts } from '../machine.ts'
 
 export { MIRROR_USAGE } from './args.ts'
 
@@ -117,19 +118,11 @@ async function measure (options: MirrorBenchOptions, { teardown, signal, log }: 
   }
 
   const { outDir: _outDir, ...reportedOptions } = options
-  const cpuList = cpus()
   return {
     startedAt,
     finishedAt: new Date().toISOString(),
     options: reportedOptions,
-    environment: {
-      node: process.versions.node,
-      cpus: cpuList.length,
-      cpuModel: cpuList[0]?.model ?? 'unknown',
-      totalMemoryMiB: Math.round(totalmem() / MIB),
-      loadAverageStart,
-      loadAverageEnd: loadavg()
-    },
+    environment: { ...machineFacts(), loadAverageStart, loadAverageEnd: loadavg() },
     origin: { blobs, bigBlob, pushSeconds },
     cold,
     coldLink,

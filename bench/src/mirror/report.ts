@@ -6,6 +6,8 @@ import type { ProfileSummary } from './profile.ts'
 import { summarize } from './stats.ts'
 import type { Summary } from './stats.ts'
 import { markdownTable } from '../harness.ts'
+import { describeMachine } from '../machine.ts'
+import type { MachineFacts } from '../machine.ts'
 
 /** Measured rounds of one comparison: agent[i] and origin[i] ran back to back. */
 export interface PairedSamples {
@@ -79,7 +81,7 @@ export interface MirrorReport {
   startedAt: string
   finishedAt: string
   options: Omit<MirrorBenchOptions, 'outDir'>
-  environment: { node: string, cpus: number, cpuModel: string, totalMemoryMiB: number, loadAverageStart: number[], loadAverageEnd: number[] }
+  environment: MachineFacts & { loadAverageStart: number[], loadAverageEnd: number[] }
   origin: { blobs: BenchBlob[], bigBlob?: BenchBlob, pushSeconds: number }
   cold?: ColdResult
   coldLink?: ColdLinkResult
@@ -159,7 +161,7 @@ export function renderMarkdown (report: MirrorReport): string {
   const lines = [
     '# shoal mirror benchmark',
     '',
-    `${report.startedAt} – ${report.finishedAt}; Node ${e.node}, ${e.cpus} × ${e.cpuModel}, ${e.totalMemoryMiB} MiB RAM; ` +
+    `${report.startedAt} – ${report.finishedAt}; ${describeMachine(e)}; ` +
       `load average ${e.loadAverageStart.map(n => n.toFixed(2)).join(' ')} at start, ${e.loadAverageEnd.map(n => n.toFixed(2)).join(' ')} at end.`,
     `${o.runs} measured rounds (after ${o.warmup} warm-up) of agent then origin, interleaved; the ratio spread is over per-round pairs. ` +
       'Every byte is read and sha256-verified by the same client code on both sides; agents are separate processes ' +

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { cpus, loadavg } from 'node:os'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { benchOptions, elapsedLog, withTeardown, writeReport } from '../harness.ts'
 import { startRegistry } from '@shoal/test/fixtures/index.ts'
@@ -23,6 +23,7 @@ import * as C from './constants.ts'
 import { renderMarkdown, resultsTable } from './report.ts'
 import type { LinkResult, PeerLinkReport } from './report.ts'
 import { mbps, mib, rssCase, seedAgent, shoalRound } from './sections.ts'
+import { machineFacts } from '../machine.ts'
 
 export { PEER_LINK_USAGE } from './args.ts'
 
@@ -81,7 +82,7 @@ async function measure (options: PeerLinkOptions, teardown: Teardown, signal: Ab
     startedAt,
     finishedAt: new Date().toISOString(),
     options: reported,
-    environment: { node: process.versions.node, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', loadAverageEnd: loadavg() },
+    environment: { ...machineFacts(), loadAverageEnd: loadavg() },
     links,
     profiles
   }

@@ -6,6 +6,8 @@ import type { KeyMode, PeerLinkOptions } from './args.ts'
 import { GOAL_PEAK_RSS_MIB_MAX, GOAL_THROUGHPUT_RATIO_MIN, MIB } from './constants.ts'
 import type { RssCase } from './sections.ts'
 import { markdownTable } from '../harness.ts'
+import { describeMachine } from '../machine.ts'
+import type { MachineFacts } from '../machine.ts'
 
 /** One swarm-key mode: per round, bare and shoal MB/s (10^6 bytes per second) and shoal/bare. */
 export interface LinkResult {
@@ -25,7 +27,7 @@ export interface PeerLinkReport {
   startedAt: string
   finishedAt: string
   options: Omit<PeerLinkOptions, 'outDir'>
-  environment: { node: string, cpus: number, cpuModel: string, loadAverageEnd: number[] }
+  environment: MachineFacts & { loadAverageEnd: number[] }
   links: LinkResult[]
   profiles?: Record<string, ProfileSummary>
 }
@@ -64,7 +66,7 @@ export function renderMarkdown (report: PeerLinkReport): string {
   const lines = [
     '# shoal peer-link benchmark',
     '',
-    `${report.startedAt} – ${report.finishedAt}; Node ${e.node}, ${e.cpus} × ${e.cpuModel}; load average at end ${e.loadAverageEnd.map(n => n.toFixed(2)).join(' ')}.`,
+    `${report.startedAt} – ${report.finishedAt}; ${describeMachine(e)}; load average at end ${e.loadAverageEnd.map(n => n.toFixed(2)).join(' ')}.`,
     `${o.runs} rounds per swarm-key mode; each round is one bare series (fresh server and fetcher processes, untimed warm-up) and ` +
       'one fresh agent B pulling the blob from agent A through its mirror port (after an untimed primer blob), back to back. ' +
       'MB/s are 10^6 bytes per second; the shoal client reads and sha256-verifies every byte, and B\'s metrics must show every byte came from the peer.',

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { cpus, loadavg } from 'node:os'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { benchOptions, elapsedLog, writeReport } from '../harness.ts'
 import { fileURLToPath } from 'node:url'
@@ -19,6 +19,7 @@ import { SizeRunError } from './errors.ts'
 import type { SizeInit, SizeResult } from './load-run.ts'
 import { detailTable, renderMarkdown, resultsTable } from './report.ts'
 import type { SchedulerReport, SizeRun } from './report.ts'
+import { machineFacts } from '../machine.ts'
 
 export { SCHEDULER_USAGE } from './args.ts'
 
@@ -51,7 +52,7 @@ export async function runSchedulerBench (argv: string[], io: { outRoot: string }
       startedAt,
       finishedAt: new Date().toISOString(),
       options: reported,
-      environment: { node: process.versions.node, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', loadAverageEnd: loadavg() },
+      environment: { ...machineFacts(), loadAverageEnd: loadavg() },
       sizes
     }
     await writeReport(options.outDir, report, renderMarkdown(report))

@@ -4,6 +4,8 @@ import type { SchedulerBenchOptions } from './args.ts'
 import * as C from './constants.ts'
 import type { SizeResult } from './load-run.ts'
 import { markdownTable } from '../harness.ts'
+import { describeMachine } from '../machine.ts'
+import type { MachineFacts } from '../machine.ts'
 
 export interface SizeRun {
   result: SizeResult
@@ -16,7 +18,7 @@ export interface SchedulerReport {
   startedAt: string
   finishedAt: string
   options: Omit<SchedulerBenchOptions, 'outDir'>
-  environment: { node: string, cpus: number, cpuModel: string, loadAverageEnd: number[] }
+  environment: MachineFacts & { loadAverageEnd: number[] }
   sizes: SizeRun[]
 }
 
@@ -76,7 +78,7 @@ export function renderMarkdown (report: SchedulerReport): string {
   const lines = [
     '# shoal scheduler load benchmark',
     '',
-    `${report.startedAt} – ${report.finishedAt}; Node ${e.node}, ${e.cpus} × ${e.cpuModel}; load average at end ${e.loadAverageEnd.map(n => n.toFixed(2)).join(' ')}.`,
+    `${report.startedAt} – ${report.finishedAt}; ${describeMachine(e)}; load average at end ${e.loadAverageEnd.map(n => n.toFixed(2)).join(' ')}.`,
     '',
     'A real SchedulerService, one process per size' + (o.pin ? ' pinned to one CPU (taskset)' : '') + ', fed by simulated agents in the same ' +
       'process: every agent frame is encoded with the protobuf codec, decoded with `decodeAgentMessage` and handled, as the server ' +

@@ -6,7 +6,7 @@
  * report.md and a chart per scenario, and prints the tables with the goals.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { benchOptions, elapsedLog, withTeardown, writeReport } from '../harness.ts'
 import type { Teardown } from '../mirror/teardown.ts'
@@ -26,6 +26,7 @@ import type { ScenarioReport, SwarmReport } from './report.ts'
 import { readRelaySpread } from './relay-spread.ts'
 import { scenarioOf } from './scenarios.ts'
 import { runSwarmPhase } from './swarm-phase.ts'
+import { machineFacts } from '../machine.ts'
 
 export { SWARM_USAGE } from './args.ts'
 
@@ -115,7 +116,6 @@ async function measure (options: SwarmBenchOptions, { teardown, signal, log }: M
   }
 
   const { outDir: _outDir, ...reportedOptions } = options
-  const cpuList = cpus()
   const first = scenarios[0] as ScenarioReport
   return {
     startedAt,
@@ -124,14 +124,7 @@ async function measure (options: SwarmBenchOptions, { teardown, signal, log }: M
     modeReason: reason,
     egressCountedBy: network.egressCountedBy,
     options: reportedOptions,
-    environment: {
-      node: process.versions.node,
-      cpus: cpuList.length,
-      cpuModel: cpuList[0]?.model ?? 'unknown',
-      totalMemoryMiB: Math.round(totalmem() / MIB),
-      loadAverageStart,
-      loadAverageEnd: loadavg()
-    },
+    environment: { ...machineFacts(), loadAverageStart, loadAverageEnd: loadavg() },
     image: { reference: image.reference, layers: image.layers, manifestDigest: image.pushed.manifestDigest },
     imageBytes: image.bytes,
     linkBytesPerSecond: hostRate,

@@ -3,6 +3,7 @@ import type { ScenarioReport, SideReport, SwarmReport } from './report.ts'
 import { meanLag } from './link-sampler.ts'
 import type { OriginLag, SwitchLoss } from './link-sampler.ts'
 import { markdownTable } from '../harness.ts'
+import { describeMachine } from '../machine.ts'
 
 const secs = (n: number): string => Number.isFinite(n) ? `${n.toFixed(1)} s` : '–'
 const x = (n: number): string => Number.isFinite(n) ? `${n.toFixed(2)}×` : '–'
@@ -130,8 +131,8 @@ export function renderMarkdown (report: SwarmReport): string {
   const lines = [
     '# shoal swarm benchmark',
     '',
-    `${report.startedAt} – ${report.finishedAt}; **mode: ${report.mode}** (${report.modeReason}); Node ${e.node}, ${e.cpus} × ${e.cpuModel}, ` +
-      `${e.totalMemoryMiB} MiB RAM; load average ${e.loadAverageStart.map(n => n.toFixed(2)).join(' ')} at start, ${e.loadAverageEnd.map(n => n.toFixed(2)).join(' ')} at end.`,
+    `${report.startedAt} – ${report.finishedAt}; **mode: ${report.mode}** (${report.modeReason}); ${describeMachine(e)}; ` +
+      `load average ${e.loadAverageStart.map(n => n.toFixed(2)).join(' ')} at start, ${e.loadAverageEnd.map(n => n.toFixed(2)).join(' ')} at end.`,
     '',
     `${o.hosts} hosts; image ${report.image.reference}: ${report.image.layers.length} layers of random bytes, ${mb(report.imageBytes)} with config and manifest. ` +
       `Host links ${o.linkMbit} Mbit/s each way (${mb(report.linkBytesPerSecond)}/s), origin link ${o.originLinkMbit} Mbit/s. ` +

@@ -14,6 +14,7 @@ import type { PullResult } from './pull.ts'
 import type { RelaySpread } from './relay-spread.ts'
 import type { Scenario, ScenarioName } from './scenarios.ts'
 import type { SwarmPhaseResult } from './swarm-phase.ts'
+import type { MachineFacts } from '../machine.ts'
 
 export interface SideReport {
   /** Counted at the origin's link. */
@@ -78,7 +79,7 @@ export interface SwarmReport {
   modeReason: string
   egressCountedBy: string
   options: Omit<SwarmBenchOptions, 'outDir'>
-  environment: { node: string, cpus: number, cpuModel: string, totalMemoryMiB: number, loadAverageStart: number[], loadAverageEnd: number[] }
+  environment: MachineFacts & { loadAverageStart: number[], loadAverageEnd: number[] }
   image: { reference: string, layers: Array<{ digest: string, size: number }>, manifestDigest: string }
   /** Layers, config and manifest: every byte one pull moves. */
   imageBytes: number
