@@ -5,8 +5,8 @@ import { cpus, release, totalmem } from 'node:os'
  * The machine a benchmark ran on, as every report states it. Ratios within one run are what the
  * benches compare; these say when two runs may not be compared at all. The kernel and its
  * page-table isolation are here because the same commit ran the fresh 100 Mbit swarm in 25 s on one
- * development VM and in 55 s on another that booted with `pti=on` (docs/dev/peer-link.md): every
- * system call and interrupt costs more there, and the agents make many.
+ * development VM and in 42-55 s on another, which boots with `pti=on` (every system call and
+ * interrupt costs more, and the agents make many; docs/dev/peer-link.md).
  */
 export interface MachineFacts {
   node: string
