@@ -111,6 +111,12 @@ export const PIECE_CLIENT_IDLE_STREAM_MS = 20_000
 export const PIECE_CLIENT_OWN_DIAL_TIMEOUT_MS = 5_000
 export const PIECE_CLIENT_OWN_DIAL_RETRY_MS = 30_000
 export const PIECE_CLIENT_OWN_DIAL_FAILURES_KEPT = 4096
+/**
+ * A received piece is kept as the chunks it arrived in (each up to a Noise message, 64 KiB) unless
+ * they average under this size: a peer sending tiny messages would otherwise have the agent hold a
+ * view object per few bytes, write an iovec each and hash them one call each. Such a piece is joined.
+ */
+export const PIECE_CLIENT_MIN_MEAN_CHUNK_BYTES = 4096
 /** Piece reads (disk read, verify, send) one inbound stream may have under way; more are answered BUSY. */
 export const PIECE_SERVER_MAX_READS_PER_STREAM = 8
 /**

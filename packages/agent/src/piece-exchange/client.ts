@@ -9,8 +9,8 @@ import {
 } from '@shoal/proto'
 import type { CID, Digest, PeerBitfield, PeerResponse, PieceTable } from '@shoal/proto'
 import {
-  PIECE_CLIENT_IDLE_STREAM_MS, PIECE_CLIENT_IDLE_STREAMS_PER_PEER, PIECE_CLIENT_OWN_DIAL_FAILURES_KEPT, PIECE_CLIENT_OWN_DIAL_RETRY_MS,
-  PIECE_CLIENT_OWN_DIAL_TIMEOUT_MS, PIECE_TIMEOUT_MS
+  PIECE_CLIENT_IDLE_STREAM_MS, PIECE_CLIENT_IDLE_STREAMS_PER_PEER, PIECE_CLIENT_MIN_MEAN_CHUNK_BYTES, PIECE_CLIENT_OWN_DIAL_FAILURES_KEPT,
+  PIECE_CLIENT_OWN_DIAL_RETRY_MS, PIECE_CLIENT_OWN_DIAL_TIMEOUT_MS, PIECE_TIMEOUT_MS
 } from '../constants.ts'
 import {
   AbortError, BadPieceError, PeerProtocolError, PeerRefusedError, PeerTimeoutError, PeerUnavailableError
@@ -128,8 +128,9 @@ export class PieceExchangeClient {
         throw err.name === 'InvalidDataLengthError' ? new BadPieceError(`${what}: the peer sent more than ${span.length} bytes`, { cause: err }) : err
       })
       if (payload.byteLength !== span.length) throw new BadPieceError(`${what} has ${span.length} bytes, the peer sent ${payload.byteLength}`)
-      // Views of the decrypted messages, which nothing else holds or reuses.
-      const chunks = [...payload]
+      // Views of the decrypted messages, which nothing else holds or reuses; joined when they are tiny.
+      let chunks = [...payload]
+      if (chunks.length * PIECE_CLIENT_MIN_MEAN_CHUNK_BYTES > span.length) chunks = [payload.subarray()]
       const cid = cidOfDigest(await this.#digestOf(chunks)).toString()
       if (cid !== ref.cid.toString()) throw new BadPieceError(`${what} must hash to ${ref.cid.toString()}, the peer sent ${cid}`)
       return chunks

@@ -120,3 +120,35 @@ test('a peer that closes without answering is unavailable, not a protocol breach
   const { evil, client, blob } = await evilPeer(t, async () => {})
   await t.throwsAsync(client.bitfield(evil.peerId, blob.digest, 3, { signal: signal() }), { name: 'PeerUnavailableError' })
 })
+
+/** The length prefix of a frame (an unsigned varint), to send a frame's bytes by hand. */
+function varint (n: number): Uint8Array {
+  const out: number[] = []
+  for (; n >= 0x80; n = Math.floor(n / 0x80)) out.push((n % 0x80) | 0x80)
+  out.push(n)
+  return Uint8Array.from(out)
+}
+
+test('a piece sent in tiny messages is joined into one buffer; one sent whole stays the chunks it came in', async t => {
+  let tiny = true
+  const { evil, client, blob } = await evilPeer(t, async (request, lp) => {
+    const bytes = blob.piece(1)
+    await lp.write(PeerResponse.encode({ id: request.id, piece: { status: Status.OK, index: 1, length: bytes.byteLength } }))
+    if (!tiny) {
+      await lp.write(bytes)
+      return
+    }
+    // The frame's bytes in 1 KiB messages: a view each, for a receiver that kept them.
+    const stream = lp.unwrap()
+    for (const part of [varint(bytes.byteLength), ...Array.from({ length: bytes.byteLength / 1024 }, (_, i) => bytes.subarray(i * 1024, (i + 1) * 1024))]) {
+      if (!stream.send(part)) await stream.onDrain({ signal: signal() })
+    }
+  })
+  const joined = await client.piece(evil.peerId, pieceRef(blob, 1), { signal: signal() })
+  t.is(joined.length, 1)
+  t.true(Buffer.from(joined[0]!).equals(blob.piece(1)))
+  tiny = false
+  const whole = await client.piece(evil.peerId, pieceRef(blob, 1), { signal: signal() })
+  t.true(whole.length > 1, `${whole.length} chunks: Noise carries at most 64 KiB a message`)
+  t.true(Buffer.concat(whole).equals(blob.piece(1)))
+})
