@@ -104,7 +104,7 @@ export class PartialBlob {
     }
     const { bytesWritten } = await this.file().writev(chunks, offset)
     // A short writev is rare: finish the rest with plain writes.
-    if (bytesWritten < length) await this.writeAt(offset + bytesWritten, Buffer.concat(chunks as Uint8Array[]).subarray(bytesWritten))
+    if (bytesWritten < length) await this.writeAt(offset + bytesWritten, Buffer.concat([...chunks]).subarray(bytesWritten))
   }
 
   /** Records a fully written piece; it becomes present (durable and indexed) at the next commit. */

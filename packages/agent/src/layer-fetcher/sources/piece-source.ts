@@ -3,8 +3,8 @@ import type { Digest } from '@shoal/proto'
 /**
  * A piece's bytes, the digest they were checked against (never trust a source's word for it: it
  * checks), and where they came from. The bytes are the chunks they arrived in, in order: joining a
- * peer's piece into one buffer was a copy of every byte received (6% of a receiving agent's CPU in
- * `bench peer-link --profile`), and the file, the hash and the clients take chunks as well.
+ * peer's piece into one buffer was a copy of every byte received (6% of a receiving agent's busy
+ * time in `bench peer-link --profile`), and the file, the hash and the clients take chunks as well.
  */
 export interface Piece {
   chunks: readonly Uint8Array[]
