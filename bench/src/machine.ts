@@ -31,7 +31,7 @@ export function machineFacts (): MachineFacts {
   }
 }
 
-/** "Node 24.21.0, 2 × AMD EPYC, 24105 MiB RAM, Linux 6.18.44 (page-table isolation on)". Reports from before these facts lack the last two. */
+/** "Node 24.21.0, 2 × AMD EPYC, 24105 MiB RAM, Linux 6.18.44 (page-table isolation on: ...)"; reports from before these facts lack the last two. */
 export function describeMachine (m: Partial<MachineFacts> & Pick<MachineFacts, 'node' | 'cpus' | 'cpuModel'>): string {
   const parts = [`Node ${m.node}`, `${m.cpus} × ${m.cpuModel}`]
   if (m.totalMemoryMiB != null) parts.push(`${m.totalMemoryMiB} MiB RAM`)
