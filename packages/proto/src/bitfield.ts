@@ -10,7 +10,7 @@ import { MAX_PIECE_COUNT } from './pieces.ts'
  */
 export class Bitfield {
   readonly pieceCount: number
-  readonly #bytes: Uint8Array
+  readonly #bytes: Uint8Array<ArrayBuffer>
   #count: number
 
   /** An empty bitfield, or one decoded from `bytes` (copied, never aliased). */
@@ -89,6 +89,14 @@ export class Bitfield {
 
   full (): boolean {
     return this.#count === this.pieceCount
+  }
+
+  /**
+   * The wire encoding itself, not a copy: for a reader that is done with it before the bitfield
+   * changes again (a scheduler round compares thousands per task). Never write to it.
+   */
+  view (): Readonly<Uint8Array<ArrayBuffer>> {
+    return this.#bytes
   }
 
   /** The wire encoding (a copy). */

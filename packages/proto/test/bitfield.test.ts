@@ -45,6 +45,19 @@ test('decoded bytes are copied, not aliased', t => {
   t.true(bits.has(0))
 })
 
+test('view() is the encoding itself, as it changes; toBytes() a copy of it', t => {
+  const bits = new Bitfield(10)
+  const view = bits.view()
+  const copy = bits.toBytes()
+  bits.set(0)
+  bits.set(9)
+  t.deepEqual([...view], [0b1000_0000, 0b0100_0000])
+  t.deepEqual([...copy], [0, 0])
+  t.deepEqual(bits.toBytes(), Uint8Array.from(view))
+  bits.clear(0)
+  t.is(view[0], 0)
+})
+
 test('bytes that do not fit the piece count are InvalidBitfieldError', t => {
   t.throws(() => new Bitfield(10, new Uint8Array(1)), { name: 'InvalidBitfieldError' })
   t.throws(() => new Bitfield(10, new Uint8Array(3)), { name: 'InvalidBitfieldError' })

@@ -16,7 +16,7 @@ import type { PeerKey } from './types.ts'
  */
 
 /** A bitfield the holder may read but not change (the registry's copy must stay in step with its counts). */
-export type ReadonlyBitfield = Pick<Bitfield, 'pieceCount' | 'has' | 'count' | 'missing' | 'full' | 'toBytes'>
+export type ReadonlyBitfield = Pick<Bitfield, 'pieceCount' | 'has' | 'count' | 'missing' | 'full' | 'toBytes' | 'view'>
 
 export interface RarestMissingOptions {
   /** Also list pieces that no peer holds (holder count 0, first in the order). Default false. */

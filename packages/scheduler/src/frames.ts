@@ -73,30 +73,38 @@ function digestField (digest: string): Uint8Array {
   return lastDigest.field
 }
 
-/** One Parent as a field of Parents: key, length, then its own fields. */
-function parentField (parent: Parent): Uint8Array {
-  const parts: Uint8Array[] = []
-  if (parent.peerId != null && parent.peerId.byteLength > 0) parts.push(bytesField(PARENT_PEER_ID, parent.peerId))
-  for (const address of parent.addresses ?? []) parts.push(bytesField(PARENT_ADDRESS, address))
-  if (parent.bitfield != null && parent.bitfield.byteLength > 0) parts.push(bytesField(PARENT_BITFIELD, parent.bitfield))
-  return bytesField(PARENTS_PARENT, concat(parts))
+/** One Parent as a field of Parents (key, length, then its own fields), written into one buffer. */
+function parentField (parent: Parent): Uint8Array<ArrayBuffer> {
+  const fields: Array<[number, Uint8Array]> = []
+  if (parent.peerId != null && parent.peerId.byteLength > 0) fields.push([PARENT_PEER_ID, parent.peerId])
+  for (const address of parent.addresses ?? []) fields.push([PARENT_ADDRESS, address])
+  if (parent.bitfield != null && parent.bitfield.byteLength > 0) fields.push([PARENT_BITFIELD, parent.bitfield])
+  let body = 0
+  for (const [, value] of fields) body += fieldLength(value.length)
+  const out = new Uint8Array(fieldLength(body))
+  out[0] = PARENTS_PARENT
+  let at = writeVarint(out, 1, body)
+  for (const [key, value] of fields) at = writeField(out, at, key, value)
+  return out
 }
 
 function bytesField (key: number, value: Uint8Array): Uint8Array {
-  const field = new Uint8Array(1 + varintLength(value.length) + value.length)
-  field[0] = key
-  field.set(value, writeVarint(field, 1, value.length))
+  const field = new Uint8Array(fieldLength(value.length))
+  writeField(field, 0, key, value)
   return field
 }
 
-function concat (parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.length
-  }
-  return out
+/** The bytes of a length-delimited field with a one-byte key and a value of `length` bytes. */
+function fieldLength (length: number): number {
+  return 1 + varintLength(length) + length
+}
+
+/** Writes a length-delimited field at `at`; returns the index after it. */
+function writeField (out: Uint8Array, at: number, key: number, value: Uint8Array): number {
+  out[at] = key
+  const start = writeVarint(out, at + 1, value.length)
+  out.set(value, start)
+  return start + value.length
 }
 
 function varintLength (value: number): number {

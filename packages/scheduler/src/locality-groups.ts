@@ -14,10 +14,12 @@ import type { PeerInfo, PeerKey } from './types.ts'
  */
 export class LocalityGroups {
   readonly #all = new Map<PeerKey, GroupMember>()
-  readonly #bySite = new Map<string, Set<GroupMember>>()
-  readonly #byZone = new Map<string, Set<GroupMember>>()
+  readonly #bySite = new Map<string, Group>()
+  readonly #byZone = new Map<string, Group>()
   readonly #freeSlots: number[] = []
   #slots = 0
+  /** The number of the next group made (never reused: a group made again gets a new one). */
+  #groups = 0
 
   /** Groups `peers` by the info `infoOf` gives; peers it knows nothing of are left out. O(N). */
   static of (peers: Iterable<PeerKey>, infoOf: (peer: PeerKey) => PeerInfo | undefined): LocalityGroups {
@@ -41,10 +43,12 @@ export class LocalityGroups {
   /** Adds a peer by its info; false (and nothing changes) if it is in already. */
   add (info: PeerInfo): boolean {
     if (this.#all.has(info.id)) return false
-    const member: GroupMember = { id: info.id, info, slot: this.#freeSlots.pop() ?? this.#slots++ }
+    const site = info.site == null ? undefined : this.#group(this.#bySite, info.site)
+    const zone = info.zone == null ? undefined : this.#group(this.#byZone, info.zone)
+    const member: GroupMember = { id: info.id, info, slot: this.#freeSlots.pop() ?? this.#slots++, siteGroup: site?.number ?? NO_GROUP, zoneGroup: zone?.number ?? NO_GROUP }
     this.#all.set(info.id, member)
-    if (info.site != null) group(this.#bySite, info.site).add(member)
-    if (info.zone != null) group(this.#byZone, info.zone).add(member)
+    site?.members.add(member)
+    zone?.members.add(member)
     return true
   }
 
@@ -79,6 +83,18 @@ export class LocalityGroups {
     return ids(this.zoneMembers(label))
   }
 
+  /**
+   * The numbers of the groups a peer of this info would be in: a member is in the same site as
+   * the peer when its siteGroup is this siteGroup and not NO_GROUP (a number compared in a scan,
+   * where the labels would be strings compared character by character). NO_GROUP for a label no
+   * member has.
+   */
+  groupsOf (info: PeerInfo): { siteGroup: number, zoneGroup: number } {
+    const site = info.site == null ? undefined : this.#bySite.get(info.site)
+    const zone = info.zone == null ? undefined : this.#byZone.get(info.zone)
+    return { siteGroup: site?.number ?? NO_GROUP, zoneGroup: zone?.number ?? NO_GROUP }
+  }
+
   /** Every peer with its slot, in the order added. */
   allMembers (): Iterable<GroupMember> {
     return this.#all.values()
@@ -86,20 +102,37 @@ export class LocalityGroups {
 
   /** The peers of a site label with their slots, in the order added. */
   siteMembers (label: string): Iterable<GroupMember> {
-    return this.#bySite.get(label) ?? NONE
+    return this.#bySite.get(label)?.members ?? NONE
   }
 
   /** The peers of a zone label with their slots, in the order added. */
   zoneMembers (label: string): Iterable<GroupMember> {
-    return this.#byZone.get(label) ?? NONE
+    return this.#byZone.get(label)?.members ?? NONE
+  }
+
+  #group (groups: Map<string, Group>, label: string): Group {
+    let found = groups.get(label)
+    if (found == null) groups.set(label, found = { number: this.#groups++, members: new Set() })
+    return found
   }
 }
 
-/** A peer of the groups: its key, the info it was added with, and its slot. */
+/** A peer of the groups: its key, the info it was added with, its slot, and its groups' numbers. */
 export interface GroupMember {
   readonly id: PeerKey
   readonly info: PeerInfo
   readonly slot: number
+  /** The number of its site's group and its zone's (NO_GROUP for a peer without that label). */
+  readonly siteGroup: number
+  readonly zoneGroup: number
+}
+
+/** The group number of no group: a member without that label, or a label no member has. */
+export const NO_GROUP = -1
+
+interface Group {
+  readonly number: number
+  readonly members: Set<GroupMember>
 }
 
 const NONE: ReadonlySet<GroupMember> = new Set()
@@ -108,14 +141,8 @@ function * ids (members: Iterable<GroupMember>): Iterable<PeerKey> {
   for (const member of members) yield member.id
 }
 
-function group (groups: Map<string, Set<GroupMember>>, label: string): Set<GroupMember> {
-  let members = groups.get(label)
-  if (members == null) groups.set(label, members = new Set())
-  return members
-}
-
-function leave (groups: Map<string, Set<GroupMember>>, label: string, member: GroupMember): void {
-  const members = groups.get(label)
+function leave (groups: Map<string, Group>, label: string, member: GroupMember): void {
+  const members = groups.get(label)?.members
   members?.delete(member)
   if (members?.size === 0) groups.delete(label)
 }

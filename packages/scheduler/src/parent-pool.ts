@@ -1,8 +1,8 @@
 import { InvalidBitfieldError } from '@shoal/proto'
 import type { ReadonlyBitfield, TaskAvailabilityView } from './availability.ts'
-import { compareChoices, localityOf, precedes, SCORE_EPSILON } from './parent-selection.ts'
+import { compareChoices, precedes, SCORE_EPSILON } from './parent-selection.ts'
 import type { Locality, ParentChoice, ParentView } from './parent-selection.ts'
-import { LocalityGroups } from './locality-groups.ts'
+import { LocalityGroups, NO_GROUP } from './locality-groups.ts'
 import type { GroupMember } from './locality-groups.ts'
 import type { PeerInfo, PeerKey } from './types.ts'
 
@@ -36,8 +36,10 @@ import type { PeerInfo, PeerKey } from './types.ts'
  * Build: O(1) with groups, else O(N). Select: O(classes of site + zone + N when the nearer groups
  * fall short) x O(P / 8); each group's list is made when a child first needs the group (O(n) to
  * class its n peers, O(k log k) to sort its k classes), each peer looked up in the candidates once
- * per pool (then found by its slot in the groups). The pool is a snapshot of the candidates'
- * state: build it after the round's loads are known and drop it with the round.
+ * per pool (then found by its slot in the groups). Locality is found by comparing the groups'
+ * numbers (GroupMember), and the bitfields are read in place (Bitfield.view), not copied. The pool
+ * is a snapshot of the candidates' loads and reads the bitfields as they are: build it after the
+ * round's loads are known and drop it with the round, before any bitfield changes.
  */
 export interface ParentPoolInput {
   availability: TaskAvailabilityView
@@ -53,6 +55,8 @@ export interface ParentPoolInput {
 interface CandidateClass {
   bytes: Uint8Array
   full: boolean
+  /** Pieces held. */
+  held: number
   /** The same number for every class of this pool with the same bitfield. */
   bitfieldId: number
   /** (slots - uploads) / slots and 1 + failures, kept apart so the score is computed as selectParents does, bit for bit. */
@@ -67,7 +71,9 @@ interface CandidateClass {
 
 interface Candidate {
   id: PeerKey
-  info: PeerInfo
+  /** Its groups' numbers (GroupMember): locality is found by comparing numbers, not labels. */
+  siteGroup: number
+  zoneGroup: number
   class: CandidateClass
 }
 
@@ -125,8 +131,12 @@ export class ParentPool {
     const missing = pieceCount - child.bitfield.count()
     const best: ParentChoice[] = []
     if (!(limit > 0) || missing === 0) return best
-    const childBytes = child.bitfield.toBytes()
+    const childBytes = child.bitfield.view()
     const childId = child.info.id
+    const { siteGroup, zoneGroup } = this.#groups.groupsOf(child.info)
+    // localityOf(child, candidate), on the groups' numbers.
+    const localityOf = (candidate: Candidate): Locality =>
+      siteGroup !== NO_GROUP && candidate.siteGroup === siteGroup ? 'site' : zoneGroup !== NO_GROUP && candidate.zoneGroup === zoneGroup ? 'zone' : 'other'
     const stamp = ++this.#stamp
     const consider = (list: CandidateList, locality: Locality): boolean => {
       for (const group of list) {
@@ -142,10 +152,10 @@ export class ParentPool {
           group.byId = true
         }
         for (const candidate of group.members) {
-          if (candidate.id === childId || localityOf(child.info, candidate.info) !== locality) continue
+          if (candidate.id === childId || localityOf(candidate) !== locality) continue
           // The rest of the class ties with this one and comes after it by id.
           if (best.length === limit && !precedes(locality, score, candidate.id, best[limit - 1]!)) break
-          insertBest(best, { id: candidate.id, locality, usefulPieces, score }, limit)
+          insertBest(best, { id: candidate.id, locality, usefulPieces, heldPieces: k.held, score }, limit)
         }
       }
       // Every choice of a farther group comes after all of these: a full list is final.
@@ -183,9 +193,9 @@ export class ParentPool {
   #listOf (members: Iterable<GroupMember>): CandidateList {
     const list: CandidateList = []
     const stamp = ++this.#listStamp
-    for (const { id, slot } of members) {
-      let candidate = this.#met[slot]
-      if (candidate === undefined) this.#met[slot] = candidate = this.#make(id) ?? null
+    for (const member of members) {
+      let candidate = this.#met[member.slot]
+      if (candidate === undefined) this.#met[member.slot] = candidate = this.#make(member) ?? null
       if (candidate == null) continue
       const k = candidate.class
       if (k.listStamp === stamp) {
@@ -200,25 +210,26 @@ export class ParentPool {
   }
 
   /** The peer as a candidate: in the task, holding some piece, known, not ejected, a free slot. */
-  #make (peer: PeerKey): Candidate | undefined {
+  #make (member: GroupMember): Candidate | undefined {
+    const peer = member.id
     const bits = this.#availability.bitfield(peer)
     if (bits == null || bits.count() === 0) return undefined
-    const state = this.#candidates.get(peer)
+    const state = this.#candidates.get(peer, member.info)
     if (state == null || state.ejected || !(state.uploads < state.info.uploadSlots)) return undefined
     const free = (state.info.uploadSlots - state.uploads) / state.info.uploadSlots
     const failureDivisor = 1 + Math.max(0, state.recentFailures)
-    return { id: peer, info: state.info, class: this.#classOf(bits, free, failureDivisor) }
+    return { id: peer, siteGroup: member.siteGroup, zoneGroup: member.zoneGroup, class: this.#classOf(bits, free, failureDivisor) }
   }
 
   /** The class of a bitfield, free share and failure divisor: made when first met. */
   #classOf (bits: ReadonlyBitfield, free: number, failureDivisor: number): CandidateClass {
     const full = bits.full()
     // A full bitfield's bytes are never read: every piece the child lacks is useful.
-    const bytes = full ? NO_BYTES : bits.toBytes()
+    const bytes = full ? NO_BYTES : bits.view()
     const bitfieldId = full ? FULL_BITFIELD : this.#bitfieldId(bytes)
     const classes = this.#classes[bitfieldId]!
     for (const k of classes) if (k.free === free && k.failureDivisor === failureDivisor) return k
-    const k: CandidateClass = { bytes, full, bitfieldId, free, failureDivisor, reach: bits.count() * free / failureDivisor, listStamp: 0, listIndex: 0 }
+    const k: CandidateClass = { bytes, full, held: bits.count(), bitfieldId, free, failureDivisor, reach: bits.count() * free / failureDivisor, listStamp: 0, listIndex: 0 }
     classes.push(k)
     return k
   }

@@ -67,10 +67,11 @@ export class ParentRounds {
     if (children.length === 0) return
     const { agent: agentOf, health } = this.#components
     const candidates = {
-      get: (peer: PeerKey): ParentState | undefined => {
-        const agent = agentOf(peer)
-        if (agent == null) return undefined
-        return { info: agent.info, uploads: task.uploads.get(peer) ?? 0, recentFailures: health.recentFailures(peer, now), ejected: health.isEjected(peer, now) }
+      // The pool gives the info of the task's locality groups: those of registered agents, as agentOf's.
+      get: (peer: PeerKey, known?: PeerInfo): ParentState | undefined => {
+        const info = known ?? agentOf(peer)?.info
+        if (info == null) return undefined
+        return { info, uploads: task.uploads.get(peer) ?? 0, recentFailures: health.recentFailures(peer, now), ejected: health.isEjected(peer, now) }
       }
     }
     const pool = new ParentPool({ availability, candidates, groups: task.locality })
@@ -90,9 +91,10 @@ export class ParentRounds {
       const agent = agentOf(child)
       const bitfield = availability.bitfield(child)
       if (agent == null || bitfield == null) continue
-      const parents = pool.select({ info: agent.info, bitfield }, this.#parentsPerChild).map(c => c.id)
+      const choices = pool.select({ info: agent.info, bitfield }, this.#parentsPerChild)
+      const parents = choices.map(c => c.id)
       decided.push([child, parents])
-      const counts = parents.map(p => availability.bitfield(p)?.count() ?? 0)
+      const counts = choices.map(c => c.heldPieces)
       if (!this.#parentsNews(task.parentsSent.get(child), parents, counts, now)) continue
       task.parentsSent.set(child, { parents, counts, at: now })
       this.#components.send(child, parentsMessage(task.digest, parents.flatMap(p => entryOf(p) ?? [])))

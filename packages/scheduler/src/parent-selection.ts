@@ -37,9 +37,14 @@ export interface ParentState {
   ejected: boolean
 }
 
-/** Looks a candidate up by peer key; a Map<PeerKey, ParentState> is one. */
+/**
+ * Looks a candidate up by peer key; a Map<PeerKey, ParentState> is one. `info` is the peer's info
+ * when the caller has it at hand (ParentPool, from the task's locality groups, which the service
+ * keeps in step with registrations): a view may then answer from it instead of looking the peer's
+ * registration up, and must answer as it would have with the registration.
+ */
 export interface ParentView {
-  get(peer: PeerKey): ParentState | undefined
+  get(peer: PeerKey, info?: PeerInfo): ParentState | undefined
 }
 
 export interface SelectParentsInput {
@@ -57,6 +62,8 @@ export interface ParentChoice {
   locality: Locality
   /** Pieces the parent holds that the child lacks. */
   usefulPieces: number
+  /** Pieces the parent holds (of the whole blob). */
+  heldPieces: number
   score: number
 }
 
@@ -91,6 +98,7 @@ export function selectParents (input: SelectParentsInput): ParentChoice[] {
       id: peer,
       locality: localityOf(child.info, state.info),
       usefulPieces,
+      heldPieces: bits!.count(),
       score: (usefulPieces / missing.length) *
         ((state.info.uploadSlots - state.uploads) / state.info.uploadSlots) /
         (1 + Math.max(0, state.recentFailures))

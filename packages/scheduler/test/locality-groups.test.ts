@@ -1,5 +1,7 @@
 import test from 'ava'
-import { LocalityGroups } from '../src/locality-groups.ts'
+import { LocalityGroups, NO_GROUP } from '../src/locality-groups.ts'
+import type { GroupMember } from '../src/locality-groups.ts'
+import type { PeerInfo } from '../src/types.ts'
 import { peer } from './helpers.ts'
 
 const a = peer(1, { site: 'rack-1', zone: 'zone-a' })
@@ -55,4 +57,25 @@ test('every peer in the groups has a slot of its own below slotCount; a freed sl
   // The member lists name the same peers, with the same slots, as the keys.
   t.deepEqual([...groups.siteMembers('rack-0')].map(m => m.id), [...groups.site('rack-0')])
   t.deepEqual([...groups.zoneMembers('zone-1')].map(m => [m.id, m.slot]), [...groups.zone('zone-1')].map(id => [id, now.get(id)]))
+})
+
+test('members of one site or zone share its group number; a label nobody has, or none, is NO_GROUP', t => {
+  const groups = new LocalityGroups()
+  const e = peer(5, { site: 'rack-1', zone: 'zone-b' })
+  for (const info of [a, b, c, d, e]) groups.add(info)
+  const member = (info: PeerInfo): GroupMember => [...groups.allMembers()].find(m => m.id === info.id)!
+  t.is(member(e).siteGroup, member(a).siteGroup, 'rack-1')
+  t.not(member(b).siteGroup, member(a).siteGroup)
+  t.is(member(b).zoneGroup, member(a).zoneGroup, 'zone-a')
+  t.not(member(e).zoneGroup, member(a).zoneGroup)
+  t.is(member(c).siteGroup, NO_GROUP)
+  t.is(member(d).zoneGroup, NO_GROUP)
+  t.deepEqual(groups.groupsOf(peer(6, { site: 'rack-1', zone: 'zone-a' })), { siteGroup: member(a).siteGroup, zoneGroup: member(a).zoneGroup })
+  t.deepEqual(groups.groupsOf(peer(7, { site: 'rack-9' })), { siteGroup: NO_GROUP, zoneGroup: NO_GROUP })
+  // A group emptied and made again has a new number: a member of the old one is never taken for one of the new.
+  const before = member(b).siteGroup
+  groups.remove(b.id)
+  groups.add(b)
+  t.not(member(b).siteGroup, before)
+  t.not(member(b).siteGroup, member(a).siteGroup)
 })

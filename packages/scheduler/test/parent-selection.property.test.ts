@@ -61,6 +61,7 @@ test('selectParents never returns the child, an ejected, full or unknown parent,
         id,
         locality: localityOf(states.get(child)!.info, state.info),
         usefulPieces: useful,
+        heldPieces: new Set(state.held).size,
         score: useful / (PIECES - childHeld.size) * (state.info.uploadSlots - state.uploads) / state.info.uploadSlots / (1 + state.recentFailures)
       })
     }
@@ -74,6 +75,7 @@ test('selectParents never returns the child, an ejected, full or unknown parent,
     }
     assert.equal(new Set(choices.map(c => c.id)).size, choices.length)
     assert.deepEqual(choices.map(c => c.id), eligible.slice(0, Math.max(0, scenario.wanted)).map(c => c.id))
+    assert.deepEqual(choices.map(c => c.heldPieces), eligible.slice(0, Math.max(0, scenario.wanted)).map(c => c.heldPieces))
     for (let i = 1; i < choices.length; i++) assert.ok(compareChoices(choices[i - 1]!, choices[i]!) < 0)
   }), { numRuns: 400 })
   t.pass()
