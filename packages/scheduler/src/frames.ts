@@ -34,8 +34,23 @@ export interface ParentEntry {
   readonly field: Uint8Array
 }
 
-export function parentEntry (parent: Parent): ParentEntry {
-  return { parent, field: parentField(parent) }
+/**
+ * A parent's entry. `identityFields` are parentIdentityFields(parent), which a caller that names the
+ * same agent in many entries (every round, every task) makes once; the entry then costs one buffer.
+ */
+export function parentEntry (parent: Parent, identityFields: Uint8Array = parentIdentityFields(parent)): ParentEntry {
+  return { parent, field: parentField(identityFields, parent.bitfield) }
+}
+
+/** The fields of a Parent that name the agent (its peer id, then its addresses), encoded. */
+export function parentIdentityFields (parent: Pick<Parent, 'peerId' | 'addresses'>): Uint8Array<ArrayBuffer> {
+  const hasId = parent.peerId != null && parent.peerId.byteLength > 0
+  let length = hasId ? fieldLength(parent.peerId.length) : 0
+  for (const address of parent.addresses ?? []) length += fieldLength(address.length)
+  const out = new Uint8Array(length)
+  let at = hasId ? writeField(out, 0, PARENT_PEER_ID, parent.peerId) : 0
+  for (const address of parent.addresses ?? []) at = writeField(out, at, PARENT_ADDRESS, address)
+  return out
 }
 
 /**
@@ -74,17 +89,14 @@ function digestField (digest: string): Uint8Array {
 }
 
 /** One Parent as a field of Parents (key, length, then its own fields), written into one buffer. */
-function parentField (parent: Parent): Uint8Array<ArrayBuffer> {
-  const fields: Array<[number, Uint8Array]> = []
-  if (parent.peerId != null && parent.peerId.byteLength > 0) fields.push([PARENT_PEER_ID, parent.peerId])
-  for (const address of parent.addresses ?? []) fields.push([PARENT_ADDRESS, address])
-  if (parent.bitfield != null && parent.bitfield.byteLength > 0) fields.push([PARENT_BITFIELD, parent.bitfield])
-  let body = 0
-  for (const [, value] of fields) body += fieldLength(value.length)
+function parentField (identityFields: Uint8Array, bitfield: Uint8Array | undefined): Uint8Array<ArrayBuffer> {
+  const hasBits = bitfield != null && bitfield.byteLength > 0
+  const body = identityFields.length + (hasBits ? fieldLength(bitfield.length) : 0)
   const out = new Uint8Array(fieldLength(body))
   out[0] = PARENTS_PARENT
-  let at = writeVarint(out, 1, body)
-  for (const [key, value] of fields) at = writeField(out, at, key, value)
+  const start = writeVarint(out, 1, body)
+  out.set(identityFields, start)
+  if (hasBits) writeField(out, start + identityFields.length, PARENT_BITFIELD, bitfield)
   return out
 }
 

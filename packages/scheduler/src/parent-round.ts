@@ -14,6 +14,8 @@ export interface ParentAgent {
   info: PeerInfo
   peerIdBytes: Uint8Array<ArrayBuffer>
   addresses: Array<Uint8Array<ArrayBuffer>>
+  /** parentIdentityFields of its peer id and addresses, made once for every entry that names it. */
+  identityFields: Uint8Array
 }
 
 export interface ParentRoundsComponents {
@@ -81,7 +83,7 @@ export class ParentRounds {
       if (entry === undefined) {
         const parent = agentOf(peer)
         const bits = availability.bitfield(peer)
-        entry = parent == null || bits == null ? null : parentEntry({ peerId: parent.peerIdBytes, addresses: parent.addresses, bitfield: bits.toBytes() })
+        entry = parent == null || bits == null ? null : parentEntry({ peerId: parent.peerIdBytes, addresses: parent.addresses, bitfield: bits.toBytes() }, parent.identityFields)
         entries.set(peer, entry)
       }
       return entry

@@ -6,6 +6,8 @@ import { SCHEDULER_CHILDREN_PER_TICK, SCHEDULER_REPORT_INTERVAL_MS } from './con
 import { OriginRounds } from './origin-round.ts'
 import { ParentHealth } from './parent-health.ts'
 import { ParentRounds } from './parent-round.ts'
+import type { ParentAgent } from './parent-round.ts'
+import { parentIdentityFields } from './frames.ts'
 import { TaskState } from './task-state.ts'
 import { parsePeerKey } from './types.ts'
 import type { PeerInfo, PeerKey } from './types.ts'
@@ -54,6 +56,8 @@ export interface SchedulerEvents {
 interface Agent {
   registration: AgentRegistration
   link: AgentLink
+  /** How parent rounds name it to its children. */
+  parent: ParentAgent
 }
 
 /** What a prefetch job runner hears of the agents: who comes and goes, and their prefetch answers. */
@@ -100,7 +104,7 @@ export class SchedulerService {
       originProgressAt: peer => this.#originProgressAt.get(peer)
     }, { readersPerPiece: init.readersPerPiece, originReaders: init.originReaders, assigneeStallMs: init.assigneeStallMs })
     this.#parents = new ParentRounds({
-      agent: peer => this.#agents.get(peer)?.registration,
+      agent: peer => this.#agents.get(peer)?.parent,
       send: (peer, message) => { this.send(peer, message) },
       health: this.health
     }, { parentsPerChild: init.parentsPerChild, parentsRefreshMs: init.parentsRefreshMs, childrenPerRound: init.childrenPerRound })
@@ -140,7 +144,9 @@ export class SchedulerService {
   /** An agent registered (again): it is told the report interval; what it held before is forgotten until it announces. */
   connect (peer: PeerKey, registration: AgentRegistration, link: AgentLink): void {
     if (this.#agents.has(peer)) this.disconnect(peer)
-    this.#agents.set(peer, { registration, link })
+    const { info, peerIdBytes, addresses } = registration
+    const parent = { info, peerIdBytes, addresses, identityFields: parentIdentityFields({ peerId: peerIdBytes, addresses }) }
+    this.#agents.set(peer, { registration, link, parent })
     link.send({ registered: { reportIntervalMs: this.#reportIntervalMs } })
     this.#observer?.connected(peer, registration)
   }
