@@ -50,11 +50,13 @@ export const SCHEDULER_PARENTS_REFRESH_MS = 1_000
 /** Downloaders of one task whose parents are decided in one round; a bigger task takes several rounds. */
 export const SCHEDULER_CHILDREN_PER_ROUND = 128
 /**
- * Downloaders already told their parents that one round decides again, over all tasks (those never
- * told are not counted): a round's cost grows with the lists it decides and sends, and a round
- * must end within SCHEDULER_TICK_MS. The others keep their lists, ask their parents for their
- * bitfields themselves and get their turn in the next rounds. 1,024 per 100 ms round decides each
- * of 10,000 downloads again about once per SCHEDULER_PARENTS_REFRESH_MS.
+ * Downloaders one round decides, over all tasks: those never told their parents first (all of
+ * them, even past this), then those told before, again, up to this many in all. A round's cost
+ * grows with the lists it decides and sends, and a round must end within SCHEDULER_TICK_MS: in a
+ * rollout's first seconds the new downloaders alone are ~1,000 a round (`bench scheduler`), and
+ * re-deciding 1,024 others beside them took the round past it. The others keep their lists, ask
+ * their parents for their bitfields themselves and get their turn in the next rounds. 1,024 per
+ * 100 ms round decides each of 10,000 downloads again about once per SCHEDULER_PARENTS_REFRESH_MS.
  */
 export const SCHEDULER_CHILDREN_PER_TICK = 1_024
 /** The admin API's token file in the data dir when `--admin-token-file` is not given. */

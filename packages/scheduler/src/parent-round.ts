@@ -104,6 +104,11 @@ export class ParentRounds {
     for (const [child, parents] of decided) task.setParents(child, parents)
   }
 
+  /** How many downloaders of `task` never told their parents this round decides. */
+  freshThisRound (task: TaskState): number {
+    return Math.min(this.#childrenPerRound, task.wanting.size - task.parentsSent.size)
+  }
+
   /**
    * The downloaders whose parents are decided this round: those never told first, then the others
    * in turn, at most CHILDREN_PER_ROUND in all and `knownBudget` of those told before, so that one

@@ -224,16 +224,19 @@ export class SchedulerService {
   }
 
   /**
-   * A decision round: every changed task's downloaders get what changed for them. Downloaders told
-   * before share CHILDREN_PER_TICK re-decisions, dealt over the changed tasks in proportion to how
-   * many each has, so that a busy round keeps its period and every downloader waits about as long
-   * for its turn; those not decided keep their parents until then. Returns the tasks decided.
+   * A decision round: every changed task's downloaders get what changed for them. New downloaders
+   * (never told their parents) are all decided, up to CHILDREN_PER_ROUND per task; downloaders
+   * told before share what is left of CHILDREN_PER_TICK after them, dealt over the changed tasks in
+   * proportion to how many each has, so that a busy round (a rollout's surge of new downloaders
+   * included) keeps its period and every downloader waits about as long for its turn; those not
+   * decided keep their parents until then. Returns the tasks decided.
    */
   tick (): number {
     const roundStarted = performance.now()
     const now = this.#now()
     const changed: Array<[TaskState, TaskAvailabilityView]> = []
     let told = 0
+    let fresh = 0
     for (const task of this.#tasks.values()) {
       const availability = this.registry.task(task.digest)
       if (availability == null) {
@@ -244,7 +247,9 @@ export class SchedulerService {
       if (!task.dirty) continue
       changed.push([task, availability])
       told += task.parentsSent.size
+      fresh += this.#parents.freshThisRound(task)
     }
+    const budget = Math.max(0, this.#childrenPerTick - fresh)
     let dealt = 0
     for (const [task, availability] of changed) {
       task.dirty = false
@@ -252,7 +257,7 @@ export class SchedulerService {
       this.#origin.assignColdPieces(task, availability, now)
       this.#origin.spreadOrigin(task, availability, now)
       this.#origin.sendOrigin(task, availability)
-      const share = told <= this.#childrenPerTick ? Infinity : Math.floor(this.#childrenPerTick * (dealt + task.parentsSent.size) / told) - Math.floor(this.#childrenPerTick * dealt / told)
+      const share = told <= budget ? Infinity : Math.floor(budget * (dealt + task.parentsSent.size) / told) - Math.floor(budget * dealt / told)
       dealt += task.parentsSent.size
       this.#parents.decide(task, availability, now, share)
       this.#sendTable(task)

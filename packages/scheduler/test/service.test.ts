@@ -259,6 +259,46 @@ test('a round decides again at most childrenPerTick downloaders told before, dea
   t.deepEqual([...children.get(small)!].map(c => decidedAgain.get(c)), [2, 2])
 })
 
+test('new downloaders come out of the round\'s budget: the told ones share what is left of it', t => {
+  const clock = { now: 1_000 }
+  const service = new SchedulerService({ now: () => clock.now, childrenPerTick: 3 })
+  const join = (n: number): PeerKey => {
+    const info = peer(n)
+    service.connect(info.id, { info, peerIdBytes: peerIdBytesOf(info.id), addresses: [], hostName: `host-${n}` }, { send: () => {} })
+    return info.id
+  }
+  const digest = taskDigest(11)
+  const seed = join(0)
+  service.handle(seed, { kind: 'announceTask', digest, size: SIZE, bitfield: fullBits(PIECES), wantsPieces: false })
+  const told = [1, 2, 3, 4].map(join)
+  for (const c of told) service.handle(c, want(digest))
+  service.tick()
+  const task = [...service.tasks()][0]!
+  const decidedIn = (round: () => void): PeerKey[] => {
+    const before = new Map(task.parentsOf)
+    round()
+    return [...task.parentsOf].filter(([child, parents]) => before.get(child) !== parents).map(([child]) => child)
+  }
+  const newcomers = [5, 6].map(join)
+  const round = decidedIn(() => {
+    for (const c of newcomers) service.handle(c, want(digest))
+    service.tick()
+  })
+  t.deepEqual(round.filter(c => newcomers.includes(c)).sort(), [...newcomers].sort(), 'both new ones decided')
+  t.is(round.filter(c => told.includes(c)).length, 1, 'one of the four told before: three in all')
+  const crowd = [7, 8, 9, 10].map(join)
+  const surge = decidedIn(() => {
+    for (const c of crowd) service.handle(c, want(digest))
+    service.tick()
+  })
+  t.deepEqual(surge.sort(), [...crowd].sort(), 'four new ones, past the budget; none told before')
+  const quiet = decidedIn(() => {
+    service.handle(told[0]!, { kind: 'piecesFinished', digest, indexes: [], source: 'peer', parent: peerIdBytesOf(seed), bytes: 0 })
+    service.tick()
+  })
+  t.is(quiet.length, 3, 'no new ones: the whole budget for those told before')
+})
+
 test('every tick is one round event, with the tasks it decided; the metrics time it and carry the period; ejections start at 0', async t => {
   const rounds: Array<{ tasks: number, seconds: number }> = []
   const service = new SchedulerService({ events: { onRound: e => { rounds.push(e) } } })
