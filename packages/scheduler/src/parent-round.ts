@@ -116,10 +116,10 @@ export class ParentRounds {
    * their parents themselves, and get their turn in the next rounds; the task stays dirty).
    */
   #childrenThisRound (task: TaskState, knownBudget: number): PeerKey[] {
-    const all = [...task.wanting]
-    const fresh = all.filter(child => !task.parentsSent.has(child))
-    if (all.length <= this.#childrenPerRound && all.length - fresh.length <= knownBudget) return all
-    const known = all.filter(child => task.parentsSent.has(child))
+    const fresh: PeerKey[] = []
+    const known: PeerKey[] = []
+    for (const child of task.wanting) (task.parentsSent.has(child) ? known : fresh).push(child)
+    if (fresh.length + known.length <= this.#childrenPerRound && known.length <= knownBudget) return [...fresh, ...known]
     const start = known.length === 0 ? 0 : task.parentsCursor % known.length
     const taken = Math.max(0, Math.min(known.length, knownBudget, this.#childrenPerRound - fresh.length))
     const turn = start + taken <= known.length ? known.slice(start, start + taken) : [...known.slice(start), ...known.slice(0, start + taken - known.length)]
