@@ -77,6 +77,15 @@ test('htpasswd registry: push with credentials; anonymous GET /v2/ is 401', asyn
   await verifyDirImage(dest, pushed)
 })
 
+test('a registry whose port another registry holds fails to start: the other one\'s answer is not taken for its own', async t => {
+  const open = await startRegistry()
+  t.teardown(async () => { await open.stop() })
+  // The race a free port can lose between tests, made certain: the open registry answers 200 on the
+  // port while this one fails to bind it.
+  await t.throwsAsync(startRegistry({ port: open.port, auth: { kind: 'htpasswd', users: [{ username: 'alice', password: 'wonderland' }] } }), { message: /address already in use/ })
+  t.is(await status(`${open.url}/v2/`), 200)
+})
+
 test('token registry: users push, anonymous pulls public repositories only', async t => {
   const alice = { username: 'alice', password: 'a-secret' }
   const bob = { username: 'bob', password: 'b-secret' }
