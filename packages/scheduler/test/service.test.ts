@@ -10,9 +10,9 @@ const PIECES = 8
 const SIZE = PIECES * PIECE
 
 /** A service on a fake clock, with agents whose messages are kept. */
-function setup (init: { assigneeStallMs?: number, originReaders?: number } = {}): { service: SchedulerService, clock: { now: number }, inbox: Map<PeerKey, SchedulerMessage[]>, join: (n: number, site?: string) => PeerKey } {
+function setup (init: { assigneeStallMs?: number, originReaders?: number, childrenPerTick?: number } = {}): { service: SchedulerService, clock: { now: number }, inbox: Map<PeerKey, SchedulerMessage[]>, join: (n: number, site?: string) => PeerKey } {
   const clock = { now: 1_000 }
-  const service = new SchedulerService({ now: () => clock.now, assigneeStallMs: init.assigneeStallMs, originReaders: init.originReaders })
+  const service = new SchedulerService({ now: () => clock.now, ...init })
   const inbox = new Map<PeerKey, SchedulerMessage[]>()
   const join = (n: number, site?: string): PeerKey => {
     const info = peer(n, { site })
@@ -230,17 +230,11 @@ test('a task with more downloaders than one round decides: the ones never told f
 })
 
 test('a round decides again at most childrenPerTick downloaders told before, dealt over the tasks by size; new ones are never held back', t => {
-  const clock = { now: 1_000 }
-  const service = new SchedulerService({ now: () => clock.now, childrenPerTick: 2 })
-  const join = (n: number): PeerKey => {
-    const info = peer(n)
-    service.connect(info.id, { info, peerIdBytes: peerIdBytesOf(info.id), addresses: [], hostName: `host-${n}` }, { send: () => {} })
-    return info.id
-  }
+  const { service, join } = setup({ childrenPerTick: 2 })
   const [big, small] = [taskDigest(9), taskDigest(10)]
   const seed = join(0)
   for (const digest of [big, small]) service.handle(seed, { kind: 'announceTask', digest, size: SIZE, bitfield: fullBits(PIECES), wantsPieces: false })
-  const children = new Map([[big, [1, 2, 3, 4].map(join)], [small, [5, 6].map(join)]])
+  const children = new Map([[big, [1, 2, 3, 4].map(n => join(n))], [small, [5, 6].map(n => join(n))]])
   for (const [digest, peers] of children) for (const c of peers) service.handle(c, want(digest))
   const lists = (): Map<PeerKey, readonly PeerKey[]> => new Map([...service.tasks()].flatMap(task => [...task.parentsOf]))
   service.tick()
@@ -260,17 +254,11 @@ test('a round decides again at most childrenPerTick downloaders told before, dea
 })
 
 test('new downloaders come out of the round\'s budget: the told ones share what is left of it', t => {
-  const clock = { now: 1_000 }
-  const service = new SchedulerService({ now: () => clock.now, childrenPerTick: 3 })
-  const join = (n: number): PeerKey => {
-    const info = peer(n)
-    service.connect(info.id, { info, peerIdBytes: peerIdBytesOf(info.id), addresses: [], hostName: `host-${n}` }, { send: () => {} })
-    return info.id
-  }
+  const { service, join } = setup({ childrenPerTick: 3 })
   const digest = taskDigest(11)
   const seed = join(0)
   service.handle(seed, { kind: 'announceTask', digest, size: SIZE, bitfield: fullBits(PIECES), wantsPieces: false })
-  const told = [1, 2, 3, 4].map(join)
+  const told = [1, 2, 3, 4].map(n => join(n))
   for (const c of told) service.handle(c, want(digest))
   service.tick()
   const task = [...service.tasks()][0]!
@@ -279,14 +267,14 @@ test('new downloaders come out of the round\'s budget: the told ones share what 
     round()
     return [...task.parentsOf].filter(([child, parents]) => before.get(child) !== parents).map(([child]) => child)
   }
-  const newcomers = [5, 6].map(join)
+  const newcomers = [5, 6].map(n => join(n))
   const round = decidedIn(() => {
     for (const c of newcomers) service.handle(c, want(digest))
     service.tick()
   })
   t.deepEqual(round.filter(c => newcomers.includes(c)).sort(), [...newcomers].sort(), 'both new ones decided')
   t.is(round.filter(c => told.includes(c)).length, 1, 'one of the four told before: three in all')
-  const crowd = [7, 8, 9, 10].map(join)
+  const crowd = [7, 8, 9, 10].map(n => join(n))
   const surge = decidedIn(() => {
     for (const c of crowd) service.handle(c, want(digest))
     service.tick()
