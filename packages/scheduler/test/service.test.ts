@@ -105,6 +105,29 @@ test('pieces an agent reports become parents for the others; held pieces leave t
   t.deepEqual(last(inbox.get(a), 'origin')?.pieces, [], 'a read all its pieces')
 })
 
+test('a holder that disconnects is named to no one after, and comes back with the site it registers with', t => {
+  const { service, inbox, join } = setup()
+  const digest = taskDigest(12)
+  const [a, b] = [join(1, 'rack-1'), join(2, 'rack-2')]
+  const child = join(3, 'rack-1')
+  for (const p of [a, b]) service.handle(p, { kind: 'announceTask', digest, size: SIZE, bitfield: fullBits(PIECES), wantsPieces: false })
+  service.handle(child, want(digest))
+  service.tick()
+  t.deepEqual(last(inbox.get(child), 'parents')?.parents.map(p => p.peerId), [peerIdBytesOf(a), peerIdBytesOf(b)], 'the one of its site first')
+  service.disconnect(a)
+  service.tick()
+  t.deepEqual(last(inbox.get(child), 'parents')?.parents.map(p => p.peerId), [peerIdBytesOf(b)])
+  // The pool takes a parent's info from the task's locality groups, not the registration: they must agree.
+  // a registers again, now in b's site: it is a parent again, with the site it registered with last.
+  const again = peer(1, { site: 'rack-2' })
+  service.connect(again.id, { info: again, peerIdBytes: peerIdBytesOf(again.id), addresses: [], hostName: 'host-1' }, { send: () => {} })
+  service.handle(again.id, { kind: 'announceTask', digest, size: SIZE, bitfield: fullBits(PIECES), wantsPieces: false })
+  service.tick()
+  const [task] = service.tasks()
+  t.deepEqual(new Set(task!.parentsOf.get(child)), new Set([a, b]))
+  t.is(task!.locality.info(a)?.site, 'rack-2', 'the groups hold the info it registered with last')
+})
+
 test('an assignee that leaves or stalls has its unread pieces handed to the others', t => {
   const { service, clock, inbox, join } = setup({ assigneeStallMs: 5_000 })
   const digest = taskDigest(3)
