@@ -19,6 +19,7 @@ export function scenarioTable (r: ScenarioReport): string {
     row('hosts finished, right digests', s => `${s.completionSeconds.n} of ${s.hosts.length}${s.failed.length > 0 ? ` (failed: ${s.failed.join(', ')})` : ''}`),
     row('origin egress (at its link)', s => `${mb(s.originEgressBytes)} (${x(s.originEgressRatio)} image)`),
     row('origin TCP segments sent again', s => s.originRetransmits == null ? '–' : String(s.originRetransmits)),
+    ['origin bytes the agents took (their counters)', `${mb(r.swarm.trafficBySource.fromOriginBytes)} (${x(r.swarm.trafficBySource.fromOriginRatio)} image)`, '–'],
     row('wall time, first start to last end', s => secs(s.wallSeconds))
   ])
 }

@@ -48,6 +48,11 @@ export interface SideReport {
 export interface TrafficBySource {
   /** Summed over the agents still running at the end. */
   fromOriginBytes: number
+  /**
+   * fromOriginBytes / image bytes: what the agents took from the origin, against originEgressRatio,
+   * what its link carried (TCP's retransmissions included; docs/dev/origin-hop.md).
+   */
+  fromOriginRatio: number
   fromPeersBytes: number
   /** fromPeers / (fromOrigin + fromPeers). */
   peerShare: number
@@ -115,7 +120,7 @@ export function scenarioReport (m: ScenarioMeasures, facts: { imageBytes: number
     description: m.scenario.description,
     swarm: {
       ...swarmSide,
-      trafficBySource: { fromOriginBytes, fromPeersBytes, peerShare: fromPeersBytes / Math.max(1, fromOriginBytes + fromPeersBytes), perAgent: m.swarm.traffic },
+      trafficBySource: { fromOriginBytes, fromOriginRatio: fromOriginBytes / facts.imageBytes, fromPeersBytes, peerShare: fromPeersBytes / Math.max(1, fromOriginBytes + fromPeersBytes), perAgent: m.swarm.traffic },
       killed: m.swarm.killed,
       prefetch: m.swarm.prefetch,
       warmUp: m.swarm.warmUp,
