@@ -36,7 +36,7 @@ export async function startLyingPeer (t: ExecutionContext, cluster: Cluster, opt
     for (let i = 0; i < partial.pieceCount; i++) {
       const span = pieceSpan(size, i)
       const bytes = forged.subarray(span.offset, span.offset + span.length)
-      await partial.writePiece(i, bytes, digestOf(bytes))
+      await partial.writePiece(i, [bytes], digestOf(bytes))
     }
     await partial.commit()
     await store.complete(partial, digest) // the lie: the store trusts the digest its caller computed

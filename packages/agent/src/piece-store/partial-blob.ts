@@ -67,17 +67,16 @@ export class PartialBlob {
   }
 
   /**
-   * Writes a piece whose digest the caller computed from these very bytes (one buffer, or the
-   * chunks it arrived in); indexed at the next commit.
+   * Writes a piece, as the chunks it arrived in, whose digest the caller computed from these very
+   * bytes; indexed at the next commit.
    */
-  async writePiece (index: number, bytes: Uint8Array | readonly Uint8Array[], digest: Digest): Promise<void> {
+  async writePiece (index: number, chunks: readonly Uint8Array[], digest: Digest): Promise<void> {
     const span = pieceSpan(this.size, index)
-    const length = bytes instanceof Uint8Array ? bytes.byteLength : byteLengthOf(bytes)
+    const length = byteLengthOf(chunks)
     if (length !== span.length) {
       throw new RangeError(`piece ${index} of ${this.digest} is ${span.length} bytes, not ${length}`)
     }
-    if (bytes instanceof Uint8Array) await this.writeAt(span.offset, bytes)
-    else await this.writeChunksAt(span.offset, bytes)
+    await this.writeChunksAt(span.offset, chunks)
     await this.recordPiece(index, digest)
   }
 

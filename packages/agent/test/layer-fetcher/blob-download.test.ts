@@ -28,8 +28,8 @@ test('a piece already in the file (read ahead, or stored early for peers) is has
   const store = await openStore(t)
   const partial = await store.openPartial(digest, SIZE)
   // Pieces 1 and 2 were stored ahead of the stream, as the read-ahead does.
-  await partial.writePiece(1, piece(1), digestOf(piece(1)))
-  await partial.writePiece(2, piece(2), digestOf(piece(2)))
+  await partial.writePiece(1, [piece(1)], digestOf(piece(1)))
+  await partial.writePiece(2, [piece(2)], digestOf(piece(2)))
   await partial.commit()
   const writes: number[] = []
   const writeChunksAt = partial.writeChunksAt.bind(partial)
@@ -54,7 +54,7 @@ test('a piece already in the file (read ahead, or stored early for peers) is has
 test('a wrong byte in a piece already stored is still caught: the blob is hashed from what the source gave', async t => {
   const store = await openStore(t)
   const partial = await store.openPartial(digest, SIZE)
-  await partial.writePiece(1, piece(1), digestOf(piece(1)))
+  await partial.writePiece(1, [piece(1)], digestOf(piece(1)))
   await partial.commit()
   const bad: ByteSource = {
     open: async () => (async function * () {
@@ -122,7 +122,7 @@ test('where the bytes came from: pieces kept from before, pieces a peer download
   const digest8 = digestOf(blob8) as Digest
   const partial = await store.openPartial(digest8, blob8.byteLength)
   // Piece 0 was kept from before a restart; piece 2 was read ahead and stored before the stream got to it.
-  for (const i of [0, 2]) await partial.writePiece(i, span8(i), digestOf(span8(i)))
+  for (const i of [0, 2]) await partial.writePiece(i, [span8(i)], digestOf(span8(i)))
   await partial.commit()
   const asked: number[] = []
   // Pieces 1 and 2 from the origin, piece 3 from the store, piece 4 from a peer; the peers fail for good at piece 5.

@@ -36,7 +36,7 @@ test('pieces go to the scheduler once committed, batched by source and parent; t
   const write = async (index: number): Promise<void> => {
     const span = pieceSpan(SIZE, index)
     const bytes = blob.subarray(span.offset, span.offset + span.length)
-    await partial.writePiece(index, bytes, digestOf(bytes))
+    await partial.writePiece(index, [bytes], digestOf(bytes))
   }
 
   reporter.finished({ digest, index: 0, bytes: PIECE, source: 'peer', peer: parent!.toString() })

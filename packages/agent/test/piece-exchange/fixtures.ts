@@ -71,7 +71,7 @@ export function describeBlob (bytes: Buffer): Blob {
 export async function putBlob (store: PieceStore, blob: Blob, pieces?: number[]): Promise<void> {
   const partial = await store.openPartial(blob.digest, blob.size)
   const indexes = pieces ?? blob.cids.map((_, i) => i)
-  for (const i of indexes) await partial.writePiece(i, blob.piece(i), digestOf(blob.piece(i)))
+  for (const i of indexes) await partial.writePiece(i, [blob.piece(i)], digestOf(blob.piece(i)))
   await partial.commit()
   if (indexes.length === blob.cids.length) await store.complete(partial, blob.digest)
 }

@@ -42,7 +42,7 @@ async function storeWithEvents (t: ExecutionContext): Promise<{ dir: string, sto
 async function putComplete (store: PieceStore, blob: Buffer): Promise<Digest> {
   const digest = digestOf(blob)
   const partial = await store.openPartial(digest, blob.byteLength)
-  for (let i = 0; i < pieceCountFor(blob.byteLength); i++) await partial.writePiece(i, pieceOf(blob, i), digestOf(pieceOf(blob, i)))
+  for (let i = 0; i < pieceCountFor(blob.byteLength); i++) await partial.writePiece(i, [pieceOf(blob, i)], digestOf(pieceOf(blob, i)))
   await store.complete(partial, digest)
   return digest
 }
@@ -96,7 +96,7 @@ test('dropCorrupt keeps a blob fetched again since the bytes were read, and of a
   const other = randomBytes(3 * PIECE)
   const partialDigest = digestOf(other)
   const partial = await store().openPartial(partialDigest, other.byteLength)
-  for (const i of [0, 1]) await partial.writePiece(i, pieceOf(other, i), digestOf(pieceOf(other, i)))
+  for (const i of [0, 1]) await partial.writePiece(i, [pieceOf(other, i)], digestOf(pieceOf(other, i)))
   await partial.commit()
   const record = store().get(partialDigest)!
   t.true(await store().dropCorrupt(partialDigest, { record, piece: 1 }))

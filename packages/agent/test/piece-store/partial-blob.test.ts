@@ -24,10 +24,10 @@ test('a timed commit that fails is not swallowed: the next piece and the close t
   await partial.open()
   const piece = (i: number): Buffer => { const s = pieceSpan(bytes.length, i); return bytes.subarray(s.offset, s.offset + s.length) }
   // One piece, far under a commit's worth of bytes: recorded by the timer.
-  await partial.writePiece(0, piece(0), digestOf(piece(0)))
+  await partial.writePiece(0, [piece(0)], digestOf(piece(0)))
   await sleep(COMMIT_INTERVAL_MS * 3)
   t.is(saved.length, 1, 'the timed commit ran and failed')
-  await t.throwsAsync(partial.writePiece(1, piece(1), digestOf(piece(1))), { message: 'the index refused the write' })
+  await t.throwsAsync(partial.writePiece(1, [piece(1)], digestOf(piece(1))), { message: 'the index refused the write' })
   await t.throwsAsync(partial.close(), { message: 'the index refused the write' })
   t.false(partial.isOpen)
   t.is(saved.length, 1, 'no later commit recorded pieces after the failure')
@@ -43,15 +43,15 @@ test('listeners hear of pieces when a commit makes them present, not when they a
   const heard: number[][] = []
   const stop = partial.onCommitted(indexes => { heard.push([...indexes].sort()) })
   const piece = (i: number): Buffer => { const s = pieceSpan(bytes.length, i); return bytes.subarray(s.offset, s.offset + s.length) }
-  await partial.writePiece(0, piece(0), digestOf(piece(0)))
-  await partial.writePiece(2, piece(2), digestOf(piece(2)))
+  await partial.writePiece(0, [piece(0)], digestOf(piece(0)))
+  await partial.writePiece(2, [piece(2)], digestOf(piece(2)))
   t.deepEqual(heard, [], 'written, not yet committed')
   t.false(partial.hasPiece(0))
   await partial.commit()
   t.deepEqual(heard, [[0, 2]])
   t.true(partial.hasPiece(0) && partial.hasPiece(2))
   stop()
-  await partial.writePiece(1, piece(1), digestOf(piece(1)))
+  await partial.writePiece(1, [piece(1)], digestOf(piece(1)))
   await partial.commit()
   t.deepEqual(heard, [[0, 2]], 'an unsubscribed listener hears nothing more')
   await partial.close()

@@ -23,7 +23,7 @@ function pieceOf (blob: Buffer, index: number): Buffer {
 async function partialWith (store: PieceStore, blob: Buffer, indexes: number[]): Promise<{ digest: Digest, partial: PartialBlob }> {
   const digest = digestOf(blob)
   const partial = await store.openPartial(digest, blob.byteLength)
-  for (const i of indexes) await partial.writePiece(i, pieceOf(blob, i), digestOf(pieceOf(blob, i)))
+  for (const i of indexes) await partial.writePiece(i, [pieceOf(blob, i)], digestOf(pieceOf(blob, i)))
   return { digest, partial }
 }
 
@@ -47,7 +47,7 @@ test('a partial blob reads only its recorded pieces', async t => {
   const { digest, partial } = await partialWith(store, blob, [0, 2])
   await partial.commit()
   // written but not yet committed: not durable, so not present
-  await partial.writePiece(3, pieceOf(blob, 3), digestOf(pieceOf(blob, 3)))
+  await partial.writePiece(3, [pieceOf(blob, 3)], digestOf(pieceOf(blob, 3)))
 
   t.true(Buffer.from((await store.readPiece(digest, 0))!.bytes).equals(pieceOf(blob, 0)))
   t.true(Buffer.from((await store.readPiece(digest, 2))!.bytes).equals(pieceOf(blob, 2)))
@@ -91,7 +91,7 @@ test('pieces this store wrote read as checked; after a restart, or once the file
   const { digest: partialDigest } = await partialWith(store, randomBytes(2 * PIECE), [1])
   await store.closePartial(partialDigest)
 
-  for (let i = 1; i < 3; i++) await partial.writePiece(i, pieceOf(blob, i), digestOf(pieceOf(blob, i)))
+  for (let i = 1; i < 3; i++) await partial.writePiece(i, [pieceOf(blob, i)], digestOf(pieceOf(blob, i)))
   await store.complete(partial, digest)
   t.true((await store.readPiece(digest, 2))?.checked, 'a complete blob this process hashed on its way in')
 
@@ -122,7 +122,7 @@ test('a partial piece dropped as corrupt is gone until written again, and a mark
   t.true(await store.dropCorrupt(digest, { record, piece: 1 }))
   t.is(await store.readPiece(digest, 1), undefined, 'no longer present')
   t.true((await store.readPiece(digest, 0))?.checked, 'the other piece stays checked')
-  await partial.writePiece(1, pieceOf(blob, 1), digestOf(pieceOf(blob, 1)))
+  await partial.writePiece(1, [pieceOf(blob, 1)], digestOf(pieceOf(blob, 1)))
   await partial.commit()
   t.true((await store.readPiece(digest, 1))?.checked, 'written again by this process')
 

@@ -37,7 +37,7 @@ async function fill (store: PieceStore, blob: Buffer, pieces?: number[]): Promis
   for (const i of pieces ?? [...Array(pieceCountFor(blob.byteLength)).keys()]) {
     const span = pieceSpan(blob.byteLength, i)
     const bytes = blob.subarray(span.offset, span.offset + span.length)
-    await partial.writePiece(i, bytes, digestOf(bytes))
+    await partial.writePiece(i, [bytes], digestOf(bytes))
   }
   await partial.commit()
 }
@@ -128,7 +128,7 @@ test('a closed partial (a failed download) is not handed out again: the next ope
   for (const i of [0, 1]) {
     const span = pieceSpan(blob.byteLength, i)
     const bytes = blob.subarray(span.offset, span.offset + span.length)
-    await failed.writePiece(i, bytes, digestOf(bytes))
+    await failed.writePiece(i, [bytes], digestOf(bytes))
   }
   await failed.close()
   t.false(store.isPinned(digest), 'nobody uses a closed partial')
@@ -140,7 +140,7 @@ test('a closed partial (a failed download) is not handed out again: the next ope
   t.deepEqual(await resumed.read(span.offset, span.length), blob.subarray(span.offset, span.offset + span.length))
   const last = pieceSpan(blob.byteLength, 4)
   const lastBytes = blob.subarray(last.offset)
-  await resumed.writePiece(4, lastBytes, digestOf(lastBytes))
+  await resumed.writePiece(4, [lastBytes], digestOf(lastBytes))
   await resumed.close()
   t.deepEqual(store.get(digest)?.pieces.map(p => p != null), [true, true, false, false, true])
 
