@@ -28,6 +28,18 @@ export interface ColdResult {
   summary: PairedSummary
   /** Origin bytes each fresh agent fetched, per round (each blob once: K x M). */
   agentUpstreamBytes: number[]
+  cpu: ColdCpu
+}
+
+/**
+ * CPU seconds (user + system, all threads) per round: the agent's during the pull through it, and
+ * the bench process's (the client; in (a2) also the link proxy's thread) during each side's pull.
+ * Steadier than wall time on a shared machine, and what (a) comes down to on a CPU-bound one.
+ */
+export interface ColdCpu {
+  agent: number[]
+  clientViaAgent: number[]
+  clientDirect: number[]
 }
 
 /** (a2): (a) with the origin behind a shaped link that both sides cross. */
@@ -170,7 +182,8 @@ export function renderMarkdown (report: MirrorReport): string {
     resultsTable(report),
     '',
     coldMeasures(report),
-    ''
+    '',
+    ...coldCpu(report)
   ]
   if (report.cold != null || report.coldLink != null || report.warm != null) {
     lines.push('## Rounds', '')
@@ -178,7 +191,8 @@ export function renderMarkdown (report: MirrorReport): string {
     const coldRows = (label: string, cold: ColdResult, egress?: ColdLinkResult['originEgressBytes']): void => {
       cold.seconds.agent.forEach((a, i) => {
         rows.push([label, String(i + 1), secs(a), secs(cold.seconds.origin[i] ?? Number.NaN), ratio(cold.seconds.ratio[i] ?? Number.NaN), mib(cold.agentUpstreamBytes[i] ?? Number.NaN),
-          egress == null ? '–' : `${mib2(egress.agent[i] ?? Number.NaN)} / ${mib2(egress.origin[i] ?? Number.NaN)}`])
+          egress == null ? '–' : `${mib2(egress.agent[i] ?? Number.NaN)} / ${mib2(egress.origin[i] ?? Number.NaN)}`,
+          `${secs(cold.cpu.agent[i] ?? Number.NaN)}; ${secs(cold.cpu.clientViaAgent[i] ?? Number.NaN)} / ${secs(cold.cpu.clientDirect[i] ?? Number.NaN)}`])
       })
     }
     if (report.cold != null) coldRows('(a) cold', report.cold)
@@ -186,10 +200,10 @@ export function renderMarkdown (report: MirrorReport): string {
     const warm = report.warm
     if (warm != null) {
       warm.throughputMiBps.agent.forEach((a, i) => {
-        rows.push(['(b) warm', String(i + 1), mibps(a), mibps(warm.throughputMiBps.origin[i] ?? Number.NaN), ratio(warm.throughputMiBps.ratio[i] ?? Number.NaN), i === 0 ? `${mib(warm.agentUpstreamBytes)} (all rounds)` : '', '–'])
+        rows.push(['(b) warm', String(i + 1), mibps(a), mibps(warm.throughputMiBps.origin[i] ?? Number.NaN), ratio(warm.throughputMiBps.ratio[i] ?? Number.NaN), i === 0 ? `${mib(warm.agentUpstreamBytes)} (all rounds)` : '', '–', '–'])
       })
     }
-    lines.push(markdownTable(['section', 'round', 'agent', 'origin', 'agent/origin', 'agent fetched from origin', 'origin egress via link: agent side / direct'], rows), '')
+    lines.push(markdownTable(['section', 'round', 'agent', 'origin', 'agent/origin', 'agent fetched from origin', 'origin egress via link: agent side / direct', 'CPU: agent; client through it / direct'], rows), '')
   }
   if (report.big != null) {
     const big = report.big
@@ -203,6 +217,17 @@ export function renderMarkdown (report: MirrorReport): string {
     for (const [role, p] of Object.entries(report.profiles)) lines.push(renderProfile(role, p), '')
   }
   return lines.join('\n')
+}
+
+/** Per cold section: the CPU the agent and the client spent per GiB pulled (medians over the rounds). */
+function coldCpu (report: MirrorReport): string[] {
+  const gib = report.options.blobCount * report.options.blobBytes / (1024 * C.MIB)
+  const perGib = (xs: number[]): string => `${(summarize(xs).median / gib).toFixed(2)} s`
+  const line = (label: string, cold: ColdResult | undefined): string[] => cold == null
+    ? []
+    : [`**CPU per GiB pulled, ${label}** (medians; all threads, user + system): the agent ${perGib(cold.cpu.agent)}; the client ` +
+        `${perGib(cold.cpu.clientViaAgent)} through the agent, ${perGib(cold.cpu.clientDirect)} direct.`, '']
+  return [...line('(a) cold', report.cold), ...line('(a2) cold over the link (the client side includes the link proxy)', report.coldLink)]
 }
 
 /** The paragraph on what (a) and (a2) each measure. */

@@ -10,8 +10,9 @@ import { pullBlobs } from './client.ts'
 import { BENCH_REPOSITORY, BYTES_PER_SECOND_PER_MBIT, LINK_PROXY_TIMEOUT_MS, MIB, PULL_TIMEOUT_MS } from './constants.ts'
 import { startLinkProxy } from './link-proxy.ts'
 import { pairedSummary } from './report.ts'
-import type { BigCase, BigResult, ColdLinkResult, ColdResult, PairedSamples, WarmResult } from './report.ts'
+import type { BigCase, BigResult, ColdCpu, ColdLinkResult, ColdResult, PairedSamples, WarmResult } from './report.ts'
 import type { Teardown } from './teardown.ts'
+import { cpuMeter } from '../process-cpu.ts'
 
 export interface BenchContext {
   options: MirrorBenchOptions
@@ -86,6 +87,7 @@ interface ColdRounds {
   agentUpstreamBytes: number[]
   /** With `egressBytes`: origin egress while each side pulled. */
   egress: { agent: number[], origin: number[] }
+  cpu: ColdCpu
 }
 
 /** K blobs through a fresh agent (new process, empty data dir) vs straight from `origin`, A B A B... */
@@ -94,6 +96,7 @@ async function coldRounds (ctx: BenchContext, { origin, label, role, egressBytes
   const seconds = paired()
   const agentUpstreamBytes: number[] = []
   const egress = { agent: [] as number[], origin: [] as number[] }
+  const cpu: ColdCpu = { agent: [], clientViaAgent: [], clientDirect: [] }
   const egressNow = async (): Promise<number> => egressBytes == null ? Number.NaN : egressBytes()
   for (let round = -options.warmup; round < options.runs; round++) {
     const dataDir = join(ctx.agentRoot, `${role}-${round + options.warmup}`)
@@ -101,20 +104,27 @@ async function coldRounds (ctx: BenchContext, { origin, label, role, egressBytes
     await pullBlobs(agent.process.url, BENCH_REPOSITORY, [ctx.primer], { signal: pullSignal(ctx) })
     const primed = await readAgentCounters(agent.process.url, ctx.signal)
     const e0 = await egressNow()
+    const agentCpu = await cpuMeter(agent.process.pid)
+    const clientCpu = process.cpuUsage()
     const a = await pullBlobs(agent.process.url, BENCH_REPOSITORY, blobs, { signal: pullSignal(ctx) })
+    const clientViaAgent = cpuSeconds(process.cpuUsage(clientCpu))
+    const agentSeconds = await agentCpu.stop()
     agent.process.assertRunning()
     const counters = await readAgentCounters(agent.process.url, ctx.signal)
     const e1 = await egressNow()
     await agent.stop()
     await rm(dataDir, { recursive: true, force: true })
     const e2 = await egressNow()
+    const directCpu = process.cpuUsage()
     const b = await pullBlobs(origin.url, BENCH_REPOSITORY, blobs, { signal: pullSignal(ctx) })
+    const clientDirect = cpuSeconds(process.cpuUsage(directCpu))
     const e3 = await egressNow()
     const fetched = counters.upstreamBytes - primed.upstreamBytes
     const link = egressBytes == null
       ? ''
       : `; origin egress ${((e1 - e0) / MIB).toFixed(2)} MiB agent side, ${((e3 - e2) / MIB).toFixed(2)} MiB direct (${((e3 - e2) / b.seconds / 1e6).toFixed(0)} MB/s)`
-    log(`${label} ${roundLabel(ctx, round)}: agent ${a.seconds.toFixed(2)} s, origin ${b.seconds.toFixed(2)} s, ratio ${(a.seconds / b.seconds).toFixed(2)}; agent fetched ${(fetched / MIB).toFixed(0)} MiB from the origin${link}`)
+    log(`${label} ${roundLabel(ctx, round)}: agent ${a.seconds.toFixed(2)} s, origin ${b.seconds.toFixed(2)} s, ratio ${(a.seconds / b.seconds).toFixed(2)}; agent fetched ${(fetched / MIB).toFixed(0)} MiB from the origin${link}; ` +
+      `CPU s: agent ${agentSeconds?.toFixed(2) ?? '?'}, client ${clientViaAgent.toFixed(2)} through it, ${clientDirect.toFixed(2)} direct`)
     if (round < 0) continue
     seconds.agent.push(a.seconds)
     seconds.origin.push(b.seconds)
@@ -122,14 +132,22 @@ async function coldRounds (ctx: BenchContext, { origin, label, role, egressBytes
     agentUpstreamBytes.push(fetched)
     egress.agent.push(e1 - e0)
     egress.origin.push(e3 - e2)
+    cpu.agent.push(agentSeconds ?? Number.NaN)
+    cpu.clientViaAgent.push(clientViaAgent)
+    cpu.clientDirect.push(clientDirect)
   }
-  return { seconds, agentUpstreamBytes, egress }
+  return { seconds, agentUpstreamBytes, egress, cpu }
+}
+
+/** process.cpuUsage()'s microseconds (user + system) in seconds. */
+function cpuSeconds (usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1e6
 }
 
 /** (a) K blobs through a fresh agent vs straight from the origin, on loopback. */
 export async function runCold (ctx: BenchContext): Promise<ColdResult> {
-  const { seconds, agentUpstreamBytes } = await coldRounds(ctx, { origin: ctx.origin, label: '(a) cold', role: 'cold' })
-  return { seconds, summary: pairedSummary(seconds), agentUpstreamBytes }
+  const { seconds, agentUpstreamBytes, cpu } = await coldRounds(ctx, { origin: ctx.origin, label: '(a) cold', role: 'cold' })
+  return { seconds, summary: pairedSummary(seconds), agentUpstreamBytes, cpu }
 }
 
 /**
@@ -142,14 +160,14 @@ export async function runColdLink (ctx: BenchContext): Promise<ColdLinkResult> {
   const link = await startLinkProxy({ target: ctx.origin, bytesPerSecond: linkBytesPerSecond, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(LINK_PROXY_TIMEOUT_MS)]) })
   const stopLink = ctx.teardown.defer(`origin link proxy ${link.url}`, link.stop)
   ctx.log(`(a2) origin link: counting proxy at ${link.url} in front of ${ctx.origin.url}, ${linkMbit} Mbit/s (${(linkBytesPerSecond / 1e6).toFixed(1)} MB/s) shared by all bodies`)
-  const { seconds, agentUpstreamBytes, egress } = await coldRounds(ctx, {
+  const { seconds, agentUpstreamBytes, egress, cpu } = await coldRounds(ctx, {
     origin: link,
     label: '(a2) cold, link',
     role: 'cold-link',
     egressBytes: async () => link.egressBytes({ signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(LINK_PROXY_TIMEOUT_MS)]) })
   })
   await stopLink()
-  return { seconds, summary: pairedSummary(seconds), agentUpstreamBytes, linkMbit, linkBytesPerSecond, originEgressBytes: egress }
+  return { seconds, summary: pairedSummary(seconds), agentUpstreamBytes, cpu, linkMbit, linkBytesPerSecond, originEgressBytes: egress }
 }
 
 /** (b) The same blobs from one agent that already holds them vs the origin, A B A B... */

@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { BARE_FETCH_TIMEOUT_MS, BARE_READY_TIMEOUT_MS, BARE_WARMUP_BYTES } from './constants.ts'
-import { cpuMeter } from './cpu.ts'
+import { cpuMeter } from '../process-cpu.ts'
 import { BareNodeError } from './errors.ts'
 
 const BARE_NODE = fileURLToPath(new URL('./bare-node.ts', import.meta.url))

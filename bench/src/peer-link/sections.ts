@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises'
 import { assertFromPeers, counters, p2pAddressOf, pull, startPeerAgent } from './agents.ts'
 import type { PeerAgent, PeerLinkContext } from './agents.ts'
 import { MIB, RSS_SAMPLE_INTERVAL_MS } from './constants.ts'
-import { cpuMeter } from './cpu.ts'
+import { cpuMeter } from '../process-cpu.ts'
 import { PeerPathError } from './errors.ts'
 
 /** Agent A: a fresh agent that pulls the blobs from the origin, so that it holds and announces them. */
