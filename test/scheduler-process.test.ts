@@ -38,8 +38,8 @@ test('shoal scheduler as its own process: agents pull through it; killed and res
 })
 
 /** `shoal scheduler` run to its end (it must end by itself, within 30 s): what it printed and its exit code. */
-async function schedulerExit (args: string[]): Promise<{ code?: number, stdout: string, stderr: string }> {
-  const err = await promisify(execFile)(process.execPath, [SHOAL_CLI, 'scheduler', '--admin', '127.0.0.1:0', ...args], { env: shoalEnv(), timeout: 30_000 })
+async function schedulerExit (args: string[], opts: { admin?: string } = {}): Promise<{ code?: number, stdout: string, stderr: string }> {
+  const err = await promisify(execFile)(process.execPath, [SHOAL_CLI, 'scheduler', '--admin', opts.admin ?? '127.0.0.1:0', ...args], { env: shoalEnv(), timeout: 30_000 })
     .then(() => new Error('it ran to a clean exit'), (err: Error) => err) as Error & { code?: number, stdout?: string, stderr?: string }
   return { code: err.code, stdout: err.stdout ?? '', stderr: err.stderr ?? err.message }
 }
@@ -61,4 +61,17 @@ test('a shoal scheduler whose p2p port is taken exits with an error, and does no
   const second = await schedulerExit(['--listen', `/ip4/127.0.0.1/tcp/${first.port}`, '--data-dir', await tempDir(t, 'scheduler'), '--swarm-key', swarmKey])
   t.is(second.code, 1, second.stderr)
   t.regex(second.stderr, /EADDRINUSE/)
+})
+
+test('a shoal scheduler whose admin port is taken stops what it started and exits, instead of running without its admin API', async t => {
+  const swarmKey = await writeSwarmKey(t)
+  const first = await spawnScheduler(t, { dataDir: await tempDir(t, 'scheduler'), swarmKey })
+  const dataDir = await tempDir(t, 'scheduler')
+  const second = await schedulerExit(['--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', dataDir, '--swarm-key', swarmKey], { admin: new URL(first.admin).host })
+  t.is(second.code, 1, second.stderr)
+  t.regex(second.stderr, /EADDRINUSE/)
+  t.notRegex(second.stdout, /admin at/)
+  // Its stores were closed: the data dir is free for the next scheduler at once.
+  const third = await spawnScheduler(t, { dataDir, swarmKey })
+  t.truthy(third.addr)
 })

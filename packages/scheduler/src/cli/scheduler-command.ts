@@ -7,6 +7,7 @@ import { JOBS_MAX_ACTIVE, JOBS_MAX_PER_MINUTE, JOIN_TOKENS_FILE_NAME, PROCESS_UM
 import { SchedulerConfigError } from '../errors.ts'
 import { JobStore } from '../jobs/job-store.ts'
 import { startMembership } from './membership-setup.ts'
+import type { Membership } from '../membership/membership.ts'
 import { PrefetchJobs } from '../jobs/prefetch-jobs.ts'
 import { SchedulerMetrics } from '../metrics.ts'
 import { SchedulerServer } from '../server.ts'
@@ -193,24 +194,16 @@ export async function runScheduler (argv: string[]): Promise<number> {
     await membership?.stop()
     return cannotStart(err as Error)
   }
-  const node = await createP2pNode({
-    admission: membership == null ? { kind: 'loopback' } : { kind: 'any' },
-    privateKey: await loadOrCreatePeerKey(config.dataDir),
-    listen: config.listen,
-    announce: config.announce,
-    swarmKey,
-    warn: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'warn', component: 'shoal:scheduler', msg: message, ...fields })) }
-  })
-  const server = new SchedulerServer({ node, service, membership }, {
-    log: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler', msg: message, ...fields })) }
-  })
-  await server.start()
-  const jobs = new PrefetchJobs({ service, store: jobStore }, {
-    log: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler:prefetch', msg: message, ...fields })) }
-  })
-  await jobs.start()
-  holder.jobs = jobs
-  const admin = await startAdmin({ listen: config.admin, token: adminToken.token, limits: { maxActive: config.maxActiveJobs, maxPerMinute: config.maxJobsPerMinute }, membership, preheat: fileConfig?.preheat, webhooks: fileConfig == null ? undefined : { ...fileConfig.webhooks, token: webhookToken } }, service, metrics, jobs)
+  // What is started from here on is stopped again, newest first, if a later step fails (a port in use).
+  const started: Array<() => Promise<void>> = [async () => { await membership?.stop() }, async () => { await jobStore.close() }]
+  let running
+  try {
+    running = await startServices({ config, swarmKey, membership, service, metrics, jobStore, adminToken, fileConfig, webhookToken, holder, started })
+  } catch (err) {
+    for (const stop of started.reverse()) await stop().catch(() => {})
+    throw err
+  }
+  const { node, server, jobs, admin } = running
   const id = node.peerId.toString()
   for (const addr of node.getMultiaddrs().map(a => a.toString())) console.log(`shoal scheduler: agents reach it at ${addr.includes('/p2p/') ? addr : `${addr}/p2p/${id}`}`)
   console.log(membership == null
@@ -228,6 +221,48 @@ export async function runScheduler (argv: string[]): Promise<number> {
   await node.stop()
   await membership?.stop()
   return 0
+}
+
+interface ServicesInit {
+  config: SchedulerConfig
+  swarmKey: Awaited<ReturnType<typeof loadSwarmKey>> | undefined
+  membership: Membership | undefined
+  service: SchedulerService
+  metrics: SchedulerMetrics
+  jobStore: JobStore
+  adminToken: AdminToken
+  fileConfig: SchedulerFileConfig | undefined
+  webhookToken: string | undefined
+  holder: { jobs?: PrefetchJobs }
+  /** Each step that started adds how to stop it. */
+  started: Array<() => Promise<void>>
+}
+
+/** The p2p node, the protocol, the prefetch jobs and the admin listener, in that order. */
+async function startServices (init: ServicesInit): Promise<{ node: Awaited<ReturnType<typeof createP2pNode>>, server: SchedulerServer, jobs: PrefetchJobs, admin: Awaited<ReturnType<typeof startAdmin>> }> {
+  const { config, swarmKey, membership, service, metrics, jobStore, adminToken, fileConfig, webhookToken, holder, started } = init
+  const node = await createP2pNode({
+    admission: membership == null ? { kind: 'loopback' } : { kind: 'any' },
+    privateKey: await loadOrCreatePeerKey(config.dataDir),
+    listen: config.listen,
+    announce: config.announce,
+    swarmKey,
+    warn: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'warn', component: 'shoal:scheduler', msg: message, ...fields })) }
+  })
+  started.push(async () => { await node.stop() })
+  const server = new SchedulerServer({ node, service, membership }, {
+    log: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler', msg: message, ...fields })) }
+  })
+  await server.start()
+  started.push(async () => { await server.stop() })
+  const jobs = new PrefetchJobs({ service, store: jobStore }, {
+    log: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler:prefetch', msg: message, ...fields })) }
+  })
+  await jobs.start()
+  started.push(async () => { await jobs.stop() })
+  holder.jobs = jobs
+  const admin = await startAdmin({ listen: config.admin, token: adminToken.token, limits: { maxActive: config.maxActiveJobs, maxPerMinute: config.maxJobsPerMinute }, membership, preheat: fileConfig?.preheat, webhooks: fileConfig == null ? undefined : { ...fileConfig.webhooks, token: webhookToken } }, service, metrics, jobs)
+  return { node, server, jobs, admin }
 }
 
 function cannotStart (err: Error): number {
