@@ -12,6 +12,13 @@ export function varintLength (value: number): number {
 }
 
 /**
+ * lpStream reads a length prefix a byte at a time and takes a RangeError as "give me another
+ * byte": thrown for every byte of a prefix but its last, so it is made once, not with a fresh
+ * stack trace each time (a piece's 256 KiB frame has a 3-byte prefix).
+ */
+const NEEDS_ANOTHER_BYTE = new RangeError('the length prefix needs another byte')
+
+/**
  * A frame-length decoder for `lpStream` (`lengthDecoder`) that refuses a length prefix longer than
  * the largest allowed frame needs. lpStream checks that bound only after a prefix decodes, so a
  * peer sending bytes that all carry the continuation bit (0xff...) held the stream open until its
@@ -32,6 +39,6 @@ export function boundedLengthDecoder (maxDataLength: number): (data: Uint8ArrayL
       }
     }
     if (data.byteLength >= maxBytes) throw new InvalidMessageError(`a frame's length prefix runs past the ${maxBytes} bytes that ${maxDataLength} needs`)
-    throw new RangeError('the length prefix needs another byte')
+    throw NEEDS_ANOTHER_BYTE
   }
 }
