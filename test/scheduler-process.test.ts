@@ -60,7 +60,7 @@ test('a shoal scheduler whose p2p port is taken exits with an error, and does no
   const first = await spawnScheduler(t, { dataDir: await tempDir(t, 'scheduler'), swarmKey })
   const second = await schedulerExit(['--listen', `/ip4/127.0.0.1/tcp/${first.port}`, '--data-dir', await tempDir(t, 'scheduler'), '--swarm-key', swarmKey])
   t.is(second.code, 1, second.stderr)
-  t.regex(second.stderr, /EADDRINUSE/)
+  t.regex(second.stderr, new RegExp(`shoal scheduler: cannot start: --listen /ip4/127\\.0\\.0\\.1/tcp/${first.port}: EADDRINUSE`))
 })
 
 test('a shoal scheduler whose admin port is taken stops what it started and exits, instead of running without its admin API', async t => {
@@ -69,7 +69,7 @@ test('a shoal scheduler whose admin port is taken stops what it started and exit
   const dataDir = await tempDir(t, 'scheduler')
   const second = await schedulerExit(['--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', dataDir, '--swarm-key', swarmKey], { admin: new URL(first.admin).host })
   t.is(second.code, 1, second.stderr)
-  t.regex(second.stderr, /EADDRINUSE/)
+  t.regex(second.stderr, new RegExp(`shoal scheduler: cannot start: --admin ${new URL(first.admin).host.replaceAll('.', '\\.')}: EADDRINUSE`))
   t.notRegex(second.stdout, /admin at/)
   // Its stores were closed: the data dir is free for the next scheduler at once.
   const third = await spawnScheduler(t, { dataDir, swarmKey })

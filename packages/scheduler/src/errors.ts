@@ -18,6 +18,8 @@ export class InvalidOriginAssignmentError extends namedError('InvalidOriginAssig
 export class NoOriginAssigneeError extends namedError('NoOriginAssigneeError') {}
 /** A `shoal scheduler` option is invalid; the message names the field. */
 export class SchedulerConfigError extends namedError('SchedulerConfigError') {}
+/** An address the scheduler was told to listen on that it cannot have (in use, not this host's, not allowed). */
+export class SchedulerListenError extends namedError('SchedulerListenError') {}
 /** A prefetch job request (POST /jobs) that cannot be run; the message names the field. */
 export class JobRequestError extends namedError('JobRequestError') {}
 /** No prefetch job has that id. */

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createP2pNode, loadOrCreatePeerKey, loadSwarmKey, secureDataDir } from '@shoal/p2p'
 import { JOBS_MAX_ACTIVE, JOBS_MAX_PER_MINUTE, JOIN_TOKENS_FILE_NAME, PROCESS_UMASK } from '../constants.ts'
-import { SchedulerConfigError } from '../errors.ts'
+import { SchedulerConfigError, SchedulerListenError } from '../errors.ts'
 import { JobStore } from '../jobs/job-store.ts'
 import { startMembership } from './membership-setup.ts'
 import type { Membership } from '../membership/membership.ts'
@@ -200,7 +200,11 @@ export async function runScheduler (argv: string[]): Promise<number> {
   try {
     running = await startServices({ config, swarmKey, membership, service, metrics, jobStore, adminToken, fileConfig, webhookToken, holder, started })
   } catch (err) {
-    for (const stop of started.reverse()) await stop().catch(() => {})
+    for (const stop of started.reverse()) {
+      // The start's own error is the one to report; a step that also fails to stop is only noted.
+      await stop().catch((stopErr: Error) => { console.error(`shoal scheduler: stopping after a failed start: ${stopErr.message}`) })
+    }
+    if ((err as Error).name === 'SchedulerListenError') return cannotStart(err as Error)
     throw err
   }
   const { node, server, jobs, admin } = running
@@ -241,14 +245,15 @@ interface ServicesInit {
 /** The p2p node, the protocol, the prefetch jobs and the admin listener, in that order. */
 async function startServices (init: ServicesInit): Promise<{ node: Awaited<ReturnType<typeof createP2pNode>>, server: SchedulerServer, jobs: PrefetchJobs, admin: Awaited<ReturnType<typeof startAdmin>> }> {
   const { config, swarmKey, membership, service, metrics, jobStore, adminToken, fileConfig, webhookToken, holder, started } = init
+  const privateKey = await loadOrCreatePeerKey(config.dataDir)
   const node = await createP2pNode({
     admission: membership == null ? { kind: 'loopback' } : { kind: 'any' },
-    privateKey: await loadOrCreatePeerKey(config.dataDir),
+    privateKey,
     listen: config.listen,
     announce: config.announce,
     swarmKey,
     warn: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'warn', component: 'shoal:scheduler', msg: message, ...fields })) }
-  })
+  }).catch(err => { throw listenFailure(`--listen ${config.listen.join(' ')}`, err) })
   started.push(async () => { await node.stop() })
   const server = new SchedulerServer({ node, service, membership }, {
     log: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler', msg: message, ...fields })) }
@@ -262,7 +267,17 @@ async function startServices (init: ServicesInit): Promise<{ node: Awaited<Retur
   started.push(async () => { await jobs.stop() })
   holder.jobs = jobs
   const admin = await startAdmin({ listen: config.admin, token: adminToken.token, limits: { maxActive: config.maxActiveJobs, maxPerMinute: config.maxJobsPerMinute }, membership, preheat: fileConfig?.preheat, webhooks: fileConfig == null ? undefined : { ...fileConfig.webhooks, token: webhookToken } }, service, metrics, jobs)
+    .catch(err => { throw listenFailure(`--admin ${config.admin.host}:${config.admin.port}`, err) })
   return { node, server, jobs, admin }
+}
+
+/**
+ * The listen failure as the operator needs it: the option and its address, and why (the line of
+ * the system's error, not libp2p's advice on its own configuration or a stack).
+ */
+function listenFailure (what: string, err: unknown): Error {
+  const reason = /(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b[^\n]*/.exec((err as Error).message ?? '')?.[0]
+  return reason == null ? err as Error : new SchedulerListenError(`${what}: ${reason}`, { cause: err })
 }
 
 function cannotStart (err: Error): number {
