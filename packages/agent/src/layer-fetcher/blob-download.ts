@@ -53,6 +53,8 @@ export class BlobDownload extends EventEmitter {
   private readonly controller: AbortController
   private readonly hashThread?: HashThread
   private pieceIndex = 0
+  /** The end of a piece already in the file whose bytes are passing through: hashed, not written again. */
+  private storedEnd = 0
   private writer: WriteBehind
   private verifiedPiece?: (index: number) => Digest | undefined
   private pieceSource?: (index: number) => SpanSource | undefined
@@ -197,16 +199,31 @@ export class BlobDownload extends EventEmitter {
       throw new UpstreamProtocolError(`${this.digest}: the source sent more than the ${this.size} bytes it announced`)
     }
     const whole = pieceSpan(this.size, this.pieceIndex)
-    if (start === whole.offset && chunk.byteLength === whole.length && this.partial.hasPiece(this.pieceIndex)) {
-      await hashing.update(chunk, false)
-      // Already in the file and recorded (read ahead, or stored early for peers): hashed into the
-      // blob's digest, not written again. The source's digest of it is dropped unused.
+    if (start === whole.offset && this.partial.hasWritten(this.pieceIndex)) {
+      // Already in the file and recorded (read ahead, or stored early for peers), committed or not:
+      // hashed into the blob's digest, not written again, in however many chunks it comes. The
+      // source's digest of it is dropped unused.
+      this.storedEnd = whole.offset + whole.length
       this.verifiedPiece?.(this.pieceIndex)
-      this.notePieceSource(whole.offset, whole.offset + whole.length)
-      const stored = this.writer.pushStored(chunk, this.pieceIndex)
-      this.pieceIndex++
-      this.emit('bytes', chunk.byteLength)
+      this.notePieceSource(whole.offset, this.storedEnd)
+    }
+    if (start < this.storedEnd) {
+      const take = Math.min(chunk.byteLength, this.storedEnd - start)
+      await hashing.update(take < chunk.byteLength ? chunk.subarray(0, take) : chunk, false)
+      const last = start + take === this.storedEnd
+      const stored = this.writer.pushStored(take, last ? this.pieceIndex : undefined)
+      if (last) this.pieceIndex++
+      this.emit('bytes', take)
       await stored
+      // A chunk that runs on into the next piece (an origin body's chunks ignore piece bounds).
+      if (take < chunk.byteLength) await this.accept(chunk.subarray(take), hashing)
+      return
+    }
+    const pieceEnd = whole.offset + whole.length
+    if (start + chunk.byteLength > pieceEnd && this.partial.hasWritten(this.pieceIndex + 1)) {
+      // The chunk runs on into a piece already in the file: this piece is written, that one passed over.
+      await this.accept(chunk.subarray(0, pieceEnd - start), hashing)
+      await this.accept(chunk.subarray(pieceEnd - start), hashing)
       return
     }
     const written = this.writer.push(chunk)

@@ -178,8 +178,9 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
       holders: index => book.holders(index).length,
       head: () => streamHead,
       fetch: async (index, signal) => once(index, async () => fetchAhead(index, signal)),
-      // A piece the stream already has (taken, not yet written) is not read again.
-      store: { ...seedInto, has: index => streamHas.has(index) || seedInto.has(index) },
+      // A piece the stream already has (taken, not yet written), or is fetching now, is not read
+      // again: joining the stream's fetch, the read-ahead stored the piece a second time.
+      store: { ...seedInto, has: index => streamHas.has(index) || underWay.has(index) || seedInto.has(index) },
       workers: READ_AHEAD_PIECES_PER_BLOB,
       refresh: async signal => { await swarm.refresh(signal) }
     })
@@ -208,9 +209,10 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
     got(index, piece)
     // A piece fetched ahead of the stream's head would wait in memory, unwritten, until the stream
     // gets there: not served to peers, not announced (so the scheduler had others read it from the
-    // origin again). Stored at once it is both; the stream writes the same bytes again in turn.
+    // origin again). Stored at once it is both, and the download, finding it in the file when the
+    // stream gets there, does not write it again. Awaited: the stream does not need it yet.
     if (seedInto != null && index > streamHead && !seedInto.has(index)) {
-      seedInto.write(index, piece.chunks, piece.digest).catch((err: Error) => {
+      await seedInto.write(index, piece.chunks, piece.digest).catch((err: Error) => {
         log.warn('a piece fetched ahead of the stream was not stored early', { digest: table.digest, piece: index, error: `${err.name}: ${err.message}` })
       })
     }

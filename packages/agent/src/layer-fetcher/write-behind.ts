@@ -58,20 +58,21 @@ export class WriteBehind {
   }
 
   /**
-   * Takes the next bytes in order when they are a whole piece already in the file and recorded (a
-   * piece read ahead, or stored early for peers): nothing is written or recorded again; `written`
-   * passes over it once everything before it is written. Resolves as push does.
+   * Takes the next `length` bytes in order when they are (part of) a piece already in the file and
+   * recorded (a piece read ahead, or stored early for peers): nothing is written or recorded again;
+   * `written` passes over them once everything before them is written, and `index` (given with the
+   * piece's last bytes) is told as recorded then. Resolves as push does.
    */
-  async pushStored (bytes: Uint8Array, index: number): Promise<void> {
+  async pushStored (length: number, index?: number): Promise<void> {
     if (this.failure != null) throw this.failure
     // What came before goes to the file first: `written` only ever counts a gapless prefix.
     this.flush()
-    this.received += bytes.byteLength
+    this.received += length
     const end = this.received
     this.chain = this.chain.then(() => {
       if (this.failure != null) return
       this.written = end
-      this.onPieceRecorded?.(index)
+      if (index != null) this.onPieceRecorded?.(index)
       this.onWritten?.()
     })
     if (this.received - this.written > MAX_UNWRITTEN_BYTES) await this.chain

@@ -55,6 +55,14 @@ export class PartialBlob {
     return this.record.pieces[index] != null
   }
 
+  /**
+   * Whether the piece's bytes are in the file and recorded: present, or recorded since the last
+   * commit (present at the next one). Such bytes need not be written again.
+   */
+  hasWritten (index: number): boolean {
+    return this.record.pieces[index] != null || this.pending.has(index)
+  }
+
   /** The recorded CID of a present piece. */
   pieceCid (index: number): string | undefined {
     return this.record.pieces[index] ?? undefined

@@ -51,6 +51,45 @@ test('a piece already in the file (read ahead, or stored early for peers) is has
   t.is(digestOf(stored), digest, 'the stored blob is whole and right')
 })
 
+/** The blob from `offset` in chunks of `size` bytes, whatever the piece bounds. */
+const inChunksOf = (size: number): ByteSource => ({
+  open: async offset => (async function * () {
+    for (let pos = offset; pos < SIZE; pos += size) yield blob.subarray(pos, Math.min(SIZE, pos + size))
+  })()
+})
+
+for (const [what, source] of [
+  ['a piece in several chunks (as it came from a peer)', inChunksOf(PIECE / 4)],
+  ['chunks across piece bounds (an origin body)', inChunksOf(300_001)]
+] as const) {
+  test(`pieces written and recorded but not committed yet are not written again either: ${what}`, async t => {
+    const store = await openStore(t)
+    const partial = await store.openPartial(digest, SIZE)
+    // Stored ahead of the stream a moment ago: in the file, recorded, indexed at the next commit.
+    await partial.writePiece(1, [piece(1).subarray(0, 1000), piece(1).subarray(1000)], digestOf(piece(1)))
+    await partial.writePiece(2, [piece(2)], digestOf(piece(2)))
+    t.false(partial.hasPiece(1), 'not committed')
+    const written: Array<[number, number]> = []
+    const writeChunksAt = partial.writeChunksAt.bind(partial)
+    partial.writeChunksAt = async (offset, chunks) => {
+      written.push([offset, chunks.reduce((n, c) => n + c.byteLength, 0)])
+      await writeChunksAt(offset, chunks)
+    }
+    const download = new BlobDownload(partial, { source: 'peer' })
+    const recorded: number[] = []
+    download.on('piece', (index: number) => { recorded.push(index) })
+    await download.run(source, async hashed => { await store.complete(partial, hashed) })
+    t.is(download.state, 'verified', download.error?.message)
+    t.is(written.reduce((n, [, length]) => n + length, 0), 2 * PIECE, 'pieces 0 and 3 written, once')
+    t.true(written.every(([offset, length]) => offset + length <= PIECE || offset >= 3 * PIECE), 'nothing of pieces 1 and 2')
+    t.deepEqual(recorded, [0, 1, 2, 3], 'every piece is told in order')
+    const handle = await store.openBlob(digest)
+    const stored = await handle.readFile()
+    await handle.close()
+    t.is(digestOf(stored), digest, 'the stored blob is whole and right')
+  })
+}
+
 test('a wrong byte in a piece already stored is still caught: the blob is hashed from what the source gave', async t => {
   const store = await openStore(t)
   const partial = await store.openPartial(digest, SIZE)
