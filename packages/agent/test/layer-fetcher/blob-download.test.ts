@@ -5,6 +5,8 @@ import { PieceTableMismatchError, UpstreamProtocolError } from '../../src/errors
 import { BlobDownload } from '../../src/layer-fetcher/blob-download.ts'
 import type { ByteSource } from '../../src/layer-fetcher/blob-download.ts'
 import type { SpanSource } from '../../src/layer-fetcher/source-spans.ts'
+import type { PartialBlob } from '../../src/piece-store/partial-blob.ts'
+import type { PieceStore } from '../../src/piece-store/store.ts'
 import { openStore } from '../helpers/store.ts'
 
 /** The piece size of blobs up to 16 PIECE (pieceSizeFor): N * PIECE is a blob of N pieces. */
@@ -24,6 +26,34 @@ const wholePieces: ByteSource = {
   })()
 }
 
+/** The partial file's writes from now on, as [offset, bytes]. */
+function recordWrites (partial: PartialBlob): Array<[number, number]> {
+  const written: Array<[number, number]> = []
+  const writeChunksAt = partial.writeChunksAt.bind(partial)
+  partial.writeChunksAt = async (offset, chunks) => {
+    written.push([offset, chunks.reduce((n, c) => n + c.byteLength, 0)])
+    await writeChunksAt(offset, chunks)
+  }
+  return written
+}
+
+/** Runs the download of the blob from `source` to its end: the pieces it told as recorded, in order. */
+async function runDownload (store: PieceStore, partial: PartialBlob, source: ByteSource): Promise<{ download: BlobDownload, recorded: number[] }> {
+  const download = new BlobDownload(partial, { source: 'peer' })
+  const recorded: number[] = []
+  download.on('piece', (index: number) => { recorded.push(index) })
+  await download.run(source, async hashed => { await store.complete(partial, hashed) })
+  return { download, recorded }
+}
+
+/** The digest of the blob as the store now holds it. */
+async function storedDigest (store: PieceStore): Promise<string> {
+  const handle = await store.openBlob(digest)
+  const stored = await handle.readFile()
+  await handle.close()
+  return digestOf(stored)
+}
+
 test('a piece already in the file (read ahead, or stored early for peers) is hashed into the blob but not written again', async t => {
   const store = await openStore(t)
   const partial = await store.openPartial(digest, SIZE)
@@ -31,24 +61,13 @@ test('a piece already in the file (read ahead, or stored early for peers) is has
   await partial.writePiece(1, [piece(1)], digestOf(piece(1)))
   await partial.writePiece(2, [piece(2)], digestOf(piece(2)))
   await partial.commit()
-  const writes: number[] = []
-  const writeChunksAt = partial.writeChunksAt.bind(partial)
-  partial.writeChunksAt = async (offset, chunks) => {
-    writes.push(offset / PIECE)
-    await writeChunksAt(offset, chunks)
-  }
-  const download = new BlobDownload(partial, { source: 'peer' })
-  const recorded: number[] = []
-  download.on('piece', (index: number) => { recorded.push(index) })
-  await download.run(wholePieces, async hashed => { await store.complete(partial, hashed) })
+  const writes = recordWrites(partial)
+  const { download, recorded } = await runDownload(store, partial, wholePieces)
   t.is(download.state, 'verified', download.error?.message)
-  t.deepEqual(writes, [0, 3], 'only the pieces not in the file were written')
+  t.deepEqual(writes.map(([offset]) => offset / PIECE), [0, 3], 'only the pieces not in the file were written')
   t.deepEqual(recorded, [0, 1, 2, 3], 'every piece is told in order')
   t.is(store.get(digest)?.state, 'complete')
-  const handle = await store.openBlob(digest)
-  const stored = await handle.readFile()
-  await handle.close()
-  t.is(digestOf(stored), digest, 'the stored blob is whole and right')
+  t.is(await storedDigest(store), digest, 'the stored blob is whole and right')
 })
 
 /** The blob from `offset` in chunks of `size` bytes, whatever the piece bounds. */
@@ -69,24 +88,13 @@ for (const [what, source] of [
     await partial.writePiece(1, [piece(1).subarray(0, 1000), piece(1).subarray(1000)], digestOf(piece(1)))
     await partial.writePiece(2, [piece(2)], digestOf(piece(2)))
     t.false(partial.hasPiece(1), 'not committed')
-    const written: Array<[number, number]> = []
-    const writeChunksAt = partial.writeChunksAt.bind(partial)
-    partial.writeChunksAt = async (offset, chunks) => {
-      written.push([offset, chunks.reduce((n, c) => n + c.byteLength, 0)])
-      await writeChunksAt(offset, chunks)
-    }
-    const download = new BlobDownload(partial, { source: 'peer' })
-    const recorded: number[] = []
-    download.on('piece', (index: number) => { recorded.push(index) })
-    await download.run(source, async hashed => { await store.complete(partial, hashed) })
+    const written = recordWrites(partial)
+    const { download, recorded } = await runDownload(store, partial, source)
     t.is(download.state, 'verified', download.error?.message)
     t.is(written.reduce((n, [, length]) => n + length, 0), 2 * PIECE, 'pieces 0 and 3 written, once')
     t.true(written.every(([offset, length]) => offset + length <= PIECE || offset >= 3 * PIECE), 'nothing of pieces 1 and 2')
     t.deepEqual(recorded, [0, 1, 2, 3], 'every piece is told in order')
-    const handle = await store.openBlob(digest)
-    const stored = await handle.readFile()
-    await handle.close()
-    t.is(digestOf(stored), digest, 'the stored blob is whole and right')
+    t.is(await storedDigest(store), digest, 'the stored blob is whole and right')
   })
 }
 
