@@ -141,10 +141,14 @@ export class PartialBlob {
       this.commitTimer = undefined
       if (this.pending.size === 0 || this.handle == null) return
       const batch = [...this.pending]
-      this.pending.clear()
       this.pendingBytes = 0
       await this.handle.datasync()
-      for (const [index, cid] of batch) this.record.pieces[index] = cid
+      // Pending until recorded: hasWritten stays true through the sync (a download passing over the
+      // piece meanwhile would have written it again).
+      for (const [index, cid] of batch) {
+        this.record.pieces[index] = cid
+        this.pending.delete(index)
+      }
       await this.components.saveRecord(this.record)
       const indexes = batch.map(([index]) => index)
       for (const listener of this.committedListeners) listener(indexes)

@@ -56,3 +56,26 @@ test('listeners hear of pieces when a commit makes them present, not when they a
   t.deepEqual(heard, [[0, 2]], 'an unsubscribed listener hears nothing more')
   await partial.close()
 })
+
+test('a piece written and recorded counts as written from its record to its commit, the sync included', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-partial-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const bytes = Buffer.alloc(2 * 1024 * 1024 + 5, 9)
+  const record: BlobRecord = { digest: digestOf(bytes), size: bytes.length, pieceSize: pieceSizeFor(bytes.length), state: 'partial', pieces: new Array(pieceCountFor(bytes.length)).fill(null), createdAt: 0, lastAccessAt: 0 }
+  const partial = new PartialBlob({ saveRecord: async () => {} }, record, join(dir, 'blob'))
+  await partial.open()
+  const span = pieceSpan(bytes.length, 1)
+  const piece = bytes.subarray(span.offset, span.offset + span.length)
+  t.false(partial.hasWritten(1))
+  await partial.writePiece(1, [piece], digestOf(piece))
+  t.true(partial.hasWritten(1), 'recorded, before any commit')
+  t.false(partial.hasPiece(1))
+  const committing = partial.commit()
+  // A few turns of the microtask queue: the commit is in its file sync (an I/O round trip) now.
+  for (let i = 0; i < 5; i++) await Promise.resolve()
+  t.true(partial.hasWritten(1), 'while the commit syncs the file')
+  await committing
+  t.true(partial.hasWritten(1) && partial.hasPiece(1), 'committed')
+  t.false(partial.hasWritten(0))
+  await partial.close()
+})
