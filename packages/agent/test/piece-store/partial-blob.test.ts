@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import test from 'ava'
+import type { ExecutionContext } from 'ava'
 import { digestOf, pieceCountFor, pieceSizeFor, pieceSpan } from '@shoal/proto'
 import { COMMIT_INTERVAL_MS } from '../../src/constants.ts'
 import type { BlobRecord } from '../../src/piece-store/blob-record.ts'
@@ -33,13 +34,19 @@ test('a timed commit that fails is not swallowed: the next piece and the close t
   t.is(saved.length, 1, 'no later commit recorded pieces after the failure')
 })
 
-test('listeners hear of pieces when a commit makes them present, not when they are written', async t => {
+/** A partial blob of `bytes` in a temp dir (removed after the test), its index writes accepted. */
+async function openPartial (t: ExecutionContext, bytes: Buffer): Promise<PartialBlob> {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-partial-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
-  const bytes = Buffer.alloc(2 * 1024 * 1024 + 5, 3)
   const record: BlobRecord = { digest: digestOf(bytes), size: bytes.length, pieceSize: pieceSizeFor(bytes.length), state: 'partial', pieces: new Array(pieceCountFor(bytes.length)).fill(null), createdAt: 0, lastAccessAt: 0 }
   const partial = new PartialBlob({ saveRecord: async () => {} }, record, join(dir, 'blob'))
   await partial.open()
+  return partial
+}
+
+test('listeners hear of pieces when a commit makes them present, not when they are written', async t => {
+  const bytes = Buffer.alloc(2 * 1024 * 1024 + 5, 3)
+  const partial = await openPartial(t, bytes)
   const heard: number[][] = []
   const stop = partial.onCommitted(indexes => { heard.push([...indexes].sort()) })
   const piece = (i: number): Buffer => { const s = pieceSpan(bytes.length, i); return bytes.subarray(s.offset, s.offset + s.length) }
@@ -58,12 +65,8 @@ test('listeners hear of pieces when a commit makes them present, not when they a
 })
 
 test('a piece written and recorded counts as written from its record to its commit, the sync included', async t => {
-  const dir = await mkdtemp(join(tmpdir(), 'shoal-partial-'))
-  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const bytes = Buffer.alloc(2 * 1024 * 1024 + 5, 9)
-  const record: BlobRecord = { digest: digestOf(bytes), size: bytes.length, pieceSize: pieceSizeFor(bytes.length), state: 'partial', pieces: new Array(pieceCountFor(bytes.length)).fill(null), createdAt: 0, lastAccessAt: 0 }
-  const partial = new PartialBlob({ saveRecord: async () => {} }, record, join(dir, 'blob'))
-  await partial.open()
+  const partial = await openPartial(t, bytes)
   const span = pieceSpan(bytes.length, 1)
   const piece = bytes.subarray(span.offset, span.offset + span.length)
   t.false(partial.hasWritten(1))
