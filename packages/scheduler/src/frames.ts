@@ -1,4 +1,4 @@
-import { SchedulerMessage } from '@shoal/proto'
+import { SchedulerMessage, varintLength } from '@shoal/proto'
 import type { Parent } from '@shoal/proto'
 
 /**
@@ -117,12 +117,6 @@ function writeField (out: Uint8Array, at: number, key: number, value: Uint8Array
   const start = writeVarint(out, at + 1, value.length)
   out.set(value, start)
   return start + value.length
-}
-
-function varintLength (value: number): number {
-  let length = 1
-  for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) length++
-  return length
 }
 
 /** Writes `value` as a base-128 varint at `at`; returns the index after it. */
