@@ -229,7 +229,8 @@ export class ParentPool {
     const bitfieldId = full ? FULL_BITFIELD : this.#bitfieldId(bytes)
     const classes = this.#classes[bitfieldId]!
     for (const k of classes) if (k.free === free && k.failureDivisor === failureDivisor) return k
-    const k: CandidateClass = { bytes, full, held: bits.count(), bitfieldId, free, failureDivisor, reach: bits.count() * free / failureDivisor, listStamp: 0, listIndex: 0 }
+    const held = bits.count()
+    const k: CandidateClass = { bytes, full, held, bitfieldId, free, failureDivisor, reach: held * free / failureDivisor, listStamp: 0, listIndex: 0 }
     classes.push(k)
     return k
   }
