@@ -27,3 +27,9 @@ test('bench swarm --warm-agents warms the agents before the timed pull; by defau
   t.true(parseSwarmRuns(['--warm-agents'], '/tmp/out').every(run => run.warmAgents), 'both default lines')
   t.true(parseSwarmRuns(['--warm-agents', '--link-mbit', '25', '--out', '/tmp/x'], '/tmp/out')[0]?.warmAgents)
 })
+
+test('bench swarm --origin-rtt-ms puts the origin that far away, on both default lines; none by default', t => {
+  t.true(parseSwarmRuns(['--out', '/tmp/x'], '/tmp/out').every(run => run.originRttMs === 0))
+  t.deepEqual(parseSwarmRuns(['--origin-rtt-ms', '100'], '/tmp/out').map(run => run.originRttMs), [100, 100])
+  t.throws(() => parseSwarmRuns(['--origin-rtt-ms', '1.5'], '/tmp/out'), { name: 'BenchUsageError', message: /--origin-rtt-ms must be an integer >= 0/ })
+})

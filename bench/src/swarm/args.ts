@@ -17,6 +17,8 @@ export interface SwarmBenchOptions {
   linkMbit: number
   /** The origin's link; the host rate unless given. */
   originLinkMbit: number
+  /** Round trip added between the origin and everyone (a registry across a WAN), in ms; 0: none. */
+  originRttMs: number
   scenarios: ScenarioName[]
   mode: ModeChoice
   outDir: string
@@ -38,6 +40,8 @@ export const SWARM_USAGE = `usage: pnpm bench swarm [options]
   --layer-mb M         size of each layer in MiB, random bytes (default ${C.DEFAULT_LAYER_MIB}; see --link-mbit)
   --link-mbit R        rate of every host link, each direction, in Mbit/s (default: two runs, ${C.DEFAULT_LINES.map(l => `${l.linkMbit} Mbit with ${l.layerMiB} MiB layers`).join(' and ')})
   --origin-link-mbit R rate of the origin's link (default: the host rate)
+  --origin-rtt-ms T    round trip between the origin and every host, swarm and direct alike (a registry
+                       across a WAN; netns mode, by a delaying proxy in the origin's namespace) (default 0)
   --scenario NAME      ${SCENARIOS.join(', ')}, or all (in that order) (default fresh)
   --mode MODE          netns (namespaces, veth, tc tbf: needs root and iproute2), loopback (agents'
                        own bandwidth limits and shaping proxies), or auto: netns when it works (default)
@@ -77,6 +81,7 @@ const FLAGS = {
   'layer-mb': { type: 'string' },
   'link-mbit': { type: 'string' },
   'origin-link-mbit': { type: 'string' },
+  'origin-rtt-ms': { type: 'string' },
   scenario: { type: 'string' },
   mode: { type: 'string' },
   'work-dir': { type: 'string' },
@@ -96,6 +101,7 @@ function swarmOptions (values: Record<string, FlagValue>, defaultOutRoot: string
     layerBytes: Math.round(positive(values['layer-mb'], '--layer-mb', C.DEFAULT_LAYER_MIB) * C.MIB),
     linkMbit,
     originLinkMbit: positive(values['origin-link-mbit'], '--origin-link-mbit', linkMbit),
+    originRttMs: integerFlag(values['origin-rtt-ms'], '--origin-rtt-ms', 0, 0),
     scenarios: parseScenarios(values.scenario),
     mode: parseMode(values.mode),
     outDir: outDirOf('swarm', values.out, defaultOutRoot, now),

@@ -32,6 +32,8 @@ export const WARM_UP_SETTLE_MS = 2_000
 
 /** Ports inside each namespace (netns mode): every host has its own, as on real machines. */
 export const ORIGIN_PORT = 5000
+/** Where the origin's delay proxy listens (`--origin-rtt-ms`), in the origin's namespace. */
+export const ORIGIN_DELAY_PORT = 5001
 export const AGENT_HTTP_PORT = 65001
 export const AGENT_P2P_PORT = 65002
 export const SCHEDULER_P2P_PORT = 65003

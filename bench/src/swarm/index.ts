@@ -77,7 +77,7 @@ async function measure (options: SwarmBenchOptions, { teardown, signal, log }: M
   const hostRate = options.linkMbit * BYTES_PER_SECOND_PER_MBIT
   const originRate = options.originLinkMbit * BYTES_PER_SECOND_PER_MBIT
   log(`bench swarm: ${options.hosts} hosts, ${options.layers} × ${(options.layerBytes / MIB).toFixed(1)} MiB layers, links ${options.linkMbit} Mbit/s ` +
-    `(origin ${options.originLinkMbit}), scenarios ${options.scenarios.join(', ')}; mode ${mode} (${reason}); out ${options.outDir}`)
+    `(origin ${options.originLinkMbit}${options.originRttMs > 0 ? `, ${options.originRttMs} ms away` : ''}), scenarios ${options.scenarios.join(', ')}; mode ${mode} (${reason}); out ${options.outDir}`)
 
   const workDir = await mkdtemp(join(options.workRoot ?? tmpdir(), 'shoal-bench-swarm-'))
   teardown.defer(`work dir ${workDir}`, async () => { await rm(workDir, { recursive: true, force: true }) })
@@ -87,7 +87,7 @@ async function measure (options: SwarmBenchOptions, { teardown, signal, log }: M
   log(`image ${image.reference}: ${(image.bytes / 1e6).toFixed(1)} MB pushed in ${((performance.now() - pushStarted) / 1000).toFixed(1)} s` +
     (warmUp == null ? '' : `; warm-up image ${warmUp.reference}: ${(warmUp.bytes / 1e6).toFixed(1)} MB`))
 
-  const init: NetworkInit = { registryDataDir, workDir, hostBytesPerSecond: hostRate, originBytesPerSecond: originRate, signal }
+  const init: NetworkInit = { registryDataDir, workDir, hostBytesPerSecond: hostRate, originBytesPerSecond: originRate, originRttMs: options.originRttMs, signal }
   const network: SwarmNetwork = mode === 'netns' ? await createNetnsNetwork({ teardown }, init) : await createLoopbackNetwork({ teardown }, init)
   log(`origin: docker-registry at ${network.origin.url} (${mode})`)
   const physicalLimitSeconds = image.bytes / hostRate

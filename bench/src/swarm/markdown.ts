@@ -136,7 +136,7 @@ export function renderMarkdown (report: SwarmReport): string {
       `load average ${e.loadAverageStart.map(n => n.toFixed(2)).join(' ')} at start, ${e.loadAverageEnd.map(n => n.toFixed(2)).join(' ')} at end.`,
     '',
     `${o.hosts} hosts; image ${report.image.reference}: ${report.image.layers.length} layers of random bytes, ${mb(report.imageBytes)} with config and manifest. ` +
-      `Host links ${o.linkMbit} Mbit/s each way (${mb(report.linkBytesPerSecond)}/s), origin link ${o.originLinkMbit} Mbit/s. ` +
+      `Host links ${o.linkMbit} Mbit/s each way (${mb(report.linkBytesPerSecond)}/s), origin link ${o.originLinkMbit} Mbit/s${o.originRttMs > 0 ? ` and ${o.originRttMs} ms away (a delaying proxy in front of the registry, swarm and direct pulls alike)` : ''}. ` +
       `**Physical limit** (image bytes / host link rate): ${secs(report.physicalLimitSeconds)}; every time below is also shown as a multiple of it, ` +
       'and origin egress as a multiple of the image bytes.',
     '',

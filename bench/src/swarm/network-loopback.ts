@@ -10,12 +10,14 @@ import { startLinkProxy } from '../mirror/link-proxy.ts'
 import type { LinkProxy } from '../mirror/link-proxy.ts'
 import type { Teardown } from '../mirror/teardown.ts'
 import type { HostSlot, NetworkInit, SwarmNetwork } from './network.ts'
+import { BenchUsageError } from './errors.ts'
 import { startOrigin } from './origin.ts'
 import type { Place } from './places.ts'
 
 const LOCAL: Place = { name: 'loopback' }
 
 export async function createLoopbackNetwork (components: { teardown: Teardown }, init: NetworkInit): Promise<SwarmNetwork> {
+  if (init.originRttMs > 0) throw new BenchUsageError('--origin-rtt-ms needs netns mode (root and iproute2): loopback mode has no origin link to delay')
   const { teardown } = components
   const origin = await startOrigin({ name: 'origin' }, {
     addr: `127.0.0.1:${await freePort()}`,

@@ -4,11 +4,13 @@
  */
 import { join } from 'node:path'
 import type { Teardown } from '../mirror/teardown.ts'
-import { AGENT_HTTP_PORT, AGENT_P2P_PORT, CLOSED_PORT, ORIGIN_PORT, SCHEDULER_ADMIN_PORT, SCHEDULER_P2P_PORT } from './constants.ts'
+import { fileURLToPath } from 'node:url'
+import { AGENT_HTTP_PORT, AGENT_P2P_PORT, CLOSED_PORT, ORIGIN_DELAY_PORT, ORIGIN_PORT, SCHEDULER_ADMIN_PORT, SCHEDULER_P2P_PORT, SERVICE_READY_TIMEOUT_MS } from './constants.ts'
 import { Topology } from './netns.ts'
 import type { Machine } from './netns.ts'
 import type { HostSlot, NetworkInit, SwarmNetwork } from './network.ts'
 import { startOrigin } from './origin.ts'
+import { spawnAt, waitForHttp } from './places.ts'
 
 /** Octets of the run's /24: the origin, the scheduler, then swarm hosts and direct clients. */
 const ORIGIN_OCTET = 1
@@ -29,6 +31,9 @@ export async function createNetnsNetwork (components: { teardown: Teardown }, in
     signal: AbortSignal.any([init.signal, AbortSignal.timeout(30_000)])
   })
   const stopOrigin = teardown.defer('origin registry', async () => { await origin.process.stop() })
+  const delayed = init.originRttMs > 0 ? await startOriginDelay(originMachine, origin.host, init, teardown) : undefined
+  const stopDelay = delayed == null ? async () => {} : teardown.defer('origin delay proxy', delayed.stop)
+  const reached = delayed ?? origin
 
   let schedulerMachine: Machine | undefined
   const machines = new Map<string, Machine>()
@@ -40,14 +45,14 @@ export async function createNetnsNetwork (components: { teardown: Teardown }, in
     agentListen: `127.0.0.1:${AGENT_HTTP_PORT}`,
     p2pListen: `/ip4/${m.ip}/tcp/${AGENT_P2P_PORT}`,
     agentFlags: [],
-    originHost: origin.host,
+    originHost: reached.host,
     closedHost: `127.0.0.1:${CLOSED_PORT}`
   })
 
   return {
     mode: 'netns',
     hostBytesPerSecond: init.hostBytesPerSecond,
-    origin: { url: origin.url, host: origin.host },
+    origin: { url: reached.url, host: reached.host },
     egressCountedBy: `tx bytes of the origin's veth (${originMachine.netns}/eth0, Ethernet/IP/TCP headers included, MTU 9000)`,
     originEgressBytes: async () => topology.txBytes(originMachine),
     originRetransmits: async () => topology.tcpRetransmits(originMachine, { signal: init.signal }),
@@ -78,8 +83,28 @@ export async function createNetnsNetwork (components: { teardown: Teardown }, in
       if (machines.size === 0) next = { h: FIRST_HOST_OCTET, d: FIRST_DIRECT_OCTET }
     },
     close: async () => {
+      await stopDelay()
       await stopOrigin()
       await removeAll()
     }
   }
+}
+
+/**
+ * The origin as hosts reach it across a WAN: a delaying proxy (delay-proxy.ts) in the origin's own
+ * namespace, in front of the registry, half the round trip each way. Its egress is the origin
+ * link's, so the veth counters still count what the origin sends.
+ */
+async function startOriginDelay (machine: Machine, registry: string, init: NetworkInit, teardown: Teardown): Promise<{ url: string, host: string, stop: () => Promise<void> }> {
+  const host = `${machine.ip}:${ORIGIN_DELAY_PORT}`
+  const script = fileURLToPath(new URL('./delay-proxy.ts', import.meta.url))
+  const proxy = spawnAt(machine, process.execPath, [script, host, registry, String(init.originRttMs / 2)], { track: child => { teardown.track(child) } })
+  const url = `http://${host}`
+  try {
+    await waitForHttp(machine, `${url}/v2/`, { signal: AbortSignal.any([init.signal, AbortSignal.timeout(SERVICE_READY_TIMEOUT_MS)]), process: proxy, what: `the origin's delay proxy in ${machine.name}` })
+  } catch (err) {
+    await proxy.stop()
+    throw err
+  }
+  return { url, host, stop: async () => { await proxy.stop() } }
 }

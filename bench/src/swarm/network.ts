@@ -69,5 +69,7 @@ export interface NetworkInit {
   workDir: string
   hostBytesPerSecond: number
   originBytesPerSecond: number
+  /** Round trip added between the origin and everyone else (netns mode only); 0: none. */
+  originRttMs: number
   signal: AbortSignal
 }
