@@ -204,6 +204,11 @@ export const BANDWIDTH_MIN_BURST_BYTES = 64 * 1024
  */
 export const ORIGIN_PIECE_READS_IN_FLIGHT = 1
 /**
+ * A read passes its origin slot on near its end (layer-fetcher/origin-reads.ts), but only once this
+ * share of its bytes has arrived: the rate its remaining time is judged by is measured on them.
+ */
+export const ORIGIN_HAND_OFF_MIN_SHARE = 0.25
+/**
  * Piece reads one stripe of a site prefetch keeps asked for (placement by pieces): they pass the
  * same origin slots as downloads (ORIGIN_PIECE_READS_IN_FLIGHT), so the second only waits there,
  * ready the moment the first ends.

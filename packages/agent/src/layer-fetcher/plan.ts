@@ -4,7 +4,7 @@ import type { PeerId } from '@libp2p/interface'
 import { pieceCountFor } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import type { RateLimiter } from '../bandwidth/index.ts'
-import { ORIGIN_PIECE_READS_IN_FLIGHT, SHARE_VERDICT_WAIT_MS } from '../constants.ts'
+import { SHARE_VERDICT_WAIT_MS } from '../constants.ts'
 import { NoPeerSourceError } from '../errors.ts'
 import { silentLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
@@ -13,11 +13,12 @@ import type { UpstreamClient } from '../upstream/client.ts'
 import { BlobDownload } from './blob-download.ts'
 import type { HashThread } from '../hashing/hash-thread.ts'
 import type { LayerFetcherEventMap, PieceEvents } from './events.ts'
-import { blobSizeOf, fetchOriginRange } from './sources/origin.ts'
+import { blobSizeOf } from './sources/origin.ts'
 import type { OriginBlobRequest } from './sources/origin.ts'
 import type { OriginPieceReader } from './sources/origin-range.ts'
 import type { PeerBans } from '../peer-bans.ts'
 import { claimShare } from './claim-share.ts'
+import { OriginReads } from './origin-reads.ts'
 import { PeerLatency } from './peer-latency.ts'
 import { planFromPeers } from './peer-plan.ts'
 import type { PeerNetwork } from './peer-plan.ts'
@@ -26,7 +27,6 @@ import { pieceStream } from './piece-stream.ts'
 import { partialAheadStore } from './read-ahead.ts'
 import type { PieceStream } from './piece-stream.ts'
 import { startScheduled } from './scheduled-path.ts'
-import { Slots } from './slots.ts'
 import type { SchedulerClient } from '../scheduler-client/client.ts'
 
 /** An answer of the origin that is not the blob (401 with its challenge, 404...), passed on as is. */
@@ -100,13 +100,14 @@ export class BlobPlanner {
   private readonly components: BlobPlannerComponents
   private readonly init: BlobPlannerInit
   private readonly log: Logger
-  /** Origin Range reads of pieces, a few at a time for all blobs (see Slots). */
-  readonly #originReads = new Slots(ORIGIN_PIECE_READS_IN_FLIGHT)
+  /** Origin Range reads of pieces, a few at a time for all blobs (see OriginReads). */
+  readonly #originReads: OriginReads
 
   constructor (components: BlobPlannerComponents, init: BlobPlannerInit) {
     this.components = components
     this.init = init
     this.log = components.logger ?? silentLogger
+    this.#originReads = new OriginReads({ upstream: components.upstream, limiter: components.limits?.origin, onBytes: bytes => { init.events.emit('upstream-bytes', bytes) } })
   }
 
   /**
@@ -216,17 +217,7 @@ export class BlobPlanner {
   /** Pieces by HTTP Range from the origin, unless fallback to it is off; shared by every download and stripe (the origin read slots). */
   originPiece (req: OriginBlobRequest): OriginPieceReader | undefined {
     if (!this.init.originFallback) return undefined
-    return async (offset, length, signal, stillWanted) => {
-      const queued = performance.now()
-      return this.#originReads.run(async () => {
-        if (stillWanted?.() === false) return undefined
-        const asked = performance.now()
-        let headers = asked
-        const chunks = await fetchOriginRange(this.components.upstream, req, { offset, length }, this.components.limits?.origin, signal, () => { headers = performance.now() })
-        this.init.events.emit('upstream-bytes', length)
-        return { chunks, slotSeconds: (asked - queued) / 1000, firstByteSeconds: (headers - asked) / 1000 }
-      }, signal)
-    }
+    return this.#originReads.readerFor(req)
   }
 
   /** Every peer's recent first-byte time, over the downloads of every blob: whom to ask (PieceBook.whomToAsk). */

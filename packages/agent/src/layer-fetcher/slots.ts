@@ -12,13 +12,23 @@ export class Slots {
     this.#count = Math.max(1, count)
   }
 
-  /** Runs `work` in a slot; waiting for one ends with the signal's reason. */
-  async run<T> (work: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  /**
+   * Runs `work` in a slot; waiting for one ends with the signal's reason. `work` may hand its slot
+   * to the next waiter before it ends (`handOff`, once; later calls do nothing): a read whose last
+   * bytes are on their way lets the next one send its request.
+   */
+  async run<T> (work: (handOff: () => void) => Promise<T>, signal: AbortSignal): Promise<T> {
     await this.#acquire(signal)
-    try {
-      return await work()
-    } finally {
+    let held = true
+    const handOff = (): void => {
+      if (!held) return
+      held = false
       this.#release()
+    }
+    try {
+      return await work(handOff)
+    } finally {
+      handOff()
     }
   }
 

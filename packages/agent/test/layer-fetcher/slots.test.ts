@@ -36,3 +36,33 @@ test('a waiter whose signal aborts leaves the queue with its reason; the others 
   await first
   t.is(await third, 'third')
 })
+
+test('a slot handed off early goes to the next waiter at once, and only once', async t => {
+  const slots = new Slots(1)
+  const started: string[] = []
+  const firstGate = Promise.withResolvers<void>()
+  const secondGate = Promise.withResolvers<void>()
+  const signal = new AbortController().signal
+  const first = slots.run(async handOff => {
+    started.push('first')
+    handOff()
+    handOff()
+    await firstGate.promise
+  }, signal)
+  const second = slots.run(async () => {
+    started.push('second')
+    await secondGate.promise
+  }, signal)
+  const third = slots.run(async () => { started.push('third') }, signal)
+  const settle = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
+  await settle()
+  // The second runs beside the first, which handed its slot on; the hand-off freed one slot, not two.
+  t.deepEqual(started, ['first', 'second'])
+  firstGate.resolve()
+  await first
+  await settle()
+  t.deepEqual(started, ['first', 'second'], 'the first ending after its hand-off frees nothing more')
+  secondGate.resolve()
+  await Promise.all([second, third])
+  t.deepEqual(started, ['first', 'second', 'third'])
+})

@@ -117,16 +117,26 @@ async function * skipBytes (body: AsyncIterable<Uint8Array>, skip: number): Asyn
   }
 }
 
+export interface OriginRangeOptions {
+  limiter?: OriginLimiter
+  signal: AbortSignal
+  /** The origin answered (status and headers). */
+  onHeaders?: () => void
+  /** After each chunk: the bytes of the range received so far. */
+  onBytes?: (filled: number) => void
+}
+
 /**
  * Bytes [offset, offset + length) of the blob from the origin (HTTP Range), as the chunks the
  * response gave (not joined: see Piece): the pieces no peer could give. A registry that ignores
  * Range is read up to the wanted bytes.
  */
-export async function fetchOriginRange (upstream: UpstreamClient, req: OriginBlobRequest, span: { offset: number, length: number }, limiter: OriginLimiter, signal: AbortSignal, onHeaders?: () => void): Promise<Uint8Array[]> {
+export async function fetchOriginRange (upstream: UpstreamClient, req: OriginBlobRequest, span: { offset: number, length: number }, options: OriginRangeOptions): Promise<Uint8Array[]> {
   const { offset, length } = span
+  const { signal } = options
   const res = await requestOriginBlob(upstream, req, offset, signal, offset + length - 1)
-  onHeaders?.()
-  const body = await bodyFrom(res, req, offset, limiter, signal)
+  options.onHeaders?.()
+  const body = await bodyFrom(res, req, offset, options.limiter, signal)
   const chunks: Uint8Array[] = []
   let filled = 0
   for await (const chunk of body) {
@@ -134,6 +144,7 @@ export async function fetchOriginRange (upstream: UpstreamClient, req: OriginBlo
     chunks.push(take < chunk.byteLength ? chunk.subarray(0, take) : chunk)
     filled += take
     if (filled === length) break
+    options.onBytes?.(filled)
   }
   await discardBody(res.body)
   if (filled !== length) throw new UpstreamProtocolError(`${req.registry.host} sent ${filled} of ${length} bytes at ${offset} of ${req.digest}`)
