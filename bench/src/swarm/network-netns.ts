@@ -3,8 +3,8 @@
  * host and origin links shaped by tbf, origin egress read from the origin's veth.
  */
 import { join } from 'node:path'
-import type { Teardown } from '../mirror/teardown.ts'
 import { fileURLToPath } from 'node:url'
+import type { Teardown } from '../mirror/teardown.ts'
 import { AGENT_HTTP_PORT, AGENT_P2P_PORT, CLOSED_PORT, ORIGIN_DELAY_PORT, ORIGIN_PORT, SCHEDULER_ADMIN_PORT, SCHEDULER_P2P_PORT, SERVICE_READY_TIMEOUT_MS } from './constants.ts'
 import { Topology } from './netns.ts'
 import type { Machine } from './netns.ts'

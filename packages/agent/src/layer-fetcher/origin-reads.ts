@@ -19,8 +19,9 @@ export interface OriginReadsComponents {
  * next read's request crosses the path while those bytes arrive and its first byte follows them
  * closely. With one read at a time and no hand-off, every piece cost the origin's link a round trip
  * of idle: 3 hosts at 100 Mbit, the origin 100 ms away, pulled in 1.40x the link's limit against
- * 1.20x with the origin near (docs/dev/origin-hop.md). Near an origin the first byte comes in
- * milliseconds and the hand-off happens at the very end, as before.
+ * 1.20x with the origin near (docs/dev/origin-hop.md). Near an idle origin the first byte comes in
+ * milliseconds and the hand-off happens at the very end; where the origin's answers queue behind
+ * other readers' bytes, the next answer waits in that queue instead of the link waiting for it.
  */
 export class OriginReads {
   readonly #components: OriginReadsComponents

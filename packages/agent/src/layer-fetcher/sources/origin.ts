@@ -122,7 +122,7 @@ export interface OriginRangeOptions {
   signal: AbortSignal
   /** The origin answered (status and headers). */
   onHeaders?: () => void
-  /** After each chunk: the bytes of the range received so far. */
+  /** After each chunk that leaves the range short: the bytes of it received so far. */
   onBytes?: (filled: number) => void
 }
 
