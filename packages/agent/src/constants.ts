@@ -194,8 +194,10 @@ export const BANDWIDTH_MIN_BURST_BYTES = 64 * 1024
 
 /**
  * Origin Range reads of pieces one agent has in flight at once, over all its blobs (see
- * layer-fetcher/slots.ts). One: a piece is of use to the swarm only once it has arrived whole, and
- * the scheduler lets only a few agents read a task (SCHEDULER_ORIGIN_READERS). Measured in bench
+ * layer-fetcher/origin-reads.ts: a read passes its slot on as its last bytes arrive, so the next
+ * is asked for then and a distant origin's round trip does not idle the link). One: a piece is of
+ * use to the swarm only once it has arrived whole, and the scheduler lets only a few agents read a
+ * task (SCHEDULER_ORIGIN_READERS). Measured in bench
  * swarm (8 hosts): with 4, the origin sent 1.13-1.38x the image at 25 Mbit (pieces read twice),
  * and the DHT-only swarm (no-scheduler) took 85-86 s with the origin at 5.4-5.8x the image against
  * 62-63 s and 3.9-4.0x with 1, each agent's stalled downloads reading four pieces at a time from
@@ -211,7 +213,7 @@ export const ORIGIN_HAND_OFF_MIN_SHARE = 0.25
 /**
  * Piece reads one stripe of a site prefetch keeps asked for (placement by pieces): they pass the
  * same origin slots as downloads (ORIGIN_PIECE_READS_IN_FLIGHT), so the second only waits there,
- * ready the moment the first ends.
+ * ready the moment the first hands its slot on.
  */
 export const STRIPE_PIECE_READS_IN_FLIGHT = 2
 /** Tries of a stripe whose partial file a download of the same blob closed under it. */
