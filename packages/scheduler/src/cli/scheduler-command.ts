@@ -154,7 +154,7 @@ export async function runScheduler (argv: string[]): Promise<number> {
   try {
     // Its data dir holds its peer key, the admin token and the members: 0700 / 0600.
     const modes = await secureDataDir(config.dataDir)
-    if (modes.tightened > 0) console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler', msg: 'data dir tightened to 0700 / 0600', dataDir: config.dataDir, tightened: modes.tightened, checked: modes.checked }))
+    if (modes.tightened > 0) jsonLog('info', 'shoal:scheduler')('data dir tightened to 0700 / 0600', { dataDir: config.dataDir, tightened: modes.tightened, checked: modes.checked })
   } catch (err) {
     if ((err as Error).name !== 'DataDirPermissionError') throw err
     return cannotStart(err as Error)
@@ -252,16 +252,16 @@ async function startServices (init: ServicesInit): Promise<{ node: Awaited<Retur
     listen: config.listen,
     announce: config.announce,
     swarmKey,
-    warn: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'warn', component: 'shoal:scheduler', msg: message, ...fields })) }
+    warn: jsonLog('warn', 'shoal:scheduler')
   }).catch(err => { throw listenFailure(`--listen ${config.listen.join(' ')}`, err) })
   started.push(async () => { await node.stop() })
   const server = new SchedulerServer({ node, service, membership }, {
-    log: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler', msg: message, ...fields })) }
+    log: jsonLog('info', 'shoal:scheduler')
   })
   await server.start()
   started.push(async () => { await server.stop() })
   const jobs = new PrefetchJobs({ service, store: jobStore }, {
-    log: (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'shoal:scheduler:prefetch', msg: message, ...fields })) }
+    log: jsonLog('info', 'shoal:scheduler:prefetch')
   })
   await jobs.start()
   started.push(async () => { await jobs.stop() })
@@ -278,6 +278,11 @@ async function startServices (init: ServicesInit): Promise<{ node: Awaited<Retur
 function listenFailure (what: string, err: unknown): Error {
   const reason = /(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b[^\n]*/.exec((err as Error).message ?? '')?.[0]
   return reason == null ? err as Error : new SchedulerListenError(`${what}: ${reason}`, { cause: err })
+}
+
+/** Writes one JSON log line a call on stderr, as the agent's logger does: time, level, component, msg and the fields. */
+function jsonLog (level: 'info' | 'warn', component: string): (message: string, fields?: Record<string, unknown>) => void {
+  return (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level, component, msg: message, ...fields })) }
 }
 
 function cannotStart (err: Error): number {
