@@ -49,6 +49,21 @@ export function pieceCountFor (blobSize: number): number {
   return blobSize === 0 ? 0 : Math.ceil(blobSize / pieceSizeFor(blobSize))
 }
 
+/**
+ * The bytes one origin read may cover: a run of consecutive pieces of a blob read in one HTTP Range
+ * request. A scheduler deals a cold blob's origin pieces in runs of originRunFor(size) pieces, and
+ * an agent asks for a run in one request. Why: every request waits the origin's answer, and a
+ * 256 KiB piece takes less time to send than an origin 100 ms away takes to answer, so pieces read
+ * one per request leave the origin's link idle between answers (docs/dev/origin-hop.md). 1 MiB is
+ * the piece size of blobs over 32 MiB, whose reads stay one piece each.
+ */
+export const ORIGIN_RUN_BYTES = 1024 * 1024
+
+/** Consecutive pieces in one origin read of a blob of `blobSize` bytes (at least 1). */
+export function originRunFor (blobSize: number): number {
+  return Math.max(1, Math.floor(ORIGIN_RUN_BYTES / pieceSizeFor(blobSize)))
+}
+
 export interface PieceSpan {
   index: number
   offset: number

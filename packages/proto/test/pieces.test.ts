@@ -1,5 +1,5 @@
 import test from 'ava'
-import { pieceSizeFor, pieceCountFor, pieceSpan, pieceAt, stripeBytes, stripePieces, MIN_PIECE_SIZE, MAX_PIECE_SIZE, SMALL_PIECE_COUNT, TARGET_PIECE_COUNT } from '../src/index.ts'
+import { pieceSizeFor, pieceCountFor, pieceSpan, pieceAt, stripeBytes, stripePieces, originRunFor, ORIGIN_RUN_BYTES, MIN_PIECE_SIZE, MAX_PIECE_SIZE, SMALL_PIECE_COUNT, TARGET_PIECE_COUNT } from '../src/index.ts'
 
 const MiB = 1024 * 1024
 
@@ -56,4 +56,12 @@ test('the stripes of a blob partition its pieces, and their bytes add up to the 
   t.is([0, 1, 2, 3].reduce((sum, index) => sum + stripeBytes(size, { index, count: 4 }), 0), size)
   t.is(stripeBytes(size, { index: 2, count: 4 }), 2 * PIECE + 5)
   t.deepEqual(stripePieces(size, { index: 11, count: 12 }), [], 'more stripes than pieces: some are empty')
+})
+
+test('an origin read covers a run of pieces up to ORIGIN_RUN_BYTES, and at least one piece', t => {
+  t.is(originRunFor(16 * MiB), 4, '256 KiB pieces')
+  t.is(originRunFor(16 * MiB + 1), 2, '512 KiB pieces')
+  t.is(originRunFor(64 * MiB), 1, '1 MiB pieces')
+  t.is(originRunFor(1024 * MiB), 1, '4 MiB pieces')
+  t.is(ORIGIN_RUN_BYTES, MiB)
 })

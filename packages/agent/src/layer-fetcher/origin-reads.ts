@@ -1,9 +1,9 @@
+import { ORIGIN_RUN_BYTES } from '@shoal/proto'
 import { ORIGIN_HAND_OFF_MIN_SHARE, ORIGIN_PIECE_READS_IN_FLIGHT } from '../constants.ts'
 import type { UpstreamClient } from '../upstream/client.ts'
-import { Slots } from './slots.ts'
 import { fetchOriginRange } from './sources/origin.ts'
 import type { OriginBlobRequest, OriginLimiter } from './sources/origin.ts'
-import type { OriginPieceReader } from './sources/origin-range.ts'
+import type { OriginPieceRead, OriginPieceReader } from './sources/origin-range.ts'
 
 export interface OriginReadsComponents {
   upstream: UpstreamClient
@@ -12,51 +12,173 @@ export interface OriginReadsComponents {
   onBytes?: (bytes: number) => void
 }
 
+/** A piece read waiting for a slot, or part of a read under way. */
+interface Asked {
+  /** The reader it came through: reads of one download (one blob, one client's request) join. */
+  reader: object
+  req: OriginBlobRequest
+  offset: number
+  length: number
+  signal: AbortSignal
+  stillWanted?: () => boolean
+  queuedAt: number
+  answer: PromiseWithResolvers<OriginPieceRead | undefined>
+}
+
 /**
  * The agent's origin Range reads of pieces, for every blob, download and stripe: a few at a time
- * (ORIGIN_PIECE_READS_IN_FLIGHT), first come, first served, and pipelined. A read hands its slot on
- * once its remaining bytes will take no longer than its own first byte took (handOffDue), so the
- * next read's request crosses the path while those bytes arrive and its first byte follows them
- * closely. With one read at a time and no hand-off, every piece cost the origin's link a round trip
- * of idle: 3 hosts at 100 Mbit, the origin 100 ms away, pulled in 1.40x the link's limit against
- * 1.20x with the origin near (docs/dev/origin-hop.md). Near an idle origin the first byte comes in
- * milliseconds and the hand-off happens at the very end; where the origin's answers queue behind
- * other readers' bytes, the next answer waits in that queue instead of the link waiting for it.
+ * (ORIGIN_PIECE_READS_IN_FLIGHT), first come, first served, joined and pipelined.
+ *
+ * Joined: a free slot takes the oldest piece asked for and the pieces of the same download asked
+ * for right after it, up to ORIGIN_RUN_BYTES, and reads them in one request; each is answered as
+ * soon as its own bytes are in. A scheduler deals a cold blob's small pieces in runs (originRunFor),
+ * and the read-ahead asks for a run at once, so one answer of the origin brings 1 MiB, not 256 KiB.
+ *
+ * Pipelined: a read hands its slot on once its remaining bytes will take no longer than its own
+ * first byte took (handOffDue), so the next read's request crosses the path while those bytes
+ * arrive and its first byte follows them closely. With one read at a time and no hand-off, every
+ * piece cost the origin's link a round trip of idle: 3 hosts at 100 Mbit, the origin 100 ms away,
+ * pulled in 1.40x the link's limit against 1.20x with the origin near (docs/dev/origin-hop.md).
+ * Where the origin's answers queue behind other readers' bytes, the next answer waits in that queue
+ * instead of the link waiting for it.
  */
 export class OriginReads {
   readonly #components: OriginReadsComponents
-  readonly #slots: Slots
+  #free: number
+  readonly #queue: Asked[] = []
+  #pumpDue = false
 
   constructor (components: OriginReadsComponents, init: { inFlight?: number } = {}) {
     this.#components = components
-    this.#slots = new Slots(init.inFlight ?? ORIGIN_PIECE_READS_IN_FLIGHT)
+    this.#free = Math.max(1, init.inFlight ?? ORIGIN_PIECE_READS_IN_FLIGHT)
   }
 
-  /** The reader of one blob's pieces for this client's request. */
+  /**
+   * The reader of one blob's pieces for this client's request. Its reads wait for a slot; one given
+   * up by its signal leaves the queue with the signal's reason (or, joined to a read under way,
+   * that read goes on for the others).
+   */
   readerFor (req: OriginBlobRequest): OriginPieceReader {
+    const reader = {}
     return async (offset, length, signal, stillWanted) => {
-      const queued = performance.now()
-      return this.#slots.run(async handOff => {
-        if (stillWanted?.() === false) return undefined
-        const asked = performance.now()
-        let headers = asked
-        let firstChunk: { at: number, filled: number } | undefined
-        const chunks = await fetchOriginRange(this.#components.upstream, req, { offset, length }, {
-          limiter: this.#components.limiter,
-          signal,
-          onHeaders: () => { headers = performance.now() },
-          onBytes: filled => {
-            const now = performance.now()
-            if (firstChunk == null) {
-              firstChunk = { at: now, filled }
-              return
-            }
-            if (handOffDue({ length, filled, firstByteMs: headers - asked, since: firstChunk, now })) handOff()
-          }
-        })
-        this.#components.onBytes?.(length)
-        return { chunks, slotSeconds: (asked - queued) / 1000, firstByteSeconds: (headers - asked) / 1000 }
-      }, signal)
+      signal.throwIfAborted()
+      const asked: Asked = { reader, req, offset, length, signal, stillWanted, queuedAt: performance.now(), answer: Promise.withResolvers() }
+      const onAbort = (): void => {
+        const index = this.#queue.indexOf(asked)
+        if (index >= 0) this.#queue.splice(index, 1)
+        asked.answer.reject(signal.reason)
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.#queue.push(asked)
+      this.#pumpSoon()
+      try {
+        return await asked.answer.promise
+      } finally {
+        signal.removeEventListener('abort', onAbort)
+      }
+    }
+  }
+
+  /** Starts reads once the caller's turn ends: pieces asked for together are all queued by then, and join. */
+  #pumpSoon (): void {
+    if (this.#pumpDue) return
+    this.#pumpDue = true
+    queueMicrotask(() => {
+      this.#pumpDue = false
+      this.#pump()
+    })
+  }
+
+  #pump (): void {
+    while (this.#free > 0 && this.#queue.length > 0) {
+      const run = this.#takeRun()
+      if (run.length === 0) continue
+      this.#free--
+      void this.#read(run)
+    }
+  }
+
+  /** The oldest piece asked for and those asked for right after it in the same download; [] when it is no longer wanted. */
+  #takeRun (): Asked[] {
+    const first = this.#queue.shift()!
+    if (first.stillWanted?.() === false) {
+      first.answer.resolve(undefined)
+      return []
+    }
+    const run = [first]
+    let end = first.offset + first.length
+    let bytes = first.length
+    for (;;) {
+      const index = this.#queue.findIndex(a => a.reader === first.reader && a.offset === end && bytes + a.length <= ORIGIN_RUN_BYTES)
+      if (index < 0) break
+      const next = this.#queue.splice(index, 1)[0]!
+      if (next.stillWanted?.() === false) {
+        next.answer.resolve(undefined)
+        break
+      }
+      run.push(next)
+      end += next.length
+      bytes += next.length
+    }
+    return run
+  }
+
+  /** One Range request for the run; each piece is answered when its bytes are in, the rest fail with the read. */
+  async #read (run: Asked[]): Promise<void> {
+    const { upstream, limiter, onBytes } = this.#components
+    const length = run.reduce((sum, a) => sum + a.length, 0)
+    const startedAt = performance.now()
+    let headersAt = startedAt
+    let firstChunk: { at: number, filled: number } | undefined
+    let filled = 0
+    let handedOff = false
+    const handOff = (): void => {
+      if (handedOff) return
+      handedOff = true
+      this.#free++
+      this.#pump()
+    }
+    // The read goes on while any of its pieces is still wanted.
+    const controller = new AbortController()
+    let wanted = run.length
+    const unwanted = (): void => { if (--wanted === 0) controller.abort(new Error('no piece of this origin read is wanted any more')) }
+    for (const a of run) a.signal.addEventListener('abort', unwanted, { once: true })
+    let piece = 0
+    let chunks: Uint8Array[] = []
+    let pieceFilled = 0
+    const take = (chunk: Uint8Array): void => {
+      while (chunk.byteLength > 0) {
+        const a = run[piece]!
+        const part = Math.min(chunk.byteLength, a.length - pieceFilled)
+        chunks.push(part < chunk.byteLength ? chunk.subarray(0, part) : chunk)
+        chunk = chunk.subarray(part)
+        pieceFilled += part
+        if (pieceFilled < a.length) continue
+        onBytes?.(a.length)
+        a.answer.resolve({ chunks, slotSeconds: (startedAt - a.queuedAt) / 1000, firstByteSeconds: (headersAt - startedAt) / 1000 })
+        piece++
+        chunks = []
+        pieceFilled = 0
+      }
+    }
+    try {
+      await fetchOriginRange(upstream, run[0]!.req, { offset: run[0]!.offset, length }, {
+        limiter,
+        signal: controller.signal,
+        onHeaders: () => { headersAt = performance.now() },
+        onChunk: chunk => {
+          take(chunk)
+          filled += chunk.byteLength
+          const now = performance.now()
+          if (firstChunk == null) firstChunk = { at: now, filled }
+          else if (filled < length && handOffDue({ length, filled, firstByteMs: headersAt - startedAt, since: firstChunk, now })) handOff()
+        }
+      })
+    } catch (err) {
+      for (const a of run.slice(piece)) a.answer.reject(err)
+    } finally {
+      for (const a of run) a.signal.removeEventListener('abort', unwanted)
+      handOff()
     }
   }
 }

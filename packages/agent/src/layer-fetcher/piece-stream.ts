@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { pieceAt, pieceSpan } from '@shoal/proto'
+import { originRunFor, pieceAt, pieceSpan } from '@shoal/proto'
 import type { Digest, PieceTable } from '@shoal/proto'
 import { PEER_FETCH_MAX_BYTES_IN_FLIGHT, PEER_FETCH_MAX_PIECES_IN_FLIGHT, PEER_REFRESH_INTERVAL_MS, PEER_STALL_MIN_BYTES_PER_S, PEER_STALL_MS, READ_AHEAD_PIECES_PER_BLOB, STALL_ORIGIN_PIECES } from '../constants.ts'
 import { NoPeerSourceError } from '../errors.ts'
@@ -182,6 +182,7 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
       // again: joining the stream's fetch, the read-ahead stored the piece a second time.
       store: { ...seedInto, has: index => streamHas.has(index) || underWay.has(index) || seedInto.has(index) },
       workers: READ_AHEAD_PIECES_PER_BLOB,
+      originRun: originRunFor(table.size),
       refresh: async signal => { await swarm.refresh(signal) }
     })
 

@@ -38,6 +38,11 @@ export interface ReadAheadInit {
   store: AheadStore
   /** Pieces read ahead at once for this blob. */
   workers: number
+  /**
+   * Consecutive assigned pieces asked for at once (originRunFor; default 1): the origin reads join
+   * them into one request (OriginReads), as the scheduler deals them.
+   */
+  originRun?: number
   /** How often to look again when nothing can be read ahead now. */
   idleMs?: number
   /**
@@ -62,7 +67,7 @@ export class ReadAhead {
   /** Pieces being read and stored: the stream that reaches one takes these bytes instead of reading it again. */
   readonly #underWay = new Map<number, Promise<Piece>>()
   readonly #taken = new Set<number>()
-  /** Assigned pieces being read: one at a time per blob, in order; the other workers take pieces peers hold. */
+  /** Runs of assigned pieces being read: one at a time per blob, in order; the other workers take pieces peers hold. */
   #assignedUnderWay = 0
   /** Assigned (origin) reads that failed in a row: each waits twice as long before the next try. */
   #assignedFailures = 0
@@ -98,42 +103,22 @@ export class ReadAhead {
     const signal = this.#controller.signal
     while (!signal.aborted) {
       const next = this.#next()
-      if (next == null) {
+      if (next.length === 0) {
         // An abort only cuts the pause short; the loop sees the signal.
         await sleep(this.#init.idleMs ?? 100, undefined, { signal }).catch(() => {})
-        if (this.#next() == null) await this.#init.refresh?.(signal).catch(() => {})
+        if (this.#next().length === 0) await this.#init.refresh?.(signal).catch(() => {})
         continue
       }
-      this.#taken.add(next)
-      const assigned = this.#init.assigned().has(next)
+      const assigned = this.#init.assigned().has(next[0]!)
       if (assigned) this.#assignedUnderWay++
-      const job = (async () => {
-        const piece = await this.#init.fetch(next, signal)
-        await this.#init.store.write(next, piece.chunks, piece.digest)
-        return piece
-      })()
-      this.#underWay.set(next, job)
-      let pause = 0
-      try {
-        const { digest, from } = await job
-        this.#stored.set(next, { digest, from })
-        if (assigned) this.#assignedFailures = 0
-      } catch (err) {
-        // The stream reads it when it gets there (and a later pick may try it again).
-        this.#taken.delete(next)
-        if (!signal.aborted) {
-          this.#init.onError?.(next, err as Error)
-          // A piece no holder gave now is looked at again soon; an origin that keeps failing is asked
-          // less and less often (it was tried every ~110 ms for as long as the download lasted).
-          const idleMs = this.#init.idleMs ?? 100
-          pause = assigned ? Math.min(idleMs * 2 ** this.#assignedFailures++, READ_AHEAD_MAX_ORIGIN_BACKOFF_MS) : idleMs
-        }
-      } finally {
-        // Only this job's entry: once it failed, another worker may have picked the piece again. A
-        // failed job that kept its entry through its pause removed the next one's, and the stream,
-        // finding the piece neither under way nor stored, fetched it a second time.
-        if (this.#underWay.get(next) === job) this.#underWay.delete(next)
-      }
+      // All asked for in this turn, so that their origin reads join.
+      const failed = (await Promise.all(next.map(async index => this.#readOne(index, signal)))).some(ok => !ok)
+      if (failed && assigned) this.#assignedFailures++
+      else if (assigned) this.#assignedFailures = 0
+      // A piece no holder gave now is looked at again soon; an origin that keeps failing is asked
+      // less and less often (it was tried every ~110 ms for as long as the download lasted).
+      const idleMs = this.#init.idleMs ?? 100
+      const pause = !failed || signal.aborted ? 0 : assigned ? Math.min(idleMs * 2 ** (this.#assignedFailures - 1), READ_AHEAD_MAX_ORIGIN_BACKOFF_MS) : idleMs
       try {
         // An abort only cuts the pause short; the loop sees the signal.
         if (pause > 0) await sleep(pause, undefined, { signal }).catch(() => {})
@@ -144,16 +129,50 @@ export class ReadAhead {
     }
   }
 
-  #next (): number | undefined {
+  /** Reads and stores one piece; false when that failed (the stream reads it when it gets there, and a later pick may try it again). */
+  async #readOne (index: number, signal: AbortSignal): Promise<boolean> {
+    this.#taken.add(index)
+    const job = (async () => {
+      const piece = await this.#init.fetch(index, signal)
+      await this.#init.store.write(index, piece.chunks, piece.digest)
+      return piece
+    })()
+    this.#underWay.set(index, job)
+    try {
+      const { digest, from } = await job
+      this.#stored.set(index, { digest, from })
+      return true
+    } catch (err) {
+      this.#taken.delete(index)
+      if (!signal.aborted) this.#init.onError?.(index, err as Error)
+      return false
+    } finally {
+      // Only this job's entry: once it failed, another worker may have picked the piece again. A
+      // failed job that kept its entry through its pause removed the next one's, and the stream,
+      // finding the piece neither under way nor stored, fetched it a second time.
+      if (this.#underWay.get(index) === job) this.#underWay.delete(index)
+    }
+  }
+
+  /** The next piece to read ahead, with the assigned pieces right after an assigned one (up to originRun); [] for none now. */
+  #next (): number[] {
     const { assigned, holders, head, pieceCount, store } = this.#init
-    return nextAhead({
+    const open = (index: number): boolean => !this.#taken.has(index) && !store.has(index)
+    const first = nextAhead({
       head: head(),
       pieceCount,
-      open: index => !this.#taken.has(index) && !store.has(index),
+      open,
       readingAssigned: this.#assignedUnderWay > 0,
       assigned: assigned(),
       holders,
       random: Math.random
     })
+    if (first == null) return []
+    const run = [first]
+    const owned = assigned()
+    if (!owned.has(first)) return run
+    const most = Math.max(1, this.#init.originRun ?? 1)
+    for (let index = first + 1; run.length < most && index < pieceCount && owned.has(index) && open(index); index++) run.push(index)
+    return run
   }
 }

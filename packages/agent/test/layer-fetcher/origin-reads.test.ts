@@ -2,9 +2,20 @@ import test from 'ava'
 import { layerFixture } from '../../../../test/fixtures/index.ts'
 import { ORIGIN_HAND_OFF_MIN_SHARE } from '../../src/constants.ts'
 import { handOffDue, OriginReads } from '../../src/layer-fetcher/origin-reads.ts'
+import type { OriginPieceRead } from '../../src/layer-fetcher/sources/origin-range.ts'
 import { registryOrigin } from '../helpers/origin.ts'
 
 const MiB = 1024 * 1024
+const KiB = 1024
+
+/** The Range reads the origin answered, in the order they arrived. */
+function rangeReads (origin: { proxy?: { counts: { requests: Array<{ range?: string, arrivedAt: number, closedAt?: number }> } } }): Array<{ range?: string, arrivedAt: number, closedAt?: number }> {
+  return origin.proxy!.counts.requests.filter(r => r.range != null).sort((x, y) => x.arrivedAt - y.arrivedAt)
+}
+
+function bytesOf (read: OriginPieceRead | undefined): Buffer {
+  return Buffer.concat(read!.chunks)
+}
 
 test('a read hands its slot on once its remaining bytes take no longer than its first byte took', t => {
   const read = { length: 1000, firstByteMs: 100, since: { at: 0, filled: 100 } }
@@ -31,4 +42,74 @@ test('with the origin far away, the next read is asked for while the one before 
   t.is(first?.range, 'bytes=0-1048575')
   t.is(second?.range, 'bytes=1048576-2097151')
   t.true(second!.arrivedAt < first!.closedAt!, `the second read was asked ${(second!.arrivedAt - first!.closedAt!).toFixed(0)} ms after the first ended`)
+})
+
+test('pieces of one download asked for together are read in one request, each answered when its bytes are in', async t => {
+  const layer = layerFixture({ size: 2 * MiB, seed: 32 })
+  // 1 MiB/s: the four pieces' bytes take ~1 s, so the first is answered well before the last.
+  const origin = await registryOrigin(t, layer, { bytesPerSecond: MiB })
+  const reads = new OriginReads({ upstream: origin.upstream }, { inFlight: 1 })
+  const read = reads.readerFor(origin.req)
+  const signal = AbortSignal.timeout(30_000)
+  const answeredAt: number[] = []
+  const pieces = await Promise.all([0, 1, 2, 3].map(async i => {
+    const piece = await read(i * 256 * KiB, 256 * KiB, signal)
+    answeredAt[i] = performance.now()
+    return piece
+  }))
+  pieces.forEach((piece, i) => { t.deepEqual(bytesOf(piece), layer.subarray(i * 256 * KiB, (i + 1) * 256 * KiB), `piece ${i}`) })
+  const [only, ...more] = rangeReads(origin)
+  t.is(only?.range, `bytes=0-${MiB - 1}`)
+  t.is(more.length, 0)
+  t.true(answeredAt[0]! < answeredAt[3]! - 300, `the first piece was answered ${(answeredAt[3]! - answeredAt[0]!).toFixed(0)} ms before the last`)
+})
+
+test('a read joins no more than ORIGIN_RUN_BYTES, nor pieces of another download or out of line', async t => {
+  const layer = layerFixture({ size: 3 * MiB, seed: 33 })
+  const origin = await registryOrigin(t, layer, 'pass')
+  const reads = new OriginReads({ upstream: origin.upstream }, { inFlight: 1 })
+  const one = reads.readerFor(origin.req)
+  const other = reads.readerFor(origin.req)
+  const signal = AbortSignal.timeout(30_000)
+  const piece = 256 * KiB
+  const asked = [
+    one(0, piece, signal), one(piece, piece, signal), one(2 * piece, piece, signal), one(3 * piece, piece, signal), one(4 * piece, piece, signal),
+    other(5 * piece, piece, signal),
+    one(7 * piece, piece, signal)
+  ]
+  const got = await Promise.all(asked)
+  const at = [0, 1, 2, 3, 4, 5, 7]
+  got.forEach((read, i) => { t.deepEqual(bytesOf(read), layer.subarray(at[i]! * piece, (at[i]! + 1) * piece)) })
+  t.deepEqual(rangeReads(origin).map(r => r.range), [
+    `bytes=0-${4 * piece - 1}`,
+    `bytes=${4 * piece}-${5 * piece - 1}`,
+    `bytes=${5 * piece}-${6 * piece - 1}`,
+    `bytes=${7 * piece}-${8 * piece - 1}`
+  ], 'first come, first served; a run stops at 1 MiB, at another download, and at a gap')
+})
+
+test('a piece given up leaves its read: queued, it is not asked for; joined, the others still come', async t => {
+  const layer = layerFixture({ size: 2 * MiB, seed: 34 })
+  const origin = await registryOrigin(t, layer, { bytesPerSecond: MiB })
+  const reads = new OriginReads({ upstream: origin.upstream }, { inFlight: 1 })
+  const read = reads.readerFor(origin.req)
+  const signal = AbortSignal.timeout(30_000)
+  const piece = 256 * KiB
+  const joined = new AbortController()
+  const queued = new AbortController()
+  const first = read(0, piece, signal)
+  const second = read(piece, piece, AbortSignal.any([signal, joined.signal]))
+  const third = read(2 * piece, piece, signal)
+  // Another download's piece waits behind the first read.
+  const waiting = reads.readerFor(origin.req)(MiB, piece, AbortSignal.any([signal, queued.signal]))
+  const notWanted = reads.readerFor(origin.req)(MiB + piece, piece, signal, () => false)
+  await new Promise(resolve => setImmediate(resolve))
+  joined.abort(new Error('the download stopped'))
+  queued.abort(new Error('gone'))
+  await t.throwsAsync(second, { message: 'the download stopped' })
+  await t.throwsAsync(waiting, { message: 'gone' })
+  t.deepEqual(bytesOf(await first), layer.subarray(0, piece))
+  t.deepEqual(bytesOf(await third), layer.subarray(2 * piece, 3 * piece))
+  t.is(await notWanted, undefined)
+  t.deepEqual(rangeReads(origin).map(r => r.range), [`bytes=0-${3 * piece - 1}`], 'neither the queued piece given up nor the unwanted one was asked for')
 })

@@ -158,6 +158,48 @@ test('one assigned piece at a time: while it is read the other workers take held
   await ahead.stop()
 })
 
+test('a run of consecutive assigned pieces is asked for in one turn, up to originRun; the next run once it is read', async t => {
+  const { store } = memoryStore()
+  const gates = new Map<number, PromiseWithResolvers<void>>()
+  const turns: number[][] = []
+  let turn: number[] | undefined
+  const ahead = new ReadAhead({
+    pieceCount: 10,
+    assigned: () => new Set([0, 1, 2, 4, 5, 6, 7, 8]),
+    holders: () => 0,
+    head: () => 0,
+    fetch: async index => {
+      // Pieces asked for in the same turn (before any callback runs) land in one list.
+      if (turn == null) {
+        turn = []
+        turns.push(turn)
+        queueMicrotask(() => { turn = undefined })
+      }
+      turn.push(index)
+      const gate = Promise.withResolvers<void>()
+      gates.set(index, gate)
+      await gate.promise
+      const bytes = pieceBytes(index)
+      return { chunks: [bytes], digest: digestOf(bytes), from: 'origin' as const }
+    },
+    store,
+    workers: 2,
+    idleMs: 5,
+    originRun: 3
+  })
+  ahead.start()
+  await new Promise(resolve => setTimeout(resolve, 30))
+  t.deepEqual(turns, [[0, 1, 2]], 'the run stops at a piece not assigned (3); the other worker has no held piece to take')
+  for (const index of [0, 1, 2]) gates.get(index)?.resolve()
+  await new Promise(resolve => setTimeout(resolve, 30))
+  t.deepEqual(turns, [[0, 1, 2], [4, 5, 6]], 'at most originRun pieces')
+  for (const index of [4, 5, 6]) gates.get(index)?.resolve()
+  await new Promise(resolve => setTimeout(resolve, 30))
+  t.deepEqual(turns.at(-1), [7, 8])
+  for (const gate of gates.values()) gate.resolve()
+  await ahead.stop()
+})
+
 test('an assigned (origin) read that keeps failing is tried again after pauses that double; a piece no holder gave now, after the idle pause', async t => {
   const { store } = memoryStore()
   const tries = { origin: [] as number[], peer: 0 }

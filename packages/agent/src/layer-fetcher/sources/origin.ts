@@ -122,31 +122,28 @@ export interface OriginRangeOptions {
   signal: AbortSignal
   /** The origin answered (status and headers). */
   onHeaders?: () => void
-  /** After each chunk that leaves the range short: the bytes of it received so far. */
-  onBytes?: (filled: number) => void
+  /** Each chunk of the range as it arrives (not joined: see Piece), cut at the range's end. */
+  onChunk: (chunk: Uint8Array) => void
 }
 
 /**
- * Bytes [offset, offset + length) of the blob from the origin (HTTP Range), as the chunks the
- * response gave (not joined: see Piece): the pieces no peer could give. A registry that ignores
- * Range is read up to the wanted bytes.
+ * Bytes [offset, offset + length) of the blob from the origin (HTTP Range), handed on chunk by
+ * chunk as they arrive: the pieces no peer could give. A registry that ignores Range is read up to
+ * the wanted bytes. Resolves once all of them came.
  */
-export async function fetchOriginRange (upstream: UpstreamClient, req: OriginBlobRequest, span: { offset: number, length: number }, options: OriginRangeOptions): Promise<Uint8Array[]> {
+export async function fetchOriginRange (upstream: UpstreamClient, req: OriginBlobRequest, span: { offset: number, length: number }, options: OriginRangeOptions): Promise<void> {
   const { offset, length } = span
   const { signal } = options
   const res = await requestOriginBlob(upstream, req, offset, signal, offset + length - 1)
   options.onHeaders?.()
   const body = await bodyFrom(res, req, offset, options.limiter, signal)
-  const chunks: Uint8Array[] = []
   let filled = 0
   for await (const chunk of body) {
     const take = Math.min(chunk.byteLength, length - filled)
-    chunks.push(take < chunk.byteLength ? chunk.subarray(0, take) : chunk)
     filled += take
+    options.onChunk(take < chunk.byteLength ? chunk.subarray(0, take) : chunk)
     if (filled === length) break
-    options.onBytes?.(filled)
   }
   await discardBody(res.body)
   if (filled !== length) throw new UpstreamProtocolError(`${req.registry.host} sent ${filled} of ${length} bytes at ${offset} of ${req.digest}`)
-  return chunks
 }
