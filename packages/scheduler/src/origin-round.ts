@@ -1,3 +1,4 @@
+import { originRunFor } from '@shoal/proto'
 import type { Digest, SchedulerMessage } from '@shoal/proto'
 import type { TaskAvailabilityView } from './availability.ts'
 import { DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_ORIGIN_KEEP_PIECES, SCHEDULER_ORIGIN_READERS } from './constants.ts'
@@ -67,7 +68,7 @@ export class OriginRounds {
     if (unheld === 0) return
     const loads = this.#components.originLoads?.()
     const assignees = chooseOriginReaders([...task.wanting], this.#readers, peer => loads?.get(peer) ?? 0)
-    task.assignment = assignOrigin({ pieceCount: availability.pieceCount, assignees, readersPerPiece: this.#readersPerPiece })
+    task.assignment = assignOrigin({ pieceCount: availability.pieceCount, assignees, readersPerPiece: this.#readersPerPiece, run: originRunFor(task.size) })
     for (const peer of task.assignment.assignees) {
       task.originProgressAt.set(peer, now)
       task.originConsidered.add(peer)

@@ -7,11 +7,13 @@ import type { PeerKey } from './types.ts'
  * Cooperative origin fetches: for a task that no peer holds, which of the first agents reads which
  * piece from the origin, so that the origin sends each piece about once and the swarm spreads it.
  *
- * Pieces are dealt round-robin in piece order: with one reader per piece, assignee j of n reads
- * pieces j, j + n, j + 2n, ..., so every assignee starts on an early piece (clients read a blob in
- * order, and each agent gets the pieces before and after its own from the others), and the loads
- * differ by at most one. With k readers per piece, the k slots of each piece continue the deal:
- * piece i's readers are assignees (i*k .. i*k+k-1) mod n, which are distinct while k <= n.
+ * Pieces are dealt round-robin in piece order, in runs of `run` consecutive pieces (originRunFor:
+ * 4 for 256 KiB pieces, 1 from 1 MiB up; an agent reads a run in one origin request). With one
+ * reader per piece, assignee j of n reads runs j, j + n, j + 2n, ..., so every assignee starts on an
+ * early run (clients read a blob in order, and each agent gets the pieces before and after its own
+ * from the others), and the loads differ by at most one run. With k readers per piece, the k slots
+ * of each run continue the deal: run r's readers are assignees (r*k .. r*k+k-1) mod n, which are
+ * distinct while k <= n.
  *
  * Compact: an assignment is the assignee list and one Uint16 per piece and reader slot (an index
  * into the list, or NONE for a slot that was dropped): 2 x pieceCount x k bytes.
@@ -31,6 +33,8 @@ export interface AssignOriginInput {
   assignees: readonly PeerKey[]
   /** Readers of each piece; default DEFAULT_ORIGIN_READERS_PER_PIECE. Capped at assignees.length. */
   readersPerPiece?: number
+  /** Consecutive pieces dealt to the same readers (originRunFor of the blob's size); default 1. */
+  run?: number
 }
 
 export interface ReassignInput {
@@ -56,6 +60,8 @@ export class OriginAssignment {
   readonly pieceCount: number
   /** Reader slots per piece: min(readersPerPiece, assignees) when it was made. */
   readonly readersPerPiece: number
+  /** Consecutive pieces dealt to the same readers; reassign and rebalance keep dealing so. */
+  readonly run: number
   readonly assignees: readonly PeerKey[]
   readonly #slots: Uint16Array
   readonly #indexOf: Map<PeerKey, number>
@@ -63,9 +69,10 @@ export class OriginAssignment {
   #piecesByReader?: ReadonlyArray<readonly number[]>
 
   /** Made by assignOrigin and reassign; `slots` holds pieceCount x readersPerPiece assignee indexes. */
-  constructor (assignees: readonly PeerKey[], readersPerPiece: number, slots: Uint16Array) {
+  constructor (assignees: readonly PeerKey[], readersPerPiece: number, slots: Uint16Array, run = 1) {
     this.assignees = Object.freeze([...assignees])
     this.readersPerPiece = readersPerPiece
+    this.run = run
     this.pieceCount = readersPerPiece === 0 ? 0 : slots.length / readersPerPiece
     this.#slots = slots
     this.#indexOf = new Map(assignees.map((peer, index) => [peer, index]))
@@ -129,11 +136,15 @@ export class OriginAssignment {
 export function assignOrigin (input: AssignOriginInput): OriginAssignment {
   const { pieceCount, assignees } = input
   const readersPerPiece = input.readersPerPiece ?? DEFAULT_ORIGIN_READERS_PER_PIECE
+  const run = input.run ?? 1
   if (!Number.isSafeInteger(pieceCount) || pieceCount < 0 || pieceCount > MAX_PIECE_COUNT) {
     throw new InvalidOriginAssignmentError(`piece count ${pieceCount} is not an integer in [0, ${MAX_PIECE_COUNT}]`)
   }
   if (!Number.isSafeInteger(readersPerPiece) || readersPerPiece < 1) {
     throw new InvalidOriginAssignmentError(`readers per piece ${readersPerPiece} is not a positive integer`)
+  }
+  if (!Number.isSafeInteger(run) || run < 1) {
+    throw new InvalidOriginAssignmentError(`a run of ${run} pieces is not a positive integer`)
   }
   checkAssignees(assignees)
   if (assignees.length === 0 && pieceCount > 0) {
@@ -143,16 +154,17 @@ export function assignOrigin (input: AssignOriginInput): OriginAssignment {
   const k = Math.min(readersPerPiece, n)
   const slots = new Uint16Array(pieceCount * k)
   for (let s = 0; s < slots.length; s++) {
-    slots[s] = s % n
+    slots[s] = (Math.floor(s / (k * run)) * k + s % k) % n
   }
-  return new OriginAssignment(assignees, k, slots)
+  return new OriginAssignment(assignees, k, slots, run)
 }
 
 /**
  * Gives the unfinished pieces of `failed` (and of any assignee not in `remaining`) to the
  * remaining assignees. Each piece, in order, goes to the remaining assignee with the fewest
  * unfinished pieces that does not read it already (lowest position in `remaining` among equals),
- * so early pieces spread over several assignees and the loads stay even. A slot of a finished
+ * so early pieces spread over several assignees and the loads stay even; inside a run, to the
+ * reader of the piece before it (dealTo). A slot of a finished
  * piece is dropped rather than moved. Every unfinished piece ends with min(readersPerPiece,
  * remaining) readers (an empty slot of one is filled, e.g. by a newcomer). O(pieceCount x k x remaining); `done` is called once per piece.
  */
@@ -182,7 +194,7 @@ export function reassign (assignment: OriginAssignment, input: ReassignInput): O
       if (done[piece] === 1 || slots[s] !== NONE) {
         continue
       }
-      const reader = leastLoaded(loads, slots, first, k)
+      const reader = dealTo(loads, slots, s, k, assignment.run)
       if (reader === NONE && !slots.subarray(first, first + k).some(r => r !== NONE)) {
         throw new NoOriginAssigneeError(`piece ${piece} is unfinished and no assignee remains to read it from the origin`)
       }
@@ -192,14 +204,15 @@ export function reassign (assignment: OriginAssignment, input: ReassignInput): O
       }
     }
   }
-  return new OriginAssignment(remaining, k, slots)
+  return new OriginAssignment(remaining, k, slots, assignment.run)
 }
 
 /**
  * Spreads a cold task's origin reads over downloaders that arrived after the split: each assignee
  * keeps its first `keep` unfinished pieces (those it has likely started), the rest of its pieces
  * are dealt again, in piece order, each to the downloader with the fewest unfinished pieces (old or
- * new; lowest position among equals), so that every downloader reads about the same share from the
+ * new; lowest position among equals; inside a run, the reader of the piece before it, so a run an
+ * assignee started stays whole), so that every downloader reads about the same share from the
  * origin and has something to give the others. Without it the first agent reads a whole blob that
  * everyone else then waits for through its one upload link. O(pieceCount x k x downloaders).
  */
@@ -227,12 +240,26 @@ export function rebalance (assignment: OriginAssignment, input: RebalanceInput):
     const first = piece * k
     for (let s = first; s < first + k; s++) {
       if (done[piece] === 1 || slots[s] !== NONE) continue
-      const reader = leastLoaded(loads, slots, first, k)
+      const reader = dealTo(loads, slots, s, k, assignment.run)
       slots[s] = reader
       if (reader !== NONE) loads[reader]!++
     }
   }
-  return new OriginAssignment(downloaders, k, slots)
+  return new OriginAssignment(downloaders, k, slots, assignment.run)
+}
+
+/**
+ * Who takes slot `s`: inside a run (not its first piece), the reader of the same slot of the piece
+ * before, unless it reads this piece already; else the least loaded (leastLoaded).
+ */
+function dealTo (loads: number[], slots: Uint16Array, s: number, k: number, run: number): number {
+  const piece = Math.floor(s / k)
+  const first = piece * k
+  if (piece % run !== 0) {
+    const before = slots[s - k]!
+    if (before !== NONE && !slots.subarray(first, first + k).includes(before)) return before
+  }
+  return leastLoaded(loads, slots, first, k)
 }
 
 /** The assignee with the fewest unfinished pieces that is not among slots[first .. first+k). */

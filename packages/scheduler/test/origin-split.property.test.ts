@@ -8,7 +8,8 @@ import { peerKey } from './helpers.ts'
 const splitArb = fc.record({
   pieceCount: fc.nat({ max: 80 }),
   n: fc.integer({ min: 1, max: 9 }),
-  k: fc.integer({ min: 1, max: 4 })
+  k: fc.integer({ min: 1, max: 4 }),
+  run: fc.integer({ min: 1, max: 4 })
 })
 
 function loads (assignment: OriginAssignment, peers: readonly PeerKey[], done: (i: number) => boolean = () => false): number[] {
@@ -19,23 +20,25 @@ function spread (values: number[]): number {
   return values.length === 0 ? 0 : Math.max(...values) - Math.min(...values)
 }
 
-test('assignOrigin covers every piece exactly min(k, n) times with distinct readers; loads differ by at most one; every assignee starts early', t => {
-  fc.assert(fc.property(splitArb, ({ pieceCount, n, k }) => {
+test('assignOrigin covers every piece exactly min(k, n) times with distinct readers; a run shares its readers; loads differ by at most a run; every assignee starts early', t => {
+  fc.assert(fc.property(splitArb, ({ pieceCount, n, k, run }) => {
     const assignees = Array.from({ length: n }, (_, i) => peerKey(i))
-    const assignment = assignOrigin({ pieceCount, assignees, readersPerPiece: k })
+    const assignment = assignOrigin({ pieceCount, assignees, readersPerPiece: k, run })
     const readers = Math.min(k, n)
     for (let i = 0; i < pieceCount; i++) {
       const list = assignment.readers(i)
       assert.equal(list.length, readers)
       assert.equal(new Set(list).size, readers)
       for (const peer of list) assert.ok(assignees.includes(peer))
+      if (i % run !== 0) assert.deepEqual(list, assignment.readers(i - 1), `piece ${i} is read by the readers of piece ${i - 1}`)
     }
-    assert.ok(spread(loads(assignment, assignees)) <= 1)
+    assert.ok(spread(loads(assignment, assignees)) <= run)
     assert.equal(loads(assignment, assignees).reduce((a, b) => a + b, 0), pieceCount * readers)
-    // Assignee j (arrival order) first reads piece floor(j / k): all n start within the first ceil(n / k) pieces.
+    // Assignee j (arrival order) first reads run floor(j / k): all n start within the first ceil(n / k) runs.
     assignees.forEach((peer, j) => {
       const first = assignment.piecesOf(peer)[0]
-      assert.equal(first, Math.floor(j / readers) < pieceCount ? Math.floor(j / readers) : undefined)
+      const expected = Math.floor(j / readers) * run
+      assert.equal(first, expected < pieceCount ? expected : undefined)
     })
   }), { numRuns: 300 })
   t.pass()
@@ -49,8 +52,8 @@ const failureArb = fc.record({
 })
 
 test('reassign keeps every unfinished piece covered by min(k, remaining) distinct readers, never the failed peer, and keeps the readers that stay', t => {
-  fc.assert(fc.property(splitArb, fc.array(failureArb, { minLength: 1, maxLength: 4 }), ({ pieceCount, n, k }, failures) => {
-    let assignment = assignOrigin({ pieceCount, assignees: Array.from({ length: n }, (_, i) => peerKey(i)), readersPerPiece: k })
+  fc.assert(fc.property(splitArb, fc.array(failureArb, { minLength: 1, maxLength: 4 }), ({ pieceCount, n, k, run }, failures) => {
+    let assignment = assignOrigin({ pieceCount, assignees: Array.from({ length: n }, (_, i) => peerKey(i)), readersPerPiece: k, run })
     let nextPeer = n
     const everDone = new Set<number>()
     for (const failure of failures) {
@@ -84,7 +87,7 @@ test('reassign keeps every unfinished piece covered by min(k, remaining) distinc
       if (assignment.readersPerPiece === 1) {
         const before = spread(loads(assignment, remaining, done))
         const after = spread(loads(next, remaining, done))
-        assert.ok(after <= Math.max(1, before), `loads spread ${before} -> ${after}`)
+        assert.ok(after <= Math.max(run, before), `loads spread ${before} -> ${after} (runs of ${run})`)
       }
       assignment = next
     }

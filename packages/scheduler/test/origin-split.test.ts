@@ -28,6 +28,21 @@ test('k readers per piece: distinct readers, even loads; k is capped at the assi
   t.deepEqual(table(capped), [[A, B], [A, B], [A, B]])
 })
 
+test('runs of consecutive pieces are dealt round-robin; reassign and rebalance keep a started run whole', t => {
+  const split = assignOrigin({ pieceCount: 10, assignees: [A, B], run: 4 })
+  t.deepEqual(split.piecesOf(A), [0, 1, 2, 3, 8, 9])
+  t.deepEqual(split.piecesOf(B), [4, 5, 6, 7])
+  t.is(split.run, 4)
+  // B failed after piece 4: C takes its run from piece 5 on, whole (not one piece each to A and C).
+  const moved = reassign(split, { failed: B, done: i => i === 4, remaining: [A, C] })
+  t.deepEqual(moved.piecesOf(C), [5, 6, 7])
+  t.is(moved.run, 4)
+  // A newcomer: A keeps its first 2 unfinished pieces and the rest of that run; D gets the next run.
+  const spread = rebalance(split, { done: () => false, downloaders: [A, B, D], keep: 2 })
+  t.deepEqual(spread.piecesOf(A).slice(0, 4), [0, 1, 2, 3])
+  t.deepEqual(spread.piecesOf(D).slice(0, 2), [8, 9])
+})
+
 test('fewer pieces than assignees: the first arrivals read them', t => {
   t.deepEqual(table(assignOrigin({ pieceCount: 2, assignees: [A, B, C, D] })), [[A], [B]])
   t.is(assignOrigin({ pieceCount: 0, assignees: [] }).pieceCount, 0)
@@ -39,6 +54,7 @@ test('bad input is refused by name', t => {
   t.is(t.throws(() => assignOrigin({ pieceCount: -1, assignees: [A] }))?.name, 'InvalidOriginAssignmentError')
   t.is(t.throws(() => assignOrigin({ pieceCount: 1.5, assignees: [A] }))?.name, 'InvalidOriginAssignmentError')
   t.is(t.throws(() => assignOrigin({ pieceCount: 3, assignees: [A], readersPerPiece: 0 }))?.name, 'InvalidOriginAssignmentError')
+  t.is(t.throws(() => assignOrigin({ pieceCount: 3, assignees: [A], run: 0 }))?.name, 'InvalidOriginAssignmentError')
   t.is(t.throws(() => assignOrigin({ pieceCount: 3, assignees: [A] }).readers(3))?.name, 'InvalidOriginAssignmentError')
 })
 

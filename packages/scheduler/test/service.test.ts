@@ -35,6 +35,10 @@ function peerIdBytesOf (key: PeerKey): Uint8Array<ArrayBuffer> {
 }
 
 const want = (digest: Digest, held: number[] = []): ParsedAgentMessage => ({ kind: 'announceTask', digest, size: SIZE, bitfield: bits(PIECES, held), wantsPieces: true })
+/** A cold blob of 32 pieces of 256 KiB: its origin pieces are dealt in runs of 4 (originRunFor), 8 runs to share. */
+const COLD_PIECES = 32
+const wantCold = (digest: Digest): ParsedAgentMessage => ({ kind: 'announceTask', digest, size: COLD_PIECES * PIECE, bitfield: bits(COLD_PIECES, []), wantsPieces: true })
+const allCold = Array.from({ length: COLD_PIECES }, (_, i) => i)
 const last = <K extends keyof SchedulerMessage>(inbox: SchedulerMessage[] | undefined, kind: K): NonNullable<SchedulerMessage[K]> | undefined =>
   inbox?.filter(m => m[kind] != null).at(-1)?.[kind] ?? undefined
 
@@ -42,12 +46,12 @@ test('a cold blob wanted by five agents with three readers at most: only the fir
   const { service, inbox, join } = setup({ originReaders: 3 })
   const digest = taskDigest(7)
   const agents = [join(1), join(2), join(3), join(4), join(5)]
-  for (const a of agents.slice(0, 2)) service.handle(a, want(digest))
+  for (const a of agents.slice(0, 2)) service.handle(a, wantCold(digest))
   service.tick()
-  for (const a of agents.slice(2)) service.handle(a, want(digest))
+  for (const a of agents.slice(2)) service.handle(a, wantCold(digest))
   service.tick()
   const assigned = agents.map(a => last(inbox.get(a), 'origin')?.pieces ?? [])
-  t.deepEqual(assigned.flat().sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7], 'every piece once')
+  t.deepEqual(assigned.flat().sort((x, y) => x - y), allCold, 'every piece once')
   t.true(assigned.slice(0, 3).every(pieces => pieces.length > 0), 'the first three read')
   t.deepEqual(assigned.slice(3), [[], []], 'the rest read nothing from the origin')
 })
@@ -62,11 +66,12 @@ test('a cold blob wanted by three agents at once: its pieces are split among the
   const { service, inbox, join } = setup()
   const digest = taskDigest(1)
   const agents = [join(1), join(2), join(3)]
-  for (const a of agents) service.handle(a, want(digest))
+  for (const a of agents) service.handle(a, wantCold(digest))
   t.is(service.tick(), 1)
   const assigned = agents.map(a => last(inbox.get(a), 'origin')?.pieces ?? [])
-  t.deepEqual(assigned.flat().sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7], 'every piece once')
-  for (const pieces of assigned) t.true(pieces.length >= 2 && pieces.length <= 3)
+  t.deepEqual(assigned.flat().sort((x, y) => x - y), allCold, 'every piece once')
+  t.deepEqual(assigned[0]?.slice(0, 8), [0, 1, 2, 3, 12, 13, 14, 15], 'runs of 4 consecutive pieces, dealt round-robin')
+  for (const pieces of assigned) t.true(pieces.length >= 8 && pieces.length <= 12)
   t.is(service.tick(), 0, 'nothing changed, nothing decided')
 })
 
@@ -74,19 +79,19 @@ test('agents that ask for a cold blob after its split share the origin reads: th
   const { service, inbox, join } = setup()
   const digest = taskDigest(9)
   const [a, b, c] = [join(1), join(2), join(3)]
-  service.handle(a, want(digest))
+  service.handle(a, wantCold(digest))
   service.tick()
-  t.deepEqual(last(inbox.get(a), 'origin')?.pieces, [0, 1, 2, 3, 4, 5, 6, 7], 'alone, the first reads every piece')
+  t.deepEqual(last(inbox.get(a), 'origin')?.pieces, allCold, 'alone, the first reads every piece')
   service.handle(a, { kind: 'piecesFinished', digest, indexes: [0], source: 'origin', bytes: PIECE })
-  service.handle(b, want(digest))
-  service.handle(c, want(digest))
+  service.handle(b, wantCold(digest))
+  service.handle(c, wantCold(digest))
   service.tick()
   const first = last(inbox.get(a), 'origin')?.pieces ?? []
   const others = [b, c].map(x => last(inbox.get(x), 'origin')?.pieces ?? [])
-  t.deepEqual(first.slice(0, 2), [1, 2], 'the first keeps its next two unfinished pieces')
-  t.true(others.every(pieces => pieces.length >= 1), `the rest is dealt over everyone, newcomers first: ${JSON.stringify(others)}`)
-  t.true(Math.max(first.length, ...others.map(p => p.length)) - Math.min(first.length, ...others.map(p => p.length)) <= 1, 'loads end even')
-  t.deepEqual([...first, ...others.flat()].sort((x, y) => x - y), [1, 2, 3, 4, 5, 6, 7], 'each unfinished piece once; the finished one nobody')
+  t.deepEqual(first.slice(0, 3), [1, 2, 3], 'the first keeps its next two unfinished pieces, and the rest of their run')
+  t.deepEqual(others.map(pieces => pieces.slice(0, 4)), [[4, 5, 6, 7], [8, 9, 10, 11]], `the rest is dealt over everyone, newcomers first, in runs: ${JSON.stringify(others)}`)
+  t.true(Math.max(first.length, ...others.map(p => p.length)) - Math.min(first.length, ...others.map(p => p.length)) <= 4, 'loads end even, to a run')
+  t.deepEqual([...first, ...others.flat()].sort((x, y) => x - y), allCold.slice(1), 'each unfinished piece once; the finished one nobody')
 })
 
 test('pieces an agent reports become parents for the others; held pieces leave the origin lists', t => {
