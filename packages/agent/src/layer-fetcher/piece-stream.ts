@@ -167,8 +167,8 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
   }
 
   let streamHead = 0
-  /** Pieces the in-order stream has got, whatever their source (until the download writes them). */
-  const streamHas = new Set<number>()
+  /** Pieces the in-order stream is getting or has got, whatever their source: never read ahead. */
+  const streamTakes = new Set<number>()
   const seedInto = init.seedInto
   const ahead = seedInto == null
     ? undefined
@@ -180,7 +180,7 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
       fetch: async (index, signal) => once(index, async () => fetchAhead(index, signal)),
       // A piece the stream already has (taken, not yet written), or is fetching now, is not read
       // again: joining the stream's fetch, the read-ahead stored the piece a second time.
-      store: { ...seedInto, has: index => streamHas.has(index) || underWay.has(index) || seedInto.has(index) },
+      store: { ...seedInto, has: index => streamTakes.has(index) || underWay.has(index) || seedInto.has(index) },
       workers: READ_AHEAD_PIECES_PER_BLOB,
       originRun: originRunFor(table.size),
       refresh: async signal => { await swarm.refresh(signal) }
@@ -188,6 +188,12 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
 
   /** A piece for the in-order stream: one read ahead (or under way) if there is one, else fetched now. */
   const fetchPiece = async (index: number, signal: AbortSignal): Promise<readonly Uint8Array[]> => {
+    // The stream's from here on, before any wait: a read-ahead fetch begun during the waits below
+    // was joined by the stream's once(), and when it gave up ("no holder gave piece N now") the
+    // stream ended and the client got a cut-off blob (one host of eight in a 25 Mbit bench run).
+    // Marked only once the fetch settled, read-ahead could also take the piece between once()
+    // forgetting it and the mark, and fetch it a second time.
+    streamTakes.add(index)
     for (const pending of [ahead?.take(index), underWay.get(index)]) {
       // A read-ahead or a fetch that failed has reported its failure (onPieceFailed); the piece is fetched now.
       const piece = await pending?.catch(() => undefined)
@@ -199,14 +205,7 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
       notFromPeers.set(index, 'local')
       return [await seedInto.read(index)]
     }
-    // Marked as the stream's before the fetch settles: once() forgets a settled fetch at once, and in
-    // the moment between that and a mark made here after it, read-ahead took the piece for one
-    // nobody had and fetched it a second time (one piece in three runs of a loaded test suite).
-    const piece = await once(index, async () => {
-      const fetched = await fetchAny(index, signal)
-      streamHas.add(index)
-      return fetched
-    })
+    const piece = await once(index, async () => fetchAny(index, signal))
     got(index, piece)
     // A piece fetched ahead of the stream's head would wait in memory, unwritten, until the stream
     // gets there: not served to peers, not announced (so the scheduler had others read it from the
