@@ -193,9 +193,10 @@ export const BANDWIDTH_BURST_MS = 40
 export const BANDWIDTH_MIN_BURST_BYTES = 64 * 1024
 
 /**
- * Origin Range reads of pieces one agent has in flight at once, over all its blobs (see
- * layer-fetcher/origin-reads.ts: a read passes its slot on as its last bytes arrive, so the next
- * is asked for then and a distant origin's round trip does not idle the link). One: a piece is of
+ * Origin Range requests one agent has in flight at once, over all its blobs, each a piece or a run
+ * of consecutive ones (see layer-fetcher/origin-reads.ts: a request passes its slot on as its last
+ * bytes arrive, so the next is asked for then and a distant origin's round trip does not idle the
+ * link). One: a piece is of
  * use to the swarm only once it has arrived whole, and the scheduler lets only a few agents read a
  * task (SCHEDULER_ORIGIN_READERS). Measured in bench
  * swarm (8 hosts): with 4, the origin sent 1.13-1.38x the image at 25 Mbit (pieces read twice),
