@@ -146,16 +146,19 @@ export class OriginReads {
     let piece = 0
     let chunks: Uint8Array[] = []
     let pieceFilled = 0
+    // When the piece's own first byte came: a later piece of a run waits for those before it.
+    let pieceStartedAt = startedAt
     const take = (chunk: Uint8Array): void => {
       while (chunk.byteLength > 0) {
         const a = run[piece]!
+        if (pieceFilled === 0) pieceStartedAt = piece === 0 ? headersAt : performance.now()
         const part = Math.min(chunk.byteLength, a.length - pieceFilled)
         chunks.push(part < chunk.byteLength ? chunk.subarray(0, part) : chunk)
         chunk = chunk.subarray(part)
         pieceFilled += part
         if (pieceFilled < a.length) continue
         onBytes?.(a.length)
-        a.answer.resolve({ chunks, slotSeconds: (startedAt - a.queuedAt) / 1000, firstByteSeconds: (headersAt - startedAt) / 1000 })
+        a.answer.resolve({ chunks, slotSeconds: (startedAt - a.queuedAt) / 1000, firstByteSeconds: (pieceStartedAt - startedAt) / 1000 })
         piece++
         chunks = []
         pieceFilled = 0

@@ -62,6 +62,7 @@ test('pieces of one download asked for together are read in one request, each an
   t.is(only?.range, `bytes=0-${MiB - 1}`)
   t.is(more.length, 0)
   t.true(answeredAt[0]! < answeredAt[3]! - 300, `the first piece was answered ${(answeredAt[3]! - answeredAt[0]!).toFixed(0)} ms before the last`)
+  t.true(pieces[3]!.firstByteSeconds > pieces[0]!.firstByteSeconds + 0.3, 'a later piece\'s first byte comes after the pieces before it')
 })
 
 test('a read joins no more than ORIGIN_RUN_BYTES, nor pieces of another download or out of line', async t => {

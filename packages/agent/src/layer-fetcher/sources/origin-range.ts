@@ -5,7 +5,10 @@ import type { PieceEvents } from '../events.ts'
 import type { PieceBook } from '../piece-book.ts'
 import type { Piece, PieceSource } from './piece-source.ts'
 
-/** The bytes of an origin read (the chunks they came in), how long it waited for a read slot, and then for the first byte. */
+/**
+ * The bytes of an origin read (the chunks they came in), how long it waited for a read slot, and
+ * then for its first byte (a piece read in a run with others: for its own first byte, after theirs).
+ */
 export interface OriginPieceRead {
   chunks: Uint8Array[]
   slotSeconds: number
