@@ -1,8 +1,9 @@
 import test from 'ava'
+import type { ExecutionContext } from 'ava'
 import { layerFixture } from '../../../../test/fixtures/index.ts'
 import { ORIGIN_HAND_OFF_MIN_SHARE } from '../../src/constants.ts'
 import { handOffDue, OriginReads } from '../../src/layer-fetcher/origin-reads.ts'
-import type { OriginPieceRead } from '../../src/layer-fetcher/sources/origin-range.ts'
+import type { OriginPieceRead, OriginPieceReader } from '../../src/layer-fetcher/sources/origin-range.ts'
 import { registryOrigin } from '../helpers/origin.ts'
 
 const MiB = 1024 * 1024
@@ -11,6 +12,13 @@ const KiB = 1024
 /** The Range reads the origin answered, in the order they arrived. */
 function rangeReads (origin: { proxy?: { counts: { requests: Array<{ range?: string, arrivedAt: number, closedAt?: number }> } } }): Array<{ range?: string, arrivedAt: number, closedAt?: number }> {
   return origin.proxy!.counts.requests.filter(r => r.range != null).sort((x, y) => x.arrivedAt - y.arrivedAt)
+}
+
+/** A real registry holding `layer` behind a counting proxy (`proxy`), origin reads one at a time, and one download's reader. */
+async function oneReader (t: ExecutionContext, layer: Buffer, proxy: Parameters<typeof registryOrigin>[2]): Promise<{ origin: Awaited<ReturnType<typeof registryOrigin>>, reads: OriginReads, read: OriginPieceReader, signal: AbortSignal }> {
+  const origin = await registryOrigin(t, layer, proxy)
+  const reads = new OriginReads({ upstream: origin.upstream }, { inFlight: 1 })
+  return { origin, reads, read: reads.readerFor(origin.req), signal: AbortSignal.timeout(30_000) }
 }
 
 function bytesOf (read: OriginPieceRead | undefined): Buffer {
@@ -31,10 +39,7 @@ test('a read hands its slot on once its remaining bytes take no longer than its 
 test('with the origin far away, the next read is asked for while the one before it still arrives', async t => {
   const layer = layerFixture({ size: 3 * MiB, seed: 31 })
   // A round trip of 300 ms and 2 MiB/s: a 1 MiB read hands off ~300 ms before its end.
-  const origin = await registryOrigin(t, layer, { delayMs: 300, bytesPerSecond: 2 * MiB })
-  const reads = new OriginReads({ upstream: origin.upstream }, { inFlight: 1 })
-  const read = reads.readerFor(origin.req)
-  const signal = AbortSignal.timeout(30_000)
+  const { origin, read, signal } = await oneReader(t, layer, { delayMs: 300, bytesPerSecond: 2 * MiB })
   const [a, b] = await Promise.all([read(0, MiB, signal), read(MiB, MiB, signal)])
   t.deepEqual(Buffer.concat(a!.chunks), layer.subarray(0, MiB))
   t.deepEqual(Buffer.concat(b!.chunks), layer.subarray(MiB, 2 * MiB))
@@ -47,10 +52,7 @@ test('with the origin far away, the next read is asked for while the one before 
 test('pieces of one download asked for together are read in one request, each answered when its bytes are in', async t => {
   const layer = layerFixture({ size: 2 * MiB, seed: 32 })
   // 1 MiB/s: the four pieces' bytes take ~1 s, so the first is answered well before the last.
-  const origin = await registryOrigin(t, layer, { bytesPerSecond: MiB })
-  const reads = new OriginReads({ upstream: origin.upstream }, { inFlight: 1 })
-  const read = reads.readerFor(origin.req)
-  const signal = AbortSignal.timeout(30_000)
+  const { origin, read, signal } = await oneReader(t, layer, { bytesPerSecond: MiB })
   const answeredAt: number[] = []
   const pieces = await Promise.all([0, 1, 2, 3].map(async i => {
     const piece = await read(i * 256 * KiB, 256 * KiB, signal)
@@ -67,11 +69,8 @@ test('pieces of one download asked for together are read in one request, each an
 
 test('a read joins no more than ORIGIN_RUN_BYTES, nor pieces of another download or out of line', async t => {
   const layer = layerFixture({ size: 3 * MiB, seed: 33 })
-  const origin = await registryOrigin(t, layer, 'pass')
-  const reads = new OriginReads({ upstream: origin.upstream }, { inFlight: 1 })
-  const one = reads.readerFor(origin.req)
+  const { origin, reads, read: one, signal } = await oneReader(t, layer, 'pass')
   const other = reads.readerFor(origin.req)
-  const signal = AbortSignal.timeout(30_000)
   const piece = 256 * KiB
   const asked = [
     one(0, piece, signal), one(piece, piece, signal), one(2 * piece, piece, signal), one(3 * piece, piece, signal), one(4 * piece, piece, signal),
@@ -91,10 +90,7 @@ test('a read joins no more than ORIGIN_RUN_BYTES, nor pieces of another download
 
 test('a piece given up leaves its read: queued, it is not asked for; joined, the others still come', async t => {
   const layer = layerFixture({ size: 2 * MiB, seed: 34 })
-  const origin = await registryOrigin(t, layer, { bytesPerSecond: MiB })
-  const reads = new OriginReads({ upstream: origin.upstream }, { inFlight: 1 })
-  const read = reads.readerFor(origin.req)
-  const signal = AbortSignal.timeout(30_000)
+  const { origin, reads, read, signal } = await oneReader(t, layer, { bytesPerSecond: MiB })
   const piece = 256 * KiB
   const joined = new AbortController()
   const queued = new AbortController()

@@ -2,6 +2,7 @@ import test from 'ava'
 import { digestOf } from '@shoal/proto'
 import type { Digest } from '@shoal/proto'
 import { ReadAhead } from '../../src/layer-fetcher/read-ahead.ts'
+import type { Piece } from '../../src/layer-fetcher/sources/piece-source.ts'
 
 function memoryStore (): { stored: Map<number, Uint8Array>, store: ConstructorParameters<typeof ReadAhead>[0]['store'] } {
   const stored = new Map<number, Uint8Array>()
@@ -18,6 +19,18 @@ function memoryStore (): { stored: Map<number, Uint8Array>, store: ConstructorPa
 const pieceBytes = (index: number): Uint8Array => new TextEncoder().encode(`piece ${index}`)
 const joined = (chunks: readonly Uint8Array[] = []): Uint8Array => new Uint8Array(Buffer.concat(chunks))
 
+
+/** A fetch that tells `asked` of each piece, then holds it until its gate (kept in `gates`) opens. */
+function gatedFetch (gates: Map<number, PromiseWithResolvers<void>>, asked: (index: number) => void, from: 'peer' | 'origin'): (index: number) => Promise<Piece> {
+  return async index => {
+    asked(index)
+    const gate = Promise.withResolvers<void>()
+    gates.set(index, gate)
+    await gate.promise
+    const bytes = pieceBytes(index)
+    return { chunks: [bytes], digest: digestOf(bytes), from }
+  }
+}
 test('assigned pieces first, lowest first; then the rarest held ones (equals at random); nothing behind the stream\'s head', async t => {
   const { stored, store } = memoryStore()
   const order: number[] = []
@@ -131,14 +144,7 @@ test('one assigned piece at a time: while it is read the other workers take held
     assigned: () => new Set([0, 1, 2]),
     holders: index => index >= 3 ? 1 : 0,
     head: () => 0,
-    fetch: async index => {
-      started.push(index)
-      const gate = Promise.withResolvers<void>()
-      gates.set(index, gate)
-      await gate.promise
-      const bytes = pieceBytes(index)
-      return { chunks: [bytes], digest: digestOf(bytes), from: 'peer' as const }
-    },
+    fetch: gatedFetch(gates, index => { started.push(index) }, 'peer'),
     store,
     // One more worker than there is to read: it idles.
     workers: 5,
@@ -168,7 +174,7 @@ test('a run of consecutive assigned pieces is asked for in one turn, up to origi
     assigned: () => new Set([0, 1, 2, 4, 5, 6, 7, 8]),
     holders: () => 0,
     head: () => 0,
-    fetch: async index => {
+    fetch: gatedFetch(gates, index => {
       // Pieces asked for in the same turn (before any callback runs) land in one list.
       if (turn == null) {
         turn = []
@@ -176,12 +182,7 @@ test('a run of consecutive assigned pieces is asked for in one turn, up to origi
         queueMicrotask(() => { turn = undefined })
       }
       turn.push(index)
-      const gate = Promise.withResolvers<void>()
-      gates.set(index, gate)
-      await gate.promise
-      const bytes = pieceBytes(index)
-      return { chunks: [bytes], digest: digestOf(bytes), from: 'origin' as const }
-    },
+    }, 'origin'),
     store,
     workers: 2,
     idleMs: 5,
