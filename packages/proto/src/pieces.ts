@@ -96,20 +96,29 @@ function assertSize (blobSize: number): void {
 }
 
 /**
- * A share of a blob's pieces, for placement by pieces: piece `i` belongs to stripe `i % count`.
- * Consecutive pieces go to different stripes, so a client reading a blob in order draws on every
- * holder at once.
+ * A share of a blob's pieces, for placement by pieces: runs of originRunFor(size) consecutive
+ * pieces go to the stripes in turn (run r to stripe r % count; for pieces of 1 MiB and more, piece i
+ * to stripe i % count). A stripe is read from the origin a run per request, and a client reading a
+ * blob in order draws on a new holder every run.
  */
 export interface PieceStripe {
   index: number
   count: number
 }
 
+/** The stripes a blob can be cut into: one per run of pieces (originRunFor). */
+export function stripeCountFor (blobSize: number): number {
+  return Math.ceil(pieceCountFor(blobSize) / originRunFor(blobSize))
+}
+
 /** The pieces of stripe `stripe` of a blob of `blobSize` bytes, in order. */
 export function stripePieces (blobSize: number, stripe: PieceStripe): number[] {
   const pieces: number[] = []
   const count = pieceCountFor(blobSize)
-  for (let i = stripe.index; i < count; i += stripe.count) pieces.push(i)
+  const run = originRunFor(blobSize)
+  for (let first = stripe.index * run; first < count; first += stripe.count * run) {
+    for (let i = first; i < Math.min(first + run, count); i++) pieces.push(i)
+  }
   return pieces
 }
 

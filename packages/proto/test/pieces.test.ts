@@ -1,5 +1,5 @@
 import test from 'ava'
-import { pieceSizeFor, pieceCountFor, pieceSpan, pieceAt, stripeBytes, stripePieces, originRunFor, ORIGIN_RUN_BYTES, MIN_PIECE_SIZE, MAX_PIECE_SIZE, SMALL_PIECE_COUNT, TARGET_PIECE_COUNT } from '../src/index.ts'
+import { pieceSizeFor, pieceCountFor, pieceSpan, pieceAt, stripeBytes, stripeCountFor, stripePieces, originRunFor, ORIGIN_RUN_BYTES, MIN_PIECE_SIZE, MAX_PIECE_SIZE, SMALL_PIECE_COUNT, TARGET_PIECE_COUNT } from '../src/index.ts'
 
 const MiB = 1024 * 1024
 
@@ -49,13 +49,18 @@ test('out-of-range pieces and sizes are errors', t => {
 
 test('the stripes of a blob partition its pieces, and their bytes add up to the blob', t => {
   const PIECE = MIN_PIECE_SIZE
-  const size = 10 * PIECE + 5 // 11 pieces of 256 KiB, the last of 5 bytes
+  const size = 22 * PIECE + 5 // 23 pieces of 256 KiB, the last of 5 bytes: 6 runs of up to 4
+  t.is(stripeCountFor(size), 6)
   const stripes = [0, 1, 2, 3].map(index => stripePieces(size, { index, count: 4 }))
-  t.deepEqual(stripes[1], [1, 5, 9])
+  t.deepEqual(stripes[1], [4, 5, 6, 7, 20, 21, 22], 'runs 1 and 5; the last run is short')
   t.deepEqual(stripes.flat().sort((a, b) => a - b), Array.from({ length: pieceCountFor(size) }, (_, i) => i))
   t.is([0, 1, 2, 3].reduce((sum, index) => sum + stripeBytes(size, { index, count: 4 }), 0), size)
-  t.is(stripeBytes(size, { index: 2, count: 4 }), 2 * PIECE + 5)
-  t.deepEqual(stripePieces(size, { index: 11, count: 12 }), [], 'more stripes than pieces: some are empty')
+  t.is(stripeBytes(size, { index: 2, count: 4 }), 4 * PIECE)
+  t.deepEqual(stripePieces(size, { index: 6, count: 7 }), [], 'more stripes than runs: some are empty')
+  // Pieces of 1 MiB: one per run, piece i in stripe i % count.
+  const big = 64 * 4 * PIECE
+  t.deepEqual(stripePieces(big, { index: 1, count: 30 }), [1, 31, 61])
+  t.is(stripeCountFor(big), 64)
 })
 
 test('an origin read covers a run of pieces up to ORIGIN_RUN_BYTES, and at least one piece', t => {

@@ -1,4 +1,4 @@
-import { digestOf, pieceSpan, stripePieces } from '@shoal/proto'
+import { digestOf, originRunFor, pieceSpan, stripePieces } from '@shoal/proto'
 import type { Digest, PieceStripe } from '@shoal/proto'
 import { STRIPE_PIECE_READS_IN_FLIGHT } from '../constants.ts'
 import { NoPeerSourceError, StripeInterruptedError } from '../errors.ts'
@@ -31,7 +31,8 @@ export interface StripeFetchInit {
 
 /**
  * Placement by pieces (a site prefetch): reads the pieces of one stripe of a blob from the origin,
- * each with its own HTTP Range, hashes each, and stores them in the blob's partial file, where
+ * a run of consecutive pieces per HTTP Range request (OriginReads joins a run asked for at once),
+ * hashes each, and stores them in the blob's partial file, where
  * they are offered to peers like any partial blob's; then tells the DHT and the blob's scheduler
  * (its bitfield and its piece CIDs, which the scheduler merges into the blob's table). The stripes
  * of a job partition the blob's pieces, so the origin sends each piece once. No agent hashes the
@@ -61,7 +62,7 @@ export async function fetchStripe (components: StripeFetchComponents, init: Stri
   if (partial == null) return whole()
   let held = bytesOf(wanted.filter(index => partial.hasPiece(index)))
   init.onBytes?.(held)
-  const missing = wanted.filter(index => !partial.hasPiece(index))
+  const missing = runsOf(wanted.filter(index => !partial.hasPiece(index)), originRunFor(size))
   // A download of the blob that shares this partial file closes it when it ends.
   const unlessClosed = (err: Error): never => {
     throw partial.isOpen ? err : new StripeInterruptedError(`the partial file of ${digest} was closed under its stripe`, { cause: err })
@@ -70,16 +71,19 @@ export async function fetchStripe (components: StripeFetchComponents, init: Stri
   // The first failure stops the other reads: none goes on in the background once this call has ended.
   const failed = new AbortController()
   const reads = AbortSignal.any([signal, failed.signal])
+  const readPiece = async (index: number): Promise<void> => {
+    const span = pieceSpan(size, index)
+    const piece = await read(span.offset, span.length, reads)
+    if (piece == null) throw new NoPeerSourceError(`piece ${index} of ${digest} was not read from the origin`)
+    await partial.writePiece(index, piece.chunks, digestOf(piece.chunks)).catch(unlessClosed)
+    held += span.length
+    init.onBytes?.(held)
+  }
   const worker = async (): Promise<void> => {
     while (next < missing.length) {
       reads.throwIfAborted()
-      const index = missing[next++] as number
-      const span = pieceSpan(size, index)
-      const piece = await read(span.offset, span.length, reads)
-      if (piece == null) throw new NoPeerSourceError(`piece ${index} of ${digest} was not read from the origin`)
-      await partial.writePiece(index, piece.chunks, digestOf(piece.chunks)).catch(unlessClosed)
-      held += span.length
-      init.onBytes?.(held)
+      // A run's pieces are asked for in one turn: the origin reads join them into one request.
+      await Promise.all((missing[next++] as number[]).map(readPiece))
     }
   }
   const settled = await Promise.allSettled(Array.from({ length: Math.min(STRIPE_PIECE_READS_IN_FLIGHT, missing.length) }, async () => {
@@ -106,4 +110,15 @@ function tellHolders (components: StripeFetchComponents, partial: PartialBlob): 
   if (session == null || session.closed) return
   session.announce({ digest, size, bitfield: recordedBitfield(record), wantsPieces: false })
   session.pieceTable(recordedTable(record))
+}
+
+/** Consecutive indexes (ascending) grouped into runs of at most `run`. */
+function runsOf (indexes: readonly number[], run: number): number[][] {
+  const runs: number[][] = []
+  for (const index of indexes) {
+    const last = runs.at(-1)
+    if (last != null && last.length < run && last.at(-1) === index - 1) last.push(index)
+    else runs.push([index])
+  }
+  return runs
 }

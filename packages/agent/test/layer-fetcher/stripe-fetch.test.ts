@@ -1,7 +1,7 @@
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import { layerFixture } from '../../../../test/fixtures/index.ts'
-import { cidOfDigest, digestOf, parseCid, pieceSpan, stripeBytes, stripePieces } from '@shoal/proto'
+import { cidOfDigest, digestOf, ORIGIN_RUN_BYTES, parseCid, pieceSpan, stripeBytes, stripePieces } from '@shoal/proto'
 import type { Digest, PieceStripe, PieceTable } from '@shoal/proto'
 import type { PeerId } from '@libp2p/interface'
 import { LayerFetcher } from '../../src/layer-fetcher/index.ts'
@@ -36,7 +36,7 @@ function alone (self: PeerId, announced: Digest[]): PeerNetwork {
   return { self, connected: () => [], findProviders: async () => [], announce: async digest => { announced.push(digest) }, rememberAddresses: () => {}, client: { piece: none, pieceTable: none, bitfield: none } }
 }
 
-test('a stripe is read from the origin piece by piece and stored: only its pieces, each under its own CID; the DHT and the scheduler are told', async t => {
+test('a stripe is read from the origin a run of pieces per request and stored: only its pieces, each under its own CID; the DHT and the scheduler are told', async t => {
   const layer = layerFixture({ size: 7 * PIECE + 100, seed: 31 })
   const store = await openStore(t)
   const { upstream, req, proxy } = await registryOrigin(t, layer, 'pass')
@@ -54,7 +54,9 @@ test('a stripe is read from the origin piece by piece and stored: only its piece
   t.deepEqual(requested, [req.digest], 'told as a request for the blob: the share policy learns where it lives')
 
   const wanted = stripePieces(layer.byteLength, stripe)
-  t.deepEqual(wanted, [1, 4, 7])
+  t.deepEqual(wanted, [4, 5, 6, 7], 'runs of 4 pieces of 256 KiB go to the stripes in turn: the second run')
+  const ranges = proxy!.counts.requests.filter(r => r.range != null).map(r => r.range)
+  t.deepEqual(ranges, [`bytes=${4 * PIECE}-${layer.byteLength - 1}`], 'one request for the run')
   t.is(bytes, stripeBytes(layer.byteLength, stripe))
   t.is(progress.at(-1), bytes, 'progress ends at the stripe\'s bytes')
   t.is(originBytes(proxy), bytes, 'the origin sent the stripe\'s pieces and nothing else')
@@ -67,7 +69,7 @@ test('a stripe is read from the origin piece by piece and stored: only its piece
   }
   t.false(store.isPinned(req.digest), 'the partial file is closed')
   t.deepEqual(dht, [req.digest])
-  t.deepEqual(told.announced, [{ digest: req.digest, pieces: 3, wantsPieces: false }])
+  t.deepEqual(told.announced, [{ digest: req.digest, pieces: 4, wantsPieces: false }])
   t.deepEqual(told.tables[0]?.pieces.map((cid, i) => cid == null ? null : `${i}:${parseCid(cid.toString()).toString()}`).filter(x => x != null), wanted.map(i => `${i}:${record?.pieces[i] ?? ''}`))
 
   // Asked again (the scheduler repeats orders after a reconnect): nothing more from the origin.
@@ -148,7 +150,8 @@ test('a request for the blob that ends without a download (the origin refuses it
   t.is((await fetcher.open({ ...req, repository: 'team/missing' })).kind, 'upstream')
   t.is(await striping, layer.byteLength)
   t.true(store.get(req.digest)?.pieces.every(cid => cid != null), 'every piece of the stripe is held')
-  t.true(originBytes(proxy) <= layer.byteLength + 2 * PIECE, 'at most the pieces under way when the file closed are read again')
+  // Two requests under way at most (one, and the next near its end), each a run of up to 1 MiB.
+  t.true(originBytes(proxy) <= layer.byteLength + 2 * ORIGIN_RUN_BYTES, 'at most the pieces under way when the file closed are read again')
 })
 
 test('two stripes of one blob on one agent (a moved stripe) are held one after the other: both whole, each piece read once', async t => {

@@ -1,4 +1,4 @@
-import { pieceCountFor } from '@shoal/proto'
+import { stripeCountFor } from '@shoal/proto'
 import type { PieceStripe } from '@shoal/proto'
 import type { PeerKey } from '../types.ts'
 
@@ -39,8 +39,8 @@ export interface PieceShare {
 
 /**
  * Where each blob goes in a site when it is placed by pieces: the blob's pieces are cut into
- * stripes (piece i in stripe i % S), S = the site's agents / `replicas` (at most the blob's piece
- * count), and each stripe goes to `replicas` distinct agents. Every agent then holds about
+ * stripes (runs of pieces dealt in turn: stripePieces), S = the site's agents / `replicas` (at most
+ * the blob's runs, stripeCountFor), and each stripe goes to `replicas` distinct agents. Every agent then holds about
  * replicas / N of every blob, so a rollout draws on every agent's uplink from its first second,
  * where whole blobs on single agents left most uplinks idle until pieces had spread (issue 12).
  * Agents are dealt in turn from a place that the blob's digest picks: blobs of few pieces (configs)
@@ -55,7 +55,7 @@ export function placePieces (input: Omit<PlacementInput, 'load'>): Map<string, P
   const placed = new Map<string, PieceShare[]>()
   for (const blob of input.blobs) {
     let cursor = agents.length === 0 ? 0 : startOf(blob.digest, agents.length)
-    const count = Math.max(1, Math.min(stripes, pieceCountFor(blob.size)))
+    const count = Math.max(1, Math.min(stripes, stripeCountFor(blob.size)))
     const shares: PieceShare[] = []
     for (let index = 0; index < count; index++) {
       for (let copy = 0; copy < copies; copy++) {
