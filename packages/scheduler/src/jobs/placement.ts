@@ -40,8 +40,9 @@ export interface PieceShare {
 /**
  * Where each blob goes in a site when it is placed by pieces: the blob's pieces are cut into
  * stripes (runs of pieces dealt in turn: stripePieces), S = the site's agents / `replicas` (at most
- * the blob's runs, stripeCountFor), and each stripe goes to `replicas` distinct agents. Every agent then holds about
- * replicas / N of every blob, so a rollout draws on every agent's uplink from its first second,
+ * the blob's runs, stripeCountFor), and each stripe goes to `replicas` distinct agents. Every agent
+ * then holds about replicas / N of every blob (of a blob with fewer runs than the site has agents,
+ * some hold none), so a rollout draws on every agent's uplink from its first second,
  * where whole blobs on single agents left most uplinks idle until pieces had spread (issue 12).
  * Agents are dealt in turn from a place that the blob's digest picks: blobs of few pieces (configs)
  * land on different agents, and a blob placed again on the same agents (a later job of an image
