@@ -24,7 +24,7 @@ test('shoal prefetch of an image and of a tag filter to a site of 3 agents: ever
   t.teardown(registry.stop)
   const origin = await startCountingProxy(registry)
   t.teardown(origin.stop)
-  const [a, b, c, d, e] = [1, 2, 3, 4, 5].map(seed => layerFixture({ size: 8 * PIECE + seed, seed: 40 + seed })) as [Buffer, Buffer, Buffer, Buffer, Buffer]
+  const [a, b, c, d, e] = [1, 2, 3, 4, 5].map(seed => layerFixture({ size: 16 * PIECE + seed, seed: 40 + seed })) as [Buffer, Buffer, Buffer, Buffer, Buffer]
   const base = await pushImage(registry, { name: 'lib/base', tag: '1', format: 'oci', layers: [e] })
   const v10 = await pushImage(registry, { name: 'lib/app', tag: 'v1.0', format: 'oci', layers: [a, b] })
   const v11 = await pushImage(registry, { name: 'lib/app', tag: 'v1.1', format: 'docker', layers: [a, c] })
@@ -64,10 +64,10 @@ test('shoal prefetch of an image and of a tag filter to a site of 3 agents: ever
   t.is(job.totals.bytes, job.totals.bytesDone)
   t.is(job.totals.bytes, [...wanted.values()].reduce((x, y) => x + y, 0), 'the shares add up to the blobs, once each')
   for (const layer of job.layers.filter(l => l.size > PIECE)) {
-    // 8 pieces and a few bytes: 9 pieces in runs of 4 (4, 4, 1), a stripe on each of the 3 agents; no agent holds the layer whole.
+    // 16 pieces and a few bytes: 17 pieces in runs of 8 (8, 8, 1), a stripe on each of the 3 agents; no agent holds the layer whole.
     t.deepEqual(layer.targets.map(x => x.stripe?.count), [3, 3, 3], layer.digest)
     t.is(new Set(layer.targets.map(x => x.agent)).size, 3)
-    t.deepEqual(site.map(x => x.agent.store.get(layer.digest as Digest)?.pieces.filter(cid => cid != null).length).sort(), [1, 4, 4], 'a run of pieces on each agent')
+    t.deepEqual(site.map(x => x.agent.store.get(layer.digest as Digest)?.pieces.filter(cid => cid != null).length).sort((x, y) => (x ?? 0) - (y ?? 0)), [1, 8, 8], 'a run of pieces on each agent')
   }
   for (const layer of job.layers.filter(l => l.size <= PIECE)) t.deepEqual(layer.targets.map(x => x.stripe), [undefined], 'a config of one piece: whole, on one agent')
   for (const digest of wanted.keys()) t.true(siteHolds(site, digest), `the site holds every piece of ${digest}`)

@@ -49,24 +49,25 @@ test('out-of-range pieces and sizes are errors', t => {
 
 test('the stripes of a blob partition its pieces, and their bytes add up to the blob', t => {
   const PIECE = MIN_PIECE_SIZE
-  const size = 22 * PIECE + 5 // 23 pieces of 256 KiB, the last of 5 bytes: 6 runs of up to 4
+  const size = 44 * PIECE + 5 // 45 pieces of 256 KiB, the last of 5 bytes: 6 runs of up to 8
   t.is(stripeCountFor(size), 6)
   const stripes = [0, 1, 2, 3].map(index => stripePieces(size, { index, count: 4 }))
-  t.deepEqual(stripes[1], [4, 5, 6, 7, 20, 21, 22], 'runs 1 and 5; the last run is short')
+  t.deepEqual(stripes[1], [8, 9, 10, 11, 12, 13, 14, 15, 40, 41, 42, 43, 44], 'runs 1 and 5; the last run is short')
   t.deepEqual(stripes.flat().sort((a, b) => a - b), Array.from({ length: pieceCountFor(size) }, (_, i) => i))
   t.is([0, 1, 2, 3].reduce((sum, index) => sum + stripeBytes(size, { index, count: 4 }), 0), size)
-  t.is(stripeBytes(size, { index: 2, count: 4 }), 4 * PIECE)
+  t.is(stripeBytes(size, { index: 2, count: 4 }), 8 * PIECE)
   t.deepEqual(stripePieces(size, { index: 6, count: 7 }), [], 'more stripes than runs: some are empty')
-  // Pieces of 1 MiB: one per run, piece i in stripe i % count.
-  const big = 64 * 4 * PIECE
-  t.deepEqual(stripePieces(big, { index: 1, count: 30 }), [1, 31, 61])
-  t.is(stripeCountFor(big), 64)
+  // Pieces of 2 MiB: one per run, piece i in stripe i % count.
+  const big = 512 * MiB
+  t.deepEqual(stripePieces(big, { index: 1, count: 120 }), [1, 121, 241])
+  t.is(stripeCountFor(big), 256)
 })
 
 test('an origin read covers a run of pieces up to ORIGIN_RUN_BYTES, and at least one piece', t => {
-  t.is(originRunFor(16 * MiB), 4, '256 KiB pieces')
-  t.is(originRunFor(16 * MiB + 1), 2, '512 KiB pieces')
-  t.is(originRunFor(64 * MiB), 1, '1 MiB pieces')
+  t.is(originRunFor(16 * MiB), 8, '256 KiB pieces')
+  t.is(originRunFor(16 * MiB + 1), 4, '512 KiB pieces')
+  t.is(originRunFor(64 * MiB), 2, '1 MiB pieces')
+  t.is(originRunFor(512 * MiB), 1, '2 MiB pieces')
   t.is(originRunFor(1024 * MiB), 1, '4 MiB pieces')
-  t.is(ORIGIN_RUN_BYTES, MiB)
+  t.is(ORIGIN_RUN_BYTES, 2 * MiB)
 })

@@ -35,8 +35,8 @@ function peerIdBytesOf (key: PeerKey): Uint8Array<ArrayBuffer> {
 }
 
 const want = (digest: Digest, held: number[] = []): ParsedAgentMessage => ({ kind: 'announceTask', digest, size: SIZE, bitfield: bits(PIECES, held), wantsPieces: true })
-/** A cold blob of 32 pieces of 256 KiB: its origin pieces are dealt in runs of 4 (originRunFor), 8 runs to share. */
-const COLD_PIECES = 32
+/** A cold blob of 64 pieces of 256 KiB: its origin pieces are dealt in runs of 8 (originRunFor), 8 runs to share. */
+const COLD_PIECES = 64
 const wantCold = (digest: Digest): ParsedAgentMessage => ({ kind: 'announceTask', digest, size: COLD_PIECES * PIECE, bitfield: bits(COLD_PIECES, []), wantsPieces: true })
 const allCold = Array.from({ length: COLD_PIECES }, (_, i) => i)
 const last = <K extends keyof SchedulerMessage>(inbox: SchedulerMessage[] | undefined, kind: K): NonNullable<SchedulerMessage[K]> | undefined =>
@@ -70,8 +70,8 @@ test('a cold blob wanted by three agents at once: its pieces are split among the
   t.is(service.tick(), 1)
   const assigned = agents.map(a => last(inbox.get(a), 'origin')?.pieces ?? [])
   t.deepEqual(assigned.flat().sort((x, y) => x - y), allCold, 'every piece once')
-  t.deepEqual(assigned[0]?.slice(0, 8), [0, 1, 2, 3, 12, 13, 14, 15], 'runs of 4 consecutive pieces, dealt round-robin')
-  for (const pieces of assigned) t.true(pieces.length >= 8 && pieces.length <= 12)
+  t.deepEqual(assigned[0]?.slice(0, 16), [0, 1, 2, 3, 4, 5, 6, 7, 24, 25, 26, 27, 28, 29, 30, 31], 'runs of 8 consecutive pieces, dealt round-robin')
+  for (const pieces of assigned) t.true(pieces.length >= 16 && pieces.length <= 24)
   t.is(service.tick(), 0, 'nothing changed, nothing decided')
 })
 
@@ -89,8 +89,8 @@ test('agents that ask for a cold blob after its split share the origin reads: th
   const first = last(inbox.get(a), 'origin')?.pieces ?? []
   const others = [b, c].map(x => last(inbox.get(x), 'origin')?.pieces ?? [])
   t.deepEqual(first.slice(0, 3), [1, 2, 3], 'the first keeps its next two unfinished pieces, and the rest of their run')
-  t.deepEqual(others.map(pieces => pieces.slice(0, 4)), [[4, 5, 6, 7], [8, 9, 10, 11]], `the rest is dealt over everyone, newcomers first, in runs: ${JSON.stringify(others)}`)
-  t.true(Math.max(first.length, ...others.map(p => p.length)) - Math.min(first.length, ...others.map(p => p.length)) <= 4, 'loads end even, to a run')
+  t.deepEqual(others.map(pieces => pieces.slice(0, 8)), [[8, 9, 10, 11, 12, 13, 14, 15], [16, 17, 18, 19, 20, 21, 22, 23]], `the rest is dealt over everyone, newcomers first, in runs: ${JSON.stringify(others)}`)
+  t.true(Math.max(first.length, ...others.map(p => p.length)) - Math.min(first.length, ...others.map(p => p.length)) <= 8, 'loads end even, to a run')
   t.deepEqual([...first, ...others.flat()].sort((x, y) => x - y), allCold.slice(1), 'each unfinished piece once; the finished one nobody')
 })
 

@@ -32,7 +32,7 @@ interface Asked {
  * Joined: a free slot takes the oldest piece asked for and the pieces of the same download asked
  * for right after it, up to ORIGIN_RUN_BYTES, and reads them in one request; each is answered as
  * soon as its own bytes are in. A scheduler deals a cold blob's small pieces in runs (originRunFor),
- * and the read-ahead asks for a run at once, so one answer of the origin brings 1 MiB, not 256 KiB.
+ * and the read-ahead asks for a run at once, so one answer of the origin brings 2 MiB, not 256 KiB.
  *
  * Pipelined: a read hands its slot on once its remaining bytes will take no longer than its own
  * first byte took (handOffDue), so the next read's request crosses the path while those bytes

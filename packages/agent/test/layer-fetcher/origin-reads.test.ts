@@ -1,5 +1,6 @@
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
+import { ORIGIN_RUN_BYTES } from '@shoal/proto'
 import { layerFixture } from '../../../../test/fixtures/index.ts'
 import { ORIGIN_HAND_OFF_MIN_SHARE } from '../../src/constants.ts'
 import { handOffDue, OriginReads } from '../../src/layer-fetcher/origin-reads.ts'
@@ -39,8 +40,9 @@ test('a read hands its slot on once its remaining bytes take no longer than its 
 test('with the origin far away, the next read is asked for while the one before it still arrives', async t => {
   const layer = layerFixture({ size: 3 * MiB, seed: 31 })
   // A round trip of 300 ms and 2 MiB/s: a 1 MiB read hands off ~300 ms before its end.
-  const { origin, read, signal } = await oneReader(t, layer, { delayMs: 300, bytesPerSecond: 2 * MiB })
-  const [a, b] = await Promise.all([read(0, MiB, signal), read(MiB, MiB, signal)])
+  const { origin, reads, read, signal } = await oneReader(t, layer, { delayMs: 300, bytesPerSecond: 2 * MiB })
+  // Two downloads, so that the reads do not join.
+  const [a, b] = await Promise.all([read(0, MiB, signal), reads.readerFor(origin.req)(MiB, MiB, signal)])
   t.deepEqual(Buffer.concat(a!.chunks), layer.subarray(0, MiB))
   t.deepEqual(Buffer.concat(b!.chunks), layer.subarray(MiB, 2 * MiB))
   const [first, second] = origin.proxy!.counts.requests.filter(r => r.range != null).sort((x, y) => x.arrivedAt - y.arrivedAt)
@@ -72,20 +74,18 @@ test('a read joins no more than ORIGIN_RUN_BYTES, nor pieces of another download
   const { origin, reads, read: one, signal } = await oneReader(t, layer, 'pass')
   const other = reads.readerFor(origin.req)
   const piece = 256 * KiB
-  const asked = [
-    one(0, piece, signal), one(piece, piece, signal), one(2 * piece, piece, signal), one(3 * piece, piece, signal), one(4 * piece, piece, signal),
-    other(5 * piece, piece, signal),
-    one(7 * piece, piece, signal)
-  ]
+  const most = ORIGIN_RUN_BYTES / piece
+  // One more consecutive piece than a read may join, another download's next piece, then a gap.
+  const at = [...Array.from({ length: most + 1 }, (_, i) => i), most + 1, most + 3]
+  const asked = at.map(index => (index === most + 1 ? other : one)(index * piece, piece, signal))
   const got = await Promise.all(asked)
-  const at = [0, 1, 2, 3, 4, 5, 7]
   got.forEach((read, i) => { t.deepEqual(bytesOf(read), layer.subarray(at[i]! * piece, (at[i]! + 1) * piece)) })
   t.deepEqual(rangeReads(origin).map(r => r.range), [
-    `bytes=0-${4 * piece - 1}`,
-    `bytes=${4 * piece}-${5 * piece - 1}`,
-    `bytes=${5 * piece}-${6 * piece - 1}`,
-    `bytes=${7 * piece}-${8 * piece - 1}`
-  ], 'first come, first served; a run stops at 1 MiB, at another download, and at a gap')
+    `bytes=0-${ORIGIN_RUN_BYTES - 1}`,
+    `bytes=${most * piece}-${(most + 1) * piece - 1}`,
+    `bytes=${(most + 1) * piece}-${(most + 2) * piece - 1}`,
+    `bytes=${(most + 3) * piece}-${(most + 4) * piece - 1}`
+  ], 'first come, first served; a run stops at ORIGIN_RUN_BYTES, at another download, and at a gap')
 })
 
 test('a piece given up leaves its read: queued, it is not asked for; joined, the others still come', async t => {

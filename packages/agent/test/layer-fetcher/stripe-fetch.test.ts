@@ -37,7 +37,7 @@ function alone (self: PeerId, announced: Digest[]): PeerNetwork {
 }
 
 test('a stripe is read from the origin a run of pieces per request and stored: only its pieces, each under its own CID; the DHT and the scheduler are told', async t => {
-  const layer = layerFixture({ size: 7 * PIECE + 100, seed: 31 })
+  const layer = layerFixture({ size: 15 * PIECE + 100, seed: 31 })
   const store = await openStore(t)
   const { upstream, req, proxy } = await registryOrigin(t, layer, 'pass')
   proxy?.reset()
@@ -54,9 +54,9 @@ test('a stripe is read from the origin a run of pieces per request and stored: o
   t.deepEqual(requested, [req.digest], 'told as a request for the blob: the share policy learns where it lives')
 
   const wanted = stripePieces(layer.byteLength, stripe)
-  t.deepEqual(wanted, [4, 5, 6, 7], 'runs of 4 pieces of 256 KiB go to the stripes in turn: the second run')
+  t.deepEqual(wanted, [8, 9, 10, 11, 12, 13, 14, 15], 'runs of 8 pieces of 256 KiB go to the stripes in turn: the second run')
   const ranges = proxy!.counts.requests.filter(r => r.range != null).map(r => r.range)
-  t.deepEqual(ranges, [`bytes=${4 * PIECE}-${layer.byteLength - 1}`], 'one request for the run')
+  t.deepEqual(ranges, [`bytes=${8 * PIECE}-${layer.byteLength - 1}`], 'one request for the run')
   t.is(bytes, stripeBytes(layer.byteLength, stripe))
   t.is(progress.at(-1), bytes, 'progress ends at the stripe\'s bytes')
   t.is(originBytes(proxy), bytes, 'the origin sent the stripe\'s pieces and nothing else')
@@ -69,7 +69,7 @@ test('a stripe is read from the origin a run of pieces per request and stored: o
   }
   t.false(store.isPinned(req.digest), 'the partial file is closed')
   t.deepEqual(dht, [req.digest])
-  t.deepEqual(told.announced, [{ digest: req.digest, pieces: 4, wantsPieces: false }])
+  t.deepEqual(told.announced, [{ digest: req.digest, pieces: 8, wantsPieces: false }])
   t.deepEqual(told.tables[0]?.pieces.map((cid, i) => cid == null ? null : `${i}:${parseCid(cid.toString()).toString()}`).filter(x => x != null), wanted.map(i => `${i}:${record?.pieces[i] ?? ''}`))
 
   // Asked again (the scheduler repeats orders after a reconnect): nothing more from the origin.

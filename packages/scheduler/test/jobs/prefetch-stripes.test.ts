@@ -26,7 +26,7 @@ async function siteJob (t: ExecutionContext, opts: { heldWholeBy?: number } = {}
   await jobs.start()
   t.teardown(async () => { await jobs.stop() })
   const { id } = await jobs.create(parseJobRequest({ images: [{ reference: 'harbor.lan/lib/app:1' }], scope: 'site:edge' }))
-  const blob: ParsedPrefetchBlob = { registry: 'harbor.lan', repository: 'lib/app', digest: taskDigest(1), size: 8 * PIECE + 5 }
+  const blob: ParsedPrefetchBlob = { registry: 'harbor.lan', repository: 'lib/app', digest: taskDigest(1), size: 16 * PIECE + 5 }
   const holder = opts.heldWholeBy == null ? undefined : agents[opts.heldWholeBy]
   // An agent that pulled the blob before the job tells the scheduler it holds it, as every holder does.
   if (holder != null) service.handle(holder.id, { kind: 'announceTask', digest: blob.digest, size: blob.size, bitfield: bits(pieceCountFor(blob.size), Array.from({ length: pieceCountFor(blob.size) }, (_, i) => i)), wantsPieces: false })
@@ -48,7 +48,7 @@ test('placed by pieces, each agent of the site is ordered one stripe; progress o
   t.true(ordered.flat().every(s => s?.count === 3))
   const view = jobs.view(id)
   t.is(view.spread, 'pieces')
-  t.deepEqual(view.layers[0]?.targets.map(x => x.size).sort((a, b) => a - b), [5, 4 * PIECE, 4 * PIECE], 'runs of 4 pieces; the last run is one piece of 5 bytes')
+  t.deepEqual(view.layers[0]?.targets.map(x => x.size).sort((a, b) => a - b), [5, 8 * PIECE, 8 * PIECE], 'runs of 8 pieces; the last run is one piece of 5 bytes')
   for (const [i, agent] of ids.entries()) {
     const stripe = ordered[i]?.[0]
     jobs.prefetch(agent, { kind: 'prefetchProgress', job: parseJobId(id), blobs: [{ digest: blob.digest, state: 'done', bytes: 0, stripe }] })
