@@ -46,7 +46,7 @@ test('Harbor\'s Dragonfly driver preheats an image to a site with the job\'s own
   t.teardown(issuer.stop)
   const registry = await startRegistry({ auth: { kind: 'token', issuer } })
   t.teardown(registry.stop)
-  const image = await pushImage(registry, { name: 'lib/app', tag: 'v1', format: 'oci', layers: [layerFixture({ size: 1_500_001, seed: 61 }), layerFixture({ size: 200_003, seed: 62 })], auth: ADMIN })
+  const image = await pushImage(registry, { name: 'lib/app', tag: 'v1', format: 'oci', layers: [layerFixture({ size: 2_097_153, seed: 61 }), layerFixture({ size: 200_003, seed: 62 })], auth: ADMIN })
   const origin = await startCountingProxy(registry)
   t.teardown(origin.stop)
 
@@ -79,7 +79,7 @@ test('Harbor\'s Dragonfly driver preheats an image to a site with the job\'s own
   const blobs = [image.configDigest, ...image.layers.map(l => l.digest)]
   const results = done.result.job_states.flatMap(s => s.results)
   const successes = results.flatMap(r => r.success_tasks)
-  // A success task per share of a blob: the layer of 6 pieces is in 2 stripes (placed by pieces), the others (one piece each) whole.
+  // A success task per share of a blob: the layer of 9 pieces (runs of 8 and 1) is in 2 stripes (placed by pieces), the others (one piece each) whole.
   t.is(successes.length, blobs.length + 1, 'one success task per blob copy or stripe')
   t.deepEqual([...new Set(successes.map(s => s.url.split('/blobs/')[1]))].sort(), [...blobs].sort())
   t.is(results.flatMap(r => r.failure_tasks).length, 0)
