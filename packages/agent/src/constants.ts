@@ -196,10 +196,9 @@ export const BANDWIDTH_MIN_BURST_BYTES = 64 * 1024
  * Origin Range requests one agent has in flight at once, over all its blobs, each a piece or a run
  * of consecutive ones (see layer-fetcher/origin-reads.ts: a request passes its slot on as its last
  * bytes arrive, so the next is asked for then and a distant origin's round trip does not idle the
- * link). One: a piece is of
- * use to the swarm only once it has arrived whole, and the scheduler lets only a few agents read a
- * task (SCHEDULER_ORIGIN_READERS). Measured in bench
- * swarm (8 hosts): with 4, the origin sent 1.13-1.38x the image at 25 Mbit (pieces read twice),
+ * link). One: a piece is of use to the swarm only once it has arrived whole, and the scheduler
+ * lets only a few agents read a task (SCHEDULER_ORIGIN_READERS). Measured in bench swarm (8
+ * hosts): with 4, the origin sent 1.13-1.38x the image at 25 Mbit (pieces read twice),
  * and the DHT-only swarm (no-scheduler) took 85-86 s with the origin at 5.4-5.8x the image against
  * 62-63 s and 3.9-4.0x with 1, each agent's stalled downloads reading four pieces at a time from
  * the origin; with the scheduler, 4 was faster at 100 Mbit in some runs (42.7 s; 52.8 s in another)

@@ -158,18 +158,18 @@ export class ReadAhead {
   #next (): number[] {
     const { assigned, holders, head, pieceCount, store } = this.#init
     const open = (index: number): boolean => !this.#taken.has(index) && !store.has(index)
+    const owned = assigned()
     const first = nextAhead({
       head: head(),
       pieceCount,
       open,
       readingAssigned: this.#assignedUnderWay > 0,
-      assigned: assigned(),
+      assigned: owned,
       holders,
       random: Math.random
     })
     if (first == null) return []
     const run = [first]
-    const owned = assigned()
     if (!owned.has(first)) return run
     const most = Math.max(1, this.#init.originRun ?? 1)
     for (let index = first + 1; run.length < most && index < pieceCount && owned.has(index) && open(index); index++) run.push(index)
