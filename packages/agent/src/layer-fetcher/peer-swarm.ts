@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId } from '@libp2p/interface'
 import { PEER_PLAN_TIMEOUT_MS, PEER_TABLE_ASKS_PER_REFRESH, PEER_REFRESH_INTERVAL_MS } from '../constants.ts'
 import type { PieceExchangeClient } from '../piece-exchange/index.ts'
+import { raceSignal } from '../race-signal.ts'
 import type { PieceBook } from './piece-book.ts'
 
 export type { PeerPlan, PlannedPeer } from './piece-book.ts'
@@ -9,6 +10,8 @@ export type { PeerPlan, PlannedPeer } from './piece-book.ts'
 export interface SwarmViewInit {
   client: Pick<PieceExchangeClient, 'pieceTable' | 'bitfield'>
   refreshMs?: number
+  /** How long a peer may take to answer one refresh's table or bitfield request (PEER_PLAN_TIMEOUT_MS). */
+  answerTimeoutMs?: number
 }
 
 /**
@@ -21,12 +24,21 @@ export class SwarmView {
   readonly book: PieceBook
   readonly #client: SwarmViewInit['client']
   readonly #refreshMs: number
+  readonly #answerTimeoutMs: number
+  /** Ends the refresh under way when the download is closed (stop). */
+  readonly #lifetime = new AbortController()
   #refreshing?: Promise<void>
 
   constructor (book: PieceBook, init: SwarmViewInit) {
     this.book = book
     this.#client = init.client
     this.#refreshMs = init.refreshMs ?? PEER_REFRESH_INTERVAL_MS
+    this.#answerTimeoutMs = init.answerTimeoutMs ?? PEER_PLAN_TIMEOUT_MS
+  }
+
+  /** Ends the refresh under way; the view is not refreshed again. */
+  stop (): void {
+    this.#lifetime.abort()
   }
 
   /**
@@ -43,26 +55,52 @@ export class SwarmView {
     }
   }
 
-  /** One refresh at a time, shared by every piece waiting on it. */
+  /**
+   * One refresh at a time, shared by every piece waiting on it. It runs for the view, not for the
+   * caller that started it: a caller that gives up (its own signal) stops waiting, and the others
+   * still get the answers.
+   */
   async refresh (signal: AbortSignal): Promise<void> {
-    this.#refreshing ??= this.#refresh(signal).finally(() => { this.#refreshing = undefined })
-    await this.#refreshing
+    if (this.#refreshing == null) {
+      const refreshing = this.#refresh().finally(() => { this.#refreshing = undefined })
+      // Its waiters get its failure below; once they all gave up, a stop's AbortError has no one to tell.
+      refreshing.catch(() => {})
+      this.#refreshing = refreshing
+    }
+    await raceSignal(this.#refreshing, signal)
   }
 
-  async #refresh (signal: AbortSignal): Promise<void> {
+  async #refresh (): Promise<void> {
     const book = this.book
-    const options = { signal: AbortSignal.any([signal, AbortSignal.timeout(PEER_PLAN_TIMEOUT_MS)]) }
+    this.#lifetime.signal.throwIfAborted()
+    const asking = this.#asking()
     let learned = 0
     await Promise.all(book.growingPeers().map(async peer => {
       try {
-        learned += book.updatePeer(peer, await this.#client.bitfield(peer.id, book.table.digest, book.pieceCount, options))
+        learned += book.updatePeer(peer, await this.#client.bitfield(peer.id, book.table.digest, book.pieceCount, asking))
       } catch {
-        signal.throwIfAborted()
-        book.drop(peer.id)
+        this.#failed(peer.id, asking.signal)
       }
     }))
-    if (book.table.pieces.some(cid => cid == null)) learned += await this.#refreshTable(options)
+    if (book.table.pieces.some(cid => cid == null)) learned += await this.#refreshTable(this.#asking())
     if (learned > 0) book.progressed()
+  }
+
+  /** The signal of one round of requests: the view stopped, or the answer timeout. */
+  #asking (): { signal: AbortSignal } {
+    return { signal: AbortSignal.any([this.#lifetime.signal, AbortSignal.timeout(this.#answerTimeoutMs)]) }
+  }
+
+  /**
+   * A peer that failed a request is of no more use for this blob, unless it only answered late:
+   * on a slow, full link a small answer waits behind the piece data ahead of it on the connection,
+   * and a peer slow to answer may still be the only holder of a piece. Only the view's stop ends
+   * the refresh: the timeout of one round is not the download's.
+   */
+  #failed (peer: PeerId, asking: AbortSignal): void {
+    this.#lifetime.signal.throwIfAborted()
+    if (asking.aborted) return
+    this.book.drop(peer)
   }
 
   /**
@@ -86,11 +124,17 @@ export class SwarmView {
       asked.set(fallback.id.toString(), fallback.id)
     }
     const learned = await Promise.all([...asked.values()].map(async peer => {
+      let table
       try {
-        return book.learnTable(await this.#client.pieceTable(peer, book.table.digest, { size: book.table.size, ...options }), peer)
+        table = await this.#client.pieceTable(peer, book.table.digest, { size: book.table.size, ...options })
       } catch {
-        options.signal.throwIfAborted()
-        // No answer, or a table that contradicts what is known: no use for this blob.
+        this.#failed(peer, options.signal)
+        return 0
+      }
+      try {
+        return book.learnTable(table, peer)
+      } catch {
+        // A table that contradicts what is known: no use for this blob.
         book.drop(peer)
         return 0
       }

@@ -34,6 +34,8 @@ export interface PieceStreamInit {
   /** How often peers still downloading the blob are asked again, and how long without progress is a stall. */
   refreshMs?: number
   stallMs?: number
+  /** How long a peer may take to answer a refresh's table or bitfield request (PEER_PLAN_TIMEOUT_MS). */
+  answerTimeoutMs?: number
   /** Where pieces read ahead of the stream are stored, for peers at once (see ReadAhead); none: pieces are read in turn. */
   seedInto?: AheadStore
   /** See PieceBookInit.expectMore. */
@@ -70,7 +72,7 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
   // Progress is seen a whole piece at a time: big pieces from a slow origin take a while each.
   const stallMs = init.stallMs ?? Math.max(PEER_STALL_MS, 1000 * table.pieceSize / PEER_STALL_MIN_BYTES_PER_S)
   const book = new PieceBook(init.plan, { stallMs, expectMore: init.expectMore, latency: init.latency })
-  const swarm = new SwarmView(book, { client: init.client, refreshMs: init.refreshMs })
+  const swarm = new SwarmView(book, { client: init.client, refreshMs: init.refreshMs, answerTimeoutMs: init.answerTimeoutMs })
   const origin = init.originPiece == null ? undefined : originRangeSource({ book, read: init.originPiece, events, logger: log })
   const peers = new Map<string, PieceSource>()
   const peerSource = (peer: PlannedPeer): PieceSource => {
@@ -263,7 +265,10 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
       ahead?.start()
       return inOrder(offset, signal)
     },
-    close: async () => { await ahead?.stop() },
+    close: async () => {
+      swarm.stop()
+      await ahead?.stop()
+    },
     verifiedPiece: index => {
       const digest = verified.get(index)
       verified.delete(index)

@@ -203,3 +203,77 @@ test('origin bytes that contradict the peers\' table end the download with Piece
   const error = await t.throwsAsync(readAll(stream))
   t.is(error?.name, 'PieceTableMismatchError')
 })
+
+/** A request that never gets its answer: it ends only when its signal aborts, as the client's would. */
+async function noAnswer (signal: AbortSignal | undefined): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    signal?.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
+  })
+}
+
+test('a table request that gets no answer in time leaves the download to its peers, not to the origin', async t => {
+  const [a] = await peerIds(1)
+  const holey = fullTable()
+  holey.pieces[3] = undefined
+  let tableAsks = 0
+  // The peer holds every piece and is still checking the blob (not complete): it is asked again.
+  const client = {
+    ...scriptedClient(() => 'piece'),
+    bitfield: async () => ({ bitfield: bitfieldOf(COUNT, [0, 1, 2, 3, 4, 5]), complete: false }),
+    pieceTable: async (_peer: unknown, _digest: unknown, options: { signal?: AbortSignal }) => {
+      tableAsks++
+      return noAnswer(options.signal)
+    }
+  }
+  const fromOrigin: number[] = []
+  const stream = pieceStream({
+    plan: { table: holey, peers: [{ ...planned(a!, COUNT, [0, 1, 2, 3, 4, 5]), complete: false }] },
+    client,
+    stallMs: 60_000,
+    refreshMs: 10,
+    answerTimeoutMs: 30,
+    originPiece: async (offset, length) => {
+      fromOrigin.push(offset / PIECE)
+      return { chunks: [blob.slice(offset, offset + length)], slotSeconds: 0, firstByteSeconds: 0 }
+    }
+  })
+  // The scheduler sends the whole table after several of the peer's table requests timed out.
+  const reading = readAll(stream)
+  // Its failure is seen where it is awaited below.
+  reading.catch(() => {})
+  const deadline = performance.now() + 5_000
+  while (tableAsks < 3 && performance.now() < deadline) await sleep(10)
+  stream.learnTable(fullTable())
+  t.is(await reading, blobDigest)
+  t.deepEqual(fromOrigin, [])
+  t.deepEqual(client.asked.map(q => q.index).sort(), [0, 1, 2, 3, 4, 5], 'every piece from the peer whose table answers were late')
+})
+
+test('a peer whose bitfield answers come late is kept: its pieces are asked of it once it reports them', async t => {
+  const [a] = await peerIds(1)
+  let bitfieldAsks = 0
+  const client = {
+    ...scriptedClient(() => 'piece'),
+    bitfield: async (_peer: unknown, _digest: unknown, _count: unknown, options: { signal?: AbortSignal }) => {
+      bitfieldAsks++
+      if (bitfieldAsks <= 2) return noAnswer(options.signal)
+      return { bitfield: bitfieldOf(COUNT, [0, 1, 2, 3, 4, 5]), complete: true }
+    }
+  }
+  const fromOrigin: number[] = []
+  const stream = pieceStream({
+    plan: { table: fullTable(), peers: [planned(a!, COUNT, [0])] },
+    client,
+    stallMs: 60_000,
+    refreshMs: 10,
+    answerTimeoutMs: 30,
+    originPiece: async (offset, length) => {
+      fromOrigin.push(offset / PIECE)
+      return { chunks: [blob.slice(offset, offset + length)], slotSeconds: 0, firstByteSeconds: 0 }
+    }
+  })
+  t.is(await readAll(stream), blobDigest)
+  t.true(bitfieldAsks >= 3)
+  t.deepEqual(fromOrigin, [], 'a peer dropped for a late answer would leave the origin as the only source')
+  t.deepEqual(client.asked.map(q => q.index).sort(), [0, 1, 2, 3, 4, 5])
+})
