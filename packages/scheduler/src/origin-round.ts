@@ -50,6 +50,8 @@ export class OriginRounds {
   readonly #assigneeStallMs: number
   /** Readers of a task at most: originReaders, or more when each piece has more readers. */
   readonly #readers: number
+  /** Cold tasks split so far: each split deals its first run to the next reader (assignColdPieces). */
+  #splits = 0
 
   constructor (components: OriginRoundsComponents, init: OriginRoundsInit = {}) {
     this.#components = components
@@ -60,14 +62,19 @@ export class OriginRounds {
 
   /**
    * Pieces no agent holds are split among a few downloaders (those reading the fewest other tasks
-   * from the origin, then the first arrivals), once, when the task has none assigned.
+   * from the origin, then the first arrivals), once, when the task has none assigned. The deal
+   * starts one reader further with each split: a blob's first run is what every downloader's stream
+   * waits on first, and when the layers of an image were dealt from the same first reader, that
+   * agent read every layer's first run, one after the other through its single origin slot.
    */
   assignColdPieces (task: TaskState, availability: TaskAvailabilityView, now: number): void {
     if (task.assignment != null || task.wanting.size === 0) return
     const unheld = availability.unheldCount()
     if (unheld === 0) return
     const loads = this.#components.originLoads?.()
-    const assignees = chooseOriginReaders([...task.wanting], this.#readers, peer => loads?.get(peer) ?? 0)
+    const readers = chooseOriginReaders([...task.wanting], this.#readers, peer => loads?.get(peer) ?? 0)
+    const first = this.#splits++ % Math.max(1, readers.length)
+    const assignees = [...readers.slice(first), ...readers.slice(0, first)]
     task.assignment = assignOrigin({ pieceCount: availability.pieceCount, assignees, readersPerPiece: this.#readersPerPiece, run: originRunFor(task.size) })
     for (const peer of task.assignment.assignees) {
       task.originProgressAt.set(peer, now)

@@ -75,6 +75,20 @@ test('a cold blob wanted by three agents at once: its pieces are split among the
   t.is(service.tick(), 0, 'nothing changed, nothing decided')
 })
 
+test('the cold layers of one image start their deals at different readers: no agent reads the first run of two', t => {
+  const { service, inbox, join } = setup()
+  const agents = [join(1), join(2), join(3)]
+  const layers = [taskDigest(11), taskDigest(12), taskDigest(13)]
+  for (const a of agents) for (const digest of layers) service.handle(a, wantCold(digest))
+  service.tick()
+  const headReaders = layers.map(digest => agents.findIndex(a => inbox.get(a)?.some(m => m.origin?.digest === digest && m.origin.pieces.includes(0))))
+  t.deepEqual([...headReaders].sort(), [0, 1, 2], `the readers of each layer's first run: ${JSON.stringify(headReaders)}`)
+  for (const a of agents) {
+    const loads = layers.map(digest => inbox.get(a)?.filter(m => m.origin?.digest === digest).at(-1)?.origin?.pieces.length ?? 0)
+    t.true(loads.every(n => n >= 16 && n <= 24), `each reader still reads a third of every layer: ${JSON.stringify(loads)}`)
+  }
+})
+
 test('agents that ask for a cold blob after its split share the origin reads: the first keeps its next pieces, the rest are dealt again', t => {
   const { service, inbox, join } = setup()
   const digest = taskDigest(9)

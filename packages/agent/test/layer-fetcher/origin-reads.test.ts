@@ -88,6 +88,25 @@ test('a read joins no more than ORIGIN_RUN_BYTES, nor pieces of another download
   ], 'first come, first served; a run stops at ORIGIN_RUN_BYTES, at another download, and at a gap')
 })
 
+test('a free slot takes the waiting piece nearest the start of its blob, whoever asked first', async t => {
+  const layer = layerFixture({ size: 3 * MiB, seed: 35 })
+  // 1 MiB/s: the first read keeps the slot while the others queue.
+  const { origin, reads, read, signal } = await oneReader(t, layer, { bytesPerSecond: MiB })
+  const piece = 256 * KiB
+  const busy = read(MiB, piece, signal)
+  await new Promise(resolve => setImmediate(resolve))
+  // A later piece of one download asked first, then the first piece of another.
+  const later = read(2 * MiB, piece, signal)
+  const head = reads.readerFor(origin.req)(0, piece, signal)
+  const got = await Promise.all([busy, later, head])
+  t.deepEqual(bytesOf(got[2]), layer.subarray(0, piece))
+  t.deepEqual(rangeReads(origin).map(r => r.range), [
+    `bytes=${MiB}-${MiB + piece - 1}`,
+    `bytes=0-${piece - 1}`,
+    `bytes=${2 * MiB}-${2 * MiB + piece - 1}`
+  ])
+})
+
 test('a piece given up leaves its read: queued, it is not asked for; joined, the others still come', async t => {
   const layer = layerFixture({ size: 2 * MiB, seed: 34 })
   const { origin, reads, read, signal } = await oneReader(t, layer, { bytesPerSecond: MiB })
