@@ -31,8 +31,17 @@ export const SCHEDULER_ORIGIN_READERS = 8
 export const SCHEDULER_PARENTS_PER_CHILD = 6
 /** How often agents report finished pieces, at most (told at registration). */
 export const SCHEDULER_REPORT_INTERVAL_MS = 100
-/** An origin assignee that finishes no piece from the origin for this long has its pieces handed to the other downloaders. */
+/**
+ * An origin assignee that finishes no piece from the origin for this long, and for
+ * SCHEDULER_ASSIGNEE_STALL_PIECES times its usual time per piece, has its pieces handed to the other
+ * downloaders. Its usual time: on a 2 Mbit site an origin piece of 256 KiB takes 6-13 s to each of
+ * six readers sharing the origin's link, and readers judged by 10 s alone lost their pieces to others,
+ * who read them again (the origin sent 2-2.5x the image).
+ */
 export const SCHEDULER_ASSIGNEE_STALL_MS = 10_000
+export const SCHEDULER_ASSIGNEE_STALL_PIECES = 3
+/** A gap between an agent's origin pieces longer than this is a pause in its reading, not its pace. */
+export const SCHEDULER_ORIGIN_PACE_MAX_GAP_MS = 60_000
 /**
  * When downloaders join a cold task after its split, each origin reader keeps this many of its
  * unfinished pieces: an agent reads a few pieces from the origin at once and reports finished

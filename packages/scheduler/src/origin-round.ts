@@ -1,7 +1,7 @@
 import { originRunFor } from '@shoal/proto'
 import type { Digest, SchedulerMessage } from '@shoal/proto'
 import type { TaskAvailabilityView } from './availability.ts'
-import { DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_ORIGIN_KEEP_PIECES, SCHEDULER_ORIGIN_READERS } from './constants.ts'
+import { DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_ASSIGNEE_STALL_PIECES, SCHEDULER_ORIGIN_KEEP_PIECES, SCHEDULER_ORIGIN_READERS } from './constants.ts'
 import { chooseOriginReaders } from './origin-readers.ts'
 import { assignOrigin, reassign, rebalance } from './origin-split.ts'
 import type { TaskState } from './task-state.ts'
@@ -20,6 +20,8 @@ export interface OriginRoundsComponents {
    * than the stall time while the reader is busy; handing its pieces on then made them read twice.
    */
   originProgressAt?: (peer: PeerKey) => number | undefined
+  /** The peer's usual time per origin piece lately, when it has read a few (see SchedulerService). */
+  originPaceMs?: (peer: PeerKey) => number | undefined
   /** How many tasks each peer reads from the origin now (see SchedulerService). */
   originLoads?: () => ReadonlyMap<PeerKey, number>
 }
@@ -106,9 +108,10 @@ export class OriginRounds {
   }
 
   /**
-   * An assignee that finished nothing from the origin for the stall time while some of its pieces
-   * are still unheld: its pieces go to the other downloaders. The clock is looked at first: it
-   * rules out almost every assignee in one lookup.
+   * An assignee that finished nothing from the origin for the stall time, and for
+   * SCHEDULER_ASSIGNEE_STALL_PIECES times its usual time per piece, while some of its pieces are
+   * still unheld: its pieces go to the other downloaders. The clock is looked at first: it rules
+   * out almost every assignee in one lookup.
    */
   replaceStalledAssignees (task: TaskState, availability: TaskAvailabilityView, now: number): void {
     const assignment = task.assignment
@@ -116,6 +119,7 @@ export class OriginRounds {
     for (const peer of assignment.assignees) {
       const progressAt = Math.max(task.originProgressAt.get(peer) ?? 0, this.#components.originProgressAt?.(peer) ?? 0)
       if (now - progressAt <= this.#assigneeStallMs) continue
+      if (now - progressAt <= SCHEDULER_ASSIGNEE_STALL_PIECES * (this.#components.originPaceMs?.(peer) ?? 0)) continue
       if (assignment.piecesOf(peer).some(i => availability.holderCount(i) === 0)) this.reassignFrom(task, peer)
     }
   }

@@ -2,7 +2,7 @@ import { mergePieceTables, peerIdText } from '@shoal/proto'
 import type { Digest, ParsedAgentMessage, PieceTable, SchedulerMessage } from '@shoal/proto'
 import { AvailabilityRegistry } from './availability.ts'
 import type { TaskAvailabilityView } from './availability.ts'
-import { SCHEDULER_CHILDREN_PER_TICK, SCHEDULER_REPORT_INTERVAL_MS } from './constants.ts'
+import { SCHEDULER_CHILDREN_PER_TICK, SCHEDULER_ORIGIN_PACE_MAX_GAP_MS, SCHEDULER_REPORT_INTERVAL_MS } from './constants.ts'
 import { OriginRounds } from './origin-round.ts'
 import { ParentHealth } from './parent-health.ts'
 import { ParentRounds } from './parent-round.ts'
@@ -81,6 +81,8 @@ export class SchedulerService {
   readonly #tasks = new Map<Digest, TaskState>()
   /** When each agent last finished a piece from the origin, for any task (see OriginRoundsComponents). */
   readonly #originProgressAt = new Map<PeerKey, number>()
+  /** Each agent's time per origin piece lately: the mean of its last gap and the mean before (#originProgressed). */
+  readonly #originPaceMs = new Map<PeerKey, number>()
   readonly #now: () => number
   readonly #reportIntervalMs: number
   readonly #origin: OriginRounds
@@ -101,7 +103,8 @@ export class SchedulerService {
       send: (peer, message) => { this.send(peer, message) },
       onOriginAssigned: event => { this.#events.onOriginAssigned?.(event) },
       originLoads: () => this.#originLoads(),
-      originProgressAt: peer => this.#originProgressAt.get(peer)
+      originProgressAt: peer => this.#originProgressAt.get(peer),
+      originPaceMs: peer => this.#originPaceMs.get(peer)
     }, { readersPerPiece: init.readersPerPiece, originReaders: init.originReaders, assigneeStallMs: init.assigneeStallMs })
     this.#parents = new ParentRounds({
       agent: peer => this.#agents.get(peer)?.parent,
@@ -155,6 +158,7 @@ export class SchedulerService {
   disconnect (peer: PeerKey): void {
     if (!this.#agents.delete(peer)) return
     this.#originProgressAt.delete(peer)
+    this.#originPaceMs.delete(peer)
     this.#observer?.disconnected(peer)
     for (const digest of this.registry.removePeer(peer)) this.#leave(peer, digest, false)
     for (const task of this.#tasks.values()) if (task.wanting.has(peer)) this.#leave(peer, task.digest, false)
@@ -186,7 +190,7 @@ export class SchedulerService {
         for (const index of message.indexes) if (index < task.size) this.registry.pieceFinished(peer, message.digest, index)
         if (message.source === 'origin') {
           task.originProgressAt.set(peer, now)
-          this.#originProgressAt.set(peer, now)
+          this.#originProgressed(peer, message.indexes.length, now)
         }
         this.#events.onPiecesReported?.({ source: message.source, pieces: message.indexes.length, bytes: message.bytes })
         task.dirty = true
@@ -277,6 +281,20 @@ export class SchedulerService {
   }
 
   /** How many tasks each peer reads from the origin now (an assignee of, while pieces are unheld). O(tasks x readers). */
+  /**
+   * An agent reported `pieces` finished from the origin: its pace is the time since its last such
+   * report over the pieces. A gap past SCHEDULER_ORIGIN_PACE_MAX_GAP_MS was a pause (no origin work),
+   * not its pace, and is not counted.
+   */
+  #originProgressed (peer: PeerKey, pieces: number, now: number): void {
+    const last = this.#originProgressAt.get(peer)
+    this.#originProgressAt.set(peer, now)
+    if (last == null || pieces === 0 || now - last > SCHEDULER_ORIGIN_PACE_MAX_GAP_MS) return
+    const gap = (now - last) / pieces
+    const before = this.#originPaceMs.get(peer)
+    this.#originPaceMs.set(peer, before == null ? gap : (before + gap) / 2)
+  }
+
   #originLoads (): Map<PeerKey, number> {
     const loads = new Map<PeerKey, number>()
     for (const task of this.#tasks.values()) {

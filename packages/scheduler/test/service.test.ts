@@ -172,6 +172,34 @@ test('an assignee that leaves or stalls has its unread pieces handed to the othe
   t.deepEqual([...bNow].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7].filter(i => !bPieces.includes(i)))
 })
 
+test('an assignee is judged by its own pace: one that takes 8 s a piece keeps its pieces for 3 pieces\' time', t => {
+  const { service, clock, inbox, join } = setup({ assigneeStallMs: 10_000 })
+  const digest = taskDigest(5)
+  const [slow, quick] = [join(1), join(2)]
+  for (const p of [slow, quick]) service.handle(p, wantCold(digest))
+  service.tick()
+  const slowPieces = last(inbox.get(slow), 'origin')?.pieces ?? []
+  const quickPieces = last(inbox.get(quick), 'origin')?.pieces ?? []
+  // slow finishes a piece every 8 s, quick one every second.
+  let q = 0
+  const second = (): void => {
+    clock.now += 1_000
+    service.handle(quick, { kind: 'piecesFinished', digest, indexes: q < quickPieces.length ? [quickPieces[q++]!] : [], source: 'origin', bytes: PIECE })
+    service.tick()
+  }
+  for (let i = 0; i < 3; i++) {
+    for (let s = 0; s < 8; s++) second()
+    service.handle(slow, { kind: 'piecesFinished', digest, indexes: [slowPieces[i]!], source: 'origin', bytes: PIECE })
+  }
+  const slowLeft = slowPieces.slice(3)
+  // slow goes quiet; quick goes on. Past the 10 s floor, slow still has its pieces.
+  for (let s = 0; s < 20; s++) second()
+  t.deepEqual(last(inbox.get(slow), 'origin')?.pieces, slowLeft, 'silent for 20 s, under three of its 8 s pieces, slow keeps its pieces')
+  for (let s = 0; s < 5; s++) second()
+  t.deepEqual(last(inbox.get(slow), 'origin')?.pieces, [], 'silent for 25 s, slow is stalled')
+  t.true(slowLeft.every(i => last(inbox.get(quick), 'origin')?.pieces.includes(i)), 'its pieces went to quick')
+})
+
 test('a parent reported for a bad piece is ejected: no child gets it any more', t => {
   const { service, inbox, join } = setup()
   const digest = taskDigest(4)

@@ -27,6 +27,11 @@ export interface PieceBookInit {
    * handing out parents and origin assignments): missing pieces are then waited for, up to the stall time.
    */
   expectMore?: () => boolean
+  /**
+   * When this agent last got a piece of any blob (on the `now` clock): while pieces of other blobs
+   * still come, no progress on this one is not a stall (see stalled).
+   */
+  progressElsewhereAt?: () => number | undefined
   /** The clock, in ms (performance.now() by default); tests move it by hand. */
   now?: () => number
   /** [0, 1) for the choices among equals (Math.random by default). */
@@ -66,6 +71,7 @@ export class PieceBook {
   #assigned: ReadonlySet<number> = new Set()
   readonly #stallMs: number
   readonly #expectMore: () => boolean
+  readonly #progressElsewhereAt: () => number | undefined
   readonly #now: () => number
   readonly #random: () => number
   readonly #busyBackoffMs: number
@@ -83,6 +89,7 @@ export class PieceBook {
     for (const peer of plan.peers) this.#reported.set(peer.id.toString(), peer.bitfield.count())
     this.#stallMs = init.stallMs
     this.#expectMore = init.expectMore ?? (() => false)
+    this.#progressElsewhereAt = init.progressElsewhereAt ?? (() => undefined)
     this.#now = init.now ?? (() => performance.now())
     this.#random = init.random ?? Math.random
     this.#busyBackoffMs = init.busyBackoffMs ?? PEER_BUSY_BACKOFF_MS
@@ -176,10 +183,15 @@ export class PieceBook {
    * from the origin. Not while this agent reads assigned pieces from the origin: the other readers
    * (claimers, or agents the scheduler assigned) read theirs from the same origin at the same pace,
    * and at a slow origin a piece takes longer than the stall time (a 25 Mbit origin read by 8
-   * claimers at once: 10 s and more). The clock starts again when the last such read ends.
+   * claimers at once: 10 s and more). The clock starts again when the last such read ends. Nor
+   * while pieces of other blobs still come to this agent (progressElsewhereAt): the readers of this
+   * one are busy with those, and whoever directs them (a scheduler) hands on the pieces of one
+   * that stalls.
    */
   stalled (): boolean {
-    return !this.growing || (this.#originReads === 0 && this.#now() - this.#lastProgressAt > this.#stallMs)
+    if (!this.growing) return true
+    const since = Math.max(this.#lastProgressAt, this.#progressElsewhereAt() ?? -Infinity)
+    return this.#originReads === 0 && this.#now() - since > this.#stallMs
   }
 
   /** An assigned origin read began. */

@@ -40,6 +40,8 @@ export interface PieceStreamInit {
   seedInto?: AheadStore
   /** See PieceBookInit.expectMore. */
   expectMore?: () => boolean
+  /** See PieceBookInit.progressElsewhereAt. */
+  progressElsewhereAt?: PieceBookInit['progressElsewhereAt']
   /** See PieceBookInit.latency. */
   latency?: PieceBookInit['latency']
   events?: PieceEvents
@@ -71,7 +73,7 @@ export function pieceStream (init: PieceStreamInit): PieceStream {
   const { table } = init.plan
   // Progress is seen a whole piece at a time: big pieces from a slow origin take a while each.
   const stallMs = init.stallMs ?? Math.max(PEER_STALL_MS, 1000 * table.pieceSize / PEER_STALL_MIN_BYTES_PER_S)
-  const book = new PieceBook(init.plan, { stallMs, expectMore: init.expectMore, latency: init.latency })
+  const book = new PieceBook(init.plan, { stallMs, expectMore: init.expectMore, progressElsewhereAt: init.progressElsewhereAt, latency: init.latency })
   const swarm = new SwarmView(book, { client: init.client, refreshMs: init.refreshMs, answerTimeoutMs: init.answerTimeoutMs })
   const origin = init.originPiece == null ? undefined : originRangeSource({ book, read: init.originPiece, events, logger: log })
   const peers = new Map<string, PieceSource>()

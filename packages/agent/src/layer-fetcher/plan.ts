@@ -138,7 +138,7 @@ export class BlobPlanner {
       if (head.kind === 'refused') return { kind: 'refused', answer: head.answer }
       if (head.kind === 'size' && head.size != null && head.size > 0) {
         const scheduled = await startScheduled({ store, peers, scheduler, downloads: this.components.limits?.download, hashing: this.components.hashing, logger: this.log }, {
-          req, size: head.size, session, signal, originPiece: this.originPiece(req), events: this.pieceEvents, latency: this.latency
+          req, size: head.size, session, signal, originPiece: this.originPiece(req), pieceArrivedAt: () => this.#pieceArrivedAt, events: this.pieceEvents, latency: this.latency
         })
         if (scheduled != null) return { kind: 'scheduled', ...scheduled }
       }
@@ -224,9 +224,13 @@ export class BlobPlanner {
   readonly #peerLatency = new PeerLatency()
   private readonly latency = (peer: PeerId): number | undefined => this.#peerLatency.expected(peer.toString())
 
+  /** When a download of this agent last got a piece, from anywhere (performance.now()). */
+  #pieceArrivedAt?: number
+
   /** What every piece stream reports; a piece from a peer times it, a bad piece counts against the peer across blobs. */
   private readonly pieceEvents: PieceEvents = {
     onPieceFetched: event => {
+      this.#pieceArrivedAt = performance.now()
       if (event.peer != null && event.firstByteSeconds != null) this.#peerLatency.observe(event.peer, event.firstByteSeconds)
       this.init.events.emit('piece-fetched', event)
     },

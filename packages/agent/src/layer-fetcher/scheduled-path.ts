@@ -37,6 +37,8 @@ export interface ScheduledStartInit {
   /** Ends the wait for the scheduler's first word (the fetcher stopping). */
   signal: AbortSignal
   originPiece?: OriginPieceReader
+  /** When a download of this agent last got a piece (performance.now()): see PieceBookInit.progressElsewhereAt. */
+  pieceArrivedAt?: () => number | undefined
   events: PieceEvents
   /** See PieceBookInit.latency. */
   latency?: PieceBookInit['latency']
@@ -137,6 +139,9 @@ export async function startScheduled (components: ScheduledStartComponents, init
     // Assigned pieces, then the rarest, are read ahead of this agent's own client and stored at once, for the swarm.
     seedInto: partialAheadStore(partial),
     expectMore: () => !session.closed,
+    // The scheduler watches this blob's origin readers: while pieces of other blobs still come,
+    // those readers are busy with them (one origin read at a time each), not stalled.
+    progressElsewhereAt: init.pieceArrivedAt,
     latency: init.latency,
     stallMs: SCHEDULED_STALL_MS,
     logger: log,

@@ -65,6 +65,20 @@ test('a stall: no progress for the stall time while peers grow; none growing and
   t.true(book.stalled(), 'nobody is downloading the blob and nothing more will come')
 })
 
+test('no stall while pieces of other blobs still come to this agent; once nothing comes anywhere for the stall time, a stall', async t => {
+  const [id] = await peerIds(1)
+  const clock = manualClock()
+  let elsewhere: number | undefined
+  const book = new PieceBook({ table: table(2), peers: [planned(id!, 2, [0])] }, { stallMs: 3_000, now: clock.now, expectMore: () => true, progressElsewhereAt: () => elsewhere })
+  for (let i = 0; i < 5; i++) {
+    clock.advance(2_000)
+    elsewhere = clock.now()
+  }
+  t.false(book.stalled(), '10 s without a piece of this blob, but another blob\'s piece came just now')
+  clock.advance(3_001)
+  t.true(book.stalled(), 'nothing anywhere for the stall time')
+})
+
 test('no stall while this agent reads assigned pieces from the origin: the clock starts when the last read ends', async t => {
   const [id] = await peerIds(1)
   const clock = manualClock()
