@@ -211,6 +211,23 @@ async function noAnswer (signal: AbortSignal | undefined): Promise<never> {
   })
 }
 
+/** A stream that waits long before a stall and gives peers 30 ms to answer a refresh; the pieces it reads from the origin are in fromOrigin. */
+function patientStream (plan: PieceStreamInit['plan'], client: PieceStreamInit['client']): { stream: ReturnType<typeof pieceStream>, fromOrigin: number[] } {
+  const fromOrigin: number[] = []
+  const stream = pieceStream({
+    plan,
+    client,
+    stallMs: 60_000,
+    refreshMs: 10,
+    answerTimeoutMs: 30,
+    originPiece: async (offset, length) => {
+      fromOrigin.push(offset / PIECE)
+      return { chunks: [blob.slice(offset, offset + length)], slotSeconds: 0, firstByteSeconds: 0 }
+    }
+  })
+  return { stream, fromOrigin }
+}
+
 test('a table request that gets no answer in time leaves the download to its peers, not to the origin', async t => {
   const [a] = await peerIds(1)
   const holey = fullTable()
@@ -225,18 +242,7 @@ test('a table request that gets no answer in time leaves the download to its pee
       return noAnswer(options.signal)
     }
   }
-  const fromOrigin: number[] = []
-  const stream = pieceStream({
-    plan: { table: holey, peers: [{ ...planned(a!, COUNT, [0, 1, 2, 3, 4, 5]), complete: false }] },
-    client,
-    stallMs: 60_000,
-    refreshMs: 10,
-    answerTimeoutMs: 30,
-    originPiece: async (offset, length) => {
-      fromOrigin.push(offset / PIECE)
-      return { chunks: [blob.slice(offset, offset + length)], slotSeconds: 0, firstByteSeconds: 0 }
-    }
-  })
+  const { stream, fromOrigin } = patientStream({ table: holey, peers: [{ ...planned(a!, COUNT, [0, 1, 2, 3, 4, 5]), complete: false }] }, client)
   // The scheduler sends the whole table after several of the peer's table requests timed out.
   const reading = readAll(stream)
   // Its failure is seen where it is awaited below.
@@ -260,18 +266,7 @@ test('a peer whose bitfield answers come late is kept: its pieces are asked of i
       return { bitfield: bitfieldOf(COUNT, [0, 1, 2, 3, 4, 5]), complete: true }
     }
   }
-  const fromOrigin: number[] = []
-  const stream = pieceStream({
-    plan: { table: fullTable(), peers: [planned(a!, COUNT, [0])] },
-    client,
-    stallMs: 60_000,
-    refreshMs: 10,
-    answerTimeoutMs: 30,
-    originPiece: async (offset, length) => {
-      fromOrigin.push(offset / PIECE)
-      return { chunks: [blob.slice(offset, offset + length)], slotSeconds: 0, firstByteSeconds: 0 }
-    }
-  })
+  const { stream, fromOrigin } = patientStream({ table: fullTable(), peers: [planned(a!, COUNT, [0])] }, client)
   t.is(await readAll(stream), blobDigest)
   t.true(bitfieldAsks >= 3)
   t.deepEqual(fromOrigin, [], 'a peer dropped for a late answer would leave the origin as the only source')
