@@ -242,8 +242,9 @@ export const STALL_ORIGIN_PIECES = 2
 /**
  * The same, for a download a scheduler directs: the scheduler hands the pieces of an origin reader
  * that stalls to others (after 10 s, or three of its pieces' time), so the agent goes to the origin
- * on its own only well after that, and not while pieces of its other blobs still come (PieceBook.stalled). With 3 s, three layers pulled side by side over a busy link looked stalled to each other,
- * and each agent read the pieces from the origin itself: 5 copies of a layer left the origin.
+ * on its own only well after that, and not while pieces of its other blobs still come
+ * (PieceBook.stalled). With 3 s, three layers pulled side by side over a busy link looked stalled to
+ * each other, and each agent read the pieces from the origin itself: 5 copies of a layer left the origin.
  */
 export const SCHEDULED_STALL_MS = 15_000
 /** ...or longer for big pieces: the time a piece takes at this rate (a slow origin behind the peer fetching it). */
