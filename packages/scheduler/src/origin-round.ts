@@ -7,13 +7,27 @@ import { assignOrigin, reassign, rebalance } from './origin-split.ts'
 import type { TaskState } from './task-state.ts'
 import type { PeerKey } from './types.ts'
 
+/**
+ * A task's origin pieces were dealt: to `assignees` readers, first (`pieces` unheld) or again. Dealt
+ * again from a reader (`from`): it left the task, finished it or got the whole blob (`left`), or
+ * finished no origin piece for its stall time (`stalled`).
+ */
+export interface OriginAssignedEvent {
+  digest: Digest
+  assignees: number
+  pieces: number
+  reassigned: boolean
+  from?: PeerKey
+  why?: 'left' | 'stalled'
+}
+
 export interface OriginRoundsComponents {
   now: () => number
   /** The availability of a task, if any peer is in it. */
   availability: (digest: Digest) => TaskAvailabilityView | undefined
   /** Sends a message to a registered agent (nothing when it is gone). */
   send: (peer: PeerKey, message: Partial<SchedulerMessage>) => void
-  onOriginAssigned?: (event: { digest: Digest, assignees: number, pieces: number, reassigned: boolean }) => void
+  onOriginAssigned?: (event: OriginAssignedEvent) => void
   /**
    * When the peer last finished a piece from the origin for any task. A reader of several tasks
    * reads a few pieces at a time over all of them: one task may wait on the others for longer
@@ -120,12 +134,12 @@ export class OriginRounds {
       const progressAt = Math.max(task.originProgressAt.get(peer) ?? 0, this.#components.originProgressAt?.(peer) ?? 0)
       if (now - progressAt <= this.#assigneeStallMs) continue
       if (now - progressAt <= SCHEDULER_ASSIGNEE_STALL_PIECES * (this.#components.originPaceMs?.(peer) ?? 0)) continue
-      if (assignment.piecesOf(peer).some(i => availability.holderCount(i) === 0)) this.reassignFrom(task, peer)
+      if (assignment.piecesOf(peer).some(i => availability.holderCount(i) === 0)) this.reassignFrom(task, peer, 'stalled')
     }
   }
 
   /** `peer` left the task, finished it or stalled: its unfinished origin pieces go to the other downloaders. */
-  reassignFrom (task: TaskState, peer: PeerKey): void {
+  reassignFrom (task: TaskState, peer: PeerKey, why: OriginAssignedEvent['why'] = 'left'): void {
     const assignment = task.assignment
     if (assignment?.has(peer) !== true) return
     const availability = this.#components.availability(task.digest)
@@ -144,7 +158,7 @@ export class OriginRounds {
     // A reader that failed or stalled is not taken back as a newcomer.
     task.originConsidered.add(peer)
     task.dirty = true
-    this.#components.onOriginAssigned?.({ digest: task.digest, assignees: remaining.length, pieces: 0, reassigned: true })
+    this.#components.onOriginAssigned?.({ digest: task.digest, assignees: remaining.length, pieces: 0, reassigned: true, from: peer, why })
   }
 
   /**

@@ -4,6 +4,7 @@ import { AvailabilityRegistry } from './availability.ts'
 import type { TaskAvailabilityView } from './availability.ts'
 import { SCHEDULER_CHILDREN_PER_TICK, SCHEDULER_ORIGIN_PACE_MAX_GAP_MS, SCHEDULER_REPORT_INTERVAL_MS } from './constants.ts'
 import { OriginRounds } from './origin-round.ts'
+import type { OriginAssignedEvent } from './origin-round.ts'
 import { ParentHealth } from './parent-health.ts'
 import { ParentRounds } from './parent-round.ts'
 import type { ParentAgent } from './parent-round.ts'
@@ -48,7 +49,7 @@ export interface SchedulerEvents {
   onDecision?: (event: { digest: Digest, children: number, seconds: number }) => void
   /** One decision round (tick) over every task: how many it decided and how long it took in all. */
   onRound?: (event: { tasks: number, seconds: number }) => void
-  onOriginAssigned?: (event: { digest: Digest, assignees: number, pieces: number, reassigned: boolean }) => void
+  onOriginAssigned?: (event: OriginAssignedEvent) => void
   onEjected?: (event: { peer: PeerKey, reason: 'bad-piece' | 'failures' | 'bad-table' }) => void
   onPiecesReported?: (event: { source: 'peer' | 'origin', pieces: number, bytes: number }) => void
 }

@@ -3,14 +3,14 @@ import { cidOfDigest, digestOf } from '@shoal/proto'
 import type { Digest, ParsedAgentMessage, SchedulerMessage } from '@shoal/proto'
 import { SchedulerMetrics } from '../src/metrics.ts'
 import { SchedulerService } from '../src/service.ts'
-import type { PeerKey } from '../src/index.ts'
+import type { OriginAssignedEvent, PeerKey, SchedulerEvents } from '../src/index.ts'
 import { base58btc, bits, fullBits, PIECE, peer, taskDigest } from './helpers.ts'
 
 const PIECES = 8
 const SIZE = PIECES * PIECE
 
 /** A service on a fake clock, with agents whose messages are kept. */
-function setup (init: { assigneeStallMs?: number, originReaders?: number, childrenPerTick?: number } = {}): { service: SchedulerService, clock: { now: number }, inbox: Map<PeerKey, SchedulerMessage[]>, join: (n: number, site?: string) => PeerKey } {
+function setup (init: { assigneeStallMs?: number, originReaders?: number, childrenPerTick?: number, events?: SchedulerEvents } = {}): { service: SchedulerService, clock: { now: number }, inbox: Map<PeerKey, SchedulerMessage[]>, join: (n: number, site?: string) => PeerKey } {
   const clock = { now: 1_000 }
   const service = new SchedulerService({ now: () => clock.now, ...init })
   const inbox = new Map<PeerKey, SchedulerMessage[]>()
@@ -173,7 +173,8 @@ test('an assignee that leaves or stalls has its unread pieces handed to the othe
 })
 
 test('an assignee is judged by its own pace: one that takes 8 s a piece keeps its pieces for 3 pieces\' time', t => {
-  const { service, clock, inbox, join } = setup({ assigneeStallMs: 10_000 })
+  const dealt: OriginAssignedEvent[] = []
+  const { service, clock, inbox, join } = setup({ assigneeStallMs: 10_000, events: { onOriginAssigned: e => { dealt.push(e) } } })
   const digest = taskDigest(5)
   const [slow, quick] = [join(1), join(2)]
   for (const p of [slow, quick]) service.handle(p, wantCold(digest))
@@ -197,6 +198,7 @@ test('an assignee is judged by its own pace: one that takes 8 s a piece keeps it
   t.deepEqual(last(inbox.get(slow), 'origin')?.pieces, slowLeft, 'silent for 20 s, under three of its 8 s pieces, slow keeps its pieces')
   for (let s = 0; s < 5; s++) second()
   t.deepEqual(last(inbox.get(slow), 'origin')?.pieces, [], 'silent for 25 s, slow is stalled')
+  t.like(dealt.at(-1), { digest, reassigned: true, from: slow, why: 'stalled' }, 'the deal says whose pieces went, and why')
   t.true(slowLeft.every(i => last(inbox.get(quick), 'origin')?.pieces.includes(i)), 'its pieces went to quick')
 })
 

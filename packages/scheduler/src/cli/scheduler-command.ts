@@ -12,6 +12,7 @@ import { PrefetchJobs } from '../jobs/prefetch-jobs.ts'
 import { SchedulerMetrics } from '../metrics.ts'
 import { SchedulerServer } from '../server.ts'
 import { SchedulerService } from '../service.ts'
+import type { SchedulerEvents } from '../service.ts'
 import { startAdmin } from './admin.ts'
 import { loadOrCreateAdminToken } from './admin-token.ts'
 import type { AdminToken } from './admin-token.ts'
@@ -173,7 +174,7 @@ export async function runScheduler (argv: string[]): Promise<number> {
   }
   const holder: { service?: SchedulerService, jobs?: PrefetchJobs } = {}
   const metrics = new SchedulerMetrics(() => holder.service, () => holder.jobs?.states() ?? [])
-  const service = new SchedulerService({ events: metrics.events })
+  const service = new SchedulerService({ events: withOriginLog(metrics.events, process.env.SHOAL_LOG === 'debug') })
   holder.service = service
   const swarmKey = config.swarmKeyFile == null ? undefined : await loadSwarmKey(config.swarmKeyFile)
   let membership
@@ -280,8 +281,25 @@ function listenFailure (what: string, err: unknown): Error {
   return reason == null ? err as Error : new SchedulerListenError(`${what}: ${reason}`, { cause: err })
 }
 
+/**
+ * The service's events, and with `SHOAL_LOG=debug` a log line for each deal of a task's origin
+ * pieces (who read what from the origin, and whose pieces went to others when it stalled or left):
+ * what `bench swarm --logs` reads back when the origin sent more than the image.
+ */
+function withOriginLog (events: SchedulerEvents, debug: boolean): SchedulerEvents {
+  if (!debug) return events
+  const log = jsonLog('debug', 'shoal:scheduler:origin')
+  return {
+    ...events,
+    onOriginAssigned: event => {
+      events.onOriginAssigned?.(event)
+      log(event.reassigned ? 'origin pieces dealt again' : 'origin pieces dealt', { ...event })
+    }
+  }
+}
+
 /** Writes one JSON log line a call on stderr, as the agent's logger does: time, level, component, msg and the fields. */
-function jsonLog (level: 'info' | 'warn', component: string): (message: string, fields?: Record<string, unknown>) => void {
+function jsonLog (level: 'debug' | 'info' | 'warn', component: string): (message: string, fields?: Record<string, unknown>) => void {
   return (message, fields) => { console.error(JSON.stringify({ time: new Date().toISOString(), level, component, msg: message, ...fields })) }
 }
 
