@@ -8,10 +8,10 @@ import type { PeerKey } from './types.ts'
  * piece from the origin, so that the origin sends each piece about once and the swarm spreads it.
  *
  * Pieces are dealt round-robin in piece order, in runs of `run` consecutive pieces (originRunFor:
- * 8 for 256 KiB pieces, 2 for 1 MiB, 1 from 2 MiB up; an agent reads a run in one origin request). With one
- * reader per piece, assignee j of n reads runs j, j + n, j + 2n, ..., so every assignee starts on an
- * early run (clients read a blob in order, and each agent gets the pieces before and after its own
- * from the others), and the loads differ by at most one run. With k readers per piece, the k slots
+ * 8 for 256 KiB pieces, 2 for 1 MiB, 1 from 2 MiB up; an agent reads a run in one origin request).
+ * With one reader per piece, assignee j of n reads runs j, j + n, j + 2n, ..., so every assignee
+ * starts on an early run (clients read a blob in order, and each agent gets the pieces before and
+ * after its own from the others), and the loads differ by at most one run. With k readers per piece, the k slots
  * of each run continue the deal: run r's readers are assignees (r*k .. r*k+k-1) mod n, which are
  * distinct while k <= n.
  *
