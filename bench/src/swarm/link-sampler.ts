@@ -18,6 +18,12 @@ export interface LinkSeries {
 
 export interface LinkUtilisation {
   intervalSeconds: number
+  /**
+   * How long each interval of the series really lasted: about intervalSeconds, longer when a sample
+   * came late or failed (the next one spans the gap), and the last one ends when sampling stops.
+   * Bytes in an interval are its rate times this.
+   */
+  secondsPerInterval?: number[]
   /** The rate each link allows, each direction. */
   linkBytesPerSecond: number
   series: LinkSeries[]
@@ -52,7 +58,8 @@ export class LinkSampler {
     this.#stopped = true
     await this.#running
     const cpuBusy = this.#cpu == null ? undefined : busyShares(this.#samples.map(s => s.cpu))
-    return { intervalSeconds: this.#intervalMs / 1000, linkBytesPerSecond: this.#linkBytesPerSecond, series: seriesOf(this.#samples), ...(cpuBusy == null ? {} : { cpuBusy }) }
+    const secondsPerInterval = this.#samples.slice(1).map((s, i) => (s.at - this.#samples[i]!.at) / 1000)
+    return { intervalSeconds: this.#intervalMs / 1000, secondsPerInterval, linkBytesPerSecond: this.#linkBytesPerSecond, series: seriesOf(this.#samples), ...(cpuBusy == null ? {} : { cpuBusy }) }
   }
 
   async #loop (): Promise<void> {
