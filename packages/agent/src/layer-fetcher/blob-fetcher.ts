@@ -218,7 +218,7 @@ export class LayerFetcher {
     const resumeAt = known == null ? 0 : firstMissingOffset(known)
     // Not the client's signal: the download goes on for the store and other clients if it leaves.
     const controller = new AbortController()
-    const res = await requestOriginBlob(upstream, req, resumeAt, controller.signal)
+    const res = await requestOriginBlob(upstream, req, resumeAt, { signal: controller.signal })
     if (res.status !== 200 && res.status !== 206) {
       return { kind: 'upstream', status: res.status, headers: res.headers, body: await readCapped(res.body, MAX_ERROR_BODY_BYTES), endpoint: res.endpoint }
     }

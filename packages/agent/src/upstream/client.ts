@@ -10,7 +10,8 @@ import type { BreakerState } from './breaker.ts'
 import { parseChallenge } from './challenge.ts'
 import type { SourcedCredential } from './credentials.ts'
 import { discardBody, explainTransportError, isBrokenBody, isTimeout } from './errors.ts'
-import { createDispatcher, defaultTimeouts, readCertsDir } from './tls.ts'
+import { createDispatcher, defaultTimeouts, patientTimeouts, readCertsDir } from './tls.ts'
+import type { PatientTimeouts } from './tls.ts'
 import { TokenCache } from './token-cache.ts'
 
 /** How often a registry's refusal of the agent's own credentials is reported, at most. */
@@ -38,6 +39,13 @@ export interface UpstreamRequest {
   followRedirects?: boolean
   /** An endpoint (origin URL) to try last this time: the one whose body just broke off. */
   avoidEndpoint?: string
+  /**
+   * Bytes of a body the client already has headers for (a piece, the rest of a blob): connecting
+   * and the response headers may take as long as a body may stall (`--upstream-idle-timeout`),
+   * not the short timeouts that let a runtime fall back soon. Nobody falls back on its failure,
+   * and on a slow link that the agent's own uploads fill, a connection waits seconds behind them.
+   */
+  patient?: boolean
   signal?: AbortSignal
 }
 
@@ -88,6 +96,8 @@ type Attempt =
 export class UpstreamClient {
   private readonly init: UpstreamClientInit
   private readonly timeouts: UpstreamTimeouts
+  /** For patient requests: connecting and the headers bounded by the body idle timeout, if longer. */
+  readonly #patientTimeouts: PatientTimeouts
   private readonly dispatchers = new Map<string, Promise<Agent>>()
   private readonly tokens = new TokenCache()
   readonly breaker: CircuitBreaker
@@ -98,6 +108,7 @@ export class UpstreamClient {
   constructor (init: UpstreamClientInit) {
     this.init = init
     this.timeouts = init.timeouts ?? defaultTimeouts()
+    this.#patientTimeouts = patientTimeouts(this.timeouts)
     this.breaker = new CircuitBreaker({
       failureThreshold: init.breaker?.failureThreshold ?? DEFAULT_UPSTREAM_FAILURE_THRESHOLD,
       cooldownMs: init.breaker?.cooldownMs ?? DEFAULT_UPSTREAM_COOLDOWN_MS,
@@ -209,7 +220,7 @@ export class UpstreamClient {
   }
 
   private async sendAuthorized (req: UpstreamRequest, endpoint: UpstreamEndpoint): Promise<UpstreamResponse> {
-    const dispatcher = await this.dispatcher(endpoint)
+    const dispatcher = await this.dispatcher(endpoint, req.patient === true)
     const agentCredentials = req.useAgentCredentials === 'if-configured' ? this.credentialFor(endpoint.host) != null : req.useAgentCredentials !== false
     if (req.authorization != null || !agentCredentials) return this.sendOnce(req, endpoint, dispatcher, req.authorization)
 
@@ -276,7 +287,7 @@ export class UpstreamClient {
       } catch (err) {
         this.init.onRequest?.({ ...event, status: 'error', seconds: (performance.now() - started) / 1000 })
         if (req.signal?.aborted === true) throw new AbortError('upstream request aborted', { cause: err })
-        throw explainTransportError(err, { host: endpoint.host, origin: url.origin, registry: req.registry.host }, this.init.certsDir, this.timeouts)
+        throw explainTransportError(err, { host: endpoint.host, origin: url.origin, registry: req.registry.host }, this.init.certsDir, this.#timeoutsOf(req))
       }
       this.init.onRequest?.({ ...event, status: res.statusCode, seconds: (performance.now() - started) / 1000 })
       const location = res.headers.location
@@ -287,17 +298,23 @@ export class UpstreamClient {
       }
       // A body that breaks off (the endpoint died or stalled mid-blob) counts against the endpoint.
       res.body.once('error', err => {
-        if (req.signal?.aborted !== true && isBrokenBody(err)) this.breaker.failure(origin, explainTransportError(err, { host: endpoint.host, origin: url.origin, registry: req.registry.host }, this.init.certsDir, this.timeouts))
+        if (req.signal?.aborted !== true && isBrokenBody(err)) this.breaker.failure(origin, explainTransportError(err, { host: endpoint.host, origin: url.origin, registry: req.registry.host }, this.init.certsDir, this.#timeoutsOf(req)))
       })
       return { status: res.statusCode, headers: flatten(res.headers), body: res.body, url, endpoint: origin }
     }
   }
 
-  private async dispatcher (endpoint: UpstreamEndpoint): Promise<Agent> {
-    const key = `${endpoint.host} ${endpoint.baseUrl.origin}`
+  #timeoutsOf (req: UpstreamRequest): UpstreamTimeouts | PatientTimeouts {
+    return req.patient === true ? this.#patientTimeouts : this.timeouts
+  }
+
+  /** The endpoint's pool: one for the short timeouts, one for patient requests. */
+  private async dispatcher (endpoint: UpstreamEndpoint, patient: boolean): Promise<Agent> {
+    const key = `${endpoint.host} ${endpoint.baseUrl.origin}${patient ? ' patient' : ''}`
     let d = this.dispatchers.get(key)
     if (d == null) {
-      d = readCertsDir(this.init.certsDir, endpoint.host).then(tls => createDispatcher(tls, endpoint.insecure, this.timeouts))
+      const timeouts = patient ? this.#patientTimeouts : this.timeouts
+      d = readCertsDir(this.init.certsDir, endpoint.host).then(tls => createDispatcher(tls, endpoint.insecure, timeouts))
       this.dispatchers.set(key, d)
     }
     return d

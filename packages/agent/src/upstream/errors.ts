@@ -32,10 +32,12 @@ export function isBrokenBody (err: unknown): boolean {
   return e?.name !== 'AbortError' && e?.code !== 'UND_ERR_ABORTED' && e?.code !== 'ERR_STREAM_PREMATURE_CLOSE'
 }
 
-function timeoutText (code: string, timeouts: UpstreamTimeouts | undefined): string {
+function timeoutText (code: string, timeouts: (UpstreamTimeouts & { patient?: true }) | undefined): string {
   if (timeouts == null) return code
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return `no connection within ${timeouts.connectMs} ms, --upstream-connect-timeout`
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return `no response within ${timeouts.responseMs} ms, --upstream-response-timeout`
+  // A patient request (a piece, the rest of a blob) waits as long as a body may stall.
+  const patient = timeouts.patient === true ? ' (for bytes of a blob under way), --upstream-idle-timeout' : undefined
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return `no connection within ${timeouts.connectMs} ms${patient ?? ', --upstream-connect-timeout'}`
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return `no response within ${timeouts.responseMs} ms${patient ?? ', --upstream-response-timeout'}`
   if (code === 'UND_ERR_BODY_TIMEOUT') return `the body stalled for ${timeouts.bodyIdleMs} ms, --upstream-idle-timeout`
   return code
 }
@@ -44,7 +46,7 @@ function timeoutText (code: string, timeouts: UpstreamTimeouts | undefined): str
  * Turns a transport failure into an error that says which registry (and which of its endpoints)
  * and what to do, after the seed's troubleshooting table (x509 / timeout / unreachable).
  */
-export function explainTransportError (err: unknown, registry: { host: string, origin: string, registry?: string }, certsDir: string, timeouts?: UpstreamTimeouts): Error {
+export function explainTransportError (err: unknown, registry: { host: string, origin: string, registry?: string }, certsDir: string, timeouts?: UpstreamTimeouts & { patient?: true }): Error {
   const code = codeOf(err)
   const what = (err as Error).message
   const mirrorOf = registry.registry != null && registry.registry !== registry.host ? ` (an endpoint of ${registry.registry})` : ''

@@ -36,6 +36,21 @@ function systemCas (): string[] {
   }
 }
 
+/** Timeouts of patient requests (UpstreamRequest.patient), marked so that their errors name the setting that bounds them. */
+export interface PatientTimeouts extends UpstreamTimeouts {
+  patient: true
+}
+
+/** Connecting and the response headers may take as long as a body may stall, when that is longer. */
+export function patientTimeouts (timeouts: UpstreamTimeouts): PatientTimeouts {
+  return {
+    connectMs: Math.max(timeouts.connectMs, timeouts.bodyIdleMs),
+    responseMs: Math.max(timeouts.responseMs, timeouts.bodyIdleMs),
+    bodyIdleMs: timeouts.bodyIdleMs,
+    patient: true
+  }
+}
+
 export function defaultTimeouts (): UpstreamTimeouts {
   return { connectMs: DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS, responseMs: DEFAULT_UPSTREAM_RESPONSE_TIMEOUT_MS, bodyIdleMs: DEFAULT_UPSTREAM_BODY_IDLE_TIMEOUT_MS }
 }

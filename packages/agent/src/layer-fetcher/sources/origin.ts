@@ -36,11 +36,19 @@ function startOf (res: UpstreamResponse): number {
   return Number(/bytes\s+(\d+)-/.exec(res.headers['content-range'] ?? '')?.[1] ?? NaN)
 }
 
-/**
- * GET of the blob from `offset` (to `end`, inclusive, or to its end); `avoidEndpoint` is asked last
- * (the endpoint whose body just broke off).
- */
-export async function requestOriginBlob (upstream: UpstreamClient, req: OriginBlobRequest, offset: number, signal?: AbortSignal, end?: number, avoidEndpoint?: string): Promise<UpstreamResponse> {
+export interface OriginBlobRequestOptions {
+  signal?: AbortSignal
+  /** The last byte wanted (inclusive); none: to the blob's end. */
+  end?: number
+  /** An endpoint asked last (the one whose body just broke off). */
+  avoidEndpoint?: string
+  /** Bytes of a body the client already has headers for: see UpstreamRequest.patient. */
+  patient?: boolean
+}
+
+/** GET of the blob from `offset` (a Range request unless from its start to its end). */
+export async function requestOriginBlob (upstream: UpstreamClient, req: OriginBlobRequest, offset: number, options: OriginBlobRequestOptions = {}): Promise<UpstreamResponse> {
+  const { end } = options
   return upstream.send({
     registry: req.registry,
     method: 'GET',
@@ -48,8 +56,9 @@ export async function requestOriginBlob (upstream: UpstreamClient, req: OriginBl
     repository: req.repository,
     range: offset > 0 || end != null ? `bytes=${offset}-${end ?? ''}` : undefined,
     authorization: req.authorization,
-    avoidEndpoint,
-    signal
+    avoidEndpoint: options.avoidEndpoint,
+    patient: options.patient,
+    signal: options.signal
   })
 }
 
@@ -68,7 +77,8 @@ export function originSource (upstream: UpstreamClient, req: OriginBlobRequest, 
       pending = undefined
       if (res == null || startOf(res) > offset) {
         await discardBody(res?.body)
-        res = await requestOriginBlob(upstream, req, offset, signal, undefined, broken)
+        // The client has this blob's headers already: the rest waits out a congested path.
+        res = await requestOriginBlob(upstream, req, offset, { signal, avoidEndpoint: broken, patient: true })
       }
       // open() comes again only after this body failed: then its endpoint is asked last.
       broken = res.endpoint
@@ -134,7 +144,8 @@ export interface OriginRangeOptions {
 export async function fetchOriginRange (upstream: UpstreamClient, req: OriginBlobRequest, span: { offset: number, length: number }, options: OriginRangeOptions): Promise<void> {
   const { offset, length } = span
   const { signal } = options
-  const res = await requestOriginBlob(upstream, req, offset, signal, offset + length - 1)
+  // A piece, for a body already promised or for the swarm: nobody falls back on its failure.
+  const res = await requestOriginBlob(upstream, req, offset, { signal, end: offset + length - 1, patient: true })
   options.onHeaders?.()
   const body = await bodyFrom(res, req, offset, options.limiter, signal)
   let filled = 0
