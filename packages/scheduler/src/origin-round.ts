@@ -122,43 +122,60 @@ export class OriginRounds {
   }
 
   /**
-   * An assignee that finished nothing from the origin for the stall time, and for
-   * SCHEDULER_ASSIGNEE_STALL_PIECES times its usual time per piece, while some of its pieces are
-   * still unheld: its pieces go to the other downloaders. The clock is looked at first: it rules
-   * out almost every assignee in one lookup.
+   * Assignees that finished nothing from the origin for the stall time, and for
+   * SCHEDULER_ASSIGNEE_STALL_PIECES times their usual time per piece, while some of their pieces
+   * are still unheld: their pieces go to the task's other downloaders, but only to those not
+   * stalled themselves. When every reader is stuck alike (a slow origin, links full of uploads),
+   * nobody is further along, and moving the pieces would only start them over elsewhere: at 2 Mbit
+   * the whole deal went from reader to reader, one each round, and each read under way was lost.
    */
   replaceStalledAssignees (task: TaskState, availability: TaskAvailabilityView, now: number): void {
     const assignment = task.assignment
     if (assignment == null) return
-    for (const peer of assignment.assignees) {
-      const progressAt = Math.max(task.originProgressAt.get(peer) ?? 0, this.#components.originProgressAt?.(peer) ?? 0)
-      if (now - progressAt <= this.#assigneeStallMs) continue
-      if (now - progressAt <= SCHEDULER_ASSIGNEE_STALL_PIECES * (this.#components.originPaceMs?.(peer) ?? 0)) continue
-      if (assignment.piecesOf(peer).some(i => availability.holderCount(i) === 0)) this.reassignFrom(task, peer, 'stalled')
-    }
+    const stalled = assignment.assignees.filter(peer => this.#stalled(task, peer, now) && assignment.piecesOf(peer).some(i => availability.holderCount(i) === 0))
+    if (stalled.length > 0) this.#reassignAway(task, stalled, 'stalled')
+  }
+
+  /** No origin piece from the peer for the stall time, nor for its pace's worth of pieces. The clock rules out almost every assignee in one lookup. */
+  #stalled (task: TaskState, peer: PeerKey, now: number): boolean {
+    const progressAt = Math.max(task.originProgressAt.get(peer) ?? 0, this.#components.originProgressAt?.(peer) ?? 0)
+    if (now - progressAt <= this.#assigneeStallMs) return false
+    return now - progressAt > SCHEDULER_ASSIGNEE_STALL_PIECES * (this.#components.originPaceMs?.(peer) ?? 0)
   }
 
   /** `peer` left the task, finished it or stalled: its unfinished origin pieces go to the other downloaders. */
   reassignFrom (task: TaskState, peer: PeerKey, why: OriginAssignedEvent['why'] = 'left'): void {
+    this.#reassignAway(task, [peer], why)
+  }
+
+  /**
+   * The unfinished origin pieces of `leaving` go to the other downloaders. Stalled readers with no
+   * one else to take their pieces keep them; readers that left with no one else end the deal.
+   */
+  #reassignAway (task: TaskState, leaving: readonly PeerKey[], why: OriginAssignedEvent['why']): void {
     const assignment = task.assignment
-    if (assignment?.has(peer) !== true) return
+    const gone = leaving.filter(peer => assignment?.has(peer) === true)
+    if (assignment == null || gone.length === 0) return
+    const away = new Set(gone)
     const availability = this.#components.availability(task.digest)
     // The readers that stay, topped up with other downloaders to the task's number of readers.
-    const staying = assignment.assignees.filter(p => p !== peer && task.wanting.has(p))
-    const others = [...task.wanting].filter(p => p !== peer && !staying.includes(p))
+    const staying = assignment.assignees.filter(p => !away.has(p) && task.wanting.has(p))
+    const others = [...task.wanting].filter(p => !away.has(p) && !staying.includes(p))
     const remaining = [...staying, ...others.slice(0, Math.max(0, this.#readers - staying.length))]
     if (remaining.length === 0) {
-      task.assignment = undefined
+      if (why !== 'stalled') task.assignment = undefined
       return
     }
-    task.assignment = reassign(assignment, { failed: peer, done: i => (availability?.holderCount(i) ?? 0) > 0, remaining })
+    task.assignment = reassign(assignment, { failed: gone[0]!, done: i => (availability?.holderCount(i) ?? 0) > 0, remaining })
     const now = this.#components.now()
     for (const p of remaining) if (!task.originProgressAt.has(p)) task.originProgressAt.set(p, now)
-    task.originProgressAt.delete(peer)
-    // A reader that failed or stalled is not taken back as a newcomer.
-    task.originConsidered.add(peer)
+    for (const peer of gone) {
+      task.originProgressAt.delete(peer)
+      // A reader that failed or stalled is not taken back as a newcomer.
+      task.originConsidered.add(peer)
+      this.#components.onOriginAssigned?.({ digest: task.digest, assignees: remaining.length, pieces: 0, reassigned: true, from: peer, why })
+    }
     task.dirty = true
-    this.#components.onOriginAssigned?.({ digest: task.digest, assignees: remaining.length, pieces: 0, reassigned: true, from: peer, why })
   }
 
   /**
