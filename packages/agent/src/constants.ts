@@ -270,6 +270,13 @@ export const PEER_LATENCY_PRIOR_S = 0.05
 export const PEER_BUSY_BACKOFF_MS = 250
 /** NOT_FOUND answers to pieces its bitfield offered, before a peer is dropped for the blob. */
 export const PEER_MAX_REFUSALS = 8
+/**
+ * A request to a peer that failed without an answer (a broken stream, a connection gone, no answer
+ * in time) passes the peer over for this long, doubled with each failure (PieceBook.failed).
+ */
+export const PEER_FAILURE_BACKOFF_MS = 2_000
+/** Failures without an answer, each after the last one's pause, before a peer is dropped for the blob. */
+export const PEER_MAX_FAILURES = 3
 /** Peers asked for their piece table in one refresh, to fill the holes of the table a download follows. */
 export const PEER_TABLE_ASKS_PER_REFRESH = 4
 /**

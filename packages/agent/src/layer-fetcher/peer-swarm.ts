@@ -92,15 +92,16 @@ export class SwarmView {
   }
 
   /**
-   * A peer that failed a request is of no more use for this blob, unless it only answered late:
-   * on a slow, full link a small answer waits behind the piece data ahead of it on the connection,
-   * and a peer slow to answer may still be the only holder of a piece. Only the view's stop ends
-   * the refresh: the timeout of one round is not the download's.
+   * A peer that failed a request is passed over, and dropped for the blob when it keeps failing
+   * (PieceBook.failed); one that only answered late is kept: on a slow, full link a small answer
+   * waits behind the piece data ahead of it on the connection, and a peer slow to answer may still
+   * be the only holder of a piece. Only the view's stop ends the refresh: the timeout of one round
+   * is not the download's.
    */
   #failed (peer: PeerId, asking: AbortSignal): void {
     this.#lifetime.signal.throwIfAborted()
     if (asking.aborted) return
-    this.book.drop(peer)
+    this.book.failed(peer)
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import { mergePieceTables } from '@shoal/proto'
 import type { Bitfield, CID, PieceTable } from '@shoal/proto'
-import { PEER_BUSY_BACKOFF_MS, PEER_LATENCY_PRIOR_S, PEER_MAX_REFUSALS } from '../constants.ts'
+import { PEER_BUSY_BACKOFF_MS, PEER_FAILURE_BACKOFF_MS, PEER_LATENCY_PRIOR_S, PEER_MAX_FAILURES, PEER_MAX_REFUSALS } from '../constants.ts'
 
 /** A peer that holds pieces of the blob, with what it said it holds. */
 export interface PlannedPeer {
@@ -38,6 +38,9 @@ export interface PieceBookInit {
   random?: () => number
   busyBackoffMs?: number
   maxRefusals?: number
+  /** See failed(): the first pause after a failure, and the failures that drop a peer. */
+  failureBackoffMs?: number
+  maxFailures?: number
   /** A peer's recent first-byte time in seconds (PeerLatency); without it every holder counts the same. */
   latency?: (peer: PeerId) => number | undefined
 }
@@ -62,8 +65,10 @@ export class PieceBook {
   tableSource?: PeerId
   readonly #dropped = new Set<string>()
   readonly #refusals = new Map<string, number>()
-  /** Peers that answered BUSY, until when they are passed over. */
+  /** Peers that answered BUSY or failed, until when they are passed over. */
   readonly #busyUntil = new Map<string, number>()
+  /** Failures without an answer since each peer last answered (see failed). */
+  readonly #failures = new Map<string, number>()
   /** The piece count each peer last reported (progress is measured against it, not against forget()). */
   readonly #reported = new Map<string, number>()
   /** Requests this download has open with each peer. */
@@ -76,6 +81,8 @@ export class PieceBook {
   readonly #random: () => number
   readonly #busyBackoffMs: number
   readonly #maxRefusals: number
+  readonly #failureBackoffMs: number
+  readonly #maxFailures: number
   readonly #latency?: (peer: PeerId) => number | undefined
   #lastProgressAt: number
   /** Assigned pieces this agent is reading from the origin now (see stalled). */
@@ -94,6 +101,8 @@ export class PieceBook {
     this.#random = init.random ?? Math.random
     this.#busyBackoffMs = init.busyBackoffMs ?? PEER_BUSY_BACKOFF_MS
     this.#maxRefusals = init.maxRefusals ?? PEER_MAX_REFUSALS
+    this.#failureBackoffMs = init.failureBackoffMs ?? PEER_FAILURE_BACKOFF_MS
+    this.#maxFailures = init.maxFailures ?? PEER_MAX_FAILURES
     this.#latency = init.latency
     this.#lastProgressAt = this.#now()
   }
@@ -134,6 +143,31 @@ export class PieceBook {
     planned.bitfield.clear(index)
     // It holds less than it said, so it is not known to be complete any more: ask it again.
     planned.complete = false
+  }
+
+  /**
+   * A request to the peer failed without an answer: its stream broke, its connection went, or it
+   * did not answer in time. On a slow, full link that happens to live peers (a connection aborted
+   * under load takes every request on it along), so the peer is passed over for a pause that
+   * doubles with each failure, and dropped for the blob at the maxFailures-th. Failures during a
+   * pause are the same incident (the other requests that were on the connection). Returns true
+   * when this call dropped the peer.
+   */
+  failed (peer: PeerId): boolean {
+    const key = peer.toString()
+    if (this.#dropped.has(key)) return false
+    const before = this.#failures.get(key) ?? 0
+    if (before > 0 && this.busyFor(peer) > 0) return false
+    const failures = before + 1
+    this.#failures.set(key, failures)
+    if (failures >= this.#maxFailures) return this.drop(peer)
+    this.#busyUntil.set(key, this.#now() + this.#failureBackoffMs * 2 ** (failures - 1))
+    return false
+  }
+
+  /** The peer answered (a piece, or a refusal): its failures so far were passing. */
+  answered (peer: PeerId): void {
+    this.#failures.delete(peer.toString())
   }
 
   /** The peer answered BUSY: it is asked for nothing of this blob for a moment while others hold what is needed. */

@@ -11,6 +11,8 @@ const PEERS = 6
 const STALL_MS = 3_000
 const BUSY_MS = 250
 const MAX_REFUSALS = 2
+const FAILURE_MS = 500
+const MAX_FAILURES = 3
 
 const ids: PeerId[] = await peerIds(PEERS)
 const pieceArb = fc.nat({ max: PIECES - 1 })
@@ -21,6 +23,8 @@ const opArb = fc.oneof(
   fc.record({ op: fc.constant('forget' as const), peer: peerArb, piece: pieceArb }),
   fc.record({ op: fc.constant('busy' as const), peer: peerArb }),
   fc.record({ op: fc.constant('drop' as const), peer: peerArb }),
+  fc.record({ op: fc.constant('failed' as const), peer: peerArb }),
+  fc.record({ op: fc.constant('answered' as const), peer: peerArb }),
   fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 2_000 }) }),
   fc.record({ op: fc.constant('add' as const), peer: peerArb, held: heldArb }),
   fc.record({ op: fc.constant('update' as const), peer: peerArb, held: heldArb }),
@@ -35,6 +39,8 @@ interface Model {
   complete: boolean[]
   dropped: Set<number>
   refusals: number[]
+  /** Failures without an answer since the last answer. */
+  failures: number[]
   busyUntil: Array<number | undefined>
   load: number[]
   lastProgress: number
@@ -63,12 +69,13 @@ test('PieceBook answers every question as the plain model does, after any sequen
         complete: initial.map(h => h != null && h.length === PIECES),
         dropped: new Set(),
         refusals: Array(PEERS).fill(0),
+        failures: Array(PEERS).fill(0),
         busyUntil: Array(PEERS).fill(undefined),
         load: Array(PEERS).fill(0),
         lastProgress: clock.now()
       }
       const peers = initial.flatMap((h, p) => h == null ? [] : [planned(ids[p]!, PIECES, h)])
-      const book = new PieceBook({ table: table(PIECES, holes), peers }, { stallMs: STALL_MS, now: clock.now, random: () => 0, busyBackoffMs: BUSY_MS, maxRefusals: MAX_REFUSALS, expectMore: () => expectMore, latency: id => latencies[ids.findIndex(p => p.equals(id))] })
+      const book = new PieceBook({ table: table(PIECES, holes), peers }, { stallMs: STALL_MS, now: clock.now, random: () => 0, busyBackoffMs: BUSY_MS, maxRefusals: MAX_REFUSALS, failureBackoffMs: FAILURE_MS, maxFailures: MAX_FAILURES, expectMore: () => expectMore, latency: id => latencies[ids.findIndex(p => p.equals(id))] })
       const cost = (p: number): number => (m.load[p]! + 1) * (latencies[p] ?? PEER_LATENCY_PRIOR_S)
 
       for (const step of ops) {
@@ -89,6 +96,26 @@ test('PieceBook answers every question as the plain model does, after any sequen
           case 'drop':
             t.is(book.drop(ids[step.peer]!), !m.dropped.has(step.peer))
             m.dropped.add(step.peer)
+            break
+          case 'failed': {
+            // A failure during the pause of the last one is the same incident; the MAX_FAILURES-th drops.
+            const p = step.peer
+            let dropped = false
+            if (!m.dropped.has(p) && !(m.failures[p]! > 0 && (m.busyUntil[p] ?? 0) > clock.now())) {
+              m.failures[p]!++
+              if (m.failures[p]! >= MAX_FAILURES) {
+                m.dropped.add(p)
+                dropped = true
+              } else {
+                m.busyUntil[p] = clock.now() + FAILURE_MS * 2 ** (m.failures[p]! - 1)
+              }
+            }
+            t.is(book.failed(ids[p]!), dropped)
+            break
+          }
+          case 'answered':
+            book.answered(ids[step.peer]!)
+            m.failures[step.peer] = 0
             break
           case 'advance':
             clock.advance(step.ms)

@@ -20,6 +20,33 @@ test('a peer that answered BUSY is passed over for a moment while another holder
   t.deepEqual(book.holders(0).map(p => p.id), [a.id, b.id], 'after the pause it is asked again')
 })
 
+test('a peer whose requests fail without an answer is passed over for a pause that doubles; one incident counts once; the third drops it; an answer forgives', async t => {
+  const [idA, idB] = await peerIds(2)
+  const [a, b] = [planned(idA!, 2, [0, 1]), planned(idB!, 2, [0])]
+  const clock = manualClock()
+  const book = new PieceBook({ table: table(2), peers: [a, b] }, { stallMs: 3_000, now: clock.now, failureBackoffMs: 1_000, maxFailures: 3 })
+  t.false(book.failed(a.id))
+  t.is(book.busyFor(a.id), 1_000)
+  t.deepEqual(book.holders(0).map(p => p.id), [b.id], 'passed over while another holder is free')
+  t.deepEqual(book.holders(1).map(p => p.id), [a.id], 'still named where it alone holds a piece')
+  t.false(book.failed(a.id), 'the other requests that were on the same connection')
+  t.is(book.busyFor(a.id), 1_000, 'do not lengthen the pause or count again')
+  clock.advance(1_000)
+  t.false(book.failed(a.id))
+  t.is(book.busyFor(a.id), 2_000, 'the second pause is twice the first')
+  clock.advance(2_000)
+  book.answered(a.id)
+  t.false(book.failed(a.id))
+  t.is(book.busyFor(a.id), 1_000, 'an answer in between starts the count again')
+  clock.advance(1_000)
+  t.false(book.failed(a.id))
+  clock.advance(2_000)
+  t.true(book.failed(a.id), 'the third failure in a row drops it')
+  t.true(book.isDropped(a.id))
+  t.deepEqual(book.holders(1), [])
+  t.false(book.failed(a.id), 'a dropped peer is not dropped again')
+})
+
 test('NOT_FOUND clears the piece until the next bitfield; a peer that keeps refusing is dropped', async t => {
   const [id] = await peerIds(1)
   const peer = planned(id!, 3, [0, 1, 2])

@@ -3,7 +3,7 @@ import test from 'ava'
 import type { PeerId } from '@libp2p/interface'
 import { cidOfDigest, digestOf, pieceSizeFor, Status } from '@shoal/proto'
 import type { CID, PieceTable } from '@shoal/proto'
-import { PeerRefusedError } from '../../src/errors.ts'
+import { BadPieceError, PeerRefusedError } from '../../src/errors.ts'
 import type { PieceFailedEvent, PieceFetchedEvent } from '../../src/layer-fetcher/events.ts'
 import { pieceStream } from '../../src/layer-fetcher/piece-stream.ts'
 import type { PieceStreamInit } from '../../src/layer-fetcher/piece-stream.ts'
@@ -20,8 +20,8 @@ const pieceBytes = (index: number): Uint8Array => blob.subarray(index * PIECE, (
 const cids: CID[] = Array.from({ length: COUNT }, (_, i) => cidOfDigest(digestOf(pieceBytes(i))))
 const fullTable = (): PieceTable => ({ digest: digestOf(blob), size: blob.byteLength, pieceSize: pieceSizeFor(blob.byteLength), pieces: [...cids] })
 
-/** What a scripted peer answers for a piece: its bytes, or a refusal or a failure. */
-type Answer = 'piece' | 'not-found' | 'busy' | 'fail'
+/** What a scripted peer answers for a piece: its bytes, a refusal, no answer (a broken stream), or bytes that fail their check. */
+type Answer = 'piece' | 'not-found' | 'busy' | 'fail' | 'bad'
 
 /** The piece exchange as the stream sees it, each peer answering from a script (default: the piece). */
 function scriptedClient (script: (peer: PeerId, index: number) => Answer): PieceStreamInit['client'] & { asked: Array<{ peer: string, index: number }> } {
@@ -34,6 +34,7 @@ function scriptedClient (script: (peer: PeerId, index: number) => Answer): Piece
       if (answer === 'not-found') throw new PeerRefusedError(Status.NOT_FOUND, 'not held')
       if (answer === 'busy') throw new PeerRefusedError(Status.BUSY, 'busy')
       if (answer === 'fail') throw Object.assign(new Error('connection reset'), { name: 'PeerUnavailableError' })
+      if (answer === 'bad') throw new BadPieceError(`piece ${ref.index} does not match its CID`)
       // In two chunks, as pieces come off a connection.
       const bytes = pieceBytes(ref.index)
       return [bytes.subarray(0, 3), bytes.subarray(3)]
@@ -120,26 +121,31 @@ for (const answer of ['not-found', 'busy'] as const) {
   })
 }
 
-test('a failed request drops the peer for the blob: it is asked nothing more', async t => {
-  const [a, b] = await peerIds(2)
-  const client = busyFirstClient(a!, [3], index => index === 3 ? 'fail' : 'piece')
-  const failed: PieceFailedEvent[] = []
-  let askedBeforeDrop = 0
-  const all = [0, 1, 2, 3, 4, 5]
-  const stream = pieceStream({
-    plan: { table: fullTable(), peers: [planned(a!, COUNT, all), planned(b!, COUNT, all)] },
-    client,
-    events: {
-      onPieceFailed: e => {
-        failed.push(e)
-        askedBeforeDrop = client.asked.length
+for (const answer of ['fail', 'bad'] as const) {
+  const what = answer === 'fail' ? 'a request that got no answer passes the peer over for a while, and the peer stays a source' : 'a bad piece drops the peer for the blob: it is asked nothing more'
+  test(what, async t => {
+    const [a, b] = await peerIds(2)
+    const client = busyFirstClient(a!, [3], index => index === 3 ? answer : 'piece')
+    const failed: PieceFailedEvent[] = []
+    let askedBeforeFailure = 0
+    const all = [0, 1, 2, 3, 4, 5]
+    const stream = pieceStream({
+      plan: { table: fullTable(), peers: [planned(a!, COUNT, all), planned(b!, COUNT, all)] },
+      client,
+      events: {
+        onPieceFailed: e => {
+          failed.push(e)
+          askedBeforeFailure = client.asked.length
+        }
       }
-    }
+    })
+    t.is(await readAll(stream), blobDigest)
+    const dropped = answer === 'bad'
+    t.deepEqual(failed.filter(e => e.peer === a!.toString()).map(e => [e.index, e.result, e.dropped]), [[3, dropped ? 'bad' : 'unavailable', dropped]])
+    // Another holder is free for the rest of this short blob: a is passed over either way.
+    t.false(client.asked.slice(askedBeforeFailure).some(q => q.peer === a!.toString()), 'a is asked nothing more meanwhile')
   })
-  t.is(await readAll(stream), blobDigest)
-  t.deepEqual(failed.filter(e => e.peer === a!.toString()).map(e => [e.index, e.result, e.dropped]), [[3, 'unavailable', true]])
-  t.false(client.asked.slice(askedBeforeDrop).some(q => q.peer === a!.toString()), 'a dropped peer is asked nothing more')
-})
+}
 
 test('pieces the scheduler assigned come from the origin, the rest from peers; a piece nobody holds comes from the origin once the swarm stalls', async t => {
   const [a] = await peerIds(1)

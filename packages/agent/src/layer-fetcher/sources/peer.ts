@@ -24,8 +24,9 @@ export interface PeerPieceSourceInit {
 /**
  * One peer as a source of one blob's pieces. Its answers go into the book: a piece that arrived
  * is progress; NOT_FOUND clears the piece from the peer's bitfield, BUSY passes the peer over for
- * a moment; any other failure drops the peer for this blob. Only a piece the table names is asked
- * for (the client checks the bytes against its CID).
+ * a moment; no answer (a broken stream, a timeout) passes it over for longer and drops it for this
+ * blob when it keeps failing (PieceBook.failed); a bad piece or a broken protocol drops it at once.
+ * Only a piece the table names is asked for (the client checks the bytes against its CID).
  */
 export function peerPieceSource (init: PeerPieceSourceInit): PieceSource {
   const { peer, book, events } = init
@@ -51,6 +52,7 @@ export function peerPieceSource (init: PeerPieceSourceInit): PieceSource {
           onFirstByte: () => { firstByte = performance.now() }
         })
         book.progressed()
+        book.answered(peer)
         const done = performance.now()
         events.onPieceFetched?.({ digest, index, bytes: pieceSpan(size, index).length, source: 'peer', peer: key, firstByteSeconds: (firstByte - asked) / 1000, transferSeconds: (done - firstByte) / 1000 })
         return { chunks, digest: digestOfCid(cid), from: 'peer' }
@@ -62,8 +64,11 @@ export function peerPieceSource (init: PeerPieceSourceInit): PieceSource {
         if (status === Status.NOT_FOUND) book.forget(peer, index)
         if (status === Status.BUSY) book.busy(peer)
         const gentle = status === Status.NOT_FOUND || status === Status.BUSY
-        const dropped = !gentle && book.drop(peer)
-        events.onPieceFailed?.({ digest, index, peer: key, result: failureOf(error), error, dropped })
+        if (gentle) book.answered(peer)
+        const result = failureOf(error)
+        // A bad piece or a broken protocol is the peer's fault: dropped at once. No answer may be the link's.
+        const dropped = gentle ? false : result === 'bad' ? book.drop(peer) : book.failed(peer)
+        events.onPieceFailed?.({ digest, index, peer: key, result, error, dropped })
         if (dropped) init.logger.warn('peer dropped for this blob', { digest, peer: key, piece: index, error: `${error}: ${(err as Error).message}` })
         return undefined
       } finally {
