@@ -124,23 +124,30 @@ export class OriginRounds {
   /**
    * Assignees that finished nothing from the origin for the stall time, and for
    * SCHEDULER_ASSIGNEE_STALL_PIECES times their usual time per piece, while some of their pieces
-   * are still unheld: their pieces go to the task's other downloaders, but only to those not
-   * stalled themselves. When every reader is stuck alike (a slow origin, links full of uploads),
-   * nobody is further along, and moving the pieces would only start them over elsewhere: at 2 Mbit
-   * the whole deal went from reader to reader, one each round, and each read under way was lost.
+   * are still unheld: their pieces go to downloaders that are further along (silent for less than
+   * half of what would make them stalled, or with nothing left to read). When every reader is slow
+   * alike (a slow origin, links full of uploads), nobody is, and moving the pieces would only
+   * start them over elsewhere: at 2 Mbit the whole deal went from reader to reader, one each
+   * round as each crossed its threshold, and each read under way was lost.
    */
   replaceStalledAssignees (task: TaskState, availability: TaskAvailabilityView, now: number): void {
     const assignment = task.assignment
     if (assignment == null) return
-    const stalled = assignment.assignees.filter(peer => this.#stalled(task, peer, now) && assignment.piecesOf(peer).some(i => availability.holderCount(i) === 0))
-    if (stalled.length > 0) this.#reassignAway(task, stalled, 'stalled')
+    const unread = (peer: PeerKey): boolean => assignment.piecesOf(peer).some(i => availability.holderCount(i) === 0)
+    const stalled = assignment.assignees.filter(peer => now - this.#progressAt(task, peer) > this.#stallAfterMs(peer) && unread(peer))
+    if (stalled.length === 0) return
+    const furtherAlong = (peer: PeerKey): boolean => now - this.#progressAt(task, peer) <= this.#stallAfterMs(peer) / 2 || !unread(peer)
+    this.#reassignAway(task, stalled, 'stalled', furtherAlong)
   }
 
-  /** No origin piece from the peer for the stall time, nor for its pace's worth of pieces. The clock rules out almost every assignee in one lookup. */
-  #stalled (task: TaskState, peer: PeerKey, now: number): boolean {
-    const progressAt = Math.max(task.originProgressAt.get(peer) ?? 0, this.#components.originProgressAt?.(peer) ?? 0)
-    if (now - progressAt <= this.#assigneeStallMs) return false
-    return now - progressAt > SCHEDULER_ASSIGNEE_STALL_PIECES * (this.#components.originPaceMs?.(peer) ?? 0)
+  /** How long without an origin piece makes the peer stalled: the stall time, or its pace's worth of pieces when longer. */
+  #stallAfterMs (peer: PeerKey): number {
+    return Math.max(this.#assigneeStallMs, SCHEDULER_ASSIGNEE_STALL_PIECES * (this.#components.originPaceMs?.(peer) ?? 0))
+  }
+
+  /** When the peer last finished an origin piece, of this task or any (or was dealt its pieces). */
+  #progressAt (task: TaskState, peer: PeerKey): number {
+    return Math.max(task.originProgressAt.get(peer) ?? 0, this.#components.originProgressAt?.(peer) ?? 0)
   }
 
   /** `peer` left the task, finished it or stalled: its unfinished origin pieces go to the other downloaders. */
@@ -149,24 +156,26 @@ export class OriginRounds {
   }
 
   /**
-   * The unfinished origin pieces of `leaving` go to the other downloaders. Stalled readers with no
-   * one else to take their pieces keep them; readers that left with no one else end the deal.
+   * The unfinished origin pieces of `leaving` go to the other downloaders that `canTake`. Stalled
+   * readers with no one to take their pieces keep them; readers that left with no one end the deal.
    */
-  #reassignAway (task: TaskState, leaving: readonly PeerKey[], why: OriginAssignedEvent['why']): void {
+  #reassignAway (task: TaskState, leaving: readonly PeerKey[], why: OriginAssignedEvent['why'], canTake: (peer: PeerKey) => boolean = () => true): void {
     const assignment = task.assignment
     const gone = leaving.filter(peer => assignment?.has(peer) === true)
     if (assignment == null || gone.length === 0) return
     const away = new Set(gone)
     const availability = this.#components.availability(task.digest)
     // The readers that stay, topped up with other downloaders to the task's number of readers.
+    // Those that cannot take keep their own pieces (closed), and take none of these.
     const staying = assignment.assignees.filter(p => !away.has(p) && task.wanting.has(p))
-    const others = [...task.wanting].filter(p => !away.has(p) && !staying.includes(p))
+    const closed = new Set(staying.filter(p => !canTake(p)))
+    const others = [...task.wanting].filter(p => !away.has(p) && !staying.includes(p) && canTake(p))
     const remaining = [...staying, ...others.slice(0, Math.max(0, this.#readers - staying.length))]
-    if (remaining.length === 0) {
+    if (remaining.length === closed.size) {
       if (why !== 'stalled') task.assignment = undefined
       return
     }
-    task.assignment = reassign(assignment, { failed: gone[0]!, done: i => (availability?.holderCount(i) ?? 0) > 0, remaining })
+    task.assignment = reassign(assignment, { failed: gone[0]!, done: i => (availability?.holderCount(i) ?? 0) > 0, remaining, closed })
     const now = this.#components.now()
     for (const p of remaining) if (!task.originProgressAt.has(p)) task.originProgressAt.set(p, now)
     for (const peer of gone) {

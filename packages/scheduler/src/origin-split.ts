@@ -44,6 +44,8 @@ export interface ReassignInput {
   done: (index: number) => boolean
   /** The assignees left (the failed one is ignored if listed); may name newcomers. */
   remaining: readonly PeerKey[]
+  /** Of `remaining`, those that keep their own pieces but take none of the failed one's (stalled or behind themselves); at least one of `remaining` must not be. */
+  closed?: ReadonlySet<PeerKey>
 }
 
 export interface RebalanceInput {
@@ -188,6 +190,8 @@ export function reassign (assignment: OriginAssignment, input: ReassignInput): O
       }
     }
   }
+  // A closed assignee is never the least loaded, nor continues a run it did not start.
+  remaining.forEach((peer, index) => { if (input.closed?.has(peer) === true) loads[index] = Infinity })
   for (let piece = 0; piece < assignment.pieceCount; piece++) {
     const first = piece * k
     for (let s = first; s < first + k; s++) {
@@ -257,7 +261,7 @@ function dealTo (loads: number[], slots: Uint16Array, s: number, k: number, run:
   const first = piece * k
   if (piece % run !== 0) {
     const before = slots[s - k]!
-    if (before !== NONE && !slots.subarray(first, first + k).includes(before)) return before
+    if (before !== NONE && loads[before] !== Infinity && !slots.subarray(first, first + k).includes(before)) return before
   }
   return leastLoaded(loads, slots, first, k)
 }

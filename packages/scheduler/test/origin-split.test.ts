@@ -71,6 +71,15 @@ test('reassign gives the failed assignee\'s unfinished pieces to the others, in 
   t.deepEqual(table(assignment)[3], [A], 'the old assignment is unchanged')
 })
 
+test('reassign with closed assignees: they keep their own pieces and take none of the failed one\'s', t => {
+  const assignment = assignOrigin({ pieceCount: 12, assignees: [A, B, C] })
+  // A reads 0, 3, 6, 9; B 1, 4, 7, 10; C 2, 5, 8, 11. C is closed (behind itself): A's all go to B.
+  const next = reassign(assignment, { failed: A, done: () => false, remaining: [B, C], closed: new Set([C]) })
+  t.deepEqual(next.piecesOf(C), [2, 5, 8, 11], 'C keeps exactly its own')
+  t.deepEqual(next.piecesOf(B), [0, 1, 3, 4, 6, 7, 9, 10])
+  t.deepEqual(next.piecesOf(A), [])
+})
+
 test('reassign with k readers keeps the readers of a piece distinct and takes newcomers', t => {
   const assignment = assignOrigin({ pieceCount: 4, assignees: [A, B, C], readersPerPiece: 2 })
   // [[A, B], [C, A], [B, C], [A, B]]; unfinished loads B 3, C 2, D 0: A's slots go to D, D, then C

@@ -202,27 +202,39 @@ test('an assignee is judged by its own pace: one that takes 8 s a piece keeps it
   t.true(slowLeft.every(i => last(inbox.get(quick), 'origin')?.pieces.includes(i)), 'its pieces went to quick')
 })
 
-test('readers stuck alike keep their pieces: with nobody further along, a deal moved on would only start over elsewhere', t => {
+test('readers slow alike keep their pieces as each crosses its stall time: with nobody further along, a deal moved on would only start over', t => {
   const dealt: OriginAssignedEvent[] = []
-  const { service, clock, inbox, join } = setup({ assigneeStallMs: 5_000, events: { onOriginAssigned: e => { dealt.push(e) } } })
+  const { service, clock, inbox, join } = setup({ assigneeStallMs: 10_000, events: { onOriginAssigned: e => { dealt.push(e) } } })
   const digest = taskDigest(9)
   const [a, b, c] = [join(1), join(2), join(3)]
   for (const p of [a, b, c]) service.handle(p, wantCold(digest))
   service.tick()
   const pieces = [a, b, c].map(p => last(inbox.get(p), 'origin')?.pieces ?? [])
-  t.true(pieces.every(list => list.length > 0), 'each of the three reads a share')
+  t.true(pieces.every(list => list.length > 1), 'each of the three reads a share')
+  // Each finishes its first piece a second after the one before, then all go quiet.
+  const finish = (reader: PeerKey, index: number): void => { service.handle(reader, { kind: 'piecesFinished', digest, indexes: [index], source: 'origin', bytes: PIECE }) }
+  ;[a, b, c].forEach((reader, i) => {
+    clock.now += 1_000
+    finish(reader, pieces[i]![0]!)
+    service.tick()
+  })
+  const unread = pieces.map(list => list.slice(1))
   for (let s = 0; s < 30; s++) {
+    clock.now += 100
+    service.tick()
+  }
+  for (let s = 0; s < 27; s++) {
     clock.now += 1_000
     service.tick()
   }
-  t.deepEqual([a, b, c].map(p => last(inbox.get(p), 'origin')?.pieces), pieces, 'silent alike for 30 s, each keeps its pieces')
+  t.deepEqual([a, b, c].map(p => last(inbox.get(p), 'origin')?.pieces), unread, 'silent alike for 30 s, each crossing its stall time in turn, each keeps its pieces')
   t.false(dealt.some(e => e.why === 'stalled'), 'and nobody is called stalled')
 
-  // c finishes a piece: it is further along now, and the pieces of a and b, still silent, go to it.
-  service.handle(c, { kind: 'piecesFinished', digest, indexes: [pieces[2]![0]!], source: 'origin', bytes: PIECE })
+  // c finishes another piece: it is further along now, and the pieces of a and b go to it.
+  finish(c, unread[2]![0]!)
   service.tick()
   t.deepEqual([a, b].map(p => last(inbox.get(p), 'origin')?.pieces), [[], []])
-  t.true([...pieces[0]!, ...pieces[1]!].every(i => last(inbox.get(c), 'origin')?.pieces.includes(i)), 'c reads them')
+  t.true([...unread[0]!, ...unread[1]!].every(i => last(inbox.get(c), 'origin')?.pieces.includes(i)), 'c reads them')
   t.deepEqual(dealt.filter(e => e.why === 'stalled').map(e => e.from).sort(), [a, b].sort(), 'one deal event for each')
 })
 
