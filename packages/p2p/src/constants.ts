@@ -37,6 +37,13 @@ export const DATA_DIR_STAT_CONCURRENCY = 64
  */
 export const P2P_PING_MIN_TIMEOUT_MS = 30_000
 /**
+ * Ping streams each way per connection. The monitor pings every 10 s and waits up to
+ * P2P_PING_MIN_TIMEOUT_MS, so on a slow, full link three of its pings can be open at once, besides
+ * one of ours. With libp2p's limits (one out, two in) the next was refused or reset, and the
+ * monitor aborted the connection for it: 85 connections in one 2 Mbit bench run.
+ */
+export const P2P_PING_STREAMS = 4
+/**
  * Streams a peer may open on a new connection before libp2p has handed the connection to this
  * node's protocol handlers (yamux's default is 10, past which it aborts the whole connection).
  * A client opens one stream per request, and a rollout from a site that holds the blobs starts with

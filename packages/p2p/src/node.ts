@@ -22,7 +22,7 @@ import { createLibp2p } from 'libp2p'
 import { DHT_PROTOCOL } from '@shoal/proto'
 import {
   DHT_PROVIDER_CLEANUP_INTERVAL_MS, DHT_PROVIDER_RECORD_VALIDITY_MS, P2P_BOOTSTRAP_DIAL_TIMEOUT_MS,
-  P2P_INBOUND_CONNECTIONS_PER_IP_PER_S, P2P_MAX_EARLY_STREAMS, P2P_PING_MIN_TIMEOUT_MS, P2P_STREAM_WINDOW_BYTES
+  P2P_INBOUND_CONNECTIONS_PER_IP_PER_S, P2P_MAX_EARLY_STREAMS, P2P_PING_MIN_TIMEOUT_MS, P2P_PING_STREAMS, P2P_STREAM_WINDOW_BYTES
 } from './constants.ts'
 import { AbortError, ConfigError } from './errors.ts'
 import { admissionGater } from './gate.ts'
@@ -98,10 +98,10 @@ export async function createP2pNode (init: P2pNodeInit): Promise<P2pNode> {
     connectionMonitor: { pingTimeout: { minTimeout: P2P_PING_MIN_TIMEOUT_MS } },
     services: {
       identify: identify(),
-      // libp2p's connection monitor pings every connection on the same protocol: with the default of
-      // one outbound stream, a ping of ours made while the monitor's is open failed with
-      // TooManyOutboundProtocolStreamsError.
-      ping: ping({ maxOutboundStreams: 2 }),
+      // libp2p's connection monitor pings every connection on this protocol, and a ping it cannot
+      // make or that fails aborts the connection: the echo may take as long as the monitor waits
+      // (libp2p's handler gives up after 10 s and resets the stream), and several may be open.
+      ping: ping({ timeout: P2P_PING_MIN_TIMEOUT_MS, maxOutboundStreams: P2P_PING_STREAMS, maxInboundStreams: P2P_PING_STREAMS }),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
         // Left unset, the DHT stays a client until identify reports a public address, which
