@@ -124,8 +124,8 @@ export class OriginRounds {
   /**
    * Assignees that finished nothing from the origin for the stall time, and for
    * SCHEDULER_ASSIGNEE_STALL_PIECES times their usual time per piece, while some of their pieces
-   * are still unheld: their pieces go to downloaders that are further along (silent for less than
-   * half of what would make them stalled, or with nothing left to read). When every reader is slow
+   * are still unheld: their pieces go to downloaders that are further along (an origin piece within
+   * half the stall time, or nothing left to read). When every reader is slow
    * alike (a slow origin, links full of uploads), nobody is, and moving the pieces would only
    * start them over elsewhere: at 2 Mbit the whole deal went from reader to reader, one each
    * round as each crossed its threshold, and each read under way was lost.
@@ -136,7 +136,9 @@ export class OriginRounds {
     const unread = (peer: PeerKey): boolean => assignment.piecesOf(peer).some(i => availability.holderCount(i) === 0)
     const stalled = assignment.assignees.filter(peer => now - this.#progressAt(task, peer) > this.#stallAfterMs(peer) && unread(peer))
     if (stalled.length === 0) return
-    const furtherAlong = (peer: PeerKey): boolean => now - this.#progressAt(task, peer) <= this.#stallAfterMs(peer) / 2 || !unread(peer)
+    // Not relative to the taker's own pace: one whose pieces are slow would count as further along
+    // while as silent as the stalled reader.
+    const furtherAlong = (peer: PeerKey): boolean => now - this.#progressAt(task, peer) <= this.#assigneeStallMs / 2 || !unread(peer)
     this.#reassignAway(task, stalled, 'stalled', furtherAlong)
   }
 
