@@ -124,11 +124,11 @@ export class OriginRounds {
   /**
    * Assignees that finished nothing from the origin for the stall time, and for
    * SCHEDULER_ASSIGNEE_STALL_PIECES times their usual time per piece, while some of their pieces
-   * are still unheld: their pieces go to downloaders that are further along (an origin piece within
-   * half the stall time, or nothing left to read). When every reader is slow
-   * alike (a slow origin, links full of uploads), nobody is, and moving the pieces would only
-   * start them over elsewhere: at 2 Mbit the whole deal went from reader to reader, one each
-   * round as each crossed its threshold, and each read under way was lost.
+   * are still unheld: their pieces go to downloaders that are further along (an origin piece
+   * within half the stall time, or nothing left to read). When every reader is slow alike (a slow
+   * origin, links full of uploads), nobody is, and moving the pieces would only start them over
+   * elsewhere: at 2 Mbit the whole deal went from reader to reader, one each round as each crossed
+   * its threshold, and each read under way was lost.
    */
   replaceStalledAssignees (task: TaskState, availability: TaskAvailabilityView, now: number): void {
     const assignment = task.assignment
