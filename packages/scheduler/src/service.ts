@@ -80,8 +80,10 @@ export class SchedulerService {
   readonly health: ParentHealth
   readonly #agents = new Map<PeerKey, Agent>()
   readonly #tasks = new Map<Digest, TaskState>()
-  /** When each agent last finished a piece from the origin, for any task (see OriginRoundsComponents). */
+  /** When each agent last reported origin progress (a piece, or bytes of one), for any task (see OriginRoundsComponents). */
   readonly #originProgressAt = new Map<PeerKey, number>()
+  /** When each agent last reported origin pieces finished: its pace is measured between those. */
+  readonly #originPieceAt = new Map<PeerKey, number>()
   /** Each agent's time per origin piece lately: the mean of its last gap and the mean before (#originProgressed). */
   readonly #originPaceMs = new Map<PeerKey, number>()
   readonly #now: () => number
@@ -159,6 +161,7 @@ export class SchedulerService {
   disconnect (peer: PeerKey): void {
     if (!this.#agents.delete(peer)) return
     this.#originProgressAt.delete(peer)
+    this.#originPieceAt.delete(peer)
     this.#originPaceMs.delete(peer)
     this.#observer?.disconnected(peer)
     for (const digest of this.registry.removePeer(peer)) this.#leave(peer, digest, false)
@@ -281,21 +284,23 @@ export class SchedulerService {
     return task
   }
 
-  /** How many tasks each peer reads from the origin now (an assignee of, while pieces are unheld). O(tasks x readers). */
   /**
-   * An agent reported `pieces` finished from the origin: its pace is the time since its last such
-   * report over the pieces. A gap past SCHEDULER_ORIGIN_PACE_MAX_GAP_MS was a pause (no origin work),
-   * not its pace, and is not counted.
+   * An agent reported origin progress: `pieces` finished, or none (bytes of a piece under way: it
+   * reads on). Its pace is the time since its last report of pieces over the pieces; a gap past
+   * SCHEDULER_ORIGIN_PACE_MAX_GAP_MS was a pause (no origin work), not its pace, and is not counted.
    */
   #originProgressed (peer: PeerKey, pieces: number, now: number): void {
-    const last = this.#originProgressAt.get(peer)
     this.#originProgressAt.set(peer, now)
-    if (last == null || pieces === 0 || now - last > SCHEDULER_ORIGIN_PACE_MAX_GAP_MS) return
+    if (pieces === 0) return
+    const last = this.#originPieceAt.get(peer)
+    this.#originPieceAt.set(peer, now)
+    if (last == null || now - last > SCHEDULER_ORIGIN_PACE_MAX_GAP_MS) return
     const gap = (now - last) / pieces
     const before = this.#originPaceMs.get(peer)
     this.#originPaceMs.set(peer, before == null ? gap : (before + gap) / 2)
   }
 
+  /** How many tasks each peer reads from the origin now (an assignee of, while pieces are unheld). O(tasks x readers). */
   #originLoads (): Map<PeerKey, number> {
     const loads = new Map<PeerKey, number>()
     for (const task of this.#tasks.values()) {

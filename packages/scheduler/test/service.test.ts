@@ -238,6 +238,40 @@ test('readers slow alike keep their pieces as each crosses its stall time: with 
   t.deepEqual(dealt.filter(e => e.why === 'stalled').map(e => e.from).sort(), [a, b].sort(), 'one deal event for each')
 })
 
+test('a reader whose origin bytes still arrive is not stalled, however long its pieces take; its pace comes from its pieces', t => {
+  const dealt: OriginAssignedEvent[] = []
+  const { service, clock, inbox, join } = setup({ assigneeStallMs: 10_000, events: { onOriginAssigned: e => { dealt.push(e) } } })
+  const digest = taskDigest(11)
+  const [slow, quick] = [join(1), join(2)]
+  for (const p of [slow, quick]) service.handle(p, wantCold(digest))
+  service.tick()
+  const slowPieces = last(inbox.get(slow), 'origin')?.pieces ?? []
+  const quickPieces = last(inbox.get(quick), 'origin')?.pieces ?? []
+  // For 64 s slow reports bytes under way every second and finishes a piece every 8 s; quick one a second.
+  let finished = 0
+  for (let s = 0; s < 64; s++) {
+    clock.now += 1_000
+    const piece = s % 8 === 7 ? [slowPieces[finished++]!] : []
+    service.handle(slow, { kind: 'piecesFinished', digest, indexes: piece, source: 'origin', bytes: piece.length * PIECE })
+    service.handle(quick, { kind: 'piecesFinished', digest, indexes: s < quickPieces.length ? [quickPieces[s]!] : [], source: 'origin', bytes: PIECE })
+    service.tick()
+  }
+  const left = slowPieces.slice(finished)
+  t.deepEqual(last(inbox.get(slow), 'origin')?.pieces, left, 'slow keeps its pieces')
+  t.false(dealt.some(e => e.why === 'stalled'))
+  // Its bytes stop. Its pace is 8 s a piece (not the second between its reports): under three
+  // pieces' time of silence it keeps its pieces, second by second; past it, quick (nothing left to
+  // read) takes them.
+  for (let s = 1; s <= 25; s++) {
+    clock.now += 1_000
+    service.tick()
+    if (s <= 20) t.deepEqual(last(inbox.get(slow), 'origin')?.pieces, left, `silent for ${s} s, slow keeps its pieces`)
+  }
+  t.deepEqual(last(inbox.get(slow), 'origin')?.pieces, [])
+  t.is(dealt.filter(e => e.why === 'stalled').length, 1, 'one deal: slow\'s pieces went once')
+  t.like(dealt.at(-1), { from: slow, why: 'stalled' })
+})
+
 test('a parent reported for a bad piece is ejected: no child gets it any more', t => {
   const { service, inbox, join } = setup()
   const digest = taskDigest(4)

@@ -31,6 +31,13 @@ export interface PieceWaitEvent {
   seconds: number
 }
 
+/** Bytes of an assigned origin piece arrived, before the piece is whole: the read goes on. */
+export interface OriginBytesEvent {
+  digest: Digest
+  index: number
+  bytes: number
+}
+
 /** Why a piece request to a peer failed: `bad` (wrong bytes or a malformed answer), `refused`, `timeout`, `unavailable`. */
 export type PieceFailure = 'bad' | 'refused' | 'timeout' | 'unavailable'
 
@@ -83,4 +90,5 @@ export interface PieceEvents {
   onPieceFetched?: (event: PieceFetchedEvent) => void
   onPieceFailed?: (event: PieceFailedEvent) => void
   onPieceWait?: (event: PieceWaitEvent) => void
+  onOriginBytes?: (event: OriginBytesEvent) => void
 }

@@ -21,6 +21,7 @@ interface Asked {
   length: number
   signal: AbortSignal
   stillWanted?: () => boolean
+  onBytes?: (bytes: number) => void
   queuedAt: number
   answer: PromiseWithResolvers<OriginPieceRead | undefined>
 }
@@ -60,9 +61,10 @@ export class OriginReads {
    */
   readerFor (req: OriginBlobRequest): OriginPieceReader {
     const reader = {}
-    return async (offset, length, signal, stillWanted) => {
+    return async (offset, length, signal, options = {}) => {
+      const { stillWanted, onBytes } = options
       signal.throwIfAborted()
-      const asked: Asked = { reader, req, offset, length, signal, stillWanted, queuedAt: performance.now(), answer: Promise.withResolvers() }
+      const asked: Asked = { reader, req, offset, length, signal, stillWanted, onBytes, queuedAt: performance.now(), answer: Promise.withResolvers() }
       const onAbort = (): void => {
         const index = this.#queue.indexOf(asked)
         if (index >= 0) this.#queue.splice(index, 1)
@@ -165,6 +167,7 @@ export class OriginReads {
         chunks.push(part < chunk.byteLength ? chunk.subarray(0, part) : chunk)
         chunk = chunk.subarray(part)
         pieceFilled += part
+        a.onBytes?.(part)
         if (pieceFilled < a.length) continue
         onBytes?.(a.length)
         a.answer.resolve({ chunks, slotSeconds: (startedAt - a.queuedAt) / 1000, firstByteSeconds: (pieceStartedAt - startedAt) / 1000 })

@@ -11,7 +11,10 @@ export type ReportingSession = Pick<SchedulerSession, 'piecesFinished' | 'pieceT
 
 /**
  * Finished pieces go to the scheduler once they are committed (offered to peers), in batches, at
- * most every report interval, with the agent's piece table when it has news.
+ * most every report interval, with the agent's piece table when it has news. While bytes of an
+ * assigned origin read arrive and no origin piece is to be reported, an empty origin report says
+ * the read goes on: at 2 Mbit a piece takes 8 s and more, and the scheduler, seeing no piece,
+ * took its readers for stalled and moved their reads from one to the next.
  */
 export class PieceReporter {
   readonly #session: ReportingSession
@@ -23,6 +26,8 @@ export class PieceReporter {
   #timer?: ReturnType<typeof setTimeout>
   /** Pieces read from the origin since the table was last sent: CIDs the swarm may not know yet. */
   #originSinceTable = false
+  /** Bytes of an assigned origin read arrived since the last report. */
+  #originFlowing = false
 
   constructor (session: ReportingSession, store: Pick<PieceStore, 'get'>, digest: Digest) {
     this.#session = session
@@ -32,6 +37,12 @@ export class PieceReporter {
 
   finished (event: PieceFetchedEvent): void {
     this.#fetched.set(event.index, event)
+  }
+
+  /** Bytes of an assigned origin piece arrived (OriginBytesEvent). */
+  originBytes (): void {
+    this.#originFlowing = true
+    this.#timer ??= setTimeout(() => { this.flush() }, this.#session.reportIntervalMs)
   }
 
   committed (indexes: number[]): void {
@@ -57,7 +68,12 @@ export class PieceReporter {
   flush (final = false): void {
     clearTimeout(this.#timer)
     this.#timer = undefined
-    if ((this.#pending.size === 0 && !final) || this.#session.closed) return
+    const flowing = this.#originFlowing
+    this.#originFlowing = false
+    if ((this.#pending.size === 0 && !final && !flowing) || this.#session.closed) return
+    if (flowing && ![...this.#pending.values()].some(batch => batch.source === 'origin')) {
+      this.#session.piecesFinished({ digest: this.#digest, indexes: [], source: 'origin', bytes: 0 })
+    }
     for (const batch of this.#pending.values()) {
       this.#session.piecesFinished({ digest: this.#digest, indexes: batch.indexes, source: batch.source, parent: batch.parent == null ? undefined : parsePeer(batch.parent), bytes: batch.bytes })
     }

@@ -147,6 +147,7 @@ export async function startScheduled (components: ScheduledStartComponents, init
     logger: log,
     events: {
       onPieceWait: init.events.onPieceWait,
+      onOriginBytes: () => { reporter.originBytes() },
       onPieceFetched: event => {
         reporter.finished(event)
         init.events.onPieceFetched?.(event)

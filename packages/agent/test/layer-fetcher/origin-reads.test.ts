@@ -69,6 +69,20 @@ test('pieces of one download asked for together are read in one request, each an
   t.true(pieces[3]!.firstByteSeconds > pieces[0]!.firstByteSeconds + 0.3, 'a later piece\'s first byte comes after the pieces before it')
 })
 
+test('a piece\'s bytes are told as they arrive, before the piece is whole: a slow origin read shows it goes on', async t => {
+  const layer = layerFixture({ size: MiB, seed: 35 })
+  // 512 KiB/s: a 256 KiB piece takes ~0.5 s, in many chunks.
+  const { read, signal } = await oneReader(t, layer, { bytesPerSecond: 512 * KiB })
+  const told: Array<{ at: number, bytes: number }> = []
+  const started = performance.now()
+  const piece = await read(256 * KiB, 256 * KiB, signal, { onBytes: bytes => { told.push({ at: performance.now(), bytes }) } })
+  const done = performance.now()
+  t.deepEqual(bytesOf(piece), layer.subarray(256 * KiB, 512 * KiB))
+  t.is(told.reduce((sum, e) => sum + e.bytes, 0), 256 * KiB, 'every byte told once')
+  t.true(told.length > 2, `in ${told.length} parts`)
+  t.true(told[0]!.at < started + (done - started) / 2, 'the first long before the piece is whole')
+})
+
 test('a read joins no more than ORIGIN_RUN_BYTES, nor pieces of another download or out of line', async t => {
   const layer = layerFixture({ size: 3 * MiB, seed: 33 })
   const { origin, reads, read: one, signal } = await oneReader(t, layer, 'pass')
@@ -118,7 +132,7 @@ test('a piece given up leaves its read: queued, it is not asked for; joined, the
   const third = read(2 * piece, piece, signal)
   // Another download's piece waits behind the first read.
   const waiting = reads.readerFor(origin.req)(MiB, piece, AbortSignal.any([signal, queued.signal]))
-  const notWanted = reads.readerFor(origin.req)(MiB + piece, piece, signal, () => false)
+  const notWanted = reads.readerFor(origin.req)(MiB + piece, piece, signal, { stillWanted: () => false })
   await new Promise(resolve => setImmediate(resolve))
   joined.abort(new Error('the download stopped'))
   queued.abort(new Error('gone'))

@@ -68,3 +68,29 @@ test('pieces go to the scheduler once committed, batched by source and parent; t
   t.is(session.tables.length, 2, 'and the table, now whole')
   await partial.close()
 })
+
+test('bytes of an assigned origin read say it goes on: an empty origin report each interval, none beside a report of origin pieces', async t => {
+  const store = await openStore(t)
+  const partial = await store.openPartial(digest, SIZE)
+  const session = recordingSession()
+  const reporter = new PieceReporter(session, store, digest)
+  partial.onCommitted(indexes => { reporter.committed(indexes) })
+
+  reporter.originBytes()
+  reporter.originBytes()
+  await new Promise(resolve => setTimeout(resolve, 60))
+  t.deepEqual(session.finished, [{ digest, indexes: [], source: 'origin', bytes: 0 }], 'one report for the interval, no pieces, no bytes counted twice')
+  await new Promise(resolve => setTimeout(resolve, 60))
+  t.is(session.finished.length, 1, 'nothing more while no byte arrives')
+
+  // Bytes arrive, and an origin piece is committed in the same interval: its report says enough.
+  const span = pieceSpan(SIZE, 2)
+  const bytes = blob.subarray(span.offset, span.offset + span.length)
+  reporter.originBytes()
+  reporter.finished({ digest, index: 2, bytes: PIECE, source: 'origin' })
+  await partial.writePiece(2, [bytes], digestOf(bytes))
+  await partial.commit()
+  await new Promise(resolve => setTimeout(resolve, 60))
+  t.deepEqual(session.finished.slice(1), [{ digest, indexes: [2], source: 'origin', parent: undefined, bytes: PIECE }])
+  reporter.stop()
+})

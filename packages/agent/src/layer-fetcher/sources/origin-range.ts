@@ -15,12 +15,18 @@ export interface OriginPieceRead {
   firstByteSeconds: number
 }
 
-/**
- * The bytes of a blob range from the origin (HTTP Range). With `stillWanted`, the read is given up
- * (undefined) when it returns false by the time the read may start: a piece the scheduler handed
- * to another agent while this one waited for an origin slot.
- */
-export type OriginPieceReader = (offset: number, length: number, signal: AbortSignal, stillWanted?: () => boolean) => Promise<OriginPieceRead | undefined>
+export interface OriginPieceReadOptions {
+  /**
+   * The read is given up (undefined) when this returns false by the time the read may start: a
+   * piece the scheduler handed to another agent while this one waited for an origin slot.
+   */
+  stillWanted?: () => boolean
+  /** Told of the piece's bytes as they arrive, before the piece is whole (progress on a slow origin). */
+  onBytes?: (bytes: number) => void
+}
+
+/** The bytes of a blob range from the origin (HTTP Range). */
+export type OriginPieceReader = (offset: number, length: number, signal: AbortSignal, options?: OriginPieceReadOptions) => Promise<OriginPieceRead | undefined>
 
 /** The origin as a PieceSource, and the read of a piece the scheduler assigned (given up if it is handed to another agent meanwhile). */
 export interface OriginRangeSource extends PieceSource {
@@ -43,7 +49,8 @@ export function originRangeSource (init: { book: PieceBook, read: OriginPieceRea
     if (assignedOnly) book.originReadStarted()
     let read
     try {
-      read = await init.read(span.offset, span.length, signal, assignedOnly ? () => book.isAssigned(index) : undefined)
+      // An assigned read's bytes tell whoever directs it (a scheduler) that it goes on, piece or not.
+      read = await init.read(span.offset, span.length, signal, assignedOnly ? { stillWanted: () => book.isAssigned(index), onBytes: bytes => { events.onOriginBytes?.({ digest, index, bytes }) } } : undefined)
     } finally {
       if (assignedOnly) book.originReadEnded(read != null)
     }
