@@ -172,15 +172,21 @@ test('an assignee that leaves or stalls has its unread pieces handed to the othe
   t.deepEqual([...bNow].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7].filter(i => !bPieces.includes(i)))
 })
 
-test('an assignee is judged by its own pace: one that takes 8 s a piece keeps its pieces for 3 pieces\' time', t => {
+/** Two readers, slow and quick, of a cold 64-piece blob, after its split; deals are kept (10 s stall floor). */
+function slowAndQuick (n: number): ReturnType<typeof setup> & { dealt: OriginAssignedEvent[], digest: Digest, slow: PeerKey, quick: PeerKey, slowPieces: number[], quickPieces: number[] } {
   const dealt: OriginAssignedEvent[] = []
-  const { service, clock, inbox, join } = setup({ assigneeStallMs: 10_000, events: { onOriginAssigned: e => { dealt.push(e) } } })
-  const digest = taskDigest(5)
-  const [slow, quick] = [join(1), join(2)]
-  for (const p of [slow, quick]) service.handle(p, wantCold(digest))
-  service.tick()
-  const slowPieces = last(inbox.get(slow), 'origin')?.pieces ?? []
-  const quickPieces = last(inbox.get(quick), 'origin')?.pieces ?? []
+  const world = setup({ assigneeStallMs: 10_000, events: { onOriginAssigned: e => { dealt.push(e) } } })
+  const digest = taskDigest(n)
+  const [slow, quick] = [world.join(1), world.join(2)]
+  for (const p of [slow, quick]) world.service.handle(p, wantCold(digest))
+  world.service.tick()
+  const slowPieces = last(world.inbox.get(slow), 'origin')?.pieces ?? []
+  const quickPieces = last(world.inbox.get(quick), 'origin')?.pieces ?? []
+  return { ...world, dealt, digest, slow, quick, slowPieces, quickPieces }
+}
+
+test('an assignee is judged by its own pace: one that takes 8 s a piece keeps its pieces for 3 pieces\' time', t => {
+  const { service, clock, inbox, dealt, digest, slow, quick, slowPieces, quickPieces } = slowAndQuick(5)
   // slow finishes a piece every 8 s, quick one every second.
   let q = 0
   const second = (): void => {
@@ -239,14 +245,7 @@ test('readers slow alike keep their pieces as each crosses its stall time: with 
 })
 
 test('a reader whose origin bytes still arrive is not stalled, however long its pieces take; its pace comes from its pieces', t => {
-  const dealt: OriginAssignedEvent[] = []
-  const { service, clock, inbox, join } = setup({ assigneeStallMs: 10_000, events: { onOriginAssigned: e => { dealt.push(e) } } })
-  const digest = taskDigest(11)
-  const [slow, quick] = [join(1), join(2)]
-  for (const p of [slow, quick]) service.handle(p, wantCold(digest))
-  service.tick()
-  const slowPieces = last(inbox.get(slow), 'origin')?.pieces ?? []
-  const quickPieces = last(inbox.get(quick), 'origin')?.pieces ?? []
+  const { service, clock, inbox, dealt, digest, slow, quick, slowPieces, quickPieces } = slowAndQuick(11)
   // For 64 s slow reports bytes under way every second and finishes a piece every 8 s; quick one a second.
   let finished = 0
   for (let s = 0; s < 64; s++) {
