@@ -327,19 +327,22 @@ export class PieceBook {
   /**
    * Whom to ask for the piece: the holder that costs least (above): the one this download asks
    * least, weighted by how long it has lately taken to start answering, so requests go to idle
-   * uplinks rather than queue behind an uploader that is also reading from the origin. Among
+   * uplinks rather than queue behind an uploader that is also reading from the origin. When every
+   * holder is passed over (BUSY, or a failure's pause), the one free soonest: a peer paused 2 s
+   * for a lost connection is not waited for while another's 250 ms BUSY pause ends first. Among
    * equals one at random: every agent gets the same parents in the same order, and taking the
    * first would send them all to one uploader. undefined when no live peer holds it.
    */
   whomToAsk (index: number): PlannedPeer | undefined {
-    let least = Infinity
+    let least: { pause: number, cost: number } | undefined
     let choices: PlannedPeer[] = []
     for (const holder of this.holders(index)) {
+      const pause = this.busyFor(holder.id)
       const cost = this.cost(holder.id)
-      if (cost < least) {
-        least = cost
+      if (least == null || pause < least.pause || (pause === least.pause && cost < least.cost)) {
+        least = { pause, cost }
         choices = [holder]
-      } else if (cost === least) {
+      } else if (pause === least.pause && cost === least.cost) {
         choices.push(holder)
       }
     }

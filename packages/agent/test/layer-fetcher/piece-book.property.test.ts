@@ -157,14 +157,16 @@ test('PieceBook answers every question as the plain model does, after any sequen
         for (let piece = 0; piece < PIECES; piece++) {
           const expected = modelHolders(m, named, now, piece)
           t.deepEqual(book.holders(piece).map(p => ids.findIndex(id => id.equals(p.id))).sort(), [...expected].sort())
-          // Whom to ask: a holder, of the least cost (requests open x first-byte time); none when nobody holds it.
+          // Whom to ask: a holder free soonest, then of the least cost (requests open x first-byte time); none when nobody holds it.
           const whom = book.whomToAsk(piece)
           if (expected.length === 0) {
             t.is(whom, undefined)
           } else {
             const p = ids.findIndex(id => whom?.id.equals(id) === true)
-            t.true(expected.includes(p))
-            t.is(cost(p), Math.min(...expected.map(cost)))
+            const pause = (q: number): number => Math.max(0, (m.busyUntil[q] ?? 0) - now)
+            const soonest = expected.filter(q => pause(q) === Math.min(...expected.map(pause)))
+            t.true(soonest.includes(p))
+            t.is(cost(p), Math.min(...soonest.map(cost)))
           }
         }
         const growing = expectMore || m.known.some((k, p) => k && !m.complete[p] && !m.dropped.has(p))
