@@ -32,9 +32,9 @@ export const SCHEDULER_PARENTS_PER_CHILD = 6
 /** How often agents report finished pieces, at most (told at registration). */
 export const SCHEDULER_REPORT_INTERVAL_MS = 100
 /**
- * An origin assignee that finishes no piece from the origin for this long, and for
- * SCHEDULER_ASSIGNEE_STALL_PIECES times its usual time per piece, has its pieces handed to the other
- * downloaders. Its usual time: on a 2 Mbit site an origin piece of 256 KiB takes 6-13 s to each of
+ * An origin assignee that reports no origin progress (a piece, or bytes of one) for this long, and
+ * for SCHEDULER_ASSIGNEE_STALL_PIECES times its usual time per piece, has its pieces handed to the
+ * other downloaders. Its usual time: on a 2 Mbit site an origin piece of 256 KiB takes 6-13 s to each of
  * six readers sharing the origin's link, and readers judged by 10 s alone lost their pieces to others,
  * who read them again (the origin sent 2-2.5x the image).
  */

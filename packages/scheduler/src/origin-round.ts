@@ -10,7 +10,7 @@ import type { PeerKey } from './types.ts'
 /**
  * A task's origin pieces were dealt: to `assignees` readers, first (`pieces` unheld) or again. Dealt
  * again from a reader (`from`): it left the task, finished it or got the whole blob (`left`), or
- * finished no origin piece for its stall time (`stalled`).
+ * reported no origin progress for its stall time (`stalled`).
  */
 export interface OriginAssignedEvent {
   digest: Digest
@@ -29,9 +29,10 @@ export interface OriginRoundsComponents {
   send: (peer: PeerKey, message: Partial<SchedulerMessage>) => void
   onOriginAssigned?: (event: OriginAssignedEvent) => void
   /**
-   * When the peer last finished a piece from the origin for any task. A reader of several tasks
-   * reads a few pieces at a time over all of them: one task may wait on the others for longer
-   * than the stall time while the reader is busy; handing its pieces on then made them read twice.
+   * When the peer last reported origin progress (a piece, or bytes of one) for any task. A reader
+   * of several tasks reads a few pieces at a time over all of them: one task may wait on the others
+   * for longer than the stall time while the reader is busy; handing its pieces on then made them
+   * read twice.
    */
   originProgressAt?: (peer: PeerKey) => number | undefined
   /** The peer's usual time per origin piece lately, when it has read a few (see SchedulerService). */
@@ -122,10 +123,10 @@ export class OriginRounds {
   }
 
   /**
-   * Assignees that finished nothing from the origin for the stall time, and for
-   * SCHEDULER_ASSIGNEE_STALL_PIECES times their usual time per piece, while some of their pieces
-   * are still unheld: their pieces go to downloaders that are further along (an origin piece
-   * within half the stall time, or nothing left to read). When every reader is slow alike (a slow
+   * Assignees that reported no origin progress (a piece, or bytes of one) for the stall time, and
+   * for SCHEDULER_ASSIGNEE_STALL_PIECES times their usual time per piece, while some of their
+   * pieces are still unheld: their pieces go to downloaders that are further along (origin
+   * progress within half the stall time, or nothing left to read). When every reader is slow alike (a slow
    * origin, links full of uploads), nobody is, and moving the pieces would only start them over
    * elsewhere: at 2 Mbit the whole deal went from reader to reader, one each round as each crossed
    * its threshold, and each read under way was lost.
@@ -147,7 +148,7 @@ export class OriginRounds {
     return Math.max(this.#assigneeStallMs, SCHEDULER_ASSIGNEE_STALL_PIECES * (this.#components.originPaceMs?.(peer) ?? 0))
   }
 
-  /** When the peer last finished an origin piece, of this task or any (or was dealt its pieces). */
+  /** When the peer last reported origin progress, for this task or any (or was dealt its pieces). */
   #progressAt (task: TaskState, peer: PeerKey): number {
     return Math.max(task.originProgressAt.get(peer) ?? 0, this.#components.originProgressAt?.(peer) ?? 0)
   }

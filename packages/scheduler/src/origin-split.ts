@@ -11,9 +11,9 @@ import type { PeerKey } from './types.ts'
  * 8 for 256 KiB pieces, 2 for 1 MiB, 1 from 2 MiB up; an agent reads a run in one origin request).
  * With one reader per piece, assignee j of n reads runs j, j + n, j + 2n, ..., so every assignee
  * starts on an early run (clients read a blob in order, and each agent gets the pieces before and
- * after its own from the others), and the loads differ by at most one run. With k readers per piece, the k slots
- * of each run continue the deal: run r's readers are assignees (r*k .. r*k+k-1) mod n, which are
- * distinct while k <= n.
+ * after its own from the others), and the loads differ by at most one run. With k readers per
+ * piece, the k slots of each run continue the deal: run r's readers are assignees
+ * (r*k .. r*k+k-1) mod n, which are distinct while k <= n.
  *
  * Compact: an assignment is the assignee list and one Uint16 per piece and reader slot (an index
  * into the list, or NONE for a slot that was dropped): 2 x pieceCount x k bytes.

@@ -22,7 +22,7 @@ export class TaskState {
   /** Downloaders, in the order they asked. */
   readonly wanting = new Set<PeerKey>()
   assignment?: OriginAssignment
-  /** When each assignee last finished a piece from the origin (or was assigned). */
+  /** When each assignee last reported origin progress, a piece or bytes of one (or was assigned). */
   readonly originProgressAt = new Map<PeerKey, number>()
   table?: PieceTable
   /** The agent whose table was taken first: reported when the blob fails its digest. */
