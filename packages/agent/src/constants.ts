@@ -145,6 +145,18 @@ export const PIECE_SERVER_NEW_PIECE_READS = 8
  * take 1-5 s to start a piece.
  */
 export const PIECE_SERVER_MAX_READ_BYTES = 4 * 1024 * 1024
+/**
+ * On a slow link the read budget is also at most this much of the uploader's measured send rate
+ * (piece-exchange/send-pace.ts), and at least PIECE_SERVER_MIN_READ_BYTES: 4 MiB is 1.3 s of a
+ * 25 Mbit link but 17 s of a 2 Mbit one, where every piece sent side by side then took that long
+ * to finish, and pings waited behind them. At 2 Mbit (bench swarm, 3 x 4 MiB) a 512 KiB budget
+ * pulled in 106-112 s against 122-142 s.
+ */
+export const PIECE_SERVER_SEND_QUEUE_MS = 2_000
+export const PIECE_SERVER_MIN_READ_BYTES = 512 * 1024
+/** The send rate is averaged over this much time with pieces under way, in samples of at least PIECE_SERVER_PACE_SAMPLE_MS. */
+export const PIECE_SERVER_PACE_WINDOW_MS = 2_000
+export const PIECE_SERVER_PACE_SAMPLE_MS = 250
 /** How long a piece hashed from disk and found right is served without hashing it again. */
 export const PIECE_VERIFIED_TTL_MS = 10 * 60_000
 /** Pieces remembered so (about 100 bytes each). */

@@ -5,7 +5,8 @@ import {
 import type { Digest, PeerResponse } from '@shoal/proto'
 import {
   PIECE_SERVER_IDLE_TIMEOUT_MS, PIECE_SERVER_MAX_READ_BYTES, PIECE_VERIFIED_MAX_ENTRIES, PIECE_VERIFIED_TTL_MS, PIECE_SERVER_ASKING_WINDOW_MS, PIECE_SERVER_MAX_READS, PIECE_SERVER_MIN_READS_PER_PEER, PIECE_SERVER_MAX_READS_PER_STREAM, PIECE_SERVER_NEW_PIECE_READS, PIECE_SPREAD_SENDS, PIECE_SPREAD_WINDOW_MS,
-  PIECE_SERVER_MAX_STREAMS_PER_CONNECTION, PIECE_SERVER_MAX_STREAMS_PER_PEER, PIECE_TIMEOUT_MS
+  PIECE_SERVER_MAX_STREAMS_PER_CONNECTION, PIECE_SERVER_MAX_STREAMS_PER_PEER, PIECE_TIMEOUT_MS,
+  PIECE_SERVER_MIN_READ_BYTES, PIECE_SERVER_SEND_QUEUE_MS, PIECE_SERVER_PACE_WINDOW_MS, PIECE_SERVER_PACE_SAMPLE_MS
 } from '../constants.ts'
 import { AbortError, BannedPeerError, CorruptPieceError, PeerStreamLimitError } from '../errors.ts'
 import { silentLogger } from '../logger.ts'
@@ -18,7 +19,9 @@ import type { PieceStore } from '../piece-store/store.ts'
 import { PieceBuffers } from './piece-buffers.ts'
 import { PieceSpread } from './piece-spread.ts'
 import { ReadBudget } from './read-budget.ts'
+import type { ReleaseRead } from './read-budget.ts'
 import { ReadShares } from './read-shares.ts'
+import { SendPace } from './send-pace.ts'
 import { VerifiedPieces } from './verified-pieces.ts'
 import { InboundStream } from './inbound-stream.ts'
 import type { PieceAnswer } from './inbound-stream.ts'
@@ -61,6 +64,12 @@ export interface PieceExchangeServerInit {
   maxStreamsPerPeer?: number
   /** How long one answer may take to be handed to a stream (a peer that stops reading). */
   sendTimeoutMs?: number
+  /** The read budget's floor on a slow link (default PIECE_SERVER_MIN_READ_BYTES; see ReadBudget). */
+  minReadBytes?: number
+  /** The read budget is at most this much of the measured send rate (default PIECE_SERVER_SEND_QUEUE_MS). */
+  sendQueueMs?: number
+  /** The clock of the send pace (tests). */
+  now?: () => number
   /** Piece reads a peer may have under way however many others ask (see ReadShares). */
   minReadsPerPeer?: number
   /** Reads beyond maxReads for pieces not sent recently (default PIECE_SERVER_NEW_PIECE_READS). */
@@ -103,9 +112,15 @@ export class PieceExchangeServer {
     this.#idleTimeoutMs = init.idleTimeoutMs ?? PIECE_SERVER_IDLE_TIMEOUT_MS
     this.#maxStreamsPerPeer = init.maxStreamsPerPeer ?? PIECE_SERVER_MAX_STREAMS_PER_PEER
     this.#sendTimeoutMs = init.sendTimeoutMs ?? PIECE_TIMEOUT_MS
-    this.#budget = new ReadBudget(init.maxReadBytes ?? PIECE_SERVER_MAX_READ_BYTES)
+    const maxBytes = init.maxReadBytes ?? PIECE_SERVER_MAX_READ_BYTES
+    this.#budget = new ReadBudget({
+      maxBytes,
+      minBytes: init.minReadBytes ?? PIECE_SERVER_MIN_READ_BYTES,
+      queueMs: init.sendQueueMs ?? PIECE_SERVER_SEND_QUEUE_MS,
+      pace: new SendPace({ windowMs: PIECE_SERVER_PACE_WINDOW_MS, sampleMs: PIECE_SERVER_PACE_SAMPLE_MS, now: init.now })
+    })
     // The budget bounds the pieces in flight; as many idle ones are kept for the next reads.
-    this.#buffers = new PieceBuffers(init.maxReadBytes ?? PIECE_SERVER_MAX_READ_BYTES)
+    this.#buffers = new PieceBuffers(maxBytes)
     this.#spread = new PieceSpread({ perWindow: init.sendsPerPiece ?? PIECE_SPREAD_SENDS, windowMs: PIECE_SPREAD_WINDOW_MS })
   }
 
@@ -132,6 +147,11 @@ export class PieceExchangeServer {
   /** Inbound streams being served. */
   get openStreams (): number {
     return this.#streams.size
+  }
+
+  /** Bytes of pieces that may be read and not yet sent now (the read budget, sized to the send rate). */
+  get readBudgetBytes (): number {
+    return this.#budget.size
   }
 
   #serve (stream: Stream, peer: PeerId, signal: AbortSignal): void {
@@ -230,7 +250,7 @@ export class PieceExchangeServer {
     const busy = { header: { status: Status.BUSY, index, length: 0 } }
     if (!this.#spread.admit(key)) return busy
     const waiting = this.#shares.wait(peer)
-    let release: () => void
+    let release: ReleaseRead
     try {
       const stopped = this.#controller?.signal
       release = await this.#budget.acquire(pieceSpan(record.size, index).length, stopped == null ? waiting.signal : AbortSignal.any([stopped, waiting.signal]), priority)
@@ -245,16 +265,16 @@ export class PieceExchangeServer {
       this.#shares.waited(peer, waiting)
     }
     const buffer = this.#buffers.take(record.pieceSize)
-    const done = (reusable: boolean): void => {
+    const done = (reusable: boolean, sent: boolean): void => {
       if (reusable) this.#buffers.give(buffer)
-      release()
+      release(sent)
     }
     try {
       const answer = await this.#readVerified(record, index, expected, buffer)
-      if (answer.bytes == null) done(true)
-      return answer.bytes == null ? answer : { ...answer, release: done }
+      if (answer.bytes == null) done(true, false)
+      return answer.bytes == null ? answer : { ...answer, release: reusable => { done(reusable, reusable) } }
     } catch (err) {
-      done(true)
+      done(true, false)
       throw err
     }
   }

@@ -1,11 +1,12 @@
 import test from 'ava'
 import { ReadBudget } from '../../src/piece-exchange/read-budget.ts'
+import { SendPace } from '../../src/piece-exchange/send-pace.ts'
 import { VerifiedPieces } from '../../src/piece-exchange/verified-pieces.ts'
 
 const MiB = 1024 * 1024
 
 test('the read budget admits pieces while they fit, then in the order asked as memory comes back', async t => {
-  const budget = new ReadBudget(8 * MiB)
+  const budget = new ReadBudget({ maxBytes: 8 * MiB })
   const a = await budget.acquire(4 * MiB)
   const b = await budget.acquire(4 * MiB)
   t.is(budget.used, 8 * MiB)
@@ -29,7 +30,7 @@ test('the read budget admits pieces while they fit, then in the order asked as m
 })
 
 test('a piece larger than the whole budget goes alone; an aborted wait leaves the queue', async t => {
-  const budget = new ReadBudget(8 * MiB)
+  const budget = new ReadBudget({ maxBytes: 8 * MiB })
   const huge = await budget.acquire(64 * MiB)
   const controller = new AbortController()
   const waiting = budget.acquire(MiB)
@@ -40,6 +41,69 @@ test('a piece larger than the whole budget goes alone; an aborted wait leaves th
   const release = await waiting
   t.is(budget.used, MiB)
   release()
+})
+
+test('the send pace counts bytes per second of busy time only, averaged over its window', t => {
+  let now = 0
+  const pace = new SendPace({ windowMs: 2000, sampleMs: 250, now: () => now })
+  t.is(pace.bytesPerSecond, Infinity, 'nothing measured yet')
+  pace.started()
+  now = 100
+  pace.finished(MiB)
+  t.is(pace.bytesPerSecond, Infinity, 'under a sample of busy time: not yet a sample')
+  now = 10_000 // idle for ten seconds: not counted
+  pace.started()
+  now = 10_400
+  pace.finished(MiB)
+  t.is(pace.bytesPerSecond, 2 * MiB * 1000 / 500, 'the first sample is taken whole: 2 MiB in 500 ms busy')
+  // 256 KiB in 1 s: a slow link. One sample moves the average by 1/2 (1 s of a 2 s window).
+  pace.started()
+  now = 11_400
+  pace.finished(256 * 1024)
+  const fast = 4 * MiB
+  const slow = 256 * 1024
+  t.is(pace.bytesPerSecond, fast + (slow - fast) / 2)
+})
+
+test('with a pace, the budget is the send rate times the queue time, between its floor and its cap', async t => {
+  let rate = Infinity
+  const pace = { get bytesPerSecond () { return rate }, started () {}, finished () {} }
+  const budget = new ReadBudget({ maxBytes: 4 * MiB, minBytes: MiB / 2, queueMs: 2000, pace })
+  t.is(budget.size, 4 * MiB, 'nothing measured: the cap')
+  rate = 10 * MiB
+  t.is(budget.size, 4 * MiB, 'a fast link: the cap')
+  rate = MiB
+  t.is(budget.size, 2 * MiB, '2 s of a 1 MiB/s link')
+  rate = 64 * 1024
+  t.is(budget.size, MiB / 2, 'a very slow link: the floor')
+  // At the floor, two 256 KiB pieces go side by side and the third waits for one of them.
+  const a = await budget.acquire(MiB / 4)
+  const b = await budget.acquire(MiB / 4)
+  let third = false
+  const c = budget.acquire(MiB / 4).then(release => { third = true; return release })
+  await new Promise(resolve => setImmediate(resolve))
+  t.false(third)
+  a()
+  ;(await c)()
+  t.true(third)
+  b()
+  t.is(budget.used, 0)
+})
+
+test('the budget tells its pace of every grant and of the bytes sent, none for a grant given up', async t => {
+  let now = 0
+  const pace = new SendPace({ windowMs: 1000, sampleMs: 250, now: () => now })
+  const budget = new ReadBudget({ maxBytes: 4 * MiB, minBytes: MiB / 2, queueMs: 2000, pace })
+  const unsent = await budget.acquire(MiB)
+  now = 300
+  unsent(false)
+  t.is(pace.bytesPerSecond, 0, '300 ms busy, nothing sent')
+  t.is(budget.size, MiB / 2, 'so the floor')
+  const sent = await budget.acquire(MiB)
+  now = 1300
+  sent()
+  t.is(pace.bytesPerSecond, MiB, 'a whole window: the sample replaces the average')
+  t.is(budget.size, 2 * MiB)
 })
 
 test('a verified piece is remembered for the TTL, per CID, and the oldest goes when full', t => {
