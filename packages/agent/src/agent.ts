@@ -231,6 +231,7 @@ export class Agent {
       storedBytes: () => store.usedBytes(),
       activeDownloads: () => fetcher.active,
       connectedPeers: peers == null ? undefined : () => peers.connectedPeers(),
+      uploadBudgetBytes: peers == null ? undefined : () => peers.uploadBudgetBytes(),
       connectedSchedulers: peers?.scheduler == null ? undefined : () => this.schedulersConnected,
       blobCounts: () => {
         const all = store.list()

@@ -13,6 +13,8 @@ export interface MetricSources {
   connectedPeers?: () => number
   /** Schedulers with a live session; absent without `--scheduler`. */
   connectedSchedulers?: () => number
+  /** The piece server's read budget now (sized to its send rate); absent when p2p is off. */
+  uploadBudgetBytes?: () => number
 }
 
 /** The agent's Prometheus metrics, on a registry of its own so several agents can share a process. */
@@ -53,6 +55,7 @@ export class AgentMetrics {
   private sources?: MetricSources
   readonly connectedPeers = new Gauge({ name: 'shoal_agent_peers_connected', help: 'Peers with an open libp2p connection', registers: [this.registry], collect: () => { if (this.sources?.connectedPeers != null) this.connectedPeers.set(this.sources.connectedPeers()) } })
   readonly connectedSchedulers = new Gauge({ name: 'shoal_agent_schedulers_connected', help: 'Schedulers with a live session (the rest of the time blobs go through the DHT)', registers: [this.registry], collect: () => { if (this.sources?.connectedSchedulers != null) this.connectedSchedulers.set(this.sources.connectedSchedulers()) } })
+  readonly uploadBudget = new Gauge({ name: 'shoal_agent_upload_budget_bytes', help: 'Bytes of pieces the agent may hold read and not yet sent to peers: 4 MiB, or about 2 s of its measured upload rate on a slower link', registers: [this.registry], collect: () => { if (this.sources?.uploadBudgetBytes != null) this.uploadBudget.set(this.sources.uploadBudgetBytes()) } })
   readonly storageBytes = new Gauge({ name: 'shoal_agent_storage_bytes', help: 'Bytes held by the piece store', registers: [this.registry], collect: () => { if (this.sources != null) this.storageBytes.set(this.sources.storedBytes()) } })
   readonly storageCapacity = new Gauge({ name: 'shoal_agent_storage_capacity_bytes', help: 'Quota or disk size the store is measured against', registers: [this.registry] })
   readonly storageUsage = new Gauge({ name: 'shoal_agent_storage_usage_ratio', help: 'Used share of the capacity the garbage collector watches', registers: [this.registry] })

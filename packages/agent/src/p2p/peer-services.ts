@@ -285,6 +285,11 @@ export class PeerServices {
     return this.#node?.getPeers().length ?? 0
   }
 
+  /** The piece server's read budget now (0 before start and after stop). */
+  uploadBudgetBytes (): number {
+    return this.#server?.readBudgetBytes ?? 0
+  }
+
   /** Peers with an open connection, by id. */
   connectedPeerIds (): string[] {
     return this.#node?.getPeers().map(p => p.toString()) ?? []

@@ -15,9 +15,10 @@ export interface PieceAnswer {
   bytes?: Uint8Array
   /**
    * Gives back the memory the bytes hold, once they left the stream's buffer or will never be sent;
-   * `reusable` when nothing references them any more (the stream's write buffer is empty).
+   * `reusable` when nothing references them any more (the stream's write buffer is empty);
+   * `handedOn` when they were all written and left the stream's buffer (the send pace counts them).
    */
-  release?: (reusable: boolean) => void
+  release?: (reusable: boolean, handedOn: boolean) => void
 }
 
 /** The server side an inbound stream needs: answers from the store and the shared read budget. */
@@ -138,6 +139,7 @@ export class InboundStream {
       answer = { header: { status: Status.ERROR, index, length: 0 } }
     }
     const { header, bytes } = answer
+    let handedOn = false
     try {
       const sent = await this.#answer(id, 'piece', () => {
         const frame = PeerResponse.encode({ id, piece: header })
@@ -146,10 +148,11 @@ export class InboundStream {
       if (sent && bytes != null) this.#context.pieceServed({ peer: this.#peer, digest, index, bytes: bytes.byteLength })
       // Fails only when the stream closes or stalls past the send timeout: the next answer's send fails
       // and ends the stream (logged there); here it only ends the wait.
-      if (bytes != null) await this.#belowHighWater(this.#sendSignal(), 0).catch(() => {})
+      const drained = bytes != null && await this.#belowHighWater(this.#sendSignal(), 0).then(() => true, () => false)
+      handedOn = sent && drained && !this.#broken
     } finally {
       // A send that timed out may leave the bytes in the stream's buffer: then not reused.
-      answer.release?.(this.#stream.writeBufferLength === 0)
+      answer.release?.(this.#stream.writeBufferLength === 0, handedOn)
     }
   }
 

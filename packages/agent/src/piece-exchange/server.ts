@@ -272,7 +272,7 @@ export class PieceExchangeServer {
     try {
       const answer = await this.#readVerified(record, index, expected, buffer)
       if (answer.bytes == null) done(true, false)
-      return answer.bytes == null ? answer : { ...answer, release: reusable => { done(reusable, reusable) } }
+      return answer.bytes == null ? answer : { ...answer, release: done }
     } catch (err) {
       done(true, false)
       throw err

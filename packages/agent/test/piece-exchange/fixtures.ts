@@ -25,7 +25,7 @@ export interface ServerFixture {
   served: PieceServedEvent[]
 }
 
-export async function startServer (t: ExecutionContext, node: P2pNode, store: PieceStore, init?: PieceExchangeServerInit, components: Pick<PieceExchangeServerComponents, 'bans'> = {}): Promise<ServerFixture> {
+export async function startServer (t: ExecutionContext, node: P2pNode, store: PieceStore, init?: PieceExchangeServerInit, components: Pick<PieceExchangeServerComponents, 'bans' | 'uploads'> = {}): Promise<ServerFixture> {
   const served: PieceServedEvent[] = []
   const server = new PieceExchangeServer({ node, store, onPieceServed: event => served.push(event), ...components }, init)
   await server.start()
@@ -34,7 +34,7 @@ export async function startServer (t: ExecutionContext, node: P2pNode, store: Pi
 }
 
 /** A (the real server over a complete 3-piece blob made from `seed`) and B, dialling it. */
-export async function serverPair (t: ExecutionContext, seed: string, init?: PieceExchangeServerInit, components: Pick<PieceExchangeServerComponents, 'bans'> = {}): Promise<ServerFixture & { a: P2pNode, b: P2pNode, blob: Blob }> {
+export async function serverPair (t: ExecutionContext, seed: string, init?: PieceExchangeServerInit, components: Pick<PieceExchangeServerComponents, 'bans' | 'uploads'> = {}): Promise<ServerFixture & { a: P2pNode, b: P2pNode, blob: Blob }> {
   const key = testSwarmKey()
   const a = await startNode(t, key)
   const b = await startNode(t, key, [a])

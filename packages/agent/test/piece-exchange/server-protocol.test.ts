@@ -6,6 +6,7 @@ import type { LengthPrefixedStream } from '@libp2p/utils'
 import { decodePeerResponse, PeerRequest, PIECES_PROTOCOL, Status } from '@shoal/proto'
 import type { PeerResponse } from '@shoal/proto'
 import type { P2pNode } from '@shoal/p2p'
+import { RateLimiter } from '../../src/bandwidth/rate-limiter.ts'
 import { PeerBans } from '../../src/peer-bans.ts'
 import { PieceExchangeClient } from '../../src/piece-exchange/client.ts'
 import type { PieceExchangeServerInit } from '../../src/piece-exchange/server.ts'
@@ -75,6 +76,20 @@ test('piece reads beyond the per-stream or total bound are answered BUSY', async
   const { a, b, blob } = await setup(t, { maxReads: 0, newPieceReads: 0 })
   const err = await t.throwsAsync(new PieceExchangeClient({ node: b }).piece(a.peerId, { digest: blob.digest, size: blob.size, index: 0, cid: blob.cids[0]! }), { name: 'PeerRefusedError' })
   t.is((err as Error & { status: string }).status, Status.BUSY)
+})
+
+test('sends held to a slow rate shrink the read budget toward that rate times the queue time', async t => {
+  // 512 KiB/s of uploads (the limiter stands in for a slow link): three pieces take ~1.4 s to leave.
+  const uploads = new RateLimiter({ limit: 2 * PIECE, burstBytes: PIECE / 4 })
+  const init = { maxReadBytes: 3 * PIECE, minReadBytes: PIECE / 4, sendQueueMs: 1000 }
+  const { a, b, blob, server } = await serverPair(t, 'paced', init, { uploads })
+  t.is(server.readBudgetBytes, 3 * PIECE, 'no send measured yet: the cap')
+  const { stream, lp } = await rawStream(b, a)
+  await lp.writeV([piece(1, blob, 0), piece(2, blob, 1), piece(3, blob, 2)])
+  t.deepEqual((await readAnswers(stream, lp)).map(r => r.bytes), [PIECE, PIECE, PIECE])
+  const budget = server.readBudgetBytes
+  t.true(budget < 3 * PIECE, `shrunk from the cap: ${budget}`)
+  t.true(budget <= 2 * PIECE + PIECE / 4, `no more than 1 s of the limit (and its burst): ${budget}`)
 })
 
 /** A (the real server over a complete 3-piece blob), and B and C asking it. */
