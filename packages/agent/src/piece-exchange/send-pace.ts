@@ -1,29 +1,32 @@
 export interface SendPaceInit {
-  /** Busy time over which samples are averaged (an exponential average with this time constant). */
+  /** Busy time the rate is measured over: the most recent samples that together cover it. */
   windowMs: number
   /** Busy time one sample covers at least. */
   sampleMs: number
   now?: () => number
 }
 
+interface Sample { busyMs: number, bytes: number }
+
 /**
  * How fast an uploader's pieces leave: bytes handed on (a piece's send done) per second of the time
- * some piece was under way, as an exponential average over `windowMs` of that busy time. Idle time
- * does not count, so an uploader that has little to send still reads as fast as its sends go.
- * Infinity until the first sample: nothing is known yet, nothing is held back.
+ * some piece was under way, over the last `windowMs` of that busy time. Idle time does not count, so
+ * an uploader that has little to send still reads as fast as its sends go. Infinity until the first
+ * sample: nothing is known yet, nothing is held back.
  *
- * A piece's send is done when its stream has handed the bytes on, not when the peer has them; while
- * the link is the bottleneck the buffers below fill and the sends then finish at the link's rate.
+ * A piece's send is done when its stream has handed the bytes on, not when the peer has them: the
+ * first sends on a slow link fill the buffers below and read fast. A window of samples, not a
+ * running average, lets those drop out after `windowMs` of sending at the link's rate.
  */
 export class SendPace {
   readonly #windowMs: number
   readonly #sampleMs: number
   readonly #now: () => number
+  readonly #samples: Sample[] = []
   #inFlight = 0
   #last: number
   #busyMs = 0
   #bytes = 0
-  #rate = Infinity
 
   constructor (init: SendPaceInit) {
     this.#windowMs = init.windowMs
@@ -34,7 +37,13 @@ export class SendPace {
 
   /** Bytes per second; Infinity before the first sample. */
   get bytesPerSecond (): number {
-    return this.#rate
+    let busyMs = 0
+    let bytes = 0
+    for (const sample of this.#samples) {
+      busyMs += sample.busyMs
+      bytes += sample.bytes
+    }
+    return busyMs === 0 ? Infinity : bytes * 1000 / busyMs
   }
 
   /** A piece's send began. */
@@ -49,11 +58,12 @@ export class SendPace {
     this.#inFlight = Math.max(0, this.#inFlight - 1)
     this.#bytes += bytes
     if (this.#busyMs < this.#sampleMs) return
-    const sample = this.#bytes * 1000 / this.#busyMs
-    const weight = Math.min(1, this.#busyMs / this.#windowMs)
-    this.#rate = Number.isFinite(this.#rate) ? this.#rate + weight * (sample - this.#rate) : sample
+    this.#samples.push({ busyMs: this.#busyMs, bytes: this.#bytes })
     this.#busyMs = 0
     this.#bytes = 0
+    // Keep the newest samples that cover the window; an older one goes once the rest cover it alone.
+    let covered = this.#samples.reduce((sum, sample) => sum + sample.busyMs, 0)
+    while (this.#samples.length > 1 && covered - this.#samples[0]!.busyMs >= this.#windowMs) covered -= this.#samples.shift()!.busyMs
   }
 
   #advance (): void {

@@ -43,7 +43,7 @@ test('a piece larger than the whole budget goes alone; an aborted wait leaves th
   release()
 })
 
-test('the send pace counts bytes per second of busy time only, averaged over its window', t => {
+test('the send pace counts bytes per second of busy time only, over the last window of it', t => {
   let now = 0
   const pace = new SendPace({ windowMs: 2000, sampleMs: 250, now: () => now })
   t.is(pace.bytesPerSecond, Infinity, 'nothing measured yet')
@@ -55,14 +55,19 @@ test('the send pace counts bytes per second of busy time only, averaged over its
   pace.started()
   now = 10_400
   pace.finished(MiB)
-  t.is(pace.bytesPerSecond, 2 * MiB * 1000 / 500, 'the first sample is taken whole: 2 MiB in 500 ms busy')
-  // 256 KiB in 1 s: a slow link. One sample moves the average by 1/2 (1 s of a 2 s window).
-  pace.started()
-  now = 11_400
-  pace.finished(256 * 1024)
-  const fast = 4 * MiB
-  const slow = 256 * 1024
-  t.is(pace.bytesPerSecond, fast + (slow - fast) / 2)
+  t.is(pace.bytesPerSecond, 2 * MiB * 1000 / 500, 'the first sample: 2 MiB in 500 ms busy')
+  // Then a slow link: 256 KiB a second. The fast sample counts until the slow ones cover the window.
+  const second = (): void => {
+    pace.started()
+    now += 1000
+    pace.finished(256 * 1024)
+  }
+  second()
+  t.is(pace.bytesPerSecond, (2 * MiB + 256 * 1024) * 1000 / 1500)
+  second()
+  t.is(pace.bytesPerSecond, 256 * 1024, 'two slow seconds cover the window: the fast sample is gone')
+  second()
+  t.is(pace.bytesPerSecond, 256 * 1024)
 })
 
 test('with a pace, the budget is the send rate times the queue time, between its floor and its cap', async t => {
@@ -102,7 +107,7 @@ test('the budget tells its pace of every grant and of the bytes sent, none for a
   const sent = await budget.acquire(MiB)
   now = 1300
   sent()
-  t.is(pace.bytesPerSecond, MiB, 'a whole window: the sample replaces the average')
+  t.is(pace.bytesPerSecond, MiB, 'a whole window: the older sample is gone')
   t.is(budget.size, 2 * MiB)
 })
 
