@@ -59,10 +59,22 @@ export function pieceCountFor (blobSize: number): number {
  * 1 MiB runs left 1 MiB pieces 250 ms away at 22.8 s against 20.1 s.
  */
 export const ORIGIN_RUN_BYTES = 2 * 1024 * 1024
+/**
+ * A blob of at least this many pieces is dealt in at least this many runs (a scheduler's readers
+ * per cold blob): runs are dealt whole, so a 4 MiB layer in 2 MiB runs had two origin readers, who
+ * then held its only copies and had to upload it to every other host. At 2 Mbit with 3 x 4 MiB
+ * layers two hosts of eight read the whole image from the origin.
+ */
+export const ORIGIN_MIN_RUNS = 8
 
-/** Consecutive pieces in one origin read of a blob of `blobSize` bytes (at least 1). */
+/**
+ * Consecutive pieces in one origin read of a blob of `blobSize` bytes: ORIGIN_RUN_BYTES of pieces,
+ * fewer where that would cut the blob into fewer than ORIGIN_MIN_RUNS runs, at least 1.
+ */
 export function originRunFor (blobSize: number): number {
-  return Math.max(1, Math.floor(ORIGIN_RUN_BYTES / pieceSizeFor(blobSize)))
+  const byBytes = Math.floor(ORIGIN_RUN_BYTES / pieceSizeFor(blobSize))
+  const byCount = Math.floor(pieceCountFor(blobSize) / ORIGIN_MIN_RUNS)
+  return Math.max(1, Math.min(byBytes, byCount))
 }
 
 export interface PieceSpan {

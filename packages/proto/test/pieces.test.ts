@@ -1,5 +1,5 @@
 import test from 'ava'
-import { pieceSizeFor, pieceCountFor, pieceSpan, pieceAt, stripeBytes, stripeCountFor, stripePieces, originRunFor, ORIGIN_RUN_BYTES, MIN_PIECE_SIZE, MAX_PIECE_SIZE, SMALL_PIECE_COUNT, TARGET_PIECE_COUNT } from '../src/index.ts'
+import { pieceSizeFor, pieceCountFor, pieceSpan, pieceAt, stripeBytes, stripeCountFor, stripePieces, originRunFor, ORIGIN_RUN_BYTES, ORIGIN_MIN_RUNS, MIN_PIECE_SIZE, MAX_PIECE_SIZE, SMALL_PIECE_COUNT, TARGET_PIECE_COUNT } from '../src/index.ts'
 
 const MiB = 1024 * 1024
 
@@ -49,14 +49,14 @@ test('out-of-range pieces and sizes are errors', t => {
 
 test('the stripes of a blob partition its pieces, and their bytes add up to the blob', t => {
   const PIECE = MIN_PIECE_SIZE
-  const size = 44 * PIECE + 5 // 45 pieces of 256 KiB, the last of 5 bytes: 6 runs of up to 8
-  t.is(stripeCountFor(size), 6)
+  const size = 43 * PIECE + 5 // 44 pieces of 256 KiB, the last of 5 bytes: 9 runs of up to 5 (ORIGIN_MIN_RUNS)
+  t.is(stripeCountFor(size), 9)
   const stripes = [0, 1, 2, 3].map(index => stripePieces(size, { index, count: 4 }))
-  t.deepEqual(stripes[1], [8, 9, 10, 11, 12, 13, 14, 15, 40, 41, 42, 43, 44], 'runs 1 and 5; the last run is short')
+  t.deepEqual(stripes[0], [0, 1, 2, 3, 4, 20, 21, 22, 23, 24, 40, 41, 42, 43], 'runs 0, 4 and 8; the last run is short')
   t.deepEqual(stripes.flat().sort((a, b) => a - b), Array.from({ length: pieceCountFor(size) }, (_, i) => i))
   t.is([0, 1, 2, 3].reduce((sum, index) => sum + stripeBytes(size, { index, count: 4 }), 0), size)
-  t.is(stripeBytes(size, { index: 2, count: 4 }), 8 * PIECE)
-  t.deepEqual(stripePieces(size, { index: 6, count: 7 }), [], 'more stripes than runs: some are empty')
+  t.is(stripeBytes(size, { index: 2, count: 4 }), 10 * PIECE)
+  t.deepEqual(stripePieces(size, { index: 9, count: 10 }), [], 'more stripes than runs: some are empty')
   // Pieces of 2 MiB: one per run, piece i in stripe i % count.
   const big = 512 * MiB
   t.deepEqual(stripePieces(big, { index: 1, count: 120 }), [1, 121, 241])
@@ -70,4 +70,17 @@ test('an origin read covers a run of pieces up to ORIGIN_RUN_BYTES, and at least
   t.is(originRunFor(512 * MiB), 1, '2 MiB pieces')
   t.is(originRunFor(1024 * MiB), 1, '4 MiB pieces')
   t.is(ORIGIN_RUN_BYTES, 2 * MiB)
+})
+
+test('a small blob is dealt in at least ORIGIN_MIN_RUNS runs, so that as many agents read it from the origin', t => {
+  t.is(ORIGIN_MIN_RUNS, 8)
+  t.is(originRunFor(4 * MiB), 2, '16 pieces of 256 KiB: 8 runs of 2, not 2 runs of 8')
+  t.is(originRunFor(8 * MiB), 4, '32 pieces: 8 runs of 4')
+  t.is(originRunFor(2 * MiB), 1, '8 pieces: one each')
+  t.is(originRunFor(MiB), 1, 'fewer pieces than runs: still one piece a read')
+  t.is(originRunFor(1), 1)
+  for (const size of [3 * MiB + 5, 4 * MiB, 12 * MiB, 16 * MiB, 40 * MiB, 64 * MiB]) {
+    const runs = Math.ceil(pieceCountFor(size) / originRunFor(size))
+    t.true(runs >= ORIGIN_MIN_RUNS, `${size} bytes: ${runs} runs`)
+  }
 })
