@@ -64,10 +64,10 @@ test('shoal prefetch of an image and of a tag filter to a site of 3 agents: ever
   t.is(job.totals.bytes, job.totals.bytesDone)
   t.is(job.totals.bytes, [...wanted.values()].reduce((x, y) => x + y, 0), 'the shares add up to the blobs, once each')
   for (const layer of job.layers.filter(l => l.size > PIECE)) {
-    // 16 pieces and a few bytes: 17 pieces in runs of 8 (8, 8, 1), a stripe on each of the 3 agents; no agent holds the layer whole.
+    // 16 pieces and a few bytes: 17 pieces in 9 runs of 2 (ORIGIN_MIN_RUNS; the last one piece), a stripe of 3 runs on each of the 3 agents; no agent holds the layer whole.
     t.deepEqual(layer.targets.map(x => x.stripe?.count), [3, 3, 3], layer.digest)
     t.is(new Set(layer.targets.map(x => x.agent)).size, 3)
-    t.deepEqual(site.map(x => x.agent.store.get(layer.digest as Digest)?.pieces.filter(cid => cid != null).length).sort((x, y) => (x ?? 0) - (y ?? 0)), [1, 8, 8], 'a run of pieces on each agent')
+    t.deepEqual(site.map(x => x.agent.store.get(layer.digest as Digest)?.pieces.filter(cid => cid != null).length).sort((x, y) => (x ?? 0) - (y ?? 0)), [5, 6, 6], 'three runs of pieces on each agent')
   }
   for (const layer of job.layers.filter(l => l.size <= PIECE)) t.deepEqual(layer.targets.map(x => x.stripe), [undefined], 'a config of one piece: whole, on one agent')
   for (const digest of wanted.keys()) t.true(siteHolds(site, digest), `the site holds every piece of ${digest}`)

@@ -48,7 +48,7 @@ test('placed by pieces, each agent of the site is ordered one stripe; progress o
   t.true(ordered.flat().every(s => s?.count === 3))
   const view = jobs.view(id)
   t.is(view.spread, 'pieces')
-  t.deepEqual(view.layers[0]?.targets.map(x => x.size).sort((a, b) => a - b), [5, 8 * PIECE, 8 * PIECE], 'runs of 8 pieces; the last run is one piece of 5 bytes')
+  t.deepEqual(view.layers[0]?.targets.map(x => x.size).sort((a, b) => a - b), [4 * PIECE + 5, 6 * PIECE, 6 * PIECE], '17 pieces: 9 runs of 2 (the last one piece of 5 bytes), 3 to a stripe')
   for (const [i, agent] of ids.entries()) {
     const stripe = ordered[i]?.[0]
     jobs.prefetch(agent, { kind: 'prefetchProgress', job: parseJobId(id), blobs: [{ digest: blob.digest, state: 'done', bytes: 0, stripe }] })
