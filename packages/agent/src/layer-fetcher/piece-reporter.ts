@@ -12,9 +12,9 @@ export type ReportingSession = Pick<SchedulerSession, 'piecesFinished' | 'pieceT
 /**
  * Finished pieces go to the scheduler once they are committed (offered to peers), in batches, at
  * most every report interval, with the agent's piece table when it has news. While bytes of an
- * assigned origin read arrive and no origin piece is to be reported, an empty origin report says
- * the read goes on: at 2 Mbit a piece takes 8 s and more, and the scheduler, seeing no piece,
- * took its readers for stalled and moved their reads from one to the next.
+ * assigned origin read arrive and no origin piece is to be reported (nor waits for its commit), an
+ * empty origin report says the read goes on: at 2 Mbit a piece takes 8 s and more, and the
+ * scheduler, seeing no piece, took its readers for stalled and moved their reads from one to the next.
  */
 export class PieceReporter {
   readonly #session: ReportingSession
@@ -71,7 +71,9 @@ export class PieceReporter {
     const flowing = this.#originFlowing
     this.#originFlowing = false
     if ((this.#pending.size === 0 && !final && !flowing) || this.#session.closed) return
-    if (flowing && ![...this.#pending.values()].some(batch => batch.source === 'origin')) {
+    // An origin piece reported now, or fetched and waiting for its commit, says the read goes on.
+    const originPiece = [...this.#pending.values(), ...this.#fetched.values()].some(item => item.source === 'origin')
+    if (flowing && !originPiece) {
       this.#session.piecesFinished({ digest: this.#digest, indexes: [], source: 'origin', bytes: 0 })
     }
     for (const batch of this.#pending.values()) {
