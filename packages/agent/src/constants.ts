@@ -154,7 +154,7 @@ export const PIECE_SERVER_MAX_READ_BYTES = 4 * 1024 * 1024
  */
 export const PIECE_SERVER_SEND_QUEUE_MS = 2_000
 export const PIECE_SERVER_MIN_READ_BYTES = 512 * 1024
-/** The send rate covers the most recent this-many ms of time with pieces under way, in samples of at least PIECE_SERVER_PACE_SAMPLE_MS each. */
+/** The send rate is measured over the last this long of time with pieces under way, in samples of at least PIECE_SERVER_PACE_SAMPLE_MS. */
 export const PIECE_SERVER_PACE_WINDOW_MS = 2_000
 export const PIECE_SERVER_PACE_SAMPLE_MS = 250
 /** How long a piece hashed from disk and found right is served without hashing it again. */

@@ -126,10 +126,10 @@ export class OriginRounds {
    * Assignees that reported no origin progress (a piece, or bytes of one) for the stall time, and
    * for SCHEDULER_ASSIGNEE_STALL_PIECES times their usual time per piece, while some of their
    * pieces are still unheld: their pieces go to downloaders that are further along (origin
-   * progress within half the stall time, or nothing left to read). When every reader is slow alike (a slow
-   * origin, links full of uploads), nobody is, and moving the pieces would only start them over
-   * elsewhere: at 2 Mbit the whole deal went from reader to reader, one each round as each crossed
-   * its threshold, and each read under way was lost.
+   * progress within half the stall time, or nothing left to read). When every reader is slow alike
+   * (a slow origin, links full of uploads), nobody is, and moving the pieces would only start them
+   * over elsewhere: at 2 Mbit the whole deal went from reader to reader, one each round as each
+   * crossed its threshold, and each read under way was lost.
    */
   replaceStalledAssignees (task: TaskState, availability: TaskAvailabilityView, now: number): void {
     const assignment = task.assignment
@@ -143,7 +143,7 @@ export class OriginRounds {
     this.#reassignAway(task, stalled, 'stalled', furtherAlong)
   }
 
-  /** How long without an origin piece makes the peer stalled: the stall time, or its pace's worth of pieces when longer. */
+  /** How long without origin progress makes the peer stalled: the stall time, or its pace's worth of pieces when longer. */
   #stallAfterMs (peer: PeerKey): number {
     return Math.max(this.#assigneeStallMs, SCHEDULER_ASSIGNEE_STALL_PIECES * (this.#components.originPaceMs?.(peer) ?? 0))
   }

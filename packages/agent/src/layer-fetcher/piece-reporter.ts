@@ -72,8 +72,7 @@ export class PieceReporter {
     this.#originFlowing = false
     if ((this.#pending.size === 0 && !final && !flowing) || this.#session.closed) return
     // An origin piece reported now, or fetched and waiting for its commit, says the read goes on.
-    const originPiece = [...this.#pending.values(), ...this.#fetched.values()].some(item => item.source === 'origin')
-    if (flowing && !originPiece) {
+    if (flowing && ![...this.#pending.values(), ...this.#fetched.values()].some(item => item.source === 'origin')) {
       this.#session.piecesFinished({ digest: this.#digest, indexes: [], source: 'origin', bytes: 0 })
     }
     for (const batch of this.#pending.values()) {
