@@ -33,3 +33,11 @@ test('bench swarm --origin-rtt-ms puts the origin that far away, on both default
   t.deepEqual(parseSwarmRuns(['--origin-rtt-ms', '100'], '/tmp/out').map(run => run.originRttMs), [100, 100])
   t.throws(() => parseSwarmRuns(['--origin-rtt-ms', '1.5'], '/tmp/out'), { name: 'BenchUsageError', message: /--origin-rtt-ms must be an integer >= 0/ })
 })
+
+test('bench swarm --tcp-cc names the congestion control of every machine; by default the machine\'s own', t => {
+  t.true(parseSwarmRuns(['--out', '/tmp/x'], '/tmp/out').every(run => run.tcpCongestionControl === undefined))
+  t.deepEqual(parseSwarmRuns(['--tcp-cc', 'reno'], '/tmp/out').map(run => run.tcpCongestionControl), ['reno', 'reno'])
+  for (const bad of ['Reno', 'reno; rm', '']) {
+    t.throws(() => parseSwarmRuns(['--tcp-cc', bad], '/tmp/out'), { name: 'BenchUsageError', message: /--tcp-cc must name a TCP congestion control/ }, bad)
+  }
+})

@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import type { SwarmReport } from '../bench/src/swarm/report.ts'
-import { netnsAvailable } from '../bench/src/swarm/netns.ts'
+import { Topology, netnsAvailable } from '../bench/src/swarm/netns.ts'
 import { tempDir } from './helpers/temp.ts'
 
 const execFileAsync = promisify(execFile)
@@ -15,16 +15,17 @@ const HOSTS = 3
 const LINK_MBIT = 400
 
 /** A small `fresh` through the bench's own command line: 3 hosts, 2 layers of 2 MiB, fast links. */
-async function runSmallFresh (t: ExecutionContext, mode: 'netns' | 'loopback', warm: boolean): Promise<{ report: SwarmReport, out: string }> {
+async function runSmallFresh (t: ExecutionContext, mode: 'netns' | 'loopback', extra: string[]): Promise<{ report: SwarmReport, out: string }> {
   const out = await tempDir(t, `bench-swarm-${mode}`)
-  const args = [BENCH, 'swarm', '--hosts', String(HOSTS), '--layers', '2', '--layer-mb', '2', '--link-mbit', String(LINK_MBIT), '--mode', mode, '--out', out, ...(warm ? ['--warm-agents'] : [])]
+  const args = [BENCH, 'swarm', '--hosts', String(HOSTS), '--layers', '2', '--layer-mb', '2', '--link-mbit', String(LINK_MBIT), '--mode', mode, '--out', out, ...extra]
   const { stdout } = await execFileAsync(process.execPath, args, { timeout: 90_000, maxBuffer: 16 * 1024 * 1024 })
   t.log(stdout.split('\n').filter(line => line.startsWith('[')).join('\n'))
   return { report: JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as SwarmReport, out }
 }
 
 async function checkReport (t: ExecutionContext, mode: 'netns' | 'loopback', warm = false): Promise<void> {
-  const { report, out } = await runSmallFresh(t, mode, warm)
+  // netns: every machine's namespace set to reno, which differs from this VM's default (bbr).
+  const { report, out } = await runSmallFresh(t, mode, [...(warm ? ['--warm-agents'] : []), ...(mode === 'netns' ? ['--tcp-cc', 'reno'] : [])])
   t.is(report.mode, mode)
   t.is(report.scenario, 'fresh')
   t.is(report.linkBytesPerSecond, LINK_MBIT * 125_000)
@@ -77,6 +78,13 @@ async function checkReport (t: ExecutionContext, mode: 'netns' | 'loopback', war
 
   const markdown = await readFile(join(out, 'report.md'), 'utf8')
   t.regex(markdown, new RegExp(`mode: ${mode}`))
+  if (mode === 'netns') {
+    t.is(report.tcpCongestionControl, 'reno', 'read back from the origin\'s namespace')
+    t.regex(markdown, /TCP congestion control: reno \(--tcp-cc\)/)
+  } else {
+    t.regex(report.tcpCongestionControl ?? '', /^[a-z]/, 'the bench\'s own namespace\'s')
+    t.regex(markdown, /TCP congestion control: [a-z0-9_]+ \(the machine's default\)/)
+  }
   if (warm) {
     t.true((report.swarm.warmUp?.bytes ?? 0) > 3 * 1024 * 1024 && (report.swarm.warmUp?.seconds ?? 0) > 0, JSON.stringify(report.swarm.warmUp))
     t.regex(markdown, /\*\*Warm-up\*\*/)
@@ -97,6 +105,13 @@ const netnsTest = netns.ok ? test.serial : test.serial.skip
 
 netnsTest('bench swarm, a small fresh in network namespaces: every host pulls the right digests and report.json holds consistent figures', async t => {
   await checkReport(t, 'netns')
+})
+
+netnsTest('a congestion control the kernel does not offer namespaces stops the set-up with the ones it does', async t => {
+  const topology = await Topology.create({ congestionControl: 'nosuchcc' })
+  t.teardown(async () => { await topology.remove() })
+  const err = await t.throwsAsync(topology.addMachine({ name: 'h0', octet: 10 }), { name: 'NetnsError', message: /"nosuchcc" cannot be set in .*; allowed there: .*reno/ })
+  t.truthy(err)
 })
 
 test.serial('bench swarm, the same small fresh in loopback mode, with the agents warmed first (--warm-agents)', async t => {

@@ -32,6 +32,8 @@ export interface SwarmBenchOptions {
   prefetchSpread?: 'pieces' | 'blobs'
   /** Before the timed pull every agent pulls a small image of other bytes through the swarm, as agents that have run before. */
   warmAgents: boolean
+  /** `net.ipv4.tcp_congestion_control` in every machine's namespace (netns mode); unset: the machine's own. */
+  tcpCongestionControl?: string
 }
 
 export const SWARM_USAGE = `usage: pnpm bench swarm [options]
@@ -53,6 +55,9 @@ export const SWARM_USAGE = `usage: pnpm bench swarm [options]
   --warm-agents        before the timed pull every agent pulls a small image of other bytes through the
                        swarm (untimed), as on a fleet whose agents have run before; by default the agents
                        start just before the pull, and their first seconds cost CPU (docs/dev/ramp.md)
+  --tcp-cc NAME        TCP congestion control in every machine's namespace, e.g. reno (netns mode; default:
+                       the machine's own, named in the report). What the hosts lose at the switch depends
+                       on it: with this VM's bbr far more than with reno (docs/dev/relay-latency.md)
   --out DIR            where report.json, report.md and chart.svg go (default bench/out/swarm-<timestamp>)
 Each scenario runs the swarm pull (N hosts through their agents) and then the direct pull (N clients
 with the same links straight from the origin), same image, back to back.`
@@ -89,7 +94,8 @@ const FLAGS = {
   logs: { type: 'boolean' },
   'skip-direct': { type: 'boolean' },
   'prefetch-spread': { type: 'string' },
-  'warm-agents': { type: 'boolean' }
+  'warm-agents': { type: 'boolean' },
+  'tcp-cc': { type: 'string' }
 } as const
 
 /** The options of one run from parsed `bench swarm` flags; errors name the flag. `defaultOutRoot` is where bench/out lives. */
@@ -109,8 +115,16 @@ function swarmOptions (values: Record<string, FlagValue>, defaultOutRoot: string
     logs: values.logs === true,
     skipDirect: values['skip-direct'] === true,
     prefetchSpread: parseSpread(values['prefetch-spread']),
-    warmAgents: values['warm-agents'] === true
+    warmAgents: values['warm-agents'] === true,
+    tcpCongestionControl: parseCongestionControl(values['tcp-cc'])
   }
+}
+
+/** A congestion control's name as the kernel lists it (reno, bbr, cubic); whether it may be set is the kernel's answer. */
+function parseCongestionControl (raw: FlagValue): string | undefined {
+  if (raw == null || typeof raw === 'boolean') return undefined
+  if (/^[a-z][a-z0-9_]{0,15}$/.test(raw)) return raw
+  throw new BenchUsageError(`--tcp-cc must name a TCP congestion control such as reno or bbr, not ${JSON.stringify(raw)}`)
 }
 
 /** A positive decimal (a layer of 0.5 MiB, a 2.5 Mbit/s link). */

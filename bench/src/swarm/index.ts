@@ -87,7 +87,9 @@ async function measure (options: SwarmBenchOptions, { teardown, signal, log }: M
   log(`image ${image.reference}: ${(image.bytes / 1e6).toFixed(1)} MB pushed in ${((performance.now() - pushStarted) / 1000).toFixed(1)} s` +
     (warmUp == null ? '' : `; warm-up image ${warmUp.reference}: ${(warmUp.bytes / 1e6).toFixed(1)} MB`))
 
-  const init: NetworkInit = { registryDataDir, workDir, hostBytesPerSecond: hostRate, originBytesPerSecond: originRate, originRttMs: options.originRttMs, signal }
+  const init: NetworkInit = {
+    registryDataDir, workDir, hostBytesPerSecond: hostRate, originBytesPerSecond: originRate, originRttMs: options.originRttMs, congestionControl: options.tcpCongestionControl, signal
+  }
   const network: SwarmNetwork = mode === 'netns' ? await createNetnsNetwork({ teardown }, init) : await createLoopbackNetwork({ teardown }, init)
   log(`origin: docker-registry at ${network.origin.url} (${mode})`)
   const physicalLimitSeconds = image.bytes / hostRate
@@ -123,6 +125,7 @@ async function measure (options: SwarmBenchOptions, { teardown, signal, log }: M
     mode,
     modeReason: reason,
     egressCountedBy: network.egressCountedBy,
+    tcpCongestionControl: network.congestionControl,
     options: reportedOptions,
     environment: { ...machineFacts(), loadAverageStart, loadAverageEnd: loadavg() },
     image: { reference: image.reference, layers: image.layers, manifestDigest: image.pushed.manifestDigest },

@@ -138,7 +138,8 @@ export function renderMarkdown (report: SwarmReport): string {
     `${o.hosts} hosts; image ${report.image.reference}: ${report.image.layers.length} layers of random bytes, ${mb(report.imageBytes)} with config and manifest. ` +
       `Host links ${o.linkMbit} Mbit/s each way (${mb(report.linkBytesPerSecond)}/s), origin link ${o.originLinkMbit} Mbit/s${o.originRttMs > 0 ? ` and ${o.originRttMs} ms away (a delaying proxy in front of the registry, swarm and direct pulls alike)` : ''}. ` +
       `**Physical limit** (image bytes / host link rate): ${secs(report.physicalLimitSeconds)}; every time below is also shown as a multiple of it, ` +
-      'and origin egress as a multiple of the image bytes.',
+      'and origin egress as a multiple of the image bytes.' +
+      (report.tcpCongestionControl == null ? '' : ` TCP congestion control: ${report.tcpCongestionControl} (${o.tcpCongestionControl == null ? 'the machine\'s default' : '--tcp-cc'}).`),
     '',
     `Origin egress is counted at the origin's link: ${report.egressCountedBy}; segments TCP sent again (after drops at a full downlink queue) ` +
       'count too, and in netns mode their number is shown on its own line. Traffic by source is what each agent counts on its /metrics during the pull. ' +

@@ -34,23 +34,35 @@ export interface MachineInit {
   bytesPerSecond?: number
 }
 
+export interface TopologyInit {
+  /**
+   * `net.ipv4.tcp_congestion_control` in every machine's namespace (reno, bbr, ...); unset, a new
+   * namespace takes the one the machine boots with. What the bench's hosts lose at the switch
+   * depends on it (docs/dev/relay-latency.md).
+   */
+  congestionControl?: string
+  signal?: AbortSignal
+}
+
 export class Topology {
   readonly prefix: string
   readonly subnet: string
   private readonly switchNs: string
+  private readonly congestionControl?: string
   private readonly namespaces: string[] = []
   private readonly onExit = (): void => { this.removeNow() }
 
-  private constructor (prefix: string, subnet: string) {
+  private constructor (prefix: string, subnet: string, congestionControl?: string) {
     this.prefix = prefix
     this.subnet = subnet
     this.switchNs = `${prefix}-switch`
+    this.congestionControl = congestionControl
   }
 
   /** The switch namespace and its bridge; `remove()` (or the process exiting) takes everything away. */
-  static async create (opts: { signal?: AbortSignal } = {}): Promise<Topology> {
+  static async create (opts: TopologyInit = {}): Promise<Topology> {
     const id = randomBytes(3)
-    const topology = new Topology(`shoal-swarm-${id.toString('hex')}`, `10.213.${id[0] ?? 0}`)
+    const topology = new Topology(`shoal-swarm-${id.toString('hex')}`, `10.213.${id[0] ?? 0}`, opts.congestionControl)
     process.on('exit', topology.onExit)
     try {
       await topology.addNamespace(topology.switchNs, opts.signal)
@@ -70,6 +82,7 @@ export class Topology {
     const sw = init.name.slice(0, 15)
     const signal = opts.signal
     await this.addNamespace(netns, signal)
+    if (this.congestionControl != null) await this.setCongestionControl(netns, this.congestionControl, signal)
     const mtu = String(LINK_MTU)
     await this.ip(['-n', this.switchNs, 'link', 'add', sw, 'mtu', mtu, 'type', 'veth', 'peer', 'name', 'eth0', 'mtu', mtu, 'netns', netns], signal)
     await this.ip(['-n', this.switchNs, 'link', 'set', sw, 'master', 'br0', 'up'], signal)
@@ -82,6 +95,11 @@ export class Topology {
       await this.shape(this.switchNs, sw, init.bytesPerSecond, ['latency', `${TBF_LATENCY_MS}ms`], signal)
     }
     return { name: init.name, netns, ip, ifname: 'eth0', switchIfname: sw }
+  }
+
+  /** The TCP congestion control new connections of the machine use. */
+  async congestionControlOf (machine: Machine, opts: { signal?: AbortSignal } = {}): Promise<string> {
+    return (await this.sysctl(machine.netns, ['net.ipv4.tcp_congestion_control'], opts.signal)).trim()
   }
 
   /** Bytes the machine has sent on its link (its egress, headers included). */
@@ -158,6 +176,21 @@ export class Topology {
   private async shape (netns: string, dev: string, bytesPerSecond: number, queue: [string, string], signal?: AbortSignal): Promise<void> {
     const rate = `${Math.round(bytesPerSecond * 8)}bit`
     await this.run('tc', ['-n', netns, 'qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', rate, 'burst', String(TBF_BURST_BYTES), ...queue], signal)
+  }
+
+  private async setCongestionControl (netns: string, name: string, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.sysctl(netns, ['-w', `net.ipv4.tcp_congestion_control=${name}`], signal)
+    } catch (err) {
+      // A namespace may choose only what the machine allows namespaces (cubic may be missing here).
+      const allowed = await this.sysctl(netns, ['net.ipv4.tcp_allowed_congestion_control'], signal).catch(() => '?')
+      throw new NetnsError(`TCP congestion control ${JSON.stringify(name)} cannot be set in ${netns}; allowed there: ${allowed.trim()}`, { cause: err })
+    }
+  }
+
+  /** `sysctl -n ARGS` inside `netns`: the values alone. */
+  private async sysctl (netns: string, args: string[], signal?: AbortSignal): Promise<string> {
+    return (await this.run('ip', ['netns', 'exec', netns, 'sysctl', '-n', ...args], signal)).stdout
   }
 
   private async addNamespace (netns: string, signal?: AbortSignal): Promise<void> {

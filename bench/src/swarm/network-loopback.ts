@@ -4,6 +4,7 @@
  * a proxy at the host rate in front of that one, and agents held to the host rate by their own
  * --upload-limit, --download-limit and --origin-limit.
  */
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { freePort } from '@shoal/test/fixtures/index.ts'
 import { startLinkProxy } from '../mirror/link-proxy.ts'
@@ -18,6 +19,7 @@ const LOCAL: Place = { name: 'loopback' }
 
 export async function createLoopbackNetwork (components: { teardown: Teardown }, init: NetworkInit): Promise<SwarmNetwork> {
   if (init.originRttMs > 0) throw new BenchUsageError('--origin-rtt-ms needs netns mode (root and iproute2): loopback mode has no origin link to delay')
+  if (init.congestionControl != null) throw new BenchUsageError('--tcp-cc needs netns mode (root and iproute2): loopback mode runs on the bench\'s own TCP stack')
   const { teardown } = components
   const origin = await startOrigin({ name: 'origin' }, {
     addr: `127.0.0.1:${await freePort()}`,
@@ -36,6 +38,7 @@ export async function createLoopbackNetwork (components: { teardown: Teardown },
     mode: 'loopback',
     hostBytesPerSecond: init.hostBytesPerSecond,
     origin: { url: link.url, host: link.host },
+    congestionControl: (await readFile('/proc/sys/net/ipv4/tcp_congestion_control', 'utf8').catch(() => 'unknown')).trim(),
     egressCountedBy: 'response body bytes of the shaping proxy in front of the origin (its link)',
     originEgressBytes: async () => link.egressBytes(),
     scheduler: async () => ({ ...LOCAL, name: 'scheduler', listen: `/ip4/127.0.0.1/tcp/${await freePort()}`, admin: '127.0.0.1:0' }),

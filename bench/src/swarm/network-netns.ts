@@ -20,9 +20,10 @@ const FIRST_DIRECT_OCTET = 130
 
 export async function createNetnsNetwork (components: { teardown: Teardown }, init: NetworkInit): Promise<SwarmNetwork> {
   const { teardown } = components
-  const topology = await Topology.create({ signal: init.signal })
+  const topology = await Topology.create({ congestionControl: init.congestionControl, signal: init.signal })
   const removeAll = teardown.defer(`namespaces ${topology.prefix}-*`, async () => { await topology.remove() })
   const originMachine = await topology.addMachine({ name: 'origin', octet: ORIGIN_OCTET, bytesPerSecond: init.originBytesPerSecond }, { signal: init.signal })
+  const congestionControl = await topology.congestionControlOf(originMachine, { signal: init.signal })
   const origin = await startOrigin(originMachine, {
     addr: `${originMachine.ip}:${ORIGIN_PORT}`,
     dataDir: init.registryDataDir,
@@ -53,6 +54,7 @@ export async function createNetnsNetwork (components: { teardown: Teardown }, in
     mode: 'netns',
     hostBytesPerSecond: init.hostBytesPerSecond,
     origin: { url: reached.url, host: reached.host },
+    congestionControl,
     egressCountedBy: `tx bytes of the origin's veth (${originMachine.netns}/eth0, Ethernet/IP/TCP headers included, MTU 9000)`,
     originEgressBytes: async () => topology.txBytes(originMachine),
     originRetransmits: async () => topology.tcpRetransmits(originMachine, { signal: init.signal }),

@@ -46,6 +46,8 @@ export interface SwarmNetwork {
   linkCounters?: () => Promise<Map<string, { inBytes: number, outBytes: number }>>
   /** One line for the report on how egress is counted. */
   readonly egressCountedBy: string
+  /** The TCP congestion control the machines' connections use (netns: each machine's namespace; loopback: the bench's own). */
+  readonly congestionControl: string
   scheduler: () => Promise<SchedulerSlot>
   /** `count` hosts with the host link rate; `kind` h for swarm hosts, d for direct clients. */
   addHosts: (kind: 'h' | 'd', count: number, opts?: { signal?: AbortSignal }) => Promise<HostSlot[]>
@@ -71,5 +73,7 @@ export interface NetworkInit {
   originBytesPerSecond: number
   /** Round trip added between the origin and everyone else (netns mode only); 0: none. */
   originRttMs: number
+  /** TCP congestion control in every machine's namespace (netns mode only); unset: the machine's default. */
+  congestionControl?: string
   signal: AbortSignal
 }

@@ -83,6 +83,8 @@ export interface SwarmReport {
   /** Why this mode ran (auto picks netns when it works). */
   modeReason: string
   egressCountedBy: string
+  /** The TCP congestion control of the machines' connections (--tcp-cc, or the machine's default); absent in reports from before it was recorded. */
+  tcpCongestionControl?: string
   options: Omit<SwarmBenchOptions, 'outDir'>
   environment: MachineFacts & { loadAverageStart: number[], loadAverageEnd: number[] }
   image: { reference: string, layers: Array<{ digest: string, size: number }>, manifestDigest: string }
