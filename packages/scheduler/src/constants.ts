@@ -51,15 +51,6 @@ export const SCHEDULER_ORIGIN_PACE_MAX_GAP_MS = 60_000
  * blob is not all on its first reader (everyone's stream needs it first).
  */
 export const SCHEDULER_ORIGIN_KEEP_PIECES = 2
-/**
- * How long after a deal of origin reads newcomers wait before they are dealt a share: an agent
- * reports finished pieces every 100 ms, after their commit (up to 250 ms), so right after a deal
- * the pieces its readers have read already look unstarted, and a newcomer dealt them read them
- * again (a 3 MiB layer in runs of one piece, 6 agents on loopback: the origin sent 1.14-1.22x in
- * four of five pulls). Keeping more pieces per reader instead cost the 2 Mbit line its spread of
- * readers (2.14-2.44x the limit against 1.69-1.82x).
- */
-export const SCHEDULER_ORIGIN_SETTLE_MS = 1_000
 /** How often the scheduler decides (parents, origin pieces, tables) for the tasks that changed. */
 export const SCHEDULER_TICK_MS = 100
 /** Agents one scheduler keeps a stream with at once. */

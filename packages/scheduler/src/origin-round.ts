@@ -1,7 +1,7 @@
 import { originRunFor } from '@shoal/proto'
 import type { Digest, SchedulerMessage } from '@shoal/proto'
 import type { TaskAvailabilityView } from './availability.ts'
-import { DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_ASSIGNEE_STALL_PIECES, SCHEDULER_ORIGIN_KEEP_PIECES, SCHEDULER_ORIGIN_READERS, SCHEDULER_ORIGIN_SETTLE_MS } from './constants.ts'
+import { DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_ASSIGNEE_STALL_PIECES, SCHEDULER_ORIGIN_KEEP_PIECES, SCHEDULER_ORIGIN_READERS } from './constants.ts'
 import { chooseOriginReaders } from './origin-readers.ts'
 import { assignOrigin, reassign, rebalance } from './origin-split.ts'
 import type { TaskState } from './task-state.ts'
@@ -93,7 +93,6 @@ export class OriginRounds {
     const first = this.#splits++ % Math.max(1, readers.length)
     const assignees = [...readers.slice(first), ...readers.slice(0, first)]
     task.assignment = assignOrigin({ pieceCount: availability.pieceCount, assignees, readersPerPiece: this.#readersPerPiece, run: originRunFor(task.size) })
-    task.originDealtAt = now
     for (const peer of task.assignment.assignees) {
       task.originProgressAt.set(peer, now)
       task.originConsidered.add(peer)
@@ -105,8 +104,7 @@ export class OriginRounds {
    * Downloaders that came after the split share the origin pieces nobody has likely started yet,
    * while the task has fewer readers than it may. Each newcomer is weighed once; when every unheld
    * piece is among the readers' kept ones there is nothing to share (so a big task's later arrivals
-   * cost one count of its pieces, not a deal). Newcomers wait SCHEDULER_ORIGIN_SETTLE_MS after a
-   * deal, until the readers have reported what they read since, and are weighed then.
+   * cost one count of its pieces, not a deal).
    */
   spreadOrigin (task: TaskState, availability: TaskAvailabilityView, now: number): void {
     const assignment = task.assignment
@@ -116,15 +114,10 @@ export class OriginRounds {
     if (room <= 0) return
     const newcomers = [...task.wanting].filter(peer => !assignment.has(peer) && !task.originConsidered.has(peer)).slice(0, room)
     if (newcomers.length === 0) return
-    if (now - task.originDealtAt < SCHEDULER_ORIGIN_SETTLE_MS) {
-      task.dirty = true
-      return
-    }
     for (const peer of newcomers) task.originConsidered.add(peer)
     const unheld = availability.unheldCount()
     if (unheld <= readers.length * SCHEDULER_ORIGIN_KEEP_PIECES) return
     task.assignment = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep: SCHEDULER_ORIGIN_KEEP_PIECES })
-    task.originDealtAt = now
     for (const peer of newcomers) task.originProgressAt.set(peer, now)
     this.#components.onOriginAssigned?.({ digest: task.digest, assignees: task.assignment.assignees.length, pieces: 0, reassigned: true })
   }

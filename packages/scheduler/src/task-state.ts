@@ -39,8 +39,6 @@ export class TaskState {
   readonly uploads = new Map<PeerKey, number>()
   /** The task's peers (downloaders and holders) by site and zone, for parent selection. */
   readonly locality = new LocalityGroups()
-  /** When the origin reads were last dealt (a split or a spread to newcomers), in the scheduler's clock. */
-  originDealtAt = 0
   /** Downloaders already weighed for a share of the origin reads (each is, once, when it asks). */
   readonly originConsidered = new Set<PeerKey>()
   /** Where the next round's turn of already-told downloaders starts (a big task is decided over several rounds). */

@@ -2,7 +2,6 @@ import test from 'ava'
 import { cidOfDigest, digestOf } from '@shoal/proto'
 import type { Digest, ParsedAgentMessage, SchedulerMessage } from '@shoal/proto'
 import { SchedulerMetrics } from '../src/metrics.ts'
-import { SCHEDULER_ORIGIN_SETTLE_MS } from '../src/constants.ts'
 import { SchedulerService } from '../src/service.ts'
 import type { OriginAssignedEvent, PeerKey, SchedulerEvents } from '../src/index.ts'
 import { base58btc, bits, fullBits, PIECE, peer, taskDigest } from './helpers.ts'
@@ -44,13 +43,12 @@ const last = <K extends keyof SchedulerMessage>(inbox: SchedulerMessage[] | unde
   inbox?.filter(m => m[kind] != null).at(-1)?.[kind] ?? undefined
 
 test('a cold blob wanted by five agents with three readers at most: only the first three read it from the origin; the others take it from them', t => {
-  const { service, inbox, join, clock } = setup({ originReaders: 3 })
+  const { service, inbox, join } = setup({ originReaders: 3 })
   const digest = taskDigest(7)
   const agents = [join(1), join(2), join(3), join(4), join(5)]
   for (const a of agents.slice(0, 2)) service.handle(a, wantCold(digest))
   service.tick()
   for (const a of agents.slice(2)) service.handle(a, wantCold(digest))
-  clock.now += SCHEDULER_ORIGIN_SETTLE_MS
   service.tick()
   const assigned = agents.map(a => last(inbox.get(a), 'origin')?.pieces ?? [])
   t.deepEqual(assigned.flat().sort((x, y) => x - y), allCold, 'every piece once')
@@ -92,7 +90,7 @@ test('the cold layers of one image start their deals at different readers: no ag
 })
 
 test('agents that ask for a cold blob after its split share the origin reads: the first keeps its next pieces, the rest are dealt again', t => {
-  const { service, inbox, join, clock } = setup()
+  const { service, inbox, join } = setup()
   const digest = taskDigest(9)
   const [a, b, c] = [join(1), join(2), join(3)]
   service.handle(a, wantCold(digest))
@@ -101,9 +99,6 @@ test('agents that ask for a cold blob after its split share the origin reads: th
   service.handle(a, { kind: 'piecesFinished', digest, indexes: [0], source: 'origin', bytes: PIECE })
   service.handle(b, wantCold(digest))
   service.handle(c, wantCold(digest))
-  service.tick()
-  t.is(last(inbox.get(b), 'origin'), undefined, 'right after the split, what the first has read may not be reported yet: no share')
-  clock.now += SCHEDULER_ORIGIN_SETTLE_MS
   service.tick()
   const first = last(inbox.get(a), 'origin')?.pieces ?? []
   const others = [b, c].map(x => last(inbox.get(x), 'origin')?.pieces ?? [])
@@ -451,23 +446,4 @@ test('every tick is one round event, with the tasks it decided; the metrics time
   t.regex(text, /^shoal_scheduler_round_seconds_count 1$/m)
   t.regex(text, /^shoal_scheduler_round_seconds_bucket\{le="0\.25"\} 0$/m, 'a 0.3 s round is past a 0.25 s period')
   t.regex(text, /^shoal_scheduler_ejected_parents_total\{reason="failures"\} 0$/m, 'a first ejection is visible to rate()')
-})
-
-test('newcomers wait out the settle time after a split, and are then dealt only what the readers have not reported read', t => {
-  const { service, inbox, join, clock } = setup()
-  const digest = taskDigest(10)
-  const [a, b] = [join(1), join(2)]
-  service.handle(a, wantCold(digest))
-  service.tick()
-  service.handle(b, wantCold(digest))
-  clock.now += SCHEDULER_ORIGIN_SETTLE_MS / 2
-  service.tick()
-  t.is(last(inbox.get(b), 'origin'), undefined, 'within the settle time: nothing yet')
-  // Meanwhile the first reader reports its first 20 pieces read (without the wait, a newcomer would have been dealt some of them).
-  service.handle(a, { kind: 'piecesFinished', digest, indexes: allCold.slice(0, 20), source: 'origin', bytes: 20 * PIECE })
-  clock.now += SCHEDULER_ORIGIN_SETTLE_MS / 2
-  service.tick()
-  const share = last(inbox.get(b), 'origin')?.pieces ?? []
-  t.true(share.length > 0, 'then a share')
-  t.true(share.every(i => i >= 20), `none of the pieces reported read: ${JSON.stringify(share)}`)
 })
