@@ -222,7 +222,7 @@ export class OriginRounds {
  * ORIGIN_RUN_BYTES. An agent reads several of its pieces at once and reports finished ones only
  * every report interval, after their commit, so what it was dealt just before looks unstarted; a
  * small blob dealt in runs of one piece (ORIGIN_MIN_RUNS) lost all but two of them to newcomers,
- * and the origin sent a 3 MiB layer's pieces twice (1.14-1.22x in four of six pulls of 6 agents on
+ * and the origin sent a 3 MiB layer's pieces twice (1.14-1.22x in four of five pulls of 6 agents on
  * loopback). Blobs of 2 MiB runs keep 2 pieces and the rest of their run, as before.
  */
 export function originKeepFor (blobSize: number, run: number): number {
