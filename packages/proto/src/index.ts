@@ -9,7 +9,7 @@
 export { parseDigest, isDigest, digestAlgorithm, digestHex, digestOf } from './digest.ts'
 export type { Digest, DigestAlgorithm } from './digest.ts'
 export { pieceSizeFor, pieceCountFor, pieceSpan, pieceAt, MIN_PIECE_SIZE, MAX_PIECE_SIZE, TARGET_PIECE_COUNT, SMALL_PIECE_COUNT, SMALL_PIECE_SIZE_LIMIT,
-  MAX_PIECE_COUNT, MAX_BLOB_SIZE, ORIGIN_RUN_BYTES, ORIGIN_MIN_RUNS, originRunFor, stripeBytes, stripeCountFor, stripePieces } from './pieces.ts'
+  MAX_PIECE_COUNT, MAX_BLOB_SIZE, ORIGIN_RUN_BYTES, ORIGIN_MIN_RUNS, originReadPiecesFor, originRunFor, stripeBytes, stripeCountFor, stripePieces } from './pieces.ts'
 export type { PieceSpan, PieceStripe } from './pieces.ts'
 export { cidOfDigest, decodeMultihash, digestOfCid, parseCid, peerIdText, CID } from './cid.ts'
 export {

@@ -73,9 +73,18 @@ export const ORIGIN_MIN_RUNS = 8
  * fewer where that would cut the blob into fewer than ORIGIN_MIN_RUNS runs, at least 1.
  */
 export function originRunFor (blobSize: number): number {
-  const byBytes = Math.floor(ORIGIN_RUN_BYTES / pieceSizeFor(blobSize))
+  const byBytes = originReadPiecesFor(blobSize)
   const byCount = Math.floor(pieceCountFor(blobSize) / ORIGIN_MIN_RUNS)
   return Math.max(1, Math.min(byBytes, byCount))
+}
+
+/**
+ * The most consecutive pieces of a blob of `blobSize` bytes one origin read of an agent covers
+ * (ORIGIN_RUN_BYTES of them, at least 1): an agent joins the pieces it was dealt that follow each
+ * other into one request, whether they were dealt as one run or as several.
+ */
+export function originReadPiecesFor (blobSize: number): number {
+  return Math.max(1, Math.floor(ORIGIN_RUN_BYTES / pieceSizeFor(blobSize)))
 }
 
 export interface PieceSpan {

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { pieceSizeFor, pieceCountFor, pieceSpan, pieceAt, stripeBytes, stripeCountFor, stripePieces, originRunFor, ORIGIN_RUN_BYTES, ORIGIN_MIN_RUNS, MIN_PIECE_SIZE, MAX_PIECE_SIZE, SMALL_PIECE_COUNT, TARGET_PIECE_COUNT } from '../src/index.ts'
+import { pieceSizeFor, pieceCountFor, pieceSpan, pieceAt, stripeBytes, stripeCountFor, stripePieces, originReadPiecesFor, originRunFor, ORIGIN_RUN_BYTES, ORIGIN_MIN_RUNS, MIN_PIECE_SIZE, MAX_PIECE_SIZE, SMALL_PIECE_COUNT, TARGET_PIECE_COUNT } from '../src/index.ts'
 
 const MiB = 1024 * 1024
 
@@ -70,6 +70,15 @@ test('an origin read covers a run of pieces up to ORIGIN_RUN_BYTES, and at least
   t.is(originRunFor(512 * MiB), 1, '2 MiB pieces')
   t.is(originRunFor(1024 * MiB), 1, '4 MiB pieces')
   t.is(ORIGIN_RUN_BYTES, 2 * MiB)
+})
+
+test('one origin read of an agent joins ORIGIN_RUN_BYTES of consecutive pieces, however they were dealt', t => {
+  t.is(originReadPiecesFor(3 * MiB), 8, '256 KiB pieces, dealt in runs of 1')
+  t.is(originReadPiecesFor(4 * MiB), 8, '256 KiB pieces, dealt in runs of 2')
+  t.is(originReadPiecesFor(64 * MiB), 2, '1 MiB pieces')
+  t.is(originReadPiecesFor(512 * MiB), 1, '2 MiB pieces')
+  t.is(originReadPiecesFor(1024 * MiB), 1, '4 MiB pieces: still one')
+  for (const size of [1, MiB, 3 * MiB + 5, 16 * MiB, 64 * MiB]) t.true(originRunFor(size) <= originReadPiecesFor(size), `${size} bytes`)
 })
 
 test('a small blob is dealt in at least ORIGIN_MIN_RUNS runs, so that as many agents read it from the origin', t => {

@@ -1,4 +1,4 @@
-import { ORIGIN_RUN_BYTES, originRunFor, pieceSizeFor } from '@shoal/proto'
+import { originReadPiecesFor, originRunFor } from '@shoal/proto'
 import type { Digest, SchedulerMessage } from '@shoal/proto'
 import type { TaskAvailabilityView } from './availability.ts'
 import { DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_ASSIGNEE_STALL_PIECES, SCHEDULER_ORIGIN_KEEP_PIECES, SCHEDULER_ORIGIN_READERS } from './constants.ts'
@@ -104,8 +104,15 @@ export class OriginRounds {
    * Downloaders that came after the split share the origin pieces nobody has likely started yet,
    * while the task has fewer readers than it may. Each newcomer is weighed once; when every unheld
    * piece is among the readers' kept ones there is nothing to share (so a big task's later arrivals
-   * cost one count of its pieces, not a deal). A reader keeps about a run of bytes
-   * (originKeepFor).
+   * cost one count of its pieces, not a deal). A reader keeps its next SCHEDULER_ORIGIN_KEEP_PIECES
+   * and what its origin read under way likely joins: the pieces in a row from its first unfinished
+   * one, up to originReadPiecesFor. An agent reports finished pieces only every report interval,
+   * after their commit, so right after a deal what it reads looks unstarted: a 3 MiB blob dealt to
+   * one reader in runs of one piece, which it read as one 2 MiB request, lost all but two pieces to
+   * newcomers, and the origin sent them twice (1.14-1.22x in four of five pulls of 6 agents on
+   * loopback). Keeping 2 MiB of every reader's pieces instead, in a row or not, left a 4 MiB layer
+   * dealt in runs of 2 with two readers, and 8 hosts at 2 Mbit took 2.1-2.4x the link's limit
+   * against 1.7-1.8x.
    */
   spreadOrigin (task: TaskState, availability: TaskAvailabilityView, now: number): void {
     const assignment = task.assignment
@@ -117,9 +124,12 @@ export class OriginRounds {
     if (newcomers.length === 0) return
     for (const peer of newcomers) task.originConsidered.add(peer)
     const unheld = availability.unheldCount()
-    const keep = originKeepFor(task.size, assignment.run)
+    const keep = SCHEDULER_ORIGIN_KEEP_PIECES
     if (unheld <= readers.length * keep) return
-    task.assignment = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep })
+    const dealt = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep, joined: originReadPiecesFor(task.size) })
+    // Every unheld piece kept by a reader: nothing changes hands.
+    if (newcomers.every(peer => dealt.piecesOf(peer).length === 0)) return
+    task.assignment = dealt
     for (const peer of newcomers) task.originProgressAt.set(peer, now)
     this.#components.onOriginAssigned?.({ digest: task.digest, assignees: task.assignment.assignees.length, pieces: 0, reassigned: true })
   }
@@ -214,19 +224,4 @@ export class OriginRounds {
     task.originSent.set(peer, signature)
     this.#components.send(peer, { origin: { digest: task.digest, pieces } })
   }
-}
-
-/**
- * Unfinished pieces a reader keeps when a task's origin reads are dealt again: at least
- * SCHEDULER_ORIGIN_KEEP_PIECES, and with the rest of their run (rebalance keeps runs whole) about
- * ORIGIN_RUN_BYTES. An agent reads several of its pieces at once and reports finished ones only
- * every report interval, after their commit, so what it was dealt just before looks unstarted; a
- * small blob dealt in runs of one piece (ORIGIN_MIN_RUNS) lost all but two of them to newcomers,
- * and the origin sent a 3 MiB layer's pieces twice (1.14-1.22x in four of five pulls of 6 agents on
- * loopback). Blobs of 2 MiB runs keep 2 pieces and the rest of their run, as before.
- */
-export function originKeepFor (blobSize: number, run: number): number {
-  // The fewest pieces whose runs, kept whole, reach ORIGIN_RUN_BYTES: one into the last run needed.
-  const runs = Math.ceil(Math.floor(ORIGIN_RUN_BYTES / pieceSizeFor(blobSize)) / run)
-  return Math.max(SCHEDULER_ORIGIN_KEEP_PIECES, (runs - 1) * run + 1)
 }

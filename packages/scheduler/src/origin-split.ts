@@ -55,6 +55,12 @@ export interface RebalanceInput {
   downloaders: readonly PeerKey[]
   /** Unfinished pieces each assignee keeps, its first ones in order: those it has likely started. */
   keep: number
+  /**
+   * The most pieces in a row one origin read of an agent joins (originReadPiecesFor): an assignee
+   * also keeps the rest of the read its first unfinished piece is in, taking its pieces in a row
+   * this many at a time from the first of them. Default 1 (a piece a read).
+   */
+  joined?: number
 }
 
 /** Who reads which piece from the origin. Immutable: `reassign` makes a new one. */
@@ -213,7 +219,9 @@ export function reassign (assignment: OriginAssignment, input: ReassignInput): O
 
 /**
  * Spreads a cold task's origin reads over downloaders that arrived after the split: each assignee
- * keeps its first `keep` unfinished pieces (those it has likely started), the rest of its pieces
+ * keeps its first `keep` unfinished pieces, and the rest of the origin read the first of them is
+ * in (`joined`: a reader of a whole small blob reads its first 2 MiB in one request, though dealt
+ * them a piece a run): those it has likely started. The rest of its pieces
  * are dealt again, in piece order, each to the downloader with the fewest unfinished pieces (old or
  * new; lowest position among equals; inside a run, the reader of the piece before it, so a run an
  * assignee started stays whole), so that every downloader reads about the same share from the
@@ -227,17 +235,42 @@ export function rebalance (assignment: OriginAssignment, input: RebalanceInput):
   const old = slotsOf(assignment)
   const newIndex = new Map(downloaders.map((peer, index) => [peer, index]))
   const translate = assignment.assignees.map(peer => newIndex.get(peer) ?? NONE)
-  const loads = new Array<number>(downloaders.length).fill(0)
+  const joined = input.joined ?? 1
+  const n = downloaders.length
+  const loads = new Array<number>(n).fill(0)
+  // Per assignee: where its current stretch of pieces in a row began, its last piece so far, and
+  // the last piece of the read that its first unfinished piece is in (OPEN: none found yet;
+  // CLOSED: that stretch ended).
+  const OPEN = -1
+  const CLOSED = -2
+  const stretchStart = new Array<number>(n).fill(0)
+  const lastPiece = new Array<number>(n).fill(-2)
+  const readEnd = new Array<number>(n).fill(OPEN)
   const done = new Uint8Array(assignment.pieceCount)
   const slots = new Uint16Array(old.length)
   for (let piece = 0; piece < assignment.pieceCount; piece++) {
     done[piece] = input.done(piece) ? 1 : 0
     for (let s = piece * k; s < (piece + 1) * k; s++) {
       const reader = old[s] === NONE ? NONE : translate[old[s]!]!
-      // Kept: a finished piece's reader (moot), or one of the reader's first `keep` unfinished pieces.
-      const kept = reader !== NONE && (done[piece] === 1 || loads[reader]! < input.keep)
+      if (reader === NONE) {
+        slots[s] = NONE
+        continue
+      }
+      if (lastPiece[reader] !== piece - 1) {
+        stretchStart[reader] = piece
+        if (readEnd[reader] !== OPEN) readEnd[reader] = CLOSED
+      }
+      lastPiece[reader] = piece
+      // A finished piece's reader stays (moot).
+      if (done[piece] === 1) {
+        slots[s] = reader
+        continue
+      }
+      // Its first unfinished piece: its reads took `joined` pieces at a time from its stretch's start.
+      if (readEnd[reader] === OPEN) readEnd[reader] = stretchStart[reader]! + (Math.floor((piece - stretchStart[reader]!) / joined) + 1) * joined - 1
+      const kept = loads[reader]! < input.keep || piece <= readEnd[reader]!
       slots[s] = kept ? reader : NONE
-      if (kept && done[piece] === 0) loads[reader]!++
+      if (kept) loads[reader]!++
     }
   }
   for (let piece = 0; piece < assignment.pieceCount; piece++) {
