@@ -181,7 +181,9 @@ export function runSize (init: SizeInit): SizeResult {
               indexes,
               source: parent < 0 ? PieceSource.SOURCE_ORIGIN : PieceSource.SOURCE_PEER,
               parent: parent < 0 ? new Uint8Array() : agents[parent]!.peerIdBytes,
-              bytes: BigInt(indexes.length * pieceSize)
+              bytes: BigInt(indexes.length * pieceSize),
+              // As the agent does: an origin report carries the bytes read since the last.
+              originBytes: BigInt(parent < 0 ? indexes.length * pieceSize : 0)
             }
           })
         }

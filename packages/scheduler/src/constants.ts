@@ -52,6 +52,23 @@ export const SCHEDULER_ORIGIN_PACE_MAX_GAP_MS = 60_000
  * blob is not all on its first reader (everyone's stream needs it first).
  */
 export const SCHEDULER_ORIGIN_KEEP_PIECES = 2
+/**
+ * How far ahead of its last report a reader's pace is counted when its reads are dealt again
+ * (originKeepFor): a piece it finishes reaches the scheduler after its commit, up to a report
+ * interval and a decision round later, and the newcomer's read starts after another round; and
+ * a reader starts its next read before the last ends (layer-fetcher/origin-reads.ts). With 0.3 s
+ * of its pace, a reader over loopback kept 3 pieces, and its next read, begun as the first ended,
+ * was read again by the newcomers.
+ */
+export const SCHEDULER_ORIGIN_KEEP_MS = 1_000
+/**
+ * Downloaders that ask after a cold task's split wait at most this long for every reader to report
+ * (a piece, or bytes of one, of this task or another) before its reads are dealt again: until then
+ * nobody knows what a reader has started. On a busy machine over loopback the origin's first byte
+ * took 0.6-0.9 s, and with a second's wait a reader's next read, begun before its first report,
+ * was dealt to a newcomer and read twice.
+ */
+export const SCHEDULER_ORIGIN_SPREAD_WAIT_MS = 3_000
 /** How often the scheduler decides (parents, origin pieces, tables) for the tasks that changed. */
 export const SCHEDULER_TICK_MS = 100
 /** Agents one scheduler keeps a stream with at once. */

@@ -54,11 +54,11 @@ export interface RebalanceInput {
   /** Every downloader that may read from the origin now: the assignees and the newcomers. */
   downloaders: readonly PeerKey[]
   /** Unfinished pieces each assignee keeps, its first ones in order: those it has likely started. */
-  keep: number
+  keep: number | ((peer: PeerKey) => number)
   /**
    * The most pieces in a row one origin read of an agent joins (originReadPiecesFor): an assignee
-   * also keeps the rest of the read its first unfinished piece is in, taking its pieces in a row
-   * this many at a time from the first of them. Default 1 (a piece a read).
+   * also keeps the rest of the reads its kept pieces are in, taking its pieces in a row this many
+   * at a time from the first of them. Default 1 (a piece a read).
    */
   joined?: number
 }
@@ -219,9 +219,9 @@ export function reassign (assignment: OriginAssignment, input: ReassignInput): O
 
 /**
  * Spreads a cold task's origin reads over downloaders that arrived after the split: each assignee
- * keeps its first `keep` unfinished pieces, and the rest of the origin read the first of them is
- * in (`joined`: a reader of a whole small blob reads its first 2 MiB in one request, though dealt
- * them a piece a run): those it has likely started. The rest of its pieces
+ * keeps its first `keep` unfinished pieces and the rest of the origin reads they are in (`joined`:
+ * a reader of a whole small blob reads its first 2 MiB in one request, though dealt them a piece a
+ * run): those it has likely started. The rest of its pieces
  * are dealt again, in piece order, each to the downloader with the fewest unfinished pieces (old or
  * new; lowest position among equals; inside a run, the reader of the piece before it, so a run an
  * assignee started stays whole), so that every downloader reads about the same share from the
@@ -237,15 +237,14 @@ export function rebalance (assignment: OriginAssignment, input: RebalanceInput):
   const translate = assignment.assignees.map(peer => newIndex.get(peer) ?? NONE)
   const joined = input.joined ?? 1
   const n = downloaders.length
+  const { keep } = input
+  const keeps = downloaders.map(peer => typeof keep === 'number' ? keep : keep(peer))
   const loads = new Array<number>(n).fill(0)
   // Per assignee: where its current stretch of pieces in a row began, its last piece so far, and
-  // the last piece of the read that its first unfinished piece is in (OPEN: none found yet;
-  // CLOSED: that stretch ended).
-  const OPEN = -1
-  const CLOSED = -2
+  // the last piece of the reads its kept pieces are in (-1: none in this stretch).
   const stretchStart = new Array<number>(n).fill(0)
   const lastPiece = new Array<number>(n).fill(-2)
-  const readEnd = new Array<number>(n).fill(OPEN)
+  const readEnd = new Array<number>(n).fill(-1)
   const done = new Uint8Array(assignment.pieceCount)
   const slots = new Uint16Array(old.length)
   for (let piece = 0; piece < assignment.pieceCount; piece++) {
@@ -258,7 +257,7 @@ export function rebalance (assignment: OriginAssignment, input: RebalanceInput):
       }
       if (lastPiece[reader] !== piece - 1) {
         stretchStart[reader] = piece
-        if (readEnd[reader] !== OPEN) readEnd[reader] = CLOSED
+        readEnd[reader] = -1
       }
       lastPiece[reader] = piece
       // A finished piece's reader stays (moot).
@@ -266,11 +265,13 @@ export function rebalance (assignment: OriginAssignment, input: RebalanceInput):
         slots[s] = reader
         continue
       }
-      // Its first unfinished piece: its reads took `joined` pieces at a time from its stretch's start.
-      if (readEnd[reader] === OPEN) readEnd[reader] = stretchStart[reader]! + (Math.floor((piece - stretchStart[reader]!) / joined) + 1) * joined - 1
-      const kept = loads[reader]! < input.keep || piece <= readEnd[reader]!
+      const kept = loads[reader]! < keeps[reader]! || piece <= readEnd[reader]!
       slots[s] = kept ? reader : NONE
-      if (kept) loads[reader]!++
+      if (!kept) continue
+      loads[reader]!++
+      // Its reads took `joined` pieces at a time from the stretch's start: the rest of this one stays too.
+      const start = stretchStart[reader]!
+      readEnd[reader] = Math.max(readEnd[reader]!, start + (Math.floor((piece - start) / joined) + 1) * joined - 1)
     }
   }
   for (let piece = 0; piece < assignment.pieceCount; piece++) {

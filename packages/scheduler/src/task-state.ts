@@ -10,6 +10,18 @@ export interface SentParents {
   at: number
 }
 
+/** An origin reader's reports for a task since it was dealt its pieces there. */
+export interface OriginSinceDeal {
+  dealtAt: number
+  /** Origin reports since (a piece, or bytes of one), and the times of the first and the last. */
+  reports: number
+  firstAt: number
+  lastAt: number
+  /** The origin bytes they counted (PiecesFinished.origin_bytes), and those of the first alone. */
+  bytes: number
+  firstBytes: number
+}
+
 /**
  * What the scheduler decided for one task, beside its availability: who is downloading it (in
  * arrival order: the first ones read a cold blob from the origin), the origin assignment, the
@@ -24,6 +36,8 @@ export class TaskState {
   assignment?: OriginAssignment
   /** When each assignee last reported origin progress, a piece or bytes of one (or was assigned). */
   readonly originProgressAt = new Map<PeerKey, number>()
+  /** Each reader's origin reports since it was last dealt pieces of this task (originDealt). */
+  readonly originSinceDeal = new Map<PeerKey, OriginSinceDeal>()
   table?: PieceTable
   /** The agent whose table was taken first: reported when the blob fails its digest. */
   tableFrom?: PeerKey
@@ -67,8 +81,28 @@ export class TaskState {
     this.#count(this.parentsOf.get(peer), -1)
     this.parentsOf.delete(peer)
     this.originProgressAt.delete(peer)
+    this.originSinceDeal.delete(peer)
     this.originConsidered.delete(peer)
     this.dirty = true
+  }
+
+  /** `peer` was dealt origin pieces of this task now (it counts as progress). */
+  originDealt (peer: PeerKey, now: number): void {
+    this.originProgressAt.set(peer, now)
+    this.originSinceDeal.set(peer, { dealtAt: now, reports: 0, firstAt: now, lastAt: now, bytes: 0, firstBytes: 0 })
+  }
+
+  /** `peer` reported origin progress for this task: `bytes` read since its last report, and `pieces` finished (maybe none). */
+  originReported (peer: PeerKey, report: { pieces: number, bytes: number }, now: number): void {
+    this.originProgressAt.set(peer, now)
+    const since = this.originSinceDeal.get(peer)
+    if (since == null) return
+    if (since.reports++ === 0) {
+      since.firstAt = now
+      since.firstBytes = report.bytes
+    }
+    since.lastAt = now
+    since.bytes += report.bytes
   }
 
   #count (parents: readonly PeerKey[] | undefined, delta: number): void {

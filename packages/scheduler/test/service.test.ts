@@ -38,17 +38,21 @@ const want = (digest: Digest, held: number[] = []): ParsedAgentMessage => ({ kin
 /** A cold blob of 64 pieces of 256 KiB: its origin pieces are dealt in runs of 8 (originRunFor), 8 runs to share. */
 const COLD_PIECES = 64
 const wantCold = (digest: Digest): ParsedAgentMessage => ({ kind: 'announceTask', digest, size: COLD_PIECES * PIECE, bitfield: bits(COLD_PIECES, []), wantsPieces: true })
+/** An origin reader's report while bytes of its piece arrive and none is finished. */
+const originBytesFlow = (digest: Digest): ParsedAgentMessage => ({ kind: 'piecesFinished', digest, indexes: [], source: 'origin', bytes: 0 })
 const allCold = Array.from({ length: COLD_PIECES }, (_, i) => i)
 const last = <K extends keyof SchedulerMessage>(inbox: SchedulerMessage[] | undefined, kind: K): NonNullable<SchedulerMessage[K]> | undefined =>
   inbox?.filter(m => m[kind] != null).at(-1)?.[kind] ?? undefined
 
 test('a cold blob wanted by five agents with three readers at most: only the first three read it from the origin; the others take it from them', t => {
-  const { service, inbox, join } = setup({ originReaders: 3 })
+  const { service, clock, inbox, join } = setup({ originReaders: 3 })
   const digest = taskDigest(7)
   const agents = [join(1), join(2), join(3), join(4), join(5)]
   for (const a of agents.slice(0, 2)) service.handle(a, wantCold(digest))
   service.tick()
   for (const a of agents.slice(2)) service.handle(a, wantCold(digest))
+  clock.now += 200
+  for (const a of agents.slice(0, 2)) service.handle(a, originBytesFlow(digest))
   service.tick()
   const assigned = agents.map(a => last(inbox.get(a), 'origin')?.pieces ?? [])
   t.deepEqual(assigned.flat().sort((x, y) => x - y), allCold, 'every piece once')
@@ -90,12 +94,14 @@ test('the cold layers of one image start their deals at different readers: no ag
 })
 
 test('agents that ask for a cold blob after its split share the origin reads: the first keeps its next pieces, the rest are dealt again', t => {
-  const { service, inbox, join } = setup()
+  const { service, clock, inbox, join } = setup()
   const digest = taskDigest(9)
   const [a, b, c] = [join(1), join(2), join(3)]
   service.handle(a, wantCold(digest))
   service.tick()
   t.deepEqual(last(inbox.get(a), 'origin')?.pieces, allCold, 'alone, the first reads every piece')
+  // Its first piece took 2 s: in the next second it finishes no other.
+  clock.now += 2_000
   service.handle(a, { kind: 'piecesFinished', digest, indexes: [0], source: 'origin', bytes: PIECE })
   service.handle(b, wantCold(digest))
   service.handle(c, wantCold(digest))
@@ -106,6 +112,50 @@ test('agents that ask for a cold blob after its split share the origin reads: th
   t.deepEqual(others.map(pieces => pieces.slice(0, 8)), [[8, 9, 10, 11, 12, 13, 14, 15], [16, 17, 18, 19, 20, 21, 22, 23]], `the rest is dealt over everyone, newcomers first, in runs: ${JSON.stringify(others)}`)
   t.true(Math.max(first.length, ...others.map(p => p.length)) - Math.min(first.length, ...others.map(p => p.length)) <= 8, 'loads end even, to a run')
   t.deepEqual([...first, ...others.flat()].sort((x, y) => x - y), allCold.slice(1), 'each unfinished piece once; the finished one nobody')
+})
+
+test('agents that ask after the split wait until every reader has reported since its deal, 3 s at most', t => {
+  const { service, clock, inbox, join } = setup()
+  const digest = taskDigest(21)
+  const [a, b, c, d] = [join(1), join(2), join(3), join(4)]
+  service.handle(a, wantCold(digest))
+  service.handle(b, wantCold(digest))
+  service.tick()
+  service.handle(c, wantCold(digest))
+  clock.now += 100
+  service.handle(a, originBytesFlow(digest))
+  service.tick()
+  t.is(last(inbox.get(c), 'origin'), undefined, 'b has not said how its reads go: c waits')
+  clock.now += 100
+  service.handle(b, originBytesFlow(digest))
+  service.tick()
+  t.true((last(inbox.get(c), 'origin')?.pieces.length ?? 0) > 0, 'both readers heard from: c reads a share')
+  // d comes; c, dealt just now, says nothing: d waits, then after 3 s is dealt a share all the same.
+  service.handle(d, wantCold(digest))
+  clock.now += 2_900
+  service.tick()
+  t.is(last(inbox.get(d), 'origin'), undefined)
+  clock.now += 200
+  service.tick()
+  t.true((last(inbox.get(d), 'origin')?.pieces.length ?? 0) > 0)
+})
+
+test('a reader whose rate says it reads pieces before the scheduler would hear of them keeps those pieces', t => {
+  const { service, clock, inbox, join } = setup()
+  const digest = taskDigest(22)
+  const [a, b] = [join(1), join(2)]
+  service.handle(a, wantCold(digest))
+  service.tick()
+  // 8 pieces' bytes in 400 ms: 50 ms a piece, so 20 more in the next second (8-27), and the rest
+  // of the 2 MiB read the last of them is in (24-31).
+  clock.now += 400
+  service.handle(a, { kind: 'piecesFinished', digest, indexes: allCold.slice(0, 8), source: 'origin', bytes: 8 * PIECE, originBytes: 8 * PIECE })
+  service.handle(b, wantCold(digest))
+  service.tick()
+  const kept = last(inbox.get(a), 'origin')?.pieces ?? []
+  const taken = last(inbox.get(b), 'origin')?.pieces ?? []
+  t.deepEqual(kept.slice(0, 24), allCold.slice(8, 32), 'a keeps what it reads in the next second, in whole reads')
+  t.true(taken.length > 0 && taken.every(i => i >= 32), `b takes only later pieces: ${JSON.stringify(taken)}`)
 })
 
 test('pieces an agent reports become parents for the others; held pieces leave the origin lists', t => {

@@ -26,8 +26,8 @@ export class PieceReporter {
   #timer?: ReturnType<typeof setTimeout>
   /** Pieces read from the origin since the table was last sent: CIDs the swarm may not know yet. */
   #originSinceTable = false
-  /** Bytes of an assigned origin read arrived since the last report. */
-  #originFlowing = false
+  /** Bytes of assigned origin reads that arrived since the last report (the scheduler's measure of the agent's pace). */
+  #originBytes = 0
 
   constructor (session: ReportingSession, store: Pick<PieceStore, 'get'>, digest: Digest) {
     this.#session = session
@@ -40,8 +40,8 @@ export class PieceReporter {
   }
 
   /** Bytes of an assigned origin piece arrived (OriginBytesEvent). */
-  originBytes (): void {
-    this.#originFlowing = true
+  originBytes (bytes: number): void {
+    this.#originBytes += bytes
     this.#timer ??= setTimeout(() => { this.flush() }, this.#session.reportIntervalMs)
   }
 
@@ -68,15 +68,18 @@ export class PieceReporter {
   flush (final = false): void {
     clearTimeout(this.#timer)
     this.#timer = undefined
-    const flowing = this.#originFlowing
-    this.#originFlowing = false
-    if ((this.#pending.size === 0 && !final && !flowing) || this.#session.closed) return
-    // An origin piece reported now, or fetched and waiting for its commit, says the read goes on.
-    if (flowing && ![...this.#pending.values(), ...this.#fetched.values()].some(item => item.source === 'origin')) {
-      this.#session.piecesFinished({ digest: this.#digest, indexes: [], source: 'origin', bytes: 0 })
+    let originBytes = this.#originBytes
+    this.#originBytes = 0
+    if ((this.#pending.size === 0 && !final && originBytes === 0) || this.#session.closed) return
+    // The bytes go with the origin pieces reported now, or alone.
+    if (originBytes > 0 && ![...this.#pending.values()].some(batch => batch.source === 'origin')) {
+      this.#session.piecesFinished({ digest: this.#digest, indexes: [], source: 'origin', bytes: 0, originBytes })
+      originBytes = 0
     }
     for (const batch of this.#pending.values()) {
-      this.#session.piecesFinished({ digest: this.#digest, indexes: batch.indexes, source: batch.source, parent: batch.parent == null ? undefined : parsePeer(batch.parent), bytes: batch.bytes })
+      const withBytes = batch.source === 'origin' ? originBytes : 0
+      if (withBytes > 0) originBytes = 0
+      this.#session.piecesFinished({ digest: this.#digest, indexes: batch.indexes, source: batch.source, parent: batch.parent == null ? undefined : parsePeer(batch.parent), bytes: batch.bytes, originBytes: withBytes })
     }
     this.#pending.clear()
     // Pieces from peers were checked against a table the swarm already has: only origin pieces (and

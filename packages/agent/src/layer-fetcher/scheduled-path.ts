@@ -147,7 +147,7 @@ export async function startScheduled (components: ScheduledStartComponents, init
     logger: log,
     events: {
       onPieceWait: init.events.onPieceWait,
-      onOriginBytes: () => { reporter.originBytes() },
+      onOriginBytes: event => { reporter.originBytes(event.bytes) },
       onPieceFetched: event => {
         reporter.finished(event)
         init.events.onPieceFetched?.(event)

@@ -80,6 +80,10 @@ export declare namespace AgentMessage {
         field: '$.piecesFinished.bytes';
         value: bigint;
     }
+    interface AgentMessagePiecesFinishedOriginBytesFieldEvent {
+        field: '$.piecesFinished.originBytes';
+        value: bigint;
+    }
     interface AgentMessagePieceFailedDigestFieldEvent {
         field: '$.pieceFailed.digest';
         value: string;
@@ -217,7 +221,7 @@ export declare namespace AgentMessage {
     }
     function encode(obj: Partial<AgentMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AgentMessage>): AgentMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AgentMessage>): Generator<AgentMessageRegisterAddressesFieldEvent | AgentMessageRegisterHostNameFieldEvent | AgentMessageRegisterSiteFieldEvent | AgentMessageRegisterZoneFieldEvent | AgentMessageRegisterUploadSlotsFieldEvent | AgentMessageRegisterUploadBytesPerSecondFieldEvent | AgentMessageRegisterJoinTokenFieldEvent | AgentMessageAnnounceTaskDigestFieldEvent | AgentMessageAnnounceTaskSizeFieldEvent | AgentMessageAnnounceTaskBitfieldFieldEvent | AgentMessageAnnounceTaskWantsPiecesFieldEvent | AgentMessagePiecesFinishedDigestFieldEvent | AgentMessagePiecesFinishedIndexesFieldEvent | AgentMessagePiecesFinishedSourceFieldEvent | AgentMessagePiecesFinishedParentFieldEvent | AgentMessagePiecesFinishedBytesFieldEvent | AgentMessagePieceFailedDigestFieldEvent | AgentMessagePieceFailedIndexFieldEvent | AgentMessagePieceFailedParentFieldEvent | AgentMessagePieceFailedReasonFieldEvent | AgentMessagePieceTableDigestFieldEvent | AgentMessagePieceTableSizeFieldEvent | AgentMessagePieceTablePieceSizeFieldEvent | AgentMessagePieceTablePiecesFieldEvent | AgentMessageLeaveTaskDigestFieldEvent | AgentMessagePrefetchResolvedJobFieldEvent | AgentMessagePrefetchResolvedImagesReferenceFieldEvent | AgentMessagePrefetchResolvedImagesManifestDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRegistryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRepositoryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsSizeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsMediaTypeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsStripeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsStripesFieldEvent | AgentMessagePrefetchResolvedImagesFailureReasonFieldEvent | AgentMessagePrefetchResolvedImagesFailureMessageFieldEvent | AgentMessagePrefetchProgressJobFieldEvent | AgentMessagePrefetchProgressBlobsDigestFieldEvent | AgentMessagePrefetchProgressBlobsStateFieldEvent | AgentMessagePrefetchProgressBlobsBytesFieldEvent | AgentMessagePrefetchProgressBlobsFailureReasonFieldEvent | AgentMessagePrefetchProgressBlobsFailureMessageFieldEvent | AgentMessagePrefetchProgressBlobsStripeFieldEvent | AgentMessagePrefetchProgressBlobsStripesFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AgentMessage>): Generator<AgentMessageRegisterAddressesFieldEvent | AgentMessageRegisterHostNameFieldEvent | AgentMessageRegisterSiteFieldEvent | AgentMessageRegisterZoneFieldEvent | AgentMessageRegisterUploadSlotsFieldEvent | AgentMessageRegisterUploadBytesPerSecondFieldEvent | AgentMessageRegisterJoinTokenFieldEvent | AgentMessageAnnounceTaskDigestFieldEvent | AgentMessageAnnounceTaskSizeFieldEvent | AgentMessageAnnounceTaskBitfieldFieldEvent | AgentMessageAnnounceTaskWantsPiecesFieldEvent | AgentMessagePiecesFinishedDigestFieldEvent | AgentMessagePiecesFinishedIndexesFieldEvent | AgentMessagePiecesFinishedSourceFieldEvent | AgentMessagePiecesFinishedParentFieldEvent | AgentMessagePiecesFinishedBytesFieldEvent | AgentMessagePiecesFinishedOriginBytesFieldEvent | AgentMessagePieceFailedDigestFieldEvent | AgentMessagePieceFailedIndexFieldEvent | AgentMessagePieceFailedParentFieldEvent | AgentMessagePieceFailedReasonFieldEvent | AgentMessagePieceTableDigestFieldEvent | AgentMessagePieceTableSizeFieldEvent | AgentMessagePieceTablePieceSizeFieldEvent | AgentMessagePieceTablePiecesFieldEvent | AgentMessageLeaveTaskDigestFieldEvent | AgentMessagePrefetchResolvedJobFieldEvent | AgentMessagePrefetchResolvedImagesReferenceFieldEvent | AgentMessagePrefetchResolvedImagesManifestDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRegistryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRepositoryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsSizeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsMediaTypeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsStripeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsStripesFieldEvent | AgentMessagePrefetchResolvedImagesFailureReasonFieldEvent | AgentMessagePrefetchResolvedImagesFailureMessageFieldEvent | AgentMessagePrefetchProgressJobFieldEvent | AgentMessagePrefetchProgressBlobsDigestFieldEvent | AgentMessagePrefetchProgressBlobsStateFieldEvent | AgentMessagePrefetchProgressBlobsBytesFieldEvent | AgentMessagePrefetchProgressBlobsFailureReasonFieldEvent | AgentMessagePrefetchProgressBlobsFailureMessageFieldEvent | AgentMessagePrefetchProgressBlobsStripeFieldEvent | AgentMessagePrefetchProgressBlobsStripesFieldEvent>;
 }
 export interface Register {
     addresses: Uint8Array<ArrayBuffer>[];
@@ -305,6 +309,7 @@ export interface PiecesFinished {
     source: PieceSource;
     parent: Uint8Array<ArrayBuffer>;
     bytes: bigint;
+    originBytes: bigint;
 }
 export declare namespace PiecesFinished {
     const codec: () => Codec<PiecesFinished>;
@@ -329,9 +334,13 @@ export declare namespace PiecesFinished {
         field: '$.bytes';
         value: bigint;
     }
+    interface PiecesFinishedOriginBytesFieldEvent {
+        field: '$.originBytes';
+        value: bigint;
+    }
     function encode(obj: Partial<PiecesFinished>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PiecesFinished>): PiecesFinished;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PiecesFinished>): Generator<PiecesFinishedDigestFieldEvent | PiecesFinishedIndexesFieldEvent | PiecesFinishedSourceFieldEvent | PiecesFinishedParentFieldEvent | PiecesFinishedBytesFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PiecesFinished>): Generator<PiecesFinishedDigestFieldEvent | PiecesFinishedIndexesFieldEvent | PiecesFinishedSourceFieldEvent | PiecesFinishedParentFieldEvent | PiecesFinishedBytesFieldEvent | PiecesFinishedOriginBytesFieldEvent>;
 }
 export declare enum FailureReason {
     FAILURE_UNSPECIFIED = "FAILURE_UNSPECIFIED",

@@ -673,6 +673,10 @@ export var PiecesFinished;
                     w.uint32(40);
                     w.uint64(obj.bytes);
                 }
+                if ((obj.originBytes != null && obj.originBytes !== 0n)) {
+                    w.uint32(48);
+                    w.uint64(obj.originBytes);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -682,7 +686,8 @@ export var PiecesFinished;
                     indexes: [],
                     source: PieceSource.SOURCE_UNSPECIFIED,
                     parent: uint8ArrayAlloc(0),
-                    bytes: 0n
+                    bytes: 0n,
+                    originBytes: 0n
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -709,6 +714,10 @@ export var PiecesFinished;
                         }
                         case 5: {
                             obj.bytes = reader.uint64();
+                            break;
+                        }
+                        case 6: {
+                            obj.originBytes = reader.uint64();
                             break;
                         }
                         default: {
@@ -762,6 +771,13 @@ export var PiecesFinished;
                         case 5: {
                             yield {
                                 field: `${prefix}.bytes`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 6: {
+                            yield {
+                                field: `${prefix}.originBytes`,
                                 value: reader.uint64()
                             };
                             break;
