@@ -39,7 +39,7 @@ const want = (digest: Digest, held: number[] = []): ParsedAgentMessage => ({ kin
 const COLD_PIECES = 64
 const wantCold = (digest: Digest): ParsedAgentMessage => ({ kind: 'announceTask', digest, size: COLD_PIECES * PIECE, bitfield: bits(COLD_PIECES, []), wantsPieces: true })
 /** An origin reader's report while bytes of its piece arrive and none is finished. */
-const originBytesFlow = (digest: Digest): ParsedAgentMessage => ({ kind: 'piecesFinished', digest, indexes: [], source: 'origin', bytes: 0 })
+const originBytesFlow = (digest: Digest): ParsedAgentMessage => ({ kind: 'piecesFinished', digest, indexes: [], source: 'origin', bytes: 0, originBytes: PIECE / 4 })
 const allCold = Array.from({ length: COLD_PIECES }, (_, i) => i)
 const last = <K extends keyof SchedulerMessage>(inbox: SchedulerMessage[] | undefined, kind: K): NonNullable<SchedulerMessage[K]> | undefined =>
   inbox?.filter(m => m[kind] != null).at(-1)?.[kind] ?? undefined
@@ -138,6 +138,20 @@ test('agents that ask after the split wait until every reader has reported since
   clock.now += 200
   service.tick()
   t.true((last(inbox.get(d), 'origin')?.pieces.length ?? 0) > 0)
+})
+
+test('a reader that reports the origin reads of another blob is busy with those: newcomers do not wait for it', t => {
+  const { service, clock, inbox, join } = setup()
+  const [x, y] = [taskDigest(23), taskDigest(24)]
+  const [a, b, c] = [join(1), join(2), join(3)]
+  for (const digest of [y, x]) for (const peer of [a, b]) service.handle(peer, wantCold(digest))
+  service.tick()
+  service.handle(c, wantCold(x))
+  clock.now += 200
+  // Both read y's pieces first (one origin read at a time): nothing of x yet.
+  for (const peer of [a, b]) service.handle(peer, originBytesFlow(y))
+  service.tick()
+  t.true((last(inbox.get(c), 'origin')?.pieces.length ?? 0) > 0, 'c reads a share of x at once')
 })
 
 test('a reader whose rate says it reads pieces before the scheduler would hear of them keeps those pieces', t => {
