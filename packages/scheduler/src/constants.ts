@@ -46,9 +46,9 @@ export const SCHEDULER_ORIGIN_PACE_MAX_GAP_MS = 60_000
  * When downloaders join a cold task after its split, each origin reader keeps this many of its
  * unfinished pieces: an agent reads a few pieces from the origin at once and reports finished
  * ones every 100 ms, and one that waits for a read slot gives the read up when the piece was handed
- * to another agent meanwhile. It keeps the rest of the run those pieces are in too (origin-split.ts),
- * and the pieces in a row that one origin read of it joins (OriginRounds.spreadOrigin). The rest are
- * dealt again over everyone. Few, so that the start of a
+ * to another agent meanwhile. It keeps the rest of the run and of the origin read those pieces are
+ * in too (origin-split.ts), and more when its rate says it reads them soon (originKeepFor). The rest
+ * are dealt again over everyone. Few, so that the start of a
  * blob is not all on its first reader (everyone's stream needs it first).
  */
 export const SCHEDULER_ORIGIN_KEEP_PIECES = 2

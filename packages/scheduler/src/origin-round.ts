@@ -104,15 +104,16 @@ export class OriginRounds {
    * Downloaders that came after the split share the origin pieces nobody has likely started yet,
    * while the task has fewer readers than it may. Each newcomer is weighed once; when every unheld
    * piece is among the readers' kept ones there is nothing to share (so a big task's later arrivals
-   * cost one count of its pieces, not a deal). A reader keeps its next SCHEDULER_ORIGIN_KEEP_PIECES
-   * and what its origin read under way likely joins: the pieces in a row from its first unfinished
-   * one, up to originReadPiecesFor. An agent reports finished pieces only every report interval,
-   * after their commit, so right after a deal what it reads looks unstarted: a 3 MiB blob dealt to
-   * one reader in runs of one piece, which it read as one 2 MiB request, lost all but two pieces to
-   * newcomers, and the origin sent them twice (1.14-1.22x in four of five pulls of 6 agents on
-   * loopback). Keeping 2 MiB of every reader's pieces instead, in a row or not, left a 4 MiB layer
-   * dealt in runs of 2 with two readers, and 8 hosts at 2 Mbit took 2.1-2.4x the link's limit
-   * against 1.7-1.8x.
+   * cost one count of its pieces, not a deal). The newcomers wait until every reader has said how
+   * its reads go (SCHEDULER_ORIGIN_SPREAD_WAIT_MS); then a reader keeps what its byte rate reads
+   * before the scheduler would hear of it (originKeepFor) and the rest of the origin reads those
+   * pieces are in: an agent joins the pieces it was dealt in a row into one request of up to
+   * originReadPiecesFor, however they were dealt. Finished pieces are reported after their commit,
+   * so right after a deal what a reader reads looks unstarted: with two pieces kept, a 3 MiB blob
+   * dealt to one reader a piece a run was read twice (1.14-1.22x in four of five pulls of 6 agents
+   * on loopback); with 2 MiB kept, in a row or not, a 4 MiB layer dealt in runs of 2 kept its first
+   * two readers, and 8 hosts at 2 Mbit took 2.4-2.9x the link's limit against 1.8-2.1x now
+   * (docs/dev/relay-latency.md, "A re-deal by the readers' own word").
    */
   spreadOrigin (task: TaskState, availability: TaskAvailabilityView, now: number): void {
     const assignment = task.assignment

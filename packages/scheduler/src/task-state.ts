@@ -92,17 +92,17 @@ export class TaskState {
     this.originSinceDeal.set(peer, { dealtAt: now, reports: 0, firstAt: now, lastAt: now, bytes: 0, firstBytes: 0 })
   }
 
-  /** `peer` reported origin progress for this task: `bytes` read since its last report, and `pieces` finished (maybe none). */
-  originReported (peer: PeerKey, report: { pieces: number, bytes: number }, now: number): void {
+  /** `peer` reported origin progress for this task (pieces finished, or none): `bytes` read since its last report. */
+  originReported (peer: PeerKey, bytes: number, now: number): void {
     this.originProgressAt.set(peer, now)
     const since = this.originSinceDeal.get(peer)
     if (since == null) return
     if (since.reports++ === 0) {
       since.firstAt = now
-      since.firstBytes = report.bytes
+      since.firstBytes = bytes
     }
     since.lastAt = now
-    since.bytes += report.bytes
+    since.bytes += bytes
   }
 
   #count (parents: readonly PeerKey[] | undefined, delta: number): void {
