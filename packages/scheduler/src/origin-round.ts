@@ -116,6 +116,7 @@ export class OriginRounds {
    * (docs/dev/relay-latency.md, "A re-deal by the readers' own word").
    */
   spreadOrigin (task: TaskState, availability: TaskAvailabilityView, now: number): void {
+    task.spreadWaiting = false
     const assignment = task.assignment
     if (assignment == null) return
     const readers = assignment.assignees.filter(p => task.wanting.has(p))
@@ -124,7 +125,7 @@ export class OriginRounds {
     const newcomers = [...task.wanting].filter(peer => !assignment.has(peer) && !task.originConsidered.has(peer)).slice(0, room)
     if (newcomers.length === 0) return
     // Until each reader has said how it goes, what it has read is unknown: the newcomers wait, a
-    // while at most (the task is decided again next round, whatever is reported). A reader that
+    // while at most (weighed again next round, whatever is reported: spreadWaiting). A reader that
     // reports other tasks' reads is busy with those and has not begun this one's.
     const unheard = (peer: PeerKey): boolean => {
       const since = task.originSinceDeal.get(peer)
@@ -132,10 +133,8 @@ export class OriginRounds {
         (this.#components.originProgressAt?.(peer) ?? 0) <= since.dealtAt &&
         assignment.piecesOf(peer).some(i => availability.holderCount(i) === 0)
     }
-    if (readers.some(unheard)) {
-      task.dirty = true
-      return
-    }
+    task.spreadWaiting = readers.some(unheard)
+    if (task.spreadWaiting) return
     for (const peer of newcomers) task.originConsidered.add(peer)
     const unheld = availability.unheldCount()
     if (unheld <= readers.length * SCHEDULER_ORIGIN_KEEP_PIECES) return

@@ -252,7 +252,14 @@ export class SchedulerService {
         continue
       }
       this.#origin.replaceStalledAssignees(task, availability, now)
-      if (!task.dirty) continue
+      if (!task.dirty) {
+        // Only the origin side: its parents have not changed.
+        if (task.spreadWaiting) {
+          this.#origin.spreadOrigin(task, availability, now)
+          this.#origin.sendOrigin(task, availability)
+        }
+        continue
+      }
       changed.push([task, availability])
       told += task.parentsSent.size
       fresh += this.#parents.freshThisRound(task)

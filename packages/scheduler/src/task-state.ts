@@ -53,6 +53,8 @@ export class TaskState {
   readonly uploads = new Map<PeerKey, number>()
   /** The task's peers (downloaders and holders) by site and zone, for parent selection. */
   readonly locality = new LocalityGroups()
+  /** Newcomers wait for the origin readers' first reports (OriginRounds.spreadOrigin): weigh them again next round. */
+  spreadWaiting = false
   /** Downloaders already weighed for a share of the origin reads (each is, once, when it asks). */
   readonly originConsidered = new Set<PeerKey>()
   /** Where the next round's turn of already-told downloaders starts (a big task is decided over several rounds). */
