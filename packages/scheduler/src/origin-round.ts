@@ -112,8 +112,8 @@ export class OriginRounds {
    * so right after a deal what a reader reads looks unstarted: with two pieces kept, a 3 MiB blob
    * dealt to one reader a piece a run was read twice (1.14-1.22x in four of five pulls of 6 agents
    * on loopback); with 2 MiB kept, in a row or not, a 4 MiB layer dealt in runs of 2 kept its first
-   * two readers, and 8 hosts at 2 Mbit took 2.4-2.9x the link's limit against 1.8-2.1x now
-   * (docs/dev/relay-latency.md, "A re-deal by the readers' own word").
+   * two readers, and 8 hosts at 2 Mbit took a fifth longer than now, 2.5x the link's limit against
+   * 2.1x on the mean of four pairs (docs/dev/relay-latency.md, "A re-deal by the readers' own word").
    */
   spreadOrigin (task: TaskState, availability: TaskAvailabilityView, now: number): void {
     task.spreadWaiting = false
