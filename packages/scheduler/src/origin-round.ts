@@ -139,8 +139,7 @@ export class OriginRounds {
     const unheld = availability.unheldCount()
     if (unheld <= readers.length * SCHEDULER_ORIGIN_KEEP_PIECES) return
     const keep = (peer: PeerKey): number => originKeepFor(task.originSinceDeal.get(peer), pieceSizeFor(task.size), now)
-    const begun = (peer: PeerKey, piece: number): boolean => task.originSinceDeal.get(peer)?.reading.has(piece) === true
-    const dealt = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep, joined: originReadPiecesFor(task.size), begun })
+    const dealt = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep, joined: originReadPiecesFor(task.size) })
     // Every unheld piece kept by a reader: nothing changes hands.
     if (newcomers.every(peer => dealt.piecesOf(peer).length === 0)) return
     task.assignment = dealt

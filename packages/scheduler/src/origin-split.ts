@@ -61,8 +61,6 @@ export interface RebalanceInput {
    * at a time from the first of them. Default 1 (a piece a read).
    */
   joined?: number
-  /** Pieces an assignee said it is reading: kept too, with the rest of their reads. */
-  begun?: (peer: PeerKey, piece: number) => boolean
 }
 
 /** Who reads which piece from the origin. Immutable: `reassign` makes a new one. */
@@ -267,7 +265,7 @@ export function rebalance (assignment: OriginAssignment, input: RebalanceInput):
         slots[s] = reader
         continue
       }
-      const kept = loads[reader]! < keeps[reader]! || piece <= readEnd[reader]! || input.begun?.(downloaders[reader]!, piece) === true
+      const kept = loads[reader]! < keeps[reader]! || piece <= readEnd[reader]!
       slots[s] = kept ? reader : NONE
       if (!kept) continue
       loads[reader]!++
