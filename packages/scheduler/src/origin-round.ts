@@ -139,11 +139,7 @@ export class OriginRounds {
     const unheld = availability.unheldCount()
     if (unheld <= readers.length * SCHEDULER_ORIGIN_KEEP_PIECES) return
     const keep = (peer: PeerKey): number => originKeepFor(task.originSinceDeal.get(peer), pieceSizeFor(task.size), now)
-    // A reader that has not reported this task (busy with another's reads) has begun no read of it:
-    // it keeps its next pieces, not a 2 MiB read. At 2 Mbit one agent that asked first for all three
-    // layers of an image kept 2 MiB of each, half the image on one link.
-    const joined = (peer: PeerKey): number => (task.originSinceDeal.get(peer)?.reports ?? 0) > 0 ? originReadPiecesFor(task.size) : 1
-    const dealt = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep, joined })
+    const dealt = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep, joined: originReadPiecesFor(task.size) })
     // Every unheld piece kept by a reader: nothing changes hands.
     if (newcomers.every(peer => dealt.piecesOf(peer).length === 0)) return
     task.assignment = dealt

@@ -154,23 +154,6 @@ test('a reader that reports the origin reads of another blob is busy with those:
   t.true((last(inbox.get(c), 'origin')?.pieces.length ?? 0) > 0, 'c reads a share of x at once')
 })
 
-test('a reader busy with another blob has begun no read of this one: it keeps its next run, not a 2 MiB read', t => {
-  const { service, clock, inbox, join } = setup()
-  const [y, x] = [taskDigest(26), taskDigest(27)]
-  const [a, c] = [join(1), join(2)]
-  // x: 4 MiB, 16 pieces dealt in runs of 2; one origin read would join 8 of them.
-  const small = 16
-  service.handle(a, wantCold(y))
-  service.handle(a, { kind: 'announceTask', digest: x, size: small * PIECE, bitfield: bits(small, []), wantsPieces: true })
-  service.tick()
-  service.handle(c, { kind: 'announceTask', digest: x, size: small * PIECE, bitfield: bits(small, []), wantsPieces: true })
-  clock.now += 200
-  service.handle(a, originBytesFlow(y))
-  service.tick()
-  const taken = last(inbox.get(c), 'origin')?.pieces ?? []
-  t.deepEqual(taken.slice(0, 2), [2, 3], `c reads the run after a's first: ${JSON.stringify(taken)}`)
-})
-
 test('a reader whose rate says it reads pieces before the scheduler would hear of them keeps those pieces', t => {
   const { service, clock, inbox, join } = setup()
   const digest = taskDigest(22)
