@@ -28,6 +28,8 @@ export interface TestAgentOptions {
   /** What resolves `dns:` targets (a Resolver pointed at the test's DNS server), and how often. */
   dnsResolver?: DnsResolver
   dnsResolveIntervalMs?: number
+  /** How long after the last whole blob its scheduler directed the agent tells the DHT (default 30 s). */
+  announceQuietMs?: number
 }
 
 export interface TestAgent {
@@ -58,7 +60,7 @@ export async function startTestAgent (opts: TestAgentOptions): Promise<TestAgent
   const ownDir = opts.dataDir == null
   const dataDir = opts.dataDir ?? await mkdtemp(join(tmpdir(), 'shoal-agent-'))
   const config = await resolveAgentConfig({ argv: testAgentArgs(dataDir, opts.upstreams, opts.args), env: opts.env ?? {} })
-  const agent = new Agent({ config, logger: opts.logger ?? testLogger(), embeddedScheduler: opts.embeddedScheduler, dnsResolver: opts.dnsResolver, dnsResolveIntervalMs: opts.dnsResolveIntervalMs })
+  const agent = new Agent({ config, logger: opts.logger ?? testLogger(), embeddedScheduler: opts.embeddedScheduler, dnsResolver: opts.dnsResolver, dnsResolveIntervalMs: opts.dnsResolveIntervalMs, announceQuietMs: opts.announceQuietMs })
   await agent.start()
   const url = agent.url
   return {

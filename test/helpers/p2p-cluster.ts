@@ -50,6 +50,7 @@ export interface StartPeerOptions {
   embeddedScheduler?: EmbeddedSchedulerFactory
   /** What resolves `dns:` targets, and how often (startTestAgent). */
   dns?: Pick<TestAgentOptions, 'dnsResolver' | 'dnsResolveIntervalMs'>
+  announceQuietMs?: number
   /** Where its log lines go (a test that reads them). */
   logger?: Logger
 }
@@ -61,7 +62,7 @@ export async function startPeer (t: ExecutionContext, cluster: Cluster, opts: St
   if (swarmKey != null) args.push('--swarm-key', swarmKey)
   if (opts.bootstrap != null) args.push('--bootstrap', opts.bootstrap.agent.p2pAddresses[0] ?? '')
   args.push(...opts.args ?? [])
-  const agent = await startTestAgent({ upstreams: [cluster.origin.url], args, embeddedScheduler: opts.embeddedScheduler, logger: opts.logger, ...opts.dns })
+  const agent = await startTestAgent({ upstreams: [cluster.origin.url], args, embeddedScheduler: opts.embeddedScheduler, logger: opts.logger, announceQuietMs: opts.announceQuietMs, ...opts.dns })
   t.teardown(agent.stop)
   return agent
 }

@@ -39,6 +39,8 @@ export interface AgentInit {
    */
   dnsResolver?: DnsResolver
   dnsResolveIntervalMs?: number
+  /** For tests: how long no whole blob the scheduler directed must come in before the DHT hears of them (DISCOVERY_LATER_QUIET_MS). */
+  announceQuietMs?: number
 }
 
 /** What Agent.reload did: fields applied from now on, fields that need a restart (their running value stays). */
@@ -87,6 +89,7 @@ export class Agent {
   private readonly embeddedScheduler?: EmbeddedSchedulerFactory
   private readonly now?: () => number
   private readonly dns: Pick<AgentInit, 'dnsResolver' | 'dnsResolveIntervalMs'>
+  private readonly announceQuietMs?: number
 
   constructor (init: AgentInit) {
     this.#config = init.config
@@ -101,6 +104,7 @@ export class Agent {
     this.manifests = new ManifestCache({ path: join(init.config.dataDir, 'manifests'), tagTtlMs: init.config.manifestTagTtlMs, now: init.now })
     this.embeddedScheduler = init.embeddedScheduler
     this.dns = { dnsResolver: init.dnsResolver, dnsResolveIntervalMs: init.dnsResolveIntervalMs }
+    this.announceQuietMs = init.announceQuietMs
     this.now = init.now
   }
 
@@ -166,6 +170,7 @@ export class Agent {
       // Read at each use: a reload replaces the upstream client.
       this.peers = new PeerServices({ store: this.store, get upstream () { return live().upstream }, dnsResolver: this.dns.dnsResolver, hashing: this.hashing, logger: this.log }, {
         dnsResolveIntervalMs: this.dns.dnsResolveIntervalMs,
+        announceQuietMs: this.announceQuietMs,
         publicRepositories: config.publicRepositories,
         dataDir: config.dataDir,
         p2p: config.p2p,
@@ -216,6 +221,9 @@ export class Agent {
     })
     if (peers != null) {
       events.on('first-piece', digest => { peers.provide(digest) })
+      // A blob the scheduler directed had no first-piece announcement: the DHT hears of it after the
+      // rollout (for the rest, the blob is in the set already and the call changes nothing).
+      events.on('download-done', d => { if (d.state === 'verified') peers.provideLater(d.digest) })
       events.on('blob-requested', req => { peers.observeBlob(req) })
     }
     events.on('peer-download-fallback', e => { metrics.peerDownloadFallbacks.inc({ error: e.error }) })

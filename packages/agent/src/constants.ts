@@ -186,6 +186,13 @@ export const PIECE_SEND_HIGH_WATER_BYTES = 4 * 1024 * 1024
 export const DISCOVERY_REPROVIDE_INTERVAL_MS = 5 * 60_000
 /** Announcements of one re-provide round under way at once. */
 export const DISCOVERY_REPROVIDE_CONCURRENCY = 8
+/**
+ * Blobs whose holders the scheduler tells (`Discovery.provideLater`) are announced once no such blob
+ * came in for this long: after a rollout, not at its busiest (each announcement is a DHT query and a
+ * message to every close peer, on every agent of the site at once). The re-provide round announces
+ * them first if it comes sooner.
+ */
+export const DISCOVERY_LATER_QUIET_MS = 30_000
 /** How long one announcement (a DHT provide) may take. */
 export const DISCOVERY_PROVIDE_TIMEOUT_MS = 60_000
 /**

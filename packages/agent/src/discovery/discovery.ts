@@ -3,8 +3,8 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { cidOfDigest } from '@shoal/proto'
 import type { CID, Digest } from '@shoal/proto'
 import {
-  DISCOVERY_FIND_TIMEOUT_MS, DISCOVERY_MAX_PROVIDERS, DISCOVERY_PROVIDE_TIMEOUT_MS, DISCOVERY_REPROVIDE_CONCURRENCY,
-  DISCOVERY_REPROVIDE_INTERVAL_MS
+  DISCOVERY_FIND_TIMEOUT_MS, DISCOVERY_LATER_QUIET_MS, DISCOVERY_MAX_PROVIDERS, DISCOVERY_PROVIDE_TIMEOUT_MS,
+  DISCOVERY_REPROVIDE_CONCURRENCY, DISCOVERY_REPROVIDE_INTERVAL_MS
 } from '../constants.ts'
 import { AbortError, ProvideFailedError } from '../errors.ts'
 import { silentLogger } from '../logger.ts'
@@ -74,6 +74,8 @@ export interface DiscoveryInit {
   provideTimeoutMs?: number
   /** Announcements of one re-provide round under way at once. */
   reprovideConcurrency?: number
+  /** How long no blob may have come to `provideLater` before those blobs are announced. */
+  laterQuietMs?: number
   events?: DiscoveryEvents
 }
 
@@ -101,12 +103,16 @@ export class Discovery implements Startable {
   readonly #maxProviders: number
   readonly #provideTimeoutMs: number
   readonly #reprovideConcurrency: number
+  readonly #laterQuietMs: number
   readonly #events: DiscoveryEvents
   /** Every blob announced and re-announced, until withdrawn. */
   readonly #provided = new Map<Digest, Entry>()
   #shutdown?: AbortController
   #timer?: ReturnType<typeof setTimeout>
   #round?: Promise<void>
+  /** `provideLater`'s quiet time, and the announcements it began. */
+  #laterTimer?: ReturnType<typeof setTimeout>
+  #later?: Promise<void>
 
   constructor (components: DiscoveryComponents, init: DiscoveryInit = {}) {
     this.#node = components.node
@@ -116,6 +122,7 @@ export class Discovery implements Startable {
     this.#maxProviders = init.maxProviders ?? DISCOVERY_MAX_PROVIDERS
     this.#provideTimeoutMs = init.provideTimeoutMs ?? DISCOVERY_PROVIDE_TIMEOUT_MS
     this.#reprovideConcurrency = init.reprovideConcurrency ?? DISCOVERY_REPROVIDE_CONCURRENCY
+    this.#laterQuietMs = init.laterQuietMs ?? DISCOVERY_LATER_QUIET_MS
     this.#events = init.events ?? {}
   }
 
@@ -132,8 +139,11 @@ export class Discovery implements Startable {
     this.#shutdown = undefined
     clearTimeout(this.#timer)
     this.#timer = undefined
+    clearTimeout(this.#laterTimer)
+    this.#laterTimer = undefined
     shutdown.abort()
     await this.#round
+    await this.#later
     await Promise.allSettled([...this.#provided.values()].map(async entry => await entry.inFlight?.promise))
   }
 
@@ -177,6 +187,28 @@ export class Discovery implements Startable {
     }
     if (entry.announced && entry.inFlight == null) return
     await raceSignal(this.#announce(digest, entry, shutdown.signal, false), options.signal)
+  }
+
+  /**
+   * Adds the blob to the re-provide set without announcing it now: it is announced once no blob came
+   * here for `laterQuietMs`, or in the next re-provide round if that is sooner, or at once by a
+   * `provide`. For blobs whose holders the scheduler tells: the DHT is then the fallback for when it
+   * is away, and announcing in the middle of a rollout costs every agent of the site CPU when it has
+   * least. A blob already in the set is left as it is.
+   */
+  provideLater (digest: Digest): void {
+    const shutdown = this.#shutdown
+    if (shutdown == null) return // stopped: nothing is announced any more
+    if (!this.#provided.has(digest)) this.#provided.set(digest, { cid: cidOfDigest(digest), announced: false })
+    clearTimeout(this.#laterTimer)
+    this.#laterTimer = setTimeout(() => {
+      this.#laterTimer = undefined
+      const run: Promise<void> = (this.#later ?? Promise.resolve()).then(async () => {
+        const pending = [...this.#provided.entries()].filter(([, entry]) => !entry.announced && entry.inFlight == null)
+        await this.#announceEach(pending, shutdown.signal, false)
+      }).finally(() => { if (this.#later === run) this.#later = undefined })
+      this.#later = run
+    }, this.#laterQuietMs)
   }
 
   /**
@@ -287,24 +319,30 @@ export class Discovery implements Startable {
   /** Announces every provided blob again, a few at once. Failures are logged; the next round retries. */
   async #reprovideAll (shutdown: AbortSignal): Promise<void> {
     const started = performance.now()
-    const queue = [...this.#provided.entries()]
+    const entries = [...this.#provided.entries()]
+    const failed = await this.#announceEach(entries, shutdown, true)
+    if (!shutdown.aborted) this.#emit('onReprovideRound', { digests: entries.length, failed, seconds: secondsSince(started) })
+  }
+
+  /** Announces the entries, `reprovideConcurrency` at once; failures are logged and counted (the next round retries). */
+  async #announceEach (entries: Array<[Digest, Entry]>, shutdown: AbortSignal, reprovide: boolean): Promise<number> {
+    const queue = [...entries]
     let failed = 0
     const worker = async (): Promise<void> => {
       for (let next = queue.shift(); next != null && !shutdown.aborted; next = queue.shift()) {
         const [digest, entry] = next
         if (this.#provided.get(digest) !== entry) continue // withdrawn meanwhile
         try {
-          await this.#announce(digest, entry, shutdown, true)
+          await this.#announce(digest, entry, shutdown, reprovide)
         } catch (err) {
           if (shutdown.aborted || (err as Error).name === 'AbortError') continue
           failed++
-          this.#log.warn('re-provide failed; trying again next round', { digest, error: describe(err) })
+          this.#log.warn('announcement failed; trying again next round', { digest, reprovide, error: describe(err) })
         }
       }
     }
-    const digests = queue.length
-    await Promise.all(Array.from({ length: Math.min(this.#reprovideConcurrency, digests) }, worker))
-    if (!shutdown.aborted) this.#emit('onReprovideRound', { digests, failed, seconds: secondsSince(started) })
+    await Promise.all(Array.from({ length: Math.min(this.#reprovideConcurrency, queue.length) }, worker))
+    return failed
   }
 
   #emit<K extends keyof DiscoveryEvents>(name: K, event: Parameters<NonNullable<DiscoveryEvents[K]>>[0]): void {

@@ -5,8 +5,10 @@
  * around. The agent calls `provide(digest)` as soon as it holds the first verified piece of a blob
  * (not only once the blob is complete: in a rollout of many hosts at once, the first pieces are
  * what the others can use), `withdraw(digest)` when it evicts the blob, and
- * `findProviders(digest)` before it goes to the origin. Everything provided is announced again
- * every `reprovideIntervalMs`.
+ * `findProviders(digest)` before it goes to the origin. A blob whose download a scheduler directed
+ * goes to `provideLater(digest)` once whole instead: the scheduler told the others of its pieces,
+ * and the announcement waits for a quiet moment. Everything provided is announced again every
+ * `reprovideIntervalMs`.
  *
  * Withdrawing: Kademlia has no message that takes a provider record back from the peers that
  * store it. `withdraw` stops the re-announcements and drops our own record (kad-dht's

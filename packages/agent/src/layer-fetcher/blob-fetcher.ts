@@ -206,7 +206,11 @@ export class LayerFetcher {
     if (plan.kind === 'refused') return plan.answer
     if (plan.kind === 'origin') return this.fromOrigin(req, plan.why)
     this.events.emit('plan', { digest: req.digest, plan: plan.kind })
-    this.run(plan.download, plan.source, req, plan.source.tableSources, this.originFallback ? () => this.originRest(plan.download, req) : undefined)
+    this.run(plan.download, plan.source, req, {
+      tableSources: plan.source.tableSources,
+      fallback: this.originFallback ? () => this.originRest(plan.download, req) : undefined,
+      announceFirstPiece: plan.kind !== 'scheduled'
+    })
     return { kind: 'download', download: plan.download }
   }
 
@@ -234,7 +238,7 @@ export class LayerFetcher {
     })
     const download = new BlobDownload(partial, { controller, hashing: this.components.hashing })
     download.on('bytes', (n: number) => { this.events.emit('upstream-bytes', n) })
-    this.run(download, originSource(upstream, req, res, this.components.limits?.origin), req)
+    this.run(download, originSource(upstream, req, res, this.components.limits?.origin), req, { announceFirstPiece: true })
     return { kind: 'download', download }
   }
 
@@ -257,11 +261,12 @@ export class LayerFetcher {
    * (`fallback`); one that fails even so is discarded and fetched again from the origin, and when
    * it failed on a wrong piece table, the peers that gave the table are banned.
    */
-  private run (download: BlobDownload, source: ByteSource, req: OriginBlobRequest, tableSources?: () => string[], fallback?: () => ByteSource): void {
+  private run (download: BlobDownload, source: ByteSource, req: OriginBlobRequest, options: RunOptions): void {
+    const { tableSources, fallback } = options
     const { store } = this.components
     this.downloads.add(download)
     // Only for announcing: without a listener the first piece costs no extra fdatasync.
-    if (this.events.listenerCount('first-piece') > 0) {
+    if (options.announceFirstPiece && this.events.listenerCount('first-piece') > 0) {
       download.once('piece', () => {
         download.partial.commit().then(() => { this.events.emit('first-piece', download.digest) }, (err: Error) => {
           // The download's own next commit fails the same way and fails the download; only the early announcement is lost.
@@ -295,6 +300,20 @@ export class LayerFetcher {
       this.log.warn('fetching from the origin after a failed peer download failed', { digest: download.digest, error: `${err.name}: ${err.message}` })
     })
   }
+}
+
+/** How `run` treats a download beyond its bytes. */
+interface RunOptions {
+  /** The peers whose piece table the download uses (banned when the blob fails its digest). */
+  tableSources?: () => string[]
+  /** Where the rest comes from when the peers' source fails for good. */
+  fallback?: () => ByteSource
+  /**
+   * Emit `first-piece` (an early commit, then a DHT announcement) when the first piece is stored.
+   * Not for a download the scheduler directs: the scheduler tells other agents of its pieces, and an
+   * announcement costs every agent of the site CPU at the moment a rollout is busiest.
+   */
+  announceFirstPiece: boolean
 }
 
 function firstMissingOffset (record: BlobRecord): number {

@@ -76,7 +76,11 @@ export interface LayerFetcherEventMap {
   'piece-failed': [event: PieceFailedEvent]
   /** A download from peers waited (for a holder, a limit, an origin slot, its next piece): why and how long. */
   'piece-wait': [event: PieceWaitEvent]
-  /** A blob's first piece is durable in the store (announce it to peers). Costs an early commit: only done while someone listens. */
+  /**
+   * A blob's first piece is durable in the store (announce it to peers). Costs an early commit: only
+   * done while someone listens, and not for a download the scheduler directs (its blob is announced
+   * once whole: `download-done`).
+   */
   'first-piece': [digest: Digest]
   'download-done': [download: BlobDownload]
   /** A download from peers failed for good and goes on from the origin at `offset` (its clients' bodies go on). */

@@ -64,6 +64,8 @@ export interface PeerServicesInit {
   publicRepositories?: string[]
   /** How often `dns:` targets are resolved again (DNS_RESOLVE_INTERVAL_MS; shorter in tests). */
   dnsResolveIntervalMs?: number
+  /** `Discovery`'s quiet time before blobs given to `provideLater` are announced (DISCOVERY_LATER_QUIET_MS; shorter in tests). */
+  announceQuietMs?: number
 }
 
 /** A scheduler running on the agent's node, reached in-process by the agent itself. */
@@ -127,7 +129,11 @@ export class PeerServices {
     this.#node = node
     this.#server = new PieceExchangeServer({ node, store: this.#components.store, onPieceServed: this.#init.onPieceServed, onStreamRefused: this.#init.onStreamRefused, uploads: this.#init.uploads, bans: this.#init.bans, shareable: digest => share.shareable(digest), logger: this.#log.child('piece-exchange') })
     await this.#server.start()
-    this.#discovery = new Discovery({ node, logger: this.#log.child('discovery') }, { findTimeoutMs: this.#init.lookupTimeoutMs ?? PEER_LOOKUP_TIMEOUT_MS, events: this.#init.discoveryEvents })
+    this.#discovery = new Discovery({ node, logger: this.#log.child('discovery') }, {
+      findTimeoutMs: this.#init.lookupTimeoutMs ?? PEER_LOOKUP_TIMEOUT_MS,
+      laterQuietMs: this.#init.announceQuietMs,
+      events: this.#init.discoveryEvents
+    })
     this.#discovery.start()
     this.#client = new PieceExchangeClient({ node, hashing: this.#components.hashing })
     this.#announceHeld(node)
@@ -324,6 +330,12 @@ export class PeerServices {
     this.#discovery?.provide(digest).catch((err: Error) => {
       if (err.name !== 'AbortError') this.#ownLog.warn('provide failed', { digest, error: `${err.name}: ${err.message}` })
     })
+  }
+
+  /** Announces a blob after the rollout (`Discovery.provideLater`): one the scheduler told peers of as it came. */
+  provideLater (digest: Digest): void {
+    if (!this.#shareable(digest)) return
+    this.#discovery?.provideLater(digest)
   }
 
   /** Stops announcing an evicted blob (fire and forget). */

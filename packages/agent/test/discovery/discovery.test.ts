@@ -160,6 +160,40 @@ test('concurrent provides of one blob make one announcement, and a provided blob
   t.is(dhtProvides, 2)
 })
 
+test('provideLater announces once no blob came to it for the quiet time, each blob once; a provide meanwhile announces at once; stop ends the wait', async t => {
+  const { a } = await cluster(t)
+  const announced: string[] = []
+  const provide = a.contentRouting.provide.bind(a.contentRouting)
+  a.contentRouting.provide = async (cid, options) => { announced.push(cid.toString()); await provide(cid, options) }
+  const provides: ProvideEvent[] = []
+  const onA = startDiscovery(t, a, { laterQuietMs: 600, events: { onProvide: event => provides.push(event) } })
+  const [first, second, third] = [randomDigest(), randomDigest(), randomDigest()]
+
+  onA.provideLater(first)
+  await new Promise(resolve => setTimeout(resolve, 400))
+  onA.provideLater(second) // within the quiet time: the wait starts again
+  await new Promise(resolve => setTimeout(resolve, 400))
+  t.deepEqual(announced, [], 'nothing before a quiet time with no new blob')
+  t.deepEqual(onA.provided().sort(), [first, second].sort(), 'both are in the re-provide set already')
+  onA.provideLater(third)
+  await onA.provide(third) // a caller that needs it now does not wait
+  t.is(announced[0], cidOfDigest(third).toString())
+  const deadline = Date.now() + OP_TIMEOUT_MS
+  while (announced.length < 3 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+  t.deepEqual(announced.slice(1).sort(), [cidOfDigest(first).toString(), cidOfDigest(second).toString()].sort())
+  t.true(provides.every(e => e.ok && !e.reprovide))
+  onA.provideLater(first) // announced already: nothing new to announce
+  await new Promise(resolve => setTimeout(resolve, 900))
+  t.is(announced.length, 3)
+
+  // Stopped while waiting: the quiet time ends with it, nothing is announced after.
+  onA.provideLater(randomDigest())
+  await onA.stop()
+  await new Promise(resolve => setTimeout(resolve, 900))
+  t.is(announced.length, 3)
+  onA.provideLater(randomDigest()) // on a stopped discovery: a no-op, not a throw
+})
+
 test('a lookup on an empty DHT returns no providers within its timeout; stop aborts lookups under way', async t => {
   const node = await startTestNode(t, { swarmKey: testSwarmKey() })
   const lookups: number[] = []
