@@ -69,6 +69,13 @@ export const SCHEDULER_ORIGIN_KEEP_MS = 1_000
  * was dealt to a newcomer and read twice.
  */
 export const SCHEDULER_ORIGIN_SPREAD_WAIT_MS = 3_000
+/**
+ * A reader that reports other tasks' origin reads, and none of this task's, for this long after
+ * its deal is busy with those and has begun no read of this one (OriginRounds.spreadOrigin). Not
+ * at once: an agent hands its origin slot on before a read ends (layer-fetcher/origin-reads.ts),
+ * so over loopback it had often begun this task's read when the other task's report came.
+ */
+export const SCHEDULER_ORIGIN_BUSY_MS = 1_000
 /** How often the scheduler decides (parents, origin pieces, tables) for the tasks that changed. */
 export const SCHEDULER_TICK_MS = 100
 /** Agents one scheduler keeps a stream with at once. */

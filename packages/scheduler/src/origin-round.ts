@@ -1,7 +1,7 @@
 import { originReadPiecesFor, originRunFor, pieceSizeFor } from '@shoal/proto'
 import type { Digest, SchedulerMessage } from '@shoal/proto'
 import type { TaskAvailabilityView } from './availability.ts'
-import { DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_ASSIGNEE_STALL_PIECES, SCHEDULER_ORIGIN_KEEP_MS, SCHEDULER_ORIGIN_KEEP_PIECES, SCHEDULER_ORIGIN_READERS, SCHEDULER_ORIGIN_SPREAD_WAIT_MS } from './constants.ts'
+import { DEFAULT_ORIGIN_READERS_PER_PIECE, SCHEDULER_ASSIGNEE_STALL_MS, SCHEDULER_ASSIGNEE_STALL_PIECES, SCHEDULER_ORIGIN_KEEP_MS, SCHEDULER_ORIGIN_KEEP_PIECES, SCHEDULER_ORIGIN_READERS, SCHEDULER_ORIGIN_SPREAD_WAIT_MS, SCHEDULER_ORIGIN_BUSY_MS } from './constants.ts'
 import { chooseOriginReaders } from './origin-readers.ts'
 import { assignOrigin, reassign, rebalance } from './origin-split.ts'
 import type { OriginSinceDeal, TaskState } from './task-state.ts'
@@ -126,12 +126,17 @@ export class OriginRounds {
     if (newcomers.length === 0) return
     // Until each reader has said how it goes, what it has read is unknown: the newcomers wait, a
     // while at most (weighed again next round, whatever is reported: spreadWaiting). A reader that
-    // reports other tasks' reads is busy with those and has not begun this one's.
+    // has reported other tasks' reads, and none of this one's, for SCHEDULER_ORIGIN_BUSY_MS is busy
+    // with those and has not begun this one's.
+    const busyElsewhere = (peer: PeerKey): boolean => {
+      const since = task.originSinceDeal.get(peer)
+      return since != null && since.reports === 0 && now - since.dealtAt >= SCHEDULER_ORIGIN_BUSY_MS &&
+        (this.#components.originProgressAt?.(peer) ?? 0) > since.dealtAt
+    }
     const unheard = (peer: PeerKey): boolean => {
       const since = task.originSinceDeal.get(peer)
       return since != null && since.reports === 0 && now - since.dealtAt < SCHEDULER_ORIGIN_SPREAD_WAIT_MS &&
-        (this.#components.originProgressAt?.(peer) ?? 0) <= since.dealtAt &&
-        assignment.piecesOf(peer).some(i => availability.holderCount(i) === 0)
+        !busyElsewhere(peer) && assignment.piecesOf(peer).some(i => availability.holderCount(i) === 0)
     }
     task.spreadWaiting = readers.some(unheard)
     if (task.spreadWaiting) return
@@ -139,7 +144,13 @@ export class OriginRounds {
     const unheld = availability.unheldCount()
     if (unheld <= readers.length * SCHEDULER_ORIGIN_KEEP_PIECES) return
     const keep = (peer: PeerKey): number => originKeepFor(task.originSinceDeal.get(peer), pieceSizeFor(task.size), now)
-    const dealt = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep, joined: originReadPiecesFor(task.size) })
+    // A reader busy with another task's reads has begun no read of this one: it keeps its next
+    // SCHEDULER_ORIGIN_KEEP_PIECES pieces, not the 2 MiB a read would join (at 2 Mbit one agent that asked
+    // first for all three layers of an image kept 2 MiB of each, half the image on one link). One
+    // that said nothing at all by the end of the wait may have begun (an origin slow to answer): it
+    // keeps the read.
+    const joined = (peer: PeerKey): number => busyElsewhere(peer) ? 1 : originReadPiecesFor(task.size)
+    const dealt = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep, joined })
     // Every unheld piece kept by a reader: nothing changes hands.
     if (newcomers.every(peer => dealt.piecesOf(peer).length === 0)) return
     task.assignment = dealt

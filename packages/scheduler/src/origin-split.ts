@@ -58,9 +58,9 @@ export interface RebalanceInput {
   /**
    * The most pieces in a row one origin read of an agent joins (originReadPiecesFor): an assignee
    * also keeps the rest of the reads its kept pieces are in, taking its pieces in a row this many
-   * at a time from the first of them. Default 1 (a piece a read).
+   * at a time from the first of them; per assignee when a function. Default 1 (a piece a read).
    */
-  joined?: number
+  joined?: number | ((peer: PeerKey) => number)
 }
 
 /** Who reads which piece from the origin. Immutable: `reassign` makes a new one. */
@@ -235,10 +235,10 @@ export function rebalance (assignment: OriginAssignment, input: RebalanceInput):
   const old = slotsOf(assignment)
   const newIndex = new Map(downloaders.map((peer, index) => [peer, index]))
   const translate = assignment.assignees.map(peer => newIndex.get(peer) ?? NONE)
-  const joined = input.joined ?? 1
   const n = downloaders.length
-  const { keep } = input
+  const { keep, joined: join = 1 } = input
   const keeps = downloaders.map(peer => typeof keep === 'number' ? keep : keep(peer))
+  const joins = downloaders.map(peer => typeof join === 'number' ? join : join(peer))
   const loads = new Array<number>(n).fill(0)
   // Per assignee: where its current stretch of pieces in a row began, its last piece so far, and
   // the last piece of the reads its kept pieces are in (-1: none in this stretch).
@@ -271,6 +271,7 @@ export function rebalance (assignment: OriginAssignment, input: RebalanceInput):
       loads[reader]!++
       // Its reads took `joined` pieces at a time from the stretch's start: the rest of this one stays too.
       const start = stretchStart[reader]!
+      const joined = joins[reader]!
       readEnd[reader] = Math.max(readEnd[reader]!, start + (Math.floor((piece - start) / joined) + 1) * joined - 1)
     }
   }

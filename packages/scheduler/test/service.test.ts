@@ -140,7 +140,7 @@ test('agents that ask after the split wait until every reader has reported since
   t.true((last(inbox.get(d), 'origin')?.pieces.length ?? 0) > 0)
 })
 
-test('a reader that reports the origin reads of another blob is busy with those: newcomers do not wait for it', t => {
+test('a reader that reports only the origin reads of another blob for a second is busy with those: newcomers wait no longer for it', t => {
   const { service, clock, inbox, join } = setup()
   const [x, y] = [taskDigest(23), taskDigest(24)]
   const [a, b, c] = [join(1), join(2), join(3)]
@@ -151,7 +151,46 @@ test('a reader that reports the origin reads of another blob is busy with those:
   // Both read y's pieces first (one origin read at a time): nothing of x yet.
   for (const peer of [a, b]) service.handle(peer, originBytesFlow(y))
   service.tick()
-  t.true((last(inbox.get(c), 'origin')?.pieces.length ?? 0) > 0, 'c reads a share of x at once')
+  t.is(last(inbox.get(c), 'origin'), undefined, 'a read of x may have begun as the one of y ended: c waits')
+  clock.now += 800
+  for (const peer of [a, b]) service.handle(peer, originBytesFlow(y))
+  service.tick()
+  t.true((last(inbox.get(c), 'origin')?.pieces.length ?? 0) > 0, 'a second of reports of y alone: c reads a share of x, not waiting the 3 s out')
+})
+
+test('a reader busy with another blob has begun no read of this one: it keeps its next run, not a 2 MiB read', t => {
+  const { service, clock, inbox, join } = setup()
+  const [y, x] = [taskDigest(26), taskDigest(27)]
+  const [a, c] = [join(1), join(2)]
+  // x: 4 MiB, 16 pieces dealt in runs of 2; one origin read would join 8 of them.
+  const small = 16
+  service.handle(a, wantCold(y))
+  service.handle(a, { kind: 'announceTask', digest: x, size: small * PIECE, bitfield: bits(small, []), wantsPieces: true })
+  service.tick()
+  service.handle(c, { kind: 'announceTask', digest: x, size: small * PIECE, bitfield: bits(small, []), wantsPieces: true })
+  for (let ms = 0; ms < 1_000; ms += 250) {
+    clock.now += 250
+    service.handle(a, originBytesFlow(y))
+    service.tick()
+  }
+  const taken = last(inbox.get(c), 'origin')?.pieces ?? []
+  t.deepEqual(taken.slice(0, 2), [2, 3], `c reads the run after a's first: ${JSON.stringify(taken)}`)
+})
+
+test('a reader that said nothing by the end of the wait may have begun its read (an origin slow to answer): it keeps the whole read', t => {
+  const { service, clock, inbox, join } = setup()
+  const x = taskDigest(28)
+  const [a, c] = [join(1), join(2)]
+  // x: 4 MiB, 16 pieces dealt in runs of 2; a's first origin read joins 8 of them.
+  const small = 16
+  service.handle(a, { kind: 'announceTask', digest: x, size: small * PIECE, bitfield: bits(small, []), wantsPieces: true })
+  service.tick()
+  service.handle(c, { kind: 'announceTask', digest: x, size: small * PIECE, bitfield: bits(small, []), wantsPieces: true })
+  clock.now += 3_100
+  service.tick()
+  const taken = last(inbox.get(c), 'origin')?.pieces ?? []
+  t.true(taken.length > 0, 'c is dealt a share once the wait is over')
+  t.true(taken.every(i => i >= 8), `c takes nothing of a's first read: ${JSON.stringify(taken)}`)
 })
 
 test('a reader whose rate says it reads pieces before the scheduler would hear of them keeps those pieces', t => {
