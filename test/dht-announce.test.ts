@@ -72,3 +72,18 @@ test('an agent with no scheduler announces a blob at its first piece: other agen
   t.false(pull.done(), 'still downloading when found')
   t.is(sha256(await pull.body), sha256(cluster.layers[0] as Buffer))
 })
+
+test('when its scheduler goes away, an agent announces at once the blobs it held back from the DHT', async t => {
+  const cluster = await setupCluster(t)
+  const scheduler = await startTestScheduler(t, cluster.swarmKey)
+  const agent = await startPeer(t, cluster, { args: ['--scheduler', scheduler.addr], announceQuietMs: 600_000 })
+  await waitFor('the agent registered', () => agent.agent.schedulersConnected === 1)
+  const node = await dhtNode(t, cluster, agent)
+  const self = agent.agent.p2pAddresses[0]?.split('/p2p/')[1] ?? '-'
+  const digest = cluster.digests[1] ?? ''
+
+  t.is(sha256(await pullBlob(agent, digest)), sha256(cluster.layers[1] as Buffer))
+  t.false((await providers(node, digest)).includes(self), 'held back while the scheduler is there')
+  await scheduler.stop()
+  await waitFor('announced once the scheduler is gone', async () => (await providers(node, digest)).includes(self))
+})

@@ -201,14 +201,23 @@ export class Discovery implements Startable {
     if (shutdown == null) return // stopped: nothing is announced any more
     if (!this.#provided.has(digest)) this.#provided.set(digest, { cid: cidOfDigest(digest), announced: false })
     clearTimeout(this.#laterTimer)
-    this.#laterTimer = setTimeout(() => {
-      this.#laterTimer = undefined
-      const run: Promise<void> = (this.#later ?? Promise.resolve()).then(async () => {
-        const pending = [...this.#provided.entries()].filter(([, entry]) => !entry.announced && entry.inFlight == null)
-        await this.#announceEach(pending, shutdown.signal, false)
-      }).finally(() => { if (this.#later === run) this.#later = undefined })
-      this.#later = run
-    }, this.#laterQuietMs)
+    this.#laterTimer = setTimeout(() => { this.announcePending() }, this.#laterQuietMs)
+  }
+
+  /**
+   * Announces now, in the background, the blobs `provideLater` holds back (and any whose
+   * announcement failed): for when a scheduler goes away and the DHT is what peers have left.
+   */
+  announcePending (): void {
+    const shutdown = this.#shutdown
+    clearTimeout(this.#laterTimer)
+    this.#laterTimer = undefined
+    if (shutdown == null) return
+    const run: Promise<void> = (this.#later ?? Promise.resolve()).then(async () => {
+      const pending = [...this.#provided.entries()].filter(([, entry]) => !entry.announced && entry.inFlight == null)
+      await this.#announceEach(pending, shutdown.signal, false)
+    }).finally(() => { if (this.#later === run) this.#later = undefined })
+    this.#later = run
   }
 
   /**

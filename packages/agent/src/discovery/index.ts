@@ -7,7 +7,8 @@
  * what the others can use), `withdraw(digest)` when it evicts the blob, and
  * `findProviders(digest)` before it goes to the origin. A blob whose download a scheduler directed
  * goes to `provideLater(digest)` once whole instead: the scheduler told the others of its pieces,
- * and the announcement waits for a quiet moment. Everything provided is announced again every
+ * and the announcement waits for a quiet moment (or for `announcePending`, when a scheduler goes
+ * away). Everything provided is announced again every
  * `reprovideIntervalMs`.
  *
  * Withdrawing: Kademlia has no message that takes a provider record back from the peers that

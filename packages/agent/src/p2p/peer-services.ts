@@ -103,6 +103,8 @@ export class PeerServices {
   #membersPoll?: ReturnType<typeof setInterval>
   #membersFileMtimeMs = 0
   readonly #knownAddresses = new KnownAddresses()
+  /** A scheduler went away: the blobs held back from the DHT (provideLater) are announced now, for the peers that look there. */
+  readonly #onSchedulerGone = (): void => { this.#discovery?.announcePending() }
 
   constructor (components: PeerServicesComponents, init: PeerServicesInit) {
     this.#components = components
@@ -157,6 +159,7 @@ export class PeerServices {
         heldTasks: () => this.#heldTasks()
       })
       this.#scheduler.on('members', (message, key) => { this.#hangUp(this.#members?.apply(key, message) ?? []) })
+      this.#scheduler.on('disconnected', this.#onSchedulerGone)
       this.#scheduler.start()
     }
     this.#dnsSchedulers?.on('change', peers => { this.#schedulersFound(peers) })
@@ -269,6 +272,8 @@ export class PeerServices {
     await this.#dnsSchedulers?.stop()
     this.#dnsBootstrap = undefined
     this.#dnsSchedulers = undefined
+    // Stopping ends its sessions too: that is no reason to announce anything.
+    this.#scheduler?.off('disconnected', this.#onSchedulerGone)
     await this.#scheduler?.stop()
     this.#scheduler = undefined
     await this.#embedded?.stop()

@@ -194,6 +194,23 @@ test('provideLater announces once no blob came to it for the quiet time, each bl
   onA.provideLater(randomDigest()) // on a stopped discovery: a no-op, not a throw
 })
 
+test('announcePending announces what provideLater holds back at once, without the quiet time', async t => {
+  const { a } = await cluster(t)
+  const announced: string[] = []
+  const provide = a.contentRouting.provide.bind(a.contentRouting)
+  a.contentRouting.provide = async (cid, options) => { announced.push(cid.toString()); await provide(cid, options) }
+  const onA = startDiscovery(t, a, { laterQuietMs: 60_000 })
+  const digest = randomDigest()
+  onA.provideLater(digest)
+  onA.announcePending()
+  const deadline = Date.now() + OP_TIMEOUT_MS
+  while (announced.length === 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
+  t.deepEqual(announced, [cidOfDigest(digest).toString()])
+  onA.announcePending() // nothing held back any more
+  await new Promise(resolve => setTimeout(resolve, 200))
+  t.is(announced.length, 1)
+})
+
 test('a lookup on an empty DHT returns no providers within its timeout; stop aborts lookups under way', async t => {
   const node = await startTestNode(t, { swarmKey: testSwarmKey() })
   const lookups: number[] = []
