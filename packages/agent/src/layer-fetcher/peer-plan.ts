@@ -18,6 +18,11 @@ export interface PeerNetwork {
   findProviders: (digest: Digest) => Promise<Array<{ id: PeerId }>>
   /** Announces the blob now and waits for it (bounded; never throws). */
   announce: (digest: Digest) => Promise<void>
+  /**
+   * Announces the blob once the site is quiet (Discovery.provideLater): for blobs whose holders a
+   * scheduler tells. Without it, `announce`.
+   */
+  announceLater?: (digest: Digest) => void
   /** Where a peer named by a scheduler listens (multiaddrs, as bytes), so that it can be dialled by id. */
   rememberAddresses: (peer: PeerId, addresses: readonly Uint8Array[]) => void
   client: Pick<PieceExchangeClient, 'pieceTable' | 'bitfield' | 'piece'>

@@ -15,7 +15,7 @@ export interface StripeFetchComponents {
   /** Piece reads from the origin (HTTP Range), shared with the downloads; none with `--no-origin-fallback`. */
   originPiece?: OriginPieceReader
   /** Told of the pieces held once they are stored: the DHT and the blob's scheduler. */
-  peers?: Pick<PeerNetwork, 'announce'>
+  peers?: Pick<PeerNetwork, 'announce' | 'announceLater'>
   scheduler?: Pick<SchedulerClient, 'sessionFor'>
   log: Logger
 }
@@ -100,13 +100,22 @@ export async function fetchStripe (components: StripeFetchComponents, init: Stri
   return held
 }
 
-/** The DHT and the blob's scheduler learn what this agent holds of the blob now. */
+/**
+ * The blob's scheduler learns what this agent holds of the blob now, and the DHT once the site is
+ * quiet: the stripes of a prefetch end together, and the pull that follows would meet every agent's
+ * announcements (a DHT query and a message to each close peer). With no scheduler, the DHT now.
+ */
 function tellHolders (components: StripeFetchComponents, partial: PartialBlob): void {
   const { digest, size, record } = partial
-  components.peers?.announce(digest).catch((err: Error) => {
-    components.log.info('a stripe was not announced in the DHT', { digest, error: err.message })
-  })
+  const { peers } = components
   const session = components.scheduler?.sessionFor(digest)
+  if (session == null || session.closed || peers?.announceLater == null) {
+    peers?.announce(digest).catch((err: Error) => {
+      components.log.info('a stripe was not announced in the DHT', { digest, error: err.message })
+    })
+  } else {
+    peers.announceLater(digest)
+  }
   if (session == null || session.closed) return
   session.announce({ digest, size, bitfield: recordedBitfield(record), wantsPieces: false })
   session.pieceTable(recordedTable(record))

@@ -374,6 +374,7 @@ export class PeerServices {
         })
       },
       shares: async blob => this.#share?.settled(blob) ?? true,
+      announceLater: digest => { this.provideLater(digest) },
       announce: async digest => {
         if (!this.#shareable(digest)) return
         const wait = AbortSignal.timeout(PEER_LOOKUP_TIMEOUT_MS)

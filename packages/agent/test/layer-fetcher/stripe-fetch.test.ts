@@ -31,20 +31,22 @@ function recordingScheduler (): { scheduler: Pick<SchedulerClient, 'sessionFor'>
   return { scheduler: { sessionFor: () => session as never }, told }
 }
 
-function alone (self: PeerId, announced: Digest[]): PeerNetwork {
+/** A peer network with nobody connected; DHT announcements now go to `announced`, those for a quiet moment to `later`. */
+function alone (self: PeerId, announced: Digest[], later: Digest[] = []): PeerNetwork {
   const none = async (): Promise<never> => { throw new Error('no peer') }
-  return { self, connected: () => [], findProviders: async () => [], announce: async digest => { announced.push(digest) }, rememberAddresses: () => {}, client: { piece: none, pieceTable: none, bitfield: none } }
+  return { self, connected: () => [], findProviders: async () => [], announce: async digest => { announced.push(digest) }, announceLater: digest => { later.push(digest) }, rememberAddresses: () => {}, client: { piece: none, pieceTable: none, bitfield: none } }
 }
 
-test('a stripe is read from the origin a run of pieces per request and stored: only its pieces, each under its own CID; the DHT and the scheduler are told', async t => {
+test('a stripe is read from the origin a run of pieces per request and stored: only its pieces, each under its own CID; the scheduler is told, the DHT once the site is quiet', async t => {
   const layer = layerFixture({ size: 15 * PIECE + 100, seed: 31 })
   const store = await openStore(t)
   const { upstream, req, proxy } = await registryOrigin(t, layer, 'pass')
   proxy?.reset()
   const [self] = await peerIds(1)
   const dht: Digest[] = []
+  const later: Digest[] = []
   const { scheduler, told } = recordingScheduler()
-  const fetcher = new LayerFetcher({ store, upstream, peers: alone(self!, dht), scheduler: scheduler as SchedulerClient })
+  const fetcher = new LayerFetcher({ store, upstream, peers: alone(self!, dht, later), scheduler: scheduler as SchedulerClient })
   t.teardown(async () => { await fetcher.stop() })
   const stripe = { index: 1, count: 3 }
   const progress: number[] = []
@@ -69,7 +71,8 @@ test('a stripe is read from the origin a run of pieces per request and stored: o
     t.is(record?.pieces[i], expected, `piece ${i}`)
   }
   t.false(store.isPinned(req.digest), 'the partial file is closed')
-  t.deepEqual(dht, [req.digest])
+  t.deepEqual(dht, [], 'not announced in the DHT now: its scheduler tells the others')
+  t.deepEqual(later, [req.digest])
   t.deepEqual(told.announced, [{ digest: req.digest, pieces: 6, wantsPieces: false }])
   t.deepEqual(told.tables[0]?.pieces.map((cid, i) => cid == null ? null : `${i}:${parseCid(cid.toString()).toString()}`).filter(x => x != null), wanted.map(i => `${i}:${record?.pieces[i] ?? ''}`))
 
@@ -169,4 +172,19 @@ test('two stripes of one blob on one agent (a moved stripe) are held one after t
   t.true(store.get(req.digest)?.pieces.every(cid => cid != null))
   t.is(originBytes(proxy), layer.byteLength)
   t.false(store.isPinned(req.digest), 'the partial file is closed')
+})
+
+test('a stripe fetched with no scheduler is announced in the DHT at once', async t => {
+  const layer = layerFixture({ size: 15 * PIECE + 100, seed: 33 })
+  const store = await openStore(t)
+  const { upstream, req } = await registryOrigin(t, layer)
+  const [self] = await peerIds(1)
+  const dht: Digest[] = []
+  const later: Digest[] = []
+  const fetcher = new LayerFetcher({ store, upstream, peers: alone(self!, dht, later) })
+  t.teardown(async () => { await fetcher.stop() })
+  const bytes = await fetcher.fetchStripe(req, { size: layer.byteLength, stripe: { index: 0, count: 3 }, signal: AbortSignal.timeout(20_000) })
+  t.is(bytes, stripeBytes(layer.byteLength, { index: 0, count: 3 }))
+  t.deepEqual(dht, [req.digest])
+  t.deepEqual(later, [])
 })
