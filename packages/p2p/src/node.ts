@@ -30,6 +30,7 @@ import type { Admission } from './gate.ts'
 import { noiseCrypto } from './noise-crypto.ts'
 import { pskProtector } from './psk-protector.ts'
 import { swarmKeyBytes } from './swarm-key.ts'
+import { libp2pLogger } from './quiet-logger.ts'
 
 // A type, not an interface: libp2p's ServiceMap needs the implicit index signature.
 export type P2pServices = {
@@ -82,6 +83,7 @@ export async function createP2pNode (init: P2pNodeInit): Promise<P2pNode> {
   const admission = init.admission ?? { kind: 'loopback' }
   const node = await createLibp2p<P2pServices>({
     start: false,
+    logger: libp2pLogger(),
     connectionGater: admissionGater(admission),
     privateKey: init.privateKey,
     addresses: { listen: listen.map(String), announce: announce.map(String) },
