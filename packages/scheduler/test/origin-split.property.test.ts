@@ -120,7 +120,8 @@ test('rebalance leaves each reader its first pieces and the rest of their reads,
   fc.assert(fc.property(splitArb, fc.record({
     done: fc.array(fc.boolean(), { minLength: 80, maxLength: 80 }),
     keeps: fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 9, maxLength: 9 }),
-    joined: fc.integer({ min: 1, max: 8 }),
+    // One size of read for all, or one per reader (a reader busy elsewhere keeps pieces one by one).
+    joined: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 9, maxLength: 9 })),
     newcomers: fc.integer({ min: 0, max: 3 })
   }), ({ pieceCount, n, k, run }, { done: doneList, keeps, joined, newcomers }) => {
     const assignees = Array.from({ length: n }, (_, i) => peerKey(i))
@@ -128,10 +129,11 @@ test('rebalance leaves each reader its first pieces and the rest of their reads,
     const done = (i: number): boolean => doneList[i] === true
     const keepOf = (peer: PeerKey): number => keeps[assignees.indexOf(peer)] ?? 1
     const downloaders = [...assignees, ...Array.from({ length: newcomers }, (_, i) => peerKey(100 + i))]
-    const next = rebalance(assignment, { done, downloaders, keep: keepOf, joined })
+    const joinedOf = (peer: PeerKey): number => typeof joined === 'number' ? joined : joined[assignees.indexOf(peer)] ?? 1
+    const next = rebalance(assignment, { done, downloaders, keep: keepOf, joined: typeof joined === 'number' ? joined : joinedOf })
     for (const peer of assignees) {
-      for (const piece of mustKeep(assignment.piecesOf(peer), done, keepOf(peer), joined)) {
-        assert.ok(next.readers(piece).includes(peer), `piece ${piece} stays with its reader (keep ${keepOf(peer)}, reads of ${joined})`)
+      for (const piece of mustKeep(assignment.piecesOf(peer), done, keepOf(peer), joinedOf(peer))) {
+        assert.ok(next.readers(piece).includes(peer), `piece ${piece} stays with its reader (keep ${keepOf(peer)}, reads of ${joinedOf(peer)})`)
       }
     }
     for (let i = 0; i < pieceCount; i++) {
