@@ -194,12 +194,16 @@ export class Discovery implements Startable {
    * here for `laterQuietMs`, or in the next re-provide round if that is sooner, or at once by a
    * `provide`. For blobs whose holders the scheduler tells: the DHT is then the fallback for when it
    * is away, and announcing in the middle of a rollout costs every agent of the site CPU when it has
-   * least. A blob already in the set is left as it is.
+   * least. A blob already in the set is left as it is, and one announced or being announced is no
+   * news: it does not start the quiet time again (the agent hands on every verified blob, also those
+   * its first piece announced, and each such call used to hold the waiting ones back).
    */
   provideLater (digest: Digest): void {
     const shutdown = this.#shutdown
     if (shutdown == null) return // stopped: nothing is announced any more
-    if (!this.#provided.has(digest)) this.#provided.set(digest, { cid: cidOfDigest(digest), announced: false })
+    const entry = this.#provided.get(digest)
+    if (entry == null) this.#provided.set(digest, { cid: cidOfDigest(digest), announced: false })
+    else if (entry.announced || entry.inFlight != null) return
     clearTimeout(this.#laterTimer)
     this.#laterTimer = setTimeout(() => { this.announcePending() }, this.#laterQuietMs)
   }

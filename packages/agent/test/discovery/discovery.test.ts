@@ -194,6 +194,27 @@ test('provideLater announces once no blob came to it for the quiet time, each bl
   onA.provideLater(randomDigest()) // on a stopped discovery: a no-op, not a throw
 })
 
+test('provideLater of a blob announced already does not postpone the blobs still waiting', async t => {
+  const { a } = await cluster(t)
+  const announcedAt = new Map<string, number>()
+  const provide = a.contentRouting.provide.bind(a.contentRouting)
+  a.contentRouting.provide = async (cid, options) => { announcedAt.set(cid.toString(), performance.now()); await provide(cid, options) }
+  const onA = startDiscovery(t, a, { laterQuietMs: 1_000 })
+  const [done, waiting] = [randomDigest(), randomDigest()]
+  await onA.provide(done)
+
+  const since = performance.now()
+  onA.provideLater(waiting)
+  await new Promise(resolve => setTimeout(resolve, 900))
+  // A whole blob whose first piece announced it (the agent hands every verified blob on): nothing
+  // new came, so the quiet time runs on. It used to start again here, to end ~1,900 ms after `since`.
+  onA.provideLater(done)
+  const deadline = Date.now() + OP_TIMEOUT_MS
+  while (!announcedAt.has(cidOfDigest(waiting).toString()) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
+  const after = (announcedAt.get(cidOfDigest(waiting).toString()) ?? Infinity) - since
+  t.true(after >= 1_000 && after < 1_600, `announced ${after.toFixed(0)} ms after provideLater`)
+})
+
 test('announcePending announces what provideLater holds back at once, without the quiet time', async t => {
   const { a } = await cluster(t)
   const announced: string[] = []
