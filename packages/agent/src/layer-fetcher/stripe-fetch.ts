@@ -109,14 +109,15 @@ function tellHolders (components: StripeFetchComponents, partial: PartialBlob): 
   const { digest, size, record } = partial
   const { peers } = components
   const session = components.scheduler?.sessionFor(digest)
-  if (session == null || session.closed || peers?.announceLater == null) {
+  const live = session != null && !session.closed
+  if (live && peers?.announceLater != null) {
+    peers.announceLater(digest)
+  } else {
     peers?.announce(digest).catch((err: Error) => {
       components.log.info('a stripe was not announced in the DHT', { digest, error: err.message })
     })
-  } else {
-    peers.announceLater(digest)
   }
-  if (session == null || session.closed) return
+  if (!live) return
   session.announce({ digest, size, bitfield: recordedBitfield(record), wantsPieces: false })
   session.pieceTable(recordedTable(record))
 }
