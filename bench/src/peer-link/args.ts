@@ -4,7 +4,7 @@ import { outDirOf } from '../harness.ts'
 import { BenchUsageError } from '../mirror/errors.ts'
 import * as C from './constants.ts'
 
-export type Section = 'bare' | 'shoal' | 'rss'
+export type Section = 'bare' | 'tls' | 'shoal' | 'rss'
 /** Without a swarm key (TCP + Noise + Yamux), or with one (pnet under Noise). */
 export type KeyMode = 'off' | 'on'
 
@@ -22,10 +22,10 @@ export interface PeerLinkOptions {
   outDir: string
 }
 
-const SECTIONS: readonly Section[] = ['bare', 'shoal', 'rss']
+const SECTIONS: readonly Section[] = ['bare', 'tls', 'shoal', 'rss']
 
 export const PEER_LINK_USAGE = `usage: pnpm bench peer-link [options]
-  --runs N          measured rounds, bare then shoal in each (default ${C.DEFAULT_RUNS})
+  --runs N          measured rounds, bare, TLS and shoal in each (default ${C.DEFAULT_RUNS})
   --blob-mb M       size of the blob moved over the link, MiB (default ${C.DEFAULT_BLOB_MIB})
   --peers P         agents pulling from agent A at once in (c) (default ${C.DEFAULT_RSS_PEERS})
   --swarm-key MODE  off, on or both: without a swarm key, with one, or each in turn (default both)
@@ -34,6 +34,7 @@ export const PEER_LINK_USAGE = `usage: pnpm bench peer-link [options]
   --agent-dir DIR   make agent data dirs under DIR, e.g. /dev/shm (default: OS temp dir)
   --out DIR         where report.json and report.md go (default bench/out/peer-link-<timestamp>)
 (a) bare js-libp2p, two processes (TCP [+ pnet] + Noise + Yamux at their defaults), one stream moving M MiB: MB/s;
+(tls) the native reference: Node's TLS 1.3 (ChaCha20-Poly1305, a pre-shared key) over TCP, no libp2p: MB/s and CPU per GiB;
 (b) shoal: agent B pulls the M MiB blob through its mirror port, every byte from agent A over the peer link: MB/s
     and shoal/bare per round, goal >= ${C.GOAL_THROUGHPUT_RATIO_MIN}; (c) agent A's peak RSS while P agents pull the blob from it
     at once, goal <= ${C.GOAL_PEAK_RSS_MIB_MAX} MiB.`

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
@@ -7,12 +8,19 @@ import { BARE_FETCH_TIMEOUT_MS, BARE_READY_TIMEOUT_MS, BARE_WARMUP_BYTES } from 
 import { cpuMeter } from '../process-cpu.ts'
 import { BareNodeError } from './errors.ts'
 
-const BARE_NODE = fileURLToPath(new URL('./bare-node.ts', import.meta.url))
+/** The two reference stacks: bare js-libp2p (TCP, Noise, Yamux), or Node's own TLS over TCP. */
+export type BareStack = 'libp2p' | 'tls'
+
+const NODE_SCRIPT: Record<BareStack, string> = {
+  libp2p: fileURLToPath(new URL('./bare-node.ts', import.meta.url)),
+  tls: fileURLToPath(new URL('./tls-node.ts', import.meta.url))
+}
 
 export interface BareRunInit {
+  stack: BareStack
   bytes: number
   runs: number
-  /** The swarm key file's bytes, for a private network (pnet) under Noise. */
+  /** The swarm key file's bytes, for a private network (pnet) under Noise (the libp2p stack only). */
   swarmKey?: Uint8Array
   /** Run both processes with --cpu-prof into this directory. */
   profileDir?: string
@@ -33,11 +41,14 @@ export interface BareSeries {
 }
 
 /**
- * One series on the bare stack: a server process and a fetcher process (one core each, like two
- * agents), the fetcher pulling `bytes` `runs` times over one connection after an untimed warm-up.
+ * One series on a reference stack: a server process and a fetcher process (one core each, like two
+ * agents), the fetcher pulling `bytes` `runs` times after an untimed warm-up (libp2p: one stream a
+ * run over one connection; TLS: one connection a run).
  */
 export async function runBare (init: BareRunInit): Promise<BareSeries> {
-  const key = init.swarmKey == null ? [] : ['--swarm-key-hex', Buffer.from(init.swarmKey).toString('hex')]
+  const key = init.stack === 'tls'
+    ? ['--psk-hex', randomBytes(32).toString('hex')]
+    : init.swarmKey == null ? [] : ['--swarm-key-hex', Buffer.from(init.swarmKey).toString('hex')]
   const server = start(['serve', ...key], init)
   try {
     const { addr } = JSON.parse(await firstLine(server, AbortSignal.any([init.signal, AbortSignal.timeout(BARE_READY_TIMEOUT_MS)]))) as { addr: string }
@@ -60,7 +71,7 @@ interface Child { process: ChildProcess, stderr: () => string, exited: Promise<v
 
 function start (args: string[], init: BareRunInit): Child {
   const profile = init.profileDir == null ? [] : ['--cpu-prof', `--cpu-prof-dir=${init.profileDir}`]
-  const child = spawn(process.execPath, [...profile, BARE_NODE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...profile, NODE_SCRIPT[init.stack], ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   init.track(child)
   let stderr = ''
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-4000) })

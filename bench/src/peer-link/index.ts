@@ -1,7 +1,8 @@
 /**
  * `bench peer-link`: the throughput of one peer link between two agents against bare js-libp2p
  * with the same transport, encryption and muxer, measured in the same run, with and without a
- * swarm key; and agent A's peak RSS while several agents pull a big blob from it at once.
+ * swarm key, beside Node's own TLS over TCP (what a byte costs without libp2p's stream stack);
+ * and agent A's peak RSS while several agents pull a big blob from it at once.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -72,7 +73,7 @@ async function measure (options: PeerLinkOptions, teardown: Teardown, signal: Ab
   let profiles: Record<string, ProfileSummary> | undefined
   if (profileRoot != null) {
     profiles = {}
-    for (const role of ['bare-off', 'bare-on', 'a-off', 'a-on', 'b-off', 'b-on', 'rss-b-off', 'rss-b-on']) {
+    for (const role of ['bare-off', 'bare-on', 'tls-off', 'tls-on', 'a-off', 'a-on', 'b-off', 'b-on', 'rss-b-off', 'rss-b-on']) {
       const summary = await summarizeProfiles(join(profileRoot, role), { topFunctions: C.PROFILE_TOP_FUNCTIONS, topFiles: C.PROFILE_TOP_FILES })
       if (summary != null) profiles[role] = summary
     }
@@ -97,10 +98,10 @@ interface LinkComponents {
   log: (line: string) => void
 }
 
-/** Every section for one swarm-key mode: a fresh agent A, then rounds of bare and shoal, then (c). */
+/** Every section for one swarm-key mode: a fresh agent A, then rounds of bare, TLS and shoal, then (c). */
 async function measureLink (options: PeerLinkOptions, keyMode: KeyMode, { ctx, workDir, profileRoot, teardown, signal, log }: LinkComponents): Promise<LinkResult> {
   const { sections, blobBytes } = options
-  const result: LinkResult = { keyMode, bareMBps: [], shoalMBps: [], ratio: [], cpuSecondsPerGiB: { bareServer: [], bareFetcher: [], a: [], b: [] } }
+  const result: LinkResult = { keyMode, bareMBps: [], tlsMBps: [], shoalMBps: [], ratio: [], cpuSecondsPerGiB: { bareServer: [], bareFetcher: [], tlsServer: [], tlsFetcher: [], a: [], b: [] } }
   let swarmKeyFile: string | undefined
   if (keyMode === 'on') {
     swarmKeyFile = join(workDir, 'swarm.key')
@@ -112,10 +113,21 @@ async function measureLink (options: PeerLinkOptions, keyMode: KeyMode, { ctx, w
     for (let round = 0; round < options.runs; round++) {
       const bare = sections.includes('bare')
         ? await runBare({
+          stack: 'libp2p',
           bytes: blobBytes,
           runs: 1,
           swarmKey,
           profileDir: profileRoot == null ? undefined : join(profileRoot, `bare-${keyMode}`),
+          track: child => { teardown.track(child) },
+          signal
+        })
+        : undefined
+      const native = sections.includes('tls')
+        ? await runBare({
+          stack: 'tls',
+          bytes: blobBytes,
+          runs: 1,
+          profileDir: profileRoot == null ? undefined : join(profileRoot, `tls-${keyMode}`),
           track: child => { teardown.track(child) },
           signal
         })
@@ -126,6 +138,7 @@ async function measureLink (options: PeerLinkOptions, keyMode: KeyMode, { ctx, w
       const bareMBps = bare == null ? undefined : mbps(blobBytes, bare.seconds[0] ?? Number.NaN)
       const shoalMBps = shoal == null ? undefined : mbps(blobBytes, shoal.seconds)
       if (bareMBps != null) result.bareMBps.push(bareMBps)
+      if (native != null) result.tlsMBps.push(mbps(blobBytes, native.seconds[0] ?? Number.NaN))
       if (shoalMBps != null) result.shoalMBps.push(shoalMBps)
       if (bareMBps != null && shoalMBps != null) result.ratio.push(shoalMBps / bareMBps)
       // The bare series' CPU covers its warm-up too.
@@ -133,14 +146,17 @@ async function measureLink (options: PeerLinkOptions, keyMode: KeyMode, { ctx, w
       const perGiB = (seconds: number | undefined, gib: number): number => seconds == null ? Number.NaN : seconds / gib
       if (bare != null) result.cpuSecondsPerGiB.bareServer.push(perGiB(bare.serverCpuSeconds, bareGiB))
       if (bare != null) result.cpuSecondsPerGiB.bareFetcher.push(perGiB(bare.fetcherCpuSeconds, bareGiB))
+      if (native != null) result.cpuSecondsPerGiB.tlsServer.push(perGiB(native.serverCpuSeconds, bareGiB))
+      if (native != null) result.cpuSecondsPerGiB.tlsFetcher.push(perGiB(native.fetcherCpuSeconds, bareGiB))
       if (shoal != null) result.cpuSecondsPerGiB.a.push(perGiB(shoal.cpuSecondsA, blobBytes / C.GIB))
       if (shoal != null) result.cpuSecondsPerGiB.b.push(perGiB(shoal.cpuSecondsB, blobBytes / C.GIB))
-      if (bare == null && shoal == null) continue
-      const cpu = [result.cpuSecondsPerGiB.bareServer, result.cpuSecondsPerGiB.bareFetcher, result.cpuSecondsPerGiB.a, result.cpuSecondsPerGiB.b]
+      if (bare == null && native == null && shoal == null) continue
+      const c = result.cpuSecondsPerGiB
+      const [bareServer, bareFetcher, tlsServer, tlsFetcher, cpuA, cpuB] = [c.bareServer, c.bareFetcher, c.tlsServer, c.tlsFetcher, c.a, c.b]
         .map(list => list.length === 0 ? '–' : (list.at(-1) ?? Number.NaN).toFixed(2))
-      log(`swarm key ${keyMode}, round ${round + 1}/${options.runs}: bare ${bareMBps?.toFixed(0) ?? '–'} MB/s, shoal ${shoalMBps?.toFixed(0) ?? '–'} MB/s` +
+      log(`swarm key ${keyMode}, round ${round + 1}/${options.runs}: bare ${bareMBps?.toFixed(0) ?? '–'} MB/s, TLS ${result.tlsMBps.at(-1)?.toFixed(0) ?? '–'} MB/s, shoal ${shoalMBps?.toFixed(0) ?? '–'} MB/s` +
         (bareMBps != null && shoalMBps != null ? `, shoal/bare ${(shoalMBps / bareMBps).toFixed(2)}` : '') +
-        `; CPU s/GiB: bare server ${cpu[0]!}, fetcher ${cpu[1]!}, agent A ${cpu[2]!}, B ${cpu[3]!}; load ${loadavg()[0]!.toFixed(1)}`)
+        `; CPU s/GiB: bare server ${bareServer!}, fetcher ${bareFetcher!}, TLS server ${tlsServer!}, fetcher ${tlsFetcher!}, agent A ${cpuA!}, B ${cpuB!}; load ${loadavg()[0]!.toFixed(1)}`)
     }
     if (sections.includes('rss') && ctx != null && a != null) {
       result.rss = await rssCase(ctx, a, keyMode, options.rssPeers, swarmKeyFile)

@@ -13,13 +13,15 @@ import type { MachineFacts } from '../machine.ts'
 export interface LinkResult {
   keyMode: KeyMode
   bareMBps: number[]
+  /** Node's own TLS over TCP, no libp2p (the native reference: what a byte costs below libp2p's stack). */
+  tlsMBps: number[]
   shoalMBps: number[]
   ratio: number[]
   /**
-   * CPU seconds per GiB moved, per round: the bare server and fetcher (their warm-up counted in
-   * both bytes and time), and agents A (uploader) and B (receiver) during the timed pull.
+   * CPU seconds per GiB moved, per round: the bare and TLS servers and fetchers (their warm-up
+   * counted in both bytes and time), and agents A (uploader) and B (receiver) during the timed pull.
    */
-  cpuSecondsPerGiB: { bareServer: number[], bareFetcher: number[], a: number[], b: number[] }
+  cpuSecondsPerGiB: { bareServer: number[], bareFetcher: number[], tlsServer: number[], tlsFetcher: number[], a: number[], b: number[] }
   rss?: RssCase
 }
 
@@ -45,19 +47,19 @@ export function resultsTable (report: PeerLinkReport): string {
   const rows: string[][] = []
   for (const link of report.links) {
     const key = KEY_LABEL[link.keyMode]
-    if (link.bareMBps.length > 0 || link.shoalMBps.length > 0) {
+    if (link.bareMBps.length > 0 || link.tlsMBps.length > 0 || link.shoalMBps.length > 0) {
       const ratio = summarize(link.ratio)
-      rows.push([`${mb} MiB over one link, ${key}`, spread(summarize(link.bareMBps), 0), spread(summarize(link.shoalMBps), 0),
+      rows.push([`${mb} MiB over one link, ${key}`, spread(summarize(link.bareMBps), 0), spread(summarize(link.tlsMBps), 0), spread(summarize(link.shoalMBps), 0),
         spread(ratio, 2), `shoal/bare >= ${GOAL_THROUGHPUT_RATIO_MIN}`, verdict(link.ratio.length === 0 ? undefined : ratio.median >= GOAL_THROUGHPUT_RATIO_MIN)])
     }
     if (link.rss != null) {
       const r = link.rss
       const peak = r.peakRssBytes / MIB
-      rows.push([`A's peak RSS, ${mb} MiB to ${r.peers} peers at once, ${key}${r.peakReset ? '' : ' (lifetime peak)'}`, '–',
+      rows.push([`A's peak RSS, ${mb} MiB to ${r.peers} peers at once, ${key}${r.peakReset ? '' : ' (lifetime peak)'}`, '–', '–',
         `${peak.toFixed(0)} MiB (${(r.startRssBytes / MIB).toFixed(0)} MiB as they started); peers ${summarize(r.perPeerMBps).median.toFixed(0)} MB/s each`, '–', `<= ${GOAL_PEAK_RSS_MIB_MAX} MiB`, verdict(peak <= GOAL_PEAK_RSS_MIB_MAX)])
     }
   }
-  return markdownTable(['measure', 'bare MB/s: median (min–max)', 'shoal MB/s', 'shoal/bare', 'goal', 'result'], rows)
+  return markdownTable(['measure', 'bare MB/s: median (min–max)', 'TLS MB/s', 'shoal MB/s', 'shoal/bare', 'goal', 'result'], rows)
 }
 
 export function renderMarkdown (report: PeerLinkReport): string {
@@ -67,7 +69,8 @@ export function renderMarkdown (report: PeerLinkReport): string {
     '# shoal peer-link benchmark',
     '',
     `${report.startedAt} – ${report.finishedAt}; ${describeMachine(e)}; load average at end ${e.loadAverageEnd.map(n => n.toFixed(2)).join(' ')}.`,
-    `${o.runs} rounds per swarm-key mode; each round is one bare series (fresh server and fetcher processes, untimed warm-up) and ` +
+    `${o.runs} rounds per swarm-key mode; each round is one bare js-libp2p series and one TLS series (Node's own TLS 1.3 over TCP, ` +
+      'ChaCha20-Poly1305, no libp2p; with no swarm key in either mode), each with fresh server and fetcher processes and an untimed warm-up, and ' +
       'one fresh agent B pulling the blob from agent A through its mirror port (after an untimed primer blob), back to back. ' +
       'MB/s are 10^6 bytes per second; the shoal client reads and sha256-verifies every byte, and B\'s metrics must show every byte came from the peer.',
     '',
@@ -75,13 +78,13 @@ export function renderMarkdown (report: PeerLinkReport): string {
     '',
     '## Rounds',
     '',
-    markdownTable(['swarm key', 'round', 'bare MB/s', 'shoal MB/s', 'shoal/bare', 'CPU s/GiB: bare server', 'bare fetcher', 'agent A', 'agent B'],
-      // A round of either side (`--only bare` or `--only shoal` runs one), the missing one as "–".
-      report.links.flatMap(l => Array.from({ length: Math.max(l.bareMBps.length, l.shoalMBps.length) }, (_, i) => {
+    markdownTable(['swarm key', 'round', 'bare MB/s', 'TLS MB/s', 'shoal MB/s', 'shoal/bare', 'CPU s/GiB: bare server', 'bare fetcher', 'TLS server', 'TLS fetcher', 'agent A', 'agent B'],
+      // A round of any side (`--only` may run one), a missing one as "–".
+      report.links.flatMap(l => Array.from({ length: Math.max(l.bareMBps.length, l.tlsMBps.length, l.shoalMBps.length) }, (_, i) => {
         const c = l.cpuSecondsPerGiB
         const cell = (list: number[], digits: number): string => list[i] == null ? '–' : list[i].toFixed(digits)
-        return [l.keyMode, String(i + 1), cell(l.bareMBps, 0), cell(l.shoalMBps, 0), cell(l.ratio, 2),
-          ...[c.bareServer, c.bareFetcher, c.a, c.b].map(list => cell(list, 2))]
+        return [l.keyMode, String(i + 1), cell(l.bareMBps, 0), cell(l.tlsMBps, 0), cell(l.shoalMBps, 0), cell(l.ratio, 2),
+          ...[c.bareServer, c.bareFetcher, c.tlsServer, c.tlsFetcher, c.a, c.b].map(list => cell(list, 2))]
       }))),
     ''
   ]
