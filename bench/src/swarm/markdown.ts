@@ -149,7 +149,8 @@ export function renderMarkdown (report: SwarmReport): string {
     ''
   ]
   for (const r of report.scenarios) {
-    lines.push(`## ${r.scenario}`, '', r.description + '.', '', scenarioTable(r), '', `Swarm p50 is ${x(r.speedupP50)} faster than direct p50.`, '')
+    lines.push(`## ${r.scenario}`, '', r.description + '.', '', scenarioTable(r), '')
+    if (r.direct.hosts.length > 0) lines.push(`Swarm p50 is ${x(r.speedupP50)} faster than direct p50.`, '')
     const t = r.swarm.trafficBySource
     lines.push(`**Traffic by source** (agents' own counters, ${t.perAgent.length} agents): ${mb(t.fromOriginBytes)} from the origin, ` +
       `${mb(t.fromPeersBytes)} from peers (${(t.peerShare * 100).toFixed(1)}% from peers).`, '')
