@@ -72,7 +72,7 @@ async function fetchOnce (addr: string, psk: Buffer, bytes: number): Promise<num
     checkServerIdentity: () => undefined
   })
   try {
-    await Promise.race([once(socket, 'secureConnect'), rejectAfter(CONNECT_TIMEOUT_MS, `no TLS connection to ${addr}`)])
+    await once(socket, 'secureConnect', { signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS) })
     const request = Buffer.alloc(REQUEST_BYTES)
     request.writeBigUInt64BE(BigInt(bytes))
     let got = 0
@@ -86,11 +86,6 @@ async function fetchOnce (addr: string, psk: Buffer, bytes: number): Promise<num
   } finally {
     socket.destroy()
   }
-}
-
-async function rejectAfter (ms: number, message: string): Promise<never> {
-  await new Promise(resolve => setTimeout(resolve, ms).unref())
-  throw new Error(message)
 }
 
 async function fetch (opts: { addr: string, psk: Buffer, bytes: number, runs: number, warmupBytes: number }): Promise<void> {
