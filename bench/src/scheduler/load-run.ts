@@ -183,7 +183,8 @@ export function runSize (init: SizeInit): SizeResult {
               parent: parent < 0 ? new Uint8Array() : agents[parent]!.peerIdBytes,
               bytes: BigInt(indexes.length * pieceSize),
               // As the agent does: an origin report carries the bytes read since the last.
-              originBytes: BigInt(parent < 0 ? indexes.length * pieceSize : 0)
+              originBytes: BigInt(parent < 0 ? indexes.length * pieceSize : 0),
+              reading: []
             }
           })
         }

@@ -38,7 +38,7 @@ export type PieceFailureReason = 'timeout' | 'refused' | 'unavailable' | 'bad-pi
 export type ParsedAgentMessage =
   | { kind: 'register', addresses: Uint8Array[], hostName: string, site?: string, zone?: string, uploadSlots: number, uploadBytesPerSecond?: number, joinToken?: string }
   | { kind: 'announceTask', digest: Digest, size: number, bitfield: Bitfield, wantsPieces: boolean }
-  | { kind: 'piecesFinished', digest: Digest, indexes: number[], source: 'peer' | 'origin', parent?: Uint8Array, bytes: number, originBytes?: number }
+  | { kind: 'piecesFinished', digest: Digest, indexes: number[], source: 'peer' | 'origin', parent?: Uint8Array, bytes: number, originBytes?: number, reading?: number[] }
   | { kind: 'pieceFailed', digest: Digest, index: number, parent?: Uint8Array, reason: PieceFailureReason }
   | { kind: 'pieceTable', table: PieceTable }
   | { kind: 'leaveTask', digest: Digest }
@@ -68,7 +68,7 @@ export function decodeAgentMessage (bytes: Uint8Array | Uint8ArrayList): ParsedA
   const message = decodeFrame(bytes, 'AgentMessage', () => AgentMessage.decode(bytes, {
     limits: {
       register: { addresses: MAX_ADDRESSES },
-      piecesFinished: { indexes: MAX_PIECE_COUNT },
+      piecesFinished: { indexes: MAX_PIECE_COUNT, reading: MAX_PIECE_COUNT },
       pieceTable: { pieces: MAX_PIECE_COUNT },
       prefetchResolved: { images: MAX_PREFETCH_IMAGES, images$: { blobs: MAX_PREFETCH_BLOBS } },
       prefetchProgress: { blobs: MAX_PREFETCH_BLOBS }
@@ -101,7 +101,7 @@ export function decodeAgentMessage (bytes: Uint8Array | Uint8ArrayList): ParsedA
     if (source == null) throw new InvalidMessageError('finished pieces without a source')
     const parent = optionalPeerId(piecesFinished.parent)
     if ((source === 'peer') !== (parent != null)) throw new InvalidMessageError('finished pieces name a parent exactly when they came from a peer')
-    return { kind: 'piecesFinished', digest: wireDigest(piecesFinished.digest), indexes: piecesFinished.indexes.map(pieceIndex), source, parent, bytes: safeNumber('bytes', piecesFinished.bytes), originBytes: safeNumber('originBytes', piecesFinished.originBytes) }
+    return { kind: 'piecesFinished', digest: wireDigest(piecesFinished.digest), indexes: piecesFinished.indexes.map(pieceIndex), source, parent, bytes: safeNumber('bytes', piecesFinished.bytes), originBytes: safeNumber('originBytes', piecesFinished.originBytes), reading: piecesFinished.reading.map(pieceIndex) }
   }
   if (pieceFailed != null) {
     const reason = REASONS[pieceFailed.reason]

@@ -27,12 +27,12 @@ test('every agent message decodes to its parsed form', t => {
   t.like(announce, { kind: 'announceTask', digest, size: 3 * PIECE, wantsPieces: true })
   t.true(announce.kind === 'announceTask' && announce.bitfield.has(1) && announce.bitfield.count() === 1)
 
-  t.deepEqual(decodeAgentMessage(agent({ piecesFinished: { digest, indexes: [0, 2], source: PieceSource.SOURCE_PEER, parent: peer, bytes: BigInt(2 * PIECE), originBytes: 0n } })),
-    { kind: 'piecesFinished', digest, indexes: [0, 2], source: 'peer', parent: peer, bytes: 2 * PIECE, originBytes: 0 })
-  t.deepEqual(decodeAgentMessage(agent({ piecesFinished: { digest, indexes: [1], source: PieceSource.SOURCE_ORIGIN, parent: new Uint8Array(), bytes: BigInt(PIECE), originBytes: BigInt(PIECE + 100) } })),
-    { kind: 'piecesFinished', digest, indexes: [1], source: 'origin', parent: undefined, bytes: PIECE, originBytes: PIECE + 100 })
-  t.deepEqual(decodeAgentMessage(agent({ piecesFinished: { digest, indexes: [], source: PieceSource.SOURCE_ORIGIN, parent: new Uint8Array(), bytes: 0n, originBytes: 4096n } })),
-    { kind: 'piecesFinished', digest, indexes: [], source: 'origin', parent: undefined, bytes: 0, originBytes: 4096 }, 'bytes of a read under way, no piece finished')
+  t.deepEqual(decodeAgentMessage(agent({ piecesFinished: { digest, indexes: [0, 2], source: PieceSource.SOURCE_PEER, parent: peer, bytes: BigInt(2 * PIECE), originBytes: 0n, reading: [] } })),
+    { kind: 'piecesFinished', digest, indexes: [0, 2], source: 'peer', parent: peer, bytes: 2 * PIECE, originBytes: 0, reading: [] })
+  t.deepEqual(decodeAgentMessage(agent({ piecesFinished: { digest, indexes: [1], source: PieceSource.SOURCE_ORIGIN, parent: new Uint8Array(), bytes: BigInt(PIECE), originBytes: BigInt(PIECE + 100), reading: [] } })),
+    { kind: 'piecesFinished', digest, indexes: [1], source: 'origin', parent: undefined, bytes: PIECE, originBytes: PIECE + 100, reading: [] })
+  t.deepEqual(decodeAgentMessage(agent({ piecesFinished: { digest, indexes: [], source: PieceSource.SOURCE_ORIGIN, parent: new Uint8Array(), bytes: 0n, originBytes: 4096n, reading: [3, 4] } })),
+    { kind: 'piecesFinished', digest, indexes: [], source: 'origin', parent: undefined, bytes: 0, originBytes: 4096, reading: [3, 4] }, 'bytes of a read under way, no piece finished, and the pieces it reads')
   t.deepEqual(decodeAgentMessage(agent({ pieceFailed: { digest, index: 4, parent: peer, reason: FailureReason.FAILURE_BAD_PIECE } })),
     { kind: 'pieceFailed', digest, index: 4, parent: peer, reason: 'bad-piece' })
   const cids = [0, 1].map(i => cidOfDigest(digestOf(new TextEncoder().encode(`piece ${i}`))).bytes)
@@ -57,10 +57,11 @@ test('malformed agent messages are InvalidMessageError, whatever the field', t =
   bad({ announceTask: { digest: 'sha256:nothex', size: 1n, bitfield: new Uint8Array(1), wantsPieces: false } }, /invalid blob digest/)
   bad({ announceTask: { digest, size: BigInt(3 * PIECE), bitfield: new Uint8Array(2), wantsPieces: false } }, /invalid bitfield/)
   bad({ announceTask: { digest, size: 2n ** 62n, bitfield: new Uint8Array(), wantsPieces: false } }, /larger than/)
-  bad({ piecesFinished: { digest, indexes: [MAX_PIECE_COUNT], source: PieceSource.SOURCE_ORIGIN, parent: new Uint8Array(), bytes: 0n, originBytes: 0n } }, /beyond/)
-  bad({ piecesFinished: { digest, indexes: [0], source: PieceSource.SOURCE_UNSPECIFIED, parent: new Uint8Array(), bytes: 0n, originBytes: 0n } }, /without a source/)
-  bad({ piecesFinished: { digest, indexes: [0], source: PieceSource.SOURCE_PEER, parent: new Uint8Array(), bytes: 0n, originBytes: 0n } }, /parent exactly when/)
-  bad({ piecesFinished: { digest, indexes: [0], source: PieceSource.SOURCE_ORIGIN, parent: peer, bytes: 0n, originBytes: 0n } }, /parent exactly when/)
+  bad({ piecesFinished: { digest, indexes: [MAX_PIECE_COUNT], source: PieceSource.SOURCE_ORIGIN, parent: new Uint8Array(), bytes: 0n, originBytes: 0n, reading: [] } }, /beyond/)
+  bad({ piecesFinished: { digest, indexes: [], source: PieceSource.SOURCE_ORIGIN, parent: new Uint8Array(), bytes: 0n, originBytes: 0n, reading: [MAX_PIECE_COUNT] } }, /beyond/)
+  bad({ piecesFinished: { digest, indexes: [0], source: PieceSource.SOURCE_UNSPECIFIED, parent: new Uint8Array(), bytes: 0n, originBytes: 0n, reading: [] } }, /without a source/)
+  bad({ piecesFinished: { digest, indexes: [0], source: PieceSource.SOURCE_PEER, parent: new Uint8Array(), bytes: 0n, originBytes: 0n, reading: [] } }, /parent exactly when/)
+  bad({ piecesFinished: { digest, indexes: [0], source: PieceSource.SOURCE_ORIGIN, parent: peer, bytes: 0n, originBytes: 0n, reading: [] } }, /parent exactly when/)
   bad({ pieceFailed: { digest, index: 0, parent: peer, reason: FailureReason.FAILURE_UNSPECIFIED } }, /without a reason/)
   bad({ pieceTable: { digest, size: BigInt(2 * PIECE), pieceSize: 2 * PIECE, pieces: [] } }, /invalid piece table/)
 })

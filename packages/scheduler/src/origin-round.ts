@@ -148,9 +148,11 @@ export class OriginRounds {
     // SCHEDULER_ORIGIN_KEEP_PIECES pieces, not the 2 MiB a read would join (at 2 Mbit one agent that asked
     // first for all three layers of an image kept 2 MiB of each, half the image on one link). One
     // that said nothing at all by the end of the wait may have begun (an origin slow to answer): it
-    // keeps the read.
+    // keeps the read. Every reader keeps the pieces it named as being read (a read it began before
+    // its report could say so), with the rest of their reads.
     const joined = (peer: PeerKey): number => busyElsewhere(peer) ? 1 : originReadPiecesFor(task.size)
-    const dealt = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep, joined })
+    const begun = (peer: PeerKey, piece: number): boolean => task.originSinceDeal.get(peer)?.reading.has(piece) === true
+    const dealt = rebalance(assignment, { done: i => availability.holderCount(i) > 0, downloaders: [...readers, ...newcomers], keep, joined, begun })
     // Every unheld piece kept by a reader: nothing changes hands.
     if (newcomers.every(peer => dealt.piecesOf(peer).length === 0)) return
     task.assignment = dealt

@@ -61,6 +61,8 @@ export interface RebalanceInput {
    * at a time from the first of them; per assignee when a function. Default 1 (a piece a read).
    */
   joined?: number | ((peer: PeerKey) => number)
+  /** Pieces an assignee said it is reading: kept too, with the rest of their reads. */
+  begun?: (peer: PeerKey, piece: number) => boolean
 }
 
 /** Who reads which piece from the origin. Immutable: `reassign` makes a new one. */
@@ -265,7 +267,7 @@ export function rebalance (assignment: OriginAssignment, input: RebalanceInput):
         slots[s] = reader
         continue
       }
-      const kept = loads[reader]! < keeps[reader]! || piece <= readEnd[reader]!
+      const kept = loads[reader]! < keeps[reader]! || piece <= readEnd[reader]! || input.begun?.(downloaders[reader]!, piece) === true
       slots[s] = kept ? reader : NONE
       if (!kept) continue
       loads[reader]!++

@@ -193,7 +193,7 @@ export class SchedulerService {
         if (task == null || this.registry.task(message.digest)?.has(peer) !== true) return
         for (const index of message.indexes) if (index < task.size) this.registry.pieceFinished(peer, message.digest, index)
         if (message.source === 'origin') {
-          task.originReported(peer, message.originBytes ?? 0, now)
+          task.originReported(peer, { bytes: message.originBytes ?? 0, reading: message.reading ?? [] }, now)
           this.#originProgressed(peer, message.indexes.length, now)
         }
         this.#events.onPiecesReported?.({ source: message.source, pieces: message.indexes.length, bytes: message.bytes })

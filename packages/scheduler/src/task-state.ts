@@ -10,6 +10,8 @@ export interface SentParents {
   at: number
 }
 
+const NO_PIECES: ReadonlySet<number> = new Set()
+
 /** An origin reader's reports for a task since it was dealt its pieces there. */
 export interface OriginSinceDeal {
   dealtAt: number
@@ -20,6 +22,8 @@ export interface OriginSinceDeal {
   /** The origin bytes they counted (PiecesFinished.origin_bytes), and those of the first alone. */
   bytes: number
   firstBytes: number
+  /** The pieces of its reads under way, as its last report named them (PiecesFinished.reading). */
+  reading: ReadonlySet<number>
 }
 
 /**
@@ -91,11 +95,12 @@ export class TaskState {
   /** `peer` was dealt origin pieces of this task now (it counts as progress). */
   originDealt (peer: PeerKey, now: number): void {
     this.originProgressAt.set(peer, now)
-    this.originSinceDeal.set(peer, { dealtAt: now, reports: 0, firstAt: now, lastAt: now, bytes: 0, firstBytes: 0 })
+    this.originSinceDeal.set(peer, { dealtAt: now, reports: 0, firstAt: now, lastAt: now, bytes: 0, firstBytes: 0, reading: NO_PIECES })
   }
 
-  /** `peer` reported origin progress for this task (pieces finished, or none): `bytes` read since its last report. */
-  originReported (peer: PeerKey, bytes: number, now: number): void {
+  /** `peer` reported origin progress for this task (pieces finished, or none): `bytes` read since its last report, and the pieces of its reads under way. */
+  originReported (peer: PeerKey, report: { bytes: number, reading: readonly number[] }, now: number): void {
+    const { bytes } = report
     this.originProgressAt.set(peer, now)
     const since = this.originSinceDeal.get(peer)
     if (since == null) return
@@ -105,6 +110,7 @@ export class TaskState {
     }
     since.lastAt = now
     since.bytes += bytes
+    since.reading = report.reading.length === 0 ? NO_PIECES : new Set(report.reading)
   }
 
   #count (parents: readonly PeerKey[] | undefined, delta: number): void {

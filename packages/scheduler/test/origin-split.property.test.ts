@@ -97,17 +97,17 @@ test('reassign keeps every unfinished piece covered by min(k, remaining) distinc
 
 /**
  * What rebalance must leave with `peer`, by a plain reading of its rule: its first `keep`
- * unfinished pieces, and every unfinished piece of the reads those are in (its pieces in a row,
+ * unfinished pieces and those it said it reads, and every unfinished piece of the reads those are in (its pieces in a row,
  * `joined` at a time from the row's first).
  */
-function mustKeep (pieces: readonly number[], done: (i: number) => boolean, keep: number, joined: number): Set<number> {
+function mustKeep (pieces: readonly number[], done: (i: number) => boolean, keep: number, joined: number, begun: (i: number) => boolean): Set<number> {
   const rowStart = new Map<number, number>()
   pieces.forEach((piece, j) => { rowStart.set(piece, j > 0 && pieces[j - 1] === piece - 1 ? rowStart.get(piece - 1)! : piece) })
   const readEnd = (piece: number): number => {
     const start = rowStart.get(piece)!
     return start + (Math.floor((piece - start) / joined) + 1) * joined - 1
   }
-  const kept = new Set(pieces.filter(i => !done(i)).slice(0, keep))
+  const kept = new Set([...pieces.filter(i => !done(i)).slice(0, keep), ...pieces.filter(i => !done(i) && begun(i))])
   for (const piece of [...kept]) {
     for (const other of pieces) {
       if (!done(other) && other > piece && other <= readEnd(piece) && rowStart.get(other) === rowStart.get(piece)) kept.add(other)
@@ -116,23 +116,26 @@ function mustKeep (pieces: readonly number[], done: (i: number) => boolean, keep
   return kept
 }
 
-test('rebalance leaves each reader its first pieces and the rest of their reads, and every unfinished piece min(k, downloaders) distinct readers', t => {
+test('rebalance leaves each reader its first pieces, those it reads, and the rest of their reads, and every unfinished piece min(k, downloaders) distinct readers', t => {
   fc.assert(fc.property(splitArb, fc.record({
     done: fc.array(fc.boolean(), { minLength: 80, maxLength: 80 }),
     keeps: fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 9, maxLength: 9 }),
     // One size of read for all, or one per reader (a reader busy elsewhere keeps pieces one by one).
     joined: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 9, maxLength: 9 })),
-    newcomers: fc.integer({ min: 0, max: 3 })
-  }), ({ pieceCount, n, k, run }, { done: doneList, keeps, joined, newcomers }) => {
+    newcomers: fc.integer({ min: 0, max: 3 }),
+    reading: fc.array(fc.nat({ max: 79 }), { maxLength: 6 })
+  }), ({ pieceCount, n, k, run }, { done: doneList, keeps, joined, newcomers, reading }) => {
     const assignees = Array.from({ length: n }, (_, i) => peerKey(i))
     const assignment = assignOrigin({ pieceCount, assignees, readersPerPiece: k, run })
     const done = (i: number): boolean => doneList[i] === true
     const keepOf = (peer: PeerKey): number => keeps[assignees.indexOf(peer)] ?? 1
     const downloaders = [...assignees, ...Array.from({ length: newcomers }, (_, i) => peerKey(100 + i))]
     const joinedOf = (peer: PeerKey): number => typeof joined === 'number' ? joined : joined[assignees.indexOf(peer)] ?? 1
-    const next = rebalance(assignment, { done, downloaders, keep: keepOf, joined: typeof joined === 'number' ? joined : joinedOf })
+    // Each piece in `reading` is one its readers said they read.
+    const begun = (peer: PeerKey, piece: number): boolean => reading.includes(piece) && assignment.piecesOf(peer).includes(piece)
+    const next = rebalance(assignment, { done, downloaders, keep: keepOf, joined: typeof joined === 'number' ? joined : joinedOf, begun })
     for (const peer of assignees) {
-      for (const piece of mustKeep(assignment.piecesOf(peer), done, keepOf(peer), joinedOf(peer))) {
+      for (const piece of mustKeep(assignment.piecesOf(peer), done, keepOf(peer), joinedOf(peer), i => begun(peer, i))) {
         assert.ok(next.readers(piece).includes(peer), `piece ${piece} stays with its reader (keep ${keepOf(peer)}, reads of ${joinedOf(peer)})`)
       }
     }

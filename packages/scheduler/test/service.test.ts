@@ -193,6 +193,24 @@ test('a reader that said nothing by the end of the wait may have begun its read 
   t.true(taken.every(i => i >= 8), `c takes nothing of a's first read: ${JSON.stringify(taken)}`)
 })
 
+test('a reader keeps the pieces it says it reads, beyond what its rate keeps: its next read, begun before its first piece came', t => {
+  const { service, clock, inbox, join } = setup()
+  const digest = taskDigest(25)
+  const [a, b, c] = [join(1), join(2), join(3)]
+  for (const peer of [a, b]) service.handle(peer, wantCold(digest))
+  service.tick()
+  t.deepEqual(last(inbox.get(a), 'origin')?.pieces.slice(0, 9), [0, 1, 2, 3, 4, 5, 6, 7, 16])
+  service.handle(c, wantCold(digest))
+  clock.now += 1_000
+  // Slow bytes (a quarter piece a second: its rate keeps two pieces), but both of its reads under way.
+  service.handle(a, { kind: 'piecesFinished', digest, indexes: [], source: 'origin', bytes: 0, originBytes: PIECE / 4, reading: [...allCold.slice(0, 8), 16] })
+  service.handle(b, originBytesFlow(digest))
+  service.tick()
+  const kept = last(inbox.get(a), 'origin')?.pieces ?? []
+  t.deepEqual(kept.slice(0, 16), [...allCold.slice(0, 8), ...allCold.slice(16, 24)], 'its first read and the one it began after it')
+  t.false((last(inbox.get(c), 'origin')?.pieces ?? []).some(i => i < 8 || (i >= 16 && i < 24)), 'c is dealt neither')
+})
+
 test('a reader whose rate says it reads pieces before the scheduler would hear of them keeps those pieces', t => {
   const { service, clock, inbox, join } = setup()
   const digest = taskDigest(22)

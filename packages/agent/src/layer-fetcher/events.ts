@@ -38,6 +38,13 @@ export interface OriginBytesEvent {
   bytes: number
 }
 
+/** The origin read of an assigned piece began (its request went out) or ended (its bytes are in, or it failed). */
+export interface OriginReadingEvent {
+  digest: Digest
+  index: number
+  reading: boolean
+}
+
 /** Why a piece request to a peer failed: `bad` (wrong bytes or a malformed answer), `refused`, `timeout`, `unavailable`. */
 export type PieceFailure = 'bad' | 'refused' | 'timeout' | 'unavailable'
 
@@ -95,4 +102,5 @@ export interface PieceEvents {
   onPieceFailed?: (event: PieceFailedEvent) => void
   onPieceWait?: (event: PieceWaitEvent) => void
   onOriginBytes?: (event: OriginBytesEvent) => void
+  onOriginReading?: (event: OriginReadingEvent) => void
 }

@@ -22,6 +22,9 @@ interface Asked {
   signal: AbortSignal
   stillWanted?: () => boolean
   onBytes?: (bytes: number) => void
+  onReading?: (reading: boolean) => void
+  /** Its read has begun and not ended (onReading told so). */
+  reading: boolean
   queuedAt: number
   answer: PromiseWithResolvers<OriginPieceRead | undefined>
 }
@@ -62,9 +65,9 @@ export class OriginReads {
   readerFor (req: OriginBlobRequest): OriginPieceReader {
     const reader = {}
     return async (offset, length, signal, options = {}) => {
-      const { stillWanted, onBytes } = options
+      const { stillWanted, onBytes, onReading } = options
       signal.throwIfAborted()
-      const asked: Asked = { reader, req, offset, length, signal, stillWanted, onBytes, queuedAt: performance.now(), answer: Promise.withResolvers() }
+      const asked: Asked = { reader, req, offset, length, signal, stillWanted, onBytes, onReading, reading: false, queuedAt: performance.now(), answer: Promise.withResolvers() }
       const onAbort = (): void => {
         const index = this.#queue.indexOf(asked)
         if (index >= 0) this.#queue.splice(index, 1)
@@ -154,6 +157,15 @@ export class OriginReads {
     let wanted = run.length
     const unwanted = (): void => { if (--wanted === 0) controller.abort(new Error('no piece of this origin read is wanted any more')) }
     for (const a of run) a.signal.addEventListener('abort', unwanted, { once: true })
+    const ended = (a: Asked): void => {
+      if (!a.reading) return
+      a.reading = false
+      a.onReading?.(false)
+    }
+    for (const a of run) {
+      a.reading = true
+      a.onReading?.(true)
+    }
     let piece = 0
     let chunks: Uint8Array[] = []
     let pieceFilled = 0
@@ -170,6 +182,7 @@ export class OriginReads {
         a.onBytes?.(part)
         if (pieceFilled < a.length) continue
         onBytes?.(a.length)
+        ended(a)
         a.answer.resolve({ chunks, slotSeconds: (startedAt - a.queuedAt) / 1000, firstByteSeconds: (pieceStartedAt - startedAt) / 1000 })
         piece++
         chunks = []
@@ -192,7 +205,10 @@ export class OriginReads {
     } catch (err) {
       for (const a of run.slice(piece)) a.answer.reject(err)
     } finally {
-      for (const a of run) a.signal.removeEventListener('abort', unwanted)
+      for (const a of run) {
+        a.signal.removeEventListener('abort', unwanted)
+        ended(a)
+      }
       handOff()
     }
   }

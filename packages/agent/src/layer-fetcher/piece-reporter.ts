@@ -28,6 +28,9 @@ export class PieceReporter {
   #originSinceTable = false
   /** Bytes of assigned origin reads that arrived since the last report (the scheduler's measure of the agent's pace). */
   #originBytes = 0
+  /** Assigned pieces whose origin reads are under way, and whether that changed since the last report. */
+  readonly #reading = new Set<number>()
+  #readingChanged = false
 
   constructor (session: ReportingSession, store: Pick<PieceStore, 'get'>, digest: Digest) {
     this.#session = session
@@ -42,6 +45,14 @@ export class PieceReporter {
   /** Bytes of an assigned origin piece arrived (OriginBytesEvent). */
   originBytes (bytes: number): void {
     this.#originBytes += bytes
+    this.#timer ??= setTimeout(() => { this.flush() }, this.#session.reportIntervalMs)
+  }
+
+  /** The origin read of an assigned piece began or ended (OriginReadingEvent): the next report names what is under way. */
+  originReading (index: number, reading: boolean): void {
+    if (reading) this.#reading.add(index)
+    else this.#reading.delete(index)
+    this.#readingChanged = true
     this.#timer ??= setTimeout(() => { this.flush() }, this.#session.reportIntervalMs)
   }
 
@@ -69,17 +80,20 @@ export class PieceReporter {
     clearTimeout(this.#timer)
     this.#timer = undefined
     let originBytes = this.#originBytes
+    const readingChanged = this.#readingChanged
     this.#originBytes = 0
-    if ((this.#pending.size === 0 && !final && originBytes === 0) || this.#session.closed) return
-    // The bytes go with the origin pieces reported now, or alone.
-    if (originBytes > 0 && ![...this.#pending.values()].some(batch => batch.source === 'origin')) {
-      this.#session.piecesFinished({ digest: this.#digest, indexes: [], source: 'origin', bytes: 0, originBytes })
+    this.#readingChanged = false
+    if ((this.#pending.size === 0 && !final && originBytes === 0 && !readingChanged) || this.#session.closed) return
+    const reading = [...this.#reading].sort((a, b) => a - b)
+    // The bytes and the reads under way go with the origin pieces reported now, or alone.
+    if ((originBytes > 0 || readingChanged) && ![...this.#pending.values()].some(batch => batch.source === 'origin')) {
+      this.#session.piecesFinished({ digest: this.#digest, indexes: [], source: 'origin', bytes: 0, originBytes, reading })
       originBytes = 0
     }
     for (const batch of this.#pending.values()) {
-      const withBytes = batch.source === 'origin' ? originBytes : 0
-      if (withBytes > 0) originBytes = 0
-      this.#session.piecesFinished({ digest: this.#digest, indexes: batch.indexes, source: batch.source, parent: batch.parent == null ? undefined : parsePeer(batch.parent), bytes: batch.bytes, originBytes: withBytes })
+      const origin = batch.source === 'origin'
+      this.#session.piecesFinished({ digest: this.#digest, indexes: batch.indexes, source: batch.source, parent: batch.parent == null ? undefined : parsePeer(batch.parent), bytes: batch.bytes, originBytes: origin ? originBytes : 0, reading: origin ? reading : [] })
+      if (origin) originBytes = 0
     }
     this.#pending.clear()
     // Pieces from peers were checked against a table the swarm already has: only origin pieces (and

@@ -148,6 +148,7 @@ export async function startScheduled (components: ScheduledStartComponents, init
     events: {
       onPieceWait: init.events.onPieceWait,
       onOriginBytes: event => { reporter.originBytes(event.bytes) },
+      onOriginReading: event => { reporter.originReading(event.index, event.reading) },
       onPieceFetched: event => {
         reporter.finished(event)
         init.events.onPieceFetched?.(event)

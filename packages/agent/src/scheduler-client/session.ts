@@ -131,7 +131,7 @@ export class SchedulerSession extends EventEmitter<SchedulerSessionEvents> {
     this.#send({ announceTask: { digest: task.digest, size: BigInt(task.size), bitfield: task.bitfield.toBytes(), wantsPieces: task.wantsPieces } })
   }
 
-  piecesFinished (report: { digest: Digest, indexes: number[], source: 'peer' | 'origin', parent?: PeerId, bytes: number, originBytes?: number }): void {
+  piecesFinished (report: { digest: Digest, indexes: number[], source: 'peer' | 'origin', parent?: PeerId, bytes: number, originBytes?: number, reading?: number[] }): void {
     this.#send({
       piecesFinished: {
         digest: report.digest,
@@ -139,7 +139,8 @@ export class SchedulerSession extends EventEmitter<SchedulerSessionEvents> {
         source: report.source === 'peer' ? PieceSource.SOURCE_PEER : PieceSource.SOURCE_ORIGIN,
         parent: report.parent?.toMultihash().bytes ?? new Uint8Array(),
         bytes: BigInt(report.bytes),
-        originBytes: BigInt(report.originBytes ?? 0)
+        originBytes: BigInt(report.originBytes ?? 0),
+        reading: report.reading ?? []
       }
     })
   }

@@ -83,6 +83,22 @@ test('a piece\'s bytes are told as they arrive, before the piece is whole: a slo
   t.true(told[0]!.at < started + (done - started) / 2, 'the first long before the piece is whole')
 })
 
+test('each piece of a joined read is told begun when the request goes out and ended when its bytes are in; a piece waiting for a slot is not begun', async t => {
+  const layer = layerFixture({ size: MiB, seed: 36 })
+  // 1 MiB/s: a 256 KiB piece takes ~0.25 s.
+  const { origin, read, signal } = await oneReader(t, layer, { bytesPerSecond: MiB })
+  const events: string[] = []
+  const reading = (i: number) => (begun: boolean): void => { events.push(`${i}:${begun ? 'begun' : 'ended'}`) }
+  // Pieces 0 and 1 join one read; piece 3 (not in line) waits for the slot.
+  await Promise.all([0, 1, 3].map(async i => read(i * 256 * KiB, 256 * KiB, signal, { onReading: reading(i) })))
+  t.is(rangeReads(origin).length, 2)
+  t.deepEqual(events.slice(0, 2), ['0:begun', '1:begun'], 'the joined pieces begin together')
+  t.is(events.length, 6, 'each begun and ended once')
+  for (const i of [0, 1, 3]) t.true(events.indexOf(`${i}:begun`) < events.indexOf(`${i}:ended`))
+  // It may begin before piece 1 ends: the read hands its slot on near its end.
+  t.true(events.indexOf('3:begun') > events.indexOf('0:ended'), 'piece 3 waited for the slot')
+})
+
 test('a read joins no more than ORIGIN_RUN_BYTES, nor pieces of another download or out of line', async t => {
   const layer = layerFixture({ size: 3 * MiB, seed: 33 })
   const { origin, reads, read: one, signal } = await oneReader(t, layer, 'pass')

@@ -79,7 +79,7 @@ test('bytes of an assigned origin read say it goes on, and how fast: an origin r
   reporter.originBytes(1000)
   reporter.originBytes(24)
   await new Promise(resolve => setTimeout(resolve, 60))
-  t.deepEqual(session.finished, [{ digest, indexes: [], source: 'origin', bytes: 0, originBytes: 1024 }], 'one report for the interval, no pieces, the bytes summed')
+  t.deepEqual(session.finished, [{ digest, indexes: [], source: 'origin', bytes: 0, originBytes: 1024, reading: [] }], 'one report for the interval, no pieces, the bytes summed')
   await new Promise(resolve => setTimeout(resolve, 60))
   t.is(session.finished.length, 1, 'nothing more while no byte arrives')
 
@@ -91,6 +91,25 @@ test('bytes of an assigned origin read say it goes on, and how fast: an origin r
   await partial.writePiece(2, [bytes], digestOf(bytes))
   await partial.commit()
   await new Promise(resolve => setTimeout(resolve, 60))
-  t.deepEqual(session.finished.slice(1), [{ digest, indexes: [2], source: 'origin', parent: undefined, bytes: PIECE, originBytes: PIECE - 1024 }])
+  t.deepEqual(session.finished.slice(1), [{ digest, indexes: [2], source: 'origin', parent: undefined, bytes: PIECE, originBytes: PIECE - 1024, reading: [] }])
   reporter.stop()
 })
+
+test('the reads under way go out as they begin and end: a report names them, and the next one their end', async t => {
+  const store = await openStore(t)
+  const session = recordingSession()
+  const reporter = new PieceReporter(session, store, digest)
+
+  reporter.originReading(4, true)
+  reporter.originReading(5, true)
+  await new Promise(resolve => setTimeout(resolve, 60))
+  t.deepEqual(session.finished, [{ digest, indexes: [], source: 'origin', bytes: 0, originBytes: 0, reading: [4, 5] }], 'begun, before any byte came')
+  reporter.originBytes(1000)
+  reporter.originReading(4, false)
+  await new Promise(resolve => setTimeout(resolve, 60))
+  t.deepEqual(session.finished.at(-1), { digest, indexes: [], source: 'origin', bytes: 0, originBytes: 1000, reading: [5] })
+  await new Promise(resolve => setTimeout(resolve, 60))
+  t.is(session.finished.length, 2, 'nothing more while nothing changes')
+  reporter.stop()
+})
+

@@ -84,6 +84,11 @@ export declare namespace AgentMessage {
         field: '$.piecesFinished.originBytes';
         value: bigint;
     }
+    interface AgentMessagePiecesFinishedReadingFieldEvent {
+        field: '$.piecesFinished.reading[]';
+        index: number;
+        value: number;
+    }
     interface AgentMessagePieceFailedDigestFieldEvent {
         field: '$.pieceFailed.digest';
         value: string;
@@ -221,7 +226,7 @@ export declare namespace AgentMessage {
     }
     function encode(obj: Partial<AgentMessage>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AgentMessage>): AgentMessage;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AgentMessage>): Generator<AgentMessageRegisterAddressesFieldEvent | AgentMessageRegisterHostNameFieldEvent | AgentMessageRegisterSiteFieldEvent | AgentMessageRegisterZoneFieldEvent | AgentMessageRegisterUploadSlotsFieldEvent | AgentMessageRegisterUploadBytesPerSecondFieldEvent | AgentMessageRegisterJoinTokenFieldEvent | AgentMessageAnnounceTaskDigestFieldEvent | AgentMessageAnnounceTaskSizeFieldEvent | AgentMessageAnnounceTaskBitfieldFieldEvent | AgentMessageAnnounceTaskWantsPiecesFieldEvent | AgentMessagePiecesFinishedDigestFieldEvent | AgentMessagePiecesFinishedIndexesFieldEvent | AgentMessagePiecesFinishedSourceFieldEvent | AgentMessagePiecesFinishedParentFieldEvent | AgentMessagePiecesFinishedBytesFieldEvent | AgentMessagePiecesFinishedOriginBytesFieldEvent | AgentMessagePieceFailedDigestFieldEvent | AgentMessagePieceFailedIndexFieldEvent | AgentMessagePieceFailedParentFieldEvent | AgentMessagePieceFailedReasonFieldEvent | AgentMessagePieceTableDigestFieldEvent | AgentMessagePieceTableSizeFieldEvent | AgentMessagePieceTablePieceSizeFieldEvent | AgentMessagePieceTablePiecesFieldEvent | AgentMessageLeaveTaskDigestFieldEvent | AgentMessagePrefetchResolvedJobFieldEvent | AgentMessagePrefetchResolvedImagesReferenceFieldEvent | AgentMessagePrefetchResolvedImagesManifestDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRegistryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRepositoryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsSizeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsMediaTypeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsStripeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsStripesFieldEvent | AgentMessagePrefetchResolvedImagesFailureReasonFieldEvent | AgentMessagePrefetchResolvedImagesFailureMessageFieldEvent | AgentMessagePrefetchProgressJobFieldEvent | AgentMessagePrefetchProgressBlobsDigestFieldEvent | AgentMessagePrefetchProgressBlobsStateFieldEvent | AgentMessagePrefetchProgressBlobsBytesFieldEvent | AgentMessagePrefetchProgressBlobsFailureReasonFieldEvent | AgentMessagePrefetchProgressBlobsFailureMessageFieldEvent | AgentMessagePrefetchProgressBlobsStripeFieldEvent | AgentMessagePrefetchProgressBlobsStripesFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AgentMessage>): Generator<AgentMessageRegisterAddressesFieldEvent | AgentMessageRegisterHostNameFieldEvent | AgentMessageRegisterSiteFieldEvent | AgentMessageRegisterZoneFieldEvent | AgentMessageRegisterUploadSlotsFieldEvent | AgentMessageRegisterUploadBytesPerSecondFieldEvent | AgentMessageRegisterJoinTokenFieldEvent | AgentMessageAnnounceTaskDigestFieldEvent | AgentMessageAnnounceTaskSizeFieldEvent | AgentMessageAnnounceTaskBitfieldFieldEvent | AgentMessageAnnounceTaskWantsPiecesFieldEvent | AgentMessagePiecesFinishedDigestFieldEvent | AgentMessagePiecesFinishedIndexesFieldEvent | AgentMessagePiecesFinishedSourceFieldEvent | AgentMessagePiecesFinishedParentFieldEvent | AgentMessagePiecesFinishedBytesFieldEvent | AgentMessagePiecesFinishedOriginBytesFieldEvent | AgentMessagePiecesFinishedReadingFieldEvent | AgentMessagePieceFailedDigestFieldEvent | AgentMessagePieceFailedIndexFieldEvent | AgentMessagePieceFailedParentFieldEvent | AgentMessagePieceFailedReasonFieldEvent | AgentMessagePieceTableDigestFieldEvent | AgentMessagePieceTableSizeFieldEvent | AgentMessagePieceTablePieceSizeFieldEvent | AgentMessagePieceTablePiecesFieldEvent | AgentMessageLeaveTaskDigestFieldEvent | AgentMessagePrefetchResolvedJobFieldEvent | AgentMessagePrefetchResolvedImagesReferenceFieldEvent | AgentMessagePrefetchResolvedImagesManifestDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRegistryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsRepositoryFieldEvent | AgentMessagePrefetchResolvedImagesBlobsDigestFieldEvent | AgentMessagePrefetchResolvedImagesBlobsSizeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsMediaTypeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsStripeFieldEvent | AgentMessagePrefetchResolvedImagesBlobsStripesFieldEvent | AgentMessagePrefetchResolvedImagesFailureReasonFieldEvent | AgentMessagePrefetchResolvedImagesFailureMessageFieldEvent | AgentMessagePrefetchProgressJobFieldEvent | AgentMessagePrefetchProgressBlobsDigestFieldEvent | AgentMessagePrefetchProgressBlobsStateFieldEvent | AgentMessagePrefetchProgressBlobsBytesFieldEvent | AgentMessagePrefetchProgressBlobsFailureReasonFieldEvent | AgentMessagePrefetchProgressBlobsFailureMessageFieldEvent | AgentMessagePrefetchProgressBlobsStripeFieldEvent | AgentMessagePrefetchProgressBlobsStripesFieldEvent>;
 }
 export interface Register {
     addresses: Uint8Array<ArrayBuffer>[];
@@ -310,6 +315,7 @@ export interface PiecesFinished {
     parent: Uint8Array<ArrayBuffer>;
     bytes: bigint;
     originBytes: bigint;
+    reading: number[];
 }
 export declare namespace PiecesFinished {
     const codec: () => Codec<PiecesFinished>;
@@ -338,9 +344,14 @@ export declare namespace PiecesFinished {
         field: '$.originBytes';
         value: bigint;
     }
+    interface PiecesFinishedReadingFieldEvent {
+        field: '$.reading[]';
+        index: number;
+        value: number;
+    }
     function encode(obj: Partial<PiecesFinished>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PiecesFinished>): PiecesFinished;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PiecesFinished>): Generator<PiecesFinishedDigestFieldEvent | PiecesFinishedIndexesFieldEvent | PiecesFinishedSourceFieldEvent | PiecesFinishedParentFieldEvent | PiecesFinishedBytesFieldEvent | PiecesFinishedOriginBytesFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PiecesFinished>): Generator<PiecesFinishedDigestFieldEvent | PiecesFinishedIndexesFieldEvent | PiecesFinishedSourceFieldEvent | PiecesFinishedParentFieldEvent | PiecesFinishedBytesFieldEvent | PiecesFinishedOriginBytesFieldEvent | PiecesFinishedReadingFieldEvent>;
 }
 export declare enum FailureReason {
     FAILURE_UNSPECIFIED = "FAILURE_UNSPECIFIED",

@@ -677,6 +677,12 @@ export var PiecesFinished;
                     w.uint32(48);
                     w.uint64(obj.originBytes);
                 }
+                if (obj.reading != null && obj.reading.length > 0) {
+                    for (const value of obj.reading) {
+                        w.uint32(56);
+                        w.uint32(value);
+                    }
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -687,7 +693,8 @@ export var PiecesFinished;
                     source: PieceSource.SOURCE_UNSPECIFIED,
                     parent: uint8ArrayAlloc(0),
                     bytes: 0n,
-                    originBytes: 0n
+                    originBytes: 0n,
+                    reading: []
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -720,6 +727,13 @@ export var PiecesFinished;
                             obj.originBytes = reader.uint64();
                             break;
                         }
+                        case 7: {
+                            if (opts.limits?.reading != null && obj.reading.length === opts.limits.reading) {
+                                throw new MaxLengthError('Decode error - repeated field "reading" had too many elements');
+                            }
+                            obj.reading.push(reader.uint32());
+                            break;
+                        }
                         default: {
                             reader.skipType(tag & 7);
                             break;
@@ -729,7 +743,8 @@ export var PiecesFinished;
                 return obj;
             }, function* (reader, length, prefix, opts = {}) {
                 const obj = {
-                    indexes: 0
+                    indexes: 0,
+                    reading: 0
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -780,6 +795,18 @@ export var PiecesFinished;
                                 field: `${prefix}.originBytes`,
                                 value: reader.uint64()
                             };
+                            break;
+                        }
+                        case 7: {
+                            if (opts.limits?.reading != null && obj.reading === opts.limits.reading) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "reading" had too many elements');
+                            }
+                            yield {
+                                field: `${prefix}.reading[]`,
+                                index: obj.reading,
+                                value: reader.uint32()
+                            };
+                            obj.reading++;
                             break;
                         }
                         default: {

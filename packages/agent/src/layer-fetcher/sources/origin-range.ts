@@ -23,6 +23,8 @@ export interface OriginPieceReadOptions {
   stillWanted?: () => boolean
   /** Told of the piece's bytes as they arrive, before the piece is whole (progress on a slow origin). */
   onBytes?: (bytes: number) => void
+  /** Told when the piece's read begins (its request goes out) and when it ends (its bytes are in, or it failed). */
+  onReading?: (reading: boolean) => void
 }
 
 /** The bytes of a blob range from the origin (HTTP Range). */
@@ -49,8 +51,14 @@ export function originRangeSource (init: { book: PieceBook, read: OriginPieceRea
     if (assignedOnly) book.originReadStarted()
     let read
     try {
-      // An assigned read's bytes tell whoever directs it (a scheduler) that it goes on, piece or not.
-      read = await init.read(span.offset, span.length, signal, assignedOnly ? { stillWanted: () => book.isAssigned(index), onBytes: bytes => { events.onOriginBytes?.({ digest, index, bytes }) } } : undefined)
+      // An assigned read's start and bytes tell whoever directs it (a scheduler) what it has begun and that it goes on.
+      read = await init.read(span.offset, span.length, signal, assignedOnly
+        ? {
+            stillWanted: () => book.isAssigned(index),
+            onBytes: bytes => { events.onOriginBytes?.({ digest, index, bytes }) },
+            onReading: reading => { events.onOriginReading?.({ digest, index, reading }) }
+          }
+        : undefined)
     } finally {
       if (assignedOnly) book.originReadEnded(read != null)
     }
